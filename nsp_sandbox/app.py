@@ -1,0 +1,59 @@
+"""One process, one origin: every built actor mounted under its prefix, and a landing page."""
+
+from __future__ import annotations
+
+import html
+import threading
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+
+from nsp_sandbox import __version__
+from nsp_sandbox.actors import ACTORS, Actor
+from nsp_sandbox.context import SandboxContext
+
+
+def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: bool = True) -> FastAPI:
+    context = context or SandboxContext.from_settings()
+    app = FastAPI(title="nsp-sandbox", version=__version__, docs_url="/docs")
+    app.state.context = context
+    mounted: list[Actor] = []
+    for actor in ACTORS:
+        factory = actor.factory()
+        if factory is None:
+            continue
+        app.mount(actor.prefix, factory(context))
+        mounted.append(actor)
+    app.state.actors = mounted
+
+    if warm_packages:
+        # Load the FHIR packages in the background so the first validating request is fast,
+        # while the server itself is ready at once.
+        threading.Thread(target=lambda: context.packages, name="warm-packages", daemon=True).start()
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def landing(request: Request) -> str:
+        base = str(request.base_url).rstrip("/")
+        rows = "\n".join(
+            f'<tr><td><a href="{html.escape(base + a.prefix + a.entry)}">{html.escape(a.title)}</a></td>'
+            f"<td><code>{html.escape(a.prefix)}</code></td><td>{html.escape(a.summary)}</td></tr>"
+            for a in mounted
+        )
+        return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>nsp-sandbox</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}}
+table{{border-collapse:collapse}}td,th{{padding:.4rem .8rem;border-bottom:1px solid #ddd;text-align:left}}</style>
+</head><body>
+<h1>nsp-sandbox {__version__}</h1>
+<p>A runnable sandbox of the Danish national health-data sharing infrastructure.</p>
+<table><thead><tr><th>Actor</th><th>Path</th><th>What it does</th></tr></thead>
+<tbody>
+{rows}
+</tbody></table>
+</body></html>"""
+
+    @app.get("/health", include_in_schema=False)
+    def health() -> dict[str, object]:
+        return {"status": "ok", "actors": [a.prefix for a in mounted]}
+
+    return app

@@ -1,0 +1,93 @@
+"""The ``nsp-sandbox`` command line."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nsp_sandbox import __version__
+
+app = typer.Typer(help="A runnable sandbox of the Danish national health-data sharing infrastructure.",
+                  no_args_is_help=True, add_completion=False)
+
+
+@app.command()
+def up(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8080,
+    data_dir: Annotated[Path | None, typer.Option(help="where the embedded SQLite database lives")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
+) -> None:
+    """Serve every actor in one process under one origin and print their URLs."""
+    import uvicorn
+
+    from nsp_sandbox.actors import ACTORS
+    from nsp_sandbox.app import create_sandbox_app
+    from nsp_sandbox.config import Settings
+    from nsp_sandbox.context import SandboxContext
+
+    started = time.perf_counter()
+    if data_dir is not None:
+        os.environ["NSP_SANDBOX_DATA_DIR"] = str(data_dir)
+    settings = Settings()
+    context = SandboxContext.from_settings(settings)
+    application = create_sandbox_app(context)
+    base = f"http://{'localhost' if host in ('0.0.0.0', '127.0.0.1', '::') else host}:{port}"
+    mounted = {a.prefix for a in application.state.actors}
+
+    config = uvicorn.Config(application, host=host, port=port, log_level=log_level, lifespan="on")
+    server = uvicorn.Server(config)
+
+    def announce() -> None:
+        database = settings.database_url or f"SQLite at {settings.data_dir / 'sandbox.db'}"
+        typer.echo(f"nsp-sandbox {__version__} ready in {time.perf_counter() - started:.2f} s "
+                   f"(database: {_redact(database)})")
+        typer.echo(f"  landing page   {base}/")
+        for actor in ACTORS:
+            if actor.prefix in mounted:
+                typer.echo(f"  {actor.prefix:<14} {base}{actor.prefix}{actor.entry}   {actor.title}")
+        typer.echo("Press Ctrl+C to stop.")
+
+    original_startup = server.startup
+
+    async def startup(sockets=None) -> None:  # type: ignore[no-untyped-def]
+        await original_startup(sockets)
+        if server.started:
+            announce()
+
+    server.startup = startup  # type: ignore[method-assign]
+    server.run()
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def _add_subcommands() -> None:
+    from services.conformance import cli as conformance_cli
+
+    conformance_cli.register(app)
+
+
+_add_subcommands()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Settings, read once from the environment (prefix ``NSP_SANDBOX_``)."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Strictness(StrEnum):
+    """How a validation layer or rule group treats a violation (as NSP's DROS levels)."""
+
+    OFF = "off"  # not checked
+    LOG = "log"  # checked, logged on the server only; the request goes on
+    WARNING = "warning"  # checked, returned as a warning; the request goes on
+    REJECT = "reject"  # checked, the request is refused
+
+
+def default_fhir_package_cache() -> Path:
+    """The standard FHIR package cache used by the FHIR tooling (``~/.fhir/packages``)."""
+    return Path(os.environ.get("FHIR_PACKAGE_CACHE", Path.home() / ".fhir" / "packages"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NSP_SANDBOX_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".sandbox-data"), description="where the embedded database lives")
+    database_url: str | None = Field(
+        default=None, description="any SQLAlchemy URL; default: SQLite file under data_dir"
+    )
+    fhir_packages: str = Field(
+        default="", description="':'-separated .tgz files or folders of them, loaded before the cache"
+    )
+    fhir_package_cache: Path = Field(default_factory=default_fhir_package_cache)
+    public_base_url: str | None = Field(
+        default=None, description="absolute base URL clients reach the sandbox at; default: from each request"
+    )
+    max_body_bytes: int = Field(default=20 * 1024 * 1024, description="largest request body accepted")
+
+    # Validation strictness per layer / rule group.
+    validation_structure: Strictness = Strictness.REJECT
+    validation_profile: Strictness = Strictness.REJECT
+    dds_rules_patient: Strictness = Strictness.REJECT
+    dds_rules_codes: Strictness = Strictness.REJECT
+    dds_rules_metadata: Strictness = Strictness.REJECT
+    dds_rules_author: Strictness = Strictness.REJECT
+
+    # Identity of the sandbox's XDS affinity domain (TEST1 values by default).
+    home_community_id: str = "urn:oid:1.2.208.176.43210.8.10"
+    repository_unique_id: str = "1.2.208.176.43210.8.10.11"
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.data_dir / 'sandbox.db').resolve()}"
+
+    def package_sources(self) -> list[Path]:
+        return [Path(p).expanduser() for p in self.fhir_packages.split(":") if p.strip()]

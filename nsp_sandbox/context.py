@@ -1,0 +1,54 @@
+"""What every actor is built from: settings, the clock, its database and the loaded FHIR packages."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from nsp_sandbox.clock import Clock
+from nsp_sandbox.config import Settings
+from nsp_sandbox.database import Database
+
+if TYPE_CHECKING:
+    from services.conformance.validator import Validator
+
+    from services.conformance.packages import PackageRegistry
+
+
+@dataclass
+class SandboxContext:
+    settings: Settings
+    clock: Clock
+    database: Database
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _packages: PackageRegistry | None = field(default=None, repr=False)
+    _validator: Validator | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, clock: Clock | None = None) -> SandboxContext:
+        settings = settings or Settings()
+        return cls(settings, clock or Clock(), Database.from_url(settings.resolved_database_url()))
+
+    @property
+    def packages(self) -> PackageRegistry:
+        """The FHIR packages from the configured sources and the package cache, loaded once."""
+        with self._lock:
+            if self._packages is None:
+                from services.conformance.packages import PackageRegistry
+
+                self._packages = PackageRegistry.load(
+                    self.settings.package_sources(), self.settings.fhir_package_cache
+                )
+            return self._packages
+
+    @property
+    def validator(self) -> Validator:
+        """The conformance engine over the loaded packages, built once and shared by all actors."""
+        packages = self.packages
+        with self._lock:
+            if self._validator is None:
+                from services.conformance.validator import Validator
+
+                self._validator = Validator(packages)
+            return self._validator

@@ -1,0 +1,90 @@
+"""FHIR over HTTP: JSON responses, request-body parsing, and error handlers shared by every actor."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from nsp_sandbox.outcome import FhirError, Issue, operation_outcome
+
+FHIR_JSON = "application/fhir+json"
+ACCEPTED_JSON_TYPES = {"application/fhir+json", "application/json", "application/json+fhir"}
+
+
+class FhirJSONResponse(JSONResponse):
+    media_type = FHIR_JSON
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def outcome_response(status: int, issues: list[Issue], headers: dict[str, str] | None = None) -> Response:
+    return FhirJSONResponse(operation_outcome(issues), status_code=status, headers=headers)
+
+
+async def read_fhir_json(request: Request, max_bytes: int) -> tuple[dict[str, Any], bytes]:
+    """Read a FHIR JSON body; refuse wrong media types, oversized and malformed bodies with 4xx."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ACCEPTED_JSON_TYPES:
+        raise FhirError(415, Issue(
+            "error", "not-supported",
+            f"Content-Type '{content_type or '(none)'}' is not supported; send application/fhir+json",
+            rule="http-content-type",
+        ))
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise FhirError(413, Issue("error", "too-costly", f"Request body exceeds {max_bytes} bytes",
+                                   rule="http-body-size"))
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise FhirError(413, Issue("error", "too-costly", f"Request body exceeds {max_bytes} bytes",
+                                       rule="http-body-size"))
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FhirError(400, Issue("error", "structure", f"Body is not valid JSON: {exc}",
+                                   rule="json-syntax")) from None
+    if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
+        raise FhirError(400, Issue("error", "structure", "Body is not a FHIR resource (no resourceType)",
+                                   expression=None, rule="fhir-resource-type"))
+    return body, raw
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error of this app answers as a FHIR OperationOutcome, never as a bare 500."""
+
+    @app.exception_handler(FhirError)
+    async def _fhir_error(_request: Request, exc: FhirError) -> Response:
+        return outcome_response(exc.status, exc.issues, exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not-found", 405: "not-supported", 401: "login", 403: "forbidden"}.get(
+            exc.status_code, "processing")
+        return outcome_response(exc.status_code, [Issue("error", code, str(exc.detail))],
+                                dict(exc.headers or {}))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
+        issues = [
+            Issue("error", "invalid", f"{err.get('msg')}", expression=".".join(str(p) for p in err.get("loc", ())))
+            for err in exc.errors()
+        ]
+        return outcome_response(400, issues)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> Response:
+        import logging
+
+        logging.getLogger("nsp_sandbox").exception("unexpected error")
+        return outcome_response(500, [Issue("fatal", "exception", f"Internal error: {type(exc).__name__}")])

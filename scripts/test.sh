@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Install the project with its test extras into .venv and run the whole test suite,
+# on SQLite and on PostgreSQL. PostgreSQL comes from, in this order:
+#   1. NSP_SANDBOX_TEST_POSTGRES_URL, if set;
+#   2. a server already answering on 127.0.0.1:5432;
+#   3. a throwaway cluster started with pg_createcluster (Debian's postgresql-common), removed afterwards.
+# Without any of them the PostgreSQL runs are skipped, and the test report says so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv"
+  "$PY" -m venv .venv
+fi
+echo "==> installing nsp-sandbox with test extras"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+
+cleanup=""
+if [ -z "${NSP_SANDBOX_TEST_POSTGRES_URL:-}" ]; then
+  if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432 -t 2; then
+    export NSP_SANDBOX_TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:5432/postgres"
+    echo "==> PostgreSQL: using the server on 127.0.0.1:5432"
+  elif command -v pg_createcluster >/dev/null 2>&1; then
+    version=$(ls /usr/lib/postgresql | sort -V | tail -n1)
+    port=${NSP_SANDBOX_TEST_POSTGRES_PORT:-54329}
+    cluster="nsptest$$"
+    echo "==> PostgreSQL: starting throwaway cluster $version/$cluster on port $port"
+    pg_createcluster "$version" "$cluster" --port "$port" --start -- --auth=trust >/dev/null
+    cleanup="pg_dropcluster --stop $version $cluster"
+    export NSP_SANDBOX_TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:$port/postgres"
+  else
+    echo "==> PostgreSQL: none found and pg_createcluster unavailable; PostgreSQL tests will be SKIPPED"
+  fi
+fi
+trap '[ -n "$cleanup" ] && $cleanup || true' EXIT
+
+echo "==> ruff"
+.venv/bin/ruff check .
+echo "==> pytest"
+set +e
+.venv/bin/python -m pytest -n "${NSP_SANDBOX_TEST_WORKERS:-2}" "$@"
+status=$?
+set -e
+exit $status

@@ -1,0 +1,126 @@
+"""Shared fixtures: the official FHIR packages, and every database the suite runs against.
+
+Tests that take ``database_url`` (directly or through ``context`` / ``client``) run once on SQLite
+and once on PostgreSQL. PostgreSQL comes from ``NSP_SANDBOX_TEST_POSTGRES_URL`` (set by
+``scripts/test.sh``, which finds or starts a server); without it those runs are skipped, and the
+skip reason says so.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
+
+from nsp_sandbox.clock import Clock
+from nsp_sandbox.config import Settings
+from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.database import Database
+
+REPO = Path(__file__).resolve().parent.parent
+FHIR_PACKAGES_DIR = Path(os.environ.get("NSP_SANDBOX_TEST_FHIR_PACKAGES", REPO.parent / "shared" / "fhir-packages"))
+POSTGRES_URL = os.environ.get("NSP_SANDBOX_TEST_POSTGRES_URL", "")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    pg = POSTGRES_URL.rsplit("@", 1)[-1] if POSTGRES_URL else "not configured: PostgreSQL runs are SKIPPED"
+    return [f"FHIR packages: {FHIR_PACKAGES_DIR}", f"PostgreSQL: {pg}"]
+
+
+@pytest.fixture(scope="session")
+def fhir_packages_dir() -> Path:
+    if not FHIR_PACKAGES_DIR.is_dir():
+        pytest.skip(f"official FHIR packages not found at {FHIR_PACKAGES_DIR}")
+    return FHIR_PACKAGES_DIR
+
+
+@pytest.fixture(scope="session")
+def empty_package_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("fhir-cache")
+
+
+@pytest.fixture(scope="session")
+def settings_base(fhir_packages_dir: Path, empty_package_cache: Path,
+                  tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        fhir_packages=str(fhir_packages_dir),
+        fhir_package_cache=empty_package_cache,
+        data_dir=tmp_path_factory.mktemp("data"),
+    )
+
+
+@pytest.fixture(scope="session")
+def packages(settings_base: Settings):  # type: ignore[no-untyped-def]
+    """The official packages, loaded once for the whole session."""
+    from services.conformance.packages import PackageRegistry
+
+    return PackageRegistry.load(settings_base.package_sources(), settings_base.fhir_package_cache)
+
+
+@pytest.fixture(scope="session")
+def validator(packages):  # type: ignore[no-untyped-def]
+    from services.conformance.validator import Validator
+
+    return Validator(packages)
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL not configured (set NSP_SANDBOX_TEST_POSTGRES_URL or run scripts/test.sh)")
+    import psycopg
+
+    name = f"nsp_test_{uuid.uuid4().hex[:10]}"
+    admin = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL at {POSTGRES_URL.rsplit('@', 1)[-1]} not reachable: {exc}")
+    base, _, _ = admin.rpartition("/")
+    yield f"{base}/{name}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or a fresh schema in the session's PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    import psycopg
+
+    db = request.getfixturevalue("postgres_database")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    url = db.replace("postgresql://", "postgresql+psycopg://", 1)
+    yield f"{url}?options={quote(f'-csearch_path={schema}')}"
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def context(database_url: str, settings_base: Settings, packages) -> Iterator[SandboxContext]:  # type: ignore[no-untyped-def]
+    settings = settings_base.model_copy(update={"database_url": database_url})
+    database = Database.from_url(database_url)
+    ctx = SandboxContext(settings, Clock(), database)
+    ctx._packages = packages
+    yield ctx
+    database.engine.dispose()
+
+
+@pytest.fixture
+def client(context: SandboxContext) -> Iterator[TestClient]:
+    """The whole sandbox in process, as an HTTP client sees it."""
+    from nsp_sandbox.app import create_sandbox_app
+
+    with TestClient(create_sandbox_app(context, warm_packages=False), base_url="http://sandbox.test") as c:
+        yield c
