@@ -1,8 +1,14 @@
 .PHONY: run test lint bench
 
-# Install into .venv (first time) and start the whole sandbox with demo data.
+# FHIR packages: NSP_SANDBOX_FHIR_PACKAGES if set, else ../shared/fhir-packages when it exists
+# (the standard cache ~/.fhir/packages is always read too).
+SHARED_PACKAGES := $(abspath ../shared/fhir-packages)
+export NSP_SANDBOX_FHIR_PACKAGES ?= $(if $(wildcard $(SHARED_PACKAGES)),$(SHARED_PACKAGES),)
+
+# Install into .venv (first time) and start the whole sandbox with demo data; URLs are printed.
 run:
 	@test -x .venv/bin/python || python3 -m venv .venv
+	@echo "==> installing nsp-sandbox into .venv"
 	@.venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
 	.venv/bin/nsp-sandbox up
 

@@ -19,6 +19,10 @@ class Actor:
     summary: str
     entry: str  # the path a person or client starts from, under the prefix
 
+    @property
+    def name(self) -> str:
+        return self.prefix.strip("/")
+
     def factory(self) -> Callable[[SandboxContext], FastAPI] | None:
         try:
             module = importlib.import_module(self.module)

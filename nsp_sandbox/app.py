@@ -13,12 +13,16 @@ from nsp_sandbox.actors import ACTORS, Actor
 from nsp_sandbox.context import SandboxContext
 
 
-def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: bool = True) -> FastAPI:
+def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: bool = True,
+                       only: set[str] | None = None) -> FastAPI:
+    """The sandbox as one ASGI app; ``only`` limits it to some actors (by name, e.g. ``{"dds"}``)."""
     context = context or SandboxContext.from_settings()
     app = FastAPI(title="nsp-sandbox", version=__version__, docs_url="/docs")
     app.state.context = context
     mounted: list[Actor] = []
     for actor in ACTORS:
+        if only is not None and actor.name not in only:
+            continue
         factory = actor.factory()
         if factory is None:
             continue

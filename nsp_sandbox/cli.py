@@ -23,6 +23,29 @@ def up(
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
 ) -> None:
     """Serve every actor in one process under one origin and print their URLs."""
+    _serve(host, port, data_dir, log_level, only=None)
+
+
+@app.command()
+def serve(
+    actors: Annotated[list[str], typer.Argument(help="actors to serve, e.g. dds (see the landing page)")],
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8080,
+    data_dir: Annotated[Path | None, typer.Option(help="where the embedded SQLite database lives")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
+) -> None:
+    """Serve only some actors (one container per actor), under the same paths as ``up``."""
+    from nsp_sandbox.actors import ACTORS
+
+    known = {a.name for a in ACTORS}
+    unknown = [a for a in actors if a not in known]
+    if unknown:
+        typer.echo(f"error: unknown actor(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}", err=True)
+        raise typer.Exit(2)
+    _serve(host, port, data_dir, log_level, only=set(actors))
+
+
+def _serve(host: str, port: int, data_dir: Path | None, log_level: str, only: set[str] | None) -> None:
     import uvicorn
 
     from nsp_sandbox.actors import ACTORS
@@ -35,7 +58,7 @@ def up(
         os.environ["NSP_SANDBOX_DATA_DIR"] = str(data_dir)
     settings = Settings()
     context = SandboxContext.from_settings(settings)
-    application = create_sandbox_app(context)
+    application = create_sandbox_app(context, only=only)
     base = f"http://{'localhost' if host in ('0.0.0.0', '127.0.0.1', '::') else host}:{port}"
     mounted = {a.prefix for a in application.state.actors}
 

@@ -1,0 +1,108 @@
+"""`nsp-sandbox up`: one process, one origin, every built actor, URLs printed, ready in well under 2 s."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+
+from nsp_sandbox.actors import ACTORS
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory, fhir_packages_dir: Path) -> Iterator[tuple[str, float, str]]:
+    port = _free_port()
+    data = tmp_path_factory.mktemp("up-data")
+    env = {**os.environ, "NSP_SANDBOX_FHIR_PACKAGES": str(fhir_packages_dir),
+           "FHIR_PACKAGE_CACHE": str(data / "cache")}
+    env.pop("NSP_SANDBOX_DATABASE_URL", None)
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "nsp_sandbox.cli", "up", "--port", str(port),
+                             "--data-dir", str(data)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    base = f"http://localhost:{port}"
+    ready = None
+    while time.perf_counter() - started < 15:
+        try:
+            if httpx.get(f"{base}/health", timeout=0.5).status_code == 200:
+                ready = time.perf_counter() - started
+                break
+        except httpx.HTTPError:
+            time.sleep(0.02)
+    if ready is None:
+        proc.kill()
+        pytest.fail(f"sandbox did not start: {proc.communicate()[0]}")
+    yield base, ready, str(data)
+    proc.terminate()
+    try:
+        output = proc.communicate(timeout=10)[0]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        output = proc.communicate()[0]
+    running.output = output  # type: ignore[attr-defined]
+
+
+def test_ready_in_well_under_two_seconds(running: tuple[str, float, str]) -> None:
+    _, ready, _ = running
+    assert ready < 2.0, f"ready after {ready:.2f} s"
+
+
+def test_landing_page_lists_the_actors(running: tuple[str, float, str]) -> None:
+    base, _, _ = running
+    page = httpx.get(base + "/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    for actor in ACTORS:
+        if actor.factory() is not None:
+            assert f'href="{base}{actor.prefix}{actor.entry}"' in page.text
+
+
+def test_dds_metadata_is_served(running: tuple[str, float, str]) -> None:
+    base, _, _ = running
+    response = httpx.get(base + "/dds/fhir/metadata")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/fhir+json")
+    assert response.json()["resourceType"] == "CapabilityStatement"
+
+
+def test_default_storage_is_sqlite_under_the_data_dir(running: tuple[str, float, str]) -> None:
+    _, _, data = running
+    assert (Path(data) / "sandbox.db").is_file()
+
+
+def test_urls_are_printed(fhir_packages_dir: Path, tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "NSP_SANDBOX_FHIR_PACKAGES": str(fhir_packages_dir)}
+    proc = subprocess.Popen([sys.executable, "-m", "nsp_sandbox.cli", "up", "--port", str(port),
+                             "--data-dir", str(tmp_path)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("Press Ctrl+C"):
+                break
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    text = "".join(lines)
+    assert "ready in" in text
+    assert f"http://localhost:{port}/dds/fhir/metadata" in text
