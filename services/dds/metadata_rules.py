@@ -1,0 +1,81 @@
+"""The Danish XDS metadata rules applied to every DocumentReference and SubmissionSet provided to DDS.
+
+DDS (DokumentDelingsServicen) is the national document-sharing service on NSP; every document
+entry and submission set it registers must follow the Danish XDS metadata profile (MD096, "XDS
+Metadata for Document Sharing, Danish profile") and the national code lists MedCom publishes as
+FHIR packages (``medcom.fhir.dk.xdsmetadata``, ``medcom.fhir.dk.document``,
+``medcom.fhir.dk.xdsdocuments``). These functions check one resource each and return *every*
+finding at once, as :class:`~nsp_sandbox.outcome.Issue` values whose ``expression`` is a FHIRPath
+under ``expression_prefix`` (where the resource sits in the request).
+
+Rule groups and their strictness settings (``off`` | ``log`` | ``warning`` | ``reject``):
+
+================================  =========================================================
+``dds_rules_patient``             ``dk-xds-patient-cpr`` (subject: a valid CPR number),
+                                  ``dk-xds-source-patient`` (sourcePatientInfo: same CPR)
+``dds_rules_codes``               ``dk-xds-<attribute>-valueset``: typeCode, classCode,
+                                  formatCode, confidentialityCode, healthcareFacilityTypeCode,
+                                  practiceSettingCode, mimeType, languageCode, homeCommunityId
+``dds_rules_metadata``            presence / cardinality / format: ``dk-xds-unique-id``,
+                                  ``dk-xds-entry-uuid``, ``dk-xds-type-code``,
+                                  ``dk-xds-class-code``, ``dk-xds-confidentiality-code``,
+                                  ``dk-xds-content``, ``dk-xds-format-code``,
+                                  ``dk-xds-mime-type``, ``dk-xds-language-code``,
+                                  ``dk-xds-creation-time``, ``dk-xds-title``,
+                                  ``dk-xds-facility-type-code``,
+                                  ``dk-xds-practice-setting-code``, ``dk-xds-service-time``,
+                                  ``dk-xds-home-community-id``, ``dk-xds-source-patient-info``,
+                                  ``dk-xds-submissionset-code``, ``dk-xds-submission-time``
+``dds_rules_author``              ``dk-xds-author`` (author present),
+                                  ``dk-xds-author-institution`` (an Organization with a SOR code)
+================================  =========================================================
+
+What these rules leave to the provide transaction: uniqueness of uniqueId in the registry, the
+SubmissionSet and DocumentReferences naming the same patient, and resolving references to other
+entries of the Bundle (only contained resources, ``Reference.identifier`` and conditional
+references ``Patient?identifier=…`` are followed here).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nsp_sandbox.config import Settings
+from nsp_sandbox.outcome import Issue
+from services.dds.metadata.author import check_document_authors
+from services.dds.metadata.document_entry import check_document_entry
+from services.dds.metadata.findings import Findings
+from services.dds.metadata.patient import check_patient, check_source_patient
+from services.dds.metadata.submission_set import check_submission_set_rules
+
+if TYPE_CHECKING:
+    from services.conformance.terminology import Terminology
+
+__all__ = ["check_document_reference", "check_submission_set"]
+
+
+def check_document_reference(dr: dict, *, terminology: Terminology, settings: Settings,
+                             expression_prefix: str = "DocumentReference") -> list[Issue]:
+    """All Danish XDS metadata findings for DocumentReference ``dr`` (empty: it follows the rules).
+
+    Severities follow each rule group's strictness in ``settings``; a code that could not be
+    checked (value set not loaded) is an ``information`` issue, never a silent pass.
+    """
+    findings = Findings(settings, expression_prefix)
+    subject_cpr = check_patient(findings, dr, element="subject")
+    check_source_patient(findings, dr, subject_cpr)
+    check_document_entry(findings, dr, terminology)
+    check_document_authors(findings, dr)
+    return findings.issues
+
+
+def check_submission_set(submission_set: dict, *, terminology: Terminology, settings: Settings,
+                         expression_prefix: str = "List") -> list[Issue]:
+    """All Danish XDS metadata findings for the SubmissionSet ``List`` (empty: it follows the rules).
+
+    ``terminology`` is accepted for symmetry with :func:`check_document_reference`; the DK profile
+    uses no coded SubmissionSet attribute (contentTypeCode is not used in Denmark).
+    """
+    findings = Findings(settings, expression_prefix)
+    check_submission_set_rules(findings, submission_set)
+    return findings.issues
