@@ -1,0 +1,122 @@
+"""ITI-67 Find Document References: ``GET|POST [base]/DocumentReference`` → searchset Bundle.
+
+``patient`` or ``patient.identifier``, and ``status``, are required (MHD 2:3.67.4.1.2.1). The
+table ``PARAMETERS`` is the one list of what is supported; the CapabilityStatement is built from
+it. Results come newest registration first, paged by keyset (``_page_after`` / ``_page_before``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from services.dds.domain import CPR_SYSTEM, AvailabilityStatus
+from services.dds.mhd import document_reference, search
+from services.dds.mhd.search import SearchParam
+from services.dds.queries import EntryQuery, TokenValue
+from services.dds.registry import Registry
+
+_MHD = "https://profiles.ihe.net/ITI/MHD/SearchParameter/"
+_R4 = "http://hl7.org/fhir/SearchParameter/"
+
+#: Token parameters matched against the entry's stored codes (see ``document_reference.search_codes``).
+CODE_PARAMETERS = ("type", "category", "format", "setting", "facility", "event", "security-label",
+                   "author.identifier", "related", "identifier")
+
+PARAMETERS: dict[str, SearchParam] = {p.name: p for p in (
+    SearchParam("patient", "reference", "Patient/{CPR} (this registry has no Patient server: the id is the "
+                "CPR number)", _R4 + "clinical-patient"),
+    SearchParam("patient.identifier", "token", f"The patient's identifier, e.g. {CPR_SYSTEM}|0602631234 "
+                "(XDSDocumentEntryPatientId)"),
+    SearchParam("status", "token", "current | superseded | entered-in-error (availabilityStatus)",
+                _R4 + "DocumentReference-status"),
+    SearchParam("_id", "token", "Logical id of the DocumentReference", _R4 + "Resource-id"),
+    SearchParam("identifier", "token", "masterIdentifier (uniqueId) or identifier (entryUUID)",
+                _R4 + "clinical-identifier"),
+    SearchParam("date", "date", "DocumentReference.date: when the entry was registered (or the date sent)",
+                _R4 + "DocumentReference-date"),
+    SearchParam("creation", "date", "content.attachment.creation (creationTime)",
+                _MHD + "DocumentReference-Creation"),
+    SearchParam("period", "date", "context.period overlaps (serviceStartTime / serviceStopTime)",
+                _R4 + "DocumentReference-period"),
+    SearchParam("type", "token", "type (typeCode)", _R4 + "clinical-type"),
+    SearchParam("category", "token", "category (classCode)", _R4 + "DocumentReference-category"),
+    SearchParam("format", "token", "content.format (formatCode)", _R4 + "DocumentReference-format"),
+    SearchParam("setting", "token", "context.practiceSetting (practiceSettingCode)",
+                _R4 + "DocumentReference-setting"),
+    SearchParam("facility", "token", "context.facilityType (healthcareFacilityTypeCode)",
+                _R4 + "DocumentReference-facility"),
+    SearchParam("event", "token", "context.event (eventCodeList)", _R4 + "DocumentReference-event"),
+    SearchParam("security-label", "token", "securityLabel (confidentialityCode)",
+                _R4 + "DocumentReference-security-label"),
+    SearchParam("author.identifier", "token", "identifier of an author (e.g. the SOR code of the institution)"),
+    SearchParam("related", "token", "context.related identifier (system|value) or reference (referenceIdList)",
+                _R4 + "DocumentReference-related"),
+)}
+
+ALIASES = {"patient:identifier": "patient.identifier", "subject.identifier": "patient.identifier",
+           "author:identifier": "author.identifier"}
+STATUSES = frozenset(s.value for s in AvailabilityStatus)
+
+
+def patient_tokens(parsed: search.ParsedSearch) -> list[list[TokenValue]]:
+    """The AND-ed patient conditions from ``patient`` and ``patient.identifier``."""
+    groups: list[list[TokenValue]] = []
+    for raw in parsed.values.get("patient.identifier", []):
+        groups.append(search.tokens("patient.identifier", raw))
+    for raw in parsed.values.get("patient", []):
+        group = []
+        for reference in raw.split(","):
+            cpr = reference.rsplit("/", 1)[-1] if "Patient/" in reference or "/" not in reference else None
+            if not cpr:
+                raise search.bad_value("patient", f"'{reference}' is not a Patient reference (Patient/{{CPR}})")
+            group.append(TokenValue(CPR_SYSTEM, cpr))
+        groups.append(group)
+    return groups
+
+
+def statuses(parsed: search.ParsedSearch) -> list[str] | None:
+    allowed: set[str] | None = None
+    for raw in parsed.values.get("status", []):
+        values = set()
+        for token in search.tokens("status", raw):
+            if token.system or token.code not in STATUSES:
+                raise search.bad_value("status", f"'{raw}' is not one of {', '.join(sorted(STATUSES))} "
+                                       "(without a system)")
+            values.add(token.code)
+        allowed = values if allowed is None else allowed & values
+    return sorted(allowed) if allowed is not None else None
+
+
+def to_query(parsed: search.ParsedSearch) -> EntryQuery:
+    """The registry query for an ITI-67 request (400 for a missing or malformed parameter)."""
+    search.require(parsed, "patient", "patient.identifier")
+    search.require(parsed, "status")
+    groups = patient_tokens(parsed)
+    query = EntryQuery(patients=groups, statuses=statuses(parsed), count=parsed.count,
+                       after_pk=parsed.after_pk, before_pk=parsed.before_pk)
+    ids: set[str] | None = None
+    for raw in parsed.values.get("_id", []):
+        found = {t.code for t in search.tokens("_id", raw) if t.code}
+        ids = found if ids is None else ids & found
+    query.ids = sorted(ids) if ids is not None else None
+    for name in CODE_PARAMETERS:
+        for raw in parsed.values.get(name, []):
+            query.tokens.append((name, search.tokens(name, raw)))
+    for name in ("date", "creation"):
+        for raw in parsed.values.get(name, []):
+            query.dates.append((name, search.dates(name, raw)))
+    for raw in parsed.values.get("period", []):
+        query.periods.append(search.dates("period", raw))
+    return query
+
+
+def find(registry: Registry, pairs: list[tuple[str, str]], strict: bool, search_url: str,
+         resource_url: Callable[[str], str], document_url: Callable[[str], str]) -> dict[str, Any]:
+    """Run an ITI-67 search; answer the searchset Bundle."""
+    parsed = search.parse(pairs, PARAMETERS, ALIASES, strict)
+    query = to_query(parsed)
+    page = registry.find_entries(query)
+    resources = [document_reference.to_fhir(e, document_url(e.id)) for e in page.items]
+    return search.searchset(search_url, parsed, resources, [resource_url(e.id) for e in page.items],
+                            page.total, page.has_next, page.has_prev, page.first_pk, page.last_pk)

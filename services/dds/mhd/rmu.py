@@ -1,0 +1,104 @@
+"""IHE RMU (ITI-92 Restricted Update Document Manifest) on the MHD face: status-only updates.
+
+``PUT [base]/DocumentReference/{id}`` with the entry as served, changed only in ``status``:
+``current`` → ``superseded`` or ``entered-in-error`` (the lifecycle rules decide). Any other
+difference is refused, naming every changed element. ``meta`` (server-managed) and ``text`` (a
+narrative may well mention the status) are not compared. ``If-Match: W/"{versionId}"`` is honoured.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from nsp_sandbox.clock import Clock
+from nsp_sandbox.outcome import FhirError, Issue
+from services.dds.domain import AvailabilityStatus, RegistryError
+from services.dds.lifecycle import RULE_SOURCE
+from services.dds.mhd import document_reference
+from services.dds.mhd.errors import refuse
+from services.dds.registry import Registry
+
+NOT_COMPARED = frozenset({"meta", "status", "text"})
+_IF_MATCH = re.compile(r'^\s*(?:W/)?"(?P<version>\d+)"\s*$')
+
+
+def changed_elements(served: Any, received: Any, path: str) -> list[str]:
+    """FHIRPaths (with indices) of every element where ``received`` differs from ``served``."""
+    if isinstance(served, dict) and isinstance(received, dict):
+        changes: list[str] = []
+        for key in list(served) + [k for k in received if k not in served]:
+            if key in NOT_COMPARED and path == "DocumentReference":
+                continue
+            if key not in served or key not in received:
+                changes.append(f"{path}.{key}")
+            else:
+                changes.extend(changed_elements(served[key], received[key], f"{path}.{key}"))
+        return changes
+    if isinstance(served, list) and isinstance(received, list):
+        if len(served) != len(received):
+            return [path]
+        changes = []
+        for index, (a, b) in enumerate(zip(served, received, strict=True)):
+            changes.extend(changed_elements(a, b, f"{path}[{index}]"))
+        return changes
+    return [] if served == received else [path]
+
+
+def only_status_changes(served: dict[str, Any], received: dict[str, Any], prefix: str) -> list[Issue]:
+    """Issues for every element other than ``status`` that ``received`` changes."""
+    return [
+        Issue("error", "business-rule",
+              f"{change} differs from the registered entry; an update may change only status "
+              "(shared documents are corrected by replacement)",
+              expression=f"{prefix}{change.removeprefix('DocumentReference')}", source=RULE_SOURCE,
+              rule="dds-update-status-only", ihe_code="XDSMetadataUpdateError")
+        for change in changed_elements(served, received, "DocumentReference")
+    ]
+
+
+def expected_version(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    match = _IF_MATCH.match(if_match)
+    if match is None:
+        raise FhirError(400, Issue("error", "value", f"If-Match '{if_match}' is not a version ETag (W/\"n\")",
+                                   rule="http-if-match"))
+    return int(match["version"])
+
+
+def update_status(registry: Registry, clock: Clock, entry_id: str, received: dict[str, Any],
+                  if_match: str | None, document_url: str) -> dict[str, Any]:
+    """Apply a status-only PUT; answer the entry as now served, or raise ``FhirError``."""
+    if received.get("resourceType") != "DocumentReference":
+        raise FhirError(400, Issue("error", "invalid",
+                                   f"The body is a {received.get('resourceType')}, not a DocumentReference",
+                                   expression="DocumentReference", rule="fhir-resource-type"))
+    if received.get("id") != entry_id:
+        raise FhirError(400, Issue("error", "invalid",
+                                   f"The body's id '{received.get('id')}' is not the id in the URL ('{entry_id}')",
+                                   expression="DocumentReference.id", rule="fhir-update-id"))
+    version = expected_version(if_match)
+    stored = registry.get_entry(entry_id)
+    if stored is None:
+        raise FhirError(404, Issue("error", "not-found", f"DocumentReference/{entry_id} is not known",
+                                   expression="DocumentReference.id", rule="dds-entry-exists"))
+    try:
+        new_status = AvailabilityStatus(received.get("status"))
+    except ValueError:
+        raise FhirError(422, Issue(
+            "error", "value", f"status '{received.get('status')}' is not one of "
+            + ", ".join(s.value for s in AvailabilityStatus),
+            expression="DocumentReference.status", rule="dds-status-value")) from None
+    served = document_reference.to_fhir(stored, document_url)
+    problems = only_status_changes(served, received, "DocumentReference")
+    if problems:
+        raise refuse(problems)
+    try:
+        updated = registry.change_status(entry_id, new_status, clock.now(), expected_version=version,
+                                         reason="status update (ITI-92)", expression="DocumentReference.status")
+    except RegistryError as exc:
+        if any(i.rule == "http-if-match" for i in exc.issues):
+            raise FhirError(412, exc.issues) from None
+        raise refuse(exc.issues) from None
+    return document_reference.to_fhir(updated, document_url)

@@ -1,0 +1,145 @@
+"""DDS storage: the registry's tables (prefix ``dds_``) on the actor's own ``MetaData``.
+
+One row per XDS DocumentEntry (``dds_document_entry``) with the columns ITI-67 filters on, and
+its coded and identifier values in ``dds_entry_code`` (one row per coding, so multi-valued
+metadata such as eventCodeList or author identifiers is searchable). Documents are stored once
+per content (``dds_document``, keyed by SHA-1). Submission sets, their members, the associations
+between entries (RPLC, APND, XFRM, signs) and every status change are kept for ever: nothing here
+is ever deleted.
+
+All timestamps are stored as naive UTC so SQLite and PostgreSQL compare them identically.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class DdsBase(DeclarativeBase):
+    """Declarative base of the DDS actor; its ``metadata`` holds only DDS tables."""
+
+
+class DocumentRow(DdsBase):
+    """Document content, exactly as received, stored once per SHA-1."""
+
+    __tablename__ = "dds_document"
+
+    hash: Mapped[str] = mapped_column(String(40), primary_key=True)  # SHA-1, lower-case hex
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SubmissionSetRow(DdsBase):
+    """An XDS SubmissionSet (MHD: ``List`` with code ``submissionset``)."""
+
+    __tablename__ = "dds_submission_set"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)
+    unique_id: Mapped[str] = mapped_column(String(256), unique=True)
+    entry_uuid: Mapped[str] = mapped_column(String(128), unique=True)
+    patient_system: Mapped[str | None] = mapped_column(String(128))
+    patient_value: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    submission_time: Mapped[datetime | None] = mapped_column(DateTime)
+    source_id: Mapped[str | None] = mapped_column(String(256))
+    designation_system: Mapped[str | None] = mapped_column(String(256))
+    designation_code: Mapped[str | None] = mapped_column(String(256))
+    registered_at: Mapped[datetime] = mapped_column(DateTime)
+    resource: Mapped[str] = mapped_column(Text)  # the List JSON as registered
+
+    __table_args__ = (Index("ix_dds_submission_set_patient", "patient_value", "pk"),)
+
+
+class DocumentEntryRow(DdsBase):
+    """An XDS DocumentEntry (MHD: ``DocumentReference``) with its searchable columns."""
+
+    __tablename__ = "dds_document_entry"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)  # FHIR logical id
+    entry_uuid: Mapped[str] = mapped_column(String(128), unique=True)
+    unique_id: Mapped[str] = mapped_column(String(256), unique=True)
+    patient_system: Mapped[str | None] = mapped_column(String(128))
+    patient_value: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    mime_type: Mapped[str] = mapped_column(String(128))
+    creation: Mapped[datetime | None] = mapped_column(DateTime)
+    date: Mapped[datetime] = mapped_column(DateTime)
+    period_start: Mapped[datetime | None] = mapped_column(DateTime)
+    period_end: Mapped[datetime | None] = mapped_column(DateTime)
+    document_hash: Mapped[str] = mapped_column(ForeignKey("dds_document.hash"))
+    size: Mapped[int] = mapped_column(Integer)
+    submission_set_pk: Mapped[int] = mapped_column(ForeignKey("dds_submission_set.pk"))
+    registered_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    resource: Mapped[str] = mapped_column(Text)  # the DocumentReference JSON as registered
+
+    __table_args__ = (
+        # ITI-67 always names the patient and (nearly always) the status; results come newest first.
+        Index("ix_dds_entry_patient_status", "patient_value", "status", "pk"),
+    )
+
+
+class EntryCodeRow(DdsBase):
+    """One coded or identifier value of an entry, under its ITI-67 parameter name."""
+
+    __tablename__ = "dds_entry_code"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entry_pk: Mapped[int] = mapped_column(ForeignKey("dds_document_entry.pk"))
+    param: Mapped[str] = mapped_column(String(32))  # e.g. "type", "event", "author.identifier"
+    system: Mapped[str | None] = mapped_column(String(256))
+    code: Mapped[str] = mapped_column(String(256))
+
+    __table_args__ = (Index("ix_dds_entry_code_lookup", "entry_pk", "param", "code"),)
+
+
+class SubmissionMemberRow(DdsBase):
+    """A HasMember association: the entries a submission set brought in."""
+
+    __tablename__ = "dds_submission_member"
+
+    submission_set_pk: Mapped[int] = mapped_column(ForeignKey("dds_submission_set.pk"), primary_key=True)
+    entry_pk: Mapped[int] = mapped_column(ForeignKey("dds_document_entry.pk"), primary_key=True)
+
+
+class AssociationRow(DdsBase):
+    """An association between two entries: RPLC, APND, XFRM or signs (source → target)."""
+
+    __tablename__ = "dds_association"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    source_entry_pk: Mapped[int] = mapped_column(ForeignKey("dds_document_entry.pk"), index=True)
+    target_entry_pk: Mapped[int] = mapped_column(ForeignKey("dds_document_entry.pk"), index=True)
+    submission_set_pk: Mapped[int] = mapped_column(ForeignKey("dds_submission_set.pk"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (UniqueConstraint("kind", "source_entry_pk", "target_entry_pk"),)
+
+
+class StatusChangeRow(DdsBase):
+    """Every availability-status change of an entry, with why it happened."""
+
+    __tablename__ = "dds_status_change"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entry_pk: Mapped[int] = mapped_column(ForeignKey("dds_document_entry.pk"), index=True)
+    from_status: Mapped[str] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(256))
+    changed_at: Mapped[datetime] = mapped_column(DateTime)

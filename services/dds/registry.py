@@ -1,0 +1,484 @@
+"""The document registry and repository: register submissions, find entries, serve documents.
+
+Every operation is one database transaction. ``register`` checks a whole submission against the
+registry (duplicate ids, association targets via ``lifecycle``) and writes it all, or raises
+``RegistryError`` and writes nothing. Unique constraints in the tables back the checks up when two
+submissions race.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from nsp_sandbox.database import Database
+from nsp_sandbox.outcome import Issue
+from services.dds import lifecycle
+from services.dds.domain import (
+    AssociationKind,
+    AvailabilityStatus,
+    DocumentEntry,
+    PatientId,
+    RegistryError,
+    StoredEntry,
+    StoredSubmissionSet,
+    Submission,
+    TargetRef,
+)
+from services.dds.models import (
+    AssociationRow,
+    DdsBase,
+    DocumentEntryRow,
+    DocumentRow,
+    EntryCodeRow,
+    StatusChangeRow,
+    SubmissionMemberRow,
+    SubmissionSetRow,
+)
+from services.dds.queries import (
+    EntryQuery,
+    SubmissionSetQuery,
+    code_condition,
+    period_condition,
+    point_condition,
+    token_condition,
+)
+
+DUPLICATE_SOURCE = "IHE ITI TF-3 4.1.4 (uniqueId is unique in the registry)"
+
+
+def to_utc_naive(moment: datetime) -> datetime:
+    """The naive-UTC form every timestamp is stored in."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a search: the rows, the total number of matches, and where paging can go."""
+
+    items: list[Any]
+    total: int
+    has_next: bool
+    has_prev: bool
+    first_pk: int | None
+    last_pk: int | None
+
+
+class Registry:
+    """Storage operations of the DDS registry and repository over one ``Database``."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def create_tables(self) -> None:
+        self.database.create_tables(DdsBase.metadata)
+
+    # ---- provide (ITI-65) ----------------------------------------------------------------------
+
+    def register(self, submission: Submission, now: datetime) -> None:
+        """Register ``submission`` atomically, or raise ``RegistryError`` having stored nothing."""
+        now = to_utc_naive(now)
+        try:
+            with self.database.session() as session:
+                self._check(session, submission)
+                self._write(session, submission, now)
+        except IntegrityError as exc:
+            # Lost a race against a concurrent submission with the same ids.
+            raise RegistryError([Issue(
+                "error", "duplicate",
+                "An id in this submission was registered concurrently by another submission",
+                expression="Bundle", source=DUPLICATE_SOURCE, rule="dds-unique-id",
+                ihe_code="XDSDuplicateUniqueIdInRegistry",
+            )]) from exc
+
+    def check(self, submission: Submission) -> list[Issue]:
+        """What ``register`` would refuse ``submission`` for, without storing anything."""
+        with self.database.session() as session:
+            try:
+                self._check(session, submission)
+            except RegistryError as exc:
+                return exc.issues
+        return []
+
+    def _check(self, session: Session, submission: Submission) -> None:
+        issues: list[Issue] = []
+        entries = submission.entries
+        sset = submission.submission_set
+        unique_ids = [e.unique_id for e in entries]
+        uuids = [e.entry_uuid for e in entries]
+        ids = [e.id for e in entries]
+        taken = session.execute(
+            select(DocumentEntryRow.unique_id, DocumentEntryRow.entry_uuid, DocumentEntryRow.id).where(
+                DocumentEntryRow.unique_id.in_(unique_ids) | DocumentEntryRow.entry_uuid.in_(uuids)
+                | DocumentEntryRow.id.in_(ids))
+        ).all()
+        taken_unique = {row[0] for row in taken}
+        taken_uuid = {row[1] for row in taken}
+        taken_id = {row[2] for row in taken}
+        for entry in entries:
+            if entry.unique_id in taken_unique:
+                issues.append(_duplicate(f"{entry.origin}.masterIdentifier",
+                                         f"uniqueId '{entry.unique_id}' is already registered"))
+            if entry.entry_uuid in taken_uuid or entry.id in taken_id:
+                issues.append(_duplicate(f"{entry.origin}.identifier",
+                                         f"entryUUID '{entry.entry_uuid}' is already registered"))
+        if session.execute(select(SubmissionSetRow.pk).where(
+                (SubmissionSetRow.unique_id == sset.unique_id) | (SubmissionSetRow.entry_uuid == sset.entry_uuid)
+                | (SubmissionSetRow.id == sset.id))).first() is not None:
+            issues.append(_duplicate(f"{sset.origin}.identifier",
+                                     f"SubmissionSet uniqueId '{sset.unique_id}' or entryUUID "
+                                     f"'{sset.entry_uuid}' is already registered"))
+
+        replaced: dict[str, str] = {}  # target entry id -> origin of the relation replacing it
+        for entry in entries:
+            for relation in entry.relations:
+                target = self._resolve(session, relation.target)
+                issues.extend(lifecycle.check_relation(relation, entry.patient, target))
+                if target is None or relation.kind is not AssociationKind.RPLC:
+                    continue
+                if target.id in replaced:
+                    issues.append(Issue(
+                        "error", "business-rule",
+                        f"DocumentReference/{target.id} is replaced twice in this submission "
+                        f"(also by {replaced[target.id]})",
+                        expression=f"{relation.origin}.target", source=lifecycle.RULE_SOURCE,
+                        rule="dds-replace-once", ihe_code="XDSRegistryDeprecatedDocumentError",
+                    ))
+                replaced[target.id] = relation.origin
+        for status_update in submission.status_updates:
+            if status_update.entry_id not in replaced:
+                issues.append(Issue(
+                    "error", "business-rule",
+                    f"DocumentReference/{status_update.entry_id} is set to '{status_update.new_status.value}' "
+                    "but no DocumentReference in this submission replaces it; deprecate without replacement "
+                    "with PUT DocumentReference/{id} (ITI-92)",
+                    expression=status_update.origin, source=lifecycle.RULE_SOURCE,
+                    rule="dds-update-document-refs", ihe_code="XDSRegistryMetadataError",
+                ))
+        if issues:
+            raise RegistryError(issues)
+
+    def _resolve(self, session: Session, target: TargetRef) -> StoredEntry | None:
+        if target.entry_id is not None:
+            condition = DocumentEntryRow.id == target.entry_id
+        else:
+            condition = (DocumentEntryRow.unique_id == target.identifier) | (
+                DocumentEntryRow.entry_uuid == target.identifier)
+        row = session.scalars(select(DocumentEntryRow).where(condition)).first()
+        return _stored_entry(row) if row is not None else None
+
+    def _write(self, session: Session, submission: Submission, now: datetime) -> None:
+        sset = submission.submission_set
+        self._store_documents(session, [e.document for e in submission.entries])
+        sset_table, entry_table = SubmissionSetRow.__table__, DocumentEntryRow.__table__
+        sset_pk = session.execute(insert(sset_table).returning(sset_table.c.pk), [{
+            "id": sset.id, "unique_id": sset.unique_id, "entry_uuid": sset.entry_uuid,
+            "patient_system": sset.patient.system, "patient_value": sset.patient.value, "status": "current",
+            "submission_time": to_utc_naive(sset.submission_time) if sset.submission_time else None,
+            "source_id": sset.source_id,
+            "designation_system": sset.designation.system if sset.designation else None,
+            "designation_code": sset.designation.code if sset.designation else None,
+            "registered_at": now, "resource": _dump(sset.resource),
+        }]).scalar_one()
+        pks = session.execute(
+            insert(entry_table).returning(entry_table.c.pk, sort_by_parameter_order=True),
+            [_entry_values(e, sset_pk, now) for e in submission.entries],
+        ).scalars().all()
+        _insert_many(session, EntryCodeRow, [
+            code for entry, pk in zip(submission.entries, pks, strict=True) for code in _code_rows(entry, pk)
+        ])
+        _insert_many(session, SubmissionMemberRow, [{"submission_set_pk": sset_pk, "entry_pk": pk} for pk in pks])
+        for entry, pk in zip(submission.entries, pks, strict=True):
+            for relation in entry.relations:
+                target = self._resolve(session, relation.target)
+                assert target is not None  # checked in _check, same transaction
+                session.execute(insert(AssociationRow.__table__).values(
+                    kind=relation.kind.name, source_entry_pk=pk, target_entry_pk=target.pk,
+                    submission_set_pk=sset_pk, created_at=now,
+                ))
+                new_status = lifecycle.status_after(relation.kind)
+                if new_status is not None:
+                    self._set_status(session, target, new_status, now,
+                                     f"replaced by DocumentReference/{entry.id}", relation.origin)
+
+    def _store_documents(self, session: Session, documents: Iterable[Any]) -> None:
+        unique = {d.hash: d for d in documents}
+        if not unique:
+            return
+        dialect = session.get_bind().dialect.name
+        make_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = make_insert(DocumentRow.__table__).on_conflict_do_nothing(index_elements=["hash"])
+        session.execute(statement, [
+            {"hash": d.hash, "size": d.size, "content": d.content} for d in unique.values()])
+
+    def _set_status(self, session: Session, target: StoredEntry, new_status: AvailabilityStatus,
+                    now: datetime, reason: str, origin: str) -> StoredEntry:
+        result = session.execute(
+            update(DocumentEntryRow)
+            .where(DocumentEntryRow.pk == target.pk, DocumentEntryRow.status == target.status.value,
+                   DocumentEntryRow.version == target.version)
+            .values(status=new_status.value, version=target.version + 1, updated_at=now)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise RegistryError([Issue(
+                "error", "conflict",
+                f"DocumentReference/{target.id} was changed concurrently; nothing was stored",
+                expression=origin, source=lifecycle.RULE_SOURCE, rule="dds-concurrent-change",
+                ihe_code="XDSRegistryDeprecatedDocumentError",
+            )])
+        session.execute(insert(StatusChangeRow.__table__).values(
+            entry_pk=target.pk, from_status=target.status.value, to_status=new_status.value, reason=reason,
+            changed_at=now))
+        row = session.scalars(select(DocumentEntryRow).where(DocumentEntryRow.pk == target.pk)
+                              .execution_options(populate_existing=True)).one()
+        return _stored_entry(row)
+
+    def bulk_register(self, submission_set_row: dict[str, Any], entries: Sequence[DocumentEntry],
+                      now: datetime) -> None:
+        """Seed many entries at once under one submission set, skipping the per-entry checks.
+
+        For loading test and benchmark data only: the caller guarantees unique ids and that no
+        entry relates to another.
+        """
+        now = to_utc_naive(now)
+        with self.database.session() as session:
+            self._store_documents(session, [e.document for e in entries])
+            sset_table, entry_table = SubmissionSetRow.__table__, DocumentEntryRow.__table__
+            sset_pk = session.execute(
+                insert(sset_table).returning(sset_table.c.pk),
+                [{**submission_set_row, "registered_at": now}],
+            ).scalar_one()
+            rows = [_entry_values(e, sset_pk, now) for e in entries]
+            pks = session.execute(
+                insert(entry_table).returning(entry_table.c.pk, sort_by_parameter_order=True), rows,
+            ).scalars().all()
+            _insert_many(session, EntryCodeRow, [
+                code for entry, pk in zip(entries, pks, strict=True) for code in _code_rows(entry, pk)
+            ])
+            _insert_many(session, SubmissionMemberRow, [
+                {"submission_set_pk": sset_pk, "entry_pk": pk} for pk in pks])
+
+    # ---- read ----------------------------------------------------------------------------------
+
+    def get_entry(self, entry_id: str) -> StoredEntry | None:
+        with self.database.session() as session:
+            row = session.scalars(select(DocumentEntryRow).where(DocumentEntryRow.id == entry_id)).first()
+            return _stored_entry(row) if row is not None else None
+
+    def get_document(self, entry_id: str) -> tuple[StoredEntry, bytes] | None:
+        """The entry and its document content (for any status: deprecation hides nothing here)."""
+        with self.database.session() as session:
+            found = session.execute(
+                select(DocumentEntryRow, DocumentRow.content)
+                .join(DocumentRow, DocumentRow.hash == DocumentEntryRow.document_hash)
+                .where(DocumentEntryRow.id == entry_id)
+            ).first()
+            if found is None:
+                return None
+            return _stored_entry(found[0]), found[1]
+
+    def relations_of(self, entry_pks: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+        """For each entry pk, the associations it has: (kind, target entry id)."""
+        if not entry_pks:
+            return {}
+        with self.database.session() as session:
+            rows = session.execute(
+                select(AssociationRow.source_entry_pk, AssociationRow.kind, DocumentEntryRow.id)
+                .join(DocumentEntryRow, DocumentEntryRow.pk == AssociationRow.target_entry_pk)
+                .where(AssociationRow.source_entry_pk.in_(entry_pks))
+                .order_by(AssociationRow.pk)
+            ).all()
+        out: dict[int, list[tuple[str, str]]] = {}
+        for source_pk, kind, target_id in rows:
+            out.setdefault(source_pk, []).append((kind, target_id))
+        return out
+
+    def find_entries(self, query: EntryQuery) -> Page:
+        """A page of entries matching ``query``, newest registration first."""
+        conditions = _entry_conditions(query)
+        with self.database.session() as session:
+            total = session.scalar(select(func.count()).select_from(DocumentEntryRow).where(*conditions)) or 0
+            if query.count == 0:
+                return Page([], total, total > 0, False, None, None)
+            rows, has_next, has_prev = _keyset(
+                session, select(DocumentEntryRow).where(*conditions), DocumentEntryRow.pk,
+                query.count, query.after_pk, query.before_pk)
+            items = [_stored_entry(r) for r in rows]
+        return Page(items, total, has_next, has_prev,
+                    rows[0].pk if rows else None, rows[-1].pk if rows else None)
+
+    # ---- status update (ITI-92 RMU) -------------------------------------------------------------
+
+    def change_status(self, entry_id: str, new_status: AvailabilityStatus, now: datetime, *,
+                      expected_version: int | None, reason: str, expression: str) -> StoredEntry:
+        """Move an entry to ``new_status`` under the lifecycle rules; the entry itself is kept."""
+        now = to_utc_naive(now)
+        with self.database.session() as session:
+            row = session.scalars(select(DocumentEntryRow).where(DocumentEntryRow.id == entry_id)).first()
+            if row is None:
+                raise RegistryError([Issue("error", "not-found", f"DocumentReference/{entry_id} is not known",
+                                           expression=expression, rule="dds-entry-exists",
+                                           ihe_code="XDSMissingDocument")])
+            entry = _stored_entry(row)
+            if expected_version is not None and expected_version != entry.version:
+                raise RegistryError([Issue(
+                    "error", "conflict",
+                    f"If-Match names version {expected_version}; DocumentReference/{entry_id} is at "
+                    f"version {entry.version}", expression=expression, rule="http-if-match")])
+            if entry.status is new_status:
+                return entry
+            problem = lifecycle.check_status_change(entry, new_status, expression)
+            if problem is not None:
+                raise RegistryError([problem])
+            return self._set_status(session, entry, new_status, now, reason, expression)
+
+    # ---- submission sets (ITI-66) ---------------------------------------------------------------
+
+    def get_submission_set(self, set_id: str) -> StoredSubmissionSet | None:
+        with self.database.session() as session:
+            row = session.scalars(select(SubmissionSetRow).where(SubmissionSetRow.id == set_id)).first()
+            if row is None:
+                return None
+            return _stored_sets(session, [row])[0]
+
+    def find_submission_sets(self, query: SubmissionSetQuery) -> Page:
+        conditions = _submission_set_conditions(query)
+        with self.database.session() as session:
+            total = session.scalar(select(func.count()).select_from(SubmissionSetRow).where(*conditions)) or 0
+            if query.count == 0:
+                return Page([], total, total > 0, False, None, None)
+            rows, has_next, has_prev = _keyset(
+                session, select(SubmissionSetRow).where(*conditions), SubmissionSetRow.pk,
+                query.count, query.after_pk, query.before_pk)
+            items = _stored_sets(session, rows)
+        return Page(items, total, has_next, has_prev,
+                    rows[0].pk if rows else None, rows[-1].pk if rows else None)
+
+
+# ---- helpers ---------------------------------------------------------------------------------------
+
+
+def _duplicate(expression: str, message: str) -> Issue:
+    return Issue("error", "duplicate", message, expression=expression, source=DUPLICATE_SOURCE,
+                 rule="dds-unique-id", ihe_code="XDSDuplicateUniqueIdInRegistry")
+
+
+def _dump(resource: dict[str, Any]) -> str:
+    return json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
+
+
+def _insert_many(session: Session, model: type[DdsBase], rows: list[dict[str, Any]]) -> None:
+    """A Core executemany insert (no ORM bookkeeping), skipped when there is nothing to insert."""
+    if rows:
+        session.execute(insert(model.__table__), rows)
+
+
+def _entry_values(entry: DocumentEntry, sset_pk: int, now: datetime) -> dict[str, Any]:
+    return {
+        "id": entry.id, "entry_uuid": entry.entry_uuid, "unique_id": entry.unique_id,
+        "patient_system": entry.patient.system, "patient_value": entry.patient.value,
+        "status": entry.status.value, "version": 1, "mime_type": entry.mime_type,
+        "creation": to_utc_naive(entry.creation) if entry.creation else None,
+        "date": to_utc_naive(entry.date),
+        "period_start": to_utc_naive(entry.period_start) if entry.period_start else None,
+        "period_end": to_utc_naive(entry.period_end) if entry.period_end else None,
+        "document_hash": entry.document.hash, "size": entry.document.size,
+        "submission_set_pk": sset_pk, "registered_at": now, "updated_at": now,
+        "resource": _dump(entry.resource),
+    }
+
+
+def _code_rows(entry: DocumentEntry, entry_pk: int) -> list[dict[str, Any]]:
+    return [
+        {"entry_pk": entry_pk, "param": param, "system": code.system, "code": code.code}
+        for param, codes in entry.codes.items() for code in codes
+    ]
+
+
+def _stored_entry(row: DocumentEntryRow) -> StoredEntry:
+    return StoredEntry(
+        pk=row.pk, id=row.id, entry_uuid=row.entry_uuid, unique_id=row.unique_id,
+        patient=PatientId(row.patient_system, row.patient_value), status=AvailabilityStatus(row.status),
+        version=row.version, mime_type=row.mime_type, document_hash=row.document_hash, size=row.size,
+        date=row.date, updated_at=row.updated_at, resource=json.loads(row.resource),
+    )
+
+
+def _stored_sets(session: Session, rows: Sequence[SubmissionSetRow]) -> list[StoredSubmissionSet]:
+    members: dict[int, list[str]] = {}
+    if rows:
+        for sset_pk, entry_id in session.execute(
+            select(SubmissionMemberRow.submission_set_pk, DocumentEntryRow.id)
+            .join(DocumentEntryRow, DocumentEntryRow.pk == SubmissionMemberRow.entry_pk)
+            .where(SubmissionMemberRow.submission_set_pk.in_([r.pk for r in rows]))
+            .order_by(DocumentEntryRow.pk)
+        ):
+            members.setdefault(sset_pk, []).append(entry_id)
+    return [
+        StoredSubmissionSet(pk=r.pk, id=r.id, patient=PatientId(r.patient_system, r.patient_value),
+                            status=r.status, registered_at=r.registered_at, resource=json.loads(r.resource),
+                            member_ids=tuple(members.get(r.pk, ())))
+        for r in rows
+    ]
+
+
+def _entry_conditions(query: EntryQuery) -> list[ColumnElement[bool]]:
+    conditions = [token_condition(DocumentEntryRow.patient_system, DocumentEntryRow.patient_value, group)
+                  for group in query.patients]
+    if query.statuses is not None:
+        conditions.append(DocumentEntryRow.status.in_(query.statuses))
+    if query.ids is not None:
+        conditions.append(DocumentEntryRow.id.in_(query.ids))
+    for param, alternatives in query.tokens:
+        conditions.append(code_condition(param, alternatives))
+    for name, values in query.dates:
+        column = DocumentEntryRow.creation if name == "creation" else DocumentEntryRow.date
+        conditions.append(or_(*(point_condition(column, v) for v in values)))
+    for values in query.periods:
+        conditions.append(or_(*(period_condition(DocumentEntryRow.period_start, DocumentEntryRow.period_end, v)
+                                for v in values)))
+    return conditions
+
+
+def _submission_set_conditions(query: SubmissionSetQuery) -> list[ColumnElement[bool]]:
+    conditions = [token_condition(SubmissionSetRow.patient_system, SubmissionSetRow.patient_value, group)
+                  for group in query.patients]
+    if query.statuses is not None:
+        conditions.append(SubmissionSetRow.status.in_(query.statuses))
+    if query.ids is not None:
+        conditions.append(SubmissionSetRow.id.in_(query.ids))
+    for alternatives in query.identifiers:
+        conditions.append(token_condition(None, SubmissionSetRow.unique_id, alternatives)
+                          | token_condition(None, SubmissionSetRow.entry_uuid, alternatives))
+    for alternatives in query.source_ids:
+        conditions.append(token_condition(None, SubmissionSetRow.source_id, alternatives))
+    for alternatives in query.designations:
+        conditions.append(token_condition(SubmissionSetRow.designation_system,
+                                          SubmissionSetRow.designation_code, alternatives))
+    for values in query.dates:
+        conditions.append(or_(*(point_condition(SubmissionSetRow.submission_time, v) for v in values)))
+    return conditions
+
+
+def _keyset(session: Session, statement: Select[Any], pk: Any, count: int, after_pk: int | None,
+            before_pk: int | None) -> tuple[list[Any], bool, bool]:
+    """Newest-first keyset paging: (rows, has_next, has_prev)."""
+    if before_pk is not None:
+        rows = list(session.scalars(statement.where(pk > before_pk).order_by(pk.asc()).limit(count + 1)))
+        has_prev = len(rows) > count
+        rows = list(reversed(rows[:count]))
+        return rows, True, has_prev
+    if after_pk is not None:
+        statement = statement.where(pk < after_pk)
+    rows = list(session.scalars(statement.order_by(pk.desc()).limit(count + 1)))
+    return rows[:count], len(rows) > count, after_pk is not None
+

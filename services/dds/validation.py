@@ -1,0 +1,138 @@
+"""The validation layers a provided submission passes, each at its configured strictness.
+
+1. **Profile** (``settings.validation_profile``): each document whose content is FHIR JSON is
+   validated by the conformance engine against the profiles in its ``meta.profile`` (the HCO
+   message Bundle, the ConditionList / Notes document Bundles, …); each DocumentReference against
+   the profile it declares. A document declared as FHIR JSON that does not parse is a finding of
+   this layer too.
+2. **Danish XDS metadata rules** (``settings.dds_rules_*``, per rule group): the
+   ``metadata_rules`` module of this actor, which applies its own group strictness.
+
+Strictness: ``off`` skips the layer, ``log`` writes findings to the server log only,
+``warning`` returns them as warnings, ``reject`` returns errors (the provide is refused).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from nsp_sandbox.config import Strictness
+from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.outcome import Issue
+
+if TYPE_CHECKING:
+    from services.conformance.terminology import Terminology
+
+log = logging.getLogger("services.dds.validation")
+
+FHIR_JSON_TYPES = frozenset({"application/fhir+json", "application/json", "application/json+fhir"})
+
+MetadataCheck = Callable[..., list[Issue]]
+
+
+def _metadata_rules() -> tuple[MetadataCheck, MetadataCheck] | None:
+    """``check_document_reference`` and ``check_submission_set``, when that module is installed."""
+    try:
+        from services.dds import metadata_rules
+    except ImportError:
+        return None
+    document = getattr(metadata_rules, "check_document_reference", None)
+    submission = getattr(metadata_rules, "check_submission_set", None)
+    if document is None or submission is None:
+        return None
+    return document, submission
+
+
+class ContentValidation:
+    """Runs the profile layer and the Danish metadata rules for one sandbox context."""
+
+    def __init__(self, context: SandboxContext) -> None:
+        self.context = context
+        self._lock = threading.Lock()
+        self._terminology: Terminology | None = None
+
+    # ---- profile layer --------------------------------------------------------------------------
+
+    def _validator(self) -> Any | None:
+        try:
+            return self.context.validator
+        except ImportError:
+            log.warning("conformance engine not installed: profile validation skipped")
+            return None
+
+    def _apply(self, strictness: Strictness, issues: list[Issue]) -> list[Issue]:
+        if strictness is Strictness.LOG:
+            for issue in issues:
+                log.warning("%s [%s] %s", issue.expression, issue.rule, issue.diagnostics)
+            return []
+        if strictness is Strictness.WARNING:
+            return [i.with_severity("warning") if i.is_error else i for i in issues if i.severity != "information"]
+        return [i for i in issues if i.severity != "information"]
+
+    def check_resource(self, resource: dict[str, Any], prefix: str) -> list[Issue]:
+        """Profile-validate a DocumentReference (or List) that declares a profile."""
+        strictness = self.context.settings.validation_profile
+        if strictness is Strictness.OFF or not (resource.get("meta") or {}).get("profile"):
+            return []
+        validator = self._validator()
+        if validator is None:
+            return []
+        return self._apply(strictness, [i.prefixed(prefix) for i in validator.validate(resource)])
+
+    def check_document(self, content: bytes, mime_type: str, prefix: str) -> list[Issue]:
+        """Profile-validate a document whose content is FHIR JSON against its ``meta.profile``.
+
+        ``prefix`` names where the document sits in the request (e.g. ``Bundle.entry[3].resource.data``).
+        """
+        strictness = self.context.settings.validation_profile
+        if strictness is Strictness.OFF or mime_type.split(";")[0].strip().lower() not in FHIR_JSON_TYPES:
+            return []
+        try:
+            document = json.loads(content)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return self._apply(strictness, [Issue(
+                "error", "structure", f"The document is declared '{mime_type}' but is not JSON: {exc}",
+                expression=prefix, rule="dds-document-json", ihe_code="XDSRepositoryMetadataError")])
+        if not isinstance(document, dict) or not isinstance(document.get("resourceType"), str):
+            return self._apply(strictness, [Issue(
+                "error", "structure", f"The document is declared '{mime_type}' but is not a FHIR resource "
+                "(no resourceType)", expression=prefix, rule="dds-document-json",
+                ihe_code="XDSRepositoryMetadataError")])
+        if not (document.get("meta") or {}).get("profile"):
+            return []
+        validator = self._validator()
+        if validator is None:
+            return []
+        return self._apply(strictness, [i.prefixed(prefix) for i in validator.validate(document)])
+
+    # ---- Danish metadata rules ------------------------------------------------------------------
+
+    def _terminology_service(self) -> Terminology:
+        """The conformance engine's terminology (shared expansions), or one of our own without it."""
+        validator = self._validator()
+        if validator is not None:
+            return validator.terminology  # type: ignore[no-any-return]
+        with self._lock:
+            if self._terminology is None:
+                from services.conformance.terminology import Terminology
+
+                self._terminology = Terminology(self.context.packages)
+            return self._terminology
+
+    def check_document_reference(self, resource: dict[str, Any], prefix: str) -> list[Issue]:
+        rules = _metadata_rules()
+        if rules is None:
+            return []
+        return rules[0](resource, terminology=self._terminology_service(), settings=self.context.settings,
+                        expression_prefix=prefix)
+
+    def check_submission_set(self, resource: dict[str, Any], prefix: str) -> list[Issue]:
+        rules = _metadata_rules()
+        if rules is None:
+            return []
+        return rules[1](resource, terminology=self._terminology_service(), settings=self.context.settings,
+                        expression_prefix=prefix)

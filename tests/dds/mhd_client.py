@@ -1,0 +1,159 @@
+"""An IHE MHD client for the DDS tests, and the official examples it builds requests from.
+
+Documents are the official MedCom examples, read from the packages at run time: the
+HomeCareObservation message Bundle (``medcom.fhir.dk.homecareobservation`` 1.2.1), a ConditionList
+and a Notes document Bundle. DocumentReferences are built from the HCO DocumentReference example
+of ``medcom.fhir.dk.xdsdocuments`` with fresh ids and uniqueIds.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+
+CPR_SYSTEM = "urn:oid:1.2.208.176.1.2"
+CPR = "0602631234"  # the patient of the xdsdocuments HCO DocumentReference example
+OTHER_CPR = "2509479989"  # the patient of the ConditionList examples
+FHIR_JSON = "application/fhir+json"
+XDSDOCUMENTS = ("medcom.fhir.dk.xdsdocuments", "0.1.0-homecareobservation-draft-2")
+DR_EXAMPLE = "example/DocumentReference-16002002-ac41-45de-ad6b-eb02b098e859.json"
+HCO = ("medcom.fhir.dk.homecareobservation", "1.2.1", "example/Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json")
+CONDITION_LIST = ("medcom.fhir.dk.conditionlist", "1.0.1", "example/Bundle-7ffa0111-1aa2-4d68-99f8-1fbf57448c8c.json")
+NOTES = ("medcom.fhir.dk.notes", "1.0.0", "example/Bundle-9521a7f0-bad4-4a46-8c51-cd8378b24106.json")
+LIST_TYPES = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes"
+
+
+@dataclass(frozen=True)
+class Examples:
+    document_reference: dict[str, Any]
+    hco: bytes
+    condition_list: bytes
+    notes: bytes
+
+
+def sha1_b64(content: bytes) -> str:
+    return base64.b64encode(hashlib.sha1(content).digest()).decode()
+
+
+def urn() -> str:
+    return f"urn:uuid:{uuid.uuid4()}"
+
+
+class Mhd:
+    """An IHE MHD Document Source and Consumer talking to ``/dds/fhir`` of the sandbox."""
+
+    base = "/dds/fhir"
+
+    def __init__(self, client: TestClient, examples: Examples) -> None:
+        self.client = client
+        self.examples = examples
+
+    # ---- building ------------------------------------------------------------------------------
+
+    def document_reference(self, *, cpr: str = CPR, content_type: str = FHIR_JSON,
+                           unique_id: str | None = None) -> dict[str, Any]:
+        """The xdsdocuments HCO example with a fresh uniqueId and entryUUID, for patient ``cpr``."""
+        dr = copy.deepcopy(self.examples.document_reference)
+        entry_uuid = uuid.uuid4()
+        dr["id"] = str(entry_uuid)  # the HCO profile requires an id; the registry uses the entryUUID's
+        dr["masterIdentifier"]["value"] = unique_id or urn()
+        dr["identifier"][0]["value"] = f"urn:uuid:{entry_uuid}"
+        patient = next(c for c in dr["contained"] if c["resourceType"] == "Patient")
+        patient["identifier"][0]["value"] = cpr
+        dr["context"]["sourcePatientInfo"]["identifier"]["value"] = cpr
+        dr["content"][0]["attachment"]["contentType"] = content_type
+        return dr
+
+    def bundle(self, *items: tuple[dict[str, Any], bytes], cpr: str = CPR, inline: bool = False) -> dict[str, Any]:
+        """An ITI-65 transaction: a SubmissionSet, each DocumentReference and its document."""
+        entries: list[dict[str, Any]] = []
+        members: list[dict[str, Any]] = []
+        binaries: list[dict[str, Any]] = []
+        for dr, content in items:
+            dr_url = urn()
+            attachment = dr["content"][0]["attachment"]
+            if inline:
+                attachment.pop("url", None)
+                attachment["data"] = base64.b64encode(content).decode()
+            else:
+                binary_url = urn()
+                attachment["url"] = binary_url
+                binaries.append({"fullUrl": binary_url, "resource": {
+                    "resourceType": "Binary", "contentType": attachment["contentType"],
+                    "data": base64.b64encode(content).decode()}, "request": {"method": "POST", "url": "Binary"}})
+            entries.append({"fullUrl": dr_url, "resource": dr,
+                            "request": {"method": "POST", "url": "DocumentReference"}})
+            members.append({"item": {"reference": dr_url}})
+        submission_set = {
+            "resourceType": "List",
+            "extension": [{"url": "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId",
+                           "valueIdentifier": {"value": "urn:oid:1.2.208.176.43210.8.10.99"}}],
+            "identifier": [{"use": "usual", "system": "urn:ietf:rfc:3986", "value": urn()},
+                           {"use": "official", "system": "urn:ietf:rfc:3986", "value": urn()}],
+            "status": "current", "mode": "working", "title": "HCO til deling",
+            "code": {"coding": [{"system": LIST_TYPES, "code": "submissionset"}]},
+            "subject": {"identifier": {"system": CPR_SYSTEM, "value": cpr}},
+            "date": "2026-04-28T10:20:00+02:00",
+            "entry": members,
+        }
+        return {"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"fullUrl": urn(), "resource": submission_set, "request": {"method": "POST", "url": "List"}},
+            *entries, *binaries]}
+
+    # ---- talking ---------------------------------------------------------------------------------
+
+    def post(self, bundle: dict[str, Any]) -> httpx.Response:
+        return self.client.post(self.base, json=bundle, headers={"Content-Type": FHIR_JSON})
+
+    def provide(self, *items: tuple[dict[str, Any], bytes], cpr: str = CPR, inline: bool = False) -> list[str]:
+        """Provide and assert success; answer the ids of the new DocumentReferences in order."""
+        response = self.post(self.bundle(*items, cpr=cpr, inline=inline))
+        assert response.status_code == 200, response.text
+        locations = [e["response"]["location"] for e in response.json()["entry"]]
+        return [loc.split("/")[-1] for loc in locations if loc.startswith("DocumentReference/")]
+
+    def provide_hco(self, cpr: str = CPR, **changes: Any) -> str:
+        dr = self.document_reference(cpr=cpr)
+        dr.update(changes)
+        return self.provide((dr, self.examples.hco), cpr=cpr)[0]
+
+    def read(self, entry_id: str) -> dict[str, Any]:
+        response = self.client.get(f"{self.base}/DocumentReference/{entry_id}")
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    def search(self, **params: str) -> httpx.Response:
+        return self.client.get(f"{self.base}/DocumentReference", params=params)
+
+    def found_ids(self, **params: str) -> list[str]:
+        response = self.search(**params)
+        assert response.status_code == 200, response.text
+        return [e["resource"]["id"] for e in response.json()["entry"] if e["search"]["mode"] == "match"]
+
+    def put(self, resource: dict[str, Any], **headers: str) -> httpx.Response:
+        return self.client.put(f"{self.base}/DocumentReference/{resource['id']}", json=resource,
+                               headers={"Content-Type": FHIR_JSON, **headers})
+
+
+def issues_of(response: httpx.Response) -> list[dict[str, Any]]:
+    body = response.json()
+    assert body["resourceType"] == "OperationOutcome", body
+    return body["issue"]  # type: ignore[no-any-return]
+
+
+def ihe_codes(response: httpx.Response) -> set[str]:
+    return {c["code"] for i in issues_of(response) for c in i.get("details", {}).get("coding", [])
+            if c["system"] == "urn:ihe:iti:xds:errorCode"}
+
+
+def expressions(response: httpx.Response) -> set[str]:
+    return {e for i in issues_of(response) for e in i.get("expression", [])}
+
+
