@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from nsp_sandbox import __version__
+
+if TYPE_CHECKING:
+    from nsp_sandbox.context import SandboxContext
 
 app = typer.Typer(help="A runnable sandbox of the Danish national health-data sharing infrastructure.",
                   no_args_is_help=True, add_completion=False)
@@ -21,9 +25,10 @@ def up(
     port: Annotated[int, typer.Option(help="TCP port")] = 8080,
     data_dir: Annotated[Path | None, typer.Option(help="where the embedded SQLite database lives")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
+    demo: Annotated[bool, typer.Option(help="share the official MedCom example documents at start")] = True,
 ) -> None:
-    """Serve every actor in one process under one origin and print their URLs."""
-    _serve(host, port, data_dir, log_level, only=None)
+    """Serve every actor in one process under one origin, print their URLs, and load demo data."""
+    _serve(host, port, data_dir, log_level, only=None, demo=demo)
 
 
 @app.command()
@@ -45,7 +50,8 @@ def serve(
     _serve(host, port, data_dir, log_level, only=set(actors))
 
 
-def _serve(host: str, port: int, data_dir: Path | None, log_level: str, only: set[str] | None) -> None:
+def _serve(host: str, port: int, data_dir: Path | None, log_level: str, only: set[str] | None,
+           demo: bool = False) -> None:
     import uvicorn
 
     from nsp_sandbox.actors import ACTORS
@@ -81,9 +87,27 @@ def _serve(host: str, port: int, data_dir: Path | None, log_level: str, only: se
         await original_startup(sockets)
         if server.started:
             announce()
+            if demo and "/dds" in mounted:
+                threading.Thread(target=_load_demo, args=(context, f"http://127.0.0.1:{port}"),
+                                 name="demo-data", daemon=True).start()
 
     server.startup = startup  # type: ignore[method-assign]
     server.run()
+
+
+def _load_demo(context: SandboxContext, origin: str) -> None:
+    """Share the official HCO example messages to this sandbox's DDS, over HTTP."""
+    from nsp_sandbox.demo import HCO_PACKAGE, SOURCE_ID, share_hco_examples
+    from nsp_sandbox.mhd_source import DocumentSource
+
+    package = context.packages.get(HCO_PACKAGE)
+    if package is None:
+        typer.echo(f"Demo data: package {HCO_PACKAGE} is not loaded (set NSP_SANDBOX_FHIR_PACKAGES); skipped")
+        return
+    typer.echo(f"Demo data: sharing the {package.id} example messages to DDS …")
+    with DocumentSource(f"{origin}/dds/fhir", source_id=SOURCE_ID) as source:
+        changed = share_hco_examples(source, list(package.examples()), report=typer.echo)
+    typer.echo(f"Demo data ready ({changed} DDS entries added or changed).")
 
 
 def _redact(url: str) -> str:
