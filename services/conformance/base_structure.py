@@ -1,0 +1,99 @@
+"""The base-structure layer: does the instance parse as a FHIR resource (``fhir.resources.R4B``)?
+
+MedCom's IGs are R4 (4.0.1); ``fhir.resources`` has no R4 models, and its R4B models parse every
+MedCom example. Its pydantic errors are turned into Issues whose ``expression`` is a FHIRPath with
+indices (``Bundle.entry[8].resource.effective.ofType(dateTime)``), using the R4 type model that
+fhirpathpy ships to name choice elements.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fhir.resources.R4B import get_fhir_model_class
+from fhirpathpy.models import models
+from pydantic import ValidationError
+
+from nsp_sandbox.outcome import Issue
+
+_MODEL = models["r4"]
+_PATH_TO_TYPE: dict[str, str] = _MODEL["path2Type"]
+_CHOICES: dict[str, list[str]] = _MODEL["choiceTypePaths"]
+_ELSEWHERE: dict[str, str] = _MODEL["pathsDefinedElsewhere"]
+_PRIMITIVE_CHOICES = {"String", "Boolean", "Integer", "Decimal", "Uri", "Url", "Canonical", "Code", "Oid", "Id",
+                      "Markdown", "Base64Binary", "Instant", "Date", "DateTime", "Time", "UnsignedInt",
+                      "PositiveInt", "Uuid"}
+
+
+def base_structure_issues(resource: dict[str, Any]) -> list[Issue]:
+    """Structural errors ``fhir.resources`` finds in ``resource`` (empty when it parses)."""
+    rtype = resource.get("resourceType")
+    if not isinstance(rtype, str):
+        return [Issue("error", "structure", "A resource needs a resourceType", rule="resource-type")]
+    try:
+        model = get_fhir_model_class(rtype)
+    except (KeyError, ValueError, AttributeError):
+        return [Issue("error", "structure", f"Unknown resource type '{rtype}'", expression=rtype,
+                      rule="resource-type")]
+    try:
+        model.model_validate(resource)
+    except ValidationError as exc:
+        return [_issue(resource, err) for err in exc.errors(include_url=False)]
+    except Exception as exc:  # fhir.resources raises KeyError & co. on some malformed nesting
+        return [Issue("error", "structure", f"The resource does not parse ({type(exc).__name__}: {exc})",
+                      expression=rtype, rule="base-structure")]
+    return []
+
+
+def _issue(resource: dict[str, Any], err: Any) -> Issue:
+    message = str(err.get("msg", "invalid"))
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    loc = tuple(err.get("loc") or ())
+    return Issue("error", "structure", f"{message}", expression=fhirpath_of(resource, loc), rule="base-structure")
+
+
+def fhirpath_of(resource: dict[str, Any], loc: tuple[Any, ...]) -> str:
+    """The FHIRPath (with indices) of a pydantic error location inside ``resource``."""
+    rtype = str(resource.get("resourceType", "Resource"))
+    out = rtype
+    model_path = rtype
+    data: Any = resource
+    for step in loc:
+        if isinstance(step, int):
+            out += f"[{step}]"
+            data = data[step] if isinstance(data, list) and -len(data) <= step < len(data) else None
+            continue
+        key = str(step)
+        if key.endswith("__ext"):  # fhir.resources' name for the "_key" extension companion
+            key = "_" + key[: -len("__ext")]
+        if key.endswith("__fhir__"):
+            key = key[: -len("__fhir__")]
+        data = data.get(key) if isinstance(data, dict) else None
+        name, choice = _choice(model_path, key)
+        if choice:
+            out += f".{name}.ofType({choice})"
+            model_path = choice if choice not in _PRIMITIVE_CHOICES else "Element"
+            continue
+        out += f".{key}"
+        path = _ELSEWHERE.get(f"{model_path}.{key}", f"{model_path}.{key}")
+        found = _PATH_TO_TYPE.get(path)
+        if found in ("Resource", "DomainResource") and isinstance(data, dict) and "resourceType" in data:
+            model_path = str(data["resourceType"])
+        elif found is None or found == "BackboneElement" or found == "Element":
+            model_path = path
+        else:
+            model_path = found
+    return out
+
+
+def _choice(model_path: str, key: str) -> tuple[str, str | None]:
+    for cut in range(len(key) - 1, 0, -1):
+        if not key[cut].isupper():
+            continue
+        prefix, suffix = key[:cut], key[cut:]
+        types = _CHOICES.get(f"{model_path}.{prefix}")
+        if types and suffix in types:
+            shown = suffix if suffix not in _PRIMITIVE_CHOICES else suffix[:1].lower() + suffix[1:]
+            return prefix, shown
+    return key, None

@@ -1,0 +1,190 @@
+"""Constraints (``ElementDefinition.constraint``) evaluated as FHIRPath.
+
+Each expression is parsed by fhirpathpy and compiled once (kept per expression). Two engines share
+that parse: :mod:`.fhirpath_compiler` turns it into closures (microseconds per evaluation) and is
+used whenever it covers the expression; anything it does not cover is evaluated by fhirpathpy
+itself. ``InvariantEngine(engine="fhirpathpy")`` uses fhirpathpy for everything (the tests compare
+both engines on every constraint of the loaded packages).
+
+Evaluation sees plain dicts with the focus's FHIR type (so ``value`` finds ``valueQuantity``),
+``%resource`` / ``%rootResource``, and the FHIR functions of :mod:`.fhirpath_functions`. The result
+is read as the FHIR validator reads it: ``true`` passes; ``false`` or empty fails. An expression
+that cannot be evaluated is reported as "not checked" (information, naming the constraint key),
+never passed silently.
+
+Two constraints present on every element are checked structurally by the walker instead of through
+FHIRPath, recognised by their exact expression text: ``ele-1`` (an element has a value or
+children) and ``ext-1`` (an extension has a value or nested extensions, not both).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from typing import Any, Literal
+
+import fhirpathpy
+from fhirpathpy.engine.nodes import ResourceNode
+from fhirpathpy.models import models
+
+from nsp_sandbox.outcome import Issue, Severity
+from services.conformance.fhirpath_compiler import FhirPathError, Unsupported, compile_expression, item_of
+from services.conformance.fhirpath_functions import (
+    USER_FUNCTIONS,
+    EvaluationScope,
+    NotChecked,
+    enter_scope,
+    evaluation_scope,
+    leave_scope,
+)
+from services.conformance.structure import Constraint
+
+# Expressions the walker checks natively (same meaning, no FHIRPath evaluation per element).
+STRUCTURAL_EXPRESSIONS = frozenset({
+    "hasValue() or (children().count() > id.count())",
+    "hasValue() or (children().count() > id.count()) or $this is Parameters",
+    "extension.exists() != value.exists()",
+})
+
+_LEADING_VALUE = re.compile(r"^value\b(?!\s*\()")
+_OPTIONS = {"userInvocationTable": USER_FUNCTIONS, "traceFn": lambda *_args: None}
+_R4 = models["r4"]
+
+Engine = Literal["compiled", "fhirpathpy"]
+Runner = Callable[[Any, str, dict[str, Any], dict[str, Any]], list[Any]]
+
+
+def is_structural(constraint: Constraint) -> bool:
+    return constraint.expression in STRUCTURAL_EXPRESSIONS
+
+
+def _compiled_runner(text: str) -> Runner:
+    program = compile_expression(text)
+    roots = program.roots
+    if roots is not None:
+        # The value depends only on these children of the focus: without them it is fixed per type.
+        bare: dict[str, list[Any]] = {}
+        companions = frozenset("_" + name for name in roots) | roots
+
+        def run_pure(focus: Any, focus_type: str, resource: dict[str, Any], root: dict[str, Any]) -> list[Any]:
+            if isinstance(focus, dict) and companions.isdisjoint(focus):
+                kind = focus.get("resourceType") or focus_type
+                found = bare.get(kind)
+                if found is None:
+                    item = item_of(focus, focus_type)
+                    found = program(item, item, item)
+                    bare[kind] = found
+                return found
+            resource_item = item_of(resource, None)
+            return program(item_of(focus, focus_type), resource_item,
+                           resource_item if root is resource else item_of(root, None))
+
+        return run_pure
+
+    def run(focus: Any, focus_type: str, resource: dict[str, Any], root: dict[str, Any]) -> list[Any]:
+        resource_item = item_of(resource, None)
+        return program(item_of(focus, focus_type), resource_item,
+                       resource_item if root is resource else item_of(root, None))
+
+    return run
+
+
+def _fhirpathpy_runner(text: str) -> Runner:
+    # fhirpathpy binds $this only inside functions; select() binds it to the focus.
+    program = fhirpathpy.compile(f"select({text})" if "$this" in text else text, model=_R4, options=_OPTIONS)
+
+    def run(focus: Any, focus_type: str, resource: dict[str, Any], root: dict[str, Any]) -> list[Any]:
+        node = focus if isinstance(focus, dict) and "resourceType" in focus else ResourceNode.create_node(
+            focus, focus_type)
+        return list(program(node, {"resource": resource, "rootResource": root}))
+
+    return run
+
+
+class InvariantEngine:
+    """Compiles constraint expressions once and evaluates them against instance nodes."""
+
+    def __init__(self, engine: Engine = "compiled") -> None:
+        self.engine = engine
+        self._runners: dict[str, Runner | str] = {}
+        self._lock = threading.Lock()
+
+    def runner(self, expression: str, primitive_focus: bool = False) -> Runner | str:
+        """The compiled expression, or the reason it does not compile.
+
+        On a primitive focus, a leading ``value`` step names the primitive's own value (the
+        ``value`` child every FHIR primitive type defines), as the FHIR validator reads it.
+        """
+        key = f"P:{expression}" if primitive_focus else expression
+        found = self._runners.get(key)  # read without the lock: dict.get is atomic
+        if found is not None:
+            return found
+        text = expression
+        if primitive_focus and _LEADING_VALUE.match(text):
+            text = "$this" + text[len("value"):]
+        result: Runner | str
+        try:
+            if self.engine == "compiled":
+                try:
+                    result = _compiled_runner(text)
+                except Unsupported:
+                    result = _fhirpathpy_runner(text)
+            else:
+                result = _fhirpathpy_runner(text)
+        except Exception as exc:  # the parser raises plain Exceptions on syntax it does not know
+            result = f"{type(exc).__name__}: {exc}"
+        with self._lock:
+            self._runners[key] = result
+        return result
+
+    def evaluate(self, expression: str, focus: Any, focus_type: str, resource: dict[str, Any],
+                 root: dict[str, Any], scope: EvaluationScope) -> list[Any]:
+        """The raw result of ``expression`` on ``focus`` (raises on errors; for tests and tools)."""
+        runner = self.runner(expression, not isinstance(focus, dict | list))
+        if isinstance(runner, str):
+            raise FhirPathError(runner)
+        with evaluation_scope(scope):
+            return runner(focus, focus_type, resource, root)
+
+    def check(self, constraint: Constraint, focus: Any, focus_type: str, resource: dict[str, Any],
+              root_resource: dict[str, Any], scope: EvaluationScope, expression_path: str,
+              source: str) -> Issue | None:
+        """Evaluate ``constraint`` on ``focus``; an Issue when it fails or cannot be evaluated."""
+        if not constraint.expression:
+            return None
+        runner = self.runner(constraint.expression, not isinstance(focus, dict | list))
+        if isinstance(runner, str):
+            return _not_checked(constraint, runner, expression_path, source)
+        scope.constraint_key = constraint.key
+        token = enter_scope(scope)
+        try:
+            result = runner(focus, focus_type, resource, root_resource)
+        except NotChecked as exc:
+            return _not_checked(constraint, str(exc), expression_path, source)
+        except Exception as exc:  # FhirPathError, and fhirpathpy's plain Exceptions
+            return _not_checked(constraint, f"{type(exc).__name__}: {exc}", expression_path, source)
+        finally:
+            leave_scope(token)
+        if _truthy(result):
+            return None
+        severity: Severity = "warning" if constraint.severity == "warning" else "error"
+        return Issue(severity, "invariant", f"Constraint failed: {constraint.key}: {constraint.human}",
+                     expression=expression_path, source=source, rule=f"invariant:{constraint.key}")
+
+
+def _truthy(result: Any) -> bool:
+    """FHIR validator semantics: a single boolean is its value; empty is false; anything else true."""
+    if not isinstance(result, list):
+        result = [result]
+    if not result:
+        return False
+    if len(result) == 1 and isinstance(result[0], bool):
+        return result[0]
+    return True
+
+
+def _not_checked(constraint: Constraint, why: str, expression_path: str, source: str) -> Issue:
+    return Issue("information", "informational",
+                 f"Constraint {constraint.key} not checked: {why}",
+                 expression=expression_path, source=source, rule=f"invariant:{constraint.key}")

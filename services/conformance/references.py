@@ -1,0 +1,78 @@
+"""Resolving references inside a Bundle and to contained resources.
+
+A Bundle is indexed once per validation: by ``fullUrl``, by ``type/id`` and by the identity of each
+entry's resource. Resolution follows the FHIR rules for Bundles: absolute URLs and ``urn:uuid:``
+match a ``fullUrl``; a relative ``Type/id`` is taken against the base of the referencing entry's
+RESTful ``fullUrl``, and otherwise matches the entry whose resource has that type and id; ``#id``
+is a contained resource of the root resource (``#`` alone the root itself).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+_RESTFUL = re.compile(r"^(?P<base>.+?)/(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(/_history/[^/]+)?$")
+_RELATIVE = re.compile(r"^(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(/_history/[^/]+)?$")
+
+
+@dataclass
+class BundleIndex:
+    bundle: dict[str, Any]
+    by_full_url: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_type_id: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    full_url_of: dict[int, str] = field(default_factory=dict)
+    entry_index_of: dict[int, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, bundle: dict[str, Any]) -> BundleIndex:
+        index = cls(bundle)
+        entries = bundle.get("entry")
+        for i, entry in enumerate(entries if isinstance(entries, list) else ()):
+            if not isinstance(entry, dict):
+                continue
+            resource = entry.get("resource")
+            if not isinstance(resource, dict):
+                continue
+            index.entry_index_of[id(resource)] = i
+            full_url = entry.get("fullUrl")
+            if isinstance(full_url, str):
+                index.by_full_url.setdefault(full_url, resource)
+                index.full_url_of[id(resource)] = full_url
+            rtype, rid = resource.get("resourceType"), resource.get("id")
+            if isinstance(rtype, str) and isinstance(rid, str):
+                index.by_type_id.setdefault((rtype, rid), resource)
+        return index
+
+    def resolve(self, reference: str, from_full_url: str | None) -> dict[str, Any] | None:
+        found = self.by_full_url.get(reference)
+        if found is not None:
+            return found
+        relative = _RELATIVE.match(reference)
+        if relative is None:
+            return None
+        if from_full_url:
+            restful = _RESTFUL.match(from_full_url)
+            if restful is not None:
+                found = self.by_full_url.get(f"{restful.group('base')}/{relative.group('type')}/{relative.group('id')}")
+                if found is not None:
+                    return found
+        return self.by_type_id.get((relative.group("type"), relative.group("id")))
+
+
+def resolve_contained(reference: str, root: dict[str, Any]) -> dict[str, Any] | None:
+    if reference == "#":
+        return root
+    wanted = reference[1:]
+    contained_list = root.get("contained")
+    for contained in contained_list if isinstance(contained_list, list) else ():
+        if isinstance(contained, dict) and contained.get("id") == wanted:
+            return contained
+    return None
+
+
+def reference_type(reference: str) -> str | None:
+    """The resource type a literal reference names, when it names one."""
+    match = _RELATIVE.match(reference) or _RESTFUL.match(reference)
+    return match.group("type") if match else None

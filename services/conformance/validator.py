@@ -1,0 +1,172 @@
+"""The conformance engine: validate FHIR resources against the profiles in the loaded packages.
+
+``Validator(registry).validate(resource, profile)`` checks a resource — or a Bundle and every
+entry in it — in layers:
+
+1. base structure: does it parse as FHIR (``fhir.resources.R4B``)? (:mod:`.base_structure`)
+2. profiles, driven by the published StructureDefinition snapshots (:mod:`.walker`): the profile
+   given, the ones in ``meta.profile``, and those the enclosing profile requires on entries,
+   references and contained resources; with bindings (:mod:`.bindings`), slicing
+   (:mod:`.slicing`) and constraints evaluated with fhirpathpy (:mod:`.invariants`).
+
+Every finding is an :class:`~nsp_sandbox.outcome.Issue` naming the element (FHIRPath with
+indices), the rule and its source (profile URL + element id, or constraint key). Compiled
+profiles, value set expansions and FHIRPath expressions are built once per validator and shared by
+all threads; a single validation is not shared between threads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from nsp_sandbox.outcome import Issue, operation_outcome
+from services.conformance.base_structure import base_structure_issues
+from services.conformance.bindings import BindingChecker
+from services.conformance.invariants import InvariantEngine
+from services.conformance.slicing import SliceExpectations
+from services.conformance.structure import StructureLibrary
+from services.conformance.terminology import Terminology
+from services.conformance.walker import Frame, Walk
+
+if TYPE_CHECKING:
+    from services.conformance.packages import FhirPackage, PackageRegistry
+
+log = logging.getLogger(__name__)
+
+JSON_TYPES = frozenset({"application/fhir+json", "application/json", "application/json+fhir", "text/json"})
+XML_TYPES = frozenset({"application/fhir+xml", "application/xml", "application/xml+fhir", "text/xml"})
+
+
+class Validator:
+    """Validates resources against profiles from ``registry``; see the module docstring."""
+
+    def __init__(self, registry: PackageRegistry, *, base_structure: bool = True) -> None:
+        self.registry = registry
+        self.structures = StructureLibrary(registry)
+        self.terminology = Terminology(registry)
+        self.bindings = BindingChecker(self.terminology)
+        self.invariants = InvariantEngine()
+        self.slice_expectations = SliceExpectations(self.structures)
+        self.base_structure = base_structure
+
+    # ---- public API -----------------------------------------------------------------------------
+
+    def validate(self, resource: dict[str, Any], profile: str | None = None, *,
+                 package: str | FhirPackage | None = None) -> list[Issue]:
+        """All issues of ``resource`` (and, for a Bundle, of every entry).
+
+        ``profile``: a profile to check besides ``meta.profile``. ``package`` (``name#version`` or a
+        package): the IG whose dependency versions decide unversioned canonicals; by default the
+        package of the resource's own profile, else the newest loaded version.
+        """
+        if not isinstance(resource, dict):
+            return [Issue("fatal", "structure", "A FHIR resource must be a JSON object", rule="json-syntax")]
+        context = self._package(package)
+        context_given = context is not None
+        if context is None:
+            context = self._context_of(resource, profile)
+        issues: list[Issue] = []
+        try:
+            if self.base_structure:
+                issues.extend(base_structure_issues(resource))
+            walk = Walk(self, context_given)
+            rtype = resource.get("resourceType")
+            frame = Frame(resource, resource, None, None, context)
+            issues.extend(walk.resource(resource, [profile] if profile else [], frame,
+                                        rtype if isinstance(rtype, str) else "Resource"))
+        except RecursionError:
+            issues.append(Issue("fatal", "too-costly", "The resource is nested too deeply to validate",
+                                rule="validator-limit"))
+        except Exception as exc:  # a defect of the validator must not hide what was found, nor crash callers
+            log.exception("validator failure")
+            issues.append(Issue("fatal", "exception", f"The validator failed on this input ({type(exc).__name__}); "
+                                "the findings above are incomplete", rule="validator-error"))
+        return _merge(issues)
+
+    def validate_bytes(self, raw: bytes, content_type: str, profile: str | None = None, *,
+                       package: str | FhirPackage | None = None) -> list[Issue]:
+        """Validate a serialised resource: FHIR JSON or FHIR XML (by ``content_type``)."""
+        resource, problems = self.parse(raw, content_type)
+        if resource is None:
+            return problems
+        return problems + self.validate(resource, profile, package=package)
+
+    def parse(self, raw: bytes, content_type: str) -> tuple[dict[str, Any] | None, list[Issue]]:
+        """The resource in ``raw`` as FHIR JSON (XML is converted), or None and why not."""
+        media = content_type.split(";")[0].strip().lower()
+        if media in XML_TYPES or (media not in JSON_TYPES and raw.lstrip()[:1] == b"<"):
+            from services.conformance.xml_json import XmlError, xml_to_json
+
+            try:
+                return xml_to_json(raw, self.structures), []
+            except XmlError as exc:
+                return None, [Issue("fatal", "structure", f"Not valid FHIR XML: {exc}", rule="xml-syntax")]
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return None, [Issue("fatal", "structure", f"Not valid JSON: {exc}", rule="json-syntax")]
+        if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
+            return None, [Issue("fatal", "structure", "Not a FHIR resource (no resourceType)",
+                                rule="fhir-resource-type")]
+        return data, []
+
+    def outcome(self, issues: list[Issue]) -> dict[str, Any]:
+        return operation_outcome(issues)
+
+    # ---- helpers the walk uses ------------------------------------------------------------------
+
+    def member_of(self, value: Any, value_set: str, context: FhirPackage | None) -> bool | None:
+        """Is a code / Coding / CodeableConcept in ``value_set``? None when that cannot be decided."""
+        if isinstance(value, str):
+            codings: list[tuple[str | None, str]] = [(None, value)]
+        elif isinstance(value, dict) and isinstance(value.get("code"), str):
+            system = value.get("system")
+            codings = [(system if isinstance(system, str) else None, value["code"])]
+        elif isinstance(value, dict) and isinstance(value.get("coding"), list):
+            codings = [(c.get("system") if isinstance(c.get("system"), str) else None, c["code"])
+                       for c in value["coding"] if isinstance(c, dict) and isinstance(c.get("code"), str)]
+        else:
+            return False
+        unknown = False
+        for system, code in codings:
+            result = self.terminology.check_code(value_set, system, code, context)
+            if result.status == "valid":
+                return True
+            unknown = unknown or result.status == "not-checked"
+        return None if unknown else False
+
+    def _package(self, package: str | FhirPackage | None) -> FhirPackage | None:
+        if package is None or not isinstance(package, str):
+            return package
+        name, _, version = package.partition("#")
+        return self.registry.get(name, version or None)
+
+    def _context_of(self, resource: dict[str, Any], profile: str | None) -> FhirPackage | None:
+        """The package of the first profile the resource claims (it knows its dependency versions)."""
+        meta = resource.get("meta")
+        candidates = [profile] if profile else []
+        if isinstance(meta, dict) and isinstance(meta.get("profile"), list):
+            candidates += [p for p in meta["profile"] if isinstance(p, str)]
+        for url in candidates:
+            sd = self.registry.structure_definition(url)
+            if sd is not None:
+                return self.registry.package_of(sd)
+        return None
+
+
+def _merge(issues: list[Issue]) -> list[Issue]:
+    """Drop duplicates; a base-structure finding yields to the profile walk's at the same element."""
+    walked = {i.expression for i in issues if i.rule != "base-structure" and i.is_error}
+    out: list[Issue] = []
+    seen: set[tuple[Any, ...]] = set()
+    for issue in issues:
+        if issue.rule == "base-structure" and issue.expression in walked:
+            continue
+        key = (issue.severity, issue.code, issue.expression, issue.rule, issue.diagnostics)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(issue)
+    return out

@@ -1,0 +1,170 @@
+"""Constraint evaluation: the FHIRPath compiler agrees with fhirpathpy, and the FHIR functions work."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from services.conformance.fhirpath_compiler import FhirPathError, Unsupported, compile_expression, item_of
+from services.conformance.fhirpath_functions import EvaluationScope, narrative_problems
+from services.conformance.invariants import InvariantEngine
+from services.conformance.packages import PackageRegistry
+from services.conformance.validator import Validator
+
+OBSERVATION: dict[str, Any] = {
+    "resourceType": "Observation", "id": "o1", "status": "final",
+    "code": {"coding": [{"system": "urn:oid:1.2.208.176.2.1", "code": "NPU03230"},
+                        {"system": "http://loinc.org", "code": "2823-3"}], "text": "Kalium"},
+    "subject": {"reference": "Patient/p1"},
+    "effectiveDateTime": "2023-09-12T12:00:00+02:00",
+    "valueQuantity": {"value": 4.1, "unit": "mmol/L", "system": "http://unitsofmeasure.org", "code": "mmol/L"},
+    "note": [{"text": "a"}, {"text": "b"}],
+}
+
+EXPRESSIONS = [
+    "status = 'final'", "status != 'final'", "code.coding.count()", "code.coding.code",
+    "code.coding.where(system = 'http://loinc.org').code", "code.coding.exists(code = 'NPU03230')",
+    "value.ofType(Quantity).value > 4", "value.ofType(Quantity).value < 4.05",
+    "value.ofType(Quantity).unit.exists() and value.ofType(Quantity).code.exists()",
+    "value.exists() implies dataAbsentReason.empty()", "dataAbsentReason.exists() implies false",
+    "{} = 'x'", "(status = 'x') or {}", "(status = 'final') and {}", "(status = 'x') and {}",
+    "true xor false", "effective.ofType(dateTime) > @2023-09-12T09:00:00+00:00".replace(
+        "@2023-09-12T09:00:00+00:00", "'2023-09-12T09:00:00+00:00'"),
+    "note.text.isDistinct()", "note.select(text & '!')", "note.text.first()", "note.text.last()",
+    "note.text.tail()", "note.count() > 1 implies note.all(text.exists())", "code.text.substring(1, 2)",
+    "code.text.startsWith('Ka')", "code.text.matches('^K[a-z]+$')", "code.text.length()",
+    "code.text.upper()", "'12'.toInteger() + 3 * 2", "7 div 2", "7 mod 2", "(7 / 2) > 3",
+    "code.coding.code.combine('x').count()", "code.coding.code.intersect('NPU03230' | 'y')",
+    "iif(status = 'final', 'yes', 'no')", "$this.status", "subject.reference.startsWith('#').not()",
+    "descendants().ofType(Coding).count()", "'NPU03230' in code.coding.code", "code.coding.code contains 'NPU03230'",
+    "Observation.status", "status.hasValue()", "code.hasValue()", "note.text.trace('t').count()",
+    "(code.coding.count() + note.count()) > 3", "-(1) < 0", "'a' & {} & 'b'", "code is CodeableConcept",
+    "value is Quantity", "status.toString()", "effective.toString()", "code.coding.code.distinct().count()",
+]
+
+
+def _fhirpathpy(engine: InvariantEngine, expression: str, resource: dict[str, Any]) -> list[Any]:
+    scope = EvaluationScope(resolve=lambda _r: None, conforms_to=lambda _r, _u: None, member_of=lambda _v, _s: None)
+    return engine.evaluate(expression, resource, resource["resourceType"], resource, resource, scope)
+
+
+@pytest.mark.parametrize("expression", EXPRESSIONS)
+def test_compiled_expression_agrees_with_fhirpathpy(expression: str) -> None:
+    resource = copy.deepcopy(OBSERVATION)
+    compiled = _fhirpathpy(InvariantEngine("compiled"), expression, resource)
+    reference = _fhirpathpy(InvariantEngine("fhirpathpy"), expression, resource)
+    assert [_plain(v) for v in compiled] == [_plain(v) for v in reference]
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "data"):
+        value = value.data
+    try:
+        return float(value) if not isinstance(value, bool | str | dict | list) and value is not None else value
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def test_primitive_with_extension_keeps_its_value() -> None:
+    """``_status`` extends ``status``; the value stays comparable (fhirpathpy loses it here)."""
+    resource = copy.deepcopy(OBSERVATION)
+    resource["_status"] = {"extension": [{"url": "http://example.org/x", "valueString": "y"}]}
+    focus = item_of(resource, None)
+    assert compile_expression("status = 'final'")(focus, focus, focus) == [True]
+    assert compile_expression("status.hasValue()")(focus, focus, focus) == [True]
+    assert compile_expression("status.toString()")(focus, focus, focus) == ["final"]
+    assert compile_expression("status.extension('http://example.org/x').value")(focus, focus, focus) == ["y"]
+    assert compile_expression("children().count()")(focus, focus, focus) == [8]
+
+
+def test_membership() -> None:
+    focus = item_of(copy.deepcopy(OBSERVATION), None)
+    assert compile_expression("code.coding.code in ('NPU03230' | '2823-3' | 'X')")(focus, focus, focus) == [True]
+    assert compile_expression("code.coding.code in ('NPU03230' | 'X')")(focus, focus, focus) == [False]
+    assert compile_expression("dataAbsentReason in ('X')")(focus, focus, focus) == []
+    assert compile_expression("('X' | 'NPU03230') contains code.coding.code.first()")(focus, focus, focus) == [True]
+
+
+def test_three_valued_logic() -> None:
+    focus = item_of({"resourceType": "Patient"}, None)
+    assert compile_expression("{} and false")(focus, focus, focus) == [False]
+    assert compile_expression("{} and true")(focus, focus, focus) == []
+    assert compile_expression("{} or true")(focus, focus, focus) == [True]
+    assert compile_expression("false implies {}")(focus, focus, focus) == [True]
+    assert compile_expression("true implies {}")(focus, focus, focus) == []
+
+
+def test_singleton_errors_and_unknown_functions() -> None:
+    focus = item_of(copy.deepcopy(OBSERVATION), None)
+    with pytest.raises(FhirPathError):
+        compile_expression("note.text = 'a'")(focus, focus, focus) and compile_expression(
+            "note.text.startsWith('a')")(focus, focus, focus)
+    with pytest.raises(Unsupported):
+        compile_expression("status.noSuchFunction()")
+
+
+def test_primitive_value_step_reads_the_primitive(validator: Validator) -> None:
+    """dk-core puts ``value.matches(...)`` on ``Identifier.value`` itself: ``value`` is the primitive."""
+    engine = InvariantEngine()
+    scope = EvaluationScope(resolve=lambda _r: None, conforms_to=lambda _r, _u: None, member_of=lambda _v, _s: None)
+    assert engine.evaluate("value.matches('^[0-9]{10}$')", "2509479989", "string", {}, {}, scope) == [True]
+    assert engine.evaluate("value.matches('^[0-9]{10}$')", "25094799AB", "string", {}, {}, scope) == [False]
+
+
+def test_narrative_checks_split_by_constraint() -> None:
+    ok = '<div xmlns="http://www.w3.org/1999/xhtml"><p>Blodtryk <b>138/82</b></p></div>'
+    assert narrative_problems(ok, "txt-1") == [] and narrative_problems(ok, "txt-2") == []
+    empty = '<div xmlns="http://www.w3.org/1999/xhtml"> <p>  </p> </div>'
+    assert narrative_problems(empty, "txt-1") == []
+    assert narrative_problems(empty, "txt-2") == ["the narrative has no non-whitespace content"]
+    script = '<div xmlns="http://www.w3.org/1999/xhtml"><p onclick="x()">a</p><script>x()</script></div>'
+    problems = narrative_problems(script, "txt-1")
+    assert any("onclick" in p for p in problems) and any("<script>" in p for p in problems)
+    assert narrative_problems("<div>not xhtml", "txt-1")
+    image = '<div xmlns="http://www.w3.org/1999/xhtml"><img src="#a" alt=""/></div>'
+    assert narrative_problems(image, "txt-2") == []
+
+
+def test_both_engines_find_the_same_invariant_issues(packages: PackageRegistry) -> None:
+    """Every constraint the examples exercise gives the same verdict in both engines.
+
+    Where fhirpathpy cannot evaluate an expression (it reports "not checked"), the compiled engine
+    may: those are compared only one way — the compiled engine never leaves more unchecked.
+    """
+    fast = Validator(packages, base_structure=False)
+    slow = Validator(packages, base_structure=False)
+    slow.invariants = InvariantEngine("fhirpathpy")
+    compared = 0
+    for name in ("medcom.fhir.dk.homecareobservation", "medcom.fhir.dk.conditionlist", "medcom.fhir.dk.notes",
+                 "medcom.fhir.dk.acknowledgement", "medcom.fhir.dk.document"):
+        for package in packages.versions(name):
+            for _filename, resource in package.examples():
+                def invariants(v: Validator, r: dict[str, Any] = resource, p: Any = package) -> set[Any]:
+                    return {(i.severity, i.expression, i.rule) for i in v.validate(r, package=p)
+                            if (i.rule or "").startswith("invariant:")}
+                found, reference = invariants(fast), invariants(slow)
+                unchecked = {(i[1], i[2]) for i in reference if i[0] == "information"}
+                assert {(i[1], i[2]) for i in found if i[0] == "information"} <= unchecked, _filename
+                assert {i for i in found if (i[1], i[2]) not in unchecked} == \
+                    {i for i in reference if (i[1], i[2]) not in unchecked}, f"{package.id} {_filename}"
+                compared += 1
+    assert compared > 100
+
+
+def test_every_constraint_of_the_packages_compiles_natively(packages: PackageRegistry) -> None:
+    expressions = set()
+    for package, entry in packages.iter_resources("StructureDefinition"):
+        for element in (package.load(entry.filename).get("snapshot") or {}).get("element", []):
+            for constraint in element.get("constraint", []):
+                if constraint.get("expression"):
+                    expressions.add(constraint["expression"])
+    assert len(expressions) > 200
+    unsupported = []
+    for expression in sorted(expressions):
+        try:
+            compile_expression(expression)
+        except Unsupported as exc:
+            unsupported.append(f"{expression}: {exc}")
+    assert unsupported == []
