@@ -174,11 +174,16 @@ class InvariantEngine:
 
 
 def _truthy(result: Any) -> bool:
-    """FHIR validator semantics: a single boolean is its value; empty is false; anything else true."""
+    """Is the constraint met? A single boolean is its value; anything else non-empty is true.
+
+    An empty result means the expression had nothing to judge (the elements it reads are absent):
+    the constraint is not violated. Base R4 ``ref-1`` relies on this for logical references (R5
+    spells it out as ``reference.exists() implies …``); presence itself is the cardinality rules' job.
+    """
     if not isinstance(result, list):
         result = [result]
     if not result:
-        return False
+        return True
     if len(result) == 1 and isinstance(result[0], bool):
         return result[0]
     return True

@@ -32,9 +32,7 @@ def test_replace_supersedes_the_earlier_entry_and_keeps_it(mhd: Mhd) -> None:
     assert mhd.client.get(url).content == mhd.examples.hco
 
 
-def test_replace_by_unique_id_and_by_absolute_reference(lenient_context: SandboxContext, mhd: Mhd) -> None:
-    # Profile validation is off here: the conformance engine currently fails ref-1 on a Reference that
-    # carries only an identifier (an empty result should pass), which is not what this test is about.
+def test_replace_by_unique_id_and_by_absolute_reference(mhd: Mhd) -> None:
     first = mhd.provide_hco()
     unique_id = mhd.read(first)["masterIdentifier"]["value"]
     second = mhd.provide((_replacement(mhd, {"identifier": {"value": unique_id}}), mhd.examples.hco))[0]
