@@ -16,35 +16,16 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nsp_sandbox.config import Strictness
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.outcome import Issue
-
-if TYPE_CHECKING:
-    from services.conformance.terminology import Terminology
+from services.dds import metadata_rules
 
 log = logging.getLogger("services.dds.validation")
 
 FHIR_JSON_TYPES = frozenset({"application/fhir+json", "application/json", "application/json+fhir"})
-
-MetadataCheck = Callable[..., list[Issue]]
-
-
-def _metadata_rules() -> tuple[MetadataCheck, MetadataCheck] | None:
-    """``check_document_reference`` and ``check_submission_set``, when that module is installed."""
-    try:
-        from services.dds import metadata_rules
-    except ImportError:
-        return None
-    document = getattr(metadata_rules, "check_document_reference", None)
-    submission = getattr(metadata_rules, "check_submission_set", None)
-    if document is None or submission is None:
-        return None
-    return document, submission
 
 
 class ContentValidation:
@@ -52,17 +33,8 @@ class ContentValidation:
 
     def __init__(self, context: SandboxContext) -> None:
         self.context = context
-        self._lock = threading.Lock()
-        self._terminology: Terminology | None = None
 
     # ---- profile layer --------------------------------------------------------------------------
-
-    def _validator(self) -> Any | None:
-        try:
-            return self.context.validator
-        except ImportError:
-            log.warning("conformance engine not installed: profile validation skipped")
-            return None
 
     def _apply(self, strictness: Strictness, issues: list[Issue]) -> list[Issue]:
         if strictness is Strictness.LOG:
@@ -78,10 +50,7 @@ class ContentValidation:
         strictness = self.context.settings.validation_profile
         if strictness is Strictness.OFF or not (resource.get("meta") or {}).get("profile"):
             return []
-        validator = self._validator()
-        if validator is None:
-            return []
-        return self._apply(strictness, [i.prefixed(prefix) for i in validator.validate(resource)])
+        return self._apply(strictness, [i.prefixed(prefix) for i in self.context.validator.validate(resource)])
 
     def check_document(self, content: bytes, mime_type: str, prefix: str) -> list[Issue]:
         """Profile-validate a document whose content is FHIR JSON against its ``meta.profile``.
@@ -104,35 +73,16 @@ class ContentValidation:
                 ihe_code="XDSRepositoryMetadataError")])
         if not (document.get("meta") or {}).get("profile"):
             return []
-        validator = self._validator()
-        if validator is None:
-            return []
-        return self._apply(strictness, [i.prefixed(prefix) for i in validator.validate(document)])
+        return self._apply(strictness, [i.prefixed(prefix) for i in self.context.validator.validate(document)])
 
     # ---- Danish metadata rules ------------------------------------------------------------------
 
-    def _terminology_service(self) -> Terminology:
-        """The conformance engine's terminology (shared expansions), or one of our own without it."""
-        validator = self._validator()
-        if validator is not None:
-            return validator.terminology  # type: ignore[no-any-return]
-        with self._lock:
-            if self._terminology is None:
-                from services.conformance.terminology import Terminology
-
-                self._terminology = Terminology(self.context.packages)
-            return self._terminology
-
     def check_document_reference(self, resource: dict[str, Any], prefix: str) -> list[Issue]:
-        rules = _metadata_rules()
-        if rules is None:
-            return []
-        return rules[0](resource, terminology=self._terminology_service(), settings=self.context.settings,
-                        expression_prefix=prefix)
+        return metadata_rules.check_document_reference(
+            resource, terminology=self.context.validator.terminology, settings=self.context.settings,
+            expression_prefix=prefix)
 
     def check_submission_set(self, resource: dict[str, Any], prefix: str) -> list[Issue]:
-        rules = _metadata_rules()
-        if rules is None:
-            return []
-        return rules[1](resource, terminology=self._terminology_service(), settings=self.context.settings,
-                        expression_prefix=prefix)
+        return metadata_rules.check_submission_set(
+            resource, terminology=self.context.validator.terminology, settings=self.context.settings,
+            expression_prefix=prefix)
