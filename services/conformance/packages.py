@@ -278,6 +278,12 @@ class PackageRegistry:
                         return candidate
         return max(candidates, key=lambda c: (version_key(c[1].version or "0"), version_key(c[0].version)))
 
+    def canonical_versions(self, url: str, resource_type: str | None = None) -> list[str]:
+        """Every loaded version of the canonical resource ``url``, oldest first."""
+        versions = {e.version for _, e in self._by_url.get(url, [])
+                    if e.version and (resource_type is None or e.resource_type == resource_type)}
+        return sorted(versions, key=version_key)
+
     def package_of(self, resource: dict[str, Any]) -> FhirPackage | None:
         """The package a resource returned by :meth:`resolve` came from."""
         with self._lock:

@@ -320,11 +320,7 @@ class StructureLibrary:
 
     def known_versions(self, url: str) -> list[str]:
         """Versions of ``url`` loaded in any package (for "wrong version" messages)."""
-        versions = []
-        for _pkg, entry in self.registry.iter_resources("StructureDefinition"):
-            if entry.url == url and entry.version and entry.version not in versions:
-                versions.append(entry.version)
-        return versions
+        return self.registry.canonical_versions(url, "StructureDefinition")
 
     # ---- type facts -----------------------------------------------------------------------------
 
