@@ -74,7 +74,7 @@ class Env:
         self.resource = resource
         self.root = root
         self.this: list[Item] = context
-        self.memo: dict[int, list[Item]] = {}
+        self.memo: dict[str, list[Item]] = {}
 
 
 Fn = Callable[[list[Item], Env], list[Item]]
@@ -153,12 +153,13 @@ def _compile(node: dict[str, Any]) -> Fn:
         raise Unsupported(f"FHIRPath construct {kind}")
     fn = handler(node)
     if kind in _MEMO_KINDS and _uses_constant(node) and _independent(node):
-        return _memoised(fn)
+        return _memoised(fn, node.get("text") or str(id(fn)))
     return fn
 
 
 # Subexpressions that depend only on %resource / %rootResource and literals (``%resource.type =
-# 'batch'`` inside ``entry.all(...)``) are computed once per evaluation.
+# 'batch'`` inside ``entry.all(...)``) are computed once per evaluation; equal subexpressions
+# (dom-3 walks ``%resource.descendants()`` four times) share one result.
 _MEMO_KINDS = frozenset({"EqualityExpression", "InvocationExpression", "OrExpression", "AndExpression",
                          "MembershipExpression", "UnionExpression", "ParenthesizedTerm"})
 
@@ -175,9 +176,8 @@ def _uses_constant(node: dict[str, Any]) -> bool:
     return node.get("type") == "ExternalConstantTerm" or any(_uses_constant(c) for c in _children(node))
 
 
-def _memoised(fn: Fn) -> Fn:
+def _memoised(fn: Fn, key: str) -> Fn:
     def run(focus: list[Item], env: Env) -> list[Item]:
-        key = id(run)
         found = env.memo.get(key)
         if found is None:
             found = fn(focus, env)
