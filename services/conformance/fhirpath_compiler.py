@@ -1289,30 +1289,25 @@ def _string_argument(params: list[dict[str, Any]]) -> Fn:
     return _compile(params[0])
 
 
-def _f_conforms_to(params: list[dict[str, Any]]) -> Fn:
-    url_fn = _string_argument(params)
+def _url_function(name: str, values: Callable[[list[Any], Any], list[bool]]) -> Callable[[list[dict[str, Any]]], Fn]:
+    """A FHIR function taking one canonical URL (``conformsTo``, ``memberOf``), answered per input item."""
 
-    def run(focus: list[Item], env: Env) -> list[Item]:
-        url = _single(url_fn(env.this, env), "conformsTo url")
-        if url is None or not focus:
-            return []
-        return [Item(v, "System.Boolean", None) for v in
-                fhir_functions.conforms_to_values([i.data for i in focus], url.data)]
+    def compile_call(params: list[dict[str, Any]]) -> Fn:
+        url_fn = _string_argument(params)
 
-    return run
+        def run(focus: list[Item], env: Env) -> list[Item]:
+            url = _single(url_fn(env.this, env), f"{name} url")
+            if url is None or not focus:
+                return []
+            return [Item(v, "System.Boolean", None) for v in values([i.data for i in focus], url.data)]
+
+        return run
+
+    return compile_call
 
 
-def _f_member_of(params: list[dict[str, Any]]) -> Fn:
-    url_fn = _string_argument(params)
-
-    def run(focus: list[Item], env: Env) -> list[Item]:
-        url = _single(url_fn(env.this, env), "memberOf url")
-        if url is None or not focus:
-            return []
-        return [Item(v, "System.Boolean", None) for v in
-                fhir_functions.member_of_values([i.data for i in focus], url.data)]
-
-    return run
+_f_conforms_to = _url_function("conformsTo", fhir_functions.conforms_to_values)
+_f_member_of = _url_function("memberOf", fhir_functions.member_of_values)
 
 
 def _f_html_checks(params: list[dict[str, Any]]) -> Fn:
