@@ -6,8 +6,6 @@ from typing import Any
 
 from mhd_client import CPR, FHIR_JSON, OTHER_CPR, Mhd, expressions, ihe_codes, issues_of
 
-from nsp_sandbox.context import SandboxContext
-
 
 def _replacement(mhd: Mhd, target: dict[str, Any], cpr: str = CPR) -> dict[str, Any]:
     dr = mhd.document_reference(cpr=cpr)
