@@ -11,9 +11,8 @@ from nsp_sandbox.config import Settings
 from nsp_sandbox.database import Database
 
 if TYPE_CHECKING:
-    from services.conformance.validator import Validator
-
     from services.conformance.packages import PackageRegistry
+    from services.conformance.validator import Validator
 
 
 @dataclass
