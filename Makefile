@@ -9,7 +9,7 @@ export NSP_SANDBOX_FHIR_PACKAGES ?= $(if $(wildcard $(SHARED_PACKAGES)),$(SHARED
 run:
 	@test -x .venv/bin/python || python3 -m venv .venv
 	@echo "==> installing nsp-sandbox into .venv"
-	@.venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
+	@.venv/bin/python -m pip install -qq --disable-pip-version-check -e .
 	.venv/bin/nsp-sandbox up
 
 # Install with test extras and run the whole suite on SQLite and PostgreSQL.

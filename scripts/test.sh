@@ -15,7 +15,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "==> installing nsp-sandbox with test extras"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+.venv/bin/python -m pip install -qq --disable-pip-version-check -e '.[test]'
 
 cleanup=""
 if [ -z "${NSP_SANDBOX_TEST_POSTGRES_URL:-}" ]; then
