@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nsp_sandbox.outcome import FhirError, Issue, operation_outcome
@@ -60,8 +62,38 @@ async def read_fhir_json(request: Request, max_bytes: int) -> tuple[dict[str, An
     return body, raw
 
 
+_CONTROL_IN_URL = re.compile(r"%(?:0[0-8bBcCeEfF]|1[0-9a-fA-F]|7[fF])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def refuse_control_characters(values: list[tuple[str, str]]) -> None:
+    """Search parameters (e.g. from a form body) must not carry control characters: 400."""
+    for name, value in values:
+        if _CONTROL.search(name) or _CONTROL.search(value):
+            raise FhirError(400, Issue("error", "invalid", f"Search parameter '{_CONTROL.sub('?', name)}' "
+                                       "contains control characters", rule="http-url-characters"))
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Every error of this app answers as a FHIR OperationOutcome, never as a bare 500."""
+    """Every error of this app answers as a FHIR OperationOutcome, never as a bare 500.
+
+    A URL whose path or query carries control characters (``%00`` …) is refused at the edge: no
+    identifier, code or search value contains one, and databases refuse to store or compare them.
+    """
+
+    @app.middleware("http")
+    async def _refuse_control_characters(request: Request, call_next):  # type: ignore[no-untyped-def]
+        raw = request.scope.get("raw_path", b"").decode("latin-1") + "?" + request.scope.get(
+            "query_string", b"").decode("latin-1")
+        if _CONTROL_IN_URL.search(raw) or any(ord(c) < 32 for c in request.url.path):
+            return outcome_response(400, [Issue("error", "invalid", "The URL contains control characters",
+                                                rule="http-url-characters")])
+        return await call_next(request)
+
+    @app.exception_handler(DataError)
+    async def _data_error(_request: Request, exc: DataError) -> Response:
+        return outcome_response(400, [Issue("error", "invalid", "A value in the request cannot be stored or "
+                                            f"searched: {str(exc.orig).splitlines()[0]}", rule="storable-value")])
 
     @app.exception_handler(FhirError)
     async def _fhir_error(_request: Request, exc: FhirError) -> Response:

@@ -8,6 +8,7 @@ fhirpathpy ships to name choice elements.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -26,10 +27,13 @@ _PRIMITIVE_CHOICES = {"String", "Boolean", "Integer", "Decimal", "Uri", "Url", "
 
 
 def base_structure_issues(resource: dict[str, Any]) -> list[Issue]:
-    """Structural errors ``fhir.resources`` finds in ``resource`` (empty when it parses)."""
+    """Structural errors in ``resource``: FHIR JSON representation rules, then ``fhir.resources``."""
     rtype = resource.get("resourceType")
     if not isinstance(rtype, str):
         return [Issue("error", "structure", "A resource needs a resourceType", rule="resource-type")]
+    representation = json_representation_issues(resource, rtype)
+    if representation:
+        return representation
     try:
         model = get_fhir_model_class(rtype)
     except (KeyError, ValueError, AttributeError):
@@ -43,6 +47,46 @@ def base_structure_issues(resource: dict[str, Any]) -> list[Issue]:
         return [Issue("error", "structure", f"The resource does not parse ({type(exc).__name__}: {exc})",
                       expression=rtype, rule="base-structure")]
     return []
+
+
+def json_representation_issues(node: Any, path: str) -> list[Issue]:
+    """FHIR JSON forbids ``null`` (but inside the arrays of primitive ``_element`` companions),
+    empty objects, empty arrays and empty strings (http://hl7.org/fhir/R4/json.html)."""
+    issues: list[Issue] = []
+
+    def visit(value: Any, where: str, nulls_allowed: bool) -> None:
+        if value is None:
+            if not nulls_allowed:
+                issues.append(_representation(where, "null is not allowed in FHIR JSON; leave the element out"))
+        elif isinstance(value, dict):
+            if not value:
+                issues.append(_representation(where, "an empty object is not allowed in FHIR JSON"))
+            for key, child in value.items():
+                visit(child, f"{where}.{key}", False)
+        elif isinstance(value, list):
+            if not value:
+                issues.append(_representation(where, "an empty array is not allowed in FHIR JSON"))
+            # [value, null] pairs with ["_value" extension, null]: nulls keep the arrays aligned.
+            aligned = any(isinstance(v, str | int | float | bool) for v in value) or where.rsplit(".", 1)[-1][:1] == "_"
+            for index, child in enumerate(value):
+                visit(child, f"{where}[{index}]", aligned)
+        elif isinstance(value, str):
+            if value == "":
+                issues.append(_representation(where, "an empty string is not allowed in FHIR JSON"))
+            elif _CONTROL.search(value):
+                issues.append(_representation(where, "control characters (other than tab, CR, LF) are not "
+                                                     "allowed in FHIR strings"))
+
+    visit(node, path, False)
+    return issues
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _representation(where: str, message: str) -> Issue:
+    return Issue("error", "structure", message, expression=where, rule="json-representation",
+                 source="http://hl7.org/fhir/R4/json.html")
 
 
 def _issue(resource: dict[str, Any], err: Any) -> Issue:

@@ -25,7 +25,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.context import SandboxContext
-from nsp_sandbox.fhir_http import FhirJSONResponse, install_error_handlers, read_fhir_json
+from nsp_sandbox.fhir_http import FhirJSONResponse, install_error_handlers, read_fhir_json, refuse_control_characters
 from nsp_sandbox.outcome import FhirError, Issue
 from services.dds.lifecycle import NEVER_DELETED
 from services.dds.mhd import capability, document_reference, iti66, iti67, iti68, rmu, submission_set
@@ -78,6 +78,7 @@ async def _search_pairs(request: Request, max_bytes: int) -> list[tuple[str, str
     elif content_type:
         raise FhirError(415, Issue("error", "not-supported", f"_search takes {FORM}, not '{content_type}'",
                                    rule="http-content-type"))
+    refuse_control_characters(pairs)
     return pairs
 
 

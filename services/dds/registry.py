@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from nsp_sandbox.database import Database
@@ -98,6 +98,15 @@ class Registry:
                 "An id in this submission was registered concurrently by another submission",
                 expression="Bundle", source=DUPLICATE_SOURCE, rule="dds-unique-id",
                 ihe_code="XDSDuplicateUniqueIdInRegistry",
+            )]) from exc
+        except DataError as exc:
+            # A value the database cannot hold (too long for its column, a NUL character): reachable
+            # only with the structure and metadata layers weakened; refused, nothing stored.
+            raise RegistryError([Issue(
+                "error", "too-long" if "too long" in str(exc.orig) else "invalid",
+                f"A value of this submission cannot be registered: {str(exc.orig).splitlines()[0]}",
+                expression="Bundle", source="DDS registry storage", rule="dds-storable",
+                ihe_code="XDSRegistryMetadataError",
             )]) from exc
 
     def check(self, submission: Submission) -> list[Issue]:

@@ -1,5 +1,8 @@
 """The validation layers a provided submission passes, each at its configured strictness.
 
+0. **Structure** (``settings.validation_structure``): each DocumentReference and the SubmissionSet
+   must parse as FHIR R4 (the conformance engine's base-structure layer); what does not is not
+   read any further.
 1. **Profile** (``settings.validation_profile``): each document whose content is FHIR JSON is
    validated by the conformance engine against the profiles in its ``meta.profile`` (the HCO
    message Bundle, the ConditionList / Notes document Bundles, …); each DocumentReference against
@@ -33,6 +36,17 @@ class ContentValidation:
 
     def __init__(self, context: SandboxContext) -> None:
         self.context = context
+
+    # ---- structure layer ------------------------------------------------------------------------
+
+    def check_structure(self, resource: dict[str, Any], prefix: str) -> list[Issue]:
+        """Base FHIR structure of a DocumentReference or List (``fhir.resources`` R4B)."""
+        strictness = self.context.settings.validation_structure
+        if strictness is Strictness.OFF:
+            return []
+        from services.conformance.base_structure import base_structure_issues
+
+        return self._apply(strictness, [i.prefixed(prefix) for i in base_structure_issues(resource)])
 
     # ---- profile layer --------------------------------------------------------------------------
 

@@ -62,6 +62,12 @@ def _issue(expression: str, message: str, rule: str, ihe_code: str | None = "XDS
     return Issue("error", code, message, expression=expression, source=SOURCE, rule=rule, ihe_code=ihe_code)
 
 
+def _unreadable(origin: str, what: str, exc: Exception) -> Issue:
+    return Issue("error", "structure", f"{origin} cannot be read as a {what} ({type(exc).__name__}: {exc}); "
+                 "check it against the FHIR R4 structure", expression=origin, source=SOURCE,
+                 rule="iti65-readable", ihe_code="XDSRegistryMetadataError")
+
+
 def parse_transaction(bundle: dict[str, Any]) -> _Parsed:
     """Sort the entries of an ITI-65 transaction; raise 400 when it is not one."""
     if bundle.get("resourceType") != "Bundle":
@@ -156,6 +162,14 @@ class ProvideDocumentBundle:
 
     def provide(self, bundle: dict[str, Any], now: datetime, document_url: Callable[[str], str]) -> dict[str, Any]:
         """Register the transaction; answer the transaction-response, or raise ``FhirError``."""
+        try:
+            return self._provide(bundle, now, document_url)
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+            # Only reachable with the structure layer weakened (validation_structure off / log / warning):
+            # whatever the mapping cannot read is refused, never a server error.
+            raise refuse([_unreadable("Bundle", "ITI-65 transaction", exc)]) from None
+
+    def _provide(self, bundle: dict[str, Any], now: datetime, document_url: Callable[[str], str]) -> dict[str, Any]:
         parsed = parse_transaction(bundle)
         issues: list[Issue] = []
         used_binaries: set[str] = set()
@@ -164,6 +178,10 @@ class ProvideDocumentBundle:
 
         for index, resource in parsed.new_references:
             origin = f"Bundle.entry[{index}].resource"
+            structure = self.validation.check_structure(resource, origin)
+            issues.extend(structure)
+            if any(i.is_error for i in structure):
+                continue  # not a readable DocumentReference: the other layers would only echo this
             found = self._document(parsed, resource, origin, used_binaries)
             if isinstance(found, Issue):
                 issues.append(found)
@@ -187,6 +205,10 @@ class ProvideDocumentBundle:
 
         set_index, list_resource = parsed.submission_set  # type: ignore[misc]
         set_origin = f"Bundle.entry[{set_index}].resource"
+        structure = self.validation.check_structure(list_resource, set_origin)
+        if any(i.is_error for i in structure):
+            raise refuse(issues + structure)
+        issues.extend(structure)
         issues.extend(self.validation.check_resource(list_resource, set_origin))
         issues.extend(self.validation.check_submission_set(list_resource, set_origin))
         issues.extend(_check_members(parsed, list_resource, set_origin))
