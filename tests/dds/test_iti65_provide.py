@@ -198,7 +198,7 @@ def test_transaction_shape_errors(mhd: Mhd) -> None:
     assert mhd.post(folder).status_code == 422
 
     unlisted = mhd.bundle((mhd.document_reference(), mhd.examples.hco))
-    unlisted["entry"][0]["resource"]["entry"] = []
+    del unlisted["entry"][0]["resource"]["entry"]  # (an empty array would be invalid FHIR JSON)
     response = mhd.post(unlisted)
     assert response.status_code == 422
     assert "Bundle.entry[1].resource" in expressions(response)
