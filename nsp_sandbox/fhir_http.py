@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from nsp_sandbox.outcome import FhirError, Issue, operation_outcome
 
@@ -74,6 +75,24 @@ def refuse_control_characters(values: list[tuple[str, str]]) -> None:
                                        "contains control characters", rule="http-url-characters"))
 
 
+class RefuseControlCharacters:
+    """ASGI middleware: 400 OperationOutcome for a URL whose path or query holds control characters."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw = scope.get("raw_path", b"") + b"?" + scope.get("query_string", b"")
+            text = raw.decode("latin-1")
+            if _CONTROL_IN_URL.search(text) or _CONTROL.search(text) or _CONTROL.search(scope.get("path", "")):
+                response = outcome_response(400, [Issue("error", "invalid", "The URL contains control characters",
+                                                        rule="http-url-characters")])
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error of this app answers as a FHIR OperationOutcome, never as a bare 500.
 
@@ -81,14 +100,7 @@ def install_error_handlers(app: FastAPI) -> None:
     identifier, code or search value contains one, and databases refuse to store or compare them.
     """
 
-    @app.middleware("http")
-    async def _refuse_control_characters(request: Request, call_next):  # type: ignore[no-untyped-def]
-        raw = request.scope.get("raw_path", b"").decode("latin-1") + "?" + request.scope.get(
-            "query_string", b"").decode("latin-1")
-        if _CONTROL_IN_URL.search(raw) or any(ord(c) < 32 for c in request.url.path):
-            return outcome_response(400, [Issue("error", "invalid", "The URL contains control characters",
-                                                rule="http-url-characters")])
-        return await call_next(request)
+    app.add_middleware(RefuseControlCharacters)
 
     @app.exception_handler(DataError)
     async def _data_error(_request: Request, exc: DataError) -> Response:
