@@ -52,6 +52,8 @@ def base_structure_issues(resource: dict[str, Any]) -> list[Issue]:
 def json_representation_issues(node: Any, path: str) -> list[Issue]:
     """FHIR JSON forbids ``null`` (but inside the arrays of primitive ``_element`` companions),
     empty objects, empty arrays and empty strings (http://hl7.org/fhir/R4/json.html)."""
+    if _representable(node, path.rsplit(".", 1)[-1], False):
+        return []  # the common case, decided without building a path per value
     issues: list[Issue] = []
 
     def visit(value: Any, where: str, nulls_allowed: bool) -> None:
@@ -82,6 +84,49 @@ def json_representation_issues(node: Any, path: str) -> list[Issue]:
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_CONTROL_SEARCH = _CONTROL.search
+
+
+def _representable(value: Any, key: str, nulls_allowed: bool) -> bool:
+    """Would :func:`json_representation_issues` find nothing in ``value``? (Same rules, no paths.)
+
+    ``key`` is the last step of the value's path without its indices: the ``_`` of a primitive's
+    companion array is read from it. Anything unusual (a key that is not a string) answers False,
+    and the caller then takes the path-building walk.
+    """
+    if isinstance(value, str):
+        return value != "" and _CONTROL_SEARCH(value) is None
+    if isinstance(value, dict):
+        if not value:
+            return False
+        for child_key, child in value.items():
+            if isinstance(child, str):
+                if child == "" or _CONTROL_SEARCH(child) is not None:
+                    return False
+            elif child is None or isinstance(child, dict | list):
+                if not isinstance(child_key, str):
+                    return False
+                if not _representable(child, child_key.rsplit(".", 1)[-1] if "." in child_key else child_key,
+                                      False):
+                    return False
+        return True
+    if isinstance(value, list):
+        if not value:
+            return False
+        aligned = any(isinstance(v, str | int | float | bool) for v in value) or key[:1] == "_"
+        for child in value:
+            if isinstance(child, str):
+                if child == "" or _CONTROL_SEARCH(child) is not None:
+                    return False
+            elif child is None:
+                if not aligned:
+                    return False
+            elif isinstance(child, dict | list) and not _representable(child, key, aligned):
+                return False
+        return True
+    if value is None:
+        return nulls_allowed
+    return True
 
 
 def _representation(where: str, message: str) -> Issue:

@@ -96,11 +96,12 @@ class Program:
     the value is the same for every such focus of one type — the caller may keep it.
     """
 
-    __slots__ = ("body", "roots")
+    __slots__ = ("body", "roots", "uses_constants")
 
-    def __init__(self, body: Fn, roots: frozenset[str] | None) -> None:
+    def __init__(self, body: Fn, roots: frozenset[str] | None, uses_constants: bool = True) -> None:
         self.body = body
         self.roots = roots
+        self.uses_constants = uses_constants  # False: never reads %resource / %rootResource / %context
 
     def __call__(self, focus: Item, resource: Item, root: Item) -> list[Any]:
         start = [focus]
@@ -112,7 +113,7 @@ class Program:
 def compile_expression(expression: str) -> Program:
     """Compile ``expression`` (raises :class:`Unsupported` for what this compiler does not cover)."""
     tree = parse(expression)["children"][0]
-    return Program(_compile(tree), _root_names(tree))
+    return Program(_compile(tree), _root_names(tree), _uses_constant(tree))
 
 
 _IMPURE_FUNCTIONS = frozenset({"resolve", "conformsTo", "memberOf", "htmlChecks", "children", "descendants",
@@ -164,11 +165,18 @@ _MEMO_KINDS = frozenset({"EqualityExpression", "InvocationExpression", "OrExpres
                          "MembershipExpression", "UnionExpression", "ParenthesizedTerm"})
 
 
+# Functions whose parameter is a type name, read at compile time and never evaluated on the focus.
+_TYPE_PARAMETER_FUNCTIONS = frozenset({"as", "is", "ofType"})
+
+
 def _independent(node: dict[str, Any]) -> bool:
-    if node.get("type") == "InvocationTerm":
+    kind = node.get("type")
+    if kind == "InvocationTerm":
         return False
-    if node.get("type") == "ExternalConstantTerm" and "context" in repr(node):
+    if kind == "ExternalConstantTerm" and "context" in repr(node):
         return False
+    if kind == "Functn" and _identifier(_children(node)[0]) in _TYPE_PARAMETER_FUNCTIONS:
+        return True  # ``as(canonical)``: the parameter names a type (its input is judged by the caller)
     return all(_independent(c) for c in _children(node))
 
 
@@ -240,11 +248,13 @@ def _identifier(node: dict[str, Any]) -> str:
 
 
 def _member(name: str, at_root: bool) -> Fn:
+    type_name = at_root and name[:1].isupper()
+
     def run(focus: list[Item], env: Env) -> list[Item]:
-        if at_root and focus and len(focus) == 1:
+        if type_name and len(focus) == 1:
             # A leading type name (``Bundle.entry``) selects the focus when it has that type.
             item = focus[0]
-            if name[:1].isupper() and isinstance(item.data, dict) and item.data.get("resourceType") == name:
+            if isinstance(item.data, dict) and item.data.get("resourceType") == name:
                 return focus
         out: list[Item] = []
         for item in focus:
@@ -780,10 +790,32 @@ def item_type(item: Item) -> str | None:
 
 
 def is_type(item: Item, name: str) -> bool:
-    wanted = name.removeprefix("FHIR.")
     actual = item_type(item)
     if actual is None:
         return False
+    key = (actual, name)
+    found = _TYPE_MATCHES.get(key, _UNDECIDED)
+    if found is _UNDECIDED:
+        found = _type_match(actual, name)
+        if len(_TYPE_MATCHES) < 100_000:
+            _TYPE_MATCHES[key] = found
+    if found is not None:
+        return found  # type: ignore[return-value]
+    data = item.data
+    if isinstance(data, dict) and "resourceType" in data:
+        wanted = name.removeprefix("FHIR.")
+        return wanted == "Resource" or data["resourceType"] not in ("Bundle", "Parameters", "Binary")
+    return False
+
+
+_UNDECIDED = object()
+_TYPE_MATCHES: dict[tuple[str, str], bool | None] = {}
+
+
+def _type_match(actual: str, name: str) -> bool | None:
+    """Is type ``actual`` a ``name``, by the type names alone? None: it depends on the instance
+    (``Resource`` / ``DomainResource`` asked of a type outside the model's hierarchy)."""
+    wanted = name.removeprefix("FHIR.")
     if wanted.startswith("System."):
         system = actual if actual.startswith("System.") else "System." + _SYSTEM_OF_FHIR.get(actual, "")
         return system == wanted
@@ -794,8 +826,8 @@ def is_type(item: Item, name: str) -> bool:
         current = _TYPE_PARENTS.get(current)
         if current is None and actual in _SYSTEM_OF_FHIR and wanted in ("Element",):
             return True
-    if wanted in ("Resource", "DomainResource") and isinstance(item.data, dict) and "resourceType" in item.data:
-        return wanted == "Resource" or item.data["resourceType"] not in ("Bundle", "Parameters", "Binary")
+    if wanted in ("Resource", "DomainResource"):
+        return None
     return False
 
 

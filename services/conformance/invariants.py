@@ -87,7 +87,17 @@ def _compiled_runner(text: str) -> Runner:
         return program(item_of(focus, focus_type), resource_item,
                        resource_item if root is resource else item_of(root, None))
 
+    if not program.uses_constants:
+        focus_only = _NO_RESOURCE
+
+        def run_focus(focus: Any, focus_type: str, resource: dict[str, Any], root: dict[str, Any]) -> list[Any]:
+            return program(item_of(focus, focus_type), focus_only, focus_only)  # %resource is never read
+
+        return run_focus
     return run
+
+
+_NO_RESOURCE = item_of(None, None)
 
 
 def _fhirpathpy_runner(text: str) -> Runner:
@@ -107,7 +117,7 @@ class InvariantEngine:
 
     def __init__(self, engine: Engine = "compiled") -> None:
         self.engine = engine
-        self._runners: dict[str, Runner | str] = {}
+        self._runners: dict[tuple[str, bool], Runner | str] = {}
         self._lock = threading.Lock()
 
     def runner(self, expression: str, primitive_focus: bool = False) -> Runner | str:
@@ -116,7 +126,7 @@ class InvariantEngine:
         On a primitive focus, a leading ``value`` step names the primitive's own value (the
         ``value`` child every FHIR primitive type defines), as the FHIR validator reads it.
         """
-        key = f"P:{expression}" if primitive_focus else expression
+        key = (expression, primitive_focus)
         found = self._runners.get(key)  # read without the lock: dict.get is atomic
         if found is not None:
             return found
@@ -168,9 +178,46 @@ class InvariantEngine:
             leave_scope(token)
         if _truthy(result):
             return None
-        severity: Severity = "warning" if constraint.severity == "warning" else "error"
-        return Issue(severity, "invariant", f"Constraint failed: {constraint.key}: {constraint.human}",
-                     expression=expression_path, source=source, rule=f"invariant:{constraint.key}")
+        return _failed(constraint, expression_path, source)
+
+    def check_all(self, constraints: tuple[tuple[Constraint, str], ...], focus: Any, focus_type: str,
+                  resource: dict[str, Any], root_resource: dict[str, Any], scope: EvaluationScope,
+                  expression_path: str, issues: list[Issue]) -> None:
+        """:meth:`check` each (constraint, issue source) on one focus; issues go to ``issues``.
+
+        The same evaluation as :meth:`check`, with the scope entered once for the whole list.
+        """
+        primitive_focus = not isinstance(focus, dict | list)
+        runners = self._runners
+        token = enter_scope(scope)
+        try:
+            for constraint, source in constraints:
+                expression = constraint.expression
+                if not expression:
+                    continue
+                runner = runners.get((expression, primitive_focus)) or self.runner(expression, primitive_focus)
+                if isinstance(runner, str):
+                    issues.append(_not_checked(constraint, runner, expression_path, source))
+                    continue
+                scope.constraint_key = constraint.key
+                try:
+                    result = runner(focus, focus_type, resource, root_resource)
+                except NotChecked as exc:
+                    issues.append(_not_checked(constraint, str(exc), expression_path, source))
+                    continue
+                except Exception as exc:  # FhirPathError, and fhirpathpy's plain Exceptions
+                    issues.append(_not_checked(constraint, f"{type(exc).__name__}: {exc}", expression_path, source))
+                    continue
+                if not _truthy(result):
+                    issues.append(_failed(constraint, expression_path, source))
+        finally:
+            leave_scope(token)
+
+
+def _failed(constraint: Constraint, expression_path: str, source: str) -> Issue:
+    severity: Severity = "warning" if constraint.severity == "warning" else "error"
+    return Issue(severity, "invariant", f"Constraint failed: {constraint.key}: {constraint.human}",
+                 expression=expression_path, source=source, rule=f"invariant:{constraint.key}")
 
 
 def _truthy(result: Any) -> bool:

@@ -24,6 +24,7 @@ class BundleIndex:
     by_type_id: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     full_url_of: dict[int, str] = field(default_factory=dict)
     entry_index_of: dict[int, int] = field(default_factory=dict)
+    _resolved: dict[tuple[str, str | None], dict[str, Any] | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, bundle: dict[str, Any]) -> BundleIndex:
@@ -46,6 +47,14 @@ class BundleIndex:
         return index
 
     def resolve(self, reference: str, from_full_url: str | None) -> dict[str, Any] | None:
+        key = (reference, from_full_url)
+        try:
+            return self._resolved[key]
+        except KeyError:
+            found = self._resolved[key] = self._resolve(reference, from_full_url)
+            return found
+
+    def _resolve(self, reference: str, from_full_url: str | None) -> dict[str, Any] | None:
         found = self.by_full_url.get(reference)
         if found is not None:
             return found

@@ -29,7 +29,20 @@ NO_EXPECTATION = Expectation("none")
 
 
 def split_path(path: str) -> list[str]:
-    return [m.group(0) for m in _STEP.finditer(path)]
+    return list(_steps(path))
+
+
+_SPLIT: dict[str, tuple[str, ...]] = {}
+
+
+def _steps(path: str) -> tuple[str, ...]:
+    """The steps of a discriminator path (kept per path: there are few)."""
+    found = _SPLIT.get(path)
+    if found is None:
+        found = tuple(m.group(0) for m in _STEP.finditer(path))
+        if len(_SPLIT) < 10_000:
+            _SPLIT[path] = found
+    return found
 
 
 def fixed_matches(value: Any, fixed: Any) -> bool:
@@ -162,7 +175,7 @@ def instance_values(value: Any, type_code: str | None, path: str,
                     resolve: Callable[[Any], dict[str, Any] | None]) -> list[tuple[Any, str | None]]:
     """The values (with their FHIR type where known) at discriminator ``path`` of one item."""
     current: list[tuple[Any, str | None]] = [(value, type_code)]
-    for step in split_path(path):
+    for step in _steps(path):
         if step == "$this":
             continue
         nxt: list[tuple[Any, str | None]] = []

@@ -93,16 +93,17 @@ class ElementNode:
     children: dict[str, ElementNode] = field(default_factory=dict)
     slices: list[ElementNode] = field(default_factory=list)
     derived: dict[Any, Any] = field(default_factory=dict, repr=False)  # facts the validator derives once
+    evaluated: tuple[Any, ...] | None = field(default=None, repr=False)  # its FHIRPath constraints (walker)
+    child_sets: dict[str | None, ChildSet] = field(default_factory=dict, repr=False)  # by type code (library's)
     is_choice: bool = field(init=False, default=False)  # ``value[x]``
     base_name: str = field(init=False, default="")  # the name without ``[x]``
 
-    @property
-    def source(self) -> str:
-        return f"{self.structure.url}#{self.id}"
+    source: str = field(init=False, default="", repr=False)  # ``<profile URL>#<element id>``, for issues
 
     def __post_init__(self) -> None:
         self.is_choice = self.name.endswith("[x]")
         self.base_name = self.name[:-3] if self.is_choice else self.name
+        self.source = f"{self.structure.url}#{self.id}"
 
     @property
     def type_codes(self) -> tuple[str, ...]:
@@ -370,6 +371,9 @@ class StructureLibrary:
         Expanded in the snapshot: those; else from ``contentReference`` or from the type's
         definition (the element's type profile when it names one, else the base type).
         """
+        found = node.child_sets.get(type_code)
+        if found is not None:
+            return found
         key = (id(node), type_code)
         found = self._child_sets.get(key)
         if found is not None:
@@ -378,6 +382,7 @@ class StructureLibrary:
         child_set = _make_child_set(children, constraints, self, node.structure.package)
         with self._lock:
             self._child_sets[key] = child_set
+            node.child_sets[type_code] = child_set
         return child_set
 
     def _resolve_children(self, node: ElementNode, type_code: str | None,

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from services.conformance.packages import FhirPackage, PackageRegistry
 
 CodeStatus = Literal["valid", "invalid", "not-checked"]
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class Expansion:
     codes: dict[tuple[str, str], str | None] = field(default_factory=dict)  # (system, code) -> display
     open_systems: dict[str, str] = field(default_factory=dict)  # system -> why it is not enumerable
     problems: list[str] = field(default_factory=list)  # imports or filters that could not be evaluated
+    # The codes without their systems, set once the expansion is final (kept by Terminology.expand).
+    plain_codes: frozenset[str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -52,7 +55,10 @@ class Expansion:
     def contains(self, system: str | None, code: str) -> bool | None:
         """True / False, or None when the answer is unknown (the system is not enumerable)."""
         if system is None:
-            if any(c == code for (_, c) in self.codes):
+            plain = self.plain_codes
+            if plain is not None and code in plain:
+                return True
+            if plain is None and any(c == code for (_, c) in self.codes):
                 return True
             return None if not self.complete else False
         if (system, code) in self.codes:
@@ -72,6 +78,7 @@ class Terminology:
         self.registry = registry
         self._expansions: dict[tuple[str, str | None], Expansion | None] = {}
         self._hierarchies: dict[int, _Hierarchy] = {}
+        self._code_systems: dict[tuple[str, str | None], Any] = {}
         self._lock = threading.RLock()
 
     # ---- public API --------------------------------------------------------------------------
@@ -79,11 +86,16 @@ class Terminology:
     def expand(self, value_set: str, context: FhirPackage | None = None) -> Expansion | None:
         """The expansion of ``value_set`` (``url`` or ``url|version``); None when it is not loaded."""
         key = (value_set, context.id if context else None)
+        found = self._expansions.get(key, _MISSING)  # read without the lock: dict.get is atomic
+        if found is not _MISSING:
+            return found  # type: ignore[return-value]
         with self._lock:
             if key in self._expansions:
                 return self._expansions[key]
             resource = self.registry.value_set(value_set, context)
             expansion = None if resource is None else self._expand(resource, context, frozenset({value_set}))
+            if expansion is not None:
+                expansion.plain_codes = frozenset(c for (_, c) in expansion.codes)
             self._expansions[key] = expansion
             return expansion
 
@@ -107,7 +119,10 @@ class Terminology:
 
     def check_in_code_system(self, system: str, code: str, context: FhirPackage | None = None) -> CodeCheck:
         """Is ``code`` defined by code system ``system``?"""
-        cs = self.registry.code_system(system, context)
+        key = (system, context.id if context else None)
+        cs = self._code_systems.get(key, _MISSING)
+        if cs is _MISSING:
+            cs = self._code_systems[key] = self.registry.code_system(system, context)
         if cs is None:
             return CodeCheck("not-checked", f"code system {system} is not available in the loaded packages")
         hierarchy = self._hierarchy(cs)

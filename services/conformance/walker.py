@@ -53,7 +53,7 @@ class Frame:
     package: FhirPackage | None
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     """One value of an element in the instance, with its type and FHIRPath."""
 
@@ -211,16 +211,15 @@ class Walk:
                                 f"Expected an object for {type_code or node.path}, found {_json_kind(obj)}",
                                 expression=path, source=node.source, rule="type"))
             return
-        child_set = self.library.child_set(node, type_code)
+        child_set = node.child_sets.get(type_code) or self.library.child_set(node, type_code)
         if check_rules and not is_resource and (not obj or (len(obj) == 1 and "id" in obj)):
             issues.append(Issue("error", "invariant", "Constraint failed: ele-1: All FHIR elements must "
                                 "have a @value or children", expression=path, source=node.source,
                                 rule="invariant:ele-1"))
-        groups: dict[int, tuple[ElementNode, list[Item]]] = {}
-        keys = child_set.keys
+        groups: dict[ElementNode, list[Item]] = {}  # nodes hash by identity
+        keys_get = child_set.keys.get
+        get = obj.get
         for key, value in obj.items():
-            name = key
-            companion = None
             if key.startswith("_"):
                 name = key[1:]
                 if name in obj:
@@ -229,8 +228,9 @@ class Walk:
             elif is_resource and key == "resourceType":
                 continue
             else:
-                companion = obj.get("_" + key)
-            entry = keys.get(name)
+                name = key
+                companion = get(_companion_key(key))
+            entry = keys_get(name)
             if entry is None:
                 if name == "fhir_comments":
                     continue
@@ -257,23 +257,23 @@ class Walk:
                     items = [Item(code, value, companion, f"{path}.{shown}[0]", category)]
                 else:
                     items = [Item(code, value, companion, f"{path}.{shown}", category)]
-            group = groups.get(id(child))
+            group = groups.get(child)
             if group is None:
-                groups[id(child)] = (child, items)
+                groups[child] = items
             else:
                 if child.is_choice:
                     issues.append(Issue("error", "structure",
                                         f"Only one type of {child.base_name}[x] is allowed",
                                         expression=f"{path}.{child.base_name}", source=child.source, rule="type"))
-                group[1].extend(items)
+                group.extend(items)
         if check_rules:
             for child in child_set.required:
-                if id(child) not in groups:
+                if child not in groups:
                     issues.append(Issue("error", "required",
                                         f"{child.path} is required (min {child.min}) but missing",
                                         expression=f"{path}.{child.base_name}", source=child.source,
                                         rule="cardinality"))
-        for child, items in groups.values():
+        for child, items in groups.items():
             if check_rules:
                 count = len(items)
                 if child.max is not None and count > child.max:
@@ -322,7 +322,8 @@ class Walk:
         self._complex(node, code, value, item.path, frame, issues)
         if not isinstance(value, dict):
             return
-        self._fixed_pattern(node, value, item.path, issues)
+        if node.fixed is not None or node.pattern is not None:
+            self._fixed_pattern(node, value, item.path, issues)
         source = node.source
         if node.binding is not None:
             issues.extend(self.v.bindings.check(node.binding, code, value, item.path, source,
@@ -353,7 +354,8 @@ class Walk:
                 hint = parent.get("system") if node.name == "code" and isinstance(parent, dict) else None
                 issues.extend(self.v.bindings.check(node.binding, code, value, path, node.source,
                                                     node.structure.package, system_hint=hint))
-            self._constraints(node, (), value, code, path, frame, issues, False)
+            if node.evaluated is None or node.evaluated:  # not known to have no FHIRPath constraints
+                self._constraints(node, (), value, code, path, frame, issues, False)
         if item.companion is not None:
             self._complex(node, code, item.companion, path, frame, issues, check_rules=False)
 
@@ -365,7 +367,7 @@ class Walk:
                                 expression=path, source=node.source, rule="type"))
             return False
         if isinstance(value, str):
-            if not value.strip() and code != "xhtml":
+            if (not value or value.isspace()) and code != "xhtml":  # as ``not value.strip()``
                 issues.append(Issue("error", "value", f"A {code} must not be empty or only whitespace",
                                     expression=path, source=node.source, rule="type"))
                 return False
@@ -400,10 +402,7 @@ class Walk:
             return
         scope = self._scope(frame)
         kind = focus.get("resourceType", focus_type) if is_resource else focus_type
-        for constraint, source in constraints:
-            issue = self.v.invariants.check(constraint, focus, kind, frame.resource, frame.root, scope, path, source)
-            if issue is not None:
-                issues.append(issue)
+        self.v.invariants.check_all(constraints, focus, kind, frame.resource, frame.root, scope, path, issues)
 
     def _scope(self, frame: Frame) -> EvaluationScope:
         """The FHIRPath function scope of ``frame`` (one per frame and walk)."""
@@ -461,15 +460,20 @@ class Walk:
                                     expression=where, source=candidate.source, rule="slice-cardinality"))
 
     def _matches(self, candidate: ElementNode, item: Item, frame: Frame) -> bool:
-        parent_discriminators = self._discriminators(candidate)
-        if not parent_discriminators:
+        expected = candidate.derived.get("discriminated")
+        if expected is None:  # the slice's (discriminator, expectation) pairs, read from the definitions once
+            expected = tuple((disc, self.v.slice_expectations.of(candidate, disc))
+                             for disc in self._discriminators(candidate))
+            candidate.derived["discriminated"] = expected
+        if not expected:
             return False
-        for disc in parent_discriminators:
-            expectation = self.v.slice_expectations.of(candidate, disc)
+        resolve = None
+        for disc, expectation in expected:
             if expectation.kind == "none":
                 return False
-            values = instance_values(item.value, item.type_code, disc.path,
-                                     lambda ref, f=frame: self._resolve_value(ref, f))
+            if resolve is None:
+                resolve = lambda ref, f=frame: self._resolve_value(ref, f)  # noqa: E731
+            values = instance_values(item.value, item.type_code, disc.path, resolve)
             if not values and "resolve()" in disc.path and expectation.kind in ("types", "profiles"):
                 # Not resolvable here (a standalone resource): judge by the type the reference names.
                 if not self._literal_type_matches(item.value, expectation.value, candidate):
@@ -635,12 +639,31 @@ class Walk:
         issues.extend(self.resource(value, [], inner, item.path, required=ref.profiles))
 
 
+_COMPANION_KEYS: dict[str, str] = {}
+
+
+def _companion_key(key: str) -> str:
+    """``_key``: the JSON name of a primitive's id / extension companion (kept per name)."""
+    found = _COMPANION_KEYS.get(key)
+    if found is None:
+        found = "_" + key
+        if len(_COMPANION_KEYS) < 20_000:
+            _COMPANION_KEYS[key] = found
+    return found
+
+
 def _evaluated(node: ElementNode, extra: tuple[Constraint, ...]) -> tuple[tuple[Constraint, str], ...]:
     """The constraints of ``node`` (and its type) that need FHIRPath, each with its issue source; cached."""
-    key = ("evaluated", extra)
-    found = node.derived.get(key)
-    if found is not None:
-        return found  # type: ignore[no-any-return]
+    if not extra:
+        found = node.evaluated
+        if found is not None:
+            return found
+        key: Any = None
+    else:
+        key = id(extra)  # a type's root constraints, kept by the library: compared by identity below
+        kept = node.derived.get(key)
+        if kept is not None and kept[0] is extra:
+            return kept[1]  # type: ignore[no-any-return]
     seen: set[str] = set()
     out: list[tuple[Constraint, str]] = []
     for constraint in node.constraints + extra:
@@ -649,7 +672,10 @@ def _evaluated(node: ElementNode, extra: tuple[Constraint, ...]) -> tuple[tuple[
         seen.add(constraint.key)
         out.append((constraint, f"{node.structure.url}#{constraint.key}"))
     result = tuple(out)
-    node.derived[key] = result
+    if key is None:
+        node.evaluated = result
+    else:
+        node.derived[key] = (extra, result)
     return result
 
 
