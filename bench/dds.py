@@ -11,6 +11,10 @@ For each database (SQLite file, PostgreSQL) the benchmark
    Danish metadata rules at ``reject``) and once with the profile layer off;
 4. measures ITI-67 Find Document References latency (p50/p95) for random seeded patients.
 
+Requests carry tokens from the sandbox's STS: the provides Aarhus Kommune's EOJ system token, the
+queries a GP's, who first gets a treatment relation (BRS) with each patient asked for. Each query
+therefore includes DDS's access checks with NSP (consent, BRS) and a Min Log write.
+
     .venv/bin/python bench/dds.py                          # both databases, 100,000 entries
     .venv/bin/python bench/dds.py --database sqlite --entries 10000
 
@@ -179,9 +183,30 @@ def _bundle(model: dict[str, Any], document: bytes, cpr: str, n: int) -> dict[st
     ]}
 
 
+SOURCE_SYSTEM = "system-eoj-aarhus"  # provides, with a system token
+READER = "gp-skodstrup"  # queries, with a treatment relation to each patient asked for
+
+
+def bearer(client: httpx.Client, persona: str, audience: list[str] | None = None) -> dict[str, str]:
+    """A token from the sandbox's STS (``POST /nsp/sts/token``)."""
+    response = client.post("/nsp/sts/token", json={"persona": persona, "audience": audience or ["dds", "nsp"]})
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def relate(client: httpx.Client, cprs: list[str]) -> None:
+    """Treatment relations (BRS) between the reader and ``cprs``, registered by the source system."""
+    headers = bearer(client, SOURCE_SYSTEM, ["nsp"])
+    for cpr in sorted(set(cprs)):
+        response = client.post("/nsp/brs/relations", headers=headers, json={
+            "professional": READER, "cpr": cpr, "valid_from": "2000-01-01"})
+        response.raise_for_status()
+
+
 def measure_provides(base: str, model: dict[str, Any], document: bytes, count: int) -> float:
     bodies = [json.dumps(_bundle(model, document, _cpr(10_000_000 + n), n)).encode() for n in range(count + 5)]
     with httpx.Client(base_url=base, headers={"Content-Type": "application/fhir+json"}, timeout=60) as client:
+        client.headers.update(bearer(client, SOURCE_SYSTEM))
         for body in bodies[:5]:  # warm-up (first validation compiles the profiles)
             response = client.post("/dds/fhir", content=body)
             assert response.status_code == 200, response.text[:2000]
@@ -206,8 +231,11 @@ def measure_queries(base: str, patients: int, count: int) -> dict[str, tuple[flo
         for name, params in shapes.items():
             latencies: list[float] = []
             found = 0
-            for i in range(count + 20):
-                query = params(_cpr(rng.randrange(patients)))
+            cprs = [_cpr(rng.randrange(patients)) for _ in range(count + 20)]
+            relate(client, cprs)
+            client.headers.update(bearer(client, READER))
+            for i, cpr in enumerate(cprs):
+                query = params(cpr)
                 started = time.perf_counter()
                 response = client.get("/dds/fhir/DocumentReference", params=query)
                 elapsed = time.perf_counter() - started

@@ -29,6 +29,7 @@ def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: 
         app.mount(actor.prefix, factory(context))
         mounted.append(actor)
     app.state.actors = mounted
+    context.peers.attach(app)
 
     if warm_packages:
         # Load the FHIR packages in the background so the first validating request is fast,

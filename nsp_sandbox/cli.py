@@ -97,15 +97,23 @@ def _serve(host: str, port: int, data_dir: Path | None, log_level: str, only: se
 
 def _load_demo(context: SandboxContext, origin: str) -> None:
     """Share the official HCO example messages to this sandbox's DDS, over HTTP."""
-    from nsp_sandbox.demo import HCO_PACKAGE, SOURCE_ID, share_hco_examples
-    from nsp_sandbox.mhd_source import DocumentSource
+    import httpx2 as httpx
+
+    from nsp_sandbox.demo import HCO_PACKAGE, SOURCE_ID, share_hco_examples, system_token
+    from nsp_sandbox.mhd_source import DocumentSource, RecipientError
 
     package = context.packages.get(HCO_PACKAGE)
     if package is None:
         typer.echo(f"Demo data: package {HCO_PACKAGE} is not loaded (set NSP_SANDBOX_FHIR_PACKAGES); skipped")
         return
     typer.echo(f"Demo data: sharing the {package.id} example messages to DDS …")
-    with DocumentSource(f"{origin}/dds/fhir", source_id=SOURCE_ID) as source:
+    try:
+        with httpx.Client(timeout=30) as http:
+            headers = system_token(http, context.peers.url("nsp") if context.settings.nsp_url else f"{origin}/nsp")
+    except (httpx.HTTPError, RecipientError) as exc:
+        typer.echo(f"Demo data: no system token from NSP ({exc}); skipped")
+        return
+    with DocumentSource(f"{origin}/dds/fhir", source_id=SOURCE_ID, headers=headers) as source:
         changed = share_hco_examples(source, list(package.examples()), report=typer.echo)
     typer.echo(f"Demo data ready ({changed} DDS entries added or changed).")
 

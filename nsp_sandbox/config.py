@@ -48,6 +48,15 @@ class Settings(BaseSettings):
     dds_rules_metadata: Strictness = Strictness.REJECT
     dds_rules_author: Strictness = Strictness.REJECT
 
+    # Where the other actors are; unset: this same sandbox, reached in process (see nsp_sandbox.peers).
+    nsp_url: str | None = Field(default=None, description="base URL of NSP, e.g. http://nsp:8080/nsp")
+    dds_url: str | None = Field(default=None, description="base URL of DDS, e.g. http://dds:8080/dds")
+
+    # Access control in DDS (tokens, consent, treatment relations, Min Log); off only for experiments.
+    dds_access_control: bool = True
+    # The system persona DDS uses towards NSP (consent, BRS, persons, Min Log).
+    dds_nsp_persona: str = "system-dds"
+
     # Identity of the sandbox's XDS affinity domain (TEST1 values by default).
     home_community_id: str = "urn:oid:1.2.208.176.43210.8.10"
     repository_unique_id: str = "1.2.208.176.43210.8.10.11"
@@ -57,6 +66,9 @@ class Settings(BaseSettings):
             return self.database_url
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{(self.data_dir / 'sandbox.db').resolve()}"
+
+    def peer_urls(self) -> dict[str, str | None]:
+        return {"nsp": self.nsp_url, "dds": self.dds_url}
 
     def package_sources(self) -> list[Path]:
         return [Path(p).expanduser() for p in self.fhir_packages.split(":") if p.strip()]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from nsp_sandbox.clock import Clock
 from nsp_sandbox.config import Settings
 from nsp_sandbox.database import Database
+from nsp_sandbox.peers import Peers
 
 if TYPE_CHECKING:
     from services.conformance.packages import PackageRegistry
@@ -23,11 +24,20 @@ class SandboxContext:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _packages: PackageRegistry | None = field(default=None, repr=False)
     _validator: Validator | None = field(default=None, repr=False)
+    _peers: Peers | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, clock: Clock | None = None) -> SandboxContext:
         settings = settings or Settings()
         return cls(settings, clock or Clock(), Database.from_url(settings.resolved_database_url()))
+
+    @property
+    def peers(self) -> Peers:
+        """The other actors, reached over HTTP (in process when no URL is configured)."""
+        with self._lock:
+            if self._peers is None:
+                self._peers = Peers(self.settings.peer_urls())
+            return self._peers
 
     @property
     def packages(self) -> PackageRegistry:

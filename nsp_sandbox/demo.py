@@ -5,7 +5,8 @@ A ``new-message`` is provided (ITI-65); a ``modified-message`` replaces the entr
 Provenance points at; a ``retract-message`` deprecates it (ITI-92, ``entered-in-error``); a message
 whose DiagnosticReport carries the security label ``R`` (refused consent) is never shared; a
 patient identified by an eCPR (a substitute number, not a CPR) cannot be registered in DDS.
-Running it again changes nothing: the first document is already registered.
+Running it again changes nothing: the first document is already registered. The demo acts as
+Aarhus Kommune's EOJ, with a system token from NSP's STS.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import httpx2 as httpx
 
 from nsp_sandbox.mhd_source import (
     CPR_SYSTEM,
@@ -39,6 +42,7 @@ HCO_FORMAT = Coding("http://medcomfhir.dk/ig/xdsdocuments/CodeSystem/MedComHCOFo
 HOME_NURSING_UNIT = Coding("http://snomed.info/sct", "550621000005101", "hjemmesygeplejeenhed")
 HOME_NURSING = Coding("http://snomed.info/sct", "658161000005107", "hjemmesygepleje")
 SOURCE_ID = "urn:oid:1.2.208.176.43210.8.10.99"  # the demo's document source
+SOURCE_PERSONA = "system-eoj-aarhus"  # the demo shares as Aarhus Kommune's EOJ, with its system token
 ACTIVITY_ORDER = {"new-message": 0, "modified-message": 1, "retract-message": 2}
 
 
@@ -100,6 +104,15 @@ def _as_uuid(bundle_id: str) -> uuid.UUID:
         return uuid.UUID(bundle_id)
     except ValueError:
         return uuid.uuid5(uuid.NAMESPACE_URL, f"urn:medcom:hco:bundle:{bundle_id}")
+
+
+def system_token(client: httpx.Client, nsp_base: str, persona: str = SOURCE_PERSONA) -> dict[str, str]:
+    """The ``Authorization`` header of a system persona, from NSP's STS over HTTP."""
+    response = client.post(f"{nsp_base.rstrip('/')}/sts/token", json={"persona": persona, "audience": "dds"})
+    if response.status_code != 200:
+        raise RecipientError(response.status_code, None, f"the STS answered HTTP {response.status_code} for "
+                             f"persona {persona}")
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 def share_hco_examples(source: DocumentSource, examples: list[tuple[str, dict[str, Any]]],

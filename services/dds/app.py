@@ -11,13 +11,19 @@ Mounted at ``/dds``; the FHIR R4 base is ``/dds/fhir`` (``application/fhir+json`
 * ``GET  /fhir/List/{id}``                     read
 * ``GET  /documents/{id}``                     ITI-68 Retrieve Document (the ``attachment.url``)
 * ``DELETE`` anything                          405: shared documents are never deleted
+
+Every face but ``metadata`` and ``DELETE`` needs a token from NSP's STS; reads are subject to the
+access rules in ``services.dds.access`` (who reads whose documents, treatment relations, blocks,
+værdispring, Min Log, name and address protection).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, FastAPI, Request
@@ -27,6 +33,9 @@ from starlette.concurrency import run_in_threadpool
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import FhirJSONResponse, install_error_handlers, read_fhir_json, refuse_control_characters
 from nsp_sandbox.outcome import FhirError, Issue
+from services.dds.access import address_protection, blocking
+from services.dds.access.guard import Guard, ReadGrant, patients_named
+from services.dds.domain import StoredEntry
 from services.dds.lifecycle import NEVER_DELETED
 from services.dds.mhd import capability, document_reference, iti66, iti67, iti68, rmu, submission_set
 from services.dds.mhd.iti65 import ProvideDocumentBundle
@@ -87,6 +96,7 @@ def create_app(context: SandboxContext) -> FastAPI:
     registry = Registry(context.database)
     registry.create_tables()
     provider = ProvideDocumentBundle(registry, ContentValidation(context))
+    guard = Guard(context)
     started = context.clock.now()
 
     app = FastAPI(title="DDS — DokumentDelingsServicen (IHE MHD)", docs_url="/docs", openapi_url="/openapi.json")
@@ -100,64 +110,128 @@ def create_app(context: SandboxContext) -> FastAPI:
 
     @fhir.post("")
     async def provide(request: Request) -> Response:
+        await guard.provider(request)
         body, _ = await read_fhir_json(request, context.settings.max_body_bytes)
         urls = Urls(context, request)
         result = await run_in_threadpool(provider.provide, body, context.clock.now(), urls.document)
         return FhirJSONResponse(result)
 
-    def find_documents(request: Request, pairs: list[tuple[str, str]]) -> Response:
+    def shown_reference(grant: ReadGrant) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        def shown(resource: dict[str, Any]) -> dict[str, Any]:
+            cpr = _subject_cpr(resource)
+            return address_protection.strip_addresses(resource) if cpr in grant.hide_address else resource
+        return shown
+
+    async def find_documents(request: Request, pairs: list[tuple[str, str]]) -> Response:
+        principal = await guard.authenticate(request)
+        parsed, query = iti67.parse(pairs, _strict(request))
+        cprs = patients_named(query.patients) if principal is not None else []
+        grant = await guard.read(principal, request, cprs)
+        query.withheld = grant.withheld
+        page = await run_in_threadpool(registry.find_entries, query)
+        warnings = []
+        if grant.partly_blocked:
+            unfiltered = replace(query, withheld=[w for w in query.withheld if w.everything], count=0)
+            if (await run_in_threadpool(registry.find_entries, unfiltered)).total > page.total:
+                warnings.append(blocking.withheld_warning())
         urls = Urls(context, request)
-        bundle = iti67.find(registry, pairs, _strict(request), f"{urls.fhir}/DocumentReference",
-                            urls.resource("DocumentReference"), urls.document)
+        bundle = iti67.searchset(parsed, page, f"{urls.fhir}/DocumentReference", urls.resource("DocumentReference"),
+                                 urls.document, warnings, shown_reference(grant))
+        found = {e.patient.value for e in page.items} if page.items else (set(cprs) if page.total else set())
+        await guard.log(grant, [c for c in cprs if c in found], "ITI-67 Find Document References",
+                        f"{page.total} DocumentReference(s) found")
         return FhirJSONResponse(bundle)
 
     @fhir.get("/DocumentReference")
-    def search_documents(request: Request) -> Response:
-        return find_documents(request, list(request.query_params.multi_items()))
+    async def search_documents(request: Request) -> Response:
+        return await find_documents(request, list(request.query_params.multi_items()))
 
     @fhir.post("/DocumentReference/_search")
     async def search_documents_post(request: Request) -> Response:
         pairs = await _search_pairs(request, context.settings.max_body_bytes)
-        return await run_in_threadpool(find_documents, request, pairs)
+        return await find_documents(request, pairs)
+
+    async def readable_entry(request: Request, entry_id: str, activity: str,
+                             metadata_only: bool) -> tuple[StoredEntry, ReadGrant]:
+        """The entry, when the caller may see it (404 when unknown or withheld by the citizen's blocks)."""
+        principal = await guard.authenticate(request)
+        entry = await run_in_threadpool(registry.get_entry, entry_id)
+        unknown = iti68.missing(entry_id) if not metadata_only else FhirError(404, Issue(
+            "error", "not-found", f"DocumentReference/{entry_id} is not known", rule="dds-entry-exists"))
+        if entry is None:
+            raise unknown
+        if principal is not None and principal.is_system and metadata_only:
+            return entry, ReadGrant(None)  # a source reads what it updates (ITI-92), nothing else
+        grant = await guard.read(principal, request, [entry.patient.value] if principal else [])
+        withheld = await run_in_threadpool(registry.withheld_entry_ids, grant.withheld)
+        if entry.id in withheld:
+            raise unknown  # blocked by the citizen: as if there were nothing, and nothing is logged
+        await guard.log(grant, [entry.patient.value], activity, f"DocumentReference/{entry.id}")
+        return entry, grant
 
     @fhir.get("/DocumentReference/{entry_id}")
-    def read_document_reference(entry_id: str, request: Request) -> Response:
-        entry = registry.get_entry(entry_id)
-        if entry is None:
-            raise FhirError(404, Issue("error", "not-found", f"DocumentReference/{entry_id} is not known",
-                                       rule="dds-entry-exists"))
-        resource = document_reference.to_fhir(entry, Urls(context, request).document(entry.id))
+    async def read_document_reference(entry_id: str, request: Request) -> Response:
+        entry, grant = await readable_entry(request, entry_id, "Read DocumentReference", metadata_only=True)
+        resource = shown_reference(grant)(document_reference.to_fhir(entry, Urls(context, request).document(entry.id)))
         return FhirJSONResponse(resource, headers={"ETag": f'W/"{entry.version}"',
                                                    "Last-Modified": _http_date(entry.updated_at)})
 
     @fhir.put("/DocumentReference/{entry_id}")
     async def update_document_reference(entry_id: str, request: Request) -> Response:
+        await guard.provider(request)
         body, _ = await read_fhir_json(request, context.settings.max_body_bytes)
         urls = Urls(context, request)
         resource = await run_in_threadpool(rmu.update_status, registry, context.clock, entry_id, body,
                                            request.headers.get("if-match"), urls.document(entry_id))
         return FhirJSONResponse(resource, headers={"ETag": f'W/"{resource["meta"]["versionId"]}"'})
 
-    def find_lists(request: Request, pairs: list[tuple[str, str]]) -> Response:
+    def shown_list(withheld_ids: set[str]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        def shown(resource: dict[str, Any]) -> dict[str, Any]:
+            if withheld_ids:
+                resource["entry"] = [e for e in resource.get("entry", [])
+                                     if e["item"]["reference"].split("/")[-1] not in withheld_ids]
+            return resource
+        return shown
+
+    async def find_lists(request: Request, pairs: list[tuple[str, str]]) -> Response:
+        principal = await guard.authenticate(request)
+        parsed, query = iti66.parse(pairs, _strict(request))
+        cprs = patients_named(query.patients) if principal is not None else []
+        grant = await guard.read(principal, request, cprs)
+        query.excluded_patients = grant.fully_blocked
+        page = await run_in_threadpool(registry.find_submission_sets, query)
+        withheld = await run_in_threadpool(registry.withheld_entry_ids, grant.withheld)
+        members = {m for s in page.items for m in s.member_ids}
+        warnings = [blocking.withheld_warning()] if members & withheld else []
         urls = Urls(context, request)
-        return FhirJSONResponse(iti66.find(registry, pairs, _strict(request), f"{urls.fhir}/List",
-                                           urls.resource("List")))
+        bundle = iti66.searchset(parsed, page, f"{urls.fhir}/List", urls.resource("List"), shown_list(withheld),
+                                 warnings)
+        found = {s.patient.value for s in page.items} if page.items else (set(cprs) if page.total else set())
+        await guard.log(grant, [c for c in cprs if c in found], "ITI-66 Find Document Lists",
+                        f"{page.total} SubmissionSet(s) found")
+        return FhirJSONResponse(bundle)
 
     @fhir.get("/List")
-    def search_lists(request: Request) -> Response:
-        return find_lists(request, list(request.query_params.multi_items()))
+    async def search_lists(request: Request) -> Response:
+        return await find_lists(request, list(request.query_params.multi_items()))
 
     @fhir.post("/List/_search")
     async def search_lists_post(request: Request) -> Response:
         pairs = await _search_pairs(request, context.settings.max_body_bytes)
-        return await run_in_threadpool(find_lists, request, pairs)
+        return await find_lists(request, pairs)
 
     @fhir.get("/List/{set_id}")
-    def read_list(set_id: str) -> Response:
-        found = registry.get_submission_set(set_id)
+    async def read_list(set_id: str, request: Request) -> Response:
+        principal = await guard.authenticate(request)
+        found = await run_in_threadpool(registry.get_submission_set, set_id)
         if found is None:
             raise FhirError(404, Issue("error", "not-found", f"List/{set_id} is not known", rule="dds-list-exists"))
-        return FhirJSONResponse(submission_set.to_fhir(found))
+        grant = await guard.read(principal, request, [found.patient.value] if principal else [])
+        if found.patient.value in grant.fully_blocked:
+            raise FhirError(404, Issue("error", "not-found", f"List/{set_id} is not known", rule="dds-list-exists"))
+        withheld = await run_in_threadpool(registry.withheld_entry_ids, grant.withheld)
+        await guard.log(grant, [found.patient.value], "Read SubmissionSet", f"List/{found.id}")
+        return FhirJSONResponse(shown_list(withheld)(submission_set.to_fhir(found)))
 
     @fhir.delete("")
     @fhir.delete("/{path:path}")
@@ -169,8 +243,16 @@ def create_app(context: SandboxContext) -> FastAPI:
     app.include_router(fhir)
 
     @app.get("/documents/{entry_id}")
-    def retrieve(entry_id: str, request: Request) -> Response:
-        return iti68.retrieve(registry, entry_id, request.headers.get("if-none-match"))
+    async def retrieve(entry_id: str, request: Request) -> Response:
+        _, grant = await readable_entry(request, entry_id, "ITI-68 Retrieve Document", metadata_only=False)
+
+        def shown(entry: StoredEntry, content: bytes) -> bytes:
+            if entry.patient.value in grant.hide_address:
+                return address_protection.strip_document(content, entry.mime_type)
+            return content
+
+        return await run_in_threadpool(iti68.retrieve, registry, entry_id, request.headers.get("if-none-match"),
+                                       shown)
 
     @app.delete("/documents/{entry_id}")
     def delete_document(entry_id: str) -> Response:
@@ -178,6 +260,16 @@ def create_app(context: SandboxContext) -> FastAPI:
                         headers={"Allow": "GET"})
 
     return app
+
+
+def _subject_cpr(resource: dict[str, Any]) -> str | None:
+    """The CPR of a DocumentReference's contained subject Patient (or its subject identifier)."""
+    subject = resource.get("subject", {})
+    if "identifier" in subject:
+        return subject["identifier"].get("value")
+    ref = subject.get("reference", "").lstrip("#")
+    patient = next((c for c in resource.get("contained", []) if c.get("id") == ref), {})
+    return next((i.get("value") for i in patient.get("identifier", [])), None)
 
 
 def _http_date(moment: datetime) -> str:

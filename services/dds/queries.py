@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, exists, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, func, not_, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute
 
 from services.dds.models import DocumentEntryRow, EntryCodeRow
@@ -36,6 +36,23 @@ class DateValue:
     high: datetime
 
 
+@dataclass(frozen=True)
+class Withholding:
+    """Entries of patient ``value`` whose service time overlaps [start, end] are withheld (Min Spærring).
+
+    An open bound is unbounded; both open withholds every entry of the patient. The service time is
+    ``context.period`` (serviceStart/StopTime), else the creation time, else the registration date.
+    """
+
+    value: str
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @property
+    def everything(self) -> bool:
+        return self.start is None and self.end is None
+
+
 @dataclass
 class EntryQuery:
     """A FindDocuments query. Every list is AND-ed; each inner list of alternatives is OR-ed."""
@@ -46,6 +63,7 @@ class EntryQuery:
     tokens: list[tuple[str, list[TokenValue]]] = field(default_factory=list)  # (param, alternatives)
     dates: list[tuple[str, list[DateValue]]] = field(default_factory=list)  # ("date" | "creation", values)
     periods: list[list[DateValue]] = field(default_factory=list)
+    withheld: list[Withholding] = field(default_factory=list)
     count: int = 20
     after_pk: int | None = None  # next page: entries older than this one
     before_pk: int | None = None  # previous page: entries newer than this one
@@ -62,9 +80,23 @@ class SubmissionSetQuery:
     source_ids: list[list[TokenValue]] = field(default_factory=list)
     designations: list[list[TokenValue]] = field(default_factory=list)
     dates: list[list[DateValue]] = field(default_factory=list)
+    excluded_patients: list[str] = field(default_factory=list)  # every set withheld (Min Spærring)
     count: int = 20
     after_pk: int | None = None
     before_pk: int | None = None
+
+
+def withheld_condition(withholding: Withholding) -> ColumnElement[bool]:
+    """The entries ``withholding`` withholds (its negation keeps the others)."""
+    start = func.coalesce(DocumentEntryRow.period_start, DocumentEntryRow.creation, DocumentEntryRow.date)
+    end = func.coalesce(DocumentEntryRow.period_end, DocumentEntryRow.period_start, DocumentEntryRow.creation,
+                        DocumentEntryRow.date)
+    parts: list[ColumnElement[bool]] = [DocumentEntryRow.patient_value == withholding.value]
+    if withholding.end is not None:
+        parts.append(start <= withholding.end)
+    if withholding.start is not None:
+        parts.append(end >= withholding.start)
+    return and_(*parts)
 
 
 def _text_column_match(system_col: InstrumentedAttribute[str | None] | None,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, func, insert, not_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DataError, IntegrityError
@@ -47,10 +47,12 @@ from services.dds.models import (
 from services.dds.queries import (
     EntryQuery,
     SubmissionSetQuery,
+    Withholding,
     code_condition,
     period_condition,
     point_condition,
     token_condition,
+    withheld_condition,
 )
 
 DUPLICATE_SOURCE = "IHE ITI TF-3 4.1.4 (uniqueId is unique in the registry)"
@@ -295,6 +297,14 @@ class Registry:
                 return None
             return _stored_entry(found[0]), found[1]
 
+    def withheld_entry_ids(self, withholdings: Sequence[Withholding]) -> set[str]:
+        """The ids of the entries ``withholdings`` withhold."""
+        if not withholdings:
+            return set()
+        with self.database.session() as session:
+            return set(session.scalars(select(DocumentEntryRow.id).where(
+                or_(*(withheld_condition(w) for w in withholdings)))))
+
     def relations_of(self, entry_pks: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
         """For each entry pk, the associations it has: (kind, target entry id)."""
         if not entry_pks:
@@ -455,6 +465,7 @@ def _entry_conditions(query: EntryQuery) -> list[ColumnElement[bool]]:
     for values in query.periods:
         conditions.append(or_(*(period_condition(DocumentEntryRow.period_start, DocumentEntryRow.period_end, v)
                                 for v in values)))
+    conditions.extend(not_(withheld_condition(w)) for w in query.withheld)
     return conditions
 
 
@@ -475,6 +486,8 @@ def _submission_set_conditions(query: SubmissionSetQuery) -> list[ColumnElement[
                                           SubmissionSetRow.designation_code, alternatives))
     for values in query.dates:
         conditions.append(or_(*(point_condition(SubmissionSetRow.submission_time, v) for v in values)))
+    if query.excluded_patients:
+        conditions.append(SubmissionSetRow.patient_value.not_in(query.excluded_patients))
     return conditions
 
 

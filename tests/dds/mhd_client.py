@@ -11,12 +11,14 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import httpx2 as httpx
 from fastapi.testclient import TestClient
+from sts_client import READER, SOURCE_SYSTEM, add_relation, auth
 
 CPR_SYSTEM = "urn:oid:1.2.208.176.1.2"
 CPR = "0602631234"  # the patient of the xdsdocuments HCO DocumentReference example
@@ -47,13 +49,43 @@ def urn() -> str:
 
 
 class Mhd:
-    """An IHE MHD Document Source and Consumer talking to ``/dds/fhir`` of the sandbox."""
+    """An IHE MHD Document Source and Consumer talking to ``/dds/fhir`` of the sandbox.
+
+    Its client carries proper tokens: requests that provide or update (``POST /dds/fhir``, ``PUT``)
+    the source system's (Aarhus Kommune's EOJ), every other DDS request the reader's (a GP). Each
+    patient it provides for gets a treatment relation with the reader in BRS, as a referral would
+    give. A request that already has an ``Authorization`` header is left as it is.
+    """
 
     base = "/dds/fhir"
 
     def __init__(self, client: TestClient, examples: Examples) -> None:
-        self.client = client
+        self.client = TestClient(client.app, base_url=str(client.base_url))
+        self.client.event_hooks = {"request": [self._authorise], "response": [self._relate_provided]}
         self.examples = examples
+        self.source_headers = auth(self.client, SOURCE_SYSTEM)
+        self.reader_headers = auth(self.client, READER)
+        self._related: set[str] = set()
+
+    def _authorise(self, request: httpx.Request) -> None:
+        if "authorization" in request.headers or not request.url.path.startswith("/dds/"):
+            return
+        provides = request.method in ("POST", "PUT") and not request.url.path.endswith("/_search")
+        request.headers.update(self.source_headers if provides else self.reader_headers)
+        request.extensions["mhd_authorised"] = True
+
+    def _relate_provided(self, response: httpx.Response) -> None:
+        request = response.request
+        if (response.status_code == 200 and request.method == "POST" and request.url.path.rstrip("/") == self.base
+                and request.extensions.get("mhd_authorised")):
+            for cpr in _patients_in(request.content):
+                self.relate(cpr)
+
+    def relate(self, cpr: str) -> None:
+        """A treatment relation between the reader and ``cpr`` (once)."""
+        if cpr not in self._related and len(cpr) == 10:
+            add_relation(self.client, READER, cpr)
+            self._related.add(cpr)
 
     # ---- building ------------------------------------------------------------------------------
 
@@ -140,6 +172,28 @@ class Mhd:
     def put(self, resource: dict[str, Any], **headers: str) -> httpx.Response:
         return self.client.put(f"{self.base}/DocumentReference/{resource['id']}", json=resource,
                                headers={"Content-Type": FHIR_JSON, **headers})
+
+
+def _patients_in(content: bytes) -> list[str]:
+    """The patient identifier values an ITI-65 body names (best effort: bodies may be broken on purpose)."""
+    try:
+        bundle = json.loads(content)
+    except ValueError:
+        return []
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("system") == CPR_SYSTEM and isinstance(node.get("value"), str):
+                found.append(node["value"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(bundle)
+    return list(dict.fromkeys(found))
 
 
 def issues_of(response: httpx.Response) -> list[dict[str, Any]]:

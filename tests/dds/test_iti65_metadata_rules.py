@@ -15,6 +15,7 @@ def test_bad_cpr_is_refused_naming_the_patient(mhd: Mhd) -> None:
     assert response.status_code == 422
     assert "XDSUnknownPatientId" in ihe_codes(response)
     assert any(e.startswith("Bundle.entry[1].resource.subject") for e in expressions(response))
+    mhd.relate("3213991234")  # so the reader may look: nothing was registered
     assert mhd.found_ids(**{"patient.identifier": "3213991234", "status": "current"}) == []
 
 

@@ -210,7 +210,7 @@ def test_huge_body_is_refused(context: SandboxContext, mhd: Mhd) -> None:
     small._packages = context._packages
     with TestClient(create_sandbox_app(small, warm_packages=False), base_url="http://sandbox.test") as client:
         body = json.dumps(mhd.bundle((mhd.document_reference(), mhd.examples.hco))).encode()
-        response = client.post("/dds/fhir", content=body, headers={"Content-Type": FHIR_JSON})
+        response = client.post("/dds/fhir", content=body, headers={"Content-Type": FHIR_JSON, **mhd.source_headers})
     assert response.status_code == 413
     assert issues_of(response)[0]["code"] == "too-costly"
 

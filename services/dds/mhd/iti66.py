@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from nsp_sandbox.outcome import Issue
 from services.dds.mhd import search, submission_set
 from services.dds.mhd.iti67 import patient_tokens
 from services.dds.mhd.search import SearchParam
 from services.dds.queries import SubmissionSetQuery
-from services.dds.registry import Registry
+from services.dds.registry import Page, Registry
 
 _MHD = "https://profiles.ihe.net/ITI/MHD/SearchParameter/"
 _R4 = "http://hl7.org/fhir/SearchParameter/"
@@ -59,11 +60,21 @@ def to_query(parsed: search.ParsedSearch) -> SubmissionSetQuery:
     return query
 
 
+def parse(pairs: list[tuple[str, str]], strict: bool) -> tuple[search.ParsedSearch, SubmissionSetQuery]:
+    parsed = search.parse(pairs, PARAMETERS, ALIASES, strict)
+    return parsed, to_query(parsed)
+
+
+def searchset(parsed: search.ParsedSearch, page: Page, search_url: str, resource_url: Callable[[str], str],
+              shown: Callable[[dict[str, Any]], dict[str, Any]] = lambda r: r,
+              warnings: list[Issue] | None = None) -> dict[str, Any]:
+    resources = [shown(submission_set.to_fhir(s)) for s in page.items]
+    return search.searchset(search_url, parsed, resources, [resource_url(s.id) for s in page.items],
+                            page.total, page.has_next, page.has_prev, page.first_pk, page.last_pk, warnings)
+
+
 def find(registry: Registry, pairs: list[tuple[str, str]], strict: bool, search_url: str,
          resource_url: Callable[[str], str]) -> dict[str, Any]:
-    """Run an ITI-66 search; answer the searchset Bundle."""
-    parsed = search.parse(pairs, PARAMETERS, ALIASES, strict)
-    page = registry.find_submission_sets(to_query(parsed))
-    resources = [submission_set.to_fhir(s) for s in page.items]
-    return search.searchset(search_url, parsed, resources, [resource_url(s.id) for s in page.items],
-                            page.total, page.has_next, page.has_prev, page.first_pk, page.last_pk)
+    """Run an ITI-66 search without access control; answer the searchset Bundle."""
+    parsed, query = parse(pairs, strict)
+    return searchset(parsed, registry.find_submission_sets(query), search_url, resource_url)

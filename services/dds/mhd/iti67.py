@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from nsp_sandbox.outcome import Issue
 from services.dds.domain import CPR_SYSTEM, AvailabilityStatus
 from services.dds.mhd import document_reference, search
 from services.dds.mhd.search import SearchParam
 from services.dds.queries import EntryQuery, TokenValue
-from services.dds.registry import Registry
+from services.dds.registry import Page, Registry
 
 _MHD = "https://profiles.ihe.net/ITI/MHD/SearchParameter/"
 _R4 = "http://hl7.org/fhir/SearchParameter/"
@@ -111,12 +112,23 @@ def to_query(parsed: search.ParsedSearch) -> EntryQuery:
     return query
 
 
+def parse(pairs: list[tuple[str, str]], strict: bool) -> tuple[search.ParsedSearch, EntryQuery]:
+    """The parsed parameters and the registry query of an ITI-67 request (400 when malformed)."""
+    parsed = search.parse(pairs, PARAMETERS, ALIASES, strict)
+    return parsed, to_query(parsed)
+
+
+def searchset(parsed: search.ParsedSearch, page: Page, search_url: str, resource_url: Callable[[str], str],
+              document_url: Callable[[str], str], warnings: list[Issue] | None = None,
+              shown: Callable[[dict[str, Any]], dict[str, Any]] = lambda r: r) -> dict[str, Any]:
+    """The searchset Bundle of one page; ``shown`` adapts each resource to who is looking."""
+    resources = [shown(document_reference.to_fhir(e, document_url(e.id))) for e in page.items]
+    return search.searchset(search_url, parsed, resources, [resource_url(e.id) for e in page.items],
+                            page.total, page.has_next, page.has_prev, page.first_pk, page.last_pk, warnings)
+
+
 def find(registry: Registry, pairs: list[tuple[str, str]], strict: bool, search_url: str,
          resource_url: Callable[[str], str], document_url: Callable[[str], str]) -> dict[str, Any]:
-    """Run an ITI-67 search; answer the searchset Bundle."""
-    parsed = search.parse(pairs, PARAMETERS, ALIASES, strict)
-    query = to_query(parsed)
-    page = registry.find_entries(query)
-    resources = [document_reference.to_fhir(e, document_url(e.id)) for e in page.items]
-    return search.searchset(search_url, parsed, resources, [resource_url(e.id) for e in page.items],
-                            page.total, page.has_next, page.has_prev, page.first_pk, page.last_pk)
+    """Run an ITI-67 search without access control; answer the searchset Bundle."""
+    parsed, query = parse(pairs, strict)
+    return searchset(parsed, registry.find_entries(query), search_url, resource_url, document_url)

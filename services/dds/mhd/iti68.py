@@ -8,9 +8,13 @@ is kept.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
+
 from fastapi.responses import Response
 
 from nsp_sandbox.outcome import FhirError, Issue
+from services.dds.domain import StoredEntry
 from services.dds.registry import Registry
 
 
@@ -25,13 +29,23 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
-def retrieve(registry: Registry, entry_id: str, if_none_match: str | None) -> Response:
+def missing(entry_id: str) -> FhirError:
+    return FhirError(404, Issue("error", "not-found", f"No document for DocumentReference/{entry_id}",
+                                rule="iti68-document-exists", ihe_code="XDSMissingDocument"))
+
+
+def retrieve(registry: Registry, entry_id: str, if_none_match: str | None,
+             shown: Callable[[StoredEntry, bytes], bytes] | None = None) -> Response:
+    """The document of ``entry_id``; ``shown`` adapts the bytes to who is looking (then the ETag follows them)."""
     found = registry.get_document(entry_id)
     if found is None:
-        raise FhirError(404, Issue("error", "not-found", f"No document for DocumentReference/{entry_id}",
-                                   rule="iti68-document-exists", ihe_code="XDSMissingDocument"))
+        raise missing(entry_id)
     entry, content = found
     etag = etag_of(entry.document_hash)
+    if shown is not None:
+        adapted = shown(entry, content)
+        if adapted != content:
+            content, etag = adapted, etag_of(hashlib.sha1(adapted).hexdigest())
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
     if _matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)

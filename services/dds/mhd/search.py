@@ -143,7 +143,8 @@ def require(parsed: ParsedSearch, *alternatives: str) -> None:
 
 
 def searchset(search_url: str, parsed: ParsedSearch, resources: list[dict[str, Any]], full_urls: list[str],
-              total: int, has_next: bool, has_prev: bool, first_pk: int | None, last_pk: int | None) -> dict[str, Any]:
+              total: int, has_next: bool, has_prev: bool, first_pk: int | None, last_pk: int | None,
+              warnings: list[Issue] | None = None) -> dict[str, Any]:
     """A searchset Bundle with ``total``, ``self`` / ``next`` / ``prev`` links and any warnings."""
     kept = [(name, v) for name, values in parsed.values.items() for v in values]
 
@@ -167,12 +168,13 @@ def searchset(search_url: str, parsed: ParsedSearch, resources: list[dict[str, A
         {"fullUrl": url, "resource": resource, "search": {"mode": "match"}}
         for url, resource in zip(full_urls, resources, strict=True)
     ]
-    if parsed.ignored:
+    issues = [Issue("warning", "not-supported", f"Search parameter '{name}' is not supported and was ignored",
+                    expression=name, rule="fhir-search-parameter") for name in parsed.ignored]
+    issues += warnings or []
+    if issues:
         entries.append({
             "fullUrl": f"urn:uuid:{uuid.uuid4()}",
-            "resource": operation_outcome([Issue(
-                "warning", "not-supported", f"Search parameter '{name}' is not supported and was ignored",
-                expression=name, rule="fhir-search-parameter") for name in parsed.ignored]),
+            "resource": operation_outcome(issues),
             "search": {"mode": "outcome"},
         })
     return {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "searchset", "total": total,

@@ -1,0 +1,144 @@
+"""Security tokens: the claims NSP's STS signs, and their verification by every actor.
+
+A token is a JWT (ES256) that models a DGWS ID card together with the HSUID header:
+
+| claim | DGWS / HSUID counterpart |
+|---|---|
+| ``id_card_type`` (``user`` / ``system``) | ``sosi:IDCardType`` |
+| ``assurance_level`` (4 personal, 3 system) | ``sosi:AuthenticationLevel`` (DGWS security level) |
+| ``user_type`` (``nsi:Citizen`` / ``nsi:HealthcareProfessional``) | ``nsi:UserType`` |
+| ``acting_cpr`` | ``nsi:ActingUserCivilRegistrationNumber`` |
+| ``authorisation``, ``role`` | ``medcom:UserAuthorizationCode``, ``medcom:UserRole`` |
+| ``organisation`` (SOR code and name) | ``nsi:OrgUsingID`` (NameFormat ``nsi:sor``) |
+| ``system_name`` | ``medcom:ITSystemName`` / ``nsi:SystemName`` |
+| ``acts_for`` (CPRs) | ``nsi:CitizenCivilRegistrationNumber``: the citizens acted for (fuldmagt, custody) |
+| ``citizen_user_relation`` | ``nsi:CitizenUserRelation`` |
+
+``aud`` names the services the token is for (``urn:nsp-sandbox:<actor>``); tokens are short-lived.
+Expiry is judged on the sandbox clock, so scenarios that travel in time expire tokens too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import jwt
+
+from nsp_sandbox.outcome import FhirError, Issue
+
+ISSUER = "urn:nsp-sandbox:sts"
+ALGORITHM = "ES256"
+LEEWAY_SECONDS = 30
+TOKEN_SOURCE = "DGWS 1.0.1 ID card + HSUID header (NSP STS), modelled as a JWT"
+
+
+def audience(actor: str) -> str:
+    """The ``aud`` value of a service, e.g. ``urn:nsp-sandbox:dds``."""
+    return f"urn:nsp-sandbox:{actor}"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, as a verified token says."""
+
+    persona: str
+    kind: str  # citizen | relative | professional | system
+    id_card_type: str
+    assurance_level: int
+    user_type: str | None
+    name: str
+    acting_cpr: str | None
+    authorisation: str | None
+    role: str | None
+    organisation_sor: str | None
+    organisation_name: str | None
+    system_name: str | None
+    acts_for: tuple[str, ...]
+    token_id: str
+
+    @property
+    def is_system(self) -> bool:
+        return self.id_card_type == "system"
+
+    @property
+    def is_professional(self) -> bool:
+        return self.user_type == "nsi:HealthcareProfessional"
+
+    @property
+    def is_citizen(self) -> bool:
+        return self.user_type == "nsi:Citizen"
+
+    def citizens_represented(self) -> tuple[str, ...]:
+        """The CPRs a citizen user may act as: their own and those they act for."""
+        own = (self.acting_cpr,) if self.is_citizen and self.acting_cpr else ()
+        return own + tuple(c for c in self.acts_for if c not in own)
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, Any]) -> Principal:
+        organisation = claims.get("organisation") or {}
+        return cls(
+            persona=str(claims["sub"]), kind=str(claims.get("persona_kind", "")),
+            id_card_type=str(claims.get("id_card_type", "")), assurance_level=int(claims.get("assurance_level", 0)),
+            user_type=claims.get("user_type"), name=str(claims.get("name", "")),
+            acting_cpr=claims.get("acting_cpr"), authorisation=claims.get("authorisation"),
+            role=claims.get("role"), organisation_sor=organisation.get("sor"),
+            organisation_name=organisation.get("name"), system_name=claims.get("system_name"),
+            acts_for=tuple(claims.get("acts_for") or ()), token_id=str(claims.get("jti", "")),
+        )
+
+
+def unauthorised(message: str, rule: str) -> FhirError:
+    """401 with the OAuth ``WWW-Authenticate`` challenge."""
+    return FhirError(401, Issue("error", "login", message, rule=rule, source=TOKEN_SOURCE),
+                     headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer …`` header; 401 without one."""
+    if not authorization:
+        raise FhirError(401, Issue("error", "login", "No security token: send 'Authorization: Bearer <token>' "
+                                   "from NSP's STS (POST /nsp/sts/token)", rule="token-required",
+                                   source=TOKEN_SOURCE), headers={"WWW-Authenticate": "Bearer"})
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorised("The Authorization header is not 'Bearer <token>'", "token-required")
+    return token.strip()
+
+
+def key_id(token: str) -> str | None:
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError:
+        raise unauthorised("The token is not a JWT", "token-format") from None
+    if kid is not None and not isinstance(kid, str):
+        raise unauthorised("The token's key id is not a string", "token-format")
+    return kid
+
+
+def verify(token: str, jwks: dict[str, Any], expected_audience: str, now: datetime) -> Principal:
+    """Check signature (against ``jwks``), issuer, audience, and validity at ``now``; 401 otherwise."""
+    kid = key_id(token)
+    keys = {k.get("kid"): k for k in jwks.get("keys", [])}
+    if kid not in keys:
+        raise unauthorised(f"The token is signed with key '{kid}', which the STS does not publish", "token-signature")
+    key = jwt.PyJWK.from_json(json.dumps(keys[kid]))
+    try:
+        claims = jwt.decode(token, key.key, algorithms=[ALGORITHM], audience=expected_audience, issuer=ISSUER,
+                            options={"verify_exp": False, "verify_nbf": False, "verify_iat": False,
+                                     "require": ["exp", "iat", "aud", "iss", "sub", "jti"]})
+    except jwt.InvalidAudienceError:
+        raise unauthorised(f"The token is not for this service (audience {expected_audience})",
+                           "token-audience") from None
+    except jwt.InvalidSignatureError:
+        raise unauthorised("The token's signature does not verify", "token-signature") from None
+    except jwt.PyJWTError as exc:
+        raise unauthorised(f"The token is not valid: {exc}", "token-invalid") from None
+    moment = now.timestamp()
+    if float(claims["exp"]) + LEEWAY_SECONDS <= moment:
+        raise unauthorised("The token has expired", "token-expired")
+    if float(claims.get("nbf", claims["iat"])) - LEEWAY_SECONDS > moment:
+        raise unauthorised("The token is not valid yet", "token-not-yet-valid")
+    return Principal.from_claims(claims)

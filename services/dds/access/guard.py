@@ -1,0 +1,112 @@
+"""The access rules composed for DDS's faces: authenticate, decide, filter, log.
+
+``authenticate`` verifies the token (401); ``read`` decides a look-up of some citizens' documents
+(who may read, treatment relation, blocks, værdispring) and answers a ``ReadGrant`` the face
+applies to its query and result; ``log`` writes the Min Log entries of a professional's look-up
+with a non-empty result. With ``settings.dds_access_control`` off, everything is open and nothing
+is logged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+
+from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.outcome import FhirError, Issue
+from nsp_sandbox.tokens import Principal
+from services.dds.access import address_protection, blocking, min_log, readers, treatment_relation
+from services.dds.access.consent_override import HEADER, override_reason
+from services.dds.access.nsp import NspClient
+from services.dds.access.tokens import TokenVerifier
+from services.dds.queries import Withholding
+
+
+@dataclass
+class ReadGrant:
+    """What one look-up may see: ``withheld`` entries are left out; addresses hidden for ``hide_address``."""
+
+    principal: Principal | None
+    override: str | None = None
+    decisions: dict[str, blocking.BlockDecision] = field(default_factory=dict)
+    hide_address: set[str] = field(default_factory=set)
+
+    @property
+    def withheld(self) -> list[Withholding]:
+        return [w for d in self.decisions.values() for w in d.withheld]
+
+    @property
+    def fully_blocked(self) -> list[str]:
+        return [cpr for cpr, d in self.decisions.items() if d.everything]
+
+    @property
+    def partly_blocked(self) -> bool:
+        return any(d.partly for d in self.decisions.values())
+
+    @property
+    def logs(self) -> bool:
+        return self.principal is not None and self.principal.is_professional
+
+
+class Guard:
+    def __init__(self, context: SandboxContext) -> None:
+        self.context = context
+        self.verifier = TokenVerifier(context.peers, context.clock)
+        self.nsp = NspClient(context.peers, context.clock, context.settings.dds_nsp_persona)
+
+    @property
+    def enabled(self) -> bool:
+        return self.context.settings.dds_access_control
+
+    async def authenticate(self, request: Request) -> Principal | None:
+        if not self.enabled:
+            return None
+        return await self.verifier.principal(request.headers.get("authorization"))
+
+    async def provider(self, request: Request) -> None:
+        principal = await self.authenticate(request)
+        if principal is not None:
+            readers.require_provider(principal)
+
+    async def read(self, principal: Principal | None, request: Request, cprs: list[str]) -> ReadGrant:
+        """Decide a look-up of ``cprs``' documents (403 for a reader without the right to it)."""
+        if principal is None:
+            return ReadGrant(None)
+        readers.require_reader(principal)
+        override = override_reason(principal, request.headers.get(HEADER))
+        grant = ReadGrant(principal, override)
+        for cpr in cprs:
+            if principal.is_citizen:
+                readers.require_citizen_access(principal, cpr)
+                person = await self.nsp.person(cpr)
+                if address_protection.must_hide(principal, cpr, person):
+                    grant.hide_address.add(cpr)
+                continue
+            await treatment_relation.require_relation(self.nsp, principal, cpr)
+            decision = blocking.decide(cpr, await self.nsp.blocks(cpr), principal)
+            if override is None:
+                grant.decisions[cpr] = decision
+        return grant
+
+    async def log(self, grant: ReadGrant, cprs: list[str], activity: str, addition: str) -> None:
+        if not grant.logs or grant.principal is None:
+            return
+        for cpr in cprs:
+            await self.nsp.write_minlog(min_log.entry(grant.principal, cpr, activity, grant.override, addition))
+
+
+def patients_named(groups: list[list[Any]]) -> list[str]:
+    """The CPRs a search names (``patient`` / ``patient.identifier``); 403 for an open-ended one."""
+    cprs: list[str] = []
+    for group in groups:
+        for token in group:
+            if not token.code:
+                raise FhirError(403, Issue("error", "forbidden", "A look-up names each patient by identifier "
+                                           "value; a search over any patient is not allowed",
+                                           expression="patient.identifier", rule="dds-named-patient",
+                                           source=readers.SOURCE))
+            if token.code not in cprs:
+                cprs.append(token.code)
+    return cprs

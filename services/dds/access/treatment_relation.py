@@ -1,0 +1,22 @@
+"""A health professional reads a citizen's documents only with a treatment relation (BRS,
+sundhedsloven §42a), asked of NSP at the time of the look-up. Without one: 403 naming it."""
+
+from __future__ import annotations
+
+from nsp_sandbox.outcome import FhirError, Issue
+from nsp_sandbox.tokens import Principal
+from services.dds.access.nsp import NspClient
+
+SOURCE = "sundhedsloven §42a; NSP BRS; DDS data retrieval IFS v1.5 (internal_error_treatmentrelation)"
+
+
+async def require_relation(nsp: NspClient, principal: Principal, cpr: str) -> None:
+    if not principal.authorisation:
+        raise FhirError(403, Issue("error", "forbidden", "The token carries no authorisation id, so no treatment "
+                                   "relation can be established", rule="dds-treatment-relation", source=SOURCE))
+    if not await nsp.relations(principal.authorisation, cpr):
+        raise FhirError(403, Issue(
+            "error", "forbidden",
+            f"No treatment relation between {principal.name} (authorisation {principal.authorisation}, "
+            f"{principal.organisation_name or 'no organisation'}) and the citizen with CPR {cpr}",
+            rule="dds-treatment-relation", source=SOURCE))

@@ -1,0 +1,81 @@
+"""BRS — Behandlingsrelationsservicen: does a health professional have a treatment relation to a
+citizen (sundhedsloven §42a: the patient is "i behandling")? Relations come from the world (the
+citizen's GP clinic, seeded contacts) and from ``POST /nsp/brs/relations`` (a period)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from nsp_sandbox.database import Database
+from nsp_sandbox.outcome import FhirError, Issue
+from services.nsp.models import TreatmentRelationRow
+from services.nsp.periods import iso, naive_utc, parse_instant
+from services.nsp.world import World
+
+SOURCE = "NSP BRS (Behandlingsrelationsservicen), sundhedsloven §42a"
+
+
+class TreatmentRelations:
+    def __init__(self, database: Database, world: World) -> None:
+        self.database = database
+        self.world = world
+
+    def add(self, body: dict[str, Any], created_by: str, now: datetime) -> dict[str, Any]:
+        authorisation = body.get("authorisation")
+        if authorisation is None and isinstance(body.get("professional"), str):
+            professional = self.world.professionals.get(body["professional"])
+            authorisation = professional.authorisation if professional else None
+        if not isinstance(authorisation, str) or authorisation not in self.world.by_authorisation:
+            raise FhirError(400, Issue("error", "invalid", "Name the professional by 'authorisation' (id) or "
+                                       "'professional' (persona id) of a known professional",
+                                       expression="authorisation", rule="brs-professional", source=SOURCE))
+        cpr = body.get("cpr")
+        if not (isinstance(cpr, str) and len(cpr) == 10):
+            raise FhirError(400, Issue("error", "invalid", "'cpr' is a 10-character CPR number", expression="cpr",
+                                       rule="brs-cpr", source=SOURCE))
+        valid_from = parse_instant(body.get("valid_from"), "valid_from") or naive_utc(now)
+        valid_to = parse_instant(body.get("valid_to"), "valid_to", end_of_day=True)
+        if valid_to is not None and valid_to < valid_from:
+            raise FhirError(400, Issue("error", "invalid", "'valid_to' is before 'valid_from'",
+                                       expression="valid_to", rule="brs-period", source=SOURCE))
+        row = TreatmentRelationRow(id=str(uuid.uuid4()), authorisation=authorisation, cpr=cpr,
+                                   valid_from=valid_from, valid_to=valid_to, created_at=naive_utc(now),
+                                   created_by=created_by)
+        with self.database.session() as session:
+            session.add(row)
+        return _added_json(row)
+
+    def find(self, authorisation: str | None, cpr: str | None, now: datetime) -> list[dict[str, Any]]:
+        """Relations active at ``now`` for the professional and/or citizen given."""
+        today = now.date()
+        out = [{"authorisation": r.authorisation, "cpr": r.cpr, "basis": r.basis,
+                "valid_from": r.valid_from.isoformat() if r.valid_from else None,
+                "valid_to": r.valid_to.isoformat() if r.valid_to else None}
+               for r in self.world.relations
+               if r.active(today) and authorisation in (None, r.authorisation) and cpr in (None, r.cpr)]
+        current = naive_utc(now)
+        with self.database.session() as session:
+            statement = select(TreatmentRelationRow).where(TreatmentRelationRow.valid_from <= current)
+            if authorisation is not None:
+                statement = statement.where(TreatmentRelationRow.authorisation == authorisation)
+            if cpr is not None:
+                statement = statement.where(TreatmentRelationRow.cpr == cpr)
+            out += [_added_json(r) for r in session.scalars(statement)
+                    if r.valid_to is None or current <= r.valid_to]
+        return out
+
+    def added_by_professional(self, now: datetime) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for relation in self.find(None, None, now):
+            if relation["basis"] == "added (BRS)":
+                out.setdefault(relation["authorisation"], set()).add(relation["cpr"])
+        return out
+
+
+def _added_json(row: TreatmentRelationRow) -> dict[str, Any]:
+    return {"id": row.id, "authorisation": row.authorisation, "cpr": row.cpr, "basis": "added (BRS)",
+            "valid_from": iso(row.valid_from), "valid_to": iso(row.valid_to)}

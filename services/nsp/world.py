@@ -1,0 +1,192 @@
+"""The synthetic Danish world NSP knows: citizens (CPR), organisations (SOR), professionals
+(authorisation), IT systems, powers of attorney, custody and seeded treatment relations.
+
+Read from the JSON files in ``world/`` shipped with the project (documented in ``docs/nsp.md``).
+Everything that depends on time (age, a fuldmagt's validity) is judged at the ``now`` passed in,
+which callers take from the sandbox clock.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+WORLD_DIR = Path(__file__).parent / "world"
+CUSTODY_AGE = 15  # parents act digitally for a child under 15 (sundhedsloven §39a-b, L 44 2023-24)
+
+
+def birth_date(cpr: str) -> date:
+    """The birth date of a CPR (or eCPR) number: DDMMYY and the century from the 7th digit."""
+    day, month, year = int(cpr[0:2]), int(cpr[2:4]), int(cpr[4:6])
+    seventh = int(cpr[6]) if cpr[6].isdigit() else 0
+    if seventh <= 3:
+        century = 1900
+    elif seventh in (4, 9):
+        century = 2000 if year <= 36 else 1900
+    else:
+        century = 2000 if year <= 57 else 1800
+    return date(century + year, month, day)
+
+
+def age_at(cpr: str, today: date) -> int:
+    born = birth_date(cpr)
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _within(today: date, start: date | None, end: date | None) -> bool:
+    return (start is None or start <= today) and (end is None or today <= end)
+
+
+@dataclass(frozen=True)
+class Organisation:
+    sor: str
+    name: str
+    kind: str
+    parent: str | None
+    municipality: str | None
+
+
+@dataclass(frozen=True)
+class Citizen:
+    cpr: str
+    name: str
+    gp: str | None
+    address: str | None
+    ecpr: bool = False  # a substitute number (eCPR), not a CPR number
+    name_and_address_protected: bool = False  # CPR protection type 00001
+    deceased: date | None = None
+    custodial_parents: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PowerOfAttorney:
+    """A fuldmagt: ``grantor`` lets ``proxy`` act for them in ``scope``."""
+
+    grantor: str
+    proxy: str
+    scope: str
+    valid_from: date | None
+    valid_to: date | None
+
+
+@dataclass(frozen=True)
+class Professional:
+    id: str
+    name: str
+    cpr: str
+    authorisation: str
+    role: str
+    organisation: str
+
+
+@dataclass(frozen=True)
+class System:
+    id: str
+    name: str
+    kind: str
+    organisation: str | None
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A treatment relation (BRS): ``authorisation`` treats ``cpr`` in the period."""
+
+    authorisation: str
+    cpr: str
+    valid_from: date | None
+    valid_to: date | None
+    basis: str
+
+    def active(self, today: date) -> bool:
+        return _within(today, self.valid_from, self.valid_to)
+
+
+class World:
+    def __init__(self, organisations: list[Organisation], citizens: list[Citizen],
+                 powers: list[PowerOfAttorney], professionals: list[Professional], systems: list[System],
+                 extra_relations: list[dict[str, Any]]) -> None:
+        self.organisations = {o.sor: o for o in organisations}
+        self.citizens = {c.cpr: c for c in citizens}
+        self.powers = powers
+        self.professionals = {p.id: p for p in professionals}
+        self.by_authorisation = {p.authorisation: p for p in professionals}
+        self.systems = {s.id: s for s in systems}
+        relations = [Relation(p.authorisation, c.cpr, None, None, f"GP: {self.organisations[c.gp].name}")
+                     for c in citizens if c.gp for p in professionals if p.organisation == c.gp]
+        for r in extra_relations:
+            relations.append(Relation(self.professionals[r["professional"]].authorisation, r["cpr"],
+                                      _date(r.get("valid_from")), _date(r.get("valid_to")), "seeded (BRS)"))
+        self.relations = relations
+
+    @classmethod
+    def load(cls, folder: Path = WORLD_DIR) -> World:
+        def read(name: str) -> dict[str, Any]:
+            return json.loads((folder / name).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+        orgs = [Organisation(o["sor"], o["name"], o["kind"], o.get("parent"), o.get("municipality"))
+                for o in read("organisations.json")["organisations"]]
+        people = read("citizens.json")
+        citizens = [Citizen(c["cpr"], c["name"], c.get("gp"), c.get("address"), bool(c.get("ecpr")),
+                            bool(c.get("name_and_address_protected")), _date(c.get("deceased")),
+                            tuple(c.get("custodial_parents", ()))) for c in people["citizens"]]
+        powers = [PowerOfAttorney(p["grantor"], p["proxy"], p["scope"], _date(p.get("valid_from")),
+                                  _date(p.get("valid_to"))) for p in people.get("powers_of_attorney", [])]
+        staff = read("professionals.json")
+        professionals = [Professional(p["id"], p["name"], p["cpr"], p["authorisation"], p["role"],
+                                      p["organisation"]) for p in staff["professionals"]]
+        systems = [System(s["id"], s["name"], s["kind"], s.get("organisation"))
+                   for s in read("systems.json")["systems"]]
+        return cls(orgs, citizens, powers, professionals, systems, staff.get("treatment_relations", []))
+
+    # ---- organisations -----------------------------------------------------------------------
+
+    def sub_units(self, sor: str) -> list[str]:
+        """``sor`` and every organisation below it in the SOR tree."""
+        out, todo = [], [sor]
+        while todo:
+            current = todo.pop()
+            out.append(current)
+            todo.extend(o.sor for o in self.organisations.values() if o.parent == current)
+        return out
+
+    def ancestors(self, sor: str) -> list[str]:
+        out: list[str] = []
+        current = self.organisations.get(sor)
+        while current is not None and current.parent:
+            out.append(current.parent)
+            current = self.organisations.get(current.parent)
+        return out
+
+    # ---- people ------------------------------------------------------------------------------
+
+    def children_in_custody(self, parent_cpr: str, now: datetime) -> list[str]:
+        today = now.date()
+        return [c.cpr for c in self.citizens.values()
+                if parent_cpr in c.custodial_parents and age_at(c.cpr, today) < CUSTODY_AGE and c.deceased is None]
+
+    def grantors(self, proxy_cpr: str, now: datetime) -> list[str]:
+        today = now.date()
+        return [p.grantor for p in self.powers if p.proxy == proxy_cpr and _within(today, p.valid_from, p.valid_to)]
+
+    def acts_for(self, cpr: str, now: datetime) -> list[str]:
+        """The CPRs ``cpr`` may act for at ``now``: children under 15 in custody, fuldmagt grantors."""
+        return sorted(set(self.children_in_custody(cpr, now)) | set(self.grantors(cpr, now)))
+
+    def relatives(self) -> list[str]:
+        """Citizens who are custodial parents or fuldmagt proxies."""
+        parents = {p for c in self.citizens.values() for p in c.custodial_parents}
+        return sorted(parents | {p.proxy for p in self.powers})
+
+
+@cache
+def shipped_world() -> World:
+    """The world shipped with the project, read once."""
+    return World.load()

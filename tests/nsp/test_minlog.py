@@ -1,0 +1,52 @@
+"""Min Log: systems write, citizens (and those acting for them) read newest first; two-year purge."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from sts_client import auth
+
+from nsp_sandbox.context import SandboxContext
+
+BRUNO = "2509479989"
+
+
+def write(client: TestClient, **fields) -> int:  # type: ignore[no-untyped-def]
+    return client.post("/nsp/minlog/entries", headers=auth(client, "system-dds", "nsp"),
+                       json={"cpr": BRUNO, "activity": "ITI-67 Find Document References", **fields}).status_code
+
+
+def test_entries_newest_first_for_the_citizen_and_the_fuldmagt_holder(client: TestClient) -> None:
+    assert write(client, time="2026-01-01T10:00:00+00:00", user_name="A") == 201
+    assert write(client, time="2026-03-01T10:00:00+00:00", user_name="B", consent_override=True,
+                 reason="Akut") == 201
+    own = client.get("/nsp/minlog", headers=auth(client, f"citizen-{BRUNO}")).json()
+    assert [e["user_name"] for e in own] == ["B", "A"]
+    assert own[0]["consent_override"] is True and own[0]["reason"] == "Akut"
+    assert own[0]["system_name"] == "DDS — DokumentDelingsServicen"
+    proxy = client.get("/nsp/minlog", headers=auth(client, "relative-0505059996"))
+    assert proxy.json() == own
+    assert client.get("/nsp/minlog", headers=auth(client, "citizen-0602631234")).json() == []
+    assert client.get("/nsp/minlog", headers=auth(client, "citizen-0602631234"),
+                      params={"cpr": BRUNO}).status_code == 403
+
+
+def test_only_systems_write_and_entries_are_checked(client: TestClient) -> None:
+    gp = auth(client, "gp-skodstrup")
+    assert client.post("/nsp/minlog/entries", headers=gp, json={"cpr": BRUNO, "activity": "x"}).status_code == 403
+    assert client.get("/nsp/minlog", headers=gp).status_code == 403
+    assert write(client, activity="") == 400
+    assert write(client, consent_override=True) == 400  # værdispring without its reason
+    assert write(client, user_name=5) == 400
+
+
+def test_entries_older_than_two_years_are_purged(client: TestClient, context: SandboxContext) -> None:
+    now = context.clock.now()
+    assert write(client, time=(now - timedelta(days=800)).isoformat(), user_name="old") == 201
+    assert write(client, time=(now - timedelta(days=700)).isoformat(), user_name="recent") == 201
+    reader = auth(client, f"citizen-{BRUNO}")
+    assert [e["user_name"] for e in client.get("/nsp/minlog", headers=reader).json()] == ["recent"]
+    context.clock.travel_to(now + timedelta(days=40))
+    reader = auth(client, f"citizen-{BRUNO}")
+    assert client.get("/nsp/minlog", headers=reader).json() == []
