@@ -113,6 +113,7 @@ def test_broken_archive_is_a_warning_not_a_crash(tmp_path: Path) -> None:
     assert any("does not exist" in w for w in registry.warnings)
 
 
+@pytest.mark.timing
 def test_loading_hco_conditionlist_notes_with_dependencies_takes_under_a_second(
     fhir_packages_dir: Path, tmp_path: Path,
 ) -> None:

@@ -55,6 +55,7 @@ def running(tmp_path_factory: pytest.TempPathFactory, fhir_packages_dir: Path) -
     running.output = output  # type: ignore[attr-defined]
 
 
+@pytest.mark.timing
 def test_ready_in_well_under_two_seconds(running: tuple[str, float, str], fhir_packages_dir: Path,
                                          tmp_path: Path) -> None:
     """From process start to answering HTTP. Other tests may load the machine at the same time, so
