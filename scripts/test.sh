@@ -48,4 +48,8 @@ if [ $status -ne 0 ] && [ $status -ne 5 ]; then  # 5: the arguments selected no 
   exit $status
 fi
 echo "==> pytest: everything else, ${NSP_SANDBOX_TEST_WORKERS:-2} workers"
-exec .venv/bin/python -m pytest -n "${NSP_SANDBOX_TEST_WORKERS:-2}" -m "not timing" "$@"
+set +e
+.venv/bin/python -m pytest -n "${NSP_SANDBOX_TEST_WORKERS:-2}" -m "not timing" "$@"
+status=$?
+set -e
+exit $status  # (not exec: the EXIT trap removes a throwaway PostgreSQL cluster)
