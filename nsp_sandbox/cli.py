@@ -96,26 +96,73 @@ def _serve(host: str, port: int, data_dir: Path | None, log_level: str, only: se
 
 
 def _load_demo(context: SandboxContext, origin: str) -> None:
-    """Share the official HCO example messages to this sandbox's DDS, over HTTP."""
+    """Send the official HCO example messages through this sandbox's EOJ (which shares them to DDS)."""
     import httpx2 as httpx
 
-    from nsp_sandbox.demo import HCO_PACKAGE, SOURCE_ID, share_hco_examples, system_token
-    from nsp_sandbox.mhd_source import DocumentSource, RecipientError
+    from nsp_sandbox.demo import HCO_PACKAGE, send_hco_examples
 
     package = context.packages.get(HCO_PACKAGE)
     if package is None:
         typer.echo(f"Demo data: package {HCO_PACKAGE} is not loaded (set NSP_SANDBOX_FHIR_PACKAGES); skipped")
         return
-    typer.echo(f"Demo data: sharing the {package.id} example messages to DDS …")
+    typer.echo(f"Demo data: sending the {package.id} example messages through the EOJ …")
     try:
-        with httpx.Client(timeout=30) as http:
-            headers = system_token(http, context.peers.url("nsp") if context.settings.nsp_url else f"{origin}/nsp")
-    except (httpx.HTTPError, RecipientError) as exc:
-        typer.echo(f"Demo data: no system token from NSP ({exc}); skipped")
+        with httpx.Client(timeout=60) as http:
+            changed = send_hco_examples(http, f"{origin}/eoj", list(package.examples()), report=typer.echo)
+    except httpx.HTTPError as exc:
+        typer.echo(f"Demo data: the EOJ could not be reached ({exc}); skipped")
         return
-    with DocumentSource(f"{origin}/dds/fhir", source_id=SOURCE_ID, headers=headers) as source:
-        changed = share_hco_examples(source, list(package.examples()), report=typer.echo)
     typer.echo(f"Demo data ready ({changed} DDS entries added or changed).")
+
+
+demo_app = typer.Typer(help="Scenarios that show a flow end to end.", no_args_is_help=True)
+app.add_typer(demo_app, name="demo")
+
+
+@demo_app.command("hco")
+def demo_hco(
+    url: Annotated[str | None, typer.Option(help="a running sandbox, e.g. http://127.0.0.1:8080; "
+                                                 "default: a fresh one in this process")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="database folder of the in-process sandbox")] = None,
+) -> None:
+    """HomeCareObservation: new → modify → retract for a seeded citizen, with a readable trace."""
+    import tempfile
+
+    import httpx2 as httpx
+
+    from nsp_sandbox.demo import DEMO_CPR, hco_scenario
+
+    def trace(http: httpx.Client, origin: str) -> None:
+        def dds_view(ids: list[str]) -> None:
+            token = http.post(f"{origin}/nsp/sts/token",
+                              json={"persona": f"citizen-{DEMO_CPR}"}).json()["access_token"]
+            states = []
+            for state in ("current", "superseded", "entered-in-error"):
+                found = http.get(f"{origin}/dds/fhir/DocumentReference",
+                                 headers={"Authorization": f"Bearer {token}"},
+                                 params={"patient.identifier": f"urn:oid:1.2.208.176.1.2|{DEMO_CPR}",
+                                         "status": state})
+                mine = [e["resource"]["id"] for e in found.json().get("entry", []) if e["resource"]["id"] in ids]
+                states.append(f"{state}: {', '.join(mine) or '—'}")
+            typer.echo("  DDS search (ITI-67, as the citizen) → " + "; ".join(states))
+
+        hco_scenario(http, origin, report=typer.echo, after_step=dds_view)
+
+    if url:
+        with httpx.Client(timeout=60) as http:
+            trace(http, url.rstrip("/"))
+        return
+    from fastapi.testclient import TestClient
+
+    from nsp_sandbox.app import create_sandbox_app
+    from nsp_sandbox.config import Settings
+    from nsp_sandbox.context import SandboxContext
+
+    folder = data_dir or Path(tempfile.mkdtemp(prefix="nsp-sandbox-demo-"))
+    settings = Settings(data_dir=folder)
+    context = SandboxContext.from_settings(settings)
+    with TestClient(create_sandbox_app(context, warm_packages=False), base_url="http://sandbox.demo") as http:
+        trace(http, "http://sandbox.demo")  # type: ignore[arg-type]
 
 
 def _redact(url: str) -> str:

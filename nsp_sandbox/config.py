@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 
@@ -51,6 +52,19 @@ class Settings(BaseSettings):
     # Where the other actors are; unset: this same sandbox, reached in process (see nsp_sandbox.peers).
     nsp_url: str | None = Field(default=None, description="base URL of NSP, e.g. http://nsp:8080/nsp")
     dds_url: str | None = Field(default=None, description="base URL of DDS, e.g. http://dds:8080/dds")
+    eoj_url: str | None = Field(default=None, description="base URL of the EOJ, e.g. http://eoj:8080/eoj")
+    lps_url: str | None = Field(default=None, description="base URL of the GP system, e.g. http://lps:8080/lps")
+
+    # HomeCareObservation (kommunale prøvesvar).
+    hco_ack_timeout_minutes: int = Field(default=30, description="MedCom: resend when no ack after this long")
+    hco_max_resends: int = Field(default=2, description="MedCom: a message is resent at most this often")
+    hco_sharing_policy_date: date = Field(
+        default=date(2026, 1, 15),
+        description="from this date (sandbox clock) municipal results are shared to DDS without consent",
+    )
+    lps_business_rules: Strictness = Field(
+        default=Strictness.REJECT, description="the GP inbox's HCO business rules: reject → fatal-error")
+    eoj_persona: str = Field(default="system-eoj-aarhus", description="the EOJ's system persona at NSP's STS")
 
     # Access control in DDS (tokens, consent, treatment relations, Min Log); off only for experiments.
     dds_access_control: bool = True
@@ -68,7 +82,7 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'sandbox.db').resolve()}"
 
     def peer_urls(self) -> dict[str, str | None]:
-        return {"nsp": self.nsp_url, "dds": self.dds_url}
+        return {"nsp": self.nsp_url, "dds": self.dds_url, "eoj": self.eoj_url, "lps": self.lps_url}
 
     def package_sources(self) -> list[Path]:
         return [Path(p).expanduser() for p in self.fhir_packages.split(":") if p.strip()]

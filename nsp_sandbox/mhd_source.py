@@ -248,3 +248,35 @@ class DocumentSource:
         texts = [i.get("diagnostics", "") for i in (outcome or {}).get("issue", [])]
         raise RecipientError(response.status_code, outcome,
                              f"{what} answered HTTP {response.status_code}: {'; '.join(texts)[:500]}")
+
+
+class AsyncDocumentSource:
+    """:class:`DocumentSource` for async callers (an actor calling DDS while serving a request)."""
+
+    def __init__(self, fhir_base: str, *, source_id: str, client: httpx.AsyncClient,
+                 headers: dict[str, str] | None = None) -> None:
+        self.fhir_base = fhir_base.rstrip("/")
+        self.source_id = source_id
+        self.client = client
+        self.headers = {"Content-Type": FHIR_JSON, "Accept": FHIR_JSON, **(headers or {})}
+
+    async def provide(self, documents: list[tuple[DocumentMetadata, bytes]], *, submitted: datetime,
+                      replaces: dict[str, str] | None = None, title: str | None = None) -> list[str]:
+        """ITI-65; answers the ids of the new DocumentReferences, in the order given."""
+        bundle = provide_bundle(documents, source_id=self.source_id, submitted=submitted, title=title,
+                                replaces=replaces)
+        response = await self.client.post(self.fhir_base, json=bundle, headers=self.headers)
+        DocumentSource._raise_for(response, "ITI-65 provide")
+        locations = [e.get("response", {}).get("location", "") for e in response.json().get("entry", [])]
+        return [loc.split("/")[1] for loc in locations if loc.startswith("DocumentReference/")]
+
+    async def deprecate(self, entry_id: str, status: str = "entered-in-error") -> dict[str, Any]:
+        """ITI-92 (RMU): change only the status of entry ``entry_id``."""
+        response = await self.client.get(f"{self.fhir_base}/DocumentReference/{entry_id}", headers=self.headers)
+        DocumentSource._raise_for(response, "read")
+        resource = response.json()
+        resource["status"] = status
+        response = await self.client.put(f"{self.fhir_base}/DocumentReference/{entry_id}", json=resource,
+                                         headers=self.headers)
+        DocumentSource._raise_for(response, "ITI-92 update")
+        return response.json()  # type: ignore[no-any-return]

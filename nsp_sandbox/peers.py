@@ -45,3 +45,15 @@ class Peers:
         if self._local is None:
             self._local = httpx.AsyncClient(transport=httpx.ASGITransport(app=self._root), timeout=30)
         return self._local
+
+    def client_for_url(self, url: str) -> httpx.AsyncClient:
+        """An async client for an absolute URL: in process for this sandbox's own origin, else real HTTP."""
+        if url.startswith(IN_PROCESS_ORIGIN + "/"):
+            if self._root is None:
+                raise RuntimeError(f"{url} is in this sandbox, but no sandbox app is attached")
+            if self._local is None:
+                self._local = httpx.AsyncClient(transport=httpx.ASGITransport(app=self._root), timeout=30)
+            return self._local
+        if self._remote is None:
+            self._remote = httpx.AsyncClient(timeout=30)
+        return self._remote

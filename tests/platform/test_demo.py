@@ -1,13 +1,16 @@
-"""Demo data: the official HCO example messages shared to DDS through the MHD interface."""
+"""Demo data: the official HCO example messages sent through the EOJ, which shares them to DDS through
+the MHD interface; and the ``demo hco`` scenario."""
 
 from __future__ import annotations
 
-import pytest
 from fastapi.testclient import TestClient
 from sts_client import auth
+from typer.testing import CliRunner
 
-from nsp_sandbox.demo import HCO_PACKAGE, SOURCE_ID, read_hco_message, share_hco_examples, system_token
-from nsp_sandbox.mhd_source import DocumentSource, RecipientError
+from nsp_sandbox.demo import HCO_PACKAGE, hco_scenario, send_hco_examples
+from nsp_sandbox.mhd_source import DocumentSource
+from services.eoj_sender.chain import read_facts
+from services.eoj_sender.sharing import SOURCE_ID, document_metadata
 
 CPR = "2509479989"
 
@@ -15,14 +18,8 @@ CPR = "2509479989"
 def test_examples_are_shared_corrected_and_retracted_as_the_hco_rules_say(client: TestClient, packages) -> None:  # type: ignore[no-untyped-def]
     examples = list(packages.get(HCO_PACKAGE).examples())
     lines: list[str] = []
-    source = DocumentSource("http://sandbox.test/dds/fhir", source_id=SOURCE_ID, client=client,
-                            headers=system_token(client, "http://sandbox.test/nsp"))
-    changed = share_hco_examples(source, examples, report=lines.append)
+    changed = send_hco_examples(client, "http://sandbox.test/eoj", examples, report=lines.append)
     assert changed == 7, lines
-    # The source provides but does not read; the citizen reads their own documents.
-    with pytest.raises(RecipientError) as refused:
-        source.find(CPR)
-    assert refused.value.status == 403
     citizen = DocumentSource("http://sandbox.test/dds/fhir", source_id=SOURCE_ID, client=client,
                              headers=auth(client, f"citizen-{CPR}"))
     assert any("refused consent" in line and "faa0c104" in line for line in lines)
@@ -48,18 +45,42 @@ def test_examples_are_shared_corrected_and_retracted_as_the_hco_rules_say(client
     assert doc.status_code == 200
     assert doc.json()["id"] == "401cbc36-db1e-4fe0-bf90-6df331dde179"
 
+    # Every example went to the GP emulator, and was acknowledged ok.
+    received = client.get("/lps/received").json()
+    assert len(received) == 9 and {r["ack_code"] for r in received} == {"ok"}
+
     # A second run changes nothing.
-    assert share_hco_examples(source, examples, report=lines.append) == 0
+    assert send_hco_examples(client, "http://sandbox.test/eoj", examples, report=lines.append) == 0
     assert lines[-1] == "  demo data already present"
 
 
 def test_reading_an_hco_message(packages) -> None:  # type: ignore[no-untyped-def]
     bundle = packages.get(HCO_PACKAGE).load("example/Bundle-73996cdc-3192-4d15-bd16-c365ef0085e7.json")
-    message = read_hco_message(bundle)
-    assert message is not None
-    assert message.activity == "modified-message"
-    assert message.original_header == "489de4f2-0d8d-4de2-a7ce-ccb93568799f"
-    assert message.meta.patient.cpr == CPR
-    assert message.meta.author.sor == "1144561000016002"
-    assert message.meta.unique_id == "urn:uuid:73996cdc-3192-4d15-bd16-c365ef0085e7"
-    assert read_hco_message({"resourceType": "Bundle", "entry": []}) is None
+    facts = read_facts(bundle)
+    assert facts is not None
+    assert facts.activity == "modified-message"
+    assert facts.previous_header == "489de4f2-0d8d-4de2-a7ce-ccb93568799f"
+    meta = document_metadata(bundle)
+    assert meta.patient.cpr == CPR
+    assert meta.author.sor == "1144561000016002"
+    assert meta.unique_id == "urn:uuid:73996cdc-3192-4d15-bd16-c365ef0085e7"
+    assert read_facts({"resourceType": "Bundle", "entry": []}) is None
+
+
+def test_the_hco_scenario_traces_new_modify_retract(client: TestClient) -> None:
+    lines: list[str] = []
+    seen: list[list[str]] = []
+    final = hco_scenario(client, "http://sandbox.test", report=lines.append, after_step=seen.append)
+    assert [m["activity"] for m in final["chain"]] == ["new-message", "modified-message", "retract-message"]
+    assert [len(ids) for ids in seen] == [1, 2, 2]
+    assert any(line.startswith("retract:") for line in lines)
+    assert any("status cancelled" in line for line in lines)
+    assert any("NPU19748 62 mg/L R" in line for line in lines)
+
+
+def test_demo_hco_command_exists() -> None:
+    from nsp_sandbox.cli import app
+
+    result = CliRunner().invoke(app, ["demo", "hco", "--help"])
+    assert result.exit_code == 0
+    assert "new → modify → retract" in result.output

@@ -1,0 +1,147 @@
+"""EOJ — the municipal EHR of an acute team (e.g. Cura), mounted at ``/eoj``:
+
+* ``POST /hco``                 a simple order → a complete HCO 1.2 message, sent to the requesting GP
+* ``POST /hco/{id}/modify``     a ``modified-message`` of it (Provenance revision → the previous message)
+* ``POST /hco/{id}/retract``    a ``retract-message`` with the reason in DiagnosticReport.conclusion
+* ``POST /hco/{id}/resend``     resend after the acknowledgement timeout (at most twice)
+* ``POST /hco/resend-due``      resend every overdue message
+* ``GET  /hco/{id}``            the message chain, acknowledgement state, resends and DDS entry
+* ``POST /messages``            send a ready-made HCO Bundle as is (``?receiver=`` SOR/GLN to override)
+* ``POST /ehmi``                where MedCom Acknowledgements arrive
+* ``GET|PUT /endpoints``        the endpoint register (EER-like)
+* ``GET  /corpus``              the replay corpus: official examples and faults, each with its expected ack
+* ``POST /corpus/run?receiver=`` send it to a GP system and compare the acknowledgements
+
+``{id}`` is the message's MessageHeader.id. Errors are FHIR OperationOutcomes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+
+from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.fhir_http import install_error_handlers, read_fhir_json
+from nsp_sandbox.outcome import FhirError, Issue
+from services.eoj_sender import corpus_run
+from services.eoj_sender.endpoint_register import EndpointRegister
+from services.eoj_sender.models import EojBase
+from services.eoj_sender.order import Modification, Order, Retraction
+from services.eoj_sender.outbox import Outbox
+from services.eoj_sender.sharing import Sharing
+
+M = TypeVar("M", bound=BaseModel)
+MAX_ORDER = 150 * 1024 * 1024  # a message is at most 100 MB; base64 attachments grow by a third
+
+
+def create_app(context: SandboxContext) -> FastAPI:
+    context.database.create_tables(EojBase.metadata)
+    register = EndpointRegister(context)
+    outbox = Outbox(context, register, Sharing(context))
+
+    app = FastAPI(title="EOJ — municipal EHR (HomeCareObservation sender)", docs_url="/docs",
+                  openapi_url="/openapi.json")
+    install_error_handlers(app)
+
+    @app.get("/")
+    def index() -> dict[str, Any]:
+        return {"actor": "EOJ", "faces": ["/hco", "/hco/{id}", "/hco/{id}/modify", "/hco/{id}/retract",
+                                          "/hco/{id}/resend", "/hco/resend-due", "/messages", "/ehmi",
+                                          "/endpoints"]}
+
+    @app.post("/hco", status_code=201)
+    async def new_message(request: Request) -> dict[str, Any]:
+        return await outbox.send_order(await _model(request, Order))
+
+    @app.post("/hco/resend-due")
+    async def resend_due() -> list[dict[str, Any]]:
+        return [_brief(m) for m in await outbox.resend_due()]
+
+    @app.get("/hco/{header_id}")
+    def message_status(header_id: str) -> dict[str, Any]:
+        return outbox.status(header_id)
+
+    @app.post("/hco/{header_id}/modify", status_code=201)
+    async def modify(header_id: str, request: Request) -> dict[str, Any]:
+        return await outbox.modify(header_id, await _model(request, Modification))
+
+    @app.post("/hco/{header_id}/retract", status_code=201)
+    async def retract(header_id: str, request: Request) -> dict[str, Any]:
+        return await outbox.retract(header_id, await _model(request, Retraction))
+
+    @app.post("/hco/{header_id}/resend")
+    async def resend(header_id: str) -> dict[str, Any]:
+        return await outbox.resend(header_id)
+
+    @app.post("/messages", status_code=201)
+    async def send_ready(request: Request, receiver: str | None = None) -> dict[str, Any]:
+        bundle, _ = await read_fhir_json(request, context.settings.max_body_bytes)
+        try:
+            return await outbox.send_ready(bundle, receiver)
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            raise unreadable(exc, "an HCO message") from None
+
+    @app.post("/ehmi")
+    async def acknowledgement(request: Request) -> JSONResponse:
+        bundle, _ = await read_fhir_json(request, context.settings.max_body_bytes)
+        try:
+            return JSONResponse(await outbox.receive_ack(bundle), status_code=202)
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            raise unreadable(exc, "a MedCom Acknowledgement") from None
+
+    @app.get("/corpus")
+    def corpus() -> list[dict[str, Any]]:
+        return corpus_run.catalogue(context.packages)
+
+    @app.post("/corpus/run")
+    async def run_corpus(receiver: str, case: str | None = None) -> list[dict[str, Any]]:
+        """Send the replay corpus (or ``case``: a fault's name, ``examples`` or ``faults``) to ``receiver``."""
+        return await corpus_run.run(outbox, context.packages, receiver, case)
+
+    @app.get("/endpoints")
+    def endpoints() -> list[dict[str, Any]]:
+        return register.all()
+
+    @app.put("/endpoints")
+    async def put_endpoint(request: Request) -> dict[str, Any]:
+        body = await _json(request)
+        return register.put(body)
+
+    return app
+
+
+def unreadable(exc: Exception, what: str) -> FhirError:
+    return FhirError(422, Issue("error", "structure", f"The body cannot be read as {what} ({type(exc).__name__})",
+                                expression="Bundle", rule="message-readable"))
+
+
+def _brief(status: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in status.items() if k != "bundle"}
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > MAX_ORDER:
+        raise FhirError(413, Issue("error", "too-costly", "The body exceeds the 100 MB message limit",
+                                   rule="hco-message-size"))
+    try:
+        body = json.loads(raw or b"{}")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise FhirError(400, Issue("error", "structure", "The body is not JSON", rule="json-syntax")) from None
+    if not isinstance(body, dict):
+        raise FhirError(400, Issue("error", "structure", "The body is a JSON object", rule="json-object"))
+    return body
+
+
+async def _model(request: Request, model: type[M]) -> M:
+    body = await _json(request)
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise FhirError(422, [Issue("error", "invalid", f"{err['msg']}",
+                                    expression=".".join(str(p) for p in err["loc"]) or None, rule="eoj-order")
+                              for err in exc.errors()]) from None

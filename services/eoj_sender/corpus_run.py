@@ -1,0 +1,58 @@
+"""Runs the replay corpus against a GP system: sends each case through the outbox and compares the
+acknowledgement that came back with the one the rules expect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nsp_sandbox.hco_examples import example_messages
+from services.eoj_sender.chain import read_facts
+from services.eoj_sender.outbox import Outbox
+from services.eoj_sender.replay_corpus import FAULTS, REUSED_BUNDLE_ID, Case, restamp
+
+ORDER = {"new-message": 0, "modified-message": 1, "retract-message": 2}
+
+
+def catalogue(packages: Any) -> list[dict[str, Any]]:
+    cases = [{"name": f"example:{name}", "description": "official example, re-stamped", "expected": "ok",
+              "expected_issue": None} for name, _ in example_messages(packages)]
+    cases += [{"name": c.name, "description": c.description, "expected": c.expected_code,
+               "expected_issue": c.expected_issue} for c in (*FAULTS, REUSED_BUNDLE_ID)]
+    return cases
+
+
+def _verdict(name: str, description: str, expected: str, issue: str | None, status: dict[str, Any]) -> dict[str, Any]:
+    codes = [c.get("code") for i in (status.get("ack_outcome") or {}).get("issue", [])
+             for c in (i.get("details") or {}).get("coding", [])]
+    passed = status["ack"] == expected and (issue is None or issue in codes)
+    return {"case": name, "description": description, "message": status["id"], "expected": expected,
+            "expected_issue": issue, "ack": status["ack"], "issues": codes,
+            "result": "pending" if status["ack"] == "pending" else ("pass" if passed else "FAIL")}
+
+
+async def run(outbox: Outbox, packages: Any, receiver: str, only: str | None = None) -> list[dict[str, Any]]:
+    """Send the corpus (or the case named ``only``) to ``receiver`` (SOR or GLN in the endpoint register)."""
+    results = []
+    if only in (None, "examples"):
+        examples = sorted(example_messages(packages),
+                          key=lambda e: ORDER.get(getattr(read_facts(e[1]), "activity", "new-message"), 9))
+        header_ids: dict[str, str] = {}
+        for name, bundle in examples:
+            status = await outbox.send_ready(restamp(bundle, header_ids), None)
+            results.append(_verdict(f"example:{name}", "official example, re-stamped", "ok", None, status))
+    for case in FAULTS:
+        if only in (None, "faults", case.name):
+            status = await outbox.send_faulty(case.mutate(outbox.base_message(receiver)), receiver)
+            results.append(_verdict(case.name, case.description, case.expected_code, case.expected_issue, status))
+    if only in (None, "faults", REUSED_BUNDLE_ID.name):
+        results.extend(await _reused_bundle_id(outbox, receiver, REUSED_BUNDLE_ID))
+    return results
+
+
+async def _reused_bundle_id(outbox: Outbox, receiver: str, case: Case) -> list[dict[str, Any]]:
+    first = await outbox.send_faulty(outbox.base_message(receiver), receiver)
+    second = outbox.base_message(receiver)
+    second["id"] = first["bundle_id"]
+    status = await outbox.send_faulty(second, receiver)
+    return [_verdict(f"{case.name} (first use)", "the envelope id's first use", "ok", None, first),
+            _verdict(case.name, case.description, case.expected_code, case.expected_issue, status)]

@@ -1,0 +1,66 @@
+"""The EOJ's own tables (prefix ``eoj_``): the endpoint register, sent messages with their
+acknowledgement state and DDS entry, and the log of acknowledgements received. Times are naive UTC."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class EojBase(DeclarativeBase):
+    pass
+
+
+class EndpointRow(EojBase):
+    """One receiving organisation (EER-like): SOR/GLN → endpoint URL and the message types it takes."""
+
+    __tablename__ = "eoj_endpoint"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sor: Mapped[str] = mapped_column(String(32), unique=True)
+    gln: Mapped[str] = mapped_column(String(13), unique=True)
+    ydernummer: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(500))
+    message_types: Mapped[list[str]] = mapped_column(JSON)
+    sbdh: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class MessageRow(EojBase):
+    """One HCO message sent (or resent) by the EOJ; ``header_id`` is its MessageHeader.id."""
+
+    __tablename__ = "eoj_message"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    header_id: Mapped[str] = mapped_column(String(64), unique=True)
+    bundle_id: Mapped[str] = mapped_column(String(64))
+    activity: Mapped[str] = mapped_column(String(32))
+    original_header: Mapped[str | None] = mapped_column(String(64), index=True)  # first message of the chain
+    previous_header: Mapped[str | None] = mapped_column(String(64))
+    cpr: Mapped[str] = mapped_column(String(16), index=True)
+    order: Mapped[dict | None] = mapped_column(JSON)  # type: ignore[type-arg]
+    bundle: Mapped[str] = mapped_column(Text)
+    endpoint_url: Mapped[str] = mapped_column(String(500))
+    sent_at: Mapped[datetime] = mapped_column(DateTime)
+    send_result: Mapped[str] = mapped_column(String(500))
+    ack: Mapped[str] = mapped_column(String(32), default="pending")  # pending | ok | fatal-error | transient-error
+    ack_bundle_id: Mapped[str | None] = mapped_column(String(64))
+    ack_outcome: Mapped[dict | None] = mapped_column(JSON)  # type: ignore[type-arg]
+    ack_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resends: Mapped[list[dict]] = mapped_column(JSON, default=list)  # type: ignore[type-arg]
+    refused_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    dds_entry: Mapped[str | None] = mapped_column(String(64))
+    dds_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class AckLogRow(EojBase):
+    """Every acknowledgement that arrived, including duplicates and unmatched ones (logged, ignored)."""
+
+    __tablename__ = "eoj_ack_log"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    bundle_id: Mapped[str] = mapped_column(String(64))
+    response_to: Mapped[str | None] = mapped_column(String(64), index=True)
+    code: Mapped[str | None] = mapped_column(String(32))
+    verdict: Mapped[str] = mapped_column(String(32))  # applied | duplicate | unknown-message | contradicts

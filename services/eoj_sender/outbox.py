@@ -1,0 +1,325 @@
+"""The EOJ's outbox: builds, sends and resends HCO messages, and follows their acknowledgements.
+
+MedCom reliable messaging (governance 043): every message expects one Acknowledgement whose
+``response.identifier`` is its MessageHeader.id. Without one after the timeout (30 min on the
+sandbox clock) a message may be resent — with a new Bundle.id and send time, the same
+MessageHeader.id — at most twice. Duplicate acknowledgements are ignored and logged; a final
+answer (``ok`` / ``fatal-error``) is never overturned.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from nsp_sandbox import fhir_shape as shape
+from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, SOR_SYSTEM, repertoire
+from nsp_sandbox.outcome import FhirError, Issue
+from services.eoj_sender.chain import read_facts
+from services.eoj_sender.endpoint_register import EndpointRegister
+from services.eoj_sender.message import Previous, Producer, Receiver, build_message, own_provenance, stable_ids_of
+from services.eoj_sender.models import AckLogRow, MessageRow
+from services.eoj_sender.order import Modification, Order, Retraction
+from services.eoj_sender.order_rules import check_order
+from services.eoj_sender.sharing import Sharing
+from services.eoj_sender.transport import post_message
+
+SOURCE = "MedCom governance 043 (reliable messaging)"
+PRODUCER = Producer(sor="937961000016000", gln="5790009876540", name="Akutteam, Aarhus Kommune")
+FINAL_ACKS = ("ok", "fatal-error")
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC)
+
+
+def not_found(header_id: str) -> FhirError:
+    return FhirError(404, Issue("error", "not-found", f"No message with MessageHeader.id {header_id} was sent "
+                                "by this EOJ", rule="eoj-message-known"))
+
+
+class Outbox:
+    def __init__(self, context: SandboxContext, register: EndpointRegister, sharing: Sharing) -> None:
+        self._context = context
+        self._register = register
+        self._sharing = sharing
+        self._repertoire: dict[tuple[str, str], str] | None = None
+
+    # -- building -------------------------------------------------------------------------------
+
+    def repertoire(self) -> dict[tuple[str, str], str]:
+        if self._repertoire is None:
+            self._repertoire = repertoire(self._context.packages)
+        return self._repertoire
+
+    def _receiver(self, key: str) -> tuple[Receiver, str]:
+        endpoint = self._register.find(key)
+        if endpoint is None:
+            raise FhirError(422, Issue("error", "not-found", f"No organisation with SOR or GLN {key} in the "
+                                       "endpoint register (see /eoj/endpoints)", expression="receiver",
+                                       rule="eer-receiver-known", source="EHMI EER"))
+        return Receiver(endpoint["sor"], endpoint["gln"], endpoint["ydernummer"], endpoint["name"]), endpoint["url"]
+
+    def _build(self, order: Order, *, activity: str = "new-message", previous: MessageRow | None = None,
+               conclusion: str | None = None) -> tuple[dict[str, Any], str]:
+        check_order(order, self.repertoire())
+        receiver, url = self._receiver(order.receiver)
+        earlier = json.loads(previous.bundle) if previous else None
+        bundle = build_message(
+            order, producer=PRODUCER, receiver=receiver, ack_endpoint=f"{self._context.peers.url('eoj')}/ehmi",
+            receiver_endpoint=url, now=self._context.clock.now(), repertoire=self.repertoire(),
+            fhir_base=f"{self._context.peers.url('eoj')}/fhir", activity=activity,
+            previous=Previous(previous.header_id, own_provenance(earlier)) if previous and earlier else None,
+            conclusion=conclusion, stable_ids=stable_ids_of(earlier) if earlier else None)
+        observations = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"]
+        for item, built in zip(order.observations, observations, strict=True):
+            # Remembered, so a later version keeps each result's id and sampling time.
+            item.id, item.time = built["id"], datetime.fromisoformat(built["effectiveDateTime"])
+        errors = [i for i in self._context.validator.validate(bundle) if i.is_error]
+        if errors:  # the order produced a message the profile refuses: say where, send nothing
+            raise FhirError(422, errors)
+        return bundle, url
+
+    # -- sending --------------------------------------------------------------------------------
+
+    async def send_order(self, order: Order) -> dict[str, Any]:
+        bundle, url = self._build(order)
+        return await self._send(bundle, url, order=order)
+
+    async def modify(self, header_id: str, change: Modification) -> dict[str, Any]:
+        previous = self._newest_of_chain(header_id)
+        order = self._order_of(previous)
+        data = order.model_dump()
+        changes = change.model_dump(exclude_unset=True)
+        given = changes.pop("observations", None)
+        data.update(changes)
+        if given is not None:
+            # A result named by its code changes only the fields given; it keeps its Observation.id and,
+            # unless given, its sampling time. Codes not yet in the message are added.
+            by_code = {o["code"]: o for o in data["observations"]}
+            for item in change.observations or []:
+                fields = item.model_dump(exclude_unset=True)
+                if item.code in by_code:
+                    by_code[item.code].update(fields)
+                else:
+                    by_code[item.code] = fields
+            data["observations"] = list(by_code.values())
+        new_order = Order.model_validate(data)
+        bundle, url = self._build(new_order, activity="modified-message", previous=previous)
+        return await self._send(bundle, url, order=new_order, previous=previous)
+
+    async def retract(self, header_id: str, retraction: Retraction) -> dict[str, Any]:
+        previous = self._newest_of_chain(header_id)
+        order = self._order_of(previous)
+        bundle, url = self._build(order, activity="retract-message", previous=previous,
+                                  conclusion=retraction.reason)
+        return await self._send(bundle, url, order=order, previous=previous)
+
+    async def send_ready(self, bundle: dict[str, Any], receiver: str | None) -> dict[str, Any]:
+        """Send a ready-made HCO Bundle as is; linked to its original by its Provenance."""
+        facts = read_facts(bundle)
+        if facts is None:
+            raise FhirError(422, Issue("error", "structure", "Not an HCO message: a Bundle whose first entry is a "
+                                       "MessageHeader with event homecareobservation-message", expression="Bundle",
+                                       rule="hco-message", source="MedCom HomeCareObservation 1.2.1"))
+        key = receiver or facts.receiver_ids.get(SOR_SYSTEM) or facts.receiver_ids.get(GLN_SYSTEM) or ""
+        _, url = self._receiver(key)
+        with self._context.database.session() as s:
+            if s.scalar(select(MessageRow.pk).where(MessageRow.header_id == facts.header_id)) is not None:
+                raise FhirError(409, Issue("error", "duplicate", f"MessageHeader.id {facts.header_id} was already "
+                                           "sent; resend it with POST /eoj/hco/{id}/resend", rule="msg-new-id",
+                                           source=SOURCE))
+            previous = (s.scalar(select(MessageRow).where(MessageRow.header_id == facts.previous_header))
+                        if facts.previous_header else None)
+        return await self._send(bundle, url, order=None, previous=previous)
+
+    async def _send(self, bundle: dict[str, Any], url: str, *, order: Order | None,
+                    previous: MessageRow | None = None) -> dict[str, Any]:
+        facts = read_facts(bundle, any_event=True)  # the replay corpus sends faulty messages on purpose
+        assert facts is not None
+        now = _naive(self._context.clock.now())
+        with self._context.database.session() as s:
+            s.add(MessageRow(
+                header_id=facts.header_id, bundle_id=facts.bundle_id, activity=facts.activity,
+                original_header=(previous.original_header or previous.header_id) if previous else
+                (facts.previous_header if facts.activity != "new-message" else None),
+                previous_header=facts.previous_header, cpr=facts.cpr,
+                order=order.model_dump(mode="json") if order else None,
+                bundle=json.dumps(bundle, ensure_ascii=False), endpoint_url=url, sent_at=now,
+                send_result="sending", ack="pending", resends=[], refused_consent=facts.refused_consent,
+                consent=bool(order and order.consent) or bool(previous and previous.consent),
+                dds_reason="waiting for a positive acknowledgement from the GP"))
+        result = await post_message(self._context.peers, url, bundle)
+        with self._context.database.session() as s:
+            row = s.scalar(select(MessageRow).where(MessageRow.header_id == facts.header_id))
+            assert row is not None
+            row.send_result = result
+        return self.status(facts.header_id)
+
+    async def send_faulty(self, bundle: dict[str, Any], receiver: str) -> dict[str, Any]:
+        """Send a message of the replay corpus exactly as given (it may be wrong on purpose)."""
+        _, url = self._receiver(receiver)
+        return await self._send(bundle, url, order=None)
+
+    def base_message(self, receiver: str) -> dict[str, Any]:
+        """A fresh valid message to ``receiver``: what the corpus's faults are made from."""
+        order = Order.model_validate({
+            "cpr": "2509479989", "family": "Elmer", "given": ["Bruno"], "receiver": receiver, "initials": None,
+            "observations": [{"code": "NPU22089", "value": 6.8}, {"code": "NPU19748", "value": 26}]})
+        return self._build(order)[0]
+
+    async def resend(self, header_id: str, *, only_when_due: bool = False) -> dict[str, Any]:
+        """Resend a message still without a final acknowledgement, after the timeout, at most twice."""
+        settings = self._context.settings
+        now = self._context.clock.now()
+        with self._context.database.session() as s:
+            row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
+            if row is None:
+                raise not_found(header_id)
+            last = _aware(max([row.sent_at, *(datetime.fromisoformat(r["at"]) for r in row.resends)]))
+            due = last + timedelta(minutes=settings.hco_ack_timeout_minutes)
+            problem = None
+            if row.ack in FINAL_ACKS:
+                problem = f"the message already has a final acknowledgement ({row.ack})"
+            elif len(row.resends) >= settings.hco_max_resends:
+                problem = f"it was already resent {len(row.resends)} times (MedCom: at most {settings.hco_max_resends})"
+            elif now < due:
+                problem = f"the acknowledgement is not overdue before {due.isoformat(timespec='seconds')}"
+            if problem:
+                if only_when_due:
+                    return self.status(header_id)
+                raise FhirError(409, Issue("error", "business-rule", f"Not resent: {problem}",
+                                           rule="msg-resend", source=SOURCE))
+            bundle = json.loads(row.bundle)
+            bundle["id"] = str(uuid.uuid4())  # a new envelope id and send time; the MessageHeader.id stays
+            bundle["timestamp"] = now.isoformat(timespec="seconds")
+            row.bundle, row.bundle_id = json.dumps(bundle, ensure_ascii=False), bundle["id"]
+            row.resends = [*row.resends, {"at": _naive(now).isoformat(), "bundle_id": bundle["id"]}]
+            url = row.endpoint_url
+        result = await post_message(self._context.peers, url, bundle)
+        with self._context.database.session() as s:
+            row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
+            assert row is not None
+            row.resends = [*row.resends[:-1], {**row.resends[-1], "result": result}]
+        return self.status(header_id)
+
+    async def resend_due(self) -> list[dict[str, Any]]:
+        """Resend every message whose acknowledgement is overdue (and that may still be resent)."""
+        with self._context.database.session() as s:
+            waiting = list(s.scalars(select(MessageRow.header_id).where(
+                MessageRow.ack.in_(("pending", "transient-error"))).order_by(MessageRow.pk)))
+        out = []
+        for header_id in waiting:
+            before = len(self.status(header_id)["resends"])
+            after = await self.resend(header_id, only_when_due=True)
+            if len(after["resends"]) > before:
+                out.append(after)
+        return out
+
+    # -- acknowledgements -----------------------------------------------------------------------
+
+    async def receive_ack(self, bundle: dict[str, Any]) -> dict[str, Any]:
+        resources = shape.resources(bundle)
+        header = resources[0] if resources else {}
+        response = shape.obj(header.get("response"))
+        if (bundle.get("resourceType") != "Bundle" or header.get("resourceType") != "MessageHeader"
+                or shape.text(shape.obj(header.get("eventCoding")).get("code")) != ACK_EVENT
+                or not shape.text(response.get("identifier"))
+                or response.get("code") not in ("ok", "transient-error", "fatal-error")):
+            raise FhirError(422, Issue("error", "structure", "Not a MedCom Acknowledgement: a message Bundle whose "
+                                       "MessageHeader has event acknowledgement-message, a response.identifier and "
+                                       "a response.code (ok | transient-error | fatal-error)",
+                                       expression="Bundle.entry[0].resource", rule="ack-message",
+                                       source="MedCom Acknowledgement 2.0.3"))
+        code, target = shape.text(response.get("code"))[:32] or None, shape.text(response["identifier"])[:64]
+        outcome_ref = shape.reference(response.get("details"))
+        outcome = next((r for r in resources if f"OperationOutcome/{r.get('id')}" == outcome_ref), None)
+        now = _naive(self._context.clock.now())
+        apply_ok = False
+        with self._context.database.session() as s:
+            envelope = shape.text(bundle.get("id"))[:64]
+            seen = s.scalar(select(AckLogRow.pk).where(AckLogRow.bundle_id == envelope)) if envelope else None
+            row = s.scalar(select(MessageRow).where(MessageRow.header_id == target))
+            if row is None:
+                verdict = "unknown-message"
+            elif seen is not None or (row.ack == code and row.ack in FINAL_ACKS):
+                verdict = "duplicate"
+            elif row.ack in FINAL_ACKS:
+                verdict = "contradicts"  # a final answer is never overturned
+            else:
+                verdict = "applied"
+                row.ack, row.ack_bundle_id, row.ack_outcome, row.ack_at = code or "unknown", envelope, outcome, now
+                apply_ok = code == "ok"
+                if code == "fatal-error":
+                    row.dds_reason = "the GP refused the message (fatal-error): nothing is shared"
+            s.add(AckLogRow(received_at=now, bundle_id=envelope, response_to=target, code=code,
+                            verdict=verdict))
+        if apply_ok:
+            await self._sharing.after_ok(target)
+        return {"verdict": verdict, "message": target, "code": code}
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def _newest_of_chain(self, header_id: str) -> MessageRow:
+        with self._context.database.session() as s:
+            row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
+            if row is None:
+                raise not_found(header_id)
+            original = row.original_header or row.header_id
+            newest = s.scalar(select(MessageRow).where(
+                (MessageRow.header_id == original) | (MessageRow.original_header == original))
+                .order_by(MessageRow.pk.desc()).limit(1))
+            assert newest is not None
+            if newest.activity == "retract-message":
+                raise FhirError(409, Issue("error", "business-rule", f"The message was retracted by "
+                                           f"{newest.header_id}; a retracted message is not changed again",
+                                           rule="hco-retracted", source="MedCom HomeCareObservation 1.2.1"))
+            return newest
+
+    def _order_of(self, row: MessageRow) -> Order:
+        if row.order is None:
+            raise FhirError(409, Issue("error", "not-supported", "The message was sent ready-made (POST "
+                                       "/eoj/messages); send its modification or retraction the same way",
+                                       rule="eoj-order-known"))
+        return Order.model_validate(row.order)
+
+    def status(self, header_id: str) -> dict[str, Any]:
+        settings = self._context.settings
+        with self._context.database.session() as s:
+            row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
+            if row is None:
+                raise not_found(header_id)
+            original = row.original_header or row.header_id
+            chain = list(s.scalars(select(MessageRow).where(
+                (MessageRow.header_id == original) | (MessageRow.original_header == original))
+                .order_by(MessageRow.pk)))
+            acks = list(s.scalars(select(AckLogRow).where(AckLogRow.response_to == header_id)
+                                  .order_by(AckLogRow.pk)))
+            last = _aware(max([row.sent_at, *(datetime.fromisoformat(r["at"]) for r in row.resends)]))
+            overdue = last + timedelta(minutes=settings.hco_ack_timeout_minutes)
+            may_resend = (row.ack not in FINAL_ACKS and len(row.resends) < settings.hco_max_resends)
+            return {
+                "id": row.header_id, "bundle_id": row.bundle_id, "activity": row.activity, "cpr": row.cpr,
+                "endpoint": row.endpoint_url, "sent_at": _aware(row.sent_at).isoformat(),
+                "send_result": row.send_result,
+                "ack": row.ack, "ack_outcome": row.ack_outcome,
+                "ack_log": [{"at": _aware(a.received_at).isoformat(), "bundle_id": a.bundle_id, "code": a.code,
+                             "verdict": a.verdict} for a in acks],
+                "resends": row.resends,
+                "resend_due_at": overdue.isoformat(timespec="seconds") if may_resend else None,
+                "refused_consent": row.refused_consent,
+                "dds": {"entry": row.dds_entry, "why_not": None if row.dds_entry else row.dds_reason},
+                "chain": [{"id": m.header_id, "activity": m.activity, "previous": m.previous_header,
+                           "ack": m.ack, "dds_entry": m.dds_entry, "sent_at": _aware(m.sent_at).isoformat()}
+                          for m in chain],
+                "bundle": json.loads(row.bundle),
+            }

@@ -1,0 +1,142 @@
+"""The replay corpus for testing a GP system: the official HCO example messages re-stamped (new
+Bundle.id and MessageHeader.id, chains kept), and generated faulty messages, each with the
+acknowledgement the MedCom rules expect (``hco.md`` §7.1 and §7.3)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nsp_sandbox.hco_terms import (
+    DESTINATION_USE_EXT,
+    DESTINATION_USE_SYSTEM,
+    GLN_SYSTEM,
+    SOR_SYSTEM,
+    gln_check_digit,
+)
+
+HL7 = "http://terminology.hl7.org/CodeSystem/operation-outcome"
+MEDCOM = "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-acknowledgement-error-codes"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    description: str
+    expected_code: str  # ok | fatal-error
+    expected_issue: str | None  # the MSG_* code the OperationOutcome must carry
+    mutate: Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def restamp(bundle: dict[str, Any], header_ids: dict[str, str] | None = None) -> dict[str, Any]:
+    """A copy with a new Bundle.id and new MessageHeader.id; ``header_ids`` (old → new) is shared
+    across a batch so a modification still points at its (re-stamped) original."""
+    header_ids = header_ids if header_ids is not None else {}
+    old = bundle["entry"][0]["resource"]["id"]
+    header_ids.setdefault(old, str(uuid.uuid4()))
+    text = json.dumps(bundle, ensure_ascii=False)
+    for before, after in header_ids.items():
+        text = text.replace(f"MessageHeader/{before}", f"MessageHeader/{after}")
+    out: dict[str, Any] = json.loads(text)
+    out["id"] = str(uuid.uuid4())
+    out["entry"][0]["resource"]["id"] = header_ids[old]
+    return out
+
+
+def _resources(bundle: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [e["resource"] for e in bundle["entry"] if e["resource"].get("resourceType") == kind]
+
+
+def _first_observation(bundle: dict[str, Any]) -> dict[str, Any]:
+    return _resources(bundle, "Observation")[0]
+
+
+def _wrong_event(b: dict[str, Any]) -> dict[str, Any]:
+    b["entry"][0]["resource"]["eventCoding"]["code"] = "care-communication-message"
+    return b
+
+
+def _missing_cpr(b: dict[str, Any]) -> dict[str, Any]:
+    _resources(b, "Patient")[0]["identifier"] = [{"system": "urn:oid:1.2.208.176.1.99", "value": "local-4711"}]
+    return b
+
+
+def _unknown_npu(b: dict[str, Any]) -> dict[str, Any]:
+    _first_observation(b)["code"]["coding"] = [{"system": "urn:oid:1.2.208.176.2.1", "code": "NPU2026",
+                                                "display": "P; Invalid Code"}]
+    return b
+
+
+def _missing_value(b: dict[str, Any]) -> dict[str, Any]:
+    obs = _first_observation(b)
+    obs.pop("valueQuantity", None)
+    obs.pop("valueString", None)
+    return b
+
+
+def _role_without_code(b: dict[str, Any]) -> dict[str, Any]:
+    _resources(b, "PractitionerRole")[0]["code"] = [{"text": "Oversygeplejerske"}]
+    return b
+
+
+def _result_too_long(b: dict[str, Any]) -> dict[str, Any]:
+    obs = _first_observation(b)
+    obs.pop("valueQuantity", None)
+    obs["valueString"] = "1234567890123"
+    return b
+
+
+def _cc_destination(b: dict[str, Any]) -> dict[str, Any]:
+    header = b["entry"][0]["resource"]
+    cc = copy.deepcopy(header["destination"][0])
+    cc["extension"] = [{"url": DESTINATION_USE_EXT, "valueCoding": {"system": DESTINATION_USE_SYSTEM, "code": "cc"}}]
+    header["destination"].append(cc)
+    return b
+
+
+def _unknown_receiver(b: dict[str, Any]) -> dict[str, Any]:
+    header = b["entry"][0]["resource"]
+    ref = header["destination"][0]["receiver"]["reference"]
+    org = next(e["resource"] for e in b["entry"] if f"Organization/{e['resource'].get('id')}" == ref)
+    for identifier in org["identifier"]:
+        if identifier["system"] == SOR_SYSTEM:
+            identifier["value"] = "99999999999999"
+        elif identifier["system"] == GLN_SYSTEM:
+            identifier["value"] = "579999999999" + gln_check_digit("579999999999")
+    return b
+
+
+def _unknown_original(b: dict[str, Any]) -> dict[str, Any]:
+    header_id = b["entry"][0]["resource"]["id"]
+    provenance = next(p for p in _resources(b, "Provenance")
+                      if p["target"][0]["reference"] == f"MessageHeader/{header_id}")
+    provenance["activity"]["coding"][0]["code"] = "modified-message"
+    provenance["entity"] = [{"role": "revision", "what": {"reference": f"MessageHeader/{uuid.uuid4()}"}}]
+    return b
+
+
+FAULTS: tuple[Case, ...] = (
+    Case("wrong-event-code", "MessageHeader.eventCoding is care-communication-message", "fatal-error",
+         "MSG_UNKNOWN_TYPE", _wrong_event),
+    Case("missing-cpr", "the patient has neither CPR nor x-eCPR", "fatal-error", "MSG_RESOURCE_REQUIRED",
+         _missing_cpr),
+    Case("unknown-npu-code", "an Observation coded NPU2026, outside the national repertoire", "fatal-error",
+         "MSG_CodeSystem_VALUE_UNKNOWN", _unknown_npu),
+    Case("missing-value", "an Observation without a value", "fatal-error", "MSG_Datatype_Wrong", _missing_value),
+    Case("role-without-code", "the signing PractitionerRole has only code.text", "fatal-error", "MSG_BAD_FORMAT",
+         _role_without_code),
+    Case("result-over-12-characters", "a result of 13 characters", "fatal-error", "MSG_Element_To_Long",
+         _result_too_long),
+    Case("cc-destination", "a carbon-copy destination, forbidden in HCO", "fatal-error", "MSG_BAD_FORMAT",
+         _cc_destination),
+    Case("unknown-receiver", "the receiver's SOR and GLN belong to no practice", "fatal-error",
+         "MSG_Receiver_Identifier_UNKNOWN", _unknown_receiver),
+    Case("correction-of-unknown-original", "a modified-message whose original was never received", "fatal-error",
+         "MSG_NO_EXIST", _unknown_original),
+)
+REUSED_BUNDLE_ID = Case("reused-bundle-id", "a new message under the Bundle.id of an earlier one", "fatal-error",
+                        "MSG_DUPLICATE_ID", lambda b: b)

@@ -1,0 +1,164 @@
+"""Sharing HCO messages to DDS — every rule of it, in one place.
+
+* The message Bundle itself is the document (ITI-65), described by the HCOM DocumentReference of
+  ``medcom.fhir.dk.xdsdocuments`` (typeCode ``urn:oid:1.2.208.184.100.1#HCOM``, formatCode
+  ``urn:ad:dk:medcom:msg:hco-v1.2:full``, classCode ``001``, facility ``550621000005101``, practice
+  ``658161000005107``); the EOJ provides it with a system token from NSP's STS.
+* Only after the GP acknowledged it ``ok``.
+* A message whose DiagnosticReport carries security label ``R`` (refused consent) is never shared.
+* Before the policy date (``hco_sharing_policy_date``, 15 January 2026, on the sandbox clock) nothing
+  is shared unless the order carried explicit consent.
+* A patient identified by an eCPR (a replacement number, not a CPR) cannot be registered in DDS.
+* A ``modified-message`` replaces the chain's current entry (RPLC: the old one becomes
+  ``superseded``); a ``retract-message`` deprecates it (ITI-92, ``entered-in-error``) and is not
+  itself shared.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+import httpx2 as httpx
+from sqlalchemy import select
+
+from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.hco_terms import GLN_SYSTEM, SOR_SYSTEM
+from nsp_sandbox.mhd_source import (
+    AsyncDocumentSource,
+    Coding,
+    DocumentMetadata,
+    Organisation,
+    PatientInfo,
+    RecipientError,
+)
+from services.eoj_sender.chain import read_facts
+from services.eoj_sender.models import MessageRow
+
+HCOM_TYPE = Coding("urn:oid:1.2.208.184.100.1", "HCOM", "HomeCareObservation message")
+CLINICAL_REPORT = Coding("http://medcomfhir.dk/ig/document/CodeSystem/MedCom-ihe-classcode-CS-TEMP", "001",
+                         "Klinisk rapport")
+HCO_FORMAT = Coding("http://medcomfhir.dk/ig/xdsdocuments/CodeSystem/MedComHCOFormatCodeCS",
+                    "urn:ad:dk:medcom:msg:hco-v1.2:full", "DK HomeCareObservation message v1.2")
+HOME_NURSING_UNIT = Coding("http://snomed.info/sct", "550621000005101", "hjemmesygeplejeenhed")
+HOME_NURSING = Coding("http://snomed.info/sct", "658161000005107", "hjemmesygepleje")
+SOURCE_ID = "urn:oid:1.2.208.176.43210.8.10.99"  # the EOJ's XDS document source id
+GLN_SYSTEMS = (GLN_SYSTEM, "http://www.gs1.org/gln")
+
+
+def as_uuid(text: str) -> uuid.UUID:
+    """``text`` when it is a UUID, else a UUID derived from it (XDS uniqueIds are OIDs or UUIDs)."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return uuid.uuid5(uuid.NAMESPACE_URL, f"urn:medcom:hco:{text}")
+
+
+def document_metadata(bundle: dict[str, Any]) -> DocumentMetadata:
+    """The DocumentEntry of an HCO message Bundle (its uniqueId derives from the Bundle.id)."""
+    resources = [e.get("resource", {}) for e in bundle.get("entry", [])]
+    header = resources[0]
+    by_ref = {f"{r.get('resourceType')}/{r.get('id')}": r for r in resources}
+    patient = next(r for r in resources if r.get("resourceType") == "Patient")
+    sender = by_ref.get(header.get("sender", {}).get("reference", ""), {})
+    identifiers = patient.get("identifier", [])
+    cpr = next((i.get("value", "") for i in identifiers), "")
+    name = (patient.get("name") or [{}])[0]
+    sor = next((i["value"] for i in sender.get("identifier", []) if i.get("system") == SOR_SYSTEM), "")
+    gln = next((i["value"] for i in sender.get("identifier", []) if i.get("system") in GLN_SYSTEMS), None)
+    effective = [datetime.fromisoformat(o["effectiveDateTime"]) for o in resources
+                 if o.get("resourceType") == "Observation" and "T" in o.get("effectiveDateTime", "")]
+    return DocumentMetadata(
+        patient=PatientInfo(cpr, name.get("family"), tuple(name.get("given", [])), patient.get("gender"),
+                            patient.get("birthDate")),
+        author=Organisation(sor, sender.get("name", ""), gln),
+        unique_id=f"urn:uuid:{as_uuid(bundle['id'])}",
+        title=f"Kommunale prøvesvar (HCOM-{header['id']})",
+        type=HCOM_TYPE, category=CLINICAL_REPORT, format=HCO_FORMAT,
+        facility_type=HOME_NURSING_UNIT, practice_setting=HOME_NURSING,
+        creation=datetime.fromisoformat(bundle["timestamp"]),
+        service_start=min(effective) if effective else None,
+        service_stop=max(effective) if len(effective) > 1 else None,
+    )
+
+
+def why_not_shared(bundle: dict[str, Any], *, consent: bool, today: Any, policy_date: Any) -> str | None:
+    """Why this message must not be published to DDS, or None when it may be."""
+    facts = read_facts(bundle)
+    if facts is None:
+        return "not an HCO message"
+    if facts.refused_consent:
+        return "refused consent (DiagnosticReport.meta.security R): never shared to DDS"
+    if not (facts.cpr.isdigit() and len(facts.cpr) == 10):
+        return f"the patient has no CPR number (eCPR {facts.cpr}), which DDS cannot register"
+    if today < policy_date and not consent:
+        return (f"before the sharing policy date {policy_date.isoformat()} a message is shared only with the "
+                "citizen's explicit consent, and the order carried none")
+    return None
+
+
+class Sharing:
+    def __init__(self, context: SandboxContext) -> None:
+        self._context = context
+
+    async def _source(self) -> AsyncDocumentSource:
+        peers, settings = self._context.peers, self._context.settings
+        response = await peers.client("nsp").post(f"{peers.url('nsp')}/sts/token",
+                                                  json={"persona": settings.eoj_persona, "audience": "dds"})
+        if response.status_code != 200:
+            raise RecipientError(response.status_code, None, f"NSP's STS answered HTTP {response.status_code} "
+                                 f"for persona {settings.eoj_persona}")
+        token = response.json()["access_token"]
+        return AsyncDocumentSource(f"{peers.url('dds')}/fhir", source_id=SOURCE_ID, client=peers.client("dds"),
+                                   headers={"Authorization": f"Bearer {token}"})
+
+    def _record(self, header_id: str, entry: str | None, reason: str | None) -> None:
+        with self._context.database.session() as s:
+            row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
+            if row is not None:
+                row.dds_entry, row.dds_reason = entry, reason
+
+    def _current_entry(self, row: MessageRow) -> tuple[str, str] | None:
+        """(MessageHeader.id, DDS entry id) of the chain's newest shared version, if any."""
+        original = row.original_header or row.header_id
+        with self._context.database.session() as s:
+            shared = s.scalar(select(MessageRow).where(
+                ((MessageRow.header_id == original) | (MessageRow.original_header == original))
+                & MessageRow.dds_entry.is_not(None) & (MessageRow.header_id != row.header_id))
+                .order_by(MessageRow.pk.desc()).limit(1))
+            return (shared.header_id, shared.dds_entry) if shared and shared.dds_entry else None
+
+    async def after_ok(self, header_id: str) -> None:
+        """The GP acknowledged ``header_id`` ok: publish, replace or deprecate its DDS entry."""
+        with self._context.database.session() as s:
+            row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
+            if row is None or row.dds_entry is not None:
+                return
+        bundle = json.loads(row.bundle)
+        now = self._context.clock.now()
+        reason = why_not_shared(bundle, consent=row.consent, today=now.date(),
+                                policy_date=self._context.settings.hco_sharing_policy_date)
+        if reason is not None:
+            self._record(header_id, None, reason)
+            return
+        current = self._current_entry(row)
+        try:
+            source = await self._source()
+            if row.activity == "retract-message":
+                if current is None:
+                    self._record(header_id, None, "a retraction is not shared, and no earlier version was shared")
+                    return
+                await source.deprecate(current[1])
+                self._record(header_id, None, f"a retraction is not shared; it deprecated DocumentReference/"
+                             f"{current[1]} (entered-in-error)")
+                return
+            meta = document_metadata(bundle)
+            content = json.dumps(bundle, ensure_ascii=False, indent=2).encode("utf-8")
+            replaces = {meta.unique_id: current[1]} if current and row.activity == "modified-message" else None
+            entry = (await source.provide([(meta, content)], submitted=now, replaces=replaces))[0]
+        except (RecipientError, httpx.HTTPError) as exc:
+            self._record(header_id, None, f"DDS refused or could not be reached: {exc}"[:500])
+            return
+        self._record(header_id, entry, None)

@@ -1,0 +1,1 @@
+"""LPS — the GP system (lægepraksissystem) emulator: EHMI inbox for HomeCareObservation messages."""

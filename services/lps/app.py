@@ -1,0 +1,126 @@
+"""LPS — the GP system emulator, mounted at ``/lps``:
+
+* ``POST /ehmi``              the EHMI inbox: an HCO message in, a MedCom Acknowledgement out (to the
+                              message's ``source.endpoint``); the HTTP answer says what happened
+* ``GET  /inbox?cpr=``        what the GP sees: newest versions, corrections marked R, cancellations
+* ``GET  /received``          every received transmission with its acknowledgement (for testers)
+* ``GET|PUT /switches``       behaviour: mode normal/ok/fatal/transient, withhold, twice, delay_minutes
+* ``POST /outbox/deliver``    send the delayed acknowledgements that are due (sandbox clock)
+* ``GET  /practices``         the GP practices this system receives for
+* ``PUT  /return-addresses``  ``{"sor", "url"}``: where acks for a SOR-addressed sender go
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.fhir_http import install_error_handlers, read_fhir_json
+from nsp_sandbox.outcome import FhirError, Issue
+from services.lps.gp_view import inbox as gp_inbox
+from services.lps.inbox import Inbox
+from services.lps.models import LpsBase, ReceivedRow, SettingRow
+from services.lps.switches import Switches
+
+MAX_SETTING = 16 * 1024
+
+
+def create_app(context: SandboxContext) -> FastAPI:
+    context.database.create_tables(LpsBase.metadata)
+    switches = Switches(context.database)
+    inbox = Inbox(context, switches)
+
+    app = FastAPI(title="LPS — GP system (HomeCareObservation inbox)", docs_url="/docs", openapi_url="/openapi.json")
+    install_error_handlers(app)
+
+    @app.get("/")
+    def index() -> dict[str, Any]:
+        return {"actor": "LPS", "faces": ["/ehmi", "/inbox?cpr=", "/received", "/switches", "/outbox/deliver",
+                                          "/practices", "/return-addresses"]}
+
+    @app.post("/ehmi")
+    async def ehmi(request: Request) -> JSONResponse:
+        bundle, _ = await read_fhir_json(request, context.settings.max_body_bytes)
+        try:
+            received = await inbox.receive(bundle)
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            raise unreadable(exc) from None
+        if received.ack_code is None:  # nothing to acknowledge: say why, as an OperationOutcome
+            raise FhirError(422, Issue("error", "processing", f"Not processed ({received.verdict}); acknowledgement: "
+                                       f"{received.delivery}", expression="Bundle.entry[0].resource",
+                                       rule=f"ehmi-{received.verdict}", source="MedCom governance 043"))
+        return JSONResponse(received.to_json(), status_code=202)
+
+    @app.get("/inbox")
+    def gp_view(cpr: str) -> list[dict[str, Any]]:
+        return gp_inbox(context.database, cpr)
+
+    @app.get("/received")
+    def received(header_id: str | None = None) -> list[dict[str, Any]]:
+        with context.database.session() as s:
+            query = select(ReceivedRow).order_by(ReceivedRow.pk)
+            if header_id:
+                query = query.where(ReceivedRow.header_id == header_id)
+            return [{"bundle_id": r.bundle_id, "header_id": r.header_id, "activity": r.activity, "cpr": r.cpr,
+                     "verdict": r.verdict, "ack_code": r.ack_code, "issues": r.issues, "ack": r.ack}
+                    for r in s.scalars(query)]
+
+    @app.get("/switches")
+    def get_switches() -> dict[str, Any]:
+        return switches.get()
+
+    @app.put("/switches")
+    async def put_switches(request: Request) -> dict[str, Any]:
+        return switches.set(await _json(request))
+
+    @app.post("/outbox/deliver")
+    async def deliver() -> dict[str, Any]:
+        return {"delivered": await inbox.deliver_due()}
+
+    @app.get("/practices")
+    def practices() -> list[dict[str, str]]:
+        return inbox.practices()
+
+    @app.put("/return-addresses")
+    async def return_address(request: Request) -> dict[str, Any]:
+        body = await _json(request)
+        sor, url = body.get("sor"), body.get("url")
+        if not (isinstance(sor, str) and sor.isdigit() and isinstance(url, str)
+                and url.startswith(("http://", "https://"))):
+            raise FhirError(422, Issue("error", "value", "Send {\"sor\": \"<SOR code>\", \"url\": \"http(s)://…\"}",
+                                       rule="lps-return-address"))
+        with context.database.session() as s:
+            row = s.get(SettingRow, f"return-address:{sor}")
+            if row is None:
+                s.add(SettingRow(key=f"return-address:{sor}", value={"url": url}))
+            else:
+                row.value = {"url": url}
+        return {"sor": sor, "url": url}
+
+    return app
+
+
+def unreadable(exc: Exception) -> FhirError:
+    """A message whose shape is too broken to read who sent it: answered here, not acknowledged."""
+    return FhirError(422, Issue("error", "structure", f"The message cannot be read far enough to acknowledge it "
+                                f"({type(exc).__name__}); validate it against the HCO profile first",
+                                expression="Bundle", rule="ehmi-readable", source="MedCom governance 043"))
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > MAX_SETTING:
+        raise FhirError(413, Issue("error", "too-costly", f"Request body exceeds {MAX_SETTING} bytes",
+                                   rule="http-body-size"))
+    try:
+        body = json.loads(raw or b"{}")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise FhirError(400, Issue("error", "structure", "The body is not JSON", rule="json-syntax")) from None
+    if not isinstance(body, dict):
+        raise FhirError(400, Issue("error", "structure", "The body is a JSON object", rule="json-object"))
+    return body

@@ -1,0 +1,73 @@
+"""What a GP sees of the received HCO messages for one citizen (``GET /lps/inbox?cpr=``): per message
+chain the newest version only, corrected results marked ``R`` (MedCom's recommendation), cancelled
+messages archived and marked with the reason, refused consent marked, and the full history."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+from typing import Any
+
+from sqlalchemy import select
+
+from nsp_sandbox.database import Database
+from services.lps.models import ReceivedRow
+
+
+def _results(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for entry in bundle.get("entry", []):
+        obs = entry.get("resource") or {}
+        if obs.get("resourceType") != "Observation":
+            continue
+        coding = ((obs.get("code") or {}).get("coding") or [{}])[0]
+        quantity = obs.get("valueQuantity") or {}
+        value = obs.get("valueString", quantity.get("value"))
+        out.append({"code": coding.get("code"), "name": coding.get("display"), "value": value,
+                    "comparator": quantity.get("comparator"), "unit": quantity.get("unit"),
+                    "sampled": obs.get("effectiveDateTime"), "interpretation": "ikke referencevurderet (NI)",
+                    "comment": " ".join(n.get("text", "") for n in obs.get("note", [])) or None})
+    return out
+
+
+def _report(bundle: dict[str, Any]) -> dict[str, Any]:
+    return next((e.get("resource") or {} for e in bundle.get("entry", [])
+                 if (e.get("resource") or {}).get("resourceType") == "DiagnosticReport"), {})
+
+
+def inbox(database: Database, cpr: str) -> list[dict[str, Any]]:
+    with database.session() as s:
+        rows = list(s.scalars(select(ReceivedRow).where((ReceivedRow.cpr == cpr) & (ReceivedRow.verdict == "accepted"))
+                              .order_by(ReceivedRow.pk)))
+    chains: dict[str, list[ReceivedRow]] = {}
+    for row in rows:
+        chains.setdefault(row.original_header or row.header_id, []).append(row)
+    out = []
+    for original, versions in chains.items():
+        newest = versions[-1]
+        cancelled = newest.activity == "retract-message"
+        shown = next((v for v in reversed(versions) if v.activity != "retract-message"), newest)
+        bundle = json.loads(shown.bundle)
+        results = _results(bundle)
+        earlier = [_results(json.loads(v.bundle)) for v in versions[:versions.index(shown)]
+                   if v.activity != "retract-message"]
+        for result in results:
+            before = [r for older in earlier for r in older if r["code"] == result["code"]]
+            result["corrected"] = bool(before) and any(
+                (b["value"], b["comparator"], b["sampled"], b["comment"]) !=
+                (result["value"], result["comparator"], result["sampled"], result["comment"]) for b in before)
+            result["mark"] = "R" if result["corrected"] else None
+        report = _report(bundle)
+        out.append({
+            "message": original, "newest": newest.header_id,
+            "status": "cancelled" if cancelled else ("corrected" if len(versions) > 1 else "new"),
+            "archived": cancelled,
+            "cancellation_reason": _report(json.loads(newest.bundle)).get("conclusion") if cancelled else None,
+            "refused_consent": any(x.get("code") == "R" for x in report.get("meta", {}).get("security", [])),
+            "clinical_comment": report.get("conclusion") if not cancelled or shown is not newest else None,
+            "results": results,
+            "history": [{"id": v.header_id, "bundle_id": v.bundle_id, "activity": v.activity,
+                         "previous": v.previous_header, "received_at": v.received_at.replace(tzinfo=UTC).isoformat()}
+                        for v in versions],
+        })
+    return out

@@ -1,0 +1,297 @@
+"""The GP system's EHMI inbox: every received HCO is checked in layers and answered with exactly one
+MedCom Acknowledgement, sent to the message's ``source.endpoint``.
+
+1. Message type: a Bundle whose MessageHeader has event ``homecareobservation-message``, else
+   ``fatal-error`` MSG_UNKNOWN_TYPE (an acknowledgement is never acknowledged).
+2. Receiver: the primary receiver's SOR/GLN is one of this system's practices, else
+   MSG_Receiver_Identifier_UNKNOWN.
+3. Duplicates (MedCom governance 043): seen Bundle.id + seen MessageHeader.id → the original
+   acknowledgement again (same content, new envelope); new Bundle.id + seen MessageHeader.id (a
+   resend) → the same; seen Bundle.id + new MessageHeader.id → ``fatal-error`` MSG_DUPLICATE_ID.
+   A message answered ``transient-error`` is processed again.
+4. Profile (the conformance engine), then the business rules (``business_rules``).
+The behaviour switches (``mode``, ``withhold``, ``twice``, ``delay_minutes``) let a vendor's EOJ be
+tested against positive, negative, missing, duplicate and late acknowledgements.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from nsp_sandbox import fhir_shape as shape
+from nsp_sandbox.config import Strictness
+from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.hco_examples import REQUESTER_PROFILE, example_organisations
+from nsp_sandbox.hco_terms import (
+    ACK_EVENT,
+    CPR_SYSTEM,
+    GLN_SYSTEM,
+    HCO_EVENT,
+    REPERTOIRE_SYSTEMS,
+    SOR_SYSTEM,
+    X_ECPR_SYSTEM,
+    repertoire,
+)
+from nsp_sandbox.outcome import Issue
+from services.lps.acknowledgement import build_ack, restamp
+from services.lps.business_rules import HL7_MSG, MEDCOM_MSG, Earlier, Finding, check
+from services.lps.models import AckOutRow, ReceivedRow, SettingRow
+from services.lps.switches import Switches
+
+SANDBOX_PRACTICE = {"sor": "52581000016005", "gln": "5790001234560", "name": "Skødstrup Lægepraksis"}
+SOR_ENDPOINT = "https://sor2.sum.dsdn.dk/#id="
+PROFILE_SOURCE = "MedCom HomeCareObservation 1.2.1 profiles (conformance engine)"
+
+
+@dataclass(frozen=True)
+class Received:
+    """What the inbox answers over HTTP (the acknowledgement itself travels separately)."""
+
+    verdict: str
+    ack_code: str | None
+    ack_id: str | None
+    delivery: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"verdict": self.verdict, "ack": self.ack_code, "ack_bundle_id": self.ack_id, "delivery": self.delivery}
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _finding(severity: str, code: str, text: str, expression: str | None, rule: str,
+             msg: tuple[str, str]) -> Finding:
+    return Finding(Issue(severity, code, text, expression=expression, rule=rule, source=PROFILE_SOURCE),  # type: ignore[arg-type]
+                   msg[0], msg[1])
+
+
+def msg_code_of(issue: Issue) -> tuple[str, str]:
+    """The MedCom acknowledgement issue code for a profile finding (``hco.md`` §7.1, layer 4)."""
+    text = issue.diagnostics
+    if issue.code == "code-invalid":
+        if text.startswith("Unknown code") and any(system in text for system in REPERTOIRE_SYSTEMS):
+            return MEDCOM_MSG, "MSG_CodeSystem_VALUE_UNKNOWN"  # outside the national analysis repertoire
+        return MEDCOM_MSG, "MSG_VALUESET_VALUE_UNKNOWN"
+    if "maxLength" in text:
+        return MEDCOM_MSG, "MSG_Element_To_Long"
+    return HL7_MSG, "MSG_BAD_FORMAT"
+
+
+class Inbox:
+    def __init__(self, context: SandboxContext, switches: Switches) -> None:
+        self._context = context
+        self._switches = switches
+        self._repertoire: dict[tuple[str, str], str] | None = None
+
+    def practices(self) -> list[dict[str, str]]:
+        """The GP practices this system serves: those of the official examples, and Skødstrup."""
+        found = [p for p in example_organisations(self._context.packages, REQUESTER_PROFILE) if p["ydernummer"]]
+        if not any(p["sor"] == SANDBOX_PRACTICE["sor"] for p in found):
+            found.append(dict(SANDBOX_PRACTICE))
+        return found
+
+    def _repertoire_codes(self) -> dict[tuple[str, str], str]:
+        if self._repertoire is None:
+            self._repertoire = repertoire(self._context.packages)
+        return self._repertoire
+
+    def return_address(self, endpoint: str, sender_sor: str) -> str | None:
+        """Where the acknowledgement goes: ``source.endpoint`` when it is a URL we can post to; a SOR
+        address (``https://sor2.sum.dsdn.dk/#id=<SOR>``, as in the official examples) is looked up in the
+        return-address register, by default the sandbox's EOJ."""
+        if endpoint.startswith(SOR_ENDPOINT) or not endpoint.startswith(("http://", "https://")):
+            sor = endpoint[len(SOR_ENDPOINT):] if endpoint.startswith(SOR_ENDPOINT) else sender_sor
+            with self._context.database.session() as s:
+                row = s.get(SettingRow, f"return-address:{sor}")
+                if row is not None:
+                    return str(row.value["url"])
+            return f"{self._context.peers.url('eoj')}/ehmi"
+        return endpoint
+
+    async def receive(self, bundle: dict[str, Any]) -> Received:
+        now = self._context.clock.now()
+        resources = shape.resources(bundle)
+        header = resources[0] if resources else {}
+        event = shape.text(shape.obj(header.get("eventCoding")).get("code"))
+        if header.get("resourceType") != "MessageHeader" or not shape.text(header.get("id")):
+            return Received("unreadable", None, None, "none: without a MessageHeader there is no one to answer")
+        if event == ACK_EVENT:
+            return Received("ignored", None, None, "none: an acknowledgement is never acknowledged")
+        by_ref = {f"{r.get('resourceType')}/{r.get('id')}": r for r in resources}
+        sender = by_ref.get(shape.reference(header.get("sender")), {})
+        sender_ids = shape.identifiers(sender)
+        destination = shape.obj((shape.arr(header.get("destination")) or [{}])[0])
+        receiver_ids = shape.identifiers(by_ref.get(shape.reference(destination.get("receiver")), {}))
+        return_to = shape.text(shape.obj(header.get("source")).get("endpoint"))
+        practices = self.practices()
+        me = next((p for p in practices if p["sor"] == receiver_ids.get(SOR_SYSTEM)
+                   or p["gln"] == receiver_ids.get(GLN_SYSTEM)), None)
+        findings: list[Finding] = []
+        verdict = "accepted"
+        bundle_id, header_id = shape.text(bundle.get("id")), header["id"]
+        with self._context.database.session() as s:
+            by_bundle = s.scalar(select(ReceivedRow).where(ReceivedRow.bundle_id == bundle_id)) if bundle_id else None
+            by_header = s.scalar(select(ReceivedRow).where(
+                (ReceivedRow.header_id == header_id) & (ReceivedRow.verdict != "duplicate"))
+                .order_by(ReceivedRow.pk.desc()).limit(1))
+        if by_header is not None and by_header.ack_code != "transient-error" and (
+                by_bundle is None or by_bundle.header_id == header_id):
+            # A duplicate (or a resend): the original answer again, under a new envelope.
+            ack = restamp(by_header.ack, now)
+            self._store(bundle, header, sender_ids, receiver_ids, "duplicate", by_header.ack_code, ack,
+                        [], by_header)
+            delivery = await self._deliver(ack, self.return_address(return_to, sender_ids.get(SOR_SYSTEM, "")))
+            return Received("duplicate", by_header.ack_code, ack["id"], delivery)
+        if me is None:
+            me = {"sor": SANDBOX_PRACTICE["sor"], "gln": SANDBOX_PRACTICE["gln"], "name": SANDBOX_PRACTICE["name"]}
+            findings.append(_finding("error", "not-found", f"The receiver (SOR {receiver_ids.get(SOR_SYSTEM)}, GLN "
+                                     f"{receiver_ids.get(GLN_SYSTEM)}) is not a practice of this GP system",
+                                     "Bundle.entry[0].resource.destination[0].receiver", "ehmi-receiver-known",
+                                     (MEDCOM_MSG, "MSG_Receiver_Identifier_UNKNOWN")))
+        elif by_bundle is not None:
+            findings.append(_finding("error", "duplicate", f"Bundle.id {bundle_id} was already used for MessageHeader "
+                                     f"{by_bundle.header_id}; envelope ids are never reused", "Bundle.id",
+                                     "msg-bundle-id-new", (HL7_MSG, "MSG_DUPLICATE_ID")))
+        elif event != HCO_EVENT:
+            findings.append(_finding("error", "not-supported", f"This inbox takes homecareobservation-message, not "
+                                     f"'{event}'", "Bundle.entry[0].resource.eventCoding", "ehmi-message-type",
+                                     (HL7_MSG, "MSG_UNKNOWN_TYPE")))
+        else:
+            findings.extend(self._profile(bundle))
+            if not any(f.issue.is_error for f in findings):
+                findings.extend(self._business(bundle))
+        switches = self._switches.get()
+        errors = [f for f in findings if f.issue.is_error]
+        code = "fatal-error" if errors else "ok"
+        if switches["mode"] == "fatal":
+            code = "fatal-error"
+            if not errors:
+                findings.append(_finding("error", "business-rule", "Refused on demand (behaviour switch mode=fatal)",
+                                         None, "lps-switch-fatal", (HL7_MSG, "MSG_LOCAL_FAIL")))
+        elif switches["mode"] == "transient":
+            code = "transient-error"
+            findings = [_finding("error", "transient", "The GP system's mailbox is out of operation (behaviour "
+                                 "switch mode=transient)", None, "lps-switch-transient",
+                                 (MEDCOM_MSG, "MSG_Mailbox_Out_Of_Operation"))]
+        elif switches["mode"] == "ok":
+            code = "ok"
+            findings = [f if not f.issue.is_error else Finding(f.issue.with_severity("warning"), f.msg_system,
+                                                               f.msg_code) for f in findings]
+        verdict = {"ok": "accepted", "fatal-error": "rejected", "transient-error": "transient"}[code]
+        lps = self._context.peers.url("lps")
+        ack = build_ack(bundle, code=code, findings=findings, me=me, my_endpoint=f"{lps}/ehmi", now=now,
+                        base=f"{lps}/fhir")
+        self._store(bundle, header, sender_ids, receiver_ids, verdict, code, ack, findings, None)
+        delivery = await self._deliver(ack, self.return_address(return_to, sender_ids.get(SOR_SYSTEM, "")))
+        return Received(verdict, code, ack["id"], delivery)
+
+    def _profile(self, bundle: dict[str, Any]) -> list[Finding]:
+        out = []
+        for issue in self._context.validator.validate(bundle):
+            if issue.severity not in ("error", "fatal"):
+                continue
+            out.append(Finding(issue, *msg_code_of(issue)))
+        return out
+
+    def _business(self, bundle: dict[str, Any]) -> list[Finding]:
+        level = self._context.settings.lps_business_rules
+        if level == Strictness.OFF:
+            return []
+        findings = check(bundle, self._repertoire_codes(), self._earlier)
+        if level != Strictness.REJECT:
+            findings = [Finding(f.issue.with_severity("warning"), f.msg_system, f.msg_code) if f.issue.is_error else f
+                        for f in findings]
+        if level == Strictness.LOG:
+            return []
+        return findings
+
+    def _earlier(self, header_id: str) -> Earlier | None:
+        with self._context.database.session() as s:
+            row = s.scalar(select(ReceivedRow).where((ReceivedRow.header_id == header_id)
+                                                     & (ReceivedRow.verdict == "accepted")))
+            return Earlier(row.sender_sor, row.cpr, row.activity) if row else None
+
+    def _store(self, bundle: dict[str, Any], header: dict[str, Any], sender_ids: dict[str, Any],
+               receiver_ids: dict[str, Any], verdict: str, code: str, ack: dict[str, Any], findings: list[Finding],
+               duplicate_of: ReceivedRow | None) -> None:
+        resources = shape.resources(bundle)
+        patient = next((r for r in resources if r.get("resourceType") == "Patient"), {})
+        ids = shape.identifiers(patient)
+        cpr = ids.get(CPR_SYSTEM) or ids.get(X_ECPR_SYSTEM) or ""
+        own = shape.own_provenance(resources, header["id"])
+        activity, previous = shape.activity_of(own), shape.previous_header(own)
+        with self._context.database.session() as s:
+            original = None
+            if previous:
+                earlier = s.scalar(select(ReceivedRow).where(ReceivedRow.header_id == previous)
+                                   .order_by(ReceivedRow.pk).limit(1))
+                original = (earlier.original_header or earlier.header_id) if earlier else None
+            bundle_id = shape.text(bundle.get("id")) or f"(none)-{ack['id']}"
+            if s.scalar(select(ReceivedRow.pk).where(ReceivedRow.bundle_id == bundle_id)) is not None:
+                bundle_id = f"{bundle_id}#reused-{ack['id']}"  # an envelope id used twice: keep both receipts
+            s.add(ReceivedRow(
+                bundle_id=bundle_id[:200], header_id=header["id"][:200], sender_sor=sender_ids.get(SOR_SYSTEM, "")[:32],
+                receiver_sor=receiver_ids.get(SOR_SYSTEM, "")[:32], cpr=cpr[:16], activity=activity,
+                previous_header=previous, original_header=original, received_at=_naive(self._context.clock.now()),
+                bundle=json.dumps(bundle, ensure_ascii=False), verdict=verdict, ack_code=code, ack=ack,
+                issues=[f.issue.to_fhir() | {"msg_code": f.msg_code} for f in findings]))
+
+    async def _deliver(self, ack: dict[str, Any], url: str | None) -> str:
+        switches = self._switches.get()
+        now = self._context.clock.now()
+        if url is None:
+            return "none: no return address"
+        copies = 2 if switches["twice"] else 1
+        if switches["withhold"]:
+            state, due = "withheld", None
+        elif switches["delay_minutes"] > 0:
+            state, due = "waiting", _naive(now + timedelta(minutes=switches["delay_minutes"]))
+        else:
+            state, due = "waiting", _naive(now)
+        with self._context.database.session() as s:
+            row = AckOutRow(url=url, ack=ack, copies=copies, due_at=due, state=state)
+            s.add(row)
+            s.flush()
+            pk = row.pk
+        if state == "withheld":
+            return "withheld (behaviour switch)"
+        if due is not None and due > _naive(now):
+            return f"delayed until {due.isoformat()}Z (POST /lps/outbox/deliver)"
+        return await self._send(pk)
+
+    async def deliver_due(self) -> list[str]:
+        """Send every delayed acknowledgement whose time has come (sandbox clock)."""
+        now = _naive(self._context.clock.now())
+        with self._context.database.session() as s:
+            due = list(s.scalars(select(AckOutRow.pk).where((AckOutRow.state == "waiting")
+                                                            & (AckOutRow.due_at <= now)).order_by(AckOutRow.pk)))
+        return [await self._send(pk) for pk in due]
+
+    async def _send(self, pk: int) -> str:
+        with self._context.database.session() as s:
+            row = s.get(AckOutRow, pk)
+            assert row is not None
+            url, ack, copies = row.url, row.ack, row.copies
+            row.state = "sending"
+        results = []
+        client = self._context.peers.client_for_url(url)
+        for _ in range(copies):
+            try:
+                response = await client.post(url, content=json.dumps(ack, ensure_ascii=False).encode("utf-8"),
+                                             headers={"Content-Type": "application/fhir+json"})
+                results.append(f"HTTP {response.status_code}")
+            except Exception as exc:  # an unreachable sender must not break the inbox
+                results.append(f"not delivered: {type(exc).__name__}")
+        result = f"sent to {url}: " + ", ".join(results)
+        with self._context.database.session() as s:
+            row = s.get(AckOutRow, pk)
+            assert row is not None
+            row.state = "delivered" if all(r.startswith("HTTP 2") for r in results) else "failed"
+            row.result = result[:500]
+        return result

@@ -1,0 +1,55 @@
+"""The GP system's own tables (prefix ``lps_``): received messages with the acknowledgement each got,
+acknowledgements waiting to be delivered, the behaviour switches, return addresses. Times are naive UTC."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class LpsBase(DeclarativeBase):
+    pass
+
+
+class ReceivedRow(LpsBase):
+    """One received transmission (an envelope: a Bundle.id), and the acknowledgement it got."""
+
+    __tablename__ = "lps_received"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    bundle_id: Mapped[str] = mapped_column(String(200), unique=True)
+    header_id: Mapped[str] = mapped_column(String(200), index=True)
+    sender_sor: Mapped[str] = mapped_column(String(32))
+    receiver_sor: Mapped[str] = mapped_column(String(32))
+    cpr: Mapped[str] = mapped_column(String(16), index=True)
+    activity: Mapped[str] = mapped_column(String(32))
+    previous_header: Mapped[str | None] = mapped_column(String(200))
+    original_header: Mapped[str | None] = mapped_column(String(200), index=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    bundle: Mapped[str] = mapped_column(Text)
+    verdict: Mapped[str] = mapped_column(String(32))  # accepted | rejected | duplicate | transient
+    ack_code: Mapped[str] = mapped_column(String(32))
+    ack: Mapped[dict] = mapped_column(JSON)  # type: ignore[type-arg]
+    issues: Mapped[list[dict]] = mapped_column(JSON)  # type: ignore[type-arg]
+
+
+class AckOutRow(LpsBase):
+    """An acknowledgement to deliver: at once, later (delay) or never (withheld)."""
+
+    __tablename__ = "lps_ack_out"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(String(500))
+    ack: Mapped[dict] = mapped_column(JSON)  # type: ignore[type-arg]
+    copies: Mapped[int] = mapped_column(Integer, default=1)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime)  # None: withheld
+    state: Mapped[str] = mapped_column(String(32))  # waiting | withheld | delivered | failed
+    result: Mapped[str | None] = mapped_column(String(500))
+
+
+class SettingRow(LpsBase):
+    """A behaviour switch (``mode``, ``withhold``, ``twice``, ``delay_minutes``) or a return address."""
+
+    __tablename__ = "lps_setting"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[dict] = mapped_column(JSON)  # type: ignore[type-arg]

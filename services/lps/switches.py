@@ -1,0 +1,51 @@
+"""The GP emulator's behaviour switches, for testing a vendor's EOJ: ``mode`` (``normal``: as the rules
+say; ``ok`` / ``fatal`` / ``transient``: always that answer), ``withhold`` (never send the
+acknowledgement), ``twice`` (send it twice), ``delay_minutes`` (send it that long later, on the
+sandbox clock, at ``POST /lps/outbox/deliver``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nsp_sandbox.database import Database
+from nsp_sandbox.outcome import FhirError, Issue
+from services.lps.models import SettingRow
+
+DEFAULTS: dict[str, Any] = {"mode": "normal", "withhold": False, "twice": False, "delay_minutes": 0}
+MODES = ("normal", "ok", "fatal", "transient")
+KEY = "switches"
+
+
+class Switches:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def get(self) -> dict[str, Any]:
+        with self._database.session() as s:
+            row = s.get(SettingRow, KEY)
+            return {**DEFAULTS, **(row.value if row else {})}
+
+    def set(self, change: dict[str, Any]) -> dict[str, Any]:
+        problems = []
+        for key, value in change.items():
+            if key not in DEFAULTS:
+                problems.append(Issue("error", "not-supported", f"Unknown switch '{key}'; known: "
+                                      f"{', '.join(DEFAULTS)}", expression=key, rule="lps-switch"))
+            elif key == "mode" and value not in MODES:
+                problems.append(Issue("error", "value", f"mode is one of {', '.join(MODES)}", expression=key,
+                                      rule="lps-switch"))
+            elif key in ("withhold", "twice") and not isinstance(value, bool):
+                problems.append(Issue("error", "value", f"{key} is true or false", expression=key, rule="lps-switch"))
+            elif key == "delay_minutes" and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+                problems.append(Issue("error", "value", "delay_minutes is a whole number ≥ 0", expression=key,
+                                      rule="lps-switch"))
+        if problems:
+            raise FhirError(422, problems)
+        with self._database.session() as s:
+            row = s.get(SettingRow, KEY)
+            merged = {**DEFAULTS, **(row.value if row else {}), **change}
+            if row is None:
+                s.add(SettingRow(key=KEY, value=merged))
+            else:
+                row.value = merged
+        return merged

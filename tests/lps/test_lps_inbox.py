@@ -1,0 +1,153 @@
+"""The GP emulator's inbox: layered validation, the acknowledgement each fault deserves, duplicates,
+and what the GP sees."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from hco_flow import CPR, SKODSTRUP, send, switches
+
+ACK_BUNDLE = "http://medcomfhir.dk/ig/acknowledgement/StructureDefinition/medcom-messaging-acknowledgement"
+FHIR = {"Content-Type": "application/fhir+json"}
+FAULTS = {
+    "wrong-event-code": "MSG_UNKNOWN_TYPE",
+    "missing-cpr": "MSG_RESOURCE_REQUIRED",
+    "unknown-npu-code": "MSG_CodeSystem_VALUE_UNKNOWN",
+    "missing-value": "MSG_Datatype_Wrong",
+    "role-without-code": "MSG_BAD_FORMAT",
+    "result-over-12-characters": "MSG_Element_To_Long",
+    "cc-destination": "MSG_BAD_FORMAT",
+    "unknown-receiver": "MSG_Receiver_Identifier_UNKNOWN",
+    "correction-of-unknown-original": "MSG_NO_EXIST",
+    "reused-bundle-id": "MSG_DUPLICATE_ID",
+}
+
+
+def _ack_of(client: TestClient, header_id: str) -> dict[str, Any]:
+    received = client.get("/lps/received", params={"header_id": header_id}).json()
+    return received[0]["ack"]  # type: ignore[no-any-return]
+
+
+def test_the_corpus_lists_every_fault_with_its_expected_acknowledgement(client: TestClient) -> None:
+    cases = {c["name"]: c for c in client.get("/eoj/corpus").json()}
+    for name, code in FAULTS.items():
+        assert cases[name]["expected"] == "fatal-error"
+        assert cases[name]["expected_issue"] == code
+    examples = [c for c in cases.values() if c["name"].startswith("example:")]
+    assert len(examples) == 9 and all(c["expected"] == "ok" for c in examples)
+
+
+@pytest.mark.parametrize(("fault", "code"), list(FAULTS.items()))
+def test_each_fault_gets_its_negative_acknowledgement(client: TestClient, validator, fault: str, code: str) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/eoj/corpus/run", params={"receiver": SKODSTRUP, "case": fault})
+    assert response.status_code == 200, response.text
+    result = response.json()[-1]
+    assert result["case"] == fault
+    assert result["ack"] == "fatal-error", result
+    assert code in result["issues"], result
+    assert result["result"] == "pass"
+    ack = _ack_of(client, result["message"]) if fault != "reused-bundle-id" else \
+        client.get("/lps/received", params={"header_id": result["message"]}).json()[-1]["ack"]
+    assert [i.diagnostics for i in validator.validate(ack, ACK_BUNDLE) if i.is_error] == []
+    header = ack["entry"][0]["resource"]
+    assert header["response"]["identifier"] == result["message"]
+    outcome = next(e["resource"] for e in ack["entry"] if e["resource"]["resourceType"] == "OperationOutcome")
+    assert header["response"]["details"]["reference"] == f"OperationOutcome/{outcome['id']}"
+
+
+def test_the_official_examples_are_accepted_re_stamped(client: TestClient, validator) -> None:  # type: ignore[no-untyped-def]
+    results = client.post("/eoj/corpus/run", params={"receiver": SKODSTRUP, "case": "examples"}).json()
+    assert len(results) == 9
+    assert all(r["ack"] == "ok" and r["result"] == "pass" for r in results), results
+    for r in results:
+        assert [i.diagnostics for i in validator.validate(_ack_of(client, r["message"]), ACK_BUNDLE)
+                if i.is_error] == []
+    # The modification and the cancellation of 401cbc36 stayed linked after re-stamping.
+    view = client.get("/lps/inbox", params={"cpr": CPR}).json()
+    cancelled = [m for m in view if m["status"] == "cancelled"]
+    assert len(cancelled) == 1
+    assert cancelled[0]["cancellation_reason"] == "Cancellation due to incorrect CPR-number"
+    assert [h["activity"] for h in cancelled[0]["history"]] == ["new-message", "modified-message", "retract-message"]
+    assert any(m["refused_consent"] for m in view)
+
+
+def test_a_duplicate_gets_the_identical_acknowledgement(client: TestClient) -> None:
+    sent = send(client)
+    bundle = sent["bundle"]
+    first = _ack_of(client, sent["id"])
+    again = client.post("/lps/ehmi", json=bundle, headers=FHIR)
+    assert again.status_code == 202 and again.json()["verdict"] == "duplicate"
+    received = client.get("/lps/received", params={"header_id": sent["id"]}).json()
+    assert [r["verdict"] for r in received] == ["accepted", "duplicate"]
+    second = received[1]["ack"]
+    assert second["id"] != first["id"]  # a new envelope …
+    assert second["entry"] == first["entry"]  # … around the same content
+    view = client.get("/lps/inbox", params={"cpr": CPR}).json()
+    assert len(view) == 1 and len(view[0]["history"]) == 1  # the GP does not see it twice
+
+
+def test_an_acknowledgement_is_never_acknowledged(client: TestClient) -> None:
+    sent = send(client)
+    ack = _ack_of(client, sent["id"])
+    response = client.post("/lps/ehmi", json=ack, headers=FHIR)
+    assert response.status_code == 422
+    assert "never acknowledged" in response.json()["issue"][0]["details"]["text"]
+    assert len(client.get("/lps/received").json()) == 1
+
+
+def test_a_modification_must_keep_the_cpr(client: TestClient) -> None:
+    sent = send(client)
+    modified = client.post(f"/eoj/hco/{sent['id']}/modify", json={"clinical_comment": "ny"}).json()
+    assert modified["ack"] == "ok"
+    bundle = copy.deepcopy(modified["bundle"])
+    text = json.dumps(bundle).replace(modified["id"], "5c3a8bd6-2a8c-4f4e-9a43-000000000001")
+    bundle = json.loads(text)
+    bundle["id"] = "5c3a8bd6-2a8c-4f4e-9a43-000000000002"
+    patient = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+    patient["identifier"][0]["value"] = "0101010101"
+    response = client.post("/eoj/messages", json=bundle, headers=FHIR)
+    assert response.status_code == 201, response.text
+    result = response.json()
+    assert result["ack"] == "fatal-error"
+    rules = [i["details"]["text"] for i in result["ack_outcome"]["issue"]]
+    assert any("hco-modify-keeps-cpr" in r for r in rules), rules
+
+
+def test_the_gp_sees_the_newest_version_with_corrections_marked(client: TestClient) -> None:
+    sent = send(client)
+    client.post(f"/eoj/hco/{sent['id']}/modify", json={"observations": [{"code": "NPU22089", "value": 7.9}]})
+    (message,) = client.get("/lps/inbox", params={"cpr": CPR}).json()
+    assert message["status"] == "corrected" and not message["archived"]
+    results = {r["code"]: r for r in message["results"]}
+    assert results["NPU22089"]["value"] == 7.9 and results["NPU22089"]["mark"] == "R"
+    assert results["NPU19748"]["mark"] is None
+    assert len(message["history"]) == 2
+    client.post(f"/eoj/hco/{sent['id']}/retract", json={"reason": "Cancellation due to incorrect receiver"})
+    (message,) = client.get("/lps/inbox", params={"cpr": CPR}).json()
+    assert message["status"] == "cancelled" and message["archived"]
+    assert message["cancellation_reason"] == "Cancellation due to incorrect receiver"
+    assert client.get("/lps/inbox", params={"cpr": "0101010101"}).json() == []
+
+
+def test_behaviour_switches_are_checked(client: TestClient) -> None:
+    assert client.get("/lps/switches").json() == {"mode": "normal", "withhold": False, "twice": False,
+                                                  "delay_minutes": 0}
+    for bad in ({"mode": "sometimes"}, {"withhold": "yes"}, {"delay_minutes": -1}, {"colour": "red"}):
+        response = client.put("/lps/switches", json=bad)
+        assert response.status_code == 422 and response.json()["resourceType"] == "OperationOutcome"
+    switches(client, mode="ok")
+    lenient = client.post("/eoj/corpus/run", params={"receiver": SKODSTRUP, "case": "missing-value"}).json()[-1]
+    assert lenient["ack"] == "ok"  # always ok: the findings travel as warnings
+    assert lenient["issues"] == ["MSG_Datatype_Wrong"]
+
+
+def test_unreadable_input_is_an_outcome(client: TestClient) -> None:
+    bad = client.post("/lps/ehmi", content=b"[]", headers=FHIR)
+    assert bad.status_code == 400 and bad.json()["resourceType"] == "OperationOutcome"
+    empty = client.post("/lps/ehmi", json={"resourceType": "Bundle", "type": "message"}, headers=FHIR)
+    assert empty.status_code == 422 and empty.json()["resourceType"] == "OperationOutcome"
+    assert {p["sor"] for p in client.get("/lps/practices").json()} >= {SKODSTRUP}
