@@ -30,6 +30,42 @@ def outcome_response(status: int, issues: list[Issue], headers: dict[str, str] |
     return FhirJSONResponse(operation_outcome(issues), status_code=status, headers=headers)
 
 
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, refused with 413 as soon as it exceeds ``max_bytes`` (declared or streamed)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise _too_large(max_bytes)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(max_bytes: int) -> FhirError:
+    return FhirError(413, Issue("error", "too-costly", f"Request body exceeds {max_bytes} bytes",
+                                rule="http-body-size"))
+
+
+def _parse_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FhirError(400, Issue("error", "structure", f"Body is not valid JSON: {exc}",
+                                   rule="json-syntax")) from None
+
+
+async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
+    """A plain JSON object body (an empty body is ``{}``); 413 / 400 for oversized or malformed ones."""
+    body = _parse_json(await read_body(request, max_bytes) or b"{}")
+    if not isinstance(body, dict):
+        raise FhirError(400, Issue("error", "structure", "The body must be a JSON object", rule="json-object"))
+    return body
+
+
 async def read_fhir_json(request: Request, max_bytes: int) -> tuple[dict[str, Any], bytes]:
     """Read a FHIR JSON body; refuse wrong media types, oversized and malformed bodies with 4xx."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -39,24 +75,8 @@ async def read_fhir_json(request: Request, max_bytes: int) -> tuple[dict[str, An
             f"Content-Type '{content_type or '(none)'}' is not supported; send application/fhir+json",
             rule="http-content-type",
         ))
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise FhirError(413, Issue("error", "too-costly", f"Request body exceeds {max_bytes} bytes",
-                                   rule="http-body-size"))
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise FhirError(413, Issue("error", "too-costly", f"Request body exceeds {max_bytes} bytes",
-                                       rule="http-body-size"))
-        chunks.append(chunk)
-    raw = b"".join(chunks)
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FhirError(400, Issue("error", "structure", f"Body is not valid JSON: {exc}",
-                                   rule="json-syntax")) from None
+    raw = await read_body(request, max_bytes)
+    body = _parse_json(raw)
     if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
         raise FhirError(400, Issue("error", "structure", "Body is not a FHIR resource (no resourceType)",
                                    expression=None, rule="fhir-resource-type"))

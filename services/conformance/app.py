@@ -18,8 +18,14 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.context import SandboxContext
-from nsp_sandbox.fhir_http import ACCEPTED_JSON_TYPES, FhirJSONResponse, install_error_handlers, read_fhir_json
-from nsp_sandbox.outcome import FhirError, Issue, operation_outcome
+from nsp_sandbox.fhir_http import (
+    ACCEPTED_JSON_TYPES,
+    FhirJSONResponse,
+    install_error_handlers,
+    read_body,
+    read_fhir_json,
+)
+from nsp_sandbox.outcome import FhirError, operation_outcome
 
 XML_TYPES = frozenset({"application/fhir+xml", "application/xml", "application/xml+fhir", "text/xml"})
 
@@ -73,14 +79,9 @@ async def _read_resource(request: Request, context: SandboxContext) -> dict[str,
     if media in ACCEPTED_JSON_TYPES or media not in XML_TYPES:
         body, _raw = await read_fhir_json(request, max_bytes)
         return body
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw.extend(chunk)
-        if len(raw) > max_bytes:
-            raise FhirError(413, Issue("error", "too-costly", f"Request body exceeds {max_bytes} bytes",
-                                       rule="http-body-size"))
+    raw = await read_body(request, max_bytes)
     validator = await run_in_threadpool(lambda: context.validator)
-    resource, problems = validator.parse(bytes(raw), media)
+    resource, problems = validator.parse(raw, media)
     if resource is None:
         raise FhirError(400, problems)
     return resource

@@ -31,7 +31,13 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.context import SandboxContext
-from nsp_sandbox.fhir_http import FhirJSONResponse, install_error_handlers, read_fhir_json, refuse_control_characters
+from nsp_sandbox.fhir_http import (
+    FhirJSONResponse,
+    install_error_handlers,
+    read_body,
+    read_fhir_json,
+    refuse_control_characters,
+)
 from nsp_sandbox.outcome import FhirError, Issue
 from services.dds.access import address_protection, blocking
 from services.dds.access.guard import Guard, ReadGrant, patients_named
@@ -73,12 +79,7 @@ async def _search_pairs(request: Request, max_bytes: int) -> list[tuple[str, str
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     pairs = list(request.query_params.multi_items())
     if content_type == FORM:
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > max_bytes:
-                raise FhirError(413, Issue("error", "too-costly", f"Request body exceeds {max_bytes} bytes",
-                                           rule="http-body-size"))
+        body = await read_body(request, max_bytes)
         try:
             pairs += parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError:

@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
@@ -25,7 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from nsp_sandbox.context import SandboxContext
-from nsp_sandbox.fhir_http import install_error_handlers, read_fhir_json
+from nsp_sandbox.fhir_http import install_error_handlers, read_fhir_json, read_json_object
 from nsp_sandbox.outcome import FhirError, Issue
 from services.eoj_sender import corpus_run
 from services.eoj_sender.endpoint_register import EndpointRegister
@@ -108,7 +107,7 @@ def create_app(context: SandboxContext) -> FastAPI:
 
     @app.put("/endpoints")
     async def put_endpoint(request: Request) -> dict[str, Any]:
-        body = await _json(request)
+        body = await read_json_object(request, MAX_ORDER)
         return register.put(body)
 
     return app
@@ -123,22 +122,8 @@ def _brief(status: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in status.items() if k != "bundle"}
 
 
-async def _json(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > MAX_ORDER:
-        raise FhirError(413, Issue("error", "too-costly", "The body exceeds the 100 MB message limit",
-                                   rule="hco-message-size"))
-    try:
-        body = json.loads(raw or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise FhirError(400, Issue("error", "structure", "The body is not JSON", rule="json-syntax")) from None
-    if not isinstance(body, dict):
-        raise FhirError(400, Issue("error", "structure", "The body is a JSON object", rule="json-object"))
-    return body
-
-
 async def _model(request: Request, model: type[M]) -> M:
-    body = await _json(request)
+    body = await read_json_object(request, MAX_ORDER)
     try:
         return model.model_validate(body)
     except ValidationError as exc:

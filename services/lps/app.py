@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,7 +19,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from nsp_sandbox.context import SandboxContext
-from nsp_sandbox.fhir_http import install_error_handlers, read_fhir_json
+from nsp_sandbox.fhir_http import install_error_handlers, read_fhir_json, read_json_object
 from nsp_sandbox.outcome import FhirError, Issue
 from services.lps.gp_view import inbox as gp_inbox
 from services.lps.inbox import Inbox
@@ -76,7 +75,7 @@ def create_app(context: SandboxContext) -> FastAPI:
 
     @app.put("/switches")
     async def put_switches(request: Request) -> dict[str, Any]:
-        return switches.set(await _json(request))
+        return switches.set(await read_json_object(request, MAX_SETTING))
 
     @app.post("/outbox/deliver")
     async def deliver() -> dict[str, Any]:
@@ -88,7 +87,7 @@ def create_app(context: SandboxContext) -> FastAPI:
 
     @app.put("/return-addresses")
     async def return_address(request: Request) -> dict[str, Any]:
-        body = await _json(request)
+        body = await read_json_object(request, MAX_SETTING)
         sor, url = body.get("sor"), body.get("url")
         if not (isinstance(sor, str) and sor.isdigit() and isinstance(url, str)
                 and url.startswith(("http://", "https://"))):
@@ -110,17 +109,3 @@ def unreadable(exc: Exception) -> FhirError:
     return FhirError(422, Issue("error", "structure", f"The message cannot be read far enough to acknowledge it "
                                 f"({type(exc).__name__}); validate it against the HCO profile first",
                                 expression="Bundle", rule="ehmi-readable", source="MedCom governance 043"))
-
-
-async def _json(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > MAX_SETTING:
-        raise FhirError(413, Issue("error", "too-costly", f"Request body exceeds {MAX_SETTING} bytes",
-                                   rule="http-body-size"))
-    try:
-        body = json.loads(raw or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise FhirError(400, Issue("error", "structure", "The body is not JSON", rule="json-syntax")) from None
-    if not isinstance(body, dict):
-        raise FhirError(400, Issue("error", "structure", "The body is a JSON object", rule="json-object"))
-    return body

@@ -14,14 +14,13 @@ Every face but personas, token, JWKS and organisations needs a token with audien
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from nsp_sandbox.context import SandboxContext
-from nsp_sandbox.fhir_http import install_error_handlers
+from nsp_sandbox.fhir_http import install_error_handlers, read_json_object
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.tokens import Principal, audience, bearer_token, verify
 from services.nsp import keys, sts
@@ -65,7 +64,7 @@ def create_app(context: SandboxContext, world: World | None = None) -> FastAPI:
 
     @app.post("/sts/token")
     async def token(request: Request) -> JSONResponse:
-        body = await _json_body(request)
+        body = await read_json_object(request, MAX_BODY)
         persona_id = body.get("persona")
         if not isinstance(persona_id, str):
             raise FhirError(400, Issue("error", "required", "Send {\"persona\": \"<id>\"}", expression="persona",
@@ -115,7 +114,7 @@ def create_app(context: SandboxContext, world: World | None = None) -> FastAPI:
     @app.post("/consent/blocks", status_code=201)
     async def add_block(request: Request) -> dict[str, Any]:
         who = caller(request)
-        body = await _json_body(request)
+        body = await read_json_object(request, MAX_BODY)
         return consent.add(represented(who, body.get("cpr")), body, who.persona, clock.now())
 
     @app.get("/consent/blocks")
@@ -137,7 +136,7 @@ def create_app(context: SandboxContext, world: World | None = None) -> FastAPI:
     @app.post("/brs/relations", status_code=201)
     async def add_relation(request: Request) -> dict[str, Any]:
         who = caller(request)
-        body = await _json_body(request)
+        body = await read_json_object(request, MAX_BODY)
         if not who.is_system:
             if not who.is_professional:
                 raise FhirError(403, Issue("error", "forbidden", "Treatment relations are registered by "
@@ -167,20 +166,6 @@ def create_app(context: SandboxContext, world: World | None = None) -> FastAPI:
         if not who.is_system:
             raise FhirError(403, Issue("error", "forbidden", "Only systems write to Min Log",
                                        rule="minlog-writer"))
-        return minlog.write(await _json_body(request), who.system_name or who.name, clock.now())
+        return minlog.write(await read_json_object(request, MAX_BODY), who.system_name or who.name, clock.now())
 
     return app
-
-
-async def _json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise FhirError(413, Issue("error", "too-costly", f"Request body exceeds {MAX_BODY} bytes",
-                                   rule="http-body-size"))
-    try:
-        body = json.loads(raw or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise FhirError(400, Issue("error", "structure", "The body is not JSON", rule="json-syntax")) from None
-    if not isinstance(body, dict):
-        raise FhirError(400, Issue("error", "structure", "The body is a JSON object", rule="json-object"))
-    return body
