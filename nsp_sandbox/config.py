@@ -48,12 +48,15 @@ class Settings(BaseSettings):
     dds_rules_codes: Strictness = Strictness.REJECT
     dds_rules_metadata: Strictness = Strictness.REJECT
     dds_rules_author: Strictness = Strictness.REJECT
+    dds_rules_document_patient: Strictness = Field(
+        default=Strictness.REJECT, description="DDS: the CPR number inside a provided FHIR document is the entry's")
 
     # Where the other actors are; unset: this same sandbox, reached in process (see nsp_sandbox.peers).
     nsp_url: str | None = Field(default=None, description="base URL of NSP, e.g. http://nsp:8080/nsp")
     dds_url: str | None = Field(default=None, description="base URL of DDS, e.g. http://dds:8080/dds")
     eoj_url: str | None = Field(default=None, description="base URL of the EOJ, e.g. http://eoj:8080/eoj")
     lps_url: str | None = Field(default=None, description="base URL of the GP system, e.g. http://lps:8080/lps")
+    plsp_url: str | None = Field(default=None, description="base URL of the PLSP Health Hub, e.g. http://plsp:8080/plsp")
 
     # HomeCareObservation (kommunale prøvesvar).
     hco_ack_timeout_minutes: int = Field(default=30, description="MedCom: resend when no ack after this long")
@@ -64,12 +67,30 @@ class Settings(BaseSettings):
     )
     lps_business_rules: Strictness = Field(
         default=Strictness.REJECT, description="the GP inbox's HCO business rules: reject → fatal-error")
+    lps_hold_minutes: int = Field(
+        default=10, ge=0, description="the GP inbox holds a modification or retraction whose original has not "
+        "arrived this long (sandbox clock), then refuses it; 0: refuse at once")
     eoj_persona: str = Field(default="system-eoj-aarhus", description="the EOJ's system persona at NSP's STS")
+
+    # PLSP Health Hub (ConditionList and Notes from GP systems, shared on demand through DDS).
+    plsp_persona: str = Field(default="system-plsp", description="the hub's system persona at NSP's STS")
+    plsp_notes_after_midnight: bool = Field(
+        default=False, description="Notes use case S1: a note becomes available after the next midnight (sandbox "
+        "clock, Danish time); off: at once")
+    plsp_note_purge_hours: float = Field(
+        default=1.0, ge=0, le=24, description="a cancelled note's content is deleted this long after the cancellation")
 
     # Access control in DDS (tokens, consent, treatment relations, Min Log); off only for experiments.
     dds_access_control: bool = True
     # The system persona DDS uses towards NSP (consent, BRS, persons, Min Log).
     dds_nsp_persona: str = "system-dds"
+    # On-demand entries: the audience of DDS's token towards a source outside the sandbox's PLSP URL,
+    # and how long DDS waits for a source to generate a document.
+    dds_on_demand_audience: str = "plsp"
+    dds_on_demand_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The Notes formatCode (system urn:ietf:rfc:3986): MedCom publishes none, so the sandbox uses the
+    # Notes composition profile canonical with its version (services/dds/metadata/document_entry.py).
+    dds_notes_format_code: str = "http://medcomfhir.dk/ig/notes/StructureDefinition/medcom-notes-composition|1.0"
 
     # Identity of the sandbox's XDS affinity domain (TEST1 values by default).
     home_community_id: str = "urn:oid:1.2.208.176.43210.8.10"
@@ -82,7 +103,8 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'sandbox.db').resolve()}"
 
     def peer_urls(self) -> dict[str, str | None]:
-        return {"nsp": self.nsp_url, "dds": self.dds_url, "eoj": self.eoj_url, "lps": self.lps_url}
+        return {"nsp": self.nsp_url, "dds": self.dds_url, "eoj": self.eoj_url, "lps": self.lps_url,
+                "plsp": self.plsp_url}
 
     def package_sources(self) -> list[Path]:
         return [Path(p).expanduser() for p in self.fhir_packages.split(":") if p.strip()]

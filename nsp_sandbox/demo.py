@@ -6,7 +6,9 @@
   (``services/eoj_sender/sharing.py``): a modification replaces, a retraction deprecates, refused
   consent and eCPR patients are not published. Running it again changes nothing.
 * :func:`hco_scenario` runs new → modify → retract for one seeded citizen and traces what happened
-  to each message: the acknowledgement, the DDS entry, what the GP sees, and DDS's own view.
+  to each message: who the EOJ speaks as (from NSP's SOR register), the acknowledgement, the DDS entry
+  and its DocumentReference profile, what the GP sees, and DDS's own view; then a refused-consent
+  message, which the GP gets and DDS never does.
 """
 
 from __future__ import annotations
@@ -78,7 +80,15 @@ def hco_scenario(http: httpx.Client, origin: str, report: Callable[[str], None] 
         "observations": [{"code": "NPU08676", "value": 38.7}, {"code": "NPU19748", "value": 26},
                          {"code": "NPU22089", "value": 6.8, "comment": "Ikke fastende"}],
     }
-    first = _step(http, origin, "new", "/eoj/hco", order, report)["id"]
+    first_status = _step(http, origin, "new", "/eoj/hco", order, report)
+    first = first_status["id"]
+    entries = {f"{e['resource']['resourceType']}/{e['resource']['id']}": e["resource"]
+               for e in first_status["bundle"]["entry"]}
+    producer = entries.get(first_status["bundle"]["entry"][0]["resource"]["sender"]["reference"], {})
+    labels = {"https://www.gs1.org/gln": "GLN", "urn:oid:1.2.208.176.1.1": "SOR"}
+    ids = ", ".join(f"{labels.get(i['system'], i['system'].rsplit('/', 1)[-1])} {i['value']}"
+                    for i in producer.get("identifier", []))
+    report(f"  sender: {producer.get('name')} ({ids}) — the EOJ's acute team, from NSP's SOR register")
     later = [("modify", f"/eoj/hco/{first}/modify", {
         "observations": [{"code": "NPU19748", "value": 62, "comment": "Målt igen: første måling fejlaflæst"}],
         "clinical_comment": "Borger afkræftet og febril; CRP målt igen."}),
@@ -89,8 +99,12 @@ def hco_scenario(http: httpx.Client, origin: str, report: Callable[[str], None] 
         if after_step is not None:
             chain = http.get(f"{origin}/eoj/hco/{first}").json()["chain"]
             after_step([m["dds_entry"] for m in chain if m["dds_entry"]])
+    refused = _step(http, origin, "refused consent", "/eoj/hco", {**order, "refused_consent": True}, report)
     report("GP inbox (GET /lps/inbox):")
     for message in http.get(f"{origin}/lps/inbox", params={"cpr": DEMO_CPR}).json():
+        if message["message"] == refused["id"]:
+            report(f"  refused consent: status {message['status']}, marked {message['refused_consent']} "
+                   "(the GP who asked always sees the results)")
         if message["message"] != first:
             continue
         report(f"  status {message['status']}, archived {message['archived']}, "
@@ -114,5 +128,9 @@ def _step(http: httpx.Client, origin: str, step: str, path: str, body: dict[str,
     report(f"  acknowledgement: {status['ack']}" + "".join(
         f"; {a['verdict']} {a['code']}" for a in status["ack_log"][1:]))
     dds = status["dds"]
-    report(f"  DDS: DocumentReference/{dds['entry']}" if dds["entry"] else f"  DDS: none — {dds['why_not']}")
+    if dds["entry"]:
+        profile = (dds.get("profile") or "").rsplit("/", 1)[-1]
+        report(f"  DDS: DocumentReference/{dds['entry']}" + (f" ({profile})" if profile else ""))
+    else:
+        report(f"  DDS: none — {dds['why_not']}")
     return status

@@ -12,6 +12,7 @@ so the recipient can be the sandbox's DDS or any other MHD Document Recipient.
 from __future__ import annotations
 
 import base64
+import html
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,8 @@ GLN_SYSTEM = "http://www.gs1.org/gln"
 LIST_TYPES = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes"
 SOURCE_ID_EXTENSION = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId"
 CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+VERSION_EXTENSION = "http://hl7.org/fhir/5.0/StructureDefinition/extension-DocumentReference.version"
+XHTML = "http://www.w3.org/1999/xhtml"
 FHIR_JSON = "application/fhir+json"
 
 
@@ -77,12 +80,31 @@ class DocumentMetadata:
     service_stop: datetime | None = None
     profile: str | None = None  # DocumentReference profile to declare in meta.profile
     entry_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # Optional, for profiles that ask for more (e.g. MedCom's homecare-observation-documentreference):
+    version_id: str | None = None  # the metadata version, as the R5 DocumentReference.version extension
+    master_identifier_system: str = "urn:ietf:rfc:3986"
+    master_identifier_use: str | None = None
+    patient_profile: str | None = None  # meta.profile of the contained Patient
+    author_profile: str | None = None  # meta.profile of the contained author Organization
+    confidentiality: Coding | None = None  # default: v3-Confidentiality N without display
+    narrative: bool = False  # a generated text on the DocumentReference and its contained resources
 
 
 def _iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("XDS times need a time zone")
     return moment.isoformat(timespec="seconds")
+
+
+def _narrative(*lines: str) -> dict[str, str]:
+    body = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+    return {"status": "generated", "div": f'<div xmlns="{XHTML}">{body}</div>'}
+
+
+def _with_text(resource: dict[str, Any], *lines: str) -> dict[str, Any]:
+    """``resource`` with a generated narrative placed after its id and meta."""
+    head = {k: resource[k] for k in ("resourceType", "id", "meta") if k in resource}
+    return {**head, "text": _narrative(*lines), **{k: v for k, v in resource.items() if k not in head}}
 
 
 def document_reference(meta: DocumentMetadata, attachment_url: str,
@@ -107,6 +129,19 @@ def document_reference(meta: DocumentMetadata, attachment_url: str,
                                     "name": meta.author.name}
     if meta.author.gln:
         organisation["identifier"].append({"system": GLN_SYSTEM, "value": meta.author.gln})
+    if meta.patient_profile:
+        patient = {"resourceType": "Patient", "id": patient_id, "meta": {"profile": [meta.patient_profile]},
+                   **{k: v for k, v in patient.items() if k not in ("resourceType", "id")}}
+    if meta.author_profile:
+        organisation = {"resourceType": "Organization", "id": org_id, "meta": {"profile": [meta.author_profile]},
+                        **{k: v for k, v in organisation.items() if k not in ("resourceType", "id")}}
+    if meta.narrative:
+        person = " ".join([*meta.patient.given, meta.patient.family or ""]).strip()
+        patient = _with_text(patient, f"CPR: {meta.patient.cpr}", f"Name: {person}",
+                             f"Gender: {meta.patient.gender or 'unknown'}",
+                             f"Birth date: {meta.patient.birth_date or 'unknown'}")
+        organisation = _with_text(organisation, f"Name: {meta.author.name}", f"SOR: {meta.author.sor}",
+                                  *([f"GLN: {meta.author.gln}"] if meta.author.gln else []))
     attachment = {"contentType": meta.content_type, "language": meta.language, "url": attachment_url,
                   "title": meta.title, "creation": _iso(meta.creation)}
     context: dict[str, Any] = {
@@ -122,21 +157,31 @@ def document_reference(meta: DocumentMetadata, attachment_url: str,
         "resourceType": "DocumentReference",
         "id": meta.entry_uuid,
         "contained": [patient, organisation],
-        "masterIdentifier": {"system": "urn:ietf:rfc:3986", "value": meta.unique_id},
+        "masterIdentifier": {**({"use": meta.master_identifier_use} if meta.master_identifier_use else {}),
+                             "system": meta.master_identifier_system, "value": meta.unique_id},
         "identifier": [{"use": "official", "system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{meta.entry_uuid}"}],
         "status": "current",
         "type": {"coding": [meta.type.to_fhir()]},
         "category": [{"coding": [meta.category.to_fhir()]}],
         "subject": {"reference": f"#{patient_id}"},
         "author": [{"reference": f"#{org_id}"}],
-        "securityLabel": [{"coding": [{"system": CONFIDENTIALITY, "code": "N"}]}],
+        "securityLabel": [{"coding": [meta.confidentiality.to_fhir() if meta.confidentiality
+                                      else {"system": CONFIDENTIALITY, "code": "N"}]}],
         "content": [{"attachment": attachment, "format": meta.format.to_fhir()}],
         "context": context,
     }
+    if meta.version_id:
+        dr = {"resourceType": "DocumentReference", "id": meta.entry_uuid,
+              "extension": [{"url": VERSION_EXTENSION, "valueString": meta.version_id}],
+              **{k: v for k, v in dr.items() if k not in ("resourceType", "id")}}
     if meta.profile:
         dr["meta"] = {"profile": [meta.profile]}
     if replaces:
         dr["relatesTo"] = [{"code": "replaces", "target": {"reference": f"DocumentReference/{replaces}"}}]
+    if meta.narrative:
+        dr = _with_text(dr, f"{meta.type.display or meta.type.code}: {meta.title}",
+                        f"Patient: CPR {meta.patient.cpr}", f"Author: {meta.author.name} (SOR {meta.author.sor})",
+                        f"Created: {_iso(meta.creation)}")
     return dr
 
 

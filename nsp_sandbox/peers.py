@@ -9,6 +9,9 @@ vendor's actor can replace the sandbox's.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+
 import httpx2 as httpx
 from starlette.types import ASGIApp
 
@@ -22,7 +25,9 @@ class Peers:
         self._urls = urls
         self._root: ASGIApp | None = None
         self._local: httpx.AsyncClient | None = None
-        self._remote: httpx.AsyncClient | None = None
+        # A pooled client's connections belong to the event loop that opened them: one per loop.
+        self._remote: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary())
 
     def attach(self, root: ASGIApp) -> None:
         """The sandbox's root app: where in-process peers are reached."""
@@ -37,9 +42,7 @@ class Peers:
     def client(self, actor: str) -> httpx.AsyncClient:
         """An async client for ``actor``: in process unless a URL is configured for it."""
         if self._urls.get(actor):
-            if self._remote is None:
-                self._remote = httpx.AsyncClient(timeout=30)
-            return self._remote
+            return self._remote_client()
         if self._root is None:
             raise RuntimeError(f"no URL is configured for actor '{actor}' and no sandbox app is attached")
         if self._local is None:
@@ -54,6 +57,12 @@ class Peers:
             if self._local is None:
                 self._local = httpx.AsyncClient(transport=httpx.ASGITransport(app=self._root), timeout=30)
             return self._local
-        if self._remote is None:
-            self._remote = httpx.AsyncClient(timeout=30)
-        return self._remote
+        return self._remote_client()
+
+    def _remote_client(self) -> httpx.AsyncClient:
+        """The pooled real-HTTP client of the running event loop."""
+        loop = asyncio.get_running_loop()
+        client = self._remote.get(loop)
+        if client is None:
+            client = self._remote[loop] = httpx.AsyncClient(timeout=30)
+        return client

@@ -7,7 +7,7 @@
 * ``POST /hco/resend-due``      resend every overdue message
 * ``GET  /hco/{id}``            the message chain, acknowledgement state, resends and DDS entry
 * ``POST /messages``            send a ready-made HCO Bundle as is (``?receiver=`` SOR/GLN to override)
-* ``POST /ehmi``                where MedCom Acknowledgements arrive
+* ``POST /ehmi``                where MedCom Acknowledgements arrive (FHIR JSON, or in an SBDH envelope)
 * ``GET|PUT /endpoints``        the endpoint register (EER-like)
 * ``GET  /corpus``              the replay corpus: official examples and faults, each with its expected ack
 * ``POST /corpus/run?receiver=`` send it to a GP system and compare the acknowledgements
@@ -24,11 +24,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from nsp_sandbox.context import SandboxContext
-from nsp_sandbox.fhir_http import install_error_handlers, read_fhir_json, read_json_object
+from nsp_sandbox.fhir_http import install_error_handlers, read_body, read_fhir_json, read_json_object
+from nsp_sandbox.hco_sbdh import EnvelopeError, consistency, is_sbdh, unwrap
 from nsp_sandbox.outcome import FhirError, Issue
 from services.eoj_sender import corpus_run
 from services.eoj_sender.endpoint_register import EndpointRegister
 from services.eoj_sender.models import EojBase
+from services.eoj_sender.nsp_registers import NspRegisters
 from services.eoj_sender.order import Modification, Order, Retraction
 from services.eoj_sender.outbox import Outbox
 from services.eoj_sender.sharing import Sharing
@@ -40,7 +42,8 @@ MAX_ORDER = 150 * 1024 * 1024  # a message is at most 100 MB; base64 attachments
 def create_app(context: SandboxContext) -> FastAPI:
     context.database.create_tables(EojBase.metadata)
     register = EndpointRegister(context)
-    outbox = Outbox(context, register, Sharing(context))
+    nsp = NspRegisters(context)
+    outbox = Outbox(context, register, Sharing(context, nsp), nsp)
 
     app = FastAPI(title="EOJ — municipal EHR (HomeCareObservation sender)", docs_url="/docs",
                   openapi_url="/openapi.json")
@@ -86,7 +89,17 @@ def create_app(context: SandboxContext) -> FastAPI:
 
     @app.post("/ehmi")
     async def acknowledgement(request: Request) -> JSONResponse:
-        bundle, _ = await read_fhir_json(request, context.settings.max_body_bytes)
+        if is_sbdh(request.headers.get("content-type", "")):
+            try:
+                envelope = unwrap(await read_body(request, context.settings.max_body_bytes))
+            except EnvelopeError as exc:
+                raise FhirError(400, exc.issues) from None
+            problems = consistency(envelope)
+            if problems:
+                raise FhirError(400, problems)
+            bundle = envelope.bundle
+        else:
+            bundle, _ = await read_fhir_json(request, context.settings.max_body_bytes)
         try:
             return JSONResponse(await outbox.receive_ack(bundle), status_code=202)
         except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:

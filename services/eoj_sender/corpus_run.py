@@ -42,7 +42,7 @@ async def run(outbox: Outbox, packages: Any, receiver: str, only: str | None = N
             results.append(_verdict(f"example:{name}", "official example, re-stamped", "ok", None, status))
     for case in FAULTS:
         if only in (None, "faults", case.name):
-            status = await outbox.send_faulty(case.mutate(outbox.base_message(receiver)), receiver)
+            status = await outbox.send_faulty(case.mutate(await outbox.base_message(receiver)), receiver)
             results.append(_verdict(case.name, case.description, case.expected_code, case.expected_issue, status))
     if only in (None, "faults", REUSED_BUNDLE_ID.name):
         results.extend(await _reused_bundle_id(outbox, receiver, REUSED_BUNDLE_ID))
@@ -50,8 +50,8 @@ async def run(outbox: Outbox, packages: Any, receiver: str, only: str | None = N
 
 
 async def _reused_bundle_id(outbox: Outbox, receiver: str, case: Case) -> list[dict[str, Any]]:
-    first = await outbox.send_faulty(outbox.base_message(receiver), receiver)
-    second = outbox.base_message(receiver)
+    first = await outbox.send_faulty(await outbox.base_message(receiver), receiver)
+    second = await outbox.base_message(receiver)
     second["id"] = first["bundle_id"]
     status = await outbox.send_faulty(second, receiver)
     return [_verdict(f"{case.name} (first use)", "the envelope id's first use", "ok", None, first),

@@ -1,5 +1,6 @@
 """The EOJ's endpoint register, shaped like EHMI's EER: per receiving organisation its SOR and GLN,
-its ydernummer, the URL messages are posted to and the message types it takes.
+its ydernummer, the URL messages are posted to, the message types it takes and the envelope messages
+travel in (``none``: bare FHIR JSON; ``sbdh``: EHMI's SBDH envelope addressed ``0088:<GLN>``).
 
 Seeded with the sandbox's own GP system emulator (Skødstrup Lægepraksis) and with every requesting
 GP organisation that occurs in the official HCO examples (read from the loaded package), all at the
@@ -21,6 +22,7 @@ from nsp_sandbox.outcome import FhirError, Issue
 from services.eoj_sender.models import EndpointRow
 
 SOURCE = "EHMI EER (endpoint register)"
+ENVELOPES = ("none", "sbdh")
 SANDBOX_GP = {"sor": "52581000016005", "gln": "5790001234560", "ydernummer": "012345",
               "name": "Skødstrup Lægepraksis"}
 
@@ -32,7 +34,7 @@ def example_gps(context: SandboxContext) -> list[dict[str, str]]:
 
 def _json(row: EndpointRow) -> dict[str, Any]:
     return {"sor": row.sor, "gln": row.gln, "ydernummer": row.ydernummer, "name": row.name, "url": row.url,
-            "message_types": row.message_types}
+            "message_types": row.message_types, "envelope": "sbdh" if row.sbdh else "none"}
 
 
 class EndpointRegister:
@@ -89,6 +91,10 @@ class EndpointRegister:
         if not (isinstance(types, list) and all(isinstance(t, str) for t in types)):
             problems.append(Issue("error", "value", "'message_types' is a list of event codes",
                                   expression="message_types", rule="eer-endpoint", source=SOURCE))
+        envelope = body.get("envelope", "none")
+        if envelope not in ENVELOPES:
+            problems.append(Issue("error", "value", f"'envelope' is one of {', '.join(ENVELOPES)}",
+                                  expression="envelope", rule="eer-endpoint", source=SOURCE))
         if problems:
             raise FhirError(422, problems)
         with self._context.database.session() as s:
@@ -101,6 +107,6 @@ class EndpointRegister:
                 row = EndpointRow(sor=body["sor"])
                 s.add(row)
             row.gln, row.ydernummer, row.name, row.url = body["gln"], body["ydernummer"], body["name"], body["url"]
-            row.message_types, row.sbdh = types, False
+            row.message_types, row.sbdh = types, envelope == "sbdh"
             s.flush()
             return _json(row)

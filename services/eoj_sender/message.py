@@ -36,18 +36,10 @@ from nsp_sandbox.hco_terms import (
     YDERNUMMER_SYSTEM,
     unit_of,
 )
+from services.eoj_sender.nsp_registers import Producer
 from services.eoj_sender.order import Order
 
 UCUM = "http://unitsofmeasure.org"
-
-
-@dataclass(frozen=True)
-class Producer:
-    """The sending acute team (producer organisation): SOR says which municipality."""
-
-    sor: str
-    gln: str
-    name: str
 
 
 @dataclass(frozen=True)
@@ -109,7 +101,7 @@ def build_message(order: Order, *, producer: Producer, receiver: Receiver, ack_e
         "resourceType": "Organization", "id": ids["producer"],
         "meta": {"profile": [MESSAGING_IG + "medcom-producer-organization"]},
         "identifier": [{"system": GLN_SYSTEM, "value": producer.gln}, {"system": SOR_SYSTEM, "value": producer.sor},
-                       {"use": "official", "system": PRODUCENT_SYSTEM, "value": "KAF"}],
+                       {"use": "official", "system": PRODUCENT_SYSTEM, "value": producer.producent_id}],
         "name": producer.name,
     }
     contact: dict[str, Any] = ({"name": {"given": [order.initials]}} if order.initials else
@@ -250,6 +242,17 @@ def stable_ids_of(bundle: dict[str, Any]) -> dict[str, str]:
     out["producer"] = header.get("sender", {}).get("reference", "/").split("/")[-1]
     out["receiver"] = (header.get("destination") or [{}])[0].get("receiver", {}).get("reference", "/").split("/")[-1]
     return out
+
+
+def producer_of(bundle: dict[str, Any]) -> Producer | None:
+    """The producer organisation an earlier message named (a later version keeps its sender)."""
+    resources = [e.get("resource", {}) for e in bundle.get("entry", [])]
+    sender_ref = (resources[0] if resources else {}).get("sender", {}).get("reference")
+    org = next((r for r in resources if f"Organization/{r.get('id')}" == sender_ref), None)
+    ids = {i.get("system"): i.get("value") for i in (org or {}).get("identifier", [])}
+    if org is None or not ids.get(SOR_SYSTEM) or not ids.get(GLN_SYSTEM):
+        return None
+    return Producer(ids[SOR_SYSTEM], ids[GLN_SYSTEM], org.get("name", ""), ids.get(PRODUCENT_SYSTEM) or "KAF")
 
 
 def own_provenance(bundle: dict[str, Any]) -> dict[str, Any]:

@@ -22,15 +22,22 @@ from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, SOR_SYSTEM, repertoire
 from nsp_sandbox.outcome import FhirError, Issue
 from services.eoj_sender.chain import read_facts
 from services.eoj_sender.endpoint_register import EndpointRegister
-from services.eoj_sender.message import Previous, Producer, Receiver, build_message, own_provenance, stable_ids_of
+from services.eoj_sender.message import (
+    Previous,
+    Receiver,
+    build_message,
+    own_provenance,
+    producer_of,
+    stable_ids_of,
+)
 from services.eoj_sender.models import AckLogRow, MessageRow
+from services.eoj_sender.nsp_registers import NspRegisters
 from services.eoj_sender.order import Modification, Order, Retraction
 from services.eoj_sender.order_rules import check_order
-from services.eoj_sender.sharing import Sharing
+from services.eoj_sender.sharing import HCOM_PROFILE, Sharing
 from services.eoj_sender.transport import post_message
 
 SOURCE = "MedCom governance 043 (reliable messaging)"
-PRODUCER = Producer(sor="937961000016000", gln="5790009876540", name="Akutteam, Aarhus Kommune")
 FINAL_ACKS = ("ok", "fatal-error")
 
 
@@ -48,10 +55,12 @@ def not_found(header_id: str) -> FhirError:
 
 
 class Outbox:
-    def __init__(self, context: SandboxContext, register: EndpointRegister, sharing: Sharing) -> None:
+    def __init__(self, context: SandboxContext, register: EndpointRegister, sharing: Sharing,
+                 nsp: NspRegisters) -> None:
         self._context = context
         self._register = register
         self._sharing = sharing
+        self._nsp = nsp
         self._repertoire: dict[tuple[str, str], str] | None = None
 
     # -- building -------------------------------------------------------------------------------
@@ -69,13 +78,15 @@ class Outbox:
                                        rule="eer-receiver-known", source="EHMI EER"))
         return Receiver(endpoint["sor"], endpoint["gln"], endpoint["ydernummer"], endpoint["name"]), endpoint["url"]
 
-    def _build(self, order: Order, *, activity: str = "new-message", previous: MessageRow | None = None,
-               conclusion: str | None = None) -> tuple[dict[str, Any], str]:
+    async def _build(self, order: Order, *, activity: str = "new-message", previous: MessageRow | None = None,
+                     conclusion: str | None = None) -> tuple[dict[str, Any], str]:
         check_order(order, self.repertoire())
         receiver, url = self._receiver(order.receiver)
         earlier = json.loads(previous.bundle) if previous else None
+        # Who this EOJ speaks as, from NSP's SOR register; a later version keeps its chain's sender.
+        producer = (producer_of(earlier) if earlier else None) or await self._nsp.producer()
         bundle = build_message(
-            order, producer=PRODUCER, receiver=receiver, ack_endpoint=f"{self._context.peers.url('eoj')}/ehmi",
+            order, producer=producer, receiver=receiver, ack_endpoint=f"{self._context.peers.url('eoj')}/ehmi",
             receiver_endpoint=url, now=self._context.clock.now(), repertoire=self.repertoire(),
             fhir_base=f"{self._context.peers.url('eoj')}/fhir", activity=activity,
             previous=Previous(previous.header_id, own_provenance(earlier)) if previous and earlier else None,
@@ -89,10 +100,19 @@ class Outbox:
             raise FhirError(422, errors)
         return bundle, url
 
+    def _envelope_for(self, bundle: dict[str, Any]) -> str:
+        """How messages to the bundle's receiver travel (endpoint register): ``none`` or ``sbdh``."""
+        facts = read_facts(bundle, any_event=True)
+        for key in (facts.receiver_ids.get(SOR_SYSTEM), facts.receiver_ids.get(GLN_SYSTEM)) if facts else ():
+            endpoint = self._register.find(key) if key else None
+            if endpoint is not None:
+                return str(endpoint["envelope"])
+        return "none"
+
     # -- sending --------------------------------------------------------------------------------
 
     async def send_order(self, order: Order) -> dict[str, Any]:
-        bundle, url = self._build(order)
+        bundle, url = await self._build(order)
         return await self._send(bundle, url, order=order)
 
     async def modify(self, header_id: str, change: Modification) -> dict[str, Any]:
@@ -114,14 +134,14 @@ class Outbox:
                     by_code[item.code] = fields
             data["observations"] = list(by_code.values())
         new_order = Order.model_validate(data)
-        bundle, url = self._build(new_order, activity="modified-message", previous=previous)
+        bundle, url = await self._build(new_order, activity="modified-message", previous=previous)
         return await self._send(bundle, url, order=new_order, previous=previous)
 
     async def retract(self, header_id: str, retraction: Retraction) -> dict[str, Any]:
         previous = self._newest_of_chain(header_id)
         order = self._order_of(previous)
-        bundle, url = self._build(order, activity="retract-message", previous=previous,
-                                  conclusion=retraction.reason)
+        bundle, url = await self._build(order, activity="retract-message", previous=previous,
+                                        conclusion=retraction.reason)
         return await self._send(bundle, url, order=order, previous=previous)
 
     async def send_ready(self, bundle: dict[str, Any], receiver: str | None) -> dict[str, Any]:
@@ -143,7 +163,7 @@ class Outbox:
         return await self._send(bundle, url, order=None, previous=previous)
 
     async def _send(self, bundle: dict[str, Any], url: str, *, order: Order | None,
-                    previous: MessageRow | None = None) -> dict[str, Any]:
+                    previous: MessageRow | None = None, envelope: str | None = None) -> dict[str, Any]:
         facts = read_facts(bundle, any_event=True)  # the replay corpus sends faulty messages on purpose
         assert facts is not None
         now = _naive(self._context.clock.now())
@@ -158,7 +178,8 @@ class Outbox:
                 send_result="sending", ack="pending", resends=[], refused_consent=facts.refused_consent,
                 consent=bool(order and order.consent) or bool(previous and previous.consent),
                 dds_reason="waiting for a positive acknowledgement from the GP"))
-        result = await post_message(self._context.peers, url, bundle)
+        result = await post_message(self._context.peers, url, bundle,
+                                    envelope=envelope or self._envelope_for(bundle), now=self._context.clock.now())
         with self._context.database.session() as s:
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == facts.header_id))
             assert row is not None
@@ -168,14 +189,15 @@ class Outbox:
     async def send_faulty(self, bundle: dict[str, Any], receiver: str) -> dict[str, Any]:
         """Send a message of the replay corpus exactly as given (it may be wrong on purpose)."""
         _, url = self._receiver(receiver)
-        return await self._send(bundle, url, order=None)
+        envelope = self._register.find(receiver)
+        return await self._send(bundle, url, order=None, envelope=envelope["envelope"] if envelope else None)
 
-    def base_message(self, receiver: str) -> dict[str, Any]:
+    async def base_message(self, receiver: str) -> dict[str, Any]:
         """A fresh valid message to ``receiver``: what the corpus's faults are made from."""
         order = Order.model_validate({
             "cpr": "2509479989", "family": "Elmer", "given": ["Bruno"], "receiver": receiver, "initials": None,
             "observations": [{"code": "NPU22089", "value": 6.8}, {"code": "NPU19748", "value": 26}]})
-        return self._build(order)[0]
+        return (await self._build(order))[0]
 
     async def resend(self, header_id: str, *, only_when_due: bool = False) -> dict[str, Any]:
         """Resend a message still without a final acknowledgement, after the timeout, at most twice."""
@@ -205,7 +227,7 @@ class Outbox:
             row.bundle, row.bundle_id = json.dumps(bundle, ensure_ascii=False), bundle["id"]
             row.resends = [*row.resends, {"at": _naive(now).isoformat(), "bundle_id": bundle["id"]}]
             url = row.endpoint_url
-        result = await post_message(self._context.peers, url, bundle)
+        result = await post_message(self._context.peers, url, bundle, envelope=self._envelope_for(bundle), now=now)
         with self._context.database.session() as s:
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
             assert row is not None
@@ -317,7 +339,8 @@ class Outbox:
                 "resends": row.resends,
                 "resend_due_at": overdue.isoformat(timespec="seconds") if may_resend else None,
                 "refused_consent": row.refused_consent,
-                "dds": {"entry": row.dds_entry, "why_not": None if row.dds_entry else row.dds_reason},
+                "dds": {"entry": row.dds_entry, "why_not": None if row.dds_entry else row.dds_reason,
+                        "profile": HCOM_PROFILE if row.dds_entry else None},
                 "chain": [{"id": m.header_id, "activity": m.activity, "previous": m.previous_header,
                            "ack": m.ack, "dds_entry": m.dds_entry, "sent_at": _aware(m.sent_at).isoformat()}
                           for m in chain],

@@ -135,7 +135,8 @@ FAULTS: tuple[Case, ...] = (
          _cc_destination),
     Case("unknown-receiver", "the receiver's SOR and GLN belong to no practice", "fatal-error",
          "MSG_Receiver_Identifier_UNKNOWN", _unknown_receiver),
-    Case("correction-of-unknown-original", "a modified-message whose original was never received", "fatal-error",
+    Case("correction-of-unknown-original", "a modified-message whose original never arrives (a GP system may "
+         "hold it a while for the original: the refusal then comes when the hold ends)", "fatal-error",
          "MSG_NO_EXIST", _unknown_original),
 )
 REUSED_BUNDLE_ID = Case("reused-bundle-id", "a new message under the Bundle.id of an earlier one", "fatal-error",

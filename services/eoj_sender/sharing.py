@@ -1,9 +1,14 @@
 """Sharing HCO messages to DDS — every rule of it, in one place.
 
-* The message Bundle itself is the document (ITI-65), described by the HCOM DocumentReference of
-  ``medcom.fhir.dk.xdsdocuments`` (typeCode ``urn:oid:1.2.208.184.100.1#HCOM``, formatCode
-  ``urn:ad:dk:medcom:msg:hco-v1.2:full``, classCode ``001``, facility ``550621000005101``, practice
-  ``658161000005107``); the EOJ provides it with a system token from NSP's STS.
+* The message Bundle itself is the document (ITI-65), described by a DocumentReference declaring and
+  meeting the ``homecare-observation-documentreference`` profile of ``medcom.fhir.dk.xdsdocuments``
+  (typeCode ``urn:oid:1.2.208.184.100.1#HCOM``, formatCode ``urn:ad:dk:medcom:msg:hco-v1.2:full``,
+  classCode ``001``, facility ``550621000005101``, practice ``658161000005107``, metadata version
+  ``2.0``, contained ``medcom-document-patient`` and ``medcom-document-organization``); the EOJ
+  provides it with a system token from NSP's STS.
+* The patient's name, gender and birth date come from NSP's CPR register, never from guesses; a
+  citizen with name and address protection is named ``ADRESSEBESKYTTET`` (MedCom Document 2.0.2).
+  A CPR the register does not know is not shared.
 * Only after the GP acknowledged it ``ok``.
 * A message whose DiagnosticReport carries security label ``R`` (refused consent) is never shared.
 * Before the policy date (``hco_sharing_policy_date``, 15 January 2026, on the sandbox clock) nothing
@@ -27,6 +32,7 @@ from sqlalchemy import select
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.hco_terms import GLN_SYSTEM, SOR_SYSTEM
 from nsp_sandbox.mhd_source import (
+    CONFIDENTIALITY,
     AsyncDocumentSource,
     Coding,
     DocumentMetadata,
@@ -36,6 +42,7 @@ from nsp_sandbox.mhd_source import (
 )
 from services.eoj_sender.chain import read_facts
 from services.eoj_sender.models import MessageRow
+from services.eoj_sender.nsp_registers import NspRegisters, NspUnavailable, Person
 
 HCOM_TYPE = Coding("urn:oid:1.2.208.184.100.1", "HCOM", "HomeCareObservation message")
 CLINICAL_REPORT = Coding("http://medcomfhir.dk/ig/document/CodeSystem/MedCom-ihe-classcode-CS-TEMP", "001",
@@ -44,6 +51,10 @@ HCO_FORMAT = Coding("http://medcomfhir.dk/ig/xdsdocuments/CodeSystem/MedComHCOFo
                     "urn:ad:dk:medcom:msg:hco-v1.2:full", "DK HomeCareObservation message v1.2")
 HOME_NURSING_UNIT = Coding("http://snomed.info/sct", "550621000005101", "hjemmesygeplejeenhed")
 HOME_NURSING = Coding("http://snomed.info/sct", "658161000005107", "hjemmesygepleje")
+NORMAL = Coding(CONFIDENTIALITY, "N", "normal")
+HCOM_PROFILE = "http://medcomfhir.dk/ig/xdsdocuments/StructureDefinition/homecare-observation-documentreference"
+DOCUMENT_IG = "http://medcomfhir.dk/ig/document/StructureDefinition/"
+METADATA_VERSION = "2.0"  # the profile's pattern for the DocumentReference.version extension
 SOURCE_ID = "urn:oid:1.2.208.176.43210.8.10.99"  # the EOJ's XDS document source id
 GLN_SYSTEMS = (GLN_SYSTEM, "http://www.gs1.org/gln")
 
@@ -56,23 +67,25 @@ def as_uuid(text: str) -> uuid.UUID:
         return uuid.uuid5(uuid.NAMESPACE_URL, f"urn:medcom:hco:{text}")
 
 
-def document_metadata(bundle: dict[str, Any]) -> DocumentMetadata:
-    """The DocumentEntry of an HCO message Bundle (its uniqueId derives from the Bundle.id)."""
+def document_metadata(bundle: dict[str, Any], person: Person | None = None) -> DocumentMetadata:
+    """The DocumentEntry of an HCO message Bundle (its uniqueId derives from the Bundle.id); the patient
+    as ``person`` (from NSP's CPR register) names them — without it, as the message's Patient does."""
     resources = [e.get("resource", {}) for e in bundle.get("entry", [])]
     header = resources[0]
     by_ref = {f"{r.get('resourceType')}/{r.get('id')}": r for r in resources}
-    patient = next(r for r in resources if r.get("resourceType") == "Patient")
     sender = by_ref.get(header.get("sender", {}).get("reference", ""), {})
-    identifiers = patient.get("identifier", [])
-    cpr = next((i.get("value", "") for i in identifiers), "")
-    name = (patient.get("name") or [{}])[0]
+    if person is None:
+        patient = next(r for r in resources if r.get("resourceType") == "Patient")
+        name = (patient.get("name") or [{}])[0]
+        person = Person(next((i.get("value", "") for i in patient.get("identifier", [])), ""),
+                        tuple(name.get("given", [])), name.get("family", ""), patient.get("gender"),
+                        patient.get("birthDate"), False)
     sor = next((i["value"] for i in sender.get("identifier", []) if i.get("system") == SOR_SYSTEM), "")
     gln = next((i["value"] for i in sender.get("identifier", []) if i.get("system") in GLN_SYSTEMS), None)
     effective = [datetime.fromisoformat(o["effectiveDateTime"]) for o in resources
                  if o.get("resourceType") == "Observation" and "T" in o.get("effectiveDateTime", "")]
     return DocumentMetadata(
-        patient=PatientInfo(cpr, name.get("family"), tuple(name.get("given", [])), patient.get("gender"),
-                            patient.get("birthDate")),
+        patient=PatientInfo(person.cpr, person.family, person.given, person.gender, person.birth_date),
         author=Organisation(sor, sender.get("name", ""), gln),
         unique_id=f"urn:uuid:{as_uuid(bundle['id'])}",
         title=f"Kommunale prøvesvar (HCOM-{header['id']})",
@@ -81,6 +94,9 @@ def document_metadata(bundle: dict[str, Any]) -> DocumentMetadata:
         creation=datetime.fromisoformat(bundle["timestamp"]),
         service_start=min(effective) if effective else None,
         service_stop=max(effective) if len(effective) > 1 else None,
+        profile=HCOM_PROFILE, version_id=METADATA_VERSION, master_identifier_use="usual",
+        patient_profile=DOCUMENT_IG + "medcom-document-patient",
+        author_profile=DOCUMENT_IG + "medcom-document-organization", confidentiality=NORMAL, narrative=True,
     )
 
 
@@ -100,17 +116,13 @@ def why_not_shared(bundle: dict[str, Any], *, consent: bool, today: Any, policy_
 
 
 class Sharing:
-    def __init__(self, context: SandboxContext) -> None:
+    def __init__(self, context: SandboxContext, nsp: NspRegisters) -> None:
         self._context = context
+        self._nsp = nsp
 
     async def _source(self) -> AsyncDocumentSource:
-        peers, settings = self._context.peers, self._context.settings
-        response = await peers.client("nsp").post(f"{peers.url('nsp')}/sts/token",
-                                                  json={"persona": settings.eoj_persona, "audience": "dds"})
-        if response.status_code != 200:
-            raise RecipientError(response.status_code, None, f"NSP's STS answered HTTP {response.status_code} "
-                                 f"for persona {settings.eoj_persona}")
-        token = response.json()["access_token"]
+        peers = self._context.peers
+        token = await self._nsp.token("dds")
         return AsyncDocumentSource(f"{peers.url('dds')}/fhir", source_id=SOURCE_ID, client=peers.client("dds"),
                                    headers={"Authorization": f"Bearer {token}"})
 
@@ -145,6 +157,15 @@ class Sharing:
             return
         current = self._current_entry(row)
         try:
+            person = None if row.activity == "retract-message" else await self._nsp.person(row.cpr)
+        except NspUnavailable as exc:
+            self._record(header_id, None, f"the patient could not be looked up: {exc}"[:500])
+            return
+        if person is None and row.activity != "retract-message":
+            self._record(header_id, None, f"NSP's CPR register does not know CPR {row.cpr}; DDS metadata needs "
+                         "the patient's name, gender and birth date from it")
+            return
+        try:
             source = await self._source()
             if row.activity == "retract-message":
                 if current is None:
@@ -154,11 +175,12 @@ class Sharing:
                 self._record(header_id, None, f"a retraction is not shared; it deprecated DocumentReference/"
                              f"{current[1]} (entered-in-error)")
                 return
-            meta = document_metadata(bundle)
+            assert person is not None
+            meta = document_metadata(bundle, person)
             content = json.dumps(bundle, ensure_ascii=False, indent=2).encode("utf-8")
             replaces = {meta.unique_id: current[1]} if current and row.activity == "modified-message" else None
             entry = (await source.provide([(meta, content)], submitted=now, replaces=replaces))[0]
-        except (RecipientError, httpx.HTTPError) as exc:
+        except (RecipientError, NspUnavailable, httpx.HTTPError) as exc:
             self._record(header_id, None, f"DDS refused or could not be reached: {exc}"[:500])
             return
         self._record(header_id, entry, None)

@@ -1,25 +1,37 @@
-"""EHMI-style transport: the message Bundle is POSTed as FHIR JSON to the receiver's endpoint. The
-HTTP answer only says the inbox took it (a receipt); the MedCom Acknowledgement arrives later at
-the EOJ's own ``/eoj/ehmi``."""
+"""EHMI-style transport: the message Bundle is POSTed to the receiver's endpoint as FHIR JSON, or
+wrapped in an SBDH envelope addressed ``0088:<GLN>`` (``nsp_sandbox.hco_sbdh``) when the endpoint
+register says so. The HTTP answer only says the inbox took it (a receipt); the MedCom
+Acknowledgement arrives later at the EOJ's own ``/eoj/ehmi``."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx2 as httpx
 
+from nsp_sandbox.hco_sbdh import CONTENT_TYPE as SBDH_CONTENT_TYPE
+from nsp_sandbox.hco_sbdh import wrap
 from nsp_sandbox.peers import Peers
 
 FHIR_JSON = "application/fhir+json"
 
 
-async def post_message(peers: Peers, url: str, bundle: dict[str, Any]) -> str:
-    """POST ``bundle`` to ``url``; answers a one-line receipt (``HTTP 202`` or what went wrong)."""
-    body = json.dumps(bundle, ensure_ascii=False).encode("utf-8")
+async def post_message(peers: Peers, url: str, bundle: dict[str, Any], *, envelope: str = "none",
+                       now: datetime | None = None) -> str:
+    """POST ``bundle`` to ``url`` (``envelope`` ``sbdh``: in an SBDH envelope); answers a one-line receipt
+    (``HTTP 202``, with the envelope's InstanceIdentifier, or what went wrong)."""
+    body, content_type, note = json.dumps(bundle, ensure_ascii=False).encode("utf-8"), FHIR_JSON, ""
+    if envelope == "sbdh":
+        try:
+            body, instance = wrap(bundle, now or datetime.now(UTC))
+        except ValueError as exc:
+            return f"not delivered: {exc}"[:500]
+        content_type, note = SBDH_CONTENT_TYPE, f" (SBDH envelope {instance})"
     try:
         response = await peers.client_for_url(url).post(
-            url, content=body, headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON})
+            url, content=body, headers={"Content-Type": content_type, "Accept": FHIR_JSON})
     except httpx.HTTPError as exc:
         return f"not delivered: {type(exc).__name__}: {exc}"[:500]
-    return f"HTTP {response.status_code}"
+    return f"HTTP {response.status_code}{note}"

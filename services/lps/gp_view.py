@@ -1,6 +1,7 @@
 """What a GP sees of the received HCO messages for one citizen (``GET /lps/inbox?cpr=``): per message
 chain the newest version only, corrected results marked ``R`` (MedCom's recommendation), cancelled
-messages archived and marked with the reason, refused consent marked, and the full history."""
+messages archived and marked with the reason, refused consent marked, and the full history. A
+modification or retraction held until its original arrives is listed as ``pending``."""
 
 from __future__ import annotations
 
@@ -35,15 +36,47 @@ def _report(bundle: dict[str, Any]) -> dict[str, Any]:
                  if (e.get("resource") or {}).get("resourceType") == "DiagnosticReport"), {})
 
 
+def _in_chain_order(versions: list[ReceivedRow]) -> list[ReceivedRow]:
+    """The versions of one chain from the original along the Provenance links (a version applied after
+    being held arrived before the one it changes); what no link reaches keeps its arrival order."""
+    by_previous: dict[str | None, list[ReceivedRow]] = {}
+    for version in sorted(versions, key=lambda v: (v.activity == "retract-message", v.pk)):  # a retraction ends it
+        by_previous.setdefault(version.previous_header, []).append(version)
+    ordered: list[ReceivedRow] = []
+    todo = [v for v in versions if v.previous_header is None or v.previous_header not in
+            {w.header_id for w in versions}]
+    while todo:
+        current = todo.pop(0)
+        if current in ordered:
+            continue
+        ordered.append(current)
+        todo[:0] = by_previous.get(current.header_id, [])
+    return ordered + [v for v in versions if v not in ordered]
+
+
+def _pending(row: ReceivedRow) -> dict[str, Any]:
+    bundle = json.loads(row.bundle)
+    return {"message": row.header_id, "newest": row.header_id, "status": "pending", "archived": False,
+            "waiting_for": row.previous_header, "activity": row.activity, "cancellation_reason": None,
+            "refused_consent": False, "clinical_comment": _report(bundle).get("conclusion"),
+            "results": _results(bundle),
+            "history": [{"id": row.header_id, "bundle_id": row.bundle_id, "activity": row.activity,
+                         "previous": row.previous_header,
+                         "received_at": row.received_at.replace(tzinfo=UTC).isoformat()}]}
+
+
 def inbox(database: Database, cpr: str) -> list[dict[str, Any]]:
     with database.session() as s:
         rows = list(s.scalars(select(ReceivedRow).where((ReceivedRow.cpr == cpr) & (ReceivedRow.verdict == "accepted"))
+                              .order_by(ReceivedRow.pk)))
+        held = list(s.scalars(select(ReceivedRow).where((ReceivedRow.cpr == cpr) & (ReceivedRow.verdict == "held"))
                               .order_by(ReceivedRow.pk)))
     chains: dict[str, list[ReceivedRow]] = {}
     for row in rows:
         chains.setdefault(row.original_header or row.header_id, []).append(row)
     out = []
-    for original, versions in chains.items():
+    for original, arrived in chains.items():
+        versions = _in_chain_order(arrived)
         newest = versions[-1]
         cancelled = newest.activity == "retract-message"
         shown = next((v for v in reversed(versions) if v.activity != "retract-message"), newest)
@@ -70,4 +103,4 @@ def inbox(database: Database, cpr: str) -> list[dict[str, Any]]:
                          "previous": v.previous_header, "received_at": v.received_at.replace(tzinfo=UTC).isoformat()}
                         for v in versions],
         })
-    return out
+    return out + [_pending(row) for row in held]

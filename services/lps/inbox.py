@@ -10,8 +10,14 @@ MedCom Acknowledgement, sent to the message's ``source.endpoint``.
    resend) → the same; seen Bundle.id + new MessageHeader.id → ``fatal-error`` MSG_DUPLICATE_ID.
    A message answered ``transient-error`` is processed again.
 4. Profile (the conformance engine), then the business rules (``business_rules``).
+5. A modification or retraction whose original has not arrived (messages may overtake each other,
+   and an original whose acknowledgement was lost is resent later) is **held**: no acknowledgement
+   yet, shown to the GP as pending. When the original arrives and is accepted, the held message is
+   checked and answered; when ``lps_hold_minutes`` pass first (sandbox clock, at
+   ``POST /lps/outbox/deliver``), it is refused ``MSG_NO_EXIST``. A resend of a held message stays held.
 The behaviour switches (``mode``, ``withhold``, ``twice``, ``delay_minutes``) let a vendor's EOJ be
-tested against positive, negative, missing, duplicate and late acknowledgements.
+tested against positive, negative, missing, duplicate and late acknowledgements. A message that came
+in an SBDH envelope gets its acknowledgement in one (sender and receiver swapped).
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from nsp_sandbox import fhir_shape as shape
 from nsp_sandbox.config import Strictness
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.hco_examples import REQUESTER_PROFILE, example_organisations
+from nsp_sandbox.hco_sbdh import CONTENT_TYPE as SBDH_CONTENT_TYPE
+from nsp_sandbox.hco_sbdh import Envelope, wrap
 from nsp_sandbox.hco_terms import (
     ACK_EVENT,
     CPR_SYSTEM,
@@ -40,7 +48,7 @@ from nsp_sandbox.hco_terms import (
 from nsp_sandbox.outcome import Issue
 from services.lps.acknowledgement import build_ack, restamp
 from services.lps.business_rules import HL7_MSG, MEDCOM_MSG, Earlier, Finding, check
-from services.lps.models import AckOutRow, ReceivedRow, SettingRow
+from services.lps.models import AckOutRow, EnvelopeRow, ReceivedRow, SettingRow
 from services.lps.switches import Switches
 
 SANDBOX_PRACTICE = {"sor": "52581000016005", "gln": "5790001234560", "name": "Skødstrup Lægepraksis"}
@@ -114,7 +122,8 @@ class Inbox:
             return f"{self._context.peers.url('eoj')}/ehmi"
         return endpoint
 
-    async def receive(self, bundle: dict[str, Any]) -> Received:
+    async def receive(self, bundle: dict[str, Any], envelope: Envelope | None = None) -> Received:
+        """Check, store and acknowledge one message (``envelope``: the SBDH it came in, if any)."""
         now = self._context.clock.now()
         resources = shape.resources(bundle)
         header = resources[0] if resources else {}
@@ -133,20 +142,25 @@ class Inbox:
         me = next((p for p in practices if p["sor"] == receiver_ids.get(SOR_SYSTEM)
                    or p["gln"] == receiver_ids.get(GLN_SYSTEM)), None)
         findings: list[Finding] = []
-        verdict = "accepted"
         bundle_id, header_id = shape.text(bundle.get("id")), header["id"]
         with self._context.database.session() as s:
             by_bundle = s.scalar(select(ReceivedRow).where(ReceivedRow.bundle_id == bundle_id)) if bundle_id else None
             by_header = s.scalar(select(ReceivedRow).where(
                 (ReceivedRow.header_id == header_id) & (ReceivedRow.verdict != "duplicate"))
                 .order_by(ReceivedRow.pk.desc()).limit(1))
+        if by_header is not None and by_header.verdict == "held" and (
+                by_bundle is None or by_bundle.header_id == header_id):
+            self._store(bundle, header, sender_ids, receiver_ids, "duplicate", "pending", {}, [], by_header, envelope)
+            return Received("held", None, None, f"none yet: still held until MessageHeader "
+                            f"{by_header.previous_header} arrives")
         if by_header is not None and by_header.ack_code != "transient-error" and (
                 by_bundle is None or by_bundle.header_id == header_id):
             # A duplicate (or a resend): the original answer again, under a new envelope.
             ack = restamp(by_header.ack, now)
             self._store(bundle, header, sender_ids, receiver_ids, "duplicate", by_header.ack_code, ack,
-                        [], by_header)
-            delivery = await self._deliver(ack, self.return_address(return_to, sender_ids.get(SOR_SYSTEM, "")))
+                        [], by_header, envelope)
+            delivery = await self._deliver(ack, self.return_address(return_to, sender_ids.get(SOR_SYSTEM, "")),
+                                           envelope is not None)
             return Received("duplicate", by_header.ack_code, ack["id"], delivery)
         if me is None:
             me = {"sor": SANDBOX_PRACTICE["sor"], "gln": SANDBOX_PRACTICE["gln"], "name": SANDBOX_PRACTICE["name"]}
@@ -164,8 +178,84 @@ class Inbox:
                                      (HL7_MSG, "MSG_UNKNOWN_TYPE")))
         else:
             findings.extend(self._profile(bundle))
+            waiting_for = self._missing_original(resources, header_id)
+            if not any(f.issue.is_error for f in findings) and waiting_for is not None and self._may_hold():
+                self._store(bundle, header, sender_ids, receiver_ids, "held", "pending", {}, findings, None, envelope)
+                minutes = self._context.settings.lps_hold_minutes
+                return Received("held", None, None, f"none yet: held until MessageHeader {waiting_for} arrives "
+                                f"(at most {minutes} minutes, then refused MSG_NO_EXIST)")
             if not any(f.issue.is_error for f in findings):
                 findings.extend(self._business(bundle))
+        received = await self._answer(bundle, findings, me, envelope, envelope is not None, None)
+        if received.verdict in ("accepted", "rejected"):
+            await self._release_waiting_for(header_id)
+        return received
+
+    def _may_hold(self) -> bool:
+        return self._context.settings.lps_hold_minutes > 0 and self._switches.get()["mode"] == "normal"
+
+    def _missing_original(self, resources: list[dict[str, Any]], header_id: str) -> str | None:
+        """The MessageHeader.id a modification or retraction refers to, when this system has not received it
+        (or holds it too); None for a new message or a known original."""
+        own = shape.own_provenance(resources, header_id)
+        previous = shape.previous_header(own)
+        if shape.activity_of(own) not in ("modified-message", "retract-message") or not previous:
+            return None
+        with self._context.database.session() as s:
+            verdicts = set(s.scalars(select(ReceivedRow.verdict).where(ReceivedRow.header_id == previous)))
+        return previous if not verdicts - {"held", "duplicate"} else None
+
+    async def _release_waiting_for(self, header_id: str) -> None:
+        """The original ``header_id`` was answered: check and answer what was held for it."""
+        with self._context.database.session() as s:
+            held = list(s.execute(select(ReceivedRow.pk, ReceivedRow.activity).where(
+                (ReceivedRow.previous_header == header_id) & (ReceivedRow.verdict == "held"))
+                .order_by(ReceivedRow.pk)))
+        # modifications first: a retraction ends the chain, whichever of them overtook the other
+        for pk, _ in sorted(held, key=lambda h: (h[1] == "retract-message", h[0])):
+            await self._decide_held(pk)
+
+    async def _decide_held(self, pk: int) -> Received:
+        with self._context.database.session() as s:
+            row = s.get(ReceivedRow, pk)
+            assert row is not None
+            bundle = json.loads(row.bundle)
+            sbdh = s.get(EnvelopeRow, row.bundle_id) is not None
+        resources = shape.resources(bundle)
+        by_ref = {f"{r.get('resourceType')}/{r.get('id')}": r for r in resources}
+        destination = shape.obj((shape.arr(resources[0].get("destination")) or [{}])[0])
+        receiver_ids = shape.identifiers(by_ref.get(shape.reference(destination.get("receiver")), {}))
+        me = next((p for p in self.practices() if p["sor"] == receiver_ids.get(SOR_SYSTEM)
+                   or p["gln"] == receiver_ids.get(GLN_SYSTEM)), dict(SANDBOX_PRACTICE))
+        received = await self._answer(bundle, self._business(bundle), me, None, sbdh, pk)
+        if received.verdict in ("accepted", "rejected"):
+            await self._release_waiting_for(str(resources[0].get("id")))
+        return received
+
+    async def release_expired(self) -> list[str]:
+        """Refuse what was held longer than ``lps_hold_minutes`` (its original never came)."""
+        limit = _naive(self._context.clock.now() - timedelta(minutes=self._context.settings.lps_hold_minutes))
+        with self._context.database.session() as s:
+            expired = list(s.scalars(select(ReceivedRow.pk).where(
+                (ReceivedRow.verdict == "held") & (ReceivedRow.received_at <= limit)).order_by(ReceivedRow.pk)))
+        out = []
+        for pk in expired:
+            received = await self._decide_held(pk)
+            out.append(f"held message answered {received.ack_code}: {received.delivery}")
+        return out
+
+    async def _answer(self, bundle: dict[str, Any], findings: list[Finding], me: dict[str, str],
+                      envelope: Envelope | None, sbdh: bool, held: int | None) -> Received:
+        """Apply the behaviour switches, build, store and send the acknowledgement (``sbdh``: in an envelope;
+        ``held``: the row of a held message being decided now)."""
+        now = self._context.clock.now()
+        resources = shape.resources(bundle)
+        header = resources[0]
+        by_ref = {f"{r.get('resourceType')}/{r.get('id')}": r for r in resources}
+        sender_ids = shape.identifiers(by_ref.get(shape.reference(header.get("sender")), {}))
+        destination = shape.obj((shape.arr(header.get("destination")) or [{}])[0])
+        receiver_ids = shape.identifiers(by_ref.get(shape.reference(destination.get("receiver")), {}))
+        return_to = shape.text(shape.obj(header.get("source")).get("endpoint"))
         switches = self._switches.get()
         errors = [f for f in findings if f.issue.is_error]
         code = "fatal-error" if errors else "ok"
@@ -187,9 +277,22 @@ class Inbox:
         lps = self._context.peers.url("lps")
         ack = build_ack(bundle, code=code, findings=findings, me=me, my_endpoint=f"{lps}/ehmi", now=now,
                         base=f"{lps}/fhir")
-        self._store(bundle, header, sender_ids, receiver_ids, verdict, code, ack, findings, None)
-        delivery = await self._deliver(ack, self.return_address(return_to, sender_ids.get(SOR_SYSTEM, "")))
+        if held is None:
+            self._store(bundle, header, sender_ids, receiver_ids, verdict, code, ack, findings, None, envelope)
+        else:
+            self._decided(held, verdict, code, ack, findings)
+        delivery = await self._deliver(ack, self.return_address(return_to, sender_ids.get(SOR_SYSTEM, "")), sbdh)
         return Received(verdict, code, ack["id"], delivery)
+
+    def _decided(self, pk: int, verdict: str, code: str, ack: dict[str, Any], findings: list[Finding]) -> None:
+        with self._context.database.session() as s:
+            row = s.get(ReceivedRow, pk)
+            assert row is not None
+            earlier = s.scalar(select(ReceivedRow).where((ReceivedRow.header_id == row.previous_header)
+                                                         & (ReceivedRow.verdict == "accepted")).limit(1))
+            row.original_header = (earlier.original_header or earlier.header_id) if earlier else None
+            row.verdict, row.ack_code, row.ack = verdict, code, ack
+            row.issues = [f.issue.to_fhir() | {"msg_code": f.msg_code} for f in findings]
 
     def _profile(self, bundle: dict[str, Any]) -> list[Finding]:
         out = []
@@ -219,7 +322,7 @@ class Inbox:
 
     def _store(self, bundle: dict[str, Any], header: dict[str, Any], sender_ids: dict[str, Any],
                receiver_ids: dict[str, Any], verdict: str, code: str, ack: dict[str, Any], findings: list[Finding],
-               duplicate_of: ReceivedRow | None) -> None:
+               duplicate_of: ReceivedRow | None, envelope: Envelope | None = None) -> None:
         resources = shape.resources(bundle)
         patient = next((r for r in resources if r.get("resourceType") == "Patient"), {})
         ids = shape.identifiers(patient)
@@ -241,8 +344,11 @@ class Inbox:
                 previous_header=previous, original_header=original, received_at=_naive(self._context.clock.now()),
                 bundle=json.dumps(bundle, ensure_ascii=False), verdict=verdict, ack_code=code, ack=ack,
                 issues=[f.issue.to_fhir() | {"msg_code": f.msg_code} for f in findings]))
+            if envelope is not None:
+                s.add(EnvelopeRow(bundle_id=bundle_id[:200], instance_identifier=envelope.instance_identifier[:200],
+                                  sender_gln=envelope.sender_gln, receiver_gln=envelope.receiver_gln))
 
-    async def _deliver(self, ack: dict[str, Any], url: str | None) -> str:
+    async def _deliver(self, ack: dict[str, Any], url: str | None, sbdh: bool = False) -> str:
         switches = self._switches.get()
         now = self._context.clock.now()
         if url is None:
@@ -257,6 +363,9 @@ class Inbox:
         with self._context.database.session() as s:
             row = AckOutRow(url=url, ack=ack, copies=copies, due_at=due, state=state)
             s.add(row)
+            if sbdh:  # acknowledgements go back the way the message came
+                s.add(EnvelopeRow(bundle_id=str(ack["id"]), instance_identifier="", sender_gln="",
+                                  receiver_gln=""))
             s.flush()
             pk = row.pk
         if state == "withheld":
@@ -279,12 +388,20 @@ class Inbox:
             assert row is not None
             url, ack, copies = row.url, row.ack, row.copies
             row.state = "sending"
+            sbdh = s.get(EnvelopeRow, str(ack.get("id"))) is not None
         results = []
         client = self._context.peers.client_for_url(url)
         for _ in range(copies):
+            body, content_type = json.dumps(ack, ensure_ascii=False).encode("utf-8"), "application/fhir+json"
+            if sbdh:
+                try:  # each copy in an envelope of its own
+                    body, _ = wrap(ack, self._context.clock.now())
+                    content_type = SBDH_CONTENT_TYPE
+                except ValueError as exc:
+                    results.append(f"not delivered: {exc}")
+                    continue
             try:
-                response = await client.post(url, content=json.dumps(ack, ensure_ascii=False).encode("utf-8"),
-                                             headers={"Content-Type": "application/fhir+json"})
+                response = await client.post(url, content=body, headers={"Content-Type": content_type})
                 results.append(f"HTTP {response.status_code}")
             except Exception as exc:  # an unreachable sender must not break the inbox
                 results.append(f"not delivered: {type(exc).__name__}")

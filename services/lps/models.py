@@ -1,5 +1,7 @@
 """The GP system's own tables (prefix ``lps_``): received messages with the acknowledgement each got,
-acknowledgements waiting to be delivered, the behaviour switches, return addresses. Times are naive UTC."""
+acknowledgements waiting to be delivered, the SBDH envelopes messages came in (acknowledgements go back
+the same way), corrections held until their original arrives, the behaviour switches, return
+addresses. Times are naive UTC."""
 
 from __future__ import annotations
 
@@ -45,6 +47,17 @@ class AckOutRow(LpsBase):
     due_at: Mapped[datetime | None] = mapped_column(DateTime)  # None: withheld
     state: Mapped[str] = mapped_column(String(32))  # waiting | withheld | delivered | failed
     result: Mapped[str | None] = mapped_column(String(500))
+
+
+class EnvelopeRow(LpsBase):
+    """A transmission (a received message or an outgoing acknowledgement, by Bundle.id) that travels in an
+    SBDH envelope; one without a row travels as bare FHIR JSON."""
+
+    __tablename__ = "lps_envelope"
+    bundle_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    instance_identifier: Mapped[str] = mapped_column(String(200))
+    sender_gln: Mapped[str] = mapped_column(String(16))
+    receiver_gln: Mapped[str] = mapped_column(String(16))
 
 
 class SettingRow(LpsBase):

@@ -29,7 +29,7 @@ from services.nsp.consent import Consent
 from services.nsp.minlog import MinLog
 from services.nsp.models import NspBase
 from services.nsp.personas import citizen_details, personas
-from services.nsp.world import World, shipped_world
+from services.nsp.world import World, birth_date, gender_of, shipped_world
 
 MAX_BODY = 64 * 1024
 
@@ -84,6 +84,7 @@ def create_app(context: SandboxContext, world: World | None = None) -> FastAPI:
             raise FhirError(404, Issue("error", "not-found", f"No organisation with SOR code {sor}",
                                        rule="sor-known"))
         return {"sor": found.sor, "name": found.name, "kind": found.kind, "parent": found.parent,
+                "gln": found.gln, "producent_id": found.producent_id,
                 "ancestors": world.ancestors(sor), "sub_units": world.sub_units(sor)[1:]}
 
     @app.get("/persons/{cpr}")
@@ -96,7 +97,10 @@ def create_app(context: SandboxContext, world: World | None = None) -> FastAPI:
         if citizen is None:
             raise FhirError(404, Issue("error", "not-found", f"No citizen with CPR {cpr}", rule="cpr-known"))
         authority = who.is_system or who.is_professional or who.acting_cpr == cpr
-        return {"cpr": cpr, "name": citizen.name, **citizen_details(world, cpr, show_address=authority)}
+        given, _, family = citizen.name.rpartition(" ")
+        return {"cpr": cpr, "name": citizen.name, "given": given.split(), "family": family,
+                "gender": gender_of(cpr), "birth_date": birth_date(cpr).isoformat(),
+                **citizen_details(world, cpr, show_address=authority)}
 
     def represented(who: Principal, cpr: Any) -> str:
         """The citizen a citizen user acts as: ``cpr`` if given (own or acted for), else their own."""

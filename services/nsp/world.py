@@ -32,6 +32,11 @@ def birth_date(cpr: str) -> date:
     return date(century + year, month, day)
 
 
+def gender_of(cpr: str) -> str:
+    """The gender a CPR number records: an odd last digit is male, an even one female."""
+    return "male" if cpr[-1].isdigit() and int(cpr[-1]) % 2 else "female"
+
+
 def age_at(cpr: str, today: date) -> int:
     born = birth_date(cpr)
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
@@ -52,6 +57,8 @@ class Organisation:
     kind: str
     parent: str | None
     municipality: str | None
+    gln: str | None = None  # the unit's GLN (EAN location number) in EHMI's endpoint register
+    producent_id: str | None = None  # MedCom ProducentID, e.g. KAF for a municipal acute team
 
 
 @dataclass(frozen=True)
@@ -131,8 +138,8 @@ class World:
         def read(name: str) -> dict[str, Any]:
             return json.loads((folder / name).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
-        orgs = [Organisation(o["sor"], o["name"], o["kind"], o.get("parent"), o.get("municipality"))
-                for o in read("organisations.json")["organisations"]]
+        orgs = [Organisation(o["sor"], o["name"], o["kind"], o.get("parent"), o.get("municipality"), o.get("gln"),
+                             o.get("producent_id")) for o in read("organisations.json")["organisations"]]
         people = read("citizens.json")
         citizens = [Citizen(c["cpr"], c["name"], c.get("gp"), c.get("address"), bool(c.get("ecpr")),
                             bool(c.get("name_and_address_protected")), _date(c.get("deceased")),

@@ -113,5 +113,8 @@ def test_the_access_story(client: TestClient) -> None:
     assert "treatment relation" in refused.json()["issue"][0]["diagnostics"]
 
     # The relative holding the citizen's power of attorney sees the grantor's documents.
+    # Their look-up is on the citizen's Min Log too, under the relative's name.
     assert sorted(found(find(client, bearer(client, relative["id"])))) == sorted(documents)
-    assert len(min_log(client)) == 3
+    log = min_log(client)
+    assert len(log) == 4
+    assert log[0]["user_name"] == relative["name"] and not log[0]["consent_override"]

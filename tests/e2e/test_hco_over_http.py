@@ -69,3 +69,14 @@ def test_eoj_and_gp_system_over_real_http(two_sandboxes: str) -> None:
         assert retracted["ack"] == "ok"
         assert "deprecated" in retracted["dds"]["why_not"]
         assert http.get("/lps/inbox", params={"cpr": CPR}).status_code == 404  # the GP system lives elsewhere
+
+
+def test_sbdh_envelopes_over_real_http(two_sandboxes: str) -> None:
+    with httpx.Client(base_url=two_sandboxes, timeout=60) as http:
+        endpoint = next(e for e in http.get("/eoj/endpoints").json() if e["sor"] == SKODSTRUP)
+        assert http.put("/eoj/endpoints", json={**endpoint, "envelope": "sbdh"}).status_code == 200
+        sent = http.post("/eoj/hco", json=order())
+        assert sent.status_code == 201, sent.text
+        status = sent.json()
+        assert status["send_result"].startswith("HTTP 202 (SBDH envelope ")
+        assert status["ack"] == "ok"  # the acknowledgement came back in an envelope of its own

@@ -89,7 +89,8 @@ def test_negative_and_transient_acknowledgements(client: TestClient, context: Sa
     refused = send(client)
     assert refused["ack"] == "fatal-error"
     assert refused["ack_outcome"]["resourceType"] == "OperationOutcome"
-    assert refused["dds"] == {"entry": None, "why_not": "the GP refused the message (fatal-error): nothing is shared"}
+    assert refused["dds"] == {"entry": None, "why_not": "the GP refused the message (fatal-error): nothing is shared",
+                              "profile": None}
     assert refused["resend_due_at"] is None
 
     switches(client, mode="transient")
@@ -109,7 +110,7 @@ def test_a_delayed_acknowledgement_arrives_when_due_on_the_sandbox_clock(client:
     switches(client, delay_minutes=10)
     sent = send(client)
     assert sent["ack"] == "pending"
-    assert client.post("/lps/outbox/deliver").json() == {"delivered": []}
+    assert client.post("/lps/outbox/deliver").json()["delivered"] == []
     _later(context, 11)
     delivered = client.post("/lps/outbox/deliver").json()["delivered"]
     assert len(delivered) == 1 and "HTTP 202" in delivered[0]

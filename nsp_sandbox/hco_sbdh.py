@@ -1,0 +1,288 @@
+"""The EHMI SBDH envelope around a MedCom FHIR message (``dk-ehmi-sbdh``: the PEPPOL-profiled GS1
+Standard Business Document Header), as both HCO emulators write and read it.
+
+A ``StandardBusinessDocument`` (XML, namespace ``…/StandardBusinessDocumentHeader``) holds the
+``StandardBusinessDocumentHeader`` and the message as base64 ``BinaryContent``:
+
+* ``Sender`` / ``Receiver``: ``Identifier Authority="iso6523-actorid-upis"`` = ``0088:<GLN>`` of the
+  MessageHeader's sender and primary receiver organisations;
+* ``DocumentIdentification``: ``Standard`` = the event code, ``TypeVersion`` = the MessageDefinition
+  version (after ``|`` in ``MessageHeader.definition``), ``InstanceIdentifier`` = a new UUID per
+  envelope, ``Type`` = ``Bundle``, ``MultipleType`` = false, ``CreationDateAndTime``;
+* ``BusinessScope``: ``Scope`` entries (``Identifier`` ``dk-medcom-messaging``) DOCUMENTID,
+  PROCESSID (``urn:ehmi:sdn-emergence``), PATIENTID (CPR), SENDERID / RECEIVERID (SOR),
+  MESSAGEIDENTIFIER (MessageHeader.id), MESSAGEENVELOPEIDENTIFIER (Bundle.id),
+  StatisticalInformation (``MCM:<event>``) and EHMI-ReceiptAcknowledgement ``Request``.
+
+:func:`unwrap` reads an envelope and refuses a malformed one with issues naming the SBDH element;
+:func:`consistency` checks it against the message it carries.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from lxml import etree
+
+from nsp_sandbox import fhir_shape as shape
+from nsp_sandbox.hco_terms import CPR_SYSTEM, SOR_SYSTEM, X_ECPR_SYSTEM, valid_gln
+from nsp_sandbox.outcome import Issue
+
+SBDH_NS = "http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader"
+AUTHORITY = "iso6523-actorid-upis"
+SCOPE_ID = "dk-medcom-messaging"
+PROCESS_ID = "urn:ehmi:sdn-emergence"
+XML_TYPES = frozenset({"application/xml", "text/xml"})
+CONTENT_TYPE = "application/xml"
+FHIR_JSON = "application/fhir+json"
+GLN_SYSTEMS = ("https://www.gs1.org/gln", "http://www.gs1.org/gln")
+RECEIPT_MS = 600_000  # EHMI: the envelope receipt is expected within 10 minutes
+SOURCE = "EHMI SBDH profile (dk-ehmi-sbdh)"
+ROOT = "StandardBusinessDocument"
+HEADER = f"{ROOT}/StandardBusinessDocumentHeader"
+_PARTY = re.compile(r"^0088:(\d{13})$")
+
+
+class EnvelopeError(Exception):
+    """An SBDH envelope that cannot be accepted; ``issues`` say where and why."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        super().__init__("; ".join(i.diagnostics for i in issues))
+        self.issues = issues
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What an SBDH envelope says, and the FHIR message Bundle it carries."""
+
+    sender_gln: str
+    receiver_gln: str
+    instance_identifier: str
+    standard: str
+    type_version: str
+    created: str
+    bundle: dict[str, Any]
+    scopes: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sender": f"0088:{self.sender_gln}", "receiver": f"0088:{self.receiver_gln}",
+                "instance_identifier": self.instance_identifier, "standard": self.standard,
+                "type_version": self.type_version, "created": self.created, "scopes": self.scopes}
+
+
+def is_sbdh(content_type: str) -> bool:
+    """Whether a request's ``Content-Type`` announces an XML envelope rather than bare FHIR JSON."""
+    return content_type.split(";")[0].strip().lower() in XML_TYPES
+
+
+def _gln_of(organisation: dict[str, Any]) -> str:
+    ids = shape.identifiers(organisation)
+    return next((ids[s] for s in GLN_SYSTEMS if ids.get(s)), "")
+
+
+def message_parties(bundle: dict[str, Any]) -> dict[str, str]:
+    """The facts of a message Bundle an envelope repeats: GLN and SOR of sender and primary receiver,
+    event code, definition version, MessageHeader.id, Bundle.id and the patient's CPR."""
+    resources = shape.resources(bundle)
+    header = resources[0] if resources else {}
+    by_ref = {f"{r.get('resourceType')}/{r.get('id')}": r for r in resources}
+    sender = by_ref.get(shape.reference(header.get("sender")), {})
+    destination = shape.obj((shape.arr(header.get("destination")) or [{}])[0])
+    receiver = by_ref.get(shape.reference(destination.get("receiver")), {})
+    patient = next((r for r in resources if r.get("resourceType") == "Patient"), {})
+    patient_ids = shape.identifiers(patient)
+    definition = shape.text(header.get("definition"))
+    return {
+        "sender_gln": _gln_of(sender), "receiver_gln": _gln_of(receiver),
+        "sender_sor": shape.identifiers(sender).get(SOR_SYSTEM, ""),
+        "receiver_sor": shape.identifiers(receiver).get(SOR_SYSTEM, ""),
+        "event": shape.text(shape.obj(header.get("eventCoding")).get("code")),
+        "version": definition.rpartition("|")[2] if "|" in definition else "",
+        "header_id": shape.text(header.get("id")), "bundle_id": shape.text(bundle.get("id")),
+        "patient": patient_ids.get(CPR_SYSTEM) or patient_ids.get(X_ECPR_SYSTEM) or "",
+    }
+
+
+def wrap(bundle: dict[str, Any], now: datetime) -> tuple[bytes, str]:
+    """The SBDH envelope of ``bundle`` and its InstanceIdentifier; ``ValueError`` when the message names
+    no GLN for its sender or receiver (an envelope is addressed by GLN)."""
+    facts = message_parties(bundle)
+    for who in ("sender", "receiver"):
+        if not valid_gln(facts[f"{who}_gln"]):
+            raise ValueError(f"the message's {who} organisation has no valid GLN to address the SBDH envelope by")
+    instance = str(uuid.uuid4())
+    stamp = now.isoformat(timespec="seconds")
+
+    def sub(parent: Any, name: str, text: str | None = None, **attributes: str) -> Any:
+        element = etree.SubElement(parent, f"{{{SBDH_NS}}}{name}", attributes)
+        if text is not None:
+            element.text = text
+        return element
+
+    root = etree.Element(f"{{{SBDH_NS}}}{ROOT}", nsmap={None: SBDH_NS})
+    header = sub(root, "StandardBusinessDocumentHeader")
+    sub(header, "HeaderVersion", "1.0")
+    for party, gln in (("Sender", facts["sender_gln"]), ("Receiver", facts["receiver_gln"])):
+        sub(sub(header, party), "Identifier", f"0088:{gln}", Authority=AUTHORITY)
+    identification = sub(header, "DocumentIdentification")
+    version = facts["version"] or "1.0"
+    for name, text in (("Standard", facts["event"]), ("TypeVersion", version), ("InstanceIdentifier", instance),
+                       ("Type", "Bundle"), ("MultipleType", "false"), ("CreationDateAndTime", stamp)):
+        sub(identification, name, text)
+    scope = sub(header, "BusinessScope")
+    document_id = (f"urn:dk:healthcare:medcom:messaging:fhir:structuredefinition::{facts['event']}"
+                   f"##urn:dk:medcom:fhir:{facts['event']}::{version}")
+    for kind, value in (("DOCUMENTID", document_id), ("PROCESSID", PROCESS_ID), ("PATIENTID", facts["patient"]),
+                        ("SENDERID", facts["sender_sor"]), ("RECEIVERID", facts["receiver_sor"]),
+                        ("MESSAGEIDENTIFIER", facts["header_id"]),
+                        ("MESSAGEENVELOPEIDENTIFIER", facts["bundle_id"]),
+                        ("StatisticalInformation", f"MCM:{facts['event']}")):
+        if value:
+            entry = sub(scope, "Scope")
+            sub(entry, "Type", kind)
+            sub(entry, "InstanceIdentifier", value)
+            sub(entry, "Identifier", SCOPE_ID)
+    receipt = sub(scope, "Scope")
+    sub(receipt, "Type", "EHMI-ReceiptAcknowledgement")
+    sub(receipt, "InstanceIdentifier", "Request")
+    sub(receipt, "Identifier", SCOPE_ID)
+    correlation = sub(receipt, "CorrelationInformation")
+    sub(correlation, "RequestingDocumentCreationDateTime", stamp)
+    sub(correlation, "RequestingDocumentInstanceIdentifier", instance)
+    sub(correlation, "ExpectedResponseDateTime",
+        (now + timedelta(milliseconds=RECEIPT_MS)).isoformat(timespec="seconds"))
+    service = sub(receipt, "BusinessService")
+    sub(service, "BusinessServiceName", "EHMI-ReceiptAcknowledgement-Request")
+    sub(service, "ServiceTransaction", TypeOfServiceTransaction="RequestingServiceTransaction",
+        TimeToAcknowledgeReceipt=str(RECEIPT_MS))
+    content = json.dumps(bundle, ensure_ascii=False).encode("utf-8")
+    sub(root, "BinaryContent", base64.b64encode(content).decode("ascii"), mimeType=FHIR_JSON, encoding="UTF-8")
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8"), instance
+
+
+def _issue(code: str, text: str, where: str, rule: str) -> Issue:
+    return Issue("error", code, text, expression=where, rule=rule, source=SOURCE)  # type: ignore[arg-type]
+
+
+def unwrap(raw: bytes) -> Envelope:
+    """Read an SBDH envelope; ``EnvelopeError`` names every problem with its SBDH element."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                             remove_comments=True, remove_pis=True)
+    try:
+        root = etree.fromstring(raw, parser)
+    except etree.XMLSyntaxError as exc:
+        raise EnvelopeError([_issue("structure", f"The envelope is not well-formed XML: {exc}", ROOT,
+                                    "ehmi-sbdh-xml")]) from None
+    if root.tag != f"{{{SBDH_NS}}}{ROOT}":
+        raise EnvelopeError([_issue("structure", f"The root element is {root.tag}, not {ROOT} in namespace "
+                                    f"{SBDH_NS}", ROOT, "ehmi-sbdh-root")])
+    issues: list[Issue] = []
+
+    def child(parent: Any, path: str, name: str, *, required: bool = True) -> Any:
+        found = parent.find(f"{{{SBDH_NS}}}{name}") if parent is not None else None
+        if found is None and required and parent is not None:
+            issues.append(_issue("required", f"{path}/{name} is missing", f"{path}/{name}", "ehmi-sbdh-element"))
+        return found
+
+    def text(parent: Any, path: str, name: str) -> str:
+        found = child(parent, path, name)
+        value = (found.text or "").strip() if found is not None else ""
+        if found is not None and not value:
+            issues.append(_issue("required", f"{path}/{name} is empty", f"{path}/{name}", "ehmi-sbdh-element"))
+        return value
+
+    header = child(root, ROOT, "StandardBusinessDocumentHeader")
+    glns = {}
+    for party in ("Sender", "Receiver"):
+        where = f"{HEADER}/{party}/Identifier"
+        identifier = child(child(header, HEADER, party), f"{HEADER}/{party}", "Identifier")
+        if identifier is None:
+            glns[party] = ""
+            continue
+        if identifier.get("Authority") != AUTHORITY:
+            issues.append(_issue("value", f"{where}/@Authority is '{identifier.get('Authority')}', not {AUTHORITY}",
+                                 f"{where}/@Authority", "ehmi-sbdh-authority"))
+        value = (identifier.text or "").strip()
+        match = _PARTY.match(value)
+        if match is None or not valid_gln(match.group(1)):
+            issues.append(_issue("value", f"{where} is '{value[:40]}', not 0088:<GLN> (13 digits with the GS1 "
+                                 "check digit)", where, "ehmi-sbdh-party"))
+        glns[party] = match.group(1) if match else ""
+    where = f"{HEADER}/DocumentIdentification"
+    identification = child(header, HEADER, "DocumentIdentification")
+    values = {name: text(identification, where, name) if identification is not None else ""
+              for name in ("Standard", "TypeVersion", "InstanceIdentifier", "Type", "CreationDateAndTime")}
+    if values["Type"] and values["Type"] != "Bundle":
+        issues.append(_issue("value", f"{where}/Type is '{values['Type'][:40]}'; a FHIR message travels as Bundle",
+                             f"{where}/Type", "ehmi-sbdh-type"))
+    scopes: dict[str, str] = {}
+    scope_root = child(header, HEADER, "BusinessScope")
+    for n, scope in enumerate(scope_root.findall(f"{{{SBDH_NS}}}Scope") if scope_root is not None else []):
+        kind = scope.find(f"{{{SBDH_NS}}}Type")
+        value = scope.find(f"{{{SBDH_NS}}}InstanceIdentifier")
+        if kind is None or value is None:
+            issues.append(_issue("required", "A Scope has a Type and an InstanceIdentifier",
+                                 f"{HEADER}/BusinessScope/Scope[{n + 1}]", "ehmi-sbdh-scope"))
+            continue
+        scopes[(kind.text or "").strip()] = (value.text or "").strip()
+    for needed in ("MESSAGEIDENTIFIER", "MESSAGEENVELOPEIDENTIFIER"):
+        if scope_root is not None and needed not in scopes:
+            issues.append(_issue("required", f"The BusinessScope has no {needed} scope",
+                                 f"{HEADER}/BusinessScope", "ehmi-sbdh-scope"))
+    bundle = _content(child(root, ROOT, "BinaryContent"), issues)
+    if issues:
+        raise EnvelopeError(issues)
+    assert bundle is not None
+    return Envelope(glns["Sender"], glns["Receiver"], values["InstanceIdentifier"], values["Standard"],
+                    values["TypeVersion"], values["CreationDateAndTime"], bundle, scopes)
+
+
+def _content(element: Any, issues: list[Issue]) -> dict[str, Any] | None:
+    where = f"{ROOT}/BinaryContent"
+    if element is None:
+        return None
+    mime = element.get("mimeType", "")
+    if mime.split(";")[0].strip().lower() not in (FHIR_JSON, "application/json"):
+        issues.append(_issue("not-supported", f"{where}/@mimeType is '{mime[:60]}'; this system reads "
+                             f"{FHIR_JSON}", f"{where}/@mimeType", "ehmi-sbdh-content-type"))
+        return None
+    try:
+        content = json.loads(base64.b64decode((element.text or "").strip(), validate=True))
+    except (binascii.Error, ValueError, RecursionError) as exc:
+        issues.append(_issue("structure", f"{where} is not base64 of a JSON document: {type(exc).__name__}", where,
+                             "ehmi-sbdh-content"))
+        return None
+    if not isinstance(content, dict) or content.get("resourceType") != "Bundle":
+        issues.append(_issue("structure", f"{where} does not carry a FHIR Bundle", where, "ehmi-sbdh-content"))
+        return None
+    return content
+
+
+def consistency(envelope: Envelope) -> list[Issue]:
+    """Where the envelope contradicts the message it carries (EHMI: the envelope repeats the message's
+    addressing and identifiers)."""
+    facts = message_parties(envelope.bundle)
+    out = []
+    checks = (
+        (envelope.sender_gln, facts["sender_gln"], f"{HEADER}/Sender/Identifier", "the MessageHeader's sender GLN"),
+        (envelope.receiver_gln, facts["receiver_gln"], f"{HEADER}/Receiver/Identifier",
+         "the MessageHeader's primary receiver GLN"),
+        (envelope.standard, facts["event"], f"{HEADER}/DocumentIdentification/Standard",
+         "the MessageHeader's event code"),
+        (envelope.scopes.get("MESSAGEIDENTIFIER", ""), facts["header_id"],
+         f"{HEADER}/BusinessScope/Scope[Type=MESSAGEIDENTIFIER]", "MessageHeader.id"),
+        (envelope.scopes.get("MESSAGEENVELOPEIDENTIFIER", ""), facts["bundle_id"],
+         f"{HEADER}/BusinessScope/Scope[Type=MESSAGEENVELOPEIDENTIFIER]", "Bundle.id"),
+    )
+    for said, actual, where, what in checks:
+        if said != actual:
+            out.append(_issue("invariant", f"{where} says '{said[:64]}' but {what} is '{actual[:64]}'", where,
+                              "ehmi-sbdh-consistent"))
+    return out
