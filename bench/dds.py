@@ -166,8 +166,12 @@ def server(url: str, data_dir: Path, extra_env: dict[str, str]) -> Iterator[str]
         process.wait(timeout=10)
 
 
+EXAMPLE_CPR = "2509479989"  # the patient of the HCO example message
+
+
 def _bundle(model: dict[str, Any], document: bytes, cpr: str, n: int) -> dict[str, Any]:
     dr = _document_reference(model, cpr, n)
+    document = document.replace(f'"{EXAMPLE_CPR}"'.encode(), f'"{cpr}"'.encode())  # about the entry's patient
     binary_url, dr_url = f"urn:uuid:{uuid.uuid4()}", f"urn:uuid:{uuid.uuid4()}"
     dr["content"][0]["attachment"]["url"] = binary_url
     return {"resourceType": "Bundle", "type": "transaction", "entry": [

@@ -9,7 +9,8 @@ Mounted at ``/dds``; the FHIR R4 base is ``/dds/fhir`` (``application/fhir+json`
 * ``PUT  /fhir/DocumentReference/{id}``        ITI-92 RMU: status-only update
 * ``GET  /fhir/List``                          ITI-66 Find Document Lists (also ``POST …/_search``)
 * ``GET  /fhir/List/{id}``                     read
-* ``GET  /documents/{id}``                     ITI-68 Retrieve Document (the ``attachment.url``)
+* ``GET  /documents/{id}``                     ITI-68 Retrieve Document (the ``attachment.url``); for an
+  on-demand entry DDS asks its source to generate the document (``services.dds.on_demand``)
 * ``DELETE`` anything                          405: shared documents are never deleted
 
 Every face but ``metadata`` and ``DELETE`` needs a token from NSP's STS; reads are subject to the
@@ -41,10 +42,11 @@ from nsp_sandbox.fhir_http import (
 from nsp_sandbox.outcome import FhirError, Issue
 from services.dds.access import address_protection, blocking
 from services.dds.access.guard import Guard, ReadGrant, patients_named
-from services.dds.domain import StoredEntry
+from services.dds.domain import ObjectType, StoredEntry
 from services.dds.lifecycle import NEVER_DELETED
 from services.dds.mhd import capability, document_reference, iti66, iti67, iti68, rmu, submission_set
 from services.dds.mhd.iti65 import ProvideDocumentBundle
+from services.dds.on_demand import OnDemandSources
 from services.dds.registry import Registry
 from services.dds.validation import ContentValidation
 
@@ -59,6 +61,8 @@ class Urls:
         public = context.settings.public_base_url
         origin = public.rstrip("/") if public else f"{request.url.scheme}://{request.url.netloc}"
         self.actor = f"{origin}{root}"
+        # NSP as a client reaches it: its configured URL, else this same sandbox's /nsp.
+        self.nsp = (context.settings.nsp_url or f"{origin}/nsp").rstrip("/")
         self.fhir = f"{self.actor}/fhir"
 
     def document(self, entry_id: str) -> str:
@@ -98,6 +102,7 @@ def create_app(context: SandboxContext) -> FastAPI:
     registry.create_tables()
     provider = ProvideDocumentBundle(registry, ContentValidation(context))
     guard = Guard(context)
+    sources = OnDemandSources(context)
     started = context.clock.now()
 
     app = FastAPI(title="DDS — DokumentDelingsServicen (IHE MHD)", docs_url="/docs", openapi_url="/openapi.json")
@@ -107,14 +112,17 @@ def create_app(context: SandboxContext) -> FastAPI:
 
     @fhir.get("/metadata")
     def metadata(request: Request) -> Response:
-        return FhirJSONResponse(capability.capability_statement(Urls(context, request).fhir, started))
+        urls = Urls(context, request)
+        return FhirJSONResponse(capability.capability_statement(urls.fhir, started, urls.nsp,
+                                                                context.settings.dds_access_control))
 
     @fhir.post("")
     async def provide(request: Request) -> Response:
-        await guard.provider(request)
+        principal = await guard.provider(request)
         body, _ = await read_fhir_json(request, context.settings.max_body_bytes)
         urls = Urls(context, request)
-        result = await run_in_threadpool(provider.provide, body, context.clock.now(), urls.document)
+        result = await run_in_threadpool(provider.provide, body, context.clock.now(), urls.document,
+                                         principal.persona if principal else None)
         return FhirJSONResponse(result)
 
     def shown_reference(grant: ReadGrant) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -179,11 +187,12 @@ def create_app(context: SandboxContext) -> FastAPI:
 
     @fhir.put("/DocumentReference/{entry_id}")
     async def update_document_reference(entry_id: str, request: Request) -> Response:
-        await guard.provider(request)
+        principal = await guard.provider(request)
         body, _ = await read_fhir_json(request, context.settings.max_body_bytes)
         urls = Urls(context, request)
         resource = await run_in_threadpool(rmu.update_status, registry, context.clock, entry_id, body,
-                                           request.headers.get("if-match"), urls.document(entry_id))
+                                           request.headers.get("if-match"), urls.document(entry_id),
+                                           principal.persona if principal else None)
         return FhirJSONResponse(resource, headers={"ETag": f'W/"{resource["meta"]["versionId"]}"'})
 
     def shown_list(withheld_ids: set[str]) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -245,15 +254,18 @@ def create_app(context: SandboxContext) -> FastAPI:
 
     @app.get("/documents/{entry_id}")
     async def retrieve(entry_id: str, request: Request) -> Response:
-        _, grant = await readable_entry(request, entry_id, "ITI-68 Retrieve Document", metadata_only=False)
+        entry, grant = await readable_entry(request, entry_id, "ITI-68 Retrieve Document", metadata_only=False)
 
         def shown(entry: StoredEntry, content: bytes) -> bytes:
             if entry.patient.value in grant.hide_address:
                 return address_protection.strip_document(content, entry.mime_type)
             return content
 
-        return await run_in_threadpool(iti68.retrieve, registry, entry_id, request.headers.get("if-none-match"),
-                                       shown)
+        if_none_match = request.headers.get("if-none-match")
+        if entry.object_type is ObjectType.ON_DEMAND:
+            generated = await sources.generate(entry)
+            return iti68.respond(entry, generated.content, generated.media_type, if_none_match, shown)
+        return await run_in_threadpool(iti68.retrieve, registry, entry_id, if_none_match, shown)
 
     @app.delete("/documents/{entry_id}")
     def delete_document(entry_id: str) -> Response:

@@ -28,6 +28,13 @@ class AvailabilityStatus(StrEnum):
     ENTERED_IN_ERROR = "entered-in-error"  # deprecated as wrong (kept, never served as current)
 
 
+class ObjectType(StrEnum):
+    """XDS DocumentEntry objectType: a stored document, or one its source generates when retrieved."""
+
+    STABLE = "urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1"
+    ON_DEMAND = "urn:uuid:34268e47-fdf5-41a6-ba33-82133c465248"
+
+
 class AssociationKind(StrEnum):
     """XDS association types an entry can have towards an earlier entry (MHD ``relatesTo.code``)."""
 
@@ -108,11 +115,16 @@ class DocumentEntry:
     period_start: datetime | None
     period_end: datetime | None
     codes: dict[str, list[Code]]
-    document: Document
+    document: Document | None  # None: an on-demand entry, whose document its source generates
     resource: dict[str, Any]  # the DocumentReference as it will be stored
     origin: str
     relations: list[Relation] = field(default_factory=list)
     status: AvailabilityStatus = AvailabilityStatus.CURRENT
+    source_url: str | None = None  # on-demand: where the source generates the document (its retrieve URL)
+
+    @property
+    def object_type(self) -> ObjectType:
+        return ObjectType.STABLE if self.document is not None else ObjectType.ON_DEMAND
 
 
 @dataclass
@@ -146,6 +158,7 @@ class Submission:
     submission_set: SubmissionSet
     entries: list[DocumentEntry]
     status_updates: list[StatusUpdate] = field(default_factory=list)
+    submitter: str | None = None  # who provides it: the persona of the token (None: access control off)
 
 
 @dataclass(frozen=True)
@@ -160,11 +173,14 @@ class StoredEntry:
     status: AvailabilityStatus
     version: int
     mime_type: str
-    document_hash: str
-    size: int
+    document_hash: str | None  # None for an on-demand entry (no stored document)
+    size: int | None
     date: datetime
     updated_at: datetime
     resource: dict[str, Any]
+    object_type: ObjectType = ObjectType.STABLE
+    source_url: str | None = None
+    submitter: str | None = None  # the persona that registered it (None: registered without a token)
 
 
 @dataclass(frozen=True)

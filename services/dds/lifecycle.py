@@ -10,6 +10,10 @@ Rules (ITI TF-3 4.2.2 as used in Denmark, see ``docs/dds.md``):
   as it is. One entry can be replaced only once.
 * Deprecation without replacement (IHE RMU, ITI-92) changes only the status, from ``current`` to
   ``superseded`` or ``entered-in-error``; every other change is refused.
+* Only the source that registered an entry changes its status (by RMU or by replacing it): the
+  same system identity (the persona of its token), or with access control off — or for an entry
+  registered without a token — the same author institution (SOR). "MAY be changed to Deprecated
+  under the primary responsibility of the creating entity" (DK XDS metadata profile).
 * Nothing is deleted: entries, documents and associations are kept for ever.
 """
 
@@ -17,8 +21,11 @@ from __future__ import annotations
 
 from nsp_sandbox.outcome import Issue
 from services.dds.domain import AssociationKind, AvailabilityStatus, PatientId, Relation, StoredEntry
+from services.dds.metadata.author import author_institutions
 
 RULE_SOURCE = "IHE ITI TF-3 4.2.2 (associations) / ITI-92 (RMU); MD096 1.3.1.3"
+OWNER_SOURCE = ("DK XDS metadata profile: availabilityStatus \"MAY be changed to Deprecated under the primary "
+                "responsibility of the creating entity\"")
 
 NEVER_DELETED = (
     "Shared documents are never deleted: replace the entry (ITI-65 with relatesTo 'replaces') "
@@ -81,4 +88,26 @@ def check_status_change(entry: StoredEntry, new_status: AvailabilityStatus, expr
         expression=expression, source=RULE_SOURCE, rule="dds-status-transition",
         ihe_code="XDSRegistryDeprecatedDocumentError" if entry.status is not AvailabilityStatus.CURRENT
         else "XDSMetadataUpdateError",
+    )
+
+
+def check_owner(target: StoredEntry, submitter: str | None, institutions: frozenset[str],
+                expression: str) -> Issue | None:
+    """Whether the source asking (``submitter``: its token's persona; ``institutions``: the SOR codes
+    of the author institutions it sends) may change ``target``'s status: only its registering source."""
+    if submitter is not None and target.submitter is not None:
+        if submitter == target.submitter:
+            return None
+        why = f"it was registered by '{target.submitter}', and this request comes from '{submitter}'"
+    else:
+        registered = author_institutions(target.resource)
+        if not registered or registered & institutions:
+            return None
+        why = (f"its author institution is SOR {', '.join(sorted(registered))}, and this request names "
+               f"{'SOR ' + ', '.join(sorted(institutions)) if institutions else 'no author institution'}")
+    return Issue(
+        "error", "forbidden",
+        f"DocumentReference/{target.id} can only change status by the source that registered it: {why}",
+        expression=expression, source=OWNER_SOURCE, rule="dds-source-owns-entry",
+        ihe_code="XDSMetadataUpdateError",
     )

@@ -28,6 +28,9 @@ Rule groups and their strictness settings (``off`` | ``log`` | ``warning`` | ``r
                                   ``dk-xds-submissionset-code``, ``dk-xds-submission-time``
 ``dds_rules_author``              ``dk-xds-author`` (author present),
                                   ``dk-xds-author-institution`` (an Organization with a SOR code)
+``dds_rules_document_patient``    ``dk-xds-document-patient`` (the CPR number inside a provided
+                                  FHIR document or message is the entry's; see
+                                  ``metadata/document_patient.py``)
 ================================  =========================================================
 
 What these rules leave to the provide transaction: uniqueness of uniqueId in the registry, the
@@ -44,6 +47,7 @@ from nsp_sandbox.config import Settings
 from nsp_sandbox.outcome import Issue
 from services.dds.metadata.author import check_document_authors
 from services.dds.metadata.document_entry import check_document_entry
+from services.dds.metadata.document_patient import check_document_patient as _check_document_patient
 from services.dds.metadata.findings import Findings
 from services.dds.metadata.patient import check_patient, check_source_patient
 from services.dds.metadata.submission_set import check_submission_set_rules
@@ -51,7 +55,7 @@ from services.dds.metadata.submission_set import check_submission_set_rules
 if TYPE_CHECKING:
     from services.conformance.terminology import Terminology
 
-__all__ = ["check_document_reference", "check_submission_set"]
+__all__ = ["check_document_patient", "check_document_reference", "check_submission_set"]
 
 
 def check_document_reference(dr: dict, *, terminology: Terminology, settings: Settings,
@@ -66,6 +70,16 @@ def check_document_reference(dr: dict, *, terminology: Terminology, settings: Se
     check_source_patient(findings, dr, subject_cpr)
     check_document_entry(findings, dr, terminology)
     check_document_authors(findings, dr)
+    return findings.issues
+
+
+def check_document_patient(dr: dict, document: dict, *, settings: Settings, document_path: str,
+                           expression_prefix: str = "DocumentReference") -> list[Issue]:
+    """``dk-xds-document-patient``: the patient inside ``document`` (the parsed FHIR content at
+    ``document_path`` in the request) is the patient of DocumentReference ``dr`` (empty: it is, or the
+    document is not one this rule reads)."""
+    findings = Findings(settings, expression_prefix)
+    _check_document_patient(findings, dr, document, document_path)
     return findings.issues
 
 

@@ -3,15 +3,20 @@
 One row per XDS DocumentEntry (``dds_document_entry``) with the columns ITI-67 filters on, and
 its coded and identifier values in ``dds_entry_code`` (one row per coding, so multi-valued
 metadata such as eventCodeList or author identifiers is searchable). Documents are stored once
-per content (``dds_document``, keyed by SHA-1). Submission sets, their members, the associations
+per content (``dds_document``, keyed by SHA-1); an on-demand entry has none, only the URL its
+source generates it at. Submission sets, their members, the associations
 between entries (RPLC, APND, XFRM, signs) and every status change are kept for ever: nothing here
 is ever deleted.
 
 All timestamps are stored as naive UTC so SQLite and PostgreSQL compare them identically.
+
+The tables are created at start-up; ``upgrade`` adds the columns that came later (all nullable or
+defaulted) to tables an earlier version created, so an existing database keeps working.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import (
@@ -23,8 +28,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    inspect,
 )
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.dds.domain import ObjectType
 
 
 class DdsBase(DeclarativeBase):
@@ -81,8 +90,12 @@ class DocumentEntryRow(DdsBase):
     date: Mapped[datetime] = mapped_column(DateTime)
     period_start: Mapped[datetime | None] = mapped_column(DateTime)
     period_end: Mapped[datetime | None] = mapped_column(DateTime)
-    document_hash: Mapped[str] = mapped_column(ForeignKey("dds_document.hash"))
-    size: Mapped[int] = mapped_column(Integer)
+    # XDS objectType; an on-demand entry has no stored document, hash or size, but its source's URL.
+    object_type: Mapped[str] = mapped_column(String(64), default=ObjectType.STABLE.value)
+    document_hash: Mapped[str | None] = mapped_column(ForeignKey("dds_document.hash"))
+    size: Mapped[int | None] = mapped_column(Integer)
+    source_url: Mapped[str | None] = mapped_column(Text)
+    submitter: Mapped[str | None] = mapped_column(String(128))  # persona of the registering token
     submission_set_pk: Mapped[int] = mapped_column(ForeignKey("dds_submission_set.pk"))
     registered_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
@@ -143,3 +156,35 @@ class StatusChangeRow(DdsBase):
     to_status: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str] = mapped_column(String(256))
     changed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+log = logging.getLogger("services.dds.models")
+
+#: Columns added after the first version of the tables: (table, column, SQL type and default).
+ADDED_COLUMNS = (
+    ("dds_document_entry", "object_type", f"VARCHAR(64) DEFAULT '{ObjectType.STABLE.value}'"),
+    ("dds_document_entry", "source_url", "TEXT"),
+    ("dds_document_entry", "submitter", "VARCHAR(128)"),
+)
+#: Columns that became nullable (an on-demand entry has no stored document).
+NOW_NULLABLE = (("dds_document_entry", "document_hash"), ("dds_document_entry", "size"))
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring tables created by an earlier version up to this one: add the later columns; on
+    PostgreSQL drop NOT NULL where it went (SQLite cannot: on-demand entries then need a new file)."""
+    inspector = inspect(engine)
+    tables = {table for table, _, _ in ADDED_COLUMNS} | {table for table, _ in NOW_NULLABLE}
+    columns = {t: {c["name"]: c for c in inspector.get_columns(t)} for t in tables if inspector.has_table(t)}
+    with engine.begin() as connection:
+        for table, column, definition in ADDED_COLUMNS:
+            if table in columns and column not in columns[table]:
+                connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+        for table, column in NOW_NULLABLE:
+            if table not in columns or columns[table][column]["nullable"]:
+                continue
+            if engine.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN {column} DROP NOT NULL")
+            else:
+                log.warning("%s.%s is NOT NULL (made by an earlier version): on-demand entries cannot be "
+                            "registered in this database; start with a new one to register them", table, column)

@@ -27,6 +27,7 @@ from services.dds.domain import (
     AssociationKind,
     AvailabilityStatus,
     DocumentEntry,
+    ObjectType,
     PatientId,
     RegistryError,
     StoredEntry,
@@ -34,6 +35,7 @@ from services.dds.domain import (
     Submission,
     TargetRef,
 )
+from services.dds.metadata.author import author_institutions
 from services.dds.models import (
     AssociationRow,
     DdsBase,
@@ -43,6 +45,7 @@ from services.dds.models import (
     StatusChangeRow,
     SubmissionMemberRow,
     SubmissionSetRow,
+    upgrade,
 )
 from services.dds.queries import (
     EntryQuery,
@@ -83,6 +86,7 @@ class Registry:
 
     def create_tables(self) -> None:
         self.database.create_tables(DdsBase.metadata)
+        upgrade(self.database.engine)
 
     # ---- provide (ITI-65) ----------------------------------------------------------------------
 
@@ -156,6 +160,10 @@ class Registry:
                 issues.extend(lifecycle.check_relation(relation, entry.patient, target))
                 if target is None or relation.kind is not AssociationKind.RPLC:
                     continue
+                owner = lifecycle.check_owner(target, submission.submitter, author_institutions(entry.resource),
+                                              f"{relation.origin}.target")
+                if owner is not None:
+                    issues.append(owner)
                 if target.id in replaced:
                     issues.append(Issue(
                         "error", "business-rule",
@@ -189,7 +197,7 @@ class Registry:
 
     def _write(self, session: Session, submission: Submission, now: datetime) -> None:
         sset = submission.submission_set
-        self._store_documents(session, [e.document for e in submission.entries])
+        self._store_documents(session, [e.document for e in submission.entries if e.document is not None])
         sset_table, entry_table = SubmissionSetRow.__table__, DocumentEntryRow.__table__
         sset_pk = session.execute(insert(sset_table).returning(sset_table.c.pk), [{
             "id": sset.id, "unique_id": sset.unique_id, "entry_uuid": sset.entry_uuid,
@@ -202,7 +210,7 @@ class Registry:
         }]).scalar_one()
         pks = session.execute(
             insert(entry_table).returning(entry_table.c.pk, sort_by_parameter_order=True),
-            [_entry_values(e, sset_pk, now) for e in submission.entries],
+            [_entry_values(e, sset_pk, now, submission.submitter) for e in submission.entries],
         ).scalars().all()
         _insert_many(session, EntryCodeRow, [
             code for entry, pk in zip(submission.entries, pks, strict=True) for code in _code_rows(entry, pk)
@@ -262,7 +270,7 @@ class Registry:
         """
         now = to_utc_naive(now)
         with self.database.session() as session:
-            self._store_documents(session, [e.document for e in entries])
+            self._store_documents(session, [e.document for e in entries if e.document is not None])
             sset_table, entry_table = SubmissionSetRow.__table__, DocumentEntryRow.__table__
             sset_pk = session.execute(
                 insert(sset_table).returning(sset_table.c.pk),
@@ -285,12 +293,15 @@ class Registry:
             row = session.scalars(select(DocumentEntryRow).where(DocumentEntryRow.id == entry_id)).first()
             return _stored_entry(row) if row is not None else None
 
-    def get_document(self, entry_id: str) -> tuple[StoredEntry, bytes] | None:
-        """The entry and its document content (for any status: deprecation hides nothing here)."""
+    def get_document(self, entry_id: str) -> tuple[StoredEntry, bytes | None] | None:
+        """The entry and its stored document content (for any status: deprecation hides nothing here).
+
+        The content is None for an on-demand entry: its source generates the document when asked.
+        """
         with self.database.session() as session:
             found = session.execute(
                 select(DocumentEntryRow, DocumentRow.content)
-                .join(DocumentRow, DocumentRow.hash == DocumentEntryRow.document_hash)
+                .outerjoin(DocumentRow, DocumentRow.hash == DocumentEntryRow.document_hash)
                 .where(DocumentEntryRow.id == entry_id)
             ).first()
             if found is None:
@@ -338,8 +349,13 @@ class Registry:
     # ---- status update (ITI-92 RMU) -------------------------------------------------------------
 
     def change_status(self, entry_id: str, new_status: AvailabilityStatus, now: datetime, *,
-                      expected_version: int | None, reason: str, expression: str) -> StoredEntry:
-        """Move an entry to ``new_status`` under the lifecycle rules; the entry itself is kept."""
+                      expected_version: int | None, reason: str, expression: str,
+                      submitter: str | None = None, institutions: frozenset[str] | None = None) -> StoredEntry:
+        """Move an entry to ``new_status`` under the lifecycle rules; the entry itself is kept.
+
+        Only the source that registered the entry may (``lifecycle.check_owner``): the same
+        ``submitter`` (token persona), or with access control off the same author ``institutions``.
+        """
         now = to_utc_naive(now)
         with self.database.session() as session:
             row = session.scalars(select(DocumentEntryRow).where(DocumentEntryRow.id == entry_id)).first()
@@ -353,6 +369,10 @@ class Registry:
                     "error", "conflict",
                     f"If-Match names version {expected_version}; DocumentReference/{entry_id} is at "
                     f"version {entry.version}", expression=expression, rule="http-if-match")])
+            owner = lifecycle.check_owner(entry, submitter, institutions if institutions is not None
+                                          else author_institutions(entry.resource), expression)
+            if owner is not None:
+                raise RegistryError([owner])
             if entry.status is new_status:
                 return entry
             problem = lifecycle.check_status_change(entry, new_status, expression)
@@ -401,7 +421,7 @@ def _insert_many(session: Session, model: type[DdsBase], rows: list[dict[str, An
         session.execute(insert(model.__table__), rows)
 
 
-def _entry_values(entry: DocumentEntry, sset_pk: int, now: datetime) -> dict[str, Any]:
+def _entry_values(entry: DocumentEntry, sset_pk: int, now: datetime, submitter: str | None = None) -> dict[str, Any]:
     return {
         "id": entry.id, "entry_uuid": entry.entry_uuid, "unique_id": entry.unique_id,
         "patient_system": entry.patient.system, "patient_value": entry.patient.value,
@@ -410,7 +430,9 @@ def _entry_values(entry: DocumentEntry, sset_pk: int, now: datetime) -> dict[str
         "date": to_utc_naive(entry.date),
         "period_start": to_utc_naive(entry.period_start) if entry.period_start else None,
         "period_end": to_utc_naive(entry.period_end) if entry.period_end else None,
-        "document_hash": entry.document.hash, "size": entry.document.size,
+        "object_type": entry.object_type.value, "source_url": entry.source_url, "submitter": submitter,
+        "document_hash": entry.document.hash if entry.document else None,
+        "size": entry.document.size if entry.document else None,
         "submission_set_pk": sset_pk, "registered_at": now, "updated_at": now,
         "resource": _dump(entry.resource),
     }
@@ -429,6 +451,7 @@ def _stored_entry(row: DocumentEntryRow) -> StoredEntry:
         patient=PatientId(row.patient_system, row.patient_value), status=AvailabilityStatus(row.status),
         version=row.version, mime_type=row.mime_type, document_hash=row.document_hash, size=row.size,
         date=row.date, updated_at=row.updated_at, resource=json.loads(row.resource),
+        object_type=ObjectType(row.object_type), source_url=row.source_url, submitter=row.submitter,
     )
 
 

@@ -9,7 +9,10 @@
    the profile it declares. A document declared as FHIR JSON that does not parse is a finding of
    this layer too.
 2. **Danish XDS metadata rules** (``settings.dds_rules_*``, per rule group): the
-   ``metadata_rules`` module of this actor, which applies its own group strictness.
+   ``metadata_rules`` module of this actor, which applies its own group strictness. One of them
+   reads the document as well as its DocumentReference (``dds_rules_document_patient``: the
+   document is about the entry's patient), so a FHIR JSON document is parsed once, in
+   :meth:`ContentValidation.check_document`, for the profile layer and that rule.
 
 Strictness: ``off`` skips the layer, ``log`` writes findings to the server log only,
 ``warning`` returns them as warnings, ``reject`` returns errors (the provide is refused).
@@ -29,6 +32,17 @@ from services.dds import metadata_rules
 log = logging.getLogger("services.dds.validation")
 
 FHIR_JSON_TYPES = frozenset({"application/fhir+json", "application/json", "application/json+fhir"})
+
+
+def _parse_fhir_json(content: bytes, mime_type: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The document as a FHIR resource (JSON object with a resourceType), or why it is not one."""
+    try:
+        document = json.loads(content)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, f"The document is declared '{mime_type}' but is not JSON: {exc}"
+    if not isinstance(document, dict) or not isinstance(document.get("resourceType"), str):
+        return None, f"The document is declared '{mime_type}' but is not a FHIR resource (no resourceType)"
+    return document, None
 
 
 class ContentValidation:
@@ -66,28 +80,36 @@ class ContentValidation:
             return []
         return self._apply(strictness, [i.prefixed(prefix) for i in self.context.validator.validate(resource)])
 
-    def check_document(self, content: bytes, mime_type: str, prefix: str) -> list[Issue]:
-        """Profile-validate a document whose content is FHIR JSON against its ``meta.profile``.
+    def check_document(self, content: bytes, mime_type: str, prefix: str, *, entry: dict[str, Any] | None = None,
+                       entry_origin: str = "DocumentReference") -> list[Issue]:
+        """The layers that read a document whose content is FHIR JSON, parsed once for all of them.
 
-        ``prefix`` names where the document sits in the request (e.g. ``Bundle.entry[3].resource.data``).
+        Profile layer: the document against its ``meta.profile``. Danish rules: with the
+        DocumentReference ``entry`` (at ``entry_origin``) given, ``dk-xds-document-patient`` (the
+        document is about the entry's patient). ``prefix`` names where the document sits in the
+        request (e.g. ``Bundle.entry[3].resource.data``).
         """
-        strictness = self.context.settings.validation_profile
-        if strictness is Strictness.OFF or mime_type.split(";")[0].strip().lower() not in FHIR_JSON_TYPES:
+        settings = self.context.settings
+        profile = settings.validation_profile
+        patient_rule = entry is not None and settings.dds_rules_document_patient is not Strictness.OFF
+        if (profile is Strictness.OFF and not patient_rule) \
+                or mime_type.split(";")[0].strip().lower() not in FHIR_JSON_TYPES:
             return []
-        try:
-            document = json.loads(content)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return self._apply(strictness, [Issue(
-                "error", "structure", f"The document is declared '{mime_type}' but is not JSON: {exc}",
-                expression=prefix, rule="dds-document-json", ihe_code="XDSRepositoryMetadataError")])
-        if not isinstance(document, dict) or not isinstance(document.get("resourceType"), str):
-            return self._apply(strictness, [Issue(
-                "error", "structure", f"The document is declared '{mime_type}' but is not a FHIR resource "
-                "(no resourceType)", expression=prefix, rule="dds-document-json",
-                ihe_code="XDSRepositoryMetadataError")])
-        if not (document.get("meta") or {}).get("profile"):
-            return []
-        return self._apply(strictness, [i.prefixed(prefix) for i in self.context.validator.validate(document)])
+        document, problem = _parse_fhir_json(content, mime_type)
+        issues: list[Issue] = []
+        if problem is not None:
+            if profile is not Strictness.OFF:
+                issues += self._apply(profile, [Issue("error", "structure", problem, expression=prefix,
+                                                      rule="dds-document-json", ihe_code="XDSRepositoryMetadataError")])
+            return issues
+        assert document is not None
+        if profile is not Strictness.OFF and (document.get("meta") or {}).get("profile"):
+            issues += self._apply(profile, [i.prefixed(prefix) for i in self.context.validator.validate(document)])
+        if patient_rule:
+            assert entry is not None
+            issues += metadata_rules.check_document_patient(
+                entry, document, settings=settings, document_path=prefix, expression_prefix=entry_origin)
+        return issues
 
     # ---- Danish metadata rules ------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from mhd_client import CONDITION_LIST, DR_EXAMPLE, HCO, NOTES, XDSDOCUMENTS, Examples, Mhd
+from mhd_client import CONDITION_LIST, CPR, DR_EXAMPLE, HCO, NOTES, XDSDOCUMENTS, Examples, Mhd, about
 
 from nsp_sandbox.config import Strictness
 from nsp_sandbox.context import SandboxContext
@@ -15,10 +15,11 @@ from nsp_sandbox.context import SandboxContext
 
 @pytest.fixture(scope="session")
 def examples(packages) -> Examples:  # type: ignore[no-untyped-def]
+    """The official example documents, each about the patient ``CPR``."""
     def raw(name: str, version: str, filename: str) -> bytes:
         package = packages.get(name, version)
         assert package is not None, f"{name}#{version} is not loaded"
-        return (package.root / filename).read_bytes()
+        return about((package.root / filename).read_bytes(), CPR)
 
     model = packages.get(*XDSDOCUMENTS)
     assert model is not None

@@ -2,8 +2,10 @@
 
 Documents are the official MedCom examples, read from the packages at run time: the
 HomeCareObservation message Bundle (``medcom.fhir.dk.homecareobservation`` 1.2.1), a ConditionList
-and a Notes document Bundle. DocumentReferences are built from the HCO DocumentReference example
-of ``medcom.fhir.dk.xdsdocuments`` with fresh ids and uniqueIds.
+and a Notes document Bundle, each put about the patient ``CPR`` (:func:`about`). DocumentReferences
+are built from the HCO DocumentReference example of ``medcom.fhir.dk.xdsdocuments`` with fresh ids
+and uniqueIds. A transaction built here puts each document about its DocumentReference's patient, as
+DDS requires (``dk-xds-document-patient``), unless asked not to.
 """
 
 from __future__ import annotations
@@ -38,6 +40,38 @@ class Examples:
     hco: bytes
     condition_list: bytes
     notes: bytes
+
+
+def about(content: bytes, cpr: str) -> bytes:
+    """The FHIR JSON document ``content`` about the patient ``cpr``: the CPR numbers of its Patient
+    resources replaced in place (same length, so the rest of the bytes stay as they are). Content
+    that is not a FHIR Bundle with such Patients is returned unchanged."""
+    try:
+        document = json.loads(content)
+    except ValueError:
+        return content
+    entries = document.get("entry") if isinstance(document, dict) else None
+    for entry in entries if isinstance(entries, list) else []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or resource.get("resourceType") != "Patient":
+            continue
+        for identifier in resource.get("identifier") or []:
+            if not isinstance(identifier, dict) or identifier.get("system") != CPR_SYSTEM:
+                continue
+            old = identifier.get("value")
+            if isinstance(old, str) and old != cpr:
+                content = content.replace(f'"{old}"'.encode(), f'"{cpr}"'.encode())
+    return content
+
+
+def entry_cpr(dr: dict[str, Any]) -> str | None:
+    """The CPR number of the contained Patient a DocumentReference built here refers to."""
+    for resource in dr.get("contained") or []:
+        if isinstance(resource, dict) and resource.get("resourceType") == "Patient":
+            for identifier in resource.get("identifier") or []:
+                if isinstance(identifier, dict) and identifier.get("system") == CPR_SYSTEM:
+                    return identifier.get("value")  # type: ignore[no-any-return]
+    return None
 
 
 def sha1_b64(content: bytes) -> str:
@@ -103,12 +137,19 @@ class Mhd:
         dr["content"][0]["attachment"]["contentType"] = content_type
         return dr
 
-    def bundle(self, *items: tuple[dict[str, Any], bytes], cpr: str = CPR, inline: bool = False) -> dict[str, Any]:
-        """An ITI-65 transaction: a SubmissionSet, each DocumentReference and its document."""
+    def bundle(self, *items: tuple[dict[str, Any], bytes], cpr: str = CPR, inline: bool = False,
+               consistent: bool = True) -> dict[str, Any]:
+        """An ITI-65 transaction: a SubmissionSet, each DocumentReference and its document.
+
+        ``consistent``: each FHIR document is put about its DocumentReference's patient
+        (:func:`about`); False sends the documents exactly as given.
+        """
         entries: list[dict[str, Any]] = []
         members: list[dict[str, Any]] = []
         binaries: list[dict[str, Any]] = []
-        for dr, content in items:
+        for dr, given in items:
+            patient = entry_cpr(dr) if consistent else None
+            content = about(given, patient) if patient else given
             dr_url = urn()
             attachment = dr["content"][0]["attachment"]
             if inline:

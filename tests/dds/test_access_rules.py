@@ -33,7 +33,30 @@ def test_a_fuldmagt_holder_reads_the_grantors_documents_and_nobody_elses(client:
     assert client.get(f"/dds/documents/{documents.new}", headers=auth(client, "relative-0505059996")).status_code == 200
     assert find(client, "relative-0505059996", GRETHE).status_code == 403
     assert find(client, "citizen-0505059996", BRUNO).status_code == 403  # as himself he acts for no one
-    assert min_log(client, BRUNO) == []  # citizens' own look-ups are not Min Log entries
+    find(client, f"citizen-{BRUNO}", BRUNO)
+    logged = min_log(client, BRUNO)  # Emil's two look-ups on Bruno's log; Bruno's own is not logged
+    assert [e["activity"] for e in logged] == ["ITI-68 Retrieve Document", "ITI-67 Find Document References"]
+    assert {e["user_name"] for e in logged} == {"Emil Elmer"}
+
+
+def test_a_relatives_look_up_is_on_the_data_subjects_min_log_naming_the_relative(client: TestClient,
+                                                                                 mhd: Mhd) -> None:
+    provide_documents(mhd, IDA)
+    provide_documents(mhd, BRUNO)
+    find(client, "relative-3001749995", IDA)  # Jens, Ida's father
+    find(client, "relative-0505059996", BRUNO)  # Emil, holding Bruno's fuldmagt
+    for cpr, reader, name in ((IDA, "relative-1502829995", "Jens Holm"), (BRUNO, f"citizen-{BRUNO}", "Emil Elmer")):
+        response = client.get("/nsp/minlog", headers=auth(client, reader), params={"cpr": cpr})
+        assert response.status_code == 200, response.text
+        [entry] = response.json()
+        assert entry["cpr"] == cpr and entry["activity"] == "ITI-67 Find Document References"
+        assert entry["user_name"] == name
+        assert entry["user_role"] == "Pårørende (fuldmagt eller forældremyndighed)"
+        assert entry["user_identifier"] is None and entry["organisation_id"] is None  # no CPR of the relative
+        assert "on behalf of the citizen" in entry["addition"]
+        assert entry["consent_override"] is False
+    assert find(client, "relative-0505059996", BRUNO, status="superseded").status_code == 200
+    assert len(min_log(client, BRUNO)) == 1  # an empty result is not logged
 
 
 def test_parents_read_their_child_under_15_until_the_child_turns_15(client: TestClient, mhd: Mhd,

@@ -8,7 +8,18 @@ import json
 from typing import Any
 
 from fastapi.testclient import TestClient
-from mhd_client import CPR, CPR_SYSTEM, FHIR_JSON, OTHER_CPR, Mhd, expressions, ihe_codes, issues_of, sha1_b64
+from mhd_client import (
+    CPR,
+    CPR_SYSTEM,
+    FHIR_JSON,
+    OTHER_CPR,
+    Mhd,
+    about,
+    expressions,
+    ihe_codes,
+    issues_of,
+    sha1_b64,
+)
 
 from nsp_sandbox.app import create_sandbox_app
 from nsp_sandbox.config import Strictness
@@ -83,7 +94,7 @@ def test_document_bundles_inline_and_several_per_submission(lenient_context: San
     assert len(ids) == 2
     for entry_id, content in zip(ids, (mhd.examples.notes, mhd.examples.condition_list), strict=True):
         url = mhd.read(entry_id)["content"][0]["attachment"]["url"]
-        assert mhd.client.get(url).content == content
+        assert mhd.client.get(url).content == about(content, OTHER_CPR)
 
 
 def test_matching_size_and_hash_are_accepted_and_wrong_ones_refused(mhd: Mhd) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from fastapi.testclient import TestClient
 from mhd_client import CPR, CPR_SYSTEM, OTHER_CPR, Mhd
+
+from nsp_sandbox.context import SandboxContext
 
 
 def _lists(mhd: Mhd, **params: str) -> list[str]:
@@ -62,3 +65,22 @@ def test_capability_statement_lists_what_is_served(mhd: Mhd) -> None:
             name: "2026" if name in ("date", "creation", "period") else "x"}).json()
         assert all(e["search"]["mode"] == "match" for e in bundle["entry"]), name
     assert entry_id
+
+
+def test_the_capability_statement_declares_its_security(client: TestClient, context: SandboxContext) -> None:
+    statement = client.get("/dds/fhir/metadata").json()  # no token needed for metadata
+    security = statement["rest"][0]["security"]
+    assert security["service"][0]["coding"] == [{
+        "system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "OAuth",
+        "display": "OAuth"}]
+    description = security["description"]
+    for needed in ("Authorization: Bearer <token>", "POST http://sandbox.test/nsp/sts/token",
+                   "http://sandbox.test/nsp/sts/jwks", "urn:nsp-sandbox:dds", "X-Consent-Override"):
+        assert needed in description
+    # and it says the truth: a call without the token is refused with the challenge it describes
+    refused = client.get("/dds/fhir/DocumentReference", params={"patient.identifier": CPR, "status": "current"})
+    assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Bearer")
+
+    context.settings = context.settings.model_copy(update={"dds_access_control": False})
+    open_statement = client.get("/dds/fhir/metadata").json()["rest"][0]["security"]
+    assert "service" not in open_statement and "switched off" in open_statement["description"]

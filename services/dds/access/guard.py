@@ -2,9 +2,9 @@
 
 ``authenticate`` verifies the token (401); ``read`` decides a look-up of some citizens' documents
 (who may read, treatment relation, blocks, værdispring) and answers a ``ReadGrant`` the face
-applies to its query and result; ``log`` writes the Min Log entries of a professional's look-up
-with a non-empty result. With ``settings.dds_access_control`` off, everything is open and nothing
-is logged.
+applies to its query and result; ``log`` writes the Min Log entries of a look-up with a non-empty
+result by a professional, or by a relative (fuldmagt, custodial parent) on the data subject's
+log. With ``settings.dds_access_control`` off, everything is open and nothing is logged.
 """
 
 from __future__ import annotations
@@ -45,9 +45,16 @@ class ReadGrant:
     def partly_blocked(self) -> bool:
         return any(d.partly for d in self.decisions.values())
 
-    @property
-    def logs(self) -> bool:
-        return self.principal is not None and self.principal.is_professional
+    def logged(self, cprs: list[str]) -> list[str]:
+        """The citizens whose Min Log gets this look-up: all for a professional; for a citizen user,
+        those they act for (a citizen's look-up of their own data is not logged)."""
+        if self.principal is None:
+            return []
+        if self.principal.is_professional:
+            return cprs
+        if self.principal.is_citizen:
+            return [c for c in cprs if c != self.principal.acting_cpr]
+        return []
 
 
 class Guard:
@@ -65,10 +72,12 @@ class Guard:
             return None
         return await self.verifier.principal(request.headers.get("authorization"))
 
-    async def provider(self, request: Request) -> None:
+    async def provider(self, request: Request) -> Principal | None:
+        """The providing (or updating) caller, a source; None with access control off."""
         principal = await self.authenticate(request)
         if principal is not None:
             readers.require_provider(principal)
+        return principal
 
     async def read(self, principal: Principal | None, request: Request, cprs: list[str]) -> ReadGrant:
         """Decide a look-up of ``cprs``' documents (403 for a reader without the right to it)."""
@@ -91,9 +100,9 @@ class Guard:
         return grant
 
     async def log(self, grant: ReadGrant, cprs: list[str], activity: str, addition: str) -> None:
-        if not grant.logs or grant.principal is None:
+        if grant.principal is None:
             return
-        for cpr in cprs:
+        for cpr in grant.logged(cprs):
             await self.nsp.write_minlog(min_log.entry(grant.principal, cpr, activity, grant.override, addition))
 
 

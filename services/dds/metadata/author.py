@@ -50,6 +50,14 @@ def _institutions(resource: JsonObject, authors: list[tuple[str, object]]) -> li
     return found
 
 
+def author_institutions(resource: JsonObject) -> frozenset[str]:
+    """The SOR codes of a DocumentReference's author institutions (empty when it names none)."""
+    authors = resource.get("author")
+    refs = [(f"author[{i}]", ref) for i, ref in enumerate(authors if isinstance(authors, list) else [])]
+    return frozenset(code for institution in _institutions(resource, refs)
+                     for code in identifier_values(institution.target.identifiers, SOR_SYSTEM))
+
+
 def check_document_authors(findings: Findings, resource: JsonObject) -> None:
     """DocumentReference ``author``: present, with at least one institution, each identified by SOR."""
     if not findings.active(RuleGroup.AUTHOR):

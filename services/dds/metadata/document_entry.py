@@ -30,6 +30,10 @@ HOME_COMMUNITY_ID_EXTENSION = (
     "http://medcomfhir.dk/ig/document/StructureDefinition/medcom-document-homecommunityid-extension")
 # MD096: title shorter than 128 characters.
 TITLE_MAX = 127
+# The system of a formatCode given as a URI (the sandbox's Notes formatCode).
+RFC3986 = "urn:ietf:rfc:3986"
+NOTES_FORMAT_SOURCE = ("nsp-sandbox Notes formatCode (settings.dds_notes_format_code; docs/dds.md): MedCom "
+                       "publishes none, the Notes composition profile canonical is used")
 
 
 def check_document_entry(findings: Findings, dr: JsonObject, terminology: Terminology) -> None:
@@ -136,7 +140,7 @@ def _content(findings: Findings, dr: JsonObject, terminology: Terminology) -> No
         if not isinstance(fmt, dict) or text(fmt.get("code")) is None:
             _metadata(findings, "dk-xds-format-code", f"{where}.format",
                       f"{where}.format (formatCode) is missing; DK XDS requires it", f"{MD096}: formatCode")
-        else:
+        elif not _is_notes_format(findings, fmt, f"{where}.format"):
             codes.check_codes(findings, terminology, codes.FORMAT_CODE,
                               [CodeToCheck(f"{where}.format", text(fmt.get("system")), fmt["code"])])
         attachment = content.get("attachment")
@@ -145,6 +149,33 @@ def _content(findings: Findings, dr: JsonObject, terminology: Terminology) -> No
                       f"{MD096}: mimeType, creationTime, languageCode, title")
             continue
         _attachment(findings, attachment, f"{where}.attachment", terminology)
+
+
+def _is_notes_format(findings: Findings, fmt: JsonObject, expression: str) -> bool:
+    """Whether ``fmt`` is the sandbox's Notes formatCode, which no value set holds (handled here).
+
+    MedCom has published no formatCode for Notes (journalnotat), so the sandbox uses the Notes
+    composition profile canonical with its version, as a URI: system ``urn:ietf:rfc:3986``, code
+    ``settings.dds_notes_format_code`` (default
+    ``http://medcomfhir.dk/ig/notes/StructureDefinition/medcom-notes-composition|1.0``). This is the one
+    place that accepts it. Another version of that canonical is refused here, naming the one accepted;
+    any other code goes to the value sets.
+    """
+    expected = findings.settings.dds_notes_format_code
+    code = text(fmt.get("code"))
+    if fmt.get("system") != RFC3986 or code is None:
+        return False
+    if code == expected:
+        return True
+    canonical = expected.split("|")[0]
+    if code.split("|")[0] != canonical:
+        return False
+    findings.violation(RuleGroup.CODES, rule=codes.FORMAT_CODE.rule, code="code-invalid", expression=expression,
+                       diagnostics=f"formatCode {RFC3986}|{code} is not the Notes formatCode this registry "
+                                   f"accepts: {RFC3986}|{expected} (MedCom publishes no Notes formatCode; "
+                                   "the sandbox uses the Notes composition profile canonical and version)",
+                       source=NOTES_FORMAT_SOURCE)
+    return True
 
 
 def _attachment(findings: Findings, attachment: JsonObject, where: str, terminology: Terminology) -> None:

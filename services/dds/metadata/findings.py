@@ -41,6 +41,7 @@ class RuleGroup(StrEnum):
     CODES = "dds_rules_codes"  # coded attributes in the national value sets
     METADATA = "dds_rules_metadata"  # presence, cardinality and format of the other attributes
     AUTHOR = "dds_rules_author"  # author institution identified by SOR
+    DOCUMENT_PATIENT = "dds_rules_document_patient"  # the document's own patient is the entry's
 
 
 @dataclass
@@ -66,11 +67,15 @@ class Findings:
         return f"{self.prefix}.{relative}" if relative else self.prefix
 
     def violation(self, group: RuleGroup, *, rule: str, code: str, expression: str, diagnostics: str,
-                  source: str, ihe_code: str = XDS_METADATA_ERROR) -> None:
-        """Record a broken rule; its severity follows the group's strictness."""
+                  source: str, ihe_code: str = XDS_METADATA_ERROR, also: tuple[str, ...] = ()) -> None:
+        """Record a broken rule; its severity follows the group's strictness.
+
+        ``also``: further elements the finding concerns, as absolute paths in the request.
+        """
         strictness = self.strictness(group)
         severity: Severity = "error" if strictness is Strictness.REJECT else "warning"
-        self._record(strictness, Issue(severity, code, diagnostics, self.path(expression), source, rule, ihe_code))
+        self._record(strictness, Issue(severity, code, diagnostics, self.path(expression), source, rule, ihe_code,
+                                       also))
 
     def not_checked(self, group: RuleGroup, *, rule: str, expression: str, diagnostics: str,
                     source: str) -> None:

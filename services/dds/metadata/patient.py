@@ -48,6 +48,21 @@ def _cprs(target: Target) -> tuple[list[str], str]:
     return cprs, ""
 
 
+def entry_cpr(resource: JsonObject, element: str = "subject") -> str | None:
+    """The one valid CPR number ``element`` (``subject`` or ``context.sourcePatientInfo``) names, if it
+    names exactly one; no findings (the rules above report what is wrong with it)."""
+    holder: object = resource
+    for part in element.split("."):
+        holder = holder.get(part) if isinstance(holder, dict) else None
+    if holder is None:
+        return None
+    target = follow(holder, resource)
+    if target.resource_type not in (None, "Patient"):
+        return None
+    cprs, _ = _cprs(target)
+    return cprs[0] if len(cprs) == 1 and cpr_problem(cprs[0]) is None else None
+
+
 def check_patient(findings: Findings, resource: JsonObject, *, element: str = "subject") -> str | None:
     """Check ``element`` (a Reference to the patient) and answer its CPR number when it is valid."""
     if not findings.active(RuleGroup.PATIENT):

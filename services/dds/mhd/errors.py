@@ -18,6 +18,8 @@ HTTP status of a refused request:
 
 * **400** the request is not an ITI-65 transaction at all (not JSON, not a transaction Bundle,
   entries without ``request``/``fullUrl``, undecodable Base64, unresolvable references);
+* **403** every error is a ``forbidden`` one: the request changes an entry another source
+  registered (``dds-source-owns-entry``);
 * **409** the request is well-formed but conflicts with what is registered
   (``XDSDuplicateUniqueIdInRegistry``, ``XDSRegistryDeprecatedDocumentError``);
 * **422** any other broken rule: profile validation, Danish metadata rules, size/hash mismatch,
@@ -32,8 +34,11 @@ CONFLICT_CODES = frozenset({"XDSDuplicateUniqueIdInRegistry", "XDSRegistryDeprec
 
 
 def status_for(issues: list[Issue]) -> int:
-    """409 when every error is a conflict with the registry's state, else 422."""
+    """403 when every error forbids the caller, 409 when every error is a conflict with the
+    registry's state, else 422."""
     errors = [i for i in issues if i.is_error]
+    if errors and all(i.code == "forbidden" for i in errors):
+        return 403
     if errors and all(i.ihe_code in CONFLICT_CODES for i in errors):
         return 409
     return 422

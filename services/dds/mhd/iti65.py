@@ -3,7 +3,13 @@
 The Bundle holds one SubmissionSet ``List``, one or more new ``DocumentReference`` entries (POST),
 their documents as ``Binary`` entries (referenced from ``attachment.url`` by ``fullUrl``) or inline
 ``attachment.data``, and optionally earlier DocumentReferences set to ``superseded`` (PUT, the MHD
-UpdateDocumentRefs form of a replacement). Processing is all or nothing:
+UpdateDocumentRefs form of a replacement).
+
+An **on-demand** entry (XDS objectType On-Demand) has no document yet: its ``attachment.url`` is
+the absolute http(s) URL where its source generates the document when DDS retrieves it, with
+``contentType`` and without ``data``, ``hash`` or ``size`` (XDS prohibits hash and size for
+On-Demand; IHE MHD 4.2 carries such entries the same way). Everything else about it is checked
+as for a stable entry. Processing is all or nothing:
 
 1. the shape of the transaction (400 when it is not an ITI-65 request at all);
 2. per DocumentReference: its document, size and hash, the profile layer, the Danish metadata
@@ -24,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from nsp_sandbox.outcome import FhirError, Issue, operation_outcome
 from services.dds.domain import (
@@ -160,16 +167,22 @@ class ProvideDocumentBundle:
         self.registry = registry
         self.validation = validation
 
-    def provide(self, bundle: dict[str, Any], now: datetime, document_url: Callable[[str], str]) -> dict[str, Any]:
-        """Register the transaction; answer the transaction-response, or raise ``FhirError``."""
+    def provide(self, bundle: dict[str, Any], now: datetime, document_url: Callable[[str], str],
+                submitter: str | None = None) -> dict[str, Any]:
+        """Register the transaction; answer the transaction-response, or raise ``FhirError``.
+
+        ``submitter`` is the persona of the providing token (None with access control off): the
+        source that may later change the status of the entries registered here.
+        """
         try:
-            return self._provide(bundle, now, document_url)
+            return self._provide(bundle, now, document_url, submitter)
         except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
             # Only reachable with the structure layer weakened (validation_structure off / log / warning):
             # whatever the mapping cannot read is refused, never a server error.
             raise refuse([_unreadable("Bundle", "ITI-65 transaction", exc)]) from None
 
-    def _provide(self, bundle: dict[str, Any], now: datetime, document_url: Callable[[str], str]) -> dict[str, Any]:
+    def _provide(self, bundle: dict[str, Any], now: datetime, document_url: Callable[[str], str],
+                 submitter: str | None) -> dict[str, Any]:
         parsed = parse_transaction(bundle)
         issues: list[Issue] = []
         used_binaries: set[str] = set()
@@ -187,10 +200,14 @@ class ProvideDocumentBundle:
                 issues.append(found)
                 continue
             document, mime_type, where, binary_index = found
-            issues.extend(self.validation.check_document(document.content, mime_type, where))
+            if document is not None:
+                issues.extend(self.validation.check_document(document.content, mime_type, where, entry=resource,
+                                                             entry_origin=origin))
             issues.extend(self.validation.check_resource(resource, origin))
             issues.extend(self.validation.check_document_reference(resource, origin))
-            entry, problems = document_reference.to_entry(resource, origin, document, mime_type, now)
+            source_url = source_url_of(resource) if document is None else None
+            entry, problems = document_reference.to_entry(resource, origin, document, mime_type, now,
+                                                          source_url=source_url)
             issues.extend(problems)
             if entry is not None:
                 entries.append(entry)
@@ -221,7 +238,7 @@ class ProvideDocumentBundle:
         sset, problems = submission_set.to_submission_set(
             list_resource, set_origin, patient, [e.id for e in entries], now)
         issues.extend(problems)
-        submission = Submission(sset, entries, status_updates)
+        submission = Submission(sset, entries, status_updates, submitter)
         if any(i.is_error for i in issues):
             # Refused already: add what the registry would say too, so the client sees everything at once.
             raise refuse(self.registry.check(submission) + issues)
@@ -233,8 +250,11 @@ class ProvideDocumentBundle:
                          document_url)
 
     def _document(self, parsed: _Parsed, resource: dict[str, Any], origin: str,
-                  used: set[str]) -> tuple[Document, str, str, int | None] | Issue:
-        """The document a DocumentReference describes: (document, mime type, where it sits, Binary index)."""
+                  used: set[str]) -> tuple[Document | None, str, str, int | None] | Issue:
+        """The document a DocumentReference describes: (document, mime type, where it sits, Binary index).
+
+        The document is None for an on-demand entry (its source generates it when retrieved).
+        """
         contents = resource.get("content")
         first = contents[0] if isinstance(contents, list) and contents and isinstance(contents[0], dict) else {}
         attachment = first.get("attachment") if isinstance(first.get("attachment"), dict) else {}
@@ -257,9 +277,17 @@ class ProvideDocumentBundle:
             mime_type = declared
             location = f"{where}.data"
             binary_index = None
+        elif is_source_url(url) and attachment.get("hash") is None and attachment.get("size") is None:
+            if not isinstance(declared, str) or not declared:
+                return _issue(f"{where}.contentType", "An on-demand entry needs the mime type of the document "
+                              "its source generates (attachment.contentType)", "iti65-content-type",
+                              code="required")
+            return None, declared, f"{where}.url", None
         else:
+            hint = (" (an on-demand entry, whose source generates the document when it is retrieved, has an "
+                    "absolute http(s) attachment.url and neither hash nor size)" if is_source_url(url) else "")
             return _issue(f"{where}.url", f"The document is missing: attachment.url '{url}' names no Binary "
-                          "entry's fullUrl and there is no attachment.data", "iti65-document-present",
+                          f"entry's fullUrl and there is no attachment.data{hint}", "iti65-document-present",
                           ihe_code="XDSMissingDocument", code="required")
         if not isinstance(mime_type, str) or not mime_type:
             return _issue(f"{where}.contentType", "The document's mime type is missing (attachment.contentType)",
@@ -286,6 +314,19 @@ class ProvideDocumentBundle:
             issues.extend(only_status_changes(served, {**resource, "id": entry_id}, origin))
             updates.append(StatusUpdate(entry_id, AvailabilityStatus.SUPERSEDED, origin))
         return updates
+
+
+def is_source_url(url: object) -> bool:
+    """Whether ``url`` is an absolute http(s) URL: where an on-demand source generates its document."""
+    if not isinstance(url, str) or any(c.isspace() for c in url):
+        return False
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def source_url_of(resource: dict[str, Any]) -> str:
+    """``content[0].attachment.url`` of a DocumentReference already found to be an on-demand one."""
+    return str(resource["content"][0]["attachment"]["url"])
 
 
 def _check_members(parsed: _Parsed, list_resource: dict[str, Any], origin: str) -> list[Issue]:

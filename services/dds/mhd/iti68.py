@@ -1,9 +1,11 @@
 """ITI-68 Retrieve Document: ``GET`` the ``attachment.url`` of a DocumentReference.
 
-Answers the document bytes exactly as they were provided, with the entry's mime type and a strong
-``ETag`` (the SHA-1 of the content, hex). ``If-None-Match`` with that ETag answers 304. Superseded
-and entered-in-error entries are retrievable too: deprecation is a registry status, the document
-is kept.
+A stable entry answers the document bytes exactly as they were provided, with the entry's mime
+type. An on-demand entry answers what its source generated just now (``services.dds.on_demand``),
+with the source's ``Content-Type``. Either way the ``ETag`` is strong, the SHA-1 (hex) of the bytes
+served, and ``If-None-Match`` with it answers 304. Superseded and entered-in-error entries are
+retrievable too: deprecation is a registry status, the document is kept (an on-demand one as long
+as its source still generates it).
 """
 
 from __future__ import annotations
@@ -34,19 +36,26 @@ def missing(entry_id: str) -> FhirError:
                                 rule="iti68-document-exists", ihe_code="XDSMissingDocument"))
 
 
-def retrieve(registry: Registry, entry_id: str, if_none_match: str | None,
-             shown: Callable[[StoredEntry, bytes], bytes] | None = None) -> Response:
-    """The document of ``entry_id``; ``shown`` adapts the bytes to who is looking (then the ETag follows them)."""
-    found = registry.get_document(entry_id)
-    if found is None:
-        raise missing(entry_id)
-    entry, content = found
-    etag = etag_of(entry.document_hash)
+def respond(entry: StoredEntry, content: bytes, media_type: str, if_none_match: str | None,
+            shown: Callable[[StoredEntry, bytes], bytes] | None = None,
+            content_hash: str | None = None) -> Response:
+    """The ITI-68 answer for ``content``; ``shown`` adapts the bytes to who is looking (the ETag follows)."""
     if shown is not None:
         adapted = shown(entry, content)
         if adapted != content:
-            content, etag = adapted, etag_of(hashlib.sha1(adapted).hexdigest())
+            content, content_hash = adapted, None
+    etag = etag_of(content_hash or hashlib.sha1(content).hexdigest())
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
     if _matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
-    return Response(content=content, media_type=entry.mime_type, headers=headers)
+    return Response(content=content, media_type=media_type, headers=headers)
+
+
+def retrieve(registry: Registry, entry_id: str, if_none_match: str | None,
+             shown: Callable[[StoredEntry, bytes], bytes] | None = None) -> Response:
+    """The stored document of stable entry ``entry_id``."""
+    found = registry.get_document(entry_id)
+    if found is None or found[1] is None:
+        raise missing(entry_id)
+    entry, content = found
+    return respond(entry, content, entry.mime_type, if_none_match, shown, entry.document_hash)

@@ -4,6 +4,9 @@
 ``current`` → ``superseded`` or ``entered-in-error`` (the lifecycle rules decide). Any other
 difference is refused, naming every changed element. ``meta`` (server-managed) and ``text`` (a
 narrative may well mention the status) are not compared. ``If-Match: W/"{versionId}"`` is honoured.
+Only the source that registered the entry may change it (``lifecycle.check_owner``): any other
+caller gets 403. Stable and on-demand entries alike: an on-demand source deprecates the entry of a
+document it no longer provides this way.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from nsp_sandbox.clock import Clock
 from nsp_sandbox.outcome import FhirError, Issue
 from services.dds.domain import AvailabilityStatus, RegistryError
 from services.dds.lifecycle import RULE_SOURCE
+from services.dds.metadata.author import author_institutions
 from services.dds.mhd import document_reference
 from services.dds.mhd.errors import refuse
 from services.dds.registry import Registry
@@ -68,7 +72,7 @@ def expected_version(if_match: str | None) -> int | None:
 
 
 def update_status(registry: Registry, clock: Clock, entry_id: str, received: dict[str, Any],
-                  if_match: str | None, document_url: str) -> dict[str, Any]:
+                  if_match: str | None, document_url: str, submitter: str | None = None) -> dict[str, Any]:
     """Apply a status-only PUT; answer the entry as now served, or raise ``FhirError``."""
     if received.get("resourceType") != "DocumentReference":
         raise FhirError(400, Issue("error", "invalid",
@@ -96,7 +100,8 @@ def update_status(registry: Registry, clock: Clock, entry_id: str, received: dic
         raise refuse(problems)
     try:
         updated = registry.change_status(entry_id, new_status, clock.now(), expected_version=version,
-                                         reason="status update (ITI-92)", expression="DocumentReference.status")
+                                         reason="status update (ITI-92)", expression="DocumentReference.status",
+                                         submitter=submitter, institutions=author_institutions(received))
     except RegistryError as exc:
         if any(i.rule == "http-if-match" for i in exc.issues):
             raise FhirError(412, exc.issues) from None
