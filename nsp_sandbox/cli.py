@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,6 +14,8 @@ import typer
 from nsp_sandbox import __version__
 
 if TYPE_CHECKING:
+    import httpx2 as httpx
+
     from nsp_sandbox.context import SandboxContext
 
 app = typer.Typer(help="A runnable sandbox of the Danish national health-data sharing infrastructure.",
@@ -90,12 +93,21 @@ def _serve(host: str, port: int, data_dir: Path | None, log_level: str, only: se
             if demo and "/dds" in mounted:
                 threading.Thread(target=_load_demo, args=(context, f"http://127.0.0.1:{port}"),
                                  name="demo-data", daemon=True).start()
+            if "/plsp" in mounted:
+                threading.Thread(target=_plsp_ticks, args=(f"http://127.0.0.1:{port}",), name="plsp-due",
+                                 daemon=True).start()
 
     server.startup = startup  # type: ignore[method-assign]
     server.run()
 
 
 def _load_demo(context: SandboxContext, origin: str) -> None:
+    """The demo data: HCO example messages through the EOJ, a diagnosis card and notes through PLSP."""
+    _load_hco_demo(context, origin)
+    _load_plsp_demo(origin)
+
+
+def _load_hco_demo(context: SandboxContext, origin: str) -> None:
     """Send the official HCO example messages through this sandbox's EOJ (which shares them to DDS)."""
     import httpx2 as httpx
 
@@ -113,6 +125,32 @@ def _load_demo(context: SandboxContext, origin: str) -> None:
         typer.echo(f"Demo data: the EOJ could not be reached ({exc}); skipped")
         return
     typer.echo(f"Demo data ready ({changed} DDS entries added or changed).")
+
+
+def _plsp_ticks(origin: str, every_seconds: float = 60.0) -> None:
+    """The PLSP hub's timed work on the sandbox clock (purges, DDS retries, after-midnight notes), each minute."""
+    import httpx2 as httpx
+
+    while True:
+        time.sleep(every_seconds)
+        try:
+            httpx.post(f"{origin}/plsp/due", timeout=60)
+        except httpx.HTTPError:
+            continue
+
+
+def _load_plsp_demo(origin: str) -> None:
+    """A diagnosis card and notes for a seeded citizen, through the PLSP hub's LPS interface."""
+    import httpx2 as httpx
+
+    from nsp_sandbox.demo_plsp import load_plsp_demo
+    from services.lps.plsp_client import PlspError
+
+    try:
+        with httpx.Client(timeout=60) as http:
+            load_plsp_demo(http, origin, report=typer.echo)
+    except (httpx.HTTPError, PlspError) as exc:
+        typer.echo(f"Demo data: the PLSP hub could not be reached or refused ({exc}); skipped")
 
 
 demo_app = typer.Typer(help="Scenarios that show a flow end to end.", no_args_is_help=True)
@@ -163,6 +201,52 @@ def demo_hco(
     context = SandboxContext.from_settings(settings)
     with TestClient(create_sandbox_app(context, warm_packages=False), base_url="http://sandbox.demo") as http:
         trace(http, "http://sandbox.demo")  # type: ignore[arg-type]
+
+
+def _in_process(run: Callable[[httpx.Client, str], object], url: str | None, data_dir: Path | None) -> None:
+    """``run(http, origin)`` against a running sandbox at ``url``, else against a fresh one in this process."""
+    import tempfile
+
+    import httpx2 as httpx
+
+    if url:
+        with httpx.Client(timeout=60) as http:
+            run(http, url.rstrip("/"))
+        return
+    from fastapi.testclient import TestClient
+
+    from nsp_sandbox.app import create_sandbox_app
+    from nsp_sandbox.config import Settings
+    from nsp_sandbox.context import SandboxContext
+
+    folder = data_dir or Path(tempfile.mkdtemp(prefix="nsp-sandbox-demo-"))
+    context = SandboxContext.from_settings(Settings(data_dir=folder))
+    with TestClient(create_sandbox_app(context, warm_packages=False), base_url="http://sandbox.demo") as http:
+        run(http, "http://sandbox.demo")  # type: ignore[arg-type]
+
+
+@demo_app.command("conditionlist")
+def demo_conditionlist(
+    url: Annotated[str | None, typer.Option(help="a running sandbox, e.g. http://127.0.0.1:8080; "
+                                                 "default: a fresh one in this process")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="database folder of the in-process sandbox")] = None,
+) -> None:
+    """ConditionList via PLSP: submit, approve, correct, empty — with what DDS and the citizen see."""
+    from nsp_sandbox.demo_plsp import conditionlist_scenario
+
+    _in_process(lambda http, origin: conditionlist_scenario(http, origin, report=typer.echo), url, data_dir)
+
+
+@demo_app.command("notes")
+def demo_notes(
+    url: Annotated[str | None, typer.Option(help="a running sandbox, e.g. http://127.0.0.1:8080; "
+                                                 "default: a fresh one in this process")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="database folder of the in-process sandbox")] = None,
+) -> None:
+    """Notes via PLSP: create, correct, do-not-share, share again, cancel — with what DDS and the citizen see."""
+    from nsp_sandbox.demo_plsp import notes_scenario
+
+    _in_process(lambda http, origin: notes_scenario(http, origin, report=typer.echo), url, data_dir)
 
 
 def _redact(url: str) -> str:

@@ -1,0 +1,1 @@
+"""PLSP Health Hub: takes GP systems' diagnosis cards and notes, shares them through DDS as on-demand documents."""

@@ -1,0 +1,221 @@
+"""Keeping the hub's on-demand entries in DDS in step with what may be shared.
+
+The hub (an On-Demand Document Source) has at most one entry per patient for the ConditionList —
+for the clinic whose card is shared — and one per shared note. :meth:`Registrar.reconcile` compares
+the entries that should exist (``Wanted``) with those the hub has registered, then:
+
+* registers each missing one with ITI-65 (a DocumentReference without Binary, hash or size, whose
+  ``attachment.url`` is the hub's retrieve URL ``{plsp}/ondemand/<key>``);
+* deprecates each one no longer wanted (``PUT /dds/fhir/DocumentReference/{id}`` changing only
+  ``status``: ``superseded``, or ``entered-in-error`` for a cancelled note).
+
+Both go to DDS with the hub's system token (persona ``system-plsp``, audience ``dds``). When DDS
+cannot be reached or refuses, nothing is lost: the entry stays ``pending`` / ``withdrawing``, the
+event log says so (``dds-retry``), and the next change for the patient or ``POST /plsp/due``
+tries again. Serving never waits for DDS: retrieval answers from the hub's current state.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.mhd_source import AsyncDocumentSource
+from services.plsp_hub import on_demand_entry
+from services.plsp_hub.events import EventLog
+from services.plsp_hub.models import EntryRow
+from services.plsp_hub.nsp import NspClient
+from services.plsp_hub.records import naive
+from services.plsp_hub.state import ConditionCard, Note
+
+SOURCE_ID = "urn:oid:1.2.208.176.43210.8.10.77"  # the hub's XDS document source id (sandbox OID)
+LIVE = ("pending", "registered", "withdrawing")
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """An entry that should be in DDS now, with the document it describes."""
+
+    kind: str  # conditionlist | note
+    clinic_sor: str
+    note_key: str | None
+    document: ConditionCard | Note
+
+    @property
+    def subject(self) -> str:
+        return "conditionlist" if self.kind == "conditionlist" else f"note:{self.note_key}"
+
+
+@dataclass(frozen=True)
+class Unwanted:
+    """Why an entry is withdrawn: the DDS status it gets, the rule and a sentence for the event log."""
+
+    status: str  # superseded | entered-in-error
+    rule: str
+    text: str
+
+
+def subject_of(row: EntryRow) -> str:
+    return "conditionlist" if row.kind == "conditionlist" else f"note:{row.note_key}"
+
+
+def retrieve_url(context: SandboxContext, key: str) -> str:
+    return f"{context.peers.url('plsp')}/ondemand/{key}"
+
+
+class Registrar:
+    def __init__(self, context: SandboxContext, nsp: NspClient, events: EventLog) -> None:
+        self._context = context
+        self._nsp = nsp
+        self._events = events
+
+    def _matches(self, row: EntryRow, wanted: Wanted) -> bool:
+        return (row.kind, row.clinic_sor, row.note_key) == (wanted.kind, wanted.clinic_sor, wanted.note_key)
+
+    def plan(self, cpr: str, wanted: list[Wanted], why_not: dict[tuple[str, str, str | None], Unwanted]) -> None:
+        """Record which entries to add and which to withdraw (one transaction, no network)."""
+        now = naive(self._context.clock.now())
+        with self._context.database.session() as s:
+            live = list(s.scalars(select(EntryRow).where(EntryRow.cpr == cpr, EntryRow.state.in_(LIVE))))
+            for row in live:
+                if any(self._matches(row, w) for w in wanted) or row.state == "withdrawing":
+                    continue
+                reason = why_not.get((row.kind, row.clinic_sor, row.note_key)) or Unwanted(
+                    "superseded", "plsp-unshared", "no longer shared")
+                if row.state == "pending":
+                    row.state = "dropped"
+                    continue
+                row.state, row.withdraw_status = "withdrawing", reason.status
+                row.withdraw_rule, row.withdraw_reason = reason.rule, reason.text[:500]
+            for w in wanted:
+                if any(self._matches(row, w) and row.state != "withdrawing" for row in live):
+                    continue
+                unique_id = f"urn:uuid:{uuid.uuid4()}"  # an entry's own; shared again → a new entry, a new id
+                s.add(EntryRow(key=uuid.uuid4().hex, kind=w.kind, cpr=cpr, clinic_sor=w.clinic_sor,
+                               note_key=w.note_key, entry_uuid=str(uuid.uuid4()), unique_id=unique_id,
+                               state="pending", created_at=now))
+
+    async def push(self, cpr: str, wanted: list[Wanted]) -> None:
+        """Register pending entries and deprecate withdrawing ones in DDS (retried later on failure)."""
+        with self._context.database.session() as s:
+            todo = [(r.pk, r.state) for r in s.scalars(select(EntryRow).where(
+                EntryRow.cpr == cpr, EntryRow.state.in_(("pending", "withdrawing"))).order_by(EntryRow.pk))]
+        for pk, state in todo:
+            with self._context.database.session() as s:
+                row = s.get(EntryRow, pk)
+                assert row is not None
+                s.expunge(row)
+            if state == "pending":
+                document = next((w.document for w in wanted if self._matches(row, w)), None)
+                if document is not None:
+                    await self._register(row, document)
+            else:
+                await self._deprecate(row)
+
+    async def _register(self, row: EntryRow, document: ConditionCard | Note) -> None:
+        now = self._context.clock.now()
+        url = retrieve_url(self._context, row.key)
+        if isinstance(document, Note):
+            entry = on_demand_entry.note_entry(document, url=url, entry_uuid=row.entry_uuid,
+                                               unique_id=row.unique_id)
+        else:
+            entry = on_demand_entry.conditionlist_entry(document, url=url, entry_uuid=row.entry_uuid,
+                                                        unique_id=row.unique_id, created=now)
+        bundle = on_demand_entry.registration_bundle([entry], source_id=SOURCE_ID, submitted=now,
+                                                     patient_cpr=row.cpr)
+        try:
+            answer = await self._send("POST", "/fhir", bundle)
+            locations = [e.get("response", {}).get("location", "") for e in answer.get("entry", [])]
+            dds_id = next(loc.split("/")[1] for loc in locations if loc.startswith("DocumentReference/"))
+        except Exception as exc:  # DDS unreachable or refusing: keep it pending, say so, retry later
+            self._failed(row, "registration", exc)
+            return
+        with self._context.database.session() as s:
+            stored = s.get(EntryRow, row.pk)
+            assert stored is not None
+            stored.state, stored.dds_id, stored.last_error = "registered", dds_id, None
+            stored.attempts += 1
+            self._events.add(s, row.cpr, row.clinic_sor, "shared", subject_of(row),
+                             f"Registered in DDS as on-demand DocumentReference/{dds_id}; DDS fetches the current "
+                             f"document from {url}", details={"dds_entry": dds_id, "retrieve_url": url,
+                                                               "attempt": stored.attempts})
+
+    async def _deprecate(self, row: EntryRow) -> None:
+        if row.dds_id is None:
+            with self._context.database.session() as s:
+                stored = s.get(EntryRow, row.pk)
+                assert stored is not None
+                stored.state = "dropped"
+            return
+        status = row.withdraw_status or "superseded"
+        try:
+            source = AsyncDocumentSource(f"{self._context.peers.url('dds')}/fhir", source_id=SOURCE_ID,
+                                         client=self._context.peers.client("dds"),
+                                         headers={"Authorization": f"Bearer {await self._nsp.token('dds')}"})
+            await source.deprecate(row.dds_id, status)
+        except Exception as exc:
+            self._failed(row, "deprecation", exc)
+            return
+        with self._context.database.session() as s:
+            stored = s.get(EntryRow, row.pk)
+            assert stored is not None
+            stored.state, stored.last_error = "deprecated", None
+            stored.attempts += 1
+            self._events.add(s, row.cpr, row.clinic_sor, "unshared", subject_of(row),
+                             f"DDS entry DocumentReference/{row.dds_id} deprecated (status {status}): "
+                             f"{row.withdraw_reason or 'no longer shared'}", rule=row.withdraw_rule,
+                             details={"dds_entry": row.dds_id, "status": status})
+
+    def _failed(self, row: EntryRow, what: str, exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        with self._context.database.session() as s:
+            stored = s.get(EntryRow, row.pk)
+            assert stored is not None
+            stored.attempts += 1
+            stored.last_error = error
+            self._events.add(s, row.cpr, row.clinic_sor, "dds-retry", subject_of(row),
+                             f"DDS {what} failed; the hub keeps the change and retries on the next change or "
+                             f"POST /plsp/due: {error}", details={"attempt": stored.attempts})
+
+    async def _send(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        peers = self._context.peers
+        token = await self._nsp.token("dds")
+        response = await peers.client("dds").request(
+            method, f"{peers.url('dds')}{path}", json=body,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json",
+                     "Accept": "application/fhir+json"})
+        if response.status_code >= 300:
+            texts = "; ".join(i.get("diagnostics", "") for i in _issues(response))
+            raise RuntimeError(f"DDS answered HTTP {response.status_code}: {texts}"[:500])
+        return response.json()  # type: ignore[no-any-return]
+
+    def entry_of(self, cpr: str, kind: str, clinic_sor: str, note_key: str | None) -> EntryRow | None:
+        """The newest entry for this document (any state)."""
+        with self._context.database.session() as s:
+            query = select(EntryRow).where(EntryRow.cpr == cpr, EntryRow.kind == kind,
+                                           EntryRow.clinic_sor == clinic_sor)
+            if note_key is not None:
+                query = query.where(EntryRow.note_key == note_key)
+            row = s.scalar(query.order_by(EntryRow.pk.desc()).limit(1))
+            if row is not None:
+                s.expunge(row)
+            return row
+
+    def dds_view(self, row: EntryRow | None) -> dict[str, Any]:
+        if row is None or row.state == "dropped":
+            return {"state": "none", "entry": None, "retrieve_url": None, "last_error": None}
+        return {"state": row.state, "entry": row.dds_id, "retrieve_url": retrieve_url(self._context, row.key),
+                "last_error": row.last_error}
+
+
+def _issues(response: Any) -> list[dict[str, Any]]:
+    try:
+        body = response.json()
+    except ValueError:
+        return []
+    return list(body.get("issue", [])) if isinstance(body, dict) else []
+
