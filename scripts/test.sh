@@ -36,6 +36,12 @@ if [ -z "${NSP_SANDBOX_TEST_POSTGRES_URL:-}" ]; then
 fi
 trap '[ -n "$cleanup" ] && $cleanup || true' EXIT
 
+if [ -x /usr/bin/chromium ]; then
+  echo "==> browser tests: /usr/bin/chromium"
+else
+  echo "==> browser tests: /usr/bin/chromium missing; they are SKIPPED (and fail when CI is set)"
+fi
+
 echo "==> ruff"
 .venv/bin/ruff check .
 # Wall-clock assertions first, while nothing else runs; then the rest in parallel.

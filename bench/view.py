@@ -1,0 +1,105 @@
+"""Sundhed.dk viewer benchmark: server time of each main page for a citizen with 200 documents.
+
+The citizen (Bruno Elmer, 2509479989) gets ``--hco`` HomeCareObservation messages through the
+real flow (EOJ → GP acknowledgement → DDS), one ConditionList and ``--notes`` Notes documents
+(official examples through ITI-65, as ``tests/view/seeding.py`` provides them), 200 in all by
+default. The sandbox runs in process over a SQLite file (or ``--database-url``); each page is
+requested signed in as the citizen: once cold (every document retrieved, validated and read) and
+then ``--repeat`` times warm (documents already read: only the ITI-67 search and the rendering).
+Figures are wall-clock times of the request as the in-process client sees it.
+
+    .venv/bin/python bench/view.py
+    .venv/bin/python bench/view.py --hco 20 --notes 9 --repeat 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "view"))
+
+import seeding  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+
+from nsp_sandbox.app import create_sandbox_app  # noqa: E402
+from nsp_sandbox.clock import Clock  # noqa: E402
+from nsp_sandbox.config import Settings  # noqa: E402
+from nsp_sandbox.context import SandboxContext  # noqa: E402
+from nsp_sandbox.database import Database  # noqa: E402
+
+PACKAGES = Path(os.environ.get("NSP_SANDBOX_TEST_FHIR_PACKAGES", ROOT.parent / "shared" / "fhir-packages"))
+CITIZEN = "2509479989"
+PAGES = ("/view/hjem", f"/view/borger/{CITIZEN}", f"/view/borger/{CITIZEN}/provesvar",
+         f"/view/borger/{CITIZEN}/diagnoser", f"/view/borger/{CITIZEN}/journalnotater", "/view/minlog",
+         "/view/minspaerring")
+
+
+def seed(client: TestClient, hco: int, notes: int) -> None:
+    started = time.perf_counter()
+    for n in range(hco):
+        day, hour = 1 + n % 28, 7 + n % 12
+        month = 1 + (n // 28) % 10
+        when = f"2026-{month:02d}-{day:02d}T{hour:02d}:{n % 60:02d}:00+01:00"
+        seeding.hco(client, CITIZEN, observations=[
+            {"code": "NPU19748", "value": 5 + n % 40, "time": when},
+            {"code": "NPU22089", "value": round(4.5 + (n % 30) / 10, 1), "time": when},
+            {"code": "NPU08676", "value": round(36.5 + (n % 20) / 10, 1), "time": when},
+            {"code": "NPU21578", "value": "Negative", "time": when}])
+        if (n + 1) % 20 == 0:
+            print(f"  {n + 1}/{hco} HCO messages ({time.perf_counter() - started:.0f} s)", flush=True)
+    seeding.conditionlist(client, PACKAGES, CITIZEN)
+    for n in range(notes):
+        seeding.note(client, PACKAGES, CITIZEN, body=f"<p>Konsultation nr. {n + 1}: <b>kontrol</b></p>",
+                     created=f"2026-{1 + n % 10:02d}-{1 + n % 28:02d}T09:{n % 60:02d}:00+01:00")
+    print(f"seeded {hco + 1 + notes} documents in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def measure(client: TestClient, repeat: int) -> list[tuple[str, float, float, float]]:
+    out = []
+    for path in PAGES:
+        start = time.perf_counter()
+        response = client.get(path)
+        cold = (time.perf_counter() - start) * 1000
+        assert response.status_code == 200, (path, response.status_code, response.text[:300])
+        warm = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            assert client.get(path).status_code == 200
+            warm.append((time.perf_counter() - start) * 1000)
+        warm.sort()
+        out.append((path, cold, statistics.median(warm), warm[int(0.95 * (len(warm) - 1))]))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hco", type=int, default=140)
+    parser.add_argument("--notes", type=int, default=59)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        url = args.database_url or f"sqlite:///{folder}/bench.db"
+        settings = Settings(fhir_packages=str(PACKAGES), fhir_package_cache=Path(folder) / "cache",
+                            data_dir=Path(folder), database_url=url)
+        context = SandboxContext(settings, Clock(), Database.from_url(url))
+        with TestClient(create_sandbox_app(context, warm_packages=False), base_url="http://sandbox.test") as client:
+            seed(client, args.hco, args.notes)
+            client.post("/view/login", data={"persona": f"citizen-{CITIZEN}"})
+            results = measure(client, args.repeat)
+    print(f"\n{args.hco + 1 + args.notes} documents; warm = median and p95 of {args.repeat} requests")
+    print(f"{'page':<44} {'cold ms':>8} {'warm p50':>9} {'warm p95':>9}")
+    for path, cold, p50, p95 in results:
+        print(f"{path:<44} {cold:8.0f} {p50:9.1f} {p95:9.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Sundhed.dk: what citizens, relatives and health professionals see of the shared documents."""

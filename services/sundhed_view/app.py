@@ -1,0 +1,54 @@
+"""Sundhed.dk — what citizens, relatives and health professionals see, mounted at ``/view``.
+
+Server-rendered Danish pages (``pages``) and the same data as JSON (``api``). Documents are read
+only through DDS (ITI-67/68) with the signed-in person's own token, so every DDS access rule
+applies (own data, fuldmagt, custody, treatment relation, Min Spærring, værdispring, Min Log);
+Min Log and Min Spærring are NSP's. Every document is validated before it is shown.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.fhir_http import install_error_handlers
+from services.sundhed_view import api, pages
+from services.sundhed_view.dds import Refused
+from services.sundhed_view.nsp import Nsp
+from services.sundhed_view.session import COOKIE
+from services.sundhed_view.views import Views
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(context: SandboxContext) -> FastAPI:
+    app = FastAPI(title="Sundhed.dk (sandbox viewer)", docs_url="/docs", openapi_url="/openapi.json")
+    install_error_handlers(app)
+    views = Views(context)
+    nsp = Nsp(context)
+    site = pages.Pages(context, views, nsp)
+    app.state.views = views
+
+    @app.exception_handler(pages.SignedOut)
+    async def _signed_out(request: Request, _exc: pages.SignedOut) -> Response:
+        base = str(request.scope.get("root_path", "")).rstrip("/")
+        response = RedirectResponse(f"{base}/", status_code=303)
+        response.delete_cookie(COOKIE, path=pages.cookie_path(request))
+        return response
+
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused) -> Response:
+        """NSP or DDS failed outside a page's own handling (e.g. the persona list): say so, never a 500."""
+        status = exc.status if 400 <= exc.status < 500 else 502
+        if request.url.path.startswith(str(request.scope.get("root_path", "")).rstrip("/") + "/api/"):
+            return api.refused_response(exc)
+        return site.render(request, "refused.html", None, status=status, cpr="", refused=exc, citizen=None)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(api.router(views, nsp))
+    app.include_router(pages.router(site))
+    return app

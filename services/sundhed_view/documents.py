@@ -1,0 +1,265 @@
+"""The documents a page shows: DocumentReferences classified by kind, each document retrieved
+through DDS, validated by the conformance engine and read into a view model — or marked invalid.
+
+Kinds (by typeCode, else formatCode): ``hco`` (HCOM, HomeCareObservation message), ``conditionlist``
+(LOINC 11450-4, ``urn:ad:dk:medcom:plr-v1.0:full``) and ``notes`` (SNOMED 866144008, the Notes
+composition profile). Stored and on-demand entries are treated alike.
+
+Validation is the conformance engine against the standard's Bundle profile, then the standard's
+business rules (``checks``), then the patient rule: the document must be about the citizen the page
+is about (:func:`patient_reasons`: the CPR numbers of the document's patient — a ``document``
+Bundle's Composition subject, a ``message`` Bundle's Patients and its focus' subject — are exactly
+the citizen's). That holds for stable and on-demand documents alike: an on-demand document is
+generated when it is retrieved, so DDS cannot check it at registration. A document with an error
+is never half-shown: it becomes :class:`Invalid` with the reasons.
+
+Reading and validating costs milliseconds per document, so what a document yields is cached by
+the SHA-256 of its kind and bytes (the same bytes always give the same view model, which holds no
+address), together with the document's patient CPR numbers; the patient rule depends on the page,
+so it is applied to every use of a cached document.
+For a citizen reading their own data, a DocumentReference whose ``attachment.hash`` names content
+already read is not fetched again: the ITI-67 search DDS just answered with the reader's own token
+decided that they may see that entry, and DDS logs no look-up of one's own data. Everyone else's
+documents (a professional's, a relative's) are always retrieved, so DDS applies and logs every
+retrieval as it does (Min Log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from nsp_sandbox.context import SandboxContext
+from services.sundhed_view.dds import Dds, Reader, Refused
+
+HCO_PROFILE = "http://medcomfhir.dk/ig/homecareobservation/StructureDefinition/medcom-homecareobservation-message"
+CONDITIONLIST_PROFILE = "http://medcomfhir.dk/ig/conditionlist/StructureDefinition/medcom-conditionlist-bundle"
+NOTES_PROFILE = "http://medcomfhir.dk/ig/notes/StructureDefinition/medcom-notes-bundle"
+PROFILES = {"hco": HCO_PROFILE, "conditionlist": CONDITIONLIST_PROFILE, "notes": NOTES_PROFILE}
+KIND_BY_TYPE = {"HCOM": "hco", "11450-4": "conditionlist", "866144008": "notes"}
+CPR_SYSTEM = "urn:oid:1.2.208.176.1.2"
+KIND_BY_FORMAT = {"urn:ad:dk:medcom:msg:hco-v1.2:full": "hco", "urn:ad:dk:medcom:plr-v1.0:full": "conditionlist"}
+CACHE_SIZE = 4000
+PARALLEL = 8  # retrievals in flight at once
+
+
+def kind_of(reference: dict[str, Any]) -> str | None:
+    for coding in (reference.get("type") or {}).get("coding", []):
+        if coding.get("code") in KIND_BY_TYPE:
+            return KIND_BY_TYPE[coding["code"]]
+    for content in reference.get("content", []):
+        code = str((content.get("format") or {}).get("code", ""))
+        if code in KIND_BY_FORMAT:
+            return KIND_BY_FORMAT[code]
+        if "medcom-notes-composition" in code:
+            return "notes"
+    return None
+
+
+@dataclass
+class Entry:
+    """One DocumentReference as the viewer uses it."""
+
+    id: str
+    kind: str | None
+    status: str  # current | superseded | entered-in-error
+    title: str
+    url: str | None
+    hash: str | None
+    created: str | None
+    replaces: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, reference: dict[str, Any]) -> Entry:
+        attachment = ((reference.get("content") or [{}])[0]).get("attachment") or {}
+        replaces = [str(r.get("target", {}).get("reference", "")).rsplit("/", 1)[-1]
+                    for r in reference.get("relatesTo", []) if r.get("code") == "replaces"]
+        return cls(str(reference.get("id")), kind_of(reference), str(reference.get("status", "current")),
+                   str(attachment.get("title") or reference.get("description") or ""), attachment.get("url"),
+                   attachment.get("hash"), attachment.get("creation"), replaces)
+
+
+@dataclass
+class Invalid:
+    """A document that failed validation (or could not be read): shown as "Ugyldigt dokument"."""
+
+    entry_id: str
+    title: str
+    reasons: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"entry": self.entry_id, "title": self.title, "invalid": True, "reasons": self.reasons}
+
+
+@dataclass
+class Loaded:
+    """A document read and valid: its view ``model`` (what the kind's reader made of it)."""
+
+    entry: Entry
+    model: Any
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What one document's bytes yield: the view model or the reasons it is invalid, and the CPR
+    numbers of its patient (None: not read as far as its patient)."""
+
+    outcome: Any  # the view model, or list[str] of reasons
+    patients: frozenset[str] | None
+
+
+Reader_ = Callable[[dict[str, Any]], Any]
+
+
+def _bundle_refs(bundle: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    refs: dict[str, dict[str, Any]] = {}
+    for entry in bundle.get("entry") or []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict):
+            refs.setdefault(f"{resource.get('resourceType')}/{resource.get('id')}", resource)
+            if isinstance(entry.get("fullUrl"), str):
+                refs.setdefault(entry["fullUrl"], resource)
+    return refs
+
+
+def _cprs(patient: dict[str, Any]) -> set[str]:
+    return {str(i.get("value")) for i in patient.get("identifier") or []
+            if isinstance(i, dict) and i.get("system") == CPR_SYSTEM and i.get("value")}
+
+
+def _subject_cprs(resource: dict[str, Any], refs: dict[str, dict[str, Any]]) -> set[str] | None:
+    """The CPR numbers ``resource.subject`` names; None when it names no Patient of the Bundle."""
+    subject = resource.get("subject") if isinstance(resource.get("subject"), dict) else {}
+    identifier = subject.get("identifier") if isinstance(subject.get("identifier"), dict) else {}
+    if identifier.get("system") == CPR_SYSTEM and identifier.get("value"):
+        return {str(identifier["value"])}
+    reference = str(subject.get("reference", ""))
+    target = refs.get(reference) or refs.get("/".join(reference.rstrip("/").split("/")[-2:]))
+    return _cprs(target) if target and target.get("resourceType") == "Patient" else None
+
+
+def document_patients(bundle: dict[str, Any]) -> frozenset[str]:
+    """The CPR numbers a document or message Bundle is about: a ``document``'s Composition subject
+    (every Patient of the Bundle when that cannot be resolved), a ``message``'s Patients and the
+    subject of its ``MessageHeader.focus``."""
+    refs = _bundle_refs(bundle)
+    resources = list({id(r): r for r in refs.values()}.values())
+    patients = [r for r in resources if r.get("resourceType") == "Patient"]
+    found: set[str] = set()
+    if bundle.get("type") == "document":
+        composition = next((r for r in resources if r.get("resourceType") == "Composition"), None)
+        subject = _subject_cprs(composition, refs) if composition else None
+        if subject is not None:
+            return frozenset(subject)
+    else:
+        header = next((r for r in resources if r.get("resourceType") == "MessageHeader"), {})
+        for focus in header.get("focus") or []:
+            target = refs.get(str(focus.get("reference", ""))) if isinstance(focus, dict) else None
+            found |= (_subject_cprs(target, refs) or set()) if target else set()
+    for patient in patients:
+        found |= _cprs(patient)
+    return frozenset(found)
+
+
+def patient_reasons(patients: frozenset[str] | None, cpr: str) -> list[str]:
+    """Why a document about ``patients`` must not be shown on the page of the citizen ``cpr`` (empty:
+    it may). The other person's CPR number is never repeated on the page."""
+    if patients is None:
+        return []
+    if not patients:
+        return ["Patient.identifier: dokumentet angiver ikke patientens CPR-nummer, så det kan ikke vises "
+                "som borgerens (forkert patient)"]
+    if patients != {cpr}:
+        return ["Patient.identifier: dokumentet handler om en anden person end borgeren; patientens "
+                "CPR-nummer i dokumentet er ikke borgerens (forkert patient)"]
+    return []
+
+
+class Documents:
+    """Retrieval, validation and reading of documents, with the content-addressed cache."""
+
+    def __init__(self, context: SandboxContext, dds: Dds, readers: dict[str, Reader_],
+                 checks: dict[str, Callable[[dict[str, Any]], list[str]]]) -> None:
+        self.context = context
+        self.dds = dds
+        self.readers = readers
+        self.checks = checks
+        self._by_content: OrderedDict[str, Any] = OrderedDict()
+        self._by_entry: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+
+    def _remember(self, digest: str, value: Any, entry: Entry) -> None:
+        with self._lock:
+            self._by_content[digest] = value
+            self._by_content.move_to_end(digest)
+            while len(self._by_content) > CACHE_SIZE:
+                self._by_content.popitem(last=False)
+            if entry.hash:
+                if len(self._by_entry) > 2 * CACHE_SIZE:
+                    self._by_entry.clear()
+                self._by_entry[(entry.id, entry.hash)] = digest
+
+    def _cached_for(self, entry: Entry) -> Any | None:
+        with self._lock:
+            digest = self._by_entry.get((entry.id, entry.hash)) if entry.hash else None
+            return self._by_content.get(digest) if digest else None
+
+    def read(self, kind: str, content: bytes, mime_type: str = "application/fhir+json") -> tuple[str, _Read]:
+        """What ``content`` yields (the view model or the reasons it is invalid) and its patient,
+        cached by content."""
+        digest = hashlib.sha256(kind.encode() + b"\0" + content).hexdigest()
+        with self._lock:
+            if digest in self._by_content:
+                return digest, self._by_content[digest]
+        document, problems = self.context.validator.parse(content, mime_type or "application/fhir+json")
+        if document is None:
+            return digest, _Read([f"Dokumentet kan ikke læses som FHIR: {p.diagnostics}" for p in problems][:3] or [
+                "Dokumentet kan ikke læses som FHIR"], None)
+        if document.get("resourceType") != "Bundle":
+            return digest, _Read(["Dokumentet er ikke et FHIR Bundle"], None)
+        patients = document_patients(document)
+        issues = [i for i in self.context.validator.validate(document, PROFILES[kind]) if i.is_error]
+        reasons = [f"{i.expression or ''}: {i.diagnostics}".strip(": ") for i in issues]
+        if not reasons:
+            reasons = self.checks[kind](document)
+        if reasons:
+            return digest, _Read(reasons, patients)
+        try:
+            return digest, _Read(self.readers[kind](document), patients)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            return digest, _Read([f"Dokumentet kunne ikke læses: {type(exc).__name__}"], patients)
+
+    async def load(self, reader: Reader, entries: list[Entry], *, use_cache: bool,
+                   cpr: str) -> list[Loaded | Invalid]:
+        """Every entry's document, in the order given (retrieved ``PARALLEL`` at a time); one that
+        is not about the citizen ``cpr`` is :class:`Invalid`."""
+        gate = asyncio.Semaphore(PARALLEL)
+
+        async def one(entry: Entry) -> Loaded | Invalid:
+            cached = self._cached_for(entry) if use_cache else None
+            if cached is None:
+                if not entry.url or entry.kind is None:
+                    return Invalid(entry.id, entry.title, ["DocumentReference har ingen adresse på dokumentet"])
+                async with gate:
+                    try:
+                        content, mime_type = await self.dds.retrieve(reader, entry.url)
+                    except Refused as refused:
+                        if refused.status in (401, 403):
+                            raise
+                        return Invalid(entry.id, entry.title, [f"DDS kunne ikke udlevere dokumentet: {refused.text}"])
+                digest, cached = await run_in_threadpool(self.read, entry.kind, content, mime_type)
+                self._remember(digest, cached, entry)
+            wrong_patient = patient_reasons(cached.patients, cpr)
+            if wrong_patient or isinstance(cached.outcome, list):
+                return Invalid(entry.id, entry.title,
+                               wrong_patient + (cached.outcome if isinstance(cached.outcome, list) else []))
+            return Loaded(entry, cached.outcome)
+
+        return list(await asyncio.gather(*(one(e) for e in entries)))
