@@ -1164,6 +1164,9 @@ def _f_substring(params: list[dict[str, Any]]) -> Fn:
     return run
 
 
+_INTEGER_TEXT = re.compile(r"[+-]?\d+")
+
+
 def _f_to_integer(params: list[dict[str, Any]]) -> Fn:
     _arity(params, 0)
 
@@ -1176,7 +1179,7 @@ def _f_to_integer(params: list[dict[str, Any]]) -> Fn:
             return [Item(int(value), "System.Integer", None)]
         if isinstance(value, int):
             return [one]
-        if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value):
+        if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):
             return [Item(int(value), "System.Integer", None)]
         return []
 

@@ -64,6 +64,7 @@ def _compiled_runner(text: str) -> Runner:
     roots = program.roots
     if roots is not None:
         # The value depends only on these children of the focus: without them it is fixed per type.
+        # (Such an expression reads no variable, so %resource / %rootResource are never built.)
         bare: dict[str, list[Any]] = {}
         companions = frozenset("_" + name for name in roots) | roots
 
@@ -72,13 +73,10 @@ def _compiled_runner(text: str) -> Runner:
                 kind = focus.get("resourceType") or focus_type
                 found = bare.get(kind)
                 if found is None:
-                    item = item_of(focus, focus_type)
-                    found = program(item, item, item)
+                    found = program(item_of(focus, focus_type), _NO_RESOURCE, _NO_RESOURCE)
                     bare[kind] = found
                 return found
-            resource_item = item_of(resource, None)
-            return program(item_of(focus, focus_type), resource_item,
-                           resource_item if root is resource else item_of(root, None))
+            return program(item_of(focus, focus_type), _NO_RESOURCE, _NO_RESOURCE)
 
         return run_pure
 

@@ -23,3 +23,13 @@ def test_nulls_keep_primitive_arrays_aligned_with_their_extensions(validator: Va
         "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/iso21090-EN-qualifier",
                        "valueCode": "BR"}]}]}]}
     assert not [r for r in _rules(validator, patient) if r[1] == "json-representation"]
+
+
+def test_a_lone_control_character_is_found_and_tab_cr_lf_are_allowed(validator: Validator) -> None:
+    def patient(family: str) -> dict:
+        return {"resourceType": "Patient", "name": [{"family": family, "given": ["Søren"]}]}
+
+    assert ("Patient.name[0].family", "json-representation") in _rules(validator, patient("Ha\u000bnsen"))
+    assert ("Patient.name[0].family", "json-representation") in _rules(validator, patient("Ærø\u001f"))
+    allowed = _rules(validator, patient("Hansen\tJensen\r\nØstergaard\u00a0\u2028"))
+    assert not [r for r in allowed if r[1] == "json-representation"], allowed
