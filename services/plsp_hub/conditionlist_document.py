@@ -24,8 +24,7 @@ from typing import Any
 
 from services.plsp_hub.document_resources import (
     CPR_SYSTEM,
-    URI_SYSTEM,
-    entry,
+    document_bundle,
     fhir_date_or_datetime,
     fhir_datetime,
     fresh_uuid,
@@ -88,19 +87,7 @@ def build_conditionlist(card: ConditionCard, *, assembled: datetime) -> dict[str
     conditions = [_condition(card, d, patient["id"]) for d in card.diagnoses]
     composition = _composition(card, patient, organization, approver, conditions)
     resources = [composition, patient, organization, *([approver] if approver else []), *conditions]
-    bundle_id = fresh_uuid()
-    identifier = fresh_uuid()
-    while identifier == bundle_id:  # pragma: no cover - astronomically unlikely
-        identifier = fresh_uuid()
-    return {
-        "resourceType": "Bundle",
-        "id": bundle_id,
-        "meta": {"profile": [BUNDLE_PROFILE]},
-        "identifier": {"system": URI_SYSTEM, "value": f"urn:uuid:{identifier}"},
-        "type": "document",
-        "timestamp": fhir_datetime(assembled),
-        "entry": [entry(r) for r in resources],
-    }
+    return document_bundle(resources, profile=BUNDLE_PROFILE, assembled=assembled)
 
 
 def _composition(card: ConditionCard, patient: dict[str, Any], organization: dict[str, Any],

@@ -32,6 +32,7 @@ from datetime import date, datetime
 from typing import Any
 
 from nsp_sandbox.outcome import Issue
+from nsp_sandbox.simplified_html import clean_note_html
 from services.plsp_hub.conditionlist_document import ICPC2_SYSTEM, SKS_D_SYSTEM, STATUS_CODES
 from services.plsp_hub.document_resources import (
     CPR_SYSTEM,
@@ -42,7 +43,6 @@ from services.plsp_hub.document_resources import (
     danish_time,
     stable_uuid,
 )
-from services.plsp_hub.note_html import clean_note_html
 from services.plsp_hub.notes_document import ROLE_SYSTEM, VALUE_ATTACHMENT_EXTENSION
 from services.plsp_hub.state import (
     Approval,
@@ -238,7 +238,7 @@ def note_from_document(bundle: dict[str, Any], *, clinic_sor: str, key: str | No
 
     ``key``: the hub's key of the note (default: derived from clinic, patient and creation time);
     ``version``: the version the hub gives it; ``clean=False`` keeps the decoded body as sent, for
-    a caller that applies :func:`~services.plsp_hub.note_html.clean_note_html` itself.
+    a caller that applies :func:`~nsp_sandbox.simplified_html.clean_note_html` itself.
     """
     doc = _Document(bundle)
     comp, cpath = doc.composition.resource, doc.composition.path

@@ -199,3 +199,21 @@ def practitioner_resource(practitioner: Practitioner, profile: str) -> dict[str,
 
 def entry(resource: dict[str, Any]) -> dict[str, Any]:
     return {"fullUrl": full_url(resource["id"]), "resource": resource}
+
+
+def document_bundle(resources: list[dict[str, Any]], *, profile: str, assembled: datetime) -> dict[str, Any]:
+    """A document Bundle of ``resources`` (the Composition first) with a fresh id and a fresh, different
+    identifier: a generated document never reuses a Bundle identifier."""
+    bundle_id = fresh_uuid()
+    identifier = fresh_uuid()
+    while identifier == bundle_id:  # pragma: no cover - astronomically unlikely
+        identifier = fresh_uuid()
+    return {
+        "resourceType": "Bundle",
+        "id": bundle_id,
+        "meta": {"profile": [profile]},
+        "identifier": {"system": URI_SYSTEM, "value": f"urn:uuid:{identifier}"},
+        "type": "document",
+        "timestamp": fhir_datetime(assembled),
+        "entry": [entry(r) for r in resources],
+    }

@@ -24,9 +24,8 @@ from typing import Any
 from services.plsp_hub.document_resources import (
     CPR_SYSTEM,
     URI_SYSTEM,
-    entry,
+    document_bundle,
     fhir_datetime,
-    fresh_uuid,
     name_text,
     narrative,
     organization_resource,
@@ -89,19 +88,7 @@ def build_note_document(note: Note, *, assembled: datetime) -> dict[str, Any]:
     composition = _composition(note, patient, organization, practitioner, observation)
     resources = [composition, observation, patient, organization,
                  *([practitioner] if practitioner else []), *([role] if role else [])]
-    bundle_id = fresh_uuid()
-    identifier = fresh_uuid()
-    while identifier == bundle_id:  # pragma: no cover - astronomically unlikely
-        identifier = fresh_uuid()
-    return {
-        "resourceType": "Bundle",
-        "id": bundle_id,
-        "meta": {"profile": [BUNDLE_PROFILE]},
-        "identifier": {"system": URI_SYSTEM, "value": f"urn:uuid:{identifier}"},
-        "type": "document",
-        "timestamp": fhir_datetime(assembled),
-        "entry": [entry(r) for r in resources],
-    }
+    return document_bundle(resources, profile=BUNDLE_PROFILE, assembled=assembled)
 
 
 def _composition(note: Note, patient: dict[str, Any], organization: dict[str, Any],

@@ -42,8 +42,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from nsp_sandbox.outcome import Issue
+from nsp_sandbox.simplified_html import CleanedNote, clean_note_html
 from services.plsp_hub import conditionlist_document
-from services.plsp_hub.note_html import CleanedNote, clean_note_html
 from services.plsp_hub.state import ConditionCard, Diagnosis
 
 CL_SOURCE = "Shared Condition Overview (ConditionList) use cases v1.1 and send test protocol v1.0.2"

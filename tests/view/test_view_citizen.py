@@ -117,7 +117,7 @@ def test_notes_newest_first_verbatim_names_and_safe_bodies(client: TestClient, p
     assert "Senest opdateret</dt><dd>11.05.2026 kl. 07:32" in middle
     assert "Lægeklinikken Algade 59 v. Læge Ane Ejsing" in middle
     assert "ADRESSEBESKYTTET ADRESSEBESKYTTET" in middle
-    assert "Aktuelt: hoste<br>Plan: kontrol" in middle
+    assert "Aktuelt: hoste<br/>Plan: kontrol" in middle
     newest = cards[0]
     assert "<p>Nyeste <b>fed</b></p>" in newest
     for bad in ("<script", "onerror", "javascript:", "<iframe", "<svg", "style=", "<img", "onload"):

@@ -20,7 +20,7 @@ def test_an_on_demand_card_and_note_are_shown(client: TestClient) -> None:
     assert "Type 2-diabetes" in conditions and "DE119a" in conditions and "T90" in conditions
     assert "Tillægstekst" not in conditions
     notes = client.get(f"/view/borger/{CITIZEN}/journalnotater").text
-    assert "Årskontrol.<br>BT 138/82 mmHg." in notes and "Lars Lund" in notes
+    assert "Årskontrol.<br/>BT 138/82 mmHg." in notes and "Lars Lund" in notes
 
 
 def test_a_block_applies_to_on_demand_documents_too(client: TestClient) -> None:

@@ -7,7 +7,7 @@ import base64
 import pytest
 from lxml import etree
 
-from services.plsp_hub.note_html import clean_note_html
+from nsp_sandbox.simplified_html import clean_note_html
 
 ALLOWED = {"p", "br", "b", "i", "em", "u", "tt"}
 XHTML = "http://www.w3.org/1999/xhtml"
