@@ -85,6 +85,7 @@ def create_app(context: SandboxContext, world: World | None = None) -> FastAPI:
                                        rule="sor-known"))
         return {"sor": found.sor, "name": found.name, "kind": found.kind, "parent": found.parent,
                 "gln": found.gln, "producent_id": found.producent_id,
+                "ydernummer": found.ydernummer,
                 "ancestors": world.ancestors(sor), "sub_units": world.sub_units(sor)[1:]}
 
     @app.get("/persons/{cpr}")

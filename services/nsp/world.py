@@ -59,6 +59,7 @@ class Organisation:
     municipality: str | None
     gln: str | None = None  # the unit's GLN (EAN location number) in EHMI's endpoint register
     producent_id: str | None = None  # MedCom ProducentID, e.g. KAF for a municipal acute team
+    ydernummer: str | None = None  # a general practice's provider number with the regions
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ class World:
             return json.loads((folder / name).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
         orgs = [Organisation(o["sor"], o["name"], o["kind"], o.get("parent"), o.get("municipality"), o.get("gln"),
-                             o.get("producent_id")) for o in read("organisations.json")["organisations"]]
+                             o.get("producent_id"), o.get("ydernummer")) for o in read("organisations.json")["organisations"]]
         people = read("citizens.json")
         citizens = [Citizen(c["cpr"], c["name"], c.get("gp"), c.get("address"), bool(c.get("ecpr")),
                             bool(c.get("name_and_address_protected")), _date(c.get("deceased")),

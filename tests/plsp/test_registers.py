@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
-from plsp_support import a_note, plsp
+from plsp_support import NOTE_TYPE, Reader, a_note, plsp, resources
 from sqlalchemy import select
 
 from nsp_sandbox.context import SandboxContext
@@ -56,3 +56,12 @@ def test_the_gp_system_cannot_set_the_patients_name(client: TestClient, clock: S
         row = s.scalar(select(NoteRow))
         assert row is not None and row.patient is not None
         assert (row.patient["given"], row.patient["family"]) == (["Bruno"], "Elmer")
+
+
+def test_the_clinics_ydernummer_comes_from_the_sor_register(client: TestClient, clock: SandboxContext) -> None:
+    plsp(client, "system-lps-hasseris").create_note("3001749995", a_note())
+    doctor = Reader(client, "gp-hasseris")
+    document = doctor.document(doctor.search(cpr="3001749995", type_code=NOTE_TYPE)[0])
+    organization = resources(document, "Organization")[0]
+    assert organization["name"] == "Lægerne Hasseris Bymidte"
+    assert {"system": "urn:oid:1.2.208.176.1.4", "value": "77410"} in organization["identifier"]
