@@ -140,7 +140,8 @@ class World:
             return json.loads((folder / name).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
         orgs = [Organisation(o["sor"], o["name"], o["kind"], o.get("parent"), o.get("municipality"), o.get("gln"),
-                             o.get("producent_id"), o.get("ydernummer")) for o in read("organisations.json")["organisations"]]
+                             o.get("producent_id"), o.get("ydernummer"))
+                for o in read("organisations.json")["organisations"]]
         people = read("citizens.json")
         citizens = [Citizen(c["cpr"], c["name"], c.get("gp"), c.get("address"), bool(c.get("ecpr")),
                             bool(c.get("name_and_address_protected")), _date(c.get("deceased")),

@@ -37,6 +37,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.document_patients import document_patients as patients_of
 from services.sundhed_view.dds import Dds, Reader, Refused
 
 HCO_PROFILE = "http://medcomfhir.dk/ig/homecareobservation/StructureDefinition/medcom-homecareobservation-message"
@@ -44,7 +45,6 @@ CONDITIONLIST_PROFILE = "http://medcomfhir.dk/ig/conditionlist/StructureDefiniti
 NOTES_PROFILE = "http://medcomfhir.dk/ig/notes/StructureDefinition/medcom-notes-bundle"
 PROFILES = {"hco": HCO_PROFILE, "conditionlist": CONDITIONLIST_PROFILE, "notes": NOTES_PROFILE}
 KIND_BY_TYPE = {"HCOM": "hco", "11450-4": "conditionlist", "866144008": "notes"}
-CPR_SYSTEM = "urn:oid:1.2.208.176.1.2"
 KIND_BY_FORMAT = {"urn:ad:dk:medcom:msg:hco-v1.2:full": "hco", "urn:ad:dk:medcom:plr-v1.0:full": "conditionlist"}
 CACHE_SIZE = 4000
 PARALLEL = 8  # retrievals in flight at once
@@ -118,54 +118,10 @@ class _Read:
 Reader_ = Callable[[dict[str, Any]], Any]
 
 
-def _bundle_refs(bundle: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    refs: dict[str, dict[str, Any]] = {}
-    for entry in bundle.get("entry") or []:
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if isinstance(resource, dict):
-            refs.setdefault(f"{resource.get('resourceType')}/{resource.get('id')}", resource)
-            if isinstance(entry.get("fullUrl"), str):
-                refs.setdefault(entry["fullUrl"], resource)
-    return refs
-
-
-def _cprs(patient: dict[str, Any]) -> set[str]:
-    return {str(i.get("value")) for i in patient.get("identifier") or []
-            if isinstance(i, dict) and i.get("system") == CPR_SYSTEM and i.get("value")}
-
-
-def _subject_cprs(resource: dict[str, Any], refs: dict[str, dict[str, Any]]) -> set[str] | None:
-    """The CPR numbers ``resource.subject`` names; None when it names no Patient of the Bundle."""
-    subject = resource.get("subject") if isinstance(resource.get("subject"), dict) else {}
-    identifier = subject.get("identifier") if isinstance(subject.get("identifier"), dict) else {}
-    if identifier.get("system") == CPR_SYSTEM and identifier.get("value"):
-        return {str(identifier["value"])}
-    reference = str(subject.get("reference", ""))
-    target = refs.get(reference) or refs.get("/".join(reference.rstrip("/").split("/")[-2:]))
-    return _cprs(target) if target and target.get("resourceType") == "Patient" else None
-
-
-def document_patients(bundle: dict[str, Any]) -> frozenset[str]:
-    """The CPR numbers a document or message Bundle is about: a ``document``'s Composition subject
-    (every Patient of the Bundle when that cannot be resolved), a ``message``'s Patients and the
-    subject of its ``MessageHeader.focus``."""
-    refs = _bundle_refs(bundle)
-    resources = list({id(r): r for r in refs.values()}.values())
-    patients = [r for r in resources if r.get("resourceType") == "Patient"]
-    found: set[str] = set()
-    if bundle.get("type") == "document":
-        composition = next((r for r in resources if r.get("resourceType") == "Composition"), None)
-        subject = _subject_cprs(composition, refs) if composition else None
-        if subject is not None:
-            return frozenset(subject)
-    else:
-        header = next((r for r in resources if r.get("resourceType") == "MessageHeader"), {})
-        for focus in header.get("focus") or []:
-            target = refs.get(str(focus.get("reference", ""))) if isinstance(focus, dict) else None
-            found |= (_subject_cprs(target, refs) or set()) if target else set()
-    for patient in patients:
-        found |= _cprs(patient)
-    return frozenset(found)
+def document_patients(bundle: dict[str, Any]) -> frozenset[str] | None:
+    """The CPR numbers a document or message Bundle is about (None: not a Bundle of either kind)."""
+    found = patients_of(bundle)
+    return None if found is None else frozenset(p.cpr for p in found)
 
 
 def patient_reasons(patients: frozenset[str] | None, cpr: str) -> list[str]:
