@@ -12,6 +12,7 @@ import httpx2 as httpx
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.outcome import FhirError, Issue
+from nsp_sandbox.system_tokens import StsUnavailable, SystemTokens
 
 SOURCE = "NSP (STS, SOR and CPR registers)"
 ACUTE_TEAM = "acute-team"
@@ -52,22 +53,18 @@ class NspRegisters:
     def __init__(self, context: SandboxContext) -> None:
         self._context = context
         self._producers: dict[str, Producer] = {}
+        self._sts = SystemTokens(context.peers, context.clock)
 
     async def _get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
         peers = self._context.peers
         return await peers.client("nsp").get(f"{peers.url('nsp')}{path}", headers=headers or {})
 
     async def token(self, audience: str) -> str:
-        """A system token for the EOJ's persona and ``audience`` (NSP's STS)."""
-        peers, persona = self._context.peers, self._context.settings.eoj_persona
+        """A system token for the EOJ's persona and ``audience`` (NSP's STS), reused until near its expiry."""
         try:
-            response = await peers.client("nsp").post(f"{peers.url('nsp')}/sts/token",
-                                                      json={"persona": persona, "audience": audience})
-        except httpx.HTTPError as exc:
-            raise NspUnavailable(f"NSP's STS could not be reached: {type(exc).__name__}") from None
-        if response.status_code != 200:
-            raise NspUnavailable(f"NSP's STS answered HTTP {response.status_code} for persona {persona}")
-        return str(response.json()["access_token"])
+            return await self._sts.token(self._context.settings.eoj_persona, audience)
+        except StsUnavailable as exc:
+            raise NspUnavailable(str(exc)) from None
 
     async def producer(self) -> Producer:
         """The acute team the EOJ's system persona speaks for: the persona's organisation if it is an

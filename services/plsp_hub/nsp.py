@@ -9,12 +9,13 @@ refused with 422, an unknown one with 404 (MedCom PD02: "missing or unknown CPR"
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from nsp_sandbox.clock import Clock
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.peers import Peers
+from nsp_sandbox.system_tokens import StsUnavailable, SystemTokens
 from services.plsp_hub.state import PROTECTED_NAME, Clinic, Patient
 
 CPR_PATTERN = re.compile(r"^\d{10}$")
@@ -76,7 +77,7 @@ class NspClient:
         self.peers = peers
         self.clock = clock
         self.persona = persona
-        self._tokens: dict[str, tuple[str, datetime, datetime]] = {}  # audience → token, usable from, until
+        self._sts = SystemTokens(peers, clock)
         self._jwks: dict[str, Any] | None = None
         self._system_kinds: dict[str, str] = {}
 
@@ -94,21 +95,10 @@ class NspClient:
 
     async def token(self, audience: str) -> str:
         """The hub's system token for ``audience`` (``nsp`` or ``dds``), reused until near its expiry."""
-        now = self.clock.now()
-        cached = self._tokens.get(audience)
-        if cached is not None and cached[1] <= now < cached[2]:  # the clock may have travelled either way
-            return cached[0]
         try:
-            response = await self.peers.client("nsp").post(f"{self.peers.url('nsp')}/sts/token",
-                                                           json={"persona": self.persona, "audience": audience})
-        except Exception as exc:
-            raise nsp_unavailable(f"the STS could not be reached ({type(exc).__name__})") from None
-        if response.status_code != 200:
-            raise nsp_unavailable(f"the STS answered HTTP {response.status_code} for persona {self.persona}")
-        answer = response.json()
-        token = str(answer["access_token"])
-        self._tokens[audience] = (token, now, now + timedelta(seconds=int(answer["expires_in"]) - 60))
-        return token
+            return await self._sts.token(self.persona, audience)
+        except StsUnavailable as exc:
+            raise nsp_unavailable(str(exc)) from None
 
     async def jwks(self, refresh: bool = False) -> dict[str, Any]:
         if self._jwks is None or refresh:

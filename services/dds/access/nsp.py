@@ -7,12 +7,12 @@ the look-up is refused (503): DDS never shows data it cannot check or log.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
 from nsp_sandbox.clock import Clock
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.peers import Peers
+from nsp_sandbox.system_tokens import StsUnavailable, SystemTokens
 
 SOURCE = "DDS consent handling (nspop 121380616): no check, no data"
 
@@ -27,8 +27,7 @@ class NspClient:
         self.peers = peers
         self.clock = clock
         self.persona = persona
-        self._token: str | None = None
-        self._token_span: tuple[datetime, datetime] | None = None  # when the cached token may be used
+        self._sts = SystemTokens(peers, clock)
 
     async def _request(self, method: str, path: str, *, authorised: bool = True, missing_ok: bool = False,
                        **kwargs: Any) -> Any:
@@ -46,14 +45,11 @@ class NspClient:
         return response.json()
 
     async def _own_token(self) -> str:
-        """DDS's system token, fetched again near its expiry or when the clock moved before its issue."""
-        now = self.clock.now()
-        if self._token is None or self._token_span is None or not self._token_span[0] <= now < self._token_span[1]:
-            answer = await self._request("POST", "/sts/token", authorised=False,
-                                         json={"persona": self.persona, "audience": "nsp"})
-            self._token = str(answer["access_token"])
-            self._token_span = (now, now + timedelta(seconds=int(answer["expires_in"]) - 60))
-        return self._token
+        """DDS's system token towards NSP, reused until near its expiry (sandbox clock)."""
+        try:
+            return await self._sts.token(self.persona, "nsp")
+        except StsUnavailable as exc:
+            raise nsp_unavailable(str(exc)) from None
 
     async def blocks(self, cpr: str) -> list[dict[str, Any]]:
         return list(await self._request("GET", "/consent/blocks", params={"cpr": cpr}) or [])
