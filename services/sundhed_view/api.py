@@ -54,35 +54,27 @@ def _check_cpr(cpr: str) -> None:
 def router(views: Views, nsp: Nsp) -> APIRouter:
     api = APIRouter(prefix="/api")
 
-    @api.get("/citizens/{cpr}/observations")
-    async def observations(cpr: str, request: Request) -> Any:
+    async def citizen_view(cpr: str, request: Request, load: Any) -> Any:
+        """One kind of the citizen's documents as JSON, read with the caller's own token."""
         _check_cpr(cpr)
         reader = _reader(request)
         try:
-            view, warnings = await views.observations(reader, cpr)
+            view, warnings = await load(reader, cpr)
         except Refused as refused:
             return refused_response(refused)
         return {"cpr": cpr, "consent_override": reader.override is not None, "warnings": warnings, **view.to_json()}
+
+    @api.get("/citizens/{cpr}/observations")
+    async def observations(cpr: str, request: Request) -> Any:
+        return await citizen_view(cpr, request, views.observations)
 
     @api.get("/citizens/{cpr}/conditions")
     async def condition_lists(cpr: str, request: Request) -> Any:
-        _check_cpr(cpr)
-        reader = _reader(request)
-        try:
-            view, warnings = await views.conditions(reader, cpr)
-        except Refused as refused:
-            return refused_response(refused)
-        return {"cpr": cpr, "consent_override": reader.override is not None, "warnings": warnings, **view.to_json()}
+        return await citizen_view(cpr, request, views.conditions)
 
     @api.get("/citizens/{cpr}/notes")
     async def journal_notes(cpr: str, request: Request) -> Any:
-        _check_cpr(cpr)
-        reader = _reader(request)
-        try:
-            view, warnings = await views.notes(reader, cpr)
-        except Refused as refused:
-            return refused_response(refused)
-        return {"cpr": cpr, "consent_override": reader.override is not None, "warnings": warnings, **view.to_json()}
+        return await citizen_view(cpr, request, views.notes)
 
     @api.get("/minlog")
     async def minlog(request: Request, cpr: str | None = None) -> Any:

@@ -235,17 +235,22 @@ def router(pages: Pages) -> APIRouter:
         session.overrides.pop(cpr, None)
         return pages.redirect(request, f"/borger/{cpr}", session)
 
-    @web.get("/borger/{cpr}/provesvar", response_class=HTMLResponse)
-    async def observations(cpr: str, request: Request, alle: str | None = None) -> Response:
+    async def citizen_page(request: Request, cpr: str, load: Any, template: str, section: str,
+                           **extra: Any) -> Response:
+        """One kind of the citizen's documents as a page, read with the signed-in person's token."""
         session = await pages.session(request)
         _valid(cpr)
         try:
-            view, warnings = await pages.views.observations(pages.reader(session, cpr), cpr)
+            view, warnings = await load(pages.reader(session, cpr), cpr)
         except Refused as refused:
             return await pages.refused(request, session, cpr, refused)
-        return pages.render(request, "observations.html", session, cpr=cpr, view=view, warnings=warnings,
-                            citizen=(await pages.names()).get(cpr), section="provesvar",
-                            limit=None if alle else ROWS_SHOWN)
+        return pages.render(request, template, session, cpr=cpr, view=view, warnings=warnings,
+                            citizen=(await pages.names()).get(cpr), section=section, **extra)
+
+    @web.get("/borger/{cpr}/provesvar", response_class=HTMLResponse)
+    async def observations(cpr: str, request: Request, alle: str | None = None) -> Response:
+        return await citizen_page(request, cpr, pages.views.observations, "observations.html", "provesvar",
+                                  limit=None if alle else ROWS_SHOWN)
 
     @web.get("/borger/{cpr}/provesvar/{chain_id}", response_class=HTMLResponse)
     async def observation_history(cpr: str, chain_id: str, request: Request) -> Response:
@@ -262,25 +267,11 @@ def router(pages: Pages) -> APIRouter:
 
     @web.get("/borger/{cpr}/diagnoser", response_class=HTMLResponse)
     async def condition_lists(cpr: str, request: Request) -> Response:
-        session = await pages.session(request)
-        _valid(cpr)
-        try:
-            view, warnings = await pages.views.conditions(pages.reader(session, cpr), cpr)
-        except Refused as refused:
-            return await pages.refused(request, session, cpr, refused)
-        return pages.render(request, "conditions.html", session, cpr=cpr, view=view, warnings=warnings,
-                            citizen=(await pages.names()).get(cpr), section="diagnoser")
+        return await citizen_page(request, cpr, pages.views.conditions, "conditions.html", "diagnoser")
 
     @web.get("/borger/{cpr}/journalnotater", response_class=HTMLResponse)
     async def journal_notes(cpr: str, request: Request) -> Response:
-        session = await pages.session(request)
-        _valid(cpr)
-        try:
-            view, warnings = await pages.views.notes(pages.reader(session, cpr), cpr)
-        except Refused as refused:
-            return await pages.refused(request, session, cpr, refused)
-        return pages.render(request, "notes.html", session, cpr=cpr, view=view, warnings=warnings,
-                            citizen=(await pages.names()).get(cpr), section="journalnotater")
+        return await citizen_page(request, cpr, pages.views.notes, "notes.html", "journalnotater")
 
     def _citizen_only(session: Session) -> None:
         if session.is_professional:
