@@ -5,6 +5,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY nsp_sandbox ./nsp_sandbox
+COPY sandbox ./sandbox
 COPY services ./services
 RUN pip install --no-cache-dir . && useradd --create-home sandbox && mkdir -p /data /fhir-packages \
     && chown sandbox /data

@@ -29,9 +29,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from services.conformance.base_structure import base_structure_issues  # noqa: E402
-from services.conformance.packages import PackageRegistry  # noqa: E402
-from services.conformance.validator import Validator  # noqa: E402
+from nsp_sandbox.conformance.base_structure import base_structure_issues  # noqa: E402
+from nsp_sandbox.conformance.packages import PackageRegistry  # noqa: E402
+from nsp_sandbox.conformance.validator import Validator  # noqa: E402
 
 PACKAGES = Path(os.environ.get("NSP_SANDBOX_TEST_FHIR_PACKAGES", ROOT.parent / "shared" / "fhir-packages"))
 DOCUMENTS = (

@@ -47,17 +47,18 @@ from typing import Any
 
 import httpx2 as httpx
 
+from nsp_sandbox.cpr import CPR_SYSTEM
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from nsp_sandbox.conformance.packages import PackageRegistry  # noqa: E402
 from nsp_sandbox.database import Database  # noqa: E402
-from services.conformance.packages import PackageRegistry  # noqa: E402
 from services.dds.domain import Document  # noqa: E402
 from services.dds.mhd.document_reference import to_entry  # noqa: E402
 from services.dds.registry import Registry  # noqa: E402
 
 PACKAGES = Path(os.environ.get("NSP_SANDBOX_TEST_FHIR_PACKAGES", ROOT.parent / "shared" / "fhir-packages"))
-CPR_SYSTEM = "urn:oid:1.2.208.176.1.2"
 LIST_TYPES = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes"
 FACILITIES = ["550621000005101", "394761003", "554821000005109", "22232009"]
 SETTINGS_CODES = ["658161000005107", "408443003", "658171000005102", "394577000"]
@@ -146,7 +147,7 @@ def server(url: str, data_dir: Path, extra_env: dict[str, str]) -> Iterator[str]
     env = {**os.environ, "NSP_SANDBOX_DATABASE_URL": url, "NSP_SANDBOX_FHIR_PACKAGES": str(PACKAGES),
            "NSP_SANDBOX_DATA_DIR": str(data_dir), **extra_env}
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "nsp_sandbox.app:create_sandbox_app", "--factory",
+        [sys.executable, "-m", "uvicorn", "sandbox.app:create_sandbox_app", "--factory",
          "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--log-level", "warning",
          "--no-access-log"],
         cwd=ROOT, env=env)

@@ -29,11 +29,11 @@ sys.path.insert(0, str(ROOT / "tests" / "view"))
 import seeding  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
-from nsp_sandbox.app import create_sandbox_app  # noqa: E402
 from nsp_sandbox.clock import Clock  # noqa: E402
 from nsp_sandbox.config import Settings  # noqa: E402
 from nsp_sandbox.context import SandboxContext  # noqa: E402
 from nsp_sandbox.database import Database  # noqa: E402
+from sandbox.app import create_sandbox_app  # noqa: E402
 
 PACKAGES = Path(os.environ.get("NSP_SANDBOX_TEST_FHIR_PACKAGES", ROOT.parent / "shared" / "fhir-packages"))
 CITIZEN = "2509479989"

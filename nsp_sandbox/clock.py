@@ -1,4 +1,6 @@
-"""The one injectable clock every actor reads time from, so scenarios can travel in time."""
+"""The one injectable clock every actor reads time from, so scenarios can travel in time, and the
+one rule for how an instant is stored: as naive UTC (:func:`naive_utc`), the form every actor's
+``DateTime`` columns hold on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
@@ -36,3 +38,9 @@ class Clock:
         with self._lock:
             self._offset = timedelta(0)
             self._frozen = None
+
+
+def naive_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC without its zone, as the actors' tables store instants. A naive ``moment``
+    is taken to be UTC already."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment

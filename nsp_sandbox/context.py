@@ -12,8 +12,8 @@ from nsp_sandbox.database import Database
 from nsp_sandbox.peers import Peers
 
 if TYPE_CHECKING:
-    from services.conformance.packages import PackageRegistry
-    from services.conformance.validator import Validator
+    from nsp_sandbox.conformance.packages import PackageRegistry
+    from nsp_sandbox.conformance.validator import Validator
 
 
 @dataclass
@@ -44,7 +44,7 @@ class SandboxContext:
         """The FHIR packages from the configured sources and the package cache, loaded once."""
         with self._lock:
             if self._packages is None:
-                from services.conformance.packages import PackageRegistry
+                from nsp_sandbox.conformance.packages import PackageRegistry
 
                 self._packages = PackageRegistry.load(
                     self.settings.package_sources(), self.settings.fhir_package_cache
@@ -57,7 +57,7 @@ class SandboxContext:
         packages = self.packages
         with self._lock:
             if self._validator is None:
-                from services.conformance.validator import Validator
+                from nsp_sandbox.conformance.validator import Validator
 
                 self._validator = Validator(packages)
             return self._validator

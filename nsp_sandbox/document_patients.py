@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-CPR_SYSTEM = "urn:oid:1.2.208.176.1.2"
+from nsp_sandbox.cpr import CPR_SYSTEM
 
 
 def text(value: object) -> str | None:

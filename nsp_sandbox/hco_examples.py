@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from nsp_sandbox.hco_terms import GLN_SYSTEM, HCO_EVENT, HCO_PACKAGE, MESSAGING_IG, SOR_SYSTEM, YDERNUMMER_SYSTEM
 
 if TYPE_CHECKING:
-    from services.conformance.packages import PackageRegistry
+    from nsp_sandbox.conformance.packages import PackageRegistry
 
 REQUESTER_PROFILE = MESSAGING_IG + "medcom-requesterorganization"
 PRODUCER_PROFILE = MESSAGING_IG + "medcom-producer-organization"

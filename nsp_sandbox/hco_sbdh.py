@@ -32,7 +32,8 @@ from typing import Any
 from lxml import etree
 
 from nsp_sandbox import fhir_shape as shape
-from nsp_sandbox.hco_terms import CPR_SYSTEM, SOR_SYSTEM, X_ECPR_SYSTEM, valid_gln
+from nsp_sandbox.cpr import CPR_SYSTEM, ECPR_SYSTEM
+from nsp_sandbox.hco_terms import SOR_SYSTEM, valid_gln
 from nsp_sandbox.outcome import Issue
 
 SBDH_NS = "http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader"
@@ -106,7 +107,7 @@ def message_parties(bundle: dict[str, Any]) -> dict[str, str]:
         "event": shape.text(shape.obj(header.get("eventCoding")).get("code")),
         "version": definition.rpartition("|")[2] if "|" in definition else "",
         "header_id": shape.text(header.get("id")), "bundle_id": shape.text(bundle.get("id")),
-        "patient": patient_ids.get(CPR_SYSTEM) or patient_ids.get(X_ECPR_SYSTEM) or "",
+        "patient": patient_ids.get(CPR_SYSTEM) or patient_ids.get(ECPR_SYSTEM) or "",
     }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from services.conformance.packages import PackageRegistry
+    from nsp_sandbox.conformance.packages import PackageRegistry
 
 TERMINOLOGY = "http://medcomfhir.dk/ig/terminology/CodeSystem/"
 HCO_IG = "http://medcomfhir.dk/ig/homecareobservation/StructureDefinition/"
@@ -16,8 +16,6 @@ CORE_IG = "http://medcomfhir.dk/ig/core/StructureDefinition/"
 NPU_SYSTEM = "urn:oid:1.2.208.176.2.1"  # NPU: the international lab terminology (Danish release)
 MCS_SYSTEM = TERMINOLOGY + "medcom-observation-codes"  # MedCom's own observation codes
 REPERTOIRE_SYSTEMS = (NPU_SYSTEM, MCS_SYSTEM)
-CPR_SYSTEM = "urn:oid:1.2.208.176.1.2"  # CPR: the civil registration number
-X_ECPR_SYSTEM = "urn:oid:1.2.208.176.1.6.1.1"  # eCPR: a replacement number from the national eCPR register
 SOR_SYSTEM = "urn:oid:1.2.208.176.1.1"
 GLN_SYSTEM = "https://www.gs1.org/gln"
 YDERNUMMER_SYSTEM = "urn:oid:1.2.208.176.1.4"  # ydernummer: the GP practice's contract number

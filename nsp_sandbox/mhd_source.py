@@ -20,7 +20,8 @@ from typing import Any
 
 import httpx2 as httpx
 
-CPR_SYSTEM = "urn:oid:1.2.208.176.1.2"  # CPR: the Danish civil registration number
+from nsp_sandbox.cpr import CPR_SYSTEM
+
 SOR_SYSTEM = "urn:oid:1.2.208.176.1.1"  # SOR: the Danish register of health-care organisations
 GLN_SYSTEM = "http://www.gs1.org/gln"
 LIST_TYPES = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes"

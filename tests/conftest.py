@@ -57,14 +57,14 @@ def settings_base(fhir_packages_dir: Path, empty_package_cache: Path,
 @pytest.fixture(scope="session")
 def packages(settings_base: Settings):  # type: ignore[no-untyped-def]
     """The official packages, loaded once for the whole session."""
-    from services.conformance.packages import PackageRegistry
+    from nsp_sandbox.conformance.packages import PackageRegistry
 
     return PackageRegistry.load(settings_base.package_sources(), settings_base.fhir_package_cache)
 
 
 @pytest.fixture(scope="session")
 def validator(packages):  # type: ignore[no-untyped-def]
-    from services.conformance.validator import Validator
+    from nsp_sandbox.conformance.validator import Validator
 
     return Validator(packages)
 
@@ -120,7 +120,7 @@ def context(database_url: str, settings_base: Settings, packages) -> Iterator[Sa
 @pytest.fixture
 def client(context: SandboxContext) -> Iterator[TestClient]:
     """The whole sandbox in process, as an HTTP client sees it."""
-    from nsp_sandbox.app import create_sandbox_app
+    from sandbox.app import create_sandbox_app
 
     with TestClient(create_sandbox_app(context, warm_packages=False), base_url="http://sandbox.test") as c:
         yield c

@@ -30,7 +30,7 @@ def list_packages(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
     """Show the FHIR packages the sandbox loads, what they hold, and unresolved dependencies."""
-    from services.conformance.packages import PackageRegistry
+    from nsp_sandbox.conformance.packages import PackageRegistry
 
     settings = Settings()
     registry = PackageRegistry.load(settings.package_sources(), settings.fhir_package_cache)

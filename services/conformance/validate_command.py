@@ -24,7 +24,7 @@ from rich.text import Text
 from nsp_sandbox.outcome import Issue, has_errors, operation_outcome
 
 if TYPE_CHECKING:
-    from services.conformance.validator import Validator
+    from nsp_sandbox.conformance.validator import Validator
 
 _STYLE = {"fatal": "bold red", "error": "red", "warning": "yellow", "information": "cyan"}
 PROGRESS_FROM = 5  # show a progress bar from this many files on
@@ -71,8 +71,8 @@ def validate(
 
 def _validator(err: Console) -> Validator:
     from nsp_sandbox.config import Settings
-    from services.conformance.packages import PackageRegistry
-    from services.conformance.validator import Validator
+    from nsp_sandbox.conformance.packages import PackageRegistry
+    from nsp_sandbox.conformance.validator import Validator
 
     settings = Settings()
     registry = PackageRegistry.load(settings.package_sources(), settings.fhir_package_cache)

@@ -14,10 +14,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from nsp_sandbox.outcome import Issue
-
 # CPR: the Danish civil registration number; re-exported as the patient identifier system indexed by.
-from services.dds.cpr import CPR_SYSTEM as CPR_SYSTEM
+from nsp_sandbox.cpr import CPR_SYSTEM as CPR_SYSTEM
+from nsp_sandbox.outcome import Issue
 
 
 class AvailabilityStatus(StrEnum):

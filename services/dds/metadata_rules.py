@@ -53,7 +53,7 @@ from services.dds.metadata.patient import check_patient, check_source_patient
 from services.dds.metadata.submission_set import check_submission_set_rules
 
 if TYPE_CHECKING:
-    from services.conformance.terminology import Terminology
+    from nsp_sandbox.conformance.terminology import Terminology
 
 __all__ = ["check_document_patient", "check_document_reference", "check_submission_set"]
 

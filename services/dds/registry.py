@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, insert, not_, or_, select, update
@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
+from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.database import Database
 from nsp_sandbox.outcome import Issue
 from services.dds import lifecycle
@@ -61,10 +62,6 @@ from services.dds.queries import (
 DUPLICATE_SOURCE = "IHE ITI TF-3 4.1.4 (uniqueId is unique in the registry)"
 
 
-def to_utc_naive(moment: datetime) -> datetime:
-    """The naive-UTC form every timestamp is stored in."""
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
 
 @dataclass(frozen=True)
 class Page:
@@ -92,7 +89,7 @@ class Registry:
 
     def register(self, submission: Submission, now: datetime) -> None:
         """Register ``submission`` atomically, or raise ``RegistryError`` having stored nothing."""
-        now = to_utc_naive(now)
+        now = naive_utc(now)
         try:
             with self.database.session() as session:
                 self._check(session, submission)
@@ -202,7 +199,7 @@ class Registry:
         sset_pk = session.execute(insert(sset_table).returning(sset_table.c.pk), [{
             "id": sset.id, "unique_id": sset.unique_id, "entry_uuid": sset.entry_uuid,
             "patient_system": sset.patient.system, "patient_value": sset.patient.value, "status": "current",
-            "submission_time": to_utc_naive(sset.submission_time) if sset.submission_time else None,
+            "submission_time": naive_utc(sset.submission_time) if sset.submission_time else None,
             "source_id": sset.source_id,
             "designation_system": sset.designation.system if sset.designation else None,
             "designation_code": sset.designation.code if sset.designation else None,
@@ -268,7 +265,7 @@ class Registry:
         For loading test and benchmark data only: the caller guarantees unique ids and that no
         entry relates to another.
         """
-        now = to_utc_naive(now)
+        now = naive_utc(now)
         with self.database.session() as session:
             self._store_documents(session, [e.document for e in entries if e.document is not None])
             sset_table, entry_table = SubmissionSetRow.__table__, DocumentEntryRow.__table__
@@ -356,7 +353,7 @@ class Registry:
         Only the source that registered the entry may (``lifecycle.check_owner``): the same
         ``submitter`` (token persona), or with access control off the same author ``institutions``.
         """
-        now = to_utc_naive(now)
+        now = naive_utc(now)
         with self.database.session() as session:
             row = session.scalars(select(DocumentEntryRow).where(DocumentEntryRow.id == entry_id)).first()
             if row is None:
@@ -426,10 +423,10 @@ def _entry_values(entry: DocumentEntry, sset_pk: int, now: datetime, submitter: 
         "id": entry.id, "entry_uuid": entry.entry_uuid, "unique_id": entry.unique_id,
         "patient_system": entry.patient.system, "patient_value": entry.patient.value,
         "status": entry.status.value, "version": 1, "mime_type": entry.mime_type,
-        "creation": to_utc_naive(entry.creation) if entry.creation else None,
-        "date": to_utc_naive(entry.date),
-        "period_start": to_utc_naive(entry.period_start) if entry.period_start else None,
-        "period_end": to_utc_naive(entry.period_end) if entry.period_end else None,
+        "creation": naive_utc(entry.creation) if entry.creation else None,
+        "date": naive_utc(entry.date),
+        "period_start": naive_utc(entry.period_start) if entry.period_start else None,
+        "period_end": naive_utc(entry.period_end) if entry.period_end else None,
         "object_type": entry.object_type.value, "source_url": entry.source_url, "submitter": submitter,
         "document_hash": entry.document.hash if entry.document else None,
         "size": entry.document.size if entry.document else None,

@@ -58,7 +58,7 @@ class ContentValidation:
         strictness = self.context.settings.validation_structure
         if strictness is Strictness.OFF:
             return []
-        from services.conformance.base_structure import base_structure_issues
+        from nsp_sandbox.conformance.base_structure import base_structure_issues
 
         return self._apply(strictness, [i.prefixed(prefix) for i in base_structure_issues(resource)])
 

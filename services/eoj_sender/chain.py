@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from nsp_sandbox import fhir_shape as shape
-from nsp_sandbox.hco_terms import CPR_SYSTEM, HCO_EVENT, X_ECPR_SYSTEM
+from nsp_sandbox.cpr import CPR_SYSTEM, ECPR_SYSTEM
+from nsp_sandbox.hco_terms import HCO_EVENT
 
 
 @dataclass(frozen=True)
@@ -42,5 +43,5 @@ def read_facts(bundle: dict[str, Any], *, any_event: bool = False) -> MessageFac
     destination = shape.obj((shape.arr(header.get("destination")) or [{}])[0])
     receiver = by_ref.get(shape.reference(destination.get("receiver")), {})
     return MessageFacts(bundle_id[:64], header_id[:64], shape.activity_of(own), shape.previous_header(own),
-                        ids.get(CPR_SYSTEM) or ids.get(X_ECPR_SYSTEM) or "", refused,
+                        ids.get(CPR_SYSTEM) or ids.get(ECPR_SYSTEM) or "", refused,
                         shape.text(destination.get("endpoint")) or None, shape.identifiers(receiver))

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from nsp_sandbox.cpr import CPR_SYSTEM, ECPR_SYSTEM, is_ecpr
 from nsp_sandbox.hco_terms import (
     ACTIVITY_SYSTEM,
     CONFIDENTIALITY_SYSTEM,
     CORE_IG,
-    CPR_SYSTEM,
     DATA_ABSENT_EXT,
     DESTINATION_USE_EXT,
     DESTINATION_USE_SYSTEM,
@@ -32,7 +32,6 @@ from nsp_sandbox.hco_terms import (
     REPORT_CODE_SYSTEM,
     ROLE_SYSTEM,
     SOR_SYSTEM,
-    X_ECPR_SYSTEM,
     YDERNUMMER_SYSTEM,
     unit_of,
 )
@@ -90,11 +89,11 @@ def build_message(order: Order, *, producer: Producer, receiver: Receiver, ack_e
     header_id, report_id, provenance_id = (str(uuid.uuid4()) for _ in range(3))
     stamp = _iso(now)
 
-    ecpr = not order.cpr.isdigit()
+    ecpr = is_ecpr(order.cpr)
     patient: dict[str, Any] = {
         "resourceType": "Patient", "id": ids["patient"],
         "meta": {"profile": [CORE_IG + "medcom-core-patient"]},
-        "identifier": [{"system": X_ECPR_SYSTEM if ecpr else CPR_SYSTEM, "value": order.cpr}],
+        "identifier": [{"system": ECPR_SYSTEM if ecpr else CPR_SYSTEM, "value": order.cpr}],
         "name": [{"use": "official", "family": order.family, **({"given": order.given} if order.given else {})}],
     }
     producer_org = {

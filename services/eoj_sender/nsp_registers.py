@@ -11,12 +11,12 @@ from typing import Any
 import httpx2 as httpx
 
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.nsp_client import NspClient
 from nsp_sandbox.outcome import FhirError, Issue
-from nsp_sandbox.system_tokens import StsUnavailable, SystemTokens
+from nsp_sandbox.protected_names import shared_name
 
 SOURCE = "NSP (STS, SOR and CPR registers)"
 ACUTE_TEAM = "acute-team"
-PROTECTED = "ADRESSEBESKYTTET"  # MedCom Document 2.0.2: the name fields of a protected citizen
 
 
 @dataclass(frozen=True)
@@ -49,22 +49,20 @@ def _nsp_error(text: str, rule: str) -> FhirError:
     return FhirError(502, Issue("error", "processing", text, rule=rule, source=SOURCE))
 
 
+def _unavailable(why: str, _response: httpx.Response | None) -> NspUnavailable:
+    return NspUnavailable(f"NSP could not answer: {why}")
+
+
 class NspRegisters:
     def __init__(self, context: SandboxContext) -> None:
         self._context = context
         self._producers: dict[str, Producer] = {}
-        self._sts = SystemTokens(context.peers, context.clock)
-
-    async def _get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
-        peers = self._context.peers
-        return await peers.client("nsp").get(f"{peers.url('nsp')}{path}", headers=headers or {})
+        self._nsp = NspClient(context.peers, context.clock, persona=context.settings.eoj_persona,
+                              on_failure=_unavailable)
 
     async def token(self, audience: str) -> str:
         """A system token for the EOJ's persona and ``audience`` (NSP's STS), reused until near its expiry."""
-        try:
-            return await self._sts.token(self._context.settings.eoj_persona, audience)
-        except StsUnavailable as exc:
-            raise NspUnavailable(str(exc)) from None
+        return await self._nsp.system_token(audience)
 
     async def producer(self) -> Producer:
         """The acute team the EOJ's system persona speaks for: the persona's organisation if it is an
@@ -73,15 +71,14 @@ class NspRegisters:
         if persona in self._producers:
             return self._producers[persona]
         try:
-            personas = (await self._get("/personas?kind=system")).json()
-            mine = next((p for p in personas if p.get("id") == persona), None)
+            mine = next((p for p in await self._nsp.personas("system") if p.get("id") == persona), None)
             if mine is None or not mine.get("organisation"):
                 raise _nsp_error(f"NSP knows no system persona '{persona}' with an organisation "
                                  "(NSP_SANDBOX_EOJ_PERSONA)", "eoj-persona-known")
             top = await self._organisation(mine["organisation"])
             candidates = [top] + [await self._organisation(sor) for sor in top.get("sub_units", [])]
-        except (httpx.HTTPError, ValueError, TypeError, AttributeError) as exc:
-            raise _nsp_error(f"NSP could not be reached or answered unreadably: {type(exc).__name__}",
+        except (NspUnavailable, TypeError, AttributeError) as exc:
+            raise _nsp_error(f"NSP could not be reached or answered unreadably: {exc or type(exc).__name__}",
                              "eoj-nsp-reachable") from None
         team = next((o for o in candidates if o.get("kind") == ACUTE_TEAM), None)
         if team is None:
@@ -96,35 +93,16 @@ class NspRegisters:
         return producer
 
     async def _organisation(self, sor: str) -> dict[str, Any]:
-        response = await self._get(f"/organisations/{sor}")
-        if response.status_code != 200:
-            raise _nsp_error(f"NSP's SOR register answered HTTP {response.status_code} for SOR {sor}",
-                             "eoj-sor-known")
-        return response.json()  # type: ignore[no-any-return]
+        found = await self._nsp.organisation(sor)
+        if found is None:
+            raise _nsp_error(f"NSP's SOR register does not know SOR {sor}", "eoj-sor-known")
+        return found
 
     async def person(self, cpr: str) -> Person | None:
         """The citizen with ``cpr`` from the CPR register, or None when the register does not know them."""
-        token = await self.token("nsp")
-        try:
-            response = await self._get(f"/persons/{cpr}", {"Authorization": f"Bearer {token}"})
-        except httpx.HTTPError as exc:
-            raise NspUnavailable(f"NSP's CPR register could not be reached: {type(exc).__name__}") from None
-        if response.status_code == 404:
+        found = await self._nsp.person(cpr)
+        if found is None:
             return None
-        if response.status_code != 200:
-            raise NspUnavailable(f"NSP's CPR register answered HTTP {response.status_code}")
-        try:
-            found = response.json()
-        except ValueError:
-            raise NspUnavailable("NSP's CPR register answered with something that is not JSON") from None
-        if not isinstance(found, dict):
-            raise NspUnavailable("NSP's CPR register answered with something that is not a person")
         protected = bool(found.get("name_and_address_protected"))
-        given = tuple(found.get("given") or ())
-        family = found.get("family") or ""
-        # MedCom Document 2.0.2: a name the source must not (or cannot) give is ADRESSEBESKYTTET.
-        if protected or not given:
-            given = (PROTECTED,)
-        if protected or not family:
-            family = PROTECTED
+        given, family = shared_name(found.get("given") or (), found.get("family"), protected=protected)
         return Person(cpr, given, family, found.get("gender"), found.get("birth_date"), protected)

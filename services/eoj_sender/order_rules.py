@@ -4,16 +4,13 @@ a value, a patient number that is neither CPR nor x-eCPR, comments over 1 MB."""
 
 from __future__ import annotations
 
-import re
-
+from nsp_sandbox.cpr import is_cpr, is_ecpr
 from nsp_sandbox.hco_terms import MAX_COMMENT_CHARS, MAX_RESULT_CHARS
 from nsp_sandbox.outcome import FhirError, Issue
 from services.eoj_sender.message import observation_system
 from services.eoj_sender.order import Order
 
 SOURCE = "MedCom HomeCareObservation send test protocol (S1) / Sundhedsfaglig dokumentation 1.0.1"
-CPR_RE = re.compile(r"^\d{10}$")
-X_ECPR_RE = re.compile(r"^(0[1-9]|[12]\d|3[01])(0[1-9]|1[0-2])\d{2}[17][A-Z]{2}\d$")
 
 
 def result_text(value: float | str, comparator: str | None) -> str:
@@ -23,8 +20,9 @@ def result_text(value: float | str, comparator: str | None) -> str:
 
 def check_order(order: Order, repertoire: dict[tuple[str, str], str]) -> None:
     issues: list[Issue] = []
-    if not (CPR_RE.match(order.cpr) or X_ECPR_RE.match(order.cpr)):
-        issues.append(Issue("error", "value", f"'{order.cpr}' is neither a CPR number (10 digits) nor an x-eCPR "
+    if not (is_cpr(order.cpr) or is_ecpr(order.cpr)):
+        issues.append(Issue("error", "value", f"'{order.cpr}' is neither a CPR number (10 digits, a real birth date) "
+                            "nor an x-eCPR "
                             "(DDMMYY + 1|7 + two letters + digit)", expression="cpr", rule="hco-patient-cpr",
                             source=SOURCE))
     for i, item in enumerate(order.observations):

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from nsp_sandbox import fhir_shape as shape
+from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, SOR_SYSTEM, repertoire
 from nsp_sandbox.outcome import FhirError, Issue
@@ -40,9 +41,6 @@ from services.eoj_sender.transport import post_message
 SOURCE = "MedCom governance 043 (reliable messaging)"
 FINAL_ACKS = ("ok", "fatal-error")
 
-
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -166,7 +164,7 @@ class Outbox:
                     previous: MessageRow | None = None, envelope: str | None = None) -> dict[str, Any]:
         facts = read_facts(bundle, any_event=True)  # the replay corpus sends faulty messages on purpose
         assert facts is not None
-        now = _naive(self._context.clock.now())
+        now = naive_utc(self._context.clock.now())
         with self._context.database.session() as s:
             s.add(MessageRow(
                 header_id=facts.header_id, bundle_id=facts.bundle_id, activity=facts.activity,
@@ -225,7 +223,7 @@ class Outbox:
             bundle["id"] = str(uuid.uuid4())  # a new envelope id and send time; the MessageHeader.id stays
             bundle["timestamp"] = now.isoformat(timespec="seconds")
             row.bundle, row.bundle_id = json.dumps(bundle, ensure_ascii=False), bundle["id"]
-            row.resends = [*row.resends, {"at": _naive(now).isoformat(), "bundle_id": bundle["id"]}]
+            row.resends = [*row.resends, {"at": naive_utc(now).isoformat(), "bundle_id": bundle["id"]}]
             url = row.endpoint_url
         result = await post_message(self._context.peers, url, bundle, envelope=self._envelope_for(bundle), now=now)
         with self._context.database.session() as s:
@@ -265,7 +263,7 @@ class Outbox:
         code, target = shape.text(response.get("code"))[:32] or None, shape.text(response["identifier"])[:64]
         outcome_ref = shape.reference(response.get("details"))
         outcome = next((r for r in resources if f"OperationOutcome/{r.get('id')}" == outcome_ref), None)
-        now = _naive(self._context.clock.now())
+        now = naive_utc(self._context.clock.now())
         apply_ok = False
         with self._context.database.session() as s:
             envelope = shape.text(bundle.get("id"))[:64]

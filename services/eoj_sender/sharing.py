@@ -30,6 +30,7 @@ import httpx2 as httpx
 from sqlalchemy import select
 
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.cpr import is_cpr
 from nsp_sandbox.hco_terms import GLN_SYSTEM, SOR_SYSTEM
 from nsp_sandbox.mhd_source import (
     CONFIDENTIALITY,
@@ -107,7 +108,7 @@ def why_not_shared(bundle: dict[str, Any], *, consent: bool, today: Any, policy_
         return "not an HCO message"
     if facts.refused_consent:
         return "refused consent (DiagnosticReport.meta.security R): never shared to DDS"
-    if not (facts.cpr.isdigit() and len(facts.cpr) == 10):
+    if not is_cpr(facts.cpr):
         return f"the patient has no CPR number (eCPR {facts.cpr}), which DDS cannot register"
     if today < policy_date and not consent:
         return (f"before the sharing policy date {policy_date.isoformat()} a message is shared only with the "

@@ -9,15 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from nsp_sandbox.cpr import CPR_SYSTEM, ECPR_SYSTEM
 from nsp_sandbox.hco_terms import (
-    CPR_SYSTEM,
     INTERPRETATION_SYSTEM,
     MAX_COMMENT_CHARS,
     MAX_RESULT_CHARS,
     PRODUCENT_SYSTEM,
     REPERTOIRE_SYSTEMS,
     SOR_SYSTEM,
-    X_ECPR_SYSTEM,
     YDERNUMMER_SYSTEM,
 )
 from nsp_sandbox.outcome import Issue
@@ -87,7 +86,7 @@ def check(bundle: dict[str, Any], repertoire: dict[tuple[str, str], str],
     cpr = ""
     if patients:
         patient = patients[0]
-        ids = [i for i in patient.get("identifier", []) if i.get("system") in (CPR_SYSTEM, X_ECPR_SYSTEM)]
+        ids = [i for i in patient.get("identifier", []) if i.get("system") in (CPR_SYSTEM, ECPR_SYSTEM)]
         if not ids:
             out.append(_error("required", "The patient has no CPR or x-eCPR identifier",
                               f"{where(patient)}.identifier", "hco-patient-cpr",

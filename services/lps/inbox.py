@@ -24,27 +24,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from nsp_sandbox import fhir_shape as shape
+from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.config import Strictness
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.cpr import CPR_SYSTEM, ECPR_SYSTEM
 from nsp_sandbox.hco_examples import REQUESTER_PROFILE, example_organisations
 from nsp_sandbox.hco_sbdh import CONTENT_TYPE as SBDH_CONTENT_TYPE
 from nsp_sandbox.hco_sbdh import Envelope, wrap
-from nsp_sandbox.hco_terms import (
-    ACK_EVENT,
-    CPR_SYSTEM,
-    GLN_SYSTEM,
-    HCO_EVENT,
-    REPERTOIRE_SYSTEMS,
-    SOR_SYSTEM,
-    X_ECPR_SYSTEM,
-    repertoire,
-)
+from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, HCO_EVENT, REPERTOIRE_SYSTEMS, SOR_SYSTEM, repertoire
 from nsp_sandbox.outcome import Issue
 from services.lps.acknowledgement import build_ack, restamp
 from services.lps.business_rules import HL7_MSG, MEDCOM_MSG, Earlier, Finding, check
@@ -68,9 +61,6 @@ class Received:
     def to_json(self) -> dict[str, Any]:
         return {"verdict": self.verdict, "ack": self.ack_code, "ack_bundle_id": self.ack_id, "delivery": self.delivery}
 
-
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _finding(severity: str, code: str, text: str, expression: str | None, rule: str,
@@ -234,7 +224,7 @@ class Inbox:
 
     async def release_expired(self) -> list[str]:
         """Refuse what was held longer than ``lps_hold_minutes`` (its original never came)."""
-        limit = _naive(self._context.clock.now() - timedelta(minutes=self._context.settings.lps_hold_minutes))
+        limit = naive_utc(self._context.clock.now() - timedelta(minutes=self._context.settings.lps_hold_minutes))
         with self._context.database.session() as s:
             expired = list(s.scalars(select(ReceivedRow.pk).where(
                 (ReceivedRow.verdict == "held") & (ReceivedRow.received_at <= limit)).order_by(ReceivedRow.pk)))
@@ -326,7 +316,7 @@ class Inbox:
         resources = shape.resources(bundle)
         patient = next((r for r in resources if r.get("resourceType") == "Patient"), {})
         ids = shape.identifiers(patient)
-        cpr = ids.get(CPR_SYSTEM) or ids.get(X_ECPR_SYSTEM) or ""
+        cpr = ids.get(CPR_SYSTEM) or ids.get(ECPR_SYSTEM) or ""
         own = shape.own_provenance(resources, header["id"])
         activity, previous = shape.activity_of(own), shape.previous_header(own)
         with self._context.database.session() as s:
@@ -341,7 +331,7 @@ class Inbox:
             s.add(ReceivedRow(
                 bundle_id=bundle_id[:200], header_id=header["id"][:200], sender_sor=sender_ids.get(SOR_SYSTEM, "")[:32],
                 receiver_sor=receiver_ids.get(SOR_SYSTEM, "")[:32], cpr=cpr[:16], activity=activity,
-                previous_header=previous, original_header=original, received_at=_naive(self._context.clock.now()),
+                previous_header=previous, original_header=original, received_at=naive_utc(self._context.clock.now()),
                 bundle=json.dumps(bundle, ensure_ascii=False), verdict=verdict, ack_code=code, ack=ack,
                 issues=[f.issue.to_fhir() | {"msg_code": f.msg_code} for f in findings]))
             if envelope is not None:
@@ -357,9 +347,9 @@ class Inbox:
         if switches["withhold"]:
             state, due = "withheld", None
         elif switches["delay_minutes"] > 0:
-            state, due = "waiting", _naive(now + timedelta(minutes=switches["delay_minutes"]))
+            state, due = "waiting", naive_utc(now + timedelta(minutes=switches["delay_minutes"]))
         else:
-            state, due = "waiting", _naive(now)
+            state, due = "waiting", naive_utc(now)
         with self._context.database.session() as s:
             row = AckOutRow(url=url, ack=ack, copies=copies, due_at=due, state=state)
             s.add(row)
@@ -370,13 +360,13 @@ class Inbox:
             pk = row.pk
         if state == "withheld":
             return "withheld (behaviour switch)"
-        if due is not None and due > _naive(now):
+        if due is not None and due > naive_utc(now):
             return f"delayed until {due.isoformat()}Z (POST /lps/outbox/deliver)"
         return await self._send(pk)
 
     async def deliver_due(self) -> list[str]:
         """Send every delayed acknowledgement whose time has come (sandbox clock)."""
-        now = _naive(self._context.clock.now())
+        now = naive_utc(self._context.clock.now())
         with self._context.database.session() as s:
             due = list(s.scalars(select(AckOutRow.pk).where((AckOutRow.state == "waiting")
                                                             & (AckOutRow.due_at <= now)).order_by(AckOutRow.pk)))

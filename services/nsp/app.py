@@ -14,12 +14,14 @@ Every face but personas, token, JWKS and organisations needs a token with audien
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.cpr import birth_date, gender
 from nsp_sandbox.fhir_http import install_error_handlers, read_json_object
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.tokens import Principal, audience, bearer_token, verify
@@ -29,7 +31,7 @@ from services.nsp.consent import Consent
 from services.nsp.minlog import MinLog
 from services.nsp.models import NspBase
 from services.nsp.personas import citizen_details, personas
-from services.nsp.world import World, birth_date, gender_of, shipped_world
+from services.nsp.world import World, shipped_world
 
 MAX_BODY = 64 * 1024
 
@@ -100,7 +102,7 @@ def create_app(context: SandboxContext, world: World | None = None) -> FastAPI:
         authority = who.is_system or who.is_professional or who.acting_cpr == cpr
         given, _, family = citizen.name.rpartition(" ")
         return {"cpr": cpr, "name": citizen.name, "given": given.split(), "family": family,
-                "gender": gender_of(cpr), "birth_date": birth_date(cpr).isoformat(),
+                "gender": gender(cpr), "birth_date": _iso_date(birth_date(cpr)),
                 **citizen_details(world, cpr, show_address=authority)}
 
     def represented(who: Principal, cpr: Any) -> str:
@@ -174,3 +176,7 @@ def create_app(context: SandboxContext, world: World | None = None) -> FastAPI:
         return minlog.write(await read_json_object(request, MAX_BODY), who.system_name or who.name, clock.now())
 
     return app
+
+
+def _iso_date(born: date | None) -> str | None:
+    return born.isoformat() if born else None

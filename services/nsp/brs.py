@@ -10,10 +10,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.database import Database
 from nsp_sandbox.outcome import FhirError, Issue
 from services.nsp.models import TreatmentRelationRow
-from services.nsp.periods import iso, naive_utc, parse_instant
+from services.nsp.periods import iso, parse_instant
 from services.nsp.world import World
 
 SOURCE = "NSP BRS (Behandlingsrelationsservicen), sundhedsloven §42a"

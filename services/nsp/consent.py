@@ -15,10 +15,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.database import Database
 from nsp_sandbox.outcome import FhirError, Issue
 from services.nsp.models import ConsentBlockRow
-from services.nsp.periods import iso, naive_utc, parse_instant
+from services.nsp.periods import iso, parse_instant
 from services.nsp.world import World
 
 SOURCE = "NSP Min Spærring (consent data model: consentitem whoItem/whatItem/validFrom/validTo)"

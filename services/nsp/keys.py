@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.database import Database
 from nsp_sandbox.tokens import ALGORITHM
 from services.nsp.models import SigningKeyRow
@@ -43,7 +44,7 @@ def load_or_create(database: Database, now: datetime) -> SigningKey:
     try:
         with database.session() as session:
             session.add(SigningKeyRow(kid=str(uuid.uuid4()), private_pem=pem,
-                                      created_at=now.replace(tzinfo=None)))
+                                      created_at=naive_utc(now)))
     except IntegrityError:
         pass
     return load_or_create(database, now)

@@ -14,10 +14,11 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.database import Database
 from nsp_sandbox.outcome import FhirError, Issue
 from services.nsp.models import MinLogEntryRow
-from services.nsp.periods import iso, naive_utc, parse_instant
+from services.nsp.periods import iso, parse_instant
 
 RETENTION = timedelta(days=2 * 365)
 SOURCE = "NSP MinLog2 (ListLogStatementsResponse/LogDataGroup)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.outcome import FhirError, Issue
 
 
@@ -25,11 +26,7 @@ def parse_instant(value: Any, field: str, *, end_of_day: bool = False) -> dateti
     if moment.tzinfo is None:
         raise FhirError(400, Issue("error", "invalid", f"'{field}' needs a time zone: {value}", expression=field,
                                    rule="nsp-instant"))
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def naive_utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+    return naive_utc(moment)
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -15,31 +15,18 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from nsp_sandbox.cpr import age_at as years_at
+
 WORLD_DIR = Path(__file__).parent / "world"
 CUSTODY_AGE = 15  # parents act digitally for a child under 15 (sundhedsloven §39a-b, L 44 2023-24)
 
 
-def birth_date(cpr: str) -> date:
-    """The birth date of a CPR (or eCPR) number: DDMMYY and the century from the 7th digit."""
-    day, month, year = int(cpr[0:2]), int(cpr[2:4]), int(cpr[4:6])
-    seventh = int(cpr[6]) if cpr[6].isdigit() else 0
-    if seventh <= 3:
-        century = 1900
-    elif seventh in (4, 9):
-        century = 2000 if year <= 36 else 1900
-    else:
-        century = 2000 if year <= 57 else 1800
-    return date(century + year, month, day)
-
-
-def gender_of(cpr: str) -> str:
-    """The gender a CPR number records: an odd last digit is male, an even one female."""
-    return "male" if cpr[-1].isdigit() and int(cpr[-1]) % 2 else "female"
-
-
-def age_at(cpr: str, today: date) -> int:
-    born = birth_date(cpr)
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+def age_at(number: str, today: date) -> int:
+    """Completed years of the citizen with CPR/eCPR ``number`` at ``today`` (the world holds valid numbers)."""
+    age = years_at(number, today)
+    if age is None:
+        raise ValueError(f"{number} encodes no birth date")
+    return age
 
 
 def _date(value: str | None) -> date | None:

@@ -14,7 +14,7 @@ from fastapi import Request
 
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.tokens import Principal, audience, bearer_token, key_id, verify
-from services.plsp_hub.nsp import NspClient
+from services.plsp_hub.nsp import HubNsp
 
 SOURCE = "PLSP Health Hub: LPS interface and on-demand retrieval (system ID cards)"
 
@@ -24,7 +24,7 @@ def forbidden(message: str, rule: str) -> FhirError:
 
 
 class Callers:
-    def __init__(self, nsp: NspClient) -> None:
+    def __init__(self, nsp: HubNsp) -> None:
         self.nsp = nsp
 
     async def principal(self, request: Request) -> Principal:

@@ -41,7 +41,7 @@ from services.plsp_hub.interface import (
     NoteUpdate,
 )
 from services.plsp_hub.models import PlspBase
-from services.plsp_hub.nsp import NspClient
+from services.plsp_hub.nsp import HubNsp
 from services.plsp_hub.state import Clinic
 
 OUTCOME = {"description": "OperationOutcome: the element (expression) and the rule (details.coding)",
@@ -59,7 +59,7 @@ def _path(loc: tuple[Any, ...]) -> str | None:
 
 def create_app(context: SandboxContext) -> FastAPI:
     context.database.create_tables(PlspBase.metadata)
-    nsp = NspClient(context.peers, context.clock, context.settings.plsp_persona)
+    nsp = HubNsp(context.peers, context.clock, context.settings.plsp_persona)
     callers = Callers(nsp)
     hub = Hub(context, nsp)
 

@@ -23,13 +23,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.mhd_source import AsyncDocumentSource
 from services.plsp_hub import on_demand_entry
 from services.plsp_hub.events import EventLog
 from services.plsp_hub.models import EntryRow
-from services.plsp_hub.nsp import NspClient
-from services.plsp_hub.records import naive
+from services.plsp_hub.nsp import HubNsp
 from services.plsp_hub.state import ConditionCard, Note
 
 SOURCE_ID = "urn:oid:1.2.208.176.43210.8.10.77"  # the hub's XDS document source id (sandbox OID)
@@ -68,7 +68,7 @@ def retrieve_url(context: SandboxContext, key: str) -> str:
 
 
 class Registrar:
-    def __init__(self, context: SandboxContext, nsp: NspClient, events: EventLog) -> None:
+    def __init__(self, context: SandboxContext, nsp: HubNsp, events: EventLog) -> None:
         self._context = context
         self._nsp = nsp
         self._events = events
@@ -78,7 +78,7 @@ class Registrar:
 
     def plan(self, cpr: str, wanted: list[Wanted], why_not: dict[tuple[str, str, str | None], Unwanted]) -> None:
         """Record which entries to add and which to withdraw (one transaction, no network)."""
-        now = naive(self._context.clock.now())
+        now = naive_utc(self._context.clock.now())
         with self._context.database.session() as s:
             live = list(s.scalars(select(EntryRow).where(EntryRow.cpr == cpr, EntryRow.state.in_(LIVE))))
             for row in live:

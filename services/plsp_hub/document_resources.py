@@ -17,9 +17,10 @@ from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from html import escape
 from typing import Any
 
-from services.plsp_hub.state import PROTECTED_NAME, Clinic, DateOrDateTime, Patient, Practitioner
+from nsp_sandbox.cpr import CPR_SYSTEM
+from nsp_sandbox.protected_names import shared_name
+from services.plsp_hub.state import Clinic, DateOrDateTime, Patient, Practitioner
 
-CPR_SYSTEM = "urn:oid:1.2.208.176.1.2"
 SOR_SYSTEM = "urn:oid:1.2.208.176.1.1"
 YDERNUMMER_SYSTEM = "urn:oid:1.2.208.176.1.4"
 URI_SYSTEM = "urn:ietf:rfc:3986"
@@ -140,8 +141,8 @@ def name_text(given: Iterable[str], family: str) -> str:
 
 def patient_resource(patient: Patient, profile: str) -> dict[str, Any]:
     """The citizen; a missing given or family name is ``ADRESSEBESKYTTET`` (Document 2.0.2)."""
-    given = [g for g in patient.given if g.strip()] or [PROTECTED_NAME]
-    family = patient.family if patient.family.strip() else PROTECTED_NAME
+    names, family = shared_name(patient.given, patient.family)
+    given = list(names)
     pid = patient_id(patient)
     gender = _GENDER_DA.get(patient.gender, patient.gender)
     return {
@@ -182,8 +183,8 @@ def organization_resource(clinic: Clinic, profile: str) -> dict[str, Any]:
 
 def practitioner_resource(practitioner: Practitioner, profile: str) -> dict[str, Any]:
     """A person at the practice, with the identifier that is stable across versions."""
-    given = [g for g in practitioner.given if g.strip()] or [PROTECTED_NAME]
-    family = practitioner.family if practitioner.family.strip() else PROTECTED_NAME
+    names, family = shared_name(practitioner.given, practitioner.family)
+    given = list(names)
     return {
         "resourceType": "Practitioner",
         "id": practitioner_id(practitioner),

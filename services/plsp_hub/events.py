@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from nsp_sandbox.clock import Clock
+from nsp_sandbox.clock import Clock, naive_utc
 from nsp_sandbox.database import Database
 from nsp_sandbox.outcome import Issue
 from services.plsp_hub.models import EventRow
-from services.plsp_hub.records import aware, naive
+from services.plsp_hub.records import aware
 
 KINDS = ("submitted", "refused", "shared", "unshared", "cancelled", "purged", "served", "dds-retry")
 
@@ -30,7 +30,7 @@ class EventLog:
             version: int | None = None, rule: str | None = None, path: str | None = None,
             details: dict[str, Any] | None = None) -> None:
         assert kind in KINDS, kind
-        session.add(EventRow(at=naive(self._clock.now()), cpr=cpr, clinic_sor=clinic_sor, kind=kind,
+        session.add(EventRow(at=naive_utc(self._clock.now()), cpr=cpr, clinic_sor=clinic_sor, kind=kind,
                              subject=subject[:220], version=version, rule=rule, path=path, text=text,
                              details=details))
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.outcome import FhirError, Issue
 from services.plsp_hub import sharing_rules as rules
@@ -22,7 +23,7 @@ from services.plsp_hub.dds_registration import Registrar, Unwanted, Wanted
 from services.plsp_hub.events import EventLog
 from services.plsp_hub.interface import CardIn, NoteIn, NoteUpdate
 from services.plsp_hub.models import CardRow, EntryRow, NoteRow, SettingRow
-from services.plsp_hub.nsp import NspClient
+from services.plsp_hub.nsp import HubNsp
 from services.plsp_hub.records import (
     approval_json,
     author_json,
@@ -30,7 +31,6 @@ from services.plsp_hub.records import (
     card_of,
     clinic_json,
     diagnosis_json,
-    naive,
     note_of,
     offset_of,
     patient_json,
@@ -55,7 +55,7 @@ def note_not_found(key: str) -> FhirError:
 
 
 class Hub:
-    def __init__(self, context: SandboxContext, nsp: NspClient) -> None:
+    def __init__(self, context: SandboxContext, nsp: HubNsp) -> None:
         self.context = context
         self.nsp = nsp
         self.events = EventLog(context.database, context.clock)
@@ -157,8 +157,8 @@ class Hub:
                 row.version += 1
             row.clinic, row.patient = clinic_json(card.clinic), patient_json(card.patient)
             row.diagnoses = [diagnosis_json(d) for d in card.diagnoses]
-            row.approval, row.updated, row.submitted_at = approval_json(card.approval), naive(card.updated), \
-                naive(self.now())
+            row.approval, row.updated, row.submitted_at = approval_json(card.approval), naive_utc(card.updated), \
+                naive_utc(self.now())
             version = row.version
             self.events.add(s, cpr, sor, "submitted", CONDITIONLIST,
                             f"Diagnosis card version {version} received ({origin}): {len(card.diagnoses)} "
@@ -252,19 +252,19 @@ class Hub:
         with self.context.database.session() as s:
             row = s.scalar(select(NoteRow).where(NoteRow.clinic_sor == clinic.sor, NoteRow.key == key))
             if row is None:
-                row = NoteRow(key=key, clinic_sor=clinic.sor, cpr=patient.cpr, created=naive(created),
+                row = NoteRow(key=key, clinic_sor=clinic.sor, cpr=patient.cpr, created=naive_utc(created),
                               created_offset=offset_of(created), state="active", do_not_share=bool(do_not_share))
                 s.add(row)
             elif do_not_share is not None:
                 row.do_not_share = do_not_share
             row.clinic, row.patient = clinic_json(clinic), patient_json(patient)
-            row.updated, row.updated_offset, row.version = naive(updated), offset_of(updated), version
-            row.ended = naive(ended) if ended else None
+            row.updated, row.updated_offset, row.version = naive_utc(updated), offset_of(updated), version
+            row.ended = naive_utc(ended) if ended else None
             if not keep_author:
                 row.author = author_json(author)
             row.body_html = cleaned.html
             if version == 1 or row.available_from is None:
-                row.available_from = naive(available)
+                row.available_from = naive_utc(available)
             text = (f"Note created ({origin})" if version == 1 else
                     f"Note version {version} received ({origin}): a correction; only the newest version is served")
             self.events.add(s, patient.cpr, clinic.sor, "submitted", subject, text, version=version, details={
@@ -320,7 +320,7 @@ class Hub:
             cpr = row.cpr
             if row.state == "active":
                 due = rules.purge_due(now, self.context.settings.plsp_note_purge_hours)
-                row.state, row.cancelled_at, row.purge_due = "cancelled", naive(now), naive(due)
+                row.state, row.cancelled_at, row.purge_due = "cancelled", naive_utc(now), naive_utc(due)
                 self.events.add(s, cpr, sor, "cancelled", subject, "Cancelled by the clinic: no longer served; its "
                                 f"content is deleted from the hub by {due.isoformat(timespec='seconds')}",
                                 version=row.version, rule="plsp-note-cancelled",
@@ -424,7 +424,7 @@ class Hub:
 
     def purge(self) -> int:
         """Delete the content of cancelled notes whose purge time has come (sandbox clock)."""
-        now = naive(self.now())
+        now = naive_utc(self.now())
         with self.context.database.session() as s:
             due = list(s.scalars(select(NoteRow).where(NoteRow.state == "cancelled", NoteRow.purge_due <= now)))
             for row in due:

@@ -42,11 +42,12 @@ from nsp_sandbox.mhd_source import (
     PatientInfo,
     document_reference,
 )
+from nsp_sandbox.protected_names import fhir_human_name, shared_name
 from services.plsp_hub.conditionlist_document import conditionlist_title
 from services.plsp_hub.document_resources import YDERNUMMER_SYSTEM, danish_time, narrative
 from services.plsp_hub.notes_document import COMPOSITION_PROFILE as NOTES_COMPOSITION_PROFILE
 from services.plsp_hub.notes_document import composition_uuid, notes_title
-from services.plsp_hub.state import PROTECTED_NAME, Clinic, ConditionCard, Note, Patient, Practitioner
+from services.plsp_hub.state import Clinic, ConditionCard, Note, Patient, Practitioner
 
 CLASS_CODE = Coding("urn:oid:1.2.208.184.100.9", "001", "Klinisk rapport")
 FACILITY_TYPE = Coding("http://snomed.info/sct", "394761003", "almen lægepraksis")
@@ -196,9 +197,8 @@ def _narrative(dr: dict[str, Any], clinic: Clinic, person: Practitioner | None,
 
 
 def _patient_info(patient: Patient) -> PatientInfo:
-    return PatientInfo(cpr=patient.cpr,
-                       family=patient.family if patient.family.strip() else PROTECTED_NAME,
-                       given=tuple(g for g in patient.given if g.strip()) or (PROTECTED_NAME,),
+    given, family = shared_name(patient.given, patient.family)
+    return PatientInfo(cpr=patient.cpr, family=family, given=given,
                        gender=patient.gender, birth_date=patient.birth_date.isoformat())
 
 
@@ -227,8 +227,7 @@ def _on_demand(dr: dict[str, Any], clinic: Clinic, person: Practitioner | None, 
         dr["contained"].append({
             "resourceType": "Practitioner", "id": "person",
             "identifier": [{"system": person.identifier_system, "value": person.identifier_value}],
-            "name": [{"use": "official", "family": person.family if person.family.strip() else PROTECTED_NAME,
-                      "given": [g for g in person.given if g.strip()] or [PROTECTED_NAME]}],
+            "name": [fhir_human_name(person.given, person.family)],
         })
         dr["author"].append({"reference": "#person"})
         if authenticator:

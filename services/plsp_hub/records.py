@@ -20,10 +20,6 @@ from services.plsp_hub.state import (
 )
 
 
-def naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
 def aware(moment: datetime, offset_minutes: int = 0) -> datetime:
     return moment.replace(tzinfo=UTC).astimezone(timezone(timedelta(minutes=offset_minutes)))
 

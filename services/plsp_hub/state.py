@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
-PROTECTED_NAME = "ADRESSEBESKYTTET"
-
 DiagnosisStatus = Literal["current", "relevant"]  # category:status — SCT 15240007 Aktuel | 723506003 Relevant
 DiagnosisKind = Literal["problem-list-item", "encounter-diagnosis"]  # category:type — Forløb | Kontakt
 DateOrDateTime = date | datetime  # ConditionList allows date-only values; Notes needs a time with offset

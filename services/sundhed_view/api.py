@@ -18,6 +18,7 @@ import jwt
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from nsp_sandbox.cpr import cpr_problem
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.tokens import bearer_token
 from services.sundhed_view.dds import OVERRIDE_HEADER, Reader, Refused
@@ -46,9 +47,9 @@ def refused_response(refused: Refused) -> JSONResponse:
 
 
 def _check_cpr(cpr: str) -> None:
-    if not (len(cpr) == 10 and cpr.isdigit()):
-        raise FhirError(400, Issue("error", "value", f"'{cpr}' is not a CPR number (10 digits)", expression="cpr",
-                                   rule="view-cpr"))
+    problem = cpr_problem(cpr)
+    if problem:
+        raise FhirError(400, Issue("error", "value", problem, expression="cpr", rule="view-cpr"))
 
 
 def router(views: Views, nsp: Nsp) -> APIRouter:

@@ -12,9 +12,9 @@ from urllib.parse import quote
 import httpx2 as httpx
 
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.cpr import CPR_SYSTEM
 from nsp_sandbox.peers import IN_PROCESS_ORIGIN
 
-CPR_SYSTEM = "urn:oid:1.2.208.176.1.2"
 OVERRIDE_HEADER = "X-Consent-Override"
 STATUSES = "current,superseded,entered-in-error"
 PAGE = 500  # DDS's largest page

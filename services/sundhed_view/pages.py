@@ -13,7 +13,6 @@ POST → redirect → GET).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -23,6 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.cpr import is_cpr
 from services.sundhed_view import chart, formatting
 from services.sundhed_view.dds import Reader, Refused
 from services.sundhed_view.nsp import Nsp
@@ -30,7 +30,6 @@ from services.sundhed_view.session import COOKIE, MAX_AGE, Session, Signer
 from services.sundhed_view.views import Views
 
 TEMPLATES = Path(__file__).parent / "templates"
-CPR = re.compile(r"^\d{10}$")
 MAX_REASON = 500
 MAX_FORM = 16 * 1024
 ROWS_SHOWN = 12  # newest results per analysis on the page; all of them one link away (?alle=1)
@@ -190,13 +189,13 @@ def router(pages: Pages) -> APIRouter:
     async def look_up(request: Request, cpr: str = "") -> Response:
         session = await pages.session(request)
         cpr = cpr.replace("-", "").strip()
-        if not CPR.match(cpr):
+        if not is_cpr(cpr):
             return pages.render(request, "home.html", session, status=400, names=await pages.names(),
                                 error="Et CPR-nummer har 10 cifre (DDMMÅÅ-XXXX).", cpr_value=cpr)
         return pages.redirect(request, f"/borger/{cpr}")
 
     def _valid(cpr: str) -> None:
-        if not CPR.match(cpr):
+        if not is_cpr(cpr):
             raise SignedOut
 
     @web.get("/borger/{cpr}", response_class=HTMLResponse)

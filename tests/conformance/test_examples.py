@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from nsp_sandbox.conformance.packages import PackageRegistry
+from nsp_sandbox.conformance.validator import Validator
 from nsp_sandbox.outcome import Issue
-from services.conformance.packages import PackageRegistry
-from services.conformance.validator import Validator
 
 PACKAGES = (
     "medcom.fhir.dk.homecareobservation#1.2.1",

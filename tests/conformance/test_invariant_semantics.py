@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from services.conformance.validator import Validator
+from nsp_sandbox.conformance.validator import Validator
 
 DR = ("medcom.fhir.dk.xdsdocuments", "example/DocumentReference-16002002-ac41-45de-ad6b-eb02b098e859.json")
 

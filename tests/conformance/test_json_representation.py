@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.conformance.validator import Validator
+from nsp_sandbox.conformance.validator import Validator
 
 
 def _rules(validator: Validator, resource: dict) -> set[tuple[str | None, str | None]]:

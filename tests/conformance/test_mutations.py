@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from nsp_sandbox.conformance.packages import PackageRegistry
+from nsp_sandbox.conformance.validator import Validator
 from nsp_sandbox.outcome import Issue
-from services.conformance.packages import PackageRegistry
-from services.conformance.validator import Validator
 
 HCO = ("medcom.fhir.dk.homecareobservation", "1.2.1", "Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json")
 CONDITIONLIST = ("medcom.fhir.dk.conditionlist", "1.0.1", "Bundle-23d8ece4-7cff-47c1-9680-571377c6ea74.json")

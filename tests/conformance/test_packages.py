@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from services.conformance.packages import PackageRegistry, version_key
+from nsp_sandbox.conformance.packages import PackageRegistry, version_key
 
 HCO = "medcom.fhir.dk.homecareobservation"
 
@@ -139,7 +139,7 @@ def test_loading_hco_conditionlist_notes_with_dependencies_takes_under_a_second(
 def test_cli_list_and_offline_install(fhir_packages_dir: Path, tmp_path: Path) -> None:
     env = {"NSP_SANDBOX_FHIR_PACKAGES": str(fhir_packages_dir), "FHIR_PACKAGE_CACHE": str(tmp_path / "cache"),
            "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "COLUMNS": "200"}
-    cli = [sys.executable, "-m", "nsp_sandbox.cli"]
+    cli = [sys.executable, "-m", "sandbox.cli"]
     listed = subprocess.run([*cli, "packages", "list", "--json"], env=env, capture_output=True, text=True,
                             timeout=60)
     assert listed.returncode == 0, listed.stderr

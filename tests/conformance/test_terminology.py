@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from services.conformance.packages import PackageRegistry
-from services.conformance.terminology import Terminology
+from nsp_sandbox.conformance.packages import PackageRegistry
+from nsp_sandbox.conformance.terminology import Terminology
 
 XDS = "http://medcomfhir.dk/ig/xdsmetadata/ValueSet/"
 

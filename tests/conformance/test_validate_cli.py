@@ -11,8 +11,8 @@ import pytest
 from test_validator_xml import to_xml  # the FHIR XML writer of the XML tests
 from typer.testing import CliRunner
 
-from nsp_sandbox.cli import app
-from services.conformance.packages import PackageRegistry
+from nsp_sandbox.conformance.packages import PackageRegistry
+from sandbox.cli import app
 
 HCO_BUNDLE = "Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json"
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from test_validator_xml import to_xml  # the FHIR XML writer of the XML tests
 
-from services.conformance.packages import PackageRegistry
+from nsp_sandbox.conformance.packages import PackageRegistry
 
 URL = "/conformance/$validate"
 JSON = {"Content-Type": "application/fhir+json"}

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from services.conformance.fhirpath_compiler import FhirPathError, Unsupported, compile_expression, item_of
-from services.conformance.fhirpath_functions import EvaluationScope, narrative_problems
-from services.conformance.invariants import InvariantEngine
-from services.conformance.packages import PackageRegistry
-from services.conformance.validator import Validator
+from nsp_sandbox.conformance.fhirpath_compiler import FhirPathError, Unsupported, compile_expression, item_of
+from nsp_sandbox.conformance.fhirpath_functions import EvaluationScope, narrative_problems
+from nsp_sandbox.conformance.invariants import InvariantEngine
+from nsp_sandbox.conformance.packages import PackageRegistry
+from nsp_sandbox.conformance.validator import Validator
 
 OBSERVATION: dict[str, Any] = {
     "resourceType": "Observation", "id": "o1", "status": "final",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from nsp_sandbox.conformance.base_structure import base_structure_issues, fhirpath_of
+from nsp_sandbox.conformance.packages import PackageRegistry
+from nsp_sandbox.conformance.validator import Validator
 from nsp_sandbox.outcome import Issue, operation_outcome
-from services.conformance.base_structure import base_structure_issues, fhirpath_of
-from services.conformance.packages import PackageRegistry
-from services.conformance.validator import Validator
 
 CORE = "http://hl7.org/fhir/StructureDefinition/"
 

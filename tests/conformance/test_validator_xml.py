@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from services.conformance.packages import PackageRegistry
-from services.conformance.validator import Validator
-from services.conformance.xml_json import xml_to_json
+from nsp_sandbox.conformance.packages import PackageRegistry
+from nsp_sandbox.conformance.validator import Validator
+from nsp_sandbox.conformance.xml_json import xml_to_json
 
 FHIR = "http://hl7.org/fhir"
 

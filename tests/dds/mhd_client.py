@@ -22,7 +22,8 @@ import httpx2 as httpx
 from fastapi.testclient import TestClient
 from sts_client import READER, SOURCE_SYSTEM, add_relation, auth
 
-CPR_SYSTEM = "urn:oid:1.2.208.176.1.2"
+from nsp_sandbox.cpr import CPR_SYSTEM
+
 CPR = "0602631234"  # the patient of the xdsdocuments HCO DocumentReference example
 OTHER_CPR = "2509479989"  # the patient of the ConditionList examples
 FHIR_JSON = "application/fhir+json"

@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from mhd_client import CPR_SYSTEM, Mhd
 from sts_client import add_relation, auth
 
-from nsp_sandbox.app import create_sandbox_app
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.outcome import FhirError
+from sandbox.app import create_sandbox_app
 from services.dds.access import address_protection
 
 BRUNO = "2509479989"  # gave Emil (0505059996) a fuldmagt

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from mhd_client import Mhd
 from sts_client import auth, token
 
-from nsp_sandbox.app import create_sandbox_app
 from nsp_sandbox.context import SandboxContext
+from sandbox.app import create_sandbox_app
 
 
 def rule_of(response) -> set[str]:  # type: ignore[no-untyped-def]

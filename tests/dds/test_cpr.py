@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from services.dds.cpr import InvalidCpr, birth_year, cpr_problem, is_cpr, parse_cpr
+from nsp_sandbox.cpr import InvalidCpr, birth_year, cpr_problem, is_cpr, parse_cpr
 
 MOD11_WEIGHTS = (4, 3, 2, 7, 6, 5, 4, 3, 2, 1)
 

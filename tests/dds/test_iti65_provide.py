@@ -21,9 +21,9 @@ from mhd_client import (
     sha1_b64,
 )
 
-from nsp_sandbox.app import create_sandbox_app
 from nsp_sandbox.config import Strictness
 from nsp_sandbox.context import SandboxContext
+from sandbox.app import create_sandbox_app
 
 
 def test_provide_registers_entry_submission_set_and_document(mhd: Mhd) -> None:

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from nsp_sandbox.config import Settings, Strictness
+from nsp_sandbox.conformance.packages import PackageRegistry
+from nsp_sandbox.conformance.terminology import Terminology
 from nsp_sandbox.outcome import Issue
-from services.conformance.packages import PackageRegistry
-from services.conformance.terminology import Terminology
 from services.dds.metadata_rules import check_document_reference, check_submission_set
 
 EXAMPLE = "DocumentReference-16002002-ac41-45de-ad6b-eb02b098e859.json"

@@ -14,11 +14,11 @@ import pytest
 import uvicorn
 from hco_flow import CPR, SKODSTRUP, order
 
-from nsp_sandbox.app import create_sandbox_app
 from nsp_sandbox.clock import Clock
 from nsp_sandbox.config import Settings
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.database import Database
+from sandbox.app import create_sandbox_app
 
 
 def _free_port() -> int:

@@ -7,9 +7,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sts_client import token
 
-from nsp_sandbox.app import create_sandbox_app
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.tokens import audience, verify
+from sandbox.app import create_sandbox_app
 
 
 def claims(client: TestClient, persona: str, **kwargs) -> dict:  # type: ignore[no-untyped-def]

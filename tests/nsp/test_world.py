@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from services.nsp.world import age_at, birth_date, shipped_world
+from nsp_sandbox.cpr import birth_date
+from services.nsp.world import age_at, shipped_world
 
 MEDCOM_CPRS = ("2509479989", "0703921VJ5", "0602631234", "0505059996", "0201919990", "1502829995",
                "3001749995", "0505239996")

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from nsp_sandbox.actors import ACTORS
-from nsp_sandbox.cli import app
+from sandbox.actors import ACTORS
+from sandbox.cli import app
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,8 +7,8 @@ from fastapi.testclient import TestClient
 from sts_client import auth
 from typer.testing import CliRunner
 
-from nsp_sandbox.demo import HCO_PACKAGE, hco_scenario, send_hco_examples
 from nsp_sandbox.mhd_source import DocumentSource
+from sandbox.demo import HCO_PACKAGE, hco_scenario, send_hco_examples
 from services.eoj_sender.chain import read_facts
 from services.eoj_sender.sharing import SOURCE_ID, document_metadata
 
@@ -79,7 +79,7 @@ def test_the_hco_scenario_traces_new_modify_retract(client: TestClient) -> None:
 
 
 def test_demo_hco_command_exists() -> None:
-    from nsp_sandbox.cli import app
+    from sandbox.cli import app
 
     result = CliRunner().invoke(app, ["demo", "hco", "--help"])
     assert result.exit_code == 0

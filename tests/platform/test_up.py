@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from nsp_sandbox.actors import ACTORS
+from sandbox.actors import ACTORS
 
 
 def _free_port() -> int:
@@ -30,7 +30,7 @@ def running(tmp_path_factory: pytest.TempPathFactory, fhir_packages_dir: Path) -
            "FHIR_PACKAGE_CACHE": str(data / "cache")}
     env.pop("NSP_SANDBOX_DATABASE_URL", None)
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "nsp_sandbox.cli", "up", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox.cli", "up", "--port", str(port),
                              "--data-dir", str(data)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     base = f"http://localhost:{port}"
@@ -71,7 +71,7 @@ def _time_to_ready(fhir_packages_dir: Path, data: Path) -> float:
     env = {**os.environ, "NSP_SANDBOX_FHIR_PACKAGES": str(fhir_packages_dir)}
     env.pop("NSP_SANDBOX_DATABASE_URL", None)
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "nsp_sandbox.cli", "up", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox.cli", "up", "--port", str(port),
                              "--data-dir", str(data)], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
@@ -113,7 +113,7 @@ def test_default_storage_is_sqlite_under_the_data_dir(running: tuple[str, float,
 def test_urls_are_printed(fhir_packages_dir: Path, tmp_path: Path) -> None:
     port = _free_port()
     env = {**os.environ, "NSP_SANDBOX_FHIR_PACKAGES": str(fhir_packages_dir)}
-    proc = subprocess.Popen([sys.executable, "-m", "nsp_sandbox.cli", "up", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox.cli", "up", "--port", str(port),
                              "--data-dir", str(tmp_path)], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from plsp_support import plsp
 
 from nsp_sandbox.context import SandboxContext
-from services.lps.plsp_client import PlspClient
+from nsp_sandbox.plsp_client import PlspClient
 
 START = datetime(2026, 5, 6, 10, 0, tzinfo=UTC)  # 12:00 Danish time
 

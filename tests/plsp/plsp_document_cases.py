@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
+from nsp_sandbox.protected_names import PROTECTED_NAME
 from services.plsp_hub.state import (
-    PROTECTED_NAME,
     Approval,
     Author,
     Clinic,

@@ -9,14 +9,14 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sts_client import auth
 
-from services.lps.plsp_client import PlspClient, approval, diagnosis, note
+from nsp_sandbox.cpr import CPR_SYSTEM
+from nsp_sandbox.plsp_client import PlspClient, approval, diagnosis, note
 
 CPR = "2509479989"  # Bruno Elmer, listed at Skødstrup Lægepraksis
 CLINIC = "52581000016005"  # Skødstrup Lægepraksis
 GP_SYSTEM = "system-lps-skodstrup"
 OTHER_GP_SYSTEM = "system-lps-medcom-testcenter"  # MedCom Testcenter, SOR 325381000016008
 GP = "gp-skodstrup"  # Lars Lund, the clinic's GP: a treatment relation with the clinic's citizens
-CPR_SYSTEM = "urn:oid:1.2.208.176.1.2"
 CL_TYPE = "11450-4"
 NOTE_TYPE = "866144008"
 

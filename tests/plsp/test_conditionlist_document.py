@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from plsp_document_cases import ASBESTOS, ASSEMBLED, BO, CARDS, DIABETES, HASSERIS, card
 
-from services.conformance.validator import Validator
+from nsp_sandbox.conformance.validator import Validator
 from services.plsp_hub.conditionlist_document import build_conditionlist
 from services.plsp_hub.state import Approval, ConditionCard, Diagnosis
 

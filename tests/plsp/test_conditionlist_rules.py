@@ -18,7 +18,7 @@ from plsp_support import (
 )
 from sts_client import auth
 
-from services.lps.plsp_client import PlspClient, PlspError
+from nsp_sandbox.plsp_client import PlspClient, PlspError
 
 
 def test_an_approved_card_shares_only_diagnoses_on_the_card_and_not_private(gp: PlspClient) -> None:

@@ -9,7 +9,7 @@ from plsp_support import CL_TYPE, NOTE_TYPE, Reader
 from typer.testing import CliRunner
 
 from nsp_sandbox.context import SandboxContext
-from nsp_sandbox.demo_plsp import DEMO_CPR, conditionlist_scenario, load_plsp_demo, notes_scenario
+from sandbox.demo_plsp import DEMO_CPR, conditionlist_scenario, load_plsp_demo, notes_scenario
 
 
 def test_the_conditionlist_scenario(client: TestClient, clock: SandboxContext) -> None:
@@ -43,7 +43,7 @@ def test_the_demo_data_is_loaded_once(client: TestClient, clock: SandboxContext)
 
 
 def test_the_demo_commands_run(fhir_packages_dir: Path, tmp_path: Path) -> None:
-    from nsp_sandbox.cli import app
+    from sandbox.cli import app
 
     env = {"NSP_SANDBOX_FHIR_PACKAGES": str(fhir_packages_dir), "FHIR_PACKAGE_CACHE": str(tmp_path / "cache")}
     for name, expected in (("conditionlist", "senest opdateret"), ("notes", "Note 1 cancelled")):

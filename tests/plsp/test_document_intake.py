@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from plsp_document_cases import CARDS, NOTES
 
+from nsp_sandbox.conformance.packages import PackageRegistry
+from nsp_sandbox.conformance.validator import Validator
 from nsp_sandbox.simplified_html import clean_note_html
-from services.conformance.packages import PackageRegistry
-from services.conformance.validator import Validator
 from services.plsp_hub.conditionlist_document import build_conditionlist
 from services.plsp_hub.document_intake import IntakeError, card_from_document, note_from_document
 from services.plsp_hub.notes_document import build_note_document

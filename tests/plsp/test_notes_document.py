@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from plsp_document_cases import CEST, CREATED, NOTES, SIDSEL, note
 
-from services.conformance.validator import Validator
+from nsp_sandbox.conformance.validator import Validator
 from services.plsp_hub.notes_document import build_note_document
 from services.plsp_hub.state import Author
 

@@ -11,7 +11,7 @@ from plsp_support import CPR, a_note
 from sqlalchemy import select
 
 from nsp_sandbox.context import SandboxContext
-from services.lps.plsp_client import PlspClient, PlspError
+from nsp_sandbox.plsp_client import PlspClient, PlspError
 from services.plsp_hub.models import EventRow, NoteRow
 
 

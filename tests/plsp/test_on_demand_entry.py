@@ -10,7 +10,7 @@ import pytest
 from plsp_document_cases import CARDS, NOTES, SIDSEL
 
 from nsp_sandbox.config import Settings
-from services.conformance.validator import Validator
+from nsp_sandbox.conformance.validator import Validator
 from services.dds.metadata_rules import check_document_reference
 from services.plsp_hub.on_demand_entry import (
     conditionlist_entry,

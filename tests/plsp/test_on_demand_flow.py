@@ -24,9 +24,9 @@ from plsp_support import (
 )
 from sts_client import auth
 
+from nsp_sandbox.conformance.validator import Validator
 from nsp_sandbox.context import SandboxContext
-from services.conformance.validator import Validator
-from services.lps.plsp_client import PlspClient
+from nsp_sandbox.plsp_client import PlspClient
 
 
 def errors(validator: Validator, bundle: dict) -> list[str]:  # type: ignore[type-arg]

@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from plsp_support import CL_TYPE, NOTE_TYPE, Reader, note_text, plsp, resources
 
+from nsp_sandbox.conformance.validator import Validator
 from nsp_sandbox.context import SandboxContext
-from services.conformance.validator import Validator
-from services.lps.plsp_client import PlspError
+from nsp_sandbox.plsp_client import PlspError
 
 CONDITIONLISTS = ("23d8ece4-7cff-47c1-9680-571377c6ea74", "7ffa0111-1aa2-4d68-99f8-1fbf57448c8c",
                   "96d37376-e176-4c6a-9c49-2b56e7aae665", "9d923ef7-c817-4e41-a0c2-01c80e8bde0c",

@@ -10,10 +10,11 @@ from plsp_support import NOTE_TYPE, Reader, a_note, plsp, resources
 from sqlalchemy import select
 
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.cpr import birth_date as cpr_birth_date
 from nsp_sandbox.outcome import FhirError
+from nsp_sandbox.protected_names import PROTECTED_NAME
 from services.plsp_hub.models import NoteRow
-from services.plsp_hub.nsp import check_cpr, cpr_birth_date, patient_from_register
-from services.plsp_hub.state import PROTECTED_NAME
+from services.plsp_hub.nsp import check_cpr, patient_from_register
 
 
 def test_register_fields_are_used_as_given() -> None:

@@ -5,7 +5,7 @@ about the citizen it is seeded for.
   sends the message to the GP emulator, gets it acknowledged and shares it to DDS; corrections and
   cancellations through ``/eoj/hco/{id}/modify`` and ``/retract``.
 * **Diagnosis cards and notes** go the real way too: the citizen's GP system hands them to the PLSP
-  Health Hub through the LPS client (``services/lps/plsp_client.py``), and the hub registers them
+  Health Hub through the LPS client (``nsp_sandbox/plsp_client.py``), and the hub registers them
   in DDS on demand (:func:`diagnosis_card`, :func:`plsp_card`, :func:`plsp_note`).
 * **Crafted documents** the hub would never produce — a note with hostile markup (the hub cleans
   HTML at the source), notes and cards breaking the standards' business rules for the viewer to
@@ -34,10 +34,10 @@ from typing import Any
 
 import httpx2 as httpx
 
+from nsp_sandbox.cpr import CPR_SYSTEM
 from nsp_sandbox.mhd_source import Coding, DocumentMetadata, Organisation, PatientInfo, provide_bundle
-from services.lps.plsp_client import PlspClient, Practitioner, approval, practitioner
+from nsp_sandbox.plsp_client import PlspClient, Practitioner, approval, practitioner
 
-CPR_SYSTEM = "urn:oid:1.2.208.176.1.2"
 SOR_SYSTEM = "urn:oid:1.2.208.176.1.1"
 SOURCE_SYSTEM = "system-plsp"  # the PLSP Health Hub's system persona: the source of cards and notes
 SOURCE_ID = "urn:oid:1.2.208.176.43210.8.10.77"

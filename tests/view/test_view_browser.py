@@ -89,7 +89,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory, fhir_packages_dir: Path, p
     """A real sandbox server on a free port, with the scenarios' data."""
     import uvicorn
 
-    from nsp_sandbox.app import create_sandbox_app
+    from sandbox.app import create_sandbox_app
 
     folder = tmp_path_factory.mktemp("browser-sandbox")
     settings = Settings(fhir_packages=str(fhir_packages_dir), fhir_package_cache=folder / "cache", data_dir=folder,

@@ -10,9 +10,10 @@ falls in it: the result is filtered and says so in a warning (nspop 121380616).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.outcome import Issue
 from nsp_sandbox.tokens import Principal
 from services.dds.queries import Withholding
@@ -65,4 +66,4 @@ def withheld_warning() -> Issue:
 def _instant(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
-    return datetime.fromisoformat(value).astimezone(UTC).replace(tzinfo=None)
+    return naive_utc(datetime.fromisoformat(value))

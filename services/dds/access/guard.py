@@ -19,7 +19,7 @@ from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.tokens import Principal
 from services.dds.access import address_protection, blocking, min_log, readers, treatment_relation
 from services.dds.access.consent_override import HEADER, override_reason
-from services.dds.access.nsp import NspClient
+from services.dds.access.nsp import dds_nsp_client
 from services.dds.access.tokens import TokenVerifier
 from services.dds.queries import Withholding
 
@@ -61,7 +61,7 @@ class Guard:
     def __init__(self, context: SandboxContext) -> None:
         self.context = context
         self.verifier = TokenVerifier(context.peers, context.clock)
-        self.nsp = NspClient(context.peers, context.clock, context.settings.dds_nsp_persona)
+        self.nsp = dds_nsp_client(context.peers, context.clock, context.settings.dds_nsp_persona)
 
     @property
     def enabled(self) -> bool:

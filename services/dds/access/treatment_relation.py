@@ -3,9 +3,9 @@ sundhedsloven §42a), asked of NSP at the time of the look-up. Without one: 403 
 
 from __future__ import annotations
 
+from nsp_sandbox.nsp_client import NspClient
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.tokens import Principal
-from services.dds.access.nsp import NspClient
 
 SOURCE = "sundhedsloven §42a; NSP BRS; DDS data retrieval IFS v1.5 (internal_error_treatmentrelation)"
 

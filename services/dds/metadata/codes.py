@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from services.dds.metadata.findings import Findings, RuleGroup
 
 if TYPE_CHECKING:
-    from services.conformance.terminology import Expansion, Terminology
+    from nsp_sandbox.conformance.terminology import Expansion, Terminology
 
 _XDSMETADATA = "http://medcomfhir.dk/ig/xdsmetadata/ValueSet/"
 _DOCUMENT = "http://medcomfhir.dk/ig/document/ValueSet/"

@@ -23,7 +23,7 @@ from services.dds.metadata.identifiers import check_entry_uuid, check_unique_id
 from services.dds.metadata.times import check_instant, check_period
 
 if TYPE_CHECKING:
-    from services.conformance.terminology import Terminology
+    from nsp_sandbox.conformance.terminology import Terminology
 
 # MedCom's extension carrying the XDS homeCommunityId on a DocumentReference.
 HOME_COMMUNITY_ID_EXTENSION = (

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from services.dds.cpr import CPR_SYSTEM, cpr_problem
+from nsp_sandbox.cpr import CPR_SYSTEM, cpr_problem
 from services.dds.metadata.fhir import JsonObject, Target, follow, identifier_values
 from services.dds.metadata.findings import (
     MD096,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from nsp_sandbox.clock import naive_utc
+
 _PATTERN = re.compile(
     r"^(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2})"
     r"(?:T(?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.(?P<fraction>\d{1,9}))?)?"
@@ -50,7 +52,7 @@ def parse_range(value: str) -> tuple[datetime, datetime]:
         if isinstance(exc, DateFormatError):
             raise
         raise DateFormatError(f"'{value}' is not a valid date: {exc}") from None
-    low = moment.astimezone(UTC).replace(tzinfo=None)
+    low = naive_utc(moment)
     if g["second"] is None:
         step = timedelta(minutes=1)
     elif g["fraction"] is None:

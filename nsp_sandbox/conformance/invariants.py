@@ -28,9 +28,8 @@ import fhirpathpy
 from fhirpathpy.engine.nodes import ResourceNode
 from fhirpathpy.models import models
 
-from nsp_sandbox.outcome import Issue, Severity
-from services.conformance.fhirpath_compiler import FhirPathError, Unsupported, compile_expression, item_of
-from services.conformance.fhirpath_functions import (
+from nsp_sandbox.conformance.fhirpath_compiler import FhirPathError, Unsupported, compile_expression, item_of
+from nsp_sandbox.conformance.fhirpath_functions import (
     USER_FUNCTIONS,
     EvaluationScope,
     NotChecked,
@@ -38,7 +37,8 @@ from services.conformance.fhirpath_functions import (
     evaluation_scope,
     leave_scope,
 )
-from services.conformance.structure import Constraint
+from nsp_sandbox.conformance.structure import Constraint
+from nsp_sandbox.outcome import Issue, Severity
 
 # Expressions the walker checks natively (same meaning, no FHIRPath evaluation per element).
 STRUCTURAL_EXPRESSIONS = frozenset({

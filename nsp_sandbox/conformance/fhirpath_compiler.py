@@ -25,7 +25,7 @@ from typing import Any
 from fhirpathpy.models import models
 from fhirpathpy.parser import parse
 
-from services.conformance import fhirpath_functions as fhir_functions
+from nsp_sandbox.conformance import fhirpath_functions as fhir_functions
 
 _MODEL = models["r4"]
 _PATH_TO_TYPE: dict[str, str] = _MODEL["path2Type"]

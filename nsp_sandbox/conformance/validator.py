@@ -21,17 +21,17 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+from nsp_sandbox.conformance.base_structure import base_structure_issues
+from nsp_sandbox.conformance.bindings import BindingChecker
+from nsp_sandbox.conformance.invariants import InvariantEngine
+from nsp_sandbox.conformance.slicing import SliceExpectations
+from nsp_sandbox.conformance.structure import StructureLibrary
+from nsp_sandbox.conformance.terminology import Terminology
+from nsp_sandbox.conformance.walker import Frame, Walk
 from nsp_sandbox.outcome import Issue, operation_outcome
-from services.conformance.base_structure import base_structure_issues
-from services.conformance.bindings import BindingChecker
-from services.conformance.invariants import InvariantEngine
-from services.conformance.slicing import SliceExpectations
-from services.conformance.structure import StructureLibrary
-from services.conformance.terminology import Terminology
-from services.conformance.walker import Frame, Walk
 
 if TYPE_CHECKING:
-    from services.conformance.packages import FhirPackage, PackageRegistry
+    from nsp_sandbox.conformance.packages import FhirPackage, PackageRegistry
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class Validator:
         """The resource in ``raw`` as FHIR JSON (XML is converted), or None and why not."""
         media = content_type.split(";")[0].strip().lower()
         if media in XML_TYPES or (media not in JSON_TYPES and raw.lstrip()[:1] == b"<"):
-            from services.conformance.xml_json import XmlError, xml_to_json
+            from nsp_sandbox.conformance.xml_json import XmlError, xml_to_json
 
             try:
                 return xml_to_json(raw, self.structures), []

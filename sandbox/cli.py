@@ -43,7 +43,7 @@ def serve(
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
 ) -> None:
     """Serve only some actors (one container per actor), under the same paths as ``up``."""
-    from nsp_sandbox.actors import ACTORS
+    from sandbox.actors import ACTORS
 
     known = {a.name for a in ACTORS}
     unknown = [a for a in actors if a not in known]
@@ -57,10 +57,10 @@ def _serve(host: str, port: int, data_dir: Path | None, log_level: str, only: se
            demo: bool = False) -> None:
     import uvicorn
 
-    from nsp_sandbox.actors import ACTORS
-    from nsp_sandbox.app import create_sandbox_app
     from nsp_sandbox.config import Settings
     from nsp_sandbox.context import SandboxContext
+    from sandbox.actors import ACTORS
+    from sandbox.app import create_sandbox_app
 
     started = time.perf_counter()
     if data_dir is not None:
@@ -111,7 +111,7 @@ def _load_hco_demo(context: SandboxContext, origin: str) -> None:
     """Send the official HCO example messages through this sandbox's EOJ (which shares them to DDS)."""
     import httpx2 as httpx
 
-    from nsp_sandbox.demo import HCO_PACKAGE, send_hco_examples
+    from sandbox.demo import HCO_PACKAGE, send_hco_examples
 
     package = context.packages.get(HCO_PACKAGE)
     if package is None:
@@ -143,8 +143,8 @@ def _load_plsp_demo(origin: str) -> None:
     """A diagnosis card and notes for a seeded citizen, through the PLSP hub's LPS interface."""
     import httpx2 as httpx
 
-    from nsp_sandbox.demo_plsp import load_plsp_demo
-    from services.lps.plsp_client import PlspError
+    from nsp_sandbox.plsp_client import PlspError
+    from sandbox.demo_plsp import load_plsp_demo
 
     try:
         with httpx.Client(timeout=60) as http:
@@ -168,7 +168,7 @@ def demo_hco(
 
     import httpx2 as httpx
 
-    from nsp_sandbox.demo import DEMO_CPR, hco_scenario
+    from sandbox.demo import DEMO_CPR, hco_scenario
 
     def trace(http: httpx.Client, origin: str) -> None:
         def dds_view(ids: list[str]) -> None:
@@ -192,9 +192,9 @@ def demo_hco(
         return
     from fastapi.testclient import TestClient
 
-    from nsp_sandbox.app import create_sandbox_app
     from nsp_sandbox.config import Settings
     from nsp_sandbox.context import SandboxContext
+    from sandbox.app import create_sandbox_app
 
     folder = data_dir or Path(tempfile.mkdtemp(prefix="nsp-sandbox-demo-"))
     settings = Settings(data_dir=folder)
@@ -215,9 +215,9 @@ def _in_process(run: Callable[[httpx.Client, str], object], url: str | None, dat
         return
     from fastapi.testclient import TestClient
 
-    from nsp_sandbox.app import create_sandbox_app
     from nsp_sandbox.config import Settings
     from nsp_sandbox.context import SandboxContext
+    from sandbox.app import create_sandbox_app
 
     folder = data_dir or Path(tempfile.mkdtemp(prefix="nsp-sandbox-demo-"))
     context = SandboxContext.from_settings(Settings(data_dir=folder))
@@ -232,7 +232,7 @@ def demo_conditionlist(
     data_dir: Annotated[Path | None, typer.Option(help="database folder of the in-process sandbox")] = None,
 ) -> None:
     """ConditionList via PLSP: submit, approve, correct, empty — with what DDS and the citizen see."""
-    from nsp_sandbox.demo_plsp import conditionlist_scenario
+    from sandbox.demo_plsp import conditionlist_scenario
 
     _in_process(lambda http, origin: conditionlist_scenario(http, origin, report=typer.echo), url, data_dir)
 
@@ -244,7 +244,7 @@ def demo_notes(
     data_dir: Annotated[Path | None, typer.Option(help="database folder of the in-process sandbox")] = None,
 ) -> None:
     """Notes via PLSP: create, correct, do-not-share, share again, cancel — with what DDS and the citizen see."""
-    from nsp_sandbox.demo_plsp import notes_scenario
+    from sandbox.demo_plsp import notes_scenario
 
     _in_process(lambda http, origin: notes_scenario(http, origin, report=typer.echo), url, data_dir)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from services.conformance.packages import FhirPackage, PackageRegistry
+    from nsp_sandbox.conformance.packages import FhirPackage, PackageRegistry
 
 CORE_SD = "http://hl7.org/fhir/StructureDefinition/"
 FHIRPATH_SYSTEM = "http://hl7.org/fhirpath/System."

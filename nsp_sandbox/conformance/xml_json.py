@@ -14,7 +14,7 @@ from typing import Any
 
 from lxml import etree
 
-from services.conformance.structure import ElementNode, StructureLibrary
+from nsp_sandbox.conformance.structure import ElementNode, StructureLibrary
 
 FHIR_NS = "http://hl7.org/fhir"
 XHTML_NS = "http://www.w3.org/1999/xhtml"

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from services.conformance.structure import Discriminator, ElementNode, StructureLibrary
+from nsp_sandbox.conformance.structure import Discriminator, ElementNode, StructureLibrary
 
 _STEP = re.compile(r"extension\('([^']*)'\)|ofType\(([^)]*)\)|resolve\(\)|\$this|[A-Za-z_][A-Za-z0-9_]*")
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from services.conformance.packages import FhirPackage, PackageRegistry
+from nsp_sandbox.conformance.packages import FhirPackage, PackageRegistry
 
 CodeStatus = Literal["valid", "invalid", "not-checked"]
 _MISSING = object()

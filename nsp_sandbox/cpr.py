@@ -12,15 +12,30 @@ There is deliberately **no modulus-11 check**: CPR numbers that fail it have bee
 2007, when the numbers that pass it ran out for some birth dates.
 
 In FHIR a CPR number is an ``Identifier`` with system ``urn:oid:1.2.208.176.1.2``.
+
+A citizen without a CPR number (a foreigner, an unconscious patient) gets a replacement number, an
+**eCPR** (x-eCPR, "erstatningspersonnummer") from the national eCPR register: ``DDMMYY`` + ``1`` or
+``7`` + two capital letters + a digit, with system ``urn:oid:1.2.208.176.1.6.1.1``. It carries a
+birth date like a CPR number but is never a CPR number: DDS cannot register documents on it.
+
+The gender a CPR number records is its last digit: odd for a man, even for a woman.
+
+This module is the one place these rules are written; every actor uses it.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
 # The CPR register's OID, as FHIR identifier system (dk-core ``dk-core-cpr-identifier``).
 CPR_SYSTEM = "urn:oid:1.2.208.176.1.2"
+# The national eCPR register's replacement numbers (dk-core ``x-ecpr`` identifier system).
+ECPR_SYSTEM = "urn:oid:1.2.208.176.1.6.1.1"
+PATIENT_ID_SYSTEMS = (CPR_SYSTEM, ECPR_SYSTEM)
+
+ECPR_PATTERN = re.compile(r"^(0[1-9]|[12]\d|3[01])(0[1-9]|1[0-2])\d{2}[17][A-Z]{2}\d$")
 
 
 class InvalidCpr(ValueError):
@@ -88,3 +103,41 @@ def cpr_problem(value: object) -> str | None:
 def is_cpr(value: object) -> bool:
     """Whether ``value`` is a well-formed CPR number (10 digits, a real birth date)."""
     return cpr_problem(value) is None
+
+
+def is_ecpr(value: object) -> bool:
+    """Whether ``value`` has the form of an eCPR (replacement) number: DDMMYY + 1|7 + two letters + digit."""
+    return isinstance(value, str) and ECPR_PATTERN.match(value) is not None
+
+
+def birth_date(value: str) -> date | None:
+    """The birth date a CPR or eCPR number encodes, or None when it encodes none."""
+    if is_ecpr(value):
+        try:
+            return date(birth_year(int(value[4:6]), int(value[6])), int(value[2:4]), int(value[0:2]))
+        except ValueError:
+            return None
+    try:
+        return parse_cpr(value).birth_date
+    except InvalidCpr:
+        return None
+
+
+def gender(value: str) -> str:
+    """The gender a CPR number records: an odd last digit is ``male``, an even one ``female``."""
+    return "male" if value[-1:].isdigit() and int(value[-1]) % 2 else "female"
+
+
+def age_at(value: str, today: date) -> int | None:
+    """Completed years at ``today`` of the person a CPR/eCPR number names; None without a birth date."""
+    born = birth_date(value)
+    if born is None:
+        return None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def patient_number(identifiers: list[dict[str, object]]) -> str:
+    """The CPR number among FHIR ``identifier`` values, else the eCPR, else ``""``."""
+    found = {i.get("system"): i.get("value") for i in identifiers if isinstance(i, dict)}
+    value = found.get(CPR_SYSTEM) or found.get(ECPR_SYSTEM) or ""
+    return value if isinstance(value, str) else ""

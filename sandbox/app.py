@@ -9,8 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
 from nsp_sandbox import __version__
-from nsp_sandbox.actors import ACTORS, Actor
 from nsp_sandbox.context import SandboxContext
+from sandbox.actors import ACTORS, Actor
 
 
 def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: bool = True,

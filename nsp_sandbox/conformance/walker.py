@@ -16,16 +16,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from nsp_sandbox.conformance.fhirpath_functions import EvaluationScope, NotChecked
+from nsp_sandbox.conformance.invariants import is_structural
+from nsp_sandbox.conformance.references import BundleIndex, reference_type, resolve_contained
+from nsp_sandbox.conformance.slicing import Expectation, fixed_matches, instance_values, pattern_matches
+from nsp_sandbox.conformance.structure import CompiledStructure, Constraint, ElementNode, TypeRef
 from nsp_sandbox.outcome import Issue
-from services.conformance.fhirpath_functions import EvaluationScope, NotChecked
-from services.conformance.invariants import is_structural
-from services.conformance.references import BundleIndex, reference_type, resolve_contained
-from services.conformance.slicing import Expectation, fixed_matches, instance_values, pattern_matches
-from services.conformance.structure import CompiledStructure, Constraint, ElementNode, TypeRef
 
 if TYPE_CHECKING:
-    from services.conformance.packages import FhirPackage
-    from services.conformance.validator import Validator
+    from nsp_sandbox.conformance.packages import FhirPackage
+    from nsp_sandbox.conformance.validator import Validator
 
 # Extension URL bases of packages MedCom depends on that are not available here: their extensions
 # are reported as "not checked" (warning), not as unknown.

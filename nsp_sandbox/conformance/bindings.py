@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from nsp_sandbox.conformance.structure import Binding
 from nsp_sandbox.outcome import Issue, Severity
-from services.conformance.structure import Binding
 
 if TYPE_CHECKING:
-    from services.conformance.packages import FhirPackage
-    from services.conformance.terminology import Terminology
+    from nsp_sandbox.conformance.packages import FhirPackage
+    from nsp_sandbox.conformance.terminology import Terminology
 
 CODED_TYPES = frozenset({"code", "Coding", "CodeableConcept", "Quantity", "string", "uri"})
 _FAIL_SEVERITY: dict[str, Severity] = {"required": "error", "extensible": "warning", "preferred": "information"}
