@@ -13,6 +13,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from nsp_sandbox import strict_json
 from nsp_sandbox.outcome import FhirError, Issue, operation_outcome
 
 FHIR_JSON = "application/fhir+json"
@@ -51,11 +52,11 @@ def _too_large(max_bytes: int) -> FhirError:
 
 
 def _parse_json(raw: bytes) -> Any:
+    """The body as JSON (:mod:`nsp_sandbox.strict_json`: no duplicate keys, bounded nesting), else 400."""
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FhirError(400, Issue("error", "structure", f"Body is not valid JSON: {exc}",
-                                   rule="json-syntax")) from None
+        return strict_json.loads(raw)
+    except strict_json.JsonRefused as exc:
+        raise FhirError(400, Issue("error", "structure", f"Body refused: {exc}", rule=exc.rule)) from None
 
 
 async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:

@@ -32,6 +32,8 @@ from nsp_sandbox.outcome import FhirError, Issue
 ISSUER = "urn:nsp-sandbox:sts"
 ALGORITHM = "ES256"
 LEEWAY_SECONDS = 30
+# A DGWS ID card is valid for at most 24 hours (DGWS 1.0.1 §"ID card validity"); no token lives longer.
+MAX_LIFETIME_SECONDS = 24 * 3600
 TOKEN_SOURCE = "DGWS 1.0.1 ID card + HSUID header (NSP STS), modelled as a JWT"
 
 
@@ -118,6 +120,43 @@ def key_id(token: str) -> str | None:
     return kid
 
 
+_NUMBER_CLAIMS = ("exp", "iat", "nbf")
+_TEXT_CLAIMS = ("iss", "sub", "jti", "persona_kind", "id_card_type", "name")
+_OPTIONAL_TEXT_CLAIMS = ("user_type", "acting_cpr", "authorisation", "role", "system_name", "citizen_user_relation")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def claims_problem(claims: dict[str, Any]) -> str | None:
+    """What is wrong with the claims' types or lifetime (None when nothing is): a signed token is
+    still refused when ``exp`` is not a number, a name is not a string, or it lives over 24 hours."""
+    for name in _NUMBER_CLAIMS:
+        if name in claims and not _is_number(claims[name]):
+            return f"claim '{name}' must be a number of seconds (NumericDate), not {type(claims[name]).__name__}"
+    for name in _TEXT_CLAIMS:
+        if name in claims and not isinstance(claims[name], str):
+            return f"claim '{name}' must be a string"
+    for name in _OPTIONAL_TEXT_CLAIMS:
+        if claims.get(name) is not None and not isinstance(claims[name], str):
+            return f"claim '{name}' must be a string or absent"
+    if "assurance_level" in claims and (not isinstance(claims["assurance_level"], int)
+                                        or isinstance(claims["assurance_level"], bool)):
+        return "claim 'assurance_level' must be a whole number"
+    acts_for = claims.get("acts_for")
+    if acts_for is not None and not (isinstance(acts_for, list) and all(isinstance(c, str) for c in acts_for)):
+        return "claim 'acts_for' must be a list of CPR numbers"
+    organisation = claims.get("organisation")
+    if organisation is not None and not (isinstance(organisation, dict)
+                                         and all(isinstance(v, str | None) for v in organisation.values())):
+        return "claim 'organisation' must be an object of strings"
+    if _is_number(claims.get("exp")) and _is_number(claims.get("iat")) \
+            and claims["exp"] - claims["iat"] > MAX_LIFETIME_SECONDS:
+        return f"it lives {int(claims['exp'] - claims['iat'])} s; the most a token may live is {MAX_LIFETIME_SECONDS} s"
+    return None
+
+
 def verify(token: str, jwks: dict[str, Any], expected_audience: str, now: datetime) -> Principal:
     """Check signature (against ``jwks``), issuer, audience, and validity at ``now``; 401 otherwise."""
     kid = key_id(token)
@@ -136,6 +175,9 @@ def verify(token: str, jwks: dict[str, Any], expected_audience: str, now: dateti
         raise unauthorised("The token's signature does not verify", "token-signature") from None
     except jwt.PyJWTError as exc:
         raise unauthorised(f"The token is not valid: {exc}", "token-invalid") from None
+    problem = claims_problem(claims)
+    if problem:
+        raise unauthorised(f"The token is not valid: {problem}", "token-claims")
     moment = now.timestamp()
     if float(claims["exp"]) + LEEWAY_SECONDS <= moment:
         raise unauthorised("The token has expired", "token-expired")

@@ -1,0 +1,63 @@
+"""A token that verifies is still refused when its claims have the wrong types or it lives too long:
+401 with rule ``token-claims``, never a 500."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from nsp_sandbox.outcome import FhirError
+from nsp_sandbox.tokens import ALGORITHM, ISSUER, MAX_LIFETIME_SECONDS, audience, verify
+
+KEY = ec.generate_private_key(ec.SECP256R1())
+JWK = {**json.loads(jwt.algorithms.ECAlgorithm.to_jwk(KEY.public_key())), "kid": "k1"}
+JWKS = {"keys": [JWK]}
+
+
+def claims(**changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    base: dict[str, Any] = {"iss": ISSUER, "aud": audience("dds"), "sub": "gp-skodstrup", "jti": "t1",
+                            "iat": now, "nbf": now, "exp": now + 600, "persona_kind": "professional",
+                            "id_card_type": "user", "assurance_level": 4, "name": "Lars Lund",
+                            "user_type": "nsi:HealthcareProfessional", "authorisation": "SK7T1",
+                            "organisation": {"sor": "123", "name": "Lægehuset"}, "acts_for": []}
+    base.update(changes)
+    return {k: v for k, v in base.items() if v is not ...}
+
+
+def signed(body: dict[str, Any]) -> str:
+    return jwt.encode(body, KEY, algorithm=ALGORITHM, headers={"kid": "k1"})
+
+
+def test_a_well_typed_token_verifies() -> None:
+    assert verify(signed(claims()), JWKS, audience("dds"), datetime.now(UTC)).authorisation == "SK7T1"
+
+
+@pytest.mark.parametrize("changes, named", [
+    ({"exp": "tomorrow"}, "exp"),
+    ({"iat": True}, "iat"),
+    ({"name": 42}, "name"),
+    ({"assurance_level": "4"}, "assurance_level"),
+    ({"acts_for": "2509479989"}, "acts_for"),
+    ({"organisation": {"sor": 123}}, "organisation"),
+    ({"authorisation": ["SK7T1"]}, "authorisation"),
+])
+def test_wrongly_typed_claims_are_refused_with_401(changes: dict[str, Any], named: str) -> None:
+    with pytest.raises(FhirError) as refused:
+        verify(signed(claims(**changes)), JWKS, audience("dds"), datetime.now(UTC))
+    assert refused.value.status == 401
+    assert refused.value.issues[0].rule == "token-claims" and f"'{named}'" in refused.value.issues[0].diagnostics
+
+
+def test_a_token_may_live_at_most_a_day() -> None:
+    now = int(time.time())
+    verify(signed(claims(exp=now + MAX_LIFETIME_SECONDS)), JWKS, audience("dds"), datetime.now(UTC))
+    with pytest.raises(FhirError) as refused:
+        verify(signed(claims(exp=now + MAX_LIFETIME_SECONDS + 1)), JWKS, audience("dds"), datetime.now(UTC))
+    assert refused.value.issues[0].rule == "token-claims"
