@@ -4,7 +4,8 @@
 #   1. NSP_SANDBOX_TEST_POSTGRES_URL, if set;
 #   2. a server already answering on 127.0.0.1:5432;
 #   3. a throwaway cluster started with pg_createcluster (Debian's postgresql-common), removed afterwards.
-# Without any of them the PostgreSQL runs are skipped, and the test report says so.
+# Without any of them the PostgreSQL runs are skipped, and the test report says so; under CI (CI set)
+# they fail instead, naming what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,7 +32,7 @@ if [ -z "${NSP_SANDBOX_TEST_POSTGRES_URL:-}" ]; then
     cleanup="pg_dropcluster --stop $version $cluster"
     export NSP_SANDBOX_TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:$port/postgres"
   else
-    echo "==> PostgreSQL: none found and pg_createcluster unavailable; PostgreSQL tests will be SKIPPED"
+    echo "==> PostgreSQL: none found and pg_createcluster unavailable; PostgreSQL tests will be SKIPPED (and fail when CI is set)"
   fi
 fi
 trap '[ -n "$cleanup" ] && $cleanup || true' EXIT
