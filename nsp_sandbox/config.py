@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     # Identity of the sandbox's XDS affinity domain (TEST1 values by default).
     home_community_id: str = "urn:oid:1.2.208.176.43210.8.10"
     repository_unique_id: str = "1.2.208.176.43210.8.10.11"
+    # The control face (/sandbox): with a token, callers must send it as a bearer token; without one,
+    # only callers on this machine (loopback) may use it.
+    admin_token: str | None = Field(default=None, description="bearer token for the /sandbox control face")
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -9,14 +9,18 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
 from nsp_sandbox import __version__
+from nsp_sandbox.clock_store import DatabaseClockStore
 from nsp_sandbox.context import SandboxContext
 from sandbox.actors import ACTORS, Actor
+from sandbox.control.app import create_app as control_app
 
 
 def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: bool = True,
                        only: set[str] | None = None) -> FastAPI:
     """The sandbox as one ASGI app; ``only`` limits it to some actors (by name, e.g. ``{"dds"}``)."""
     context = context or SandboxContext.from_settings()
+    # One clock for the whole sandbox: every process on this database follows PUT /sandbox/clock.
+    context.clock.share(DatabaseClockStore(context.database))
     app = FastAPI(title="nsp-sandbox", version=__version__, docs_url="/docs")
     app.state.context = context
     mounted: list[Actor] = []
@@ -28,6 +32,7 @@ def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: 
             continue
         app.mount(actor.prefix, factory(context))
         mounted.append(actor)
+    app.mount("/sandbox", control_app(context))  # the control face, in every process (the clock is shared)
     app.state.actors = mounted
     context.peers.attach(app)
 

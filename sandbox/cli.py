@@ -263,9 +263,11 @@ def version() -> None:
 
 
 def _add_subcommands() -> None:
+    from sandbox import clock_command
     from services.conformance import cli as conformance_cli
 
     conformance_cli.register(app)
+    clock_command.register(app)
 
 
 _add_subcommands()

@@ -1,0 +1,24 @@
+"""The control face as an app of its own, mounted at ``/sandbox`` by the one-process app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+
+from nsp_sandbox import __version__
+from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.fhir_http import install_error_handlers
+from sandbox.control import clock
+from sandbox.control.guard import require_operator
+
+
+def create_app(context: SandboxContext) -> FastAPI:
+    app = FastAPI(title="nsp-sandbox control face", version=__version__,
+                  description="The sandbox itself: its clock (docs/control.md). Operator only: "
+                              "NSP_SANDBOX_ADMIN_TOKEN as a bearer token, or a caller on this machine.")
+    install_error_handlers(app)
+
+    def operator(request: Request) -> None:
+        require_operator(request, context.settings)
+
+    app.include_router(clock.router(context.clock, operator))
+    return app
