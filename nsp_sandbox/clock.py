@@ -32,7 +32,7 @@ class ClockSetting:
 class ClockStore(Protocol):
     """Where a shared clock keeps its setting (the database)."""
 
-    def load(self) -> ClockSetting: ...
+    def load(self) -> ClockSetting | None: ...  # None: nothing stored yet
 
     def save(self, setting: ClockSetting) -> None: ...
 
@@ -47,8 +47,11 @@ class Clock:
         self._checked = 0.0
 
     def share(self, store: ClockStore) -> None:
-        """Keep this clock's setting in ``store`` and follow what other processes set there."""
+        """Keep this clock's setting in ``store`` and follow what other processes set there; the first
+        process to share a clock stores its own setting."""
         self._store = store
+        if store.load() is None:
+            self._set(self._setting)
         self._refresh(force=True)
 
     def now(self) -> datetime:
@@ -92,7 +95,7 @@ class Clock:
         with self._lock:
             self._checked = time.monotonic()
             try:
-                self._setting = self._store.load()
+                self._setting = self._store.load() or self._setting
             except Exception:  # the database is away for a moment: keep the last known setting
                 logging.getLogger("nsp_sandbox").warning("the shared sandbox clock could not be read", exc_info=True)
 

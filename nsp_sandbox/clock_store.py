@@ -29,11 +29,11 @@ class DatabaseClockStore:
         self._database = database
         database.create_tables(_Base.metadata)
 
-    def load(self) -> ClockSetting:
+    def load(self) -> ClockSetting | None:
         with self._database.session() as session:
             row = session.get(ClockRow, 1)
             if row is None:
-                return ClockSetting()
+                return None
             frozen = row.frozen_at.replace(tzinfo=UTC) if row.frozen_at else None
             return ClockSetting(offset=timedelta(seconds=row.offset_seconds), frozen=frozen)
 

@@ -75,6 +75,12 @@ def test_with_a_token_only_the_token_opens_it(context: SandboxContext) -> None:
         assert local.get("/sandbox/clock", headers={"Authorization": "Bearer s3cret"}).status_code == 200
 
 
+def test_a_clock_moved_before_the_sandbox_starts_stays_where_it_was(context: SandboxContext) -> None:
+    context.clock.freeze(datetime(2027, 3, 1, 8, 0, tzinfo=UTC))
+    with TestClient(create_sandbox_app(context, warm_packages=False), client=LOCAL) as local:
+        assert local.get("/sandbox/clock").json()["now"] == "2027-03-01T08:00:00Z"
+
+
 def test_every_process_on_the_database_follows_one_move(context: SandboxContext) -> None:
     """Two clocks sharing one database stand for two worker processes or two containers."""
     first, second = Clock(), Clock()
