@@ -6,18 +6,22 @@ import html
 import threading
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from nsp_sandbox import __version__
 from nsp_sandbox.clock_store import DatabaseClockStore
 from nsp_sandbox.context import SandboxContext
 from sandbox.actors import ACTORS, Actor
 from sandbox.control.app import create_app as control_app
+from sandbox.readiness import Readiness
 
 
 def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: bool = True,
-                       only: set[str] | None = None) -> FastAPI:
-    """The sandbox as one ASGI app; ``only`` limits it to some actors (by name, e.g. ``{"dds"}``)."""
+                       only: set[str] | None = None, seeding: bool = False) -> FastAPI:
+    """The sandbox as one ASGI app; ``only`` limits it to some actors (by name, e.g. ``{"dds"}``).
+
+    It is ready (``GET /health`` 200) once the FHIR packages are loaded and, with ``seeding``, once the
+    caller has put the demo data in and called ``app.state.readiness.ready()``."""
     context = context or SandboxContext.from_settings()
     # One clock for the whole sandbox: every process on this database follows PUT /sandbox/clock.
     context.clock.share(DatabaseClockStore(context.database))
@@ -36,10 +40,20 @@ def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: 
     app.state.actors = mounted
     context.peers.attach(app)
 
+    readiness = app.state.readiness = Readiness()
+
+    def load_packages() -> None:
+        context.packages  # noqa: B018 (loads them)
+        if seeding:
+            readiness.seeding()
+        else:
+            readiness.ready()
+
     if warm_packages:
-        # Load the FHIR packages in the background so the first validating request is fast,
-        # while the server itself is ready at once.
-        threading.Thread(target=lambda: context.packages, name="warm-packages", daemon=True).start()
+        # Load the FHIR packages in the background: the server answers at once (503 "starting").
+        threading.Thread(target=load_packages, name="warm-packages", daemon=True).start()
+    else:
+        load_packages()
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def landing(request: Request) -> str:
@@ -63,7 +77,9 @@ table{{border-collapse:collapse}}td,th{{padding:.4rem .8rem;border-bottom:1px so
 </body></html>"""
 
     @app.get("/health", include_in_schema=False)
-    def health() -> dict[str, object]:
-        return {"status": "ok", "actors": [a.prefix for a in mounted]}
+    def health() -> JSONResponse:
+        """200 ``ready``; 503 ``starting`` / ``seeding`` / ``degraded`` (with what is missing)."""
+        body = {**readiness.to_json(), "actors": [a.prefix for a in mounted]}
+        return JSONResponse(body, status_code=200 if readiness.status == "ready" else 503)
 
     return app

@@ -67,32 +67,48 @@ def _serve(host: str, port: int, data_dir: Path | None, log_level: str, only: se
         os.environ["NSP_SANDBOX_DATA_DIR"] = str(data_dir)
     settings = Settings()
     context = SandboxContext.from_settings(settings)
-    application = create_sandbox_app(context, only=only)
+    seeding = demo and (only is None or "dds" in only)
+    application = create_sandbox_app(context, only=only, seeding=seeding)
     base = f"http://{'localhost' if host in ('0.0.0.0', '127.0.0.1', '::') else host}:{port}"
     mounted = {a.prefix for a in application.state.actors}
+    readiness = application.state.readiness
+    database = settings.database_url or f"SQLite at {settings.data_dir / 'sandbox.db'}"
 
     config = uvicorn.Config(application, host=host, port=port, log_level=log_level, lifespan="on")
     server = uvicorn.Server(config)
 
     def announce() -> None:
-        database = settings.database_url or f"SQLite at {settings.data_dir / 'sandbox.db'}"
-        typer.echo(f"nsp-sandbox {__version__} ready in {time.perf_counter() - started:.2f} s "
-                   f"(database: {_redact(database)})")
+        if readiness.status == "degraded":
+            typer.echo(f"nsp-sandbox {__version__} is up but DEGRADED after {time.perf_counter() - started:.2f} s: "
+                       f"missing {', '.join(readiness.missing)}")
+        else:
+            typer.echo(f"nsp-sandbox {__version__} ready in {time.perf_counter() - started:.2f} s "
+                       f"(database: {_redact(database)})")
         typer.echo(f"  landing page   {base}/")
         for actor in ACTORS:
             if actor.prefix in mounted:
                 typer.echo(f"  {actor.prefix:<14} {base}{actor.prefix}{actor.entry}   {actor.title}")
+        typer.echo(f"  {'/sandbox':<14} {base}/sandbox/clock   control face (docs/control.md)")
         typer.echo("Press Ctrl+C to stop.")
+
+    def become_ready() -> None:
+        """Packages loaded, demo data in, then "ready" (GET /health answers 200 from that moment)."""
+        context.packages  # noqa: B018 (waits for the background load)
+        if seeding:
+            missing = _load_demo(context, f"http://127.0.0.1:{port}")
+            if missing:
+                readiness.degraded(missing)
+        readiness.ready()
+        announce()
 
     original_startup = server.startup
 
     async def startup(sockets=None) -> None:  # type: ignore[no-untyped-def]
         await original_startup(sockets)
         if server.started:
-            announce()
-            if demo and "/dds" in mounted:
-                threading.Thread(target=_load_demo, args=(context, f"http://127.0.0.1:{port}"),
-                                 name="demo-data", daemon=True).start()
+            typer.echo(f"nsp-sandbox {__version__} listening on {base}; loading FHIR packages"
+                       f"{' and demo data' if seeding else ''} … (GET {base}/health answers 200 when ready)")
+            threading.Thread(target=become_ready, name="become-ready", daemon=True).start()
             if "/plsp" in mounted:
                 threading.Thread(target=_plsp_ticks, args=(f"http://127.0.0.1:{port}",), name="plsp-due",
                                  daemon=True).start()
@@ -101,13 +117,15 @@ def _serve(host: str, port: int, data_dir: Path | None, log_level: str, only: se
     server.run()
 
 
-def _load_demo(context: SandboxContext, origin: str) -> None:
-    """The demo data: HCO example messages through the EOJ, a diagnosis card and notes through PLSP."""
-    _load_hco_demo(context, origin)
+def _load_demo(context: SandboxContext, origin: str) -> list[str]:
+    """The demo data: HCO example messages through the EOJ, a diagnosis card and notes through PLSP.
+    Returns what was missing to load it all (empty when everything is in)."""
+    missing = _load_hco_demo(context, origin)
     _load_plsp_demo(origin)
+    return missing
 
 
-def _load_hco_demo(context: SandboxContext, origin: str) -> None:
+def _load_hco_demo(context: SandboxContext, origin: str) -> list[str]:
     """Send the official HCO example messages through this sandbox's EOJ (which shares them to DDS)."""
     import httpx2 as httpx
 
@@ -116,15 +134,16 @@ def _load_hco_demo(context: SandboxContext, origin: str) -> None:
     package = context.packages.get(HCO_PACKAGE)
     if package is None:
         typer.echo(f"Demo data: package {HCO_PACKAGE} is not loaded (set NSP_SANDBOX_FHIR_PACKAGES); skipped")
-        return
+        return [f"FHIR package {HCO_PACKAGE}"]
     typer.echo(f"Demo data: sending the {package.id} example messages through the EOJ …")
     try:
         with httpx.Client(timeout=60) as http:
             changed = send_hco_examples(http, f"{origin}/eoj", list(package.examples()), report=typer.echo)
     except httpx.HTTPError as exc:
         typer.echo(f"Demo data: the EOJ could not be reached ({exc}); skipped")
-        return
+        return ["the HCO demo data (the EOJ could not be reached)"]
     typer.echo(f"Demo data ready ({changed} DDS entries added or changed).")
+    return []
 
 
 def _plsp_ticks(origin: str, every_seconds: float = 60.0) -> None:
@@ -263,11 +282,12 @@ def version() -> None:
 
 
 def _add_subcommands() -> None:
-    from sandbox import clock_command
+    from sandbox import clock_command, wait_command
     from services.conformance import cli as conformance_cli
 
     conformance_cli.register(app)
     clock_command.register(app)
+    wait_command.register(app)
 
 
 _add_subcommands()
