@@ -36,6 +36,8 @@ class Settings(BaseSettings):
         default="", description="':'-separated .tgz files or folders of them, loaded before the cache"
     )
     fhir_package_cache: Path = Field(default_factory=default_fhir_package_cache)
+    fhir_registry: str | None = Field(
+        default=None, description="FHIR package registries tried in order (comma-separated) for missing packages")
     public_base_url: str | None = Field(
         default=None, description="absolute base URL clients reach the sandbox at; default: from each request"
     )

@@ -51,6 +51,12 @@ class SandboxContext:
                 )
             return self._packages
 
+    def forget_packages(self) -> None:
+        """Load the packages afresh at the next use (after new ones were installed)."""
+        with self._lock:
+            self._packages = None
+            self._validator = None
+
     @property
     def validator(self) -> Validator:
         """The conformance engine over the loaded packages, built once and shared by all actors."""

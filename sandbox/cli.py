@@ -61,12 +61,14 @@ def _serve(host: str, port: int, data_dir: Path | None, log_level: str, only: se
     from nsp_sandbox.context import SandboxContext
     from sandbox.actors import ACTORS
     from sandbox.app import create_sandbox_app
+    from sandbox.package_command import ensure_packages
 
     started = time.perf_counter()
     if data_dir is not None:
         os.environ["NSP_SANDBOX_DATA_DIR"] = str(data_dir)
     settings = Settings()
     context = SandboxContext.from_settings(settings)
+    ensure_packages(settings, context)
     seeding = demo and (only is None or "dds" in only)
     application = create_sandbox_app(context, only=only, seeding=seeding)
     base = f"http://{'localhost' if host in ('0.0.0.0', '127.0.0.1', '::') else host}:{port}"
@@ -282,10 +284,11 @@ def version() -> None:
 
 
 def _add_subcommands() -> None:
-    from sandbox import clock_command, wait_command
+    from sandbox import clock_command, package_command, wait_command
     from services.conformance import cli as conformance_cli
 
     conformance_cli.register(app)
+    package_command.register(conformance_cli.packages_app)
     clock_command.register(app)
     wait_command.register(app)
 

@@ -1,0 +1,51 @@
+"""``nsp-sandbox packages ensure`` and the same step before ``up``/``serve``: every FHIR package the
+sandbox declares (``nsp_sandbox/fhir-packages.json``) present, missing ones installed from the FHIR
+package registry into the package cache, or one clear error saying what is missing and how to provide it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from nsp_sandbox.config import Settings
+from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.package_install import PackageId, PackagesUnavailable, ensure
+
+
+def ensure_packages(settings: Settings, context: SandboxContext | None = None) -> None:
+    """Install what is missing (with a line of progress per package); exit 1 with the reason otherwise."""
+
+    def loaded() -> set[PackageId]:
+        registry = context.packages if context is not None else None
+        if registry is None:
+            from nsp_sandbox.conformance.packages import PackageRegistry
+
+            registry = PackageRegistry.load(settings.package_sources(), settings.fhir_package_cache)
+        return {PackageId(p.name, p.version) for p in registry.all_packages()}
+
+    try:
+        installed = ensure(settings.package_sources(), settings.fhir_package_cache, settings.fhir_registry,
+                           typer.echo, confirm=loaded)
+    except PackagesUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if installed:
+        typer.echo(f"FHIR packages: installed {len(installed)} into {settings.fhir_package_cache}")
+        if context is not None:
+            context.forget_packages()
+
+
+def ensure_command(
+    quiet: Annotated[bool, typer.Option(help="print only what is installed or missing")] = False,
+) -> None:
+    """Install every FHIR package the sandbox declares that is missing (NSP_SANDBOX_FHIR_REGISTRY)."""
+    settings = Settings()
+    ensure_packages(settings)
+    if not quiet:
+        typer.echo(f"FHIR packages: every declared package is present ({settings.fhir_package_cache} and "
+                   f"{settings.fhir_packages or 'no NSP_SANDBOX_FHIR_PACKAGES'})")
+
+
+def register(packages_app: typer.Typer) -> None:
+    packages_app.command(name="ensure")(ensure_command)
