@@ -1,7 +1,8 @@
 .PHONY: run test lint bench
 
-# FHIR packages: NSP_SANDBOX_FHIR_PACKAGES if set, else ../shared/fhir-packages when it exists
-# (the standard cache ~/.fhir/packages is always read too).
+# FHIR packages: NSP_SANDBOX_FHIR_PACKAGES if set, else ../shared/fhir-packages when it exists; the
+# standard cache ~/.fhir/packages is always read too, and declared packages missing from both are
+# fetched into it from the FHIR package registry (NSP_SANDBOX_FHIR_REGISTRY) when the sandbox starts.
 SHARED_PACKAGES := $(abspath ../shared/fhir-packages)
 export NSP_SANDBOX_FHIR_PACKAGES ?= $(if $(wildcard $(SHARED_PACKAGES)),$(SHARED_PACKAGES),)
 

@@ -129,15 +129,24 @@ class InstallError(Exception):
         self.unreachable = unreachable
 
 
-def install(package: PackageId, registry: str, cache_dir: Path, report: Report, *, timeout: float = 60.0) -> Path:
-    """Install ``package`` from ``registry`` into ``cache_dir``; the folder that holds ``package/``."""
-    target = Path(cache_dir) / package.key
-    if (target / "package" / "package.json").is_file():
+def install(package: PackageId, registry: str, cache_dir: Path, report: Report, *, timeout: float = 60.0,
+            archives: Path | None = None) -> Path:
+    """Install ``package`` from ``registry`` into ``cache_dir`` (the folder that holds ``package/`` is
+    returned) or, with ``archives``, keep its ``.tgz`` there as ``name-version.tgz`` (a package source
+    folder, like ``NSP_SANDBOX_FHIR_PACKAGES`` takes)."""
+    target = Path(archives) / f"{package.name}-{package.version}.tgz" if archives else Path(cache_dir) / package.key
+    if target.is_file() or (target / "package" / "package.json").is_file():
         return target
     with httpx.Client(timeout=timeout, follow_redirects=True) as http:
         tarball, shasum = _locate(http, registry, package)
         archive = _download(http, tarball, shasum, package, report)
-    _unpack_into(archive, target, package)
+    if archives:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".part")
+        partial.write_bytes(archive)
+        partial.rename(target)
+    else:
+        _unpack_into(archive, target, package)
     return target
 
 
@@ -201,12 +210,14 @@ def _unpack_into(archive: bytes, target: Path, package: PackageId) -> None:
 
 
 def ensure(sources: Sequence[Path], cache_dir: Path, registry_setting: str | None, report: Report, *,
-           only: Iterable[str] | None = None,
-           confirm: Callable[[], set[PackageId]] | None = None) -> list[PackageId]:
+           only: Iterable[str] | None = None, confirm: Callable[[], set[PackageId]] | None = None,
+           archives: Path | None = None) -> list[PackageId]:
     """Install every declared package that is missing; the ones installed. ``confirm`` is asked (it
-    loads the packages for real) before anything is downloaded, in case the quick look missed one."""
+    loads the packages for real) before anything is downloaded, in case the quick look missed one.
+    With ``archives`` the ``.tgz`` files are kept in that folder instead of unpacked into the cache."""
     wanted = declared(only)
-    missing = [p for p in wanted if p not in present(sources, cache_dir)]
+    have = present([archives], archives / ".none") if archives else present(sources, cache_dir)
+    missing = [p for p in wanted if p not in have]
     if missing and confirm is not None:
         loaded = confirm()
         missing = [p for p in missing if p not in loaded]
@@ -220,7 +231,7 @@ def ensure(sources: Sequence[Path], cache_dir: Path, registry_setting: str | Non
                 reasons[package.key] = unreachable[registry]
                 continue
             try:
-                install(package, registry, cache_dir, report)
+                install(package, registry, cache_dir, report, archives=archives)
             except InstallError as exc:
                 reasons[package.key] = str(exc)
                 if exc.unreachable:

@@ -4,6 +4,7 @@ package registry into the package cache, or one clear error saying what is missi
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,7 +14,7 @@ from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.package_install import PackageId, PackagesUnavailable, ensure
 
 
-def ensure_packages(settings: Settings, context: SandboxContext | None = None) -> None:
+def ensure_packages(settings: Settings, context: SandboxContext | None = None, archives: Path | None = None) -> None:
     """Install what is missing (with a line of progress per package); exit 1 with the reason otherwise."""
 
     def loaded() -> set[PackageId]:
@@ -26,7 +27,7 @@ def ensure_packages(settings: Settings, context: SandboxContext | None = None) -
 
     try:
         installed = ensure(settings.package_sources(), settings.fhir_package_cache, settings.fhir_registry,
-                           typer.echo, confirm=loaded)
+                           typer.echo, confirm=None if archives else loaded, archives=archives)
     except PackagesUnavailable as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -37,11 +38,13 @@ def ensure_packages(settings: Settings, context: SandboxContext | None = None) -
 
 
 def ensure_command(
+    into: Annotated[Path | None, typer.Option(help="keep the .tgz files in this folder (a package source) "
+                                                    "instead of unpacking them into the package cache")] = None,
     quiet: Annotated[bool, typer.Option(help="print only what is installed or missing")] = False,
 ) -> None:
     """Install every FHIR package the sandbox declares that is missing (NSP_SANDBOX_FHIR_REGISTRY)."""
     settings = Settings()
-    ensure_packages(settings)
+    ensure_packages(settings, archives=into)
     if not quiet:
         typer.echo(f"FHIR packages: every declared package is present ({settings.fhir_package_cache} and "
                    f"{settings.fhir_packages or 'no NSP_SANDBOX_FHIR_PACKAGES'})")

@@ -18,6 +18,19 @@ echo "==> installing nsp-sandbox with test extras"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install -qq --disable-pip-version-check -e '.[test]'
 
+# The official FHIR packages the tests read: ../shared/fhir-packages when it is there, else the declared
+# packages fetched from the FHIR package registry (NSP_SANDBOX_FHIR_REGISTRY) into .fhir-packages/.
+if [ -z "${NSP_SANDBOX_TEST_FHIR_PACKAGES:-}" ]; then
+  if [ -d ../shared/fhir-packages ]; then
+    export NSP_SANDBOX_TEST_FHIR_PACKAGES="$(cd ../shared/fhir-packages && pwd)"
+  else
+    echo "==> FHIR packages: no ../shared/fhir-packages; fetching the declared packages into .fhir-packages/"
+    .venv/bin/nsp-sandbox packages ensure --into .fhir-packages
+    export NSP_SANDBOX_TEST_FHIR_PACKAGES="$PWD/.fhir-packages"
+  fi
+fi
+echo "==> FHIR packages: $NSP_SANDBOX_TEST_FHIR_PACKAGES"
+
 cleanup=""
 if [ -z "${NSP_SANDBOX_TEST_POSTGRES_URL:-}" ]; then
   if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432 -t 2; then

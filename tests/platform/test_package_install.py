@@ -38,6 +38,15 @@ def test_missing_packages_come_from_the_registry_with_their_shasum_checked(fhir_
     assert loaded.get("medcom.fhir.dk.homecareobservation", "1.2.1") is not None
 
 
+def test_archives_can_be_kept_as_a_package_source_folder(fhir_packages_dir: Path, tmp_path: Path) -> None:
+    with registry(fhir_packages_dir) as url:
+        ensure([], tmp_path / "cache", url, lambda _: None, only=["notes"], archives=tmp_path / "tgz")
+    kept = sorted(p.name for p in (tmp_path / "tgz").glob("*.tgz"))
+    assert kept == sorted(f"{p.name}-{p.version}.tgz" for p in declared(["notes"]))
+    assert not (tmp_path / "cache").exists()
+    assert PackageRegistry.load([tmp_path / "tgz"], None).get("medcom.fhir.dk.notes", "1.0.0") is not None
+
+
 def test_a_wrong_shasum_is_refused(fhir_packages_dir: Path, tmp_path: Path) -> None:
     with registry(fhir_packages_dir, wrong_shasum=True) as url, pytest.raises(PackagesUnavailable) as refused:
         ensure([], tmp_path, url, lambda _: None, only=["fhir"])
