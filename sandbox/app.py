@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import threading
 
@@ -11,9 +13,18 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from nsp_sandbox import __version__
 from nsp_sandbox.clock_store import DatabaseClockStore
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.security_headers import SecurityHeaders
 from sandbox.actors import ACTORS, Actor
 from sandbox.control.app import create_app as control_app
 from sandbox.readiness import Readiness
+
+LANDING_STYLE = ("body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}"
+                 "table{border-collapse:collapse}"
+                 "td,th{padding:.4rem .8rem;border-bottom:1px solid #ddd;text-align:left}")
+# The landing page's one inline stylesheet, allowed by its hash (CSP level 2) and nothing else.
+LANDING_POLICY = ("default-src 'none'; style-src 'sha256-"
+                  + base64.b64encode(hashlib.sha256(LANDING_STYLE.encode()).digest()).decode()
+                  + "'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 
 
 def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: bool = True,
@@ -27,6 +38,7 @@ def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: 
     context.clock.share(DatabaseClockStore(context.database))
     app = FastAPI(title="nsp-sandbox", version=__version__, docs_url="/docs")
     app.state.context = context
+    app.add_middleware(SecurityHeaders)
     mounted: list[Actor] = []
     for actor in ACTORS:
         if only is not None and actor.name not in only:
@@ -56,17 +68,16 @@ def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: 
         load_packages()
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def landing(request: Request) -> str:
+    def landing(request: Request) -> HTMLResponse:
         base = str(request.base_url).rstrip("/")
         rows = "\n".join(
             f'<tr><td><a href="{html.escape(base + a.prefix + a.entry)}">{html.escape(a.title)}</a></td>'
             f"<td><code>{html.escape(a.prefix)}</code></td><td>{html.escape(a.summary)}</td></tr>"
             for a in mounted
         )
-        return f"""<!doctype html>
+        page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>nsp-sandbox</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}}
-table{{border-collapse:collapse}}td,th{{padding:.4rem .8rem;border-bottom:1px solid #ddd;text-align:left}}</style>
+<style>{LANDING_STYLE}</style>
 </head><body>
 <h1>nsp-sandbox {__version__}</h1>
 <p>A runnable sandbox of the Danish national health-data sharing infrastructure.</p>
@@ -75,6 +86,7 @@ table{{border-collapse:collapse}}td,th{{padding:.4rem .8rem;border-bottom:1px so
 {rows}
 </tbody></table>
 </body></html>"""
+        return HTMLResponse(page, headers={"Content-Security-Policy": LANDING_POLICY})
 
     @app.get("/health", include_in_schema=False)
     def health() -> JSONResponse:
