@@ -40,10 +40,10 @@ def parse_request(root: etree._Element) -> tuple[etree._Element, str]:
     naming what is missing)."""
     body = root.find(q(SOAP, "Body"))
     rst = next((e for e in (body if body is not None else []) if isinstance(e.tag, str)), None)
-    trust_ns = etree.QName(rst).namespace if rst is not None else None
-    if rst is None or trust_ns not in ISSUE or etree.QName(rst).localname != "RequestSecurityToken":
+    name = etree.QName(rst) if rst is not None else None
+    if rst is None or name is None or name.namespace not in ISSUE or name.localname != "RequestSecurityToken":
         raise DgwsFault("syntax_error", "The body must be a wst:RequestSecurityToken", "soap:Body")
-    assert trust_ns is not None
+    trust_ns = name.namespace
     request_type = (rst.findtext(q(trust_ns, "RequestType")) or "").strip()
     if request_type and request_type != ISSUE[trust_ns]:
         raise DgwsFault("syntax_error", f"Only Issue is supported, not {request_type}", "wst:RequestType")

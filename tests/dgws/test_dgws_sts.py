@@ -4,6 +4,7 @@ NewSecurityTokenService with client certificates accepted or refused."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from dgws_helpers import NOW, employee_card, include, pair, signed, system_card
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from lxml import etree
 
@@ -24,7 +26,9 @@ from nsp_sandbox.dgws.request_envelope import request_envelope
 from nsp_sandbox.dgws.security import check_security, parse_envelope
 from nsp_sandbox.dgws.settings import DgwsSettings
 from nsp_sandbox.dgws.signing import verify_enveloped
+from nsp_sandbox.dgws.trust import sandbox_sts_certificate, trusted_sts
 from nsp_sandbox.dgws.wstrust import WST13, build_request, read_response
+from nsp_sandbox.peers import Peers
 from services.nsp import dgws_sts
 from services.nsp.personas import personas
 from services.nsp.world import shipped_world
@@ -159,3 +163,21 @@ def test_client_certificate_never_signs_id_cards(sts: TestClient) -> None:
     with pytest.raises(DgwsFault) as caught:
         check_security(request, TrustList((sts_certificate(sts),)), NOW)
     assert caught.value.code == "invalid_certificate"
+
+
+def test_dds_learns_the_sandbox_sts_certificate_over_http(database_url: str) -> None:
+    client, database = make_client(database_url)
+    root = FastAPI()
+    root.mount("/nsp", client.app)
+    peers = Peers({})
+    peers.attach(root)
+    learnt = asyncio.run(sandbox_sts_certificate(peers))
+    assert learnt == sts_certificate(client)
+    national = pair("national")
+    settings = DgwsSettings(TrustList((national.certificate,)), TrustList((pair("client").certificate,)))
+    trusted = trusted_sts(learnt, settings)
+    assert learnt in trusted and national.certificate in trusted and pair("client").certificate not in trusted
+    with pytest.raises(DgwsFault) as caught:
+        asyncio.run(sandbox_sts_certificate(Peers({"nsp": "http://127.0.0.1:9"})))
+    assert caught.value.code == "processing_problem"
+    database.engine.dispose()
