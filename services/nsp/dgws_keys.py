@@ -1,0 +1,50 @@
+"""The sandbox STS's ID-card signing key: an RSA key and a self-signed certificate generated at
+first use and kept in ``nsp_dgws_sts_key`` (as ``keys.py`` keeps the JWT key), so cards stay
+verifiable across restarts. DDS learns the certificate from ``GET /nsp/sts/certificate``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Integer, Text, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from nsp_sandbox.clock import naive_utc
+from nsp_sandbox.database import Database
+from nsp_sandbox.dgws.keys import KeyPair, self_signed
+
+COMMON_NAME = "NSP Sandbox STS (funktionscertifikat)"
+ORGANISATION = "nsp-sandbox"
+
+
+class DgwsKeyBase(DeclarativeBase):
+    pass
+
+
+class DgwsStsKeyRow(DgwsKeyBase):
+    """The STS's ID-card signing key and certificate (PEM); the first row is the one in use."""
+
+    __tablename__ = "nsp_dgws_sts_key"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    private_pem: Mapped[str] = mapped_column(Text)
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+def load_or_create(database: Database, now: datetime) -> KeyPair:
+    """The stored key pair, or a new one stored now (the table is created if missing; concurrent
+    first starts all read back the first row)."""
+    database.create_tables(DgwsKeyBase.metadata)
+    with database.session() as session:
+        row = session.scalars(select(DgwsStsKeyRow).order_by(DgwsStsKeyRow.pk)).first()
+        if row is not None:
+            return KeyPair.from_pem(row.private_pem, row.certificate_pem)
+    pair = self_signed(COMMON_NAME, ORGANISATION, now)
+    try:
+        with database.session() as session:
+            session.add(DgwsStsKeyRow(private_pem=pair.private_pem(), certificate_pem=pair.certificate_pem(),
+                                      created_at=naive_utc(now)))
+    except IntegrityError:
+        pass
+    return load_or_create(database, now)
