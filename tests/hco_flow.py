@@ -48,3 +48,15 @@ def dds_entries(client: TestClient, cpr: str = CPR, status_: str = "current") ->
                           params={"patient.identifier": f"urn:oid:1.2.208.176.1.2|{cpr}", "status": status_})
     assert response.status_code == 200, response.text
     return [e["resource"] for e in response.json().get("entry", []) if e.get("search", {}).get("mode") == "match"]
+
+
+def lps_received(client: TestClient, header_id: str) -> list[dict[str, Any]]:
+    """What the GP emulator received with MessageHeader.id ``header_id``, with its acknowledgements."""
+    response = client.get("/lps/received", params={"header_id": header_id})
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def profile_errors(validator: Any, resource: dict[str, Any], profile: str) -> list[str]:
+    """The conformance engine's errors for ``resource`` against ``profile``, as ``expression: text``."""
+    return [f"{i.expression}: {i.diagnostics}" for i in validator.validate(resource, profile) if i.is_error]

@@ -11,6 +11,7 @@ READER = "gp-skodstrup"  # Skødstrup Lægepraksis' GP: reads, with a treatment 
 
 
 def token(client: httpx.Client, persona: str, audience: Any = None) -> str:
+    """An access token of ``persona`` from ``POST /nsp/sts/token`` (for ``audience`` when given)."""
     body: dict[str, Any] = {"persona": persona}
     if audience is not None:
         body["audience"] = audience

@@ -36,7 +36,8 @@ from nsp_sandbox.hco_terms import (
     unit_of,
 )
 from services.eoj_sender.nsp_registers import Producer
-from services.eoj_sender.order import Order
+from services.eoj_sender.order import Attachment, Order
+from services.eoj_sender.order import Observation as OrderedObservation
 
 UCUM = "http://unitsofmeasure.org"
 
@@ -88,24 +89,50 @@ def build_message(order: Order, *, producer: Producer, receiver: Receiver, ack_e
         ids.setdefault(key, str(uuid.uuid4()))
     header_id, report_id, provenance_id = (str(uuid.uuid4()) for _ in range(3))
     stamp = _iso(now)
+    observations = [observation(item, ids, repertoire, now) for item in order.observations]
+    media = [medium(attachment, ids, stamp) for attachment in order.attachments]
+    report = diagnostic_report(order, report_id, ids, stamp, observations, media,
+                               conclusion if conclusion is not None else order.clinical_comment)
+    header = message_header(header_id, report_id, ids, receiver_endpoint, ack_endpoint)
+    resources = [header, *provenances(provenance_id, header_id, ids, stamp, activity, previous), report,
+                 patient(order, ids), practitioner_role(order, ids), practitioner(order, ids),
+                 producer_organization(producer, ids), requester_organization(receiver, order, ids),
+                 *observations, *media]
+    return {
+        "resourceType": "Bundle", "id": str(uuid.uuid4()),
+        "meta": {"profile": [HCO_IG + "medcom-homecareobservation-message"]},
+        "type": "message", "timestamp": stamp,
+        "entry": [_entry(fhir_base, r) for r in resources],
+    }
 
-    ecpr = is_ecpr(order.cpr)
-    patient: dict[str, Any] = {
+
+def patient(order: Order, ids: dict[str, str]) -> dict[str, Any]:
+    """The citizen (MedCom core Patient): CPR, or an x-eCPR replacement number, and the official name."""
+    return {
         "resourceType": "Patient", "id": ids["patient"],
         "meta": {"profile": [CORE_IG + "medcom-core-patient"]},
-        "identifier": [{"system": ECPR_SYSTEM if ecpr else CPR_SYSTEM, "value": order.cpr}],
+        "identifier": [{"system": ECPR_SYSTEM if is_ecpr(order.cpr) else CPR_SYSTEM, "value": order.cpr}],
         "name": [{"use": "official", "family": order.family, **({"given": order.given} if order.given else {})}],
     }
-    producer_org = {
+
+
+def producer_organization(producer: Producer, ids: dict[str, str]) -> dict[str, Any]:
+    """The sending organisation (MedCom producer organization): GLN, SOR and producent id."""
+    return {
         "resourceType": "Organization", "id": ids["producer"],
         "meta": {"profile": [MESSAGING_IG + "medcom-producer-organization"]},
         "identifier": [{"system": GLN_SYSTEM, "value": producer.gln}, {"system": SOR_SYSTEM, "value": producer.sor},
                        {"use": "official", "system": PRODUCENT_SYSTEM, "value": producer.producent_id}],
         "name": producer.name,
     }
+
+
+def requester_organization(receiver: Receiver, order: Order, ids: dict[str, str]) -> dict[str, Any]:
+    """The requesting GP practice (MedCom requester organization); its contact is the GP's initials,
+    or ``unknown`` by data-absent-reason."""
     contact: dict[str, Any] = ({"name": {"given": [order.initials]}} if order.initials else
                                {"extension": [{"url": DATA_ABSENT_EXT, "valueCode": "unknown"}]})
-    receiver_org = {
+    return {
         "resourceType": "Organization", "id": ids["receiver"],
         "meta": {"profile": [MESSAGING_IG + "medcom-requesterorganization"]},
         "identifier": [{"system": GLN_SYSTEM, "value": receiver.gln}, {"system": SOR_SYSTEM, "value": receiver.sor},
@@ -113,57 +140,79 @@ def build_message(order: Order, *, producer: Producer, receiver: Receiver, ack_e
         "name": receiver.name,
         "contact": [contact],
     }
+
+
+def practitioner(order: Order, ids: dict[str, str]) -> dict[str, Any]:
+    """The signing health-care worker (MedCom core Practitioner): name and phone."""
     signature = order.signature
-    practitioner = {
+    return {
         "resourceType": "Practitioner", "id": ids["practitioner"],
         "meta": {"profile": [CORE_IG + "medcom-core-practitioner"]},
         "name": [{"family": signature.family, "given": signature.given}],
         "telecom": [{"system": "phone", "value": signature.phone}],
     }
-    role = {
+
+
+def practitioner_role(order: Order, ids: dict[str, str]) -> dict[str, Any]:
+    """The signer's role (MedCom core PractitionerRole, SKS administrative role code)."""
+    return {
         "resourceType": "PractitionerRole", "id": ids["role"],
         "meta": {"profile": [CORE_IG + "medcom-core-practitionerrole"]},
         "practitioner": {"reference": f"Practitioner/{ids['practitioner']}"},
-        "code": [{"coding": [{"system": ROLE_SYSTEM, "code": signature.role}]}],
+        "code": [{"coding": [{"system": ROLE_SYSTEM, "code": order.signature.role}]}],
     }
-    observations = []
-    for item in order.observations:
-        system = observation_system(item.code)
-        display = repertoire.get((system, item.code))
-        coding: dict[str, Any] = {"system": system, "code": item.code}
-        if display:
-            coding["display"] = display
-        obs: dict[str, Any] = {
-            "resourceType": "Observation", "id": item.id or str(uuid.uuid4()),
-            "meta": {"profile": [HCO_IG + "medcom-homecare-observation"]},
-            "status": "final", "code": {"coding": [coding]},
-            "subject": {"reference": f"Patient/{ids['patient']}"},
-            "effectiveDateTime": _iso(item.time or now),
-        }
-        if isinstance(item.value, str):
-            obs["valueString"] = item.value
-        elif item.value is not None:
-            unit = item.unit or (unit_of(display) if display else None) or "1"
-            quantity: dict[str, Any] = {"value": item.value, "unit": unit}
-            if item.comparator:
-                quantity["comparator"] = item.comparator
-            obs["valueQuantity"] = quantity
-        obs["interpretation"] = [{"coding": [{"system": INTERPRETATION_SYSTEM, "code": "NI",
-                                              "display": "Not Interpreted"}]}]
-        if item.comment:
-            obs["note"] = [{"text": item.comment}]
-        observations.append(obs)
-    media = []
-    for attachment in order.attachments:
-        media.append({
-            "resourceType": "Media", "id": str(uuid.uuid4()),
-            "meta": {"profile": [CORE_IG + "medcom-core-media"]},
-            "identifier": [{"value": f"urn:uuid:{uuid.uuid4()}",
-                            "assigner": {"reference": f"Organization/{ids['producer']}"}}],
-            "status": "completed",
-            "content": {"contentType": attachment.content_type, "data": attachment.data, "title": attachment.title,
-                        "creation": stamp},
-        })
+
+
+def observation(item: OrderedObservation, ids: dict[str, str], repertoire: dict[tuple[str, str], str],
+                now: datetime) -> dict[str, Any]:
+    """One result (HCO Observation): the code with its repertoire display, a quantity (unit from the
+    display when not given) or a text, interpretation ``NI`` and the analysis comment as a note."""
+    system = observation_system(item.code)
+    display = repertoire.get((system, item.code))
+    coding: dict[str, Any] = {"system": system, "code": item.code}
+    if display:
+        coding["display"] = display
+    obs: dict[str, Any] = {
+        "resourceType": "Observation", "id": item.id or str(uuid.uuid4()),
+        "meta": {"profile": [HCO_IG + "medcom-homecare-observation"]},
+        "status": "final", "code": {"coding": [coding]},
+        "subject": {"reference": f"Patient/{ids['patient']}"},
+        "effectiveDateTime": _iso(item.time or now),
+    }
+    if isinstance(item.value, str):
+        obs["valueString"] = item.value
+    elif item.value is not None:
+        unit = item.unit or (unit_of(display) if display else None) or "1"
+        quantity: dict[str, Any] = {"value": item.value, "unit": unit}
+        if item.comparator:
+            quantity["comparator"] = item.comparator
+        obs["valueQuantity"] = quantity
+    obs["interpretation"] = [{"coding": [{"system": INTERPRETATION_SYSTEM, "code": "NI",
+                                          "display": "Not Interpreted"}]}]
+    if item.comment:
+        obs["note"] = [{"text": item.comment}]
+    return obs
+
+
+def medium(attachment: Attachment, ids: dict[str, str], stamp: str) -> dict[str, Any]:
+    """An attachment (MedCom core Media), identified by a UUID assigned by the producer."""
+    return {
+        "resourceType": "Media", "id": str(uuid.uuid4()),
+        "meta": {"profile": [CORE_IG + "medcom-core-media"]},
+        "identifier": [{"value": f"urn:uuid:{uuid.uuid4()}",
+                        "assigner": {"reference": f"Organization/{ids['producer']}"}}],
+        "status": "completed",
+        "content": {"contentType": attachment.content_type, "data": attachment.data, "title": attachment.title,
+                    "creation": stamp},
+    }
+
+
+def diagnostic_report(order: Order, report_id: str, ids: dict[str, str], stamp: str,
+                      observations: list[dict[str, Any]], media: list[dict[str, Any]],
+                      conclusion: str | None) -> dict[str, Any]:
+    """The HCO DiagnosticReport: performed by the producer and the signing role, security label ``R``
+    when the citizen refused sharing, its results and media, and the conclusion (clinical comment, or
+    a retraction's reason)."""
     report: dict[str, Any] = {
         "resourceType": "DiagnosticReport", "id": report_id,
         "meta": {"profile": [HCO_IG + "medcom-homecareobservation-diagnosticreport"]},
@@ -180,10 +229,16 @@ def build_message(order: Order, *, producer: Producer, receiver: Receiver, ack_e
         report["result"] = [{"reference": f"Observation/{o['id']}"} for o in observations]
     if media:
         report["media"] = [{"link": {"reference": f"Media/{m['id']}"}} for m in media]
-    text = conclusion if conclusion is not None else order.clinical_comment
-    if text:
-        report["conclusion"] = text
-    header = {
+    if conclusion:
+        report["conclusion"] = conclusion
+    return report
+
+
+def message_header(header_id: str, report_id: str, ids: dict[str, str], receiver_endpoint: str,
+                   ack_endpoint: str) -> dict[str, Any]:
+    """The HCO MessageHeader: the requesting GP as primary destination, the producer as sender,
+    acknowledgements to ``ack_endpoint``, the DiagnosticReport as focus."""
+    return {
         "resourceType": "MessageHeader", "id": header_id,
         "meta": {"profile": [HCO_IG + "medcom-homecareobservation-messageheader"]},
         "eventCoding": {"system": EVENT_SYSTEM, "code": HCO_EVENT},
@@ -198,6 +253,13 @@ def build_message(order: Order, *, producer: Producer, receiver: Receiver, ack_e
         "focus": [{"reference": f"DiagnosticReport/{report_id}"}],
         "definition": HCO_DEFINITION,
     }
+
+
+def provenances(provenance_id: str, header_id: str, ids: dict[str, str], stamp: str, activity: str,
+                previous: Previous | None) -> list[dict[str, Any]]:
+    """The message's Provenance (MedCom messaging Provenance, ``activity``); for a modification or
+    retraction it names the previous MessageHeader (``revision`` / ``removal``) and the previous
+    message's own Provenance travels first (MedCom's two-Provenance pattern)."""
     provenance: dict[str, Any] = {
         "resourceType": "Provenance", "id": provenance_id,
         "meta": {"profile": [MESSAGING_IG + "medcom-messaging-provenance"]},
@@ -206,23 +268,13 @@ def build_message(order: Order, *, producer: Producer, receiver: Receiver, ack_e
         "activity": {"coding": [{"system": ACTIVITY_SYSTEM, "code": activity}]},
         "agent": [{"who": {"reference": f"Organization/{ids['producer']}"}}],
     }
-    provenances = [provenance]
-    if previous is not None:
-        role_code = "removal" if activity == "retract-message" else "revision"
-        provenance["entity"] = [{"role": role_code,
-                                 "what": {"reference": f"MessageHeader/{previous.header_id}"}}]
-        # The chain: the previous message's own Provenance travels along (MedCom's two-Provenance pattern).
-        earlier = dict(previous.provenance)
-        earlier["agent"] = [{"who": {"reference": f"Organization/{ids['producer']}"}}]
-        provenances.insert(0, earlier)
-    resources = [header, *provenances, report, patient, role, practitioner, producer_org, receiver_org,
-                 *observations, *media]
-    return {
-        "resourceType": "Bundle", "id": str(uuid.uuid4()),
-        "meta": {"profile": [HCO_IG + "medcom-homecareobservation-message"]},
-        "type": "message", "timestamp": stamp,
-        "entry": [_entry(fhir_base, r) for r in resources],
-    }
+    if previous is None:
+        return [provenance]
+    role_code = "removal" if activity == "retract-message" else "revision"
+    provenance["entity"] = [{"role": role_code, "what": {"reference": f"MessageHeader/{previous.header_id}"}}]
+    earlier = dict(previous.provenance)
+    earlier["agent"] = [{"who": {"reference": f"Organization/{ids['producer']}"}}]
+    return [earlier, provenance]
 
 
 def stable_ids_of(bundle: dict[str, Any]) -> dict[str, str]:

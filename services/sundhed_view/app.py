@@ -20,6 +20,7 @@ from services.sundhed_view import api, pages
 from services.sundhed_view.dds import Refused
 from services.sundhed_view.nsp import Nsp
 from services.sundhed_view.session import COOKIE
+from services.sundhed_view.site import Pages, SignedOut, cookie_path
 from services.sundhed_view.views import Views
 
 STATIC = Path(__file__).parent / "static"
@@ -30,14 +31,14 @@ def create_app(context: SandboxContext) -> FastAPI:
     install_error_handlers(app)
     views = Views(context)
     nsp = Nsp(context)
-    site = pages.Pages(context, views, nsp)
+    site = Pages(context, views, nsp)
     app.state.views = views
 
-    @app.exception_handler(pages.SignedOut)
-    async def _signed_out(request: Request, _exc: pages.SignedOut) -> Response:
+    @app.exception_handler(SignedOut)
+    async def _signed_out(request: Request, _exc: SignedOut) -> Response:
         base = str(request.scope.get("root_path", "")).rstrip("/")
         response = RedirectResponse(f"{base}/", status_code=303)
-        response.delete_cookie(COOKIE, path=pages.cookie_path(request))
+        response.delete_cookie(COOKIE, path=cookie_path(request))
         return response
 
     @app.exception_handler(Refused)

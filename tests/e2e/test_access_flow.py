@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sts_client import auth
 
 from nsp_sandbox.mhd_source import (
     CPR_SYSTEM,
@@ -25,12 +26,6 @@ from nsp_sandbox.mhd_source import (
 
 CITIZEN = "2509479989"
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
-
-
-def bearer(client: TestClient, persona: str) -> dict[str, str]:
-    response = client.post("/nsp/sts/token", json={"persona": persona})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 def document(n: int) -> tuple[DocumentMetadata, bytes]:
@@ -59,7 +54,7 @@ def found(response: Any) -> list[str]:
 
 
 def min_log(client: TestClient) -> list[dict[str, Any]]:
-    response = client.get("/nsp/minlog", headers=bearer(client, f"citizen-{CITIZEN}"))
+    response = client.get("/nsp/minlog", headers=auth(client, f"citizen-{CITIZEN}"))
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
 
@@ -75,12 +70,12 @@ def test_the_access_story(client: TestClient) -> None:
     # A source system provides two documents; it may not read them back.
     bundle = provide_bundle([document(1), document(2)], source_id="urn:oid:1.2.208.176.43210.8.10.99",
                             submitted=datetime.fromisoformat("2026-04-28T10:00:00+02:00"))
-    provided = client.post("/dds/fhir", json=bundle, headers={**FHIR_JSON, **bearer(client, source["id"])})
+    provided = client.post("/dds/fhir", json=bundle, headers={**FHIR_JSON, **auth(client, source["id"])})
     assert provided.status_code == 200, provided.text
-    assert find(client, bearer(client, source["id"])).status_code == 403
+    assert find(client, auth(client, source["id"])).status_code == 403
 
     # The GP sees the citizen's documents, and it is logged.
-    as_gp = bearer(client, gp["id"])
+    as_gp = auth(client, gp["id"])
     documents = found(find(client, as_gp))
     assert len(documents) == 2
     assert client.get(f"/dds/documents/{documents[0]}", headers=as_gp).text in ("<prøvesvar>1</prøvesvar>",
@@ -91,7 +86,7 @@ def test_the_access_story(client: TestClient) -> None:
     assert not any(e["consent_override"] for e in log)
 
     # The citizen blocks the GP's clinic: the GP sees nothing, and nothing is logged.
-    blocked = client.post("/nsp/consent/blocks", headers=bearer(client, f"citizen-{CITIZEN}"),
+    blocked = client.post("/nsp/consent/blocks", headers=auth(client, f"citizen-{CITIZEN}"),
                           json={"who": {"type": "organisation", "id": gp["organisation"]}, "include_sub_units": True})
     assert blocked.status_code == 201, blocked.text
     empty = find(client, as_gp)
@@ -108,13 +103,13 @@ def test_the_access_story(client: TestClient) -> None:
     assert newest["user_name"] == gp["name"] and newest["organisation_id"] == gp["organisation"]
 
     # A professional with no treatment relation is refused.
-    refused = find(client, bearer(client, stranger["id"]))
+    refused = find(client, auth(client, stranger["id"]))
     assert refused.status_code == 403
     assert "treatment relation" in refused.json()["issue"][0]["diagnostics"]
 
     # The relative holding the citizen's power of attorney sees the grantor's documents.
     # Their look-up is on the citizen's Min Log too, under the relative's name.
-    assert sorted(found(find(client, bearer(client, relative["id"])))) == sorted(documents)
+    assert sorted(found(find(client, auth(client, relative["id"])))) == sorted(documents)
     log = min_log(client)
     assert len(log) == 4
     assert log[0]["user_name"] == relative["name"] and not log[0]["consent_override"]

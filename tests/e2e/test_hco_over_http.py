@@ -3,7 +3,6 @@ HTTP over sockets — as when one of them is a vendor's system."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,18 +12,13 @@ import httpx2 as httpx
 import pytest
 import uvicorn
 from hco_flow import CPR, SKODSTRUP, order
+from servers import free_port
 
 from nsp_sandbox.clock import Clock
 from nsp_sandbox.config import Settings
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.database import Database
 from sandbox.app import create_sandbox_app
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _serve(context: SandboxContext, only: set[str], port: int) -> uvicorn.Server:
@@ -41,7 +35,7 @@ def _serve(context: SandboxContext, only: set[str], port: int) -> uvicorn.Server
 
 @pytest.fixture
 def two_sandboxes(settings_base: Settings, packages, tmp_path: Path) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    municipality, gp = _free_port(), _free_port()
+    municipality, gp = free_port(), free_port()
     urls = {"eoj_url": f"http://127.0.0.1:{municipality}/eoj", "lps_url": f"http://127.0.0.1:{gp}/lps"}
     servers = []
     for name, only, port in (("municipality", {"eoj", "dds", "nsp"}, municipality), ("gp", {"lps"}, gp)):

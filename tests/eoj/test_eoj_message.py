@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from hco_flow import AGERSKOV, CPR, SKODSTRUP, order, send, status
+from hco_flow import AGERSKOV, CPR, SKODSTRUP, order, profile_errors, send, status
 
 HCO_MESSAGE = "http://medcomfhir.dk/ig/homecareobservation/StructureDefinition/medcom-homecareobservation-message"
 
@@ -15,14 +15,10 @@ def _resources(bundle: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
 
 
-def _errors(validator, bundle: dict[str, Any]) -> list[str]:  # type: ignore[no-untyped-def]
-    return [f"{i.expression}: {i.diagnostics}" for i in validator.validate(bundle, HCO_MESSAGE) if i.is_error]
-
-
 def test_a_new_message_is_complete_and_valid(client: TestClient, validator) -> None:  # type: ignore[no-untyped-def]
     sent = send(client, attachments=[{"title": "EKG", "content_type": "image/png", "data": "iVBORw0KGgo="}])
     bundle = sent["bundle"]
-    assert _errors(validator, bundle) == []
+    assert profile_errors(validator, bundle, HCO_MESSAGE) == []
     header = bundle["entry"][0]["resource"]
     assert header["id"] == sent["id"] and bundle["id"] == sent["bundle_id"]
     assert header["eventCoding"]["code"] == "homecareobservation-message"
@@ -57,7 +53,7 @@ def test_a_new_message_is_complete_and_valid(client: TestClient, validator) -> N
 ], ids=["initials-unknown", "x-ecpr", "refused-consent", "other-gp-no-comment"])
 def test_variants_are_valid(client: TestClient, validator, change: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
     bundle = send(client, **change)["bundle"]
-    assert _errors(validator, bundle) == []
+    assert profile_errors(validator, bundle, HCO_MESSAGE) == []
     if change.get("refused_consent"):
         (report,) = _resources(bundle, "DiagnosticReport")
         assert report["meta"]["security"][0]["code"] == "R"
@@ -70,7 +66,7 @@ def test_modification_and_retraction_are_new_messages_linked_by_provenance(clien
     assert modified.status_code == 201, modified.text
     mod = modified.json()
     assert mod["id"] != first["id"] and mod["bundle_id"] != first["bundle_id"]
-    assert _errors(validator, mod["bundle"]) == []
+    assert profile_errors(validator, mod["bundle"], HCO_MESSAGE) == []
     own = next(p for p in _resources(mod["bundle"], "Provenance")
                if p["target"][0]["reference"] == f"MessageHeader/{mod['id']}")
     assert own["activity"]["coding"][0]["code"] == "modified-message"
@@ -86,7 +82,7 @@ def test_modification_and_retraction_are_new_messages_linked_by_provenance(clien
                                                                                 "CPR-number"})
     assert retracted.status_code == 201, retracted.text
     ret = retracted.json()
-    assert _errors(validator, ret["bundle"]) == []
+    assert profile_errors(validator, ret["bundle"], HCO_MESSAGE) == []
     own = next(p for p in _resources(ret["bundle"], "Provenance")
                if p["target"][0]["reference"] == f"MessageHeader/{ret['id']}")
     assert own["activity"]["coding"][0]["code"] == "retract-message"

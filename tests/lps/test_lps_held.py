@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
-from hco_flow import CPR
+from hco_flow import CPR, lps_received
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.hco_examples import example_messages
@@ -38,10 +38,6 @@ def _header(bundle: dict[str, Any]) -> str:
     return str(bundle["entry"][0]["resource"]["id"])
 
 
-def _received(client: TestClient, bundle: dict[str, Any]) -> list[dict[str, Any]]:
-    return client.get("/lps/received", params={"header_id": _header(bundle)}).json()  # type: ignore[no-any-return]
-
-
 def test_corrections_that_overtake_their_original_are_held_and_applied_when_it_arrives(
         client: TestClient, context: SandboxContext) -> None:
     chain = _chain(context)
@@ -53,13 +49,13 @@ def test_corrections_that_overtake_their_original_are_held_and_applied_when_it_a
     pending = client.get("/lps/inbox", params={"cpr": CPR}).json()
     assert [(m["status"], m["activity"], m["waiting_for"]) for m in pending] == [
         ("pending", "retract-message", _header(chain[NEW])), ("pending", "modified-message", _header(chain[NEW]))]
-    assert [r["ack_code"] for r in _received(client, chain[MODIFIED])] == ["pending"]
+    assert [r["ack_code"] for r in lps_received(client, _header(chain[MODIFIED]))] == ["pending"]
 
     original = _post(client, chain[NEW])
     assert (original["verdict"], original["ack"]) == ("accepted", "ok")
     # Both were checked and answered once the original was in; the retraction still ends the chain.
     for name in (MODIFIED, CANCELLED):
-        (row,) = _received(client, chain[name])
+        (row,) = lps_received(client, _header(chain[name]))
         assert (row["verdict"], row["ack_code"]) == ("accepted", "ok")
         assert row["ack"]["entry"][0]["resource"]["response"]["identifier"] == _header(chain[name])
     (message,) = client.get("/lps/inbox", params={"cpr": CPR}).json()
@@ -74,9 +70,9 @@ def test_a_resent_held_message_stays_held(client: TestClient, context: SandboxCo
     _post(client, chain[MODIFIED])
     again = _post(client, {**chain[MODIFIED], "id": "0f7c2a51-6f43-4c1e-9d3e-2d2b7f1a0001"})
     assert (again["verdict"], again["ack"]) == ("held", None)
-    assert [r["verdict"] for r in _received(client, chain[MODIFIED])] == ["held", "duplicate"]
+    assert [r["verdict"] for r in lps_received(client, _header(chain[MODIFIED]))] == ["held", "duplicate"]
     _post(client, chain[NEW])
-    assert _received(client, chain[MODIFIED])[0]["ack_code"] == "ok"
+    assert lps_received(client, _header(chain[MODIFIED]))[0]["ack_code"] == "ok"
 
 
 def test_a_held_correction_whose_original_never_comes_is_refused_when_the_hold_ends(
@@ -89,14 +85,14 @@ def test_a_held_correction_whose_original_never_comes_is_refused_when_the_hold_e
     context.clock.travel_to(context.clock.now() + timedelta(seconds=10))
     (released,) = client.post("/lps/outbox/deliver").json()["released"]
     assert released.startswith("held message answered fatal-error")
-    (row,) = _received(client, chain[MODIFIED])
+    (row,) = lps_received(client, _header(chain[MODIFIED]))
     assert (row["verdict"], row["ack_code"]) == ("rejected", "fatal-error")
     outcome = next(e["resource"] for e in row["ack"]["entry"] if e["resource"]["resourceType"] == "OperationOutcome")
     assert [c["code"] for i in outcome["issue"] for c in i["details"]["coding"]] == ["MSG_NO_EXIST"]
     assert client.get("/lps/inbox", params={"cpr": CPR}).json() == []
     # The original arriving late is a message of its own; the refusal is never overturned.
     assert _post(client, chain[NEW])["ack"] == "ok"
-    assert _received(client, chain[MODIFIED])[0]["ack_code"] == "fatal-error"
+    assert lps_received(client, _header(chain[MODIFIED]))[0]["ack_code"] == "fatal-error"
 
 
 def test_without_a_hold_time_the_correction_is_refused_at_once(client: TestClient, context: SandboxContext) -> None:
@@ -104,7 +100,7 @@ def test_without_a_hold_time_the_correction_is_refused_at_once(client: TestClien
     chain = _chain(context)
     refused = _post(client, chain[MODIFIED])
     assert (refused["verdict"], refused["ack"]) == ("rejected", "fatal-error")
-    (row,) = _received(client, chain[MODIFIED])
+    (row,) = lps_received(client, _header(chain[MODIFIED]))
     assert any(i["msg_code"] == "MSG_NO_EXIST" for i in row["issues"])
 
 
@@ -116,5 +112,5 @@ def test_a_correction_of_a_refused_original_is_answered_with_the_original(client
     report = next(e["resource"] for e in broken["entry"] if e["resource"]["resourceType"] == "Observation")
     report.pop("valueQuantity", None)  # the original itself is refused (a result without a value)
     assert _post(client, broken)["ack"] == "fatal-error"
-    (row,) = _received(client, chain[MODIFIED])
+    (row,) = lps_received(client, _header(chain[MODIFIED]))
     assert (row["verdict"], row["ack_code"]) == ("rejected", "fatal-error")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from hco_flow import SKODSTRUP, send
+from hco_flow import SKODSTRUP, lps_received, send
 from lxml import etree
 
 from nsp_sandbox.hco_sbdh import SBDH_NS, unwrap, wrap
@@ -29,10 +29,6 @@ def _use_sbdh(client: TestClient, sor: str = SKODSTRUP) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
-def _received(client: TestClient, header_id: str) -> list[dict[str, Any]]:
-    return client.get("/lps/received", params={"header_id": header_id}).json()  # type: ignore[no-any-return]
-
-
 def _fresh_message(client: TestClient) -> dict[str, Any]:
     """A valid message not yet received: a sent one with new Bundle.id and MessageHeader.id."""
     return restamp(send(client)["bundle"])
@@ -43,7 +39,7 @@ def test_an_sbdh_endpoint_gets_enveloped_messages_and_answers_in_an_envelope(cli
     sent = send(client)
     assert sent["send_result"].startswith("HTTP 202 (SBDH envelope ")
     assert sent["ack"] == "ok"  # the enveloped acknowledgement was read by /eoj/ehmi
-    (received,) = _received(client, sent["id"])
+    (received,) = lps_received(client, sent["id"])
     assert (received["envelope"], received["ack_envelope"], received["ack_code"]) == ("sbdh", "sbdh", "ok")
     modified = client.post(f"/eoj/hco/{sent['id']}/modify", json={"clinical_comment": "Ny vurdering"}).json()
     assert modified["ack"] == "ok" and "SBDH" in modified["send_result"]
@@ -52,7 +48,7 @@ def test_an_sbdh_endpoint_gets_enveloped_messages_and_answers_in_an_envelope(cli
 def test_a_bare_bundle_is_answered_bare(client: TestClient) -> None:
     sent = send(client)
     assert sent["send_result"] == "HTTP 202" and sent["ack"] == "ok"
-    (received,) = _received(client, sent["id"])
+    (received,) = lps_received(client, sent["id"])
     assert (received["envelope"], received["ack_envelope"]) == ("none", "none")
 
 
@@ -72,7 +68,7 @@ def test_the_envelope_repeats_the_message_addressing_and_identifiers(client: Tes
     response = client.post("/lps/ehmi", content=raw, headers=XML)
     assert response.status_code == 202, response.text
     assert response.json()["ack"] == "ok"
-    (received,) = _received(client, header["id"])
+    (received,) = lps_received(client, header["id"])
     assert received["envelope"] == "sbdh"
 
 
@@ -124,7 +120,7 @@ def test_a_malformed_envelope_is_refused_precisely(client: TestClient, change: C
     assert outcome["resourceType"] == "OperationOutcome"
     issues = [i for i in outcome["issue"] if i["details"]["coding"][0]["code"] == rule]
     assert issues and any(where in i["expression"][0] for i in issues), outcome
-    assert _received(client, bundle["entry"][0]["resource"]["id"]) == []  # not taken in, not acknowledged
+    assert lps_received(client, bundle["entry"][0]["resource"]["id"]) == []  # not taken in, not acknowledged
 
 
 def test_a_wrongly_addressed_envelope_is_refused(client: TestClient) -> None:
@@ -151,7 +147,7 @@ def test_what_is_not_an_envelope_is_refused(client: TestClient, body: bytes) -> 
 
 def test_the_eoj_takes_acknowledgements_bare_or_enveloped_and_checks_the_envelope(client: TestClient) -> None:
     sent = send(client)
-    (received,) = _received(client, sent["id"])
+    (received,) = lps_received(client, sent["id"])
     ack = dict(received["ack"], id="a-new-envelope-id")  # a duplicate of the ack, under a new envelope
     raw, _ = wrap(ack, datetime.now(UTC))
     response = client.post("/eoj/ehmi", content=raw, headers=XML)

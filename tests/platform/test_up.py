@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,19 +12,14 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+from servers import free_port
 
 from sandbox.actors import ACTORS
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory, fhir_packages_dir: Path) -> Iterator[tuple[str, float, str]]:
-    port = _free_port()
+    port = free_port()
     data = tmp_path_factory.mktemp("up-data")
     env = {**os.environ, "NSP_SANDBOX_FHIR_PACKAGES": str(fhir_packages_dir),
            "FHIR_PACKAGE_CACHE": str(data / "cache")}
@@ -68,7 +62,7 @@ def test_answers_http_in_well_under_two_seconds(running: tuple[str, float, str],
 
 
 def _time_to_ready(fhir_packages_dir: Path, data: Path) -> float:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "NSP_SANDBOX_FHIR_PACKAGES": str(fhir_packages_dir)}
     env.pop("NSP_SANDBOX_DATABASE_URL", None)
     started = time.perf_counter()
@@ -112,7 +106,7 @@ def test_default_storage_is_sqlite_under_the_data_dir(running: tuple[str, float,
 
 
 def test_urls_are_printed(fhir_packages_dir: Path, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "NSP_SANDBOX_FHIR_PACKAGES": str(fhir_packages_dir)}
     proc = subprocess.Popen([sys.executable, "-m", "sandbox.cli", "up", "--port", str(port),
                              "--data-dir", str(tmp_path)], env=env, stdout=subprocess.PIPE,

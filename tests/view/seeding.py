@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
+from sts_client import token
 
 from nsp_sandbox.cpr import CPR_SYSTEM
 from nsp_sandbox.mhd_source import Coding, DocumentMetadata, Organisation, PatientInfo, provide_bundle
@@ -187,15 +188,6 @@ def retarget(bundle: dict[str, Any], who: Citizen, *, family: str | None = None,
 
 
 # ---- providing to DDS --------------------------------------------------------------------------
-
-def token(client: httpx.Client, persona: str, audience: Any = None) -> str:
-    body: dict[str, Any] = {"persona": persona}
-    if audience is not None:
-        body["audience"] = audience
-    response = client.post("/nsp/sts/token", json=body)
-    assert response.status_code == 200, response.text
-    return str(response.json()["access_token"])
-
 
 def _author(bundle: dict[str, Any]) -> Organisation:
     composition = resources(bundle, "Composition")[0]

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import seeding
 from fastapi.testclient import TestClient
+from sts_client import auth
 from view_support import CITIZEN, GP, RELATIVE, STRANGER
 
 
 def bearer(client: TestClient, persona: str, **extra: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {seeding.token(client, persona)}", **extra}
+    return {**auth(client, persona), **extra}
 
 
 def test_observations_as_json(client: TestClient) -> None:

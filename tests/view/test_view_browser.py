@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 import seeding
+from servers import free_port
 from view_support import CITIZEN, GP, RELATIVE
 
 from nsp_sandbox.clock import Clock
@@ -78,12 +78,6 @@ class Sandbox:
     client: httpx.Client
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory, fhir_packages_dir: Path, packages: Any) -> Iterator[Sandbox]:
     """A real sandbox server on a free port, with the scenarios' data."""
@@ -96,7 +90,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory, fhir_packages_dir: Path, p
                         database_url=f"sqlite:///{folder / 'sandbox.db'}")
     context = SandboxContext(settings, Clock(), Database.from_url(settings.resolved_database_url()))
     context._packages = packages
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_sandbox_app(context, warm_packages=False), host="127.0.0.1",
                                            port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="sandbox-server", daemon=True)

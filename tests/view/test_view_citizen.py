@@ -8,13 +8,9 @@ from pathlib import Path
 
 import seeding
 from fastapi.testclient import TestClient
-from view_support import CITIZEN, GP, GP_ORGANISATION, RELATIVE, csrf, sign_in
+from view_support import CITIZEN, GP, GP_ORGANISATION, RELATIVE, csrf, main, sign_in
 
 from nsp_sandbox.config import Strictness
-
-
-def main(html: str) -> str:
-    return html.split('<main id="indhold"', 1)[1].split("</main>", 1)[0]
 
 
 def test_observations_per_analysis_with_chart_correction_and_cancellation(client: TestClient) -> None:

@@ -11,7 +11,8 @@ from typing import Any
 
 import seeding
 from fastapi.testclient import TestClient
-from view_support import CITIZEN, RELATIVE, csrf, sign_in
+from sts_client import auth
+from view_support import CITIZEN, RELATIVE, csrf, main, sign_in
 
 from nsp_sandbox.config import Strictness
 
@@ -19,13 +20,9 @@ OTHER = "0505059996"  # Emil Elmer: the same GP clinic as Bruno Elmer, and Bruno
 WRONG_PATIENT = "en anden person end borgeren"
 
 
-def main(html: str) -> str:
-    return html.split('<main id="indhold"', 1)[1].split("</main>", 1)[0]
-
-
 def notes_api(client: TestClient, persona: str, cpr: str) -> dict[str, Any]:
     answer = client.get(f"/view/api/citizens/{cpr}/notes",
-                        headers={"Authorization": f"Bearer {seeding.token(client, persona)}"})
+                        headers=auth(client, persona))
     assert answer.status_code == 200, answer.text
     return answer.json()  # type: ignore[no-any-return]
 

@@ -21,6 +21,11 @@ def sign_in(client: TestClient, persona: str) -> None:
     assert response.headers["location"].endswith("/view/hjem")
 
 
+def main(html: str) -> str:
+    """The page's main content (``<main id="indhold">``), without the menus around it."""
+    return html.split('<main id="indhold"', 1)[1].split("</main>", 1)[0]
+
+
 def csrf(client: TestClient, path: str) -> str:
     """The CSRF token of the signed-in session, read from a page's form."""
     page = client.get(path)

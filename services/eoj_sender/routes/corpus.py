@@ -1,0 +1,30 @@
+"""The replay corpus:
+
+* ``GET  /corpus``              the official examples and faults, each with its expected acknowledgement
+* ``POST /corpus/run?receiver=`` send it to a GP system and compare the acknowledgements
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from nsp_sandbox.context import SandboxContext
+from services.eoj_sender import corpus_run
+from services.eoj_sender.outbox import Outbox
+
+
+def router(context: SandboxContext, outbox: Outbox) -> APIRouter:
+    faces = APIRouter()
+
+    @faces.get("/corpus")
+    def corpus() -> list[dict[str, Any]]:
+        return corpus_run.catalogue(context.packages)
+
+    @faces.post("/corpus/run")
+    async def run_corpus(receiver: str, case: str | None = None) -> list[dict[str, Any]]:
+        """Send the replay corpus (or ``case``: a fault's name, ``examples`` or ``faults``) to ``receiver``."""
+        return await corpus_run.run(outbox, context.packages, receiver, case)
+
+    return faces

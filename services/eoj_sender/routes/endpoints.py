@@ -1,0 +1,26 @@
+"""``GET|PUT /endpoints``: the endpoint register (EER-like) — where messages to a SOR/GLN are sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from nsp_sandbox.fhir_http import read_json_object
+from services.eoj_sender.endpoint_register import EndpointRegister
+from services.eoj_sender.routes.bodies import MAX_ORDER
+
+
+def router(register: EndpointRegister) -> APIRouter:
+    faces = APIRouter()
+
+    @faces.get("/endpoints")
+    def endpoints() -> list[dict[str, Any]]:
+        return register.all()
+
+    @faces.put("/endpoints")
+    async def put_endpoint(request: Request) -> dict[str, Any]:
+        body = await read_json_object(request, MAX_ORDER)
+        return register.put(body)
+
+    return faces

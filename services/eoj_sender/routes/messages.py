@@ -1,0 +1,42 @@
+"""Messages in and out as they are:
+
+* ``POST /messages``   send a ready-made HCO Bundle as is (``?receiver=`` SOR/GLN to override)
+* ``POST /ehmi``       where MedCom Acknowledgements arrive (FHIR JSON, or in an SBDH envelope:
+                       :func:`nsp_sandbox.ehmi.receive`); 202 with what the acknowledgement settled
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from nsp_sandbox import ehmi
+from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.fhir_http import read_fhir_json
+from services.eoj_sender.outbox import Outbox
+from services.eoj_sender.routes.bodies import READ_ERRORS, unreadable
+
+
+def router(context: SandboxContext, outbox: Outbox) -> APIRouter:
+    messages = APIRouter()
+    max_bytes = context.settings.max_body_bytes
+
+    @messages.post("/messages", status_code=201)
+    async def send_ready(request: Request, receiver: str | None = None) -> dict[str, Any]:
+        bundle, _ = await read_fhir_json(request, max_bytes)
+        try:
+            return await outbox.send_ready(bundle, receiver)
+        except READ_ERRORS as exc:
+            raise unreadable(exc, "an HCO message") from None
+
+    @messages.post("/ehmi")
+    async def acknowledgement(request: Request) -> JSONResponse:
+        bundle, _ = await ehmi.receive(request, max_bytes)
+        try:
+            return JSONResponse(await outbox.receive_ack(bundle), status_code=202)
+        except READ_ERRORS as exc:
+            raise unreadable(exc, "a MedCom Acknowledgement") from None
+
+    return messages

@@ -1,0 +1,53 @@
+"""``/hco``: a simple order becomes a complete HCO message; modify, retract and resend it; its status.
+
+* ``POST /hco``                 a simple order → a complete HCO 1.2 message, sent to the requesting GP
+* ``POST /hco/resend-due``      resend every overdue message
+* ``GET  /hco/{id}``            the message chain, acknowledgement state, resends and DDS entry
+* ``POST /hco/{id}/modify``     a ``modified-message`` of it (Provenance revision → the previous message)
+* ``POST /hco/{id}/retract``    a ``retract-message`` with the reason in DiagnosticReport.conclusion
+* ``POST /hco/{id}/resend``     resend after the acknowledgement timeout (at most twice)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from services.eoj_sender.order import Modification, Order, Retraction
+from services.eoj_sender.outbox import Outbox
+from services.eoj_sender.routes.bodies import read_model
+
+
+def _brief(status: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in status.items() if k != "bundle"}
+
+
+def router(outbox: Outbox) -> APIRouter:
+    hco = APIRouter()
+
+    @hco.post("/hco", status_code=201)
+    async def new_message(request: Request) -> dict[str, Any]:
+        return await outbox.send_order(await read_model(request, Order))
+
+    @hco.post("/hco/resend-due")
+    async def resend_due() -> list[dict[str, Any]]:
+        return [_brief(m) for m in await outbox.resend_due()]
+
+    @hco.get("/hco/{header_id}")
+    def message_status(header_id: str) -> dict[str, Any]:
+        return outbox.status(header_id)
+
+    @hco.post("/hco/{header_id}/modify", status_code=201)
+    async def modify(header_id: str, request: Request) -> dict[str, Any]:
+        return await outbox.modify(header_id, await read_model(request, Modification))
+
+    @hco.post("/hco/{header_id}/retract", status_code=201)
+    async def retract(header_id: str, request: Request) -> dict[str, Any]:
+        return await outbox.retract(header_id, await read_model(request, Retraction))
+
+    @hco.post("/hco/{header_id}/resend")
+    async def resend(header_id: str) -> dict[str, Any]:
+        return await outbox.resend(header_id)
+
+    return hco

@@ -1,0 +1,83 @@
+"""The EHMI inbox and what came in:
+
+* ``POST /ehmi``        an HCO message in — bare FHIR JSON, or wrapped in an SBDH envelope (XML)
+                        addressed ``0088:<GLN>`` of one of the practices (:func:`nsp_sandbox.ehmi.receive`)
+                        — and a MedCom Acknowledgement out; the HTTP answer says what happened
+* ``GET  /inbox?cpr=``  what the GP sees: newest versions, corrections marked R, cancellations
+* ``GET  /received``    every received transmission with its acknowledgement (for testers)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.database import Database
+from nsp_sandbox.ehmi import receive as receive_ehmi
+from nsp_sandbox.outcome import FhirError, Issue
+from services.lps.gp_view import inbox as gp_inbox
+from services.lps.inbox import Inbox
+from services.lps.models import EnvelopeRow, ReceivedRow
+
+PRACTICES = "a practice of this GP system (GET /lps/practices)"
+READ_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError)
+
+
+def unreadable(exc: Exception) -> FhirError:
+    """A message whose shape is too broken to read who sent it: answered here, not acknowledged."""
+    return FhirError(422, Issue("error", "structure", f"The message cannot be read far enough to acknowledge it "
+                                f"({type(exc).__name__}); validate it against the HCO profile first",
+                                expression="Bundle", rule="ehmi-readable", source="MedCom governance 043"))
+
+
+def received_rows(database: Database, header_id: str | None) -> list[dict[str, Any]]:
+    """Every received transmission (or those of one MessageHeader.id), oldest first, with its
+    acknowledgement and which of the two travelled in an SBDH envelope."""
+    with database.session() as s:
+        query = select(ReceivedRow).order_by(ReceivedRow.pk)
+        if header_id:
+            query = query.where(ReceivedRow.header_id == header_id)
+        rows = list(s.scalars(query))
+        ids = [r.bundle_id for r in rows] + [str(r.ack.get("id")) for r in rows]
+        wrapped = set(s.scalars(select(EnvelopeRow.bundle_id).where(EnvelopeRow.bundle_id.in_(ids)))) if rows \
+            else set()
+        return [{"bundle_id": r.bundle_id, "header_id": r.header_id, "activity": r.activity, "cpr": r.cpr,
+                 "envelope": "sbdh" if r.bundle_id in wrapped else "none",
+                 "verdict": r.verdict, "ack_code": r.ack_code, "issues": r.issues, "ack": r.ack,
+                 "ack_envelope": "sbdh" if str(r.ack.get("id")) in wrapped else "none"}
+                for r in rows]
+
+
+def router(context: SandboxContext, inbox: Inbox) -> APIRouter:
+    faces = APIRouter()
+
+    def own_glns() -> set[str]:
+        return {p["gln"] for p in inbox.practices()}
+
+    @faces.post("/ehmi")
+    async def ehmi(request: Request) -> JSONResponse:
+        bundle, envelope = await receive_ehmi(request, context.settings.max_body_bytes, own_glns=own_glns,
+                                              receivers=PRACTICES)
+        try:
+            received = await inbox.receive(bundle, envelope)
+        except READ_ERRORS as exc:
+            raise unreadable(exc) from None
+        if received.ack_code is None and received.verdict != "held":  # nothing to acknowledge: say why
+            raise FhirError(422, Issue("error", "processing", f"Not processed ({received.verdict}); acknowledgement: "
+                                       f"{received.delivery}", expression="Bundle.entry[0].resource",
+                                       rule=f"ehmi-{received.verdict}", source="MedCom governance 043"))
+        return JSONResponse(received.to_json(), status_code=202)
+
+    @faces.get("/inbox")
+    def gp_view(cpr: str) -> list[dict[str, Any]]:
+        return gp_inbox(context.database, cpr)
+
+    @faces.get("/received")
+    def received(header_id: str | None = None) -> list[dict[str, Any]]:
+        return received_rows(context.database, header_id)
+
+    return faces

@@ -1,0 +1,1 @@
+"""NSP's HTTP faces, one router per service (composed in :mod:`services.nsp.app`)."""

@@ -1,0 +1,36 @@
+"""Min Log:
+
+* ``GET  /minlog[?cpr=]``     the log of a citizen (or of someone they act for)
+* ``POST /minlog/entries``    the write face, for systems (DDS logs look-ups here)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from nsp_sandbox.fhir_http import read_json_object
+from nsp_sandbox.outcome import FhirError, Issue
+from services.nsp.minlog import MinLog
+from services.nsp.routes.platform import MAX_BODY, Platform, represented
+
+
+def router(nsp: Platform, minlog: MinLog) -> APIRouter:
+    faces = APIRouter()
+    clock = nsp.clock
+
+    @faces.get("/minlog")
+    def read_minlog(request: Request, cpr: str | None = None) -> list[dict[str, Any]]:
+        who = nsp.caller(request)
+        return minlog.entries([represented(who, cpr)], clock.now())
+
+    @faces.post("/minlog/entries", status_code=201)
+    async def write_minlog(request: Request) -> dict[str, Any]:
+        who = nsp.caller(request)
+        if not who.is_system:
+            raise FhirError(403, Issue("error", "forbidden", "Only systems write to Min Log",
+                                       rule="minlog-writer"))
+        return minlog.write(await read_json_object(request, MAX_BODY), who.system_name or who.name, clock.now())
+
+    return faces

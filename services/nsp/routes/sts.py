@@ -1,0 +1,43 @@
+"""The STS and who can use it:
+
+* ``GET  /personas``    everyone who can get a token (citizens, relatives, professionals, systems)
+* ``POST /sts/token``   a signed token for ``{"persona": id}`` (optionally ``"audience"``)
+* ``GET  /sts/jwks``    the public keys tokens are verified with
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from nsp_sandbox.fhir_http import read_json_object
+from nsp_sandbox.outcome import FhirError, Issue
+from services.nsp import sts
+from services.nsp.routes.platform import MAX_BODY, Platform
+
+
+def router(nsp: Platform) -> APIRouter:
+    faces = APIRouter()
+
+    @faces.get("/personas")
+    def list_personas(kind: str | None = None) -> list[dict[str, Any]]:
+        return [p.to_json(nsp.world) for p in nsp.personas() if kind in (None, p.kind)]
+
+    @faces.post("/sts/token")
+    async def token(request: Request) -> JSONResponse:
+        body = await read_json_object(request, MAX_BODY)
+        persona_id = body.get("persona")
+        if not isinstance(persona_id, str):
+            raise FhirError(400, Issue("error", "required", "Send {\"persona\": \"<id>\"}", expression="persona",
+                                       rule="sts-persona", source=sts.SOURCE))
+        found = next((p for p in nsp.personas() if p.id == persona_id), None)
+        answer = sts.issue(nsp.key, nsp.world, found, persona_id, body.get("audience"), nsp.clock.now())
+        return JSONResponse(answer, headers={"Cache-Control": "no-store"})
+
+    @faces.get("/sts/jwks")
+    def jwks() -> dict[str, Any]:
+        return nsp.key.jwks()
+
+    return faces

@@ -1,0 +1,96 @@
+"""Min Spærring, the citizen's consent blocks at NSP: ``GET /minspaerring`` lists them with the form,
+``POST /minspaerring`` adds one (a professional or an organisation, optionally its sub-units and
+periods), ``POST /minspaerring/{id}/tilbagekald`` revokes one. A professional is sent home."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from services.sundhed_view.dds import Refused
+from services.sundhed_view.session import Session
+from services.sundhed_view.site import Pages, citizen_only, read_form
+
+
+async def blocks_page(pages: Pages, request: Request, session: Session, status: int = 200,
+                      error: str | None = None, form: Any = None) -> Response:
+    """The blocks of the citizen the session acts for, with whom they name (professionals and
+    organisations by name) and the form to add one (refilled with ``form`` after an error)."""
+    cpr = session.acting or session.cpr or ""
+    try:
+        blocks = await pages.nsp.blocks(session.token, cpr)
+    except Refused as refused:
+        return await pages.refused(request, session, cpr, refused)
+    personas = await pages.nsp.personas()
+    professionals = [p for p in personas if p["kind"] == "professional"]
+    organisations = sorted({(p["organisation"], p["organisation_name"]) for p in professionals
+                            if p.get("organisation")}, key=lambda o: o[1])
+    by_authorisation = {p["authorisation"]: p for p in professionals}
+    org_names = dict(organisations)
+    for block in blocks:
+        who = block.get("who") or {}
+        if who.get("type") == "organisation" and who.get("id") not in org_names:
+            found = await pages.nsp.organisation(str(who.get("id")))
+            org_names[str(who.get("id"))] = found["name"] if found else str(who.get("id"))
+    return pages.render(request, "blocks.html", session, status=status, cpr=cpr, blocks=blocks,
+                        professionals=professionals, organisations=organisations, error=error,
+                        by_authorisation=by_authorisation, org_names=org_names, form=form or {},
+                        citizen=(await pages.names()).get(cpr), section="minspaerring")
+
+
+def block_request(session: Session, form: dict[str, str]) -> dict[str, Any]:
+    """The NSP consent block the add form asks for."""
+    who_type = str(form.get("who_type", ""))
+    body: dict[str, Any] = {"cpr": session.acting or session.cpr, "who": {"type": who_type}}
+    if who_type == "professional":
+        body["who"]["id"] = str(form.get("professional", ""))
+    elif who_type == "organisation":
+        body["who"]["id"] = str(form.get("organisation_sor") or form.get("organisation") or "").strip()
+        body["include_sub_units"] = form.get("include_sub_units") == "ja"
+    for name in ("valid_from", "valid_to", "data_from", "data_to"):
+        if form.get(name):
+            body[name] = str(form.get(name))
+    return body
+
+
+def router(pages: Pages) -> APIRouter:
+    web = APIRouter()
+
+    @web.get("/minspaerring", response_class=HTMLResponse)
+    async def blocks(request: Request) -> Response:
+        session = await pages.session(request)
+        if session.is_professional:
+            return pages.redirect(request, "/hjem")
+        return await blocks_page(pages, request, session)
+
+    @web.post("/minspaerring")
+    async def add_block(request: Request) -> Response:
+        session = await pages.session(request)
+        citizen_only(session)
+        form = await read_form(request)
+        pages.check_csrf(session, form)
+        body = block_request(session, form)
+        try:
+            await pages.nsp.add_block(session.token, body)
+        except Refused as refused:
+            if refused.status == 400:
+                return await blocks_page(pages, request, session, 400,
+                                         f"Spærringen blev ikke oprettet: {refused.text}", form)
+            return await pages.refused(request, session, str(body["cpr"]), refused)
+        return pages.redirect(request, "/minspaerring?oprettet=1")
+
+    @web.post("/minspaerring/{block_id}/tilbagekald")
+    async def revoke_block(block_id: str, request: Request) -> Response:
+        session = await pages.session(request)
+        citizen_only(session)
+        form = await read_form(request)
+        pages.check_csrf(session, form)
+        try:
+            await pages.nsp.revoke_block(session.token, block_id)
+        except Refused as refused:
+            return await pages.refused(request, session, session.acting or "", refused)
+        return pages.redirect(request, "/minspaerring?tilbagekaldt=1")
+
+    return web
