@@ -2,6 +2,9 @@
 
 * ``GET  /personas``                  everyone who can get a token (citizens, relatives, professionals, systems)
 * ``POST /sts/token``                 STS: a signed token for ``{"persona": id}`` (``GET /sts/jwks``: the keys)
+* ``POST /sts/idcard``                STS: a signed DGWS ID card (XML) for ``{"persona": id}``
+* ``POST /sts/services/NewSecurityTokenService``  STS: WS-Trust, an ID card for a request signed by the caller
+* ``GET  /sts/certificate``           the certificate the STS signs ID cards with (PEM)
 * ``GET  /organisations/{sor}``       the SOR register: an organisation, its parents and sub-units
 * ``GET  /persons/{cpr}``             the CPR register (systems and professionals)
 * ``POST|GET /consent/blocks``        Min Spærring; ``POST /consent/blocks/{id}/revoke``
@@ -20,7 +23,7 @@ from fastapi import FastAPI
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
-from services.nsp import keys
+from services.nsp import dgws_sts, keys
 from services.nsp.brs import TreatmentRelations
 from services.nsp.consent import Consent
 from services.nsp.minlog import MinLog
@@ -42,10 +45,12 @@ def create_app(context: SandboxContext, world: World | None = None) -> FastAPI:
 
     @app.get("/")
     def index() -> dict[str, Any]:
-        return {"actor": "NSP", "faces": ["/personas", "/sts/token", "/sts/jwks", "/organisations/{sor}",
+        return {"actor": "NSP", "faces": ["/personas", "/sts/token", "/sts/jwks", "/sts/idcard",
+                                          "/sts/services/NewSecurityTokenService", "/organisations/{sor}",
                                           "/persons/{cpr}", "/consent/blocks", "/brs/relations", "/minlog"]}
 
     app.include_router(sts.router(nsp))
+    app.include_router(dgws_sts.router(dgws_sts.DgwsStsDeps(context.database, context.clock, world, nsp.personas)))
     app.include_router(registers.router(nsp))
     app.include_router(consent.router(nsp, Consent(context.database, world)))
     app.include_router(brs.router(nsp))

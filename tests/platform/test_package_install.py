@@ -4,7 +4,6 @@ FHIR tools do on first use; one clear error naming what is missing when no regis
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 from registry_stub import registry
+from servers import free_port
 
 from nsp_sandbox.conformance.packages import PackageRegistry
 from nsp_sandbox.package_install import PackageId, PackagesUnavailable, declared, ensure, present
@@ -69,12 +69,6 @@ def test_offline_names_every_missing_package_and_the_two_ways(tmp_path: Path) ->
     assert "NSP_SANDBOX_FHIR_PACKAGES" in text and "nsp-sandbox packages install" in text
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _clean_machine(tmp_path: Path, registry_url: str) -> dict[str, str]:
     """No ../shared, an empty package cache, and only ``registry_url`` to get packages from."""
     env = {**os.environ, "NSP_SANDBOX_FHIR_PACKAGES": "", "FHIR_PACKAGE_CACHE": str(tmp_path / "cache"),
@@ -85,7 +79,7 @@ def _clean_machine(tmp_path: Path, registry_url: str) -> dict[str, str]:
 
 def test_up_on_a_clean_machine_installs_the_packages_and_runs_the_demo(fhir_packages_dir: Path,
                                                                        tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     with registry(fhir_packages_dir) as url:
         proc = subprocess.Popen([sys.executable, "-m", "sandbox.cli", "up", "--port", str(port), "--data-dir",
                                  str(tmp_path / "data")], env=_clean_machine(tmp_path, url),
@@ -108,7 +102,7 @@ def test_up_on_a_clean_machine_installs_the_packages_and_runs_the_demo(fhir_pack
 
 
 def test_up_without_packages_or_registry_stops_with_one_clear_message(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "sandbox.cli", "up", "--port", str(_free_port()), "--data-dir",
+    done = subprocess.run([sys.executable, "-m", "sandbox.cli", "up", "--port", str(free_port()), "--data-dir",
                            str(tmp_path / "data")], env=_clean_machine(tmp_path, UNREACHABLE),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
