@@ -31,26 +31,32 @@ def _quoted(text: str, start: int, location: str) -> tuple[str, int]:
     raise XdsWireError(f"unterminated quoted string in {text!r}", location, xds_code=_PARAM_ERROR)
 
 
-def _item(text: str, start: int, location: str) -> tuple[str, int]:
+def _item(text: str, start: int, location: str, strict: bool) -> tuple[str, int]:
     if start < len(text) and text[start] == "'":
         return _quoted(text, start, location)
     end = start
     while end < len(text) and text[end] not in ",)":
         end += 1
     bare = text[start:end].strip()
-    if not bare or not all(c.isdigit() or c in "-+." for c in bare):
+    if not bare or (strict and not all(c.isdigit() or c in "-+." for c in bare)):
         raise XdsWireError(f"a query value must be quoted unless it is a number or a time, got {bare!r} in {text!r}",
                            location, xds_code=_PARAM_ERROR)  # fmt: skip
     return bare, end
 
 
-def parse_value(text: str, location: str = "Value") -> list[str]:
-    """The items of one ``rim:Value``: one for a scalar, several for a ``(…)`` list."""
+def parse_value(text: str, location: str = "Value", *, strict: bool = False) -> list[str]:
+    """The items of one ``rim:Value``: one for a scalar, several for a ``(…)`` list.
+
+    Unquoted strings are tolerated (real DDS clients send ``2512489996^^^&…&ISO`` bare); with
+    ``strict`` only numbers and times may go unquoted, as TF-2 §3.18.4.1.2.3.6 says.
+    """
     value = text.strip()
     if not value:
         raise XdsWireError("empty query parameter value", location, xds_code=_PARAM_ERROR)
     if not value.startswith("("):
-        item, end = _item(value, 0, location)
+        if not strict and not value.startswith("'"):
+            return [value]
+        item, end = _item(value, 0, location, strict)
         if value[end:].strip():
             raise XdsWireError(f"unexpected text after the value in {text!r}", location, xds_code=_PARAM_ERROR)
         return [item]
@@ -61,7 +67,7 @@ def parse_value(text: str, location: str = "Value") -> list[str]:
     while True:
         while index < len(value) and value[index] == " ":
             index += 1
-        item, index = _item(value, index, location)
+        item, index = _item(value, index, location, strict)
         items.append(item)
         while index < len(value) and value[index] == " ":
             index += 1

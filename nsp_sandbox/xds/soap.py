@@ -209,6 +209,7 @@ def response_envelope(
 _SOAP11_CODES: dict[str, FaultSide] = {"Client": "Sender", "Server": "Receiver", "VersionMismatch": "VersionMismatch",
                                       "MustUnderstand": "MustUnderstand"}  # fmt: skip
 _SOAP11_NAMES = {side: name for name, side in _SOAP11_CODES.items()}
+_SOAP12_CODES: dict[str, FaultSide] = {side: side for side in _SOAP11_CODES.values()}
 
 
 @dataclass(frozen=True)
@@ -233,8 +234,8 @@ class SoapFault:
         fault = etree.Element(f"{{{env}}}Fault", nsmap={"soap" if version is SoapVersion.SOAP11 else "env": env})
         prefix = fault.prefix
         if version is SoapVersion.SOAP11:
-            sub(fault, "", "faultcode", text=f"{prefix}:{_SOAP11_NAMES[self.side]}").tag = "faultcode"
-            sub(fault, "", "faultstring", text=self.reason).tag = "faultstring"
+            etree.SubElement(fault, "faultcode").text = f"{prefix}:{_SOAP11_NAMES[self.side]}"
+            etree.SubElement(fault, "faultstring").text = self.reason
             detail_tag = "detail"
         else:
             code = sub(fault, env, "Code")
@@ -280,7 +281,7 @@ def parse_fault(fault: etree._Element, version: SoapVersion) -> SoapFault:
         value = fault.find(f"{{{env}}}Code/{{{env}}}Value")
         code_text = text_of(value)
         local = _fault_code(code_text, fault, location + "/Code/Value")
-        side = local if local in ("Sender", "Receiver", "VersionMismatch", "MustUnderstand") else None  # type: ignore[assignment]
+        side = _SOAP12_CODES.get(local)
         sub_value = fault.find(f"{{{env}}}Code/{{{env}}}Subcode/{{{env}}}Value")
         subcode = None
         if sub_value is not None:
