@@ -43,6 +43,13 @@ class EventLog:
         with self._database.session() as s:
             self.add(s, cpr, clinic_sor, kind, subject, text, **kwargs)
 
+    def write_refusals(self, cpr: str, clinic_sor: str, subject: str, issues: list[Issue],
+                       version: int | None = None) -> None:
+        """Log each of ``issues`` as ``refused`` (a submission refused as a whole, in its own transaction)."""
+        with self._database.session() as s:
+            for issue in issues:
+                self.refused(s, cpr, clinic_sor, subject, issue, version)
+
     def entries(self, cpr: str, clinic_sor: str, kind: str | None = None) -> list[dict[str, Any]]:
         with self._database.session() as s:
             query = select(EventRow).where(EventRow.cpr == cpr, EventRow.clinic_sor == clinic_sor)

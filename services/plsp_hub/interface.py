@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from nsp_sandbox.outcome import Issue
 from services.plsp_hub.state import Approval, Author, Diagnosis, Practitioner
 
 AUTHORISATION_SYSTEM = "https://autregweb.sst.dk"  # the Danish authorisation register (autorisations-id)
@@ -175,6 +176,11 @@ class IssueOut(BaseModel):
     rule: str | None
     path: str | None
     text: str
+
+
+def issue_json(issue: Issue) -> dict[str, Any]:
+    """An issue as the answers carry it (:class:`IssueOut`)."""
+    return {"severity": issue.severity, "rule": issue.rule, "path": issue.expression, "text": issue.diagnostics}
 
 
 class DdsOut(BaseModel):

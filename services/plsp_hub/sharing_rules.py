@@ -16,18 +16,21 @@ ConditionList (Shared Condition Overview use cases, send test protocol 1.0.2):
   cover it;
 * ``plsp-card-empty``: a card with nothing shareable gives no document and no DDS entry;
 * ``plsp-dx-key-unique``: each diagnosis key once per card;
+* ``clinicalStatus`` is ``resolved`` whenever an abatement is given (in the generated document);
 * the patient's use of the MinLæge app never matters: the interface has no such input.
 
 Notes (Shared Notes use cases v1.0):
 
 * ``plsp-note-one-per-document``: one note per document;
+* ``plsp-note-key-unique``: a clinic creates each note key once (later versions are updates);
 * ``plsp-note-created-immutable``: the creation time never changes across versions;
 * ``plsp-note-updated-after-created``: an update is later than the creation (and than the previous
   version);
 * ``plsp-note-blank``: a blank or whitespace-only note is refused;
 * ``plsp-note-html-reduced``: the body is reduced to the allowed simplified HTML (reported);
 * ``plsp-note-do-not-share``: honoured at the next retrieval; ``plsp-note-cancelled``: a cancelled
-  note stops being served at once, ``plsp-note-purge``: its content is deleted within 24 hours;
+  note stops being served at once, is not changed again, and its DDS entry becomes
+  ``entered-in-error``; ``plsp-note-purge``: its content is deleted within 24 hours;
 * ``plsp-note-after-midnight``: with the setting on, a note becomes available after the next
   midnight (Danish time) on the sandbox clock.
 """
@@ -120,6 +123,41 @@ def latest_card(cards: Sequence[ConditionCard]) -> ConditionCard | None:
     return max(reversed(cards), key=lambda c: c.updated, default=None)
 
 
+def shareable_keys(diagnoses: Sequence[Diagnosis]) -> list[str]:
+    """The keys of the diagnoses that may be shared (neither withheld by ``plsp-dx-on-card`` nor
+    by ``plsp-dx-private``), in the card's order."""
+    withheld = {w.index for w in withheld_diagnoses(diagnoses)}
+    return [d.key for i, d in enumerate(diagnoses) if i not in withheld]
+
+
+def card_findings(card: ConditionCard) -> list[Issue]:
+    """What the hub reports of a card it keeps: each diagnosis withheld, each internal note kept, and
+    why the card as a whole is not shared — want of approval, or nothing shareable (``plsp-card-empty``:
+    no ConditionList document and no DDS entry)."""
+    issues = [w.issue() for w in withheld_diagnoses(card.diagnoses)] + internal_note_issues(card.diagnoses)
+    refusal = approval_refusal(card)
+    if refusal is not None:
+        issues.append(refusal)
+    elif not shareable_keys(card.diagnoses):
+        issues.append(Issue("information", "informational", "Nothing on the card may be shared: no ConditionList "
+                            "document and no DDS entry", expression="diagnoses", rule="plsp-card-empty",
+                            source=CL_SOURCE))
+    return issues
+
+
+def why_card_not_shared(card: ConditionCard, latest: ConditionCard | None) -> Issue | None:
+    """Why ``card`` is not the patient's shared ConditionList now, or None when it is: another
+    clinic's card was updated later (``plsp-card-latest``, ``latest`` from :func:`latest_card`), the
+    card wants the practice's approval, or nothing on it may be shared (``plsp-card-empty``)."""
+    if card is not latest:
+        return Issue("information", "informational", "a more recently updated card of another clinic is now the "
+                     "patient's shared ConditionList", rule="plsp-card-latest", source=CL_SOURCE)
+    if shared_card(card) is not None:
+        return None
+    return approval_refusal(card) or Issue("information", "informational", "the card has no shareable diagnosis, "
+                                           "so there is no ConditionList", rule="plsp-card-empty", source=CL_SOURCE)
+
+
 def shared_card(card: ConditionCard) -> ConditionCard | None:
     """The card as shared: only its shareable diagnoses, without internal notes; None when nothing
     may be shared (unapproved, or no shareable diagnosis: ``plsp-card-empty``)."""
@@ -200,6 +238,66 @@ def why_note_not_served(*, state: str, do_not_share: bool, available: datetime, 
         return Issue("error", "not-found", f"The note becomes available after midnight ({available.isoformat()})",
                      rule="plsp-note-after-midnight", source=NOTES_SOURCE)
     return None
+
+
+def withdrawal_status(reason: Issue) -> str:
+    """The DDS status an entry gets when it is withdrawn for ``reason``: ``entered-in-error`` for a
+    cancelled note (``plsp-note-cancelled``), else ``superseded``."""
+    return "entered-in-error" if reason.rule == "plsp-note-cancelled" else "superseded"
+
+
+def note_key_taken(key: str) -> Issue:
+    """``plsp-note-key-unique``: the clinic already has a note with ``key``; a new version is an update."""
+    return Issue("error", "duplicate", f"This clinic already has a note with key '{key}'; send a new version with "
+                 f"PUT /plsp/notes/{key}", expression="key", rule="plsp-note-key-unique")
+
+
+def cancelled_note_unchanged(key: str, state: str, *, new_version: bool) -> Issue | None:
+    """``plsp-note-cancelled``: a cancelled (or purged) note is not changed again — neither a new
+    version (``new_version``) nor its 'do not share' mark; None while the note is active."""
+    if state == "active":
+        return None
+    text = f"The note '{key}' was cancelled" + ("; a cancelled note is not changed again" if new_version else "")
+    return Issue("error", "business-rule", text, expression="key", rule="plsp-note-cancelled", source=NOTES_SOURCE)
+
+
+def do_not_share_marked(do_not_share: bool, *, at_creation: bool = False) -> Issue:
+    """``plsp-note-do-not-share`` as the event log says it: a note marked at its creation is kept and
+    never shared; a mark set later is honoured from the next retrieval on, and so is its removal."""
+    if at_creation:
+        text = "Marked 'do not share' by the clinic: the note is kept and not shared"
+    elif do_not_share:
+        text = "Marked 'do not share': not served from the next retrieval on"
+    else:
+        text = "'Do not share' removed: the note is shared again from the next retrieval on"
+    return Issue("information", "informational", text, rule="plsp-note-do-not-share", source=NOTES_SOURCE)
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """A note's cancellation: when its content is to be deleted, and the event log's line."""
+
+    purge_due: datetime
+    issue: Issue
+
+
+def note_cancellation(state: str, now: datetime, purge_hours: float) -> Cancellation | None:
+    """``plsp-note-cancelled`` for a note in ``state`` cancelled at ``now``: no longer served at once,
+    its content deleted ``purge_hours`` later (``plsp-note-purge``, at most 24 hours); None when the
+    note is already cancelled (cancelling again changes nothing)."""
+    if state != "active":
+        return None
+    due = purge_due(now, purge_hours)
+    return Cancellation(due, Issue("information", "informational", "Cancelled by the clinic: no longer served; its "
+                                   f"content is deleted from the hub by {due.isoformat(timespec='seconds')}",
+                                   rule="plsp-note-cancelled", source=NOTES_SOURCE))
+
+
+def note_purged(versions: int) -> Issue:
+    """``plsp-note-purge`` as the event log says it: the content of every version is gone, the log
+    keeps that the note existed (body, author and end time are deleted)."""
+    return Issue("information", "informational", f"The cancelled note's content (all {versions} version(s)) was "
+                 "deleted from the hub; this log keeps that it existed", rule="plsp-note-purge", source=NOTES_SOURCE)
 
 
 def purge_due(cancelled_at: datetime, hours: float) -> datetime:

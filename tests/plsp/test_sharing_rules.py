@@ -48,6 +48,19 @@ def test_latest_card_is_the_most_recently_updated() -> None:
     assert rules.latest_card([older, same_time]) is same_time
 
 
+def test_why_a_card_is_not_the_shared_conditionlist() -> None:
+    later = T0 + timedelta(hours=1)
+    older, newer = a_card(dx("a"), sor="1"), a_card(dx("b"), sor="2", updated=later, approved_at=later)
+    latest = rules.latest_card([older, newer])
+    assert rules.why_card_not_shared(newer, latest) is None
+    assert rules.why_card_not_shared(older, latest).rule == "plsp-card-latest"  # type: ignore[union-attr]
+    unapproved, empty = a_card(dx("a"), approved_at=None), a_card(dx("p", private=True))
+    assert rules.why_card_not_shared(unapproved, unapproved).rule == "plsp-card-approved"  # type: ignore[union-attr]
+    assert rules.why_card_not_shared(empty, empty).rule == "plsp-card-empty"  # type: ignore[union-attr]
+    assert [i.rule for i in rules.card_findings(empty)] == ["plsp-dx-private", "plsp-card-empty"]
+    assert rules.withdrawal_status(rules.why_card_not_shared(empty, empty)) == "superseded"  # type: ignore[arg-type]
+
+
 def test_clinical_status_is_resolved_whenever_an_abatement_is_given() -> None:
     assert rules.clinical_status(dx("a", abatement=date(2023, 3, 3))) == "resolved"
     assert rules.clinical_status(dx("a", abatement=datetime(2023, 3, 3, 9, tzinfo=UTC))) == "resolved"
@@ -79,6 +92,16 @@ def test_next_midnight_is_danish_midnight_across_daylight_saving() -> None:
 def test_purge_is_due_within_24_hours() -> None:
     assert rules.purge_due(T0, 1) == T0 + timedelta(hours=1)
     assert rules.purge_due(T0, 100) == T0 + timedelta(hours=24)
+
+
+def test_a_note_is_cancelled_once_and_withdrawn_as_entered_in_error() -> None:
+    cancellation = rules.note_cancellation("active", T0, 100)
+    assert cancellation is not None and cancellation.purge_due == T0 + timedelta(hours=24)
+    assert rules.withdrawal_status(cancellation.issue) == "entered-in-error"
+    assert rules.note_cancellation("cancelled", T0, 1) is None and rules.note_cancellation("purged", T0, 1) is None
+    assert rules.cancelled_note_unchanged("n", "active", new_version=True) is None
+    refusal = rules.cancelled_note_unchanged("n", "purged", new_version=False)
+    assert refusal is not None and (refusal.rule, refusal.expression) == ("plsp-note-cancelled", "key")
 
 
 def test_one_note_per_document() -> None:

@@ -1,0 +1,225 @@
+"""Journal notes: a clinic's notes and their versions (``/plsp/patients/{cpr}/notes``, ``/plsp/notes/{key}``
+or a ready-made Notes document), 'do not share', cancellation, and a note's status — whether it is
+served now (``sharing_rules``) and its DDS entry.
+
+Only the newest version is kept and served; the event log holds each version's SHA-256, never its body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from nsp_sandbox.clock import naive_utc
+from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.outcome import FhirError, Issue
+from nsp_sandbox.simplified_html import CleanedNote
+from services.plsp_hub import sharing_rules as rules
+from services.plsp_hub.dds_registration import Registrar
+from services.plsp_hub.events import EventLog
+from services.plsp_hub.hub_settings import HubSettings
+from services.plsp_hub.interface import NoteIn, NoteUpdate, issue_json
+from services.plsp_hub.models import NoteRow
+from services.plsp_hub.nsp import HubNsp
+from services.plsp_hub.records import author_json, aware, clinic_json, offset_of, patient_json
+from services.plsp_hub.shared_now import SharedNow
+from services.plsp_hub.state import Author, Clinic, Patient
+
+Mode = Literal["create", "update", "upsert"]
+
+
+def note_not_found(key: str) -> FhirError:
+    return FhirError(404, Issue("error", "not-found", f"This clinic has no note with key '{key}'",
+                                expression="key", rule="plsp-note-known"))
+
+
+@dataclass(frozen=True)
+class NoteVersion:
+    """A version of a note as a clinic sends it; ``None`` keeps (or, for a new note, defaults) a value."""
+
+    key: str
+    body: str
+    fmt: str  # text | html
+    created: datetime | None = None
+    updated: datetime | None = None
+    ended: datetime | None = None
+    author: Author | None = None
+    do_not_share: bool | None = None
+    keep_author: bool = False  # an update without an author keeps the stored one
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A version that passed the rules: its times, number, reduced body and the warnings."""
+
+    created: datetime
+    updated: datetime
+    version: int
+    cleaned: CleanedNote
+    issues: list[Issue]
+
+
+class Notes:
+    def __init__(self, context: SandboxContext, nsp: HubNsp, events: EventLog, registrar: Registrar,
+                 shared: SharedNow, settings: HubSettings) -> None:
+        self._context = context
+        self._nsp = nsp
+        self._events = events
+        self._registrar = registrar
+        self._shared = shared
+        self._settings = settings
+
+    async def create_note(self, clinic: Clinic, patient: Patient, body: NoteIn) -> dict[str, Any]:
+        version = NoteVersion(key=body.key, body=body.body, fmt=body.format, created=body.created,
+                              updated=body.updated, ended=body.ended,
+                              author=body.author.to_state() if body.author else None, do_not_share=body.do_not_share)
+        return await self.save_note(clinic, patient, version, mode="create", origin="LPS interface")
+
+    async def update_note(self, clinic: Clinic, key: str, body: NoteUpdate) -> dict[str, Any]:
+        row = self._note_row(clinic.sor, key)
+        patient = await self._nsp.patient(row.cpr)
+        version = NoteVersion(key=key, body=body.body, fmt=body.format, created=body.created, updated=body.updated,
+                              ended=body.ended, author=body.author.to_state() if body.author else None,
+                              do_not_share=body.do_not_share, keep_author=body.author is None)
+        return await self.save_note(clinic, patient, version, mode="update", origin="LPS interface")
+
+    async def save_note(self, clinic: Clinic, patient: Patient, note: NoteVersion, *, mode: Mode, origin: str,
+                        warnings: list[Issue] | None = None) -> dict[str, Any]:
+        """Create (``create``), update (``update``) or either (``upsert``: a ready-made document)."""
+        checked = self._checked(clinic, patient, note, mode)
+        now = self._context.clock.now()
+        available = rules.available_from(now, self._settings.after_midnight())
+        with self._context.database.session() as s:
+            row = s.scalar(select(NoteRow).where(NoteRow.clinic_sor == clinic.sor, NoteRow.key == note.key))
+            if row is None:
+                row = NoteRow(key=note.key, clinic_sor=clinic.sor, cpr=patient.cpr, created=naive_utc(checked.created),
+                              created_offset=offset_of(checked.created), state="active",
+                              do_not_share=bool(note.do_not_share))
+                s.add(row)
+            elif note.do_not_share is not None:
+                row.do_not_share = note.do_not_share
+            row.clinic, row.patient = clinic_json(clinic), patient_json(patient)
+            row.updated, row.updated_offset = naive_utc(checked.updated), offset_of(checked.updated)
+            row.version = checked.version
+            row.ended = naive_utc(note.ended) if note.ended else None
+            if not note.keep_author:
+                row.author = author_json(note.author)
+            row.body_html = checked.cleaned.html
+            if checked.version == 1 or row.available_from is None:
+                row.available_from = naive_utc(available)
+            self._log_version(s, row, checked, origin, available)
+        await self._shared.sync(patient.cpr)
+        return self.note_status(clinic.sor, note.key, (warnings or []) + checked.issues)
+
+    def _checked(self, clinic: Clinic, patient: Patient, note: NoteVersion, mode: Mode) -> _Checked:
+        """The version under the note rules: 404/409 for the wrong ``mode`` or a cancelled note, 422 (logged)
+        for a blank body or times that break ``plsp-note-created-immutable`` / ``-updated-after-created``."""
+        with self._context.database.session() as s:
+            row = s.scalar(select(NoteRow).where(NoteRow.clinic_sor == clinic.sor, NoteRow.key == note.key))
+            existing = None if row is None else (row.state, aware(row.created, row.created_offset),
+                                                 aware(row.updated, row.updated_offset), row.version)
+        if existing is None and mode == "update":
+            raise note_not_found(note.key)
+        if existing is not None and mode == "create":
+            raise FhirError(409, rules.note_key_taken(note.key))
+        if existing is not None and (refusal := rules.cancelled_note_unchanged(note.key, existing[0],
+                                                                              new_version=True)) is not None:
+            raise FhirError(409, refusal)
+        cleaned, issues = rules.note_body(note.body, note.fmt)
+        if existing is None:
+            assert note.created is not None
+            created, updated, version = note.created, note.updated or note.created, 1
+            issues += rules.note_time_issues(created, updated)
+        else:
+            _, created, stored_updated, previous = existing
+            updated, version = note.updated or self._context.clock.now(), previous + 1
+            issues += rules.note_time_issues(created, updated, stored_created=created, given_created=note.created,
+                                             previous_updated=stored_updated)
+        errors = [i for i in issues if i.is_error]
+        if errors:
+            self._events.write_refusals(patient.cpr, clinic.sor, f"note:{note.key}", errors, version)
+            raise FhirError(422, errors)
+        return _Checked(created, updated, version, cleaned, issues)
+
+    def _log_version(self, s: Session, row: NoteRow, checked: _Checked, origin: str, available: datetime) -> None:
+        """The ``submitted`` event (a digest of the body, never the body), its warnings, a 'do not share' mark."""
+        subject, version, html = f"note:{row.key}", checked.version, checked.cleaned.html
+        text = (f"Note created ({origin})" if version == 1 else
+                f"Note version {version} received ({origin}): a correction; only the newest version is served")
+        self._events.add(s, row.cpr, row.clinic_sor, "submitted", subject, text, version=version, details={
+            "created": aware(row.created, row.created_offset).isoformat(), "updated": checked.updated.isoformat(),
+            "body_sha256": hashlib.sha256(html.encode("utf-8")).hexdigest(), "body_length": len(html),
+            "html_removed": list(checked.cleaned.removed), "do_not_share": row.do_not_share,
+            "available_from": available.isoformat()})
+        for issue in checked.issues:
+            self._events.refused(s, row.cpr, row.clinic_sor, subject, issue, version)
+        if version == 1 and row.do_not_share:
+            marked = rules.do_not_share_marked(True, at_creation=True)
+            self._events.add(s, row.cpr, row.clinic_sor, "refused", subject, marked.diagnostics, version=1,
+                             rule=marked.rule)
+
+    def _note_row(self, sor: str, key: str) -> NoteRow:
+        with self._context.database.session() as s:
+            row = s.scalar(select(NoteRow).where(NoteRow.clinic_sor == sor, NoteRow.key == key))
+            if row is None:
+                raise note_not_found(key)
+            s.expunge(row)
+            return row
+
+    async def set_do_not_share(self, sor: str, key: str, do_not_share: bool) -> dict[str, Any]:
+        """Set or remove 'do not share' (``plsp-note-do-not-share``); a cancelled note is not changed (409)."""
+        with self._context.database.session() as s:
+            row = s.scalar(select(NoteRow).where(NoteRow.clinic_sor == sor, NoteRow.key == key))
+            if row is None:
+                raise note_not_found(key)
+            if (refusal := rules.cancelled_note_unchanged(key, row.state, new_version=False)) is not None:
+                raise FhirError(409, refusal)
+            cpr = row.cpr
+            if row.do_not_share != do_not_share:
+                row.do_not_share = do_not_share
+                marked = rules.do_not_share_marked(do_not_share)
+                self._events.add(s, cpr, sor, "unshared" if do_not_share else "submitted", f"note:{key}",
+                                 marked.diagnostics, version=row.version, rule=marked.rule)
+        await self._shared.sync(cpr)
+        return self.note_status(sor, key)
+
+    async def cancel_note(self, sor: str, key: str) -> dict[str, Any]:
+        """Cancel the note (``plsp-note-cancelled``): not served from now on, its content purged later."""
+        now = self._context.clock.now()
+        with self._context.database.session() as s:
+            row = s.scalar(select(NoteRow).where(NoteRow.clinic_sor == sor, NoteRow.key == key))
+            if row is None:
+                raise note_not_found(key)
+            cpr = row.cpr
+            cancellation = rules.note_cancellation(row.state, now, self._context.settings.plsp_note_purge_hours)
+            if cancellation is not None:
+                row.state, row.cancelled_at = "cancelled", naive_utc(now)
+                row.purge_due = naive_utc(cancellation.purge_due)
+                self._events.add(s, cpr, sor, "cancelled", f"note:{key}", cancellation.issue.diagnostics,
+                                 version=row.version, rule=cancellation.issue.rule,
+                                 details={"purge_due": cancellation.purge_due.isoformat()})
+        await self._shared.sync(cpr)
+        return self.note_status(sor, key)
+
+    def note_status(self, sor: str, key: str, issues: list[Issue] | None = None) -> dict[str, Any]:
+        """The note as the hub keeps it (404 when the clinic has none): served now or not, DDS entry."""
+        now = self._context.clock.now()
+        with self._context.database.session() as s:
+            row = s.scalar(select(NoteRow).where(NoteRow.clinic_sor == sor, NoteRow.key == key))
+            if row is None:
+                raise note_not_found(key)
+            reason = rules.why_note_not_served(state=row.state, do_not_share=row.do_not_share,
+                                               available=aware(row.available_from), now=now)
+            out = {"key": row.key, "cpr": row.cpr, "clinic": row.clinic, "version": row.version,
+                   "created": aware(row.created, row.created_offset), "updated": aware(row.updated, row.updated_offset),
+                   "state": row.state, "do_not_share": row.do_not_share, "available_from": aware(row.available_from),
+                   "shared": reason is None, "body_html": row.body_html,
+                   "issues": [issue_json(i) for i in issues or []]}
+            cpr = row.cpr
+        out["dds"] = self._registrar.dds_view(self._registrar.entry_of(cpr, "note", sor, key))
+        return out

@@ -1,0 +1,52 @@
+"""The timed work on the sandbox clock: deleting the content of cancelled notes whose purge time has
+come (``plsp-note-purge``: within 24 hours of the cancellation, the time ``sharing_rules.purge_due``
+set), and ``POST /plsp/due``: that purge, then every patient's DDS entries brought in step
+(retries of entries DDS has not been told of yet, notes shared after midnight)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from nsp_sandbox.clock import naive_utc
+from nsp_sandbox.context import SandboxContext
+from services.plsp_hub import sharing_rules as rules
+from services.plsp_hub.events import EventLog
+from services.plsp_hub.models import CardRow, EntryRow, NoteRow
+from services.plsp_hub.shared_now import SharedNow
+
+WAITING = ("pending", "withdrawing")  # entries DDS has not been told of yet
+
+
+class Purge:
+    def __init__(self, context: SandboxContext, events: EventLog, shared: SharedNow) -> None:
+        self._context = context
+        self._events = events
+        self._shared = shared
+
+    def run(self) -> int:
+        """Delete the content (body, author, end time) of cancelled notes whose purge time has come; the
+        event log keeps that each existed. The number of notes purged."""
+        now = naive_utc(self._context.clock.now())
+        with self._context.database.session() as s:
+            due = list(s.scalars(select(NoteRow).where(NoteRow.state == "cancelled", NoteRow.purge_due <= now)))
+            for row in due:
+                row.body_html, row.author, row.ended = None, None, None
+                row.state, row.purged_at = "purged", now
+                purged = rules.note_purged(row.version)
+                self._events.add(s, row.cpr, row.clinic_sor, "purged", f"note:{row.key}", purged.diagnostics,
+                                 version=row.version, rule=purged.rule)
+        return len(due)
+
+    async def run_due(self) -> dict[str, Any]:
+        """Purge what is due, then bring every patient's DDS entries in step (retries, after-midnight notes)."""
+        purged = self.run()
+        with self._context.database.session() as s:
+            cprs = sorted(set(s.scalars(select(CardRow.cpr))) | set(s.scalars(select(NoteRow.cpr)))
+                          | set(s.scalars(select(EntryRow.cpr).where(EntryRow.state.in_(WAITING)))))
+        for cpr in cprs:
+            await self._shared.sync(cpr)
+        with self._context.database.session() as s:
+            waiting = len(list(s.scalars(select(EntryRow.pk).where(EntryRow.state.in_(WAITING)))))
+        return {"purged": purged, "patients_checked": len(cprs), "dds_changes_waiting": waiting}

@@ -1,0 +1,1 @@
+"""The hub's HTTP face, one router per part of the interface (``router(...) -> APIRouter``)."""
