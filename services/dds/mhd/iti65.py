@@ -32,6 +32,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from nsp_sandbox.fhir_http import FhirJSONResponse, read_fhir_json
 from nsp_sandbox.outcome import FhirError, Issue, operation_outcome
 from services.dds.domain import (
     AvailabilityStatus,
@@ -43,9 +48,10 @@ from services.dds.domain import (
     Submission,
 )
 from services.dds.mhd import document_reference, submission_set
+from services.dds.mhd.deps import Deps
 from services.dds.mhd.errors import malformed, refuse
 from services.dds.mhd.references import entry_id_from_reference, patient_of
-from services.dds.mhd.rmu import only_status_changes
+from services.dds.mhd.status_only import only_status_changes
 from services.dds.registry import Registry
 from services.dds.validation import ContentValidation
 
@@ -422,3 +428,20 @@ def _response(bundle: dict[str, Any], parsed: _Parsed, set_id: str, entries: lis
         "meta": {"lastUpdated": modified}, "entry": out,
     }
 
+
+
+def router(deps: Deps) -> APIRouter:
+    """``POST /fhir``: a source provides a transaction Bundle."""
+    fhir = APIRouter(prefix="/fhir")
+    provider = ProvideDocumentBundle(deps.registry, deps.validation)
+
+    @fhir.post("")
+    async def provide(request: Request) -> Response:
+        principal = await deps.guard.provider(request)
+        body, _ = await read_fhir_json(request, deps.max_body_bytes)
+        urls = deps.urls(request)
+        result = await run_in_threadpool(provider.provide, body, deps.context.clock.now(), urls.document,
+                                         principal.persona if principal else None)
+        return FhirJSONResponse(result)
+
+    return fhir
