@@ -27,7 +27,6 @@ from services.dds.domain import StoredSubmissionSet
 from services.dds.mhd import search, submission_set
 from services.dds.mhd.deps import Deps
 from services.dds.mhd.http import search_pairs, strict
-from services.dds.mhd.iti67 import patient_tokens
 from services.dds.mhd.search import SearchParam
 from services.dds.queries import SubmissionSetQuery
 from services.dds.registry import Page, Registry
@@ -52,7 +51,7 @@ ALIASES = {"source.identifier": "sourceId", "patient:identifier": "patient.ident
 
 def to_query(parsed: search.ParsedSearch) -> SubmissionSetQuery:
     search.require(parsed, "patient", "patient.identifier")
-    query = SubmissionSetQuery(patients=patient_tokens(parsed), count=parsed.count,
+    query = SubmissionSetQuery(patients=search.patient_tokens(parsed), count=parsed.count,
                                after_pk=parsed.after_pk, before_pk=parsed.before_pk)
     ids: set[str] | None = None
     for raw in parsed.values.get("_id", []):

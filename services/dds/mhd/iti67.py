@@ -28,7 +28,7 @@ from services.dds.mhd.deps import Deps
 from services.dds.mhd.entry_read import readable_entry
 from services.dds.mhd.http import http_date, search_pairs, strict
 from services.dds.mhd.search import SearchParam
-from services.dds.queries import EntryQuery, TokenValue
+from services.dds.queries import EntryQuery
 from services.dds.registry import Page, Registry
 
 _MHD = "https://profiles.ihe.net/ITI/MHD/SearchParameter/"
@@ -74,22 +74,6 @@ ALIASES = {"patient:identifier": "patient.identifier", "subject.identifier": "pa
 STATUSES = frozenset(s.value for s in AvailabilityStatus)
 
 
-def patient_tokens(parsed: search.ParsedSearch) -> list[list[TokenValue]]:
-    """The AND-ed patient conditions from ``patient`` and ``patient.identifier``."""
-    groups: list[list[TokenValue]] = []
-    for raw in parsed.values.get("patient.identifier", []):
-        groups.append(search.tokens("patient.identifier", raw))
-    for raw in parsed.values.get("patient", []):
-        group = []
-        for reference in raw.split(","):
-            cpr = reference.rsplit("/", 1)[-1] if "Patient/" in reference or "/" not in reference else None
-            if not cpr:
-                raise search.bad_value("patient", f"'{reference}' is not a Patient reference (Patient/{{CPR}})")
-            group.append(TokenValue(CPR_SYSTEM, cpr))
-        groups.append(group)
-    return groups
-
-
 def statuses(parsed: search.ParsedSearch) -> list[str] | None:
     allowed: set[str] | None = None
     for raw in parsed.values.get("status", []):
@@ -107,7 +91,7 @@ def to_query(parsed: search.ParsedSearch) -> EntryQuery:
     """The registry query for an ITI-67 request (400 for a missing or malformed parameter)."""
     search.require(parsed, "patient", "patient.identifier")
     search.require(parsed, "status")
-    groups = patient_tokens(parsed)
+    groups = search.patient_tokens(parsed)
     query = EntryQuery(patients=groups, statuses=statuses(parsed), count=parsed.count,
                        after_pk=parsed.after_pk, before_pk=parsed.before_pk)
     ids: set[str] | None = None
