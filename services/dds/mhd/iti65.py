@@ -183,14 +183,14 @@ class ProvideDocumentBundle:
             origin = f"Bundle.entry[{index}].resource"
             if resource.get("status") != AvailabilityStatus.SUPERSEDED.value:
                 issues.append(iti65_issue(f"{origin}.status", "A DocumentReference updated in ITI-65 "
-                                     "(UpdateDocumentRefs) must be set to 'superseded'", "iti65-update-superseded",
-                                     code="value"))
+                                          "(UpdateDocumentRefs) must be set to 'superseded'", "iti65-update-superseded",
+                                          code="value"))
                 continue
             stored = self.registry.get_entry(entry_id)
             if stored is None:
                 issues.append(iti65_issue(f"Bundle.entry[{index}].request.url", f"DocumentReference/{entry_id} "
-                                     "is not in the registry", "dds-entry-exists", ihe_code="XDSMissingDocument",
-                                     code="not-found"))
+                                          "is not in the registry", "dds-entry-exists", ihe_code="XDSMissingDocument",
+                                          code="not-found"))
                 continue
             served = document_reference.to_fhir(stored, document_url(entry_id))
             issues.extend(only_status_changes(served, {**resource, "id": entry_id}, origin))
@@ -201,7 +201,7 @@ class ProvideDocumentBundle:
 def _unreferenced_binaries(parsed: ParsedTransaction, used: set[str]) -> list[Issue]:
     """Every Binary entry is the document of a DocumentReference."""
     return [iti65_issue(f"Bundle.entry[{index}]", f"Binary '{full_url}' is referenced by no DocumentReference "
-                        "(attachment.url)", "iti65-binary-referenced", ihe_code="XDSMissingDocumentMetadata")
+                             "(attachment.url)", "iti65-binary-referenced", ihe_code="XDSMissingDocumentMetadata")
             for full_url, (index, _) in parsed.binaries.items() if full_url not in used]
 
 
@@ -216,11 +216,11 @@ def _check_members(parsed: ParsedTransaction, list_resource: dict[str, Any], ori
             listed.add(reference)
         else:
             issues.append(iti65_issue(f"{origin}.entry[{position}].item", f"SubmissionSet entry '{reference}' is not "
-                                 "the fullUrl of a DocumentReference in this transaction", "iti65-members"))
+                                      "the fullUrl of a DocumentReference in this transaction", "iti65-members"))
     for url, index in new_urls.items():
         if url not in listed:
             issues.append(iti65_issue(f"Bundle.entry[{index}].resource", f"DocumentReference '{url}' is not listed "
-                                 "in the SubmissionSet (List.entry.item)", "iti65-members"))
+                                      "in the SubmissionSet (List.entry.item)", "iti65-members"))
     return issues
 
 

@@ -36,7 +36,7 @@ class ParsedTransaction:
 
 
 def iti65_issue(expression: str, message: str, rule: str, ihe_code: str | None = "XDSRegistryMetadataError",
-           code: str = "invalid") -> Issue:
+                code: str = "invalid") -> Issue:
     """An error of the ITI-65 transaction (``XDSRegistryMetadataError`` unless told)."""
     return Issue("error", code, message, expression=expression, source=SOURCE, rule=rule, ihe_code=ihe_code)
 
@@ -93,8 +93,8 @@ def parse_transaction(bundle: dict[str, Any]) -> ParsedTransaction:
             list_kind = submission_set.list_kind(resource)
             if list_kind == "folder":
                 raise FhirError(422, iti65_issue(f"{where}.resource.code", "Folders are not supported by this "
-                                            "registry (the Danish XDS domain uses none)", "iti65-folder",
-                                            ihe_code=None, code="not-supported"))
+                                                 "registry (the Danish XDS domain uses none)", "iti65-folder",
+                                                 ihe_code=None, code="not-supported"))
             if list_kind != "submissionset":
                 raise malformed("A List in ITI-65 must be the SubmissionSet (code 'submissionset' from "
                                 f"{submission_set.LIST_TYPES})", f"{where}.resource.code",
@@ -147,7 +147,7 @@ def document_of(parsed: ParsedTransaction, resource: dict[str, Any], origin: str
         binary_type = binary.get("contentType")
         if isinstance(declared, str) and isinstance(binary_type, str) and declared != binary_type:
             return iti65_issue(f"{where}.contentType", f"attachment.contentType '{declared}' differs from the "
-                          f"Binary's contentType '{binary_type}'", "iti65-content-type")
+                               f"Binary's contentType '{binary_type}'", "iti65-content-type")
         mime_type = declared if isinstance(declared, str) else binary_type
         location = f"Bundle.entry[{index}].resource.data"
         binary_index: int | None = index
@@ -159,18 +159,18 @@ def document_of(parsed: ParsedTransaction, resource: dict[str, Any], origin: str
     elif is_source_url(url) and attachment.get("hash") is None and attachment.get("size") is None:
         if not isinstance(declared, str) or not declared:
             return iti65_issue(f"{where}.contentType", "An on-demand entry needs the mime type of the document "
-                          "its source generates (attachment.contentType)", "iti65-content-type",
-                          code="required")
+                               "its source generates (attachment.contentType)", "iti65-content-type",
+                               code="required")
         return None, declared, f"{where}.url", None
     else:
         hint = (" (an on-demand entry, whose source generates the document when it is retrieved, has an "
                 "absolute http(s) attachment.url and neither hash nor size)" if is_source_url(url) else "")
         return iti65_issue(f"{where}.url", f"The document is missing: attachment.url '{url}' names no Binary "
-                      f"entry's fullUrl and there is no attachment.data{hint}", "iti65-document-present",
-                      ihe_code="XDSMissingDocument", code="required")
+                           f"entry's fullUrl and there is no attachment.data{hint}", "iti65-document-present",
+                           ihe_code="XDSMissingDocument", code="required")
     if not isinstance(mime_type, str) or not mime_type:
         return iti65_issue(f"{where}.contentType", "The document's mime type is missing (attachment.contentType)",
-                      "iti65-content-type", code="required")
+                           "iti65-content-type", code="required")
     return Document.of(content), mime_type, location, binary_index
 
 
