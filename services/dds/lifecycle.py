@@ -7,7 +7,9 @@ Rules (ITI TF-3 4.2.2 as used in Denmark, see ``docs/dds.md``):
   (``XDSRegistryDeprecatedDocumentError``) and belong to the same patient
   (``XDSPatientIdDoesNotMatch``).
 * RPLC makes the earlier entry ``superseded`` in the same transaction; the other kinds leave it
-  as it is. One entry can be replaced only once.
+  as it is. One entry can be replaced only once (``dds-replace-once``); an entry set to
+  ``superseded`` in a provide (MHD UpdateDocumentRefs) must be one that submission replaces
+  (``dds-update-document-refs``).
 * Deprecation without replacement (IHE RMU, ITI-92) changes only the status, from ``current`` to
   ``superseded`` or ``entered-in-error``; every other change is refused.
 * Only the source that registered an entry changes its status (by RMU or by replacing it): the
@@ -19,8 +21,19 @@ Rules (ITI TF-3 4.2.2 as used in Denmark, see ``docs/dds.md``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from nsp_sandbox.outcome import Issue
-from services.dds.domain import AssociationKind, AvailabilityStatus, PatientId, Relation, StoredEntry
+from services.dds.domain import (
+    AssociationKind,
+    AvailabilityStatus,
+    PatientId,
+    Relation,
+    StatusUpdate,
+    StoredEntry,
+    Submission,
+    TargetRef,
+)
 from services.dds.metadata.author import author_institutions
 
 RULE_SOURCE = "IHE ITI TF-3 4.2.2 (associations) / ITI-92 (RMU); MD096 1.3.1.3"
@@ -111,3 +124,56 @@ def check_owner(target: StoredEntry, submitter: str | None, institutions: frozen
         expression=expression, source=OWNER_SOURCE, rule="dds-source-owns-entry",
         ihe_code="XDSMetadataUpdateError",
     )
+
+
+def check_replace_once(relation: Relation, target: StoredEntry, replaced: dict[str, str]) -> Issue | None:
+    """``dds-replace-once``: ``target`` is not replaced by another relation of the same submission
+    (``replaced``: target entry id → origin of the relation replacing it, so far)."""
+    if target.id not in replaced:
+        return None
+    return Issue(
+        "error", "business-rule",
+        f"DocumentReference/{target.id} is replaced twice in this submission (also by {replaced[target.id]})",
+        expression=f"{relation.origin}.target", source=RULE_SOURCE,
+        rule="dds-replace-once", ihe_code="XDSRegistryDeprecatedDocumentError",
+    )
+
+
+def check_update_document_refs(status_update: StatusUpdate, replaced: dict[str, str]) -> Issue | None:
+    """``dds-update-document-refs``: an entry a provide sets to another status is one it replaces
+    (deprecation without replacement is ITI-92's)."""
+    if status_update.entry_id in replaced:
+        return None
+    return Issue(
+        "error", "business-rule",
+        f"DocumentReference/{status_update.entry_id} is set to '{status_update.new_status.value}' "
+        "but no DocumentReference in this submission replaces it; deprecate without replacement "
+        "with PUT DocumentReference/{id} (ITI-92)",
+        expression=status_update.origin, source=RULE_SOURCE,
+        rule="dds-update-document-refs", ihe_code="XDSRegistryMetadataError",
+    )
+
+
+def check_submission(submission: Submission, resolve: Callable[[TargetRef], StoredEntry | None]) -> list[Issue]:
+    """Every lifecycle rule a submission meets, in order: each relation's target (registered,
+    current, same patient), for a replacement its owner and that it is replaced once, then the
+    submission's status updates. ``resolve`` finds a relation's target in the registry."""
+    issues: list[Issue] = []
+    replaced: dict[str, str] = {}  # target entry id -> origin of the relation replacing it
+    for entry in submission.entries:
+        for relation in entry.relations:
+            target = resolve(relation.target)
+            issues.extend(check_relation(relation, entry.patient, target))
+            if target is None or relation.kind is not AssociationKind.RPLC:
+                continue
+            for problem in (check_owner(target, submission.submitter, author_institutions(entry.resource),
+                                        f"{relation.origin}.target"),
+                            check_replace_once(relation, target, replaced)):
+                if problem is not None:
+                    issues.append(problem)
+            replaced[target.id] = relation.origin
+    for status_update in submission.status_updates:
+        problem = check_update_document_refs(status_update, replaced)
+        if problem is not None:
+            issues.append(problem)
+    return issues

@@ -8,28 +8,21 @@ submissions race.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, insert, not_, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.database import Database
 from nsp_sandbox.outcome import Issue
-from services.dds import lifecycle
+from services.dds import lifecycle, storage
 from services.dds.domain import (
-    AssociationKind,
     AvailabilityStatus,
     DocumentEntry,
-    ObjectType,
-    PatientId,
     RegistryError,
     StoredEntry,
     StoredSubmissionSet,
@@ -52,27 +45,11 @@ from services.dds.queries import (
     EntryQuery,
     SubmissionSetQuery,
     Withholding,
-    code_condition,
-    period_condition,
-    point_condition,
-    token_condition,
     withheld_condition,
 )
+from services.dds.storage import Page
 
 DUPLICATE_SOURCE = "IHE ITI TF-3 4.1.4 (uniqueId is unique in the registry)"
-
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a search: the rows, the total number of matches, and where paging can go."""
-
-    items: list[Any]
-    total: int
-    has_next: bool
-    has_prev: bool
-    first_pk: int | None
-    last_pk: int | None
 
 
 class Registry:
@@ -88,7 +65,12 @@ class Registry:
     # ---- provide (ITI-65) ----------------------------------------------------------------------
 
     def register(self, submission: Submission, now: datetime) -> None:
-        """Register ``submission`` atomically, or raise ``RegistryError`` having stored nothing."""
+        """Register ``submission`` atomically, or raise ``RegistryError`` having stored nothing.
+
+        The face-neutral entry point of a provide: every face (MHD ITI-65 here, an XDS.b ITI-41 face
+        alike) maps its request to a domain ``Submission`` and calls this; the duplicate-id and
+        lifecycle rules (``services.dds.lifecycle``) are checked here, in the same transaction.
+        """
         now = naive_utc(now)
         try:
             with self.database.session() as session:
@@ -122,6 +104,7 @@ class Registry:
         return []
 
     def _check(self, session: Session, submission: Submission) -> None:
+        """Raise ``RegistryError`` with every duplicate id and every broken lifecycle rule of ``submission``."""
         issues: list[Issue] = []
         entries = submission.entries
         sset = submission.submission_set
@@ -150,36 +133,7 @@ class Registry:
                                      f"SubmissionSet uniqueId '{sset.unique_id}' or entryUUID "
                                      f"'{sset.entry_uuid}' is already registered"))
 
-        replaced: dict[str, str] = {}  # target entry id -> origin of the relation replacing it
-        for entry in entries:
-            for relation in entry.relations:
-                target = self._resolve(session, relation.target)
-                issues.extend(lifecycle.check_relation(relation, entry.patient, target))
-                if target is None or relation.kind is not AssociationKind.RPLC:
-                    continue
-                owner = lifecycle.check_owner(target, submission.submitter, author_institutions(entry.resource),
-                                              f"{relation.origin}.target")
-                if owner is not None:
-                    issues.append(owner)
-                if target.id in replaced:
-                    issues.append(Issue(
-                        "error", "business-rule",
-                        f"DocumentReference/{target.id} is replaced twice in this submission "
-                        f"(also by {replaced[target.id]})",
-                        expression=f"{relation.origin}.target", source=lifecycle.RULE_SOURCE,
-                        rule="dds-replace-once", ihe_code="XDSRegistryDeprecatedDocumentError",
-                    ))
-                replaced[target.id] = relation.origin
-        for status_update in submission.status_updates:
-            if status_update.entry_id not in replaced:
-                issues.append(Issue(
-                    "error", "business-rule",
-                    f"DocumentReference/{status_update.entry_id} is set to '{status_update.new_status.value}' "
-                    "but no DocumentReference in this submission replaces it; deprecate without replacement "
-                    "with PUT DocumentReference/{id} (ITI-92)",
-                    expression=status_update.origin, source=lifecycle.RULE_SOURCE,
-                    rule="dds-update-document-refs", ihe_code="XDSRegistryMetadataError",
-                ))
+        issues.extend(lifecycle.check_submission(submission, lambda target: self._resolve(session, target)))
         if issues:
             raise RegistryError(issues)
 
@@ -190,11 +144,11 @@ class Registry:
             condition = (DocumentEntryRow.unique_id == target.identifier) | (
                 DocumentEntryRow.entry_uuid == target.identifier)
         row = session.scalars(select(DocumentEntryRow).where(condition)).first()
-        return _stored_entry(row) if row is not None else None
+        return storage.stored_entry(row) if row is not None else None
 
     def _write(self, session: Session, submission: Submission, now: datetime) -> None:
         sset = submission.submission_set
-        self._store_documents(session, [e.document for e in submission.entries if e.document is not None])
+        storage.store_documents(session, [e.document for e in submission.entries if e.document is not None])
         sset_table, entry_table = SubmissionSetRow.__table__, DocumentEntryRow.__table__
         sset_pk = session.execute(insert(sset_table).returning(sset_table.c.pk), [{
             "id": sset.id, "unique_id": sset.unique_id, "entry_uuid": sset.entry_uuid,
@@ -203,16 +157,18 @@ class Registry:
             "source_id": sset.source_id,
             "designation_system": sset.designation.system if sset.designation else None,
             "designation_code": sset.designation.code if sset.designation else None,
-            "registered_at": now, "resource": _dump(sset.resource),
+            "registered_at": now, "resource": storage.dump(sset.resource),
         }]).scalar_one()
         pks = session.execute(
             insert(entry_table).returning(entry_table.c.pk, sort_by_parameter_order=True),
-            [_entry_values(e, sset_pk, now, submission.submitter) for e in submission.entries],
+            [storage.entry_values(e, sset_pk, now, submission.submitter) for e in submission.entries],
         ).scalars().all()
-        _insert_many(session, EntryCodeRow, [
-            code for entry, pk in zip(submission.entries, pks, strict=True) for code in _code_rows(entry, pk)
+        storage.insert_many(session, EntryCodeRow, [
+            code for entry, pk in zip(submission.entries, pks, strict=True)
+            for code in storage.code_rows(entry, pk)
         ])
-        _insert_many(session, SubmissionMemberRow, [{"submission_set_pk": sset_pk, "entry_pk": pk} for pk in pks])
+        storage.insert_many(session, SubmissionMemberRow,
+                            [{"submission_set_pk": sset_pk, "entry_pk": pk} for pk in pks])
         for entry, pk in zip(submission.entries, pks, strict=True):
             for relation in entry.relations:
                 target = self._resolve(session, relation.target)
@@ -225,16 +181,6 @@ class Registry:
                 if new_status is not None:
                     self._set_status(session, target, new_status, now,
                                      f"replaced by DocumentReference/{entry.id}", relation.origin)
-
-    def _store_documents(self, session: Session, documents: Iterable[Any]) -> None:
-        unique = {d.hash: d for d in documents}
-        if not unique:
-            return
-        dialect = session.get_bind().dialect.name
-        make_insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = make_insert(DocumentRow.__table__).on_conflict_do_nothing(index_elements=["hash"])
-        session.execute(statement, [
-            {"hash": d.hash, "size": d.size, "content": d.content} for d in unique.values()])
 
     def _set_status(self, session: Session, target: StoredEntry, new_status: AvailabilityStatus,
                     now: datetime, reason: str, origin: str) -> StoredEntry:
@@ -256,7 +202,7 @@ class Registry:
             changed_at=now))
         row = session.scalars(select(DocumentEntryRow).where(DocumentEntryRow.pk == target.pk)
                               .execution_options(populate_existing=True)).one()
-        return _stored_entry(row)
+        return storage.stored_entry(row)
 
     def bulk_register(self, submission_set_row: dict[str, Any], entries: Sequence[DocumentEntry],
                       now: datetime) -> None:
@@ -267,20 +213,20 @@ class Registry:
         """
         now = naive_utc(now)
         with self.database.session() as session:
-            self._store_documents(session, [e.document for e in entries if e.document is not None])
+            storage.store_documents(session, [e.document for e in entries if e.document is not None])
             sset_table, entry_table = SubmissionSetRow.__table__, DocumentEntryRow.__table__
             sset_pk = session.execute(
                 insert(sset_table).returning(sset_table.c.pk),
                 [{**submission_set_row, "registered_at": now}],
             ).scalar_one()
-            rows = [_entry_values(e, sset_pk, now) for e in entries]
+            rows = [storage.entry_values(e, sset_pk, now) for e in entries]
             pks = session.execute(
                 insert(entry_table).returning(entry_table.c.pk, sort_by_parameter_order=True), rows,
             ).scalars().all()
-            _insert_many(session, EntryCodeRow, [
-                code for entry, pk in zip(entries, pks, strict=True) for code in _code_rows(entry, pk)
+            storage.insert_many(session, EntryCodeRow, [
+                code for entry, pk in zip(entries, pks, strict=True) for code in storage.code_rows(entry, pk)
             ])
-            _insert_many(session, SubmissionMemberRow, [
+            storage.insert_many(session, SubmissionMemberRow, [
                 {"submission_set_pk": sset_pk, "entry_pk": pk} for pk in pks])
 
     # ---- read ----------------------------------------------------------------------------------
@@ -288,7 +234,7 @@ class Registry:
     def get_entry(self, entry_id: str) -> StoredEntry | None:
         with self.database.session() as session:
             row = session.scalars(select(DocumentEntryRow).where(DocumentEntryRow.id == entry_id)).first()
-            return _stored_entry(row) if row is not None else None
+            return storage.stored_entry(row) if row is not None else None
 
     def get_document(self, entry_id: str) -> tuple[StoredEntry, bytes | None] | None:
         """The entry and its stored document content (for any status: deprecation hides nothing here).
@@ -303,7 +249,7 @@ class Registry:
             ).first()
             if found is None:
                 return None
-            return _stored_entry(found[0]), found[1]
+            return storage.stored_entry(found[0]), found[1]
 
     def withheld_entry_ids(self, withholdings: Sequence[Withholding]) -> set[str]:
         """The ids of the entries ``withholdings`` withhold."""
@@ -331,15 +277,15 @@ class Registry:
 
     def find_entries(self, query: EntryQuery) -> Page:
         """A page of entries matching ``query``, newest registration first."""
-        conditions = _entry_conditions(query)
+        conditions = storage.entry_conditions(query)
         with self.database.session() as session:
             total = session.scalar(select(func.count()).select_from(DocumentEntryRow).where(*conditions)) or 0
             if query.count == 0:
                 return Page([], total, total > 0, False, None, None)
-            rows, has_next, has_prev = _keyset(
+            rows, has_next, has_prev = storage.keyset(
                 session, select(DocumentEntryRow).where(*conditions), DocumentEntryRow.pk,
                 query.count, query.after_pk, query.before_pk)
-            items = [_stored_entry(r) for r in rows]
+            items = [storage.stored_entry(r) for r in rows]
         return Page(items, total, has_next, has_prev,
                     rows[0].pk if rows else None, rows[-1].pk if rows else None)
 
@@ -360,7 +306,7 @@ class Registry:
                 raise RegistryError([Issue("error", "not-found", f"DocumentReference/{entry_id} is not known",
                                            expression=expression, rule="dds-entry-exists",
                                            ihe_code="XDSMissingDocument")])
-            entry = _stored_entry(row)
+            entry = storage.stored_entry(row)
             if expected_version is not None and expected_version != entry.version:
                 raise RegistryError([Issue(
                     "error", "conflict",
@@ -384,143 +330,22 @@ class Registry:
             row = session.scalars(select(SubmissionSetRow).where(SubmissionSetRow.id == set_id)).first()
             if row is None:
                 return None
-            return _stored_sets(session, [row])[0]
+            return storage.stored_sets(session, [row])[0]
 
     def find_submission_sets(self, query: SubmissionSetQuery) -> Page:
-        conditions = _submission_set_conditions(query)
+        conditions = storage.submission_set_conditions(query)
         with self.database.session() as session:
             total = session.scalar(select(func.count()).select_from(SubmissionSetRow).where(*conditions)) or 0
             if query.count == 0:
                 return Page([], total, total > 0, False, None, None)
-            rows, has_next, has_prev = _keyset(
+            rows, has_next, has_prev = storage.keyset(
                 session, select(SubmissionSetRow).where(*conditions), SubmissionSetRow.pk,
                 query.count, query.after_pk, query.before_pk)
-            items = _stored_sets(session, rows)
+            items = storage.stored_sets(session, rows)
         return Page(items, total, has_next, has_prev,
                     rows[0].pk if rows else None, rows[-1].pk if rows else None)
-
-
-# ---- helpers ---------------------------------------------------------------------------------------
 
 
 def _duplicate(expression: str, message: str) -> Issue:
     return Issue("error", "duplicate", message, expression=expression, source=DUPLICATE_SOURCE,
                  rule="dds-unique-id", ihe_code="XDSDuplicateUniqueIdInRegistry")
-
-
-def _dump(resource: dict[str, Any]) -> str:
-    return json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
-
-
-def _insert_many(session: Session, model: type[DdsBase], rows: list[dict[str, Any]]) -> None:
-    """A Core executemany insert (no ORM bookkeeping), skipped when there is nothing to insert."""
-    if rows:
-        session.execute(insert(model.__table__), rows)
-
-
-def _entry_values(entry: DocumentEntry, sset_pk: int, now: datetime, submitter: str | None = None) -> dict[str, Any]:
-    return {
-        "id": entry.id, "entry_uuid": entry.entry_uuid, "unique_id": entry.unique_id,
-        "patient_system": entry.patient.system, "patient_value": entry.patient.value,
-        "status": entry.status.value, "version": 1, "mime_type": entry.mime_type,
-        "creation": naive_utc(entry.creation) if entry.creation else None,
-        "date": naive_utc(entry.date),
-        "period_start": naive_utc(entry.period_start) if entry.period_start else None,
-        "period_end": naive_utc(entry.period_end) if entry.period_end else None,
-        "object_type": entry.object_type.value, "source_url": entry.source_url, "submitter": submitter,
-        "document_hash": entry.document.hash if entry.document else None,
-        "size": entry.document.size if entry.document else None,
-        "submission_set_pk": sset_pk, "registered_at": now, "updated_at": now,
-        "resource": _dump(entry.resource),
-    }
-
-
-def _code_rows(entry: DocumentEntry, entry_pk: int) -> list[dict[str, Any]]:
-    return [
-        {"entry_pk": entry_pk, "param": param, "system": code.system, "code": code.code}
-        for param, codes in entry.codes.items() for code in codes
-    ]
-
-
-def _stored_entry(row: DocumentEntryRow) -> StoredEntry:
-    return StoredEntry(
-        pk=row.pk, id=row.id, entry_uuid=row.entry_uuid, unique_id=row.unique_id,
-        patient=PatientId(row.patient_system, row.patient_value), status=AvailabilityStatus(row.status),
-        version=row.version, mime_type=row.mime_type, document_hash=row.document_hash, size=row.size,
-        date=row.date, updated_at=row.updated_at, resource=json.loads(row.resource),
-        object_type=ObjectType(row.object_type), source_url=row.source_url, submitter=row.submitter,
-    )
-
-
-def _stored_sets(session: Session, rows: Sequence[SubmissionSetRow]) -> list[StoredSubmissionSet]:
-    members: dict[int, list[str]] = {}
-    if rows:
-        for sset_pk, entry_id in session.execute(
-            select(SubmissionMemberRow.submission_set_pk, DocumentEntryRow.id)
-            .join(DocumentEntryRow, DocumentEntryRow.pk == SubmissionMemberRow.entry_pk)
-            .where(SubmissionMemberRow.submission_set_pk.in_([r.pk for r in rows]))
-            .order_by(DocumentEntryRow.pk)
-        ):
-            members.setdefault(sset_pk, []).append(entry_id)
-    return [
-        StoredSubmissionSet(pk=r.pk, id=r.id, patient=PatientId(r.patient_system, r.patient_value),
-                            status=r.status, registered_at=r.registered_at, resource=json.loads(r.resource),
-                            member_ids=tuple(members.get(r.pk, ())))
-        for r in rows
-    ]
-
-
-def _entry_conditions(query: EntryQuery) -> list[ColumnElement[bool]]:
-    conditions = [token_condition(DocumentEntryRow.patient_system, DocumentEntryRow.patient_value, group)
-                  for group in query.patients]
-    if query.statuses is not None:
-        conditions.append(DocumentEntryRow.status.in_(query.statuses))
-    if query.ids is not None:
-        conditions.append(DocumentEntryRow.id.in_(query.ids))
-    for param, alternatives in query.tokens:
-        conditions.append(code_condition(param, alternatives))
-    for name, values in query.dates:
-        column = DocumentEntryRow.creation if name == "creation" else DocumentEntryRow.date
-        conditions.append(or_(*(point_condition(column, v) for v in values)))
-    for values in query.periods:
-        conditions.append(or_(*(period_condition(DocumentEntryRow.period_start, DocumentEntryRow.period_end, v)
-                                for v in values)))
-    conditions.extend(not_(withheld_condition(w)) for w in query.withheld)
-    return conditions
-
-
-def _submission_set_conditions(query: SubmissionSetQuery) -> list[ColumnElement[bool]]:
-    conditions = [token_condition(SubmissionSetRow.patient_system, SubmissionSetRow.patient_value, group)
-                  for group in query.patients]
-    if query.statuses is not None:
-        conditions.append(SubmissionSetRow.status.in_(query.statuses))
-    if query.ids is not None:
-        conditions.append(SubmissionSetRow.id.in_(query.ids))
-    for alternatives in query.identifiers:
-        conditions.append(token_condition(None, SubmissionSetRow.unique_id, alternatives)
-                          | token_condition(None, SubmissionSetRow.entry_uuid, alternatives))
-    for alternatives in query.source_ids:
-        conditions.append(token_condition(None, SubmissionSetRow.source_id, alternatives))
-    for alternatives in query.designations:
-        conditions.append(token_condition(SubmissionSetRow.designation_system,
-                                          SubmissionSetRow.designation_code, alternatives))
-    for values in query.dates:
-        conditions.append(or_(*(point_condition(SubmissionSetRow.submission_time, v) for v in values)))
-    if query.excluded_patients:
-        conditions.append(SubmissionSetRow.patient_value.not_in(query.excluded_patients))
-    return conditions
-
-
-def _keyset(session: Session, statement: Select[Any], pk: Any, count: int, after_pk: int | None,
-            before_pk: int | None) -> tuple[list[Any], bool, bool]:
-    """Newest-first keyset paging: (rows, has_next, has_prev)."""
-    if before_pk is not None:
-        rows = list(session.scalars(statement.where(pk > before_pk).order_by(pk.asc()).limit(count + 1)))
-        has_prev = len(rows) > count
-        rows = list(reversed(rows[:count]))
-        return rows, True, has_prev
-    if after_pk is not None:
-        statement = statement.where(pk < after_pk)
-    rows = list(session.scalars(statement.order_by(pk.desc()).limit(count + 1)))
-    return rows[:count], len(rows) > count, after_pk is not None
-

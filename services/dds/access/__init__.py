@@ -8,5 +8,6 @@
 * ``consent_override``     værdispring: ``X-Consent-Override: <reason>``
 * ``min_log``              a professional's non-empty look-up becomes a Min Log entry
 * ``address_protection``   a protected citizen's address is never shown to a non-authority user
-* ``guard``                the rules above composed for each DDS face
+* ``guard``                the rules above composed: one guarded read for every face
+                           (authenticate → grant → query → warn → log)
 """

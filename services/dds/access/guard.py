@@ -1,16 +1,23 @@
 """The access rules composed for DDS's faces: authenticate, decide, filter, log.
 
-``authenticate`` verifies the token (401); ``read`` decides a look-up of some citizens' documents
+``authenticate`` verifies the token (401); ``grant`` decides a look-up of some citizens' documents
 (who may read, treatment relation, blocks, værdispring) and answers a ``ReadGrant`` the face
 applies to its query and result; ``log`` writes the Min Log entries of a look-up with a non-empty
 result by a professional, or by a relative (fuldmagt, custodial parent) on the data subject's
 log. With ``settings.dds_access_control`` off, everything is open and nothing is logged.
+
+``guarded_read`` is the one read pipeline every face and transaction goes through:
+authenticate → grant → query → warn → log. What differs per transaction (whose documents a
+look-up concerns, the query itself, its warnings, what the Min Log entry says) are the
+``ReadSteps`` it is given; how the caller authenticates (a bearer token here, a SOAP header on an
+XDS.b face) is the ``authenticate`` callable.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from fastapi import Request
 
@@ -18,7 +25,7 @@ from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.tokens import Principal
 from services.dds.access import address_protection, blocking, min_log, readers, treatment_relation
-from services.dds.access.consent_override import HEADER, override_reason
+from services.dds.access.consent_override import override_reason
 from services.dds.access.nsp import dds_nsp_client
 from services.dds.access.tokens import TokenVerifier
 from services.dds.queries import Withholding
@@ -57,7 +64,44 @@ class ReadGrant:
         return []
 
 
+T = TypeVar("T")
+
+
+class ReadSteps(Protocol[T]):
+    """What one transaction adds to the guarded read: its subjects, query, warnings and Min Log entry."""
+
+    activity: str  # the Min Log activity, e.g. "ITI-67 Find Document References"
+    sources_may_read: bool  # a system caller reads without a grant (ITI-92 reads what it updates)
+
+    async def subjects(self, principal: Principal | None) -> list[str]:
+        """The CPRs whose documents the look-up concerns (it may refuse the request: 400, 404)."""
+        ...
+
+    async def query(self, grant: ReadGrant) -> T:
+        """Run the look-up as ``grant`` allows (withheld entries left out)."""
+        ...
+
+    async def warnings(self, grant: ReadGrant, found: T) -> list[Issue]:
+        """Warnings for the answer (e.g. that the citizen's blocks hid something)."""
+        ...
+
+    def logged(self, found: T) -> tuple[list[str], str]:
+        """The CPRs whose documents ``found`` shows, and the Min Log entry's addition."""
+        ...
+
+
+@dataclass
+class GuardedAnswer(Generic[T]):
+    """What a guarded read found, under which grant, with which warnings."""
+
+    found: T
+    grant: ReadGrant
+    warnings: list[Issue]
+
+
 class Guard:
+    """The access rules of DDS over one sandbox context."""
+
     def __init__(self, context: SandboxContext) -> None:
         self.context = context
         self.verifier = TokenVerifier(context.peers, context.clock)
@@ -79,12 +123,13 @@ class Guard:
             readers.require_provider(principal)
         return principal
 
-    async def read(self, principal: Principal | None, request: Request, cprs: list[str]) -> ReadGrant:
-        """Decide a look-up of ``cprs``' documents (403 for a reader without the right to it)."""
+    async def grant(self, principal: Principal | None, override_header: str | None, cprs: list[str]) -> ReadGrant:
+        """Decide a look-up of ``cprs``' documents (403 for a reader without the right to it);
+        ``override_header`` is the caller's værdispring reason as sent (``X-Consent-Override``)."""
         if principal is None:
             return ReadGrant(None)
         readers.require_reader(principal)
-        override = override_reason(principal, request.headers.get(HEADER))
+        override = override_reason(principal, override_header)
         grant = ReadGrant(principal, override)
         for cpr in cprs:
             if principal.is_citizen:
@@ -100,10 +145,30 @@ class Guard:
         return grant
 
     async def log(self, grant: ReadGrant, cprs: list[str], activity: str, addition: str) -> None:
+        """Write the Min Log entries of a look-up that showed ``cprs``' documents."""
         if grant.principal is None:
             return
         for cpr in grant.logged(cprs):
             await self.nsp.write_minlog(min_log.entry(grant.principal, cpr, activity, grant.override, addition))
+
+    async def guarded_read(self, authenticate: Callable[[], Awaitable[Principal | None]],
+                           override_header: str | None, steps: ReadSteps[T]) -> GuardedAnswer[T]:
+        """One guarded read: authenticate → grant → query → warn → log, with the transaction's ``steps``.
+
+        A system (a source) reading with ``steps.sources_may_read`` gets what it asks without a
+        grant (it reads the entries it updates); nothing is logged for it.
+        """
+        principal = await authenticate()
+        cprs = await steps.subjects(principal)
+        if principal is not None and principal.is_system and steps.sources_may_read:
+            grant = ReadGrant(None)
+        else:
+            grant = await self.grant(principal, override_header, cprs)
+        found = await steps.query(grant)
+        warnings = await steps.warnings(grant, found)
+        shown, addition = steps.logged(found)
+        await self.log(grant, shown, steps.activity, addition)
+        return GuardedAnswer(found, grant, warnings)
 
 
 def patients_named(groups: list[list[Any]]) -> list[str]:

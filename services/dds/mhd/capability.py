@@ -10,8 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
 from nsp_sandbox import __version__
+from nsp_sandbox.fhir_http import FhirJSONResponse
 from services.dds.mhd import iti66, iti67
+from services.dds.mhd.deps import Deps
 from services.dds.mhd.document_reference import fhir_instant
 from services.dds.mhd.search import SearchParam
 
@@ -120,3 +125,16 @@ def capability_statement(fhir_base: str, published: datetime, nsp_base: str = ""
             "interaction": [{"code": "transaction", "documentation": "ITI-65 Provide Document Bundle"}],
         }],
     }
+
+
+def router(deps: Deps) -> APIRouter:
+    """``GET /fhir/metadata``: no token needed."""
+    fhir = APIRouter(prefix="/fhir")
+
+    @fhir.get("/metadata")
+    def metadata(request: Request) -> Response:
+        urls = deps.urls(request)
+        return FhirJSONResponse(capability_statement(urls.fhir, deps.started, urls.nsp,
+                                                     deps.context.settings.dds_access_control))
+
+    return fhir

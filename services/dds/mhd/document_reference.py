@@ -1,19 +1,19 @@
 """FHIR DocumentReference ↔ XDS DocumentEntry (IHE MHD ``documentReference.fsh`` mapping).
 
-``to_entry`` reads what the registry needs from a received DocumentReference and returns the
-form it stores: server id, ``status`` current, entryUUID and ``date`` filled in when missing,
-``size`` and ``hash`` (base64 SHA-1, as FHIR wants it) of the document, inline ``data`` and the
-client's ``url`` removed. An on-demand entry (no document) keeps neither hash nor size: its
-source's URL is stored beside the resource, never served. ``to_fhir`` gives the form served:
-current status and version, and the absolute ITI-68 ``attachment.url`` — DDS's own for stable and
-on-demand entries alike, so a consumer always retrieves through DDS's access control. MHD does not
+``map_entry`` (pure: the MHD face's ``entry_requirements`` have found the resource mappable)
+reads what the registry needs from a received DocumentReference and returns the form it stores:
+server id, ``status`` current, entryUUID and ``date`` filled in when missing, ``size`` and
+``hash`` (base64 SHA-1, as FHIR wants it) of the document, inline ``data`` and the client's
+``url`` removed. An on-demand entry (no document) keeps neither hash nor size: its source's URL
+is stored beside the resource, never served. ``to_fhir`` gives the form served: current status
+and version, and the absolute ITI-68 ``attachment.url`` — DDS's own for stable and on-demand
+entries alike, so a consumer always retrieves through DDS's access control. MHD does not
 represent objectType (``documentReference.fsh``: "DocumentEntry.objectType -- is not
 represented"); the absence of ``hash`` and ``size`` is what marks an on-demand entry.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import uuid
@@ -21,38 +21,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nsp_sandbox.outcome import Issue
-from services.dds.domain import (
-    AssociationKind,
-    Code,
-    Document,
-    DocumentEntry,
-    Relation,
-    StoredEntry,
-    TargetRef,
-)
+from services.dds.domain import Code, Document, DocumentEntry, Relation, StoredEntry
+from services.dds.mhd.entry_requirements import MAPPING_SOURCE as MAPPING_SOURCE
+from services.dds.mhd.entry_requirements import check_requirements, fhir_hash
 from services.dds.mhd.fhir_dates import parse_instant
-from services.dds.mhd.references import codings, contained, entry_id_from_reference, patient_of
+from services.dds.mhd.references import codings, contained, patient_of
 
-MAPPING_SOURCE = "IHE MHD 4.2 DocumentReference ↔ DocumentEntry mapping"
 RFC3986 = "urn:ietf:rfc:3986"
 _UUID_URN = re.compile(r"^urn:uuid:([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
-_RELATION_KINDS = {k.value: k for k in AssociationKind}
-
-
-def _metadata_error(expression: str, message: str, rule: str, code: str = "required") -> Issue:
-    return Issue("error", code, message, expression=expression, source=MAPPING_SOURCE, rule=rule,
-                 ihe_code="XDSRegistryMetadataError")
 
 
 def fhir_instant(moment: datetime) -> str:
     """A FHIR instant in UTC, to the second (as XDS DTM)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment.tzinfo else \
         moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def fhir_hash(document: Document) -> str:
-    """``attachment.hash``: the SHA-1 of the document, base64 (XDS carries the same value in hex)."""
-    return base64.b64encode(bytes.fromhex(document.hash)).decode("ascii")
 
 
 def entry_uuid_of(resource: dict[str, Any]) -> str | None:
@@ -68,127 +50,76 @@ def entry_uuid_of(resource: dict[str, Any]) -> str | None:
     return None
 
 
-def check_attachment(attachment: dict[str, Any], document: Document, expression: str) -> list[Issue]:
-    """A supplied ``size`` or ``hash`` must be those of the document received."""
-    issues: list[Issue] = []
-    size = attachment.get("size")
-    if size is not None and size != document.size:
-        issues.append(Issue(
-            "error", "value", f"attachment.size is {size} but the document has {document.size} bytes",
-            expression=f"{expression}.size", source=MAPPING_SOURCE, rule="dds-document-size",
-            ihe_code="XDSRepositoryMetadataError"))
-    supplied = attachment.get("hash")
-    if supplied is not None:
-        expected = fhir_hash(document)
-        if supplied != expected:
-            hint = (" (it looks like hex: FHIR carries the SHA-1 base64-encoded)"
-                    if isinstance(supplied, str) and supplied.lower() == document.hash else "")
-            issues.append(Issue(
-                "error", "value",
-                f"attachment.hash '{supplied}' is not the SHA-1 of the document received "
-                f"(expected '{expected}'){hint}",
-                expression=f"{expression}.hash", source=MAPPING_SOURCE, rule="dds-document-hash",
-                ihe_code="XDSRepositoryMetadataError"))
-    return issues
-
-
-def to_entry(resource: dict[str, Any], origin: str, document: Document | None, mime_type: str,
-             now: datetime, *, source_url: str | None = None) -> tuple[DocumentEntry | None, list[Issue]]:
-    """Map a received DocumentReference (at ``origin``) with its ``document`` to a DocumentEntry.
-
-    ``document`` None: an on-demand entry, generated by its source at ``source_url``.
-    """
-    issues: list[Issue] = []
-    stored = json.loads(json.dumps(resource))  # a deep copy, faster than copy.deepcopy
-
-    patient = patient_of(resource)
-    if patient is None:
-        issues.append(_metadata_error(
-            f"{origin}.subject", "The DocumentReference does not identify its patient: give subject as a "
-            "contained Patient with a CPR identifier, or subject.identifier", "dds-patient-present"))
-    master = resource.get("masterIdentifier")
-    unique_id = master.get("value") if isinstance(master, dict) else None
-    if not isinstance(unique_id, str) or not unique_id.strip():
-        issues.append(_metadata_error(f"{origin}.masterIdentifier",
-                                      "masterIdentifier (the XDS uniqueId) is required", "dds-unique-id-present"))
-    status = resource.get("status")
-    if status != "current":
-        issues.append(_metadata_error(
-            f"{origin}.status", f"A new DocumentReference is registered as 'current', not '{status}'",
-            "dds-new-entry-current", code="value"))
-    contents = resource.get("content")
-    if not isinstance(contents, list) or len(contents) != 1:
-        issues.append(_metadata_error(f"{origin}.content", "content must hold exactly one attachment",
-                                      "dds-one-content", code="structure"))
-
+def _identity(resource: dict[str, Any], stored: dict[str, Any]) -> tuple[str, str]:
+    """(server id, entryUUID): from the entryUUID when it is a ``urn:uuid:``, else a new one (added
+    to the stored form's identifiers when the resource has none)."""
     entry_uuid = entry_uuid_of(resource)
     if entry_uuid is None:
         entry_id = str(uuid.uuid4())
         entry_uuid = f"urn:uuid:{entry_id}"
         stored.setdefault("identifier", []).append({"use": "official", "system": RFC3986, "value": entry_uuid})
-    else:
-        match = _UUID_URN.match(entry_uuid)
-        entry_id = match.group(1).lower() if match else str(uuid.uuid4())
+        return entry_id, entry_uuid
+    match = _UUID_URN.match(entry_uuid)
+    return (match.group(1).lower() if match else str(uuid.uuid4())), entry_uuid
 
-    relations: list[Relation] = []
-    for index, relates in enumerate(resource.get("relatesTo") or []):
-        where = f"{origin}.relatesTo[{index}]"
-        kind = _RELATION_KINDS.get(relates.get("code")) if isinstance(relates, dict) else None
-        target = relates.get("target") if isinstance(relates, dict) else None
-        if kind is None:
-            issues.append(_metadata_error(f"{where}.code", "relatesTo.code must be one of "
-                                          + ", ".join(_RELATION_KINDS), "dds-relation-code", code="value"))
-            continue
-        if not isinstance(target, dict):
-            issues.append(_metadata_error(f"{where}.target", "relatesTo.target is required", "dds-relation-target"))
-            continue
-        target_id = entry_id_from_reference(target.get("reference"))
-        identifier = (target.get("identifier") or {}).get("value")
-        if target_id is not None:
-            relations.append(Relation(kind, TargetRef(entry_id=target_id), where))
-        elif isinstance(identifier, str):
-            relations.append(Relation(kind, TargetRef(identifier=identifier), where))
-        else:
-            issues.append(_metadata_error(
-                f"{where}.target", "relatesTo.target must reference DocumentReference/{id} or give the "
-                "earlier entry's uniqueId or entryUUID as target.identifier", "dds-relation-target"))
 
-    if issues or patient is None or not isinstance(unique_id, str) or not isinstance(contents, list):
-        return None, issues
-
-    attachment = contents[0].get("attachment") if isinstance(contents[0], dict) else None
-    attachment = attachment if isinstance(attachment, dict) else {}
+def _store_attachment(stored: dict[str, Any], document: Document | None, mime_type: str) -> None:
+    """The stored attachment: no inline data nor client url; mime type, and size and hash of a document."""
     stored_attachment = stored["content"][0].setdefault("attachment", {})
     stored_attachment.pop("data", None)
     stored_attachment.pop("url", None)
     stored_attachment["contentType"] = mime_type
     if document is not None:
-        issues.extend(check_attachment(attachment, document, f"{origin}.content[0].attachment"))
         stored_attachment["size"] = document.size
         stored_attachment["hash"] = fhir_hash(document)
 
+
+def map_entry(resource: dict[str, Any], origin: str, document: Document | None, mime_type: str, now: datetime,
+              relations: list[Relation], *, source_url: str | None = None) -> DocumentEntry:
+    """Map a received DocumentReference (at ``origin``) with its ``document`` to a DocumentEntry.
+
+    Pure: it checks nothing; the caller has found the resource mappable
+    (``entry_requirements.check_requirements``, which also reads its ``relations``). ``document``
+    None: an on-demand entry, generated by its source at ``source_url``.
+    """
+    stored = json.loads(json.dumps(resource))  # a deep copy, faster than copy.deepcopy
+    entry_id, entry_uuid = _identity(resource, stored)
+    _store_attachment(stored, document, mime_type)
+    contents = resource["content"]
+    attachment = contents[0].get("attachment") if isinstance(contents[0], dict) else None
+    attachment = attachment if isinstance(attachment, dict) else {}
     date = parse_instant(resource.get("date"))
     if date is None:
         date = now
         stored["date"] = fhir_instant(now)
     context = resource.get("context") if isinstance(resource.get("context"), dict) else {}
     period = context.get("period") if isinstance(context.get("period"), dict) else {}
-
     stored["id"] = entry_id
     stored["status"] = "current"
     meta = stored.get("meta")
     if isinstance(meta, dict):
         meta.pop("versionId", None)
         meta.pop("lastUpdated", None)
-
-    entry = DocumentEntry(
-        id=entry_id, entry_uuid=entry_uuid, unique_id=unique_id.strip(), patient=patient,
-        mime_type=mime_type, creation=parse_instant(attachment.get("creation")), date=date,
+    patient = patient_of(resource)
+    assert patient is not None  # a mapping requirement
+    return DocumentEntry(
+        id=entry_id, entry_uuid=entry_uuid, unique_id=resource["masterIdentifier"]["value"].strip(),
+        patient=patient, mime_type=mime_type, creation=parse_instant(attachment.get("creation")), date=date,
         period_start=parse_instant(period.get("start")), period_end=parse_instant(period.get("end")),
         codes=search_codes(stored), document=document, resource=stored, origin=origin, relations=relations,
         source_url=source_url if document is None else None,
     )
-    return entry, issues
+
+
+def to_entry(resource: dict[str, Any], origin: str, document: Document | None, mime_type: str,
+             now: datetime, *, source_url: str | None = None) -> tuple[DocumentEntry | None, list[Issue]]:
+    """The mapping requirements, then the mapping: (the entry, or None when it cannot be mapped; the
+    findings). For callers outside the provide pipeline, which runs the two steps itself."""
+    requirements = check_requirements(resource, origin, document)
+    if not requirements.mappable:
+        return None, requirements.issues
+    entry = map_entry(resource, origin, document, mime_type, now, requirements.relations, source_url=source_url)
+    return entry, requirements.issues
 
 
 def _coded(concepts: list[Any]) -> list[Code]:

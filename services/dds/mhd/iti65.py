@@ -9,33 +9,39 @@ An **on-demand** entry (XDS objectType On-Demand) has no document yet: its ``att
 the absolute http(s) URL where its source generates the document when DDS retrieves it, with
 ``contentType`` and without ``data``, ``hash`` or ``size`` (XDS prohibits hash and size for
 On-Demand; IHE MHD 4.2 carries such entries the same way). Everything else about it is checked
-as for a stable entry. Processing is all or nothing:
+as for a stable entry.
 
-1. the shape of the transaction (400 when it is not an ITI-65 request at all);
-2. per DocumentReference: its document, size and hash, the profile layer, the Danish metadata
-   rules, the mapping to a DocumentEntry; the SubmissionSet likewise; patients and ids consistent
-   within the message;
-3. the registry checks and stores it in one database transaction (duplicates, associations).
+Processing is one straight pipeline, all or nothing:
+
+1. **parse** the transaction (``transaction``; 400 when it is not an ITI-65 request at all);
+2. **validate** each DocumentReference on the FHIR face: its structure, its document (found, size
+   and hash, the document's own profile), its profile (``services.dds.validation``);
+3. the **Danish metadata rules** on it, one call, every rule in order (``metadata_rules``);
+4. **convert**: the mapping requirements (``entry_requirements``), then the pure mapper to the
+   domain DocumentEntry (``document_reference.map_entry``); the SubmissionSet likewise; patients
+   and ids consistent within the message;
+5. **register** the domain ``Submission`` (``Registry.register``: duplicates and the lifecycle
+   rules, in one database transaction);
+6. **respond** with the transaction-response (``provide_response``).
 
 Warnings come back in the transaction-response, in ``response.outcome`` of the entry they concern.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-from nsp_sandbox.outcome import FhirError, Issue, operation_outcome
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from nsp_sandbox.fhir_http import FhirJSONResponse, read_fhir_json
+from nsp_sandbox.outcome import Issue
 from services.dds.domain import (
     AvailabilityStatus,
-    Document,
     DocumentEntry,
     PatientId,
     RegistryError,
@@ -43,30 +49,25 @@ from services.dds.domain import (
     Submission,
 )
 from services.dds.mhd import document_reference, submission_set
-from services.dds.mhd.errors import malformed, refuse
-from services.dds.mhd.references import entry_id_from_reference, patient_of
-from services.dds.mhd.rmu import only_status_changes
+from services.dds.mhd.deps import Deps
+from services.dds.mhd.entry_requirements import already_reported, check_requirements
+from services.dds.mhd.errors import refuse
+from services.dds.mhd.provide_response import transaction_response
+from services.dds.mhd.references import patient_of
+from services.dds.mhd.status_only import only_status_changes
+from services.dds.mhd.transaction import (
+    SOURCE,
+    ParsedTransaction,
+    document_of,
+    is_source_url,
+    iti65_issue,
+    parse_transaction,
+    source_url_of,
+)
 from services.dds.registry import Registry
 from services.dds.validation import ContentValidation
 
-SOURCE = "IHE MHD ITI-65 (Provide Document Bundle)"
-_ENTRY_INDEX = re.compile(r"^Bundle\.entry\[(\d+)\]")
-
-
-@dataclass
-class _Parsed:
-    """The transaction's entries sorted by role, with their indices in the Bundle."""
-
-    submission_set: tuple[int, dict[str, Any]] | None = None
-    new_references: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    updated_references: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)  # index, id, resource
-    binaries: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)  # fullUrl -> (index, Binary)
-    full_urls: dict[int, str] = field(default_factory=dict)
-
-
-def _issue(expression: str, message: str, rule: str, ihe_code: str | None = "XDSRegistryMetadataError",
-           code: str = "invalid") -> Issue:
-    return Issue("error", code, message, expression=expression, source=SOURCE, rule=rule, ihe_code=ihe_code)
+__all__ = ["ProvideDocumentBundle", "is_source_url", "router", "source_url_of"]
 
 
 def _unreadable(origin: str, what: str, exc: Exception) -> Issue:
@@ -75,89 +76,13 @@ def _unreadable(origin: str, what: str, exc: Exception) -> Issue:
                  rule="iti65-readable", ihe_code="XDSRegistryMetadataError")
 
 
-def parse_transaction(bundle: dict[str, Any]) -> _Parsed:
-    """Sort the entries of an ITI-65 transaction; raise 400 when it is not one."""
-    if bundle.get("resourceType") != "Bundle":
-        raise malformed(f"ITI-65 takes a Bundle, not a {bundle.get('resourceType')}", "Bundle",
-                        "fhir-resource-type", code="invalid")
-    if bundle.get("type") != "transaction":
-        raise malformed(f"Bundle.type is '{bundle.get('type')}'; ITI-65 takes a 'transaction' Bundle",
-                        "Bundle.type", "iti65-transaction", code="invalid")
-    entries = bundle.get("entry")
-    if not isinstance(entries, list) or not entries:
-        raise malformed("The transaction Bundle has no entries", "Bundle.entry", "iti65-entries", code="required")
-    parsed = _Parsed()
-    seen_urls: dict[str, int] = {}
-    for index, entry in enumerate(entries):
-        where = f"Bundle.entry[{index}]"
-        if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
-            raise malformed("Every entry needs a resource", f"{where}.resource", "iti65-entry-resource", "required")
-        resource = entry["resource"]
-        kind = resource.get("resourceType")
-        request = entry.get("request")
-        method = request.get("method") if isinstance(request, dict) else None
-        url = request.get("url") if isinstance(request, dict) else None
-        full_url = entry.get("fullUrl")
-        if not isinstance(full_url, str) or not full_url:
-            raise malformed("Every entry needs a fullUrl (the references between List, DocumentReference "
-                            "and Binary use it)", f"{where}.fullUrl", "iti65-full-url", "required")
-        if full_url in seen_urls:
-            raise malformed(f"fullUrl '{full_url}' is also used by Bundle.entry[{seen_urls[full_url]}]",
-                            f"{where}.fullUrl", "iti65-full-url-unique", "invalid")
-        seen_urls[full_url] = index
-        parsed.full_urls[index] = full_url
-        if method not in ("POST", "PUT") or not isinstance(url, str):
-            raise malformed("Every entry needs request.method POST (or PUT for a superseded "
-                            "DocumentReference) and request.url", f"{where}.request", "iti65-entry-request",
-                            "required")
-        if kind == "DocumentReference" and method == "PUT":
-            target = entry_id_from_reference(url)
-            if target is None:
-                raise malformed(f"request.url '{url}' of a PUT must be DocumentReference/{{id}}",
-                                f"{where}.request.url", "iti65-entry-request", "invalid")
-            parsed.updated_references.append((index, target, resource))
-        elif method != "POST":
-            raise malformed(f"A {kind} is provided with POST, not {method}", f"{where}.request.method",
-                            "iti65-entry-request", "invalid")
-        elif kind == "DocumentReference":
-            parsed.new_references.append((index, resource))
-        elif kind == "Binary":
-            parsed.binaries[full_url] = (index, resource)
-        elif kind == "List":
-            list_kind = submission_set.list_kind(resource)
-            if list_kind == "folder":
-                raise FhirError(422, _issue(f"{where}.resource.code", "Folders are not supported by this "
-                                            "registry (the Danish XDS domain uses none)", "iti65-folder",
-                                            ihe_code=None, code="not-supported"))
-            if list_kind != "submissionset":
-                raise malformed("A List in ITI-65 must be the SubmissionSet (code 'submissionset' from "
-                                f"{submission_set.LIST_TYPES})", f"{where}.resource.code",
-                                "iti65-submission-set-code", "invalid")
-            if parsed.submission_set is not None:
-                raise malformed("The transaction holds more than one SubmissionSet", f"{where}.resource",
-                                "iti65-one-submission-set", "invalid")
-            parsed.submission_set = (index, resource)
-        else:
-            raise malformed(f"A {kind} entry is not part of ITI-65 here (List, DocumentReference and Binary "
-                            "are)", f"{where}.resource", "iti65-resource-types", "not-supported")
-    if parsed.submission_set is None:
-        raise malformed("The transaction has no SubmissionSet List", "Bundle.entry", "iti65-one-submission-set",
-                        "required")
-    if not parsed.new_references:
-        raise malformed("The transaction has no new DocumentReference", "Bundle.entry",
-                        "iti65-document-reference", "required")
-    return parsed
+@dataclass
+class _Converted:
+    """The domain entries converted so far, and which Binary entry holds whose document."""
 
-
-def _decode(data: object, expression: str) -> bytes:
-    if not isinstance(data, str):
-        raise malformed("The document content (base64Binary) is missing", expression, "iti65-document-data",
-                        "required")
-    try:
-        return base64.b64decode("".join(data.split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise malformed("The document content is not valid Base64", expression, "iti65-document-data",
-                        "invalid") from None
+    entries: list[DocumentEntry] = field(default_factory=list)
+    binary_owner: dict[int, str] = field(default_factory=dict)  # Binary entry index -> entry id
+    used_binaries: set[str] = field(default_factory=set)
 
 
 class ProvideDocumentBundle:
@@ -185,60 +110,63 @@ class ProvideDocumentBundle:
                  submitter: str | None) -> dict[str, Any]:
         parsed = parse_transaction(bundle)
         issues: list[Issue] = []
-        used_binaries: set[str] = set()
-        entries: list[DocumentEntry] = []
-        binary_owner: dict[int, str] = {}  # Binary entry index -> id of the entry whose document it is
-
+        converted = _Converted()
         for index, resource in parsed.new_references:
-            origin = f"Bundle.entry[{index}].resource"
-            structure = self.validation.check_structure(resource, origin)
-            issues.extend(structure)
-            if any(i.is_error for i in structure):
-                continue  # not a readable DocumentReference: the other layers would only echo this
-            found = self._document(parsed, resource, origin, used_binaries)
-            if isinstance(found, Issue):
-                issues.append(found)
-                continue
-            document, mime_type, where, binary_index = found
-            if document is not None:
-                issues.extend(self.validation.check_document(document.content, mime_type, where, entry=resource,
-                                                             entry_origin=origin))
-            issues.extend(self.validation.check_resource(resource, origin))
-            issues.extend(self.validation.check_document_reference(resource, origin))
-            source_url = source_url_of(resource) if document is None else None
-            entry, problems = document_reference.to_entry(resource, origin, document, mime_type, now,
-                                                          source_url=source_url)
-            issues.extend(problems)
-            if entry is not None:
-                entries.append(entry)
-                if binary_index is not None:
-                    binary_owner[binary_index] = entry.id
-
-        for full_url, (index, _) in parsed.binaries.items():
-            if full_url not in used_binaries:
-                issues.append(_issue(f"Bundle.entry[{index}]", f"Binary '{full_url}' is referenced by no "
-                                     "DocumentReference (attachment.url)", "iti65-binary-referenced",
-                                     ihe_code="XDSMissingDocumentMetadata"))
-
+            issues.extend(self._entry(parsed, resource, f"Bundle.entry[{index}].resource", now, converted))
+        issues.extend(_unreferenced_binaries(parsed, converted.used_binaries))
         set_index, list_resource = parsed.submission_set  # type: ignore[misc]
         set_origin = f"Bundle.entry[{set_index}].resource"
-        structure = self.validation.check_structure(list_resource, set_origin)
-        if any(i.is_error for i in structure):
-            raise refuse(issues + structure)
-        issues.extend(structure)
-        issues.extend(self.validation.check_resource(list_resource, set_origin))
-        issues.extend(self.validation.check_submission_set(list_resource, set_origin))
+        issues.extend(self._validate_submission_set(list_resource, set_origin, issues))
         issues.extend(_check_members(parsed, list_resource, set_origin))
-        patient = _submission_patient(list_resource, set_origin, entries, issues)
-        issues.extend(_check_unique_in_message(entries))
+        patient = _submission_patient(list_resource, set_origin, converted.entries, issues)
+        issues.extend(_check_unique_in_message(converted.entries))
         status_updates = self._status_updates(parsed, document_url, issues)
-
         if patient is None:
             raise refuse(issues)
         sset, problems = submission_set.to_submission_set(
-            list_resource, set_origin, patient, [e.id for e in entries], now)
+            list_resource, set_origin, patient, [e.id for e in converted.entries], now)
         issues.extend(problems)
-        submission = Submission(sset, entries, status_updates, submitter)
+        self._register(Submission(sset, converted.entries, status_updates, submitter), now, issues)
+        return transaction_response(bundle, parsed, sset.id, converted.entries, converted.binary_owner,
+                                    status_updates, issues, now, document_url)
+
+    def _entry(self, parsed: ParsedTransaction, resource: dict[str, Any], origin: str, now: datetime,
+               converted: _Converted) -> list[Issue]:
+        """Validate, apply the Danish rules to, and convert one new DocumentReference (at ``origin``)."""
+        issues = self.validation.check_structure(resource, origin)
+        if any(i.is_error for i in issues):
+            return issues  # not a readable DocumentReference: the other layers would only echo this
+        found = document_of(parsed, resource, origin, converted.used_binaries)
+        if isinstance(found, Issue):
+            return [*issues, found]
+        document, mime_type, where, binary_index = found
+        if document is not None:
+            issues += self.validation.check_document(document.content, mime_type, where, entry=resource,
+                                                     entry_origin=origin)
+        issues += self.validation.check_resource(resource, origin)
+        issues += self.validation.check_document_reference(resource, origin)  # the Danish metadata rules
+        requirements = check_requirements(resource, origin, document, issues)
+        issues += requirements.issues
+        if requirements.mappable:
+            source_url = source_url_of(resource) if document is None else None
+            entry = document_reference.map_entry(resource, origin, document, mime_type, now,
+                                                 requirements.relations, source_url=source_url)
+            converted.entries.append(entry)
+            if binary_index is not None:
+                converted.binary_owner[binary_index] = entry.id
+        return issues
+
+    def _validate_submission_set(self, list_resource: dict[str, Any], origin: str,
+                                 issues: list[Issue]) -> list[Issue]:
+        """The SubmissionSet's structure (refused at once when unreadable), profile and Danish rules."""
+        structure = self.validation.check_structure(list_resource, origin)
+        if any(i.is_error for i in structure):
+            raise refuse(issues + structure)
+        return [*structure, *self.validation.check_resource(list_resource, origin),
+                *self.validation.check_submission_set(list_resource, origin)]
+
+    def _register(self, submission: Submission, now: datetime, issues: list[Issue]) -> None:
+        """Register ``submission``, or refuse with every issue found (the registry's too)."""
         if any(i.is_error for i in issues):
             # Refused already: add what the registry would say too, so the client sees everything at once.
             raise refuse(self.registry.check(submission) + issues)
@@ -246,69 +174,23 @@ class ProvideDocumentBundle:
             self.registry.register(submission, now)
         except RegistryError as exc:
             raise refuse(exc.issues + issues) from None
-        return _response(bundle, parsed, sset.id, entries, binary_owner, status_updates, issues, now,
-                         document_url)
 
-    def _document(self, parsed: _Parsed, resource: dict[str, Any], origin: str,
-                  used: set[str]) -> tuple[Document | None, str, str, int | None] | Issue:
-        """The document a DocumentReference describes: (document, mime type, where it sits, Binary index).
-
-        The document is None for an on-demand entry (its source generates it when retrieved).
-        """
-        contents = resource.get("content")
-        first = contents[0] if isinstance(contents, list) and contents and isinstance(contents[0], dict) else {}
-        attachment = first.get("attachment") if isinstance(first.get("attachment"), dict) else {}
-        where = f"{origin}.content[0].attachment"
-        url = attachment.get("url")
-        declared = attachment.get("contentType")
-        if isinstance(url, str) and url in parsed.binaries:
-            index, binary = parsed.binaries[url]
-            used.add(url)
-            content = _decode(binary.get("data"), f"Bundle.entry[{index}].resource.data")
-            binary_type = binary.get("contentType")
-            if isinstance(declared, str) and isinstance(binary_type, str) and declared != binary_type:
-                return _issue(f"{where}.contentType", f"attachment.contentType '{declared}' differs from the "
-                              f"Binary's contentType '{binary_type}'", "iti65-content-type")
-            mime_type = declared if isinstance(declared, str) else binary_type
-            location = f"Bundle.entry[{index}].resource.data"
-            binary_index: int | None = index
-        elif attachment.get("data") is not None:
-            content = _decode(attachment.get("data"), f"{where}.data")
-            mime_type = declared
-            location = f"{where}.data"
-            binary_index = None
-        elif is_source_url(url) and attachment.get("hash") is None and attachment.get("size") is None:
-            if not isinstance(declared, str) or not declared:
-                return _issue(f"{where}.contentType", "An on-demand entry needs the mime type of the document "
-                              "its source generates (attachment.contentType)", "iti65-content-type",
-                              code="required")
-            return None, declared, f"{where}.url", None
-        else:
-            hint = (" (an on-demand entry, whose source generates the document when it is retrieved, has an "
-                    "absolute http(s) attachment.url and neither hash nor size)" if is_source_url(url) else "")
-            return _issue(f"{where}.url", f"The document is missing: attachment.url '{url}' names no Binary "
-                          f"entry's fullUrl and there is no attachment.data{hint}", "iti65-document-present",
-                          ihe_code="XDSMissingDocument", code="required")
-        if not isinstance(mime_type, str) or not mime_type:
-            return _issue(f"{where}.contentType", "The document's mime type is missing (attachment.contentType)",
-                          "iti65-content-type", code="required")
-        return Document.of(content), mime_type, location, binary_index
-
-    def _status_updates(self, parsed: _Parsed, document_url: Callable[[str], str],
+    def _status_updates(self, parsed: ParsedTransaction, document_url: Callable[[str], str],
                         issues: list[Issue]) -> list[StatusUpdate]:
+        """The UpdateDocumentRefs entries: each sets a registered entry to ``superseded``, nothing else."""
         updates: list[StatusUpdate] = []
         for index, entry_id, resource in parsed.updated_references:
             origin = f"Bundle.entry[{index}].resource"
             if resource.get("status") != AvailabilityStatus.SUPERSEDED.value:
-                issues.append(_issue(f"{origin}.status", "A DocumentReference updated in ITI-65 "
-                                     "(UpdateDocumentRefs) must be set to 'superseded'", "iti65-update-superseded",
-                                     code="value"))
+                issues.append(iti65_issue(f"{origin}.status", "A DocumentReference updated in ITI-65 "
+                                          "(UpdateDocumentRefs) must be set to 'superseded'", "iti65-update-superseded",
+                                          code="value"))
                 continue
             stored = self.registry.get_entry(entry_id)
             if stored is None:
-                issues.append(_issue(f"Bundle.entry[{index}].request.url", f"DocumentReference/{entry_id} "
-                                     "is not in the registry", "dds-entry-exists", ihe_code="XDSMissingDocument",
-                                     code="not-found"))
+                issues.append(iti65_issue(f"Bundle.entry[{index}].request.url", f"DocumentReference/{entry_id} "
+                                          "is not in the registry", "dds-entry-exists", ihe_code="XDSMissingDocument",
+                                          code="not-found"))
                 continue
             served = document_reference.to_fhir(stored, document_url(entry_id))
             issues.extend(only_status_changes(served, {**resource, "id": entry_id}, origin))
@@ -316,20 +198,14 @@ class ProvideDocumentBundle:
         return updates
 
 
-def is_source_url(url: object) -> bool:
-    """Whether ``url`` is an absolute http(s) URL: where an on-demand source generates its document."""
-    if not isinstance(url, str) or any(c.isspace() for c in url):
-        return False
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+def _unreferenced_binaries(parsed: ParsedTransaction, used: set[str]) -> list[Issue]:
+    """Every Binary entry is the document of a DocumentReference."""
+    return [iti65_issue(f"Bundle.entry[{index}]", f"Binary '{full_url}' is referenced by no DocumentReference "
+                             "(attachment.url)", "iti65-binary-referenced", ihe_code="XDSMissingDocumentMetadata")
+            for full_url, (index, _) in parsed.binaries.items() if full_url not in used]
 
 
-def source_url_of(resource: dict[str, Any]) -> str:
-    """``content[0].attachment.url`` of a DocumentReference already found to be an on-demand one."""
-    return str(resource["content"][0]["attachment"]["url"])
-
-
-def _check_members(parsed: _Parsed, list_resource: dict[str, Any], origin: str) -> list[Issue]:
+def _check_members(parsed: ParsedTransaction, list_resource: dict[str, Any], origin: str) -> list[Issue]:
     """The SubmissionSet lists exactly the new DocumentReferences (by fullUrl)."""
     issues: list[Issue] = []
     new_urls = {parsed.full_urls[index]: index for index, _ in parsed.new_references}
@@ -339,12 +215,12 @@ def _check_members(parsed: _Parsed, list_resource: dict[str, Any], origin: str) 
         if reference in new_urls:
             listed.add(reference)
         else:
-            issues.append(_issue(f"{origin}.entry[{position}].item", f"SubmissionSet entry '{reference}' is not "
-                                 "the fullUrl of a DocumentReference in this transaction", "iti65-members"))
+            issues.append(iti65_issue(f"{origin}.entry[{position}].item", f"SubmissionSet entry '{reference}' is not "
+                                      "the fullUrl of a DocumentReference in this transaction", "iti65-members"))
     for url, index in new_urls.items():
         if url not in listed:
-            issues.append(_issue(f"Bundle.entry[{index}].resource", f"DocumentReference '{url}' is not listed "
-                                 "in the SubmissionSet (List.entry.item)", "iti65-members"))
+            issues.append(iti65_issue(f"Bundle.entry[{index}].resource", f"DocumentReference '{url}' is not listed "
+                                      "in the SubmissionSet (List.entry.item)", "iti65-members"))
     return issues
 
 
@@ -355,8 +231,9 @@ def _submission_patient(list_resource: dict[str, Any], origin: str, entries: lis
     if patient is None and entries:
         patient = entries[0].patient
     if patient is None:
-        issues.append(_issue(f"{origin}.subject", "The SubmissionSet does not identify its patient",
-                             "dds-patient-present", code="required"))
+        if not already_reported(issues, "dk-xds-patient-cpr", f"{origin}.subject"):
+            issues.append(iti65_issue(f"{origin}.subject", "The SubmissionSet does not identify its patient",
+                                      "dds-patient-present", code="required"))
         return None
     for entry in entries:
         if (entry.patient.system, entry.patient.value) != (patient.system, patient.value):
@@ -369,6 +246,7 @@ def _submission_patient(list_resource: dict[str, Any], origin: str, entries: lis
 
 
 def _check_unique_in_message(entries: list[DocumentEntry]) -> list[Issue]:
+    """No two entries of the message share a uniqueId or an entryUUID."""
     issues: list[Issue] = []
     seen_unique: dict[str, str] = {}
     seen_uuid: dict[str, str] = {}
@@ -388,37 +266,18 @@ def _check_unique_in_message(entries: list[DocumentEntry]) -> list[Issue]:
     return issues
 
 
-def _response(bundle: dict[str, Any], parsed: _Parsed, set_id: str, entries: list[DocumentEntry],
-              binary_owner: dict[int, str], updates: list[StatusUpdate], warnings: list[Issue], now: datetime,
-              document_url: Callable[[str], str]) -> dict[str, Any]:
-    """The transaction-response: one entry per request entry, in request order."""
-    modified = document_reference.fhir_instant(now)
-    by_origin = {e.origin: e for e in entries}
-    updated = {u.origin: u.entry_id for u in updates}
-    notes: dict[int, list[Issue]] = {}
-    set_index = parsed.submission_set[0] if parsed.submission_set else 0
-    for issue in warnings:
-        match = _ENTRY_INDEX.match(issue.expression or "")
-        notes.setdefault(int(match.group(1)) if match else set_index, []).append(issue)
+def router(deps: Deps) -> APIRouter:
+    """``POST /fhir``: a source provides a transaction Bundle."""
+    fhir = APIRouter(prefix="/fhir")
+    provider = ProvideDocumentBundle(deps.registry, deps.validation)
 
-    out: list[dict[str, Any]] = []
-    for index, _ in enumerate(bundle["entry"]):
-        origin = f"Bundle.entry[{index}].resource"
-        if index == set_index:
-            response = {"status": "201 Created", "location": f"List/{set_id}", "etag": 'W/"1"'}
-        elif origin in by_origin:
-            response = {"status": "201 Created", "location": f"DocumentReference/{by_origin[origin].id}",
-                        "etag": 'W/"1"'}
-        elif origin in updated:
-            response = {"status": "200 OK", "location": f"DocumentReference/{updated[origin]}", "etag": 'W/"2"'}
-        else:
-            response = {"status": "201 Created", "location": document_url(binary_owner[index])}
-        response["lastModified"] = modified
-        if notes.get(index):
-            response["outcome"] = operation_outcome(notes[index])
-        out.append({"response": response})
-    return {
-        "resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "transaction-response",
-        "meta": {"lastUpdated": modified}, "entry": out,
-    }
+    @fhir.post("")
+    async def provide(request: Request) -> Response:
+        principal = await deps.guard.provider(request)
+        body, _ = await read_fhir_json(request, deps.max_body_bytes)
+        urls = deps.urls(request)
+        result = await run_in_threadpool(provider.provide, body, deps.context.clock.now(), urls.document,
+                                         principal.persona if principal else None)
+        return FhirJSONResponse(result)
 
+    return fhir

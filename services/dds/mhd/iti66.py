@@ -1,4 +1,6 @@
-"""ITI-66 Find Document Lists: ``GET|POST [base]/List`` → searchset Bundle of SubmissionSets.
+"""ITI-66 Find Document Lists: ``GET|POST [base]/List`` → searchset Bundle of SubmissionSets; and
+the List read, ``GET [base]/List/{id}``. Entries the citizen's blocks withhold are left out of the
+Lists shown (with a warning in a search); a List of a fully blocked citizen is not found.
 
 ``patient`` or ``patient.identifier`` is required. ``code`` ``submissionset`` matches every List
 here; ``folder`` matches none (this registry keeps no folders). ``status`` is ``current`` for every
@@ -11,9 +13,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from nsp_sandbox.outcome import Issue
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from nsp_sandbox.fhir_http import FhirJSONResponse
+from nsp_sandbox.outcome import FhirError, Issue
+from nsp_sandbox.tokens import Principal
+from services.dds.access import blocking
+from services.dds.access.consent_override import HEADER
+from services.dds.access.guard import ReadGrant, patients_named
+from services.dds.domain import StoredSubmissionSet
 from services.dds.mhd import search, submission_set
-from services.dds.mhd.iti67 import patient_tokens
+from services.dds.mhd.deps import Deps
+from services.dds.mhd.http import search_pairs, strict
 from services.dds.mhd.search import SearchParam
 from services.dds.queries import SubmissionSetQuery
 from services.dds.registry import Page, Registry
@@ -38,7 +51,7 @@ ALIASES = {"source.identifier": "sourceId", "patient:identifier": "patient.ident
 
 def to_query(parsed: search.ParsedSearch) -> SubmissionSetQuery:
     search.require(parsed, "patient", "patient.identifier")
-    query = SubmissionSetQuery(patients=patient_tokens(parsed), count=parsed.count,
+    query = SubmissionSetQuery(patients=search.patient_tokens(parsed), count=parsed.count,
                                after_pk=parsed.after_pk, before_pk=parsed.before_pk)
     ids: set[str] | None = None
     for raw in parsed.values.get("_id", []):
@@ -78,3 +91,112 @@ def find(registry: Registry, pairs: list[tuple[str, str]], strict: bool, search_
     """Run an ITI-66 search without access control; answer the searchset Bundle."""
     parsed, query = parse(pairs, strict)
     return searchset(parsed, registry.find_submission_sets(query), search_url, resource_url)
+
+
+def shown_list(withheld_ids: set[str]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A List without the entries the citizen's blocks withhold."""
+    def shown(resource: dict[str, Any]) -> dict[str, Any]:
+        if withheld_ids:
+            resource["entry"] = [e for e in resource.get("entry", [])
+                                 if e["item"]["reference"].split("/")[-1] not in withheld_ids]
+        return resource
+    return shown
+
+
+class FindLists:
+    """The guarded-read steps of an ITI-66 search."""
+
+    activity = "ITI-66 Find Document Lists"
+    sources_may_read = False
+
+    def __init__(self, registry: Registry, pairs: list[tuple[str, str]], strict: bool) -> None:
+        self.registry = registry
+        self.pairs = pairs
+        self.strict = strict
+        self.cprs: list[str] = []
+        self.withheld: set[str] = set()
+
+    async def subjects(self, principal: Principal | None) -> list[str]:
+        self.parsed, self.search = parse(self.pairs, self.strict)
+        self.cprs = patients_named(self.search.patients) if principal is not None else []
+        return self.cprs
+
+    async def query(self, grant: ReadGrant) -> Page:
+        self.search.excluded_patients = grant.fully_blocked
+        page = await run_in_threadpool(self.registry.find_submission_sets, self.search)
+        self.withheld = await run_in_threadpool(self.registry.withheld_entry_ids, grant.withheld)
+        return page
+
+    async def warnings(self, grant: ReadGrant, found: Page) -> list[Issue]:
+        members = {m for s in found.items for m in s.member_ids}
+        return [blocking.withheld_warning()] if members & self.withheld else []
+
+    def logged(self, found: Page) -> tuple[list[str], str]:
+        shown = {s.patient.value for s in found.items} if found.items else (
+            set(self.cprs) if found.total else set())
+        return [c for c in self.cprs if c in shown], f"{found.total} SubmissionSet(s) found"
+
+
+class ReadList:
+    """The guarded-read steps of reading one List (404 when unknown or its citizen blocks everything)."""
+
+    activity = "Read SubmissionSet"
+    sources_may_read = False
+
+    def __init__(self, registry: Registry, set_id: str) -> None:
+        self.registry = registry
+        self.set_id = set_id
+        self.found: StoredSubmissionSet | None = None
+        self.withheld: set[str] = set()
+
+    def unknown(self) -> FhirError:
+        return FhirError(404, Issue("error", "not-found", f"List/{self.set_id} is not known", rule="dds-list-exists"))
+
+    async def subjects(self, principal: Principal | None) -> list[str]:
+        self.found = await run_in_threadpool(self.registry.get_submission_set, self.set_id)
+        if self.found is None:
+            raise self.unknown()
+        return [self.found.patient.value] if principal else []
+
+    async def query(self, grant: ReadGrant) -> StoredSubmissionSet:
+        assert self.found is not None
+        if self.found.patient.value in grant.fully_blocked:
+            raise self.unknown()
+        self.withheld = await run_in_threadpool(self.registry.withheld_entry_ids, grant.withheld)
+        return self.found
+
+    async def warnings(self, grant: ReadGrant, found: StoredSubmissionSet) -> list[Issue]:
+        return []
+
+    def logged(self, found: StoredSubmissionSet) -> tuple[list[str], str]:
+        return [found.patient.value], f"List/{found.id}"
+
+
+def router(deps: Deps) -> APIRouter:
+    """ITI-66 (``GET`` and ``POST _search``) and the read of ``/fhir/List``."""
+    fhir = APIRouter(prefix="/fhir")
+
+    async def find_lists(request: Request, pairs: list[tuple[str, str]]) -> Response:
+        steps = FindLists(deps.registry, pairs, strict(request))
+        answer = await deps.guard.guarded_read(lambda: deps.guard.authenticate(request),
+                                               request.headers.get(HEADER), steps)
+        urls = deps.urls(request)
+        return FhirJSONResponse(searchset(steps.parsed, answer.found, f"{urls.fhir}/List", urls.resource("List"),
+                                          shown_list(steps.withheld), answer.warnings))
+
+    @fhir.get("/List")
+    async def search_lists(request: Request) -> Response:
+        return await find_lists(request, list(request.query_params.multi_items()))
+
+    @fhir.post("/List/_search")
+    async def search_lists_post(request: Request) -> Response:
+        return await find_lists(request, await search_pairs(request, deps.max_body_bytes))
+
+    @fhir.get("/List/{set_id}")
+    async def read_list(set_id: str, request: Request) -> Response:
+        steps = ReadList(deps.registry, set_id)
+        answer = await deps.guard.guarded_read(lambda: deps.guard.authenticate(request),
+                                               request.headers.get(HEADER), steps)
+        return FhirJSONResponse(shown_list(steps.withheld)(submission_set.to_fhir(answer.found)))
+
+    return fhir

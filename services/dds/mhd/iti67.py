@@ -1,4 +1,5 @@
-"""ITI-67 Find Document References: ``GET|POST [base]/DocumentReference`` → searchset Bundle.
+"""ITI-67 Find Document References: ``GET|POST [base]/DocumentReference`` → searchset Bundle; and
+the DocumentReference read, ``GET [base]/DocumentReference/{id}`` (with ``ETag`` and ``Last-Modified``).
 
 ``patient`` or ``patient.identifier``, and ``status``, are required (MHD 2:3.67.4.1.2.1). The
 table ``PARAMETERS`` is the one list of what is supported; the CapabilityStatement is built from
@@ -8,13 +9,26 @@ it. Results come newest registration first, paged by keyset (``_page_after`` / `
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from nsp_sandbox.fhir_http import FhirJSONResponse
 from nsp_sandbox.outcome import Issue
+from nsp_sandbox.tokens import Principal
+from services.dds.access import address_protection, blocking
+from services.dds.access.consent_override import HEADER
+from services.dds.access.guard import ReadGrant, patients_named
 from services.dds.domain import CPR_SYSTEM, AvailabilityStatus
 from services.dds.mhd import document_reference, search
+from services.dds.mhd.deps import Deps
+from services.dds.mhd.entry_read import readable_entry
+from services.dds.mhd.http import http_date, search_pairs, strict
 from services.dds.mhd.search import SearchParam
-from services.dds.queries import EntryQuery, TokenValue
+from services.dds.queries import EntryQuery
 from services.dds.registry import Page, Registry
 
 _MHD = "https://profiles.ihe.net/ITI/MHD/SearchParameter/"
@@ -60,22 +74,6 @@ ALIASES = {"patient:identifier": "patient.identifier", "subject.identifier": "pa
 STATUSES = frozenset(s.value for s in AvailabilityStatus)
 
 
-def patient_tokens(parsed: search.ParsedSearch) -> list[list[TokenValue]]:
-    """The AND-ed patient conditions from ``patient`` and ``patient.identifier``."""
-    groups: list[list[TokenValue]] = []
-    for raw in parsed.values.get("patient.identifier", []):
-        groups.append(search.tokens("patient.identifier", raw))
-    for raw in parsed.values.get("patient", []):
-        group = []
-        for reference in raw.split(","):
-            cpr = reference.rsplit("/", 1)[-1] if "Patient/" in reference or "/" not in reference else None
-            if not cpr:
-                raise search.bad_value("patient", f"'{reference}' is not a Patient reference (Patient/{{CPR}})")
-            group.append(TokenValue(CPR_SYSTEM, cpr))
-        groups.append(group)
-    return groups
-
-
 def statuses(parsed: search.ParsedSearch) -> list[str] | None:
     allowed: set[str] | None = None
     for raw in parsed.values.get("status", []):
@@ -93,7 +91,7 @@ def to_query(parsed: search.ParsedSearch) -> EntryQuery:
     """The registry query for an ITI-67 request (400 for a missing or malformed parameter)."""
     search.require(parsed, "patient", "patient.identifier")
     search.require(parsed, "status")
-    groups = patient_tokens(parsed)
+    groups = search.patient_tokens(parsed)
     query = EntryQuery(patients=groups, statuses=statuses(parsed), count=parsed.count,
                        after_pk=parsed.after_pk, before_pk=parsed.before_pk)
     ids: set[str] | None = None
@@ -132,3 +130,87 @@ def find(registry: Registry, pairs: list[tuple[str, str]], strict: bool, search_
     """Run an ITI-67 search without access control; answer the searchset Bundle."""
     parsed, query = parse(pairs, strict)
     return searchset(parsed, registry.find_entries(query), search_url, resource_url, document_url)
+
+
+def subject_cpr(resource: dict[str, Any]) -> str | None:
+    """The CPR of a DocumentReference's contained subject Patient (or its subject identifier)."""
+    subject = resource.get("subject", {})
+    if "identifier" in subject:
+        return subject["identifier"].get("value")
+    ref = subject.get("reference", "").lstrip("#")
+    patient = next((c for c in resource.get("contained", []) if c.get("id") == ref), {})
+    return next((i.get("value") for i in patient.get("identifier", [])), None)
+
+
+def shown_reference(grant: ReadGrant) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A DocumentReference as this grant shows it: without the addresses of protected citizens."""
+    def shown(resource: dict[str, Any]) -> dict[str, Any]:
+        cpr = subject_cpr(resource)
+        return address_protection.strip_addresses(resource) if cpr in grant.hide_address else resource
+    return shown
+
+
+class FindReferences:
+    """The guarded-read steps of an ITI-67 search."""
+
+    activity = "ITI-67 Find Document References"
+    sources_may_read = False
+
+    def __init__(self, registry: Registry, pairs: list[tuple[str, str]], strict: bool) -> None:
+        self.registry = registry
+        self.pairs = pairs
+        self.strict = strict
+        self.cprs: list[str] = []
+
+    async def subjects(self, principal: Principal | None) -> list[str]:
+        self.parsed, self.search = parse(self.pairs, self.strict)
+        self.cprs = patients_named(self.search.patients) if principal is not None else []
+        return self.cprs
+
+    async def query(self, grant: ReadGrant) -> Page:
+        self.search.withheld = grant.withheld
+        return await run_in_threadpool(self.registry.find_entries, self.search)
+
+    async def warnings(self, grant: ReadGrant, found: Page) -> list[Issue]:
+        if not grant.partly_blocked:
+            return []
+        unfiltered = replace(self.search, withheld=[w for w in self.search.withheld if w.everything], count=0)
+        if (await run_in_threadpool(self.registry.find_entries, unfiltered)).total > found.total:
+            return [blocking.withheld_warning()]
+        return []
+
+    def logged(self, found: Page) -> tuple[list[str], str]:
+        shown = {e.patient.value for e in found.items} if found.items else (
+            set(self.cprs) if found.total else set())
+        return [c for c in self.cprs if c in shown], f"{found.total} DocumentReference(s) found"
+
+
+def router(deps: Deps) -> APIRouter:
+    """ITI-67 (``GET`` and ``POST _search``) and the read of ``/fhir/DocumentReference``."""
+    fhir = APIRouter(prefix="/fhir")
+
+    async def find_documents(request: Request, pairs: list[tuple[str, str]]) -> Response:
+        steps = FindReferences(deps.registry, pairs, strict(request))
+        answer = await deps.guard.guarded_read(lambda: deps.guard.authenticate(request),
+                                               request.headers.get(HEADER), steps)
+        urls = deps.urls(request)
+        return FhirJSONResponse(searchset(steps.parsed, answer.found, f"{urls.fhir}/DocumentReference",
+                                          urls.resource("DocumentReference"), urls.document, answer.warnings,
+                                          shown_reference(answer.grant)))
+
+    @fhir.get("/DocumentReference")
+    async def search_documents(request: Request) -> Response:
+        return await find_documents(request, list(request.query_params.multi_items()))
+
+    @fhir.post("/DocumentReference/_search")
+    async def search_documents_post(request: Request) -> Response:
+        return await find_documents(request, await search_pairs(request, deps.max_body_bytes))
+
+    @fhir.get("/DocumentReference/{entry_id}")
+    async def read_document_reference(entry_id: str, request: Request) -> Response:
+        entry, grant = await readable_entry(deps, request, entry_id, "Read DocumentReference", metadata_only=True)
+        resource = shown_reference(grant)(document_reference.to_fhir(entry, deps.urls(request).document(entry.id)))
+        return FhirJSONResponse(resource, headers={"ETag": f'W/"{entry.version}"',
+                                                   "Last-Modified": http_date(entry.updated_at)})
+
+    return fhir

@@ -1,61 +1,49 @@
-"""ITI-68 Retrieve Document: ``GET`` the ``attachment.url`` of a DocumentReference.
+"""ITI-68 Retrieve Document: ``GET /documents/{id}``, the ``attachment.url`` of a DocumentReference.
 
-A stable entry answers the document bytes exactly as they were provided, with the entry's mime
-type. An on-demand entry answers what its source generated just now (``services.dds.on_demand``),
-with the source's ``Content-Type``. Either way the ``ETag`` is strong, the SHA-1 (hex) of the bytes
-served, and ``If-None-Match`` with it answers 304. Superseded and entered-in-error entries are
-retrievable too: deprecation is a registry status, the document is kept (an on-demand one as long
-as its source still generates it).
+Read through the access guard like every other read (``entry_read``); a stable entry answers its
+stored document, an on-demand entry what its source generates now (``services.dds.on_demand``).
+For a citizen whose address is protected the document is served without it (the ETag follows).
+Nothing is ever deleted: ``DELETE`` answers 405.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
-
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.outcome import FhirError, Issue
-from services.dds.domain import StoredEntry
-from services.dds.registry import Registry
+from services.dds.access import address_protection
+from services.dds.domain import ObjectType, StoredEntry
+from services.dds.lifecycle import NEVER_DELETED
+from services.dds.mhd import document_response
+from services.dds.mhd.deps import Deps
+from services.dds.mhd.entry_read import readable_entry
 
 
-def etag_of(document_hash: str) -> str:
-    return f'"{document_hash}"'
+def router(deps: Deps) -> APIRouter:
+    """``GET`` and ``DELETE /documents/{id}``."""
+    documents = APIRouter()
 
+    @documents.get("/documents/{entry_id}")
+    async def retrieve(entry_id: str, request: Request) -> Response:
+        entry, grant = await readable_entry(deps, request, entry_id, "ITI-68 Retrieve Document",
+                                            metadata_only=False)
 
-def _matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    candidates = [c.strip().removeprefix("W/") for c in if_none_match.split(",")]
-    return "*" in candidates or etag in candidates
+        def shown(entry: StoredEntry, content: bytes) -> bytes:
+            if entry.patient.value in grant.hide_address:
+                return address_protection.strip_document(content, entry.mime_type)
+            return content
 
+        if_none_match = request.headers.get("if-none-match")
+        if entry.object_type is ObjectType.ON_DEMAND:
+            generated = await deps.sources.generate(entry)
+            return document_response.respond(entry, generated.content, generated.media_type, if_none_match, shown)
+        return await run_in_threadpool(document_response.retrieve, deps.registry, entry_id, if_none_match, shown)
 
-def missing(entry_id: str) -> FhirError:
-    return FhirError(404, Issue("error", "not-found", f"No document for DocumentReference/{entry_id}",
-                                rule="iti68-document-exists", ihe_code="XDSMissingDocument"))
+    @documents.delete("/documents/{entry_id}")
+    def delete_document(entry_id: str) -> Response:
+        raise FhirError(405, Issue("error", "not-supported", NEVER_DELETED, rule="dds-never-delete"),
+                        headers={"Allow": "GET"})
 
-
-def respond(entry: StoredEntry, content: bytes, media_type: str, if_none_match: str | None,
-            shown: Callable[[StoredEntry, bytes], bytes] | None = None,
-            content_hash: str | None = None) -> Response:
-    """The ITI-68 answer for ``content``; ``shown`` adapts the bytes to who is looking (the ETag follows)."""
-    if shown is not None:
-        adapted = shown(entry, content)
-        if adapted != content:
-            content, content_hash = adapted, None
-    etag = etag_of(content_hash or hashlib.sha1(content).hexdigest())
-    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
-    if _matches(if_none_match, etag):
-        return Response(status_code=304, headers=headers)
-    return Response(content=content, media_type=media_type, headers=headers)
-
-
-def retrieve(registry: Registry, entry_id: str, if_none_match: str | None,
-             shown: Callable[[StoredEntry, bytes], bytes] | None = None) -> Response:
-    """The stored document of stable entry ``entry_id``."""
-    found = registry.get_document(entry_id)
-    if found is None or found[1] is None:
-        raise missing(entry_id)
-    entry, content = found
-    return respond(entry, content, entry.mime_type, if_none_match, shown, entry.document_hash)
+    return documents

@@ -2,8 +2,7 @@
 
 ``PUT [base]/DocumentReference/{id}`` with the entry as served, changed only in ``status``:
 ``current`` → ``superseded`` or ``entered-in-error`` (the lifecycle rules decide). Any other
-difference is refused, naming every changed element. ``meta`` (server-managed) and ``text`` (a
-narrative may well mention the status) are not compared. ``If-Match: W/"{versionId}"`` is honoured.
+difference is refused (``status_only``). ``If-Match: W/"{versionId}"`` is honoured.
 Only the source that registered the entry may change it (``lifecycle.check_owner``): any other
 caller gets 403. Stable and on-demand entries alike: an on-demand source deprecates the entry of a
 document it no longer provides this way.
@@ -14,54 +13,26 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
 from nsp_sandbox.clock import Clock
+from nsp_sandbox.fhir_http import FhirJSONResponse, read_fhir_json
 from nsp_sandbox.outcome import FhirError, Issue
 from services.dds.domain import AvailabilityStatus, RegistryError
-from services.dds.lifecycle import RULE_SOURCE
 from services.dds.metadata.author import author_institutions
 from services.dds.mhd import document_reference
+from services.dds.mhd.deps import Deps
 from services.dds.mhd.errors import refuse
+from services.dds.mhd.status_only import only_status_changes
 from services.dds.registry import Registry
 
-NOT_COMPARED = frozenset({"meta", "status", "text"})
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"(?P<version>\d+)"\s*$')
 
 
-def changed_elements(served: Any, received: Any, path: str) -> list[str]:
-    """FHIRPaths (with indices) of every element where ``received`` differs from ``served``."""
-    if isinstance(served, dict) and isinstance(received, dict):
-        changes: list[str] = []
-        for key in list(served) + [k for k in received if k not in served]:
-            if key in NOT_COMPARED and path == "DocumentReference":
-                continue
-            if key not in served or key not in received:
-                changes.append(f"{path}.{key}")
-            else:
-                changes.extend(changed_elements(served[key], received[key], f"{path}.{key}"))
-        return changes
-    if isinstance(served, list) and isinstance(received, list):
-        if len(served) != len(received):
-            return [path]
-        changes = []
-        for index, (a, b) in enumerate(zip(served, received, strict=True)):
-            changes.extend(changed_elements(a, b, f"{path}[{index}]"))
-        return changes
-    return [] if served == received else [path]
-
-
-def only_status_changes(served: dict[str, Any], received: dict[str, Any], prefix: str) -> list[Issue]:
-    """Issues for every element other than ``status`` that ``received`` changes."""
-    return [
-        Issue("error", "business-rule",
-              f"{change} differs from the registered entry; an update may change only status "
-              "(shared documents are corrected by replacement)",
-              expression=f"{prefix}{change.removeprefix('DocumentReference')}", source=RULE_SOURCE,
-              rule="dds-update-status-only", ihe_code="XDSMetadataUpdateError")
-        for change in changed_elements(served, received, "DocumentReference")
-    ]
-
-
 def expected_version(if_match: str | None) -> int | None:
+    """The version ``If-Match`` names (None: no condition); 400 when it is no version ETag."""
     if if_match is None:
         return None
     match = _IF_MATCH.match(if_match)
@@ -107,3 +78,19 @@ def update_status(registry: Registry, clock: Clock, entry_id: str, received: dic
             raise FhirError(412, exc.issues) from None
         raise refuse(exc.issues) from None
     return document_reference.to_fhir(updated, document_url)
+
+
+def router(deps: Deps) -> APIRouter:
+    """``PUT /fhir/DocumentReference/{id}``: a source's status-only update of its own entry."""
+    fhir = APIRouter(prefix="/fhir")
+
+    @fhir.put("/DocumentReference/{entry_id}")
+    async def update_document_reference(entry_id: str, request: Request) -> Response:
+        principal = await deps.guard.provider(request)
+        body, _ = await read_fhir_json(request, deps.max_body_bytes)
+        resource = await run_in_threadpool(update_status, deps.registry, deps.context.clock, entry_id, body,
+                                           request.headers.get("if-match"), deps.urls(request).document(entry_id),
+                                           principal.persona if principal else None)
+        return FhirJSONResponse(resource, headers={"ETag": f'W/"{resource["meta"]["versionId"]}"'})
+
+    return fhir

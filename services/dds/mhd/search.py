@@ -18,6 +18,7 @@ from typing import Any, Literal, get_args
 from urllib.parse import urlencode
 
 from nsp_sandbox.outcome import FhirError, Issue, operation_outcome
+from services.dds.domain import CPR_SYSTEM
 from services.dds.mhd.fhir_dates import DateFormatError, parse_range
 from services.dds.queries import DatePrefix, DateValue, TokenValue
 
@@ -179,3 +180,19 @@ def searchset(search_url: str, parsed: ParsedSearch, resources: list[dict[str, A
         })
     return {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "searchset", "total": total,
             "link": links, "entry": entries}
+
+
+def patient_tokens(parsed: ParsedSearch) -> list[list[TokenValue]]:
+    """The AND-ed patient conditions from ``patient`` and ``patient.identifier``."""
+    groups: list[list[TokenValue]] = []
+    for raw in parsed.values.get("patient.identifier", []):
+        groups.append(tokens("patient.identifier", raw))
+    for raw in parsed.values.get("patient", []):
+        group = []
+        for reference in raw.split(","):
+            cpr = reference.rsplit("/", 1)[-1] if "Patient/" in reference or "/" not in reference else None
+            if not cpr:
+                raise bad_value("patient", f"'{reference}' is not a Patient reference (Patient/{{CPR}})")
+            group.append(TokenValue(CPR_SYSTEM, cpr))
+        groups.append(group)
+    return groups

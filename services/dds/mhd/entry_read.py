@@ -1,0 +1,60 @@
+"""Reading one entry by id through the access guard: the DocumentReference read and ITI-68 share it.
+
+Unknown entries and entries the citizen's blocks withhold answer the same 404, and nothing is
+logged for them; a source (system caller) reads the metadata of what it updates (ITI-92) without
+a grant, nothing else.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from nsp_sandbox.outcome import FhirError, Issue
+from nsp_sandbox.tokens import Principal
+from services.dds.access.consent_override import HEADER
+from services.dds.access.guard import ReadGrant
+from services.dds.domain import StoredEntry
+from services.dds.mhd import document_response
+from services.dds.mhd.deps import Deps
+
+
+class EntryRead:
+    """The guarded-read steps of reading one entry (its metadata, or its document)."""
+
+    def __init__(self, deps: Deps, entry_id: str, activity: str, metadata_only: bool) -> None:
+        self.deps = deps
+        self.entry_id = entry_id
+        self.activity = activity
+        self.sources_may_read = metadata_only
+        self.unknown = document_response.missing(entry_id) if not metadata_only else FhirError(404, Issue(
+            "error", "not-found", f"DocumentReference/{entry_id} is not known", rule="dds-entry-exists"))
+        self.entry: StoredEntry | None = None
+
+    async def subjects(self, principal: Principal | None) -> list[str]:
+        self.entry = await run_in_threadpool(self.deps.registry.get_entry, self.entry_id)
+        if self.entry is None:
+            raise self.unknown
+        return [self.entry.patient.value] if principal else []
+
+    async def query(self, grant: ReadGrant) -> StoredEntry:
+        assert self.entry is not None
+        if grant.withheld:
+            withheld = await run_in_threadpool(self.deps.registry.withheld_entry_ids, grant.withheld)
+            if self.entry.id in withheld:
+                raise self.unknown  # blocked by the citizen: as if there were nothing, and nothing is logged
+        return self.entry
+
+    async def warnings(self, grant: ReadGrant, found: StoredEntry) -> list[Issue]:
+        return []
+
+    def logged(self, found: StoredEntry) -> tuple[list[str], str]:
+        return [found.patient.value], f"DocumentReference/{found.id}"
+
+
+async def readable_entry(deps: Deps, request: Request, entry_id: str, activity: str,
+                         metadata_only: bool) -> tuple[StoredEntry, ReadGrant]:
+    """The entry, when the caller may see it (404 when unknown or withheld by the citizen's blocks)."""
+    answer = await deps.guard.guarded_read(lambda: deps.guard.authenticate(request), request.headers.get(HEADER),
+                                           EntryRead(deps, entry_id, activity, metadata_only))
+    return answer.found, answer.grant

@@ -1,0 +1,194 @@
+"""The SQL layer of the DDS registry: domain objects to rows and back, query conditions, paging.
+
+No rule lives here: ``services.dds.registry`` decides what is stored, this module says how.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, insert, not_, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from nsp_sandbox.clock import naive_utc
+from services.dds.domain import (
+    AvailabilityStatus,
+    Document,
+    DocumentEntry,
+    ObjectType,
+    PatientId,
+    StoredEntry,
+    StoredSubmissionSet,
+)
+from services.dds.models import (
+    DdsBase,
+    DocumentEntryRow,
+    DocumentRow,
+    SubmissionMemberRow,
+    SubmissionSetRow,
+)
+from services.dds.queries import (
+    EntryQuery,
+    SubmissionSetQuery,
+    code_condition,
+    period_condition,
+    point_condition,
+    token_condition,
+    withheld_condition,
+)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a search: the rows, the total number of matches, and where paging can go."""
+
+    items: list[Any]
+    total: int
+    has_next: bool
+    has_prev: bool
+    first_pk: int | None
+    last_pk: int | None
+
+
+
+
+def dump(resource: dict[str, Any]) -> str:
+    """A resource as stored: compact JSON, non-ASCII kept."""
+    return json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
+
+
+def insert_many(session: Session, model: type[DdsBase], rows: list[dict[str, Any]]) -> None:
+    """A Core executemany insert (no ORM bookkeeping), skipped when there is nothing to insert."""
+    if rows:
+        session.execute(insert(model.__table__), rows)
+
+
+def entry_values(entry: DocumentEntry, sset_pk: int, now: datetime, submitter: str | None = None) -> dict[str, Any]:
+    """The ``dds_document_entry`` row of a new entry under submission set ``sset_pk``."""
+    return {
+        "id": entry.id, "entry_uuid": entry.entry_uuid, "unique_id": entry.unique_id,
+        "patient_system": entry.patient.system, "patient_value": entry.patient.value,
+        "status": entry.status.value, "version": 1, "mime_type": entry.mime_type,
+        "creation": naive_utc(entry.creation) if entry.creation else None,
+        "date": naive_utc(entry.date),
+        "period_start": naive_utc(entry.period_start) if entry.period_start else None,
+        "period_end": naive_utc(entry.period_end) if entry.period_end else None,
+        "object_type": entry.object_type.value, "source_url": entry.source_url, "submitter": submitter,
+        "document_hash": entry.document.hash if entry.document else None,
+        "size": entry.document.size if entry.document else None,
+        "submission_set_pk": sset_pk, "registered_at": now, "updated_at": now,
+        "resource": dump(entry.resource),
+    }
+
+
+def code_rows(entry: DocumentEntry, entry_pk: int) -> list[dict[str, Any]]:
+    """The ``dds_entry_code`` rows of an entry: one per searchable code."""
+    return [
+        {"entry_pk": entry_pk, "param": param, "system": code.system, "code": code.code}
+        for param, codes in entry.codes.items() for code in codes
+    ]
+
+
+def stored_entry(row: DocumentEntryRow) -> StoredEntry:
+    """A registered entry as the domain reads it back."""
+    return StoredEntry(
+        pk=row.pk, id=row.id, entry_uuid=row.entry_uuid, unique_id=row.unique_id,
+        patient=PatientId(row.patient_system, row.patient_value), status=AvailabilityStatus(row.status),
+        version=row.version, mime_type=row.mime_type, document_hash=row.document_hash, size=row.size,
+        date=row.date, updated_at=row.updated_at, resource=json.loads(row.resource),
+        object_type=ObjectType(row.object_type), source_url=row.source_url, submitter=row.submitter,
+    )
+
+
+def stored_sets(session: Session, rows: Sequence[SubmissionSetRow]) -> list[StoredSubmissionSet]:
+    """Registered submission sets as the domain reads them back, with their members' ids."""
+    members: dict[int, list[str]] = {}
+    if rows:
+        for sset_pk, entry_id in session.execute(
+            select(SubmissionMemberRow.submission_set_pk, DocumentEntryRow.id)
+            .join(DocumentEntryRow, DocumentEntryRow.pk == SubmissionMemberRow.entry_pk)
+            .where(SubmissionMemberRow.submission_set_pk.in_([r.pk for r in rows]))
+            .order_by(DocumentEntryRow.pk)
+        ):
+            members.setdefault(sset_pk, []).append(entry_id)
+    return [
+        StoredSubmissionSet(pk=r.pk, id=r.id, patient=PatientId(r.patient_system, r.patient_value),
+                            status=r.status, registered_at=r.registered_at, resource=json.loads(r.resource),
+                            member_ids=tuple(members.get(r.pk, ())))
+        for r in rows
+    ]
+
+
+def entry_conditions(query: EntryQuery) -> list[ColumnElement[bool]]:
+    """The SQL conditions of an ITI-67 query."""
+    conditions = [token_condition(DocumentEntryRow.patient_system, DocumentEntryRow.patient_value, group)
+                  for group in query.patients]
+    if query.statuses is not None:
+        conditions.append(DocumentEntryRow.status.in_(query.statuses))
+    if query.ids is not None:
+        conditions.append(DocumentEntryRow.id.in_(query.ids))
+    for param, alternatives in query.tokens:
+        conditions.append(code_condition(param, alternatives))
+    for name, values in query.dates:
+        column = DocumentEntryRow.creation if name == "creation" else DocumentEntryRow.date
+        conditions.append(or_(*(point_condition(column, v) for v in values)))
+    for values in query.periods:
+        conditions.append(or_(*(period_condition(DocumentEntryRow.period_start, DocumentEntryRow.period_end, v)
+                                for v in values)))
+    conditions.extend(not_(withheld_condition(w)) for w in query.withheld)
+    return conditions
+
+
+def submission_set_conditions(query: SubmissionSetQuery) -> list[ColumnElement[bool]]:
+    """The SQL conditions of an ITI-66 query."""
+    conditions = [token_condition(SubmissionSetRow.patient_system, SubmissionSetRow.patient_value, group)
+                  for group in query.patients]
+    if query.statuses is not None:
+        conditions.append(SubmissionSetRow.status.in_(query.statuses))
+    if query.ids is not None:
+        conditions.append(SubmissionSetRow.id.in_(query.ids))
+    for alternatives in query.identifiers:
+        conditions.append(token_condition(None, SubmissionSetRow.unique_id, alternatives)
+                          | token_condition(None, SubmissionSetRow.entry_uuid, alternatives))
+    for alternatives in query.source_ids:
+        conditions.append(token_condition(None, SubmissionSetRow.source_id, alternatives))
+    for alternatives in query.designations:
+        conditions.append(token_condition(SubmissionSetRow.designation_system,
+                                          SubmissionSetRow.designation_code, alternatives))
+    for values in query.dates:
+        conditions.append(or_(*(point_condition(SubmissionSetRow.submission_time, v) for v in values)))
+    if query.excluded_patients:
+        conditions.append(SubmissionSetRow.patient_value.not_in(query.excluded_patients))
+    return conditions
+
+
+def keyset(session: Session, statement: Select[Any], pk: Any, count: int, after_pk: int | None,
+            before_pk: int | None) -> tuple[list[Any], bool, bool]:
+    """Newest-first keyset paging: (rows, has_next, has_prev)."""
+    if before_pk is not None:
+        rows = list(session.scalars(statement.where(pk > before_pk).order_by(pk.asc()).limit(count + 1)))
+        has_prev = len(rows) > count
+        rows = list(reversed(rows[:count]))
+        return rows, True, has_prev
+    if after_pk is not None:
+        statement = statement.where(pk < after_pk)
+    rows = list(session.scalars(statement.order_by(pk.desc()).limit(count + 1)))
+    return rows[:count], len(rows) > count, after_pk is not None
+
+
+def store_documents(session: Session, documents: Iterable[Document]) -> None:
+    """Store each document once by its hash (content-addressed: a document already stored is kept)."""
+    unique = {d.hash: d for d in documents}
+    if not unique:
+        return
+    dialect = session.get_bind().dialect.name
+    make_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = make_insert(DocumentRow.__table__).on_conflict_do_nothing(index_elements=["hash"])
+    session.execute(statement, [
+        {"hash": d.hash, "size": d.size, "content": d.content} for d in unique.values()])
