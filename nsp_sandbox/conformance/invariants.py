@@ -1,13 +1,13 @@
 """Constraints (``ElementDefinition.constraint``) evaluated as FHIRPath.
 
 Each expression is parsed by fhirpathpy and compiled once (kept per expression). Two engines share
-that parse: :mod:`.fhirpath_compiler` turns it into closures (microseconds per evaluation) and is
+that parse: :mod:`.fhirpath` compiles it into closures (microseconds per evaluation) and is
 used whenever it covers the expression; anything it does not cover is evaluated by fhirpathpy
 itself. ``InvariantEngine(engine="fhirpathpy")`` uses fhirpathpy for everything (the tests compare
 both engines on every constraint of the loaded packages).
 
 Evaluation sees plain dicts with the focus's FHIR type (so ``value`` finds ``valueQuantity``),
-``%resource`` / ``%rootResource``, and the FHIR functions of :mod:`.fhirpath_functions`. The result
+``%resource`` / ``%rootResource``, and the FHIR functions of :mod:`.fhirpath.fhir_functions`. The result
 is read as the FHIR validator reads it: ``true`` passes; ``false`` or empty fails. An expression
 that cannot be evaluated is reported as "not checked" (information, naming the constraint key),
 never passed silently.
@@ -28,13 +28,16 @@ import fhirpathpy
 from fhirpathpy.engine.nodes import ResourceNode
 from fhirpathpy.models import models
 
-from nsp_sandbox.conformance.fhirpath_compiler import FhirPathError, Unsupported, compile_expression, item_of
-from nsp_sandbox.conformance.fhirpath_functions import (
+from nsp_sandbox.conformance.fhirpath import (
     USER_FUNCTIONS,
     EvaluationScope,
+    FhirPathError,
     NotChecked,
+    Unsupported,
+    compile_expression,
     enter_scope,
     evaluation_scope,
+    item_of,
     leave_scope,
 )
 from nsp_sandbox.conformance.structure import Constraint

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nsp_sandbox.conformance.fhirpath_functions import EvaluationScope, NotChecked
+from nsp_sandbox.conformance.fhirpath import EvaluationScope, NotChecked
 from nsp_sandbox.conformance.invariants import is_structural
 from nsp_sandbox.conformance.references import BundleIndex, reference_type, resolve_contained
 from nsp_sandbox.conformance.slicing import Expectation, fixed_matches, instance_values, pattern_matches
