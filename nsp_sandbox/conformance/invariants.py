@@ -40,7 +40,7 @@ from nsp_sandbox.conformance.fhirpath import (
     item_of,
     leave_scope,
 )
-from nsp_sandbox.conformance.structure import Constraint
+from nsp_sandbox.conformance.structure import Constraint, ElementNode
 from nsp_sandbox.outcome import Issue, Severity
 
 # Expressions the walker checks natively (same meaning, no FHIRPath evaluation per element).
@@ -60,6 +60,35 @@ Runner = Callable[[Any, str, dict[str, Any], dict[str, Any]], list[Any]]
 
 def is_structural(constraint: Constraint) -> bool:
     return constraint.expression in STRUCTURAL_EXPRESSIONS
+
+
+def evaluated_constraints(node: ElementNode,
+                          extra: tuple[Constraint, ...]) -> tuple[tuple[Constraint, str], ...]:
+    """The constraints of ``node`` (and its type) that need FHIRPath, each with its issue source; cached."""
+    if not extra:
+        found = node.evaluated
+        if found is not None:
+            return found
+        key: Any = None
+    else:
+        key = id(extra)  # a type's root constraints, kept by the library: compared by identity below
+        kept = node.derived.get(key)
+        if kept is not None and kept[0] is extra:
+            return kept[1]  # type: ignore[no-any-return]
+    seen: set[str] = set()
+    out: list[tuple[Constraint, str]] = []
+    for constraint in node.constraints + extra:
+        if constraint.key in seen or is_structural(constraint) or constraint.key == "ext-1":
+            continue
+        seen.add(constraint.key)
+        out.append((constraint, f"{node.structure.url}#{constraint.key}"))
+    result = tuple(out)
+    if key is None:
+        node.evaluated = result
+    else:
+        node.derived[key] = (extra, result)
+    return result
+
 
 
 def _compiled_runner(text: str) -> Runner:
