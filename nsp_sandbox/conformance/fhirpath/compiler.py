@@ -250,7 +250,7 @@ def _parenthesized(node: dict[str, Any]) -> Fn:
     return _compile(child_nodes(node)[0])
 
 
-# ---- operators ---------------------------------------------------------------------------------
+# ---- function calls ----------------------------------------------------------------------------
 
 
 def _function(node: dict[str, Any]) -> Fn:

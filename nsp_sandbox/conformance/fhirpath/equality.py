@@ -13,6 +13,7 @@ from nsp_sandbox.conformance.fhirpath.values import Item
 
 
 def equal_values(a: Item, b: Item) -> bool | None:
+    """FHIRPath ``=`` of two single items: True, False, or None (unknown: dates of different precision)."""
     x, y = a.data, b.data
     if type(x) is str and type(y) is str and not (is_temporal(a) or is_temporal(b)):
         return x == y
@@ -28,6 +29,7 @@ def equal_values(a: Item, b: Item) -> bool | None:
 
 
 def is_temporal(item: Item) -> bool:
+    """Is the item a date, dateTime, instant or time (compared as moments, not text)?"""
     return item.type in ("date", "dateTime", "instant", "time", "System.Date", "System.DateTime")
 
 
@@ -65,6 +67,7 @@ def _temporal_equal(x: str, y: str) -> bool | None:
 
 
 def distinct(items: list[Item]) -> list[Item]:
+    """The items without repeats (by FHIRPath equality), first occurrence kept, order kept."""
     if all(type(i.data) is str and not is_temporal(i) for i in items):
         seen: dict[str, Item] = {}
         for item in items:

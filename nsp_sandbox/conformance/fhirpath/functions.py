@@ -30,6 +30,7 @@ from nsp_sandbox.conformance.fhirpath.values import (
 
 
 def with_this(expr: Fn, item: Item, env: Env) -> list[Item]:
+    """Evaluate ``expr`` on ``item`` with ``$this`` bound to it."""
     saved = env.this
     env.this = [item]
     try:

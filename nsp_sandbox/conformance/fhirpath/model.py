@@ -32,6 +32,7 @@ _SYSTEM_OF_FHIR = {
 
 
 def navigate(item: Item, name: str, out: list[Item]) -> None:
+    """Append the items ``name`` finds from ``item`` to ``out`` (choice types, primitive companions)."""
     data = item.data
     if not isinstance(data, dict):
         companion = item.companion
@@ -107,10 +108,11 @@ def _item(value: Any, companion: Any, type_: str | None, path: str | None) -> It
     return Item(value, type_, path, companion)
 
 
-# ---- literals and constants --------------------------------------------------------------------
+# ---- types -------------------------------------------------------------------------------------
 
 
 def item_type(item: Item) -> str | None:
+    """The FHIR (or ``System.``) type of an item: its resource type, its model type, or by its JSON value."""
     if isinstance(item.data, dict) and isinstance(item.data.get("resourceType"), str):
         return str(item.data["resourceType"])
     if item.type:
@@ -128,6 +130,7 @@ def item_type(item: Item) -> str | None:
 
 
 def is_type(item: Item, name: str) -> bool:
+    """Is ``item`` of type ``name`` (``is`` / ``as`` / ``ofType``), by the model's hierarchy?"""
     actual = item_type(item)
     if actual is None:
         return False
@@ -169,10 +172,11 @@ def _type_match(actual: str, name: str) -> bool | None:
     return False
 
 
-# ---- functions ---------------------------------------------------------------------------------
+# ---- children ----------------------------------------------------------------------------------
 
 
 def children_of(item: Item) -> list[Item]:
+    """The child items of ``item`` in the order of its JSON properties (``children()``)."""
     out: list[Item] = []
     data = item.data
     if not isinstance(data, dict):

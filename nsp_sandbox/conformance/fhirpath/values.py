@@ -62,6 +62,7 @@ FunctionFactory = Callable[[list[dict[str, Any]], Compile], Fn]
 
 
 def singleton_bool(items: list[Item]) -> bool | None:
+    """A collection read as one boolean: None when empty; an error when it has more than one item."""
     if not items:
         return None
     if len(items) > 1:
@@ -77,12 +78,14 @@ FALSE = [Item(False, "System.Boolean", None)]
 
 
 def boolean(value: bool | None) -> list[Item]:
+    """The collection for a boolean: :data:`TRUE`, :data:`FALSE`, or empty for None."""
     if value is None:
         return []
     return TRUE if value else FALSE
 
 
 def single(items: list[Item], what: str) -> Item | None:
+    """The one item of ``items`` (None when empty); an error naming ``what`` when there are more."""
     if not items:
         return None
     if len(items) > 1:
@@ -91,6 +94,7 @@ def single(items: list[Item], what: str) -> Item | None:
 
 
 def as_text(value: Any) -> str:
+    """A value as FHIRPath shows it in a string (``true``, decimals without exponent)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
@@ -102,15 +106,18 @@ def as_text(value: Any) -> str:
 
 
 def child_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """The children of a parse-tree node."""
     return node.get("children") or []
 
 
 def operator_text(node: dict[str, Any]) -> str:
+    """The operator of an expression node (``and``, ``=``, ``+``, …)."""
     ops = node.get("terminalNodeText") or []
     return ops[0] if ops else ""
 
 
 def identifier(node: dict[str, Any]) -> str:
+    """The name of an identifier node (a `delimited` name without its backticks)."""
     text = node.get("text") or "".join(node.get("terminalNodeText") or [])
     if text.startswith("`") and text.endswith("`"):
         text = text[1:-1]
@@ -118,6 +125,7 @@ def identifier(node: dict[str, Any]) -> str:
 
 
 def type_name_of(node: dict[str, Any]) -> str:
+    """The (dotted) type name a type specifier node names."""
     text = node.get("text") or ""
     if not text:
         parts = []
@@ -132,5 +140,6 @@ def type_name_of(node: dict[str, Any]) -> str:
 
 
 def arity(params: list[dict[str, Any]], *allowed: int) -> None:
+    """Raise :class:`Unsupported` unless the call has one of the ``allowed`` numbers of parameters."""
     if len(params) not in allowed:
         raise Unsupported(f"wrong number of arguments ({len(params)})")
