@@ -1,13 +1,13 @@
 """Constraints (``ElementDefinition.constraint``) evaluated as FHIRPath.
 
 Each expression is parsed by fhirpathpy and compiled once (kept per expression). Two engines share
-that parse: :mod:`.fhirpath_compiler` turns it into closures (microseconds per evaluation) and is
+that parse: :mod:`.fhirpath` compiles it into closures (microseconds per evaluation) and is
 used whenever it covers the expression; anything it does not cover is evaluated by fhirpathpy
 itself. ``InvariantEngine(engine="fhirpathpy")`` uses fhirpathpy for everything (the tests compare
 both engines on every constraint of the loaded packages).
 
 Evaluation sees plain dicts with the focus's FHIR type (so ``value`` finds ``valueQuantity``),
-``%resource`` / ``%rootResource``, and the FHIR functions of :mod:`.fhirpath_functions`. The result
+``%resource`` / ``%rootResource``, and the FHIR functions of :mod:`.fhirpath.fhir_functions`. The result
 is read as the FHIR validator reads it: ``true`` passes; ``false`` or empty fails. An expression
 that cannot be evaluated is reported as "not checked" (information, naming the constraint key),
 never passed silently.
@@ -28,16 +28,19 @@ import fhirpathpy
 from fhirpathpy.engine.nodes import ResourceNode
 from fhirpathpy.models import models
 
-from nsp_sandbox.conformance.fhirpath_compiler import FhirPathError, Unsupported, compile_expression, item_of
-from nsp_sandbox.conformance.fhirpath_functions import (
+from nsp_sandbox.conformance.fhirpath import (
     USER_FUNCTIONS,
     EvaluationScope,
+    FhirPathError,
     NotChecked,
+    Unsupported,
+    compile_expression,
     enter_scope,
     evaluation_scope,
+    item_of,
     leave_scope,
 )
-from nsp_sandbox.conformance.structure import Constraint
+from nsp_sandbox.conformance.structure import Constraint, ElementNode
 from nsp_sandbox.outcome import Issue, Severity
 
 # Expressions the walker checks natively (same meaning, no FHIRPath evaluation per element).
@@ -57,6 +60,35 @@ Runner = Callable[[Any, str, dict[str, Any], dict[str, Any]], list[Any]]
 
 def is_structural(constraint: Constraint) -> bool:
     return constraint.expression in STRUCTURAL_EXPRESSIONS
+
+
+def evaluated_constraints(node: ElementNode,
+                          extra: tuple[Constraint, ...]) -> tuple[tuple[Constraint, str], ...]:
+    """The constraints of ``node`` (and its type) that need FHIRPath, each with its issue source; cached."""
+    if not extra:
+        found = node.evaluated
+        if found is not None:
+            return found
+        key: Any = None
+    else:
+        key = id(extra)  # a type's root constraints, kept by the library: compared by identity below
+        kept = node.derived.get(key)
+        if kept is not None and kept[0] is extra:
+            return kept[1]  # type: ignore[no-any-return]
+    seen: set[str] = set()
+    out: list[tuple[Constraint, str]] = []
+    for constraint in node.constraints + extra:
+        if constraint.key in seen or is_structural(constraint) or constraint.key == "ext-1":
+            continue
+        seen.add(constraint.key)
+        out.append((constraint, f"{node.structure.url}#{constraint.key}"))
+    result = tuple(out)
+    if key is None:
+        node.evaluated = result
+    else:
+        node.derived[key] = (extra, result)
+    return result
+
 
 
 def _compiled_runner(text: str) -> Runner:

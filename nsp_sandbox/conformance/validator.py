@@ -23,11 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from nsp_sandbox.conformance.base_structure import base_structure_issues
 from nsp_sandbox.conformance.bindings import BindingChecker
+from nsp_sandbox.conformance.engines import Engines
+from nsp_sandbox.conformance.frames import Frame
 from nsp_sandbox.conformance.invariants import InvariantEngine
 from nsp_sandbox.conformance.slicing import SliceExpectations
 from nsp_sandbox.conformance.structure import StructureLibrary
 from nsp_sandbox.conformance.terminology import Terminology
-from nsp_sandbox.conformance.walker import Frame, Walk
+from nsp_sandbox.conformance.walker import Walk
 from nsp_sandbox.outcome import Issue, operation_outcome
 
 if TYPE_CHECKING:
@@ -49,6 +51,8 @@ class Validator:
         self.bindings = BindingChecker(self.terminology)
         self.invariants = InvariantEngine()
         self.slice_expectations = SliceExpectations(self.structures)
+        self.engines = Engines(self.structures, self.bindings, self.invariants, self.slice_expectations,
+                               self.member_of)
         self.base_structure = base_structure
 
     # ---- public API -----------------------------------------------------------------------------
@@ -71,7 +75,7 @@ class Validator:
         try:
             if self.base_structure:
                 issues.extend(base_structure_issues(resource))
-            walk = Walk(self, context_given)
+            walk = Walk(self.engines, context_given)
             rtype = resource.get("resourceType")
             frame = Frame(resource, resource, None, None, context)
             issues.extend(walk.resource(resource, [profile] if profile else [], frame,
@@ -115,7 +119,7 @@ class Validator:
     def outcome(self, issues: list[Issue]) -> dict[str, Any]:
         return operation_outcome(issues)
 
-    # ---- helpers the walk uses ------------------------------------------------------------------
+    # ---- value set membership (the walk's Engines.member_of) ------------------------------------
 
     def member_of(self, value: Any, value_set: str, context: FhirPackage | None) -> bool | None:
         """Is a code / Coding / CodeableConcept in ``value_set``? None when that cannot be decided."""

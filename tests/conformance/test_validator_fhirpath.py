@@ -7,8 +7,14 @@ from typing import Any
 
 import pytest
 
-from nsp_sandbox.conformance.fhirpath_compiler import FhirPathError, Unsupported, compile_expression, item_of
-from nsp_sandbox.conformance.fhirpath_functions import EvaluationScope, narrative_problems
+from nsp_sandbox.conformance.fhirpath import (
+    EvaluationScope,
+    FhirPathError,
+    Unsupported,
+    compile_expression,
+    item_of,
+    narrative_problems,
+)
 from nsp_sandbox.conformance.invariants import InvariantEngine
 from nsp_sandbox.conformance.packages import PackageRegistry
 from nsp_sandbox.conformance.validator import Validator

@@ -6,45 +6,30 @@ terminology, and which constraint is running. The validator sets that :class:`Ev
 context variable around each evaluation; the functions read it. A function that cannot answer
 (an unknown profile or value set) raises :class:`NotChecked`, which turns the constraint into a
 "not checked" finding instead of a silent pass or a false failure.
+
+They exist twice, with one meaning: as fhirpathpy user functions (:data:`USER_FUNCTIONS`, on plain
+values) and compiled (:data:`FHIR_FUNCTIONS`, on :class:`~.values.Item` collections).
 """
 
 from __future__ import annotations
 
 import contextvars
-import re
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from lxml import etree
-
-XHTML_NS = "http://www.w3.org/1999/xhtml"
-
-# Elements and attributes FHIR narrative may use (R4 Narrative: HTML 4.0 chapters 7-11 (not 9.4)
-# and 12, images, <a> with name or href, internal style attributes).
-NARRATIVE_ELEMENTS = frozenset({
-    "a", "abbr", "acronym", "address", "b", "bdo", "big", "blockquote", "br", "caption", "cite", "code",
-    "col", "colgroup", "dd", "dfn", "div", "dl", "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
-    "img", "kbd", "li", "ol", "p", "pre", "q", "samp", "small", "span", "strong", "sub", "sup", "table",
-    "tbody", "td", "tfoot", "th", "thead", "tr", "tt", "ul", "var", "u", "s", "strike", "center", "font",
-    "ins", "del",
-})
-NARRATIVE_ATTRIBUTES = frozenset({
-    "abbr", "accesskey", "align", "alt", "axis", "bgcolor", "border", "cellhalign", "cellpadding",
-    "cellspacing", "cellvalign", "char", "charoff", "charset", "cite", "class", "colspan", "compact",
-    "coords", "dir", "frame", "headers", "height", "href", "hreflang", "hspace", "id", "lang", "longdesc",
-    "name", "nowrap", "rel", "rev", "rowspan", "rules", "scope", "shape", "span", "src", "start",
-    "style", "summary", "tabindex", "title", "type", "valign", "value", "vspace", "width", "color",
-    "size", "face", "datetime", "border-collapse",
-})
-
-
-_QUALIFIED_ELEMENTS = frozenset(f"{{{XHTML_NS}}}{name}" for name in NARRATIVE_ELEMENTS)
-_SCRIPT_URL = re.compile(r"^\s*(javascript|vbscript|data:text/html)", re.IGNORECASE)
-_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-_parsers = threading.local()
+from nsp_sandbox.conformance.fhirpath.narrative import narrative_checks, narrative_problems
+from nsp_sandbox.conformance.fhirpath.values import (
+    Compile,
+    Env,
+    Fn,
+    FunctionFactory,
+    Item,
+    arity,
+    item_of,
+    single,
+)
 
 
 class NotChecked(Exception):
@@ -142,71 +127,6 @@ def member_of_values(inputs: list[Any], value_set: Any) -> list[bool]:
     return results
 
 
-def narrative_problems(div: Any, key: str | None) -> list[str]:
-    """What is wrong with a Narrative ``div`` (txt-1: allowed markup; txt-2: non-whitespace content).
-
-    ``key`` selects the check (``txt-1`` or ``txt-2``); any other key runs both.
-    """
-    markup, content = _narrative_checks(div)
-    if key == "txt-1":
-        return markup
-    if key == "txt-2":
-        return content
-    return markup + content
-
-
-def _narrative_checks(div: Any) -> tuple[list[str], list[str]]:
-    """(markup problems, content problems) of a narrative div, from one parse."""
-    if not isinstance(div, str):
-        problem = ["the narrative is not a string of XHTML"]
-        return problem, problem
-    tools = _tools()
-    try:
-        root = etree.fromstring(div.encode("utf-8"), tools.parser)
-    except etree.XMLSyntaxError as exc:
-        problem = [f"the narrative is not well-formed XHTML: {exc}"]
-        return problem, problem
-    markup: list[str] = []
-    if root.tag != f"{{{XHTML_NS}}}div":
-        markup.append("the narrative root must be an XHTML <div>")
-    for el in root.iter():
-        tag = el.tag
-        if tag not in _QUALIFIED_ELEMENTS:
-            if not isinstance(tag, str):
-                continue
-            markup.append(f"element <{tag.rpartition('}')[2]}> is not allowed in narrative")
-            continue
-        for name in el.keys():  # noqa: SIM118 (iterating an element gives its children): attribute names
-            if name not in NARRATIVE_ATTRIBUTES and name != _XML_LANG:
-                markup.append(f"attribute {name.rpartition('}')[2]} on <{tag.rpartition('}')[2]}> "
-                              "is not allowed in narrative")
-            elif name in ("href", "src") and _SCRIPT_URL.match(el.get(name)):
-                markup.append(f"script URL in {name} is not allowed")
-    content: list[str] = []
-    if not tools.has_content(root):
-        content.append("the narrative has no non-whitespace content")
-    return markup, content
-
-
-class _NarrativeTools:
-    """Parser and compiled XPath test for narratives (lxml objects are per thread)."""
-
-    def __init__(self) -> None:
-        ns = {"h": XHTML_NS}
-        self.parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                                      remove_comments=True, remove_pis=True)
-        self.has_content = etree.XPath(
-            "boolean(normalize-space(string(.)) != '' or descendant::h:img)", namespaces=ns)
-
-
-def _tools() -> _NarrativeTools:
-    tools = getattr(_parsers, "tools", None)
-    if tools is None:
-        tools = _NarrativeTools()
-        _parsers.tools = tools
-    return tools
-
-
 def html_checks_values(inputs: list[Any]) -> list[bool]:
     """``htmlChecks()``: the narrative check of the running constraint (txt-1 / txt-2)."""
     if not inputs:
@@ -220,7 +140,7 @@ def html_checks_values(inputs: list[Any]) -> list[bool]:
             continue
         cached = scope.narratives.get(id(item))
         if cached is None or cached[0] is not item:
-            cached = (item, _narrative_checks(item))
+            cached = (item, narrative_checks(item))
             scope.narratives[id(item)] = cached
         markup, content = cached[1]
         problems = markup if key == "txt-1" else content if key == "txt-2" else markup + content
@@ -234,4 +154,61 @@ USER_FUNCTIONS: dict[str, dict[str, Any]] = {
     "conformsTo": {"fn": conforms_to_values, "arity": {1: ["String"]}},
     "memberOf": {"fn": member_of_values, "arity": {1: ["String"]}},
     "htmlChecks": {"fn": html_checks_values, "arity": {0: []}},
+}
+
+
+# ---- compiled ---------------------------------------------------------------------------------
+
+
+def _f_resolve(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
+    arity(params, 0)
+
+    def run(focus: list[Item], env: Env) -> list[Item]:
+        scope = current_scope()
+        out: list[Item] = []
+        for item in focus:
+            reference = item.data.get("reference") if isinstance(item.data, dict) else item.data
+            if isinstance(reference, str):
+                target = scope.resolve(reference)
+                if target is not None:
+                    out.append(item_of(target, None))
+        return out
+
+    return run
+
+
+def _string_argument(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
+    arity(params, 1)
+    return compile_node(params[0])
+
+
+def _url_function(name: str, values: Callable[[list[Any], Any], list[bool]]) -> FunctionFactory:
+    """A FHIR function taking one canonical URL (``conformsTo``, ``memberOf``), answered per input item."""
+
+    def compile_call(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
+        url_fn = _string_argument(params, compile_node)
+
+        def run(focus: list[Item], env: Env) -> list[Item]:
+            url = single(url_fn(env.this, env), f"{name} url")
+            if url is None or not focus:
+                return []
+            return [Item(v, "System.Boolean", None) for v in values([i.data for i in focus], url.data)]
+
+        return run
+
+    return compile_call
+
+
+_f_conforms_to: FunctionFactory = _url_function("conformsTo", conforms_to_values)
+_f_member_of: FunctionFactory = _url_function("memberOf", member_of_values)
+
+
+def _f_html_checks(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
+    arity(params, 0)
+    return lambda focus, env: [Item(v, "System.Boolean", None) for v in
+                               html_checks_values([i.data for i in focus])]
+
+
+FHIR_FUNCTIONS: dict[str, FunctionFactory] = {
+    "resolve": _f_resolve, "conformsTo": _f_conforms_to, "memberOf": _f_member_of, "htmlChecks": _f_html_checks,
 }

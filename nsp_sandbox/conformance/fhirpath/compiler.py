@@ -1,0 +1,271 @@
+"""A FHIRPath compiler for constraint expressions: fhirpathpy's parse tree turned into closures.
+
+fhirpathpy interprets its parse tree on every call (about 50-1000 µs per constraint); a message
+with a few hundred constraint evaluations would take tens of milliseconds. This module compiles
+the same parse tree (``fhirpathpy.parser.parse``) once into nested Python closures over plain
+dicts, with the R4 type model fhirpathpy ships (choice elements, element types: :mod:`.model`),
+and evaluates in a few microseconds.
+
+It covers the FHIRPath used by FHIR constraints (navigation, operators with three-valued logic,
+the existence / filtering / subsetting / string / conversion / type functions, and the FHIR
+functions of :mod:`.fhir_functions`). Anything else raises :class:`Unsupported` at compile
+time and the caller evaluates that expression with fhirpathpy instead. Runtime errors (a
+non-singleton where one is required, …) raise :class:`FhirPathError`.
+
+This module compiles an expression's structure: navigation, invocations, literals and constants;
+the operators are compiled by :mod:`.operators` and the functions by :mod:`.functions`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from functools import lru_cache, partial
+from typing import Any
+
+from fhirpathpy.parser import parse
+
+from nsp_sandbox.conformance.fhirpath.functions import FUNCTIONS
+from nsp_sandbox.conformance.fhirpath.model import navigate
+from nsp_sandbox.conformance.fhirpath.operators import OPERATORS
+from nsp_sandbox.conformance.fhirpath.values import (
+    Env,
+    Fn,
+    Item,
+    Unsupported,
+    child_nodes,
+    identifier,
+)
+
+
+class Program:
+    """A compiled expression: ``program(focus, resource, root)`` gives the result as plain values.
+
+    ``roots`` is set when the expression reads its focus only by navigating these child names
+    (no functions or ``$this`` on the focus itself, no variables, no resolve/terminology/narrative
+    functions): its value then depends only on those children, and when the focus has none of them
+    the value is the same for every such focus of one type — the caller may keep it.
+    """
+
+    __slots__ = ("body", "roots", "uses_constants")
+
+    def __init__(self, body: Fn, roots: frozenset[str] | None, uses_constants: bool = True) -> None:
+        self.body = body
+        self.roots = roots
+        self.uses_constants = uses_constants  # False: never reads %resource / %rootResource / %context
+
+    def __call__(self, focus: Item, resource: Item, root: Item) -> list[Any]:
+        start = [focus]
+        env = Env(start, [resource], [root])
+        return [i.data for i in self.body(start, env)]
+
+
+@lru_cache(maxsize=4096)
+def compile_expression(expression: str) -> Program:
+    """Compile ``expression`` (raises :class:`Unsupported` for what this compiler does not cover)."""
+    tree = parse(expression)["children"][0]
+    return Program(_compile(tree), _root_names(tree), _uses_constant(tree))
+
+
+_IMPURE_FUNCTIONS = frozenset({"resolve", "conformsTo", "memberOf", "htmlChecks", "children", "descendants",
+                               "hasValue", "now", "today", "timeOfDay"})
+
+
+def _root_names(tree: dict[str, Any]) -> frozenset[str] | None:
+    """The child names an expression reads from its focus, if it reads the focus only that way."""
+    names: set[str] = set()
+
+    def visit(node: dict[str, Any]) -> bool:
+        kind = node.get("type")
+        if kind == "ExternalConstantTerm":
+            return False
+        if kind == "Functn" and identifier(child_nodes(node)[0]) in _IMPURE_FUNCTIONS:
+            return False
+        if kind == "InvocationTerm":
+            inner = child_nodes(node)[0]
+            if inner.get("type") != "MemberInvocation":
+                return False  # a function or $this applied to the focus itself
+            name = identifier(child_nodes(inner)[0])
+            if name[:1].isupper():
+                return False  # a type name selecting the focus
+            names.add(name)
+            return True
+        return all(visit(c) for c in child_nodes(node))
+
+    return frozenset(names) if visit(tree) else None
+
+
+# ---- compilation -------------------------------------------------------------------------------
+
+
+def _compile(node: dict[str, Any]) -> Fn:
+    kind = node.get("type")
+    handler = _HANDLERS.get(kind or "")
+    if handler is None:
+        raise Unsupported(f"FHIRPath construct {kind}")
+    fn = handler(node)
+    if kind in _MEMO_KINDS and _uses_constant(node) and _independent(node):
+        return _memoised(fn, node.get("text") or str(id(fn)))
+    return fn
+
+
+# Subexpressions that depend only on %resource / %rootResource and literals (``%resource.type =
+# 'batch'`` inside ``entry.all(...)``) are computed once per evaluation; equal subexpressions
+# (dom-3 walks ``%resource.descendants()`` four times) share one result.
+_MEMO_KINDS = frozenset({"EqualityExpression", "InvocationExpression", "OrExpression", "AndExpression",
+                         "MembershipExpression", "UnionExpression", "ParenthesizedTerm"})
+
+
+# Functions whose parameter is a type name, read at compile time and never evaluated on the focus.
+_TYPE_PARAMETER_FUNCTIONS = frozenset({"as", "is", "ofType"})
+
+
+def _independent(node: dict[str, Any]) -> bool:
+    kind = node.get("type")
+    if kind == "InvocationTerm":
+        return False
+    if kind == "ExternalConstantTerm" and "context" in repr(node):
+        return False
+    if kind == "Functn" and identifier(child_nodes(node)[0]) in _TYPE_PARAMETER_FUNCTIONS:
+        return True  # ``as(canonical)``: the parameter names a type (its input is judged by the caller)
+    return all(_independent(c) for c in child_nodes(node))
+
+
+def _uses_constant(node: dict[str, Any]) -> bool:
+    return node.get("type") == "ExternalConstantTerm" or any(_uses_constant(c) for c in child_nodes(node))
+
+
+def _memoised(fn: Fn, key: str) -> Fn:
+    def run(focus: list[Item], env: Env) -> list[Item]:
+        found = env.memo.get(key)
+        if found is None:
+            found = fn(focus, env)
+            env.memo[key] = found
+        return found
+
+    return run
+
+
+def _entire(node: dict[str, Any]) -> Fn:
+    return _compile(child_nodes(node)[0])
+
+
+def _term_expression(node: dict[str, Any]) -> Fn:
+    return _compile(child_nodes(node)[0])
+
+
+def _invocation_term(node: dict[str, Any]) -> Fn:
+    inner = child_nodes(node)[0]
+    return _invocation(inner, at_root=True)
+
+
+def _invocation_expression(node: dict[str, Any]) -> Fn:
+    left, right = child_nodes(node)
+    source = _compile(left)
+    step = _invocation(right, at_root=False)
+
+    def run(focus: list[Item], env: Env) -> list[Item]:
+        return step(source(focus, env), env)
+
+    return run
+
+
+def _invocation(node: dict[str, Any], at_root: bool) -> Fn:
+    kind = node.get("type")
+    if kind == "MemberInvocation":
+        name = identifier(child_nodes(node)[0])
+        return _member(name, at_root)
+    if kind == "FunctionInvocation":
+        return _function(child_nodes(node)[0])
+    if kind == "ThisInvocation":
+        return lambda focus, env: env.this
+    raise Unsupported(f"FHIRPath invocation {kind}")
+
+
+def _member(name: str, at_root: bool) -> Fn:
+    type_name = at_root and name[:1].isupper()
+
+    def run(focus: list[Item], env: Env) -> list[Item]:
+        if type_name and len(focus) == 1:
+            # A leading type name (``Bundle.entry``) selects the focus when it has that type.
+            item = focus[0]
+            if isinstance(item.data, dict) and item.data.get("resourceType") == name:
+                return focus
+        out: list[Item] = []
+        for item in focus:
+            navigate(item, name, out)
+        return out
+
+    return run
+
+
+def _literal_term(node: dict[str, Any]) -> Fn:
+    literal = child_nodes(node)[0]
+    kind = literal.get("type")
+    text = literal.get("text") or "".join(literal.get("terminalNodeText") or [])
+    value: Any
+    if kind == "StringLiteral":
+        value = _unescape(text[1:-1])
+        result = [Item(value, "System.String", None)]
+    elif kind == "NumberLiteral":
+        value = int(text) if re.fullmatch(r"\d+", text) else Decimal(text)
+        result = [Item(value, "System.Integer" if isinstance(value, int) else "System.Decimal", None)]
+    elif kind == "BooleanLiteral":
+        result = [Item(text == "true", "System.Boolean", None)]
+    elif kind == "NullLiteral":
+        result = []
+    else:
+        raise Unsupported(f"FHIRPath literal {kind}")
+    return lambda focus, env: result
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\(u[0-9a-fA-F]{4}|.)", lambda m: (
+        chr(int(m.group(1)[1:], 16)) if m.group(1).startswith("u") and len(m.group(1)) == 5 else
+        {"n": "\n", "r": "\r", "t": "\t", "f": "\f"}.get(m.group(1), m.group(1))), text)
+
+
+_CONSTANTS = {"ucum": "http://unitsofmeasure.org", "sct": "http://snomed.info/sct", "loinc": "http://loinc.org"}
+
+
+def _external_constant_term(node: dict[str, Any]) -> Fn:
+    constant = child_nodes(node)[0]
+    inner = child_nodes(constant)[0]
+    name = inner.get("text") or "".join(inner.get("terminalNodeText") or [])
+    name = name.strip("`'\"")
+    if name == "resource":
+        return lambda focus, env: env.resource
+    if name == "rootResource":
+        return lambda focus, env: env.root
+    if name == "context":
+        return lambda focus, env: env.context
+    if name in _CONSTANTS:
+        result = [Item(_CONSTANTS[name], "System.String", None)]
+        return lambda focus, env: result
+    raise Unsupported(f"FHIRPath constant %{name}")
+
+
+def _parenthesized(node: dict[str, Any]) -> Fn:
+    return _compile(child_nodes(node)[0])
+
+
+# ---- function calls ----------------------------------------------------------------------------
+
+
+def _function(node: dict[str, Any]) -> Fn:
+    children = child_nodes(node)
+    name = identifier(children[0])
+    params = [] if len(children) < 2 else child_nodes(children[1])
+    factory = FUNCTIONS.get(name)
+    if factory is None:
+        raise Unsupported(f"FHIRPath function {name}()")
+    return factory(params, _compile)
+
+
+_HANDLERS: dict[str, Callable[[dict[str, Any]], Fn]] = {
+    "EntireExpression": _entire, "TermExpression": _term_expression, "InvocationTerm": _invocation_term,
+    "InvocationExpression": _invocation_expression, "LiteralTerm": _literal_term,
+    "ExternalConstantTerm": _external_constant_term, "ParenthesizedTerm": _parenthesized,
+    **{kind: partial(operator, compile_node=_compile) for kind, operator in OPERATORS.items()},
+}

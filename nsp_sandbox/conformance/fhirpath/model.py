@@ -1,0 +1,197 @@
+"""The R4 type model fhirpathpy ships, read by compiled expressions: navigation and type tests.
+
+Navigating ``name`` from an item finds its JSON value(s) with the primitive's ``_name`` companion
+(id / extensions), choice elements (``value`` finds ``valueQuantity``) and each child's FHIR type;
+``is_type`` answers ``is`` / ``as`` / ``ofType`` by the model's type hierarchy.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from fhirpathpy.models import models
+
+from nsp_sandbox.conformance.fhirpath.values import Item
+
+_MODEL = models["r4"]
+_PATH_TO_TYPE: dict[str, str] = _MODEL["path2Type"]
+_CHOICES: dict[str, list[str]] = _MODEL["choiceTypePaths"]
+_ELSEWHERE: dict[str, str] = _MODEL["pathsDefinedElsewhere"]
+_TYPE_PARENTS: dict[str, str] = _MODEL["type2Parent"]
+_PRIMITIVE_NAMES = {"String", "Boolean", "Integer", "Decimal", "Uri", "Url", "Canonical", "Code", "Oid", "Id",
+                    "Markdown", "Base64Binary", "Instant", "Date", "DateTime", "Time", "UnsignedInt",
+                    "PositiveInt", "Uuid"}
+_SYSTEM_OF_FHIR = {
+    "boolean": "Boolean", "string": "String", "code": "String", "id": "String", "markdown": "String",
+    "uri": "String", "url": "String", "canonical": "String", "oid": "String", "uuid": "String",
+    "base64Binary": "String", "xhtml": "String", "integer": "Integer", "unsignedInt": "Integer",
+    "positiveInt": "Integer", "decimal": "Decimal", "date": "Date", "dateTime": "DateTime",
+    "instant": "DateTime", "time": "Time",
+}
+
+
+def navigate(item: Item, name: str, out: list[Item]) -> None:
+    """Append the items ``name`` finds from ``item`` to ``out`` (choice types, primitive companions)."""
+    data = item.data
+    if not isinstance(data, dict):
+        companion = item.companion
+        if isinstance(companion, dict) and name in ("extension", "id"):
+            found = companion.get(name)
+            for value in found if isinstance(found, list) else ([found] if found is not None else []):
+                out.append(Item(value, "Extension" if name == "extension" else "string",
+                                "Extension" if name == "extension" else None))
+        return
+    step = _step(item.path or item.type, name)
+    if step[0] is not None:
+        for key, companion_key, fhir_type in step[0]:
+            if key in data or companion_key in data:
+                _append(out, data.get(key), data.get(companion_key), fhir_type, fhir_type)
+        return
+    value = data.get(name)
+    companion = data.get(step[3])
+    if value is None and companion is None:
+        return
+    _append(out, value, companion, step[1], step[2])
+
+
+_Step = tuple[tuple[tuple[str, str, str], ...] | None, str | None, str | None, str]
+_STEPS: dict[tuple[str | None, str], _Step] = {}
+
+
+def _step(base_path: str | None, name: str) -> _Step:
+    """How to navigate ``name`` from a node at model path ``base_path`` (cached)."""
+    key = (base_path, name)
+    found = _STEPS.get(key)
+    if found is not None:
+        return found
+    choices = _CHOICES.get(f"{base_path}.{name}") if base_path else None
+    result: _Step
+    if choices:
+        keys = tuple((name + suffix, "_" + name + suffix,
+                      suffix if suffix not in _PRIMITIVE_NAMES else suffix[:1].lower() + suffix[1:])
+                     for suffix in choices)
+        result = (keys, None, None, "_" + name)
+    elif base_path:
+        child_path = _ELSEWHERE.get(f"{base_path}.{name}", f"{base_path}.{name}")
+        child_type = _PATH_TO_TYPE.get(child_path)
+        if child_type is None or child_type in ("BackboneElement", "Element"):
+            next_path: str | None = child_path
+        else:
+            next_path = None if child_type.startswith("System.") else child_type
+        result = (None, child_type, next_path, "_" + name)
+    else:
+        result = (None, None, None, "_" + name)
+    _STEPS[key] = result
+    return result
+
+
+def _append(out: list[Item], value: Any, companion: Any, type_: str | None, path: str | None) -> None:
+    if isinstance(value, list) or isinstance(companion, list):
+        values = value if isinstance(value, list) else []
+        comps = companion if isinstance(companion, list) else []
+        for i in range(max(len(values), len(comps))):
+            v = values[i] if i < len(values) else None
+            c = comps[i] if i < len(comps) else None
+            if v is None and c is None:
+                continue
+            out.append(_item(v, c, type_, path))
+        return
+    if value is None and companion is None:
+        return
+    out.append(_item(value, companion, type_, path))
+
+
+def _item(value: Any, companion: Any, type_: str | None, path: str | None) -> Item:
+    if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
+        return Item(value, value["resourceType"], value["resourceType"])
+    return Item(value, type_, path, companion)
+
+
+# ---- types -------------------------------------------------------------------------------------
+
+
+def item_type(item: Item) -> str | None:
+    """The FHIR (or ``System.``) type of an item: its resource type, its model type, or by its JSON value."""
+    if isinstance(item.data, dict) and isinstance(item.data.get("resourceType"), str):
+        return str(item.data["resourceType"])
+    if item.type:
+        return item.type
+    data = item.data
+    if isinstance(data, bool):
+        return "System.Boolean"
+    if isinstance(data, int):
+        return "System.Integer"
+    if isinstance(data, float | Decimal):
+        return "System.Decimal"
+    if isinstance(data, str):
+        return "System.String"
+    return None
+
+
+def is_type(item: Item, name: str) -> bool:
+    """Is ``item`` of type ``name`` (``is`` / ``as`` / ``ofType``), by the model's hierarchy?"""
+    actual = item_type(item)
+    if actual is None:
+        return False
+    key = (actual, name)
+    found = _TYPE_MATCHES.get(key, _UNDECIDED)
+    if found is _UNDECIDED:
+        found = _type_match(actual, name)
+        if len(_TYPE_MATCHES) < 100_000:
+            _TYPE_MATCHES[key] = found
+    if found is not None:
+        return found  # type: ignore[return-value]
+    data = item.data
+    if isinstance(data, dict) and "resourceType" in data:
+        wanted = name.removeprefix("FHIR.")
+        return wanted == "Resource" or data["resourceType"] not in ("Bundle", "Parameters", "Binary")
+    return False
+
+
+_UNDECIDED = object()
+_TYPE_MATCHES: dict[tuple[str, str], bool | None] = {}
+
+
+def _type_match(actual: str, name: str) -> bool | None:
+    """Is type ``actual`` a ``name``, by the type names alone? None: it depends on the instance
+    (``Resource`` / ``DomainResource`` asked of a type outside the model's hierarchy)."""
+    wanted = name.removeprefix("FHIR.")
+    if wanted.startswith("System."):
+        system = actual if actual.startswith("System.") else "System." + _SYSTEM_OF_FHIR.get(actual, "")
+        return system == wanted
+    current: str | None = actual
+    while current:
+        if current == wanted:
+            return True
+        current = _TYPE_PARENTS.get(current)
+        if current is None and actual in _SYSTEM_OF_FHIR and wanted in ("Element",):
+            return True
+    if wanted in ("Resource", "DomainResource"):
+        return None
+    return False
+
+
+# ---- children ----------------------------------------------------------------------------------
+
+
+def children_of(item: Item) -> list[Item]:
+    """The child items of ``item`` in the order of its JSON properties (``children()``)."""
+    out: list[Item] = []
+    data = item.data
+    if not isinstance(data, dict):
+        return out
+    seen: set[str] = set()
+    for key in data:
+        name = key[1:] if key.startswith("_") else key
+        if name in seen or name == "resourceType":
+            continue
+        seen.add(name)
+        before = len(out)
+        navigate(item, name, out)
+        if len(out) == before:  # a choice element keyed valueX: navigate by its base name
+            for base in (name[:i] for i in range(len(name) - 1, 0, -1) if name[i].isupper()):
+                navigate(item, base, out)
+                if len(out) > before:
+                    break
+    return out

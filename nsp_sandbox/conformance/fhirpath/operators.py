@@ -1,0 +1,309 @@
+"""The FHIRPath operators, compiled: logic (three-valued), equality and equivalence, comparison,
+membership, union, arithmetic, polarity, ``is`` / ``as`` and indexing.
+
+Each takes its parse-tree node and the compiler for its operands; :data:`OPERATORS` maps the
+node kinds to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from nsp_sandbox.conformance.fhirpath.equality import distinct, equal_values, is_temporal, temporal_key
+from nsp_sandbox.conformance.fhirpath.model import is_type
+from nsp_sandbox.conformance.fhirpath.values import (
+    FALSE,
+    TRUE,
+    Compile,
+    Env,
+    FhirPathError,
+    Fn,
+    Item,
+    Unsupported,
+    as_text,
+    boolean,
+    child_nodes,
+    operator_text,
+    single,
+    singleton_bool,
+    type_name_of,
+)
+
+
+def _logic(node: dict[str, Any], compile_node: Compile) -> Fn:
+    left, right = (compile_node(c) for c in child_nodes(node))
+    op = operator_text(node)
+
+    if op == "and":
+        def run_and(focus: list[Item], env: Env) -> list[Item]:
+            a = singleton_bool(left(focus, env))
+            if a is False:
+                return FALSE
+            b = singleton_bool(right(focus, env))
+            if b is False:
+                return FALSE
+            return TRUE if a is True and b is True else []
+        return run_and
+    if op == "or":
+        def run_or(focus: list[Item], env: Env) -> list[Item]:
+            a = singleton_bool(left(focus, env))
+            if a is True:
+                return TRUE
+            b = singleton_bool(right(focus, env))
+            if b is True:
+                return TRUE
+            return FALSE if a is False and b is False else []
+        return run_or
+    if op == "xor":
+        def run_xor(focus: list[Item], env: Env) -> list[Item]:
+            a = singleton_bool(left(focus, env))
+            b = singleton_bool(right(focus, env))
+            return [] if a is None or b is None else boolean(a != b)
+        return run_xor
+    if op == "implies":
+        def run_implies(focus: list[Item], env: Env) -> list[Item]:
+            a = singleton_bool(left(focus, env))
+            if a is False:
+                return TRUE
+            b = singleton_bool(right(focus, env))
+            if b is True:
+                return TRUE
+            if a is True:
+                return boolean(b) if b is not None else []
+            return [] if b is not True else TRUE
+        return run_implies
+    raise Unsupported(f"FHIRPath operator {op}")
+
+
+def _equality(node: dict[str, Any], compile_node: Compile) -> Fn:
+    left, right = (compile_node(c) for c in child_nodes(node))
+    op = operator_text(node)
+
+    def equal(a: list[Item], b: list[Item]) -> bool | None:
+        if not a or not b:
+            return None
+        if len(a) != len(b):
+            return False
+        result: bool | None = True
+        for x, y in zip(a, b, strict=True):
+            same = equal_values(x, y)
+            if same is False:
+                return False
+            if same is None:
+                result = None
+        return result
+
+    def equivalent(a: list[Item], b: list[Item]) -> bool:
+        if not a and not b:
+            return True
+        if len(a) != len(b):
+            return False
+        def norm(v: Any) -> Any:
+            return " ".join(v.lower().split()) if isinstance(v, str) else v
+        remaining = [norm(y.data) for y in b]
+        for x in a:
+            value = norm(x.data)
+            if value in remaining:
+                remaining.remove(value)
+            else:
+                return False
+        return True
+
+    if op == "=":
+        return lambda focus, env: boolean(equal(left(focus, env), right(focus, env)))
+    if op == "!=":
+        def not_equal(focus: list[Item], env: Env) -> list[Item]:
+            result = equal(left(focus, env), right(focus, env))
+            return [] if result is None else boolean(not result)
+        return not_equal
+    if op == "~":
+        return lambda focus, env: boolean(equivalent(left(focus, env), right(focus, env)))
+    if op == "!~":
+        return lambda focus, env: boolean(not equivalent(left(focus, env), right(focus, env)))
+    raise Unsupported(f"FHIRPath operator {op}")
+
+
+def _inequality(node: dict[str, Any], compile_node: Compile) -> Fn:
+    left, right = (compile_node(c) for c in child_nodes(node))
+    op = operator_text(node)
+
+    def run(focus: list[Item], env: Env) -> list[Item]:
+        a = single(left(focus, env), op)
+        b = single(right(focus, env), op)
+        if a is None or b is None:
+            return []
+        x, y = a.data, b.data
+        if isinstance(x, str) and isinstance(y, str) and (is_temporal(a) or is_temporal(b) or (
+                temporal_key(x) and temporal_key(y))):
+            kx, ky = temporal_key(x), temporal_key(y)
+            if kx is None or ky is None or kx[0] != ky[0]:
+                return []
+            x, y = kx[1], ky[1]
+        elif isinstance(x, int | float | Decimal) and isinstance(y, int | float | Decimal):
+            x, y = Decimal(str(x)), Decimal(str(y))
+        elif type(x) is not type(y):
+            raise FhirPathError(f"cannot compare {type(x).__name__} with {type(y).__name__}")
+        if op == "<":
+            return boolean(x < y)
+        if op == "<=":
+            return boolean(x <= y)
+        if op == ">":
+            return boolean(x > y)
+        return boolean(x >= y)
+
+    return run
+
+
+def _membership(node: dict[str, Any], compile_node: Compile) -> Fn:
+    left, right = (compile_node(c) for c in child_nodes(node))
+    op = operator_text(node)
+
+    def contained(element: list[Item], collection: list[Item]) -> list[Item]:
+        # As the FHIR validator reads it: every item on the left must be in the collection.
+        if not element:
+            return []
+        return boolean(all(any(equal_values(one, other) is True for other in collection) for one in element))
+
+    if op == "in":
+        return lambda focus, env: contained(left(focus, env), right(focus, env))
+    if op == "contains":
+        return lambda focus, env: contained(right(focus, env), left(focus, env))
+    raise Unsupported(f"FHIRPath operator {op}")
+
+
+def _union(node: dict[str, Any], compile_node: Compile) -> Fn:
+    left, right = (compile_node(c) for c in child_nodes(node))
+    return lambda focus, env: distinct(left(focus, env) + right(focus, env))
+
+
+def _additive(node: dict[str, Any], compile_node: Compile) -> Fn:
+    left, right = (compile_node(c) for c in child_nodes(node))
+    op = operator_text(node)
+
+    def run(focus: list[Item], env: Env) -> list[Item]:
+        a = single(left(focus, env), op)
+        b = single(right(focus, env), op)
+        if op == "&":
+            return [Item(("" if a is None else as_text(a.data)) + ("" if b is None else as_text(b.data)),
+                         "System.String", None)]
+        if a is None or b is None:
+            return []
+        x, y = a.data, b.data
+        if isinstance(x, str) and isinstance(y, str) and op == "+":
+            return [Item(x + y, "System.String", None)]
+        if type(x) is int and type(y) is int:
+            return [Item(x + y if op == "+" else x - y, "System.Integer", None)]
+        if isinstance(x, int | float | Decimal) and isinstance(y, int | float | Decimal) and not (
+                isinstance(x, bool) or isinstance(y, bool)):
+            value = Decimal(str(x)) + Decimal(str(y)) if op == "+" else Decimal(str(x)) - Decimal(str(y))
+            return [Item(value, "System.Decimal", None)]
+        raise FhirPathError(f"cannot apply {op} to these values")
+
+    return run
+
+
+def _multiplicative(node: dict[str, Any], compile_node: Compile) -> Fn:
+    left, right = (compile_node(c) for c in child_nodes(node))
+    op = operator_text(node)
+
+    def run(focus: list[Item], env: Env) -> list[Item]:
+        a = single(left(focus, env), op)
+        b = single(right(focus, env), op)
+        if a is None or b is None:
+            return []
+        x, y = a.data, b.data
+        if type(x) is int and type(y) is int and op != "/":
+            if op == "*":
+                return [Item(x * y, "System.Integer", None)]
+            if y == 0:
+                return []
+            if op == "div":
+                return [Item(int(x / y), "System.Integer", None)]
+            if op == "mod":
+                return [Item(x - y * int(x / y), "System.Integer", None)]
+        if not (isinstance(x, int | float | Decimal) and isinstance(y, int | float | Decimal)):
+            raise FhirPathError(f"cannot apply {op} to non-numbers")
+        dx, dy = Decimal(str(x)), Decimal(str(y))
+        integers = isinstance(x, int) and isinstance(y, int)
+        try:
+            if op == "*":
+                value = dx * dy
+            elif op == "/":
+                if dy == 0:
+                    return []
+                return [Item(dx / dy, "System.Decimal", None)]
+            elif op == "div":
+                if dy == 0:
+                    return []
+                value = Decimal(int(dx / dy))
+            elif op == "mod":
+                if dy == 0:
+                    return []
+                value = dx % dy
+            else:
+                raise Unsupported(op)
+        except InvalidOperation as exc:
+            raise FhirPathError(str(exc)) from None
+        if integers:
+            return [Item(int(value), "System.Integer", None)]
+        return [Item(value, "System.Decimal", None)]
+
+    return run
+
+
+def _polarity(node: dict[str, Any], compile_node: Compile) -> Fn:
+    inner = compile_node(child_nodes(node)[0])
+    op = operator_text(node)
+
+    def run(focus: list[Item], env: Env) -> list[Item]:
+        one = single(inner(focus, env), op)
+        if one is None:
+            return []
+        if not isinstance(one.data, int | float | Decimal):
+            raise FhirPathError("polarity of a non-number")
+        return [Item(-one.data if op == "-" else one.data, one.type, None)]
+
+    return run
+
+
+def _type_expression(node: dict[str, Any], compile_node: Compile) -> Fn:
+    source_node, type_node = child_nodes(node)
+    source = compile_node(source_node)
+    name = type_name_of(type_node)
+    op = operator_text(node)
+
+    def run(focus: list[Item], env: Env) -> list[Item]:
+        items = source(focus, env)
+        if op == "is":
+            one = single(items, "is")
+            return [] if one is None else boolean(is_type(one, name))
+        one = single(items, "as")
+        return [] if one is None or not is_type(one, name) else [one]
+
+    return run
+
+
+def _indexer(node: dict[str, Any], compile_node: Compile) -> Fn:
+    source_node, index_node = child_nodes(node)
+    source = compile_node(source_node)
+    index = compile_node(index_node)
+
+    def run(focus: list[Item], env: Env) -> list[Item]:
+        items = source(focus, env)
+        which = single(index(focus, env), "[]")
+        if which is None or not isinstance(which.data, int):
+            return []
+        return [items[which.data]] if 0 <= which.data < len(items) else []
+
+    return run
+
+
+OPERATORS: dict[str, Callable[[dict[str, Any], Compile], Fn]] = {
+    "AndExpression": _logic, "OrExpression": _logic, "ImpliesExpression": _logic,
+    "EqualityExpression": _equality, "InequalityExpression": _inequality,
+    "MembershipExpression": _membership, "UnionExpression": _union, "AdditiveExpression": _additive,
+    "MultiplicativeExpression": _multiplicative, "PolarityExpression": _polarity,
+    "TypeExpression": _type_expression, "IndexerExpression": _indexer,
+}
