@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
+from prerequisites import missing
 
 from nsp_sandbox.clock import Clock
 from nsp_sandbox.config import Settings
@@ -25,14 +26,6 @@ from nsp_sandbox.database import Database
 REPO = Path(__file__).resolve().parent.parent
 FHIR_PACKAGES_DIR = Path(os.environ.get("NSP_SANDBOX_TEST_FHIR_PACKAGES", REPO.parent / "shared" / "fhir-packages"))
 POSTGRES_URL = os.environ.get("NSP_SANDBOX_TEST_POSTGRES_URL", "")
-
-
-def missing(reason: str) -> None:
-    """Skip for what this machine lacks; under CI (``CI`` set) a missing prerequisite fails the run
-    with the reason instead, so a CI run never passes by skipping."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; it cannot be skipped under CI", pytrace=False)
-    pytest.skip(reason)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -4,7 +4,7 @@ developer's machine and fails them under CI, with the reason."""
 from __future__ import annotations
 
 import pytest
-from conftest import missing
+from prerequisites import missing
 
 
 def test_missing_skips_locally_and_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
