@@ -33,6 +33,8 @@ DEFAULT_REGISTRY = "https://packages.fhir.org"
 _ARCHIVE_NAME = re.compile(r"^(?P<name>[A-Za-z0-9._]+?)[-#](?P<version>\d[^/]*)\.tgz$")
 
 Report = Callable[[str], None]
+# Download progress: (package, bytes so far, total bytes or 0 when the server does not say).
+Progress = Callable[["PackageId", int, int], None]
 
 
 @dataclass(frozen=True, order=True)
@@ -130,7 +132,7 @@ class InstallError(Exception):
 
 
 def install(package: PackageId, registry: str, cache_dir: Path, report: Report, *, timeout: float = 60.0,
-            archives: Path | None = None) -> Path:
+            archives: Path | None = None, progress: Progress | None = None) -> Path:
     """Install ``package`` from ``registry`` into ``cache_dir`` (the folder that holds ``package/`` is
     returned) or, with ``archives``, keep its ``.tgz`` there as ``name-version.tgz`` (a package source
     folder, like ``NSP_SANDBOX_FHIR_PACKAGES`` takes)."""
@@ -139,7 +141,7 @@ def install(package: PackageId, registry: str, cache_dir: Path, report: Report, 
         return target
     with httpx.Client(timeout=timeout, follow_redirects=True) as http:
         tarball, shasum = _locate(http, registry, package)
-        archive = _download(http, tarball, shasum, package, report)
+        archive = _download(http, tarball, shasum, package, report, progress)
     if archives:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".part")
@@ -169,7 +171,8 @@ def _locate(http: httpx.Client, registry: str, package: PackageId) -> tuple[str,
         raise InstallError(f"{registry} answered something that is not a package listing") from None
 
 
-def _download(http: httpx.Client, url: str, shasum: str | None, package: PackageId, report: Report) -> bytes:
+def _download(http: httpx.Client, url: str, shasum: str | None, package: PackageId, report: Report,
+              progress: Progress | None = None) -> bytes:
     digest = hashlib.sha1()
     chunks: list[bytes] = []
     try:
@@ -178,9 +181,13 @@ def _download(http: httpx.Client, url: str, shasum: str | None, package: Package
                 raise InstallError(f"{url} answered HTTP {response.status_code}")
             size = int(response.headers.get("content-length") or 0)
             report(f"{package.key}: downloading {size // 1024 or '?'} KB from {url}")
+            done = 0
             for chunk in response.iter_bytes():
                 digest.update(chunk)
                 chunks.append(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(package, done, size)
     except httpx.HTTPError as exc:
         raise InstallError(f"{url} could not be downloaded ({type(exc).__name__})") from None
     if shasum and digest.hexdigest() != shasum.lower():
@@ -211,7 +218,7 @@ def _unpack_into(archive: bytes, target: Path, package: PackageId) -> None:
 
 def ensure(sources: Sequence[Path], cache_dir: Path, registry_setting: str | None, report: Report, *,
            only: Iterable[str] | None = None, confirm: Callable[[], set[PackageId]] | None = None,
-           archives: Path | None = None) -> list[PackageId]:
+           archives: Path | None = None, progress: Progress | None = None) -> list[PackageId]:
     """Install every declared package that is missing; the ones installed. ``confirm`` is asked (it
     loads the packages for real) before anything is downloaded, in case the quick look missed one.
     With ``archives`` the ``.tgz`` files are kept in that folder instead of unpacked into the cache."""
@@ -231,7 +238,7 @@ def ensure(sources: Sequence[Path], cache_dir: Path, registry_setting: str | Non
                 reasons[package.key] = unreachable[registry]
                 continue
             try:
-                install(package, registry, cache_dir, report, archives=archives)
+                install(package, registry, cache_dir, report, archives=archives, progress=progress)
             except InstallError as exc:
                 reasons[package.key] = str(exc)
                 if exc.unreachable:

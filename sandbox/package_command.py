@@ -25,16 +25,58 @@ def ensure_packages(settings: Settings, context: SandboxContext | None = None, a
             registry = PackageRegistry.load(settings.package_sources(), settings.fhir_package_cache)
         return {PackageId(p.name, p.version) for p in registry.all_packages()}
 
-    try:
-        installed = ensure(settings.package_sources(), settings.fhir_package_cache, settings.fhir_registry,
-                           typer.echo, confirm=None if archives else loaded, archives=archives)
-    except PackagesUnavailable as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    with DownloadBars() as bars:
+        try:
+            installed = ensure(settings.package_sources(), settings.fhir_package_cache, settings.fhir_registry,
+                               bars.line, confirm=None if archives else loaded, archives=archives,
+                               progress=bars.advance)
+        except PackagesUnavailable as exc:
+            bars.stop()
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
     if installed:
-        typer.echo(f"FHIR packages: installed {len(installed)} into {settings.fhir_package_cache}")
+        typer.echo(f"FHIR packages: installed {len(installed)} into {archives or settings.fhir_package_cache}")
         if context is not None:
             context.forget_packages()
+
+
+class DownloadBars:
+    """Progress while packages download: a bar per package on a terminal, a line per step elsewhere
+    (CI logs)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+        self._console = Console()
+        self._bars = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                              console=self._console) if self._console.is_terminal else None
+        self._tasks: dict[PackageId, int] = {}
+
+    def __enter__(self) -> DownloadBars:
+        if self._bars is not None:
+            self._bars.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self._bars is not None:
+            self._bars.stop()
+
+    def line(self, text: str) -> None:
+        if self._bars is None:
+            typer.echo(text)
+        elif text.startswith("["):
+            self._bars.console.print(text)
+
+    def advance(self, package: PackageId, done: int, total: int) -> None:
+        if self._bars is None:
+            return
+        if package not in self._tasks:
+            self._tasks[package] = self._bars.add_task(package.key, total=total or None)
+        self._bars.update(self._tasks[package], completed=done)
 
 
 def ensure_command(
@@ -46,8 +88,9 @@ def ensure_command(
     settings = Settings()
     ensure_packages(settings, archives=into)
     if not quiet:
-        typer.echo(f"FHIR packages: every declared package is present ({settings.fhir_package_cache} and "
-                   f"{settings.fhir_packages or 'no NSP_SANDBOX_FHIR_PACKAGES'})")
+        where = str(into) if into else (f"{settings.fhir_package_cache} and "
+                                        f"{settings.fhir_packages or 'no NSP_SANDBOX_FHIR_PACKAGES'}")
+        typer.echo(f"FHIR packages: every declared package is present ({where})")
 
 
 def register(packages_app: typer.Typer) -> None:
