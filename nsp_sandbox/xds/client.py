@@ -88,6 +88,22 @@ class XdsFault(XdsClientError):
         self.dgws_code = dgws_code
 
 
+class XdsRefused(XdsClientError):
+    """The registry answered ``Failure``: ``response`` holds its RegistryErrorList (ITI TF-3 §4.2.4)."""
+
+    def __init__(self, transaction: str, response: RegistryResponse) -> None:
+        codes = "; ".join(f"{e.error_code}: {e.code_context}" for e in response.errors if e.is_error)
+        super().__init__(f"{transaction} failed: {codes or 'no error given'}"[:500], 200)
+        self.response = response
+
+
+def accepted(transaction: str, response: RegistryResponse) -> RegistryResponse:
+    """``response`` when it is Success or PartialSuccess (warnings); :class:`XdsRefused` on Failure."""
+    if response.status == v.RESPONSE_FAILURE:
+        raise XdsRefused(transaction, response)
+    return response
+
+
 @dataclass(frozen=True)
 class Endpoints:
     """DDS's XDS.b endpoints, mirroring the real ones below a base URL such as ``http://host/dds``."""
@@ -382,15 +398,17 @@ class XdsClient(_Base):
 class AsyncXdsClient(_Base):
     """The same client for async callers (an actor submitting while it serves a request)."""
 
-    def __init__(self, dds_url: str, *, client: httpx.AsyncClient, **options: Any) -> None:
+    def __init__(self, dds_url: str, *, client: httpx.AsyncClient, card_client: httpx.AsyncClient | None = None,
+                 **options: Any) -> None:
         super().__init__(dds_url, **options)
         self.client = client
+        self.card_client = card_client or client
 
     async def card(self) -> etree._Element:
         if self._card is not None:
             return self._card
         url, body = self._idcard_request()
-        return self._keep_card(await self.client.post(url, json=body))
+        return self._keep_card(await self.card_client.post(url, json=body))
 
     async def send(self, call: Call) -> Answer:
         headers, data = self._prepared(call, await self.card())

@@ -1,14 +1,16 @@
 """An MHD DocumentReference as XDS.b metadata, for a Document Source that submits over ITI-41/61/57.
 
 The mapping is the IHE MHD one (dds-nsp.md §4.3; MHD ``documentReference.fsh``), with Mobile Access
-Gateway's conventions where MHD is silent: ``masterIdentifier`` → uniqueId (``urn:oid:`` / ``urn:uuid:``
-prefix dropped), ``identifier`` → entryUUID, ``type``/``category``/``securityLabel``/``content.format``/
+Gateway's conventions where MHD is silent: ``masterIdentifier`` → uniqueId (an ``urn:oid:`` prefix
+dropped; a ``urn:uuid:`` value kept whole, as DDS's MHD face stores it), ``identifier`` → entryUUID,
+``type``/``category``/``securityLabel``/``content.format``/
 ``context.facilityType``/``context.practiceSetting``/``context.event`` → typeCode/classCode/
 confidentialityCode/formatCode/healthcareFacilityTypeCode/practiceSettingCode/eventCodeList, ``subject``
 (the contained Patient's CPR) → patientId and sourcePatientId (CX with the CPR OID), the contained
 Patient → sourcePatientInfo (PID-5, PID-7, PID-8 only, DK rule), the contained Organization → author
 institution (XON with the SOR OID), ``attachment.{contentType, language, creation, title}`` →
 mimeType, languageCode, creationTime (UTC DTM), title; ``context.period`` → serviceStart/StopTime;
+an absolute ``attachment.url`` → the URI slot;
 ``relatesTo replaces`` → an RPLC association (ITI TF-3 §4.2.2). Coding systems given as ``urn:oid:``
 become the bare OID in ``codingScheme``; other URIs are kept as they are.
 """
@@ -53,6 +55,11 @@ def bare_id(value: str) -> str:
         if value.startswith(prefix):
             return value[len(prefix):]
     return value
+
+
+def unique_id_of(master_identifier: str) -> str:
+    """The XDS uniqueId of a masterIdentifier value: ``urn:oid:1.2`` → ``1.2``; anything else unchanged."""
+    return master_identifier.removeprefix("urn:oid:")
 
 
 def entry_uuid_of(resource: dict[str, Any]) -> str:
@@ -172,6 +179,9 @@ def _slots(resource: dict[str, Any], cpr: str) -> list[Slot]:
     if period.get("end"):
         slots.append(Slot("serviceStopTime", [dtm(period["end"])]))
     slots.append(Slot("sourcePatientId", [patient_cx(cpr)]))
+    url = str(attachment.get("url", ""))
+    if url.startswith(("http://", "https://")):  # where the document is fetched (on-demand: its source)
+        slots.append(Slot("URI", [url]))
     slots.append(Slot("sourcePatientInfo", _source_patient_info(patient, cpr)))
     return slots
 
@@ -202,7 +212,7 @@ def document_entry(resource: dict[str, Any], *, on_demand: bool = False, home: s
                            registry_object=entry_id, value=patient_cx(cpr),
                            name=[LocalizedString("XDSDocumentEntry.patientId")]),
         ExternalIdentifier(id=f"urn:uuid:{uuid.uuid4()}", identification_scheme=v.DE_UNIQUE_ID,
-                           registry_object=entry_id, value=bare_id(str(master)),
+                           registry_object=entry_id, value=unique_id_of(str(master)),
                            name=[LocalizedString("XDSDocumentEntry.uniqueId")]),
     ]  # fmt: skip
     title = attachment.get("title")
