@@ -352,6 +352,10 @@ class XdsClient(_Base):
         url, body = self._idcard_request()
         return self._keep_card(self.client.post(url, json=body))
 
+    def parsed_card(self) -> IdCard:
+        """The ID card in use, as a typed value."""
+        return parse_idcard(self.card())
+
     def send(self, call: Call) -> Answer:
         headers, data = self._prepared(call, self.card())
         response = self.client.post(call.url, content=data, headers=headers)
