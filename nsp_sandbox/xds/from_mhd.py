@@ -136,8 +136,9 @@ def _source_patient_info(patient: dict[str, Any] | None, cpr: str) -> list[str]:
         return values
     name = next(iter(patient.get("name", [])), {})
     if name:
-        given = "&".join(name.get("given", []))
-        values.append(f"PID-5|{name.get('family', '')}^{given}".rstrip("^"))
+        given = list(name.get("given", []))  # XPN: family ^ given ^ second and further given names
+        xpn = f"{name.get('family', '')}^{given[0] if given else ''}^{' '.join(given[1:])}"
+        values.append(f"PID-5|{xpn.rstrip('^')}")
     if patient.get("birthDate"):
         values.append(f"PID-7|{str(patient['birthDate']).replace('-', '')}")
     gender = {"male": "M", "female": "F", "other": "A", "unknown": "U"}.get(str(patient.get("gender", "")))

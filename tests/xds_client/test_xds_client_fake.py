@@ -142,7 +142,7 @@ def test_provide_sends_mtom_with_addressing_and_dgws_and_no_hsuid() -> None:
     assert identifier(sent, v.DE_UNIQUE_ID) == "1.2.208.184.1.99"
     assert identifier(sent, v.DE_PATIENT_ID) == f"{CPR}^^^&1.2.208.176.1.2&ISO"
     assert sent.slot_values("creationTime") == ["20260228083000"]
-    assert "PID-5|Berggren^Nancy&Ann" in sent.slot_values("sourcePatientInfo")
+    assert "PID-5|Berggren^Nancy^Ann" in sent.slot_values("sourcePatientInfo")
     assert [c.node_representation for c in sent.classified(v.DE_CLASS_CODE)] == ["001"]
     assert sent.classified(v.DE_CLASS_CODE)[0].coding_scheme == "1.2.208.184.100.9"
     author = sent.classified(v.DE_AUTHOR)[0]
