@@ -60,7 +60,7 @@ from nsp_sandbox.xds.retrieve import (
     parse_retrieve_response,
     write_retrieve_request,
 )
-from nsp_sandbox.xds.soap import SoapVersion, parse_fault
+from nsp_sandbox.xds.soap import SoapVersion, parse_envelope, parse_fault
 from nsp_sandbox.xds.xml import sub
 
 ANONYMOUS = "http://www.w3.org/2005/08/addressing/anonymous"
@@ -277,7 +277,7 @@ def read_answer(status: int, content_type: str, body: bytes) -> Answer:
         raise XdsFault(dgws.message.removeprefix(f"{dgws.code}: "), status, dgws.code)
     try:
         message = parse_message(content_type or "text/xml", body)
-        parsed = message.envelope()
+        parsed = parse_envelope(message.envelope_bytes)
     except XdsWireError as exc:
         raise XdsClientError(f"HTTP {status}: the answer is no SOAP message ({exc})", status) from exc
     if etree.QName(parsed.payload).localname == "Fault":
