@@ -95,8 +95,18 @@ def provide(client: Any, request: ProvideAndRegisterDocumentSetRequest, path: st
     return post(client, path, data)
 
 
-__all__ = ["CPR", "about", "find_and_retrieve", "capture", "capture_request", "fresh", "mount_provide_routers", "provide", "replacing",
-           "with_uuid_ids"]
+__all__ = [
+    "CPR",
+    "about",
+    "capture",
+    "capture_request",
+    "find_and_retrieve",
+    "fresh",
+    "mount_provide_routers",
+    "provide",
+    "replacing",
+    "with_uuid_ids",
+]
 
 
 def about(request: ProvideAndRegisterDocumentSetRequest, cpr: str) -> None:
