@@ -20,7 +20,7 @@ from nsp_sandbox.xds.ebrim import SubmitObjectsRequest, write_submit_objects_req
 from nsp_sandbox.xds.rim import Slot
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dds"))
-from test_on_demand import GRETHE, Source, source, source_server  # noqa: E402, F401 (fixtures)
+from test_on_demand import GRETHE, Source, source, source_server  # noqa: F401 (fixtures)
 
 
 def _on_demand(url: str | None, **slots: str) -> tuple[SubmitObjectsRequest, str]:
