@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from sts_client import READER, add_relation, auth
 from xds_support import ACTIONS, capture, envelope, idcard, post
 
 from nsp_sandbox.context import SandboxContext
@@ -94,5 +95,42 @@ def provide(client: Any, request: ProvideAndRegisterDocumentSetRequest, path: st
     return post(client, path, data)
 
 
-__all__ = ["CPR", "capture", "capture_request", "fresh", "mount_provide_routers", "provide", "replacing",
-           "with_uuid_ids"]
+__all__ = [
+    "CPR",
+    "about",
+    "capture",
+    "capture_request",
+    "find_and_retrieve",
+    "fresh",
+    "mount_provide_routers",
+    "provide",
+    "replacing",
+    "with_uuid_ids",
+]
+
+
+def about(request: ProvideAndRegisterDocumentSetRequest, cpr: str) -> None:
+    """Put the request's metadata about the patient ``cpr`` (patientId and sourcePatientId)."""
+    for obj in request.submission.objects:
+        for ext in getattr(obj, "external_identifiers", []):
+            if ext.identification_scheme in (v.DE_PATIENT_ID, v.SS_PATIENT_ID):
+                ext.value = ext.value.replace(CPR, cpr)
+        for slot in getattr(obj, "slots", []):
+            if slot.name == "sourcePatientId":
+                slot.values = [value.replace(CPR, cpr) for value in slot.values]
+
+
+def find_and_retrieve(client: Any, cpr: str, entry_uuid: str) -> tuple[dict[str, Any], bytes]:
+    """ITI-67 (current entries of ``cpr``) then ITI-68 of the entry, as the reader GP with a relation."""
+    add_relation(client, READER, cpr)
+    headers = auth(client, READER)
+    found = client.get("/dds/fhir/DocumentReference", params={
+        "patient.identifier": f"urn:oid:1.2.208.176.1.2|{cpr}", "status": "current,superseded"}, headers=headers)
+    assert found.status_code == 200, found.text
+    resources = [e["resource"] for e in found.json().get("entry", [])]
+    matching = [r for r in resources if any(i.get("value") == entry_uuid for i in r.get("identifier", []))]
+    assert matching, resources
+    url = matching[0]["content"][0]["attachment"]["url"]
+    retrieved = client.get(url, headers=headers)
+    assert retrieved.status_code == 200, retrieved.text
+    return matching[0], retrieved.content

@@ -52,7 +52,7 @@ def register_on_demand(call: XdsCall) -> XdsAnswer:
         request = parse_submit_objects_request(call.body, "/Envelope/Body/SubmitObjectsRequest")
         urls = {e.id: url for e in request.document_entries
                 if is_source_url(url := e.slot_value(SOURCE_URL_SLOT))}
-        conversion = to_transaction(request.submission, {}, source_urls=urls, on_demand=True)
+        conversion = to_transaction(request, {}, source_urls=urls, on_demand=True)
         _problems(conversion, request.document_entries, urls)
         return conversion
 
