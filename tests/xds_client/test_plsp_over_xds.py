@@ -12,8 +12,6 @@ from fastapi.testclient import TestClient
 
 from nsp_sandbox.config import DdsTransport
 from nsp_sandbox.context import SandboxContext
-from nsp_sandbox.xds.mtom import SoapMessage
-from nsp_sandbox.xds.soap import parse_envelope
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plsp"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dds_xds"))
@@ -22,8 +20,7 @@ from provide_support import mount_provide_routers
 
 
 @pytest.fixture
-def hub_over_xds(client: TestClient, context: SandboxContext, monkeypatch: pytest.MonkeyPatch) -> TestClient:
-    monkeypatch.setattr(SoapMessage, "envelope", property(lambda m: parse_envelope(m.envelope_bytes)))
+def hub_over_xds(client: TestClient, context: SandboxContext) -> TestClient:
     mount_provide_routers(client, context)
     context.clock.freeze(datetime(2026, 5, 6, 10, 0, tzinfo=UTC))
     context.settings = context.settings.model_copy(update={"plsp_dds_transport": DdsTransport.XDS})

@@ -15,12 +15,14 @@ from sts_client import auth
 
 from nsp_sandbox.config import DdsTransport
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.dgws.hsuid import PROFESSIONAL, Hsuid
 from nsp_sandbox.mhd_source import document_reference
 from nsp_sandbox.xds import from_mhd
+from nsp_sandbox.xds import vocabulary as v
 from nsp_sandbox.xds.client import XdsClient, XdsFault, XdsRefused, accepted
-from nsp_sandbox.xds.ebrim import Document
-from nsp_sandbox.xds.mtom import SoapMessage
-from nsp_sandbox.xds.soap import parse_envelope
+from nsp_sandbox.xds.ebrim import Document, identifier
+from nsp_sandbox.xds.retrieve import DocumentRequest
+from nsp_sandbox.xds.rim import ExtrinsicObject
 from sandbox.demo import hco_scenario
 from services.eoj_sender.nsp_registers import Person
 from services.eoj_sender.sharing import SOURCE_ID, document_metadata
@@ -32,9 +34,8 @@ EOJ = "system-eoj-aarhus"
 
 
 @pytest.fixture
-def sandbox(client: TestClient, context: SandboxContext, monkeypatch: pytest.MonkeyPatch) -> TestClient:
+def sandbox(client: TestClient, context: SandboxContext) -> TestClient:
     """The sandbox with DDS's XDS.b submission endpoints mounted."""
-    monkeypatch.setattr(SoapMessage, "envelope", property(lambda m: parse_envelope(m.envelope_bytes)))
     mount_provide_routers(client, context)
     return client
 
@@ -115,3 +116,53 @@ def test_demo_hco_over_xds_reaches_the_same_chain_as_over_mhd(sandbox: TestClien
     assert replacement["relatesTo"][0]["code"] == "replaces"
     # XDS.b has one deprecated status: the retraction shows as superseded, where ITI-92 says entered-in-error.
     assert replacement["status"] == "superseded"
+
+
+GRETHE = "0602631234"  # listed at Skødstrup Lægepraksis: gp-skodstrup has a treatment relation
+GP = "gp-skodstrup"
+
+
+def test_provided_by_iti65_is_found_by_iti18_and_retrieved_by_iti43_byte_exact(
+        sandbox: TestClient, context: SandboxContext) -> None:
+    from read_support import metadata, provide
+
+    meta, content = metadata(7, GRETHE)
+    [entry_id] = provide(sandbox, (meta, content))
+    gp = _xds(sandbox, context, GP)
+    found = gp.find_documents(GRETHE)
+    assert found.status == v.RESPONSE_SUCCESS, found.errors
+    entries = {o.id: o for o in found.objects if isinstance(o, ExtrinsicObject)}
+    entry = entries[f"urn:uuid:{entry_id}"]
+    assert identifier(entry, v.DE_UNIQUE_ID) == meta.unique_id
+    repository = entry.slot_value("repositoryUniqueId")
+    assert repository
+    answer = gp.retrieve([DocumentRequest(repository, meta.unique_id)], cpr=GRETHE)
+    assert answer.registry_response.status == v.RESPONSE_SUCCESS
+    assert [d.content for d in answer.documents] == [content]
+
+
+def test_provided_by_iti41_is_found_by_iti18_and_deprecated_shows_on_both_faces(
+        sandbox: TestClient, context: SandboxContext) -> None:
+    from read_support import metadata
+
+    meta, content = metadata(8, GRETHE)
+    entry = from_mhd.document_entry(document_reference(meta, "urn:uuid:00000000-0000-4000-8000-000000000004"))
+    info = from_mhd.SubmissionSetInfo(SOURCE_ID, GRETHE, context.clock.now())
+    eoj = _xds(sandbox, context)
+    accepted("ITI-41", eoj.provide(from_mhd.submission([entry], info), [Document(entry.id, content)]))
+    gp = _xds(sandbox, context, GP)
+    assert entry.id in {o.id for o in gp.find_documents(GRETHE).objects}
+    accepted("ITI-57", eoj.deprecate(from_mhd.status_update(entry.id, info)))
+    assert entry.id not in {o.id for o in gp.find_documents(GRETHE).objects}
+    deprecated = gp.find_documents(GRETHE, statuses=["Deprecated"])
+    assert entry.id in {o.id for o in deprecated.objects}
+
+
+def test_a_professional_look_up_with_a_system_card_is_security_level_failed(
+        sandbox: TestClient, context: SandboxContext) -> None:
+    hsuid = Hsuid(user_type=PROFESSIONAL, acting_cpr="1203701235", citizen_cpr=GRETHE, system_name="test")
+    eoj = XdsClient("http://testserver/dds", nsp_url="http://testserver/nsp", persona=EOJ, hsuid=hsuid,
+                    client=sandbox, now=context.clock.now)  # type: ignore[arg-type]
+    with pytest.raises(XdsFault) as raised:
+        eoj.find_documents(GRETHE)
+    assert raised.value.dgws_code == "security_level_failed"
