@@ -66,7 +66,6 @@ def test_duplicate_unique_id_and_replacement(xds: Any, context: SandboxContext) 
     with_uuid_ids(replacement)
     replacing(replacement, first_uuid)
     assert status_word(payload(provide(xds, replacement))) == "PartialSuccess"
-    registry = xds.app.routes  # noqa: F841 (the registry is read through the DDS app's state below)
     stored = _registry(xds).get_entry(first_uuid.removeprefix("urn:uuid:"))
     assert stored is not None and stored.status.value == "superseded"
     again_replaced = fresh(capture_request())
@@ -75,6 +74,10 @@ def test_duplicate_unique_id_and_replacement(xds: Any, context: SandboxContext) 
     refused = payload(provide(xds, again_replaced))
     assert status_word(refused) == "Failure"
     assert "XDSRegistryDeprecatedDocumentError" in {code for code, _, _ in registry_errors(refused)}
+    rs_error = "{urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0}RegistryError"
+    locations = [e.get("location", "") for e in refused.iter(rs_error)
+                 if e.get("errorCode") == "XDSRegistryDeprecatedDocumentError"]
+    assert locations and "Association[@id='urn:uuid:" in locations[0], locations
 
 
 def test_declared_hash_must_be_the_documents(xds: Any, context: SandboxContext) -> None:
