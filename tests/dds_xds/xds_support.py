@@ -108,7 +108,7 @@ def answer(response: Any) -> SoapMessage:
 def payload(response: Any) -> etree._Element:
     """The element inside the answer's ``soap:Body`` (asserting HTTP 200)."""
     assert response.status_code == 200, response.text
-    return answer(response).envelope.payload
+    return answer(response).envelope().payload
 
 
 def dgws_fault(response: Any) -> DgwsFault:
@@ -134,3 +134,77 @@ def status_word(element: etree._Element) -> str:
         inner = element.find(f"{{{ns.RS}}}RegistryResponse")
         status = inner.get("status", "") if inner is not None else ""
     return status.rsplit(":", 1)[-1]
+
+
+# ---- ITI-18 / ITI-43 bodies ----------------------------------------------------------------------
+
+CPR_OID = "1.2.208.176.1.2"
+
+
+def cx(cpr: str) -> str:
+    """A CPR number as the XDS patient id (CX.1 and CX.4)."""
+    return f"{cpr}^^^&{CPR_OID}&ISO"
+
+
+def quoted(*values: str) -> str:
+    """An ITI-18 list value: ``('a','b')``."""
+    return "(" + ",".join(f"'{value}'" for value in values) + ")"
+
+
+def adhoc(query: str, slots: dict[str, list[str]], return_type: str = "LeafClass") -> etree._Element:
+    """A ``query:AdhocQueryRequest`` for the stored query named ``query`` with these parameter slots."""
+    from nsp_sandbox.xds.query import AdhocQueryRequest, QuerySlot, write_adhoc_query_request
+    from nsp_sandbox.xds.vocabulary import STORED_QUERIES_BY_NAME
+
+    query_id = STORED_QUERIES_BY_NAME[query].uuid if query in STORED_QUERIES_BY_NAME else query
+    return write_adhoc_query_request(AdhocQueryRequest(query_id, [QuerySlot(name, values)
+                                                                  for name, values in slots.items()], return_type))
+
+
+def find_documents(cpr: str, statuses: tuple[str, ...] = ("Approved",), return_type: str = "LeafClass",
+                   **more: list[str]) -> etree._Element:
+    """FindDocuments for ``cpr`` with these statuses (short names) and more ``$XDSDocumentEntry…`` slots."""
+    slots = {"$XDSDocumentEntryPatientId": [f"'{cx(cpr)}'"],
+             "$XDSDocumentEntryStatus": [quoted(*(f"urn:oasis:names:tc:ebxml-regrep:StatusType:{s}"
+                                                  for s in statuses))]}
+    slots.update({f"$XDSDocumentEntry{name}": values for name, values in more.items()})
+    return adhoc("FindDocuments", slots, return_type)
+
+
+def retrieve(*unique_ids: str, repository: str = "1.2.208.176.43210.8.10.11") -> etree._Element:
+    """An ``xdsb:RetrieveDocumentSetRequest`` for documents of one repository."""
+    from nsp_sandbox.xds.retrieve import DocumentRequest, RetrieveDocumentSetRequest, write_retrieve_request
+
+    return write_retrieve_request(RetrieveDocumentSetRequest([DocumentRequest(repository, u) for u in unique_ids]))
+
+
+def objects(element: etree._Element, local: str) -> list[etree._Element]:
+    """The ``rim:<local>`` objects in the ``RegistryObjectList`` of an AdhocQueryResponse."""
+    return element.findall(f"{{{ns.RIM}}}RegistryObjectList/{{{ns.RIM}}}{local}")
+
+
+def slot(obj: etree._Element, name: str) -> list[str]:
+    """The values of slot ``name`` of a registry object."""
+    return [v.text or "" for v in obj.findall(f"{{{ns.RIM}}}Slot[@name='{name}']/{{{ns.RIM}}}ValueList/"
+                                             f"{{{ns.RIM}}}Value")]
+
+
+def external_id(obj: etree._Element, scheme: str) -> str | None:
+    found = obj.find(f"{{{ns.RIM}}}ExternalIdentifier[@identificationScheme='{scheme}']")
+    return found.get("value") if found is not None else None
+
+
+def unique_ids(element: etree._Element) -> list[str]:
+    """The uniqueIds of the DocumentEntries in an AdhocQueryResponse."""
+    from nsp_sandbox.xds.vocabulary import DE_UNIQUE_ID
+
+    return [external_id(o, DE_UNIQUE_ID) or "" for o in objects(element, "ExtrinsicObject")]
+
+
+def documents(response: Any) -> dict[str, bytes]:
+    """The documents of an ITI-43 answer by DocumentUniqueId (MTOM parts resolved)."""
+    from nsp_sandbox.xds.retrieve import parse_retrieve_response
+
+    message = answer(response)
+    parsed = parse_retrieve_response(message.envelope().payload, message.attachments)
+    return {d.document_unique_id: d.content for d in parsed.documents}

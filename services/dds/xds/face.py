@@ -111,7 +111,7 @@ async def serve(deps: Deps, request: Request, handlers: Mapping[str, Handler], h
         return soap_fault(SoapFault("Sender", str(error)), SoapVersion.SOAP11, None)
     try:
         message = parse_message(request.headers.get("content-type", "text/xml"), raw)
-        envelope = message.envelope
+        envelope = message.envelope()
     except XdsWireError as error:
         return soap_fault(SoapFault.from_error(error), SoapVersion.SOAP11, None)
     handler = handlers.get(envelope.payload.tag)
