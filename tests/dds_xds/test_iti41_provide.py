@@ -11,14 +11,11 @@ from xds_support import payload, registry_errors, status_word
 
 from nsp_sandbox.config import Strictness
 from nsp_sandbox.context import SandboxContext
-from nsp_sandbox.xds.mtom import SoapMessage
-from nsp_sandbox.xds.soap import parse_envelope
 
 
 @pytest.fixture
-def xds(client: Any, context: SandboxContext, monkeypatch: pytest.MonkeyPatch) -> Any:
-    # face.py (branch xds-query) reads ``SoapMessage.envelope`` as a property; mtom has it as a method.
-    monkeypatch.setattr(SoapMessage, "envelope", property(lambda m: parse_envelope(m.envelope_bytes)))
+def xds(client: Any, context: SandboxContext) -> Any:
+    """The sandbox with the ITI-41/57/61 routers mounted on its DDS."""
     mount_provide_routers(client, context)
     return client
 

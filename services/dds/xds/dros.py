@@ -57,9 +57,7 @@ def _is_on_demand(call: XdsCall) -> bool:
 
 def _action(call: XdsCall) -> str | None:
     """The request's ``wsa:Action``."""
-    found = call.message.envelope
-    envelope = found() if callable(found) else found
-    return envelope.addressing.action
+    return call.message.envelope().addressing.action
 
 
 async def submit_objects(call: XdsCall) -> XdsAnswer:
