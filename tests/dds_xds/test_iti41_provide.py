@@ -3,22 +3,24 @@ CDA through the ITI-65 pipeline, as a vendor calls it (DGWS card from the sandbo
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from provide_support import capture_request, fresh, mount_provide_routers, provide, replacing, with_uuid_ids
-from xds_support import payload, registry_errors, status_word
+from xds_support import ACTIONS, dgws_fault, idcard, payload, post, registry_errors, status_word
 
 from nsp_sandbox.config import Strictness
 from nsp_sandbox.context import SandboxContext
-from nsp_sandbox.xds.mtom import SoapMessage
-from nsp_sandbox.xds.soap import parse_envelope
+from nsp_sandbox.dgws.request_envelope import security_header
+from nsp_sandbox.xds.ebrim import write_provide_and_register
+from nsp_sandbox.xds.rim import Slot
+from nsp_sandbox.xds.soap import Addressing, SoapVersion, build_envelope, new_message_id, serialize
 
 
 @pytest.fixture
-def xds(client: Any, context: SandboxContext, monkeypatch: pytest.MonkeyPatch) -> Any:
-    # face.py (branch xds-query) reads ``SoapMessage.envelope`` as a property; mtom has it as a method.
-    monkeypatch.setattr(SoapMessage, "envelope", property(lambda m: parse_envelope(m.envelope_bytes)))
+def xds(client: Any, context: SandboxContext) -> Any:
+    """The sandbox with the ITI-41/57/61 routers mounted on its DDS."""
     mount_provide_routers(client, context)
     return client
 
@@ -66,7 +68,6 @@ def test_duplicate_unique_id_and_replacement(xds: Any, context: SandboxContext) 
     with_uuid_ids(replacement)
     replacing(replacement, first_uuid)
     assert status_word(payload(provide(xds, replacement))) == "PartialSuccess"
-    registry = xds.app.routes  # noqa: F841 (the registry is read through the DDS app's state below)
     stored = _registry(xds).get_entry(first_uuid.removeprefix("urn:uuid:"))
     assert stored is not None and stored.status.value == "superseded"
     again_replaced = fresh(capture_request())
@@ -75,13 +76,15 @@ def test_duplicate_unique_id_and_replacement(xds: Any, context: SandboxContext) 
     refused = payload(provide(xds, again_replaced))
     assert status_word(refused) == "Failure"
     assert "XDSRegistryDeprecatedDocumentError" in {code for code, _, _ in registry_errors(refused)}
+    rs_error = "{urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0}RegistryError"
+    locations = [e.get("location", "") for e in refused.iter(rs_error)
+                 if e.get("errorCode") == "XDSRegistryDeprecatedDocumentError"]
+    assert locations and "Association[@id='urn:uuid:" in locations[0], locations
 
 
 def test_declared_hash_must_be_the_documents(xds: Any, context: SandboxContext) -> None:
     _strict(context, Strictness.WARNING)
     request = fresh(capture_request())
-    from nsp_sandbox.xds.rim import Slot
-
     request.submission.document_entries[0].slots.append(Slot("hash", ["00" * 20]))
     answer = payload(provide(xds, request))
     assert status_word(answer) == "Failure"
@@ -101,3 +104,15 @@ def test_entry_without_its_document_is_missing_document(xds: Any, context: Sandb
 def _registry(client: Any) -> Any:
     dds = next(r.app for r in client.app.routes if getattr(r, "path", None) == "/dds")
     return dds.state.registry
+
+
+def test_soap12_provide_gets_the_dgws_syntax_fault(xds: Any, context: SandboxContext) -> None:
+    """DGWS 1.0.1 is SOAP 1.1 (dds-nsp.md §1.3): an ITI-41 in SOAP 1.2 is answered with the DGWS
+    ``syntax_error`` fault (the face's rule), HTTP 500 — a precise answer."""
+    request = fresh(capture_request())
+    headers = [security_header(idcard(xds, "system-eoj-aarhus"), datetime.now(UTC))]
+    root = build_envelope(SoapVersion.SOAP12, write_provide_and_register(request),
+                          addressing=Addressing(action=ACTIONS["iti41"], message_id=new_message_id()),
+                          extra_headers=headers)
+    response = post(xds, "/dds/drs/proxy", serialize(root), SoapVersion.SOAP12.content_type(ACTIONS["iti41"]))
+    assert dgws_fault(response).code == "syntax_error"

@@ -35,13 +35,12 @@ environment variable                           what it governs
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from nsp_sandbox.xds import vocabulary as v
 from nsp_sandbox.xds.ebrim import parse_submit_objects_request
 from nsp_sandbox.xds.errors import XdsWireError
+from services.dds.mhd.deps import Deps
 from services.dds.xds import iti41, iti57, iti61
 from services.dds.xds.face import XdsAnswer, XdsCall, soap_router
 
@@ -58,9 +57,7 @@ def _is_on_demand(call: XdsCall) -> bool:
 
 def _action(call: XdsCall) -> str | None:
     """The request's ``wsa:Action``."""
-    found = call.message.envelope
-    envelope = found() if callable(found) else found
-    return envelope.addressing.action
+    return call.message.envelope().addressing.action
 
 
 async def submit_objects(call: XdsCall) -> XdsAnswer:
@@ -71,7 +68,7 @@ async def submit_objects(call: XdsCall) -> XdsAnswer:
     return await iti57.handle(call)
 
 
-def router(deps: Any) -> APIRouter:
+def router(deps: Deps) -> APIRouter:
     """``POST /dros``: ITI-41, ITI-57 and ITI-61."""
     return soap_router(deps, "/dros", {iti41.PROVIDE_AND_REGISTER: iti41.provide_and_register,
                                        iti57.SUBMIT_OBJECTS: submit_objects},

@@ -62,7 +62,7 @@ from nsp_sandbox.xds import vocabulary as v
 from nsp_sandbox.xds.ebrim import Code, SubmitObjectsRequest, authors, codes, identifier, patient_id
 from nsp_sandbox.xds.errors import XdsWireError
 from nsp_sandbox.xds.hl7v2 import XCN, XON, parse_dtm
-from nsp_sandbox.xds.rim import ExtrinsicObject, RegistryObject, RegistryPackage
+from nsp_sandbox.xds.rim import Association, ExtrinsicObject, RegistryObject, RegistryPackage
 
 RFC3986 = "urn:ietf:rfc:3986"
 LIST_TYPES = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes"
@@ -317,13 +317,16 @@ def _context(entry: ExtrinsicObject, dr: dict[str, Any]) -> None:
         del dr["context"]
 
 
+def _relationships(request: SubmitObjectsRequest, entry: ExtrinsicObject) -> list[Association]:
+    """The document-relationship associations (RPLC, APND, XFRM, XFRM_RPLC, signs) from ``entry``."""
+    return [a for a in request.associations if a.association_type in RELATES_TO and a.source_object == entry.id]
+
+
 def _relates_to(request: SubmitObjectsRequest, entry: ExtrinsicObject) -> list[dict[str, Any]]:
     """The entry's document relationships: target by entryUUID/uniqueId, or by the registry's id."""
     out: list[dict[str, Any]] = []
-    for association in request.associations:
-        code = RELATES_TO.get(association.association_type or "")
-        if code is None or association.source_object != entry.id:
-            continue
+    for association in _relationships(request, entry):
+        code = RELATES_TO[association.association_type]
         target = association.target_object
         reference = ({"reference": f"DocumentReference/{target.lower()}"} if _BARE_UUID.match(target)
                      else {"identifier": {"value": target}})
@@ -442,7 +445,10 @@ def to_transaction(request: SubmitObjectsRequest, documents: Mapping[str, bytes]
         sset, set_uuid, member_urls), "request": {"method": "POST", "url": "List"}})
     conversion.origins[0] = ("RegistryPackage", sset.id, SET_ELEMENTS)
     for full_url, dr, entry in drs:
-        conversion.origins[len(bundle_entries)] = (_object_kind(entry), entry.id, ENTRY_ELEMENTS)
+        elements = dict(ENTRY_ELEMENTS)
+        for index, association in enumerate(_relationships(request, entry)):
+            elements[f"relatesTo[{index}]"] = f"Association[@id='{association.id}'] ({association.association_type})"
+        conversion.origins[len(bundle_entries)] = (_object_kind(entry), entry.id, elements)
         bundle_entries.append({"fullUrl": full_url, "resource": dr,
                                "request": {"method": "POST", "url": "DocumentReference"}})
     return conversion

@@ -41,6 +41,7 @@ from nsp_sandbox.xds.ebrim import parse_provide_and_register
 from nsp_sandbox.xds.errors import XdsWireError
 from nsp_sandbox.xds.registry_response import RegistryError, RegistryResponse, write_registry_response
 from services.dds.access import readers
+from services.dds.mhd.deps import Deps
 from services.dds.mhd.iti65 import ProvideDocumentBundle
 from services.dds.xds.ebrim_entry import Conversion, to_transaction
 from services.dds.xds.face import XdsAnswer, XdsCall, soap_router
@@ -122,7 +123,7 @@ async def provide_and_register(call: XdsCall) -> XdsAnswer:
     return await run_in_threadpool(register, call, convert)
 
 
-def router(deps: Any) -> APIRouter:
+def router(deps: Deps) -> APIRouter:
     """``POST /drs/proxy``: ITI-41 through the DRS proxy."""
     return soap_router(deps, "/drs/proxy", {PROVIDE_AND_REGISTER: provide_and_register},
                        summary="ITI-41 Provide and Register Document Set-b (DRS proxy)")

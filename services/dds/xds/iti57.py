@@ -25,8 +25,6 @@ Every update is checked before any is applied; the first refusal stops the whole
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
@@ -39,6 +37,7 @@ from nsp_sandbox.xds.registry_response import RegistryError, RegistryResponse
 from services.dds.access import readers
 from services.dds.domain import AvailabilityStatus
 from services.dds.domain import RegistryError as DomainRegistryError
+from services.dds.mhd.deps import Deps
 from services.dds.registry import Registry
 from services.dds.xds.face import XdsAnswer, XdsCall, soap_router
 from services.dds.xds.iti41 import answer
@@ -144,7 +143,7 @@ async def handle(call: XdsCall) -> XdsAnswer:
     return await run_in_threadpool(update_document_set, call)
 
 
-def router(deps: Any) -> APIRouter:
+def router(deps: Deps) -> APIRouter:
     """``POST /ddsregistry/metadataupdate``: ITI-57 Update Document Set."""
     return soap_router(deps, "/ddsregistry/metadataupdate", {SUBMIT_OBJECTS: handle},
                        summary="ITI-57 Update Document Set (slettemarkering)")
