@@ -26,6 +26,7 @@ from xds_support import (
 
 from nsp_sandbox.mhd_source import Coding
 from nsp_sandbox.xds import vocabulary as v
+from services.dds.xds.iti18 import SETTING, accepted_queries
 
 CLASS_001 = "001^^1.2.208.184.100.9"
 
@@ -190,3 +191,27 @@ def test_a_patient_without_documents_gives_an_empty_success(client: TestClient) 
     provide(client, metadata(1, type=Coding("urn:oid:1.2.208.184.100.1", "HCOM")))
     answer = payload(as_gp(client, find_documents("2509479989")))
     assert status_word(answer) == "Success" and unique_ids(answer) == []
+
+
+def test_associations_and_submission_sets_of_a_document(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    [old] = provide(client, metadata(1))
+    provide(client, metadata(2), replaces={unique_id(GRETHE, 2): old})
+    monkeypatch.setenv("NSP_SANDBOX_XDS_STORED_QUERIES", "all")
+    both = payload(as_gp(client, find_documents(GRETHE, statuses=("Approved", "Deprecated"))))
+    uuids = {external_id(o, v.DE_UNIQUE_ID): o.get("id") for o in objects(both, "ExtrinsicObject")}
+    first = uuids[unique_id(GRETHE, 1)]
+    associations = payload(as_gp(client, adhoc("GetAssociations", {"$uuid": [quoted(first)]})))
+    kinds = sorted(a.get("associationType") for a in objects(associations, "Association"))
+    assert kinds == sorted([v.ASSOC_HAS_MEMBER, v.ASSOC_RPLC])
+    sets = payload(as_gp(client, adhoc("GetSubmissionSets", {"$uuid": [quoted(first)]})))
+    [package] = objects(sets, "RegistryPackage")
+    [member] = objects(sets, "Association")
+    assert (member.get("sourceObject"), member.get("targetObject")) == (package.get("id"), first)
+    folders = payload(as_gp(client, adhoc("GetFoldersForDocument", {"$XDSDocumentEntryEntryUUID": [quoted(first)]})))
+    assert status_word(folders) == "Success" and objects(folders, "RegistryPackage") == []
+
+
+def test_the_accepted_queries_setting() -> None:
+    assert accepted_queries({}) == {"FindDocuments", "GetDocuments"}
+    assert accepted_queries({SETTING: "all"}) == set(v.STORED_QUERIES_BY_NAME)
+    assert accepted_queries({SETTING: " GetAll , Nonsense,FindFolders"}) == {"GetAll", "FindFolders"}
