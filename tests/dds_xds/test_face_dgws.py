@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from lxml import etree
 from read_support import GRETHE, LARS, SKODSTRUP, as_gp, provide_years
@@ -136,3 +137,10 @@ def test_a_body_this_endpoint_does_not_take_is_a_soap_fault(client: TestClient) 
                                                hsuid=gp_hsuid()))
     assert response.status_code == 500 and b"RetrieveDocumentSetRequest" in response.content
     assert b"soap:Client" in response.content
+
+
+def test_an_unreadable_trust_setting_is_a_processing_problem(client: TestClient,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NSP_SANDBOX_DGWS_TRUSTED_STS_CERTS", "/nonexistent/sts.pem")
+    fault = dgws_fault(as_gp(client, find_documents(GRETHE)))
+    assert fault.code == "processing_problem" and "/nonexistent/sts.pem" in fault.message

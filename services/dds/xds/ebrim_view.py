@@ -64,8 +64,10 @@ KNOWN_SCHEMES = {
 }
 STATUS_OF = {AvailabilityStatus.CURRENT: v.STATUS_APPROVED, AvailabilityStatus.SUPERSEDED: v.STATUS_DEPRECATED,
              AvailabilityStatus.ENTERED_IN_ERROR: v.STATUS_DEPRECATED}
-ASSOCIATION_OF = {AssociationKind.RPLC.value: v.ASSOC_RPLC, AssociationKind.APND.value: v.ASSOC_APND,
-                  AssociationKind.XFRM.value: v.ASSOC_XFRM, AssociationKind.SIGNS.value: v.ASSOC_SIGNS}
+_KINDS = {AssociationKind.RPLC: v.ASSOC_RPLC, AssociationKind.APND: v.ASSOC_APND, AssociationKind.XFRM: v.ASSOC_XFRM,
+          AssociationKind.SIGNS: v.ASSOC_SIGNS}
+# The registry stores a relation's kind by name (RPLC); MHD names it by value (replaces): both map.
+ASSOCIATION_OF = {**{k.name: t for k, t in _KINDS.items()}, **{k.value: t for k, t in _KINDS.items()}}
 GENDERS = {"female": "F", "male": "M", "other": "O", "unknown": "U"}
 # (scheme, where in the DocumentReference) of the coded attributes, in ITI TF-3 Table 4.2.3.2-1 order.
 _CODED = ((v.DE_CLASS_CODE, "category"), (v.DE_CONFIDENTIALITY_CODE, "securityLabel"),

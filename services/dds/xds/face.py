@@ -140,7 +140,10 @@ async def verify(deps: Deps, envelope: Envelope) -> VerifiedRequest:
     """The DGWS check on the sandbox clock (``DgwsFault`` when it fails). DGWS 1.0.1 is SOAP 1.1 only."""
     if envelope.version is not SoapVersion.SOAP11:
         raise DgwsFault("syntax_error", "DGWS 1.0.1 requests are SOAP 1.1 envelopes, this is SOAP 1.2", "/Envelope")
-    settings = dgws_settings()
+    try:
+        settings = dgws_settings()
+    except ValueError as error:  # an unreadable trusted-certificate file or a malformed skew: the sandbox's fault
+        raise DgwsFault("processing_problem", f"The DGWS settings cannot be read: {error}") from error
     trusted = trusted_sts(await sandbox_sts_certificate(deps.context.peers), settings)
     return check_security(envelope.root, trusted, deps.context.clock.now(), skew_seconds=settings.clock_skew_seconds)
 

@@ -43,7 +43,7 @@ from services.dds.metadata.codes import SystemNames, system_names
 from services.dds.mhd.deps import Deps
 from services.dds.xds import ebrim_view as view
 from services.dds.xds.face import XdsAnswer, XdsCall, soap_router
-from services.dds.xds.stored_queries import Found, StoredQuery, require_known_statuses
+from services.dds.xds.stored_queries import Found, StoredQuery, check_values
 
 PATH = "/ddsregistry"
 SETTING = "NSP_SANDBOX_XDS_STORED_QUERIES"
@@ -150,7 +150,7 @@ async def handle(call: XdsCall) -> XdsAnswer:
                                       "LeafClass nor ObjectRef", "ResponseOption/@returnType")])
     settings = view_settings(call.deps)
     try:
-        require_known_statuses(request)
+        check_values(request)
         steps = QuerySteps(call.deps, StoredQuery(call.deps.registry, request, settings))
         answer = await call.deps.guard.guarded_read(call.authenticate, call.consent_override, steps)
     except XdsWireError as error:

@@ -373,8 +373,10 @@ RUNNERS: dict[str, Callable[[StoredQuery, World], Found]] = {
 assert set(RUNNERS) == set(v.STORED_QUERIES_BY_NAME)
 
 
-def require_known_statuses(request: AdhocQueryRequest) -> None:
-    """Status parameters take ebRS status URNs (``XDSRegistryError`` otherwise, ITI TF-2 §3.18.4.1.2.3.6)."""
+def check_values(request: AdhocQueryRequest) -> None:
+    """Every parameter value readable, before anything is looked up (``XdsWireError`` naming it):
+    status parameters take ebRS status URNs, ``$XDSDocumentEntryType`` the objectType UUIDs, coded
+    parameters ``code^^scheme``, time parameters DTM (ITI TF-2 §3.18.4.1.2.3.6)."""
     for name in (f"{_DE}Status", "$XDSSubmissionSetStatus", "$XDSFolderStatus"):
         for value in request.values(name):
             if value not in (v.STATUS_APPROVED, v.STATUS_DEPRECATED, v.STATUS_SUBMITTED):
@@ -384,3 +386,8 @@ def require_known_statuses(request: AdhocQueryRequest) -> None:
         if value not in v.DOCUMENT_ENTRY_TYPES:
             raise XdsWireError(f"{_DE}Type value {value!r} is neither the stable nor the on-demand objectType",
                                f"{_DE}Type")
+    for slot in request.slots:
+        if slot.name in CODED or slot.name in ("$XDSSubmissionSetContentType", "$XDSFolderCodeList"):
+            request.codes(slot.name)
+        elif slot.name.endswith(("TimeFrom", "TimeTo")):
+            request.time(slot.name)
