@@ -11,6 +11,13 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class DdsTransport(StrEnum):
+    """Which of DDS's two doors an actor submits through (docs/xds.md): the same metadata either way."""
+
+    MHD = "mhd"  # ITI-65 Provide Document Bundle, ITI-92 status update
+    XDS = "xds"  # ITI-41 / ITI-61 to DROS, RPLC associations, ITI-57 deprecation, over DGWS
+
+
 class Strictness(StrEnum):
     """How a validation layer or rule group treats a violation (as NSP's DROS levels)."""
 
@@ -73,9 +80,13 @@ class Settings(BaseSettings):
         default=10, ge=0, description="the GP inbox holds a modification or retraction whose original has not "
         "arrived this long (sandbox clock), then refuses it; 0: refuse at once")
     eoj_persona: str = Field(default="system-eoj-aarhus", description="the EOJ's system persona at NSP's STS")
+    eoj_dds_transport: DdsTransport = Field(
+        default=DdsTransport.MHD, description="how the EOJ shares HCO with DDS: mhd (ITI-65) or xds (ITI-41/57)")
 
     # PLSP Health Hub (ConditionList and Notes from GP systems, shared on demand through DDS).
     plsp_persona: str = Field(default="system-plsp", description="the hub's system persona at NSP's STS")
+    plsp_dds_transport: DdsTransport = Field(
+        default=DdsTransport.MHD, description="how the hub registers on-demand entries: mhd (ITI-65) or xds (ITI-61)")
     plsp_notes_after_midnight: bool = Field(
         default=False, description="Notes use case S1: a note becomes available after the next midnight (sandbox "
         "clock, Danish time); off: at once")

@@ -7,7 +7,7 @@ from fastapi import FastAPI, Request
 from nsp_sandbox import __version__
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
-from sandbox.control import clock
+from sandbox.control import clock, remove_metadata
 from sandbox.control.guard import require_operator
 
 
@@ -21,4 +21,5 @@ def create_app(context: SandboxContext) -> FastAPI:
         require_operator(request, context.settings)
 
     app.include_router(clock.router(context.clock, operator))
+    app.include_router(remove_metadata.router(context, operator))
     return app

@@ -14,6 +14,11 @@ transaction, each in the module named for it under ``services.dds.mhd``:
   on-demand entry DDS asks its source to generate the document (``services.dds.on_demand``) (``iti68``)
 * ``DELETE`` anything                          405: shared documents are never deleted (``never_deleted``)
 
+The IHE XDS.b SOAP face (DGWS-secured, ``services.dds.xds``) serves the same store:
+
+* ``POST /ddsregistry``                        ITI-18 Registry Stored Query, DGWS + HSUID (``xds.iti18``)
+* ``POST /ddsrepository``                      ITI-43 Retrieve Document Set, DGWS + HSUID, MTOM (``xds.iti43``)
+
 Every face but ``metadata`` and ``DELETE`` needs a token from NSP's STS; reads are subject to the
 access rules in ``services.dds.access`` (who reads whose documents, treatment relations, blocks,
 værdispring, Min Log, name and address protection), all through one guarded read
@@ -28,6 +33,7 @@ from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
 from services.dds.mhd import capability, iti65, iti66, iti67, iti68, never_deleted, rmu
 from services.dds.mhd.deps import Deps
+from services.dds.xds import iti18, iti43
 
 
 def create_app(context: SandboxContext) -> FastAPI:
@@ -39,5 +45,8 @@ def create_app(context: SandboxContext) -> FastAPI:
     # The order of the routers is the order routes are matched in (it decides the Allow of a 405).
     for router in (capability.router(deps), iti65.router(deps), iti67.router(deps), rmu.router(deps),
                    iti66.router(deps), never_deleted.router(), iti68.router(deps)):
+        app.include_router(router)
+    # The XDS.b SOAP face (services.dds.xds): the same store, rules, guard and Min Log.
+    for router in (iti18.router(deps), iti43.router(deps)):
         app.include_router(router)
     return app

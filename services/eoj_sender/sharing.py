@@ -15,8 +15,10 @@
   is shared unless the order carried explicit consent.
 * A patient identified by an eCPR (a replacement number, not a CPR) cannot be registered in DDS.
 * A ``modified-message`` replaces the chain's current entry (RPLC: the old one becomes
-  ``superseded``); a ``retract-message`` deprecates it (ITI-92, ``entered-in-error``) and is not
-  itself shared.
+  ``superseded``); a ``retract-message`` deprecates it (ITI-92, ``entered-in-error``; over XDS.b
+  ITI-57) and is not itself shared.
+* Through DDS's MHD door (default) or its XDS.b door (``NSP_SANDBOX_EOJ_DDS_TRANSPORT=xds``), with the
+  same metadata: :mod:`services.eoj_sender.dds_door` decides.
 """
 
 from __future__ import annotations
@@ -34,14 +36,15 @@ from nsp_sandbox.cpr import is_cpr
 from nsp_sandbox.hco_terms import GLN_SYSTEM, SOR_SYSTEM
 from nsp_sandbox.mhd_source import (
     CONFIDENTIALITY,
-    AsyncDocumentSource,
     Coding,
     DocumentMetadata,
     Organisation,
     PatientInfo,
     RecipientError,
 )
+from nsp_sandbox.xds.client import XdsClientError
 from services.eoj_sender.chain import read_facts
+from services.eoj_sender.dds_door import DdsDoor, door
 from services.eoj_sender.models import MessageRow
 from services.eoj_sender.nsp_registers import NspRegisters, NspUnavailable, Person
 
@@ -121,11 +124,9 @@ class Sharing:
         self._context = context
         self._nsp = nsp
 
-    async def _source(self) -> AsyncDocumentSource:
-        peers = self._context.peers
-        token = await self._nsp.token("dds")
-        return AsyncDocumentSource(f"{peers.url('dds')}/fhir", source_id=SOURCE_ID, client=peers.client("dds"),
-                                   headers={"Authorization": f"Bearer {token}"})
+    async def _source(self) -> DdsDoor:
+        """DDS's MHD or XDS.b door, as ``eoj_dds_transport`` says (:mod:`services.eoj_sender.dds_door`)."""
+        return await door(self._context, self._nsp, SOURCE_ID)
 
     def _record(self, header_id: str, entry: str | None, reason: str | None) -> None:
         with self._context.database.session() as s:
@@ -172,16 +173,16 @@ class Sharing:
                 if current is None:
                     self._record(header_id, None, "a retraction is not shared, and no earlier version was shared")
                     return
-                await source.deprecate(current[1])
+                await source.deprecate(current[1], row.cpr)
                 self._record(header_id, None, f"a retraction is not shared; it deprecated DocumentReference/"
                              f"{current[1]} (entered-in-error)")
                 return
             assert person is not None
             meta = document_metadata(bundle, person)
             content = json.dumps(bundle, ensure_ascii=False, indent=2).encode("utf-8")
-            replaces = {meta.unique_id: current[1]} if current and row.activity == "modified-message" else None
-            entry = (await source.provide([(meta, content)], submitted=now, replaces=replaces))[0]
-        except (RecipientError, NspUnavailable, httpx.HTTPError) as exc:
+            replaces = current[1] if current and row.activity == "modified-message" else None
+            entry = await source.provide(meta, content, submitted=now, replaces=replaces)
+        except (RecipientError, XdsClientError, NspUnavailable, httpx.HTTPError) as exc:
             self._record(header_id, None, f"DDS refused or could not be reached: {exc}"[:500])
             return
         self._record(header_id, entry, None)

@@ -9,7 +9,8 @@ the entries that should exist (``Wanted``) with those the hub has registered, th
 * deprecates each one no longer wanted (``PUT /dds/fhir/DocumentReference/{id}`` changing only
   ``status``: ``superseded``, or ``entered-in-error`` for a cancelled note).
 
-Both go to DDS with the hub's system token (persona ``system-plsp``, audience ``dds``). When DDS
+Both go to DDS with the hub's system token (persona ``system-plsp``, audience ``dds``) — or, with
+``NSP_SANDBOX_PLSP_DDS_TRANSPORT=xds``, as ITI-61 / ITI-57 over DGWS (:mod:`services.plsp_hub.dds_door`). When DDS
 cannot be reached or refuses, nothing is lost: the entry stays ``pending`` / ``withdrawing``, the
 event log says so (``dds-retry``), and the next change for the patient or ``POST /plsp/due``
 tries again. Serving never waits for DDS: retrieval answers from the hub's current state.
@@ -25,8 +26,8 @@ from sqlalchemy import select
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
-from nsp_sandbox.mhd_source import AsyncDocumentSource
 from services.plsp_hub import on_demand_entry
+from services.plsp_hub.dds_door import HubDoor, door
 from services.plsp_hub.events import EventLog
 from services.plsp_hub.models import EntryRow
 from services.plsp_hub.nsp import HubNsp
@@ -72,6 +73,10 @@ class Registrar:
         self._context = context
         self._nsp = nsp
         self._events = events
+
+    def _door(self) -> HubDoor:
+        """DDS's MHD or XDS.b door, as ``plsp_dds_transport`` says (:mod:`services.plsp_hub.dds_door`)."""
+        return door(self._context, self._nsp, self._send, SOURCE_ID)
 
     def _matches(self, row: EntryRow, wanted: Wanted) -> bool:
         return (row.kind, row.clinic_sor, row.note_key) == (wanted.kind, wanted.clinic_sor, wanted.note_key)
@@ -125,12 +130,8 @@ class Registrar:
         else:
             entry = on_demand_entry.conditionlist_entry(document, url=url, entry_uuid=row.entry_uuid,
                                                         unique_id=row.unique_id, created=now)
-        bundle = on_demand_entry.registration_bundle([entry], source_id=SOURCE_ID, submitted=now,
-                                                     patient_cpr=row.cpr)
         try:
-            answer = await self._send("POST", "/fhir", bundle)
-            locations = [e.get("response", {}).get("location", "") for e in answer.get("entry", [])]
-            dds_id = next(loc.split("/")[1] for loc in locations if loc.startswith("DocumentReference/"))
+            dds_id = await self._door().register(entry, cpr=row.cpr, submitted=now)
         except Exception as exc:  # DDS unreachable or refusing: keep it pending, say so, retry later
             self._failed(row, "registration", exc)
             return
@@ -153,10 +154,7 @@ class Registrar:
             return
         status = row.withdraw_status or "superseded"
         try:
-            source = AsyncDocumentSource(f"{self._context.peers.url('dds')}/fhir", source_id=SOURCE_ID,
-                                         client=self._context.peers.client("dds"),
-                                         headers={"Authorization": f"Bearer {await self._nsp.token('dds')}"})
-            await source.deprecate(row.dds_id, status)
+            await self._door().deprecate(row.dds_id, status, cpr=row.cpr)
         except Exception as exc:
             self._failed(row, "deprecation", exc)
             return

@@ -1,0 +1,129 @@
+"""ITI-41 Provide and Register Document Set-b on DDS's XDS.b face (ITI TF-2 §3.41; dds-nsp.md §1.1, §1.4).
+
+``POST /drs/proxy`` (the DRS proxy a Danish document source submits through) and the DROS endpoint
+(``services.dds.xds.dros``) take an ``xdsb:ProvideAndRegisterDocumentSetRequest``, plain SOAP with
+inline base64 documents or MTOM/XOP, DGWS-secured (a system card is enough: DROS's
+``require.person=false``).
+
+One store, two doors: the ebRIM metadata is converted to the ITI-65 transaction the MHD face would
+have received (``ebrim_entry``) and that runs the ITI-65 pipeline unchanged
+(``ProvideDocumentBundle.provide``: structure and profile validation, the Danish metadata rules at
+their strictness, the mapping requirements — declared ``size``/``hash`` against the document —,
+``map_entry``, the lifecycle rules and ``Registry.register``, all or nothing). The source that
+registers is the card's persona, as the MHD face's token persona (it alone may later deprecate).
+
+The answer is an ``rs:RegistryResponse`` (ITI TF-3 §4.2.4):
+
+* ``Success`` — registered, no finding;
+* ``PartialSuccess`` — registered, with the findings of rules at strictness ``warning`` as
+  ``…:Warning`` RegistryErrors (the issue's wording: PartialSuccess with warnings);
+* ``Failure`` — nothing registered; every finding as a RegistryError: its IHE code
+  (``XDSRegistryMetadataError`` where no more precise one applies — allowed for ITI-41/42/61 —,
+  ``XDSPatientIdDoesNotMatch``, ``XDSDuplicateUniqueIdInRegistry``,
+  ``XDSRegistryDeprecatedDocumentError``, ``XDSMissingDocument``, ``XDSMissingDocumentMetadata``,
+  ``XDSRepositoryMetadataError`` for a declared size/hash that is not the document's…), its
+  ``location`` the ebRIM object (its id) and the slot / classification / external identifier the
+  finding concerns, its ``codeContext`` the finding and the rule that fired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+
+from nsp_sandbox.outcome import IHE_XDS_ERROR_SYSTEM, RULE_SYSTEM, FhirError, Issue
+from nsp_sandbox.xds import namespaces as ns
+from nsp_sandbox.xds import vocabulary as v
+from nsp_sandbox.xds.ebrim import parse_provide_and_register
+from nsp_sandbox.xds.errors import XdsWireError
+from nsp_sandbox.xds.registry_response import RegistryError, RegistryResponse, write_registry_response
+from services.dds.access import readers
+from services.dds.mhd.deps import Deps
+from services.dds.mhd.iti65 import ProvideDocumentBundle
+from services.dds.xds.ebrim_entry import Conversion, to_transaction
+from services.dds.xds.face import XdsAnswer, XdsCall, soap_router
+
+PROVIDE_AND_REGISTER = f"{{{ns.XDSB}}}ProvideAndRegisterDocumentSetRequest"
+#: The IHE code of a finding that names none (ITI TF-3 Table 4.2.4.1-2: allowed for ITI-41/42/61).
+DEFAULT_CODE = v.XDS_REGISTRY_METADATA_ERROR
+
+
+def registry_error(issue: Issue, conversion: Conversion | None) -> RegistryError:
+    """One finding as an ``rs:RegistryError`` located at its ebRIM object."""
+    location = conversion.location(issue.expression) if conversion else (issue.expression or "")
+    context = issue.diagnostics + (f" [{issue.rule}]" if issue.rule else "")
+    severity = v.SEVERITY_ERROR if issue.is_error else v.SEVERITY_WARNING
+    return RegistryError(issue.ihe_code or DEFAULT_CODE, context, location, severity)
+
+
+def response_for(issues: list[Issue], conversion: Conversion | None) -> RegistryResponse:
+    """Failure with every finding when one is an error; else PartialSuccess with the warnings, or Success."""
+    shown = [i for i in issues if i.severity in ("fatal", "error", "warning")]
+    ordered = [i for i in shown if i.is_error] + [i for i in shown if not i.is_error]
+    errors = [registry_error(i, conversion) for i in ordered]
+    if any(i.is_error for i in shown):
+        return RegistryResponse(v.RESPONSE_FAILURE, errors)
+    return RegistryResponse(v.RESPONSE_PARTIAL_SUCCESS if errors else v.RESPONSE_SUCCESS, errors)
+
+
+def _outcome_issues(transaction_response: dict[str, Any]) -> list[Issue]:
+    """The warnings the ITI-65 pipeline put in the transaction-response's ``response.outcome``."""
+    found: list[Issue] = []
+    for entry in transaction_response.get("entry") or []:
+        outcome = (entry.get("response") or {}).get("outcome") or {}
+        for item in outcome.get("issue") or []:
+            codings = (item.get("details") or {}).get("coding") or []
+            by_system = {c.get("system"): c.get("code") for c in codings}
+            expressions = item.get("expression") or [None]
+            found.append(Issue(item.get("severity", "warning"), item.get("code", "informational"),
+                               item.get("diagnostics", ""), expression=expressions[0],
+                               rule=by_system.get(RULE_SYSTEM), ihe_code=by_system.get(IHE_XDS_ERROR_SYSTEM)))
+    return found
+
+
+def register(call: XdsCall, convert: Callable[[], Conversion]) -> XdsAnswer:
+    """Convert (``convert``), run the ITI-65 pipeline, answer the RegistryResponse (blocking: run it
+    in a thread). Shared by ITI-41 and ITI-61."""
+    if call.principal is not None:
+        readers.require_provider(call.principal)  # the MHD face's rule: systems and professionals provide
+    try:
+        conversion = convert()
+    except XdsWireError as error:
+        return answer(RegistryResponse(v.RESPONSE_FAILURE, [RegistryError.from_wire_error(error)]))
+    if any(i.is_error for i in conversion.issues):
+        return answer(response_for(conversion.issues, conversion))
+    deps = call.deps
+    provider = ProvideDocumentBundle(deps.registry, deps.validation)
+    urls = deps.urls(call.request)
+    submitter = call.principal.persona if call.principal else None
+    try:
+        result = provider.provide(conversion.bundle, deps.context.clock.now(), urls.document, submitter)
+    except FhirError as error:
+        issues = [*conversion.issues, *error.issues]
+        if not any(i.is_error for i in issues):  # a refusal always names an error; be safe all the same
+            issues.append(Issue("error", "processing", str(error) or f"HTTP {error.status}", rule="dds-refused"))
+        return answer(response_for(issues, conversion))
+    return answer(response_for([*conversion.issues, *_outcome_issues(result)], conversion))
+
+
+def answer(response: RegistryResponse) -> XdsAnswer:
+    """An ``rs:RegistryResponse`` body."""
+    return XdsAnswer(write_registry_response(response))
+
+
+async def provide_and_register(call: XdsCall) -> XdsAnswer:
+    """ITI-41: the documents from their ``xdsb:Document`` elements (inline base64 or xop:Include)."""
+    def convert() -> Conversion:
+        request = parse_provide_and_register(call.body, call.message.attachments)
+        return to_transaction(request.submission, {d.id: d.content for d in request.documents})
+
+    return await run_in_threadpool(register, call, convert)
+
+
+def router(deps: Deps) -> APIRouter:
+    """``POST /drs/proxy``: ITI-41 through the DRS proxy."""
+    return soap_router(deps, "/drs/proxy", {PROVIDE_AND_REGISTER: provide_and_register},
+                       summary="ITI-41 Provide and Register Document Set-b (DRS proxy)")

@@ -1,0 +1,118 @@
+"""ITI-41 Provide and Register on DDS's DRS proxy and DROS: the real DRS capture's metadata and
+CDA through the ITI-65 pipeline, as a vendor calls it (DGWS card from the sandbox STS, HTTP)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from provide_support import capture_request, fresh, mount_provide_routers, provide, replacing, with_uuid_ids
+from xds_support import ACTIONS, dgws_fault, idcard, payload, post, registry_errors, status_word
+
+from nsp_sandbox.config import Strictness
+from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.dgws.request_envelope import security_header
+from nsp_sandbox.xds.ebrim import write_provide_and_register
+from nsp_sandbox.xds.rim import Slot
+from nsp_sandbox.xds.soap import Addressing, SoapVersion, build_envelope, new_message_id, serialize
+
+
+@pytest.fixture
+def xds(client: Any, context: SandboxContext) -> Any:
+    """The sandbox with the ITI-41/57/61 routers mounted on its DDS."""
+    mount_provide_routers(client, context)
+    return client
+
+
+def _strict(context: SandboxContext, level: Strictness) -> None:
+    context.settings = context.settings.model_copy(update={
+        group: level for group in ("dds_rules_metadata", "dds_rules_patient", "dds_rules_codes", "dds_rules_author")})
+
+
+def test_capture_is_registered_with_warnings_at_strictness_warning(xds: Any, context: SandboxContext) -> None:
+    _strict(context, Strictness.WARNING)
+    request = fresh(capture_request())
+    answer = payload(provide(xds, request))
+    errors = registry_errors(answer)
+    assert status_word(answer) == "PartialSuccess", errors
+    assert errors and all(severity == "Warning" for _, severity, _ in errors)
+    contexts = " ".join(c for _, _, c in errors)
+    for rule in ("dk-xds-confidentiality-code", "dk-xds-language-code"):
+        assert rule in contexts
+    entry_uuid = request.submission.document_entries[0].id
+    assert any(e.get("location", "").startswith(f"ExtrinsicObject[@id='{entry_uuid}']")
+               for e in answer.iter("{urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0}RegistryError"))
+
+
+def test_capture_is_refused_with_named_danish_rules_at_reject(xds: Any, context: SandboxContext) -> None:
+    _strict(context, Strictness.REJECT)
+    answer = payload(provide(xds, fresh(capture_request())))
+    errors = registry_errors(answer)
+    assert status_word(answer) == "Failure"
+    assert {code for code, _, _ in errors} == {"XDSRegistryMetadataError"}
+    contexts = " ".join(c for _, _, c in errors)
+    assert "dk-xds-confidentiality-code" in contexts and "dk-xds-language-code" in contexts
+
+
+def test_duplicate_unique_id_and_replacement(xds: Any, context: SandboxContext) -> None:
+    _strict(context, Strictness.WARNING)
+    request = fresh(capture_request())
+    first_uuid = with_uuid_ids(request)
+    assert status_word(payload(provide(xds, request))) == "PartialSuccess"
+    again = payload(provide(xds, request, path="/dds/dros"))
+    assert status_word(again) == "Failure"
+    assert "XDSDuplicateUniqueIdInRegistry" in {code for code, _, _ in registry_errors(again)}
+
+    replacement = fresh(capture_request())
+    with_uuid_ids(replacement)
+    replacing(replacement, first_uuid)
+    assert status_word(payload(provide(xds, replacement))) == "PartialSuccess"
+    stored = _registry(xds).get_entry(first_uuid.removeprefix("urn:uuid:"))
+    assert stored is not None and stored.status.value == "superseded"
+    again_replaced = fresh(capture_request())
+    with_uuid_ids(again_replaced)
+    replacing(again_replaced, first_uuid)
+    refused = payload(provide(xds, again_replaced))
+    assert status_word(refused) == "Failure"
+    assert "XDSRegistryDeprecatedDocumentError" in {code for code, _, _ in registry_errors(refused)}
+    rs_error = "{urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0}RegistryError"
+    locations = [e.get("location", "") for e in refused.iter(rs_error)
+                 if e.get("errorCode") == "XDSRegistryDeprecatedDocumentError"]
+    assert locations and "Association[@id='urn:uuid:" in locations[0], locations
+
+
+def test_declared_hash_must_be_the_documents(xds: Any, context: SandboxContext) -> None:
+    _strict(context, Strictness.WARNING)
+    request = fresh(capture_request())
+    request.submission.document_entries[0].slots.append(Slot("hash", ["00" * 20]))
+    answer = payload(provide(xds, request))
+    assert status_word(answer) == "Failure"
+    assert any(code == "XDSRepositoryMetadataError" and "dds-document-hash" in c
+               for code, _, c in registry_errors(answer))
+
+
+def test_entry_without_its_document_is_missing_document(xds: Any, context: SandboxContext) -> None:
+    _strict(context, Strictness.WARNING)
+    request = fresh(capture_request())
+    request.documents.clear()
+    answer = payload(provide(xds, request))
+    assert status_word(answer) == "Failure"
+    assert "XDSMissingDocument" in {code for code, _, _ in registry_errors(answer)}
+
+
+def _registry(client: Any) -> Any:
+    dds = next(r.app for r in client.app.routes if getattr(r, "path", None) == "/dds")
+    return dds.state.registry
+
+
+def test_soap12_provide_gets_the_dgws_syntax_fault(xds: Any, context: SandboxContext) -> None:
+    """DGWS 1.0.1 is SOAP 1.1 (dds-nsp.md §1.3): an ITI-41 in SOAP 1.2 is answered with the DGWS
+    ``syntax_error`` fault (the face's rule), HTTP 500 — a precise answer."""
+    request = fresh(capture_request())
+    headers = [security_header(idcard(xds, "system-eoj-aarhus"), datetime.now(UTC))]
+    root = build_envelope(SoapVersion.SOAP12, write_provide_and_register(request),
+                          addressing=Addressing(action=ACTIONS["iti41"], message_id=new_message_id()),
+                          extra_headers=headers)
+    response = post(xds, "/dds/drs/proxy", serialize(root), SoapVersion.SOAP12.content_type(ACTIONS["iti41"]))
+    assert dgws_fault(response).code == "syntax_error"
