@@ -49,7 +49,6 @@ and the slot, classification or external identifier it came from (:meth:`Convers
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 import uuid
 from collections.abc import Mapping
@@ -142,9 +141,8 @@ class Conversion:
             return expression or "SubmitObjectsRequest"
         kind, object_id, elements = self.origins[int(match.group(1))]
         rest = match.group(2)
-        plain = re.sub(r"\[(\d+)\]", lambda m: "[0]" if m.group(1) == "0" else f"[{m.group(1)}]", rest)
         key = next((k for k in sorted(elements, key=len, reverse=True)
-                    if plain == k or plain.startswith((f"{k}.", f"{k}["))), None)
+                    if rest == k or rest.startswith((f"{k}.", f"{k}["))), None)
         element = elements[key] if key else None
         where = f"{kind}[@id='{object_id}']"
         if element is None:
@@ -452,11 +450,3 @@ def to_transaction(request: SubmitObjectsRequest, documents: Mapping[str, bytes]
         bundle_entries.append({"fullUrl": full_url, "resource": dr,
                                "request": {"method": "POST", "url": "DocumentReference"}})
     return conversion
-
-
-def hex_hash(fhir_hash: str) -> str:
-    """A FHIR base64 SHA-1 as XDS hex (the ``hash`` slot)."""
-    try:
-        return base64.b64decode(fhir_hash).hex()
-    except (binascii.Error, ValueError):
-        return fhir_hash
