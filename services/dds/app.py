@@ -18,6 +18,9 @@ The IHE XDS.b SOAP face (DGWS-secured, ``services.dds.xds``) serves the same sto
 
 * ``POST /ddsregistry``                        ITI-18 Registry Stored Query, DGWS + HSUID (``xds.iti18``)
 * ``POST /ddsrepository``                      ITI-43 Retrieve Document Set, DGWS + HSUID, MTOM (``xds.iti43``)
+* ``POST /drs/proxy``                          ITI-41 Provide and Register Document Set-b, DGWS (``xds.iti41``)
+* ``POST /ddsregistry/metadataupdate``         ITI-57 Update Document Set, DGWS (``xds.iti57``)
+* ``POST /dros``                               DROS: ITI-41, ITI-57, ITI-61 Register On-Demand, DGWS (``xds.dros``)
 
 Every face but ``metadata`` and ``DELETE`` needs a token from NSP's STS; reads are subject to the
 access rules in ``services.dds.access`` (who reads whose documents, treatment relations, blocks,
@@ -33,7 +36,7 @@ from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
 from services.dds.mhd import capability, iti65, iti66, iti67, iti68, never_deleted, rmu
 from services.dds.mhd.deps import Deps
-from services.dds.xds import iti18, iti43
+from services.dds.xds import dros, iti18, iti41, iti43, iti57
 
 
 def create_app(context: SandboxContext) -> FastAPI:
@@ -47,6 +50,7 @@ def create_app(context: SandboxContext) -> FastAPI:
                    iti66.router(deps), never_deleted.router(), iti68.router(deps)):
         app.include_router(router)
     # The XDS.b SOAP face (services.dds.xds): the same store, rules, guard and Min Log.
-    for router in (iti18.router(deps), iti43.router(deps)):
+    for router in (iti18.router(deps), iti43.router(deps), iti41.router(deps), iti57.router(deps),
+                   dros.router(deps)):
         app.include_router(router)
     return app
