@@ -13,7 +13,7 @@ from datetime import datetime
 from lxml import etree
 
 from nsp_sandbox.dgws.faults import DgwsFault
-from nsp_sandbox.dgws.namespaces import HSUID, SOAP, q
+from nsp_sandbox.dgws.namespaces import HSUID, q, soap_header_path
 from nsp_sandbox.dgws.xmltime import format_instant, parse_instant
 
 CITIZEN, PROFESSIONAL = "nsi:Citizen", "nsi:HealthcareProfessional"
@@ -51,7 +51,7 @@ class Hsuid:
 
 
 def find_hsuid(envelope: etree._Element) -> etree._Element | None:
-    return envelope.find(f"{q(SOAP, 'Header')}/{q(HSUID, 'HsuidHeader')}")
+    return envelope.find(f"{soap_header_path(envelope)}/{q(HSUID, 'HsuidHeader')}")
 
 
 def _local(element: etree._Element) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from nsp_sandbox.dgws.faults import DgwsFault
-from nsp_sandbox.dgws.namespaces import MEDCOM, NSI_SERVICE, SOAP, q
+from nsp_sandbox.dgws.namespaces import MEDCOM, NSI_SERVICE, q, soap_header_path
 
 FLOW_RUNNING = "flow_running"
 FLOW_FINALIZED = "flow_finalized_succesfully"  # sic, DGWS 1.0.1 FlowStatus enumeration
@@ -32,8 +32,8 @@ class MedcomHeader:
 
 
 def find_header(envelope: etree._Element) -> etree._Element | None:
-    """The ``medcom:Header`` in a SOAP 1.1 envelope's ``soap:Header``, if any."""
-    return envelope.find(f"{q(SOAP, 'Header')}/{q(MEDCOM, 'Header')}")
+    """The ``medcom:Header`` in the envelope's SOAP header (SOAP 1.1 or 1.2), if any."""
+    return envelope.find(f"{soap_header_path(envelope)}/{q(MEDCOM, 'Header')}")
 
 
 def _text(element: etree._Element, path: str) -> str | None:

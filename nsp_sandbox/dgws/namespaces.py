@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from lxml import etree
+
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"  # SOAP 1.1: DGWS is SOAP 1.1 only
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
@@ -20,6 +22,13 @@ NSI_SERVICE = "urn:dk.nsi.service"
 NSMAP: dict[str | None, str] = {
     "soap": SOAP, "wsse": WSSE, "wsu": WSU, "saml": SAML, "ds": DS, "medcom": MEDCOM, "sosi": SOSI,
 }
+
+
+def soap_header_path(envelope: etree._Element) -> str:
+    """The path of an envelope's SOAP header, in the envelope's own SOAP version (1.1 or 1.2): the DGWS
+    and HSUID header blocks are the same in both."""
+    namespace = etree.QName(envelope).namespace or SOAP
+    return f"{{{namespace}}}Header"
 
 
 def q(namespace: str, local: str) -> str:

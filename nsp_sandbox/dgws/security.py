@@ -18,7 +18,7 @@ from nsp_sandbox.dgws.faults import DgwsFault
 from nsp_sandbox.dgws.hsuid import PROFESSIONAL, Hsuid, find_hsuid, parse_hsuid
 from nsp_sandbox.dgws.idcard import USER, VERSION, IdCard, parse_idcard
 from nsp_sandbox.dgws.medcom_header import MedcomHeader, find_header, parse_medcom_header
-from nsp_sandbox.dgws.namespaces import SAML, SOAP, WSSE, WSU, q
+from nsp_sandbox.dgws.namespaces import SAML, SOAP, WSSE, WSU, q, soap_header_path
 from nsp_sandbox.dgws.signing import verify_enveloped
 from nsp_sandbox.dgws.xmltime import parse_instant
 
@@ -54,7 +54,7 @@ def required_level(hsuid: Hsuid | None) -> int:
 
 
 def _security(envelope: etree._Element) -> tuple[etree._Element, datetime]:
-    security = envelope.find(f"{q(SOAP, 'Header')}/{q(WSSE, 'Security')}")
+    security = envelope.find(f"{soap_header_path(envelope)}/{q(WSSE, 'Security')}")
     if security is None:
         raise DgwsFault("missing_required_header", "The request has no wsse:Security header", "soap:Header")
     created_text = security.findtext(f"{q(WSU, 'Timestamp')}/{q(WSU, 'Created')}")

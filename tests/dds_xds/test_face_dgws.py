@@ -121,9 +121,9 @@ def test_a_source_system_reads_nothing(client: TestClient) -> None:
     assert fault.code == "not_authorized" and "system ID card" in fault.message
 
 
-def test_soap_12_is_not_dgws(client: TestClient) -> None:
+def test_soap_12_without_dgws_headers_is_refused(client: TestClient) -> None:
     request = serialize(build_envelope(SoapVersion.SOAP12, find_documents(GRETHE)))
-    assert dgws_fault(post(client, REGISTRY, request, "application/soap+xml")).code == "syntax_error"
+    assert dgws_fault(post(client, REGISTRY, request, "application/soap+xml")).code == "missing_required_header"
 
 
 def test_an_unreadable_body_is_a_soap_fault(client: TestClient) -> None:

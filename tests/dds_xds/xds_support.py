@@ -79,8 +79,10 @@ def professional_hsuid(acting_cpr: str, authorisation: str, citizen: str, org_so
 
 
 def envelope(card: etree._Element | None, body: etree._Element, action: str, *, hsuid: Hsuid | None = None,
-             medcom: bool = True, message_id: str | None = None, level: int | None = None) -> bytes:
-    """A SOAP 1.1 DGWS request: WS-Addressing, ``wsse:Security`` with ``card``, ``medcom:Header``, HSUID."""
+             medcom: bool = True, message_id: str | None = None, level: int | None = None,
+             version: SoapVersion = SoapVersion.SOAP11) -> bytes:
+    """A DGWS request (SOAP 1.1 unless ``version``): WS-Addressing, ``wsse:Security`` with ``card``,
+    ``medcom:Header``, HSUID."""
     headers: list[etree._Element] = []
     if card is not None:
         headers.append(security_header(card, datetime.now(UTC)))
@@ -92,7 +94,7 @@ def envelope(card: etree._Element | None, body: etree._Element, action: str, *, 
         headers.append(build_hsuid(hsuid))
     addressing = Addressing(action=action, message_id=message_id or new_message_id(),
                             reply_to="http://www.w3.org/2005/08/addressing/anonymous")
-    return serialize(build_envelope(SoapVersion.SOAP11, body, addressing=addressing, extra_headers=headers))
+    return serialize(build_envelope(version, body, addressing=addressing, extra_headers=headers))
 
 
 def post(client: Any, path: str, data: bytes, content_type: str = "text/xml; charset=utf-8") -> Any:
