@@ -65,7 +65,7 @@ async def counts(context: SandboxContext, nsp: NspClient) -> dict[str, Any]:
     """The hub's counts per clinic and per GP system."""
     tallies, names = _per_clinic(context)
     try:
-        systems = [p for p in await nsp.personas("system") if p.get("kind") == "gp-system"]
+        systems = [p for p in await nsp.personas("system") if p.get("system_kind") == "gp-system"]
         known = True
     except _Unreachable:
         systems, known = [], False
