@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-WIDTH = 640
-LABEL_W, VALUE_W, TOP, ROW_H, BOTTOM = 230, 56, 8, 28, 8
-MAX_LABEL = 34
+WIDTH = 480
+LABEL_W, VALUE_W, TOP, ROW_H, BOTTOM = 216, 40, 8, 30, 8
+MAX_LABEL = 24
 
 
 def _short(label: str) -> str:
@@ -43,8 +43,8 @@ def bars(rows: Sequence[tuple[str, int]], chart_id: str, title: str, unit: str =
         width = round(value / largest * plot_w, 1)
         parts.append(
             f'<g><title>{escape(label)}: {value}{escape(suffix)}</title>'
-            f'<text class="label" x="{LABEL_W - 8}" y="{y + 18}" text-anchor="end">{escape(_short(label))}</text>'
+            f'<text class="label" x="{LABEL_W - 8}" y="{y + 20}" text-anchor="end">{escape(_short(label))}</text>'
             f'<rect class="bar" x="{LABEL_W}" y="{y + 5}" width="{width}" height="{ROW_H - 10}"/>'
-            f'<text class="value" x="{LABEL_W + width + 6}" y="{y + 18}">{value}</text></g>')
+            f'<text class="value" x="{LABEL_W + width + 6}" y="{y + 20}">{value}</text></g>')
     parts.append("</svg>")
     return Markup("".join(parts))

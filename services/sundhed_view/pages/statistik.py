@@ -37,6 +37,11 @@ class Block:
     chart: Markup | None = None
     unit: str = ""
 
+    @property
+    def wide(self) -> bool:
+        """A table too wide to stand beside its chart goes below it."""
+        return len(self.columns) > 4
+
 
 @dataclass
 class SectionView:
@@ -50,6 +55,12 @@ class SectionView:
 def _block(block_id: str, heading: str, caption: str, columns: list[str], rows: list[list[Any]],
            chart_rows: list[tuple[str, int]], unit: str) -> Block:
     return Block(block_id, heading, caption, columns, rows, bars(chart_rows, f"{block_id}-graf", heading, unit), unit)
+
+
+def _week(iso: str) -> str:
+    """``2026-W46`` → ``uge 46, 2026``."""
+    year, _, week = iso.partition("-W")
+    return f"uge {int(week)}, {year}" if week.isdigit() else iso
 
 
 def _hco_blocks(data: dict[str, Any]) -> list[Block]:
@@ -69,7 +80,7 @@ def _hco_blocks(data: dict[str, Any]) -> list[Block]:
                [(t["municipality"], t["messages"]) for t in towns], "meddelelser"),
         _block("hco-analyse", "Resultater pr. analyse", "Resultater pr. analyse og uge (dansk tid)",
                ["Uge", "Analyse", "Kode", "Resultater"],
-               [[r["week"], r["display"], r["code"], r["results"]] for r in analyses],
+               [[_week(r["week"]), r["display"], r["code"], r["results"]] for r in analyses],
                [(f"{code} {display}", n) for (code, display), n in per_analysis.most_common()], "resultater"),
         _block("hco-kvittering", "Kvitteringer fra lægen", "Meddelelser efter kvitteringens udfald",
                ["Udfald", "Meddelelser"], [[ACK_LABELS.get(a["outcome"], a["outcome"]), a["messages"]] for a in acks],
