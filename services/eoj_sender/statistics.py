@@ -10,6 +10,9 @@ reason (a reason can name the patient's number, so it is reported as a fixed cat
 * **Municipality**: the producer organisation of each message (``MessageHeader.sender`` → its SOR
   identifier) looked up in NSP's SOR register; the municipality is the organisation itself or the
   nearest ancestor of kind ``municipality``. A SOR NSP does not know is counted under its own code.
+* **Analysis**: the result's NPU or MCS code; its display is the national repertoire's (MedCom's
+  terminology package), else the one most messages carried — so the same code is counted once
+  however the messages spelt it.
 * **Week**: the ISO 8601 week of the send time in Danish time (Europe/Copenhagen), on the sandbox
   clock; results are counted from new and modified messages (a retraction sends no result).
 * **Acknowledgements** (MedCom Acknowledgement, ``MessageHeader.response.code``): ``ok``,
@@ -31,7 +34,7 @@ from sqlalchemy import select
 from nsp_sandbox import fhir_shape as shape
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.cpr import is_cpr
-from nsp_sandbox.hco_terms import REPERTOIRE_SYSTEMS, SOR_SYSTEM
+from nsp_sandbox.hco_terms import REPERTOIRE_SYSTEMS, SOR_SYSTEM, repertoire
 from nsp_sandbox.nsp_client import NspClient
 from services.eoj_sender.models import MessageRow
 
@@ -108,12 +111,21 @@ def _analyses(bundle: dict[str, Any]) -> list[tuple[str, str, str]]:
     return out
 
 
-class Municipalities:
-    """SOR → (municipality SOR, name) from NSP's SOR register, remembered per SOR."""
+class Registers:
+    """SOR → (municipality SOR, name) from NSP's SOR register, remembered per SOR; and the national
+    analysis repertoire, read once from the loaded packages."""
 
     def __init__(self, context: SandboxContext) -> None:
+        self._context = context
         self._nsp = NspClient(context.peers, context.clock, persona=None, on_failure=_unreachable)
         self._known: dict[str, tuple[str, str]] = {}
+        self._repertoire: dict[tuple[str, str], str] | None = None
+
+    def repertoire(self) -> dict[tuple[str, str], str]:
+        """(system, code) → display of MedCom's terminology package (empty when it is not loaded)."""
+        if self._repertoire is None:
+            self._repertoire = repertoire(self._context.packages)
+        return self._repertoire
 
     async def of(self, sor: str) -> tuple[str, str] | None:
         """The municipality an organisation belongs to; None when NSP does not know it or cannot be reached."""
@@ -133,20 +145,31 @@ class Municipalities:
         return self._known[sor]
 
 
-async def counts(context: SandboxContext, municipalities: Municipalities) -> dict[str, Any]:
+def _displays(national: dict[tuple[str, str], str],
+              seen: dict[tuple[str, str], Counter[str]]) -> dict[tuple[str, str], str]:
+    """(system, code) → display: the national repertoire's, else the one most messages carried."""
+    out = {}
+    for key, displays in seen.items():
+        carried = [d for d, _ in displays.most_common() if d]
+        out[key] = national.get(key) or (carried[0] if carried else "")
+    return out
+
+
+async def counts(context: SandboxContext, registers: Registers) -> dict[str, Any]:
     """Every count of the face, over the EOJ's sent messages."""
     with context.database.session() as s:
         rows = list(s.scalars(select(MessageRow).order_by(MessageRow.pk)))
         s.expunge_all()
     by_municipality: dict[tuple[str, str], Counter[str]] = {}
-    analyses: Counter[tuple[str, str, str, str]] = Counter()
+    analyses: Counter[tuple[str, str, str]] = Counter()
+    seen: dict[tuple[str, str], Counter[str]] = {}
     acks: Counter[str] = Counter({outcome: 0 for outcome in ACK_OUTCOMES.values()})
     activities: Counter[str] = Counter()
     shared, not_shared = 0, Counter({key: 0 for key in NOT_SHARED})
     for row in rows:
         bundle = json.loads(row.bundle)
         sor = _sender_sor(bundle) or "ukendt"
-        found = await municipalities.of(sor) if sor != "ukendt" else None
+        found = await registers.of(sor) if sor != "ukendt" else None
         key = found or (sor, f"Ukendt kommune (SOR {sor})")
         results = _analyses(bundle) if row.activity != "retract-message" else []
         tally = by_municipality.setdefault(key, Counter())
@@ -154,21 +177,23 @@ async def counts(context: SandboxContext, municipalities: Municipalities) -> dic
         tally["results"] += len(results)
         week = iso_week(row.sent_at)
         for system, code, display in results:
-            analyses[(week, system, code, display)] += 1
+            analyses[(week, system, code)] += 1
+            seen.setdefault((system, code), Counter())[display] += 1
         acks[ACK_OUTCOMES.get(row.ack, "none")] += 1
         activities[row.activity] += 1
         if row.dds_entry:
             shared += 1
         else:
             not_shared[not_shared_category(row)] += 1
+    displays = _displays(registers.repertoire(), seen)
     return {
         "actor": "EOJ",
         "generated_at": context.clock.now().astimezone(DANISH).isoformat(),
         "messages": {"total": len(rows), "by_activity": dict(sorted(activities.items()))},
         "by_municipality": [{"sor": sor, "municipality": name, "messages": t["messages"], "results": t["results"]}
                             for (sor, name), t in sorted(by_municipality.items(), key=lambda i: i[0][1])],
-        "by_analysis_week": [{"week": week, "system": system, "code": code, "display": display, "results": n}
-                             for (week, system, code, display), n in sorted(analyses.items())],
+        "by_analysis_week": [{"week": week, "system": system, "code": code, "display": displays[(system, code)],
+                              "results": n} for (week, system, code), n in sorted(analyses.items())],
         "acknowledgements": [{"outcome": outcome, "messages": acks[outcome]}
                              for outcome in ("ok", "error", "fatal", "none")],
         "dds": {"shared": shared, "not_shared": sum(not_shared.values()),
@@ -180,10 +205,10 @@ async def counts(context: SandboxContext, municipalities: Municipalities) -> dic
 def router(context: SandboxContext) -> APIRouter:
     """``GET /statistics``: the EOJ's counts as JSON (no token: aggregates without CPR numbers)."""
     faces = APIRouter()
-    municipalities = Municipalities(context)
+    registers = Registers(context)
 
     @faces.get("/statistics")
     async def statistics() -> dict[str, Any]:
-        return await counts(context, municipalities)
+        return await counts(context, registers)
 
     return faces
