@@ -23,6 +23,7 @@ from fastapi import FastAPI
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
+from services.eoj_sender import statistics
 from services.eoj_sender.endpoint_register import EndpointRegister
 from services.eoj_sender.models import EojBase
 from services.eoj_sender.nsp_registers import NspRegisters
@@ -52,4 +53,5 @@ def create_app(context: SandboxContext) -> FastAPI:
     app.include_router(messages.router(context, outbox))
     app.include_router(corpus.router(context, outbox))
     app.include_router(endpoints.router(register))
+    app.include_router(statistics.router(context))
     return app

@@ -21,6 +21,7 @@ from fastapi import FastAPI
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
+from services.lps import statistics
 from services.lps.inbox import Inbox
 from services.lps.models import LpsBase
 from services.lps.routes import control, inbox
@@ -43,4 +44,5 @@ def create_app(context: SandboxContext) -> FastAPI:
 
     app.include_router(inbox.router(context, gp_inbox))
     app.include_router(control.router(context.database, switches, gp_inbox))
+    app.include_router(statistics.router(context.database))
     return app

@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers, outcome_response
 from nsp_sandbox.outcome import Issue
+from services.plsp_hub import statistics
 from services.plsp_hub.access import Callers
 from services.plsp_hub.hub import Hub
 from services.plsp_hub.models import PlspBase
@@ -38,7 +39,7 @@ from services.plsp_hub.purge import Purge
 from services.plsp_hub.routes import cards, documents, events, notes, ondemand, sandbox
 from services.plsp_hub.routes.common import ClinicOf
 
-UNSECURED = ("/due", "/settings")  # the sandbox faces need no token
+UNSECURED = ("/due", "/settings", "/statistics")  # the sandbox faces need no token
 
 
 def create_app(context: SandboxContext) -> FastAPI:
@@ -60,6 +61,7 @@ def create_app(context: SandboxContext) -> FastAPI:
     app.include_router(events.router(hub.events, clinic_of))
     app.include_router(ondemand.router(hub.retrieval, callers))
     app.include_router(sandbox.router(hub.purge, hub.settings))
+    app.include_router(statistics.router(context))
     _document_security(app)
     return app
 

@@ -19,6 +19,7 @@ from services.sundhed_view import chart, formatting
 from services.sundhed_view.dds import Reader, Refused
 from services.sundhed_view.nsp import Nsp
 from services.sundhed_view.session import COOKIE, MAX_AGE, Session, Signer
+from services.sundhed_view.statistics import PageViews
 from services.sundhed_view.views import Views
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -66,6 +67,7 @@ class Pages:
         self.nsp = nsp
         self.signer = Signer()
         self.env = environment()
+        self.page_views = PageViews(context)
 
     # ---- session ------------------------------------------------------------------------------
 
@@ -92,6 +94,8 @@ class Pages:
         html = self.env.get_template(template).render(base=base, session=session, request=request,
                                                       kind_labels=KIND_LABELS, **values)
         response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+        if session is not None:
+            self.page_views.count(session.kind, template)
         if session is not None and session.changed:
             self._store(request, response, session)
         return response

@@ -10,19 +10,20 @@ POST → redirect → GET), one router per page group:
   ``…/diagnoser``, ``…/journalnotater``
 * :mod:`.minlog` — ``GET /minlog``; :mod:`.minspaerring` — ``GET|POST /minspaerring``,
   ``POST /minspaerring/{id}/tilbagekald``
+* :mod:`.statistik` — ``GET /statistik`` and ``GET /api/statistik``: counts from the actors (open, no sign-in)
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.sundhed_view.pages import citizen, home, minlog, minspaerring, overview, signin
+from services.sundhed_view.pages import citizen, home, minlog, minspaerring, overview, signin, statistik
 from services.sundhed_view.site import Pages
 
 
 def router(pages: Pages) -> APIRouter:
     """Every page of the viewer, in the order they are listed above."""
     web = APIRouter()
-    for group in (signin, home, overview, citizen, minlog, minspaerring):
+    for group in (signin, home, overview, citizen, minlog, minspaerring, statistik):
         web.include_router(group.router(pages))
     return web
