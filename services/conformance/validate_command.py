@@ -73,9 +73,19 @@ def _validator(err: Console) -> Validator:
     from nsp_sandbox.config import Settings
     from nsp_sandbox.conformance.packages import PackageRegistry
     from nsp_sandbox.conformance.validator import Validator
+    from nsp_sandbox.package_install import PackageId, PackagesUnavailable, ensure
 
     settings = Settings()
     registry = PackageRegistry.load(settings.package_sources(), settings.fhir_package_cache)
+    try:  # the declared packages, installed from the FHIR package registry when missing (as on `up`)
+        installed = ensure(settings.package_sources(), settings.fhir_package_cache, settings.fhir_registry,
+                           lambda line: err.print(escape(line)),
+                           confirm=lambda: {PackageId(p.name, p.version) for p in registry.all_packages()})
+    except PackagesUnavailable as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    if installed:
+        registry = PackageRegistry.load(settings.package_sources(), settings.fhir_package_cache)
     if not registry.all_packages():
         err.print("[red]No FHIR packages found.[/red] Set NSP_SANDBOX_FHIR_PACKAGES or install packages "
                   f"into {settings.fhir_package_cache} (nsp-sandbox packages install NAME#VERSION).")

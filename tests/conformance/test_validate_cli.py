@@ -114,12 +114,14 @@ def test_many_files_show_progress_and_keep_stdout_clean(env: dict[str, str], tmp
     assert sorted(json.loads(result.stdout)) == sorted(paths)
 
 
-def test_no_packages_exits_2(tmp_path: Path) -> None:
-    env = {"NSP_SANDBOX_FHIR_PACKAGES": str(tmp_path / "none"), "FHIR_PACKAGE_CACHE": str(tmp_path / "empty")}
+def test_no_packages_and_no_registry_exits_2_naming_what_is_missing(tmp_path: Path) -> None:
+    env = {"NSP_SANDBOX_FHIR_PACKAGES": str(tmp_path / "none"), "FHIR_PACKAGE_CACHE": str(tmp_path / "empty"),
+           "NSP_SANDBOX_FHIR_REGISTRY": "http://127.0.0.1:9"}  # nothing answers there
     path = write(tmp_path / "p.json", {"resourceType": "Patient"})
     result = CliRunner().invoke(app, ["validate", str(path)], env=env)
     assert result.exit_code == 2
-    assert "No FHIR packages" in result.output
+    assert "medcom.fhir.dk.homecareobservation#1.2.1" in result.output
+    assert "NSP_SANDBOX_FHIR_PACKAGES" in result.output
 
 
 @pytest.mark.parametrize("spec", [
