@@ -114,7 +114,7 @@ def test_urls_are_printed(fhir_packages_dir: Path, tmp_path: Path) -> None:
     lines: list[str] = []
     try:
         assert proc.stdout is not None
-        deadline = time.time() + 15
+        deadline = time.time() + 120  # "ready" comes after the demo data is in: slow on a loaded machine
         while time.time() < deadline:
             line = proc.stdout.readline()
             if not line:
@@ -126,7 +126,7 @@ def test_urls_are_printed(fhir_packages_dir: Path, tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=10)
     text = "".join(lines)
-    assert "ready in" in text
+    assert text.index(f"listening on http://localhost:{port}") < text.index("ready in")
     assert f"http://localhost:{port}/dds/fhir/metadata" in text
 
 
