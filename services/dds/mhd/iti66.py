@@ -22,12 +22,13 @@ from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.tokens import Principal
 from services.dds.access import blocking
 from services.dds.access.consent_override import HEADER
-from services.dds.access.guard import ReadGrant, patients_named
+from services.dds.access.guard import ReadGrant
 from services.dds.domain import StoredSubmissionSet
 from services.dds.mhd import search, submission_set
 from services.dds.mhd.deps import Deps
 from services.dds.mhd.http import search_pairs, strict
 from services.dds.mhd.search import SearchParam
+from services.dds.mhd.search_steps import SearchSteps
 from services.dds.queries import SubmissionSetQuery
 from services.dds.registry import Page, Registry
 
@@ -103,23 +104,15 @@ def shown_list(withheld_ids: set[str]) -> Callable[[dict[str, Any]], dict[str, A
     return shown
 
 
-class FindLists:
+class FindLists(SearchSteps[SubmissionSetQuery]):
     """The guarded-read steps of an ITI-66 search."""
 
     activity = "ITI-66 Find Document Lists"
-    sources_may_read = False
+    found_noun = "SubmissionSet(s)"
+    withheld: set[str]  # set by query, read by warnings
 
-    def __init__(self, registry: Registry, pairs: list[tuple[str, str]], strict: bool) -> None:
-        self.registry = registry
-        self.pairs = pairs
-        self.strict = strict
-        self.cprs: list[str] = []
-        self.withheld: set[str] = set()
-
-    async def subjects(self, principal: Principal | None) -> list[str]:
-        self.parsed, self.search = parse(self.pairs, self.strict)
-        self.cprs = patients_named(self.search.patients) if principal is not None else []
-        return self.cprs
+    def parse(self, pairs: list[tuple[str, str]], strict: bool) -> tuple[search.ParsedSearch, SubmissionSetQuery]:
+        return parse(pairs, strict)
 
     async def query(self, grant: ReadGrant) -> Page:
         self.search.excluded_patients = grant.fully_blocked
@@ -131,10 +124,6 @@ class FindLists:
         members = {m for s in found.items for m in s.member_ids}
         return [blocking.withheld_warning()] if members & self.withheld else []
 
-    def logged(self, found: Page) -> tuple[list[str], str]:
-        shown = {s.patient.value for s in found.items} if found.items else (
-            set(self.cprs) if found.total else set())
-        return [c for c in self.cprs if c in shown], f"{found.total} SubmissionSet(s) found"
 
 
 class ReadList:

@@ -18,16 +18,16 @@ from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.fhir_http import FhirJSONResponse
 from nsp_sandbox.outcome import Issue
-from nsp_sandbox.tokens import Principal
 from services.dds.access import address_protection, blocking
 from services.dds.access.consent_override import HEADER
-from services.dds.access.guard import ReadGrant, patients_named
+from services.dds.access.guard import ReadGrant
 from services.dds.domain import CPR_SYSTEM, AvailabilityStatus
 from services.dds.mhd import document_reference, search
 from services.dds.mhd.deps import Deps
 from services.dds.mhd.entry_read import readable_entry
 from services.dds.mhd.http import http_date, search_pairs, strict
 from services.dds.mhd.search import SearchParam
+from services.dds.mhd.search_steps import SearchSteps
 from services.dds.queries import EntryQuery
 from services.dds.registry import Page, Registry
 
@@ -150,22 +150,14 @@ def shown_reference(grant: ReadGrant) -> Callable[[dict[str, Any]], dict[str, An
     return shown
 
 
-class FindReferences:
+class FindReferences(SearchSteps[EntryQuery]):
     """The guarded-read steps of an ITI-67 search."""
 
     activity = "ITI-67 Find Document References"
-    sources_may_read = False
+    found_noun = "DocumentReference(s)"
 
-    def __init__(self, registry: Registry, pairs: list[tuple[str, str]], strict: bool) -> None:
-        self.registry = registry
-        self.pairs = pairs
-        self.strict = strict
-        self.cprs: list[str] = []
-
-    async def subjects(self, principal: Principal | None) -> list[str]:
-        self.parsed, self.search = parse(self.pairs, self.strict)
-        self.cprs = patients_named(self.search.patients) if principal is not None else []
-        return self.cprs
+    def parse(self, pairs: list[tuple[str, str]], strict: bool) -> tuple[search.ParsedSearch, EntryQuery]:
+        return parse(pairs, strict)
 
     async def query(self, grant: ReadGrant) -> Page:
         self.search.withheld = grant.withheld
@@ -179,10 +171,6 @@ class FindReferences:
             return [blocking.withheld_warning()]
         return []
 
-    def logged(self, found: Page) -> tuple[list[str], str]:
-        shown = {e.patient.value for e in found.items} if found.items else (
-            set(self.cprs) if found.total else set())
-        return [c for c in self.cprs if c in shown], f"{found.total} DocumentReference(s) found"
 
 
 def router(deps: Deps) -> APIRouter:
