@@ -5,49 +5,30 @@ carries the MedCom acknowledgement issue code it is reported with."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
 from typing import Any
 
 from nsp_sandbox.cpr import CPR_SYSTEM, ECPR_SYSTEM
 from nsp_sandbox.hco_terms import (
+    HCO_DEFINITION,
     INTERPRETATION_SYSTEM,
     MAX_COMMENT_CHARS,
     MAX_RESULT_CHARS,
     PRODUCENT_SYSTEM,
     REPERTOIRE_SYSTEMS,
-    SOR_SYSTEM,
     YDERNUMMER_SYSTEM,
 )
-from nsp_sandbox.outcome import Issue
+from services.lps.chain_rules import chain_findings
+from services.lps.rule_finding import HL7_MSG, MEDCOM_MSG, Earlier, Finding, Message
+from services.lps.rule_finding import finding as _error
 
-HL7_MSG = "http://terminology.hl7.org/CodeSystem/operation-outcome"
-MEDCOM_MSG = "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-acknowledgement-error-codes"
-SOURCE = "MedCom HomeCareObservation 1.2.1 business rules (Sundhedsfaglig dokumentation 1.0.1, test protocols)"
-DEFINITION_RE = re.compile(r"\|1\.\d+$")
+__all__ = ["HL7_MSG", "MEDCOM_MSG", "Earlier", "Finding", "check"]
+
+DEFINITION_URL = HCO_DEFINITION.partition("|")[0]
+DEFINITION_RE = re.compile(re.escape(DEFINITION_URL) + r"\|(1\.\d{1,2})")
+LEGACY_DEFINITION_RE = re.compile(re.escape(DEFINITION_URL) + r"(1\.\d{1,2})")
+PUBLISHED_DEFINITIONS = (HCO_DEFINITION.partition("|")[2],)
 MEDIA_TYPES = ("application/pdf", "image/gif", "image/jpeg", "image/png", "image/tiff", "image/bmp")
-
-
-@dataclass(frozen=True)
-class Finding:
-    issue: Issue
-    msg_system: str
-    msg_code: str
-
-
-@dataclass(frozen=True)
-class Earlier:
-    """What the inbox knows of a previously received message."""
-
-    sender_sor: str
-    cpr: str
-    activity: str
-
-
-def _error(code: str, text: str, expression: str, rule: str, msg: tuple[str, str],
-           severity: str = "error") -> Finding:
-    return Finding(Issue(severity, code, text, expression=expression, rule=rule, source=SOURCE),  # type: ignore[arg-type]
-                   msg[0], msg[1])
 
 
 def _value_text(obs: dict[str, Any]) -> str | None:
@@ -59,35 +40,16 @@ def _value_text(obs: dict[str, Any]) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class _Message:
-    """An HCO message Bundle's resources as the rules read them."""
-
-    resources: list[dict[str, Any]]
-
-    @property
-    def header(self) -> dict[str, Any]:
-        return self.resources[0]
-
-    def of_type(self, kind: str) -> list[dict[str, Any]]:
-        return [r for r in self.resources if r.get("resourceType") == kind]
-
-    def referenced(self, reference: Any) -> dict[str, Any]:
-        by_ref = {f"{r.get('resourceType')}/{r.get('id')}": r for r in self.resources}
-        return by_ref.get(str(reference), {})
-
-    def where(self, resource: dict[str, Any]) -> str:
-        return f"Bundle.entry[{self.resources.index(resource)}].resource"
-
-
 def check(bundle: dict[str, Any], repertoire: dict[tuple[str, str], str],
-          earlier: Callable[[str], Earlier | None]) -> list[Finding]:
+          earlier: Callable[[str], Earlier | None],
+          published: Collection[str] = PUBLISHED_DEFINITIONS) -> list[Finding]:
     """Every business-rule finding of an HCO message that passed the profile, in this order: the
     message's shape, the patient, the organisations, each result, the reports, the attachments and
-    the message chain (modification / retraction)."""
-    message = _Message([e.get("resource") or {} for e in bundle.get("entry") or []])
+    the message chain (modification / retraction). ``published``: the MessageDefinition versions
+    published in the loaded packages."""
+    message = Message.of(bundle)
     reports = message.of_type("DiagnosticReport")
-    out = _shape_findings(message)
+    out = _shape_findings(message, published)
     patient_findings, cpr = _patient_findings(message)
     out.extend(patient_findings)
     sender = message.referenced(message.header.get("sender", {}).get("reference", ""))
@@ -101,11 +63,11 @@ def check(bundle: dict[str, Any], repertoire: dict[tuple[str, str], str],
                               "hco-comment-length", (MEDCOM_MSG, "MSG_Element_To_Long")))
     for media in message.of_type("Media"):
         out.extend(_media_findings(media, message.where(media)))
-    out.extend(_chain_findings(message.header, message.resources, reports, sender, cpr, earlier))
+    out.extend(chain_findings(message, cpr, earlier))
     return out
 
 
-def _shape_findings(message: _Message) -> list[Finding]:
+def _shape_findings(message: Message, published: Collection[str]) -> list[Finding]:
     """One Patient, one DiagnosticReport, one focus, and MessageDefinition version 1.x."""
     out = []
     for kind in ("Patient", "DiagnosticReport"):
@@ -117,14 +79,33 @@ def _shape_findings(message: _Message) -> list[Finding]:
     if len(header.get("focus") or []) != 1:
         out.append(_error("structure", "An HCO MessageHeader has exactly one focus", f"{message.where(header)}.focus",
                           "hco-one-focus", (HL7_MSG, "MSG_RESOURCE_REQUIRED")))
-    if not DEFINITION_RE.search(str(header.get("definition", ""))):
-        out.append(_error("value", "MessageHeader.definition names MessageDefinition version 1.x",
-                          f"{message.where(header)}.definition", "hco-definition-version",
-                          (HL7_MSG, "MSG_BAD_FORMAT")))
+    out.extend(_definition_findings(str(header.get("definition", "")), f"{message.where(header)}.definition",
+                                    published))
     return out
 
 
-def _patient_findings(message: _Message) -> tuple[list[Finding], str]:
+def _definition_findings(definition: str, at: str, published: Collection[str]) -> list[Finding]:
+    """``MessageHeader.definition`` is ``…MedComHomeCareObservationMessageDefinition|1.<n>`` (``hco.md``
+    §1.9): the legacy form without the pipe (``…Definition1.1``, the canonical of messagedefinitions
+    1.0.0-trial-use) is a warning, and so is a version no loaded package publishes (e.g. ``|1.2``);
+    anything else is an error."""
+    pipe = DEFINITION_RE.fullmatch(definition)
+    if pipe is not None and pipe.group(1) in published:
+        return []
+    if pipe is not None:
+        return [_error("value", f"MessageHeader.definition names MessageDefinition version {pipe.group(1)}, which is "
+                       f"not published (published: {', '.join(sorted(published)) or 'none'})", at,
+                       "hco-definition-published", (HL7_MSG, "MSG_VERSION_AWARE_URL"), severity="warning")]
+    legacy = LEGACY_DEFINITION_RE.fullmatch(definition)
+    if legacy is not None:
+        return [_error("value", f"MessageHeader.definition uses the legacy form without '|' (expected "
+                       f"{DEFINITION_URL}|{legacy.group(1)})", at, "hco-definition-legacy",
+                       (HL7_MSG, "MSG_VERSION_AWARE_URL"), severity="warning")]
+    return [_error("value", f"MessageHeader.definition names MessageDefinition version 1.x ({DEFINITION_URL}|1.<n>)",
+                   at, "hco-definition-version", (HL7_MSG, "MSG_BAD_FORMAT"))]
+
+
+def _patient_findings(message: Message) -> tuple[list[Finding], str]:
     """The patient's CPR (or x-eCPR) number, or the finding that it has none."""
     patients = message.of_type("Patient")
     if not patients:
@@ -138,7 +119,7 @@ def _patient_findings(message: _Message) -> tuple[list[Finding], str]:
     return [], str(ids[0].get("value", ""))
 
 
-def _organisation_findings(message: _Message, sender: dict[str, Any]) -> list[Finding]:
+def _organisation_findings(message: Message, sender: dict[str, Any]) -> list[Finding]:
     """The producer carries ProducentID KAF; the requesting GP its ydernummer."""
     out = []
     kaf = any(i.get("system") == PRODUCENT_SYSTEM and i.get("value") == "KAF" for i in sender.get("identifier", []))
@@ -206,36 +187,4 @@ def _media_findings(media: dict[str, Any], at: str) -> list[Finding]:
     if not content.get("title"):
         out.append(_error("required", "An attachment has a title", f"{at}.content.title",
                           "hco-attachment-title", (HL7_MSG, "MSG_RESOURCE_REQUIRED")))
-    return out
-
-
-def _chain_findings(header: dict[str, Any], resources: list[dict[str, Any]], reports: list[dict[str, Any]],
-                    sender: dict[str, Any], cpr: str, earlier: Callable[[str], Earlier | None]) -> list[Finding]:
-    own = next((r for r in resources if r.get("resourceType") == "Provenance"
-                and any(t.get("reference") == f"MessageHeader/{header.get('id')}" for t in r.get("target", []))), {})
-    activity = ((own.get("activity") or {}).get("coding") or [{}])[0].get("code", "new-message")
-    if activity == "new-message":
-        return []
-    at = f"Bundle.entry[{resources.index(own)}].resource.entity"
-    previous = next((str(e["what"]["reference"]).split("/")[-1] for e in own.get("entity", [])
-                     if str((e.get("what") or {}).get("reference", "")).startswith("MessageHeader/")), None)
-    if previous is None:
-        return [_error("required", f"A {activity} names the message it changes (Provenance.entity.what → "
-                       "MessageHeader)", at, "hco-chain-reference", (HL7_MSG, "MSG_RESOURCE_REQUIRED"))]
-    known = earlier(previous)
-    sender_sor = next((i.get("value") for i in sender.get("identifier", []) if i.get("system") == SOR_SYSTEM), "")
-    if known is None or known.sender_sor != sender_sor:
-        return [_error("not-found", f"The {activity} refers to MessageHeader {previous}, which this GP system has "
-                       "not received from the same sender", at, "hco-chain-known", (HL7_MSG, "MSG_NO_EXIST"))]
-    out = []
-    if known.activity == "retract-message":
-        out.append(_error("business-rule", f"MessageHeader {previous} is a retraction; it cannot be changed",
-                          at, "hco-chain-retracted", (HL7_MSG, "MSG_NO_MATCH")))
-    if activity == "modified-message" and known.cpr != cpr:
-        out.append(_error("business-rule", "A modification keeps the CPR number; a wrong CPR is corrected by "
-                          "retracting the message and sending a new one", at, "hco-modify-keeps-cpr",
-                          (HL7_MSG, "MSG_NO_MATCH")))
-    if activity == "retract-message" and not any(str(r.get("conclusion", "")).strip() for r in reports):
-        out.append(_error("required", "A retraction gives its reason in DiagnosticReport.conclusion",
-                          "DiagnosticReport.conclusion", "hco-retract-reason", (HL7_MSG, "MSG_RESOURCE_REQUIRED")))
     return out

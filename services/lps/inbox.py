@@ -40,7 +40,7 @@ from nsp_sandbox.hco_sbdh import Envelope, wrap
 from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, HCO_EVENT, REPERTOIRE_SYSTEMS, SOR_SYSTEM, repertoire
 from nsp_sandbox.outcome import Issue
 from services.lps.acknowledgement import build_ack, restamp
-from services.lps.business_rules import HL7_MSG, MEDCOM_MSG, Earlier, Finding, check
+from services.lps.business_rules import DEFINITION_URL, HL7_MSG, MEDCOM_MSG, Earlier, Finding, check
 from services.lps.models import AckOutRow, EnvelopeRow, ReceivedRow, SettingRow
 from services.lps.switches import Switches
 
@@ -296,7 +296,8 @@ class Inbox:
         level = self._context.settings.lps_business_rules
         if level == Strictness.OFF:
             return []
-        findings = check(bundle, self._repertoire_codes(), self._earlier)
+        findings = check(bundle, self._repertoire_codes(), self._earlier,
+                         self._context.packages.canonical_versions(DEFINITION_URL, "MessageDefinition"))
         if level != Strictness.REJECT:
             findings = [Finding(f.issue.with_severity("warning"), f.msg_system, f.msg_code) if f.issue.is_error else f
                         for f in findings]
@@ -308,7 +309,7 @@ class Inbox:
         with self._context.database.session() as s:
             row = s.scalar(select(ReceivedRow).where((ReceivedRow.header_id == header_id)
                                                      & (ReceivedRow.verdict == "accepted")))
-            return Earlier(row.sender_sor, row.cpr, row.activity) if row else None
+            return Earlier(row.sender_sor, row.cpr, row.activity, json.loads(row.bundle)) if row else None
 
     def _store(self, bundle: dict[str, Any], header: dict[str, Any], sender_ids: dict[str, Any],
                receiver_ids: dict[str, Any], verdict: str, code: str, ack: dict[str, Any], findings: list[Finding],
