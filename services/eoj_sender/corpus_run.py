@@ -8,14 +8,42 @@ from typing import Any
 from nsp_sandbox.hco_examples import example_messages
 from services.eoj_sender.chain import read_facts
 from services.eoj_sender.outbox import Outbox
-from services.eoj_sender.replay_corpus import FAULTS, REUSED_BUNDLE_ID, Case, restamp
+from services.eoj_sender.replay_corpus import (
+    FAULTS,
+    PROTOCOL,
+    REUSED_BUNDLE_ID,
+    Case,
+    Fixture,
+    protocol_message,
+    readdress,
+    restamp,
+    testscript_messages,
+)
 
 ORDER = {"new-message": 0, "modified-message": 1, "retract-message": 2}
+GROUPS = ("examples", "protocol", "testscripts", "faults")
+
+
+def _fixtures(packages: Any) -> list[tuple[Fixture, dict[str, Any] | None]]:
+    """MedCom's receive-test material: the protocol fixtures (read when sent) and the test-script Bundles."""
+    out: list[tuple[Fixture, dict[str, Any] | None]] = [(f, None) for f in PROTOCOL]
+    return out + [(f, b) for f, b in testscript_messages(packages)]
+
+
+def _group(fixture: Fixture) -> str:
+    return "testscripts" if fixture.name.startswith("testscript:") else "protocol"
+
+
+def _case_name(fixture: Fixture) -> str:
+    return fixture.name if _group(fixture) == "testscripts" else f"protocol:{fixture.name}"
 
 
 def catalogue(packages: Any) -> list[dict[str, Any]]:
     cases = [{"name": f"example:{name}", "description": "official example, re-stamped", "expected": "ok",
               "expected_issue": None} for name, _ in example_messages(packages)]
+    cases += [{"name": _case_name(f), "description": f.description, "expected": f.expected_code,
+               "expected_issue": f.expected_issue, "expected_warning": f.expected_warning}
+              for f, _ in _fixtures(packages)]
     cases += [{"name": c.name, "description": c.description, "expected": c.expected_code,
                "expected_issue": c.expected_issue} for c in (*FAULTS, REUSED_BUNDLE_ID)]
     return cases
@@ -31,7 +59,8 @@ def _verdict(name: str, description: str, expected: str, issue: str | None, stat
 
 
 async def run(outbox: Outbox, packages: Any, receiver: str, only: str | None = None) -> list[dict[str, Any]]:
-    """Send the corpus (or the case named ``only``) to ``receiver`` (SOR or GLN in the endpoint register)."""
+    """Send the corpus (or ``only``: a group of :data:`GROUPS` or one case's name) to ``receiver`` (SOR or
+    GLN in the endpoint register)."""
     results = []
     if only in (None, "examples"):
         examples = sorted(example_messages(packages),
@@ -40,6 +69,13 @@ async def run(outbox: Outbox, packages: Any, receiver: str, only: str | None = N
         for name, bundle in examples:
             status = await outbox.send_ready(restamp(bundle, header_ids), None)
             results.append(_verdict(f"example:{name}", "official example, re-stamped", "ok", None, status))
+    for fixture, bundle in _fixtures(packages):
+        if only in (None, _group(fixture), _case_name(fixture)):
+            message = readdress(restamp(bundle or protocol_message(fixture.name)), await outbox.base_message(receiver))
+            status = await outbox.send_faulty(message, receiver)
+            verdict = _verdict(_case_name(fixture), fixture.description, fixture.expected_code,
+                               fixture.expected_issue, status)
+            results.append(verdict | {"expected_warning": fixture.expected_warning})
     for case in FAULTS:
         if only in (None, "faults", case.name):
             status = await outbox.send_faulty(case.mutate(await outbox.base_message(receiver)), receiver)

@@ -1,6 +1,13 @@
-"""The replay corpus for testing a GP system: the official HCO example messages re-stamped (new
-Bundle.id and MessageHeader.id, chains kept), and generated faulty messages, each with the
-acknowledgement the MedCom rules expect (``hco.md`` §7.1 and §7.3)."""
+"""The replay corpus for testing a GP system (``hco.md`` §7.3), each message with the acknowledgement
+the MedCom rules expect (§7.1), re-stamped on every send (new Bundle.id and MessageHeader.id, chains
+kept):
+
+* the official HCO example messages (read from the loaded package);
+* MedCom's receive-test material: the extra examples 1–4 and the invalid example 5, the project's own
+  fixtures in ``corpus/`` written from the FSH instances in the history of
+  ``medcomdk/dk_HomeCareObservations``, and the example Bundles of the HCO test-script package (read
+  from the loaded package); these are addressed to the GP system under test;
+* generated faulty messages."""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nsp_sandbox.hco_terms import (
@@ -141,3 +149,75 @@ FAULTS: tuple[Case, ...] = (
 )
 REUSED_BUNDLE_ID = Case("reused-bundle-id", "a new message under the Bundle.id of an earlier one", "fatal-error",
                         "MSG_DUPLICATE_ID", lambda b: b)
+
+
+# -- MedCom's receive-test material ---------------------------------------------------------------
+
+CORPUS_DIR = Path(__file__).parent / "corpus"
+TESTSCRIPTS_PACKAGE = "medcom.fhir.dk.homecareobservationtestscripts"
+
+
+@dataclass(frozen=True)
+class Fixture:
+    """A message of MedCom's receive-test material with the answer a GP system owes it.
+    ``expected_warning``: the MSG_* code a GP system following ``hco.md`` adds to its ``ok`` (informative:
+    a GP system that does not warn still passes)."""
+
+    name: str
+    description: str
+    expected_code: str
+    expected_issue: str | None
+    expected_warning: str | None = None
+
+
+PROTOCOL: tuple[Fixture, ...] = (
+    Fixture("ReceiveTestExampleExtra1", "receive-test extra 1: dated inside the pilot (2026-06-02), MessageHeader."
+            "definition |1.2 (not a published MessageDefinition version), Provenance.occurred later than "
+            "recorded and issued", "ok", None, "MSG_VERSION_AWARE_URL"),
+    Fixture("ReceiveTestExampleExtra2", "receive-test extra 2: the new-year boundary (2025-12-31T23:59+01:00), GP "
+            "initials unknown, a monocytes Observation in the Bundle but not among the report's results",
+            "ok", None, "MSG_NO_MATCH"),
+    Fixture("ReceiveTestExampleExtra3", "receive-test extra 3: an old date (2014-11-27), glucose and CRP with "
+            "different sampling times", "ok", None),
+    Fixture("ReceiveTestExampleExtra4", "receive-test extra 4: dated 2020-01-02, glucose and CRP", "ok", None),
+    Fixture("ReceiveTestExample5", "receive-test example 5 (invalid): a PractitionerRole with only code.text, "
+            "glucose coded NPU2026 (not in the repertoire), CRP without a value, DiagnosticReport without status",
+            "fatal-error", "MSG_BAD_FORMAT"),
+)
+
+
+def protocol_message(name: str) -> dict[str, Any]:
+    """The project's fixture of receive-test message ``name`` (written from MedCom's FSH instances)."""
+    bundle: dict[str, Any] = json.loads((CORPUS_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    return bundle
+
+
+def testscript_messages(packages: Any) -> list[tuple[Fixture, dict[str, Any]]]:
+    """The example Bundles of MedCom's HCO test-script package (read at run time), each expected ``ok``
+    with the warning for their legacy ``MessageHeader.definition`` without the pipe."""
+    package = packages.get(TESTSCRIPTS_PACKAGE)
+    out = []
+    for name, bundle in package.examples() if package else []:
+        if bundle.get("resourceType") == "Bundle" and bundle.get("type") == "message":
+            title = name.removeprefix("Bundle-").removesuffix(".json")
+            out.append((Fixture(f"testscript:{title}", f"{TESTSCRIPTS_PACKAGE} example {title} (legacy definition "
+                                "without '|')", "ok", None, "MSG_VERSION_AWARE_URL"), bundle))
+    return sorted(out, key=lambda f: f[0].name)
+
+
+def readdress(bundle: dict[str, Any], to: dict[str, Any]) -> dict[str, Any]:
+    """``bundle`` sent to the requesting GP of message ``to`` instead of its own: the primary destination's
+    endpoint and the receiver organisation's identifiers and name come from ``to``; the GP's initials (or
+    'unknown') stay as the test material has them."""
+    out = copy.deepcopy(bundle)
+    target, receiver = _receiving(to), _receiving(out)
+    receiver["identifier"] = copy.deepcopy(target["identifier"])
+    receiver["name"] = target.get("name")
+    endpoint = to["entry"][0]["resource"]["destination"][0]["endpoint"]
+    out["entry"][0]["resource"]["destination"][0]["endpoint"] = endpoint
+    return out
+
+
+def _receiving(bundle: dict[str, Any]) -> dict[str, Any]:
+    ref = bundle["entry"][0]["resource"]["destination"][0]["receiver"]["reference"]
+    return next(e["resource"] for e in bundle["entry"] if f"Organization/{e['resource'].get('id')}" == ref)

@@ -1,6 +1,8 @@
 """The replay corpus:
 
-* ``GET  /corpus``              the official examples and faults, each with its expected acknowledgement
+* ``GET  /corpus``              the official examples, MedCom's receive-test material (protocol extras 1–4,
+                                the invalid example 5, the test-script Bundles) and the faults, each with
+                                its expected acknowledgement
 * ``POST /corpus/run?receiver=`` send it to a GP system and compare the acknowledgements
 """
 
@@ -24,7 +26,8 @@ def router(context: SandboxContext, outbox: Outbox) -> APIRouter:
 
     @faces.post("/corpus/run")
     async def run_corpus(receiver: str, case: str | None = None) -> list[dict[str, Any]]:
-        """Send the replay corpus (or ``case``: a fault's name, ``examples`` or ``faults``) to ``receiver``."""
+        """Send the replay corpus (or ``case``: one case's name, or ``examples``, ``protocol``, ``testscripts``
+        or ``faults``) to ``receiver``."""
         return await corpus_run.run(outbox, context.packages, receiver, case)
 
     return faces
