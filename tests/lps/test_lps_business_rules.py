@@ -11,11 +11,13 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from nsp_sandbox.config import Strictness
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.hco_examples import example_messages
 from nsp_sandbox.hco_terms import (
@@ -400,3 +402,35 @@ def test_a_modification_within_its_scope_is_accepted(client: TestClient, context
     added = _all(modified, "Observation")[-1]
     _one(modified, "DiagnosticReport")["result"].append({"reference": f"Observation/{added['id']}"})
     assert _post(client, modified) == ("ok", [])
+
+
+def test_every_rule_in_the_code_has_a_case_above() -> None:
+    """Each rule id the rule modules can report is covered by a case of this file."""
+    import services.lps.business_rules as business
+    import services.lps.chain_rules as chain
+
+    in_code = set()
+    for module in (business, chain):
+        source = Path(module.__file__ or "").read_text(encoding="utf-8")
+        for rule in re.findall(r'"(hco-[a-z0-9-]+)"', source):
+            in_code |= {"hco-one-patient", "hco-one-diagnosticreport"} if rule == "hco-one-" else {rule}
+    covered = ({c.rule for c in NEW_MESSAGE_RULES} | {c.business.rule for c in PROFILE_FIRST}
+               | {c.rule for c in CHAIN_RULES})
+    assert len(in_code) >= 24
+    assert in_code == covered, (in_code - covered, covered - in_code)
+
+
+@pytest.mark.parametrize(("level", "expected"), [("reject", ("fatal-error", ["error"])),
+                                                 ("warning", ("ok", ["warning"])),
+                                                 ("log", ("ok", [])), ("off", ("ok", []))])
+def test_the_strictness_setting_decides_what_a_finding_does(client: TestClient, context: SandboxContext,
+                                                            level: str, expected: tuple[str, list[str]]) -> None:
+    """``NSP_SANDBOX_LPS_BUSINESS_RULES``: ``reject`` refuses, ``warning`` accepts with the finding as a
+    warning, ``log`` and ``off`` accept without it."""
+    context.settings.lps_business_rules = Strictness(level)
+    bundle = restamp(_examples(context)[NEW])
+    _set(_one(bundle, "Observation"), "effectiveDateTime", None)
+    code, issues = _post(client, bundle)
+    assert (code, [i["severity"] for i in issues]) == expected
+    if issues:
+        assert issues[0]["details"]["text"].endswith("[hco-sampling-time]")
