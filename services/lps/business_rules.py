@@ -46,7 +46,8 @@ def check(bundle: dict[str, Any], repertoire: dict[tuple[str, str], str],
     """Every business-rule finding of an HCO message that passed the profile, in this order: the
     message's shape, the patient, the organisations, each result, the reports, the attachments and
     the message chain (modification / retraction). ``published``: the MessageDefinition versions
-    published in the loaded packages."""
+    published in the loaded packages (none loaded: version 1.1, the one MedCom publishes)."""
+    published = published or PUBLISHED_DEFINITIONS
     message = Message.of(bundle)
     reports = message.of_type("DiagnosticReport")
     out = _shape_findings(message, published)

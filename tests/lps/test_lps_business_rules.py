@@ -434,3 +434,14 @@ def test_the_strictness_setting_decides_what_a_finding_does(client: TestClient, 
     assert (code, [i["severity"] for i in issues]) == expected
     if issues:
         assert issues[0]["details"]["text"].endswith("[hco-sampling-time]")
+
+
+def test_the_published_versions_come_from_the_loaded_packages(context: SandboxContext) -> None:
+    bundle = restamp(_examples(context)[NEW])
+    bundle["entry"][0]["resource"]["definition"] = f"{DEFINITION}|1.2"
+    found = {f.issue.rule for f in check(bundle, repertoire(context.packages), lambda _: None, ["1.1", "1.2"])}
+    assert "hco-definition-published" not in found
+    for published in (["1.1"], []):  # none loaded: 1.1, the version MedCom publishes
+        (finding,) = [f for f in check(bundle, repertoire(context.packages), lambda _: None, published)
+                      if f.issue.rule == "hco-definition-published"]
+        assert (finding.issue.severity, finding.msg_code) == ("warning", "MSG_VERSION_AWARE_URL")
