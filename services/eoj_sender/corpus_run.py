@@ -49,6 +49,11 @@ def catalogue(packages: Any) -> list[dict[str, Any]]:
     return cases
 
 
+def runnable(packages: Any) -> list[str]:
+    """What ``case`` of :func:`run` may name: a group, or one case of MedCom's material or of the faults."""
+    return [*GROUPS, *(_case_name(f) for f, _ in _fixtures(packages)), *(c.name for c in (*FAULTS, REUSED_BUNDLE_ID))]
+
+
 def _verdict(name: str, description: str, expected: str, issue: str | None, status: dict[str, Any]) -> dict[str, Any]:
     codes = [c.get("code") for i in (status.get("ack_outcome") or {}).get("issue", [])
              for c in (i.get("details") or {}).get("coding", [])]

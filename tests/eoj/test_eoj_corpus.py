@@ -112,3 +112,11 @@ def test_one_case_runs_alone(client: TestClient) -> None:
                                                       "case": "protocol:ReceiveTestExample5"}).json()
     assert (result["ack"], result["result"]) == ("fatal-error", "pass")
     assert "MSG_BAD_FORMAT" in result["issues"]
+
+
+def test_an_unknown_case_is_refused_with_the_cases_there_are(client: TestClient) -> None:
+    response = client.post("/eoj/corpus/run", params={"receiver": SKODSTRUP, "case": "protocol:Example9"})
+    assert response.status_code == 422
+    (issue,) = response.json()["issue"]
+    assert issue["expression"] == ["case"] and "protocol:ReceiveTestExample5" in issue["diagnostics"]
+    assert client.get("/lps/received").json() == []

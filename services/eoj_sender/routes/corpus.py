@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.outcome import FhirError, Issue
 from services.eoj_sender import corpus_run
 from services.eoj_sender.outbox import Outbox
 
@@ -28,6 +29,11 @@ def router(context: SandboxContext, outbox: Outbox) -> APIRouter:
     async def run_corpus(receiver: str, case: str | None = None) -> list[dict[str, Any]]:
         """Send the replay corpus (or ``case``: one case's name, or ``examples``, ``protocol``, ``testscripts``
         or ``faults``) to ``receiver``."""
+        known = corpus_run.runnable(context.packages)
+        if case is not None and case not in known:
+            raise FhirError(422, Issue("error", "value", f"No corpus case or group '{case}'; one of: "
+                                       + ", ".join(known), expression="case", rule="eoj-corpus-case",
+                                       source="sandbox EOJ replay corpus"))
         return await corpus_run.run(outbox, context.packages, receiver, case)
 
     return faces
