@@ -1,8 +1,9 @@
 """The EHMI inbox and what came in:
 
-* ``POST /ehmi``        an HCO message in — bare FHIR JSON, or wrapped in an SBDH envelope (XML)
-                        addressed ``0088:<GLN>`` of one of the practices (:func:`nsp_sandbox.ehmi.receive`)
-                        — and a MedCom Acknowledgement out; the HTTP answer says what happened
+* ``POST /ehmi``        an HCO message in — bare FHIR JSON or FHIR XML, or wrapped in an SBDH envelope
+                        (XML) addressed ``0088:<GLN>`` of one of the practices
+                        (:func:`nsp_sandbox.ehmi.receive_message`) — and a MedCom Acknowledgement out, in
+                        the format the message came in; the HTTP answer says what happened
 * ``GET  /inbox?cpr=``  what the GP sees: newest versions, corrections marked R, cancellations
 * ``GET  /received``    every received transmission with its acknowledgement (for testers)
 """
@@ -17,7 +18,7 @@ from sqlalchemy import select
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.database import Database
-from nsp_sandbox.ehmi import receive as receive_ehmi
+from nsp_sandbox.ehmi import receive_message
 from nsp_sandbox.outcome import FhirError, Issue
 from services.lps.gp_view import inbox as gp_inbox
 from services.lps.inbox import Inbox
@@ -60,10 +61,10 @@ def router(context: SandboxContext, inbox: Inbox) -> APIRouter:
 
     @faces.post("/ehmi")
     async def ehmi(request: Request) -> JSONResponse:
-        bundle, envelope = await receive_ehmi(request, context.settings.max_body_bytes, own_glns=own_glns,
-                                              receivers=PRACTICES)
+        incoming = await receive_message(request, context.settings.max_body_bytes, context.validator.structures,
+                                         own_glns=own_glns, receivers=PRACTICES)
         try:
-            received = await inbox.receive(bundle, envelope)
+            received = await inbox.receive(incoming.bundle, incoming.envelope, incoming.fhir_format)
         except READ_ERRORS as exc:
             raise unreadable(exc) from None
         if received.ack_code is None and received.verdict != "held":  # nothing to acknowledge: say why
