@@ -301,11 +301,11 @@ class _Writer:
         companions = companions + [None] * (len(values) - len(companions))
         for item, extra in zip(values, companions, strict=False):
             child = etree.SubElement(element, f"{{{FHIR_NS}}}{name}")
+            if isinstance(extra, dict) and "id" in extra:
+                child.set("id", str(extra["id"]))
             if item is not None:
                 child.set("value", _text(item))
             if isinstance(extra, dict):
-                if "id" in extra:
-                    child.set("id", str(extra["id"]))
                 node = _extension_node(self.library)
                 for ext in _listed(extra.get("extension") or []):
                     if node is not None and isinstance(ext, dict):
