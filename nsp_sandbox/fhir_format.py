@@ -64,14 +64,13 @@ def serialise(resource: dict[str, Any], fhir_format: str, library: StructureLibr
 async def read_fhir(request: Request, max_bytes: int, library: StructureLibrary) -> tuple[dict[str, Any], Format]:
     """A FHIR JSON or FHIR XML body and its format; 415 for other media types, 413 / 400 as
     :func:`nsp_sandbox.fhir_http.read_fhir_json` says."""
-    if format_of(request.headers.get("content-type", "")) != "xml":
-        try:
-            body, _ = await read_fhir_json(request, max_bytes)
-        except FhirError as exc:
-            if exc.status == 415:  # say that XML is taken too
-                raise FhirError(415, Issue("error", "not-supported", exc.issues[0].diagnostics.replace(
-                    "send application/fhir+json", f"send {FHIR_JSON} or {FHIR_XML}"), rule="http-content-type")) \
-                    from None
-            raise
+    content_type = request.headers.get("content-type", "")
+    fhir_format = format_of(content_type)
+    if fhir_format is None:
+        media = content_type.split(";")[0].strip().lower()
+        raise FhirError(415, Issue("error", "not-supported", f"Content-Type '{media or '(none)'}' is not supported; "
+                                   f"send {FHIR_JSON} or {FHIR_XML}", rule="http-content-type"))
+    if fhir_format == "json":
+        body, _ = await read_fhir_json(request, max_bytes)
         return body, "json"
     return parse_xml(await read_body(request, max_bytes), library), "xml"
