@@ -13,6 +13,14 @@ class EojBase(DeclarativeBase):
     pass
 
 
+#: Columns added after the first version of the tables (``Database.add_columns``).
+ADDED_COLUMNS = (
+    ("eoj_endpoint", "hco_version", "VARCHAR(32)"),
+    ("eoj_message", "hco_version", "VARCHAR(32) DEFAULT '1.2'"),
+    ("eoj_message", "fhir_format", "VARCHAR(8) DEFAULT 'json'"),
+)
+
+
 class EndpointRow(EojBase):
     """One receiving organisation (EER-like): SOR/GLN → endpoint URL and the message types it takes."""
 

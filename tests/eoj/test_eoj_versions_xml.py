@@ -12,11 +12,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from hco_flow import CPR, SKODSTRUP, lps_received, order, send
+from sqlalchemy import inspect
 from sts_client import auth
 
 from nsp_sandbox.conformance.validator import Validator
 from nsp_sandbox.conformance.xml_json import json_to_xml, xml_to_json
+from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.hco_terms import NPU_SYSTEM
+from services.eoj_sender.app import create_app
+from services.eoj_sender.models import ADDED_COLUMNS
 from services.eoj_sender.replay_corpus import restamp
 
 FHIR_XML = {"Content-Type": "application/fhir+xml"}
@@ -132,3 +136,14 @@ def test_the_envelope_carries_the_version_to_the_gp(client: TestClient) -> None:
         assert bool(flagged) is judged_as_1_1, (version, received["issues"])
     wrong = client.post("/eoj/messages", params={"version": "x"}, json=restamp(template))
     assert wrong.status_code == 422 and wrong.json()["issue"][0]["expression"] == ["version"]
+
+
+def test_tables_of_an_earlier_version_get_the_new_columns(client: TestClient, context: SandboxContext) -> None:
+    with context.database.engine.begin() as connection:
+        for table, column, _ in ADDED_COLUMNS:
+            connection.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
+    create_app(context)  # a start on the earlier tables
+    inspector = inspect(context.database.engine)
+    for table, column, _ in ADDED_COLUMNS:
+        assert column in {c["name"] for c in inspector.get_columns(table)}, (table, column)
+    assert send(client)["hco_version"] == "1.2"
