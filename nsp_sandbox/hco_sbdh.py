@@ -2,12 +2,14 @@
 Standard Business Document Header), as both HCO emulators write and read it.
 
 A ``StandardBusinessDocument`` (XML, namespace ``…/StandardBusinessDocumentHeader``) holds the
-``StandardBusinessDocumentHeader`` and the message as base64 ``BinaryContent``:
+``StandardBusinessDocumentHeader`` and the message as base64 ``BinaryContent`` (``mimeType``
+``application/fhir+json`` or ``application/fhir+xml``):
 
 * ``Sender`` / ``Receiver``: ``Identifier Authority="iso6523-actorid-upis"`` = ``0088:<GLN>`` of the
   MessageHeader's sender and primary receiver organisations;
-* ``DocumentIdentification``: ``Standard`` = the event code, ``TypeVersion`` = the MessageDefinition
-  version (after ``|`` in ``MessageHeader.definition``), ``InstanceIdentifier`` = a new UUID per
+* ``DocumentIdentification``: ``Standard`` = the event code, ``TypeVersion`` = for HCO the IG version
+  the message follows (``1.1`` / ``1.2``, given by the sender), else the MessageDefinition version
+  (after ``|`` in ``MessageHeader.definition``), ``InstanceIdentifier`` = a new UUID per
   envelope, ``Type`` = ``Bundle``, ``MultipleType`` = false, ``CreationDateAndTime``;
 * ``BusinessScope``: ``Scope`` entries (``Identifier`` ``dk-medcom-messaging``) DOCUMENTID,
   PROCESSID (``urn:ehmi:sdn-emergence``), PATIENTID (CPR), SENDERID / RECEIVERID (SOR),

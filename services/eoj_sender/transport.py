@@ -1,8 +1,7 @@
 """EHMI-style transport: the message Bundle is POSTed to the receiver's endpoint as FHIR JSON (or FHIR
-XML, as it was given to the EOJ), or
-wrapped in an SBDH envelope addressed ``0088:<GLN>`` (``nsp_sandbox.hco_sbdh``) when the endpoint
-register says so. The HTTP answer only says the inbox took it (a receipt); the MedCom
-Acknowledgement arrives later at the EOJ's own ``/eoj/ehmi``."""
+XML, as it was given to the EOJ), or wrapped in an SBDH envelope addressed ``0088:<GLN>``
+(``nsp_sandbox.hco_sbdh``) when the endpoint register says so. The HTTP answer only says the inbox
+took it (a receipt); the MedCom Acknowledgement arrives later at the EOJ's own ``/eoj/ehmi``."""
 
 from __future__ import annotations
 
