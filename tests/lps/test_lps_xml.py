@@ -71,6 +71,7 @@ def test_sbdh_content_in_xml_is_answered_in_an_envelope_in_xml(client: TestClien
     response = client.post("/lps/ehmi", content=raw, headers=SBDH)
     assert response.status_code == 202, response.text
     assert response.json()["ack"] == "ok"
+    assert "HTTP 202" in response.json()["delivery"]  # the EOJ's /eoj/ehmi read the enveloped XML acknowledgement
     (received,) = lps_received(client, bundle["entry"][0]["resource"]["id"])
     assert (received["envelope"], received["format"], received["ack_envelope"], received["ack_format"]) == (
         "sbdh", "xml", "sbdh", "xml")
