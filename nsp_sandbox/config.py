@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     plsp_url: str | None = Field(default=None, description="base URL of the PLSP Health Hub, e.g. http://plsp:8080/plsp")
 
     # HomeCareObservation (kommunale prøvesvar).
+    hco_version: str = Field(
+        default="1.2", pattern=r"^1\.[12](\.[0-9]+)?(-[a-z-]+)?$",
+        description="the HomeCareObservation IG version (1.1 or 1.2, or a release such as 1.1.0) a message is judged "
+        "by when neither an SBDH envelope nor the receiver's endpoint-register entry says")
     hco_ack_timeout_minutes: int = Field(default=30, description="MedCom: resend when no ack after this long")
     hco_max_resends: int = Field(default=2, description="MedCom: a message is resent at most this often")
     hco_sharing_policy_date: date = Field(

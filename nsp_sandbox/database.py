@@ -53,6 +53,19 @@ class Database:
     def create_tables(self, metadata: MetaData) -> None:
         metadata.create_all(self.engine)
 
+    def add_columns(self, added: tuple[tuple[str, str, str], ...]) -> None:
+        """Add to tables made by an earlier version the columns that came later: ``(table, column, SQL
+        type and default)``, each added only where the table exists and lacks it."""
+        from sqlalchemy import inspect
+
+        inspector = inspect(self.engine)
+        present = {table: {c["name"] for c in inspector.get_columns(table)}
+                   for table in {t for t, _, _ in added} if inspector.has_table(table)}
+        with self.engine.begin() as connection:
+            for table, column, definition in added:
+                if table in present and column not in present[table]:
+                    connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         with self._factory() as session:

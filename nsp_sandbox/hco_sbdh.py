@@ -2,12 +2,14 @@
 Standard Business Document Header), as both HCO emulators write and read it.
 
 A ``StandardBusinessDocument`` (XML, namespace ``…/StandardBusinessDocumentHeader``) holds the
-``StandardBusinessDocumentHeader`` and the message as base64 ``BinaryContent``:
+``StandardBusinessDocumentHeader`` and the message as base64 ``BinaryContent`` (``mimeType``
+``application/fhir+json`` or ``application/fhir+xml``):
 
 * ``Sender`` / ``Receiver``: ``Identifier Authority="iso6523-actorid-upis"`` = ``0088:<GLN>`` of the
   MessageHeader's sender and primary receiver organisations;
-* ``DocumentIdentification``: ``Standard`` = the event code, ``TypeVersion`` = the MessageDefinition
-  version (after ``|`` in ``MessageHeader.definition``), ``InstanceIdentifier`` = a new UUID per
+* ``DocumentIdentification``: ``Standard`` = the event code, ``TypeVersion`` = for HCO the IG version
+  the message follows (``1.1`` / ``1.2``, given by the sender), else the MessageDefinition version
+  (after ``|`` in ``MessageHeader.definition``), ``InstanceIdentifier`` = a new UUID per
   envelope, ``Type`` = ``Bundle``, ``MultipleType`` = false, ``CreationDateAndTime``;
 * ``BusinessScope``: ``Scope`` entries (``Identifier`` ``dk-medcom-messaging``) DOCUMENTID,
   PROCESSID (``urn:ehmi:sdn-emergence``), PATIENTID (CPR), SENDERID / RECEIVERID (SOR),
@@ -25,6 +27,7 @@ import binascii
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +37,7 @@ from lxml import etree
 from nsp_sandbox import fhir_shape as shape
 from nsp_sandbox.cpr import CPR_SYSTEM, ECPR_SYSTEM
 from nsp_sandbox.hco_terms import SOR_SYSTEM, valid_gln
-from nsp_sandbox.outcome import Issue
+from nsp_sandbox.outcome import FhirError, Issue
 
 SBDH_NS = "http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader"
 AUTHORITY = "iso6523-actorid-upis"
@@ -43,6 +46,7 @@ PROCESS_ID = "urn:ehmi:sdn-emergence"
 XML_TYPES = frozenset({"application/xml", "text/xml"})
 CONTENT_TYPE = "application/xml"
 FHIR_JSON = "application/fhir+json"
+FHIR_XML = "application/fhir+xml"
 GLN_SYSTEMS = ("https://www.gs1.org/gln", "http://www.gs1.org/gln")
 RECEIPT_MS = 600_000  # EHMI: the envelope receipt is expected within 10 minutes
 SOURCE = "EHMI SBDH profile (dk-ehmi-sbdh)"
@@ -71,6 +75,7 @@ class Envelope:
     created: str
     bundle: dict[str, Any]
     scopes: dict[str, str] = field(default_factory=dict)
+    content_type: str = FHIR_JSON  # BinaryContent/@mimeType: application/fhir+json or application/fhir+xml
 
     def to_json(self) -> dict[str, Any]:
         return {"sender": f"0088:{self.sender_gln}", "receiver": f"0088:{self.receiver_gln}",
@@ -111,10 +116,17 @@ def message_parties(bundle: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def wrap(bundle: dict[str, Any], now: datetime) -> tuple[bytes, str]:
+def wrap(bundle: dict[str, Any], now: datetime, *, content: bytes | None = None, content_type: str = FHIR_JSON,
+         type_version: str | None = None) -> tuple[bytes, str]:
     """The SBDH envelope of ``bundle`` and its InstanceIdentifier; ``ValueError`` when the message names
-    no GLN for its sender or receiver (an envelope is addressed by GLN)."""
+    no GLN for its sender or receiver (an envelope is addressed by GLN).
+
+    ``content``: the message as serialised (``content_type``: FHIR JSON or FHIR XML), else FHIR JSON;
+    ``type_version``: the DocumentIdentification/TypeVersion (for HCO the IG version the message
+    follows), else the MessageDefinition version after ``|`` in ``MessageHeader.definition``."""
     facts = message_parties(bundle)
+    if type_version:
+        facts["version"] = type_version
     for who in ("sender", "receiver"):
         if not valid_gln(facts[f"{who}_gln"]):
             raise ValueError(f"the message's {who} organisation has no valid GLN to address the SBDH envelope by")
@@ -163,8 +175,9 @@ def wrap(bundle: dict[str, Any], now: datetime) -> tuple[bytes, str]:
     sub(service, "BusinessServiceName", "EHMI-ReceiptAcknowledgement-Request")
     sub(service, "ServiceTransaction", TypeOfServiceTransaction="RequestingServiceTransaction",
         TimeToAcknowledgeReceipt=str(RECEIPT_MS))
-    content = json.dumps(bundle, ensure_ascii=False).encode("utf-8")
-    sub(root, "BinaryContent", base64.b64encode(content).decode("ascii"), mimeType=FHIR_JSON, encoding="UTF-8")
+    if content is None:
+        content, content_type = json.dumps(bundle, ensure_ascii=False).encode("utf-8"), FHIR_JSON
+    sub(root, "BinaryContent", base64.b64encode(content).decode("ascii"), mimeType=content_type, encoding="UTF-8")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8"), instance
 
 
@@ -172,8 +185,12 @@ def _issue(code: str, text: str, where: str, rule: str) -> Issue:
     return Issue("error", code, text, expression=where, rule=rule, source=SOURCE)  # type: ignore[arg-type]
 
 
-def unwrap(raw: bytes) -> Envelope:
-    """Read an SBDH envelope; ``EnvelopeError`` names every problem with its SBDH element."""
+def unwrap(raw: bytes, read_xml: Callable[[bytes], dict[str, Any]] | None = None) -> Envelope:
+    """Read an SBDH envelope; ``EnvelopeError`` names every problem with its SBDH element.
+
+    ``read_xml`` reads content of type ``application/fhir+xml`` (FHIR XML to FHIR JSON; a
+    :class:`~nsp_sandbox.outcome.FhirError` it raises is reported at the BinaryContent); without it
+    only FHIR JSON content is read."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
                              remove_comments=True, remove_pis=True)
     try:
@@ -237,25 +254,39 @@ def unwrap(raw: bytes) -> Envelope:
         if scope_root is not None and needed not in scopes:
             issues.append(_issue("required", f"The BusinessScope has no {needed} scope",
                                  f"{HEADER}/BusinessScope", "ehmi-sbdh-scope"))
-    bundle = _content(child(root, ROOT, "BinaryContent"), issues)
+    binary = child(root, ROOT, "BinaryContent")
+    bundle = _content(binary, issues, read_xml)
     if issues:
         raise EnvelopeError(issues)
-    assert bundle is not None
+    assert bundle is not None and binary is not None
+    mime = binary.get("mimeType", "").split(";")[0].strip().lower()
     return Envelope(glns["Sender"], glns["Receiver"], values["InstanceIdentifier"], values["Standard"],
-                    values["TypeVersion"], values["CreationDateAndTime"], bundle, scopes)
+                    values["TypeVersion"], values["CreationDateAndTime"], bundle, scopes,
+                    FHIR_XML if mime == FHIR_XML else FHIR_JSON)
 
 
-def _content(element: Any, issues: list[Issue]) -> dict[str, Any] | None:
+def _content(element: Any, issues: list[Issue], read_xml: Callable[[bytes], dict[str, Any]] | None,
+             ) -> dict[str, Any] | None:
     where = f"{ROOT}/BinaryContent"
     if element is None:
         return None
-    mime = element.get("mimeType", "")
-    if mime.split(";")[0].strip().lower() not in (FHIR_JSON, "application/json"):
+    mime = element.get("mimeType", "").split(";")[0].strip().lower()
+    readable = (FHIR_JSON, "application/json") + ((FHIR_XML,) if read_xml is not None else ())
+    if mime not in readable:
         issues.append(_issue("not-supported", f"{where}/@mimeType is '{mime[:60]}'; this system reads "
-                             f"{FHIR_JSON}", f"{where}/@mimeType", "ehmi-sbdh-content-type"))
+                             f"{' or '.join(readable)}", f"{where}/@mimeType", "ehmi-sbdh-content-type"))
         return None
     try:
-        content = json.loads(base64.b64decode((element.text or "").strip(), validate=True))
+        decoded = base64.b64decode((element.text or "").strip(), validate=True)
+        if mime == FHIR_XML and read_xml is not None:
+            try:
+                content: Any = read_xml(decoded)
+            except FhirError as exc:
+                issues.extend(_issue("structure", f"{where} (FHIR XML): {i.diagnostics}", where, i.rule or
+                                     "ehmi-sbdh-content") for i in exc.issues)
+                return None
+        else:
+            content = json.loads(decoded)
     except (binascii.Error, ValueError, RecursionError) as exc:
         issues.append(_issue("structure", f"{where} is not base64 of a JSON document: {type(exc).__name__}", where,
                              "ehmi-sbdh-content"))

@@ -124,9 +124,20 @@ class BindingChecker:
         result = self.terminology.check_in_code_system(self._complete_version(system, context), code, context)
         if result.status != "invalid":
             return []
-        return [Issue("error", "code-invalid", f"Unknown code: {result.message}",
+        return [Issue("error", "code-invalid", f"Unknown code: {result.message}{self._elsewhere(system, code)}",
                       expression=f"{path}.code", source=source, rule="code-system")]
 
+    def _elsewhere(self, system: str, code: str) -> str:
+        """Where a code unknown to the IG's own version of ``system`` is defined: another loaded release
+        (e.g. a code only terminology 2.0.2, of HCO 1.2, has, in a message judged as HCO 1.1)."""
+        found = []
+        for package, entry in self.terminology.registry.iter_resources("CodeSystem"):
+            if entry.url == system and entry.version and self.terminology.check_in_code_system(
+                    f"{system}|{entry.version}", code, package).valid:
+                found.append(f"{package.id} (code system version {entry.version})")
+        if not found:
+            return ""
+        return f"; it is defined only in {', '.join(found)}, a terminology release this IG version does not use"
 
 def _not_checked(binding: Binding, why: str, path: str, source: str) -> Issue:
     severity: Severity = "warning" if binding.strength == "required" else "information"

@@ -1,10 +1,12 @@
 """The conformance engine over HTTP: FHIR ``$validate`` (mounted at ``/conformance``).
 
 ``POST /$validate`` takes either the resource itself or a ``Parameters`` resource with a
-``resource`` parameter (and optionally ``profile``), as FHIR JSON or FHIR XML; ``?profile=`` may
-name the profile too. The answer is always ``200`` with an OperationOutcome listing what was
-found — a resource with errors is still a successful ``$validate`` — and ``4xx`` with an
-OperationOutcome when the request itself is unusable (not FHIR, not JSON/XML, too large).
+``resource`` parameter (and optionally ``profile`` and ``version``), as FHIR JSON or FHIR XML;
+``?profile=`` may name the profile too, ``?version=1.1|1.2`` the HomeCareObservation IG version to
+judge an HCO message by (:mod:`nsp_sandbox.hco_versions`). The answer is always ``200`` with an
+OperationOutcome listing what was found — a resource with errors is still a successful
+``$validate`` — and ``4xx`` with an OperationOutcome when the request itself is unusable (not
+FHIR, not JSON/XML, too large).
 ``GET /`` describes the operation and the loaded packages.
 """
 
@@ -17,6 +19,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from nsp_sandbox import hco_versions
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import (
     ACCEPTED_JSON_TYPES,
@@ -25,7 +28,7 @@ from nsp_sandbox.fhir_http import (
     read_body,
     read_fhir_json,
 )
-from nsp_sandbox.outcome import FhirError, operation_outcome
+from nsp_sandbox.outcome import FhirError, Issue, operation_outcome
 
 XML_TYPES = frozenset({"application/fhir+xml", "application/xml", "application/xml+fhir", "text/xml"})
 
@@ -61,12 +64,22 @@ OperationOutcome.</p>
 
     @app.post("/$validate", response_class=FhirJSONResponse)
     async def validate_operation(request: Request,
-                                 profile: str | None = Query(default=None, description="profile URL")) -> Response:
+                                 profile: str | None = Query(default=None, description="profile URL"),
+                                 version: str | None = Query(default=None, description="HCO IG version: 1.1 | 1.2"),
+                                 ) -> Response:
         resource = await _read_resource(request, context)
-        resource, given_profile = _unwrap_parameters(resource)
+        resource, given_profile, given_version = _unwrap_parameters(resource)
         wanted = profile or given_profile
+        version = version or given_version
         validator = await run_in_threadpool(lambda: context.validator)
-        issues = await run_in_threadpool(validator.validate, resource, wanted)
+        package = None
+        if version:
+            try:
+                package = hco_versions.package_for(validator.registry, version, resource)
+            except hco_versions.UnknownVersion as exc:
+                raise FhirError(400, Issue("error", "not-supported", str(exc), expression="version",
+                                           rule="hco-version")) from None
+        issues = await run_in_threadpool(lambda: validator.validate(resource, wanted, package=package))
         return FhirJSONResponse(operation_outcome(issues), status_code=200)
 
     return app
@@ -87,21 +100,22 @@ async def _read_resource(request: Request, context: SandboxContext) -> dict[str,
     return resource
 
 
-def _unwrap_parameters(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-    """``Parameters`` with a ``resource`` parameter: that resource and the ``profile`` parameter."""
+def _unwrap_parameters(body: dict[str, Any]) -> tuple[dict[str, Any], str | None, str | None]:
+    """``Parameters`` with a ``resource`` parameter: that resource and the ``profile`` and ``version``
+    parameters."""
     if body.get("resourceType") != "Parameters" or not isinstance(body.get("parameter"), list):
-        return body, None
+        return body, None, None
     resource: dict[str, Any] | None = None
-    profile: str | None = None
+    given: dict[str, str] = {}
     for parameter in body["parameter"]:
         if not isinstance(parameter, dict):
             continue
         if parameter.get("name") == "resource" and isinstance(parameter.get("resource"), dict):
             resource = parameter["resource"]
-        elif parameter.get("name") == "profile":
-            for key in ("valueUri", "valueCanonical", "valueString", "valueUrl"):
+        elif parameter.get("name") in ("profile", "version"):
+            for key in ("valueUri", "valueCanonical", "valueString", "valueUrl", "valueCode"):
                 if isinstance(parameter.get(key), str):
-                    profile = parameter[key]
+                    given[parameter["name"]] = parameter[key]
     if resource is None:
-        return body, None
-    return resource, profile
+        return body, None, None
+    return resource, given.get("profile"), given.get("version")

@@ -1,4 +1,6 @@
-"""``nsp-sandbox validate FILE... [--profile URL] [--json]``: validate FHIR files from the command line.
+"""``nsp-sandbox validate FILE... [--profile URL] [--ig NAME#VERSION | --ig 1.1] [--json]``: validate FHIR
+files from the command line (``--ig 1.1`` / ``--ig 1.2``: as that HomeCareObservation IG version,
+:mod:`nsp_sandbox.hco_versions`).
 
 Each file (FHIR JSON or FHIR XML, told by its extension or, failing that, its first byte) is
 validated against its ``meta.profile`` (and ``--profile`` when given) with the packages the
@@ -38,7 +40,8 @@ def validate(
     as_json: Annotated[bool, typer.Option(
         "--json", help="print one JSON object: file path -> OperationOutcome")] = False,
     ig: Annotated[str | None, typer.Option(
-        "--ig", help="NAME#VERSION whose dependency versions decide unversioned profiles "
+        "--ig", help="NAME#VERSION whose dependency versions decide unversioned profiles, or an "
+                     "HomeCareObservation version (1.1, 1.2, or a release such as 1.1.0) "
                      "(default: the package of the resource's own profile)")] = None,
 ) -> None:
     """Validate FHIR resources against the profiles in the loaded packages."""
@@ -105,7 +108,18 @@ def _validate_file(validator: Validator, path: Path, profile: str | None, ig: st
         content_type = "application/fhir+json"
     else:
         content_type = "application/fhir+xml" if raw.lstrip()[:1] == b"<" else "application/fhir+json"
-    return validator.validate_bytes(raw, content_type, profile, package=ig)
+    if ig is None or "#" in ig:
+        return validator.validate_bytes(raw, content_type, profile, package=ig)
+    from nsp_sandbox import hco_versions
+
+    resource, problems = validator.parse(raw, content_type)
+    if resource is None:
+        return problems
+    try:
+        package = hco_versions.package_for(validator.registry, ig, resource)
+    except hco_versions.UnknownVersion as exc:
+        return [Issue("fatal", "not-supported", str(exc), rule="hco-version")]
+    return validator.validate(resource, profile, package=package)
 
 
 def _print_table(out: Console, name: str, issues: list[Issue]) -> None:

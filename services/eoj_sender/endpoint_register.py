@@ -1,6 +1,8 @@
 """The EOJ's endpoint register, shaped like EHMI's EER: per receiving organisation its SOR and GLN,
-its ydernummer, the URL messages are posted to, the message types it takes and the envelope messages
-travel in (``none``: bare FHIR JSON; ``sbdh``: EHMI's SBDH envelope addressed ``0088:<GLN>``).
+its ydernummer, the URL messages are posted to, the message types it takes, the envelope messages
+travel in (``none``: bare FHIR JSON; ``sbdh``: EHMI's SBDH envelope addressed ``0088:<GLN>``) and the
+HomeCareObservation IG version it takes (``hco_version``: ``1.1`` / ``1.2``; null: the setting
+``NSP_SANDBOX_HCO_VERSION``).
 
 Seeded with the sandbox's own GP system emulator (Skødstrup Lægepraksis) and with every requesting
 GP organisation that occurs in the official HCO examples (read from the loaded package), all at the
@@ -15,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from nsp_sandbox import hco_versions
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.hco_examples import REQUESTER_PROFILE, example_organisations
 from nsp_sandbox.hco_terms import HCO_EVENT, valid_gln
@@ -27,6 +30,13 @@ SANDBOX_GP = {"sor": "52581000016005", "gln": "5790001234560", "ydernummer": "01
               "name": "Skødstrup Lægepraksis"}
 
 
+def _hco_version(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and bool(hco_versions.family(value))
+    except hco_versions.UnknownVersion:
+        return False
+
+
 def example_gps(context: SandboxContext) -> list[dict[str, str]]:
     """The requesting GP organisations of the official HCO examples."""
     return [gp for gp in example_organisations(context.packages, REQUESTER_PROFILE) if gp["ydernummer"]]
@@ -34,7 +44,8 @@ def example_gps(context: SandboxContext) -> list[dict[str, str]]:
 
 def _json(row: EndpointRow) -> dict[str, Any]:
     return {"sor": row.sor, "gln": row.gln, "ydernummer": row.ydernummer, "name": row.name, "url": row.url,
-            "message_types": row.message_types, "envelope": "sbdh" if row.sbdh else "none"}
+            "message_types": row.message_types, "envelope": "sbdh" if row.sbdh else "none",
+            "hco_version": row.hco_version}
 
 
 class EndpointRegister:
@@ -95,6 +106,11 @@ class EndpointRegister:
         if envelope not in ENVELOPES:
             problems.append(Issue("error", "value", f"'envelope' is one of {', '.join(ENVELOPES)}",
                                   expression="envelope", rule="eer-endpoint", source=SOURCE))
+        version = body.get("hco_version")
+        if version is not None and not _hco_version(version):
+            problems.append(Issue("error", "value", "'hco_version' is the HomeCareObservation IG version the "
+                                  "organisation takes: 1.1 or 1.2 (or a release such as 1.1.0), or null",
+                                  expression="hco_version", rule="eer-endpoint", source=SOURCE))
         if problems:
             raise FhirError(422, problems)
         with self._context.database.session() as s:
@@ -107,6 +123,6 @@ class EndpointRegister:
                 row = EndpointRow(sor=body["sor"])
                 s.add(row)
             row.gln, row.ydernummer, row.name, row.url = body["gln"], body["ydernummer"], body["name"], body["url"]
-            row.message_types, row.sbdh = types, envelope == "sbdh"
+            row.message_types, row.sbdh, row.hco_version = types, envelope == "sbdh", version
             s.flush()
             return _json(row)

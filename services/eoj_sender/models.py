@@ -13,6 +13,14 @@ class EojBase(DeclarativeBase):
     pass
 
 
+#: Columns added after the first version of the tables (``Database.add_columns``).
+ADDED_COLUMNS = (
+    ("eoj_endpoint", "hco_version", "VARCHAR(32)"),
+    ("eoj_message", "hco_version", "VARCHAR(32) DEFAULT '1.2'"),
+    ("eoj_message", "fhir_format", "VARCHAR(8) DEFAULT 'json'"),
+)
+
+
 class EndpointRow(EojBase):
     """One receiving organisation (EER-like): SOR/GLN → endpoint URL and the message types it takes."""
 
@@ -25,6 +33,7 @@ class EndpointRow(EojBase):
     url: Mapped[str] = mapped_column(String(500))
     message_types: Mapped[list[str]] = mapped_column(JSON)
     sbdh: Mapped[bool] = mapped_column(Boolean, default=False)
+    hco_version: Mapped[str | None] = mapped_column(String(32))  # the HCO IG version it takes; None: the setting
 
 
 class MessageRow(EojBase):
@@ -52,6 +61,8 @@ class MessageRow(EojBase):
     consent: Mapped[bool] = mapped_column(Boolean, default=False)
     dds_entry: Mapped[str | None] = mapped_column(String(64))
     dds_reason: Mapped[str | None] = mapped_column(String(500))
+    hco_version: Mapped[str] = mapped_column(String(32), default="1.2")  # the HCO IG version it follows
+    fhir_format: Mapped[str] = mapped_column(String(8), default="json")  # json | xml: as sent (and shared)
 
 
 class AckLogRow(EojBase):

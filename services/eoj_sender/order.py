@@ -53,6 +53,10 @@ class Order(BaseModel):
     refused_consent: bool = Field(default=False, description="the citizen refused sharing (security label R)")
     consent: bool = Field(default=False, description="explicit consent to share before the policy date")
     signature: Signature = Field(default_factory=Signature)
+    version: str | None = Field(
+        default=None, pattern=r"^1\.[12](\.[0-9]+)?(-[a-z-]+)?$",
+        description="the HomeCareObservation IG version the message follows (1.1 or 1.2); default: the "
+        "receiver's endpoint-register entry, else NSP_SANDBOX_HCO_VERSION")
 
 
 class Modification(BaseModel):

@@ -17,8 +17,10 @@ from typing import Any
 from sqlalchemy import select
 
 from nsp_sandbox import fhir_shape as shape
+from nsp_sandbox import hco_versions
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.fhir_format import serialise
 from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, SOR_SYSTEM, repertoire
 from nsp_sandbox.outcome import FhirError, Issue
 from services.eoj_sender.chain import read_facts
@@ -76,9 +78,21 @@ class Outbox:
                                        rule="eer-receiver-known", source="EHMI EER"))
         return Receiver(endpoint["sor"], endpoint["gln"], endpoint["ydernummer"], endpoint["name"]), endpoint["url"]
 
+    def _version(self, explicit: str | None, receiver: str) -> str:
+        """The HCO IG version of a message to ``receiver``: ``explicit``, else the receiver's endpoint-register
+        entry, else the setting (:mod:`nsp_sandbox.hco_versions`)."""
+        endpoint = self._register.find(receiver) if receiver else None
+        try:
+            return hco_versions.choose(explicit, endpoint and endpoint.get("hco_version"),
+                                       self._context.settings.hco_version)
+        except hco_versions.UnknownVersion as exc:
+            raise FhirError(422, Issue("error", "not-supported", str(exc), expression="version",
+                                       rule="hco-version")) from None
+
     async def _build(self, order: Order, *, activity: str = "new-message", previous: MessageRow | None = None,
                      conclusion: str | None = None) -> tuple[dict[str, Any], str]:
         check_order(order, self.repertoire())
+        order.version = self._version(order.version, order.receiver)
         receiver, url = self._receiver(order.receiver)
         earlier = json.loads(previous.bundle) if previous else None
         # Who this EOJ speaks as, from NSP's SOR register; a later version keeps its chain's sender.
@@ -93,7 +107,7 @@ class Outbox:
         for item, built in zip(order.observations, observations, strict=True):
             # Remembered, so a later version keeps each result's id and sampling time.
             item.id, item.time = built["id"], datetime.fromisoformat(built["effectiveDateTime"])
-        errors = [i for i in self._context.validator.validate(bundle) if i.is_error]
+        errors = [i for i in hco_versions.validate(self._context.validator, bundle, order.version) if i.is_error]
         if errors:  # the order produced a message the profile refuses: say where, send nothing
             raise FhirError(422, errors)
         return bundle, url
@@ -142,8 +156,10 @@ class Outbox:
                                         conclusion=retraction.reason)
         return await self._send(bundle, url, order=order, previous=previous)
 
-    async def send_ready(self, bundle: dict[str, Any], receiver: str | None) -> dict[str, Any]:
-        """Send a ready-made HCO Bundle as is; linked to its original by its Provenance."""
+    async def send_ready(self, bundle: dict[str, Any], receiver: str | None, *, version: str | None = None,
+                         fhir_format: str = "json") -> dict[str, Any]:
+        """Send a ready-made HCO Bundle as is (in the FHIR format it came in); linked to its original by its
+        Provenance; ``version``: the HCO IG version it follows (default: the receiver's, else the setting)."""
         facts = read_facts(bundle)
         if facts is None:
             raise FhirError(422, Issue("error", "structure", "Not an HCO message: a Bundle whose first entry is a "
@@ -151,6 +167,7 @@ class Outbox:
                                        rule="hco-message", source="MedCom HomeCareObservation 1.2.1"))
         key = receiver or facts.receiver_ids.get(SOR_SYSTEM) or facts.receiver_ids.get(GLN_SYSTEM) or ""
         _, url = self._receiver(key)
+        version = self._version(version, key)
         with self._context.database.session() as s:
             if s.scalar(select(MessageRow.pk).where(MessageRow.header_id == facts.header_id)) is not None:
                 raise FhirError(409, Issue("error", "duplicate", f"MessageHeader.id {facts.header_id} was already "
@@ -158,12 +175,22 @@ class Outbox:
                                            source=SOURCE))
             previous = (s.scalar(select(MessageRow).where(MessageRow.header_id == facts.previous_header))
                         if facts.previous_header else None)
-        return await self._send(bundle, url, order=None, previous=previous)
+        return await self._send(bundle, url, order=None, previous=previous, version=version, fhir_format=fhir_format)
+
+    async def _post(self, url: str, bundle: dict[str, Any], envelope: str, version: str, fhir_format: str) -> str:
+        """Send one transmission: in the receiver's envelope, as FHIR JSON or FHIR XML; an envelope names the
+        HCO IG version (DocumentIdentification/TypeVersion)."""
+        xml = serialise(bundle, "xml", self._context.validator.structures) if fhir_format == "xml" else None
+        return await post_message(self._context.peers, url, bundle, envelope=envelope, now=self._context.clock.now(),
+                                  xml=xml, type_version=hco_versions.family(version))
 
     async def _send(self, bundle: dict[str, Any], url: str, *, order: Order | None,
-                    previous: MessageRow | None = None, envelope: str | None = None) -> dict[str, Any]:
+                    previous: MessageRow | None = None, envelope: str | None = None, version: str | None = None,
+                    fhir_format: str = "json") -> dict[str, Any]:
         facts = read_facts(bundle, any_event=True)  # the replay corpus sends faulty messages on purpose
         assert facts is not None
+        version = version or (order.version if order else None) or self._version(
+            None, facts.receiver_ids.get(SOR_SYSTEM) or facts.receiver_ids.get(GLN_SYSTEM) or "")
         now = naive_utc(self._context.clock.now())
         with self._context.database.session() as s:
             s.add(MessageRow(
@@ -175,9 +202,9 @@ class Outbox:
                 bundle=json.dumps(bundle, ensure_ascii=False), endpoint_url=url, sent_at=now,
                 send_result="sending", ack="pending", resends=[], refused_consent=facts.refused_consent,
                 consent=bool(order and order.consent) or bool(previous and previous.consent),
-                dds_reason="waiting for a positive acknowledgement from the GP"))
-        result = await post_message(self._context.peers, url, bundle,
-                                    envelope=envelope or self._envelope_for(bundle), now=self._context.clock.now())
+                dds_reason="waiting for a positive acknowledgement from the GP", hco_version=version,
+                fhir_format=fhir_format))
+        result = await self._post(url, bundle, envelope or self._envelope_for(bundle), version, fhir_format)
         with self._context.database.session() as s:
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == facts.header_id))
             assert row is not None
@@ -224,8 +251,8 @@ class Outbox:
             bundle["timestamp"] = now.isoformat(timespec="seconds")
             row.bundle, row.bundle_id = json.dumps(bundle, ensure_ascii=False), bundle["id"]
             row.resends = [*row.resends, {"at": naive_utc(now).isoformat(), "bundle_id": bundle["id"]}]
-            url = row.endpoint_url
-        result = await post_message(self._context.peers, url, bundle, envelope=self._envelope_for(bundle), now=now)
+            url, version, fhir_format = row.endpoint_url, row.hco_version, row.fhir_format
+        result = await self._post(url, bundle, self._envelope_for(bundle), version, fhir_format)
         with self._context.database.session() as s:
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
             assert row is not None
@@ -330,7 +357,7 @@ class Outbox:
             return {
                 "id": row.header_id, "bundle_id": row.bundle_id, "activity": row.activity, "cpr": row.cpr,
                 "endpoint": row.endpoint_url, "sent_at": _aware(row.sent_at).isoformat(),
-                "send_result": row.send_result,
+                "send_result": row.send_result, "hco_version": row.hco_version, "format": row.fhir_format,
                 "ack": row.ack, "ack_outcome": row.ack_outcome,
                 "ack_log": [{"at": _aware(a.received_at).isoformat(), "bundle_id": a.bundle_id, "code": a.code,
                              "verdict": a.verdict} for a in acks],

@@ -2,7 +2,9 @@
 
 * The message Bundle itself is the document (ITI-65), described by a DocumentReference declaring and
   meeting the ``homecare-observation-documentreference`` profile of ``medcom.fhir.dk.xdsdocuments``
-  (typeCode ``urn:oid:1.2.208.184.100.1#HCOM``, formatCode ``urn:ad:dk:medcom:msg:hco-v1.2:full``,
+  (typeCode ``urn:oid:1.2.208.184.100.1#HCOM``, formatCode ``urn:ad:dk:medcom:msg:hco-v1.2:full`` or
+  ``…hco-v1.1:full`` by the HCO IG version the message follows; content type ``application/fhir+json``
+  or ``application/fhir+xml``, the format it was sent in,
   classCode ``001``, facility ``550621000005101``, practice ``658161000005107``, metadata version
   ``2.0``, contained ``medcom-document-patient`` and ``medcom-document-organization``); the EOJ
   provides it with a system token from NSP's STS.
@@ -33,7 +35,10 @@ from sqlalchemy import select
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.cpr import is_cpr
+from nsp_sandbox.fhir_format import FHIR_XML, serialise
+from nsp_sandbox.fhir_http import FHIR_JSON
 from nsp_sandbox.hco_terms import GLN_SYSTEM, SOR_SYSTEM
+from nsp_sandbox.hco_versions import format_code
 from nsp_sandbox.mhd_source import (
     CONFIDENTIALITY,
     Coding,
@@ -71,9 +76,11 @@ def as_uuid(text: str) -> uuid.UUID:
         return uuid.uuid5(uuid.NAMESPACE_URL, f"urn:medcom:hco:{text}")
 
 
-def document_metadata(bundle: dict[str, Any], person: Person | None = None) -> DocumentMetadata:
+def document_metadata(bundle: dict[str, Any], person: Person | None = None, *, version: str = "1.2",
+                      content_type: str = FHIR_JSON) -> DocumentMetadata:
     """The DocumentEntry of an HCO message Bundle (its uniqueId derives from the Bundle.id); the patient
-    as ``person`` (from NSP's CPR register) names them — without it, as the message's Patient does."""
+    as ``person`` (from NSP's CPR register) names them — without it, as the message's Patient does. The
+    formatCode follows the HCO IG ``version``; ``content_type`` is the document's FHIR format."""
     resources = [e.get("resource", {}) for e in bundle.get("entry", [])]
     header = resources[0]
     by_ref = {f"{r.get('resourceType')}/{r.get('id')}": r for r in resources}
@@ -93,7 +100,8 @@ def document_metadata(bundle: dict[str, Any], person: Person | None = None) -> D
         author=Organisation(sor, sender.get("name", ""), gln),
         unique_id=f"urn:uuid:{as_uuid(bundle['id'])}",
         title=f"Kommunale prøvesvar (HCOM-{header['id']})",
-        type=HCOM_TYPE, category=CLINICAL_REPORT, format=HCO_FORMAT,
+        type=HCOM_TYPE, category=CLINICAL_REPORT, format=Coding(HCO_FORMAT.system, *format_code(version)),
+        content_type=content_type,
         facility_type=HOME_NURSING_UNIT, practice_setting=HOME_NURSING,
         creation=datetime.fromisoformat(bundle["timestamp"]),
         service_start=min(effective) if effective else None,
@@ -178,8 +186,11 @@ class Sharing:
                              f"{current[1]} (entered-in-error)")
                 return
             assert person is not None
-            meta = document_metadata(bundle, person)
-            content = json.dumps(bundle, ensure_ascii=False, indent=2).encode("utf-8")
+            xml = row.fhir_format == "xml"  # shared in the format it was sent in, for the IG version it follows
+            meta = document_metadata(bundle, person, version=row.hco_version,
+                                     content_type=FHIR_XML if xml else FHIR_JSON)
+            content = (serialise(bundle, "xml", self._context.validator.structures) if xml
+                       else json.dumps(bundle, ensure_ascii=False, indent=2).encode("utf-8"))
             replaces = current[1] if current and row.activity == "modified-message" else None
             entry = await source.provide(meta, content, submitted=now, replaces=replaces)
         except (RecipientError, XdsClientError, NspUnavailable, httpx.HTTPError) as exc:

@@ -1,7 +1,7 @@
-"""EHMI-style transport: the message Bundle is POSTed to the receiver's endpoint as FHIR JSON, or
-wrapped in an SBDH envelope addressed ``0088:<GLN>`` (``nsp_sandbox.hco_sbdh``) when the endpoint
-register says so. The HTTP answer only says the inbox took it (a receipt); the MedCom
-Acknowledgement arrives later at the EOJ's own ``/eoj/ehmi``."""
+"""EHMI-style transport: the message Bundle is POSTed to the receiver's endpoint as FHIR JSON (or FHIR
+XML, as it was given to the EOJ), or wrapped in an SBDH envelope addressed ``0088:<GLN>``
+(``nsp_sandbox.hco_sbdh``) when the endpoint register says so. The HTTP answer only says the inbox
+took it (a receipt); the MedCom Acknowledgement arrives later at the EOJ's own ``/eoj/ehmi``."""
 
 from __future__ import annotations
 
@@ -16,16 +16,21 @@ from nsp_sandbox.hco_sbdh import wrap
 from nsp_sandbox.peers import Peers
 
 FHIR_JSON = "application/fhir+json"
+FHIR_XML = "application/fhir+xml"
 
 
 async def post_message(peers: Peers, url: str, bundle: dict[str, Any], *, envelope: str = "none",
-                       now: datetime | None = None) -> str:
-    """POST ``bundle`` to ``url`` (``envelope`` ``sbdh``: in an SBDH envelope); answers a one-line receipt
+                       now: datetime | None = None, xml: bytes | None = None, type_version: str | None = None) -> str:
+    """POST ``bundle`` to ``url`` (``envelope`` ``sbdh``: in an SBDH envelope whose TypeVersion is
+    ``type_version``; ``xml``: the message as FHIR XML, sent as that); answers a one-line receipt
     (``HTTP 202``, with the envelope's InstanceIdentifier, or what went wrong)."""
     body, content_type, note = json.dumps(bundle, ensure_ascii=False).encode("utf-8"), FHIR_JSON, ""
+    if xml is not None:
+        body, content_type = xml, FHIR_XML
     if envelope == "sbdh":
         try:
-            body, instance = wrap(bundle, now or datetime.now(UTC))
+            body, instance = wrap(bundle, now or datetime.now(UTC), content=body, content_type=content_type,
+                                  type_version=type_version)
         except ValueError as exc:
             return f"not delivered: {exc}"[:500]
         content_type, note = SBDH_CONTENT_TYPE, f" (SBDH envelope {instance})"

@@ -17,7 +17,9 @@ MedCom Acknowledgement, sent to the message's ``source.endpoint``.
    ``POST /lps/outbox/deliver``), it is refused ``MSG_NO_EXIST``. A resend of a held message stays held.
 The behaviour switches (``mode``, ``withhold``, ``twice``, ``delay_minutes``) let a vendor's EOJ be
 tested against positive, negative, missing, duplicate and late acknowledgements. A message that came
-in an SBDH envelope gets its acknowledgement in one (sender and receiver swapped).
+in an SBDH envelope gets its acknowledgement in one (sender and receiver swapped), and one that came as
+FHIR XML gets it as FHIR XML (``formats``). The profile layer judges the message by the HCO IG version
+its envelope names, else ``NSP_SANDBOX_HCO_VERSION`` (:mod:`nsp_sandbox.hco_versions`).
 """
 
 from __future__ import annotations
@@ -30,18 +32,19 @@ from typing import Any
 from sqlalchemy import select
 
 from nsp_sandbox import fhir_shape as shape
+from nsp_sandbox import hco_versions
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.config import Strictness
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.cpr import CPR_SYSTEM, ECPR_SYSTEM
 from nsp_sandbox.hco_examples import REQUESTER_PROFILE, example_organisations
-from nsp_sandbox.hco_sbdh import CONTENT_TYPE as SBDH_CONTENT_TYPE
-from nsp_sandbox.hco_sbdh import Envelope, wrap
+from nsp_sandbox.hco_sbdh import Envelope
 from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, HCO_EVENT, REPERTOIRE_SYSTEMS, SOR_SYSTEM, repertoire
 from nsp_sandbox.outcome import Issue
 from services.lps.acknowledgement import build_ack, restamp
 from services.lps.business_rules import DEFINITION_URL, HL7_MSG, MEDCOM_MSG, Earlier, Finding, check
-from services.lps.models import AckOutRow, EnvelopeRow, ReceivedRow, SettingRow
+from services.lps.formats import body_of, remember_xml, version_of
+from services.lps.models import AckOutRow, EnvelopeRow, ReceivedRow, SettingRow, XmlRow
 from services.lps.switches import Switches
 
 SANDBOX_PRACTICE = {"sor": "52581000016005", "gln": "5790001234560", "name": "Skødstrup Lægepraksis"}
@@ -112,9 +115,14 @@ class Inbox:
             return f"{self._context.peers.url('eoj')}/ehmi"
         return endpoint
 
-    async def receive(self, bundle: dict[str, Any], envelope: Envelope | None = None) -> Received:
-        """Check, store and acknowledge one message (``envelope``: the SBDH it came in, if any)."""
+    async def receive(self, bundle: dict[str, Any], envelope: Envelope | None = None,
+                      fhir_format: str = "json") -> Received:
+        """Check, store and acknowledge one message (``envelope``: the SBDH it came in, if any;
+        ``fhir_format``: the FHIR format it came in, which its acknowledgement is answered in)."""
         now = self._context.clock.now()
+        xml = fhir_format == "xml"
+        if xml:
+            remember_xml(self._context.database, shape.text(bundle.get("id")))
         resources = shape.resources(bundle)
         header = resources[0] if resources else {}
         event = shape.text(shape.obj(header.get("eventCoding")).get("code"))
@@ -150,7 +158,7 @@ class Inbox:
             self._store(bundle, header, sender_ids, receiver_ids, "duplicate", by_header.ack_code, ack,
                         [], by_header, envelope)
             delivery = await self._deliver(ack, self.return_address(return_to, sender_ids.get(SOR_SYSTEM, "")),
-                                           envelope is not None)
+                                           envelope is not None, xml)
             return Received("duplicate", by_header.ack_code, ack["id"], delivery)
         if me is None:
             me = {"sor": SANDBOX_PRACTICE["sor"], "gln": SANDBOX_PRACTICE["gln"], "name": SANDBOX_PRACTICE["name"]}
@@ -167,7 +175,7 @@ class Inbox:
                                      f"'{event}'", "Bundle.entry[0].resource.eventCoding", "ehmi-message-type",
                                      (HL7_MSG, "MSG_UNKNOWN_TYPE")))
         else:
-            findings.extend(self._profile(bundle))
+            findings.extend(self._profile(bundle, version_of(envelope, self._context.settings.hco_version)))
             waiting_for = self._missing_original(resources, header_id)
             if not any(f.issue.is_error for f in findings) and waiting_for is not None and self._may_hold():
                 self._store(bundle, header, sender_ids, receiver_ids, "held", "pending", {}, findings, None, envelope)
@@ -176,7 +184,7 @@ class Inbox:
                                 f"(at most {minutes} minutes, then refused MSG_NO_EXIST)")
             if not any(f.issue.is_error for f in findings):
                 findings.extend(self._business(bundle))
-        received = await self._answer(bundle, findings, me, envelope, envelope is not None, None)
+        received = await self._answer(bundle, findings, me, envelope, envelope is not None, None, xml)
         if received.verdict in ("accepted", "rejected"):
             await self._release_waiting_for(header_id)
         return received
@@ -211,13 +219,14 @@ class Inbox:
             assert row is not None
             bundle = json.loads(row.bundle)
             sbdh = s.get(EnvelopeRow, row.bundle_id) is not None
+            xml = s.get(XmlRow, row.bundle_id) is not None
         resources = shape.resources(bundle)
         by_ref = {f"{r.get('resourceType')}/{r.get('id')}": r for r in resources}
         destination = shape.obj((shape.arr(resources[0].get("destination")) or [{}])[0])
         receiver_ids = shape.identifiers(by_ref.get(shape.reference(destination.get("receiver")), {}))
         me = next((p for p in self.practices() if p["sor"] == receiver_ids.get(SOR_SYSTEM)
                    or p["gln"] == receiver_ids.get(GLN_SYSTEM)), dict(SANDBOX_PRACTICE))
-        received = await self._answer(bundle, self._business(bundle), me, None, sbdh, pk)
+        received = await self._answer(bundle, self._business(bundle), me, None, sbdh, pk, xml)
         if received.verdict in ("accepted", "rejected"):
             await self._release_waiting_for(str(resources[0].get("id")))
         return received
@@ -235,9 +244,9 @@ class Inbox:
         return out
 
     async def _answer(self, bundle: dict[str, Any], findings: list[Finding], me: dict[str, str],
-                      envelope: Envelope | None, sbdh: bool, held: int | None) -> Received:
+                      envelope: Envelope | None, sbdh: bool, held: int | None, xml: bool = False) -> Received:
         """Apply the behaviour switches, build, store and send the acknowledgement (``sbdh``: in an envelope;
-        ``held``: the row of a held message being decided now)."""
+        ``held``: the row of a held message being decided now; ``xml``: as FHIR XML)."""
         now = self._context.clock.now()
         resources = shape.resources(bundle)
         header = resources[0]
@@ -271,7 +280,8 @@ class Inbox:
             self._store(bundle, header, sender_ids, receiver_ids, verdict, code, ack, findings, None, envelope)
         else:
             self._decided(held, verdict, code, ack, findings)
-        delivery = await self._deliver(ack, self.return_address(return_to, sender_ids.get(SOR_SYSTEM, "")), sbdh)
+        delivery = await self._deliver(ack, self.return_address(return_to, sender_ids.get(SOR_SYSTEM, "")), sbdh,
+                                       xml)
         return Received(verdict, code, ack["id"], delivery)
 
     def _decided(self, pk: int, verdict: str, code: str, ack: dict[str, Any], findings: list[Finding]) -> None:
@@ -284,9 +294,9 @@ class Inbox:
             row.verdict, row.ack_code, row.ack = verdict, code, ack
             row.issues = [f.issue.to_fhir() | {"msg_code": f.msg_code} for f in findings]
 
-    def _profile(self, bundle: dict[str, Any]) -> list[Finding]:
+    def _profile(self, bundle: dict[str, Any], version: str) -> list[Finding]:
         out = []
-        for issue in self._context.validator.validate(bundle):
+        for issue in hco_versions.validate(self._context.validator, bundle, version):
             if issue.severity not in ("error", "fatal"):
                 continue
             out.append(Finding(issue, *msg_code_of(issue)))
@@ -339,7 +349,7 @@ class Inbox:
                 s.add(EnvelopeRow(bundle_id=bundle_id[:200], instance_identifier=envelope.instance_identifier[:200],
                                   sender_gln=envelope.sender_gln, receiver_gln=envelope.receiver_gln))
 
-    async def _deliver(self, ack: dict[str, Any], url: str | None, sbdh: bool = False) -> str:
+    async def _deliver(self, ack: dict[str, Any], url: str | None, sbdh: bool = False, xml: bool = False) -> str:
         switches = self._switches.get()
         now = self._context.clock.now()
         if url is None:
@@ -357,6 +367,8 @@ class Inbox:
             if sbdh:  # acknowledgements go back the way the message came
                 s.add(EnvelopeRow(bundle_id=str(ack["id"]), instance_identifier="", sender_gln="",
                                   receiver_gln=""))
+            if xml:  # and in the format it came in
+                s.add(XmlRow(bundle_id=str(ack["id"])))
             s.flush()
             pk = row.pk
         if state == "withheld":
@@ -380,17 +392,16 @@ class Inbox:
             url, ack, copies = row.url, row.ack, row.copies
             row.state = "sending"
             sbdh = s.get(EnvelopeRow, str(ack.get("id"))) is not None
+            xml = s.get(XmlRow, str(ack.get("id"))) is not None
         results = []
         client = self._context.peers.client_for_url(url)
         for _ in range(copies):
-            body, content_type = json.dumps(ack, ensure_ascii=False).encode("utf-8"), "application/fhir+json"
-            if sbdh:
-                try:  # each copy in an envelope of its own
-                    body, _ = wrap(ack, self._context.clock.now())
-                    content_type = SBDH_CONTENT_TYPE
-                except ValueError as exc:
-                    results.append(f"not delivered: {exc}")
-                    continue
+            try:  # each copy in an envelope of its own
+                body, content_type = body_of(ack, sbdh=sbdh, xml=xml, library=self._context.validator.structures,
+                                             now=self._context.clock.now())
+            except ValueError as exc:
+                results.append(f"not delivered: {exc}")
+                continue
             try:
                 response = await client.post(url, content=body, headers={"Content-Type": content_type})
                 results.append(f"HTTP {response.status_code}")

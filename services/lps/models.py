@@ -60,6 +60,14 @@ class EnvelopeRow(LpsBase):
     receiver_gln: Mapped[str] = mapped_column(String(16))
 
 
+class XmlRow(LpsBase):
+    """A transmission (a received message or an outgoing acknowledgement, by Bundle.id) in FHIR XML; one
+    without a row is FHIR JSON. An acknowledgement is answered in the format its message came in."""
+
+    __tablename__ = "lps_xml"
+    bundle_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
 class SettingRow(LpsBase):
     """A behaviour switch (``mode``, ``withhold``, ``twice``, ``delay_minutes``) or a return address."""
 

@@ -45,7 +45,8 @@ CONDITIONLIST_PROFILE = "http://medcomfhir.dk/ig/conditionlist/StructureDefiniti
 NOTES_PROFILE = "http://medcomfhir.dk/ig/notes/StructureDefinition/medcom-notes-bundle"
 PROFILES = {"hco": HCO_PROFILE, "conditionlist": CONDITIONLIST_PROFILE, "notes": NOTES_PROFILE}
 KIND_BY_TYPE = {"HCOM": "hco", "11450-4": "conditionlist", "866144008": "notes"}
-KIND_BY_FORMAT = {"urn:ad:dk:medcom:msg:hco-v1.2:full": "hco", "urn:ad:dk:medcom:plr-v1.0:full": "conditionlist"}
+KIND_BY_FORMAT = {"urn:ad:dk:medcom:msg:hco-v1.2:full": "hco", "urn:ad:dk:medcom:msg:hco-v1.1:full": "hco",
+                  "urn:ad:dk:medcom:plr-v1.0:full": "conditionlist"}
 CACHE_SIZE = 4000
 PARALLEL = 8  # retrievals in flight at once
 

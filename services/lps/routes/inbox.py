@@ -1,8 +1,9 @@
 """The EHMI inbox and what came in:
 
-* ``POST /ehmi``        an HCO message in — bare FHIR JSON, or wrapped in an SBDH envelope (XML)
-                        addressed ``0088:<GLN>`` of one of the practices (:func:`nsp_sandbox.ehmi.receive`)
-                        — and a MedCom Acknowledgement out; the HTTP answer says what happened
+* ``POST /ehmi``        an HCO message in — bare FHIR JSON or FHIR XML, or wrapped in an SBDH envelope
+                        (XML) addressed ``0088:<GLN>`` of one of the practices
+                        (:func:`nsp_sandbox.ehmi.receive_message`) — and a MedCom Acknowledgement out, in
+                        the format the message came in; the HTTP answer says what happened
 * ``GET  /inbox?cpr=``  what the GP sees: newest versions, corrections marked R, cancellations
 * ``GET  /received``    every received transmission with its acknowledgement (for testers)
 """
@@ -17,11 +18,11 @@ from sqlalchemy import select
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.database import Database
-from nsp_sandbox.ehmi import receive as receive_ehmi
+from nsp_sandbox.ehmi import receive_message
 from nsp_sandbox.outcome import FhirError, Issue
 from services.lps.gp_view import inbox as gp_inbox
 from services.lps.inbox import Inbox
-from services.lps.models import EnvelopeRow, ReceivedRow
+from services.lps.models import EnvelopeRow, ReceivedRow, XmlRow
 
 PRACTICES = "a practice of this GP system (GET /lps/practices)"
 READ_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError)
@@ -36,7 +37,7 @@ def unreadable(exc: Exception) -> FhirError:
 
 def received_rows(database: Database, header_id: str | None) -> list[dict[str, Any]]:
     """Every received transmission (or those of one MessageHeader.id), oldest first, with its
-    acknowledgement and which of the two travelled in an SBDH envelope."""
+    acknowledgement, which of the two travelled in an SBDH envelope and in which FHIR format."""
     with database.session() as s:
         query = select(ReceivedRow).order_by(ReceivedRow.pk)
         if header_id:
@@ -45,10 +46,13 @@ def received_rows(database: Database, header_id: str | None) -> list[dict[str, A
         ids = [r.bundle_id for r in rows] + [str(r.ack.get("id")) for r in rows]
         wrapped = set(s.scalars(select(EnvelopeRow.bundle_id).where(EnvelopeRow.bundle_id.in_(ids)))) if rows \
             else set()
+        xml = set(s.scalars(select(XmlRow.bundle_id).where(XmlRow.bundle_id.in_(ids)))) if rows else set()
         return [{"bundle_id": r.bundle_id, "header_id": r.header_id, "activity": r.activity, "cpr": r.cpr,
                  "envelope": "sbdh" if r.bundle_id in wrapped else "none",
                  "verdict": r.verdict, "ack_code": r.ack_code, "issues": r.issues, "ack": r.ack,
-                 "ack_envelope": "sbdh" if str(r.ack.get("id")) in wrapped else "none"}
+                 "ack_envelope": "sbdh" if str(r.ack.get("id")) in wrapped else "none",
+                 "format": "xml" if r.bundle_id in xml else "json",
+                 "ack_format": "xml" if str(r.ack.get("id")) in xml else "json"}
                 for r in rows]
 
 
@@ -60,10 +64,10 @@ def router(context: SandboxContext, inbox: Inbox) -> APIRouter:
 
     @faces.post("/ehmi")
     async def ehmi(request: Request) -> JSONResponse:
-        bundle, envelope = await receive_ehmi(request, context.settings.max_body_bytes, own_glns=own_glns,
-                                              receivers=PRACTICES)
+        incoming = await receive_message(request, context.settings.max_body_bytes, context.validator.structures,
+                                         own_glns=own_glns, receivers=PRACTICES)
         try:
-            received = await inbox.receive(bundle, envelope)
+            received = await inbox.receive(incoming.bundle, incoming.envelope, incoming.fhir_format)
         except READ_ERRORS as exc:
             raise unreadable(exc) from None
         if received.ack_code is None and received.verdict != "held":  # nothing to acknowledge: say why
