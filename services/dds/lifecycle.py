@@ -11,7 +11,11 @@ Rules (ITI TF-3 4.2.2 as used in Denmark, see ``docs/dds.md``):
   ``superseded`` in a provide (MHD UpdateDocumentRefs) must be one that submission replaces
   (``dds-update-document-refs``).
 * Deprecation without replacement (IHE RMU, ITI-92) changes only the status, from ``current`` to
-  ``superseded`` or ``entered-in-error``; every other change is refused.
+  ``superseded`` or ``entered-in-error``; every other change is refused, deprecating an entry
+  already deprecated too (a no-op is only ``current`` → ``current``).
+* Every status change (by replacement or deprecation, over any face) is one compare-and-set in the
+  registry's storage: of concurrent changes to one entry exactly one wins; the others are refused
+  whole, as they would be had they come after it.
 * Only the source that registered an entry changes its status (by RMU or by replacing it): the
   same system identity (the persona of its token), or with access control off — or for an entry
   registered without a token — the same author institution (SOR). "MAY be changed to Deprecated
@@ -101,6 +105,18 @@ def check_status_change(entry: StoredEntry, new_status: AvailabilityStatus, expr
         expression=expression, source=RULE_SOURCE, rule="dds-status-transition",
         ihe_code="XDSRegistryDeprecatedDocumentError" if entry.status is not AvailabilityStatus.CURRENT
         else "XDSMetadataUpdateError",
+    )
+
+
+def check_expected_status(entry: StoredEntry, expected: AvailabilityStatus | None, expression: str) -> Issue | None:
+    """Whether ``entry`` has the status the request says it has (ITI-57 ``OriginalStatus``; None: no
+    condition)."""
+    if expected is None or entry.status is expected:
+        return None
+    return Issue(
+        "error", "conflict",
+        f"The request expects DocumentReference/{entry.id} to be '{expected.value}'; it is '{entry.status.value}'",
+        expression=expression, source=RULE_SOURCE, rule="dds-expected-status", ihe_code="XDSMetadataUpdateError",
     )
 
 

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy import func, insert, or_, select
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from nsp_sandbox.clock import naive_utc
@@ -69,13 +69,16 @@ class Registry:
 
         The face-neutral entry point of a provide: every face (MHD ITI-65 here, an XDS.b ITI-41 face
         alike) maps its request to a domain ``Submission`` and calls this; the duplicate-id and
-        lifecycle rules (``services.dds.lifecycle``) are checked here, in the same transaction.
+        lifecycle rules (``services.dds.lifecycle``) are checked here, in the same transaction, and
+        each target a relation supersedes is changed by compare-and-set against the very row the
+        rules were checked on (``storage.set_status``): of concurrent replacements of one entry
+        exactly one wins, the others are refused whole.
         """
         now = naive_utc(now)
         try:
-            with self.database.session() as session:
-                self._check(session, submission)
-                self._write(session, submission, now)
+            with storage.write_transaction(self.database) as session:
+                targets = self._check(session, submission)
+                self._write(session, submission, targets, now)
         except IntegrityError as exc:
             # Lost a race against a concurrent submission with the same ids.
             raise RegistryError([Issue(
@@ -93,6 +96,10 @@ class Registry:
                 expression="Bundle", source="DDS registry storage", rule="dds-storable",
                 ihe_code="XDSRegistryMetadataError",
             )]) from exc
+        except OperationalError as exc:
+            if not _lost_to_concurrency(exc):
+                raise
+            raise RegistryError([_concurrent_change("this submission's targets", "Bundle")]) from exc
 
     def check(self, submission: Submission) -> list[Issue]:
         """What ``register`` would refuse ``submission`` for, without storing anything."""
@@ -103,8 +110,10 @@ class Registry:
                 return exc.issues
         return []
 
-    def _check(self, session: Session, submission: Submission) -> None:
-        """Raise ``RegistryError`` with every duplicate id and every broken lifecycle rule of ``submission``."""
+    def _check(self, session: Session, submission: Submission) -> dict[TargetRef, StoredEntry | None]:
+        """Raise ``RegistryError`` with every duplicate id and every broken lifecycle rule of
+        ``submission``; else answer each relation's target as read for the rules (the snapshot its
+        status change compares against)."""
         issues: list[Issue] = []
         entries = submission.entries
         sset = submission.submission_set
@@ -133,9 +142,17 @@ class Registry:
                                      f"SubmissionSet uniqueId '{sset.unique_id}' or entryUUID "
                                      f"'{sset.entry_uuid}' is already registered"))
 
-        issues.extend(lifecycle.check_submission(submission, lambda target: self._resolve(session, target)))
+        targets: dict[TargetRef, StoredEntry | None] = {}
+
+        def resolve(target: TargetRef) -> StoredEntry | None:
+            if target not in targets:
+                targets[target] = self._resolve(session, target)
+            return targets[target]
+
+        issues.extend(lifecycle.check_submission(submission, resolve))
         if issues:
             raise RegistryError(issues)
+        return targets
 
     def _resolve(self, session: Session, target: TargetRef) -> StoredEntry | None:
         if target.entry_id is not None:
@@ -146,7 +163,8 @@ class Registry:
         row = session.scalars(select(DocumentEntryRow).where(condition)).first()
         return storage.stored_entry(row) if row is not None else None
 
-    def _write(self, session: Session, submission: Submission, now: datetime) -> None:
+    def _write(self, session: Session, submission: Submission, targets: dict[TargetRef, StoredEntry | None],
+               now: datetime) -> None:
         sset = submission.submission_set
         storage.store_documents(session, [e.document for e in submission.entries if e.document is not None])
         sset_table, entry_table = SubmissionSetRow.__table__, DocumentEntryRow.__table__
@@ -171,38 +189,25 @@ class Registry:
                             [{"submission_set_pk": sset_pk, "entry_pk": pk} for pk in pks])
         for entry, pk in zip(submission.entries, pks, strict=True):
             for relation in entry.relations:
-                target = self._resolve(session, relation.target)
+                target = targets[relation.target]
                 assert target is not None  # checked in _check, same transaction
                 session.execute(insert(AssociationRow.__table__).values(
                     kind=relation.kind.name, source_entry_pk=pk, target_entry_pk=target.pk,
                     submission_set_pk=sset_pk, created_at=now,
                 ))
                 new_status = lifecycle.status_after(relation.kind)
-                if new_status is not None:
-                    self._set_status(session, target, new_status, now,
-                                     f"replaced by DocumentReference/{entry.id}", relation.origin)
+                if new_status is None:
+                    continue
+                if not storage.set_status(session, target, new_status, now):
+                    raise RegistryError([_concurrent_change(f"DocumentReference/{target.id}", relation.origin)])
+                self._record_status(session, target, new_status, now, f"replaced by DocumentReference/{entry.id}")
 
-    def _set_status(self, session: Session, target: StoredEntry, new_status: AvailabilityStatus,
-                    now: datetime, reason: str, origin: str) -> StoredEntry:
-        result = session.execute(
-            update(DocumentEntryRow)
-            .where(DocumentEntryRow.pk == target.pk, DocumentEntryRow.status == target.status.value,
-                   DocumentEntryRow.version == target.version)
-            .values(status=new_status.value, version=target.version + 1, updated_at=now)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise RegistryError([Issue(
-                "error", "conflict",
-                f"DocumentReference/{target.id} was changed concurrently; nothing was stored",
-                expression=origin, source=lifecycle.RULE_SOURCE, rule="dds-concurrent-change",
-                ihe_code="XDSRegistryDeprecatedDocumentError",
-            )])
+    @staticmethod
+    def _record_status(session: Session, target: StoredEntry, new_status: AvailabilityStatus, now: datetime,
+                       reason: str) -> None:
         session.execute(insert(StatusChangeRow.__table__).values(
             entry_pk=target.pk, from_status=target.status.value, to_status=new_status.value, reason=reason,
             changed_at=now))
-        row = session.scalars(select(DocumentEntryRow).where(DocumentEntryRow.pk == target.pk)
-                              .execution_options(populate_existing=True)).one()
-        return storage.stored_entry(row)
 
     def bulk_register(self, submission_set_row: dict[str, Any], entries: Sequence[DocumentEntry],
                       now: datetime) -> None:
@@ -293,35 +298,65 @@ class Registry:
 
     def change_status(self, entry_id: str, new_status: AvailabilityStatus, now: datetime, *,
                       expected_version: int | None, reason: str, expression: str,
-                      submitter: str | None = None, institutions: frozenset[str] | None = None) -> StoredEntry:
+                      submitter: str | None = None, institutions: frozenset[str] | None = None,
+                      expected_status: AvailabilityStatus | None = None) -> StoredEntry:
         """Move an entry to ``new_status`` under the lifecycle rules; the entry itself is kept.
 
         Only the source that registered the entry may (``lifecycle.check_owner``): the same
         ``submitter`` (token persona), or with access control off the same author ``institutions``.
+        ``expected_version`` (If-Match) and ``expected_status`` (ITI-57's OriginalStatus) are the
+        caller's own conditions. The change is one compare-and-set against the row the rules were
+        checked on: of concurrent changes exactly one wins; a loser is judged again against the
+        entry as the winner left it, and refused as a request arriving after it would be (an entry
+        already deprecated is not deprecated again).
         """
         now = naive_utc(now)
-        with self.database.session() as session:
-            row = session.scalars(select(DocumentEntryRow).where(DocumentEntryRow.id == entry_id)).first()
-            if row is None:
-                raise RegistryError([Issue("error", "not-found", f"DocumentReference/{entry_id} is not known",
-                                           expression=expression, rule="dds-entry-exists",
-                                           ihe_code="XDSMissingDocument")])
-            entry = storage.stored_entry(row)
-            if expected_version is not None and expected_version != entry.version:
-                raise RegistryError([Issue(
-                    "error", "conflict",
-                    f"If-Match names version {expected_version}; DocumentReference/{entry_id} is at "
-                    f"version {entry.version}", expression=expression, rule="http-if-match")])
-            owner = lifecycle.check_owner(entry, submitter, institutions if institutions is not None
-                                          else author_institutions(entry.resource), expression)
-            if owner is not None:
-                raise RegistryError([owner])
-            if entry.status is new_status:
-                return entry
+        try:
+            with storage.write_transaction(self.database) as session:
+                entry = self._entry_to_change(session, entry_id, new_status, expression, expected_version,
+                                              expected_status, submitter, institutions)
+                if entry.status is new_status:
+                    return entry  # current → current: nothing to change
+                if not storage.set_status(session, entry, new_status, now):
+                    # Lost to a concurrent change (PostgreSQL: the guarded UPDATE waited for it).
+                    self._entry_to_change(session, entry_id, new_status, expression, expected_version,
+                                          expected_status, submitter, institutions)
+                    raise RegistryError([_concurrent_change(f"DocumentReference/{entry_id}", expression)])
+                self._record_status(session, entry, new_status, now, reason)
+                row = session.scalars(select(DocumentEntryRow).where(DocumentEntryRow.pk == entry.pk)
+                                      .execution_options(populate_existing=True)).one()
+                return storage.stored_entry(row)
+        except OperationalError as exc:
+            if not _lost_to_concurrency(exc):
+                raise
+            raise RegistryError([_concurrent_change(f"DocumentReference/{entry_id}", expression)]) from exc
+
+    def _entry_to_change(self, session: Session, entry_id: str, new_status: AvailabilityStatus, expression: str,
+                         expected_version: int | None, expected_status: AvailabilityStatus | None,
+                         submitter: str | None, institutions: frozenset[str] | None) -> StoredEntry:
+        """The entry as it is now, once every rule of a status change to ``new_status`` holds for it
+        (``RegistryError`` naming the first that does not)."""
+        row = session.scalars(select(DocumentEntryRow).where(DocumentEntryRow.id == entry_id)
+                              .execution_options(populate_existing=True)).first()
+        if row is None:
+            raise RegistryError([Issue("error", "not-found", f"DocumentReference/{entry_id} is not known",
+                                       expression=expression, rule="dds-entry-exists",
+                                       ihe_code="XDSMissingDocument")])
+        entry = storage.stored_entry(row)
+        if expected_version is not None and expected_version != entry.version:
+            raise RegistryError([Issue(
+                "error", "conflict",
+                f"If-Match names version {expected_version}; DocumentReference/{entry_id} is at "
+                f"version {entry.version}", expression=expression, rule="http-if-match")])
+        owner = lifecycle.check_owner(entry, submitter, institutions if institutions is not None
+                                      else author_institutions(entry.resource), expression)
+        problem = owner or lifecycle.check_expected_status(entry, expected_status, expression)
+        unchanged_current = entry.status is new_status is AvailabilityStatus.CURRENT
+        if problem is None and not unchanged_current:
             problem = lifecycle.check_status_change(entry, new_status, expression)
-            if problem is not None:
-                raise RegistryError([problem])
-            return self._set_status(session, entry, new_status, now, reason, expression)
+        if problem is not None:
+            raise RegistryError([problem])
+        return entry
 
     # ---- submission sets (ITI-66) ---------------------------------------------------------------
 
@@ -344,6 +379,18 @@ class Registry:
             items = storage.stored_sets(session, rows)
         return Page(items, total, has_next, has_prev,
                     rows[0].pk if rows else None, rows[-1].pk if rows else None)
+
+
+def _concurrent_change(what: str, expression: str) -> Issue:
+    """The refusal of a request that lost a compare-and-set to a concurrent change: nothing stored."""
+    return Issue("error", "conflict", f"{what} was changed concurrently by another request; nothing was stored",
+                 expression=expression, source=lifecycle.RULE_SOURCE, rule="dds-concurrent-change",
+                 ihe_code="XDSRegistryDeprecatedDocumentError")
+
+
+def _lost_to_concurrency(exc: OperationalError) -> bool:
+    """Whether PostgreSQL aborted the transaction for a deadlock or a serialization failure."""
+    return getattr(exc.orig, "sqlstate", None) in ("40P01", "40001")
 
 
 def _duplicate(expression: str, message: str) -> Issue:

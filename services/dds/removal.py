@@ -10,6 +10,8 @@ deletes (``services.dds.mhd.never_deleted``; ITI-57 deprecates only).
 unknown entryUUID refuses the whole request): the entries, their codes, their membership in
 submission sets, the associations from or to them and their status history; a stored document no
 remaining entry points at goes with them. Submission sets stay (they may hold other entries).
+It is one write transaction (``storage.write_transaction``): a replacement or status change of an
+entry being removed runs wholly before or after it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, or_, select
 
+from services.dds import storage
 from services.dds.models import (
     AssociationRow,
     DocumentEntryRow,
@@ -58,7 +61,7 @@ class MetadataRemoval:
     def remove(self, entry_uuids: list[str], now: datetime) -> Removed:
         """Remove the entries with these entryUUIDs (``urn:uuid:…``) in one transaction; raise
         :class:`UnknownEntries` (having removed nothing) when one is not registered."""
-        with self.database.session() as session:
+        with storage.write_transaction(self.database) as session:
             rows = session.scalars(select(DocumentEntryRow).where(DocumentEntryRow.entry_uuid.in_(entry_uuids))).all()
             found = {row.entry_uuid for row in rows}
             unknown = [u for u in entry_uuids if u not in found]

@@ -6,17 +6,19 @@ No rule lives here: ``services.dds.registry`` decides what is stored, this modul
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, insert, not_, or_, select
+from sqlalchemy import ColumnElement, Select, insert, not_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from nsp_sandbox.clock import naive_utc
+from nsp_sandbox.database import Database
 from services.dds.domain import (
     AvailabilityStatus,
     Document,
@@ -56,6 +58,32 @@ class Page:
     last_pk: int | None
 
 
+@contextmanager
+def write_transaction(database: Database) -> Iterator[Session]:
+    """One transaction that reads what it checks and then writes, committed or rolled back whole.
+
+    On SQLite the write lock is taken up front (``BEGIN IMMEDIATE``): writers queue for it (the
+    busy timeout), and what a transaction reads for its checks is what it writes over; the driver
+    would otherwise begin only at the first write, after the checks, and two writers could both
+    read an entry as ``current``. On PostgreSQL (READ COMMITTED) reading locks nothing: every status
+    change is a guarded ``UPDATE`` (:func:`set_status`) that re-checks the row it changes.
+    """
+    with database.session() as session:
+        if database.is_sqlite:
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        yield session
+
+
+def set_status(session: Session, target: StoredEntry, new_status: AvailabilityStatus, now: datetime) -> bool:
+    """Compare and set: move ``target`` to ``new_status`` only if its row still has the status and
+    version ``target`` was read with (the snapshot the caller checked); False when it does not."""
+    result = session.execute(
+        update(DocumentEntryRow)
+        .where(DocumentEntryRow.pk == target.pk, DocumentEntryRow.status == target.status.value,
+               DocumentEntryRow.version == target.version)
+        .values(status=new_status.value, version=target.version + 1, updated_at=now)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
 def dump(resource: dict[str, Any]) -> str:

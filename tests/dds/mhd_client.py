@@ -83,44 +83,11 @@ def urn() -> str:
     return f"urn:uuid:{uuid.uuid4()}"
 
 
-class Mhd:
-    """An IHE MHD Document Source and Consumer talking to ``/dds/fhir`` of the sandbox.
+class Bundles:
+    """ITI-65 transactions built from the official examples (no HTTP)."""
 
-    Its client carries proper tokens: requests that provide or update (``POST /dds/fhir``, ``PUT``)
-    the source system's (Aarhus Kommune's EOJ), every other DDS request the reader's (a GP). Each
-    patient it provides for gets a treatment relation with the reader in BRS, as a referral would
-    give. A request that already has an ``Authorization`` header is left as it is.
-    """
-
-    base = "/dds/fhir"
-
-    def __init__(self, client: TestClient, examples: Examples) -> None:
-        self.client = TestClient(client.app, base_url=str(client.base_url))
-        self.client.event_hooks = {"request": [self._authorise], "response": [self._relate_provided]}
+    def __init__(self, examples: Examples) -> None:
         self.examples = examples
-        self.source_headers = auth(self.client, SOURCE_SYSTEM)
-        self.reader_headers = auth(self.client, READER)
-        self._related: set[str] = set()
-
-    def _authorise(self, request: httpx.Request) -> None:
-        if "authorization" in request.headers or not request.url.path.startswith("/dds/"):
-            return
-        provides = request.method in ("POST", "PUT") and not request.url.path.endswith("/_search")
-        request.headers.update(self.source_headers if provides else self.reader_headers)
-        request.extensions["mhd_authorised"] = True
-
-    def _relate_provided(self, response: httpx.Response) -> None:
-        request = response.request
-        if (response.status_code == 200 and request.method == "POST" and request.url.path.rstrip("/") == self.base
-                and request.extensions.get("mhd_authorised")):
-            for cpr in _patients_in(request.content):
-                self.relate(cpr)
-
-    def relate(self, cpr: str) -> None:
-        """A treatment relation between the reader and ``cpr`` (once)."""
-        if cpr not in self._related and len(cpr) == 10:
-            add_relation(self.client, READER, cpr)
-            self._related.add(cpr)
 
     # ---- building ------------------------------------------------------------------------------
 
@@ -180,6 +147,45 @@ class Mhd:
         return {"resourceType": "Bundle", "type": "transaction", "entry": [
             {"fullUrl": urn(), "resource": submission_set, "request": {"method": "POST", "url": "List"}},
             *entries, *binaries]}
+
+class Mhd(Bundles):
+    """An IHE MHD Document Source and Consumer talking to ``/dds/fhir`` of the sandbox.
+
+    Its client carries proper tokens: requests that provide or update (``POST /dds/fhir``, ``PUT``)
+    the source system's (Aarhus Kommune's EOJ), every other DDS request the reader's (a GP). Each
+    patient it provides for gets a treatment relation with the reader in BRS, as a referral would
+    give. A request that already has an ``Authorization`` header is left as it is.
+    """
+
+    base = "/dds/fhir"
+
+    def __init__(self, client: TestClient, examples: Examples) -> None:
+        self.client = TestClient(client.app, base_url=str(client.base_url))
+        self.client.event_hooks = {"request": [self._authorise], "response": [self._relate_provided]}
+        super().__init__(examples)
+        self.source_headers = auth(self.client, SOURCE_SYSTEM)
+        self.reader_headers = auth(self.client, READER)
+        self._related: set[str] = set()
+
+    def _authorise(self, request: httpx.Request) -> None:
+        if "authorization" in request.headers or not request.url.path.startswith("/dds/"):
+            return
+        provides = request.method in ("POST", "PUT") and not request.url.path.endswith("/_search")
+        request.headers.update(self.source_headers if provides else self.reader_headers)
+        request.extensions["mhd_authorised"] = True
+
+    def _relate_provided(self, response: httpx.Response) -> None:
+        request = response.request
+        if (response.status_code == 200 and request.method == "POST" and request.url.path.rstrip("/") == self.base
+                and request.extensions.get("mhd_authorised")):
+            for cpr in _patients_in(request.content):
+                self.relate(cpr)
+
+    def relate(self, cpr: str) -> None:
+        """A treatment relation between the reader and ``cpr`` (once)."""
+        if cpr not in self._related and len(cpr) == 10:
+            add_relation(self.client, READER, cpr)
+            self._related.add(cpr)
 
     # ---- talking ---------------------------------------------------------------------------------
 

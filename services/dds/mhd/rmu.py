@@ -2,7 +2,9 @@
 
 ``PUT [base]/DocumentReference/{id}`` with the entry as served, changed only in ``status``:
 ``current`` → ``superseded`` or ``entered-in-error`` (the lifecycle rules decide). Any other
-difference is refused (``status_only``). ``If-Match: W/"{versionId}"`` is honoured.
+difference is refused (``status_only``). ``If-Match: W/"{versionId}"`` is honoured. The change is
+one compare-and-set in the registry: of concurrent updates of one entry exactly one wins, the others
+get 409 (an entry already deprecated is not deprecated again; ``current`` → ``current`` is a no-op).
 Only the source that registered the entry may change it (``lifecycle.check_owner``): any other
 caller gets 403. Stable and on-demand entries alike: an on-demand source deprecates the entry of a
 document it no longer provides this way.

@@ -127,7 +127,8 @@ def update_document_set(call: XdsCall) -> XdsAnswer:
     for update in updates:
         try:
             registry.change_status(_entry_id(update.target), XDS_STATUS[update.new], now, expected_version=None,
-                                   reason=REASON, expression=_location(update), submitter=submitter)
+                                   reason=REASON, expression=_location(update), submitter=submitter,
+                                   expected_status=XDS_STATUS[update.original])
         except DomainRegistryError as refused:
             return answer(RegistryResponse(v.RESPONSE_FAILURE, [_from_issue(i) for i in refused.issues]))
     return answer(RegistryResponse(v.RESPONSE_SUCCESS))
