@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -20,7 +20,7 @@ from services.sundhed_view import api, pages
 from services.sundhed_view.dds import Refused
 from services.sundhed_view.nsp import Nsp
 from services.sundhed_view.session import COOKIE
-from services.sundhed_view.site import Pages, SignedOut, cookie_path
+from services.sundhed_view.site import FormRefused, Pages, SignedOut, cookie_path
 from services.sundhed_view.views import Views
 
 STATIC = Path(__file__).parent / "static"
@@ -39,7 +39,15 @@ def create_app(context: SandboxContext) -> FastAPI:
         base = str(request.scope.get("root_path", "")).rstrip("/")
         response = RedirectResponse(f"{base}/", status_code=303)
         response.delete_cookie(COOKIE, path=cookie_path(request))
+        ended = site.current(request)
+        if ended is not None:
+            site.sessions.end(ended)
         return response
+
+    @app.exception_handler(FormRefused)
+    async def _form_refused(request: Request, _exc: FormRefused) -> Response:
+        """Another site's form, or one without its CSRF token: refused; whoever is signed in stays so."""
+        return site.render(request, "form_refused.html", None, status=403)
 
     @app.exception_handler(Refused)
     async def _refused(request: Request, exc: Refused) -> Response:
@@ -51,5 +59,5 @@ def create_app(context: SandboxContext) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router(views, nsp))
-    app.include_router(pages.router(site))
+    app.include_router(pages.router(site), dependencies=[Depends(site.check_origin)])
     return app
