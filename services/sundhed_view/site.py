@@ -34,6 +34,9 @@ TEMPLATES = Path(__file__).parent / "templates"
 MAX_FORM = 16 * 1024
 KIND_LABELS = {"citizen": "Borger", "relative": "Pårørende", "professional": "Sundhedsperson"}
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# Under "no-referrer" a browser sends "Origin: null" even with the viewer's own forms; "same-origin" keeps the
+# URLs (which carry CPR numbers) inside the viewer and lets its forms name their origin.
+PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
 
 
 def environment() -> Environment:
@@ -133,7 +136,7 @@ class Pages:
         base = str(request.scope.get("root_path", "")).rstrip("/")
         html = self.env.get_template(template).render(base=base, session=session, request=request,
                                                       kind_labels=KIND_LABELS, **values)
-        response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+        response = HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
         if session is not None:
             self.page_views.count(session.kind, template)
         if session is not None and session.changed:
