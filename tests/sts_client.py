@@ -25,15 +25,21 @@ def auth(client: httpx.Client, persona: str, audience: Any = None) -> dict[str, 
     return {"Authorization": f"Bearer {token(client, persona, audience)}"}
 
 
+_REGISTRARS: dict[str, str] = {}  # professional → system (the shipped world's, the same in every sandbox)
+
+
 def registrar(client: httpx.Client, professional: str) -> str:
     """The system that registers ``professional``'s treatment relations: one with the right
     ``brs-register`` whose organisation is the professional's or above it in the SOR tree."""
+    if professional in _REGISTRARS:
+        return _REGISTRARS[professional]
     personas = {p["id"]: p for p in client.get("/nsp/personas").json()}
     sor = personas[professional]["organisation"]
     tree = [sor, *client.get(f"/nsp/organisations/{sor}").json()["ancestors"]]
     for system in personas.values():
         if system["kind"] == "system" and "brs-register" in system["rights"] and system["organisation"] in tree:
-            return str(system["id"])
+            _REGISTRARS[professional] = str(system["id"])
+            return _REGISTRARS[professional]
     raise AssertionError(f"no system registers treatment relations for {professional}")
 
 
