@@ -6,7 +6,8 @@ person's STS token.
   login from another site fails (login CSRF). Signing in ends it and issues a new id (no fixation).
 * **A signed-in session** ends after 30 minutes without use (idle) or 8 hours after sign-in
   (absolute), both on the sandbox clock, or at sign-out, which marks it revoked: a copy of the cookie
-  replayed afterwards is no session. Ended sessions are purged a day after they end.
+  replayed afterwards is no session. Ended sessions are purged a day after they end, the sign-in
+  form's sessions when they expire.
 * The STS token is renewed from NSP's STS when it is about to expire, within the session's life (the
   sign-in stand-in: MitID would be asked again).
 
@@ -109,7 +110,8 @@ class SessionStore:
                          last_used_at=now, expires_at=now + lifetime, **values)
         with self.database.session() as s:
             s.execute(delete(SessionRow).where(or_(SessionRow.expires_at < now - RETAIN,
-                                                   SessionRow.revoked_at < now - RETAIN)))
+                                                   SessionRow.revoked_at < now - RETAIN,
+                                                   (SessionRow.signed_in.is_(False)) & (SessionRow.expires_at < now))))
             s.add(row)
         return cookie, row
 

@@ -159,3 +159,26 @@ def test_the_origin_a_trusted_proxy_forwards_is_the_viewers_own(behind_proxy: di
         response = client.post("/view/login", data={"persona": GP, "csrf": token},
                                headers={**public, "Origin": "https://sundhed.example"}, follow_redirects=False)
         assert response.status_code == (303 if name == "proxy" else 403), name
+
+
+def test_ended_sessions_are_purged_and_no_token_is_kept_after_sign_out(client: TestClient,
+                                                                       context: SandboxContext) -> None:
+    from sqlalchemy import select
+
+    from services.sundhed_view.models import SessionRow
+
+    def rows() -> list[SessionRow]:
+        with context.database.session() as s:
+            return list(s.scalars(select(SessionRow)))
+
+    sign_in(client, GP)
+    cookie = client.cookies.get("sundhed_session") or ""
+    [signed] = [r for r in rows() if r.signed_in]
+    assert signed.token and cookie not in {r.id_hash for r in rows()}  # only the id's hash is stored
+    client.post("/view/logout", data={"csrf": csrf(client, "/view/hjem")})
+    [ended] = [r for r in rows() if r.signed_in]
+    assert ended.revoked_at is not None and ended.token is None
+    context.clock.travel_to(context.clock.now() + timedelta(hours=9, days=1))
+    client.cookies.clear()
+    login_csrf(client)  # a new form session: the old ones are purged
+    assert len(rows()) == 1 and not rows()[0].signed_in
