@@ -20,7 +20,7 @@ from services.sundhed_view import api, pages
 from services.sundhed_view.dds import Refused
 from services.sundhed_view.nsp import Nsp
 from services.sundhed_view.session import COOKIE
-from services.sundhed_view.site import FormRefused, Pages, SignedOut, cookie_path
+from services.sundhed_view.site import FormRefused, PageNotFound, Pages, SignedOut, cookie_path
 from services.sundhed_view.views import Views
 
 STATIC = Path(__file__).parent / "static"
@@ -48,6 +48,10 @@ def create_app(context: SandboxContext) -> FastAPI:
     async def _form_refused(request: Request, _exc: FormRefused) -> Response:
         """Another site's form, or one without its CSRF token: refused; whoever is signed in stays so."""
         return site.render(request, "form_refused.html", None, status=403)
+
+    @app.exception_handler(PageNotFound)
+    async def _not_found(request: Request, _exc: PageNotFound) -> Response:
+        return site.render(request, "not_found.html", site.current(request), status=404)
 
     @app.exception_handler(Refused)
     async def _refused(request: Request, exc: Refused) -> Response:

@@ -70,6 +70,10 @@ class SignedOut(Exception):
     the person is back at the sign-in page."""
 
 
+class PageNotFound(Exception):
+    """No such page (e.g. a citizen page whose path holds no CPR number): 404, the session kept."""
+
+
 class FormRefused(Exception):
     """A state-changing request from another site (``Origin``) or without the session's CSRF token:
     403, and the session, if any, is left as it was."""
@@ -179,9 +183,10 @@ class Pages:
 
 
 def valid_cpr(cpr: str) -> None:
-    """A citizen page's CPR in the path must be a CPR number; anything else ends the session."""
+    """A citizen page's CPR in the path must be a CPR number; anything else is no page (404). The
+    session stays: a link from another site must not be able to sign anyone out."""
     if not is_cpr(cpr):
-        raise SignedOut
+        raise PageNotFound
 
 
 def citizen_only(session: Session) -> None:
