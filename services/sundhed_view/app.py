@@ -19,8 +19,7 @@ from nsp_sandbox.fhir_http import install_error_handlers
 from services.sundhed_view import api, pages
 from services.sundhed_view.dds import Refused
 from services.sundhed_view.nsp import Nsp
-from services.sundhed_view.session import COOKIE
-from services.sundhed_view.site import FormRefused, PageNotFound, Pages, SignedOut, cookie_path
+from services.sundhed_view.site import FormRefused, PageNotFound, Pages, SignedOut
 from services.sundhed_view.views import Views
 
 STATIC = Path(__file__).parent / "static"
@@ -38,7 +37,7 @@ def create_app(context: SandboxContext) -> FastAPI:
     async def _signed_out(request: Request, _exc: SignedOut) -> Response:
         base = str(request.scope.get("root_path", "")).rstrip("/")
         response = RedirectResponse(f"{base}/", status_code=303)
-        response.delete_cookie(COOKIE, path=cookie_path(request))
+        site.clear_cookie(request, response)
         ended = site.current(request)
         if ended is not None:
             site.sessions.end(ended)

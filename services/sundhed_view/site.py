@@ -117,6 +117,12 @@ class Pages:
                             httponly=True, samesite="lax", secure=self.proxies.scheme(request) == "https")
         return response
 
+    def clear_cookie(self, request: Request, response: Response) -> Response:
+        """The session cookie removed, with the attributes it was set with."""
+        response.delete_cookie(COOKIE, path=cookie_path(request), httponly=True, samesite="lax",
+                               secure=self.proxies.scheme(request) == "https")
+        return response
+
     def origins(self, request: Request) -> set[str]:
         """The viewer's own origins: the one the request was sent to, and the configured public one."""
         own = {self.proxies.origin(request)}

@@ -147,6 +147,10 @@ def _login(client: TestClient, headers: dict[str, str]) -> str:
 def test_secure_cookie_behind_a_trusted_proxy_only(behind_proxy: dict[str, TestClient],
                                                    forwarded: dict[str, str]) -> None:
     assert "; secure" in _login(behind_proxy["proxy"], forwarded)
+    proxy = behind_proxy["proxy"]
+    ended = proxy.post("/view/logout", data={"csrf": csrf(proxy, "/view/hjem")}, headers=forwarded,
+                       follow_redirects=False)
+    assert ended.status_code == 303 and "; secure" in ended.headers["set-cookie"].lower()  # removed as it was set
     assert "; secure" not in _login(behind_proxy["proxy"], {})  # the proxy says nothing: plain HTTP
     assert "; secure" not in _login(behind_proxy["stranger"], forwarded)  # not believed
 

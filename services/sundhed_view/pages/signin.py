@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.sundhed_view.dds import Refused
 from services.sundhed_view.session import COOKIE, Session
-from services.sundhed_view.site import FormRefused, Pages, cookie_path, read_form
+from services.sundhed_view.site import FormRefused, Pages, read_form
 
 EXPIRED = "Log ind-siden var udløbet eller kom ikke fra denne side. Vælg igen og log ind."
 
@@ -60,8 +60,6 @@ def router(pages: Pages) -> APIRouter:
         if session is not None:
             pages.check_csrf(session, await read_form(request))
             pages.sessions.end(session)
-        response = pages.redirect(request, "/")
-        response.delete_cookie(COOKIE, path=cookie_path(request))
-        return response
+        return pages.clear_cookie(request, pages.redirect(request, "/"))
 
     return web
