@@ -190,6 +190,7 @@ def _bundle(model: dict[str, Any], document: bytes, cpr: str, n: int) -> dict[st
 
 SOURCE_SYSTEM = "system-eoj-aarhus"  # provides, with a system token
 READER = "gp-skodstrup"  # queries, with a treatment relation to each patient asked for
+READER_SYSTEM = "system-lps-skodstrup"  # the reader's GP system: registers the reader's treatment relations
 
 
 def bearer(client: httpx.Client, persona: str, audience: list[str] | None = None) -> dict[str, str]:
@@ -200,8 +201,8 @@ def bearer(client: httpx.Client, persona: str, audience: list[str] | None = None
 
 
 def relate(client: httpx.Client, cprs: list[str]) -> None:
-    """Treatment relations (BRS) between the reader and ``cprs``, registered by the source system."""
-    headers = bearer(client, SOURCE_SYSTEM, ["nsp"])
+    """Treatment relations (BRS) between the reader and ``cprs``, registered by the reader's GP system."""
+    headers = bearer(client, READER_SYSTEM, ["nsp"])
     for cpr in sorted(set(cprs)):
         response = client.post("/nsp/brs/relations", headers=headers, json={
             "professional": READER, "cpr": cpr, "valid_from": "2000-01-01"})

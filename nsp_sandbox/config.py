@@ -7,7 +7,7 @@ from datetime import date
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -115,6 +115,18 @@ class Settings(BaseSettings):
     # The control face (/sandbox): with a token, callers must send it as a bearer token; without one,
     # only callers on this machine (loopback) may use it.
     admin_token: str | None = Field(default=None, description="bearer token for the /sandbox control face")
+    # Reverse proxies (comma-separated addresses or CIDR networks) whose forwarded headers are believed:
+    # the client's address and scheme (nsp_sandbox.trusted_proxies); from any other peer they are ignored.
+    trusted_proxies: str = Field(default="", description="reverse proxies whose Forwarded / X-Forwarded-* "
+                                 "headers are believed, e.g. '10.0.0.5, 172.16.0.0/12'")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        from nsp_sandbox.trusted_proxies import parse_networks
+
+        parse_networks(value)  # a bad entry stops the start with its name
+        return value
 
     def resolved_database_url(self) -> str:
         if self.database_url:

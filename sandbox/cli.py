@@ -76,7 +76,9 @@ def _serve(host: str, port: int, data_dir: Path | None, log_level: str, only: se
     readiness = application.state.readiness
     database = settings.database_url or f"SQLite at {settings.data_dir / 'sandbox.db'}"
 
-    config = uvicorn.Config(application, host=host, port=port, log_level=log_level, lifespan="on")
+    # uvicorn's own forwarded-header handling is off: NSP_SANDBOX_TRUSTED_PROXIES decides whom to believe.
+    config = uvicorn.Config(application, host=host, port=port, log_level=log_level, lifespan="on",
+                            proxy_headers=False)
     server = uvicorn.Server(config)
 
     def announce() -> None:

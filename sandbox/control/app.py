@@ -7,13 +7,14 @@ from fastapi import FastAPI, Request
 from nsp_sandbox import __version__
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
-from sandbox.control import clock, remove_metadata
+from sandbox.control import clock, remove_metadata, treatment_relations
 from sandbox.control.guard import require_operator
 
 
 def create_app(context: SandboxContext) -> FastAPI:
     app = FastAPI(title="nsp-sandbox control face", version=__version__,
-                  description="The sandbox itself: its clock (docs/control.md). Operator only: "
+                  description="The sandbox itself: its clock, ITI-62 metadata removal, BRS treatment relations "
+                              "(docs/control.md). Operator only: "
                               "NSP_SANDBOX_ADMIN_TOKEN as a bearer token, or a caller on this machine.")
     install_error_handlers(app)
 
@@ -22,4 +23,5 @@ def create_app(context: SandboxContext) -> FastAPI:
 
     app.include_router(clock.router(context.clock, operator))
     app.include_router(remove_metadata.router(context, operator))
+    app.include_router(treatment_relations.router(context, operator))
     return app

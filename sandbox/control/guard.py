@@ -2,9 +2,11 @@
 
 With ``NSP_SANDBOX_ADMIN_TOKEN`` set, a caller must send it as ``Authorization: Bearer <token>``
 (compared in constant time); a persona token from NSP's STS never opens the face. Without it, only
-callers whose TCP peer address is on this machine (loopback: 127.0.0.0/8, ::1) may, which keeps a
-sandbox started with ``nsp-sandbox up`` on a laptop usable without set-up and closed to the network.
-Forwarded headers (``X-Forwarded-For``) are not believed.
+callers on this machine (loopback: 127.0.0.0/8, ::1) may, which keeps a sandbox started with
+``nsp-sandbox up`` on a laptop usable without set-up and closed to the network. The caller is the
+TCP peer; only when the peer is a proxy listed in ``NSP_SANDBOX_TRUSTED_PROXIES`` is it the client
+that proxy forwards for (``nsp_sandbox.trusted_proxies``): a proxy on this machine that is not
+listed makes every caller it forwards look local, so list it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from fastapi import Request
 
 from nsp_sandbox.config import Settings
 from nsp_sandbox.outcome import FhirError, Issue
+from nsp_sandbox.trusted_proxies import trusted_proxies
 
 SOURCE = "nsp-sandbox control face (docs/control.md)"
 
@@ -38,7 +41,7 @@ def require_operator(request: Request, settings: Settings) -> None:
                                        rule="sandbox-operator-token", source=SOURCE),
                             headers={"WWW-Authenticate": 'Bearer realm="sandbox"'})
         return
-    host = request.client.host if request.client else None
+    host = trusted_proxies(settings.trusted_proxies).client(request)
     if not is_loopback(host):
         raise FhirError(403, Issue("error", "forbidden", f"The control face answers only callers on this machine "
                                    f"(this call came from {host or 'an unknown address'}); set "

@@ -1,6 +1,9 @@
 """BRS — Behandlingsrelationsservicen: does a health professional have a treatment relation to a
 citizen (sundhedsloven §42a: the patient is "i behandling")? Relations come from the world (the
-citizen's GP clinic, seeded contacts) and from ``POST /nsp/brs/relations`` (a period)."""
+citizen's GP clinic, seeded contacts) and are added, for a period, by the health-care systems that
+know of them — a system with the right ``brs-register``, for the professionals of its own
+organisation (``POST /nsp/brs/relations``) — or by the sandbox operator (``POST
+/sandbox/nsp/brs/relations``). Never by the reader: a professional's or citizen's own token is refused."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from services.nsp.periods import iso, parse_instant
 from services.nsp.world import World
 
 SOURCE = "NSP BRS (Behandlingsrelationsservicen), sundhedsloven §42a"
+REGISTER = "brs-register"  # the system right to add relations
 
 
 class TreatmentRelations:
@@ -25,7 +29,9 @@ class TreatmentRelations:
         self.database = database
         self.world = world
 
-    def add(self, body: dict[str, Any], created_by: str, now: datetime) -> dict[str, Any]:
+    def add(self, body: dict[str, Any], created_by: str, now: datetime, within: str | None = None) -> dict[str, Any]:
+        """Add the relation ``body`` names; with ``within`` (a SOR code), only for a professional of that
+        organisation or its sub-units (a system registers for its own staff), 403 otherwise."""
         authorisation = body.get("authorisation")
         if authorisation is None and isinstance(body.get("professional"), str):
             professional = self.world.professionals.get(body["professional"])
@@ -34,6 +40,12 @@ class TreatmentRelations:
             raise FhirError(400, Issue("error", "invalid", "Name the professional by 'authorisation' (id) or "
                                        "'professional' (persona id) of a known professional",
                                        expression="authorisation", rule="brs-professional", source=SOURCE))
+        professional = self.world.by_authorisation[authorisation]
+        if within is not None and professional.organisation not in self.world.sub_units(within):
+            raise FhirError(403, Issue("error", "forbidden", f"{created_by} registers treatment relations only for "
+                                       f"the professionals of its own organisation (SOR {within}); {authorisation} "
+                                       f"works at SOR {professional.organisation}", expression="authorisation",
+                                       rule="brs-register-organisation", source=SOURCE))
         cpr = body.get("cpr")
         if not (isinstance(cpr, str) and len(cpr) == 10):
             raise FhirError(400, Issue("error", "invalid", "'cpr' is a 10-character CPR number", expression="cpr",

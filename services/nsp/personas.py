@@ -63,5 +63,6 @@ def personas(world: World, now: datetime, added_relations: dict[str, set[str]]) 
         out.append(Persona(p.id, "professional", p.name, organisation=p.organisation,
                            authorisation=p.authorisation, role=p.role, relations=tuple(sorted(related))))
     for s in world.systems.values():
-        out.append(Persona(s.id, "system", s.name, organisation=s.organisation, extra={"system_kind": s.kind}))
+        out.append(Persona(s.id, "system", s.name, organisation=s.organisation,
+                           extra={"system_kind": s.kind, "rights": list(s.rights)}))
     return out

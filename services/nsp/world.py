@@ -88,6 +88,7 @@ class System:
     name: str
     kind: str
     organisation: str | None
+    rights: tuple[str, ...] = ()  # e.g. "brs-register": treatment relations for its organisation's staff
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ class World:
         staff = read("professionals.json")
         professionals = [Professional(p["id"], p["name"], p["cpr"], p["authorisation"], p["role"],
                                       p["organisation"]) for p in staff["professionals"]]
-        systems = [System(s["id"], s["name"], s["kind"], s.get("organisation"))
+        systems = [System(s["id"], s["name"], s["kind"], s.get("organisation"), tuple(s.get("rights", ())))
                    for s in read("systems.json")["systems"]]
         return cls(orgs, citizens, powers, professionals, systems, staff.get("treatment_relations", []))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -19,8 +19,7 @@ from nsp_sandbox.fhir_http import install_error_handlers
 from services.sundhed_view import api, pages
 from services.sundhed_view.dds import Refused
 from services.sundhed_view.nsp import Nsp
-from services.sundhed_view.session import COOKIE
-from services.sundhed_view.site import Pages, SignedOut, cookie_path
+from services.sundhed_view.site import FormRefused, PageNotFound, Pages, SignedOut
 from services.sundhed_view.views import Views
 
 STATIC = Path(__file__).parent / "static"
@@ -38,8 +37,20 @@ def create_app(context: SandboxContext) -> FastAPI:
     async def _signed_out(request: Request, _exc: SignedOut) -> Response:
         base = str(request.scope.get("root_path", "")).rstrip("/")
         response = RedirectResponse(f"{base}/", status_code=303)
-        response.delete_cookie(COOKIE, path=cookie_path(request))
+        site.clear_cookie(request, response)
+        ended = site.current(request)
+        if ended is not None:
+            site.sessions.end(ended)
         return response
+
+    @app.exception_handler(FormRefused)
+    async def _form_refused(request: Request, _exc: FormRefused) -> Response:
+        """Another site's form, or one without its CSRF token: refused; whoever is signed in stays so."""
+        return site.render(request, "form_refused.html", None, status=403)
+
+    @app.exception_handler(PageNotFound)
+    async def _not_found(request: Request, _exc: PageNotFound) -> Response:
+        return site.render(request, "not_found.html", site.current(request), status=404)
 
     @app.exception_handler(Refused)
     async def _refused(request: Request, exc: Refused) -> Response:
@@ -51,5 +62,5 @@ def create_app(context: SandboxContext) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router(views, nsp))
-    app.include_router(pages.router(site))
+    app.include_router(pages.router(site), dependencies=[Depends(site.check_origin)])
     return app

@@ -1,10 +1,17 @@
 """What every server-rendered page shares (:mod:`services.sundhed_view.pages` has the pages): the
-signed session cookie and its refresh, the Danish templates, forms with their CSRF token, redirects
-after POST, and the refusal page.
+session (:mod:`.session`, server-side) and its cookie, the Danish templates, forms with their CSRF
+token, the Origin check of every state-changing request, redirects after POST, and the refusal page.
+
+The cookie is ``HttpOnly``, ``SameSite=Lax``, under the viewer's path, and ``Secure`` whenever the
+client used HTTPS, also behind a TLS-terminating proxy listed in ``NSP_SANDBOX_TRUSTED_PROXIES``.
+A POST whose ``Origin`` (or, without one, ``Referer``) is another site, or whose CSRF token is not
+the session's, is refused (403) and the session stays as it was (OWASP CSRF Prevention: verifying
+origin with standard headers, synchronizer token).
 """
 
 from __future__ import annotations
 
+import hmac
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -15,16 +22,21 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.cpr import is_cpr
+from nsp_sandbox.trusted_proxies import normalise_origin, trusted_proxies
 from services.sundhed_view import chart, formatting
 from services.sundhed_view.dds import Reader, Refused
 from services.sundhed_view.nsp import Nsp
-from services.sundhed_view.session import COOKIE, MAX_AGE, Session, Signer
+from services.sundhed_view.session import ABSOLUTE, COOKIE, Session, SessionStore
 from services.sundhed_view.statistics import PageViews
 from services.sundhed_view.views import Views
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_FORM = 16 * 1024
 KIND_LABELS = {"citizen": "Borger", "relative": "Pårørende", "professional": "Sundhedsperson"}
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# Under "no-referrer" a browser sends "Origin: null" even with the viewer's own forms; "same-origin" keeps the
+# URLs (which carry CPR numbers) inside the viewer and lets its forms name their origin.
+PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
 
 
 def environment() -> Environment:
@@ -54,8 +66,17 @@ async def read_form(request: Request) -> dict[str, str]:
 
 
 class SignedOut(Exception):
-    """No valid session (none, forged, its token refused, or a form without its CSRF token): the
-    cookie is cleared and the person is back at the sign-in page."""
+    """No valid session (none, unknown, ended, or its STS token refused): the cookie is cleared and
+    the person is back at the sign-in page."""
+
+
+class PageNotFound(Exception):
+    """No such page (e.g. a citizen page whose path holds no CPR number): 404, the session kept."""
+
+
+class FormRefused(Exception):
+    """A state-changing request from another site (``Origin``) or without the session's CSRF token:
+    403, and the session, if any, is left as it was."""
 
 
 class Pages:
@@ -65,52 +86,86 @@ class Pages:
         self.context = context
         self.views = views
         self.nsp = nsp
-        self.signer = Signer()
+        self.sessions = SessionStore(context.database, context.clock)
+        self.proxies = trusted_proxies(context.settings.trusted_proxies)
         self.env = environment()
         self.page_views = PageViews(context)
 
     # ---- session ------------------------------------------------------------------------------
 
+    def current(self, request: Request) -> Session | None:
+        """The signed-in session of the request's cookie, or None (its STS token as it is)."""
+        return self.sessions.load(request.cookies.get(COOKIE))
+
     async def session(self, request: Request) -> Session:
-        session = self.signer.load(request.cookies.get(COOKIE))
+        """The signed-in session, its STS token renewed when about to expire; :class:`SignedOut` without one."""
+        session = self.current(request)
         if session is None:
             raise SignedOut
         if session.expires - self.context.clock.now().timestamp() < 60:
             try:
                 session.token, session.expires = await self.nsp.token(session.persona)
             except Refused:
+                self.sessions.end(session)
                 raise SignedOut from None
-            session.changed = True
+            self.sessions.save(session)
         return session
 
-    def _store(self, request: Request, response: Response, session: Session) -> Response:
-        response.set_cookie(COOKIE, self.signer.dump(session), max_age=MAX_AGE, path=cookie_path(request),
-                            httponly=True, samesite="lax", secure=request.url.scheme == "https")
+    def set_cookie(self, request: Request, response: Response, cookie: str) -> Response:
+        """The session cookie: ``Secure`` when the client's request came over HTTPS."""
+        response.set_cookie(COOKIE, cookie, max_age=int(ABSOLUTE.total_seconds()), path=cookie_path(request),
+                            httponly=True, samesite="lax", secure=self.proxies.scheme(request) == "https")
         return response
+
+    def clear_cookie(self, request: Request, response: Response) -> Response:
+        """The session cookie removed, with the attributes it was set with."""
+        response.delete_cookie(COOKIE, path=cookie_path(request), httponly=True, samesite="lax",
+                               secure=self.proxies.scheme(request) == "https")
+        return response
+
+    def origins(self, request: Request) -> set[str]:
+        """The viewer's own origins: the one the request was sent to, and the configured public one."""
+        own = {self.proxies.origin(request)}
+        if self.context.settings.public_base_url:
+            own.add(normalise_origin(self.context.settings.public_base_url))
+        return own
+
+    async def check_origin(self, request: Request) -> None:
+        """A state-changing request must come from the viewer's own pages: its ``Origin`` (or, when a
+        browser sends none, its ``Referer``) is ours; with neither the CSRF token decides alone."""
+        if request.method in SAFE_METHODS:
+            return
+        if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
+            raise FormRefused
+        origin = request.headers.get("origin") or request.headers.get("referer")
+        if origin is not None and normalise_origin(origin) not in self.origins(request):
+            raise FormRefused
 
     def render(self, request: Request, template: str, session: Session | None, status: int = 200,
                **values: Any) -> Response:
         base = str(request.scope.get("root_path", "")).rstrip("/")
         html = self.env.get_template(template).render(base=base, session=session, request=request,
                                                       kind_labels=KIND_LABELS, **values)
-        response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+        response = HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
         if session is not None:
             self.page_views.count(session.kind, template)
         if session is not None and session.changed:
-            self._store(request, response, session)
+            self.sessions.save(session)
         return response
 
     def redirect(self, request: Request, path: str, session: Session | None = None) -> Response:
         base = str(request.scope.get("root_path", "")).rstrip("/")
         response = RedirectResponse(f"{base}{path}", status_code=303)
         if session is not None:
-            self._store(request, response, session)
+            self.sessions.save(session)
         return response
 
     @staticmethod
     def check_csrf(session: Session, form: Any) -> None:
-        if form.get("csrf") != session.csrf:
-            raise SignedOut
+        """The form carries the session's CSRF token, or :class:`FormRefused` (the session stays)."""
+        sent = form.get("csrf")
+        if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+            raise FormRefused
 
     def reader(self, session: Session, cpr: str) -> Reader:
         if session.is_professional:
@@ -134,9 +189,10 @@ class Pages:
 
 
 def valid_cpr(cpr: str) -> None:
-    """A citizen page's CPR in the path must be a CPR number; anything else ends the session."""
+    """A citizen page's CPR in the path must be a CPR number; anything else is no page (404). The
+    session stays: a link from another site must not be able to sign anyone out."""
     if not is_cpr(cpr):
-        raise SignedOut
+        raise PageNotFound
 
 
 def citizen_only(session: Session) -> None:

@@ -18,15 +18,14 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import httpx2 as httpx
-from sqlalchemy import DateTime, Integer, String, func, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import func, select
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
+from services.sundhed_view.models import PageViewRow, ViewBase
 
 KINDS = {"citizen": "Borger", "relative": "Pårørende", "professional": "Sundhedsperson"}
 PAGES = {"home.html": "Forside", "overview.html": "Oversigt", "observations.html": "Prøvesvar",
@@ -35,20 +34,6 @@ PAGES = {"home.html": "Forside", "overview.html": "Oversigt", "observations.html
          "refused.html": "Afvist opslag", "invalid.html": "Ugyldigt dokument"}
 SOURCES = {"hco": ("eoj", "EOJ (kommunens omsorgssystem)"), "gp": ("lps", "Lægesystemet (LPS)"),
            "plsp": ("plsp", "PLSP Health Hub")}
-
-
-class ViewBase(DeclarativeBase):
-    pass
-
-
-class PageViewRow(ViewBase):
-    """One page rendered for a signed-in person: when (naive UTC), their kind and the page's template."""
-
-    __tablename__ = "view_page_view"
-    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(DateTime)
-    kind: Mapped[str] = mapped_column(String(32), index=True)
-    page: Mapped[str] = mapped_column(String(64))
 
 
 class PageViews:

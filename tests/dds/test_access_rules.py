@@ -93,14 +93,14 @@ def test_a_relation_added_in_brs_holds_for_its_period(client: TestClient, mhd: M
     assert find(client, "doctor-auh-acute", GRETHE).status_code == 403
 
 
-def test_a_professional_registers_a_relation_for_themself_only(client: TestClient) -> None:
-    response = client.post("/nsp/brs/relations", headers=auth(client, "doctor-auh-acute", "nsp"),
-                           json={"professional": "gp-skodstrup", "cpr": GRETHE})
-    assert response.status_code == 201
-    assert response.json()["authorisation"] == "AU5R1"
-    citizen = client.post("/nsp/brs/relations", headers=auth(client, f"citizen-{GRETHE}", "nsp"),
-                          json={"professional": "doctor-auh-acute", "cpr": GRETHE})
-    assert citizen.status_code == 403
+def test_a_professional_cannot_give_themself_a_relation(client: TestClient, mhd: Mhd) -> None:
+    provide_documents(mhd)
+    for persona in ("doctor-auh-acute", f"citizen-{GRETHE}"):
+        response = client.post("/nsp/brs/relations", headers=auth(client, persona, "nsp"),
+                               json={"professional": "doctor-auh-acute", "cpr": GRETHE})
+        assert response.status_code == 403
+        assert response.json()["issue"][0]["details"]["coding"][0]["code"] == "brs-register"
+    assert find(client, "doctor-auh-acute", GRETHE).status_code == 403
 
 
 def test_vaerdispring_needs_a_reason_and_logs_it(client: TestClient, mhd: Mhd) -> None:

@@ -13,11 +13,12 @@ ODD = [None, 1, -1.5, True, "", "x" * 300, [], ["a"], {}, {"type": "all"}, "2026
 def test_odd_values_never_fail_the_server(client: TestClient) -> None:
     citizen = auth(client, "citizen-2509479989", "nsp")
     system = auth(client, "system-dds", "nsp")
+    gp_system = auth(client, "system-lps-skodstrup", "nsp")  # registers relations for gp-skodstrup
     faces = [
         ("/nsp/sts/token", {}, ("persona", "audience")),
         ("/nsp/consent/blocks", citizen, ("who", "include_sub_units", "valid_from", "valid_to", "data_from",
                                           "data_to", "cpr")),
-        ("/nsp/brs/relations", system, ("professional", "authorisation", "cpr", "valid_from", "valid_to")),
+        ("/nsp/brs/relations", gp_system, ("professional", "authorisation", "cpr", "valid_from", "valid_to")),
         ("/nsp/minlog/entries", system, ("cpr", "activity", "time", "consent_override", "reason", "user_name")),
     ]
     base = {"/nsp/sts/token": {"persona": "gp-skodstrup"},

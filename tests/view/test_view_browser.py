@@ -317,3 +317,25 @@ def test_keyboard_only_navigation(page: Any) -> None:
         page.keyboard.press("Tab")
         page.keyboard.press("Enter")  # the skip link
         assert page.evaluate("document.activeElement.id") == "indhold"
+
+
+def test_signing_out_kills_the_old_cookie_and_another_sites_form_is_refused(page: Any, sandbox: Sandbox) -> None:
+    sign_in(page, "Bruno Elmer", f"citizen-{CITIZEN}")
+    [old] = [c for c in page.context.cookies() if c["name"] == "sundhed_session"]
+    assert old["httpOnly"] and old["sameSite"] == "Lax" and not old["secure"]  # plain HTTP on 127.0.0.1
+    # a form on another site posting to the viewer: refused, and the person stays signed in
+    page.set_content(f'<form method="post" action="{sandbox.url}/view/logout"><input name="csrf" value="x">'
+                     '<button>Send</button></form>')
+    page.get_by_role("button", name="Send").click()
+    assert page.get_by_role("heading", name="Formularen blev afvist").is_visible()
+    page.goto("/view/hjem")
+    assert "Bruno Elmer" in page.locator("header").inner_text()
+    # signing out, then replaying the old cookie: no session
+    page.get_by_role("button", name="Log ud").click()
+    page.wait_for_url("**/view/")
+    assert all(c["value"] != old["value"] for c in page.context.cookies() if c["name"] == "sundhed_session")
+    page.context.add_cookies([old])
+    page.goto("/view/hjem")
+    page.wait_for_url("**/view/")
+    assert page.get_by_role("heading", name="Log ind").is_visible()
+    assert page.get_by_role("button", name="Log ud").count() == 0

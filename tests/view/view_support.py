@@ -13,10 +13,19 @@ RELATIVE = "relative-0505059996"  # Emil Elmer, holds Bruno Elmer's power of att
 STRANGER = "doctor-auh-acute"  # Rasmus Dahl, no treatment relation with Bruno Elmer
 
 
+def login_csrf(client: TestClient) -> str:
+    """The CSRF token of the sign-in form (its session's cookie stays on ``client``)."""
+    page = client.get("/view/")
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert page.status_code == 200 and found, page.text[:500]
+    return found.group(1)
+
+
 def sign_in(client: TestClient, persona: str) -> None:
     """Sign in through the page's form (the session cookie stays on ``client``)."""
     client.cookies.clear()
-    response = client.post("/view/login", data={"persona": persona}, follow_redirects=False)
+    response = client.post("/view/login", data={"persona": persona, "csrf": login_csrf(client)},
+                           follow_redirects=False)
     assert response.status_code == 303, response.text
     assert response.headers["location"].endswith("/view/hjem")
 

@@ -1,6 +1,7 @@
 """BRS, the treatment relation service:
 
-* ``POST /brs/relations``   a health-care system registers a relation, or a professional their own
+* ``POST /brs/relations``   a health-care system with the right ``brs-register`` registers a relation
+                            for a professional of its own organisation; anyone else: 403
 * ``GET  /brs/relations``   relations by ``authorisation`` and/or ``cpr`` (a professional sees their own)
 """
 
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Request
 
 from nsp_sandbox.fhir_http import read_json_object
 from nsp_sandbox.outcome import FhirError, Issue
+from services.nsp.brs import REGISTER, SOURCE
 from services.nsp.routes.platform import MAX_BODY, Platform
 
 
@@ -22,13 +24,15 @@ def router(nsp: Platform) -> APIRouter:
     @faces.post("/brs/relations", status_code=201)
     async def add_relation(request: Request) -> dict[str, Any]:
         who = nsp.caller(request)
+        system = nsp.world.systems.get(who.persona) if who.is_system else None
+        if system is None or REGISTER not in system.rights or not system.organisation:
+            raise FhirError(403, Issue("error", "forbidden", "Treatment relations are registered by the health-care "
+                                       "systems that know of them (an admission, a municipality's care, a GP's list: "
+                                       f"a system with the right '{REGISTER}') or by the sandbox operator "
+                                       "(POST /sandbox/nsp/brs/relations); not with the token of "
+                                       f"{who.kind} {who.persona}", rule=REGISTER, source=SOURCE))
         body = await read_json_object(request, MAX_BODY)
-        if not who.is_system:
-            if not who.is_professional:
-                raise FhirError(403, Issue("error", "forbidden", "Treatment relations are registered by "
-                                           "health-care systems or the professional", rule="brs-register"))
-            body = {**body, "authorisation": who.authorisation, "professional": None}
-        return relations.add(body, who.persona, clock.now())
+        return relations.add(body, who.persona, clock.now(), within=system.organisation)
 
     @faces.get("/brs/relations")
     def find_relations(request: Request, authorisation: str | None = None,

@@ -1,4 +1,8 @@
-"""Sign-in by choosing a persona (MitID stand-in): ``GET /``, ``POST /login``, ``POST /logout``."""
+"""Sign-in by choosing a persona (MitID stand-in): ``GET /``, ``POST /login``, ``POST /logout``.
+
+The sign-in form has a session of its own whose CSRF token the form carries, so a login posted from
+another site fails; signing in starts a new session (a new id), signing out revokes it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,17 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.sundhed_view.dds import Refused
 from services.sundhed_view.session import COOKIE, Session
-from services.sundhed_view.site import Pages, cookie_path, read_form
+from services.sundhed_view.site import FormRefused, Pages, read_form
+
+EXPIRED = "Log ind-siden var udløbet eller kom ikke fra denne side. Vælg igen og log ind."
+
+
+async def login_page(pages: Pages, request: Request, status: int = 200, error: str | None = None) -> Response:
+    """The persona chooser with the CSRF token of the sign-in form's session (made when there is none)."""
+    cookie, csrf = pages.sessions.sign_in_form(request.cookies.get(COOKIE))
+    response = pages.render(request, "login.html", None, status=status, groups=await pages.login_groups(),
+                            csrf=csrf, error=error)
+    return pages.set_cookie(request, response, cookie) if cookie else response
 
 
 def router(pages: Pages) -> APIRouter:
@@ -15,31 +29,37 @@ def router(pages: Pages) -> APIRouter:
 
     @web.get("/", response_class=HTMLResponse)
     async def sign_in(request: Request) -> Response:
-        if pages.signer.load(request.cookies.get(COOKIE)) is not None:
+        if pages.current(request) is not None:
             return pages.redirect(request, "/hjem")
-        return pages.render(request, "login.html", None, groups=await pages.login_groups())
+        return await login_page(pages, request)
 
     @web.post("/login")
     async def login(request: Request) -> Response:
         form = await read_form(request)
+        form_cookie = request.cookies.get(COOKIE)
+        if not pages.sessions.sign_in_allowed(form_cookie, form.get("csrf", "")):
+            if pages.current(request) is not None:
+                raise FormRefused  # someone signed in: their session stays
+            return await login_page(pages, request, 403, EXPIRED)
         persona = await pages.nsp.persona(str(form.get("persona", "")))
         if persona is None:
-            return pages.render(request, "login.html", None, status=400, groups=await pages.login_groups(),
-                                error="Vælg hvem du vil logge ind som.")
+            return await login_page(pages, request, 400, "Vælg hvem du vil logge ind som.")
         try:
             token, expires = await pages.nsp.token(persona["id"])
         except Refused as refused:
-            return pages.render(request, "login.html", None, status=403, groups=await pages.login_groups(),
-                                error=f"Login afvist: {refused.text}")
+            return await login_page(pages, request, 403, f"Login afvist: {refused.text}")
         session = Session(persona["id"], persona["kind"], persona["name"], token, expires, cpr=persona.get("cpr"),
                           acts_for=list(persona.get("acts_for") or []), acting=persona.get("cpr"),
                           organisation=persona.get("organisation_name"))
-        return pages.redirect(request, "/hjem", session)
+        cookie = pages.sessions.start(form_cookie, session)
+        return pages.set_cookie(request, pages.redirect(request, "/hjem"), cookie)
 
     @web.post("/logout")
     async def logout(request: Request) -> Response:
-        response = pages.redirect(request, "/")
-        response.delete_cookie(COOKIE, path=cookie_path(request))
-        return response
+        session = pages.current(request)
+        if session is not None:
+            pages.check_csrf(session, await read_form(request))
+            pages.sessions.end(session)
+        return pages.clear_cookie(request, pages.redirect(request, "/"))
 
     return web

@@ -17,7 +17,6 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
 from services.sundhed_view.bar_chart import bars
-from services.sundhed_view.session import COOKIE
 from services.sundhed_view.site import Pages
 from services.sundhed_view.statistics import gather
 
@@ -152,7 +151,7 @@ def router(pages: Pages) -> APIRouter:
 
     @web.get("/statistik", response_class=HTMLResponse)
     async def statistik(request: Request) -> Response:
-        session = pages.signer.load(request.cookies.get(COOKIE))
+        session = pages.current(request)
         gathered = await gather(pages.context, page_views)
         return pages.render(request, "statistik.html", session, sections=sections(gathered),
                             generated_at=gathered["generated_at"], section="statistik")
