@@ -21,6 +21,7 @@ from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, SOR_SYSTEM, repertoire
 from nsp_sandbox.outcome import FhirError, Issue
+from services.eoj_sender import send_faults
 from services.eoj_sender.chain import read_facts
 from services.eoj_sender.endpoint_register import EndpointRegister
 from services.eoj_sender.message import (
@@ -36,7 +37,6 @@ from services.eoj_sender.nsp_registers import NspRegisters
 from services.eoj_sender.order import Modification, Order, Retraction
 from services.eoj_sender.order_rules import check_order
 from services.eoj_sender.sharing import HCOM_PROFILE, Sharing
-from services.eoj_sender.transport import post_message
 
 SOURCE = "MedCom governance 043 (reliable messaging)"
 FINAL_ACKS = ("ok", "fatal-error")
@@ -176,8 +176,8 @@ class Outbox:
                 send_result="sending", ack="pending", resends=[], refused_consent=facts.refused_consent,
                 consent=bool(order and order.consent) or bool(previous and previous.consent),
                 dds_reason="waiting for a positive acknowledgement from the GP"))
-        result = await post_message(self._context.peers, url, bundle,
-                                    envelope=envelope or self._envelope_for(bundle), now=self._context.clock.now())
+        result = await send_faults.post(self._context, url, bundle, envelope=envelope or self._envelope_for(bundle),
+                                        now=self._context.clock.now())
         with self._context.database.session() as s:
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == facts.header_id))
             assert row is not None
@@ -225,7 +225,7 @@ class Outbox:
             row.bundle, row.bundle_id = json.dumps(bundle, ensure_ascii=False), bundle["id"]
             row.resends = [*row.resends, {"at": naive_utc(now).isoformat(), "bundle_id": bundle["id"]}]
             url = row.endpoint_url
-        result = await post_message(self._context.peers, url, bundle, envelope=self._envelope_for(bundle), now=now)
+        result = await send_faults.post(self._context, url, bundle, envelope=self._envelope_for(bundle), now=now)
         with self._context.database.session() as s:
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
             assert row is not None

@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from nsp_sandbox import faults
 from nsp_sandbox import fhir_shape as shape
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.config import Strictness
@@ -39,6 +40,7 @@ from nsp_sandbox.hco_sbdh import CONTENT_TYPE as SBDH_CONTENT_TYPE
 from nsp_sandbox.hco_sbdh import Envelope, wrap
 from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, HCO_EVENT, REPERTOIRE_SYSTEMS, SOR_SYSTEM, repertoire
 from nsp_sandbox.outcome import Issue
+from services.lps.ack_faults import different_copy
 from services.lps.acknowledgement import build_ack, restamp
 from services.lps.business_rules import HL7_MSG, MEDCOM_MSG, Earlier, Finding, check
 from services.lps.models import AckOutRow, EnvelopeRow, ReceivedRow, SettingRow
@@ -362,7 +364,15 @@ class Inbox:
             return "withheld (behaviour switch)"
         if due is not None and due > naive_utc(now):
             return f"delayed until {due.isoformat()}Z (POST /lps/outbox/deliver)"
-        return await self._send(pk)
+        result = await self._send(pk)
+        if faults.current("lps", "ack-duplicate-different") is not None:  # a second copy, other content
+            with self._context.database.session() as s:
+                other = AckOutRow(url=url, ack=different_copy(ack), copies=1, due_at=due, state="waiting")
+                s.add(other)
+                s.flush()
+                pk = other.pk
+            result += "; then a different copy: " + await self._send(pk)
+        return result
 
     async def deliver_due(self) -> list[str]:
         """Send every delayed acknowledgement whose time has come (sandbox clock)."""

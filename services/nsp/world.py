@@ -88,6 +88,7 @@ class System:
     name: str
     kind: str
     organisation: str | None
+    certificate: str | None = None  # PEM, for a system a vendor loaded with its own certificate
 
 
 @dataclass(frozen=True)

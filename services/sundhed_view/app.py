@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from nsp_sandbox.actor_reset import reset_router
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
 from services.sundhed_view import api, pages
@@ -21,6 +22,7 @@ from services.sundhed_view.dds import Refused
 from services.sundhed_view.nsp import Nsp
 from services.sundhed_view.session import COOKIE
 from services.sundhed_view.site import Pages, SignedOut, cookie_path
+from services.sundhed_view.statistics import ViewBase
 from services.sundhed_view.views import Views
 
 STATIC = Path(__file__).parent / "static"
@@ -52,4 +54,5 @@ def create_app(context: SandboxContext) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router(views, nsp))
     app.include_router(pages.router(site))
+    app.include_router(reset_router("view", context.database, [ViewBase.metadata]))  # the control face's reset
     return app
