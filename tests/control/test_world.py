@@ -1,0 +1,130 @@
+"""``POST /sandbox/world``: a vendor's own test persons, organisations, systems, relations and blocks,
+from YAML or JSON, checked strictly, shared by every NSP process, and working in every flow."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+from hco_flow import SKODSTRUP, dds_entries, order
+from sts_client import auth
+
+from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.dgws.keys import self_signed
+from services.nsp.world import shipped_world
+from services.nsp.world_additions import LiveWorld
+
+CLINIC, TEAM = "900010000099016", "900011000099016"
+ANNA = "1212821234"  # a vendor's test citizen, listed at Skødstrup (so the GP emulator takes her messages)
+PARENT, CHILD = "0303751234", "0101154321"  # the child was born in 2015
+VENDOR_GP = "gp-vendor-clinic"
+
+
+def world_file() -> dict[str, Any]:
+    certificate = self_signed("Vendor GP system", "Vendor A/S", datetime.now(UTC)).certificate_pem()
+    return {
+        "organisations": [
+            {"sor": CLINIC, "name": "Vendor Lægehus", "kind": "gp-clinic", "parent": None, "municipality": "Aarhus",
+             "gln": "5790000127092", "ydernummer": "099999"},
+            {"sor": TEAM, "name": "Vendor Akutteam", "kind": "acute-team", "parent": "937961000016000",
+             "gln": "5790009900115", "producent_id": "KAF"}],
+        "citizens": [
+            {"cpr": ANNA, "name": "Anna Vendortest", "gp": SKODSTRUP, "address": "Testvej 1, 8000 Aarhus C"},
+            {"cpr": PARENT, "name": "Peter Vendortest", "gp": CLINIC},
+            {"cpr": CHILD, "name": "Lille Vendortest", "gp": CLINIC}],
+        "relatives": [{"cpr": PARENT, "acts_for": CHILD, "basis": "custody"},
+                      {"cpr": PARENT, "acts_for": ANNA, "basis": "power-of-attorney", "valid_from": "2025-01-01"}],
+        "professionals": [{"id": VENDOR_GP, "name": "Vera Vendor", "cpr": "0202801234", "authorisation": "VV1X1",
+                           "role": "Læge", "organisation": CLINIC}],
+        "systems": [{"id": "system-lps-vendor", "name": "Vendor GP system", "kind": "gp-system",
+                     "organisation": CLINIC, "certificate": certificate}],
+        "relations": [{"professional": "nurse-aarhus-acute", "cpr": ANNA, "valid_from": "2025-01-01"}],
+        "blocks": [{"cpr": CHILD, "who": {"type": "organisation", "id": TEAM}}],
+    }
+
+
+def load(client: TestClient, body: dict[str, Any], as_yaml: bool = True) -> Any:
+    if as_yaml:
+        return client.post("/sandbox/world", content=yaml.safe_dump(body, allow_unicode=True).encode(),
+                           headers={"Content-Type": "application/yaml"})
+    return client.post("/sandbox/world", json=body)
+
+
+def test_a_vendor_s_world_makes_personas_that_get_tokens(client: TestClient) -> None:
+    loaded = load(client, world_file())
+    assert loaded.status_code == 200, loaded.text
+    assert loaded.json()["loaded"] == {"organisations": 2, "citizens": 3, "relatives": 2, "professionals": 1,
+                                       "systems": 1, "relations": 1, "blocks": 1}
+    personas = {p["id"]: p for p in client.get("/nsp/personas").json()}
+    for persona in (f"citizen-{ANNA}", f"relative-{PARENT}", VENDOR_GP, "system-lps-vendor"):
+        assert persona in personas
+        assert client.post("/nsp/sts/token", json={"persona": persona}).status_code == 200
+    assert personas[f"relative-{PARENT}"]["acts_for"] == sorted([ANNA, CHILD])
+    assert sorted(personas[VENDOR_GP]["relations"]) == sorted([PARENT, CHILD])  # the clinic's listed citizens
+    assert ANNA in personas["nurse-aarhus-acute"]["relations"]
+    assert client.get(f"/nsp/organisations/{TEAM}").json()["ancestors"] == ["937961000016000"]
+    person = client.get(f"/nsp/persons/{ANNA}", headers=auth(client, VENDOR_GP, ["nsp"]))
+    assert person.status_code == 200 and person.json()["name"] == "Anna Vendortest"
+    blocks = client.get("/nsp/consent/blocks", params={"cpr": CHILD},
+                        headers=auth(client, f"relative-{PARENT}", ["nsp"])).json()
+    assert [(b["who"], b["status"]) for b in blocks] == [({"type": "organisation", "id": TEAM}, "active")]
+
+
+def test_a_vendor_s_test_citizen_goes_through_the_hco_flow_dds_and_min_log(client: TestClient) -> None:
+    assert load(client, world_file(), as_yaml=False).status_code == 200
+    sent = client.post("/eoj/hco", json=order(cpr=ANNA, family="Vendortest", given=["Anna"]))
+    assert sent.status_code == 201, sent.text
+    assert sent.json()["ack"] == "ok"
+    (entry,) = dds_entries(client, ANNA)  # shared to DDS, found with the citizen's own token
+    nurse = client.get("/dds/fhir/DocumentReference", headers=auth(client, "nurse-aarhus-acute"),
+                       params={"patient.identifier": f"urn:oid:1.2.208.176.1.2|{ANNA}", "status": "current"})
+    assert nurse.status_code == 200 and entry["id"] in nurse.text  # the relation from the world file
+    log = client.get("/nsp/minlog", params={"cpr": ANNA}, headers=auth(client, f"citizen-{ANNA}", ["nsp"]))
+    assert log.status_code == 200 and any(e["user_name"] == "Pia Sørensen" for e in log.json())
+
+
+def test_every_nsp_process_on_the_database_follows_a_loaded_world(client: TestClient,
+                                                                  context: SandboxContext) -> None:
+    other = LiveWorld(context.database, shipped_world())  # another worker's NSP
+    other.refresh(force=True)
+    assert ANNA not in other.world.citizens
+    assert load(client, world_file()).status_code == 200
+    other.refresh(force=True)
+    assert other.world.citizens[ANNA].name == "Anna Vendortest"
+    assert other.world.systems["system-lps-vendor"].certificate.startswith("-----BEGIN CERTIFICATE-----")
+    assert ANNA not in shipped_world().citizens  # the shipped world itself is never changed
+
+
+@pytest.mark.parametrize("change, where", [
+    ({"patients": []}, "patients"),
+    ({"citizens": [{"cpr": ANNA, "name": "A", "nmae": "typo"}]}, "citizens[0].nmae"),
+    ({"citizens": [{"cpr": "3213821234", "name": "A"}]}, "citizens[0].cpr"),
+    ({"citizens": [{"cpr": ANNA, "name": "A", "gp": "999999999999"}]}, "citizens[0].gp"),
+    ({"citizens": [{"cpr": ANNA}]}, "citizens[0].name"),
+    ({"organisations": [{"sor": "12", "name": "X", "kind": "gp-clinic"}]}, "organisations[0].sor"),
+    ({"relatives": [{"cpr": ANNA, "acts_for": "0602631234", "basis": "friendship"}]}, "relatives[0].cpr"),
+    ({"relations": [{"professional": "nobody", "cpr": "0602631234"}]}, "relations[0].professional"),
+    ({"systems": [{"id": "s", "name": "S", "kind": "eoj", "certificate": "not PEM"}]}, "systems[0].certificate"),
+    ({"blocks": [{"cpr": "0602631234", "who": {"type": "professional", "id": "XX"}}]}, "blocks[0].who.id"),
+    ({"blocks": [{"cpr": "0602631234", "who": {"type": "all"}, "valid_from": "2026-01-01T00:00"}]},
+     "blocks[0].valid_from"),
+])
+def test_a_wrong_world_file_is_refused_naming_where(client: TestClient, change: dict[str, Any], where: str) -> None:
+    refused = load(client, change)
+    assert refused.status_code == 422, refused.text
+    assert where in [e for i in refused.json()["issue"] for e in i.get("expression", [])]
+    assert ANNA not in {p.get("cpr") for p in client.get("/nsp/personas").json()}  # nothing loaded
+
+
+def test_unreadable_bodies(client: TestClient) -> None:
+    twice = client.post("/sandbox/world", content=b"citizens: []\ncitizens: []\n",
+                        headers={"Content-Type": "application/yaml"})
+    assert twice.status_code == 400 and "given twice" in twice.text
+    assert client.post("/sandbox/world", content=b"- a\n", headers={"Content-Type": "text/yaml"}).status_code == 422
+    assert client.post("/sandbox/world", content=b"x", headers={"Content-Type": "text/plain"}).status_code == 415
+    unquoted = client.post("/sandbox/world", content=f"citizens:\n- {{cpr: {ANNA}, name: A}}\n".encode(),
+                           headers={"Content-Type": "application/yaml"})
+    assert unquoted.status_code == 422 and "quote" in unquoted.text
