@@ -3,54 +3,17 @@ from YAML or JSON, checked strictly, shared by every NSP process, and working in
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import yaml
 from fastapi.testclient import TestClient
-from hco_flow import SKODSTRUP, dds_entries, order
+from hco_flow import dds_entries, order
 from sts_client import auth
+from world_support import ANNA, CHILD, PARENT, TEAM, VENDOR_GP, load, world_file
 
 from nsp_sandbox.context import SandboxContext
-from nsp_sandbox.dgws.keys import self_signed
 from services.nsp.world import shipped_world
 from services.nsp.world_additions import LiveWorld
-
-CLINIC, TEAM = "900010000099016", "900011000099016"
-ANNA = "1212821234"  # a vendor's test citizen, listed at Skødstrup (so the GP emulator takes her messages)
-PARENT, CHILD = "0303751234", "0101154321"  # the child was born in 2015
-VENDOR_GP = "gp-vendor-clinic"
-
-
-def world_file() -> dict[str, Any]:
-    certificate = self_signed("Vendor GP system", "Vendor A/S", datetime.now(UTC)).certificate_pem()
-    return {
-        "organisations": [
-            {"sor": CLINIC, "name": "Vendor Lægehus", "kind": "gp-clinic", "parent": None, "municipality": "Aarhus",
-             "gln": "5790000127092", "ydernummer": "099999"},
-            {"sor": TEAM, "name": "Vendor Akutteam", "kind": "acute-team", "parent": "937961000016000",
-             "gln": "5790009900115", "producent_id": "KAF"}],
-        "citizens": [
-            {"cpr": ANNA, "name": "Anna Vendortest", "gp": SKODSTRUP, "address": "Testvej 1, 8000 Aarhus C"},
-            {"cpr": PARENT, "name": "Peter Vendortest", "gp": CLINIC},
-            {"cpr": CHILD, "name": "Lille Vendortest", "gp": CLINIC}],
-        "relatives": [{"cpr": PARENT, "acts_for": CHILD, "basis": "custody"},
-                      {"cpr": PARENT, "acts_for": ANNA, "basis": "power-of-attorney", "valid_from": "2025-01-01"}],
-        "professionals": [{"id": VENDOR_GP, "name": "Vera Vendor", "cpr": "0202801234", "authorisation": "VV1X1",
-                           "role": "Læge", "organisation": CLINIC}],
-        "systems": [{"id": "system-lps-vendor", "name": "Vendor GP system", "kind": "gp-system",
-                     "organisation": CLINIC, "certificate": certificate}],
-        "relations": [{"professional": "nurse-aarhus-acute", "cpr": ANNA, "valid_from": "2025-01-01"}],
-        "blocks": [{"cpr": CHILD, "who": {"type": "organisation", "id": TEAM}}],
-    }
-
-
-def load(client: TestClient, body: dict[str, Any], as_yaml: bool = True) -> Any:
-    if as_yaml:
-        return client.post("/sandbox/world", content=yaml.safe_dump(body, allow_unicode=True).encode(),
-                           headers={"Content-Type": "application/yaml"})
-    return client.post("/sandbox/world", json=body)
 
 
 def test_a_vendor_s_world_makes_personas_that_get_tokens(client: TestClient) -> None:
