@@ -91,3 +91,22 @@ def test_unreadable_bodies(client: TestClient) -> None:
     unquoted = client.post("/sandbox/world", content=f"citizens:\n- {{cpr: {ANNA}, name: A}}\n".encode(),
                            headers={"Content-Type": "application/yaml"})
     assert unquoted.status_code == 422 and "quote" in unquoted.text
+
+
+def test_a_vendor_s_gp_system_shares_through_plsp_and_its_professional_gets_an_id_card(client: TestClient) -> None:
+    from nsp_sandbox.plsp_client import PlspClient, approval, diagnosis
+
+    assert load(client, world_file()).status_code == 200
+    vendor = PlspClient.for_persona(client, "system-lps-vendor")  # type: ignore[arg-type]
+    card = {"diagnoses": [diagnosis("dx-t90", "current", recorded="2019-03-04T09:00:00+01:00", sks="DE119a",
+                                    icpc2="T90", text="Type 2-diabetes", type="problem-list-item")],
+            "approval": approval("VV1X1", ["Vera"], "Vendor", "2026-05-06T11:20:00+02:00")}
+    vendor.put_card(PARENT, card)
+    found = client.get("/dds/fhir/DocumentReference", headers=auth(client, VENDOR_GP),
+                       params={"patient.identifier": f"urn:oid:1.2.208.176.1.2|{PARENT}", "status": "current"})
+    assert found.status_code == 200, found.text
+    assert [e["resource"]["type"]["coding"][0]["code"] for e in found.json().get("entry", [])
+            if e.get("search", {}).get("mode") == "match"] == ["11450-4"]  # the ConditionList entry
+    for persona in (VENDOR_GP, "system-lps-vendor"):
+        card_xml = client.post("/nsp/sts/idcard", json={"persona": persona})
+        assert card_xml.status_code == 200 and b"Vendor" in card_xml.content

@@ -55,8 +55,9 @@ def test_a_duplicate_acknowledgement_with_different_content(client: TestClient) 
     ack = lps_received(client, sent["id"])[0]["ack"]
     assert ack["entry"][0]["resource"]["response"]["code"] == "ok"
     log = status(client, sent["id"])["ack_log"]
-    assert len(log) == 2 and log[0]["verdict"] == "applied" and log[1]["verdict"] != "applied"
-    assert log[1]["code"] == "transient-error"  # the same ids, another answer
+    # The same envelope (Bundle.id) twice, with another answer the second time.
+    assert [(a["code"], a["verdict"]) for a in log] == [("ok", "applied"), ("transient-error", "duplicate")]
+    assert log[0]["bundle_id"] == log[1]["bundle_id"] == ack["id"]
     assert len(status(client, send(client)["id"])["ack_log"]) == 1  # used up
 
 
