@@ -73,3 +73,4 @@ def test_a_late_acknowledgement_comes_after_the_resend(client: TestClient, conte
     assert len(delivered) == 1 and "HTTP 202" in delivered[0]
     log = status(client, sent["id"])["ack_log"]
     assert [(a["code"], a["verdict"]) for a in log] == [("ok", "applied"), ("ok", "duplicate")]  # the late one
+    assert send(client)["ack"] == "ok"  # used up: acknowledged at once again
