@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hco_flow import dds_entries, order
 from sts_client import auth
-from world_support import ANNA, CHILD, PARENT, TEAM, VENDOR_GP, load, world_file
+from world_support import ANNA, CHILD, CLINIC, PARENT, TEAM, VENDOR_GP, load, vendor_keys, world_file
 
 from nsp_sandbox.context import SandboxContext
 from services.nsp.world import shipped_world
@@ -110,3 +110,31 @@ def test_a_vendor_s_gp_system_shares_through_plsp_and_its_professional_gets_an_i
     for persona in (VENDOR_GP, "system-lps-vendor"):
         card_xml = client.post("/nsp/sts/idcard", json={"persona": persona})
         assert card_xml.status_code == 200 and b"Vendor" in card_xml.content
+
+
+def test_a_system_with_its_own_certificate_gets_id_cards_only_for_requests_signed_with_it(client: TestClient) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from nsp_sandbox.dgws.faults import read_fault
+    from nsp_sandbox.dgws.idcard import SOR, SYSTEM, CareProvider, IdCard, build_idcard
+    from nsp_sandbox.dgws.keys import self_signed
+    from nsp_sandbox.dgws.signing import sign_enveloped
+    from nsp_sandbox.dgws.wstrust import build_request
+
+    assert load(client, world_file()).status_code == 200
+    now = datetime.now(UTC).replace(microsecond=0)
+    card = IdCard(card_id="v1", card_type=SYSTEM, authentication_level=3, issuer="vendor", name_id="CN=vendor",
+                  name_id_format="medcom:other", issue_instant=now, not_before=now,
+                  not_on_or_after=now + timedelta(hours=1), it_system_name="Vendor GP system",
+                  care_provider=CareProvider(CLINIC, SOR, "Vendor Lægehus"))
+
+    def ask(keys: Any) -> Any:
+        requested = sign_enveloped(build_idcard(card), keys.key, keys.certificate)
+        return client.post("/nsp/sts/services/NewSecurityTokenService", content=build_request(
+            requested, "vendor", now), headers={"Content-Type": "text/xml"})
+
+    assert ask(vendor_keys()).status_code == 200
+    refused = ask(self_signed("Someone else", "Elsewhere", now))
+    fault = read_fault(refused.content)
+    assert refused.status_code == 500 and fault is not None and fault.code == "invalid_certificate"
+    assert "not with the certificate registered for Vendor GP system" in fault.message

@@ -5,13 +5,14 @@ with its certificate, a treatment relation and a block."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import yaml
 from fastapi.testclient import TestClient
 from hco_flow import SKODSTRUP
 
-from nsp_sandbox.dgws.keys import self_signed
+from nsp_sandbox.dgws.keys import KeyPair, self_signed
 
 CLINIC, TEAM = "900010000099016", "900011000099016"
 ANNA = "1212821234"  # a vendor's test citizen, listed at Skødstrup (so the GP emulator takes her messages)
@@ -19,8 +20,14 @@ PARENT, CHILD = "0303751234", "0101154321"  # the child was born in 2015
 VENDOR_GP = "gp-vendor-clinic"
 
 
+@cache
+def vendor_keys() -> KeyPair:
+    """The vendor GP system's own key pair and certificate (made once: RSA generation is slow)."""
+    return self_signed("Vendor GP system", "Vendor A/S", datetime.now(UTC))
+
+
 def world_file() -> dict[str, Any]:
-    certificate = self_signed("Vendor GP system", "Vendor A/S", datetime.now(UTC)).certificate_pem()
+    certificate = vendor_keys().certificate_pem()
     return {
         "organisations": [
             {"sor": CLINIC, "name": "Vendor Lægehus", "kind": "gp-clinic", "parent": None, "municipality": "Aarhus",
