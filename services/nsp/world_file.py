@@ -88,41 +88,28 @@ class _Reader:
             self.problem(where, f"'{name}' is a list of strings")
         elif kind == OBJECT and not isinstance(value, dict):
             self.problem(where, f"'{name}' is an object")
-        elif kind == TEXT and not isinstance(value, str):
+        elif kind in (TEXT, DAY, INSTANT) and not isinstance(value, str):
             self.problem(where, f"'{name}' is a string (quote numbers such as CPR and SOR codes)")
-        elif kind in (DAY, INSTANT) and not isinstance(value, str | date):
-            self.problem(where, f"'{name}' is a date or an instant, as a string")
         elif kind == DAY:
-            self._day(entry, name, where)
+            self._day(value, name, where)
         elif kind == INSTANT:
-            self._instant(entry, name, where)
+            self._instant(value, name, where)
 
-    def _day(self, entry: dict[str, Any], name: str, where: str) -> None:
-        value = entry[name]
-        if isinstance(value, date):  # YAML reads a bare date as a date
-            entry[name] = value.isoformat()
-            return
+    def _day(self, value: str, name: str, where: str) -> None:
         try:
             date.fromisoformat(value)
         except ValueError:
             self.problem(where, f"'{name}' is a date (YYYY-MM-DD): {value[:40]!r}")
 
-    def _instant(self, entry: dict[str, Any], name: str, where: str) -> None:
-        value = entry[name]
-        if isinstance(value, datetime) and value.tzinfo is not None:
-            entry[name] = value.isoformat()
-            return
-        if isinstance(value, date) and not isinstance(value, datetime):
-            entry[name] = value.isoformat()
-            return
+    def _instant(self, value: str, name: str, where: str) -> None:
+        """A date (the whole day) or an instant with a time zone, as Min Spærring takes them."""
         try:
-            moment = None if len(value) == 10 else datetime.fromisoformat(value.replace("Z", "+00:00"))
-            if len(value) == 10:
-                date.fromisoformat(value)
-        except (ValueError, TypeError):
-            self.problem(where, f"'{name}' is a date or an instant with a time zone: {str(value)[:40]!r}")
+            moment = date.fromisoformat(value) if len(value) == 10 else \
+                datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            self.problem(where, f"'{name}' is a date or an instant with a time zone: {value[:40]!r}")
             return
-        if moment is not None and moment.tzinfo is None:
+        if isinstance(moment, datetime) and moment.tzinfo is None:
             self.problem(where, f"'{name}' needs a time zone: {value[:40]!r}")
 
 

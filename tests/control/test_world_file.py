@@ -138,3 +138,13 @@ def test_a_system_with_its_own_certificate_gets_id_cards_only_for_requests_signe
     fault = read_fault(refused.content)
     assert refused.status_code == 500 and fault is not None and fault.code == "invalid_certificate"
     assert "not with the certificate registered for Vendor GP system" in fault.message
+
+
+def test_yaml_dates_may_be_written_bare(client: TestClient) -> None:
+    text = ("citizens:\n- {cpr: '1111111118', name: Jens Yamltest, gp: '52581000016005'}\n"
+            "relations:\n- {professional: nurse-aarhus-acute, cpr: '1111111118', valid_from: 2020-01-01}\n"
+            "blocks:\n- {cpr: '1111111118', who: {type: all}, valid_from: 2020-01-01T00:00:00+01:00}\n")
+    loaded = client.post("/sandbox/world", content=text.encode(), headers={"Content-Type": "application/yaml"})
+    assert loaded.status_code == 200, loaded.text
+    nurse = next(p for p in client.get("/nsp/personas").json() if p["id"] == "nurse-aarhus-acute")
+    assert "1111111118" in nurse["relations"]
