@@ -13,9 +13,12 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from nsp_sandbox import __version__
 from nsp_sandbox.clock_store import DatabaseClockStore
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.fault_middleware import FaultInjection
+from nsp_sandbox.faults import FaultSwitches
 from nsp_sandbox.security_headers import SecurityHeaders
 from sandbox.actors import ACTORS, Actor
 from sandbox.control.app import create_app as control_app
+from sandbox.control.operator_endpoints import OperatorGuard
 from sandbox.readiness import Readiness
 
 LANDING_STYLE = ("body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}"
@@ -39,6 +42,7 @@ def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: 
     app = FastAPI(title="nsp-sandbox", version=__version__, docs_url="/docs")
     app.state.context = context
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(OperatorGuard, settings=context.settings)  # PUT /lps/switches & co.: the operator only
     mounted: list[Actor] = []
     for actor in ACTORS:
         if only is not None and actor.name not in only:
@@ -46,7 +50,11 @@ def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: 
         factory = actor.factory()
         if factory is None:
             continue
-        app.mount(actor.prefix, factory(context))
+        actor_app = factory(context)
+        # Every actor's fault switches (GET /sandbox/faults), from the one store in the database.
+        actor_app.add_middleware(FaultInjection, switches=FaultSwitches.of(context.database, context.clock),
+                                 actor=actor.name)
+        app.mount(actor.prefix, actor_app)
         mounted.append(actor)
     app.mount("/sandbox", control_app(context))  # the control face, in every process (the clock is shared)
     app.state.actors = mounted

@@ -29,9 +29,12 @@ def up(
     data_dir: Annotated[Path | None, typer.Option(help="where the embedded SQLite database lives")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
     demo: Annotated[bool, typer.Option(help="share the official MedCom example documents at start")] = True,
+    world: Annotated[Path | None, typer.Option(help="a world file (YAML or JSON) with a vendor's own test "
+                                               "persons, loaded at start (docs/control.md)", exists=True,
+                                               dir_okay=False, readable=True)] = None,
 ) -> None:
     """Serve every actor in one process under one origin, print their URLs, and load demo data."""
-    _serve(host, port, data_dir, log_level, only=None, demo=demo)
+    _serve(host, port, data_dir, log_level, only=None, demo=demo, world=world)
 
 
 @app.command()
@@ -54,7 +57,7 @@ def serve(
 
 
 def _serve(host: str, port: int, data_dir: Path | None, log_level: str, only: set[str] | None,
-           demo: bool = False) -> None:
+           demo: bool = False, world: Path | None = None) -> None:
     import uvicorn
 
     from nsp_sandbox.config import Settings
@@ -70,7 +73,8 @@ def _serve(host: str, port: int, data_dir: Path | None, log_level: str, only: se
     context = SandboxContext.from_settings(settings)
     ensure_packages(settings, context)
     seeding = demo and (only is None or "dds" in only)
-    application = create_sandbox_app(context, only=only, seeding=seeding)
+    # "ready" only once the demo data and the world file are in
+    application = create_sandbox_app(context, only=only, seeding=seeding or world is not None)
     base = f"http://{'localhost' if host in ('0.0.0.0', '127.0.0.1', '::') else host}:{port}"
     mounted = {a.prefix for a in application.state.actors}
     readiness = application.state.readiness
@@ -92,16 +96,23 @@ def _serve(host: str, port: int, data_dir: Path | None, log_level: str, only: se
         for actor in ACTORS:
             if actor.prefix in mounted:
                 typer.echo(f"  {actor.prefix:<14} {base}{actor.prefix}{actor.entry}   {actor.title}")
-        typer.echo(f"  {'/sandbox':<14} {base}/sandbox/clock   control face (docs/control.md)")
+        typer.echo(f"  {'/sandbox':<14} {base}/sandbox   control face: clock, world, endpoints, reset, faults "
+                   "(docs/control.md)")
         typer.echo("Press Ctrl+C to stop.")
 
     def become_ready() -> None:
         """Packages loaded, demo data in, then "ready" (GET /health answers 200 from that moment)."""
         context.packages  # noqa: B018 (waits for the background load)
+        missing: list[str] = []
+        if world is not None:
+            from sandbox.world_command import load_world_file
+
+            problem = load_world_file(world, f"http://127.0.0.1:{port}", settings.admin_token, typer.echo)
+            missing += [problem] if problem else []
         if seeding:
-            missing = _load_demo(context, f"http://127.0.0.1:{port}")
-            if missing:
-                readiness.degraded(missing)
+            missing += _load_demo(context, f"http://127.0.0.1:{port}")
+        if missing:
+            readiness.degraded(missing)
         readiness.ready()
         announce()
 

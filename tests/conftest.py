@@ -120,8 +120,10 @@ def context(database_url: str, settings_base: Settings, packages) -> Iterator[Sa
 
 @pytest.fixture
 def client(context: SandboxContext) -> Iterator[TestClient]:
-    """The whole sandbox in process, as an HTTP client sees it."""
+    """The whole sandbox in process, as an HTTP client on this machine sees it (so the operator endpoints,
+    ``PUT /lps/switches`` & co., answer it as they answer a local caller)."""
     from sandbox.app import create_sandbox_app
 
-    with TestClient(create_sandbox_app(context, warm_packages=False), base_url="http://sandbox.test") as c:
+    with TestClient(create_sandbox_app(context, warm_packages=False), base_url="http://sandbox.test",
+                    client=("127.0.0.1", 50000)) as c:
         yield c

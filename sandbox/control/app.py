@@ -2,26 +2,56 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
 
 from nsp_sandbox import __version__
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
-from sandbox.control import clock, remove_metadata, treatment_relations
+from sandbox.control import clock, endpoints, faults, remove_metadata, reset, treatment_relations, world
 from sandbox.control.guard import require_operator
+from sandbox.control.operator_endpoints import OPERATOR_ENDPOINTS
+
+FACES = [
+    {"method": "GET", "path": "/sandbox/clock", "description": "the sandbox clock"},
+    {"method": "PUT", "path": "/sandbox/clock", "description": "travel to an instant, or freeze"},
+    {"method": "DELETE", "path": "/sandbox/clock", "description": "back to real time"},
+    {"method": "POST", "path": "/sandbox/world", "description": "load a world file (YAML or JSON)"},
+    {"method": "GET", "path": "/sandbox/endpoints", "description": "the endpoint register"},
+    {"method": "PUT", "path": "/sandbox/endpoints/{GLN or SOR}", "description": "register a receiver: url, "
+     "message_types, hco_version"},
+    {"method": "POST", "path": "/sandbox/reset", "description": "empty every actor's data"},
+    {"method": "GET", "path": "/sandbox/faults", "description": "every fault switch and its state"},
+    {"method": "PUT", "path": "/sandbox/faults/{actor}/{name}", "description": "switch a fault on (for n calls "
+     "or until an instant) or off"},
+    {"method": "DELETE", "path": "/sandbox/faults", "description": "every fault switch off"},
+    {"method": "POST", "path": "/sandbox/dds/remove-metadata", "description": "ITI-62 Remove Metadata"},
+]
 
 
 def create_app(context: SandboxContext) -> FastAPI:
     app = FastAPI(title="nsp-sandbox control face", version=__version__,
-                  description="The sandbox itself: its clock, ITI-62 metadata removal, BRS treatment relations "
-                              "(docs/control.md). Operator only: "
-                              "NSP_SANDBOX_ADMIN_TOKEN as a bearer token, or a caller on this machine.")
+                  description="The sandbox itself: its clock, world, endpoint register, reset, fault switches, "
+                              "ITI-62 metadata removal and BRS treatment relations (docs/control.md). Operator "
+                              "only: NSP_SANDBOX_ADMIN_TOKEN as a bearer token, or a caller on this machine.")
     install_error_handlers(app)
 
     def operator(request: Request) -> None:
         require_operator(request, context.settings)
 
+    @app.get("/", dependencies=[Depends(operator)])
+    def index() -> dict[str, Any]:
+        """The control face's own calls, and the operator endpoints the actors serve (guarded the same way)."""
+        return {"faces": FACES, "operator_endpoints": [
+            {"method": e.method, "path": e.path, "description": e.description} for e in OPERATOR_ENDPOINTS],
+            "docs": "docs/control.md"}
+
     app.include_router(clock.router(context.clock, operator))
+    app.include_router(world.router(context, operator))
+    app.include_router(endpoints.router(context, operator))
+    app.include_router(reset.router(context, operator))
+    app.include_router(faults.router(context, operator))
     app.include_router(remove_metadata.router(context, operator))
     app.include_router(treatment_relations.router(context, operator))
     return app

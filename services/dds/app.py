@@ -32,10 +32,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from nsp_sandbox.actor_reset import reset_router
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
 from services.dds.mhd import capability, iti65, iti66, iti67, iti68, never_deleted, rmu
 from services.dds.mhd.deps import Deps
+from services.dds.models import DdsBase
 from services.dds.xds import dros, iti18, iti41, iti43, iti57
 
 
@@ -53,4 +55,5 @@ def create_app(context: SandboxContext) -> FastAPI:
     for router in (iti18.router(deps), iti43.router(deps), iti41.router(deps), iti57.router(deps),
                    dros.router(deps)):
         app.include_router(router)
+    app.include_router(reset_router("dds", context.database, [DdsBase.metadata]))  # the control face's reset
     return app

@@ -21,6 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from nsp_sandbox.actor_reset import reset_router
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
 from services.eoj_sender import statistics
@@ -55,4 +56,6 @@ def create_app(context: SandboxContext) -> FastAPI:
     app.include_router(corpus.router(context, outbox))
     app.include_router(endpoints.router(register))
     app.include_router(statistics.router(context))
+    # The control face's reset: the endpoint register is seeded again as at the first start.
+    app.include_router(reset_router("eoj", context.database, [EojBase.metadata], after=register.seed_again))
     return app

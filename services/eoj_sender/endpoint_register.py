@@ -68,6 +68,12 @@ class EndpointRegister:
                     pass  # another worker seeded it
             self._seeded = True
 
+    def seed_again(self) -> None:
+        """After the register was emptied (``POST /eoj/sandbox/reset``): seed it as at the first start."""
+        with self._lock:
+            self._seeded = False
+        self._seed()
+
     def all(self) -> list[dict[str, Any]]:
         self._seed()
         with self._context.database.session() as s:

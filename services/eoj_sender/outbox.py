@@ -20,9 +20,9 @@ from nsp_sandbox import fhir_shape as shape
 from nsp_sandbox import hco_versions
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
-from nsp_sandbox.fhir_format import serialise
 from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, SOR_SYSTEM, repertoire
 from nsp_sandbox.outcome import FhirError, Issue
+from services.eoj_sender import send_faults
 from services.eoj_sender.chain import read_facts
 from services.eoj_sender.endpoint_register import EndpointRegister
 from services.eoj_sender.message import (
@@ -38,7 +38,6 @@ from services.eoj_sender.nsp_registers import NspRegisters
 from services.eoj_sender.order import Modification, Order, Retraction
 from services.eoj_sender.order_rules import check_order
 from services.eoj_sender.sharing import HCOM_PROFILE, Sharing
-from services.eoj_sender.transport import post_message
 
 SOURCE = "MedCom governance 043 (reliable messaging)"
 FINAL_ACKS = ("ok", "fatal-error")
@@ -180,9 +179,8 @@ class Outbox:
     async def _post(self, url: str, bundle: dict[str, Any], envelope: str, version: str, fhir_format: str) -> str:
         """Send one transmission: in the receiver's envelope, as FHIR JSON or FHIR XML; an envelope names the
         HCO IG version (DocumentIdentification/TypeVersion)."""
-        xml = serialise(bundle, "xml", self._context.validator.structures) if fhir_format == "xml" else None
-        return await post_message(self._context.peers, url, bundle, envelope=envelope, now=self._context.clock.now(),
-                                  xml=xml, type_version=hco_versions.family(version))
+        return await send_faults.post(self._context, url, bundle, envelope=envelope, now=self._context.clock.now(),
+                                      fhir_format=fhir_format, type_version=hco_versions.family(version))
 
     async def _send(self, bundle: dict[str, Any], url: str, *, order: Order | None,
                     previous: MessageRow | None = None, envelope: str | None = None, version: str | None = None,

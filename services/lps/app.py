@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from nsp_sandbox.actor_reset import reset_router
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
 from services.lps import statistics
@@ -45,4 +46,5 @@ def create_app(context: SandboxContext) -> FastAPI:
     app.include_router(inbox.router(context, gp_inbox))
     app.include_router(control.router(context.database, switches, gp_inbox))
     app.include_router(statistics.router(context.database))
+    app.include_router(reset_router("lps", context.database, [LpsBase.metadata]))  # the control face's reset
     return app

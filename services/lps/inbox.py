@@ -31,8 +31,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from nsp_sandbox import faults, hco_versions
 from nsp_sandbox import fhir_shape as shape
-from nsp_sandbox import hco_versions
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.config import Strictness
 from nsp_sandbox.context import SandboxContext
@@ -41,6 +41,7 @@ from nsp_sandbox.hco_examples import REQUESTER_PROFILE, example_organisations
 from nsp_sandbox.hco_sbdh import Envelope
 from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, HCO_EVENT, REPERTOIRE_SYSTEMS, SOR_SYSTEM, repertoire
 from nsp_sandbox.outcome import Issue
+from services.lps.ack_faults import different_copy
 from services.lps.acknowledgement import build_ack, restamp
 from services.lps.business_rules import DEFINITION_URL, HL7_MSG, MEDCOM_MSG, Earlier, Finding, check
 from services.lps.formats import body_of, remember_xml, version_of
@@ -375,7 +376,15 @@ class Inbox:
             return "withheld (behaviour switch)"
         if due is not None and due > naive_utc(now):
             return f"delayed until {due.isoformat()}Z (POST /lps/outbox/deliver)"
-        return await self._send(pk)
+        result = await self._send(pk)
+        if faults.current("lps", "ack-duplicate-different") is not None:  # a second copy, other content
+            with self._context.database.session() as s:
+                other = AckOutRow(url=url, ack=different_copy(ack), copies=1, due_at=due, state="waiting")
+                s.add(other)
+                s.flush()
+                pk = other.pk
+            result += "; then a different copy: " + await self._send(pk)
+        return result
 
     async def deliver_due(self) -> list[str]:
         """Send every delayed acknowledgement whose time has come (sandbox clock)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nsp_sandbox import faults
 from nsp_sandbox.database import Database
 from nsp_sandbox.outcome import FhirError, Issue
 from services.lps.models import SettingRow
@@ -23,7 +24,7 @@ class Switches:
     def get(self) -> dict[str, Any]:
         with self._database.session() as s:
             row = s.get(SettingRow, KEY)
-            return {**DEFAULTS, **(row.value if row else {})}
+            return with_fault_switches({**DEFAULTS, **(row.value if row else {})})
 
     def set(self, change: dict[str, Any]) -> dict[str, Any]:
         problems = []
@@ -49,3 +50,17 @@ class Switches:
             else:
                 row.value = merged
         return merged
+
+
+def with_fault_switches(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with the fault switches (``GET /sandbox/faults``) taken for the message being answered."""
+    for mode in ("ok", "fatal", "transient"):
+        if faults.current("lps", f"mode-{mode}") is not None:
+            values["mode"] = mode
+    for switch in ("withhold", "twice"):
+        if faults.current("lps", switch) is not None:
+            values[switch] = True
+    for switch in ("delay", "ack-late"):
+        if (options := faults.current("lps", switch)) is not None:
+            values["delay_minutes"] = max(values["delay_minutes"], options["minutes"])
+    return values

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
@@ -28,19 +28,23 @@ from services.nsp.brs import TreatmentRelations
 from services.nsp.consent import Consent
 from services.nsp.minlog import MinLog
 from services.nsp.models import NspBase
-from services.nsp.routes import brs, consent, minlog, registers, sts
+from services.nsp.routes import brs, consent, minlog, registers, sandbox, sts
 from services.nsp.routes.platform import Platform
 from services.nsp.world import World, shipped_world
+from services.nsp.world_additions import LiveWorld
 
 
 def create_app(context: SandboxContext, world: World | None = None) -> FastAPI:
     """The NSP actor over ``context`` (tables created and the signing key made here if missing)."""
-    world = world or shipped_world()
     context.database.create_tables(NspBase.metadata)
+    # The shipped world and the world files loaded since (POST /sandbox/world), followed in every process.
+    live = LiveWorld(context.database, world or shipped_world())
+    world = live.world
     key = keys.load_or_create(context.database, context.clock.now())
     nsp = Platform(world, key, context.clock, TreatmentRelations(context.database, world))
 
-    app = FastAPI(title="NSP platform services", docs_url="/docs", openapi_url="/openapi.json")
+    app = FastAPI(title="NSP platform services", docs_url="/docs", openapi_url="/openapi.json",
+                  dependencies=[Depends(lambda: live.refresh())])
     install_error_handlers(app)
 
     @app.get("/")
@@ -52,7 +56,9 @@ def create_app(context: SandboxContext, world: World | None = None) -> FastAPI:
     app.include_router(sts.router(nsp))
     app.include_router(dgws_sts.router(dgws_sts.DgwsStsDeps(context.database, context.clock, world, nsp.personas)))
     app.include_router(registers.router(nsp))
-    app.include_router(consent.router(nsp, Consent(context.database, world)))
+    blocks = Consent(context.database, world)
+    app.include_router(consent.router(nsp, blocks))
     app.include_router(brs.router(nsp))
     app.include_router(minlog.router(nsp, MinLog(context.database)))
+    app.include_router(sandbox.router(context, live, blocks))  # operator only (docs/control.md)
     return app

@@ -79,3 +79,16 @@ def persona_for_request(requested: IdCard, personas: list[Persona], world: World
         raise DgwsFault("not_authorized", f"No IT system named '{requested.it_system_name}' is known "
                         "(see GET /nsp/personas?kind=system)", "medcom:ITSystemName")
     return found
+
+
+def registered_certificate_problem(persona: Persona, world: World, holder: x509.Certificate) -> str | None:
+    """Why a system loaded with its own certificate (a world file) gets no card for a request signed
+    with ``holder``, or ``None`` (systems without a registered certificate take any accepted one)."""
+    system = world.systems.get(persona.id) if persona.kind == "system" else None
+    if system is None or not system.certificate:
+        return None
+    registered = x509.load_pem_x509_certificate(system.certificate.encode())
+    if registered == holder:
+        return None
+    return (f"The request is signed with {holder.subject.rfc4514_string()}, not with the certificate registered "
+            f"for {system.name} ({registered.subject.rfc4514_string()})")

@@ -76,6 +76,8 @@ def issue_from_request(deps: DgwsStsDeps, key: KeyPair, body: bytes, now: dateti
     signed, _ = verify_enveloped(requested, TrustList((holder,)), now, what="client certificate")
     card = parse_idcard(signed)
     persona = dgws_cards.persona_for_request(card, deps.personas(), deps.world)
+    if problem := dgws_cards.registered_certificate_problem(persona, deps.world, holder):
+        raise DgwsFault("invalid_certificate", problem, "wst:Claims/saml:Assertion/ds:Signature/ds:KeyInfo")
     issued = dgws_cards.card_for(persona, deps.world, now, holder, card.it_system_name)
     return build_response(sign_card(key, build_idcard(issued)), dgws_cards.ISSUER, issued.not_before,
                           issued.not_on_or_after, trust_ns)

@@ -89,6 +89,7 @@ class System:
     kind: str
     organisation: str | None
     rights: tuple[str, ...] = ()  # e.g. "brs-register": treatment relations for its organisation's staff
+    certificate: str | None = None  # PEM, for a system a vendor loaded with its own certificate
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from fastapi.responses import Response
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
+from nsp_sandbox.actor_reset import reset_router
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers, outcome_response
 from nsp_sandbox.outcome import Issue
@@ -62,6 +63,7 @@ def create_app(context: SandboxContext) -> FastAPI:
     app.include_router(ondemand.router(hub.retrieval, callers))
     app.include_router(sandbox.router(hub.purge, hub.settings))
     app.include_router(statistics.router(context))
+    app.include_router(reset_router("plsp", context.database, [PlspBase.metadata]))  # the control face's reset
     _document_security(app)
     return app
 

@@ -14,10 +14,12 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from nsp_sandbox.actor_reset import reset_router
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
 from services.sundhed_view import api, pages
 from services.sundhed_view.dds import Refused
+from services.sundhed_view.models import ViewBase
 from services.sundhed_view.nsp import Nsp
 from services.sundhed_view.site import FormRefused, PageNotFound, Pages, SignedOut
 from services.sundhed_view.views import Views
@@ -63,4 +65,5 @@ def create_app(context: SandboxContext) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router(views, nsp))
     app.include_router(pages.router(site), dependencies=[Depends(site.check_origin)])
+    app.include_router(reset_router("view", context.database, [ViewBase.metadata]))  # the control face's reset
     return app

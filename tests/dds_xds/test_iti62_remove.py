@@ -46,7 +46,8 @@ def test_operator_removes_an_entry_audited(xds: Any, context: SandboxContext,  #
 def test_refusals(xds: Any, context: SandboxContext) -> None:  # noqa: F811
     entry_uuid = _provided(xds, context)
     # not the operator: a caller from elsewhere
-    assert xds.post(PATH, json={"entry_uuids": [entry_uuid], "reason": "x"}).status_code == 403
+    elsewhere = TestClient(xds.app, base_url=str(xds.base_url), client=("192.0.2.10", 50000))
+    assert elsewhere.post(PATH, json={"entry_uuids": [entry_uuid], "reason": "x"}).status_code == 403
     operator = _operator(xds)
     assert operator.post(PATH, json={"entry_uuids": [entry_uuid]}).status_code == 422
     assert operator.post(PATH, json={"entry_uuids": [], "reason": "x"}).status_code == 422

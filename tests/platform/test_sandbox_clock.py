@@ -60,10 +60,11 @@ def test_bad_bodies_are_refused_naming_the_field(operator: TestClient, body: dic
     assert refused.json()["issue"][0]["expression"] == [field]
 
 
-def test_only_callers_on_this_machine_without_a_token(client: TestClient) -> None:
-    """The test client's peer address is not loopback: like a caller from the network."""
-    assert client.get("/sandbox/clock").status_code == 403
-    assert client.put("/sandbox/clock", json={"now": "2030-01-01T00:00:00Z"}).status_code == 403
+def test_only_callers_on_this_machine_without_a_token(context: SandboxContext) -> None:
+    """A caller from the network (a peer address that is not loopback)."""
+    with TestClient(create_sandbox_app(context, warm_packages=False), client=("192.0.2.10", 50000)) as remote:
+        assert remote.get("/sandbox/clock").status_code == 403
+        assert remote.put("/sandbox/clock", json={"now": "2030-01-01T00:00:00Z"}).status_code == 403
 
 
 def test_with_a_token_only_the_token_opens_it(context: SandboxContext) -> None:

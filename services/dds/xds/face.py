@@ -46,6 +46,7 @@ from nsp_sandbox.xds.soap import Addressing, Envelope, SoapFault, SoapVersion, b
 from nsp_sandbox.xds.vocabulary import RESPONSE_ACTIONS
 from services.dds.mhd.deps import Deps
 from services.dds.xds import principal as principals
+from services.dds.xds.busy import busy_answer
 
 #: What Min Log records as the værdispring reason on this face: HSUID's ConsentOverride is a boolean.
 OVERRIDE_WITHOUT_REASON = "not given (HSUID carries none)"
@@ -123,6 +124,8 @@ async def serve(deps: Deps, request: Request, handlers: Mapping[str, Handler], h
             return soap_fault(SoapFault("Sender", f"{envelope.payload.tag} is not a request this endpoint "
                                         f"takes; it takes {', '.join(sorted(handlers))}"), envelope.version,
                               envelope)
+        if (busy := busy_answer(envelope.payload)) is not None:  # fault switch dds/registry-busy
+            return respond(envelope, request, XdsAnswer(busy), medcom)
         principal = await principals.principal_for(deps, verified, use_hsuid=hsuid) \
             if deps.guard.enabled else None
         call = XdsCall(deps, request, message, verified, principal, envelope.payload)
