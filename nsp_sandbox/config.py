@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     dds_rules_author: Strictness = Strictness.REJECT
     dds_rules_document_patient: Strictness = Field(
         default=Strictness.REJECT, description="DDS: the CPR number inside a provided FHIR document is the entry's")
+    dds_rules_hco_consent: Strictness = Field(
+        default=Strictness.REJECT, description="DDS: an HCOM with refused consent is refused (at every strictness "
+        "but off); before hco_policy_date an HCOM is refused (reject) or warned about (warning)")
 
     # Where the other actors are; unset: this same sandbox, reached in process (see nsp_sandbox.peers).
     nsp_url: str | None = Field(default=None, description="base URL of NSP, e.g. http://nsp:8080/nsp")
@@ -70,9 +73,9 @@ class Settings(BaseSettings):
     # HomeCareObservation (kommunale prøvesvar).
     hco_ack_timeout_minutes: int = Field(default=30, description="MedCom: resend when no ack after this long")
     hco_max_resends: int = Field(default=2, description="MedCom: a message is resent at most this often")
-    hco_sharing_policy_date: date = Field(
+    hco_policy_date: date = Field(
         default=date(2026, 1, 15),
-        description="from this date (sandbox clock) municipal results are shared to DDS without consent",
+        description="from this date (Danish time, sandbox clock) municipal results are shared to DDS without consent",
     )
     lps_business_rules: Strictness = Field(
         default=Strictness.REJECT, description="the GP inbox's HCO business rules: reject → fatal-error")

@@ -8,6 +8,7 @@ submissions race.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -183,12 +184,15 @@ class Registry:
                                      f"replaced by DocumentReference/{entry.id}", relation.origin)
 
     def _set_status(self, session: Session, target: StoredEntry, new_status: AvailabilityStatus,
-                    now: datetime, reason: str, origin: str) -> StoredEntry:
+                    now: datetime, reason: str, origin: str, comment: str | None = None) -> StoredEntry:
+        values: dict[str, Any] = {"status": new_status.value, "version": target.version + 1, "updated_at": now}
+        if comment is not None:
+            values["resource"] = json.dumps({**target.resource, "description": comment}, ensure_ascii=False)
         result = session.execute(
             update(DocumentEntryRow)
             .where(DocumentEntryRow.pk == target.pk, DocumentEntryRow.status == target.status.value,
                    DocumentEntryRow.version == target.version)
-            .values(status=new_status.value, version=target.version + 1, updated_at=now)
+            .values(**values)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise RegistryError([Issue(
@@ -293,8 +297,10 @@ class Registry:
 
     def change_status(self, entry_id: str, new_status: AvailabilityStatus, now: datetime, *,
                       expected_version: int | None, reason: str, expression: str,
-                      submitter: str | None = None, institutions: frozenset[str] | None = None) -> StoredEntry:
-        """Move an entry to ``new_status`` under the lifecycle rules; the entry itself is kept.
+                      submitter: str | None = None, institutions: frozenset[str] | None = None,
+                      comment: str | None = None) -> StoredEntry:
+        """Move an entry to ``new_status`` under the lifecycle rules; the entry itself is kept (with
+        ``comment``: its ``description`` becomes the reason given).
 
         Only the source that registered the entry may (``lifecycle.check_owner``): the same
         ``submitter`` (token persona), or with access control off the same author ``institutions``.
@@ -321,7 +327,7 @@ class Registry:
             problem = lifecycle.check_status_change(entry, new_status, expression)
             if problem is not None:
                 raise RegistryError([problem])
-            return self._set_status(session, entry, new_status, now, reason, expression)
+            return self._set_status(session, entry, new_status, now, reason, expression, comment)
 
     # ---- submission sets (ITI-66) ---------------------------------------------------------------
 

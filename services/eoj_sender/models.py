@@ -52,6 +52,8 @@ class MessageRow(EojBase):
     consent: Mapped[bool] = mapped_column(Boolean, default=False)
     dds_entry: Mapped[str | None] = mapped_column(String(64))
     dds_reason: Mapped[str | None] = mapped_column(String(500))
+    dds_state: Mapped[str | None] = mapped_column(String(16), index=True)  # shared | not-shared | refused | failed
+    dds_attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AckLogRow(EojBase):

@@ -175,14 +175,23 @@ class Outbox:
                 bundle=json.dumps(bundle, ensure_ascii=False), endpoint_url=url, sent_at=now,
                 send_result="sending", ack="pending", resends=[], refused_consent=facts.refused_consent,
                 consent=bool(order and order.consent) or bool(previous and previous.consent),
-                dds_reason="waiting for a positive acknowledgement from the GP"))
+                dds_reason="not yet provided", dds_state="pending", dds_attempts=0))
         result = await post_message(self._context.peers, url, bundle,
                                     envelope=envelope or self._envelope_for(bundle), now=self._context.clock.now())
         with self._context.database.session() as s:
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == facts.header_id))
             assert row is not None
             row.send_result = result
+        if read_facts(bundle) is not None:  # the DDS copy goes with the message, not after its acknowledgement
+            await self._sharing.share(facts.header_id)
         return self.status(facts.header_id)
+
+    async def share_again(self, header_id: str) -> dict[str, Any]:
+        """Provide the DDS copy of ``header_id`` again (after DDS was unreachable or refused it)."""
+        status = self.status(header_id)
+        if status["dds"]["entry"] is None:
+            await self._sharing.share(header_id)
+        return self.status(header_id)
 
     async def send_faulty(self, bundle: dict[str, Any], receiver: str) -> dict[str, Any]:
         """Send a message of the replay corpus exactly as given (it may be wrong on purpose)."""
@@ -233,7 +242,9 @@ class Outbox:
         return self.status(header_id)
 
     async def resend_due(self) -> list[dict[str, Any]]:
-        """Resend every message whose acknowledgement is overdue (and that may still be resent)."""
+        """Resend every message whose acknowledgement is overdue (and that may still be resent); provide
+        again every DDS copy that could not reach DDS."""
+        await self._sharing.retry_failed()
         with self._context.database.session() as s:
             waiting = list(s.scalars(select(MessageRow.header_id).where(
                 MessageRow.ack.in_(("pending", "transient-error"))).order_by(MessageRow.pk)))
@@ -264,7 +275,6 @@ class Outbox:
         outcome_ref = shape.reference(response.get("details"))
         outcome = next((r for r in resources if f"OperationOutcome/{r.get('id')}" == outcome_ref), None)
         now = naive_utc(self._context.clock.now())
-        apply_ok = False
         with self._context.database.session() as s:
             envelope = shape.text(bundle.get("id"))[:64]
             seen = s.scalar(select(AckLogRow.pk).where(AckLogRow.bundle_id == envelope)) if envelope else None
@@ -278,13 +288,8 @@ class Outbox:
             else:
                 verdict = "applied"
                 row.ack, row.ack_bundle_id, row.ack_outcome, row.ack_at = code or "unknown", envelope, outcome, now
-                apply_ok = code == "ok"
-                if code == "fatal-error":
-                    row.dds_reason = "the GP refused the message (fatal-error): nothing is shared"
             s.add(AckLogRow(received_at=now, bundle_id=envelope, response_to=target, code=code,
                             verdict=verdict))
-        if apply_ok:
-            await self._sharing.after_ok(target)
         return {"verdict": verdict, "message": target, "code": code}
 
     # -- reading --------------------------------------------------------------------------------
@@ -338,7 +343,8 @@ class Outbox:
                 "resend_due_at": overdue.isoformat(timespec="seconds") if may_resend else None,
                 "refused_consent": row.refused_consent,
                 "dds": {"entry": row.dds_entry, "why_not": None if row.dds_entry else row.dds_reason,
-                        "profile": HCOM_PROFILE if row.dds_entry else None},
+                        "profile": HCOM_PROFILE if row.dds_entry else None, "state": row.dds_state,
+                        "attempts": row.dds_attempts},
                 "chain": [{"id": m.header_id, "activity": m.activity, "previous": m.previous_header,
                            "ack": m.ack, "dds_entry": m.dds_entry, "sent_at": _aware(m.sent_at).isoformat()}
                           for m in chain],

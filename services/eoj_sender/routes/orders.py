@@ -6,6 +6,7 @@
 * ``POST /hco/{id}/modify``     a ``modified-message`` of it (Provenance revision → the previous message)
 * ``POST /hco/{id}/retract``    a ``retract-message`` with the reason in DiagnosticReport.conclusion
 * ``POST /hco/{id}/resend``     resend after the acknowledgement timeout (at most twice)
+* ``POST /hco/{id}/share``      provide the DDS copy again (DDS was unreachable or refused it)
 """
 
 from __future__ import annotations
@@ -49,5 +50,9 @@ def router(outbox: Outbox) -> APIRouter:
     @hco.post("/hco/{header_id}/resend")
     async def resend(header_id: str) -> dict[str, Any]:
         return await outbox.resend(header_id)
+
+    @hco.post("/hco/{header_id}/share")
+    async def share(header_id: str) -> dict[str, Any]:
+        return _brief(await outbox.share_again(header_id))
 
     return hco
