@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     eoj_url: str | None = Field(default=None, description="base URL of the EOJ, e.g. http://eoj:8080/eoj")
     lps_url: str | None = Field(default=None, description="base URL of the GP system, e.g. http://lps:8080/lps")
     plsp_url: str | None = Field(default=None, description="base URL of the PLSP Health Hub, e.g. http://plsp:8080/plsp")
+    eds_url: str | None = Field(default=None, description="base URL of EHMI Delivery Status, e.g. http://eds:8080/eds")
 
     # HomeCareObservation (kommunale prøvesvar).
     hco_ack_timeout_minutes: int = Field(default=30, description="MedCom: resend when no ack after this long")
@@ -123,7 +124,7 @@ class Settings(BaseSettings):
 
     def peer_urls(self) -> dict[str, str | None]:
         return {"nsp": self.nsp_url, "dds": self.dds_url, "eoj": self.eoj_url, "lps": self.lps_url,
-                "plsp": self.plsp_url}
+                "plsp": self.plsp_url, "eds": self.eds_url}
 
     def package_sources(self) -> list[Path]:
         return [Path(p).expanduser() for p in self.fhir_packages.split(":") if p.strip()]

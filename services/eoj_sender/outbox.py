@@ -19,6 +19,7 @@ from sqlalchemy import select
 from nsp_sandbox import fhir_shape as shape
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.delivery_status import delivery_status, report
 from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, SOR_SYSTEM, repertoire
 from nsp_sandbox.outcome import FhirError, Issue
 from services.eoj_sender.chain import read_facts
@@ -36,10 +37,11 @@ from services.eoj_sender.nsp_registers import NspRegisters
 from services.eoj_sender.order import Modification, Order, Retraction
 from services.eoj_sender.order_rules import check_order
 from services.eoj_sender.sharing import HCOM_PROFILE, Sharing
-from services.eoj_sender.transport import post_message
+from services.eoj_sender.transport import envelope_of, post_message
 
 SOURCE = "MedCom governance 043 (reliable messaging)"
 FINAL_ACKS = ("ok", "fatal-error")
+OBSERVER = "nsp-sandbox EOJ (municipal EHR, EUA and MSH)"
 
 
 
@@ -178,6 +180,7 @@ class Outbox:
                 dds_reason="not yet provided", dds_state="pending", dds_attempts=0))
         result = await post_message(self._context.peers, url, bundle,
                                     envelope=envelope or self._envelope_for(bundle), now=self._context.clock.now())
+        await self._sent(bundle, result)
         with self._context.database.session() as s:
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == facts.header_id))
             assert row is not None
@@ -192,6 +195,12 @@ class Outbox:
         if status["dds"]["entry"] is None:
             await self._sharing.share(header_id)
         return self.status(header_id)
+
+    async def _sent(self, bundle: dict[str, Any], result: str) -> None:
+        """EDS hears that the message was created and sent (or that sending failed)."""
+        await report(self._context.peers, delivery_status(
+            "msg-created-and-sent", bundle, observer=OBSERVER, now=self._context.clock.now(),
+            transport_envelope=envelope_of(result), outcome="0" if result.startswith("HTTP 2") else "8"))
 
     async def send_faulty(self, bundle: dict[str, Any], receiver: str) -> dict[str, Any]:
         """Send a message of the replay corpus exactly as given (it may be wrong on purpose)."""
@@ -235,6 +244,7 @@ class Outbox:
             row.resends = [*row.resends, {"at": naive_utc(now).isoformat(), "bundle_id": bundle["id"]}]
             url = row.endpoint_url
         result = await post_message(self._context.peers, url, bundle, envelope=self._envelope_for(bundle), now=now)
+        await self._sent(bundle, result)
         with self._context.database.session() as s:
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
             assert row is not None
@@ -290,6 +300,8 @@ class Outbox:
                 row.ack, row.ack_bundle_id, row.ack_outcome, row.ack_at = code or "unknown", envelope, outcome, now
             s.add(AckLogRow(received_at=now, bundle_id=envelope, response_to=target, code=code,
                             verdict=verdict))
+        await report(self._context.peers, delivery_status("msg-received-and-finalized", bundle, observer=OBSERVER,
+                                                          now=self._context.clock.now()))
         return {"verdict": verdict, "message": target, "code": code}
 
     # -- reading --------------------------------------------------------------------------------

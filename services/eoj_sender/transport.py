@@ -6,6 +6,7 @@ Acknowledgement arrives later at the EOJ's own ``/eoj/ehmi``."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,3 +36,12 @@ async def post_message(peers: Peers, url: str, bundle: dict[str, Any], *, envelo
     except httpx.HTTPError as exc:
         return f"not delivered: {type(exc).__name__}: {exc}"[:500]
     return f"HTTP {response.status_code}{note}"
+
+
+_ENVELOPE = re.compile(r"\(SBDH envelope ([^)\s]+)\)")
+
+
+def envelope_of(result: str) -> str | None:
+    """The SBDH InstanceIdentifier a :func:`post_message` receipt names, if the message went in one."""
+    match = _ENVELOPE.search(result)
+    return match.group(1) if match else None

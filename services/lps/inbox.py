@@ -34,6 +34,7 @@ from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.config import Strictness
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.cpr import CPR_SYSTEM, ECPR_SYSTEM
+from nsp_sandbox.delivery_status import delivery_status, report
 from nsp_sandbox.hco_examples import REQUESTER_PROFILE, example_organisations
 from nsp_sandbox.hco_sbdh import CONTENT_TYPE as SBDH_CONTENT_TYPE
 from nsp_sandbox.hco_sbdh import Envelope, wrap
@@ -395,6 +396,9 @@ class Inbox:
                 results.append(f"HTTP {response.status_code}")
             except Exception as exc:  # an unreachable sender must not break the inbox
                 results.append(f"not delivered: {type(exc).__name__}")
+            await report(self._context.peers, delivery_status(  # EDS: the acknowledgement went out
+                "msg-created-and-sent", ack, observer="nsp-sandbox LPS (GP system, EUA and MSH)",
+                now=self._context.clock.now(), outcome="0" if results[-1].startswith("HTTP 2") else "8"))
         result = f"sent to {url}: " + ", ".join(results)
         with self._context.database.session() as s:
             row = s.get(AckOutRow, pk)

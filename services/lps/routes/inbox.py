@@ -2,7 +2,8 @@
 
 * ``POST /ehmi``        an HCO message in — bare FHIR JSON, or wrapped in an SBDH envelope (XML)
                         addressed ``0088:<GLN>`` of one of the practices (:func:`nsp_sandbox.ehmi.receive`)
-                        — and a MedCom Acknowledgement out; the HTTP answer says what happened
+                        — and a MedCom Acknowledgement out; the HTTP answer says what happened;
+                        EDS hears ``msg-received`` and, once answered, ``msg-received-and-finalized``
 * ``GET  /inbox?cpr=``  what the GP sees: newest versions, corrections marked R, cancellations
 * ``GET  /received``    every received transmission with its acknowledgement (for testers)
 """
@@ -17,12 +18,14 @@ from sqlalchemy import select
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.database import Database
+from nsp_sandbox.delivery_status import delivery_status, report
 from nsp_sandbox.ehmi import receive as receive_ehmi
 from nsp_sandbox.outcome import FhirError, Issue
 from services.lps.gp_view import inbox as gp_inbox
 from services.lps.inbox import Inbox
 from services.lps.models import EnvelopeRow, ReceivedRow
 
+OBSERVER = "nsp-sandbox LPS (GP system, EUA and MSH)"
 PRACTICES = "a practice of this GP system (GET /lps/practices)"
 READ_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError)
 
@@ -62,10 +65,16 @@ def router(context: SandboxContext, inbox: Inbox) -> APIRouter:
     async def ehmi(request: Request) -> JSONResponse:
         bundle, envelope = await receive_ehmi(request, context.settings.max_body_bytes, own_glns=own_glns,
                                               receivers=PRACTICES)
+        now, envelope_id = context.clock.now, envelope.instance_identifier if envelope else None
+        await report(context.peers, delivery_status("msg-received", bundle, observer=OBSERVER, now=now(),
+                                                    transport_envelope=envelope_id))
         try:
             received = await inbox.receive(bundle, envelope)
         except READ_ERRORS as exc:
             raise unreadable(exc) from None
+        if received.ack_code is not None:  # taken in and answered: the GP system is done with it
+            await report(context.peers, delivery_status("msg-received-and-finalized", bundle, observer=OBSERVER,
+                                                        now=now(), transport_envelope=envelope_id))
         if received.ack_code is None and received.verdict != "held":  # nothing to acknowledge: say why
             raise FhirError(422, Issue("error", "processing", f"Not processed ({received.verdict}); acknowledgement: "
                                        f"{received.delivery}", expression="Bundle.entry[0].resource",
