@@ -78,6 +78,9 @@ class Settings(BaseSettings):
         default=date(2026, 1, 15),
         description="from this date (Danish time, sandbox clock) municipal results are shared to DDS without consent",
     )
+    ehmi_receipt_seconds: int = Field(
+        default=600, gt=0, description="EHMI: an SBDH envelope asks for its receipt within this long "
+        "(TimeToAcknowledgeReceipt); the EOJ marks a later or missing one")
     lps_business_rules: Strictness = Field(
         default=Strictness.REJECT, description="the GP inbox's HCO business rules: reject → fatal-error")
     lps_hold_minutes: int = Field(

@@ -111,7 +111,7 @@ def message_parties(bundle: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def wrap(bundle: dict[str, Any], now: datetime) -> tuple[bytes, str]:
+def wrap(bundle: dict[str, Any], now: datetime, *, receipt_ms: int = RECEIPT_MS) -> tuple[bytes, str]:
     """The SBDH envelope of ``bundle`` and its InstanceIdentifier; ``ValueError`` when the message names
     no GLN for its sender or receiver (an envelope is addressed by GLN)."""
     facts = message_parties(bundle)
@@ -158,11 +158,11 @@ def wrap(bundle: dict[str, Any], now: datetime) -> tuple[bytes, str]:
     sub(correlation, "RequestingDocumentCreationDateTime", stamp)
     sub(correlation, "RequestingDocumentInstanceIdentifier", instance)
     sub(correlation, "ExpectedResponseDateTime",
-        (now + timedelta(milliseconds=RECEIPT_MS)).isoformat(timespec="seconds"))
+        (now + timedelta(milliseconds=receipt_ms)).isoformat(timespec="seconds"))
     service = sub(receipt, "BusinessService")
     sub(service, "BusinessServiceName", "EHMI-ReceiptAcknowledgement-Request")
     sub(service, "ServiceTransaction", TypeOfServiceTransaction="RequestingServiceTransaction",
-        TimeToAcknowledgeReceipt=str(RECEIPT_MS))
+        TimeToAcknowledgeReceipt=str(receipt_ms))
     content = json.dumps(bundle, ensure_ascii=False).encode("utf-8")
     sub(root, "BinaryContent", base64.b64encode(content).decode("ascii"), mimeType=FHIR_JSON, encoding="UTF-8")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8"), instance

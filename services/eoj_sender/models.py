@@ -66,3 +66,17 @@ class AckLogRow(EojBase):
     response_to: Mapped[str | None] = mapped_column(String(64), index=True)
     code: Mapped[str | None] = mapped_column(String(32))
     verdict: Mapped[str] = mapped_column(String(32))  # applied | duplicate | unknown-message | contradicts
+
+
+class ReceiptRow(EojBase):
+    """An SBDH envelope the EOJ sent asking for a receipt, and the receipt that came (EHMI envelope receipts)."""
+
+    __tablename__ = "eoj_receipt"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    envelope_id: Mapped[str] = mapped_column(String(200), unique=True)  # the SBDH InstanceIdentifier sent
+    header_id: Mapped[str] = mapped_column(String(64), index=True)
+    sent_at: Mapped[datetime] = mapped_column(DateTime)
+    expected_by: Mapped[datetime] = mapped_column(DateTime)
+    received_at: Mapped[datetime | None] = mapped_column(DateTime)
+    kind: Mapped[str | None] = mapped_column(String(32))  # ReceiptAcknowledgement | ReceiptException
+    reason: Mapped[str | None] = mapped_column(String(1000))

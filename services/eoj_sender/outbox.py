@@ -36,6 +36,7 @@ from services.eoj_sender.models import AckLogRow, MessageRow
 from services.eoj_sender.nsp_registers import NspRegisters
 from services.eoj_sender.order import Modification, Order, Retraction
 from services.eoj_sender.order_rules import check_order
+from services.eoj_sender.receipts import Receipts
 from services.eoj_sender.sharing import HCOM_PROFILE, Sharing
 from services.eoj_sender.transport import envelope_of, post_message
 
@@ -62,6 +63,7 @@ class Outbox:
         self._sharing = sharing
         self._nsp = nsp
         self._repertoire: dict[tuple[str, str], str] | None = None
+        self.receipts = Receipts(context)
 
     # -- building -------------------------------------------------------------------------------
 
@@ -178,8 +180,9 @@ class Outbox:
                 send_result="sending", ack="pending", resends=[], refused_consent=facts.refused_consent,
                 consent=bool(order and order.consent) or bool(previous and previous.consent),
                 dds_reason="not yet provided", dds_state="pending", dds_attempts=0))
-        result = await post_message(self._context.peers, url, bundle,
-                                    envelope=envelope or self._envelope_for(bundle), now=self._context.clock.now())
+        result = await post_message(self._context.peers, url, bundle, envelope=envelope or self._envelope_for(bundle),
+                                    now=self._context.clock.now(), receipt_ms=self.receipts.timeout_ms,
+                                    enveloped=lambda instance: self.receipts.expect(instance, facts.header_id))
         await self._sent(bundle, result)
         with self._context.database.session() as s:
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == facts.header_id))
@@ -198,9 +201,10 @@ class Outbox:
 
     async def _sent(self, bundle: dict[str, Any], result: str) -> None:
         """EDS hears that the message was created and sent (or that sending failed)."""
+        envelope = envelope_of(result)
         await report(self._context.peers, delivery_status(
             "msg-created-and-sent", bundle, observer=OBSERVER, now=self._context.clock.now(),
-            transport_envelope=envelope_of(result), outcome="0" if result.startswith("HTTP 2") else "8"))
+            transport_envelope=envelope, outcome="0" if result.startswith("HTTP 2") else "8"))
 
     async def send_faulty(self, bundle: dict[str, Any], receiver: str) -> dict[str, Any]:
         """Send a message of the replay corpus exactly as given (it may be wrong on purpose)."""
@@ -243,7 +247,9 @@ class Outbox:
             row.bundle, row.bundle_id = json.dumps(bundle, ensure_ascii=False), bundle["id"]
             row.resends = [*row.resends, {"at": naive_utc(now).isoformat(), "bundle_id": bundle["id"]}]
             url = row.endpoint_url
-        result = await post_message(self._context.peers, url, bundle, envelope=self._envelope_for(bundle), now=now)
+        result = await post_message(self._context.peers, url, bundle, envelope=self._envelope_for(bundle), now=now,
+                                    receipt_ms=self.receipts.timeout_ms,
+                                    enveloped=lambda instance: self.receipts.expect(instance, header_id))
         await self._sent(bundle, result)
         with self._context.database.session() as s:
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
@@ -351,7 +357,7 @@ class Outbox:
                 "ack": row.ack, "ack_outcome": row.ack_outcome,
                 "ack_log": [{"at": _aware(a.received_at).isoformat(), "bundle_id": a.bundle_id, "code": a.code,
                              "verdict": a.verdict} for a in acks],
-                "resends": row.resends,
+                "resends": row.resends, "receipts": self.receipts.of(row.header_id),
                 "resend_due_at": overdue.isoformat(timespec="seconds") if may_resend else None,
                 "refused_consent": row.refused_consent,
                 "dds": {"entry": row.dds_entry, "why_not": None if row.dds_entry else row.dds_reason,

@@ -7,29 +7,34 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx2 as httpx
 
 from nsp_sandbox.hco_sbdh import CONTENT_TYPE as SBDH_CONTENT_TYPE
-from nsp_sandbox.hco_sbdh import wrap
+from nsp_sandbox.hco_sbdh import RECEIPT_MS, wrap
 from nsp_sandbox.peers import Peers
 
 FHIR_JSON = "application/fhir+json"
 
 
 async def post_message(peers: Peers, url: str, bundle: dict[str, Any], *, envelope: str = "none",
-                       now: datetime | None = None) -> str:
-    """POST ``bundle`` to ``url`` (``envelope`` ``sbdh``: in an SBDH envelope); answers a one-line receipt
-    (``HTTP 202``, with the envelope's InstanceIdentifier, or what went wrong)."""
+                       now: datetime | None = None, receipt_ms: int = RECEIPT_MS,
+                       enveloped: Callable[[str], None] | None = None) -> str:
+    """POST ``bundle`` to ``url`` (``envelope`` ``sbdh``: in an SBDH envelope asking for its receipt within
+    ``receipt_ms``, whose InstanceIdentifier ``enveloped`` is told before it is sent); answers a one-line
+    receipt (``HTTP 202``, with the envelope's InstanceIdentifier, or what went wrong)."""
     body, content_type, note = json.dumps(bundle, ensure_ascii=False).encode("utf-8"), FHIR_JSON, ""
     if envelope == "sbdh":
         try:
-            body, instance = wrap(bundle, now or datetime.now(UTC))
+            body, instance = wrap(bundle, now or datetime.now(UTC), receipt_ms=receipt_ms)
         except ValueError as exc:
             return f"not delivered: {exc}"[:500]
         content_type, note = SBDH_CONTENT_TYPE, f" (SBDH envelope {instance})"
+        if enveloped is not None:  # before it travels: its receipt may come back before the answer does
+            enveloped(instance)
     try:
         response = await peers.client_for_url(url).post(
             url, content=body, headers={"Content-Type": content_type, "Accept": FHIR_JSON})

@@ -86,6 +86,7 @@ class Inbox:
     def __init__(self, context: SandboxContext, switches: Switches) -> None:
         self._context = context
         self._switches = switches
+        self.switches = switches
         self._repertoire: dict[tuple[str, str], str] | None = None
 
     def practices(self) -> list[dict[str, str]]:

@@ -2,7 +2,8 @@
 
 * ``POST /messages``   send a ready-made HCO Bundle as is (``?receiver=`` SOR/GLN to override)
 * ``POST /ehmi``       where MedCom Acknowledgements arrive (FHIR JSON, or in an SBDH envelope:
-                       :func:`nsp_sandbox.ehmi.receive`); 202 with what the acknowledgement settled
+                       :func:`nsp_sandbox.ehmi.receive`); 202 with what the acknowledgement settled;
+                       also where envelope receipts for the EOJ's own envelopes arrive
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from nsp_sandbox import ehmi
+from nsp_sandbox import fhir_shape as shape
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import read_fhir_json
+from nsp_sandbox.sbdh_receipt import ReceiptArrived
 from services.eoj_sender.outbox import Outbox
 from services.eoj_sender.routes.bodies import READ_ERRORS, unreadable
 
@@ -33,10 +36,16 @@ def router(context: SandboxContext, outbox: Outbox) -> APIRouter:
 
     @messages.post("/ehmi")
     async def acknowledgement(request: Request) -> JSONResponse:
-        bundle, _ = await ehmi.receive(request, max_bytes)
         try:
-            return JSONResponse(await outbox.receive_ack(bundle), status_code=202)
+            bundle, envelope = await ehmi.receive(request, max_bytes)
+        except ReceiptArrived as arrived:  # the receipt for an envelope this EOJ sent
+            return JSONResponse(outbox.receipts.arrived(arrived.receipt), status_code=202)
+        try:
+            answer = await outbox.receive_ack(bundle)
         except READ_ERRORS as exc:
             raise unreadable(exc, "a MedCom Acknowledgement") from None
+        header = shape.obj((shape.resources(bundle) or [{}])[0])
+        receipt = await outbox.receipts.answer(envelope, shape.text(shape.obj(header.get("source")).get("endpoint")))
+        return JSONResponse({**answer, **({"receipt": receipt} if receipt else {})}, status_code=202)
 
     return messages
