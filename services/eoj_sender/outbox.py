@@ -20,7 +20,7 @@ from nsp_sandbox import fhir_shape as shape
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.delivery_status import delivery_status, report
-from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, SOR_SYSTEM, repertoire
+from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, HCO_EVENT, SOR_SYSTEM, repertoire
 from nsp_sandbox.outcome import FhirError, Issue
 from services.eoj_sender.chain import read_facts
 from services.eoj_sender.endpoint_register import EndpointRegister
@@ -42,6 +42,7 @@ from services.eoj_sender.transport import envelope_of, post_message
 
 SOURCE = "MedCom governance 043 (reliable messaging)"
 FINAL_ACKS = ("ok", "fatal-error")
+MEDCOM_ERRORS = "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-acknowledgement-error-codes"
 OBSERVER = "nsp-sandbox EOJ (municipal EHR, EUA and MSH)"
 
 
@@ -72,12 +73,21 @@ class Outbox:
             self._repertoire = repertoire(self._context.packages)
         return self._repertoire
 
-    def _receiver(self, key: str) -> tuple[Receiver, str]:
+    def _receiver(self, key: str, event: str | None = HCO_EVENT) -> tuple[Receiver, str]:
+        """The receiver registered under SOR or GLN ``key`` and its endpoint URL; with ``event``, its endpoint
+        must take that message type (EER payloadType), else MedCom's MSG_RECEIVER_UNABLE_TO_RECEIVE_MSG_TYPE."""
         endpoint = self._register.find(key)
         if endpoint is None:
             raise FhirError(422, Issue("error", "not-found", f"No organisation with SOR or GLN {key} in the "
                                        "endpoint register (see /eoj/endpoints)", expression="receiver",
-                                       rule="eer-receiver-known", source="EHMI EER"))
+                                       rule="eer-receiver-known", source="EHMI EER",
+                                       codings=((MEDCOM_ERRORS, "MSG_Receiver_Identifier_UNKNOWN"),)))
+        if event is not None and event not in endpoint["message_types"]:
+            raise FhirError(422, Issue("error", "not-supported", f"{endpoint['name']} (SOR {endpoint['sor']}) "
+                                       f"does not take {event} messages: its endpoint registers "
+                                       f"{', '.join(endpoint['message_types']) or 'no message types'}",
+                                       expression="receiver", rule="eer-message-type", source="EHMI EER",
+                                       codings=((MEDCOM_ERRORS, "MSG_RECEIVER_UNABLE_TO_RECEIVE_MSG_TYPE"),)))
         return Receiver(endpoint["sor"], endpoint["gln"], endpoint["ydernummer"], endpoint["name"]), endpoint["url"]
 
     async def _build(self, order: Order, *, activity: str = "new-message", previous: MessageRow | None = None,
@@ -208,7 +218,7 @@ class Outbox:
 
     async def send_faulty(self, bundle: dict[str, Any], receiver: str) -> dict[str, Any]:
         """Send a message of the replay corpus exactly as given (it may be wrong on purpose)."""
-        _, url = self._receiver(receiver)
+        _, url = self._receiver(receiver, event=None)
         envelope = self._register.find(receiver)
         return await self._send(bundle, url, order=None, envelope=envelope["envelope"] if envelope else None)
 
