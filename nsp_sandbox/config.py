@@ -78,6 +78,9 @@ class Settings(BaseSettings):
         default=date(2026, 1, 15),
         description="from this date (Danish time, sandbox clock) municipal results are shared to DDS without consent",
     )
+    hco_max_message_bytes: int = Field(
+        default=100 * 1024 * 1024, gt=0, description="MedCom: a HomeCareObservation message, attachments included, "
+        "is at most this large (100 MB); the EHMI faces read up to 4/3 of it plus 1 MB (base64 in an envelope)")
     ehmi_receipt_seconds: int = Field(
         default=600, gt=0, description="EHMI: an SBDH envelope asks for its receipt within this long "
         "(TimeToAcknowledgeReceipt); the EOJ marks a later or missing one")

@@ -21,6 +21,7 @@ from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.delivery_status import delivery_status, report
 from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, HCO_EVENT, SOR_SYSTEM, repertoire
+from nsp_sandbox.message_size import message_bytes
 from nsp_sandbox.outcome import FhirError, Issue
 from services.eoj_sender.chain import read_facts
 from services.eoj_sender.endpoint_register import EndpointRegister
@@ -107,10 +108,20 @@ class Outbox:
         for item, built in zip(order.observations, observations, strict=True):
             # Remembered, so a later version keeps each result's id and sampling time.
             item.id, item.time = built["id"], datetime.fromisoformat(built["effectiveDateTime"])
+        self._within_size(bundle)
         errors = [i for i in self._context.validator.validate(bundle) if i.is_error]
         if errors:  # the order produced a message the profile refuses: say where, send nothing
             raise FhirError(422, errors)
         return bundle, url
+
+    def _within_size(self, bundle: dict[str, Any]) -> None:
+        """MedCom: a message, attachments included, is at most 100 MB (``hco_max_message_bytes``): 422."""
+        limit, size = self._context.settings.hco_max_message_bytes, message_bytes(bundle)
+        if size > limit:
+            raise FhirError(422, Issue("error", "too-long", f"The message is {size} bytes; a HomeCareObservation "
+                                       f"message, attachments included, is at most {limit} bytes", expression="Bundle",
+                                       rule="hco-message-size", source="MedCom HomeCareObservation (S1: 100 MB)",
+                                       codings=((MEDCOM_ERRORS, "MSG_Element_To_Long"),)))
 
     def _envelope_for(self, bundle: dict[str, Any]) -> str:
         """How messages to the bundle's receiver travel (endpoint register): ``none`` or ``sbdh``."""
@@ -163,6 +174,7 @@ class Outbox:
             raise FhirError(422, Issue("error", "structure", "Not an HCO message: a Bundle whose first entry is a "
                                        "MessageHeader with event homecareobservation-message", expression="Bundle",
                                        rule="hco-message", source="MedCom HomeCareObservation 1.2.1"))
+        self._within_size(bundle)
         key = receiver or facts.receiver_ids.get(SOR_SYSTEM) or facts.receiver_ids.get(GLN_SYSTEM) or ""
         _, url = self._receiver(key)
         with self._context.database.session() as s:

@@ -42,6 +42,7 @@ from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, HCO_EVENT, REPERTOIRE_S
 from nsp_sandbox.outcome import Issue
 from services.lps.acknowledgement import build_ack, restamp
 from services.lps.business_rules import HL7_MSG, MEDCOM_MSG, Earlier, Finding, check
+from services.lps.message_size import size_findings
 from services.lps.models import AckOutRow, EnvelopeRow, ReceivedRow, SettingRow
 from services.lps.switches import Switches
 
@@ -168,8 +169,9 @@ class Inbox:
             findings.append(_finding("error", "not-supported", f"This inbox takes homecareobservation-message, not "
                                      f"'{event}'", "Bundle.entry[0].resource.eventCoding", "ehmi-message-type",
                                      (HL7_MSG, "MSG_UNKNOWN_TYPE")))
-        else:
-            findings.extend(self._profile(bundle))
+        else:  # over 100 MB: refused on its size alone, the profile is not worth running
+            limit = self._context.settings.hco_max_message_bytes
+            findings.extend(size_findings(bundle, limit) or self._profile(bundle))
             waiting_for = self._missing_original(resources, header_id)
             if not any(f.issue.is_error for f in findings) and waiting_for is not None and self._may_hold():
                 self._store(bundle, header, sender_ids, receiver_ids, "held", "pending", {}, findings, None, envelope)
@@ -182,6 +184,15 @@ class Inbox:
         if received.verdict in ("accepted", "rejected"):
             await self._release_waiting_for(header_id)
         return received
+
+    async def refuse_unread(self, bundle: dict[str, Any], finding: Finding) -> Received:
+        """Acknowledge negatively a message only the beginning (``bundle``) of which was read."""
+        by_ref = {f"{r.get('resourceType')}/{r.get('id')}": r for r in shape.resources(bundle)}
+        destination = shape.obj((shape.arr(shape.resources(bundle)[0].get("destination")) or [{}])[0])
+        receiver_ids = shape.identifiers(by_ref.get(shape.reference(destination.get("receiver")), {}))
+        me = next((p for p in self.practices() if p["sor"] == receiver_ids.get(SOR_SYSTEM)
+                   or p["gln"] == receiver_ids.get(GLN_SYSTEM)), dict(SANDBOX_PRACTICE))
+        return await self._answer(bundle, [finding], me, None, False, None)
 
     def _may_hold(self) -> bool:
         return self._context.settings.lps_hold_minutes > 0 and self._switches.get()["mode"] == "normal"

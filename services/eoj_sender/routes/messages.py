@@ -17,6 +17,7 @@ from nsp_sandbox import ehmi
 from nsp_sandbox import fhir_shape as shape
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import read_fhir_json
+from nsp_sandbox.message_size import read_limit
 from nsp_sandbox.sbdh_receipt import ReceiptArrived
 from services.eoj_sender.outbox import Outbox
 from services.eoj_sender.routes.bodies import READ_ERRORS, unreadable
@@ -28,7 +29,7 @@ def router(context: SandboxContext, outbox: Outbox) -> APIRouter:
 
     @messages.post("/messages", status_code=201)
     async def send_ready(request: Request, receiver: str | None = None) -> dict[str, Any]:
-        bundle, _ = await read_fhir_json(request, max_bytes)
+        bundle, _ = await read_fhir_json(request, read_limit(context.settings.hco_max_message_bytes))
         try:
             return await outbox.send_ready(bundle, receiver)
         except READ_ERRORS as exc:

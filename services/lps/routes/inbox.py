@@ -22,13 +22,17 @@ from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.database import Database
 from nsp_sandbox.delivery_status import delivery_status, report
 from nsp_sandbox.ehmi import receive as receive_ehmi
+from nsp_sandbox.fhir_http import BodyTooLarge
 from nsp_sandbox.hco_sbdh import CONTENT_TYPE as SBDH_CONTENT_TYPE
 from nsp_sandbox.hco_sbdh import Envelope
 from nsp_sandbox.hco_terms import SOR_SYSTEM
+from nsp_sandbox.message_size import head_message, read_limit
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.sbdh_receipt import ReceiptArrived, build_receipt, requested
+from services.lps.business_rules import MEDCOM_MSG
 from services.lps.gp_view import inbox as gp_inbox
 from services.lps.inbox import Inbox
+from services.lps.message_size import refuse_envelope, too_large
 from services.lps.models import EnvelopeRow, ReceivedRow
 
 OBSERVER = "nsp-sandbox LPS (GP system, EUA and MSH)"
@@ -82,6 +86,21 @@ async def send_receipt(context: SandboxContext, inbox: Inbox, bundle: dict[str, 
     return f"receipt sent to {url}: HTTP {response.status_code}"
 
 
+async def over_the_limit(context: SandboxContext, inbox: Inbox, exc: BodyTooLarge) -> JSONResponse:
+    """A body larger than the inbox reads: a negative acknowledgement to whoever its beginning names, or for
+    an SBDH envelope a ReceiptException; only a body that names no one is refused by HTTP alone (413)."""
+    limit = context.settings.hco_max_message_bytes
+    partial = head_message(exc.head)
+    if partial is not None:
+        received = await inbox.refuse_unread(partial, too_large(f"over {exc.max_bytes} bytes", limit))
+        return JSONResponse(received.to_json(), status_code=202)
+    signal = await refuse_envelope(context, exc.head, inbox.return_address)
+    issue = too_large(f"over {exc.max_bytes} bytes", limit).issue
+    note = f"; {signal}" if signal else "; the beginning names no sender to answer"
+    raise FhirError(413, Issue(issue.severity, issue.code, issue.diagnostics + note, "Bundle", issue.source,
+                               issue.rule, codings=((MEDCOM_MSG, "MSG_Element_To_Long"),)))
+
+
 def router(context: SandboxContext, inbox: Inbox) -> APIRouter:
     faces = APIRouter()
 
@@ -91,10 +110,12 @@ def router(context: SandboxContext, inbox: Inbox) -> APIRouter:
     @faces.post("/ehmi")
     async def ehmi(request: Request) -> JSONResponse:
         try:
-            bundle, envelope = await receive_ehmi(request, context.settings.max_body_bytes, own_glns=own_glns,
-                                                  receivers=PRACTICES)
+            bundle, envelope = await receive_ehmi(request, read_limit(context.settings.hco_max_message_bytes),
+                                                  own_glns=own_glns, receivers=PRACTICES)
         except ReceiptArrived as arrived:  # the EOJ's receipt for an acknowledgement's envelope: noted
             return JSONResponse({"verdict": "receipt", "receipt": arrived.receipt.to_json()}, status_code=202)
+        except BodyTooLarge as exc:  # answered in the messaging protocol, not with a bare 413
+            return await over_the_limit(context, inbox, exc)
         receipt = await send_receipt(context, inbox, bundle, envelope)
         now, envelope_id = context.clock.now, envelope.instance_identifier if envelope else None
         await report(context.peers, delivery_status("msg-received", bundle, observer=OBSERVER, now=now(),
