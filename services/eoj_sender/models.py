@@ -54,6 +54,7 @@ class MessageRow(EojBase):
     dds_reason: Mapped[str | None] = mapped_column(String(500))
     dds_state: Mapped[str | None] = mapped_column(String(16), index=True)  # shared | not-shared | refused | failed
     dds_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    dds_metadata: Mapped[dict | None] = mapped_column(JSON)  # type: ignore[type-arg]  # the DocumentReference
 
 
 class AckLogRow(EojBase):

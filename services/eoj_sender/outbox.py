@@ -23,6 +23,7 @@ from nsp_sandbox.delivery_status import delivery_status, report
 from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, HCO_EVENT, SOR_SYSTEM, repertoire
 from nsp_sandbox.message_size import message_bytes
 from nsp_sandbox.outcome import FhirError, Issue
+from nsp_sandbox.sbdh_secondary import secondary_envelope
 from services.eoj_sender.chain import read_facts
 from services.eoj_sender.endpoint_register import EndpointRegister
 from services.eoj_sender.message import (
@@ -213,6 +214,18 @@ class Outbox:
         if read_facts(bundle) is not None:  # the DDS copy goes with the message, not after its acknowledgement
             await self._sharing.share(facts.header_id)
         return self.status(facts.header_id)
+
+    def dds_envelope(self, header_id: str) -> bytes:
+        """The EHMI form of message ``header_id``'s DDS copy: its SBDH with XDS_METADATA; 404 when not shared."""
+        with self._context.database.session() as s:
+            row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
+            if row is None:
+                raise not_found(header_id)
+            bundle, metadata, sent_at = json.loads(row.bundle), row.dds_metadata, _aware(row.sent_at)
+        if metadata is None:
+            raise FhirError(404, Issue("error", "not-found", f"MessageHeader.id {header_id} has no DDS copy",
+                                       rule="eoj-dds-copy"))
+        return secondary_envelope(bundle, metadata, sent_at, receipt_ms=self.receipts.timeout_ms)[0]
 
     async def share_again(self, header_id: str) -> dict[str, Any]:
         """Provide the DDS copy of ``header_id`` again (after DDS was unreachable or refused it)."""

@@ -49,6 +49,7 @@ from nsp_sandbox.mhd_source import (
     Organisation,
     PatientInfo,
     RecipientError,
+    document_reference,
 )
 from nsp_sandbox.xds.client import XdsClientError
 from services.eoj_sender.chain import read_facts
@@ -155,6 +156,13 @@ class Sharing:
                 .order_by(MessageRow.pk.desc()).limit(1))
             return (shared.header_id, shared.dds_entry) if shared and shared.dds_entry else None
 
+    def _keep_metadata(self, header_id: str, resource: dict[str, Any]) -> None:
+        """The DocumentReference the copy was described by: EHMI's XDS_METADATA for the envelope view."""
+        with self._context.database.session() as s:
+            row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
+            if row is not None:
+                row.dds_metadata = resource
+
     async def retry_failed(self) -> list[str]:
         """Provide again every copy that could not reach DDS (oldest first); the MessageHeader.ids tried."""
         with self._context.database.session() as s:
@@ -203,6 +211,7 @@ class Sharing:
             content = json.dumps(bundle, ensure_ascii=False, indent=2).encode("utf-8")
             replaces = current[1] if current and row.activity == "modified-message" else None
             entry = await source.provide(meta, content, submitted=now, replaces=replaces)
+            self._keep_metadata(header_id, document_reference(meta, f"HCOM-{header_id}.json", replaces))
         except RecipientError as exc:
             state = "failed" if exc.status >= 500 else "refused"
             self._record(header_id, None, f"DDS refused: {exc}"[:500], state)

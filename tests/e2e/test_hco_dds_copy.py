@@ -4,14 +4,19 @@ DDS is kept and retried; a retraction deprecates the entry and the citizen sees 
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 from hco_flow import CPR, dds_entries, send, status, switches
+from lxml import etree
 from sts_client import auth
 
+from nsp_sandbox.hco_sbdh import SBDH_NS
+from nsp_sandbox.sbdh_secondary import DDS_GLN
 from services.eoj_sender import sharing
 
 
@@ -75,3 +80,22 @@ def test_dds_takes_a_description_only_with_a_deprecation(client: TestClient) -> 
     refused = client.put(f"/dds/fhir/DocumentReference/{entry_id}", json=served, headers=headers)
     assert refused.status_code == 422, refused.text
     assert refused.json()["issue"][0]["expression"] == ["DocumentReference.description"]
+
+
+def test_the_copy_in_its_ehmi_form_is_an_sbdh_with_xds_metadata(client: TestClient) -> None:
+    sent = send(client)
+    answer = client.get(f"/eoj/hco/{sent['id']}/dds-envelope")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/xml")
+    root = etree.fromstring(answer.content)
+    ns = {"s": SBDH_NS}
+    header = "s:StandardBusinessDocumentHeader"
+    assert root.findtext(f"{header}/s:Receiver/s:Identifier", namespaces=ns) == f"0088:{DDS_GLN}"
+    scopes = {s.findtext("s:Type", namespaces=ns): s.findtext("s:InstanceIdentifier", namespaces=ns)
+              for s in root.findall(f"{header}/s:BusinessScope/s:Scope", ns)}
+    metadata = json.loads(scopes["XDS_METADATA"])
+    assert metadata["resourceType"] == "DocumentReference" and metadata["type"]["coding"][0]["code"] == "HCOM"
+    assert scopes["MESSAGEIDENTIFIER"] == sent["id"]
+    content = json.loads(base64.b64decode(root.findtext("s:BinaryContent", namespaces=ns) or ""))
+    assert content["id"] == sent["bundle_id"]
+    refused = send(client, refused_consent=True)  # never shared: no DDS copy to show
+    assert client.get(f"/eoj/hco/{refused['id']}/dds-envelope").status_code == 404

@@ -56,6 +56,7 @@ def test_a_message_over_the_limit_is_refused_by_its_size_with_an_acknowledgement
     response = client.post("/lps/ehmi", content=json.dumps(bundle), headers=FHIR)
     assert response.status_code == 202 and response.json()["ack"] == "fatal-error", response.text
     code, issues = _answer(client, bundle)
+    assert code == "fatal-error"
     assert [(i["msg_code"], i["details"]["coding"][-1]["code"]) for i in issues] == [
         ("MSG_Element_To_Long", "hco-message-size")]
     # the EOJ does not send one: refused before anything travels
