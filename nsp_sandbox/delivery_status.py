@@ -4,15 +4,16 @@ passes it, and the one way every actor reports it.
 Each station of the EHMI flow (sender EUA → MSH → access points → MSH → receiver EUA) tells EDS what
 became of a message: ``subtype`` (CodeSystem ``ehmi-delivery-status-sub-types``) ``msg-created``,
 ``msg-created-and-sent``, ``msg-sent``, ``msg-received``, ``msg-received-and-finalized`` or
-``msg-finalized``. The sandbox's EOJ and GP system each are EUA and MSH in one (source type
-``EUA-MSH``). The AuditEvent (FHIR R4):
+``msg-finalized``. The sandbox's EOJ and GP system each are EUA and MSH in one, and report as the
+station that acts (source type ``EUA``, ``MSH``, or ``EUA-MSH`` where the two are one step). The
+AuditEvent (FHIR R4):
 
 * ``type`` = ``ehmi-delivery-status-types#ehmiMessaging``, ``action`` ``C``, ``outcome`` ``0``
   (success) or ``8`` (serious failure), ``recorded`` on the sandbox clock;
 * ``agent`` ``ehmiSender`` and ``ehmiReceiver`` (``type`` from ``ehmi-delivery-status-
   participationroletype``): ``who.identifier`` = the organisation's SOR code, ``altId`` = its GLN,
   ``name``;
-* ``source.observer`` = the reporting system, ``source.type`` = ``EUA-MSH``;
+* ``source.observer`` = the reporting system, ``source.type`` = its kind of station;
 * ``entity``: ``ehmiMessage`` (``what.identifier`` = MessageHeader.id, details ``ehmiMessageType``,
   ``ehmiMessageVersion``, ``ehmiStatisticalInfo``), ``ehmiMessageEnvelope`` (Bundle.id),
   ``ehmiTransportEnvelope`` (the SBDH InstanceIdentifier, when it travelled in one), ``ehmiPatient``
@@ -69,8 +70,10 @@ def _agent(role: str, sor: str, gln: str, requestor: bool) -> dict[str, Any]:
 
 
 def delivery_status(subtype: str, bundle: dict[str, Any], *, observer: str, now: datetime,
-                    transport_envelope: str | None = None, outcome: str = "0") -> dict[str, Any]:
-    """The delivery-status AuditEvent ``subtype`` of message ``bundle`` as the station ``observer`` saw it."""
+                    transport_envelope: str | None = None, outcome: str = "0",
+                    source_type: str = "EUA-MSH") -> dict[str, Any]:
+    """The delivery-status AuditEvent ``subtype`` of message ``bundle`` as the station ``observer`` (of
+    ``source_type`` ``EUA``, ``MSH`` or ``EUA-MSH``) saw it."""
     facts = message_parties(bundle)
     entities = [_entity("ehmiMessage", facts["header_id"], {
         "ehmiMessageType": facts["event"], "ehmiMessageVersion": facts["version"],
@@ -92,7 +95,7 @@ def delivery_status(subtype: str, bundle: dict[str, Any], *, observer: str, now:
         "agent": [_agent("ehmiSender", facts["sender_sor"], facts["sender_gln"], True),
                   _agent("ehmiReceiver", facts["receiver_sor"], facts["receiver_gln"], False)],
         "source": {"observer": {"display": observer},
-                   "type": [{"system": SOURCE_TYPES, "code": "EUA-MSH"}]},
+                   "type": [{"system": SOURCE_TYPES, "code": source_type}]},
         "entity": entities,
     }
 

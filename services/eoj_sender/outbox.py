@@ -45,7 +45,7 @@ from services.eoj_sender.transport import envelope_of, post_message
 SOURCE = "MedCom governance 043 (reliable messaging)"
 FINAL_ACKS = ("ok", "fatal-error")
 MEDCOM_ERRORS = "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-acknowledgement-error-codes"
-OBSERVER = "nsp-sandbox EOJ (municipal EHR, EUA and MSH)"
+OBSERVER = "nsp-sandbox EOJ (municipal EHR)"
 
 
 
@@ -234,12 +234,15 @@ class Outbox:
             await self._sharing.share(header_id)
         return self.status(header_id)
 
-    async def _sent(self, bundle: dict[str, Any], result: str) -> None:
-        """EDS hears that the message was created and sent (or that sending failed)."""
-        envelope = envelope_of(result)
-        await report(self._context.peers, delivery_status(
-            "msg-created-and-sent", bundle, observer=OBSERVER, now=self._context.clock.now(),
-            transport_envelope=envelope, outcome="0" if result.startswith("HTTP 2") else "8"))
+    async def _sent(self, bundle: dict[str, Any], result: str, *, first: bool = True) -> None:
+        """EDS hears it: the EOJ (EUA) created and sent the message (the first time), its MSH sent this
+        transmission (every time, resends too); outcome ``8`` when it could not be delivered."""
+        envelope, outcome = envelope_of(result), "0" if result.startswith("HTTP 2") else "8"
+        for subtype, station, kind in (("msg-created-and-sent", "EUA", "EUA"), ("msg-sent", "MSH", "MSH")):
+            if first or kind == "MSH":
+                await report(self._context.peers, delivery_status(
+                    subtype, bundle, observer=f"{OBSERVER} {station}", now=self._context.clock.now(),
+                    transport_envelope=envelope, outcome=outcome, source_type=kind))
 
     async def send_faulty(self, bundle: dict[str, Any], receiver: str) -> dict[str, Any]:
         """Send a message of the replay corpus exactly as given (it may be wrong on purpose)."""
@@ -285,7 +288,7 @@ class Outbox:
         result = await post_message(self._context.peers, url, bundle, envelope=self._envelope_for(bundle), now=now,
                                     receipt_ms=self.receipts.timeout_ms,
                                     enveloped=lambda instance: self.receipts.expect(instance, header_id))
-        await self._sent(bundle, result)
+        await self._sent(bundle, result, first=False)
         with self._context.database.session() as s:
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
             assert row is not None
@@ -341,7 +344,8 @@ class Outbox:
                 row.ack, row.ack_bundle_id, row.ack_outcome, row.ack_at = code or "unknown", envelope, outcome, now
             s.add(AckLogRow(received_at=now, bundle_id=envelope, response_to=target, code=code,
                             verdict=verdict))
-        await report(self._context.peers, delivery_status("msg-received-and-finalized", bundle, observer=OBSERVER,
+        await report(self._context.peers, delivery_status("msg-received-and-finalized", bundle,
+                                                          observer=f"{OBSERVER} EUA-MSH",
                                                           now=self._context.clock.now()))
         return {"verdict": verdict, "message": target, "code": code}
 

@@ -409,7 +409,7 @@ class Inbox:
             except Exception as exc:  # an unreachable sender must not break the inbox
                 results.append(f"not delivered: {type(exc).__name__}")
             await report(self._context.peers, delivery_status(  # EDS: the acknowledgement went out
-                "msg-created-and-sent", ack, observer="nsp-sandbox LPS (GP system, EUA and MSH)",
+                "msg-created-and-sent", ack, observer="nsp-sandbox LPS (GP system) EUA-MSH",
                 now=self._context.clock.now(), outcome="0" if results[-1].startswith("HTTP 2") else "8"))
         result = f"sent to {url}: " + ", ".join(results)
         with self._context.database.session() as s:

@@ -37,8 +37,9 @@ def observer(event: dict[str, Any]) -> str:
 def test_every_station_of_a_message_reports_it(client: TestClient) -> None:
     sent = send(client)
     events = search(client, entity=sent["id"])
-    assert sorted((observer(e).split()[1], subtype(e)) for e in events) == [
-        ("EOJ", "msg-created-and-sent"), ("LPS", "msg-received"), ("LPS", "msg-received-and-finalized")]
+    stations = sorted((observer(e).split()[1], subtype(e), e["source"]["type"][0]["code"]) for e in events)
+    assert stations == [("EOJ", "msg-created-and-sent", "EUA"), ("EOJ", "msg-sent", "MSH"),
+                        ("LPS", "msg-received", "MSH"), ("LPS", "msg-received-and-finalized", "EUA")]
     first = events[0]
     assert first["type"]["code"] == "ehmiMessaging" and first["subtype"][0]["system"] == SUBTYPES
     assert first["outcome"] == "0" and first["action"] == "C"
@@ -62,10 +63,10 @@ def test_every_station_of_a_message_reports_it(client: TestClient) -> None:
 def test_search_by_date_in_danish_time(client: TestClient, context: SandboxContext) -> None:
     context.clock.travel_to(datetime(2026, 2, 2, 23, 30, tzinfo=UTC))  # 00:30 on 3 February in Copenhagen
     sent = send(client)
-    assert len(search(client, entity=sent["id"], date="2026-02-03")) == 3
+    assert len(search(client, entity=sent["id"], date="2026-02-03")) == 4
     assert search(client, entity=sent["id"], date="2026-02-02") == []
     assert search(client, entity=sent["id"], date="lt2026-02-03") == []
-    assert len(search(client, entity=sent["id"], date=["ge2026-02-02T23:00:00+00:00", "le2026-02-03"])) == 3
+    assert len(search(client, entity=sent["id"], date=["ge2026-02-02T23:00:00+00:00", "le2026-02-03"])) == 4
     bad = client.get("/eds/fhir/AuditEvent", params={"entity": sent["id"], "date": "yesterday"})
     assert bad.status_code == 400 and bad.json()["issue"][0]["expression"] == ["date"]
     assert client.get("/eds/fhir/AuditEvent").status_code == 400  # who or what is always named
@@ -98,3 +99,16 @@ def test_eds_down_never_breaks_delivery(client: TestClient, context: SandboxCont
         context.peers._urls["eds"] = None
     assert sent["ack"] == "ok" and sent["dds"]["entry"] is not None
     assert search(client, entity=sent["id"]) == []
+
+
+def test_a_resend_is_reported_by_the_msh_only(client: TestClient, context: SandboxContext) -> None:
+    from datetime import timedelta
+
+    from hco_flow import switches
+
+    switches(client, withhold=True)
+    sent = send(client)
+    context.clock.travel_to(context.clock.now() + timedelta(minutes=31))
+    assert client.post(f"/eoj/hco/{sent['id']}/resend").status_code == 200
+    eoj = [subtype(e) for e in search(client, entity=sent["id"]) if " EOJ " in observer(e)]
+    assert eoj == ["msg-created-and-sent", "msg-sent", "msg-sent"]  # one creation, two transmissions

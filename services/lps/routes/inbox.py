@@ -35,7 +35,7 @@ from services.lps.inbox import Inbox
 from services.lps.message_size import refuse_envelope, too_large
 from services.lps.models import EnvelopeRow, ReceivedRow
 
-OBSERVER = "nsp-sandbox LPS (GP system, EUA and MSH)"
+OBSERVER = "nsp-sandbox LPS (GP system)"
 PRACTICES = "a practice of this GP system (GET /lps/practices)"
 READ_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError)
 
@@ -118,15 +118,16 @@ def router(context: SandboxContext, inbox: Inbox) -> APIRouter:
             return await over_the_limit(context, inbox, exc)
         receipt = await send_receipt(context, inbox, bundle, envelope)
         now, envelope_id = context.clock.now, envelope.instance_identifier if envelope else None
-        await report(context.peers, delivery_status("msg-received", bundle, observer=OBSERVER, now=now(),
-                                                    transport_envelope=envelope_id))
+        await report(context.peers, delivery_status("msg-received", bundle, observer=f"{OBSERVER} MSH", now=now(),
+                                                    transport_envelope=envelope_id, source_type="MSH"))
         try:
             received = await inbox.receive(bundle, envelope)
         except READ_ERRORS as exc:
             raise unreadable(exc) from None
         if received.ack_code is not None:  # taken in and answered: the GP system is done with it
-            await report(context.peers, delivery_status("msg-received-and-finalized", bundle, observer=OBSERVER,
-                                                        now=now(), transport_envelope=envelope_id))
+            await report(context.peers, delivery_status("msg-received-and-finalized", bundle, source_type="EUA",
+                                                        observer=f"{OBSERVER} EUA", now=now(),
+                                                        transport_envelope=envelope_id))
         if received.ack_code is None and received.verdict != "held":  # nothing to acknowledge: say why
             raise FhirError(422, Issue("error", "processing", f"Not processed ({received.verdict}); acknowledgement: "
                                        f"{received.delivery}", expression="Bundle.entry[0].resource",
