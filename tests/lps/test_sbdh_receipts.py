@@ -5,7 +5,8 @@ missing one overdue after the configurable deadline; it receipts an enveloped ac
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -13,7 +14,7 @@ from hco_flow import SKODSTRUP, send, status, switches
 from lxml import etree
 
 from nsp_sandbox.context import SandboxContext
-from nsp_sandbox.hco_sbdh import SBDH_NS, unwrap, wrap
+from nsp_sandbox.hco_sbdh import SBDH_NS, Envelope, unwrap, wrap
 from nsp_sandbox.sbdh_receipt import build_receipt, read_receipt
 from services.eoj_sender.replay_corpus import restamp
 
@@ -104,15 +105,8 @@ def test_an_unknown_receipt_is_logged_not_applied(client: TestClient, context: S
     assert noted.status_code == 202 and noted.json()["verdict"] == "receipt"
 
 
-def _envelope_of(client: TestClient, sent: dict[str, Any]) -> Any:
-    """The envelope the EOJ sent (as the GP inbox would have read it), rebuilt with its InstanceIdentifier."""
+def _envelope_of(client: TestClient, sent: dict[str, Any]) -> Envelope:
+    """The envelope the EOJ sent (as the GP inbox would have read it), with its InstanceIdentifier."""
     (receipt,) = status(client, sent["id"])["receipts"]
-    raw, _ = wrap(status(client, sent["id"])["bundle"], sent_at(sent))
-    envelope = unwrap(raw)
-    return envelope.__class__(**{**envelope.__dict__, "instance_identifier": receipt["envelope"]})
-
-
-def sent_at(sent: dict[str, Any]) -> Any:
-    from datetime import datetime
-
-    return datetime.fromisoformat(sent["sent_at"])
+    raw, _ = wrap(status(client, sent["id"])["bundle"], datetime.fromisoformat(sent["sent_at"]))
+    return replace(unwrap(raw), instance_identifier=receipt["envelope"])
