@@ -87,8 +87,12 @@ class Inbox:
     def __init__(self, context: SandboxContext, switches: Switches) -> None:
         self._context = context
         self._switches = switches
-        self.switches = switches
         self._repertoire: dict[tuple[str, str], str] | None = None
+
+    @property
+    def switches(self) -> Switches:
+        """The behaviour switches this inbox follows."""
+        return self._switches
 
     def practices(self) -> list[dict[str, str]]:
         """The GP practices this system serves: those of the official examples, and Skødstrup."""
