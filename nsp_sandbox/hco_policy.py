@@ -17,9 +17,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from lxml import etree
+
 from nsp_sandbox.hco_terms import CONFIDENTIALITY_SYSTEM
 
 DANISH_TIME = ZoneInfo("Europe/Copenhagen")
+FHIR_NS = "http://hl7.org/fhir"
 HCOM_TYPE_SYSTEM = "urn:oid:1.2.208.184.100.1"
 HCOM_TYPE_CODE = "HCOM"
 
@@ -59,6 +62,32 @@ def refused_consent(bundle: dict[str, Any]) -> list[RefusedConsent]:
                     CONFIDENTIALITY_SYSTEM, None):
                 out.append(RefusedConsent(f"Bundle.entry[{index}].resource.meta.security[{n}]",
                                           str(resource.get("id", ""))))
+    return out
+
+
+def refused_consent_xml(content: bytes) -> list[RefusedConsent] | None:
+    """:func:`refused_consent` for a message Bundle in FHIR XML; None when ``content`` is not FHIR XML."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+    try:
+        root = etree.fromstring(content, parser)
+    except (etree.XMLSyntaxError, ValueError):
+        return None
+    if root.tag != f"{{{FHIR_NS}}}Bundle":
+        return None
+    out = []
+    ns = {"f": FHIR_NS}
+    for index, entry in enumerate(root.findall("f:entry", ns)):
+        report = entry.find("f:resource/f:DiagnosticReport", ns)
+        if report is None:
+            continue
+        for n, label in enumerate(report.findall("f:meta/f:security", ns)):
+            system = label.find("f:system", ns)
+            code = label.find("f:code", ns)
+            if code is not None and code.get("value") == "R" and (
+                    system is None or system.get("value") == CONFIDENTIALITY_SYSTEM):
+                report_id = report.find("f:id", ns)
+                out.append(RefusedConsent(f"Bundle.entry[{index}].resource.meta.security[{n}]",
+                                          report_id.get("value", "") if report_id is not None else ""))
     return out
 
 

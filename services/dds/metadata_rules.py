@@ -90,12 +90,12 @@ def check_document_patient(dr: dict, document: dict, *, settings: Settings, docu
 
 
 def check_hco_consent(dr: dict, document: dict | None, *, settings: Settings, now: datetime, document_path: str,
-                      expression_prefix: str = "DocumentReference") -> list[Issue]:
+                      expression_prefix: str = "DocumentReference", xml: bytes | None = None) -> list[Issue]:
     """``dk-xds-hco-refused-consent`` and ``dk-xds-hco-policy-date`` for an HCOM entry ``dr`` whose message
-    Bundle ``document`` (None: not readable as FHIR JSON) sits at ``document_path``; ``now`` is the sandbox
-    clock (empty: not an HCOM entry, or it may be shared)."""
+    Bundle ``document`` (None: not readable as FHIR JSON; then ``xml``, the content, is read as FHIR XML)
+    sits at ``document_path``; ``now`` is the sandbox clock (empty: not an HCOM entry, or it may be shared)."""
     findings = Findings(settings, expression_prefix)
-    _check_hco_consent(findings, dr, document, document_path, now=now)
+    _check_hco_consent(findings, dr, document, document_path, now=now, xml=xml)
     return findings.issues
 
 

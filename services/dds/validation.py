@@ -97,7 +97,7 @@ class ContentValidation:
         hco_rule = entry is not None and settings.dds_rules_hco_consent is not Strictness.OFF and is_hcom(entry)
         is_json = mime_type.split(";")[0].strip().lower() in FHIR_JSON_TYPES
         if not is_json or (profile is Strictness.OFF and not patient_rule and not hco_rule):
-            return self._hco_consent(entry, None, prefix, entry_origin) if hco_rule else []
+            return self._hco_consent(entry, None, prefix, entry_origin, content) if hco_rule else []
         document, problem = _parse_fhir_json(content, mime_type)
         issues: list[Issue] = self._hco_consent(entry, document, prefix, entry_origin) if hco_rule else []
         if problem is not None:
@@ -115,12 +115,13 @@ class ContentValidation:
         return issues
 
     def _hco_consent(self, entry: dict[str, Any] | None, document: dict[str, Any] | None, prefix: str,
-                     entry_origin: str) -> list[Issue]:
-        """The HCOM rules (refused consent, the policy date) on the sandbox clock."""
+                     entry_origin: str, xml: bytes | None = None) -> list[Issue]:
+        """The HCOM rules (refused consent, the policy date) on the sandbox clock; ``xml``: content that is
+        not FHIR JSON, read for the refused-consent label as FHIR XML."""
         assert entry is not None
         return metadata_rules.check_hco_consent(entry, document, settings=self.context.settings,
                                                 now=self.context.clock.now(), document_path=prefix,
-                                                expression_prefix=entry_origin)
+                                                expression_prefix=entry_origin, xml=xml)
 
     # ---- Danish metadata rules ------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -121,3 +122,21 @@ def test_other_documents_are_not_judged_by_the_hcom_rules(client: TestClient, ex
     dr["type"]["coding"][0]["code"] = "NOT-HCOM"  # not an HCOM entry: the HCOM rules do not apply
     response = mhd.post(mhd.bundle((dr, mhd.examples.hco)))
     assert rule_issues(response, POLICY) == [] and rule_issues(response, REFUSED) == []
+
+
+XML_EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "fhir-examples-xml" / "homecareobservation-1.2.1"
+
+
+@pytest.mark.skipif(not XML_EXAMPLES.is_dir(), reason="MedCom's XML renderings (../shared/fhir-examples-xml) missing")
+def test_refused_consent_in_fhir_xml_is_refused_too(mhd: Mhd) -> None:
+    """MedCom's own XML rendering of the refused-consent example (faa0c104), for its patient."""
+    content = (XML_EXAMPLES / "Bundle-faa0c104-0ebf-49cb-bad1-9e0f59436e18.xml").read_bytes()
+    dr = mhd.document_reference(cpr="2509479989", content_type="application/fhir+xml")
+    response = mhd.post(mhd.bundle((dr, content), cpr="2509479989", consistent=False))
+    assert response.status_code == 422, response.text
+    [issue] = rule_issues(response, REFUSED)
+    assert issue["expression"][0].endswith(".resource.meta.security[0]")
+    # the same rendering's sibling without the label is not refused by this rule
+    plain = (XML_EXAMPLES / "Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.xml").read_bytes()
+    dr = mhd.document_reference(cpr="2509479989", content_type="application/fhir+xml")
+    assert rule_issues(mhd.post(mhd.bundle((dr, plain), cpr="2509479989", consistent=False)), REFUSED) == []

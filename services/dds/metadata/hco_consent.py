@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from nsp_sandbox.hco_policy import before_policy_date, is_hcom, refused_consent
+from nsp_sandbox.hco_policy import before_policy_date, is_hcom, refused_consent, refused_consent_xml
 from nsp_sandbox.outcome import Issue
 from services.dds.metadata.fhir import JsonObject
 from services.dds.metadata.findings import Findings, RuleGroup
@@ -32,12 +32,14 @@ XDS_METADATA_ERROR = "XDSRegistryMetadataError"
 
 
 def check_hco_consent(findings: Findings, dr: JsonObject, document: JsonObject | None, document_path: str, *,
-                      now: datetime) -> None:
+                      now: datetime, xml: bytes | None = None) -> None:
     """Record the two rules for DocumentReference ``dr`` when it is an HCOM entry (``document``: the
-    provided message Bundle at ``document_path`` in the request, if it could be read)."""
+    provided message Bundle at ``document_path`` in the request, if it could be read as FHIR JSON;
+    ``xml``: the provided content, read as FHIR XML when it is not JSON)."""
     if not findings.active(RuleGroup.HCO_CONSENT) or not is_hcom(dr):
         return
-    for refused in refused_consent(document or {}):
+    labels = refused_consent(document) if document is not None else (refused_consent_xml(xml) if xml else None)
+    for refused in labels or []:
         findings.issues.append(Issue(
             "error", "business-rule",
             f"The HomeCareObservation message ({document_path}) carries refused consent ({refused.path} in the "
