@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     dds_rules_author: Strictness = Strictness.REJECT
     dds_rules_document_patient: Strictness = Field(
         default=Strictness.REJECT, description="DDS: the CPR number inside a provided FHIR document is the entry's")
+    dds_rules_hco_consent: Strictness = Field(
+        default=Strictness.REJECT, description="DDS: an HCOM with refused consent is refused (at every strictness "
+        "but off); before hco_policy_date an HCOM is refused (reject) or warned about (warning)")
 
     # Where the other actors are; unset: this same sandbox, reached in process (see nsp_sandbox.peers).
     nsp_url: str | None = Field(default=None, description="base URL of NSP, e.g. http://nsp:8080/nsp")
@@ -66,6 +69,7 @@ class Settings(BaseSettings):
     eoj_url: str | None = Field(default=None, description="base URL of the EOJ, e.g. http://eoj:8080/eoj")
     lps_url: str | None = Field(default=None, description="base URL of the GP system, e.g. http://lps:8080/lps")
     plsp_url: str | None = Field(default=None, description="base URL of the PLSP Health Hub, e.g. http://plsp:8080/plsp")
+    eds_url: str | None = Field(default=None, description="base URL of EHMI Delivery Status, e.g. http://eds:8080/eds")
 
     # HomeCareObservation (kommunale prøvesvar).
     hco_version: str = Field(
@@ -74,10 +78,16 @@ class Settings(BaseSettings):
         "by when neither an SBDH envelope nor the receiver's endpoint-register entry says")
     hco_ack_timeout_minutes: int = Field(default=30, description="MedCom: resend when no ack after this long")
     hco_max_resends: int = Field(default=2, description="MedCom: a message is resent at most this often")
-    hco_sharing_policy_date: date = Field(
+    hco_policy_date: date = Field(
         default=date(2026, 1, 15),
-        description="from this date (sandbox clock) municipal results are shared to DDS without consent",
+        description="from this date (Danish time, sandbox clock) municipal results are shared to DDS without consent",
     )
+    hco_max_message_bytes: int = Field(
+        default=100 * 1024 * 1024, gt=0, description="MedCom: a HomeCareObservation message, attachments included, "
+        "is at most this large (100 MB); the EHMI faces read up to 4/3 of it plus 1 MB (base64 in an envelope)")
+    ehmi_receipt_seconds: int = Field(
+        default=600, gt=0, description="EHMI: an SBDH envelope asks for its receipt within this long "
+        "(TimeToAcknowledgeReceipt); the EOJ marks a later or missing one")
     lps_business_rules: Strictness = Field(
         default=Strictness.REJECT, description="the GP inbox's HCO business rules: reject → fatal-error")
     lps_hold_minutes: int = Field(
@@ -136,7 +146,7 @@ class Settings(BaseSettings):
 
     def peer_urls(self) -> dict[str, str | None]:
         return {"nsp": self.nsp_url, "dds": self.dds_url, "eoj": self.eoj_url, "lps": self.lps_url,
-                "plsp": self.plsp_url}
+                "plsp": self.plsp_url, "eds": self.eds_url}
 
     def package_sources(self) -> list[Path]:
         return [Path(p).expanduser() for p in self.fhir_packages.split(":") if p.strip()]

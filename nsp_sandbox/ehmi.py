@@ -5,8 +5,10 @@ request's ``Content-Type``; :func:`receive_message` also says which FHIR format 
 
 :func:`receive` reads the body, unwraps an envelope, checks (when the receiver names its own GLNs)
 that the envelope is addressed ``0088:<GLN>`` to one of them, and checks the envelope against the
-message it carries. Every refusal is a 400 OperationOutcome naming the SBDH element and rule; a bare
-body is read as FHIR JSON (415 / 413 / 400 as :func:`nsp_sandbox.fhir_http.read_fhir_json` says).
+message it carries. An envelope receipt (:mod:`nsp_sandbox.sbdh_receipt`) raises
+:class:`~nsp_sandbox.sbdh_receipt.ReceiptArrived` for the face to record. Every refusal is a 400
+OperationOutcome naming the SBDH element and rule; a bare body is read as FHIR JSON (415 / 413 / 400
+as :func:`nsp_sandbox.fhir_http.read_fhir_json` says).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from nsp_sandbox.fhir_format import Format, parse_xml, read_fhir
 from nsp_sandbox.fhir_http import read_body, read_fhir_json
 from nsp_sandbox.hco_sbdh import FHIR_XML, HEADER, SOURCE, Envelope, EnvelopeError, consistency, is_sbdh, unwrap
 from nsp_sandbox.outcome import FhirError, Issue
+from nsp_sandbox.sbdh_receipt import ReceiptArrived, read_receipt
 
 if TYPE_CHECKING:
     from nsp_sandbox.conformance.structure import StructureLibrary
@@ -66,8 +69,12 @@ async def receive_message(request: Request, max_bytes: int, library: StructureLi
         bundle, fhir_format = await read_fhir(request, max_bytes, library)
         return Incoming(bundle, None, fhir_format)
     read_xml = (lambda raw: parse_xml(raw, library)) if library is not None else None
+    raw = await read_body(request, max_bytes)
+    receipt = read_receipt(raw)
+    if receipt is not None:  # an envelope receipt, not a message: the face that takes receipts catches it
+        raise ReceiptArrived(receipt)
     try:
-        envelope = unwrap(await read_body(request, max_bytes), read_xml)
+        envelope = unwrap(raw, read_xml)
     except EnvelopeError as exc:
         raise FhirError(400, exc.issues) from None
     if own_glns is not None and envelope.receiver_gln not in own_glns():

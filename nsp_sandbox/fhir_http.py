@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -31,24 +32,43 @@ def outcome_response(status: int, issues: list[Issue], headers: dict[str, str] |
     return FhirJSONResponse(operation_outcome(issues), status_code=status, headers=headers)
 
 
+SPOOL_IN_MEMORY = 1024 * 1024  # a body is held in memory up to this size while it streams in, then on disk
+HEAD_BYTES = 256 * 1024  # what is kept of a body refused as too large, to say whose it was
+
+
+class BodyTooLarge(FhirError):
+    """A body over the limit: 413, reading stopped at the limit; ``head`` is its beginning (for a face that
+    answers such a message in its own protocol, e.g. with a negative acknowledgement)."""
+
+    def __init__(self, max_bytes: int, head: bytes) -> None:
+        super().__init__(413, Issue("error", "too-costly", f"Request body exceeds {max_bytes} bytes",
+                                    rule="http-body-size"))
+        self.max_bytes = max_bytes
+        self.head = head
+
+
 async def read_body(request: Request, max_bytes: int) -> bytes:
-    """The request body, refused with 413 as soon as it exceeds ``max_bytes`` (declared or streamed)."""
+    """The request body, refused with 413 (:class:`BodyTooLarge`) as soon as it exceeds ``max_bytes``
+    (declared or streamed). Memory stays bounded while it streams in: chunks go to a spooled temporary
+    file (in memory up to ``SPOOL_IN_MEMORY``, then on disk), and reading stops at the limit."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise _too_large(max_bytes)
-    chunks: list[bytes] = []
+        head = b""
+        async for chunk in request.stream():  # only as much as says whose it is
+            head += chunk[:HEAD_BYTES - len(head)]
+            if len(head) >= HEAD_BYTES:
+                break
+        raise BodyTooLarge(max_bytes, head)
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise _too_large(max_bytes)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(max_bytes: int) -> FhirError:
-    return FhirError(413, Issue("error", "too-costly", f"Request body exceeds {max_bytes} bytes",
-                                rule="http-body-size"))
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:
+                spool.seek(0)
+                raise BodyTooLarge(max_bytes, spool.read(HEAD_BYTES))
+            spool.write(chunk)
+        spool.seek(0)
+        return spool.read()
 
 
 def _parse_json(raw: bytes) -> Any:

@@ -117,7 +117,7 @@ def message_parties(bundle: dict[str, Any]) -> dict[str, str]:
 
 
 def wrap(bundle: dict[str, Any], now: datetime, *, content: bytes | None = None, content_type: str = FHIR_JSON,
-         type_version: str | None = None) -> tuple[bytes, str]:
+         type_version: str | None = None, receipt_ms: int = RECEIPT_MS) -> tuple[bytes, str]:
     """The SBDH envelope of ``bundle`` and its InstanceIdentifier; ``ValueError`` when the message names
     no GLN for its sender or receiver (an envelope is addressed by GLN).
 
@@ -170,11 +170,11 @@ def wrap(bundle: dict[str, Any], now: datetime, *, content: bytes | None = None,
     sub(correlation, "RequestingDocumentCreationDateTime", stamp)
     sub(correlation, "RequestingDocumentInstanceIdentifier", instance)
     sub(correlation, "ExpectedResponseDateTime",
-        (now + timedelta(milliseconds=RECEIPT_MS)).isoformat(timespec="seconds"))
+        (now + timedelta(milliseconds=receipt_ms)).isoformat(timespec="seconds"))
     service = sub(receipt, "BusinessService")
     sub(service, "BusinessServiceName", "EHMI-ReceiptAcknowledgement-Request")
     sub(service, "ServiceTransaction", TypeOfServiceTransaction="RequestingServiceTransaction",
-        TimeToAcknowledgeReceipt=str(RECEIPT_MS))
+        TimeToAcknowledgeReceipt=str(receipt_ms))
     if content is None:
         content, content_type = json.dumps(bundle, ensure_ascii=False).encode("utf-8"), FHIR_JSON
     sub(root, "BinaryContent", base64.b64encode(content).decode("ascii"), mimeType=content_type, encoding="UTF-8")

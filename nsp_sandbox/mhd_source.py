@@ -316,12 +316,16 @@ class AsyncDocumentSource:
         locations = [e.get("response", {}).get("location", "") for e in response.json().get("entry", [])]
         return [loc.split("/")[1] for loc in locations if loc.startswith("DocumentReference/")]
 
-    async def deprecate(self, entry_id: str, status: str = "entered-in-error") -> dict[str, Any]:
-        """ITI-92 (RMU): change only the status of entry ``entry_id``."""
+    async def deprecate(self, entry_id: str, status: str = "entered-in-error", *,
+                        description: str | None = None) -> dict[str, Any]:
+        """ITI-92 (RMU): change the status of entry ``entry_id`` (with ``description``: and say why, as
+        XDS DocumentEntry.comments — DDS takes it only with ``entered-in-error``)."""
         response = await self.client.get(f"{self.fhir_base}/DocumentReference/{entry_id}", headers=self.headers)
         DocumentSource._raise_for(response, "read")
         resource = response.json()
         resource["status"] = status
+        if description:
+            resource["description"] = description
         response = await self.client.put(f"{self.fhir_base}/DocumentReference/{entry_id}", json=resource,
                                          headers=self.headers)
         DocumentSource._raise_for(response, "ITI-92 update")

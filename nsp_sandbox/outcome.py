@@ -31,6 +31,7 @@ class Issue:
     rule: str | None = None
     ihe_code: str | None = None
     extra_expressions: tuple[str, ...] = field(default_factory=tuple)
+    codings: tuple[tuple[str, str], ...] = ()  # further (system, code) details, e.g. a MedCom MSG_* code
 
     @property
     def is_error(self) -> bool:
@@ -39,7 +40,7 @@ class Issue:
     def with_severity(self, severity: Severity) -> Issue:
         return Issue(
             severity, self.code, self.diagnostics, self.expression, self.source, self.rule,
-            self.ihe_code, self.extra_expressions,
+            self.ihe_code, self.extra_expressions, self.codings,
         )
 
     def prefixed(self, prefix: str) -> Issue:
@@ -51,7 +52,7 @@ class Issue:
             return f"{prefix}.{rest}" if rest else prefix
         return Issue(
             self.severity, self.code, self.diagnostics, move(self.expression), self.source, self.rule,
-            self.ihe_code, tuple(m for m in (move(e) for e in self.extra_expressions) if m),
+            self.ihe_code, tuple(m for m in (move(e) for e in self.extra_expressions) if m), self.codings,
         )
 
     def to_fhir(self) -> dict[str, Any]:
@@ -63,6 +64,7 @@ class Issue:
             codings.append({"system": IHE_XDS_ERROR_SYSTEM, "code": self.ihe_code})
         if self.rule:
             codings.append({"system": RULE_SYSTEM, "code": self.rule})
+        codings.extend({"system": system, "code": code} for system, code in self.codings)
         if codings:
             out["details"] = {"coding": codings, "text": self.diagnostics}
         out["diagnostics"] = self.diagnostics

@@ -44,6 +44,8 @@ ACTORS: tuple[Actor, ...] = (
           "Sends HomeCareObservation messages and shares them to DDS", "/"),
     Actor("/lps", "services.lps.app", "LPS — GP system",
           "EHMI inbox with MedCom acknowledgements", "/"),
+    Actor("/eds", "services.eds.app", "EDS — EHMI Delivery Status",
+          "Track and trace: the delivery-status AuditEvents of every EHMI station", "/"),
     Actor("/view", "services.sundhed_view.app", "Sundhed.dk",
           "What citizens, relatives and health professionals see", "/"),
     Actor("/conformance", "services.conformance.app", "Conformance engine",

@@ -2,13 +2,14 @@
 
 * :func:`send_hco_examples` sends the official MedCom HomeCareObservation example messages as they
   are (``POST /eoj/messages``), in chain order (new, then modified, then retracted); the EOJ sends
-  each to the GP system, and on its positive acknowledgement shares it to DDS by its own rules
+  each to the GP system and, with it, a copy to DDS by its own rules
   (``services/eoj_sender/sharing.py``): a modification replaces, a retraction deprecates, refused
   consent and eCPR patients are not published. Running it again changes nothing.
-* :func:`hco_scenario` runs new → modify → retract for one seeded citizen and traces what happened
-  to each message: who the EOJ speaks as (from NSP's SOR register), the acknowledgement, the DDS entry
-  and its DocumentReference profile, what the GP sees, and DDS's own view; then a refused-consent
-  message, which the GP gets and DDS never does.
+* :func:`hco_scenario` runs new → modify → retract for one seeded citizen, over EHMI's SBDH envelope,
+  and traces what happened to each message: who the EOJ speaks as (from NSP's SOR register), the SBDH
+  envelope receipt, the acknowledgement, the DDS copy sent in parallel (EHMI's secondary delivery) with
+  its DocumentReference profile, the delivery-status events EDS collected, what the GP sees, and DDS's
+  own view; then a refused-consent message, which the GP gets and DDS never does.
 """
 
 from __future__ import annotations
@@ -80,6 +81,16 @@ def hco_scenario(http: httpx.Client, origin: str, report: Callable[[str], None] 
         "observations": [{"code": "NPU08676", "value": 38.7}, {"code": "NPU19748", "value": 26},
                          {"code": "NPU22089", "value": 6.8, "comment": "Ikke fastende"}],
     }
+    endpoint = next(e for e in http.get(f"{origin}/eoj/endpoints").json() if e["sor"] == DEMO_GP)
+    http.put(f"{origin}/eoj/endpoints", json={**endpoint, "envelope": "sbdh"})  # EHMI's envelope, with receipts
+    try:
+        return _scenario(http, origin, order, report, after_step)
+    finally:
+        http.put(f"{origin}/eoj/endpoints", json=endpoint)
+
+
+def _scenario(http: httpx.Client, origin: str, order: dict[str, Any], report: Callable[[str], None],
+              after_step: Callable[[list[str]], None] | None) -> dict[str, Any]:
     first_status = _step(http, origin, "new", "/eoj/hco", order, report)
     first = first_status["id"]
     entries = {f"{e['resource']['resourceType']}/{e['resource']['id']}": e["resource"]
@@ -125,12 +136,21 @@ def _step(http: httpx.Client, origin: str, step: str, path: str, body: dict[str,
     status: dict[str, Any] = response.json()
     report(f"{step}: MessageHeader {status['id']} ({status['activity']}) → {status['endpoint']} "
            f"[{status['send_result']}]")
+    for receipt in status.get("receipts", []):
+        report(f"  SBDH receipt: {receipt['kind'] or 'none yet'} for envelope {receipt['envelope']} — "
+               f"{receipt['state']} (expected by {receipt['expected_by']})")
     report(f"  acknowledgement: {status['ack']}" + "".join(
         f"; {a['verdict']} {a['code']}" for a in status["ack_log"][1:]))
     dds = status["dds"]
     if dds["entry"]:
         profile = (dds.get("profile") or "").rsplit("/", 1)[-1]
-        report(f"  DDS: DocumentReference/{dds['entry']}" + (f" ({profile})" if profile else ""))
+        report(f"  DDS copy, sent in parallel with the message (EHMI secondary delivery, not waiting for the "
+               f"acknowledgement): DocumentReference/{dds['entry']}" + (f" ({profile})" if profile else ""))
     else:
-        report(f"  DDS: none — {dds['why_not']}")
+        report(f"  DDS copy: none — {dds['why_not']}")
+    events = http.get(f"{origin}/eds/fhir/AuditEvent", params={"entity": status["id"]})
+    if events.status_code == 200:
+        stations = [f"{e['resource']['subtype'][0]['code']} ({e['resource']['source']['observer']['display']})"
+                    for e in events.json().get("entry", [])]
+        report("  delivery status (EDS): " + ("; ".join(stations) or "none reported"))
     return status

@@ -31,6 +31,10 @@ Rule groups and their strictness settings (``off`` | ``log`` | ``warning`` | ``r
 ``dds_rules_document_patient``    ``dk-xds-document-patient`` (the CPR number inside a provided
                                   FHIR document or message is the entry's; see
                                   ``metadata/document_patient.py``)
+``dds_rules_hco_consent``         ``dk-xds-hco-refused-consent`` (an HCOM whose message carries
+                                  refused consent, at every strictness but ``off``),
+                                  ``dk-xds-hco-policy-date`` (an HCOM before the policy date,
+                                  Danish time); see ``metadata/hco_consent.py``
 ================================  =========================================================
 
 What these rules leave to the provide transaction: uniqueness of uniqueId in the registry, the
@@ -41,6 +45,7 @@ references ``Patient?identifier=…`` are followed here).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from nsp_sandbox.config import Settings
@@ -49,13 +54,14 @@ from services.dds.metadata.author import check_document_authors
 from services.dds.metadata.document_entry import check_document_entry
 from services.dds.metadata.document_patient import check_document_patient as _check_document_patient
 from services.dds.metadata.findings import Findings
+from services.dds.metadata.hco_consent import check_hco_consent as _check_hco_consent
 from services.dds.metadata.patient import check_patient, check_source_patient
 from services.dds.metadata.submission_set import check_submission_set_rules
 
 if TYPE_CHECKING:
     from nsp_sandbox.conformance.terminology import Terminology
 
-__all__ = ["check_document_patient", "check_document_reference", "check_submission_set"]
+__all__ = ["check_document_patient", "check_document_reference", "check_hco_consent", "check_submission_set"]
 
 
 def check_document_reference(dr: dict, *, terminology: Terminology, settings: Settings,
@@ -80,6 +86,16 @@ def check_document_patient(dr: dict, document: dict, *, settings: Settings, docu
     document is not one this rule reads)."""
     findings = Findings(settings, expression_prefix)
     _check_document_patient(findings, dr, document, document_path)
+    return findings.issues
+
+
+def check_hco_consent(dr: dict, document: dict | None, *, settings: Settings, now: datetime, document_path: str,
+                      expression_prefix: str = "DocumentReference", xml: bytes | None = None) -> list[Issue]:
+    """``dk-xds-hco-refused-consent`` and ``dk-xds-hco-policy-date`` for an HCOM entry ``dr`` whose message
+    Bundle ``document`` (None: not readable as FHIR JSON; then ``xml``, the content, is read as FHIR XML)
+    sits at ``document_path``; ``now`` is the sandbox clock (empty: not an HCOM entry, or it may be shared)."""
+    findings = Findings(settings, expression_prefix)
+    _check_hco_consent(findings, dr, document, document_path, now=now, xml=xml)
     return findings.issues
 
 

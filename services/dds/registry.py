@@ -299,8 +299,9 @@ class Registry:
     def change_status(self, entry_id: str, new_status: AvailabilityStatus, now: datetime, *,
                       expected_version: int | None, reason: str, expression: str,
                       submitter: str | None = None, institutions: frozenset[str] | None = None,
-                      expected_status: AvailabilityStatus | None = None) -> StoredEntry:
-        """Move an entry to ``new_status`` under the lifecycle rules; the entry itself is kept.
+                      expected_status: AvailabilityStatus | None = None, comment: str | None = None) -> StoredEntry:
+        """Move an entry to ``new_status`` under the lifecycle rules; the entry itself is kept (with
+        ``comment``: its ``description`` becomes the reason given).
 
         Only the source that registered the entry may (``lifecycle.check_owner``): the same
         ``submitter`` (token persona), or with access control off the same author ``institutions``.
@@ -317,7 +318,7 @@ class Registry:
                                               expected_status, submitter, institutions)
                 if entry.status is new_status:
                     return entry  # current → current: nothing to change
-                if not storage.set_status(session, entry, new_status, now):
+                if not storage.set_status(session, entry, new_status, now, comment):
                     # Lost to a concurrent change (PostgreSQL: the guarded UPDATE waited for it).
                     self._entry_to_change(session, entry_id, new_status, expression, expected_version,
                                           expected_status, submitter, institutions)

@@ -74,14 +74,19 @@ def write_transaction(database: Database) -> Iterator[Session]:
         yield session
 
 
-def set_status(session: Session, target: StoredEntry, new_status: AvailabilityStatus, now: datetime) -> bool:
+def set_status(session: Session, target: StoredEntry, new_status: AvailabilityStatus, now: datetime,
+               comment: str | None = None) -> bool:
     """Compare and set: move ``target`` to ``new_status`` only if its row still has the status and
-    version ``target`` was read with (the snapshot the caller checked); False when it does not."""
+    version ``target`` was read with (the snapshot the caller checked); False when it does not. With
+    ``comment`` the entry's ``description`` becomes it (why it was deprecated)."""
+    values: dict[str, Any] = {"status": new_status.value, "version": target.version + 1, "updated_at": now}
+    if comment is not None:
+        values["resource"] = dump({**target.resource, "description": comment})
     result = session.execute(
         update(DocumentEntryRow)
         .where(DocumentEntryRow.pk == target.pk, DocumentEntryRow.status == target.status.value,
                DocumentEntryRow.version == target.version)
-        .values(status=new_status.value, version=target.version + 1, updated_at=now)
+        .values(**values)
     )
     return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 

@@ -12,7 +12,8 @@
    ``metadata_rules`` module of this actor, which applies its own group strictness. One of them
    reads the document as well as its DocumentReference (``dds_rules_document_patient``: the
    document is about the entry's patient), so a FHIR JSON document is parsed once, in
-   :meth:`ContentValidation.check_document`, for the profile layer and that rule.
+   :meth:`ContentValidation.check_document`, for the profile layer and that rule. So is an HCOM
+   message (``dds_rules_hco_consent``: refused consent and the policy date, on the sandbox clock).
 
 Strictness: ``off`` skips the layer, ``log`` writes findings to the server log only,
 ``warning`` returns them as warnings, ``reject`` returns errors (the provide is refused).
@@ -26,6 +27,7 @@ from typing import Any
 
 from nsp_sandbox.config import Strictness
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.hco_policy import is_hcom
 from nsp_sandbox.outcome import Issue
 from services.dds import metadata_rules
 
@@ -92,11 +94,12 @@ class ContentValidation:
         settings = self.context.settings
         profile = settings.validation_profile
         patient_rule = entry is not None and settings.dds_rules_document_patient is not Strictness.OFF
-        if (profile is Strictness.OFF and not patient_rule) \
-                or mime_type.split(";")[0].strip().lower() not in FHIR_JSON_TYPES:
-            return []
+        hco_rule = entry is not None and settings.dds_rules_hco_consent is not Strictness.OFF and is_hcom(entry)
+        is_json = mime_type.split(";")[0].strip().lower() in FHIR_JSON_TYPES
+        if not is_json or (profile is Strictness.OFF and not patient_rule and not hco_rule):
+            return self._hco_consent(entry, None, prefix, entry_origin, content) if hco_rule else []
         document, problem = _parse_fhir_json(content, mime_type)
-        issues: list[Issue] = []
+        issues: list[Issue] = self._hco_consent(entry, document, prefix, entry_origin) if hco_rule else []
         if problem is not None:
             if profile is not Strictness.OFF:
                 issues += self._apply(profile, [Issue("error", "structure", problem, expression=prefix,
@@ -110,6 +113,15 @@ class ContentValidation:
             issues += metadata_rules.check_document_patient(
                 entry, document, settings=settings, document_path=prefix, expression_prefix=entry_origin)
         return issues
+
+    def _hco_consent(self, entry: dict[str, Any] | None, document: dict[str, Any] | None, prefix: str,
+                     entry_origin: str, xml: bytes | None = None) -> list[Issue]:
+        """The HCOM rules (refused consent, the policy date) on the sandbox clock; ``xml``: content that is
+        not FHIR JSON, read for the refused-consent label as FHIR XML."""
+        assert entry is not None
+        return metadata_rules.check_hco_consent(entry, document, settings=self.context.settings,
+                                                now=self.context.clock.now(), document_path=prefix,
+                                                expression_prefix=entry_origin, xml=xml)
 
     # ---- Danish metadata rules ------------------------------------------------------------------
 

@@ -5,9 +5,12 @@
 * ``POST /hco/{id}/retract``    a ``retract-message`` with the reason in DiagnosticReport.conclusion
 * ``POST /hco/{id}/resend``     resend after the acknowledgement timeout (at most twice)
 * ``POST /hco/resend-due``      resend every overdue message
-* ``GET  /hco/{id}``            the message chain, acknowledgement state, resends and DDS entry
+* ``GET  /hco/{id}``            the message chain, acknowledgement state, resends, envelope receipts and DDS copy
+* ``POST /hco/{id}/share``      provide the DDS copy again (DDS was unreachable or refused it)
+* ``GET  /hco/{id}/dds-envelope`` the DDS copy as EHMI sends it (SBDH with XDS_METADATA)
 * ``POST /messages``            send a ready-made HCO Bundle as is (``?receiver=`` SOR/GLN to override)
-* ``POST /ehmi``                where MedCom Acknowledgements arrive (FHIR JSON, or in an SBDH envelope)
+* ``POST /ehmi``                where MedCom Acknowledgements (FHIR JSON, or in an SBDH envelope) and envelope
+                                receipts arrive
 * ``GET|PUT /endpoints``        the endpoint register (EER-like)
 * ``GET  /corpus``              the replay corpus: official examples and faults, each with its expected ack
 * ``POST /corpus/run?receiver=`` send it to a GP system and compare the acknowledgements
@@ -48,7 +51,8 @@ def create_app(context: SandboxContext) -> FastAPI:
     @app.get("/")
     def index() -> dict[str, Any]:
         return {"actor": "EOJ", "faces": ["/hco", "/hco/{id}", "/hco/{id}/modify", "/hco/{id}/retract",
-                                          "/hco/{id}/resend", "/hco/resend-due", "/messages", "/ehmi",
+                                          "/hco/{id}/resend", "/hco/{id}/share", "/hco/{id}/dds-envelope",
+                                          "/hco/resend-due", "/messages", "/ehmi",
                                           "/endpoints"]}
 
     app.include_router(orders.router(outbox))

@@ -2,9 +2,10 @@
 
 ``NSP_SANDBOX_EOJ_DDS_TRANSPORT=mhd`` (default): ITI-65 with a bearer token from NSP's STS, a correction
 as a DocumentReference that ``replaces`` the current one, a retraction as an ITI-92 status update
-(``entered-in-error``). ``xds``: the same DocumentReference mapped to ebRIM (dds-nsp.md §4.3) and sent as
-ITI-41 to DROS over DGWS with the EOJ's system ID card, a correction as an RPLC association, a
-retraction as an ITI-57 deprecation. Both answer the DDS entry id, which both faces of DDS show.
+(``entered-in-error``, with the retraction's reason as ``description``). ``xds``: the same
+DocumentReference mapped to ebRIM (dds-nsp.md §4.3) and sent as ITI-41 to DROS over DGWS with the
+EOJ's system ID card, a correction as an RPLC association, a retraction as an ITI-57 deprecation.
+Both answer the DDS entry id, which both faces of DDS show.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class DdsDoor(Protocol):
     async def provide(self, meta: DocumentMetadata, content: bytes, *, submitted: datetime,
                       replaces: str | None) -> str: ...
 
-    async def deprecate(self, entry_id: str, cpr: str) -> None: ...
+    async def deprecate(self, entry_id: str, cpr: str, *, reason: str | None = None) -> None: ...
 
 
 class MhdDoor:
@@ -37,8 +38,8 @@ class MhdDoor:
         mapping = {meta.unique_id: replaces} if replaces else None
         return (await self._source.provide([(meta, content)], submitted=submitted, replaces=mapping))[0]
 
-    async def deprecate(self, entry_id: str, cpr: str) -> None:
-        await self._source.deprecate(entry_id)
+    async def deprecate(self, entry_id: str, cpr: str, *, reason: str | None = None) -> None:
+        await self._source.deprecate(entry_id, description=reason)  # the reason: DocumentEntry.comments
 
 
 class XdsDoor:
@@ -51,8 +52,8 @@ class XdsDoor:
                       replaces: str | None) -> str:
         return await self._source.provide(meta, content, replaces=replaces)
 
-    async def deprecate(self, entry_id: str, cpr: str) -> None:
-        await self._source.deprecate(entry_id, cpr)
+    async def deprecate(self, entry_id: str, cpr: str, *, reason: str | None = None) -> None:
+        await self._source.deprecate(entry_id, cpr)  # ITI-57 here carries the status only, not the reason
 
 
 async def door(context: SandboxContext, nsp: NspRegisters, source_id: str) -> DdsDoor:

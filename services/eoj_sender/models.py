@@ -18,6 +18,9 @@ ADDED_COLUMNS = (
     ("eoj_endpoint", "hco_version", "VARCHAR(32)"),
     ("eoj_message", "hco_version", "VARCHAR(32) DEFAULT '1.2'"),
     ("eoj_message", "fhir_format", "VARCHAR(8) DEFAULT 'json'"),
+    ("eoj_message", "dds_state", "VARCHAR(16)"),
+    ("eoj_message", "dds_attempts", "INTEGER DEFAULT 0"),
+    ("eoj_message", "dds_metadata", "JSON"),
 )
 
 
@@ -63,6 +66,9 @@ class MessageRow(EojBase):
     dds_reason: Mapped[str | None] = mapped_column(String(500))
     hco_version: Mapped[str] = mapped_column(String(32), default="1.2")  # the HCO IG version it follows
     fhir_format: Mapped[str] = mapped_column(String(8), default="json")  # json | xml: as sent (and shared)
+    dds_state: Mapped[str | None] = mapped_column(String(16), index=True)  # shared | not-shared | refused | failed
+    dds_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    dds_metadata: Mapped[dict | None] = mapped_column(JSON)  # type: ignore[type-arg]  # the DocumentReference
 
 
 class AckLogRow(EojBase):
@@ -75,3 +81,17 @@ class AckLogRow(EojBase):
     response_to: Mapped[str | None] = mapped_column(String(64), index=True)
     code: Mapped[str | None] = mapped_column(String(32))
     verdict: Mapped[str] = mapped_column(String(32))  # applied | duplicate | unknown-message | contradicts
+
+
+class ReceiptRow(EojBase):
+    """An SBDH envelope the EOJ sent asking for a receipt, and the receipt that came (EHMI envelope receipts)."""
+
+    __tablename__ = "eoj_receipt"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    envelope_id: Mapped[str] = mapped_column(String(200), unique=True)  # the SBDH InstanceIdentifier sent
+    header_id: Mapped[str] = mapped_column(String(64), index=True)
+    sent_at: Mapped[datetime] = mapped_column(DateTime)
+    expected_by: Mapped[datetime] = mapped_column(DateTime)
+    received_at: Mapped[datetime | None] = mapped_column(DateTime)
+    kind: Mapped[str | None] = mapped_column(String(32))  # ReceiptAcknowledgement | ReceiptException
+    reason: Mapped[str | None] = mapped_column(String(1000))

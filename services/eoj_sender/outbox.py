@@ -20,8 +20,11 @@ from nsp_sandbox import fhir_shape as shape
 from nsp_sandbox import hco_versions
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
-from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, SOR_SYSTEM, repertoire
+from nsp_sandbox.delivery_status import delivery_status, report
+from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, HCO_EVENT, SOR_SYSTEM, repertoire
+from nsp_sandbox.message_size import message_bytes
 from nsp_sandbox.outcome import FhirError, Issue
+from nsp_sandbox.sbdh_secondary import secondary_envelope
 from services.eoj_sender import send_faults
 from services.eoj_sender.chain import read_facts
 from services.eoj_sender.endpoint_register import EndpointRegister
@@ -37,10 +40,14 @@ from services.eoj_sender.models import AckLogRow, MessageRow
 from services.eoj_sender.nsp_registers import NspRegisters
 from services.eoj_sender.order import Modification, Order, Retraction
 from services.eoj_sender.order_rules import check_order
+from services.eoj_sender.receipts import Receipts
 from services.eoj_sender.sharing import HCOM_PROFILE, Sharing
+from services.eoj_sender.transport import envelope_of
 
 SOURCE = "MedCom governance 043 (reliable messaging)"
 FINAL_ACKS = ("ok", "fatal-error")
+MEDCOM_ERRORS = "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-acknowledgement-error-codes"
+OBSERVER = "nsp-sandbox EOJ (municipal EHR)"
 
 
 
@@ -61,6 +68,7 @@ class Outbox:
         self._sharing = sharing
         self._nsp = nsp
         self._repertoire: dict[tuple[str, str], str] | None = None
+        self.receipts = Receipts(context)
 
     # -- building -------------------------------------------------------------------------------
 
@@ -69,12 +77,21 @@ class Outbox:
             self._repertoire = repertoire(self._context.packages)
         return self._repertoire
 
-    def _receiver(self, key: str) -> tuple[Receiver, str]:
+    def _receiver(self, key: str, event: str | None = HCO_EVENT) -> tuple[Receiver, str]:
+        """The receiver registered under SOR or GLN ``key`` and its endpoint URL; with ``event``, its endpoint
+        must take that message type (EER payloadType), else MedCom's MSG_RECEIVER_UNABLE_TO_RECEIVE_MSG_TYPE."""
         endpoint = self._register.find(key)
         if endpoint is None:
             raise FhirError(422, Issue("error", "not-found", f"No organisation with SOR or GLN {key} in the "
                                        "endpoint register (see /eoj/endpoints)", expression="receiver",
-                                       rule="eer-receiver-known", source="EHMI EER"))
+                                       rule="eer-receiver-known", source="EHMI EER",
+                                       codings=((MEDCOM_ERRORS, "MSG_Receiver_Identifier_UNKNOWN"),)))
+        if event is not None and event not in endpoint["message_types"]:
+            raise FhirError(422, Issue("error", "not-supported", f"{endpoint['name']} (SOR {endpoint['sor']}) "
+                                       f"does not take {event} messages: its endpoint registers "
+                                       f"{', '.join(endpoint['message_types']) or 'no message types'}",
+                                       expression="receiver", rule="eer-message-type", source="EHMI EER",
+                                       codings=((MEDCOM_ERRORS, "MSG_RECEIVER_UNABLE_TO_RECEIVE_MSG_TYPE"),)))
         return Receiver(endpoint["sor"], endpoint["gln"], endpoint["ydernummer"], endpoint["name"]), endpoint["url"]
 
     def _version(self, explicit: str | None, receiver: str) -> str:
@@ -106,10 +123,20 @@ class Outbox:
         for item, built in zip(order.observations, observations, strict=True):
             # Remembered, so a later version keeps each result's id and sampling time.
             item.id, item.time = built["id"], datetime.fromisoformat(built["effectiveDateTime"])
+        self._within_size(bundle)
         errors = [i for i in hco_versions.validate(self._context.validator, bundle, order.version) if i.is_error]
         if errors:  # the order produced a message the profile refuses: say where, send nothing
             raise FhirError(422, errors)
         return bundle, url
+
+    def _within_size(self, bundle: dict[str, Any]) -> None:
+        """MedCom: a message, attachments included, is at most 100 MB (``hco_max_message_bytes``): 422."""
+        limit, size = self._context.settings.hco_max_message_bytes, message_bytes(bundle)
+        if size > limit:
+            raise FhirError(422, Issue("error", "too-long", f"The message is {size} bytes; a HomeCareObservation "
+                                       f"message, attachments included, is at most {limit} bytes", expression="Bundle",
+                                       rule="hco-message-size", source="MedCom HomeCareObservation (S1: 100 MB)",
+                                       codings=((MEDCOM_ERRORS, "MSG_Element_To_Long"),)))
 
     def _envelope_for(self, bundle: dict[str, Any]) -> str:
         """How messages to the bundle's receiver travel (endpoint register): ``none`` or ``sbdh``."""
@@ -164,6 +191,7 @@ class Outbox:
             raise FhirError(422, Issue("error", "structure", "Not an HCO message: a Bundle whose first entry is a "
                                        "MessageHeader with event homecareobservation-message", expression="Bundle",
                                        rule="hco-message", source="MedCom HomeCareObservation 1.2.1"))
+        self._within_size(bundle)
         key = receiver or facts.receiver_ids.get(SOR_SYSTEM) or facts.receiver_ids.get(GLN_SYSTEM) or ""
         _, url = self._receiver(key)
         version = self._version(version, key)
@@ -176,11 +204,14 @@ class Outbox:
                         if facts.previous_header else None)
         return await self._send(bundle, url, order=None, previous=previous, version=version, fhir_format=fhir_format)
 
-    async def _post(self, url: str, bundle: dict[str, Any], envelope: str, version: str, fhir_format: str) -> str:
-        """Send one transmission: in the receiver's envelope, as FHIR JSON or FHIR XML; an envelope names the
-        HCO IG version (DocumentIdentification/TypeVersion)."""
+    async def _post(self, url: str, bundle: dict[str, Any], envelope: str, version: str, fhir_format: str,
+                    header_id: str) -> str:
+        """Send one transmission: in the receiver's envelope (asking for its receipt), as FHIR JSON or FHIR
+        XML; an envelope names the HCO IG version (DocumentIdentification/TypeVersion)."""
         return await send_faults.post(self._context, url, bundle, envelope=envelope, now=self._context.clock.now(),
-                                      fhir_format=fhir_format, type_version=hco_versions.family(version))
+                                      fhir_format=fhir_format, type_version=hco_versions.family(version),
+                                      receipt_ms=self.receipts.timeout_ms,
+                                      enveloped=lambda instance: self.receipts.expect(instance, header_id))
 
     async def _send(self, bundle: dict[str, Any], url: str, *, order: Order | None,
                     previous: MessageRow | None = None, envelope: str | None = None, version: str | None = None,
@@ -200,18 +231,51 @@ class Outbox:
                 bundle=json.dumps(bundle, ensure_ascii=False), endpoint_url=url, sent_at=now,
                 send_result="sending", ack="pending", resends=[], refused_consent=facts.refused_consent,
                 consent=bool(order and order.consent) or bool(previous and previous.consent),
-                dds_reason="waiting for a positive acknowledgement from the GP", hco_version=version,
+                dds_reason="not yet provided", dds_state="pending", dds_attempts=0, hco_version=version,
                 fhir_format=fhir_format))
-        result = await self._post(url, bundle, envelope or self._envelope_for(bundle), version, fhir_format)
+        result = await self._post(url, bundle, envelope or self._envelope_for(bundle), version, fhir_format,
+                                  facts.header_id)
+        await self._sent(bundle, result)
         with self._context.database.session() as s:
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == facts.header_id))
             assert row is not None
             row.send_result = result
+        if read_facts(bundle) is not None:  # the DDS copy goes with the message, not after its acknowledgement
+            await self._sharing.share(facts.header_id)
         return self.status(facts.header_id)
+
+    def dds_envelope(self, header_id: str) -> bytes:
+        """The EHMI form of message ``header_id``'s DDS copy: its SBDH with XDS_METADATA; 404 when not shared."""
+        with self._context.database.session() as s:
+            row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
+            if row is None:
+                raise not_found(header_id)
+            bundle, metadata, sent_at = json.loads(row.bundle), row.dds_metadata, _aware(row.sent_at)
+        if metadata is None:
+            raise FhirError(404, Issue("error", "not-found", f"MessageHeader.id {header_id} has no DDS copy",
+                                       rule="eoj-dds-copy"))
+        return secondary_envelope(bundle, metadata, sent_at, receipt_ms=self.receipts.timeout_ms)[0]
+
+    async def share_again(self, header_id: str) -> dict[str, Any]:
+        """Provide the DDS copy of ``header_id`` again (after DDS was unreachable or refused it)."""
+        status = self.status(header_id)
+        if status["dds"]["entry"] is None:
+            await self._sharing.share(header_id)
+        return self.status(header_id)
+
+    async def _sent(self, bundle: dict[str, Any], result: str, *, first: bool = True) -> None:
+        """EDS hears it: the EOJ (EUA) created and sent the message (the first time), its MSH sent this
+        transmission (every time, resends too); outcome ``8`` when it could not be delivered."""
+        envelope, outcome = envelope_of(result), "0" if result.startswith("HTTP 2") else "8"
+        for subtype, station, kind in (("msg-created-and-sent", "EUA", "EUA"), ("msg-sent", "MSH", "MSH")):
+            if first or kind == "MSH":
+                await report(self._context.peers, delivery_status(
+                    subtype, bundle, observer=f"{OBSERVER} {station}", now=self._context.clock.now(),
+                    transport_envelope=envelope, outcome=outcome, source_type=kind))
 
     async def send_faulty(self, bundle: dict[str, Any], receiver: str) -> dict[str, Any]:
         """Send a message of the replay corpus exactly as given (it may be wrong on purpose)."""
-        _, url = self._receiver(receiver)
+        _, url = self._receiver(receiver, event=None)
         envelope = self._register.find(receiver)
         return await self._send(bundle, url, order=None, envelope=envelope["envelope"] if envelope else None)
 
@@ -250,7 +314,8 @@ class Outbox:
             row.bundle, row.bundle_id = json.dumps(bundle, ensure_ascii=False), bundle["id"]
             row.resends = [*row.resends, {"at": naive_utc(now).isoformat(), "bundle_id": bundle["id"]}]
             url, version, fhir_format = row.endpoint_url, row.hco_version, row.fhir_format
-        result = await self._post(url, bundle, self._envelope_for(bundle), version, fhir_format)
+        result = await self._post(url, bundle, self._envelope_for(bundle), version, fhir_format, header_id)
+        await self._sent(bundle, result, first=False)
         with self._context.database.session() as s:
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
             assert row is not None
@@ -258,7 +323,9 @@ class Outbox:
         return self.status(header_id)
 
     async def resend_due(self) -> list[dict[str, Any]]:
-        """Resend every message whose acknowledgement is overdue (and that may still be resent)."""
+        """Resend every message whose acknowledgement is overdue (and that may still be resent); provide
+        again every DDS copy that could not reach DDS."""
+        await self._sharing.retry_failed()
         with self._context.database.session() as s:
             waiting = list(s.scalars(select(MessageRow.header_id).where(
                 MessageRow.ack.in_(("pending", "transient-error"))).order_by(MessageRow.pk)))
@@ -289,7 +356,6 @@ class Outbox:
         outcome_ref = shape.reference(response.get("details"))
         outcome = next((r for r in resources if f"OperationOutcome/{r.get('id')}" == outcome_ref), None)
         now = naive_utc(self._context.clock.now())
-        apply_ok = False
         with self._context.database.session() as s:
             envelope = shape.text(bundle.get("id"))[:64]
             seen = s.scalar(select(AckLogRow.pk).where(AckLogRow.bundle_id == envelope)) if envelope else None
@@ -303,13 +369,11 @@ class Outbox:
             else:
                 verdict = "applied"
                 row.ack, row.ack_bundle_id, row.ack_outcome, row.ack_at = code or "unknown", envelope, outcome, now
-                apply_ok = code == "ok"
-                if code == "fatal-error":
-                    row.dds_reason = "the GP refused the message (fatal-error): nothing is shared"
             s.add(AckLogRow(received_at=now, bundle_id=envelope, response_to=target, code=code,
                             verdict=verdict))
-        if apply_ok:
-            await self._sharing.after_ok(target)
+        await report(self._context.peers, delivery_status("msg-received-and-finalized", bundle,
+                                                          observer=f"{OBSERVER} EUA-MSH",
+                                                          now=self._context.clock.now()))
         return {"verdict": verdict, "message": target, "code": code}
 
     # -- reading --------------------------------------------------------------------------------
@@ -359,11 +423,12 @@ class Outbox:
                 "ack": row.ack, "ack_outcome": row.ack_outcome,
                 "ack_log": [{"at": _aware(a.received_at).isoformat(), "bundle_id": a.bundle_id, "code": a.code,
                              "verdict": a.verdict} for a in acks],
-                "resends": row.resends,
+                "resends": row.resends, "receipts": self.receipts.of(row.header_id),
                 "resend_due_at": overdue.isoformat(timespec="seconds") if may_resend else None,
                 "refused_consent": row.refused_consent,
                 "dds": {"entry": row.dds_entry, "why_not": None if row.dds_entry else row.dds_reason,
-                        "profile": HCOM_PROFILE if row.dds_entry else None},
+                        "profile": HCOM_PROFILE if row.dds_entry else None, "state": row.dds_state,
+                        "attempts": row.dds_attempts},
                 "chain": [{"id": m.header_id, "activity": m.activity, "previous": m.previous_header,
                            "ack": m.ack, "dds_entry": m.dds_entry, "sent_at": _aware(m.sent_at).isoformat()}
                           for m in chain],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from nsp_sandbox import fhir_shape as shape
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.faults import FaultSwitches
 from nsp_sandbox.fhir_format import serialise
+from nsp_sandbox.hco_sbdh import RECEIPT_MS
 from services.eoj_sender.transport import post_message
 
 
@@ -35,13 +37,14 @@ def broken_chain(bundle: dict[str, Any]) -> dict[str, Any] | None:
 
 
 async def post(context: SandboxContext, url: str, bundle: dict[str, Any], *, envelope: str, now: datetime,
-               fhir_format: str = "json", type_version: str | None = None) -> str:
+               fhir_format: str = "json", type_version: str | None = None, receipt_ms: int = RECEIPT_MS,
+               enveloped: Callable[[str], None] | None = None) -> str:
     """Send ``bundle`` as :func:`post_message` does (as FHIR JSON or FHIR XML, the envelope naming
     ``type_version``), misbehaving as the switches that are on say."""
     async def send(sent: dict[str, Any]) -> str:
         xml = serialise(sent, "xml", context.validator.structures) if fhir_format == "xml" else None
         return await post_message(context.peers, url, sent, envelope=envelope, now=now, xml=xml,
-                                  type_version=type_version)
+                                  type_version=type_version, receipt_ms=receipt_ms, enveloped=enveloped)
 
     switches = FaultSwitches.of(context.database, context.clock)
     if switches.is_on("eoj", "broken-chain") and (broken := broken_chain(bundle)) is not None \

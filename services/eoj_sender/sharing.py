@@ -11,14 +11,21 @@
 * The patient's name, gender and birth date come from NSP's CPR register, never from guesses; a
   citizen with name and address protection is named ``ADRESSEBESKYTTET`` (MedCom Document 2.0.2).
   A CPR the register does not know is not shared.
-* Only after the GP acknowledged it ``ok``.
+* When the message is sent, in parallel with the delivery to the GP — not gated on the GP's
+  acknowledgement: in EHMI the DDS copy is a secondary delivery (an SBDH with scope ``XDS_METADATA``
+  carrying the DocumentReference), sent by the sender's MSH alongside the primary one (hco.md §4.5, §5).
+  A copy DDS could not be reached for (``dds_state`` ``failed``) is kept and retried
+  (:meth:`Sharing.retry_failed`), never lost; one DDS refused (``refused``) shows DDS's findings.
 * A message whose DiagnosticReport carries security label ``R`` (refused consent) is never shared.
-* Before the policy date (``hco_sharing_policy_date``, 15 January 2026, on the sandbox clock) nothing
-  is shared unless the order carried explicit consent.
+* Before the policy date (``hco_policy_date``, 15 January 2026, a Danish date judged in Danish time on
+  the sandbox clock: :mod:`nsp_sandbox.hco_policy`, the reading DDS applies too) nothing is shared
+  unless the order carried explicit consent — which the message cannot carry, so DDS itself decides
+  (``dds_rules_hco_consent``: refused at ``reject``).
 * A patient identified by an eCPR (a replacement number, not a CPR) cannot be registered in DDS.
 * A ``modified-message`` replaces the chain's current entry (RPLC: the old one becomes
-  ``superseded``); a ``retract-message`` deprecates it (ITI-92, ``entered-in-error``; over XDS.b
-  ITI-57) and is not itself shared.
+  ``superseded``); a ``retract-message`` deprecates it (ITI-92, ``entered-in-error``, with the
+  retraction's reason as the entry's ``description`` — XDS DocumentEntry.comments — so the citizen
+  sees why; over XDS.b ITI-57) and is not itself shared.
 * Through DDS's MHD door (default) or its XDS.b door (``NSP_SANDBOX_EOJ_DDS_TRANSPORT=xds``), with the
   same metadata: :mod:`services.eoj_sender.dds_door` decides.
 """
@@ -27,7 +34,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import httpx2 as httpx
@@ -37,6 +44,7 @@ from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.cpr import is_cpr
 from nsp_sandbox.fhir_format import FHIR_XML, serialise
 from nsp_sandbox.fhir_http import FHIR_JSON
+from nsp_sandbox.hco_policy import before_policy_date
 from nsp_sandbox.hco_terms import GLN_SYSTEM, SOR_SYSTEM
 from nsp_sandbox.hco_versions import format_code
 from nsp_sandbox.mhd_source import (
@@ -46,6 +54,7 @@ from nsp_sandbox.mhd_source import (
     Organisation,
     PatientInfo,
     RecipientError,
+    document_reference,
 )
 from nsp_sandbox.xds.client import XdsClientError
 from services.eoj_sender.chain import read_facts
@@ -112,8 +121,8 @@ def document_metadata(bundle: dict[str, Any], person: Person | None = None, *, v
     )
 
 
-def why_not_shared(bundle: dict[str, Any], *, consent: bool, today: Any, policy_date: Any) -> str | None:
-    """Why this message must not be published to DDS, or None when it may be."""
+def why_not_shared(bundle: dict[str, Any], *, consent: bool, now: datetime, policy_date: date) -> str | None:
+    """Why this message must not be published to DDS, or None when it may be (``now``: the sandbox clock)."""
     facts = read_facts(bundle)
     if facts is None:
         return "not an HCO message"
@@ -121,9 +130,9 @@ def why_not_shared(bundle: dict[str, Any], *, consent: bool, today: Any, policy_
         return "refused consent (DiagnosticReport.meta.security R): never shared to DDS"
     if not is_cpr(facts.cpr):
         return f"the patient has no CPR number (eCPR {facts.cpr}), which DDS cannot register"
-    if today < policy_date and not consent:
-        return (f"before the sharing policy date {policy_date.isoformat()} a message is shared only with the "
-                "citizen's explicit consent, and the order carried none")
+    if before_policy_date(now, policy_date) and not consent:
+        return (f"before the sharing policy date {policy_date.isoformat()} (Danish time) a message is shared only "
+                "with the citizen's explicit consent, and the order carried none")
     return None
 
 
@@ -136,11 +145,14 @@ class Sharing:
         """DDS's MHD or XDS.b door, as ``eoj_dds_transport`` says (:mod:`services.eoj_sender.dds_door`)."""
         return await door(self._context, self._nsp, SOURCE_ID)
 
-    def _record(self, header_id: str, entry: str | None, reason: str | None) -> None:
+    def _record(self, header_id: str, entry: str | None, reason: str | None, state: str) -> None:
+        """Keep what became of the DDS copy: ``shared``, ``not-shared`` (the rules say no), ``refused``
+        (DDS said no), ``failed`` (DDS or NSP could not be reached: retried)."""
         with self._context.database.session() as s:
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
             if row is not None:
-                row.dds_entry, row.dds_reason = entry, reason
+                row.dds_entry, row.dds_reason, row.dds_state = entry, reason, state
+                row.dds_attempts = (row.dds_attempts or 0) + 1
 
     def _current_entry(self, row: MessageRow) -> tuple[str, str] | None:
         """(MessageHeader.id, DDS entry id) of the chain's newest shared version, if any."""
@@ -152,38 +164,55 @@ class Sharing:
                 .order_by(MessageRow.pk.desc()).limit(1))
             return (shared.header_id, shared.dds_entry) if shared and shared.dds_entry else None
 
-    async def after_ok(self, header_id: str) -> None:
-        """The GP acknowledged ``header_id`` ok: publish, replace or deprecate its DDS entry."""
+    def _keep_metadata(self, header_id: str, resource: dict[str, Any]) -> None:
+        """The DocumentReference the copy was described by: EHMI's XDS_METADATA for the envelope view."""
+        with self._context.database.session() as s:
+            row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
+            if row is not None:
+                row.dds_metadata = resource
+
+    async def retry_failed(self) -> list[str]:
+        """Provide again every copy that could not reach DDS (oldest first); the MessageHeader.ids tried."""
+        with self._context.database.session() as s:
+            failed = list(s.scalars(select(MessageRow.header_id).where(MessageRow.dds_state == "failed")
+                                    .order_by(MessageRow.pk)))
+        for header_id in failed:
+            await self.share(header_id)
+        return failed
+
+    async def share(self, header_id: str) -> None:
+        """The DDS copy of message ``header_id``, made when it is sent: publish, replace or deprecate."""
         with self._context.database.session() as s:
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
             if row is None or row.dds_entry is not None:
                 return
         bundle = json.loads(row.bundle)
         now = self._context.clock.now()
-        reason = why_not_shared(bundle, consent=row.consent, today=now.date(),
-                                policy_date=self._context.settings.hco_sharing_policy_date)
+        reason = why_not_shared(bundle, consent=row.consent, now=now,
+                                policy_date=self._context.settings.hco_policy_date)
         if reason is not None:
-            self._record(header_id, None, reason)
+            self._record(header_id, None, reason, "not-shared")
             return
         current = self._current_entry(row)
         try:
             person = None if row.activity == "retract-message" else await self._nsp.person(row.cpr)
         except NspUnavailable as exc:
-            self._record(header_id, None, f"the patient could not be looked up: {exc}"[:500])
+            self._record(header_id, None, f"the patient could not be looked up: {exc}"[:500], "failed")
             return
         if person is None and row.activity != "retract-message":
             self._record(header_id, None, f"NSP's CPR register does not know CPR {row.cpr}; DDS metadata needs "
-                         "the patient's name, gender and birth date from it")
+                         "the patient's name, gender and birth date from it", "not-shared")
             return
         try:
             source = await self._source()
             if row.activity == "retract-message":
                 if current is None:
-                    self._record(header_id, None, "a retraction is not shared, and no earlier version was shared")
+                    self._record(header_id, None, "a retraction is not shared, and no earlier version was shared",
+                                 "not-shared")
                     return
-                await source.deprecate(current[1], row.cpr)
+                await source.deprecate(current[1], row.cpr, reason=retraction_reason(bundle))
                 self._record(header_id, None, f"a retraction is not shared; it deprecated DocumentReference/"
-                             f"{current[1]} (entered-in-error)")
+                             f"{current[1]} (entered-in-error)", "not-shared")
                 return
             assert person is not None
             xml = row.fhir_format == "xml"  # shared in the format it was sent in, for the IG version it follows
@@ -193,7 +222,24 @@ class Sharing:
                        else json.dumps(bundle, ensure_ascii=False, indent=2).encode("utf-8"))
             replaces = current[1] if current and row.activity == "modified-message" else None
             entry = await source.provide(meta, content, submitted=now, replaces=replaces)
-        except (RecipientError, XdsClientError, NspUnavailable, httpx.HTTPError) as exc:
-            self._record(header_id, None, f"DDS refused or could not be reached: {exc}"[:500])
+            self._keep_metadata(header_id, document_reference(meta, f"HCOM-{header_id}.json", replaces))
+        except RecipientError as exc:
+            state = "failed" if exc.status >= 500 else "refused"
+            self._record(header_id, None, f"DDS refused: {exc}"[:500], state)
             return
-        self._record(header_id, entry, None)
+        except XdsClientError as exc:
+            state = "failed" if exc.status is None or exc.status >= 500 else "refused"
+            self._record(header_id, None, f"DDS refused or could not be reached: {exc}"[:500], state)
+            return
+        except (NspUnavailable, httpx.HTTPError) as exc:
+            self._record(header_id, None, f"DDS could not be reached: {exc}"[:500], "failed")
+            return
+        self._record(header_id, entry, None, "shared")
+
+
+def retraction_reason(bundle: dict[str, Any]) -> str | None:
+    """The reason a retraction gives (its DiagnosticReport.conclusion), shown to the citizen in DDS."""
+    report = next((e.get("resource", {}) for e in bundle.get("entry", [])
+                   if e.get("resource", {}).get("resourceType") == "DiagnosticReport"), {})
+    conclusion = report.get("conclusion")
+    return conclusion.strip()[:1000] if isinstance(conclusion, str) and conclusion.strip() else None

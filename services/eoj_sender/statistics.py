@@ -41,7 +41,7 @@ from services.eoj_sender.models import MessageRow
 DANISH = ZoneInfo("Europe/Copenhagen")
 ACK_OUTCOMES = {"ok": "ok", "transient-error": "error", "fatal-error": "fatal", "pending": "none"}
 NOT_SHARED = {
-    "waiting": "venter på positiv kvittering fra lægen",
+    "waiting": "endnu ikke leveret til DDS",
     "gp-refused": "lægen afviste meddelelsen (fatal-error)",
     "refused-consent": "borgeren har frabedt sig deling (R)",
     "ecpr": "patienten har intet CPR-nummer (eCPR)",
@@ -71,10 +71,10 @@ def not_shared_category(row: MessageRow) -> str:
     """Why a message has no DDS copy, as a fixed category (``NOT_SHARED``): from the row's facts first,
     the recorded reason's wording only where no fact says it."""
     reason = (row.dds_reason or "").lower()
-    if row.ack in ("pending", "transient-error"):
+    if row.dds_state in (None, "pending"):
         return "waiting"
-    if row.ack == "fatal-error":
-        return "gp-refused"
+    if row.dds_state == "failed":
+        return "dds-unavailable"
     if row.refused_consent:
         return "refused-consent"
     if row.activity == "retract-message":

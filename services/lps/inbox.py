@@ -37,6 +37,7 @@ from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.config import Strictness
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.cpr import CPR_SYSTEM, ECPR_SYSTEM
+from nsp_sandbox.delivery_status import delivery_status, report
 from nsp_sandbox.hco_examples import REQUESTER_PROFILE, example_organisations
 from nsp_sandbox.hco_sbdh import Envelope
 from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, HCO_EVENT, REPERTOIRE_SYSTEMS, SOR_SYSTEM, repertoire
@@ -45,6 +46,7 @@ from services.lps.ack_faults import different_copy
 from services.lps.acknowledgement import build_ack, restamp
 from services.lps.business_rules import DEFINITION_URL, HL7_MSG, MEDCOM_MSG, Earlier, Finding, check
 from services.lps.formats import body_of, remember_xml, version_of
+from services.lps.message_size import size_findings
 from services.lps.models import AckOutRow, EnvelopeRow, ReceivedRow, SettingRow, XmlRow
 from services.lps.switches import Switches
 
@@ -90,6 +92,11 @@ class Inbox:
         self._context = context
         self._switches = switches
         self._repertoire: dict[tuple[str, str], str] | None = None
+
+    @property
+    def switches(self) -> Switches:
+        """The behaviour switches this inbox follows."""
+        return self._switches
 
     def practices(self) -> list[dict[str, str]]:
         """The GP practices this system serves: those of the official examples, and Skødstrup."""
@@ -175,8 +182,10 @@ class Inbox:
             findings.append(_finding("error", "not-supported", f"This inbox takes homecareobservation-message, not "
                                      f"'{event}'", "Bundle.entry[0].resource.eventCoding", "ehmi-message-type",
                                      (HL7_MSG, "MSG_UNKNOWN_TYPE")))
-        else:
-            findings.extend(self._profile(bundle, version_of(envelope, self._context.settings.hco_version)))
+        else:  # over 100 MB: refused on its size alone, the profile is not worth running
+            limit = self._context.settings.hco_max_message_bytes
+            findings.extend(size_findings(bundle, limit)
+                            or self._profile(bundle, version_of(envelope, self._context.settings.hco_version)))
             waiting_for = self._missing_original(resources, header_id)
             if not any(f.issue.is_error for f in findings) and waiting_for is not None and self._may_hold():
                 self._store(bundle, header, sender_ids, receiver_ids, "held", "pending", {}, findings, None, envelope)
@@ -189,6 +198,15 @@ class Inbox:
         if received.verdict in ("accepted", "rejected"):
             await self._release_waiting_for(header_id)
         return received
+
+    async def refuse_unread(self, bundle: dict[str, Any], finding: Finding) -> Received:
+        """Acknowledge negatively a message only the beginning (``bundle``) of which was read."""
+        by_ref = {f"{r.get('resourceType')}/{r.get('id')}": r for r in shape.resources(bundle)}
+        destination = shape.obj((shape.arr(shape.resources(bundle)[0].get("destination")) or [{}])[0])
+        receiver_ids = shape.identifiers(by_ref.get(shape.reference(destination.get("receiver")), {}))
+        me = next((p for p in self.practices() if p["sor"] == receiver_ids.get(SOR_SYSTEM)
+                   or p["gln"] == receiver_ids.get(GLN_SYSTEM)), dict(SANDBOX_PRACTICE))
+        return await self._answer(bundle, [finding], me, None, False, None)
 
     def _may_hold(self) -> bool:
         return self._context.settings.lps_hold_minutes > 0 and self._switches.get()["mode"] == "normal"
@@ -416,6 +434,9 @@ class Inbox:
                 results.append(f"HTTP {response.status_code}")
             except Exception as exc:  # an unreachable sender must not break the inbox
                 results.append(f"not delivered: {type(exc).__name__}")
+            await report(self._context.peers, delivery_status(  # EDS: the acknowledgement went out
+                "msg-created-and-sent", ack, observer="nsp-sandbox LPS (GP system) EUA-MSH",
+                now=self._context.clock.now(), outcome="0" if results[-1].startswith("HTTP 2") else "8"))
         result = f"sent to {url}: " + ", ".join(results)
         with self._context.database.session() as s:
             row = s.get(AckOutRow, pk)

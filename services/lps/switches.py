@@ -1,7 +1,7 @@
 """The GP emulator's behaviour switches, for testing a vendor's EOJ: ``mode`` (``normal``: as the rules
 say; ``ok`` / ``fatal`` / ``transient``: always that answer), ``withhold`` (never send the
 acknowledgement), ``twice`` (send it twice), ``delay_minutes`` (send it that long later, on the
-sandbox clock, at ``POST /lps/outbox/deliver``)."""
+sandbox clock, at ``POST /lps/outbox/deliver``), ``receipt`` (false: send no SBDH envelope receipt)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from nsp_sandbox.database import Database
 from nsp_sandbox.outcome import FhirError, Issue
 from services.lps.models import SettingRow
 
-DEFAULTS: dict[str, Any] = {"mode": "normal", "withhold": False, "twice": False, "delay_minutes": 0}
+DEFAULTS: dict[str, Any] = {"mode": "normal", "withhold": False, "twice": False, "delay_minutes": 0, "receipt": True}
 MODES = ("normal", "ok", "fatal", "transient")
 KEY = "switches"
 
@@ -35,7 +35,7 @@ class Switches:
             elif key == "mode" and value not in MODES:
                 problems.append(Issue("error", "value", f"mode is one of {', '.join(MODES)}", expression=key,
                                       rule="lps-switch"))
-            elif key in ("withhold", "twice") and not isinstance(value, bool):
+            elif key in ("withhold", "twice", "receipt") and not isinstance(value, bool):
                 problems.append(Issue("error", "value", f"{key} is true or false", expression=key, rule="lps-switch"))
             elif key == "delay_minutes" and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
                 problems.append(Issue("error", "value", "delay_minutes is a whole number ≥ 0", expression=key,

@@ -76,6 +76,7 @@ class Entry:
     hash: str | None
     created: str | None
     replaces: list[str] = field(default_factory=list)
+    comment: str | None = None  # DocumentEntry.comments (``description``): e.g. why it was deprecated
 
     @classmethod
     def of(cls, reference: dict[str, Any]) -> Entry:
@@ -84,7 +85,8 @@ class Entry:
                     for r in reference.get("relatesTo", []) if r.get("code") == "replaces"]
         return cls(str(reference.get("id")), kind_of(reference), str(reference.get("status", "current")),
                    str(attachment.get("title") or reference.get("description") or ""), attachment.get("url"),
-                   attachment.get("hash"), attachment.get("creation"), replaces)
+                   attachment.get("hash"), attachment.get("creation"), replaces,
+                   reference.get("description") if isinstance(reference.get("description"), str) else None)
 
 
 @dataclass

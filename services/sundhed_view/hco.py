@@ -8,7 +8,9 @@ Rules (MedCom HCO 1.2.1 and its use cases S/R.CORR, S/R.CANC):
   recommendation), and the earlier versions are one link away;
 * a cancelled message — a ``retract-message`` in DDS, or the chain's entry deprecated in DDS
   (``entered-in-error``) — is shown as cancelled with the reason from
-  ``DiagnosticReport.conclusion`` when DDS holds it, never as results;
+  ``DiagnosticReport.conclusion`` when DDS holds it, else from the deprecated entry's
+  ``description`` (the EOJ does not share the retraction; it deprecates with the reason), never
+  as results;
 * every result: value (comparator, unit), sampling time, analysis comment, the acute team
   (sender organisation) and who signed (PractitionerRole).
 """
@@ -60,6 +62,7 @@ class Message:
     results: list[Result]
     entry_id: str = ""
     entry_status: str = "current"
+    entry_comment: str | None = None  # the DDS entry's description: a deprecation's reason
 
 
 @dataclass
@@ -236,7 +239,9 @@ def assemble(messages: list[Message], invalid: list[Any]) -> ObservationsView:
         retraction = next((v for v in versions if v.activity == "retract-message"), None)
         if retraction is not None or not current:
             chain.cancelled = retraction is not None or any(v.entry_status == CANCELLED_ENTRY for v in versions)
-            chain.cancel_reason = retraction.clinical_comment if retraction else None
+            # The retraction itself is not shared: its reason travels as the deprecated entry's description.
+            chain.cancel_reason = retraction.clinical_comment if retraction else next(
+                (v.entry_comment for v in versions if v.entry_status == CANCELLED_ENTRY and v.entry_comment), None)
         chains.append(chain)
     del by_entry
     shown, cancelled = [c for c in chains if not c.cancelled], [c for c in chains if c.cancelled]

@@ -89,6 +89,7 @@ class Views:
                 continue
             message = copy.deepcopy(item.model)
             message.entry_id, message.entry_status = item.entry.id, item.entry.status
+            message.entry_comment = item.entry.comment
             messages.append(message)
         return hco.assemble(messages, invalid), warnings
 

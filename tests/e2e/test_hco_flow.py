@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from fastapi.testclient import TestClient
 from hco_flow import CPR, dds_entries, send, status
 from sts_client import auth
 
+from nsp_sandbox.config import Strictness
 from nsp_sandbox.context import SandboxContext
 
 
@@ -67,27 +69,37 @@ def test_refused_consent_is_never_published(client: TestClient) -> None:
     assert gp["refused_consent"] is True  # the GP who asked always sees the results
 
 
-def test_before_the_policy_date_only_explicit_consent_is_published(client: TestClient,
-                                                                    context: SandboxContext) -> None:
+def test_before_the_policy_date_nothing_is_published(client: TestClient, context: SandboxContext) -> None:
     context.clock.travel_to(datetime(2026, 1, 14, 12, 0, tzinfo=UTC))
     without = send(client)
     assert without["ack"] == "ok" and without["dds"]["entry"] is None
-    assert "2026-01-15" in without["dds"]["why_not"]
+    assert without["dds"]["state"] == "not-shared" and "2026-01-15" in without["dds"]["why_not"]
+    # The order's consent is not in the message: the EOJ provides it, and DDS itself refuses an HCOM
+    # before the policy date (dds_rules_hco_consent, default reject).
     with_consent = send(client, consent=True)
-    assert with_consent["dds"]["entry"] is not None
-    # A modification of a consented message keeps its consent.
-    modified = client.post(f"/eoj/hco/{with_consent['id']}/modify", json={"clinical_comment": "x"}).json()
-    assert modified["dds"]["entry"] is not None
+    assert with_consent["dds"]["entry"] is None and with_consent["dds"]["state"] == "refused"
+    assert "policy date" in with_consent["dds"]["why_not"]
+    context.settings.dds_rules_hco_consent = Strictness.WARNING  # DDS only warns: the consented copy is taken
+    warned = send(client, consent=True)
+    assert warned["dds"]["entry"] is not None
+    modified = client.post(f"/eoj/hco/{warned['id']}/modify", json={"clinical_comment": "x"}).json()
+    assert modified["dds"]["entry"] is not None  # a modification of a consented message keeps its consent
+    assert {e["id"] for e in dds_entries(client)} == {modified["dds"]["entry"]}
 
-    context.clock.travel_to(datetime(2026, 1, 15, 0, 5, tzinfo=UTC))
-    on_the_day = send(client)
-    assert on_the_day["dds"]["entry"] is not None
-    current = {e["id"] for e in dds_entries(client)}
-    assert current == {modified["dds"]["entry"], on_the_day["dds"]["entry"]}
+
+@pytest.mark.parametrize(("utc", "shared"), [
+    (datetime(2026, 1, 14, 22, 55, tzinfo=UTC), False),  # 23:55 on 14 January in Copenhagen
+    (datetime(2026, 1, 14, 23, 5, tzinfo=UTC), True),  # 00:05 on 15 January in Copenhagen, still the 14th in UTC
+])
+def test_the_policy_date_is_judged_in_danish_time(client: TestClient, context: SandboxContext, utc: datetime,
+                                                  shared: bool) -> None:
+    context.clock.travel_to(utc)
+    sent = send(client)
+    assert (sent["dds"]["entry"] is not None) is shared, sent["dds"]
 
 
 def test_the_policy_date_is_a_setting(client: TestClient, context: SandboxContext) -> None:
-    context.settings.hco_sharing_policy_date = datetime(2030, 1, 1).date()
+    context.settings.hco_policy_date = datetime(2030, 1, 1).date()
     later = send(client)
     assert later["dds"]["entry"] is None and "2030-01-01" in later["dds"]["why_not"]
 

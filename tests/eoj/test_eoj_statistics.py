@@ -60,9 +60,11 @@ def test_counts_after_the_flow(client: TestClient, context: SandboxContext) -> N
     assert {r["code"] for r in eoj["by_analysis_week"]} == {"NPU19748", "NPU22089", "MCS88122", "NPU21578"}
     assert eoj["acknowledgements"] == [{"outcome": "ok", "messages": 4}, {"outcome": "error", "messages": 0},
                                        {"outcome": "fatal", "messages": 1}, {"outcome": "none", "messages": 1}]
-    assert eoj["dds"]["shared"] == 2  # the new message and its modification (which replaced it)
+    # the new message, its modification (which replaced it), and the refused and the unanswered one: the DDS
+    # copy goes with the message, whatever the GP answers
+    assert eoj["dds"]["shared"] == 4
     assert {r["reason"]: r["messages"] for r in eoj["dds"]["not_shared_by_reason"]} == {
-        "retraction": 1, "refused-consent": 1, "gp-refused": 1, "waiting": 1}
+        "retraction": 1, "refused-consent": 1}
 
     lps = _stats(client, "lps")
     assert lps["received"] == 6
@@ -75,5 +77,4 @@ def test_a_transient_error_counts_as_error_until_resent(client: TestClient) -> N
     send(client)
     eoj = _stats(client, "eoj")
     assert {r["outcome"]: r["messages"] for r in eoj["acknowledgements"]}["error"] == 1
-    assert eoj["dds"]["not_shared_by_reason"] == [{"reason": "waiting", "label": eoj["dds"]["not_shared_by_reason"][0]
-                                                   ["label"], "messages": 1}]
+    assert eoj["dds"]["shared"] == 1 and eoj["dds"]["not_shared_by_reason"] == []  # shared with the message

@@ -147,7 +147,7 @@ def test_the_gp_sees_the_newest_version_with_corrections_marked(client: TestClie
 
 def test_behaviour_switches_are_checked(client: TestClient) -> None:
     assert client.get("/lps/switches").json() == {"mode": "normal", "withhold": False, "twice": False,
-                                                  "delay_minutes": 0}
+                                                  "delay_minutes": 0, "receipt": True}
     for bad in ({"mode": "sometimes"}, {"withhold": "yes"}, {"delay_minutes": -1}, {"colour": "red"}):
         response = client.put("/lps/switches", json=bad)
         assert response.status_code == 422 and response.json()["resourceType"] == "OperationOutcome"

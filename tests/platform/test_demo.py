@@ -76,6 +76,15 @@ def test_the_hco_scenario_traces_new_modify_retract(client: TestClient) -> None:
     assert any(line.startswith("retract:") for line in lines)
     assert any("status cancelled" in line for line in lines)
     assert any("NPU19748 62 mg/L R" in line for line in lines)
+    # EHMI: the envelope receipt, the DDS copy sent in parallel, and the stations that reported to EDS
+    assert sum("SBDH receipt: ReceiptAcknowledgement" in line and "— received" in line for line in lines) == 4
+    assert sum("DDS copy, sent in parallel with the message" in line for line in lines) == 2
+    eds = [line for line in lines if line.startswith("  delivery status (EDS): ")]
+    assert len(eds) == 4 and all("msg-created-and-sent (nsp-sandbox EOJ" in line and "msg-received (nsp-sandbox LPS"
+                                 in line and "msg-received-and-finalized (nsp-sandbox LPS" in line for line in eds)
+    # the register is left as it was: the scenario's envelope was for the scenario only
+    endpoint = next(e for e in client.get("/eoj/endpoints").json() if e["sor"] == "52581000016005")
+    assert endpoint["envelope"] == "none"
 
 
 def test_demo_hco_command_exists() -> None:

@@ -42,6 +42,7 @@ class RuleGroup(StrEnum):
     METADATA = "dds_rules_metadata"  # presence, cardinality and format of the other attributes
     AUTHOR = "dds_rules_author"  # author institution identified by SOR
     DOCUMENT_PATIENT = "dds_rules_document_patient"  # the document's own patient is the entry's
+    HCO_CONSENT = "dds_rules_hco_consent"  # HCOM: refused consent and the policy date
 
 
 @dataclass

@@ -2,7 +2,9 @@
 
 ``PUT [base]/DocumentReference/{id}`` with the entry as served, changed only in ``status``:
 ``current`` → ``superseded`` or ``entered-in-error`` (the lifecycle rules decide). Any other
-difference is refused (``status_only``). ``If-Match: W/"{versionId}"`` is honoured. The change is
+difference is refused (``status_only``), except that a deprecation (→ ``entered-in-error``) may say
+why in ``description`` (XDS DocumentEntry.comments, e.g. a retracted HomeCareObservation's reason),
+which the entry then carries for its readers. ``If-Match: W/"{versionId}"`` is honoured. The change is
 one compare-and-set in the registry: of concurrent updates of one entry exactly one wins, the others
 get 409 (an entry already deprecated is not deprecated again; ``current`` → ``current`` is a no-op).
 Only the source that registered the entry may change it (``lifecycle.check_owner``): any other
@@ -44,6 +46,19 @@ def expected_version(if_match: str | None) -> int | None:
     return int(match["version"])
 
 
+MAX_COMMENT = 1000
+
+
+def deprecation_comment(served: dict[str, Any], received: dict[str, Any], new_status: AvailabilityStatus) -> str | None:
+    """The new ``description`` a deprecation gives (None: none given, unchanged, or not a deprecation —
+    then a changed description is refused like any other element)."""
+    text = received.get("description")
+    if (new_status is not AvailabilityStatus.ENTERED_IN_ERROR or not isinstance(text, str) or not text.strip()
+            or text == served.get("description") or len(text) > MAX_COMMENT):
+        return None
+    return text
+
+
 def update_status(registry: Registry, clock: Clock, entry_id: str, received: dict[str, Any],
                   if_match: str | None, document_url: str, submitter: str | None = None) -> dict[str, Any]:
     """Apply a status-only PUT; answer the entry as now served, or raise ``FhirError``."""
@@ -68,13 +83,19 @@ def update_status(registry: Registry, clock: Clock, entry_id: str, received: dic
             + ", ".join(s.value for s in AvailabilityStatus),
             expression="DocumentReference.status", rule="dds-status-value")) from None
     served = document_reference.to_fhir(stored, document_url)
+    comment = deprecation_comment(served, received, new_status)
+    if comment is not None:
+        received = {**received, "description": served.get("description")}
+        if received["description"] is None:
+            del received["description"]
     problems = only_status_changes(served, received, "DocumentReference")
     if problems:
         raise refuse(problems)
     try:
         updated = registry.change_status(entry_id, new_status, clock.now(), expected_version=version,
                                          reason="status update (ITI-92)", expression="DocumentReference.status",
-                                         submitter=submitter, institutions=author_institutions(received))
+                                         submitter=submitter, institutions=author_institutions(received),
+                                         comment=comment)
     except RegistryError as exc:
         if any(i.rule == "http-if-match" for i in exc.issues):
             raise FhirError(412, exc.issues) from None

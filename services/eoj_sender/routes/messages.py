@@ -6,7 +6,7 @@
                        ``NSP_SANDBOX_HCO_VERSION``)
 * ``POST /ehmi``       where MedCom Acknowledgements arrive (FHIR JSON or FHIR XML, or in an SBDH
                        envelope: :func:`nsp_sandbox.ehmi.receive_message`); 202 with what the
-                       acknowledgement settled
+                       acknowledgement settled; also where envelope receipts for the EOJ's own envelopes arrive
 """
 
 from __future__ import annotations
@@ -17,8 +17,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from nsp_sandbox import ehmi
+from nsp_sandbox import fhir_shape as shape
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_format import read_fhir
+from nsp_sandbox.message_size import read_limit
+from nsp_sandbox.sbdh_receipt import ReceiptArrived
 from services.eoj_sender.outbox import Outbox
 from services.eoj_sender.routes.bodies import READ_ERRORS, unreadable
 
@@ -30,7 +33,8 @@ def router(context: SandboxContext, outbox: Outbox) -> APIRouter:
     @messages.post("/messages", status_code=201)
     async def send_ready(request: Request, receiver: str | None = None, version: str | None = None,
                          ) -> dict[str, Any]:
-        bundle, fhir_format = await read_fhir(request, max_bytes, context.validator.structures)
+        bundle, fhir_format = await read_fhir(request, read_limit(context.settings.hco_max_message_bytes),
+                                              context.validator.structures)
         try:
             return await outbox.send_ready(bundle, receiver, version=version, fhir_format=fhir_format)
         except READ_ERRORS as exc:
@@ -38,10 +42,17 @@ def router(context: SandboxContext, outbox: Outbox) -> APIRouter:
 
     @messages.post("/ehmi")
     async def acknowledgement(request: Request) -> JSONResponse:
-        incoming = await ehmi.receive_message(request, max_bytes, context.validator.structures)
         try:
-            return JSONResponse(await outbox.receive_ack(incoming.bundle), status_code=202)
+            incoming = await ehmi.receive_message(request, max_bytes, context.validator.structures)
+        except ReceiptArrived as arrived:  # the receipt for an envelope this EOJ sent
+            return JSONResponse(outbox.receipts.arrived(arrived.receipt), status_code=202)
+        bundle, envelope = incoming.bundle, incoming.envelope
+        try:
+            answer = await outbox.receive_ack(bundle)
         except READ_ERRORS as exc:
             raise unreadable(exc, "a MedCom Acknowledgement") from None
+        header = shape.obj((shape.resources(bundle) or [{}])[0])
+        receipt = await outbox.receipts.answer(envelope, shape.text(shape.obj(header.get("source")).get("endpoint")))
+        return JSONResponse({**answer, **({"receipt": receipt} if receipt else {})}, status_code=202)
 
     return messages

@@ -6,6 +6,8 @@
 * ``POST /hco/{id}/modify``     a ``modified-message`` of it (Provenance revision → the previous message)
 * ``POST /hco/{id}/retract``    a ``retract-message`` with the reason in DiagnosticReport.conclusion
 * ``POST /hco/{id}/resend``     resend after the acknowledgement timeout (at most twice)
+* ``POST /hco/{id}/share``      provide the DDS copy again (DDS was unreachable or refused it)
+* ``GET  /hco/{id}/dds-envelope`` the DDS copy as EHMI sends it: an SBDH with scope XDS_METADATA
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from services.eoj_sender.order import Modification, Order, Retraction
 from services.eoj_sender.outbox import Outbox
@@ -49,5 +52,13 @@ def router(outbox: Outbox) -> APIRouter:
     @hco.post("/hco/{header_id}/resend")
     async def resend(header_id: str) -> dict[str, Any]:
         return await outbox.resend(header_id)
+
+    @hco.get("/hco/{header_id}/dds-envelope")
+    def dds_envelope(header_id: str) -> Response:
+        return Response(outbox.dds_envelope(header_id), media_type="application/xml")
+
+    @hco.post("/hco/{header_id}/share")
+    async def share(header_id: str) -> dict[str, Any]:
+        return _brief(await outbox.share_again(header_id))
 
     return hco
