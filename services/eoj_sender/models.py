@@ -66,7 +66,7 @@ class MessageRow(EojBase):
     dds_reason: Mapped[str | None] = mapped_column(String(500))
     hco_version: Mapped[str] = mapped_column(String(32), default="1.2")  # the HCO IG version it follows
     fhir_format: Mapped[str] = mapped_column(String(8), default="json")  # json | xml: as sent (and shared)
-    dds_state: Mapped[str | None] = mapped_column(String(16), index=True)  # shared | not-shared | refused | failed
+    dds_state: Mapped[str | None] = mapped_column(String(16))  # shared | not-shared | refused | failed
     dds_attempts: Mapped[int] = mapped_column(Integer, default=0)
     dds_metadata: Mapped[dict | None] = mapped_column(JSON)  # type: ignore[type-arg]  # the DocumentReference
 
