@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from actor_tokens import ActorTokens
 from fastapi.testclient import TestClient
 from prerequisites import missing
 
@@ -124,4 +125,5 @@ def client(context: SandboxContext) -> Iterator[TestClient]:
     from sandbox.app import create_sandbox_app
 
     with TestClient(create_sandbox_app(context, warm_packages=False), base_url="http://sandbox.test") as c:
+        c.auth = ActorTokens()  # the EOJ's and the GP system's faces take tokens
         yield c

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
 from services.eoj_sender import statistics
+from services.eoj_sender.access import EojAccess
 from services.eoj_sender.endpoint_register import EndpointRegister
 from services.eoj_sender.models import ADDED_COLUMNS, EojBase
 from services.eoj_sender.nsp_registers import NspRegisters
@@ -50,9 +51,11 @@ def create_app(context: SandboxContext) -> FastAPI:
                                           "/hco/{id}/resend", "/hco/resend-due", "/messages", "/ehmi",
                                           "/endpoints"]}
 
-    app.include_router(orders.router(outbox))
-    app.include_router(messages.router(context, outbox))
-    app.include_router(corpus.router(context, outbox))
-    app.include_router(endpoints.router(register))
+    access = EojAccess(context)
+    staff = [Depends(access.staff)]
+    app.include_router(orders.router(outbox), dependencies=staff)
+    app.include_router(messages.router(context, outbox), dependencies=staff)
+    app.include_router(corpus.router(context, outbox), dependencies=staff)
+    app.include_router(endpoints.router(register), dependencies=[Depends(access.operator)])
     app.include_router(statistics.router(context))
     return app

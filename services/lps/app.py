@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
 from services.lps import statistics
+from services.lps.access import LpsAccess
 from services.lps.inbox import Inbox
 from services.lps.models import LpsBase
 from services.lps.routes import control, inbox
@@ -42,7 +43,8 @@ def create_app(context: SandboxContext) -> FastAPI:
         return {"actor": "LPS", "faces": ["/ehmi", "/inbox?cpr=", "/received", "/switches", "/outbox/deliver",
                                           "/practices", "/return-addresses"]}
 
-    app.include_router(inbox.router(context, gp_inbox))
-    app.include_router(control.router(context.database, switches, gp_inbox))
+    access = LpsAccess(context, gp_inbox)
+    app.include_router(inbox.router(context, gp_inbox), dependencies=[Depends(access.clinic)])
+    app.include_router(control.router(context.database, switches, gp_inbox), dependencies=[Depends(access.operator)])
     app.include_router(statistics.router(context.database))
     return app
