@@ -54,6 +54,11 @@ class ActorTokens(httpx.Auth):
             del request.headers["Authorization"]
 
 
+def eoj_as(client: httpx.Client, persona: str) -> None:
+    """Let ``client`` order at the EOJ as ``persona`` (after a test gave the EOJ that system persona)."""
+    client.auth = ActorTokens({**FACES, "eoj": persona})
+
+
 def operator(client: TestClient) -> TestClient:
     """The same in-process sandbox as a caller on this machine (loopback peer) sees it."""
     local = TestClient(client.app, base_url=str(client.base_url), client=LOCAL)
