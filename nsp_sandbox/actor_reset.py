@@ -1,19 +1,21 @@
 """``POST /sandbox/reset`` on an actor: empty its tables without a restart, for the control face's
 ``POST /sandbox/reset`` (``sandbox.control.reset``). Each actor names its tables (its SQLAlchemy
 metadata), the ones it keeps (e.g. NSP's signing keys, so tokens stay verifiable) and what it does
-afterwards (forget caches, seed again). The composition root guards the path as it guards every
-operator endpoint."""
+afterwards (forget caches, seed again). Only the sandbox's operator may
+(:mod:`nsp_sandbox.operator_access`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import MetaData, delete
 from starlette.concurrency import run_in_threadpool
 
+from nsp_sandbox.config import Settings
 from nsp_sandbox.database import Database
+from nsp_sandbox.operator_access import require_operator
 
 PATH = "/sandbox/reset"
 
@@ -33,10 +35,17 @@ def empty_tables(database: Database, metadatas: Iterable[MetaData], keep: Iterab
     return emptied
 
 
-def reset_router(actor: str, database: Database, metadatas: Iterable[MetaData], *, keep: Iterable[str] = (),
-                 after: Callable[[], None] | None = None) -> APIRouter:
-    """``POST /sandbox/reset``: the actor's tables emptied (``keep`` kept), then ``after``."""
-    api = APIRouter(tags=["Sandbox"])
+def operator_only(settings: Settings, what: str) -> Callable[[Request], None]:
+    """A route dependency: the call answers only the sandbox's operator (``what`` names it in the refusal)."""
+    def operator(request: Request) -> None:
+        require_operator(request, settings, what)
+    return operator
+
+
+def reset_router(actor: str, database: Database, metadatas: Iterable[MetaData], settings: Settings, *,
+                 keep: Iterable[str] = (), after: Callable[[], None] | None = None) -> APIRouter:
+    """``POST /sandbox/reset``: the actor's tables emptied (``keep`` kept), then ``after``; operator only."""
+    api = APIRouter(tags=["Sandbox"], dependencies=[Depends(operator_only(settings, f"POST /{actor}{PATH}"))])
     tables, kept = list(metadatas), tuple(keep)
 
     @api.post(PATH, summary="Empty this actor's data (operator only; POST /sandbox/reset resets every actor)")

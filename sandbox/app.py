@@ -18,7 +18,6 @@ from nsp_sandbox.faults import FaultSwitches
 from nsp_sandbox.security_headers import SecurityHeaders
 from sandbox.actors import ACTORS, Actor
 from sandbox.control.app import create_app as control_app
-from sandbox.control.operator_endpoints import OperatorGuard
 from sandbox.readiness import Readiness
 
 LANDING_STYLE = ("body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}"
@@ -42,7 +41,6 @@ def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: 
     app = FastAPI(title="nsp-sandbox", version=__version__, docs_url="/docs")
     app.state.context = context
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(OperatorGuard, settings=context.settings)  # PUT /lps/switches & co.: the operator only
     mounted: list[Actor] = []
     for actor in ACTORS:
         if only is not None and actor.name not in only:

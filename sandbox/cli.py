@@ -153,7 +153,8 @@ def _load_hco_demo(context: SandboxContext, origin: str) -> list[str]:
     typer.echo(f"Demo data: sending the {package.id} example messages through the EOJ …")
     try:
         with httpx.Client(timeout=60) as http:
-            changed = send_hco_examples(http, f"{origin}/eoj", list(package.examples()), report=typer.echo)
+            changed = send_hco_examples(http, f"{origin}/eoj", list(package.examples()), report=typer.echo,
+                                        eoj_persona=context.settings.eoj_persona)
     except httpx.HTTPError as exc:
         typer.echo(f"Demo data: the EOJ could not be reached ({exc}); skipped")
         return ["the HCO demo data (the EOJ could not be reached)"]

@@ -25,6 +25,16 @@ ACTIVITY_ORDER = {"new-message": 0, "modified-message": 1, "retract-message": 2}
 FHIR_JSON = "application/fhir+json"
 DEMO_CPR = "2509479989"  # Bruno Elmer, MedCom's receive-test patient (a seeded citizen)
 DEMO_GP = "52581000016005"  # Skødstrup Lægepraksis: the sandbox's GP emulator
+EOJ_PERSONA = "system-eoj-aarhus"  # the sandbox EOJ's own system (NSP_SANDBOX_EOJ_PERSONA): orders at the EOJ
+GP_PERSONA = "gp-skodstrup"  # a GP of Skødstrup Lægepraksis: reads the GP system's inbox
+
+
+def persona_auth(http: httpx.Client, nsp_base: str, persona: str, audience: str) -> dict[str, str]:
+    """The ``Authorization`` header of ``persona`` for ``audience``, from NSP's STS (``docs/hco.md``)."""
+    response = http.post(f"{nsp_base.rstrip('/')}/sts/token", json={"persona": persona, "audience": audience})
+    if response.status_code != 200:
+        raise RuntimeError(f"NSP's STS gave no token for {persona}: HTTP {response.status_code} {response.text[:300]}")
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 def _activity(bundle: dict[str, Any]) -> str:
@@ -42,13 +52,17 @@ def _is_hco(bundle: dict[str, Any]) -> bool:
 
 
 def send_hco_examples(http: httpx.Client, eoj_base: str, examples: list[tuple[str, dict[str, Any]]],
-                      report: Callable[[str], None] = print) -> int:
-    """Send the official HCO example messages through the EOJ; answers how many DDS entries changed."""
+                      report: Callable[[str], None] = print, nsp_base: str | None = None,
+                      eoj_persona: str = EOJ_PERSONA) -> int:
+    """Send the official HCO example messages through the EOJ, as its own system (a token from NSP's STS
+    at ``nsp_base``, by default beside the EOJ); answers how many DDS entries changed."""
+    nsp_base = nsp_base or f"{eoj_base.rstrip('/').removesuffix('/eoj')}/nsp"
+    headers = {"Content-Type": FHIR_JSON, **persona_auth(http, nsp_base, eoj_persona, "eoj")}
     messages = [(name, b) for name, b in examples if _is_hco(b)]
     messages.sort(key=lambda m: (ACTIVITY_ORDER.get(_activity(m[1]), 9), m[1].get("timestamp", "")))
     changed = 0
     for _, bundle in messages:
-        response = http.post(f"{eoj_base.rstrip('/')}/messages", json=bundle, headers={"Content-Type": FHIR_JSON})
+        response = http.post(f"{eoj_base.rstrip('/')}/messages", json=bundle, headers=headers)
         if response.status_code == 409 and changed == 0 and "already sent" in response.text:
             report("  demo data already present")
             return 0
@@ -71,10 +85,13 @@ def send_hco_examples(http: httpx.Client, eoj_base: str, examples: list[tuple[st
 
 
 def hco_scenario(http: httpx.Client, origin: str, report: Callable[[str], None] = print,
-                 after_step: Callable[[list[str]], None] | None = None) -> dict[str, Any]:
-    """new → modify → retract for the seeded citizen, through the EOJ; answers the final status.
-    ``after_step`` gets the DDS entry ids of the chain so far (to show DDS's view after each step)."""
+                 after_step: Callable[[list[str]], None] | None = None,
+                 eoj_persona: str = EOJ_PERSONA) -> dict[str, Any]:
+    """new → modify → retract for the seeded citizen, through the EOJ (as its own system); answers the
+    final status. ``after_step`` gets the DDS entry ids of the chain so far (to show DDS's view after
+    each step). The GP's inbox is read as a GP of the practice."""
     origin = origin.rstrip("/")
+    eoj = persona_auth(http, f"{origin}/nsp", eoj_persona, "eoj")
     order = {
         "cpr": DEMO_CPR, "family": "Elmer", "given": ["Bruno"], "receiver": DEMO_GP, "initials": "SDaA",
         "clinical_comment": "Borger afkræftet og febril; drikker sparsomt.",
@@ -84,14 +101,14 @@ def hco_scenario(http: httpx.Client, origin: str, report: Callable[[str], None] 
     endpoint = next(e for e in http.get(f"{origin}/eoj/endpoints").json() if e["sor"] == DEMO_GP)
     http.put(f"{origin}/eoj/endpoints", json={**endpoint, "envelope": "sbdh"})  # EHMI's envelope, with receipts
     try:
-        return _scenario(http, origin, order, report, after_step)
+        return _scenario(http, origin, order, report, after_step, eoj)
     finally:
         http.put(f"{origin}/eoj/endpoints", json=endpoint)
 
 
 def _scenario(http: httpx.Client, origin: str, order: dict[str, Any], report: Callable[[str], None],
-              after_step: Callable[[list[str]], None] | None) -> dict[str, Any]:
-    first_status = _step(http, origin, "new", "/eoj/hco", order, report)
+              after_step: Callable[[list[str]], None] | None, eoj: dict[str, str]) -> dict[str, Any]:
+    first_status = _step(http, origin, "new", "/eoj/hco", order, report, eoj)
     first = first_status["id"]
     entries = {f"{e['resource']['resourceType']}/{e['resource']['id']}": e["resource"]
                for e in first_status["bundle"]["entry"]}
@@ -106,13 +123,14 @@ def _scenario(http: httpx.Client, origin: str, order: dict[str, Any], report: Ca
         ("retract", f"/eoj/hco/{first}/retract", {"reason": "Cancellation due to incorrect CPR-number"})]
     for step, path, body in [("", "", {}), *later]:
         if step:
-            _step(http, origin, step, path, body, report)
+            _step(http, origin, step, path, body, report, eoj)
         if after_step is not None:
-            chain = http.get(f"{origin}/eoj/hco/{first}").json()["chain"]
+            chain = http.get(f"{origin}/eoj/hco/{first}", headers=eoj).json()["chain"]
             after_step([m["dds_entry"] for m in chain if m["dds_entry"]])
-    refused = _step(http, origin, "refused consent", "/eoj/hco", {**order, "refused_consent": True}, report)
-    report("GP inbox (GET /lps/inbox):")
-    for message in http.get(f"{origin}/lps/inbox", params={"cpr": DEMO_CPR}).json():
+    refused = _step(http, origin, "refused consent", "/eoj/hco", {**order, "refused_consent": True}, report, eoj)
+    report(f"GP inbox (GET /lps/inbox, as {GP_PERSONA}):")
+    gp = persona_auth(http, f"{origin}/nsp", GP_PERSONA, "lps")
+    for message in http.get(f"{origin}/lps/inbox", params={"cpr": DEMO_CPR}, headers=gp).json():
         if message["message"] == refused["id"]:
             report(f"  refused consent: status {message['status']}, marked {message['refused_consent']} "
                    "(the GP who asked always sees the results)")
@@ -125,12 +143,12 @@ def _scenario(http: httpx.Client, origin: str, order: dict[str, Any], report: Ca
             report(f"    {result['code']} {result['comparator'] or ''}{result['value']} {result['unit'] or ''}{mark}")
         for version in message["history"]:
             report(f"    history: {version['activity']} {version['id']}")
-    return http.get(f"{origin}/eoj/hco/{first}").json()  # type: ignore[no-any-return]
+    return http.get(f"{origin}/eoj/hco/{first}", headers=eoj).json()  # type: ignore[no-any-return]
 
 
 def _step(http: httpx.Client, origin: str, step: str, path: str, body: dict[str, Any],
-          report: Callable[[str], None]) -> dict[str, Any]:
-    response = http.post(f"{origin}{path}", json=body)
+          report: Callable[[str], None], headers: dict[str, str]) -> dict[str, Any]:
+    response = http.post(f"{origin}{path}", json=body, headers=headers)
     if response.status_code != 201:
         raise RuntimeError(f"{step}: HTTP {response.status_code} {response.text[:500]}")
     status: dict[str, Any] = response.json()

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from actor_tokens import ActorTokens
 from fastapi.testclient import TestClient
 from prerequisites import missing
 
@@ -126,4 +127,5 @@ def client(context: SandboxContext) -> Iterator[TestClient]:
 
     with TestClient(create_sandbox_app(context, warm_packages=False), base_url="http://sandbox.test",
                     client=("127.0.0.1", 50000)) as c:
+        c.auth = ActorTokens()  # the EOJ's and the GP system's faces take tokens
         yield c

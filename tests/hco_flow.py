@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from actor_tokens import operator
 from fastapi.testclient import TestClient
 from sts_client import auth
 
@@ -38,7 +39,7 @@ def status(client: TestClient, header_id: str) -> dict[str, Any]:
 
 
 def switches(client: TestClient, **values: Any) -> None:
-    response = client.put("/lps/switches", json=values)
+    response = operator(client).put("/lps/switches", json=values)
     assert response.status_code == 200, response.text
 
 

@@ -1,49 +1,16 @@
-"""Who may use the control face.
-
-With ``NSP_SANDBOX_ADMIN_TOKEN`` set, a caller must send it as ``Authorization: Bearer <token>``
-(compared in constant time); a persona token from NSP's STS never opens the face. Without it, only
-callers on this machine (loopback: 127.0.0.0/8, ::1) may, which keeps a sandbox started with
-``nsp-sandbox up`` on a laptop usable without set-up and closed to the network. The caller is the
-TCP peer; only when the peer is a proxy listed in ``NSP_SANDBOX_TRUSTED_PROXIES`` is it the client
-that proxy forwards for (``nsp_sandbox.trusted_proxies``): a proxy on this machine that is not
-listed makes every caller it forwards look local, so list it.
-"""
+"""Who may use the control face: the sandbox's operator (:mod:`nsp_sandbox.operator_access`, the one
+rule the actors' operator endpoints follow too)."""
 
 from __future__ import annotations
-
-import hmac
-import ipaddress
 
 from fastapi import Request
 
 from nsp_sandbox.config import Settings
-from nsp_sandbox.outcome import FhirError, Issue
-from nsp_sandbox.trusted_proxies import trusted_proxies
+from nsp_sandbox.operator_access import require_operator as require_platform_operator
 
 SOURCE = "nsp-sandbox control face (docs/control.md)"
 
 
-def is_loopback(host: str | None) -> bool:
-    try:
-        return host is not None and ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def require_operator(request: Request, settings: Settings) -> None:
     """Return if the caller may use the control face; 401 or 403 otherwise."""
-    if settings.admin_token:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(),
-                                                                 settings.admin_token.encode()):
-            raise FhirError(401, Issue("error", "login", "The control face needs the operator's token: "
-                                       "'Authorization: Bearer <NSP_SANDBOX_ADMIN_TOKEN>'",
-                                       rule="sandbox-operator-token", source=SOURCE),
-                            headers={"WWW-Authenticate": 'Bearer realm="sandbox"'})
-        return
-    host = trusted_proxies(settings.trusted_proxies).client(request)
-    if not is_loopback(host):
-        raise FhirError(403, Issue("error", "forbidden", f"The control face answers only callers on this machine "
-                                   f"(this call came from {host or 'an unknown address'}); set "
-                                   "NSP_SANDBOX_ADMIN_TOKEN to open it to others with a token",
-                                   rule="sandbox-operator-loopback", source=SOURCE))
+    require_platform_operator(request, settings, "The control face", SOURCE)

@@ -1,21 +1,13 @@
-"""The operator endpoints the actors serve under their own paths, and their guard.
+"""The operator endpoints the actors serve under their own paths, as ``GET /sandbox`` lists them.
 
-They stay where they are (``PUT /lps/switches`` …) and are listed under ``GET /sandbox``; the one-process
-app guards them with the control face's guard (:func:`sandbox.control.guard.require_operator`) before
-the actor sees the call, so an actor never needs to know who the operator is.
+They stay where they are (``PUT /lps/switches`` …); each actor guards them itself with the one
+operator rule (:mod:`nsp_sandbox.operator_access`), so they answer only the operator in one process
+and in containers of their own alike.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from fastapi import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
-
-from nsp_sandbox.config import Settings
-from nsp_sandbox.fhir_http import outcome_response
-from nsp_sandbox.outcome import FhirError
-from sandbox.control.guard import require_operator
 
 
 @dataclass(frozen=True)
@@ -43,22 +35,3 @@ OPERATOR_ENDPOINTS: tuple[OperatorEndpoint, ...] = (
     *(OperatorEndpoint("POST", f"/{actor}/sandbox/reset", f"empties the {actor} actor's data (POST /sandbox/reset "
                        "calls every actor's)") for actor in ("dds", "nsp", "plsp", "eoj", "lps", "view")),
 )
-
-
-class OperatorGuard:
-    """Pure ASGI middleware of the one-process app: the operator endpoints answer only the operator."""
-
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
-        self.settings = settings
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            method, path = scope["method"], scope["path"]
-            if any(e.matches(method, path) for e in OPERATOR_ENDPOINTS):
-                try:
-                    require_operator(Request(scope), self.settings)
-                except FhirError as refused:
-                    await outcome_response(refused.status, refused.issues, refused.headers)(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)

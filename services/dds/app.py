@@ -55,5 +55,5 @@ def create_app(context: SandboxContext) -> FastAPI:
     for router in (iti18.router(deps), iti43.router(deps), iti41.router(deps), iti57.router(deps),
                    dros.router(deps)):
         app.include_router(router)
-    app.include_router(reset_router("dds", context.database, [DdsBase.metadata]))  # the control face's reset
+    app.include_router(reset_router("dds", context.database, [DdsBase.metadata], context.settings))
     return app

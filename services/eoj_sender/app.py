@@ -22,12 +22,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from nsp_sandbox.actor_reset import reset_router
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
 from services.eoj_sender import statistics
+from services.eoj_sender.access import EojAccess
 from services.eoj_sender.endpoint_register import EndpointRegister
 from services.eoj_sender.models import ADDED_COLUMNS, EojBase
 from services.eoj_sender.nsp_registers import NspRegisters
@@ -55,11 +56,14 @@ def create_app(context: SandboxContext) -> FastAPI:
                                           "/hco/resend-due", "/messages", "/ehmi",
                                           "/endpoints"]}
 
-    app.include_router(orders.router(outbox))
-    app.include_router(messages.router(context, outbox))
-    app.include_router(corpus.router(context, outbox))
-    app.include_router(endpoints.router(register))
+    access = EojAccess(context)
+    staff = [Depends(access.staff)]
+    app.include_router(orders.router(outbox), dependencies=staff)
+    app.include_router(messages.router(context, outbox), dependencies=staff)
+    app.include_router(corpus.router(context, outbox), dependencies=staff)
+    app.include_router(endpoints.router(register), dependencies=[Depends(access.operator)])
     app.include_router(statistics.router(context))
     # The control face's reset: the endpoint register is seeded again as at the first start.
-    app.include_router(reset_router("eoj", context.database, [EojBase.metadata], after=register.seed_again))
+    app.include_router(reset_router("eoj", context.database, [EojBase.metadata], context.settings,
+                                    after=register.seed_again))
     return app

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from nsp_sandbox.actor_reset import reset_router
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
 from services.lps import statistics
+from services.lps.access import LpsAccess
 from services.lps.inbox import Inbox
 from services.lps.models import LpsBase
 from services.lps.routes import control, inbox
@@ -43,8 +44,9 @@ def create_app(context: SandboxContext) -> FastAPI:
         return {"actor": "LPS", "faces": ["/ehmi", "/inbox?cpr=", "/received", "/switches", "/outbox/deliver",
                                           "/practices", "/return-addresses"]}
 
-    app.include_router(inbox.router(context, gp_inbox))
-    app.include_router(control.router(context.database, switches, gp_inbox))
+    access = LpsAccess(context, gp_inbox)
+    app.include_router(inbox.router(context, gp_inbox), dependencies=[Depends(access.clinic)])
+    app.include_router(control.router(context.database, switches, gp_inbox), dependencies=[Depends(access.operator)])
     app.include_router(statistics.router(context.database))
-    app.include_router(reset_router("lps", context.database, [LpsBase.metadata]))  # the control face's reset
+    app.include_router(reset_router("lps", context.database, [LpsBase.metadata], context.settings))
     return app

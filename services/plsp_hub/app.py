@@ -63,7 +63,7 @@ def create_app(context: SandboxContext) -> FastAPI:
     app.include_router(ondemand.router(hub.retrieval, callers))
     app.include_router(sandbox.router(hub.purge, hub.settings))
     app.include_router(statistics.router(context))
-    app.include_router(reset_router("plsp", context.database, [PlspBase.metadata]))  # the control face's reset
+    app.include_router(reset_router("plsp", context.database, [PlspBase.metadata], context.settings))
     _document_security(app)
     return app
 

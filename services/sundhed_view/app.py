@@ -65,5 +65,5 @@ def create_app(context: SandboxContext) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router(views, nsp))
     app.include_router(pages.router(site), dependencies=[Depends(site.check_origin)])
-    app.include_router(reset_router("view", context.database, [ViewBase.metadata]))  # the control face's reset
+    app.include_router(reset_router("view", context.database, [ViewBase.metadata], context.settings))
     return app

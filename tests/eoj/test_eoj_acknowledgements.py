@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from datetime import timedelta
 
+from actor_tokens import operator
 from fastapi.testclient import TestClient
 from hco_flow import send, status, switches
 
@@ -110,9 +111,9 @@ def test_a_delayed_acknowledgement_arrives_when_due_on_the_sandbox_clock(client:
     switches(client, delay_minutes=10)
     sent = send(client)
     assert sent["ack"] == "pending"
-    assert client.post("/lps/outbox/deliver").json()["delivered"] == []
+    assert operator(client).post("/lps/outbox/deliver").json()["delivered"] == []
     _later(context, 11)
-    delivered = client.post("/lps/outbox/deliver").json()["delivered"]
+    delivered = operator(client).post("/lps/outbox/deliver").json()["delivered"]
     assert len(delivered) == 1 and "HTTP 202" in delivered[0]
     assert status(client, sent["id"])["ack"] == "ok"
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from actor_tokens import eoj_as
 from fastapi.testclient import TestClient
 from hco_flow import CPR, dds_entries, profile_errors, send
 from sts_client import auth
@@ -107,6 +108,7 @@ def test_the_eoj_speaks_as_the_acute_team_of_its_persona(client: TestClient, con
                                                          persona: str, team_sor: str, team_gln: str,
                                                          team_name: str) -> None:
     context.settings.eoj_persona = persona
+    eoj_as(client, persona)
     sent = send(client)
     bundle = sent["bundle"]
     header = bundle["entry"][0]["resource"]
@@ -124,6 +126,7 @@ def test_the_eoj_speaks_as_the_acute_team_of_its_persona(client: TestClient, con
 
 def test_a_persona_without_an_acute_team_cannot_send(client: TestClient, context: SandboxContext) -> None:
     context.settings.eoj_persona = "system-lps-skodstrup"  # a GP clinic: no acute team in its SOR tree
+    eoj_as(client, "system-lps-skodstrup")
     response = client.post("/eoj/hco", json={"cpr": CPR, "family": "Elmer", "receiver": "52581000016005",
                                              "observations": [{"code": "NPU22089", "value": 6.8}]})
     assert response.status_code == 502
@@ -146,6 +149,7 @@ def test_dds_checks_the_declared_profile_so_what_it_took_had_no_errors(client: T
 def test_a_later_version_keeps_the_sender_of_its_chain(client: TestClient, context: SandboxContext) -> None:
     first = send(client)
     context.settings.eoj_persona = "system-eoj-copenhagen"
+    eoj_as(client, "system-eoj-copenhagen")
     modified = client.post(f"/eoj/hco/{first['id']}/modify", json={"clinical_comment": "Ny vurdering"}).json()
     assert modified["ack"] == "ok"  # the GP links it: same sender as the original
     bundle = modified["bundle"]

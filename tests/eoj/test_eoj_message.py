@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from actor_tokens import operator
 from fastapi.testclient import TestClient
 from hco_flow import AGERSKOV, CPR, SKODSTRUP, order, profile_errors, send, status
 
@@ -128,10 +129,10 @@ def test_endpoint_register_is_seeded_and_editable(client: TestClient) -> None:
     assert all(e["url"].endswith("/lps/ehmi") for e in seeded.values())
     vendor = {"sor": "123456789012", "gln": "5790001111113", "ydernummer": "099999", "name": "Vendor GP",
               "url": "http://127.0.0.1:9/ehmi"}
-    bad = client.put("/eoj/endpoints", json={**vendor, "gln": "5790001111112"})
+    bad = operator(client).put("/eoj/endpoints", json={**vendor, "gln": "5790001111112"})
     assert bad.status_code == 422
     assert "dk-core-gln" in bad.text
-    response = client.put("/eoj/endpoints", json=vendor)
+    response = operator(client).put("/eoj/endpoints", json=vendor)
     assert response.status_code == 200, response.text
     assert response.json()["url"] == vendor["url"]
     # A vendor that cannot be reached: the message is kept, unacknowledged, and the failure shown.

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from actor_tokens import operator
 from fastapi.testclient import TestClient
 from hco_flow import CPR, SKODSTRUP, lps_received, order, send
 from sqlalchemy import inspect
@@ -38,7 +39,7 @@ def medcom_xml(fhir_packages_dir: Path) -> bytes:
 
 def _endpoint(client: TestClient, sor: str = SKODSTRUP, **change: Any) -> dict[str, Any]:
     endpoint = next(e for e in client.get("/eoj/endpoints").json() if e["sor"] == sor)
-    response = client.put("/eoj/endpoints", json={**endpoint, **change})
+    response = operator(client).put("/eoj/endpoints", json={**endpoint, **change})
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
 
@@ -97,7 +98,7 @@ def test_the_endpoint_register_names_the_version_a_receiver_takes(client: TestCl
         "urn:ad:dk:medcom:msg:hco-v1.2:full")
     assert _endpoint(client, hco_version=None)["hco_version"] is None
     assert send(client)["hco_version"] == "1.2"  # the setting's default
-    wrong = client.put("/eoj/endpoints", json={**_endpoint(client), "hco_version": "2.0"})
+    wrong = operator(client).put("/eoj/endpoints", json={**_endpoint(client), "hco_version": "2.0"})
     assert wrong.status_code == 422 and wrong.json()["issue"][0]["expression"] == ["hco_version"]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from actor_tokens import operator
 from fastapi.testclient import TestClient
 from hco_flow import CPR, lps_received
 
@@ -81,9 +82,9 @@ def test_a_held_correction_whose_original_never_comes_is_refused_when_the_hold_e
     assert _post(client, chain[MODIFIED])["verdict"] == "held"
     hold = timedelta(minutes=context.settings.lps_hold_minutes)
     context.clock.travel_to(context.clock.now() + hold - timedelta(seconds=5))
-    assert client.post("/lps/outbox/deliver").json()["released"] == []  # not yet
+    assert operator(client).post("/lps/outbox/deliver").json()["released"] == []  # not yet
     context.clock.travel_to(context.clock.now() + timedelta(seconds=10))
-    (released,) = client.post("/lps/outbox/deliver").json()["released"]
+    (released,) = operator(client).post("/lps/outbox/deliver").json()["released"]
     assert released.startswith("held message answered fatal-error")
     (row,) = lps_received(client, _header(chain[MODIFIED]))
     assert (row["verdict"], row["ack_code"]) == ("rejected", "fatal-error")

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from actor_tokens import operator
 from fastapi.testclient import TestClient
 from hco_flow import CPR, SKODSTRUP, send, status, switches
 
@@ -55,7 +56,7 @@ def test_each_fault_gets_its_negative_acknowledgement(client: TestClient, contex
         # Held for its original first (it may still come); refused when the hold ends.
         assert result["ack"] == "pending" and result["result"] == "pending"
         context.clock.travel_to(context.clock.now() + timedelta(minutes=context.settings.lps_hold_minutes, seconds=1))
-        assert len(client.post("/lps/outbox/deliver").json()["released"]) == 1
+        assert len(operator(client).post("/lps/outbox/deliver").json()["released"]) == 1
         later = status(client, result["message"])
         codes = [c["code"] for i in later["ack_outcome"]["issue"] for c in i["details"]["coding"]]
         result = {**result, "ack": later["ack"], "issues": codes, "result": "pass" if code in codes else "FAIL"}
@@ -149,7 +150,7 @@ def test_behaviour_switches_are_checked(client: TestClient) -> None:
     assert client.get("/lps/switches").json() == {"mode": "normal", "withhold": False, "twice": False,
                                                   "delay_minutes": 0, "receipt": True}
     for bad in ({"mode": "sometimes"}, {"withhold": "yes"}, {"delay_minutes": -1}, {"colour": "red"}):
-        response = client.put("/lps/switches", json=bad)
+        response = operator(client).put("/lps/switches", json=bad)
         assert response.status_code == 422 and response.json()["resourceType"] == "OperationOutcome"
     switches(client, mode="ok")
     lenient = client.post("/eoj/corpus/run", params={"receiver": SKODSTRUP, "case": "missing-value"}).json()[-1]

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from actor_tokens import operator
 from fastapi.testclient import TestClient
 from hco_flow import SKODSTRUP, lps_received, send
 from lxml import etree
@@ -23,7 +24,7 @@ NS = {"s": SBDH_NS}
 
 def _use_sbdh(client: TestClient, sor: str = SKODSTRUP) -> dict[str, Any]:
     endpoint = next(e for e in client.get("/eoj/endpoints").json() if e["sor"] == sor)
-    response = client.put("/eoj/endpoints", json={**endpoint, "envelope": "sbdh"})
+    response = operator(client).put("/eoj/endpoints", json={**endpoint, "envelope": "sbdh"})
     assert response.status_code == 200, response.text
     assert response.json()["envelope"] == "sbdh"
     return response.json()  # type: ignore[no-any-return]
@@ -163,6 +164,6 @@ def test_the_eoj_takes_acknowledgements_bare_or_enveloped_and_checks_the_envelop
 def test_the_register_knows_only_two_envelopes(client: TestClient) -> None:
     endpoint = next(e for e in client.get("/eoj/endpoints").json() if e["sor"] == SKODSTRUP)
     assert endpoint["envelope"] == "none"
-    response = client.put("/eoj/endpoints", json={**endpoint, "envelope": "soap"})
+    response = operator(client).put("/eoj/endpoints", json={**endpoint, "envelope": "soap"})
     assert response.status_code == 422
     assert response.json()["issue"][0]["expression"] == ["envelope"]

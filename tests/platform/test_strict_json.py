@@ -46,7 +46,7 @@ def test_syntax_errors_keep_their_rule() -> None:
 @pytest.mark.parametrize("path", ["/dds/fhir", "/eoj/messages", "/lps/ehmi", "/conformance/$validate"])
 @pytest.mark.parametrize("body, rule", [(DEEP, "json-depth"), (DUPLICATE, "json-duplicate-key")])
 def test_every_fhir_face_refuses_them_with_400(client: TestClient, path: str, body: bytes, rule: str) -> None:
-    response = client.post(path, content=body, headers={**FHIR, **auth(client, SOURCE_SYSTEM)})
+    response = client.post(path, content=body, headers={**FHIR, **auth(client, SOURCE_SYSTEM, ["dds", "eoj"])})
     assert response.status_code == 400, response.text
     issue = response.json()["issue"][0]
     assert issue["details"]["coding"][0]["code"] == rule

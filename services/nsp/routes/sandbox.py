@@ -1,4 +1,4 @@
-"""NSP's operator faces, for the sandbox's control face (guarded by the composition root like every
+"""NSP's operator faces, for the sandbox's control face (operator only, as every
 operator endpoint; docs/control.md):
 
 * ``POST /sandbox/world``  load a vendor's world file (``services.nsp.world_file``): its citizens,
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from nsp_sandbox.actor_reset import reset_router
+from nsp_sandbox.actor_reset import operator_only, reset_router
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import read_json_object
 from services.nsp.consent import Consent
@@ -28,7 +28,7 @@ LOADED_BY = "sandbox world file"
 
 
 def router(context: SandboxContext, live: LiveWorld, consent: Consent) -> APIRouter:
-    api = APIRouter(tags=["Sandbox"])
+    api = APIRouter(tags=["Sandbox"], dependencies=[Depends(operator_only(context.settings, "NSP's operator face"))])
 
     @api.post("/sandbox/world", summary="Load a world file (operator only; POST /sandbox/world)")
     async def load_world(request: Request) -> dict[str, Any]:
@@ -45,6 +45,7 @@ def router(context: SandboxContext, live: LiveWorld, consent: Consent) -> APIRou
         return {"loaded": {name: len(entries) for name, entries in sections.items()},
                 "personas": sorted(set(personas)), "blocks": [b["id"] for b in blocks]}
 
-    api.include_router(reset_router("nsp", context.database, [NspBase.metadata], keep=("nsp_signing_key",),
+    api.include_router(reset_router("nsp", context.database, [NspBase.metadata], context.settings,
+                                    keep=("nsp_signing_key",),
                                     after=lambda: live.refresh(force=True)))
     return api
