@@ -11,7 +11,9 @@ Rules (ITI TF-3 4.2.2 as used in Denmark, see ``docs/dds.md``):
   ``superseded`` in a provide (MHD UpdateDocumentRefs) must be one that submission replaces
   (``dds-update-document-refs``).
 * Deprecation without replacement (IHE RMU, ITI-92) changes only the status, from ``current`` to
-  ``superseded`` or ``entered-in-error``; every other change is refused.
+  ``superseded`` or ``entered-in-error``; every other change is refused — except that ITI-57 may
+  take a deprecated entry back to ``current`` (Deprecated → Approved, ``restore``) once the XDS face
+  has checked that no other version of that document is current.
 * Only the source that registered an entry changes its status (by RMU or by replacing it): the
   same system identity (the persona of its token), or with access control off — or for an entry
   registered without a token — the same author institution (SOR). "MAY be changed to Deprecated
@@ -89,9 +91,17 @@ def check_relation(relation: Relation, patient: PatientId, target: StoredEntry |
     return issues
 
 
-def check_status_change(entry: StoredEntry, new_status: AvailabilityStatus, expression: str) -> Issue | None:
-    """Whether ``entry`` may move to ``new_status`` by an explicit update (RMU)."""
+#: Statuses ITI-57 may take back to ``current`` (Deprecated → Approved, ITI TF-2b §3.57.4.1.3.3).
+RESTORABLE = frozenset({AvailabilityStatus.SUPERSEDED, AvailabilityStatus.ENTERED_IN_ERROR})
+
+
+def check_status_change(entry: StoredEntry, new_status: AvailabilityStatus, expression: str, *,
+                        restore: bool = False) -> Issue | None:
+    """Whether ``entry`` may move to ``new_status`` by an explicit update (RMU; with ``restore``
+    also ITI-57's Deprecated → Approved)."""
     if new_status in ALLOWED_STATUS_CHANGES[entry.status]:
+        return None
+    if restore and new_status is AvailabilityStatus.CURRENT and entry.status in RESTORABLE:
         return None
     allowed = ", ".join(sorted(s.value for s in ALLOWED_STATUS_CHANGES[entry.status])) or "none"
     return Issue(

@@ -293,8 +293,10 @@ class Registry:
 
     def change_status(self, entry_id: str, new_status: AvailabilityStatus, now: datetime, *,
                       expected_version: int | None, reason: str, expression: str,
-                      submitter: str | None = None, institutions: frozenset[str] | None = None) -> StoredEntry:
-        """Move an entry to ``new_status`` under the lifecycle rules; the entry itself is kept.
+                      submitter: str | None = None, institutions: frozenset[str] | None = None,
+                      restore: bool = False) -> StoredEntry:
+        """Move an entry to ``new_status`` under the lifecycle rules; the entry itself is kept
+        (``restore``: ITI-57's Deprecated → Approved, ``lifecycle.check_status_change``).
 
         Only the source that registered the entry may (``lifecycle.check_owner``): the same
         ``submitter`` (token persona), or with access control off the same author ``institutions``.
@@ -318,7 +320,7 @@ class Registry:
                 raise RegistryError([owner])
             if entry.status is new_status:
                 return entry
-            problem = lifecycle.check_status_change(entry, new_status, expression)
+            problem = lifecycle.check_status_change(entry, new_status, expression, restore=restore)
             if problem is not None:
                 raise RegistryError([problem])
             return self._set_status(session, entry, new_status, now, reason, expression)
