@@ -12,7 +12,9 @@ Rules (ITI TF-3 4.2.2 as used in Denmark, see ``docs/dds.md``):
   (``dds-update-document-refs``).
 * Deprecation without replacement (IHE RMU, ITI-92) changes only the status, from ``current`` to
   ``superseded`` or ``entered-in-error``; every other change is refused, deprecating an entry
-  already deprecated too (a no-op is only ``current`` → ``current``).
+  already deprecated too (a no-op is only ``current`` → ``current``) — except that ITI-57 may
+  take a deprecated entry back to ``current`` (Deprecated → Approved, ``restore``) once the XDS face
+  has checked that no other version of that document is current.
 * Every status change (by replacement or deprecation, over any face) is one compare-and-set in the
   registry's storage: of concurrent changes to one entry exactly one wins; the others are refused
   whole, as they would be had they come after it.
@@ -25,7 +27,7 @@ Rules (ITI TF-3 4.2.2 as used in Denmark, see ``docs/dds.md``):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from nsp_sandbox.outcome import Issue
 from services.dds.domain import (
@@ -93,9 +95,17 @@ def check_relation(relation: Relation, patient: PatientId, target: StoredEntry |
     return issues
 
 
-def check_status_change(entry: StoredEntry, new_status: AvailabilityStatus, expression: str) -> Issue | None:
-    """Whether ``entry`` may move to ``new_status`` by an explicit update (RMU)."""
+#: Statuses ITI-57 may take back to ``current`` (Deprecated → Approved, ITI TF-2b §3.57.4.1.3.3).
+RESTORABLE = frozenset({AvailabilityStatus.SUPERSEDED, AvailabilityStatus.ENTERED_IN_ERROR})
+
+
+def check_status_change(entry: StoredEntry, new_status: AvailabilityStatus, expression: str, *,
+                        restore: bool = False) -> Issue | None:
+    """Whether ``entry`` may move to ``new_status`` by an explicit update (RMU; with ``restore``
+    also ITI-57's Deprecated → Approved)."""
     if new_status in ALLOWED_STATUS_CHANGES[entry.status]:
+        return None
+    if restore and new_status is AvailabilityStatus.CURRENT and entry.status in RESTORABLE:
         return None
     allowed = ", ".join(sorted(s.value for s in ALLOWED_STATUS_CHANGES[entry.status])) or "none"
     return Issue(
@@ -108,14 +118,16 @@ def check_status_change(entry: StoredEntry, new_status: AvailabilityStatus, expr
     )
 
 
-def check_expected_status(entry: StoredEntry, expected: AvailabilityStatus | None, expression: str) -> Issue | None:
-    """Whether ``entry`` has the status the request says it has (ITI-57 ``OriginalStatus``; None: no
-    condition)."""
-    if expected is None or entry.status is expected:
+def check_expected_status(entry: StoredEntry, expected: Collection[AvailabilityStatus] | None,
+                          expression: str) -> Issue | None:
+    """Whether ``entry`` has one of the statuses the request says it has (ITI-57 ``OriginalStatus``:
+    Deprecated is ``superseded`` or ``entered-in-error``; None: no condition)."""
+    if expected is None or entry.status in expected:
         return None
+    named = " or ".join(f"'{s.value}'" for s in sorted(expected, key=lambda s: s.value))
     return Issue(
         "error", "conflict",
-        f"The request expects DocumentReference/{entry.id} to be '{expected.value}'; it is '{entry.status.value}'",
+        f"The request expects DocumentReference/{entry.id} to be {named}; it is '{entry.status.value}'",
         expression=expression, source=RULE_SOURCE, rule="dds-expected-status", ihe_code="XDSMetadataUpdateError",
     )
 

@@ -8,7 +8,7 @@ submissions race.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -299,9 +299,11 @@ class Registry:
     def change_status(self, entry_id: str, new_status: AvailabilityStatus, now: datetime, *,
                       expected_version: int | None, reason: str, expression: str,
                       submitter: str | None = None, institutions: frozenset[str] | None = None,
-                      expected_status: AvailabilityStatus | None = None, comment: str | None = None) -> StoredEntry:
+                      expected_status: Collection[AvailabilityStatus] | None = None, comment: str | None = None,
+                      restore: bool = False) -> StoredEntry:
         """Move an entry to ``new_status`` under the lifecycle rules; the entry itself is kept (with
-        ``comment``: its ``description`` becomes the reason given).
+        ``comment``: its ``description`` becomes the reason given; ``restore``: ITI-57's Deprecated →
+        Approved, ``lifecycle.check_status_change``).
 
         Only the source that registered the entry may (``lifecycle.check_owner``): the same
         ``submitter`` (token persona), or with access control off the same author ``institutions``.
@@ -315,13 +317,13 @@ class Registry:
         try:
             with storage.write_transaction(self.database) as session:
                 entry = self._entry_to_change(session, entry_id, new_status, expression, expected_version,
-                                              expected_status, submitter, institutions)
+                                              expected_status, submitter, institutions, restore)
                 if entry.status is new_status:
                     return entry  # current → current: nothing to change
                 if not storage.set_status(session, entry, new_status, now, comment):
                     # Lost to a concurrent change (PostgreSQL: the guarded UPDATE waited for it).
                     self._entry_to_change(session, entry_id, new_status, expression, expected_version,
-                                          expected_status, submitter, institutions)
+                                          expected_status, submitter, institutions, restore)
                     raise RegistryError([_concurrent_change(f"DocumentReference/{entry_id}", expression)])
                 self._record_status(session, entry, new_status, now, reason)
                 row = session.scalars(select(DocumentEntryRow).where(DocumentEntryRow.pk == entry.pk)
@@ -333,8 +335,9 @@ class Registry:
             raise RegistryError([_concurrent_change(f"DocumentReference/{entry_id}", expression)]) from exc
 
     def _entry_to_change(self, session: Session, entry_id: str, new_status: AvailabilityStatus, expression: str,
-                         expected_version: int | None, expected_status: AvailabilityStatus | None,
-                         submitter: str | None, institutions: frozenset[str] | None) -> StoredEntry:
+                         expected_version: int | None, expected_status: Collection[AvailabilityStatus] | None,
+                         submitter: str | None, institutions: frozenset[str] | None,
+                         restore: bool = False) -> StoredEntry:
         """The entry as it is now, once every rule of a status change to ``new_status`` holds for it
         (``RegistryError`` naming the first that does not)."""
         row = session.scalars(select(DocumentEntryRow).where(DocumentEntryRow.id == entry_id)
@@ -354,7 +357,7 @@ class Registry:
         problem = owner or lifecycle.check_expected_status(entry, expected_status, expression)
         unchanged_current = entry.status is new_status is AvailabilityStatus.CURRENT
         if problem is None and not unchanged_current:
-            problem = lifecycle.check_status_change(entry, new_status, expression)
+            problem = lifecycle.check_status_change(entry, new_status, expression, restore=restore)
         if problem is not None:
             raise RegistryError([problem])
         return entry

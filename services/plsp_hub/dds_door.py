@@ -3,8 +3,9 @@
 ``NSP_SANDBOX_PLSP_DDS_TRANSPORT=mhd`` (default): ITI-65 (a DocumentReference without Binary whose
 ``attachment.url`` is the hub's retrieve URL) and an ITI-92 status update to withdraw. ``xds``: the same
 DocumentReference mapped to an on-demand DocumentEntry (its retrieve URL in the ``URI`` slot) and sent
-as ITI-61 to DROS over DGWS with the hub's system ID card; withdrawal is an ITI-57 deprecation (XDS has
-one status for both ``superseded`` and ``entered-in-error``: Deprecated, dds-nsp.md §3.3).
+as ITI-61 to DROS over DGWS with the hub's system ID card; withdrawal is an ITI-57 deprecation, which DDS
+stores as a retraction (``entered-in-error``): ITI-57 carries only Deprecated, so a withdrawal that is
+``superseded`` over MHD ends ``entered-in-error`` here (docs/xds.md, "Statuses").
 """
 
 from __future__ import annotations

@@ -120,12 +120,13 @@ def about(request: ProvideAndRegisterDocumentSetRequest, cpr: str) -> None:
                 slot.values = [value.replace(CPR, cpr) for value in slot.values]
 
 
-def find_and_retrieve(client: Any, cpr: str, entry_uuid: str) -> tuple[dict[str, Any], bytes]:
-    """ITI-67 (current entries of ``cpr``) then ITI-68 of the entry, as the reader GP with a relation."""
+def find_and_retrieve(client: Any, cpr: str, entry_uuid: str,
+                      statuses: str = "current,superseded") -> tuple[dict[str, Any], bytes]:
+    """ITI-67 (the entries of ``cpr`` in ``statuses``) then ITI-68 of the entry, as the reader GP with a relation."""
     add_relation(client, READER, cpr)
     headers = auth(client, READER)
     found = client.get("/dds/fhir/DocumentReference", params={
-        "patient.identifier": f"urn:oid:1.2.208.176.1.2|{cpr}", "status": "current,superseded"}, headers=headers)
+        "patient.identifier": f"urn:oid:1.2.208.176.1.2|{cpr}", "status": statuses}, headers=headers)
     assert found.status_code == 200, found.text
     resources = [e["resource"] for e in found.json().get("entry", [])]
     matching = [r for r in resources if any(i.get("value") == entry_uuid for i in r.get("identifier", []))]

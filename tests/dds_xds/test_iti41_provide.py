@@ -3,6 +3,7 @@ CDA through the ITI-65 pipeline, as a vendor calls it (DGWS card from the sandbo
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -11,8 +12,9 @@ from xds_support import ACTIONS, envelope, idcard, payload, post, registry_error
 
 from nsp_sandbox.config import Strictness
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.xds import vocabulary as v
 from nsp_sandbox.xds.ebrim import write_provide_and_register
-from nsp_sandbox.xds.rim import Slot
+from nsp_sandbox.xds.rim import Association, Classification, RegistryPackage, Slot
 from nsp_sandbox.xds.soap import SoapVersion
 
 
@@ -115,3 +117,24 @@ def test_soap12_provide_is_answered_in_soap12(xds: Any, context: SandboxContext)
     assert response.status_code == 200, response.text[:2000]
     assert b"http://www.w3.org/2003/05/soap-envelope" in response.content
     assert status_word(payload(response)) == "PartialSuccess"
+
+
+def test_a_folder_is_refused_by_name_and_nothing_registered(xds: Any, context: SandboxContext) -> None:
+    _strict(context, Strictness.WARNING)
+    request = fresh(capture_request())
+    entry_uuid = with_uuid_ids(request)
+    submission = request.submission
+    folder_id = f"urn:uuid:{uuid.uuid4()}"
+    folder = RegistryPackage(id=folder_id, classifications=[Classification(
+        id=f"urn:uuid:{uuid.uuid4()}", classification_node=v.FOLDER_NODE, classified_object=folder_id)])
+    in_folder = Association(id=f"urn:uuid:{uuid.uuid4()}", association_type=v.ASSOC_HAS_MEMBER,
+                            source_object=folder_id, target_object=entry_uuid)
+    submission.objects += [folder, in_folder]
+    answer = payload(provide(xds, request))
+    assert status_word(answer) == "Failure"
+    rs_error = "{urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0}RegistryError"
+    refused = {e.get("location"): e.get("errorCode") for e in answer.iter(rs_error) if "dds-no-folders"
+               in (e.get("codeContext") or "")}
+    assert refused == {f"RegistryPackage[@id='{folder_id}']": "XDSRegistryMetadataError",
+                       f"Association[@id='{in_folder.id}']": "XDSRegistryMetadataError"}
+    assert _registry(xds).get_entry(entry_uuid.removeprefix("urn:uuid:")) is None  # nothing half-stored

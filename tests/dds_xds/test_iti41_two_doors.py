@@ -1,6 +1,7 @@
 """One store, two doors: a document provided by ITI-41 (inline base64 or MTOM/XOP) is found by
-ITI-67 and retrieved by ITI-68 byte-exact; a replacement through ITI-41 and a deprecation through
-ITI-57 show on the MHD face as ``superseded``, the entries kept."""
+ITI-67 and retrieved by ITI-68 byte-exact; a replacement through ITI-41 shows on the MHD face as
+``superseded`` and a deprecation through ITI-57 as ``entered-in-error`` (the MHD face's retraction),
+the entries kept."""
 
 from __future__ import annotations
 
@@ -58,5 +59,5 @@ def test_mtom_provide_and_replacement_and_deprecation(xds: Any, context: Sandbox
     assert new["relatesTo"][0]["code"] == "replaces"
 
     assert status_word(_update(xds, new_uuid)) == "Success"
-    deprecated, _ = find_and_retrieve(xds, CPR, new_uuid)
-    assert deprecated["status"] == "superseded"
+    deprecated, _ = find_and_retrieve(xds, CPR, new_uuid, "entered-in-error")
+    assert deprecated["status"] == "entered-in-error"

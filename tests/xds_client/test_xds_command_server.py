@@ -1,5 +1,6 @@
 """``nsp-sandbox xds find`` and ``xds retrieve`` as a vendor would run them, against a real sandbox server
-(``nsp-sandbox up``): a document provided over MHD is found over ITI-18 and retrieved over ITI-43."""
+(``nsp-sandbox up``): a document provided over MHD is found over ITI-18 and retrieved over ITI-43 — by the
+sandbox's CLI, and by zeep, an independent SOAP stack (``zeep_consumer``)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ import httpx2 as httpx
 import pytest
 from servers import free_port
 from sts_client import auth
+from zeep_consumer import Professional, entries, external_id, find_documents, retrieve, session_for, slot
 
 from nsp_sandbox.mhd_source import Coding, DocumentMetadata, Organisation, PatientInfo, provide_bundle
 
+UNIQUE_ID_SCHEME = "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab"  # XDSDocumentEntry.uniqueId
 GRETHE = "0602631234"  # listed at Skødstrup Lægepraksis: gp-skodstrup has a treatment relation
 
 
@@ -51,11 +54,11 @@ def server(tmp_path_factory: pytest.TempPathFactory, fhir_packages_dir: Path) ->
             proc.kill()
 
 
-def _provide(base: str, content: bytes) -> str:
+def _provide(base: str, content: bytes, unique_id: str = "urn:uuid:5b0e6f0a-3c1d-4e2f-8a9b-0c1d2e3f4a5b") -> str:
     meta = DocumentMetadata(
         patient=PatientInfo(GRETHE, "KGBTest", ("Grethe",), "female", "1963-02-06"),
         author=Organisation("937961000016000", "Aarhus Kommune", "5790000123117"),
-        unique_id="urn:uuid:5b0e6f0a-3c1d-4e2f-8a9b-0c1d2e3f4a5b", title="Kommunale prøvesvar",
+        unique_id=unique_id, title="Kommunale prøvesvar",
         type=Coding("urn:oid:1.2.208.184.100.1", "HCOM"),
         category=Coding("http://medcomfhir.dk/ig/document/CodeSystem/MedCom-ihe-classcode-CS-TEMP", "001"),
         format=Coding("http://medcomfhir.dk/ig/xdsdocuments/CodeSystem/MedComHCOFormatCodeCS",
@@ -91,3 +94,17 @@ def test_find_and_retrieve_over_xds_from_the_command_line(server: str, tmp_path:
     assert retrieved.returncode == 0, retrieved.stdout + retrieved.stderr
     assert "ITI-43: Success" in retrieved.stdout and "attachment <" in retrieved.stdout
     assert out.read_bytes() == content
+
+
+def test_zeep_over_http_finds_and_retrieves_through_dgws(server: str) -> None:
+    """An independent SOAP stack (zeep, ``zeep_consumer``) against the running sandbox over HTTP."""
+    content = b"<pr\xc3\xb8vesvar>zeep</pr\xc3\xb8vesvar>"
+    unique_id = _provide(server, content, "urn:uuid:6c1f7a1b-4d2e-4f30-9bac-1d2e3f4a5b6c")
+    session = session_for(None)
+    card = session.post(f"{server}/nsp/sts/idcard", json={"persona": "gp-skodstrup"}, timeout=30).content
+    who = Professional("1203701235", "SK7T1", "52581000016005", GRETHE)
+    answer = find_documents(server, session, card, who)
+    assert answer.status == "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success"
+    [entry] = [e for e in entries(answer) if external_id(e, UNIQUE_ID_SCHEME) == unique_id]
+    retrieved = retrieve(server, session, card, who, slot(entry, "repositoryUniqueId")[0], unique_id)
+    assert [d.Document for d in retrieved.DocumentResponse] == [content]

@@ -78,7 +78,7 @@ def test_provided_by_iti41_is_found_by_iti67_and_retrieved_byte_exact_then_depre
         accepted("ITI-57", _xds(sandbox, context, "system-plsp").deprecate(update))
     assert refused.value.response.errors[0].error_code == "XDSMetadataUpdateError"
     assert accepted("ITI-57", xds.deprecate(update)).status_word == "Success"
-    assert _entry(sandbox, entry_id)["status"] == "superseded"
+    assert _entry(sandbox, entry_id)["status"] == "entered-in-error"
 
 
 def test_a_replacement_by_iti41_supersedes_an_entry_provided_by_iti65(sandbox: TestClient,
@@ -114,8 +114,8 @@ def test_demo_hco_over_xds_reaches_the_same_chain_as_over_mhd(sandbox: TestClien
     assert _entry(sandbox, first)["status"] == "superseded"
     replacement = _entry(sandbox, second)
     assert replacement["relatesTo"][0]["code"] == "replaces"
-    # XDS.b has one deprecated status: the retraction shows as superseded, where ITI-92 says entered-in-error.
-    assert replacement["status"] == "superseded"
+    # the retraction (ITI-57 Deprecated) ends where the MHD door's (ITI-92 entered-in-error) does
+    assert replacement["status"] == "entered-in-error"
 
 
 GRETHE = "0602631234"  # listed at Skødstrup Lægepraksis: gp-skodstrup has a treatment relation

@@ -62,6 +62,7 @@ from nsp_sandbox.xds.ebrim import Code, SubmitObjectsRequest, authors, codes, id
 from nsp_sandbox.xds.errors import XdsWireError
 from nsp_sandbox.xds.hl7v2 import XCN, XON, parse_dtm
 from nsp_sandbox.xds.rim import Association, ExtrinsicObject, RegistryObject, RegistryPackage
+from services.dds.xds.folders import folder_issues
 
 RFC3986 = "urn:ietf:rfc:3986"
 LIST_TYPES = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes"
@@ -405,7 +406,7 @@ def to_transaction(request: SubmitObjectsRequest, documents: Mapping[str, bytes]
 
     ``documents``: each DocumentEntry's bytes by its id (ITI-41's ``xdsb:Document``); ``on_demand``
     (ITI-61): the entries are On-Demand ones, generated at ``source_urls[id]``. Findings of the
-    conversion itself (a Document no entry describes, an entry of the wrong objectType) are in
+    conversion itself (a Document no entry describes, an entry of the wrong objectType, a Folder) are in
     :attr:`Conversion.issues`. Raises ``XdsWireError`` for metadata that cannot be read at all.
     """
     sset = request.submission_set
@@ -431,6 +432,7 @@ def to_transaction(request: SubmitObjectsRequest, documents: Mapping[str, bytes]
         drs.append((full_url, document_reference(request, entry, entry_uuid, documents.get(entry.id), source_url),
                     entry))
         member_urls.append(full_url)
+    conversion.issues += folder_issues(request)
     for document_id in documents:
         if document_id not in {e.id for e in entries}:
             conversion.issues.append(_issue(

@@ -2,7 +2,7 @@
 
 :func:`soap_router` answers ``POST {path}``: it reads the body (plain SOAP or MTOM/XOP,
 ``nsp_sandbox.xds.mtom``), checks the DGWS headers (``nsp_sandbox.dgws.security``) against the
-trusted STS certificates — the sandbox STS's own, fetched from NSP over HTTP, plus
+trusted STS certificates — the sandbox STS's own, fetched from NSP over HTTP (then kept), plus
 ``NSP_SANDBOX_DGWS_TRUSTED_STS_CERTS`` — on the sandbox clock with the configured skew (level 4 for
 a health professional's look-up), maps the ID card (and the HSUID header when the endpoint takes
 one) to the acting :class:`~nsp_sandbox.tokens.Principal` (``services.dds.xds.principal``), and
@@ -17,9 +17,11 @@ face cannot read is a SOAP ``Sender`` fault (HTTP 500, SOAP 1.1 §6.2 / SOAP 1.2
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from cryptography import x509
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from lxml import etree
@@ -39,6 +41,7 @@ from nsp_sandbox.dgws.settings import dgws_settings
 from nsp_sandbox.dgws.trust import sandbox_sts_certificate, trusted_sts
 from nsp_sandbox.fhir_http import read_body
 from nsp_sandbox.outcome import FhirError
+from nsp_sandbox.peers import Peers
 from nsp_sandbox.tokens import Principal
 from nsp_sandbox.xds.errors import XdsWireError
 from nsp_sandbox.xds.mtom import SoapMessage, package, parse_message
@@ -140,15 +143,37 @@ async def serve(deps: Deps, request: Request, handlers: Mapping[str, Handler], h
 
 
 async def verify(deps: Deps, envelope: Envelope) -> VerifiedRequest:
-    """The DGWS check on the sandbox clock (``DgwsFault`` when it fails). DGWS 1.0.1 defines its header
+    """The DGWS check on the sandbox clock (``DgwsFault`` when it fails), against the sandbox STS's
+    certificate (kept per sandbox, fetched again when a card's signer is not the one kept) and the
+    configured trusted STS certificates. DGWS 1.0.1 defines its header
     blocks for SOAP 1.1; the same blocks are read from a SOAP 1.2 envelope's header too (IHE's own
     transactions are SOAP 1.2), and such a request is answered in SOAP 1.2."""
     try:
         settings = dgws_settings()
     except ValueError as error:  # an unreadable trusted-certificate file or a malformed skew: the sandbox's fault
         raise DgwsFault("processing_problem", f"The DGWS settings cannot be read: {error}") from error
-    trusted = trusted_sts(await sandbox_sts_certificate(deps.context.peers), settings)
-    return check_security(envelope.root, trusted, deps.context.clock.now(), skew_seconds=settings.clock_skew_seconds)
+    peers, now = deps.context.peers, deps.context.clock.now()
+    known = peers in _STS_CERTIFICATES
+    try:
+        trusted = trusted_sts(await _sts_certificate(peers, fresh=False), settings)
+        return check_security(envelope.root, trusted, now, skew_seconds=settings.clock_skew_seconds)
+    except DgwsFault as fault:
+        if not known or fault.code != "invalid_certificate":
+            raise
+    # the card's signer is not the STS certificate known so far: NSP's STS may have a new one
+    trusted = trusted_sts(await _sts_certificate(peers, fresh=True), settings)
+    return check_security(envelope.root, trusted, now, skew_seconds=settings.clock_skew_seconds)
+
+
+#: The sandbox STS's certificate per sandbox (its Peers), fetched from NSP once, as the MHD face keeps
+#: the STS's JWKS, and again when a card's signer is not it.
+_STS_CERTIFICATES: weakref.WeakKeyDictionary[Peers, x509.Certificate] = weakref.WeakKeyDictionary()
+
+
+async def _sts_certificate(peers: Peers, *, fresh: bool) -> x509.Certificate:
+    if fresh or peers not in _STS_CERTIFICATES:
+        _STS_CERTIFICATES[peers] = await sandbox_sts_certificate(peers)
+    return _STS_CERTIFICATES[peers]
 
 
 def fault_for(error: FhirError) -> DgwsFault:

@@ -30,6 +30,7 @@ from nsp_sandbox.tokens import Principal
 from nsp_sandbox.xds import namespaces as ns
 from nsp_sandbox.xds import vocabulary as v
 from nsp_sandbox.xds.errors import XdsWireError
+from nsp_sandbox.xds.from_mhd import unique_id_of
 from nsp_sandbox.xds.registry_response import RegistryError, RegistryResponse
 from nsp_sandbox.xds.retrieve import (
     DocumentRequest,
@@ -42,7 +43,6 @@ from services.dds.access import address_protection
 from services.dds.access.guard import ReadGrant
 from services.dds.domain import ObjectType, StoredEntry
 from services.dds.mhd.deps import Deps
-from services.dds.xds import ebrim_view as view
 from services.dds.xds.face import XdsAnswer, XdsCall, soap_router
 from services.dds.xds.stored_queries import entries_named
 
@@ -77,7 +77,7 @@ class RetrieveSteps:
     def _resolve(self) -> None:
         wanted = [r.document_unique_id.strip() for r in self.requests if self._ours(r)]
         for entry in entries_named(self.deps.registry, [], wanted):
-            self.entries[view.unique_id_of(entry.resource, entry.unique_id)] = entry
+            self.entries[unique_id_of(entry.resource, entry.unique_id)] = entry
 
     async def subjects(self, principal: Principal | None) -> list[str]:
         await run_in_threadpool(self._resolve)

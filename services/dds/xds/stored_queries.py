@@ -28,6 +28,7 @@ from datetime import datetime
 from nsp_sandbox.xds import vocabulary as v
 from nsp_sandbox.xds.ebrim import Code
 from nsp_sandbox.xds.errors import XdsWireError
+from nsp_sandbox.xds.from_mhd import author_classification, unique_id_of
 from nsp_sandbox.xds.hl7v2 import CX
 from nsp_sandbox.xds.query import AdhocQueryRequest
 from nsp_sandbox.xds.rim import Association
@@ -104,7 +105,7 @@ def entries_named(registry: Registry, uuids: list[str], unique_ids: list[str]) -
         return []
     page = registry.find_entries(EntryQuery(
         patients=[], tokens=[("identifier", [TokenValue(None, c) for c in sorted(candidates)])], count=PAGE))
-    return [e for e in page.items if e.entry_uuid in uuids or view.unique_id_of(e.resource, e.unique_id) in unique_ids]
+    return [e for e in page.items if e.entry_uuid in uuids or unique_id_of(e.resource, e.unique_id) in unique_ids]
 
 
 class StoredQuery:
@@ -226,7 +227,7 @@ class StoredQuery:
             return False
         authors = self.request.values(f"{_DE}AuthorPerson")
         if authors:
-            author = view.author_classification(entry.resource, entry.entry_uuid, v.DE_AUTHOR)
+            author = author_classification(entry.resource, entry.entry_uuid, v.DE_AUTHOR)
             person = author.slot_value("authorPerson") if author is not None else None
             if person is None or not _like(authors, person):
                 return False
@@ -291,7 +292,7 @@ def _named_entries(query: StoredQuery, world: World) -> list[StoredEntry]:
     uuids = set(request.values(f"{_DE}EntryUUID"))
     unique_ids = set(request.values(f"{_DE}UniqueId"))
     return [e for e in world.entries if e.entry_uuid in uuids
-            or view.unique_id_of(e.resource, e.unique_id) in unique_ids]
+            or unique_id_of(e.resource, e.unique_id) in unique_ids]
 
 
 def _find_documents(query: StoredQuery, world: World) -> Found:
