@@ -59,7 +59,8 @@ def extended(base: World, files: list[dict[str, list[dict[str, Any]]]]) -> World
             professionals[p["id"]] = Professional(p["id"], p["name"], p["cpr"], p["authorisation"], p["role"],
                                                   p["organisation"])
         for s in sections.get("systems", []):
-            systems[s["id"]] = System(s["id"], s["name"], s["kind"], s.get("organisation"), s.get("certificate"))
+            systems[s["id"]] = System(s["id"], s["name"], s["kind"], s.get("organisation"),
+                                        rights=tuple(s.get("rights", ())), certificate=s.get("certificate"))
         for r in sections.get("relatives", []):
             if r["basis"] == "custody":
                 child = citizens[r["acts_for"]]

@@ -39,7 +39,7 @@ SECTIONS: dict[str, dict[str, tuple[str, bool]]] = {
     "professionals": {"id": (TEXT, True), "name": (TEXT, True), "cpr": (TEXT, True), "authorisation": (TEXT, True),
                       "role": (TEXT, True), "organisation": (TEXT, True)},
     "systems": {"id": (TEXT, True), "name": (TEXT, True), "kind": (TEXT, True), "organisation": (TEXT, False),
-                "certificate": (TEXT, False)},
+                "certificate": (TEXT, False), "rights": (TEXTS, False)},
     "relations": {"professional": (TEXT, True), "cpr": (TEXT, True), "valid_from": (DAY, False),
                   "valid_to": (DAY, False)},
     "blocks": {"cpr": (TEXT, True), "who": (OBJECT, True), "include_sub_units": (FLAG, False),
@@ -47,6 +47,7 @@ SECTIONS: dict[str, dict[str, tuple[str, bool]]] = {
                "data_to": (INSTANT, False)},
 }
 BASES = ("custody", "power-of-attorney")
+SYSTEM_RIGHTS = ("brs-register",)  # a system may register treatment relations for its own staff (BRS)
 MAX_ENTRIES = 5000
 
 
@@ -176,6 +177,9 @@ def _references(reader: _Reader, sections: dict[str, list[dict[str, Any]]]) -> N
                 x509.load_pem_x509_certificate(system["certificate"].encode())
             except ValueError:
                 problem(f"systems[{i}].certificate", "'certificate' is an X.509 certificate in PEM")
+        for right in system.get("rights", ()):
+            if right not in SYSTEM_RIGHTS:
+                problem(f"systems[{i}].rights", f"Unknown right '{right}' (known: {', '.join(SYSTEM_RIGHTS)})")
     for i, relation in enumerate(sections["relations"]):
         if relation["professional"] not in professionals:
             problem(f"relations[{i}].professional", f"No professional with persona id {relation['professional']}")

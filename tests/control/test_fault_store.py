@@ -86,7 +86,7 @@ def test_the_gp_inbox_s_own_switches_show_in_the_list_and_go_off_with_the_rest(o
     assert off.status_code == 200, off.text
     assert all(s["state"] == {"on": False} for s in off.json())
     assert operator.get("/lps/switches").json() == {"mode": "normal", "withhold": False, "twice": False,
-                                                    "delay_minutes": 0}
+                                                    "delay_minutes": 0, "receipt": True}
 
 
 @pytest.mark.parametrize("path, body, field", [

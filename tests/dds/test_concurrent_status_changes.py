@@ -172,7 +172,7 @@ def test_concurrent_iti57_deprecations_have_one_winner(racers: Racers, mhd: Mhd,
         responses = racers.race([_iti57(card, target) for _ in range(WIDTH)])
         _one_winner(responses, lambda r: _xds_status(r) == "Success",
                     lambda r: _xds_status(r) == "Failure" and _xds_codes(r) == {"XDSMetadataUpdateError"})
-        assert _status_of(context, target) == ("superseded", 2, 1, 0)
+        assert _status_of(context, target) == ("entered-in-error", 2, 1, 0)
 
 
 #: An ITI-41 costs more than an ITI-65 (a DGWS card verified, the CDA read); it reaches the same
