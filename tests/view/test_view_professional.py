@@ -53,7 +53,7 @@ def test_no_treatment_relation_means_no_access(client: TestClient) -> None:
 
 def test_a_block_empties_the_view_and_vaerdispring_with_a_reason_shows_the_data(client: TestClient) -> None:
     seeding.hco(client, CITIZEN)
-    seeding.block(client, CITIZEN, {"type": "organisation", "id": GP_ORGANISATION}, include_sub_units=True)
+    seeding.block(client, CITIZEN, {"type": "professional", "id": "SK7T1"})
     sign_in(client, GP)
     empty = client.get(f"/view/borger/{CITIZEN}")
     assert empty.status_code == 200
