@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import seeding
 from fastapi.testclient import TestClient
-from view_support import CITIZEN, GP, GP_ORGANISATION, STRANGER, csrf, sign_in
+from view_support import CITIZEN, GP, STRANGER, csrf, sign_in
 
 
 def minlog(client: TestClient) -> list[dict]:  # type: ignore[type-arg]
