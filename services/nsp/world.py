@@ -60,6 +60,7 @@ class Citizen:
     name_and_address_protected: bool = False  # CPR protection type 00001
     deceased: date | None = None
     custodial_parents: tuple[str, ...] = ()
+    guardian: str | None = None  # a værge appointed for an adult (acts for them regardless of age)
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ class World:
         people = read("citizens.json")
         citizens = [Citizen(c["cpr"], c["name"], c.get("gp"), c.get("address"), bool(c.get("ecpr")),
                             bool(c.get("name_and_address_protected")), _date(c.get("deceased")),
-                            tuple(c.get("custodial_parents", ()))) for c in people["citizens"]]
+                            tuple(c.get("custodial_parents", ())), c.get("guardian")) for c in people["citizens"]]
         powers = [PowerOfAttorney(p["grantor"], p["proxy"], p["scope"], _date(p.get("valid_from")),
                                   _date(p.get("valid_to"))) for p in people.get("powers_of_attorney", [])]
         staff = read("professionals.json")
@@ -207,21 +208,29 @@ class World:
     def grantors(self, proxy_cpr: str, now: datetime) -> list[str]:
         return sorted(self.powers_of(proxy_cpr, now))
 
+    def wards(self, guardian_cpr: str, now: datetime) -> list[str]:
+        """The living citizens ``guardian_cpr`` is værge for."""
+        today = now.date()
+        return [c.cpr for c in self.citizens.values() if c.guardian == guardian_cpr
+                and (c.deceased is None or c.deceased > today)]
+
     def acts_for(self, cpr: str, now: datetime) -> list[str]:
-        """The CPRs ``cpr`` may act for at ``now``: children under 15 in custody, fuldmagt grantors."""
-        return sorted(set(self.children_in_custody(cpr, now)) | set(self.grantors(cpr, now)))
+        """The CPRs ``cpr`` may act for at ``now``: children under 15 in custody, wards, fuldmagt grantors."""
+        return sorted(set(self.acting_as(cpr, now)))
 
     def acting_as(self, cpr: str, now: datetime) -> dict[str, str]:
-        """How ``cpr`` acts for each citizen they act for: ``parent`` (custody of a child under 15) or
-        ``fuldmagt``; a parent who also holds a fuldmagt acts as parent."""
+        """How ``cpr`` acts for each citizen they act for: ``parent`` (custody of a child under 15),
+        ``guardian`` (værge) or ``fuldmagt``; custody and guardianship go before a fuldmagt."""
         out = {grantor: "fuldmagt" for grantor in self.grantors(cpr, now)}
+        out.update({ward: "guardian" for ward in self.wards(cpr, now)})
         out.update({child: "parent" for child in self.children_in_custody(cpr, now)})
         return out
 
     def relatives(self) -> list[str]:
-        """Citizens who are custodial parents or fuldmagt proxies."""
+        """Citizens who are custodial parents, guardians (værger) or fuldmagt proxies."""
         parents = {p for c in self.citizens.values() for p in c.custodial_parents}
-        return sorted(parents | {p.proxy for p in self.powers})
+        guardians = {c.guardian for c in self.citizens.values() if c.guardian}
+        return sorted(parents | guardians | {p.proxy for p in self.powers})
 
 
 @cache

@@ -42,3 +42,14 @@ def test_a_fuldmagt_lapses_when_the_grantor_dies(client: TestClient, mhd: Mhd, c
     context.clock.travel_to(datetime(2025, 11, 3, 12, tzinfo=UTC))
     refused = find(client, "relative-0505059996", ERIK)
     assert refused.status_code == 403 and "acts for" in refused.text
+
+
+def test_a_guardian_reads_for_the_ward_and_both_logs_say_so(client: TestClient, mhd: Mhd) -> None:
+    william, sebastian = "2701779899", "1911629885"  # Sebastian Friis is William's værge
+    entry_id = mhd.provide_hco(william)
+    assert matches(find(client, f"relative-{sebastian}", william)) == [entry_id]
+    [theirs] = min_log(client, william)
+    assert (theirs["user_name"], theirs["user_role"], theirs["acting_as"]) == ("Sebastian Friis", "Værge", None)
+    own = client.get("/nsp/minlog", headers=auth(client, f"relative-{sebastian}"), params={"cpr": sebastian})
+    [mine] = own.json()
+    assert (mine["acting_as"], mine["person_name"]) == ("guardian", "William ManyDiagnoses Thomsen")

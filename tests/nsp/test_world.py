@@ -54,6 +54,7 @@ def test_the_fuldmagt_holder_acts_for_the_grantor(personas: dict[str, dict]) -> 
     assert proxy["acting_as"] == {"2509479989": "fuldmagt"}
     assert personas["relative-0511699884"]["power_of_attorney_scopes"] == {"1911629885": "prøvesvar"}
     assert personas["relative-1502829995"]["acting_as"] == {"0201919990": "fuldmagt", "0505239996": "parent"}
+    assert personas["relative-1911629885"]["acting_as"] == {"2701779899": "guardian"}
 
 
 def test_a_fuldmagt_lapses_when_the_grantor_dies(client: TestClient, context) -> None:  # type: ignore[no-untyped-def]
