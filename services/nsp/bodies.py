@@ -52,6 +52,10 @@ class BlockBody(Strict):
     data_to: str | None = None
 
 
+class NoBody(Strict):
+    """A face that takes no fields (``POST /consent/blocks/{id}/revoke``): an empty body or ``{}``."""
+
+
 class TokenBody(Strict):
     """``POST /sts/token``."""
 
@@ -116,12 +120,17 @@ def parse(model: type[M], body: dict[str, Any]) -> M:
         if unknown:
             names = [_path(tuple(e["loc"])) for e in unknown]
             raise FhirError(422, [Issue("error", "invalid", f"Unknown field '{name}': this face does not take it "
-                                        f"(known: {', '.join(_known(model, name))})", expression=name,
+                                        f"({_known_text(model, name)})", expression=name,
                                         rule=RULE_UNKNOWN, source=SOURCE) for name in names]) from None
         first = errors[0]
         where = _path(tuple(first["loc"])) or None
         raise FhirError(400, Issue("error", "invalid", f"'{where}': {first.get('msg')}", expression=where,
                                    rule="nsp-body")) from None
+
+
+def _known_text(model: type[BaseModel], name: str) -> str:
+    known = _known(model, name)
+    return f"known: {', '.join(known)}" if known else "it takes no fields"
 
 
 def _known(model: type[BaseModel], name: str) -> list[str]:

@@ -121,6 +121,11 @@ def test_unknown_fields_are_refused_on_every_nsp_body(client: TestClient) -> Non
     system = auth(client, "system-dds", "nsp")
     entry = client.post("/nsp/minlog/entries", headers=system, json={"cpr": BRUNO, "activity": "x", "level": 1})
     assert entry.status_code == 422 and entry.json()["issue"][0]["expression"] == ["level"]
+    me = auth(client, f"citizen-{BRUNO}")
+    made = client.post("/nsp/consent/blocks", headers=me, json={"who": {"type": "all"}}).json()
+    revoke = client.post(f"/nsp/consent/blocks/{made['id']}/revoke", headers=me, json={"reason": "x"})
+    assert revoke.status_code == 422 and revoke.json()["issue"][0]["expression"] == ["reason"]
+    assert client.get("/nsp/consent/blocks", headers=me).json()[0]["status"] == "active"
 
 
 def test_not_json_is_refused(client: TestClient) -> None:

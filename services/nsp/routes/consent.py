@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from nsp_sandbox.fhir_http import read_json_object
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.tokens import Principal
-from services.nsp.bodies import BlockBody, parse
+from services.nsp.bodies import BlockBody, NoBody, parse
 from services.nsp.consent import SOURCE, Consent, Creator
 from services.nsp.routes.platform import MAX_BODY, Platform, represented
 
@@ -62,8 +62,9 @@ def router(nsp: Platform, consent: Consent) -> APIRouter:
         return consent.blocks([represented(who, cpr)], clock.now())
 
     @faces.post("/consent/blocks/{block_id}/revoke")
-    def revoke_block(block_id: str, request: Request) -> dict[str, Any]:
+    async def revoke_block(block_id: str, request: Request) -> dict[str, Any]:
         who = nsp.caller(request)
+        parse(NoBody, await read_json_object(request, MAX_BODY))
         represented(who, None)
         return consent.revoke(block_id, who.citizens_represented(), who.persona, clock.now())
 
