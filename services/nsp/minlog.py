@@ -48,9 +48,12 @@ class MinLog:
             raise FhirError(400, Issue("error", "invalid", "A værdispring entry needs its 'reason'",
                                        expression="consent_override", rule="minlog-entry", source=SOURCE))
         logged_at = parse_instant(body.time, "time") or naive_utc(now)
+        fields = {name: getattr(body, name) for name in TEXT_FIELDS}
+        citizen = self.world.citizens.get(body.cpr)
+        if fields["person_name"] is None and body.acting_as is None and citizen is not None:
+            fields["person_name"] = citizen.name  # PersonName from the CPR register when the writer gives none
         row = MinLogEntryRow(id=str(uuid.uuid4()), cpr=body.cpr, logged_at=logged_at, activity=body.activity,
-                             consent_override=body.consent_override, system_name=system_name,
-                             **{name: getattr(body, name) for name in TEXT_FIELDS})
+                             consent_override=body.consent_override, system_name=system_name, **fields)
         with self.database.session() as session:
             session.add(row)
         self.purge(now)

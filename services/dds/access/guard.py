@@ -155,8 +155,10 @@ class Guard:
         if grant.principal is None:
             return
         for cpr in grant.logged(cprs):
-            person = await self.nsp.person(cpr)
-            name = str(person.get("name")) if person and person.get("name") else None
+            name = None  # NSP names the citizen on their own log; a relative's own log needs it from here
+            if grant.principal.is_citizen:
+                person = await self.nsp.person(cpr)
+                name = str(person.get("name")) if person and person.get("name") else None
             for entry in min_log.entries(grant.principal, cpr, name, activity, grant.override, addition):
                 await self.nsp.write_minlog(entry)
 
