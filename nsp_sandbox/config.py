@@ -107,6 +107,12 @@ class Settings(BaseSettings):
     plsp_note_purge_hours: float = Field(
         default=1.0, ge=0, le=24, description="a cancelled note's content is deleted this long after the cancellation")
 
+    # Min Log "sløring": the CVR numbers whose staff a citizen sees pseudonymised in Min Log; the STS puts
+    # them in every citizen's token (NSP carries the list in the citizen's IDWS token).
+    nsp_pseudonymised_cvrs: list[str] = Field(
+        default_factory=list, description="CVR numbers whose employees Min Log shows pseudonymised, e.g. "
+        "[\"99000601\"] (a JSON list)")
+
     # Access control in DDS (tokens, consent, treatment relations, Min Log); off only for experiments.
     dds_access_control: bool = True
     # The system persona DDS uses towards NSP (consent, BRS, persons, Min Log).

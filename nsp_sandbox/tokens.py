@@ -13,6 +13,10 @@ A token is a JWT (ES256) that models a DGWS ID card together with the HSUID head
 | ``system_name`` | ``medcom:ITSystemName`` / ``nsi:SystemName`` |
 | ``acts_for`` (CPRs) | ``nsi:CitizenCivilRegistrationNumber``: the citizens acted for (fuldmagt, custody) |
 | ``citizen_user_relation`` | ``nsi:CitizenUserRelation`` |
+| ``acting_as`` (CPR → ``parent`` / ``fuldmagt`` / ``guardian``) | ``nsi:CitizenUserRelation``, per citizen acted for |
+| ``fuldmagt_scopes`` (CPR → scope: ``sundhedsjournal``, ``prøvesvar``) | the fuldmagt's self-service |
+| ``responsible``, ``responsible_name`` (assistant) | ``nsi:ResponsibleUserAuthorizationCode`` (+ their name) |
+| ``pseudonymised_cvrs`` (a citizen's token) | the IDWS token's list of CVRs whose staff Min Log shows pseudonymised |
 
 ``aud`` names the services the token is for (``urn:nsp-sandbox:<actor>``); tokens are short-lived.
 Expiry is judged on the sandbox clock, so scenarios that travel in time expire tokens too.
@@ -60,6 +64,25 @@ class Principal:
     system_name: str | None
     acts_for: tuple[str, ...]
     token_id: str
+    responsible: str | None = None  # an assistant acts for the professional with this authorisation id
+    responsible_name: str | None = None
+    acting_as: tuple[tuple[str, str], ...] = ()  # (CPR acted for, parent | fuldmagt | guardian)
+    fuldmagt_scopes: tuple[tuple[str, str], ...] = ()  # (grantor CPR, scope)
+    pseudonymised_cvrs: tuple[str, ...] = ()
+
+    @property
+    def judged_authorisation(self) -> str | None:
+        """The authorisation access is judged on: the responsible professional's for an assistant."""
+        return self.responsible or self.authorisation
+
+    def relation_to(self, cpr: str) -> str | None:
+        """How this citizen user acts for ``cpr``: ``self``, ``parent``, ``fuldmagt``, ``guardian`` (None: not)."""
+        if self.is_citizen and cpr == self.acting_cpr:
+            return "self"
+        return dict(self.acting_as).get(cpr) or ("fuldmagt" if cpr in self.acts_for else None)
+
+    def fuldmagt_scope(self, cpr: str) -> str | None:
+        return dict(self.fuldmagt_scopes).get(cpr)
 
     @property
     def is_system(self) -> bool:
@@ -89,6 +112,10 @@ class Principal:
             role=claims.get("role"), organisation_sor=organisation.get("sor"),
             organisation_name=organisation.get("name"), system_name=claims.get("system_name"),
             acts_for=tuple(claims.get("acts_for") or ()), token_id=str(claims.get("jti", "")),
+            responsible=claims.get("responsible"), responsible_name=claims.get("responsible_name"),
+            acting_as=tuple(sorted((claims.get("acting_as") or {}).items())),
+            fuldmagt_scopes=tuple(sorted((claims.get("fuldmagt_scopes") or {}).items())),
+            pseudonymised_cvrs=tuple(claims.get("pseudonymised_cvrs") or ()),
         )
 
 
@@ -122,7 +149,9 @@ def key_id(token: str) -> str | None:
 
 _NUMBER_CLAIMS = ("exp", "iat", "nbf")
 _TEXT_CLAIMS = ("iss", "sub", "jti", "persona_kind", "id_card_type", "name")
-_OPTIONAL_TEXT_CLAIMS = ("user_type", "acting_cpr", "authorisation", "role", "system_name", "citizen_user_relation")
+_OPTIONAL_TEXT_CLAIMS = ("user_type", "acting_cpr", "authorisation", "role", "system_name", "citizen_user_relation",
+                         "responsible", "responsible_name")
+_TEXT_MAP_CLAIMS = ("acting_as", "fuldmagt_scopes")
 
 
 def _is_number(value: Any) -> bool:
@@ -144,9 +173,15 @@ def claims_problem(claims: dict[str, Any]) -> str | None:
     if "assurance_level" in claims and (not isinstance(claims["assurance_level"], int)
                                         or isinstance(claims["assurance_level"], bool)):
         return "claim 'assurance_level' must be a whole number"
-    acts_for = claims.get("acts_for")
-    if acts_for is not None and not (isinstance(acts_for, list) and all(isinstance(c, str) for c in acts_for)):
-        return "claim 'acts_for' must be a list of CPR numbers"
+    for name in ("acts_for", "pseudonymised_cvrs"):
+        listed = claims.get(name)
+        if listed is not None and not (isinstance(listed, list) and all(isinstance(c, str) for c in listed)):
+            return f"claim '{name}' must be a list of strings"
+    for name in _TEXT_MAP_CLAIMS:
+        mapping = claims.get(name)
+        if mapping is not None and not (isinstance(mapping, dict)
+                                        and all(isinstance(v, str) for v in mapping.values())):
+            return f"claim '{name}' must be an object of strings"
     organisation = claims.get("organisation")
     if organisation is not None and not (isinstance(organisation, dict)
                                          and all(isinstance(v, str | None) for v in organisation.values())):

@@ -14,6 +14,7 @@ from typing import Literal
 from sqlalchemy import ColumnElement, and_, exists, func, not_, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute
 
+from services.dds.metadata.author import SOR_SYSTEM
 from services.dds.models import DocumentEntryRow, EntryCodeRow
 
 DatePrefix = Literal["eq", "ne", "gt", "lt", "ge", "le", "sa", "eb"]
@@ -40,17 +41,22 @@ class DateValue:
 class Withholding:
     """Entries of patient ``value`` whose service time overlaps [start, end] are withheld (Min Spærring).
 
-    An open bound is unbounded; both open withholds every entry of the patient. The service time is
-    ``context.period`` (serviceStart/StopTime), else the creation time, else the registration date.
+    An open bound is unbounded. The service time is ``context.period`` (serviceStart/StopTime), else
+    the creation time, else the registration date. With ``organisations`` only entries authored at
+    one of those treatment places (author institution, SOR) are withheld; with ``only_types`` every
+    entry whose type is *not* one of those (system, code) pairs is (a fuldmagt's scope). Without
+    any of these, every entry of the patient is withheld.
     """
 
     value: str
     start: datetime | None = None
     end: datetime | None = None
+    organisations: tuple[str, ...] = ()
+    only_types: tuple[tuple[str, str], ...] | None = None
 
     @property
     def everything(self) -> bool:
-        return self.start is None and self.end is None
+        return self.start is None and self.end is None and not self.organisations and self.only_types is None
 
 
 @dataclass
@@ -96,6 +102,12 @@ def withheld_condition(withholding: Withholding) -> ColumnElement[bool]:
         parts.append(start <= withholding.end)
     if withholding.start is not None:
         parts.append(end >= withholding.start)
+    if withholding.organisations:
+        parts.append(code_condition("author.identifier", [TokenValue(SOR_SYSTEM, sor)
+                                                          for sor in withholding.organisations]))
+    if withholding.only_types is not None:
+        parts.append(not_(code_condition("type", [TokenValue(system, code)
+                                                  for system, code in withholding.only_types])))
     return and_(*parts)
 
 

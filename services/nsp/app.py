@@ -23,7 +23,7 @@ from fastapi import Depends, FastAPI
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
-from services.nsp import dgws_sts, keys
+from services.nsp import dgws_sts, keys, schema
 from services.nsp.brs import TreatmentRelations
 from services.nsp.consent import Consent
 from services.nsp.minlog import MinLog
@@ -37,11 +37,13 @@ from services.nsp.world_additions import LiveWorld
 def create_app(context: SandboxContext, world: World | None = None) -> FastAPI:
     """The NSP actor over ``context`` (tables created and the signing key made here if missing)."""
     context.database.create_tables(NspBase.metadata)
+    schema.upgrade(context.database.engine)
     # The shipped world and the world files loaded since (POST /sandbox/world), followed in every process.
     live = LiveWorld(context.database, world or shipped_world())
     world = live.world
     key = keys.load_or_create(context.database, context.clock.now())
-    nsp = Platform(world, key, context.clock, TreatmentRelations(context.database, world))
+    nsp = Platform(world, key, context.clock, TreatmentRelations(context.database, world),
+                   tuple(context.settings.nsp_pseudonymised_cvrs))
 
     app = FastAPI(title="NSP platform services", docs_url="/docs", openapi_url="/openapi.json",
                   dependencies=[Depends(lambda: live.refresh())])
@@ -59,6 +61,6 @@ def create_app(context: SandboxContext, world: World | None = None) -> FastAPI:
     blocks = Consent(context.database, world)
     app.include_router(consent.router(nsp, blocks))
     app.include_router(brs.router(nsp))
-    app.include_router(minlog.router(nsp, MinLog(context.database)))
+    app.include_router(minlog.router(nsp, MinLog(context.database, world)))
     app.include_router(sandbox.router(context, live, blocks))  # operator only (docs/control.md)
     return app

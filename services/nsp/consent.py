@@ -1,15 +1,24 @@
-"""Consent — Min Spærring: a citizen's blocks ("negativt samtykke") on who may see their data.
+"""Consent — Min Spærring: a citizen's consent items, as NSP's consent data model has them.
 
-A block names who it applies to (one professional by authorisation id, one organisation by SOR
-code — with its sub-units if asked —, or everyone), when it is in force (``valid_from`` /
-``valid_to``, judged at the time of the look-up) and optionally which data it covers (``data_from``
-/ ``data_to``: documents whose service time falls in the period). Revoking keeps the block as
-history. Source: NSP consent data model (nspop 102389274, 121373066).
+An item (``consentitem``) is negative (a block, "negativt samtykke") or positive. Its ``whoItem``
+says whom it concerns — everyone, or one authorised professional by authorisation id —; its
+``whatItem`` which data — all data, or data *from* a treatment place (documents authored there, by
+SOR code, optionally with its sub-units in the SOR tree) —, optionally narrowed to a data period
+(``data_from`` / ``data_to``: documents whose service time falls in it). ``valid_from`` /
+``valid_to`` say when it is in force, judged at the time of the look-up on the sandbox clock. A
+positive item re-allows its who-group despite negative ones and must have an end (``valid_to``).
+
+Who registers: the citizen or someone acting for them (fuldmagt, custody); a health professional
+with a treatment relation may register a *negative* item on the citizen's behalf (NSP records
+``createdBy`` and the creating system). Positive items come only from the citizen or their proxy
+and never name the one who creates them. Revoking keeps the item as history.
+Source: NSP consent data model (nspop 102389274, 121373066).
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,17 +27,27 @@ from sqlalchemy import select
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.database import Database
 from nsp_sandbox.outcome import FhirError, Issue
+from services.nsp.bodies import BlockBody
 from services.nsp.models import ConsentBlockRow
 from services.nsp.periods import iso, parse_instant
 from services.nsp.world import World
 
-SOURCE = "NSP Min Spærring (consent data model: consentitem whoItem/whatItem/validFrom/validTo)"
-WHO_TYPES = ("professional", "organisation", "all")
+SOURCE = "NSP Min Spærring (consent data model: consentitem consentType/whoItem/whatItem/validFrom/validTo)"
 
 
-def _invalid(message: str, expression: str) -> FhirError:
-    return FhirError(400, Issue("error", "invalid", message, expression=expression, rule="consent-block",
-                                source=SOURCE))
+def _invalid(message: str, expression: str, status: int = 400) -> FhirError:
+    return FhirError(status, Issue("error", "invalid", message, expression=expression, rule="consent-block",
+                                   source=SOURCE))
+
+
+@dataclass(frozen=True)
+class Creator:
+    """Who registers an item: their persona, the system they use, and whether they are the citizen's side."""
+
+    persona: str
+    system: str | None
+    professional: bool
+    cpr: str | None = None  # the creator's own CPR (a positive item never names its creator)
 
 
 class Consent:
@@ -36,35 +55,51 @@ class Consent:
         self.database = database
         self.world = world
 
-    def add(self, cpr: str, body: dict[str, Any], created_by: str, now: datetime) -> dict[str, Any]:
-        who = body.get("who")
-        if not isinstance(who, dict) or who.get("type") not in WHO_TYPES:
-            raise _invalid(f"'who.type' is one of {', '.join(WHO_TYPES)}", "who.type")
-        who_id = who.get("id")
-        if who["type"] != "all" and not isinstance(who_id, str):
-            raise _invalid("'who.id' is the professional's authorisation id or the organisation's SOR code",
-                           "who.id")
-        if who["type"] == "professional" and who_id not in self.world.by_authorisation:
-            raise _invalid(f"No professional with authorisation id {who_id!r}", "who.id")
-        if who["type"] == "organisation" and who_id not in self.world.organisations:
-            raise _invalid(f"No organisation with SOR code {who_id!r}", "who.id")
-        if who["type"] == "all":
-            who_id = None
-        include = body.get("include_sub_units", False)
-        if not isinstance(include, bool):
-            raise _invalid("'include_sub_units' is true or false", "include_sub_units")
+    def _check_who(self, body: BlockBody, creator: Creator) -> str | None:
+        who = body.who
+        if who.type == "all":
+            if who.id is not None:
+                raise _invalid("'who.id' is only for 'who.type: professional'", "who.id")
+            return None
+        professional = self.world.by_authorisation.get(who.id or "")
+        if professional is None:
+            raise _invalid(f"No professional with authorisation id {who.id!r}", "who.id")
+        if body.kind == "positive" and creator.cpr is not None and professional.cpr == creator.cpr:
+            raise _invalid("A positive consent never names the one who creates it", "who.id", 422)
+        return who.id
+
+    def _check_what(self, body: BlockBody) -> tuple[str | None, bool]:
+        what = body.what
+        if what.type == "all":
+            if what.id is not None or what.include_sub_units:
+                raise _invalid("'what.id' and 'what.include_sub_units' are only for 'what.type: organisation'",
+                               "what.id")
+            return None, False
+        if what.id not in self.world.organisations:
+            raise _invalid(f"No treatment place with SOR code {what.id!r}", "what.id")
+        return what.id, what.include_sub_units
+
+    def add(self, cpr: str, body: BlockBody, creator: Creator, now: datetime) -> dict[str, Any]:
+        if creator.professional and body.kind != "negative":
+            raise _invalid("A health professional registers only negative items (blocks) for a citizen; a "
+                           "positive consent comes from the citizen or their proxy", "kind", 403)
+        who_id = self._check_who(body, creator)
+        what_id, sub_units = self._check_what(body)
         current = naive_utc(now)
-        valid_from = parse_instant(body.get("valid_from"), "valid_from") or current
-        valid_to = parse_instant(body.get("valid_to"), "valid_to", end_of_day=True)
-        data_from = parse_instant(body.get("data_from"), "data_from")
-        data_to = parse_instant(body.get("data_to"), "data_to", end_of_day=True)
+        valid_from = parse_instant(body.valid_from, "valid_from") or current
+        valid_to = parse_instant(body.valid_to, "valid_to", end_of_day=True)
+        data_from = parse_instant(body.data_from, "data_from")
+        data_to = parse_instant(body.data_to, "data_to", end_of_day=True)
+        if body.kind == "positive" and valid_to is None:
+            raise _invalid("A positive consent must have a validity period: give 'valid_to'", "valid_to")
         if valid_to is not None and valid_to < valid_from:
             raise _invalid("'valid_to' is before 'valid_from'", "valid_to")
         if data_from and data_to and data_to < data_from:
             raise _invalid("'data_to' is before 'data_from'", "data_to")
-        row = ConsentBlockRow(id=str(uuid.uuid4()), cpr=cpr, who_type=who["type"], who_id=who_id,
-                              include_sub_units=include, valid_from=valid_from, valid_to=valid_to,
-                              data_from=data_from, data_to=data_to, created_at=current, created_by=created_by)
+        row = ConsentBlockRow(id=str(uuid.uuid4()), cpr=cpr, kind=body.kind, who_type=body.who.type, who_id=who_id,
+                              what_type=body.what.type, what_id=what_id, include_sub_units=sub_units,
+                              valid_from=valid_from, valid_to=valid_to, data_from=data_from, data_to=data_to,
+                              created_at=current, created_by=creator.persona, created_by_system=creator.system)
         with self.database.session() as session:
             session.add(row)
         return self.to_json(row, now)
@@ -81,7 +116,7 @@ class Consent:
             return self.to_json(row, now)
 
     def blocks(self, cprs: list[str], now: datetime) -> list[dict[str, Any]]:
-        """Every block of ``cprs``, newest first, revoked and expired ones included (history)."""
+        """Every item of ``cprs``, newest first, revoked and expired ones included (history)."""
         with self.database.session() as session:
             rows = session.scalars(select(ConsentBlockRow).where(ConsentBlockRow.cpr.in_(cprs))
                                    .order_by(ConsentBlockRow.pk.desc())).all()
@@ -97,15 +132,33 @@ class Consent:
             return "expired"
         return "active"
 
+    def _name(self, row: ConsentBlockRow) -> str | None:
+        if row.who_type == "professional" and row.who_id in self.world.by_authorisation:
+            return self.world.by_authorisation[row.who_id].name
+        return None
+
+    def _creator_name(self, persona: str) -> str | None:
+        if persona in self.world.professionals:
+            return self.world.professionals[persona].name
+        if persona in self.world.assistants:
+            return self.world.assistants[persona].name
+        _, _, cpr = persona.partition("-")
+        citizen = self.world.citizens.get(cpr)
+        return citizen.name if citizen else None
+
     def to_json(self, row: ConsentBlockRow, now: datetime) -> dict[str, Any]:
         covered: list[str] = []
-        if row.who_type == "organisation" and row.who_id:
-            covered = self.world.sub_units(row.who_id) if row.include_sub_units else [row.who_id]
+        place = self.world.organisations.get(row.what_id or "")
+        if row.what_type == "organisation" and row.what_id:
+            covered = self.world.sub_units(row.what_id) if row.include_sub_units else [row.what_id]
         return {
-            "id": row.id, "cpr": row.cpr, "who": {"type": row.who_type, "id": row.who_id},
-            "include_sub_units": row.include_sub_units, "organisations_covered": covered,
+            "id": row.id, "cpr": row.cpr, "kind": row.kind or "negative",
+            "who": {"type": row.who_type, "id": row.who_id, "name": self._name(row)},
+            "what": {"type": row.what_type or "all", "id": row.what_id, "name": place.name if place else None,
+                     "include_sub_units": bool(row.include_sub_units), "organisations_covered": covered},
             "valid_from": iso(row.valid_from), "valid_to": iso(row.valid_to),
             "data_from": iso(row.data_from), "data_to": iso(row.data_to),
             "status": self.status(row, now), "created_at": iso(row.created_at), "created_by": row.created_by,
+            "created_by_name": self._creator_name(row.created_by), "created_by_system": row.created_by_system,
             "revoked_at": iso(row.revoked_at), "revoked_by": row.revoked_by,
         }

@@ -1,9 +1,14 @@
 """Min Log: who looked at a citizen's data, shown to the citizen (and those acting for them).
 
 Entries carry NSP's fields (ListLogStatementsResponse/LogDataGroup): time, activity, organisation
-id and name, the user (identifier, name, role), whether værdispring (consent override) was used
-and its reason, and the system. Entries older than two years are purged (SDS, 22.03.2017), by the
-sandbox clock.
+id and name, the citizen (``person_name``), the user (identifier, name, role), the responsible
+user when an assistant acted for an authorised professional (the medhjælpslog), whether
+værdispring (consent override) was used with its reason and criticality, the system, and — on a
+relative's own log — in which capacity they looked (``acting_as``: fuldmagt, parent, guardian).
+
+Read by a citizen, the staff of the CVRs their token lists are shown pseudonymised ("sløring",
+dds-nsp.md §1.3): no identifier, no name, ``pseudonymised: true``. Entries older than two years
+are purged (SDS, 22.03.2017), by the sandbox clock.
 """
 
 from __future__ import annotations
@@ -17,37 +22,38 @@ from sqlalchemy import delete, select
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.database import Database
 from nsp_sandbox.outcome import FhirError, Issue
+from services.nsp.bodies import MinLogBody
 from services.nsp.models import MinLogEntryRow
 from services.nsp.periods import iso, parse_instant
+from services.nsp.world import World
 
 RETENTION = timedelta(days=2 * 365)
 SOURCE = "NSP MinLog2 (ListLogStatementsResponse/LogDataGroup)"
 TEXT_FIELDS = ("organisation_id", "organisation_name", "user_identifier", "user_name", "user_role",
-               "reason", "addition")
+               "reason", "addition", "criticality", "person_name", "responsible_user_identifier",
+               "responsible_user_name", "acting_as")
+PSEUDONYM = "Medarbejder"
 
 
 class MinLog:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, world: World) -> None:
         self.database = database
+        self.world = world
 
-    def write(self, body: dict[str, Any], system_name: str, now: datetime) -> dict[str, Any]:
-        cpr, activity = body.get("cpr"), body.get("activity")
-        if not (isinstance(cpr, str) and len(cpr) == 10) or not (isinstance(activity, str) and activity):
+    def write(self, body: MinLogBody, system_name: str, now: datetime) -> dict[str, Any]:
+        if len(body.cpr) != 10 or not body.activity:
             raise FhirError(400, Issue("error", "required", "A Min Log entry needs 'cpr' and 'activity'",
                                        rule="minlog-entry", source=SOURCE))
-        for name in TEXT_FIELDS:
-            if body.get(name) is not None and not isinstance(body[name], str):
-                raise FhirError(400, Issue("error", "invalid", f"'{name}' is a string", expression=name,
-                                           rule="minlog-entry", source=SOURCE))
-        override = body.get("consent_override", False)
-        if not isinstance(override, bool) or (override and not body.get("reason")):
-            raise FhirError(400, Issue("error", "invalid", "'consent_override' is true or false; a værdispring "
-                                       "entry needs its 'reason'", expression="consent_override",
-                                       rule="minlog-entry", source=SOURCE))
-        logged_at = parse_instant(body.get("time"), "time") or naive_utc(now)
-        row = MinLogEntryRow(id=str(uuid.uuid4()), cpr=cpr, logged_at=logged_at, activity=activity,
-                             consent_override=override, system_name=system_name,
-                             **{name: body.get(name) for name in TEXT_FIELDS})
+        if body.consent_override and not body.reason:
+            raise FhirError(400, Issue("error", "invalid", "A værdispring entry needs its 'reason'",
+                                       expression="consent_override", rule="minlog-entry", source=SOURCE))
+        logged_at = parse_instant(body.time, "time") or naive_utc(now)
+        fields = {name: getattr(body, name) for name in TEXT_FIELDS}
+        citizen = self.world.citizens.get(body.cpr)
+        if fields["person_name"] is None and body.acting_as is None and citizen is not None:
+            fields["person_name"] = citizen.name  # PersonName from the CPR register when the writer gives none
+        row = MinLogEntryRow(id=str(uuid.uuid4()), cpr=body.cpr, logged_at=logged_at, activity=body.activity,
+                             consent_override=body.consent_override, system_name=system_name, **fields)
         with self.database.session() as session:
             session.add(row)
         self.purge(now)
@@ -60,18 +66,30 @@ class MinLog:
                 MinLogEntryRow.logged_at < naive_utc(now) - RETENTION))
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    def entries(self, cprs: list[str], now: datetime) -> list[dict[str, Any]]:
-        """The entries about ``cprs``, newest first (after purging the expired ones)."""
+    def entries(self, cprs: list[str], now: datetime, pseudonymised_cvrs: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """The entries on the logs of ``cprs``, newest first (after purging the expired ones), the staff
+        of ``pseudonymised_cvrs`` pseudonymised."""
         self.purge(now)
         with self.database.session() as session:
             rows = session.scalars(select(MinLogEntryRow).where(MinLogEntryRow.cpr.in_(cprs))
                                    .order_by(MinLogEntryRow.logged_at.desc(), MinLogEntryRow.pk.desc())).all()
-            return [_to_json(r) for r in rows]
+            return [self._shown(_to_json(r), pseudonymised_cvrs) for r in rows]
+
+    def _shown(self, entry: dict[str, Any], pseudonymised_cvrs: tuple[str, ...]) -> dict[str, Any]:
+        cvr = self.world.cvr_of(entry["organisation_id"])
+        if not (cvr and cvr in pseudonymised_cvrs and entry["acting_as"] is None):
+            return entry
+        return {**entry, "user_identifier": None, "user_name": PSEUDONYM, "responsible_user_identifier": None,
+                "responsible_user_name": PSEUDONYM if entry["responsible_user_name"] else None,
+                "pseudonymised": True}
 
 
 def _to_json(row: MinLogEntryRow) -> dict[str, Any]:
     return {"id": row.id, "cpr": row.cpr, "time": iso(row.logged_at), "activity": row.activity,
+            "person_name": row.person_name,
             "organisation_id": row.organisation_id, "organisation_name": row.organisation_name,
             "user_identifier": row.user_identifier, "user_name": row.user_name, "user_role": row.user_role,
-            "consent_override": row.consent_override, "reason": row.reason, "system_name": row.system_name,
-            "addition": row.addition}
+            "responsible_user_identifier": row.responsible_user_identifier,
+            "responsible_user_name": row.responsible_user_name, "acting_as": row.acting_as,
+            "consent_override": row.consent_override, "reason": row.reason, "criticality": row.criticality,
+            "system_name": row.system_name, "addition": row.addition, "pseudonymised": False}

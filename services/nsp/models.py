@@ -25,14 +25,20 @@ class SigningKeyRow(NspBase):
 
 
 class ConsentBlockRow(NspBase):
-    """A Min Spærring registration (negative consent); revoking keeps the row as history."""
+    """A Min Spærring consent item (``consentitem``): negative (a block) or positive; revoking keeps
+    the row as history. ``who_*`` is the whoItem (``all`` = everyone, or one professional by
+    authorisation id); ``what_*`` the whatItem (``all`` data, or data from a treatment place by SOR
+    code, with its sub-units when ``include_sub_units``)."""
 
     __tablename__ = "nsp_consent_block"
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(64), unique=True)
     cpr: Mapped[str] = mapped_column(String(10), index=True)
-    who_type: Mapped[str] = mapped_column(String(16))  # professional | organisation | all
+    kind: Mapped[str] = mapped_column(String(16), default="negative")  # negative | positive
+    who_type: Mapped[str] = mapped_column(String(16))  # professional | all
     who_id: Mapped[str | None] = mapped_column(String(64))
+    what_type: Mapped[str] = mapped_column(String(16), default="all")  # all | organisation
+    what_id: Mapped[str | None] = mapped_column(String(64))
     include_sub_units: Mapped[bool] = mapped_column(Boolean, default=False)
     valid_from: Mapped[datetime] = mapped_column(DateTime)
     valid_to: Mapped[datetime | None] = mapped_column(DateTime)
@@ -40,6 +46,7 @@ class ConsentBlockRow(NspBase):
     data_to: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     created_by: Mapped[str] = mapped_column(String(64))
+    created_by_system: Mapped[str | None] = mapped_column(String(200))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
     revoked_by: Mapped[str | None] = mapped_column(String(64))
 
@@ -78,3 +85,8 @@ class MinLogEntryRow(NspBase):
     reason: Mapped[str | None] = mapped_column(Text)
     system_name: Mapped[str] = mapped_column(String(200))
     addition: Mapped[str | None] = mapped_column(Text)
+    criticality: Mapped[str | None] = mapped_column(String(100))
+    person_name: Mapped[str | None] = mapped_column(String(200))  # PersonName: the citizen whose data
+    responsible_user_identifier: Mapped[str | None] = mapped_column(String(64))  # medhjælpslog
+    responsible_user_name: Mapped[str | None] = mapped_column(String(200))
+    acting_as: Mapped[str | None] = mapped_column(String(16))  # self | fuldmagt | parent | guardian

@@ -1,5 +1,6 @@
 """Personas: everyone who can ask the STS for a token — citizens, relatives (parents and
-fuldmagt holders acting for someone), health professionals and IT systems."""
+fuldmagt holders acting for someone), health professionals, assistants (medhjælpere acting for
+a responsible professional) and IT systems."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from services.nsp.world import World
 @dataclass(frozen=True)
 class Persona:
     id: str
-    kind: str  # citizen | relative | professional | system
+    kind: str  # citizen | relative | professional | assistant | system
     name: str
     cpr: str | None = None
     acts_for: tuple[str, ...] = ()
@@ -56,12 +57,19 @@ def personas(world: World, now: datetime, added_relations: dict[str, set[str]]) 
         out.append(Persona(f"relative-{cpr}", "relative", person.name, cpr=cpr,
                            acts_for=tuple(world.acts_for(cpr, now)),
                            extra={"children_in_custody": world.children_in_custody(cpr, now),
-                                  "power_of_attorney_from": world.grantors(cpr, now)}))
+                                  "power_of_attorney_from": world.grantors(cpr, now),
+                                  "power_of_attorney_scopes": world.powers_of(cpr, now),
+                                  "acting_as": world.acting_as(cpr, now)}))
     for p in world.professionals.values():
         related = {r.cpr for r in world.relations if r.authorisation == p.authorisation and r.active(today)}
         related |= added_relations.get(p.authorisation, set())
         out.append(Persona(p.id, "professional", p.name, organisation=p.organisation,
                            authorisation=p.authorisation, role=p.role, relations=tuple(sorted(related))))
+    for a in world.assistants.values():
+        responsible = world.professionals[a.responsible]
+        out.append(Persona(a.id, "assistant", a.name, cpr=a.cpr, organisation=a.organisation, role=a.role,
+                           extra={"responsible": responsible.authorisation, "responsible_name": responsible.name,
+                                  "responsible_persona": responsible.id}))
     for s in world.systems.values():
         out.append(Persona(s.id, "system", s.name, organisation=s.organisation,
                            extra={"system_kind": s.kind, "rights": list(s.rights)}))

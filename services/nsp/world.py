@@ -47,6 +47,7 @@ class Organisation:
     gln: str | None = None  # the unit's GLN (EAN location number) in EHMI's endpoint register
     producent_id: str | None = None  # MedCom ProducentID, e.g. KAF for a municipal acute team
     ydernummer: str | None = None  # a general practice's provider number with the regions
+    cvr: str | None = None  # the legal entity's CVR number (synthetic); Min Log's "sløring" names CVRs
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Citizen:
     name_and_address_protected: bool = False  # CPR protection type 00001
     deceased: date | None = None
     custodial_parents: tuple[str, ...] = ()
+    guardian: str | None = None  # a værge appointed for an adult (acts for them regardless of age)
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,18 @@ class Professional:
     authorisation: str
     role: str
     organisation: str
+
+
+@dataclass(frozen=True)
+class Assistant:
+    """A medhjælper: no authorisation of their own, acting for ``responsible`` (a professional's persona id)."""
+
+    id: str
+    name: str
+    cpr: str
+    role: str
+    organisation: str
+    responsible: str
 
 
 @dataclass(frozen=True)
@@ -109,8 +123,9 @@ class Relation:
 class World:
     def __init__(self, organisations: list[Organisation], citizens: list[Citizen],
                  powers: list[PowerOfAttorney], professionals: list[Professional], systems: list[System],
-                 extra_relations: list[dict[str, Any]]) -> None:
+                 extra_relations: list[dict[str, Any]], assistants: list[Assistant] | None = None) -> None:
         self.organisations = {o.sor: o for o in organisations}
+        self.assistants = {a.id: a for a in assistants or []}
         self.citizens = {c.cpr: c for c in citizens}
         self.powers = powers
         self.professionals = {p.id: p for p in professionals}
@@ -129,12 +144,12 @@ class World:
             return json.loads((folder / name).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
         orgs = [Organisation(o["sor"], o["name"], o["kind"], o.get("parent"), o.get("municipality"), o.get("gln"),
-                             o.get("producent_id"), o.get("ydernummer"))
+                             o.get("producent_id"), o.get("ydernummer"), o.get("cvr"))
                 for o in read("organisations.json")["organisations"]]
         people = read("citizens.json")
         citizens = [Citizen(c["cpr"], c["name"], c.get("gp"), c.get("address"), bool(c.get("ecpr")),
                             bool(c.get("name_and_address_protected")), _date(c.get("deceased")),
-                            tuple(c.get("custodial_parents", ()))) for c in people["citizens"]]
+                            tuple(c.get("custodial_parents", ())), c.get("guardian")) for c in people["citizens"]]
         powers = [PowerOfAttorney(p["grantor"], p["proxy"], p["scope"], _date(p.get("valid_from")),
                                   _date(p.get("valid_to"))) for p in people.get("powers_of_attorney", [])]
         staff = read("professionals.json")
@@ -142,7 +157,9 @@ class World:
                                       p["organisation"]) for p in staff["professionals"]]
         systems = [System(s["id"], s["name"], s["kind"], s.get("organisation"), tuple(s.get("rights", ())))
                    for s in read("systems.json")["systems"]]
-        return cls(orgs, citizens, powers, professionals, systems, staff.get("treatment_relations", []))
+        assistants = [Assistant(a["id"], a["name"], a["cpr"], a["role"], a["organisation"], a["responsible"])
+                      for a in staff.get("assistants", [])]
+        return cls(orgs, citizens, powers, professionals, systems, staff.get("treatment_relations", []), assistants)
 
     # ---- organisations -----------------------------------------------------------------------
 
@@ -163,6 +180,14 @@ class World:
             current = self.organisations.get(current.parent)
         return out
 
+    def cvr_of(self, sor: str | None) -> str | None:
+        """The CVR number of the legal entity ``sor`` belongs to (its own, else its nearest parent's)."""
+        for code in ([sor, *self.ancestors(sor)] if sor else []):
+            found = self.organisations.get(code)
+            if found is not None and found.cvr:
+                return found.cvr
+        return None
+
     # ---- people ------------------------------------------------------------------------------
 
     def children_in_custody(self, parent_cpr: str, now: datetime) -> list[str]:
@@ -170,18 +195,44 @@ class World:
         return [c.cpr for c in self.citizens.values()
                 if parent_cpr in c.custodial_parents and age_at(c.cpr, today) < CUSTODY_AGE and c.deceased is None]
 
-    def grantors(self, proxy_cpr: str, now: datetime) -> list[str]:
+    def powers_of(self, proxy_cpr: str, now: datetime) -> dict[str, str]:
+        """The fuldmagter ``proxy_cpr`` holds at ``now``: grantor → scope. One lapses when its period
+        ends and when the grantor dies (a fuldmagt does not outlive the one who gave it)."""
         today = now.date()
-        return [p.grantor for p in self.powers if p.proxy == proxy_cpr and _within(today, p.valid_from, p.valid_to)]
+        out: dict[str, str] = {}
+        for p in self.powers:
+            grantor = self.citizens.get(p.grantor)
+            dead = grantor is not None and grantor.deceased is not None and grantor.deceased <= today
+            if p.proxy == proxy_cpr and _within(today, p.valid_from, p.valid_to) and not dead:
+                out[p.grantor] = p.scope
+        return out
+
+    def grantors(self, proxy_cpr: str, now: datetime) -> list[str]:
+        return sorted(self.powers_of(proxy_cpr, now))
+
+    def wards(self, guardian_cpr: str, now: datetime) -> list[str]:
+        """The living citizens ``guardian_cpr`` is værge for."""
+        today = now.date()
+        return [c.cpr for c in self.citizens.values() if c.guardian == guardian_cpr
+                and (c.deceased is None or c.deceased > today)]
 
     def acts_for(self, cpr: str, now: datetime) -> list[str]:
-        """The CPRs ``cpr`` may act for at ``now``: children under 15 in custody, fuldmagt grantors."""
-        return sorted(set(self.children_in_custody(cpr, now)) | set(self.grantors(cpr, now)))
+        """The CPRs ``cpr`` may act for at ``now``: children under 15 in custody, wards, fuldmagt grantors."""
+        return sorted(set(self.acting_as(cpr, now)))
+
+    def acting_as(self, cpr: str, now: datetime) -> dict[str, str]:
+        """How ``cpr`` acts for each citizen they act for: ``parent`` (custody of a child under 15),
+        ``guardian`` (værge) or ``fuldmagt``; custody and guardianship go before a fuldmagt."""
+        out = {grantor: "fuldmagt" for grantor in self.grantors(cpr, now)}
+        out.update({ward: "guardian" for ward in self.wards(cpr, now)})
+        out.update({child: "parent" for child in self.children_in_custody(cpr, now)})
+        return out
 
     def relatives(self) -> list[str]:
-        """Citizens who are custodial parents or fuldmagt proxies."""
+        """Citizens who are custodial parents, guardians (værger) or fuldmagt proxies."""
         parents = {p for c in self.citizens.values() for p in c.custodial_parents}
-        return sorted(parents | {p.proxy for p in self.powers})
+        guardians = {c.guardian for c in self.citizens.values() if c.guardian}
+        return sorted(parents | guardians | {p.proxy for p in self.powers})
 
 
 @cache

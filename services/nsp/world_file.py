@@ -20,7 +20,7 @@ from cryptography import x509
 from nsp_sandbox.cpr import cpr_problem, is_ecpr
 from nsp_sandbox.hco_terms import valid_gln
 from nsp_sandbox.outcome import FhirError, Issue
-from services.nsp.consent import WHO_TYPES
+from services.nsp.bodies import BlockBody, parse
 from services.nsp.world import World
 
 SOURCE = "nsp-sandbox world file (docs/control.md)"
@@ -42,7 +42,7 @@ SECTIONS: dict[str, dict[str, tuple[str, bool]]] = {
                 "certificate": (TEXT, False), "rights": (TEXTS, False)},
     "relations": {"professional": (TEXT, True), "cpr": (TEXT, True), "valid_from": (DAY, False),
                   "valid_to": (DAY, False)},
-    "blocks": {"cpr": (TEXT, True), "who": (OBJECT, True), "include_sub_units": (FLAG, False),
+    "blocks": {"cpr": (TEXT, True), "kind": (TEXT, False), "who": (OBJECT, True), "what": (OBJECT, False),
                "valid_from": (INSTANT, False), "valid_to": (INSTANT, False), "data_from": (INSTANT, False),
                "data_to": (INSTANT, False)},
 }
@@ -186,12 +186,20 @@ def _references(reader: _Reader, sections: dict[str, list[dict[str, Any]]]) -> N
         if relation["cpr"] not in cprs:
             problem(f"relations[{i}].cpr", f"No citizen with CPR {relation['cpr']}", "cpr-known")
     for i, block in enumerate(sections["blocks"]):
-        who = block["who"]
         if block["cpr"] not in cprs:
             problem(f"blocks[{i}].cpr", f"No citizen with CPR {block['cpr']}", "cpr-known")
-        if set(who) - {"type", "id"} or who.get("type") not in WHO_TYPES:
-            problem(f"blocks[{i}].who", f"'who' is {{\"type\": {' | '.join(WHO_TYPES)}, \"id\": …}}")
-        elif who["type"] == "professional" and who.get("id") not in authorisations:
-            problem(f"blocks[{i}].who.id", f"No professional with authorisation id {who.get('id')!r}")
-        elif who["type"] == "organisation" and who.get("id") not in orgs:
-            problem(f"blocks[{i}].who.id", f"No organisation with SOR code {who.get('id')!r}", "sor-known")
+        try:  # a consent item as POST /nsp/consent/blocks takes it (docs/nsp.md), with the citizen's cpr
+            item = block_body(block)
+        except FhirError as refused:
+            for issue in refused.issues:
+                problem(f"blocks[{i}].{issue.expression or 'who'}", issue.diagnostics)
+            continue
+        if item.who.type == "professional" and item.who.id not in authorisations:
+            problem(f"blocks[{i}].who.id", f"No professional with authorisation id {item.who.id!r}")
+        if item.what.type == "organisation" and item.what.id not in orgs:
+            problem(f"blocks[{i}].what.id", f"No organisation with SOR code {item.what.id!r}", "sor-known")
+
+
+def block_body(block: dict[str, Any]) -> BlockBody:
+    """A world file's block as the consent item it stands for (``FhirError`` naming what is wrong)."""
+    return parse(BlockBody, {k: v for k, v in block.items() if k != "cpr"})

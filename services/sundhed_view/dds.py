@@ -59,8 +59,9 @@ class Reader:
 
 
 #: DDS's warnings the viewer says in Danish (by rule); others are shown as DDS wrote them.
-WARNINGS = {"dds-consent-filtered": "Nogle dokumenter vises ikke: borgeren har spærret for, at du ser data fra en "
-                                    "periode (Min Spærring)."}
+WARNINGS = {"dds-consent-filtered": "Nogle dokumenter vises ikke: borgeren har spærret for, at du ser data fra et "
+                                    "behandlingssted eller en periode (Min Spærring), eller en fuldmagt dækker dem "
+                                    "ikke."}
 
 
 def _warning(issue: dict[str, Any]) -> str:

@@ -33,7 +33,8 @@ def test_a_vendor_s_world_makes_personas_that_get_tokens(client: TestClient) -> 
     assert person.status_code == 200 and person.json()["name"] == "Anna Vendortest"
     blocks = client.get("/nsp/consent/blocks", params={"cpr": CHILD},
                         headers=auth(client, f"relative-{PARENT}", ["nsp"])).json()
-    assert [(b["who"], b["status"]) for b in blocks] == [({"type": "organisation", "id": TEAM}, "active")]
+    assert [(b["kind"], b["who"]["type"], b["what"]["type"], b["what"]["id"], b["status"]) for b in blocks] == [
+        ("negative", "all", "organisation", TEAM, "active")]
 
 
 def test_a_vendor_s_test_citizen_goes_through_the_hco_flow_dds_and_min_log(client: TestClient) -> None:
@@ -72,6 +73,10 @@ def test_every_nsp_process_on_the_database_follows_a_loaded_world(client: TestCl
     ({"relations": [{"professional": "nobody", "cpr": "0602631234"}]}, "relations[0].professional"),
     ({"systems": [{"id": "s", "name": "S", "kind": "eoj", "certificate": "not PEM"}]}, "systems[0].certificate"),
     ({"blocks": [{"cpr": "0602631234", "who": {"type": "professional", "id": "XX"}}]}, "blocks[0].who.id"),
+    ({"blocks": [{"cpr": "0602631234", "who": {"type": "all"}, "what": {"type": "organisation", "id": "1"}}]},
+     "blocks[0].what.id"),
+    ({"blocks": [{"cpr": "0602631234", "who": {"type": "organisation", "id": "937961000016000"}}]},
+     "blocks[0].who.type"),
     ({"blocks": [{"cpr": "0602631234", "who": {"type": "all"}, "valid_from": "2026-01-01T00:00"}]},
      "blocks[0].valid_from"),
 ])

@@ -45,7 +45,7 @@ def world_file() -> dict[str, Any]:
         "systems": [{"id": "system-lps-vendor", "name": "Vendor GP system", "kind": "gp-system",
                      "organisation": CLINIC, "certificate": certificate}],
         "relations": [{"professional": "nurse-aarhus-acute", "cpr": ANNA, "valid_from": "2025-01-01"}],
-        "blocks": [{"cpr": CHILD, "who": {"type": "organisation", "id": TEAM}}],
+        "blocks": [{"cpr": CHILD, "who": {"type": "all"}, "what": {"type": "organisation", "id": TEAM}}],
     }
 
 

@@ -45,16 +45,23 @@ def test_a_relatives_look_up_is_on_the_data_subjects_min_log_naming_the_relative
     provide_documents(mhd, BRUNO)
     find(client, "relative-3001749995", IDA)  # Jens, Ida's father
     find(client, "relative-0505059996", BRUNO)  # Emil, holding Bruno's fuldmagt
-    for cpr, reader, name in ((IDA, "relative-1502829995", "Jens Holm"), (BRUNO, f"citizen-{BRUNO}", "Emil Elmer")):
+    for cpr, reader, name, role in ((IDA, "relative-1502829995", "Jens Holm", "Forældremyndighedsindehaver"),
+                                    (BRUNO, f"citizen-{BRUNO}", "Emil Elmer", "Fuldmagtshaver")):
         response = client.get("/nsp/minlog", headers=auth(client, reader), params={"cpr": cpr})
         assert response.status_code == 200, response.text
         [entry] = response.json()
         assert entry["cpr"] == cpr and entry["activity"] == "ITI-67 Find Document References"
-        assert entry["user_name"] == name
-        assert entry["user_role"] == "Pårørende (fuldmagt eller forældremyndighed)"
+        assert entry["user_name"] == name and entry["user_role"] == role
         assert entry["user_identifier"] is None and entry["organisation_id"] is None  # no CPR of the relative
         assert "on behalf of the citizen" in entry["addition"]
-        assert entry["consent_override"] is False
+        assert entry["consent_override"] is False and entry["acting_as"] is None
+    # … and on the relative's own log, saying in which capacity they looked.
+    for relative, acting_as, person in (("3001749995", "parent", "Ida Holm"),
+                                        ("0505059996", "fuldmagt", "Bruno Elmer")):
+        own = client.get("/nsp/minlog", headers=auth(client, f"relative-{relative}"), params={"cpr": relative})
+        [entry] = own.json()
+        assert (entry["cpr"], entry["acting_as"], entry["person_name"]) == (relative, acting_as, person)
+        assert entry["activity"] == "ITI-67 Find Document References"
     assert find(client, "relative-0505059996", BRUNO, status="superseded").status_code == 200
     assert len(min_log(client, BRUNO)) == 1  # an empty result is not logged
 
@@ -152,7 +159,7 @@ def test_lists_follow_the_blocks(client: TestClient, mhd: Mhd) -> None:
     assert members == [f"DocumentReference/{documents.new}"]
     assert warnings(response)
     client.post(f"/nsp/consent/blocks/{period['id']}/revoke", headers=auth(client, f"citizen-{GRETHE}"))
-    everything = block(client, GRETHE, {"type": "organisation", "id": "52581000016005"})
+    everything = block(client, GRETHE, {"type": "professional", "id": "SK7T1"})
     assert matches(lists("gp-skodstrup")) == []
     list_id = matches(lists("nurse-aarhus-acute"))[0]
     assert client.get(f"/dds/fhir/List/{list_id}", headers=auth(client, "gp-skodstrup")).status_code == 404

@@ -92,7 +92,7 @@ def test_a_professional_without_relation_is_refused(client: TestClient) -> None:
 
 def test_a_block_gives_a_silent_empty_success(client: TestClient) -> None:
     provide_years(client)
-    block(client, GRETHE, {"type": "organisation", "id": SKODSTRUP})
+    block(client, GRETHE, {"type": "professional", "id": "SK7T1"})
     answer = payload(as_gp(client, find_documents(GRETHE)))
     assert status_word(answer) == "Success" and unique_ids(answer) == [] and registry_errors(answer) == []
     retrieved = payload(as_gp(client, retrieve(unique_id(GRETHE, 1)), path=REPOSITORY))
@@ -118,12 +118,12 @@ def test_a_data_period_block_filters_with_a_warning(client: TestClient) -> None:
 
 def test_vaerdispring_lifts_the_block_and_min_log_says_no_reason_was_given(client: TestClient) -> None:
     provide_years(client)
-    block(client, GRETHE, {"type": "organisation", "id": SKODSTRUP})
+    block(client, GRETHE, {"type": "professional", "id": "SK7T1"})
     answer = payload(as_gp(client, find_documents(GRETHE), override=True))
     assert len(unique_ids(answer)) == 2
     [entry] = min_log(client, GRETHE)
     assert entry["consent_override"] is True and entry["reason"] == OVERRIDE_WITHOUT_REASON
-    assert entry["reason"] == "not given (HSUID carries none)"
+    assert entry["reason"] == "not given"
 
 
 def test_a_citizen_cannot_use_vaerdispring(client: TestClient) -> None:
@@ -135,13 +135,20 @@ def test_a_citizen_cannot_use_vaerdispring(client: TestClient) -> None:
 
 def test_an_assistant_acts_under_the_responsible_professional(client: TestClient) -> None:
     provide_years(client)
-    # Hanne Bach (her own employee card) acts as assistant for Lars Lund: his relation and blocks decide.
+    # Hanne Bach (her own employee card) acts as assistant for Lars Lund: his relation and blocks decide,
+    # and the medhjælpslog names both.
     assistant = professional_hsuid(HANNE[0], LARS[1], GRETHE, SKODSTRUP, responsible_cpr=LARS[0])
     assert assistant.is_assistant
     answer = payload(call(client, find_documents(GRETHE), "gp-skodstrup-2", assistant))
     assert len(unique_ids(answer)) == 2
     [entry] = min_log(client, GRETHE)
-    assert entry["user_identifier"] == "SK7T1" and entry["user_name"] == "Lars Lund"
+    assert entry["user_identifier"] is None and entry["user_name"] == "Hanne Bach"
+    assert (entry["responsible_user_identifier"], entry["responsible_user_name"]) == ("SK7T1", "Lars Lund")
+    # A block on Lars Lund holds for whoever acts for him; værdispring is not the assistant's to use.
+    block(client, GRETHE, {"type": "professional", "id": "SK7T1"})
+    assert unique_ids(payload(call(client, find_documents(GRETHE), "gp-skodstrup-2", assistant))) == []
+    overriding = replace(assistant, consent_override=True)
+    assert dgws_fault(call(client, find_documents(GRETHE), "gp-skodstrup-2", overriding)).code == "not_authorized"
     # Responsible for someone without a relation: refused as that professional would be.
     refused = professional_hsuid(HANNE[0], "AU5R1", GRETHE, responsible_cpr="0101010101")
     assert dgws_fault(call(client, find_documents(GRETHE), "gp-skodstrup-2", refused)).code == "not_authorized"

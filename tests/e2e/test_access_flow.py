@@ -85,9 +85,9 @@ def test_the_access_story(client: TestClient) -> None:
     assert {e["activity"] for e in log} == {"ITI-67 Find Document References", "ITI-68 Retrieve Document"}
     assert not any(e["consent_override"] for e in log)
 
-    # The citizen blocks the GP's clinic: the GP sees nothing, and nothing is logged.
+    # The citizen blocks her GP: the GP sees nothing, and nothing is logged.
     blocked = client.post("/nsp/consent/blocks", headers=auth(client, f"citizen-{CITIZEN}"),
-                          json={"who": {"type": "organisation", "id": gp["organisation"]}, "include_sub_units": True})
+                          json={"who": {"type": "professional", "id": gp["authorisation"]}})
     assert blocked.status_code == 201, blocked.text
     empty = find(client, as_gp)
     assert found(empty) == [] and empty.json()["total"] == 0

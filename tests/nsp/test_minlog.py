@@ -50,3 +50,30 @@ def test_entries_older_than_two_years_are_purged(client: TestClient, context: Sa
     context.clock.travel_to(now + timedelta(days=40))
     reader = auth(client, f"citizen-{BRUNO}")
     assert client.get("/nsp/minlog", headers=reader).json() == []
+
+
+def test_the_assistant_and_criticality_fields_are_kept(client: TestClient) -> None:
+    assert write(client, person_name="Bruno Elmer", user_name="Birgitte Juul", user_role="Lægesekretær",
+                 responsible_user_identifier="SK7T1", responsible_user_name="Lars Lund", consent_override=True,
+                 reason="Akut", criticality="høj", organisation_id="52581000016005") == 201
+    [entry] = client.get("/nsp/minlog", headers=auth(client, f"citizen-{BRUNO}")).json()
+    assert entry["person_name"] == "Bruno Elmer" and entry["criticality"] == "høj"
+    assert (entry["responsible_user_identifier"], entry["responsible_user_name"]) == ("SK7T1", "Lars Lund")
+    assert entry["pseudonymised"] is False and entry["acting_as"] is None
+    assert write(client, acting_as="cousin") == 400
+
+
+def test_staff_of_a_listed_cvr_are_pseudonymised_for_the_citizen(context: SandboxContext) -> None:
+    from sandbox.app import create_sandbox_app
+
+    context.settings = context.settings.model_copy(update={"nsp_pseudonymised_cvrs": ["99000601"]})
+    with TestClient(create_sandbox_app(context, warm_packages=False, only={"nsp"}),
+                    base_url="http://sandbox.test") as client:
+        # Akutafdelingen, Aarhus Universitetshospital sits under Region Midtjylland (CVR 99000601).
+        assert write(client, organisation_id="900008000099016", user_identifier="AU5R1", user_name="Rasmus Dahl") == 201
+        assert write(client, organisation_id="52581000016005", user_identifier="SK7T1", user_name="Lars Lund") == 201
+        gp, hospital = client.get("/nsp/minlog", headers=auth(client, f"citizen-{BRUNO}")).json()
+        assert (hospital["user_name"], hospital["user_identifier"], hospital["pseudonymised"]) == (
+            "Medarbejder", None, True)
+        assert hospital["organisation_id"] == "900008000099016"  # the place stays visible
+        assert (gp["user_name"], gp["pseudonymised"]) == ("Lars Lund", False)

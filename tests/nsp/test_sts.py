@@ -40,6 +40,9 @@ def test_citizen_relative_and_system_claims(client: TestClient) -> None:
     assert (citizen["user_type"], citizen["acting_cpr"], citizen["acts_for"]) == ("nsi:Citizen", "2509479989", [])
     relative = claims(client, "relative-0505059996")
     assert relative["acts_for"] == ["2509479989"] and relative["citizen_user_relation"] == "nsi:Representative"
+    assert relative["acting_as"] == {"2509479989": "fuldmagt"}
+    assert relative["fuldmagt_scopes"] == {"2509479989": "sundhedsjournal"}
+    assert citizen["pseudonymised_cvrs"] == []
     system = claims(client, "system-eoj-aarhus")
     assert (system["id_card_type"], system["assurance_level"], system["user_type"]) == ("system", 3, None)
     assert system["system_name"] == "Cura (EOJ) Aarhus Kommune"
@@ -66,3 +69,18 @@ def test_nsp_faces_need_an_nsp_token(client: TestClient) -> None:
     assert client.get("/nsp/minlog").status_code == 401
     dds_only = token(client, "citizen-2509479989", audience="dds")
     assert client.get("/nsp/minlog", headers={"Authorization": f"Bearer {dds_only}"}).status_code == 401
+
+
+def test_assistant_claims_name_the_responsible_professional(client: TestClient) -> None:
+    c = claims(client, "secretary-skodstrup")
+    assert (c["persona_kind"], c["user_type"], c["assurance_level"]) == ("assistant", "nsi:HealthcareProfessional", 4)
+    assert c["acting_cpr"] == "1811751232" and "authorisation" not in c
+    assert c["responsible"] == "SK7T1" and c["responsible_name"] == "Lars Lund"
+
+
+def test_citizen_tokens_list_the_pseudonymised_cvrs_of_the_setting(context: SandboxContext) -> None:
+    context.settings = context.settings.model_copy(update={"nsp_pseudonymised_cvrs": ["99000601"]})
+    with TestClient(create_sandbox_app(context, warm_packages=False, only={"nsp"}),
+                    base_url="http://sandbox.test") as again:
+        assert claims(again, "citizen-2509479989")["pseudonymised_cvrs"] == ["99000601"]
+        assert "pseudonymised_cvrs" not in claims(again, "gp-skodstrup")

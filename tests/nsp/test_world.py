@@ -24,9 +24,9 @@ def personas(client: TestClient) -> dict[str, dict]:
 def test_every_persona_has_the_fields_clients_rely_on(personas: dict[str, dict]) -> None:
     for persona in personas.values():
         assert {"id", "kind", "name", "cpr", "acts_for", "organisation", "authorisation", "relations"} <= set(persona)
-        assert persona["kind"] in ("citizen", "relative", "professional", "system")
+        assert persona["kind"] in ("citizen", "relative", "professional", "assistant", "system")
     kinds = {p["kind"] for p in personas.values()}
-    assert kinds == {"citizen", "relative", "professional", "system"}
+    assert kinds == {"citizen", "relative", "professional", "assistant", "system"}
 
 
 def test_every_cpr_of_the_medcom_examples_is_a_citizen(personas: dict[str, dict]) -> None:
@@ -49,7 +49,27 @@ def test_the_child_under_15_has_two_custodial_parents(personas: dict[str, dict],
 
 def test_the_fuldmagt_holder_acts_for_the_grantor(personas: dict[str, dict]) -> None:
     proxy = personas["relative-0505059996"]
+    # Erik Vestergaard (died 2025-11-02) gave Emil a fuldmagt too: it lapsed with his death.
     assert proxy["acts_for"] == ["2509479989"] and proxy["power_of_attorney_from"] == ["2509479989"]
+    assert proxy["acting_as"] == {"2509479989": "fuldmagt"}
+    assert personas["relative-0511699884"]["power_of_attorney_scopes"] == {"1911629885": "prøvesvar"}
+    assert personas["relative-1502829995"]["acting_as"] == {"0201919990": "fuldmagt", "0505239996": "parent"}
+    assert personas["relative-1911629885"]["acting_as"] == {"2701779899": "guardian"}
+
+
+def test_a_fuldmagt_lapses_when_the_grantor_dies(client: TestClient, context) -> None:  # type: ignore[no-untyped-def]
+    context.clock.travel_to(datetime(2025, 10, 1, tzinfo=UTC))
+    alive = {p["id"]: p for p in client.get("/nsp/personas").json()}["relative-0505059996"]
+    assert alive["acts_for"] == ["1010401230", "2509479989"]
+    context.clock.travel_to(datetime(2025, 11, 2, 12, tzinfo=UTC))
+    dead = {p["id"]: p for p in client.get("/nsp/personas").json()}["relative-0505059996"]
+    assert dead["acts_for"] == ["2509479989"]
+
+
+def test_an_assistant_acts_for_a_responsible_professional(personas: dict[str, dict], client: TestClient) -> None:
+    assistant = personas["secretary-skodstrup"]
+    assert assistant["responsible"] == "SK7T1" and assistant["responsible_name"] == "Lars Lund"
+    assert assistant["authorisation"] is None and assistant["organisation"] == "52581000016005"
 
 
 def test_organisations_form_a_sor_tree(client: TestClient) -> None:

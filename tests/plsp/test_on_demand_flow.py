@@ -120,7 +120,7 @@ def test_a_block_hides_the_documents_from_a_professional(client: TestClient, gp:
     found = doctor.search()
     assert {c["code"] for r in found for c in r["type"]["coding"]} >= {CL_TYPE, NOTE_TYPE}
     blocked = client.post("/nsp/consent/blocks", headers=auth(client, f"citizen-{CPR}"),
-                          json={"who": {"type": "organisation", "id": "52581000016005"}})
+                          json={"who": {"type": "professional", "id": "SK7T1"}})
     assert blocked.status_code == 201, blocked.text
     assert doctor.search() == []
     assert all(doctor.retrieve(r).status_code == 404 for r in found)

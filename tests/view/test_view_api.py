@@ -70,8 +70,8 @@ def test_a_block_and_vaerdispring_over_the_api(client: TestClient) -> None:
     assert overridden.json()["consent_override"] is True
     log = client.get("/view/api/minlog", headers=bearer(client, f"citizen-{CITIZEN}")).json()["entries"]
     assert log and all(e["consent_override"] and e["reason"] == "Akut indlæggelse" for e in log)
-    # a block on another organisation leaves the GP's view alone
-    seeding.block(client, CITIZEN, {"type": "organisation", "id": "900001000099016"})
+    # a block on data from another treatment place leaves the GP's view alone
+    seeding.block(client, CITIZEN, {"type": "all"}, what={"type": "organisation", "id": "900008000099016"})
     assert client.get(path, headers=bearer(client, "gp-skodstrup-2")).json()["messages"] != []
 
 

@@ -340,3 +340,72 @@ def test_signing_out_kills_the_old_cookie_and_another_sites_form_is_refused(page
     page.wait_for_url("**/view/")
     assert page.get_by_role("heading", name="Log ind").is_visible()
     assert page.get_by_role("button", name="Log ud").count() == 0
+
+
+DEPARTMENT = ("900008000099016", "Akutafdelingen, Aarhus Universitetshospital")
+
+
+def _from_the_department(bundle: dict[str, Any]) -> None:
+    for organisation in seeding.resources(bundle, "Organization"):
+        organisation["identifier"] = [{"system": seeding.SOR_SYSTEM, "value": DEPARTMENT[0]}]
+        organisation["name"] = DEPARTMENT[1]
+
+
+def _notes_of_bruno(page: Any) -> str:
+    page.get_by_label("CPR-nummer").fill(f"{CITIZEN[:6]}-{CITIZEN[6:]}")
+    page.get_by_role("button", name="Slå op").click()
+    menu(page, "Journalnotater").click()
+    return str(page.locator("main").inner_text())
+
+
+def test_blocking_data_from_a_hospital_department(page: Any, sandbox: Sandbox, fhir_packages_dir: Path) -> None:
+    from sts_client import add_relation
+
+    seeding.note(sandbox.client, fhir_packages_dir, CITIZEN, body="<p>Udskrevet fra Akutafdelingen</p>",
+                 created="2026-11-21T10:00:00+01:00", change=_from_the_department)
+    add_relation(sandbox.client, "doctor-auh-acute", CITIZEN)  # the department's own doctor treats him too
+    # the citizen blocks data from the hospital department, for every professional
+    sign_in(page, "Bruno Elmer", f"citizen-{CITIZEN}")
+    menu(page, "Min Spærring").click()
+    page.get_by_label("Alle sundhedspersoner").check()
+    page.get_by_label("Oplysninger fra et bestemt behandlingssted").check()
+    page.get_by_label("Behandlingssted", exact=True).select_option(label=DEPARTMENT[1])
+    page.get_by_role("button", name="Opret spærring").click()
+    assert page.get_by_role("status").inner_text() == "Spærringen er oprettet."
+    row = page.locator("tr.negative").first.inner_text()
+    assert f"Data fra {DEPARTMENT[1]}" in row and "Alle sundhedspersoner" in row and "Bruno Elmer" in row
+    assert page.evaluate(STRUCTURE_PROBLEMS) == []
+    screenshot(page, "minspaerring-afdeling")
+    page.get_by_role("button", name="Log ud").click()
+    # his GP still sees the rest, not the department's note, and is told something was withheld
+    sign_in(page, "Lars Lund", GP)
+    notes = _notes_of_bruno(page)
+    assert "Kontrol efter 14 dage" in notes and "Udskrevet fra Akutafdelingen" not in notes
+    assert "data fra et behandlingssted" in page.get_by_role("note").filter(has_text="Bemærk").inner_text()
+    page.get_by_role("button", name="Log ud").click()
+    # … and so does the department's own doctor
+    sign_in(page, "Rasmus Dahl", "doctor-auh-acute")
+    notes = _notes_of_bruno(page)
+    assert "Kontrol efter 14 dage" in notes and "Udskrevet fra Akutafdelingen" not in notes
+    page.get_by_role("button", name="Log ud").click()
+    # the fuldmagt holder still sees it
+    sign_in(page, "Emil Elmer", RELATIVE)
+    page.get_by_label(re.compile("Bruno Elmer")).check()
+    page.get_by_role("button", name="Skift").click()
+    page.wait_for_url(f"**/borger/{CITIZEN}")
+    menu(page, "Journalnotater").click()
+    assert "Udskrevet fra Akutafdelingen" in page.locator("main").inner_text()
+    page.get_by_role("button", name="Log ud").click()
+    # the citizen still sees it, and Min Log shows the GP's look-up with its fields
+    sign_in(page, "Bruno Elmer", f"citizen-{CITIZEN}")
+    menu(page, "Journalnotater").click()
+    assert "Udskrevet fra Akutafdelingen" in page.locator("main").inner_text()
+    menu(page, "Min Log").click()
+    looked = page.get_by_role("row", name=re.compile("Lars Lund")).first.inner_text()
+    assert "Lars Lund (Læge)" in looked and "Skødstrup Lægepraksis" in looked and "Bruno Elmer" in looked
+    assert "Nej" in looked  # no værdispring
+    assert page.get_by_role("row", name=re.compile("Rasmus Dahl")).first.is_visible()
+    screenshot(page, "minlog-felter")
+    menu(page, "Min Spærring").click()
+    page.get_by_role("button", name=re.compile("Tilbagekald")).first.click()
+    assert page.get_by_role("status").inner_text() == "Spærringen er tilbagekaldt."

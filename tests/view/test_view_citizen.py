@@ -135,7 +135,7 @@ def test_notes_breaking_the_business_rules_are_invalid(client: TestClient, packa
 
 def test_min_log_shows_who_looked_and_marks_vaerdispring(client: TestClient) -> None:
     seeding.hco(client, CITIZEN)
-    seeding.block(client, CITIZEN, {"type": "organisation", "id": GP_ORGANISATION})
+    seeding.block(client, CITIZEN, {"type": "professional", "id": "SK7T1"})
     sign_in(client, GP)
     override = {"csrf": csrf(client, f"/view/borger/{CITIZEN}"), "reason": "Bevidstløs, akut indlæggelse"}
     assert client.post(f"/view/borger/{CITIZEN}/vaerdispring", data=override).status_code == 200
@@ -150,24 +150,27 @@ def test_min_spaerring_create_and_revoke(client: TestClient) -> None:
     page = client.get("/view/minspaerring")
     assert "Du har ingen spærringer" in page.text and "Lars Lund" in page.text
     token = csrf(client, "/view/minspaerring")
-    created = client.post("/view/minspaerring", data={"csrf": token, "who_type": "organisation",
+    created = client.post("/view/minspaerring", data={"csrf": token, "who_type": "all", "what_type": "organisation",
                                                       "organisation": GP_ORGANISATION, "include_sub_units": "ja",
                                                       "data_from": "2026-01-01"})
     assert created.status_code == 200 and "Spærringen er oprettet" in created.text
-    assert "Skødstrup Lægepraksis med underenheder" in created.text and "Aktiv" in created.text
+    assert "Data fra Skødstrup Lægepraksis med underenheder, fra perioden" in created.text and "Aktiv" in created.text
+    assert "Bruno Elmer" in main(created.text)  # who registered it
     block_id = re.search(r'/minspaerring/([0-9a-f-]+)/tilbagekald', created.text)
     assert block_id
     revoked = client.post(f"/view/minspaerring/{block_id.group(1)}/tilbagekald", data={"csrf": token})
     assert "Spærringen er tilbagekaldt" in revoked.text and "Tilbagekaldt" in revoked.text
     # a form without the session's CSRF token changes nothing
     client.post("/view/minspaerring", data={"who_type": "all"})
-    assert main(client.get("/view/minspaerring").text).count("Alle sundhedspersoner</td>") == 0
+    sign_in(client, f"citizen-{CITIZEN}")
+    assert main(client.get("/view/minspaerring").text).count("Alle sundhedspersoner</td>") == 1  # the revoked one
 
 
 def test_min_spaerring_refuses_an_unknown_organisation_on_the_page(client: TestClient) -> None:
     sign_in(client, f"citizen-{CITIZEN}")
     answer = client.post("/view/minspaerring", data={"csrf": csrf(client, "/view/minspaerring"),
-                                                     "who_type": "organisation", "organisation_sor": "123"})
+                                                     "who_type": "all", "what_type": "organisation",
+                                                     "organisation_sor": "123"})
     assert answer.status_code == 400 and "Spærringen blev ikke oprettet" in answer.text
 
 
@@ -232,3 +235,39 @@ def test_long_series_show_the_newest_rows_and_all_are_one_link_away(client: Test
     assert f'href="/view/borger/{CITIZEN}/provesvar?alle=1#analyse-1">Vis alle 14 målinger' in body
     everything = main(client.get(f"/view/borger/{CITIZEN}/provesvar", params={"alle": "1"}).text)
     assert everything.count('<td class="value">') == 14 and "Vis alle" not in everything
+
+
+def test_min_log_shows_the_assistant_the_criticality_and_the_relatives_own_look_ups(client: TestClient) -> None:
+    from sts_client import auth
+
+    seeding.hco(client, CITIZEN)
+    search = {"patient.identifier": f"urn:oid:1.2.208.176.1.2|{CITIZEN}", "status": "current"}
+    assert client.get("/dds/fhir/DocumentReference", params=search,
+                      headers=auth(client, "secretary-skodstrup")).status_code == 200
+    seeding.block(client, CITIZEN, {"type": "all"})
+    overridden = client.get("/dds/fhir/DocumentReference", params=search, headers={
+        **auth(client, GP), "X-Consent-Override": "Bevidstl%C3%B8s", "X-Consent-Override-Criticality": "akut"})
+    assert overridden.status_code == 200
+    assert client.get("/dds/fhir/DocumentReference", params=search, headers=auth(client, RELATIVE)).status_code == 200
+    sign_in(client, f"citizen-{CITIZEN}")
+    body = main(client.get("/view/minlog").text)
+    assert "Birgitte Juul (Lægesekretær), medhjælper for Lars Lund (autorisation SK7T1)" in body
+    assert "<strong>Værdispring</strong>: Bevidstløs (hastegrad: akut)" in body
+    assert "Emil Elmer (Fuldmagtshaver)" in body and "<td>Bruno Elmer</td>" in body
+    sign_in(client, RELATIVE)  # Emil's own log: his look-up as fuldmagtshaver
+    client.post("/view/handler-for", data={"csrf": csrf(client, "/view/hjem"), "cpr": "0505059996"})
+    own = main(client.get("/view/minlog").text)
+    assert "Dit opslag med fuldmagt for Bruno Elmer" in own
+
+
+def test_min_spaerring_registers_a_positive_consent_with_its_end(client: TestClient) -> None:
+    sign_in(client, f"citizen-{CITIZEN}")
+    token = csrf(client, "/view/minspaerring")
+    form = {"csrf": token, "kind": "positive", "who_type": "professional", "professional": "SK7T1"}
+    refused = client.post("/view/minspaerring", data=form)
+    assert refused.status_code == 400 and "Spærringen blev ikke oprettet" in refused.text
+    assert "must have a validity period" in refused.text
+    made = client.post("/view/minspaerring", data={**form, "valid_to": "2099-12-31"})
+    assert made.status_code == 200 and "Spærringen er oprettet" in made.text
+    row = main(made.text).split('<tr class="positive">', 1)[1].split("</tr>", 1)[0]
+    assert "Samtykke" in row and "Lars Lund" in row and "31.12.2099" in row

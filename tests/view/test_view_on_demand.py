@@ -25,6 +25,6 @@ def test_an_on_demand_card_and_note_are_shown(client: TestClient) -> None:
 
 def test_a_block_applies_to_on_demand_documents_too(client: TestClient) -> None:
     seeding.plsp_note(client, CITIZEN, "n-2", "Kontrol", "2026-05-05T10:11:00+02:00")
-    seeding.block(client, CITIZEN, {"type": "organisation", "id": GP_ORGANISATION})
+    seeding.block(client, CITIZEN, {"type": "all"}, what={"type": "organisation", "id": GP_ORGANISATION})
     sign_in(client, "gp-skodstrup")
     assert "Ingen dokumenter fundet" in client.get(f"/view/borger/{CITIZEN}").text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import seeding
 from fastapi.testclient import TestClient
-from view_support import CITIZEN, GP, GP_ORGANISATION, STRANGER, csrf, sign_in
+from view_support import CITIZEN, GP, STRANGER, csrf, sign_in
 
 
 def minlog(client: TestClient) -> list[dict]:  # type: ignore[type-arg]
@@ -53,7 +53,7 @@ def test_no_treatment_relation_means_no_access(client: TestClient) -> None:
 
 def test_a_block_empties_the_view_and_vaerdispring_with_a_reason_shows_the_data(client: TestClient) -> None:
     seeding.hco(client, CITIZEN)
-    seeding.block(client, CITIZEN, {"type": "organisation", "id": GP_ORGANISATION}, include_sub_units=True)
+    seeding.block(client, CITIZEN, {"type": "professional", "id": "SK7T1"})
     sign_in(client, GP)
     empty = client.get(f"/view/borger/{CITIZEN}")
     assert empty.status_code == 200
@@ -90,5 +90,5 @@ def test_a_block_of_a_data_period_filters_and_says_so(client: TestClient) -> Non
                   data_from="2026-11-01", data_to="2026-11-03")
     sign_in(client, GP)
     page = client.get(f"/view/borger/{CITIZEN}/provesvar").text
-    assert "Bemærk" in page and "borgeren har spærret for, at du ser data fra en periode" in page
+    assert "Bemærk" in page and "du ser data fra et behandlingssted eller en periode" in page
     assert '<td class="value">12</td>' in page and '<td class="value">26</td>' not in page

@@ -3,8 +3,10 @@
 ``authenticate`` verifies the token (401); ``grant`` decides a look-up of some citizens' documents
 (who may read, treatment relation, blocks, værdispring) and answers a ``ReadGrant`` the face
 applies to its query and result; ``log`` writes the Min Log entries of a look-up with a non-empty
-result by a professional, or by a relative (fuldmagt, custodial parent) on the data subject's
-log. With ``settings.dds_access_control`` off, everything is open and nothing is logged.
+result by a professional or an assistant, or by a relative (fuldmagt, custodial parent) on the
+data subject's log and on the relative's own. The MHD face and the XDS.b face reach the same
+decision through the same ``guarded_read``; only how the caller and the værdispring arrive differ.
+With ``settings.dds_access_control`` off, everything is open and nothing is logged.
 
 ``guarded_read`` is the one read pipeline every face and transaction goes through:
 authenticate → grant → query → warn → log. What differs per transaction (whose documents a
@@ -24,8 +26,9 @@ from fastapi import Request
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.tokens import Principal
-from services.dds.access import address_protection, blocking, min_log, readers, treatment_relation
-from services.dds.access.consent_override import override_reason
+from services.dds.access import address_protection, blocking, fuldmagt, min_log, readers, treatment_relation
+from services.dds.access.consent_override import Override, OverrideRequest
+from services.dds.access.consent_override import grant as grant_override
 from services.dds.access.nsp import dds_nsp_client
 from services.dds.access.tokens import TokenVerifier
 from services.dds.queries import Withholding
@@ -36,7 +39,7 @@ class ReadGrant:
     """What one look-up may see: ``withheld`` entries are left out; addresses hidden for ``hide_address``."""
 
     principal: Principal | None
-    override: str | None = None
+    override: Override | None = None
     decisions: dict[str, blocking.BlockDecision] = field(default_factory=dict)
     hide_address: set[str] = field(default_factory=set)
 
@@ -123,13 +126,13 @@ class Guard:
             readers.require_provider(principal)
         return principal
 
-    async def grant(self, principal: Principal | None, override_header: str | None, cprs: list[str]) -> ReadGrant:
+    async def grant(self, principal: Principal | None, asked: OverrideRequest | None, cprs: list[str]) -> ReadGrant:
         """Decide a look-up of ``cprs``' documents (403 for a reader without the right to it);
-        ``override_header`` is the caller's værdispring reason as sent (``X-Consent-Override``)."""
+        ``asked`` is the caller's værdispring as its face carries it (reason, criticality)."""
         if principal is None:
             return ReadGrant(None)
         readers.require_reader(principal)
-        override = override_reason(principal, override_header)
+        override = grant_override(principal, asked)
         grant = ReadGrant(principal, override)
         for cpr in cprs:
             if principal.is_citizen:
@@ -137,6 +140,9 @@ class Guard:
                 person = await self.nsp.person(cpr)
                 if address_protection.must_hide(principal, cpr, person):
                     grant.hide_address.add(cpr)
+                scope = fuldmagt.withholding(principal, cpr)
+                if scope is not None:
+                    grant.decisions[cpr] = blocking.BlockDecision((scope,))
                 continue
             await treatment_relation.require_relation(self.nsp, principal, cpr)
             decision = blocking.decide(cpr, await self.nsp.blocks(cpr), principal)
@@ -149,10 +155,15 @@ class Guard:
         if grant.principal is None:
             return
         for cpr in grant.logged(cprs):
-            await self.nsp.write_minlog(min_log.entry(grant.principal, cpr, activity, grant.override, addition))
+            name = None  # NSP names the citizen on their own log; a relative's own log needs it from here
+            if grant.principal.is_citizen:
+                person = await self.nsp.person(cpr)
+                name = str(person.get("name")) if person and person.get("name") else None
+            for entry in min_log.entries(grant.principal, cpr, name, activity, grant.override, addition):
+                await self.nsp.write_minlog(entry)
 
     async def guarded_read(self, authenticate: Callable[[], Awaitable[Principal | None]],
-                           override_header: str | None, steps: ReadSteps[T]) -> GuardedAnswer[T]:
+                           asked: OverrideRequest | None, steps: ReadSteps[T]) -> GuardedAnswer[T]:
         """One guarded read: authenticate → grant → query → warn → log, with the transaction's ``steps``.
 
         A system (a source) reading with ``steps.sources_may_read`` gets what it asks without a
@@ -163,7 +174,7 @@ class Guard:
         if principal is not None and principal.is_system and steps.sources_may_read:
             grant = ReadGrant(None)
         else:
-            grant = await self.grant(principal, override_header, cprs)
+            grant = await self.grant(principal, asked, cprs)
         found = await steps.query(grant)
         warnings = await steps.warnings(grant, found)
         shown, addition = steps.logged(found)

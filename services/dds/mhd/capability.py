@@ -56,7 +56,9 @@ def security(nsp_base: str, access_control: bool) -> dict[str, Any]:
             "(level 3) provides (ITI-65) and updates its own entries (ITI-92); a citizen (level 4) reads their "
             "own documents and those of citizens they act for; a health professional (level 4) reads with a "
             "treatment relation, subject to the citizen's blocks, which 'X-Consent-Override: <reason>' "
-            "(værdispring) lifts for one call. Missing, forged, expired or wrong-audience tokens: 401 with "
+            "(værdispring; optionally 'X-Consent-Override-Criticality: <text>'; level 4 and an authorisation "
+            "code) lifts for one call; an assistant acts for a professional (token claim 'responsible'). "
+            "Missing, forged, expired or wrong-audience tokens: 401 with "
             "WWW-Authenticate: Bearer; not allowed: 403.")}
 
 

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.tokens import Principal
-from services.dds.access.consent_override import HEADER
+from services.dds.access.consent_override import from_headers
 from services.dds.access.guard import ReadGrant
 from services.dds.domain import StoredEntry
 from services.dds.mhd import document_response
@@ -55,6 +55,6 @@ class EntryRead:
 async def readable_entry(deps: Deps, request: Request, entry_id: str, activity: str,
                          metadata_only: bool) -> tuple[StoredEntry, ReadGrant]:
     """The entry, when the caller may see it (404 when unknown or withheld by the citizen's blocks)."""
-    answer = await deps.guard.guarded_read(lambda: deps.guard.authenticate(request), request.headers.get(HEADER),
+    answer = await deps.guard.guarded_read(lambda: deps.guard.authenticate(request), from_headers(request.headers),
                                            EntryRead(deps, entry_id, activity, metadata_only))
     return answer.found, answer.grant

@@ -21,7 +21,7 @@ from nsp_sandbox.fhir_http import FhirJSONResponse
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.tokens import Principal
 from services.dds.access import blocking
-from services.dds.access.consent_override import HEADER
+from services.dds.access.consent_override import from_headers
 from services.dds.access.guard import ReadGrant
 from services.dds.domain import StoredSubmissionSet
 from services.dds.mhd import search, submission_set
@@ -168,7 +168,7 @@ def router(deps: Deps) -> APIRouter:
     async def find_lists(request: Request, pairs: list[tuple[str, str]]) -> Response:
         steps = FindLists(deps.registry, pairs, strict(request))
         answer = await deps.guard.guarded_read(lambda: deps.guard.authenticate(request),
-                                               request.headers.get(HEADER), steps)
+                                               from_headers(request.headers), steps)
         urls = deps.urls(request)
         return FhirJSONResponse(searchset(steps.parsed, answer.found, f"{urls.fhir}/List", urls.resource("List"),
                                           shown_list(steps.withheld), answer.warnings))
@@ -185,7 +185,7 @@ def router(deps: Deps) -> APIRouter:
     async def read_list(set_id: str, request: Request) -> Response:
         steps = ReadList(deps.registry, set_id)
         answer = await deps.guard.guarded_read(lambda: deps.guard.authenticate(request),
-                                               request.headers.get(HEADER), steps)
+                                               from_headers(request.headers), steps)
         return FhirJSONResponse(shown_list(steps.withheld)(submission_set.to_fhir(answer.found)))
 
     return fhir

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from nsp_sandbox.fhir_http import FhirJSONResponse
 from nsp_sandbox.outcome import Issue
 from services.dds.access import address_protection, blocking
-from services.dds.access.consent_override import HEADER
+from services.dds.access.consent_override import from_headers
 from services.dds.access.guard import ReadGrant
 from services.dds.domain import CPR_SYSTEM, AvailabilityStatus
 from services.dds.mhd import document_reference, search
@@ -180,7 +180,7 @@ def router(deps: Deps) -> APIRouter:
     async def find_documents(request: Request, pairs: list[tuple[str, str]]) -> Response:
         steps = FindReferences(deps.registry, pairs, strict(request))
         answer = await deps.guard.guarded_read(lambda: deps.guard.authenticate(request),
-                                               request.headers.get(HEADER), steps)
+                                               from_headers(request.headers), steps)
         urls = deps.urls(request)
         return FhirJSONResponse(searchset(steps.parsed, answer.found, f"{urls.fhir}/DocumentReference",
                                           urls.resource("DocumentReference"), urls.document, answer.warnings,

@@ -47,12 +47,13 @@ from nsp_sandbox.xds.errors import XdsWireError
 from nsp_sandbox.xds.mtom import SoapMessage, package, parse_message
 from nsp_sandbox.xds.soap import Addressing, Envelope, SoapFault, SoapVersion, build_envelope, new_message_id
 from nsp_sandbox.xds.vocabulary import RESPONSE_ACTIONS
+from services.dds.access.consent_override import NOT_GIVEN, OverrideRequest
 from services.dds.mhd.deps import Deps
 from services.dds.xds import principal as principals
 from services.dds.xds.busy import busy_answer
 
 #: What Min Log records as the værdispring reason on this face: HSUID's ConsentOverride is a boolean.
-OVERRIDE_WITHOUT_REASON = "not given (HSUID carries none)"
+OVERRIDE_WITHOUT_REASON = NOT_GIVEN
 
 
 @dataclass(frozen=True)
@@ -67,11 +68,11 @@ class XdsCall:
     body: etree._Element            # the request element inside soap:Body
 
     @property
-    def consent_override(self) -> str | None:
-        """The værdispring reason to hand the guard: HSUID ``nsi:ConsentOverride`` true carries no
-        reason (HSUID 1.1), so Min Log records :data:`OVERRIDE_WITHOUT_REASON`; None without it."""
+    def consent_override(self) -> OverrideRequest | None:
+        """The værdispring to hand the guard: HSUID ``nsi:ConsentOverride`` true carries no reason
+        and no criticality (HSUID 1.1), so Min Log records :data:`OVERRIDE_WITHOUT_REASON`; None without it."""
         hsuid = self.verified.hsuid
-        return OVERRIDE_WITHOUT_REASON if hsuid is not None and hsuid.consent_override else None
+        return OverrideRequest(None) if hsuid is not None and hsuid.consent_override else None
 
     async def authenticate(self) -> Principal | None:
         """The ``authenticate`` callable of ``Guard.guarded_read``: the principal already mapped."""

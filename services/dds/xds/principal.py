@@ -22,6 +22,7 @@ HSUID user acts through the system, so ``id_card_type`` is ``user``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from nsp_sandbox.dgws.faults import DgwsFault
@@ -56,8 +57,10 @@ def _citizen(card: IdCard, hsuid: Hsuid, personas: list[dict[str, Any]]) -> Prin
     if persona is None:
         raise DgwsFault("not_authorized", f"No citizen with CPR {cpr} is known to the sandbox",
                         "HsuidHeader/Attribute[@Name='nsi:ActingUserCivilRegistrationNumber']")
-    return _principal(persona, card, id_card_type=USER, user_type=CITIZEN, acting_cpr=cpr,
-                      system_name=hsuid.system_name, organisation=(None, None))
+    found = _principal(persona, card, id_card_type=USER, user_type=CITIZEN, acting_cpr=cpr,
+                       system_name=hsuid.system_name, organisation=(None, None))
+    return replace(found, acting_as=tuple(sorted((persona.get("acting_as") or {}).items())),
+                   fuldmagt_scopes=tuple(sorted((persona.get("power_of_attorney_scopes") or {}).items())))
 
 
 async def _professional(deps: Deps, card: IdCard, hsuid: Hsuid, personas: list[dict[str, Any]]) -> Principal:
@@ -68,8 +71,25 @@ async def _professional(deps: Deps, card: IdCard, hsuid: Hsuid, personas: list[d
     if org is not None and org.id_format in SOR_FORMATS and org.id != organisation[0]:
         known = await deps.guard.nsp.organisation(org.id)
         organisation = (org.id, str(known.get("name")) if known else None)
-    return _principal(persona, card, id_card_type=USER, user_type=PROFESSIONAL, acting_cpr=hsuid.acting_cpr,
-                      system_name=hsuid.system_name, organisation=organisation)
+    found = _principal(persona, card, id_card_type=USER, user_type=PROFESSIONAL, acting_cpr=hsuid.acting_cpr,
+                       system_name=hsuid.system_name, organisation=organisation)
+    return _assistant(found, card, hsuid, personas) if hsuid.is_assistant else found
+
+
+def _assistant(responsible: Principal, card: IdCard, hsuid: Hsuid, personas: list[dict[str, Any]]) -> Principal:
+    """The acting assistant for ``responsible`` (HSUID acting ≠ responsible user)."""
+    persona = next((p for p in personas if p.get("kind") == "assistant" and p.get("cpr") == hsuid.acting_cpr), None)
+    user = card.user if card.user is not None and card.user.cpr == hsuid.acting_cpr else None
+    if persona is not None:
+        name, role, persona_id = str(persona.get("name", "")), persona.get("role"), str(persona.get("id", ""))
+    elif user is not None:
+        name, role, persona_id = f"{user.given_name} {user.surname}".strip(), user.role or None, responsible.persona
+    else:
+        raise DgwsFault("not_authorized", "The acting user (an assistant) is not known to the sandbox: neither an "
+                        "assistant persona nor the ID card's user has that CPR",
+                        "HsuidHeader/Attribute[@Name='nsi:ActingUserCivilRegistrationNumber']")
+    return replace(responsible, persona=persona_id, kind="assistant", name=name, role=role, authorisation=None,
+                   responsible=responsible.authorisation, responsible_name=responsible.name)
 
 
 def _by_authorisation(personas: list[dict[str, Any]], code: str | None, where: str) -> dict[str, Any]:

@@ -1,7 +1,9 @@
-"""Min Spærring (consent blocks):
+"""Min Spærring (consent items):
 
-* ``POST /consent/blocks``               a citizen (or someone acting for them) adds a block
-* ``GET  /consent/blocks[?cpr=]``        the blocks of the caller's citizen; a system names the citizen
+* ``POST /consent/blocks``               a citizen (or someone acting for them) adds an item, negative or
+                                         positive; a health professional with a treatment relation adds a
+                                         negative one on the citizen's behalf (``"cpr"`` in the body)
+* ``GET  /consent/blocks[?cpr=]``        the items of the caller's citizen; a system names the citizen
 * ``POST /consent/blocks/{id}/revoke``   the citizen revokes one
 """
 
@@ -13,8 +15,25 @@ from fastapi import APIRouter, Request
 
 from nsp_sandbox.fhir_http import read_json_object
 from nsp_sandbox.outcome import FhirError, Issue
-from services.nsp.consent import Consent
+from nsp_sandbox.tokens import Principal
+from services.nsp.bodies import BlockBody, NoBody, parse
+from services.nsp.consent import SOURCE, Consent, Creator
 from services.nsp.routes.platform import MAX_BODY, Platform, represented
+
+
+def _for_professional(nsp: Platform, who: Principal, body: BlockBody) -> tuple[str, Creator]:
+    """A professional registers for a citizen they have a treatment relation with (403 otherwise)."""
+    if not who.authorisation:
+        raise FhirError(403, Issue("error", "forbidden", "Only an authorised health professional registers a block "
+                                   "on a citizen's behalf", rule="consent-block-creator", source=SOURCE))
+    if body.cpr is None:
+        raise FhirError(400, Issue("error", "required", "Name the citizen: 'cpr'", expression="cpr",
+                                   rule="consent-block-creator", source=SOURCE))
+    if not nsp.relations.find(who.authorisation, body.cpr, nsp.clock.now()):
+        raise FhirError(403, Issue("error", "forbidden", f"No treatment relation between {who.name} and the citizen "
+                                   f"with CPR {body.cpr}: no block on their behalf", expression="cpr",
+                                   rule="consent-block-creator", source=SOURCE))
+    return body.cpr, Creator(who.persona, who.system_name, professional=True, cpr=who.acting_cpr)
 
 
 def router(nsp: Platform, consent: Consent) -> APIRouter:
@@ -24,8 +43,13 @@ def router(nsp: Platform, consent: Consent) -> APIRouter:
     @faces.post("/consent/blocks", status_code=201)
     async def add_block(request: Request) -> dict[str, Any]:
         who = nsp.caller(request)
-        body = await read_json_object(request, MAX_BODY)
-        return consent.add(represented(who, body.get("cpr")), body, who.persona, clock.now())
+        body = parse(BlockBody, await read_json_object(request, MAX_BODY))
+        if who.is_professional:
+            cpr, creator = _for_professional(nsp, who, body)
+        else:
+            cpr = represented(who, body.cpr)
+            creator = Creator(who.persona, who.system_name, professional=False, cpr=who.acting_cpr)
+        return consent.add(cpr, body, creator, clock.now())
 
     @faces.get("/consent/blocks")
     def list_blocks(request: Request, cpr: str | None = None) -> list[dict[str, Any]]:
@@ -38,8 +62,9 @@ def router(nsp: Platform, consent: Consent) -> APIRouter:
         return consent.blocks([represented(who, cpr)], clock.now())
 
     @faces.post("/consent/blocks/{block_id}/revoke")
-    def revoke_block(block_id: str, request: Request) -> dict[str, Any]:
+    async def revoke_block(block_id: str, request: Request) -> dict[str, Any]:
         who = nsp.caller(request)
+        parse(NoBody, await read_json_object(request, MAX_BODY))
         represented(who, None)
         return consent.revoke(block_id, who.citizens_represented(), who.persona, clock.now())
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 
 from nsp_sandbox.fhir_http import read_json_object
 from nsp_sandbox.outcome import FhirError, Issue
+from services.nsp.bodies import MinLogBody, parse
 from services.nsp.minlog import MinLog
 from services.nsp.routes.platform import MAX_BODY, Platform, represented
 
@@ -23,7 +24,7 @@ def router(nsp: Platform, minlog: MinLog) -> APIRouter:
     @faces.get("/minlog")
     def read_minlog(request: Request, cpr: str | None = None) -> list[dict[str, Any]]:
         who = nsp.caller(request)
-        return minlog.entries([represented(who, cpr)], clock.now())
+        return minlog.entries([represented(who, cpr)], clock.now(), who.pseudonymised_cvrs)
 
     @faces.post("/minlog/entries", status_code=201)
     async def write_minlog(request: Request) -> dict[str, Any]:
@@ -31,6 +32,7 @@ def router(nsp: Platform, minlog: MinLog) -> APIRouter:
         if not who.is_system:
             raise FhirError(403, Issue("error", "forbidden", "Only systems write to Min Log",
                                        rule="minlog-writer"))
-        return minlog.write(await read_json_object(request, MAX_BODY), who.system_name or who.name, clock.now())
+        body = parse(MinLogBody, await read_json_object(request, MAX_BODY))
+        return minlog.write(body, who.system_name or who.name, clock.now())
 
     return faces

@@ -29,6 +29,7 @@ class Platform:
     key: SigningKey
     clock: Clock
     relations: TreatmentRelations
+    pseudonymised_cvrs: tuple[str, ...] = ()  # CVRs whose staff citizens' tokens ask to see pseudonymised
 
     def caller(self, request: Request) -> Principal:
         """The verified bearer token of ``request`` (audience ``nsp``); 401 otherwise."""

@@ -19,10 +19,10 @@ from starlette.concurrency import run_in_threadpool
 from nsp_sandbox.actor_reset import operator_only, reset_router
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import read_json_object
-from services.nsp.consent import Consent
+from services.nsp.consent import Consent, Creator
 from services.nsp.models import NspBase
 from services.nsp.world_additions import LiveWorld
-from services.nsp.world_file import read_world_file
+from services.nsp.world_file import block_body, read_world_file
 
 LOADED_BY = "sandbox world file"
 
@@ -37,8 +37,8 @@ def router(context: SandboxContext, live: LiveWorld, consent: Consent) -> APIRou
         sections = read_world_file(body, live.world)
         now = context.clock.now()
         await run_in_threadpool(live.add, sections, now)
-        blocks = [consent.add(b["cpr"], {k: v for k, v in b.items() if k != "cpr"}, LOADED_BY, now)
-                  for b in sections["blocks"]]
+        loader = Creator(persona=LOADED_BY, system=None, professional=False)
+        blocks = [consent.add(b["cpr"], block_body(b), loader, now) for b in sections["blocks"]]
         personas = ([f"citizen-{c['cpr']}" for c in sections["citizens"]]
                     + [f"relative-{r['cpr']}" for r in sections["relatives"]]
                     + [p["id"] for p in sections["professionals"]] + [s["id"] for s in sections["systems"]])

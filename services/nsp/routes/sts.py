@@ -17,6 +17,7 @@ from nsp_sandbox import faults
 from nsp_sandbox.fhir_http import read_json_object
 from nsp_sandbox.outcome import FhirError, Issue
 from services.nsp import sts
+from services.nsp.bodies import TokenBody, parse
 from services.nsp.routes.platform import MAX_BODY, Platform
 
 
@@ -29,16 +30,17 @@ def router(nsp: Platform) -> APIRouter:
 
     @faces.post("/sts/token")
     async def token(request: Request) -> JSONResponse:
-        body = await read_json_object(request, MAX_BODY)
-        persona_id = body.get("persona")
-        if not isinstance(persona_id, str):
+        raw = await read_json_object(request, MAX_BODY)
+        if not isinstance(raw.get("persona"), str):
             raise FhirError(400, Issue("error", "required", "Send {\"persona\": \"<id>\"}", expression="persona",
                                        rule="sts-persona", source=sts.SOURCE))
+        body = parse(TokenBody, raw)
+        persona_id = body.persona
         found = next((p for p in nsp.personas() if p.id == persona_id), None)
         now = nsp.clock.now()
         if (expired := faults.current("nsp", "sts-expired-token")) is not None:  # a token issued long ago
             now -= timedelta(minutes=expired["minutes"])
-        answer = sts.issue(nsp.key, nsp.world, found, persona_id, body.get("audience"), now)
+        answer = sts.issue(nsp.key, nsp.world, found, persona_id, body.audience, now, nsp.pseudonymised_cvrs)
         return JSONResponse(answer, headers={"Cache-Control": "no-store"})
 
     @faces.get("/sts/jwks")

@@ -1,6 +1,8 @@
-"""Min Spærring, the citizen's consent blocks at NSP: ``GET /minspaerring`` lists them with the form,
-``POST /minspaerring`` adds one (a professional or an organisation, optionally its sub-units and
-periods), ``POST /minspaerring/{id}/tilbagekald`` revokes one. A professional is sent home."""
+"""Min Spærring, the citizen's consent items at NSP (dds-nsp.md §2.1): ``GET /minspaerring`` lists
+them with the form, ``POST /minspaerring`` adds one — a block (negative) or a consent (positive,
+with an end date), for everyone or one professional, on all data or on data from a treatment place
+(optionally with its sub-units), optionally for a data period — and ``POST
+/minspaerring/{id}/tilbagekald`` revokes one. A professional is sent home."""
 
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ from services.sundhed_view.site import Pages, citizen_only, read_form
 
 async def blocks_page(pages: Pages, request: Request, session: Session, status: int = 200,
                       error: str | None = None, form: Any = None) -> Response:
-    """The blocks of the citizen the session acts for, with whom they name (professionals and
-    organisations by name) and the form to add one (refilled with ``form`` after an error)."""
+    """The consent items of the citizen the session acts for (NSP names whom they concern, which
+    treatment place's data and who registered them) and the form to add one (refilled with
+    ``form`` after an error)."""
     cpr = session.acting or session.cpr or ""
     try:
         blocks = await pages.nsp.blocks(session.token, cpr)
@@ -27,28 +30,22 @@ async def blocks_page(pages: Pages, request: Request, session: Session, status: 
     professionals = [p for p in personas if p["kind"] == "professional"]
     organisations = sorted({(p["organisation"], p["organisation_name"]) for p in professionals
                             if p.get("organisation")}, key=lambda o: o[1])
-    by_authorisation = {p["authorisation"]: p for p in professionals}
-    org_names = dict(organisations)
-    for block in blocks:
-        who = block.get("who") or {}
-        if who.get("type") == "organisation" and who.get("id") not in org_names:
-            found = await pages.nsp.organisation(str(who.get("id")))
-            org_names[str(who.get("id"))] = found["name"] if found else str(who.get("id"))
     return pages.render(request, "blocks.html", session, status=status, cpr=cpr, blocks=blocks,
-                        professionals=professionals, organisations=organisations, error=error,
-                        by_authorisation=by_authorisation, org_names=org_names, form=form or {},
+                        professionals=professionals, organisations=organisations, error=error, form=form or {},
                         citizen=(await pages.names()).get(cpr), section="minspaerring")
 
 
 def block_request(session: Session, form: dict[str, str]) -> dict[str, Any]:
-    """The NSP consent block the add form asks for."""
+    """The NSP consent item the add form asks for (NSP judges it: 400/403/422 with the reason)."""
     who_type = str(form.get("who_type", ""))
-    body: dict[str, Any] = {"cpr": session.acting or session.cpr, "who": {"type": who_type}}
+    body: dict[str, Any] = {"cpr": session.acting or session.cpr, "kind": str(form.get("kind") or "negative"),
+                            "who": {"type": who_type}}
     if who_type == "professional":
         body["who"]["id"] = str(form.get("professional", ""))
-    elif who_type == "organisation":
-        body["who"]["id"] = str(form.get("organisation_sor") or form.get("organisation") or "").strip()
-        body["include_sub_units"] = form.get("include_sub_units") == "ja"
+    if form.get("what_type") == "organisation":
+        body["what"] = {"type": "organisation",
+                        "id": str(form.get("organisation_sor") or form.get("organisation") or "").strip(),
+                        "include_sub_units": form.get("include_sub_units") == "ja"}
     for name in ("valid_from", "valid_to", "data_from", "data_to"):
         if form.get(name):
             body[name] = str(form.get(name))
@@ -75,7 +72,7 @@ def router(pages: Pages) -> APIRouter:
         try:
             await pages.nsp.add_block(session.token, body)
         except Refused as refused:
-            if refused.status == 400:
+            if refused.status in (400, 422):
                 return await blocks_page(pages, request, session, 400,
                                          f"Spærringen blev ikke oprettet: {refused.text}", form)
             return await pages.refused(request, session, str(body["cpr"]), refused)
