@@ -12,6 +12,7 @@ table ready for ``docs/benchmarks.md``.
 
     .venv/bin/python bench/conformance.py
     .venv/bin/python bench/conformance.py --seconds 3 --rounds 5
+    .venv/bin/python bench/conformance.py --tree ../before      # another checkout, for before/after
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# --tree OTHER measures another checkout (a before/after comparison: run both alternately).
+TREE = Path(sys.argv[sys.argv.index("--tree") + 1]).resolve() if "--tree" in sys.argv[:-1] else ROOT
+sys.path.insert(0, str(TREE))
 
 from nsp_sandbox.conformance.base_structure import base_structure_issues  # noqa: E402
 from nsp_sandbox.conformance.packages import PackageRegistry  # noqa: E402
@@ -43,17 +46,20 @@ DOCUMENTS = (
 
 
 def per_second(fn: Callable[[], Any], seconds: float, rounds: int, label: str) -> float:
-    """Median calls per second over ``rounds`` rounds of about ``seconds`` each."""
+    """Median calls per second over ``rounds`` rounds of about ``seconds`` each (the process's CPU
+    time per call is printed beside it: on a loaded machine it moves less than the wall clock)."""
     results = []
     for round_no in range(rounds):
         calls = 0
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         deadline = start + seconds
         while time.perf_counter() < deadline:
             fn()
             calls += 1
         results.append(calls / (time.perf_counter() - start))
-        print(f"  {label}: round {round_no + 1}/{rounds}: {results[-1]:.0f}/s", file=sys.stderr, flush=True)
+        cpu_ms = (time.process_time() - cpu) / calls * 1000
+        print(f"  {label}: round {round_no + 1}/{rounds}: {results[-1]:.0f}/s, CPU {cpu_ms:.2f} ms per call",
+              file=sys.stderr, flush=True)
     return statistics.median(results)
 
 
@@ -62,7 +68,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="length of one timed round")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per figure (median reported)")
     parser.add_argument("--packages", type=Path, default=PACKAGES, help="folder of FHIR package .tgz files")
+    parser.add_argument("--tree", type=Path, default=ROOT, help="the checkout to measure (default: this one)")
     args = parser.parse_args()
+    print(f"measuring {TREE}", file=sys.stderr)
 
     started = time.perf_counter()
     registry = PackageRegistry.load([args.packages], None)

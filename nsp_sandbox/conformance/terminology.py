@@ -43,6 +43,8 @@ class Expansion:
     problems: list[str] = field(default_factory=list)  # imports or filters that could not be evaluated
     # The codes without their systems, set once the expansion is final (kept by Terminology.expand).
     plain_codes: frozenset[str] | None = field(default=None, repr=False, compare=False)
+    # The systems of ``codes``, sorted and joined for a finding, set with ``plain_codes``.
+    systems_shown: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -96,6 +98,7 @@ class Terminology:
             expansion = None if resource is None else self._expand(resource, context, frozenset({value_set}))
             if expansion is not None:
                 expansion.plain_codes = frozenset(c for (_, c) in expansion.codes)
+                expansion.systems_shown = ", ".join(sorted({s for s, _ in expansion.codes}))
             self._expansions[key] = expansion
             return expansion
 
@@ -113,7 +116,9 @@ class Terminology:
         if found is None:
             why = expansion.open_systems.get(system or "", "") or "; ".join(expansion.problems)
             return CodeCheck("not-checked", f"{shown} could not be checked against {expansion.label}: {why}")
-        allowed = ", ".join(sorted({s for s, _ in expansion.codes}))
+        allowed = expansion.systems_shown
+        if allowed is None:
+            allowed = ", ".join(sorted({s for s, _ in expansion.codes}))
         return CodeCheck("invalid", f"{shown} is not in value set {expansion.label}"
                          + (f" (systems: {allowed})" if allowed else ""))
 

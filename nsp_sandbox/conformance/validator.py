@@ -58,12 +58,14 @@ class Validator:
     # ---- public API -----------------------------------------------------------------------------
 
     def validate(self, resource: dict[str, Any], profile: str | None = None, *,
-                 package: str | FhirPackage | None = None) -> list[Issue]:
+                 package: str | FhirPackage | None = None, structure: list[Issue] | None = None) -> list[Issue]:
         """All issues of ``resource`` (and, for a Bundle, of every entry).
 
         ``profile``: a profile to check besides ``meta.profile``. ``package`` (``name#version`` or a
         package): the IG whose dependency versions decide unversioned canonicals; by default the
-        package of the resource's own profile, else the newest loaded version.
+        package of the resource's own profile, else the newest loaded version. ``structure``: what
+        :func:`~.base_structure.base_structure_issues` found in this very ``resource``, when the
+        caller has already run it (it is then not run twice).
         """
         if not isinstance(resource, dict):
             return [Issue("fatal", "structure", "A FHIR resource must be a JSON object", rule="json-syntax")]
@@ -74,7 +76,7 @@ class Validator:
         issues: list[Issue] = []
         try:
             if self.base_structure:
-                issues.extend(base_structure_issues(resource))
+                issues.extend(base_structure_issues(resource) if structure is None else structure)
             walk = Walk(self.engines, context_given)
             rtype = resource.get("resourceType")
             frame = Frame(resource, resource, None, None, context)

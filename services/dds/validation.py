@@ -55,14 +55,30 @@ class ContentValidation:
 
     # ---- structure layer ------------------------------------------------------------------------
 
-    def check_structure(self, resource: dict[str, Any], prefix: str) -> list[Issue]:
-        """Base FHIR structure of a DocumentReference or List (``fhir.resources`` R4B)."""
+    def structure_issues(self, resource: dict[str, Any]) -> list[Issue] | None:
+        """The base-structure findings of a DocumentReference or List (``fhir.resources`` R4B),
+        unprefixed, found once for :meth:`check_structure` and :meth:`check_resource`; None when
+        neither layer reads them (structure layer off and no profile to check)."""
+        settings = self.context.settings
+        if settings.validation_structure is Strictness.OFF and (
+                settings.validation_profile is Strictness.OFF or not (resource.get("meta") or {}).get("profile")):
+            return None
+        from nsp_sandbox.conformance.base_structure import base_structure_issues
+
+        return base_structure_issues(resource)
+
+    def check_structure(self, resource: dict[str, Any], prefix: str, *,
+                        found: list[Issue] | None = None) -> list[Issue]:
+        """Base FHIR structure of a DocumentReference or List (``fhir.resources`` R4B); ``found``:
+        :meth:`structure_issues` of this resource, when already known."""
         strictness = self.context.settings.validation_structure
         if strictness is Strictness.OFF:
             return []
-        from nsp_sandbox.conformance.base_structure import base_structure_issues
+        if found is None:
+            from nsp_sandbox.conformance.base_structure import base_structure_issues
 
-        return self._apply(strictness, [i.prefixed(prefix) for i in base_structure_issues(resource)])
+            found = base_structure_issues(resource)
+        return self._apply(strictness, [i.prefixed(prefix) for i in found])
 
     # ---- profile layer --------------------------------------------------------------------------
 
@@ -75,12 +91,15 @@ class ContentValidation:
             return [i.with_severity("warning") if i.is_error else i for i in issues if i.severity != "information"]
         return [i for i in issues if i.severity != "information"]
 
-    def check_resource(self, resource: dict[str, Any], prefix: str) -> list[Issue]:
-        """Profile-validate a DocumentReference (or List) that declares a profile."""
+    def check_resource(self, resource: dict[str, Any], prefix: str, *,
+                       structure: list[Issue] | None = None) -> list[Issue]:
+        """Profile-validate a DocumentReference (or List) that declares a profile; ``structure``:
+        :meth:`structure_issues` of this resource, when already known (not found twice)."""
         strictness = self.context.settings.validation_profile
         if strictness is Strictness.OFF or not (resource.get("meta") or {}).get("profile"):
             return []
-        return self._apply(strictness, [i.prefixed(prefix) for i in self.context.validator.validate(resource)])
+        found = self.context.validator.validate(resource, structure=structure)
+        return self._apply(strictness, [i.prefixed(prefix) for i in found])
 
     def check_document(self, content: bytes, mime_type: str, prefix: str, *, entry: dict[str, Any] | None = None,
                        entry_origin: str = "DocumentReference") -> list[Issue]:

@@ -15,6 +15,7 @@ from nsp_sandbox.conformance.fhirpath import (
     item_of,
     narrative_problems,
 )
+from nsp_sandbox.conformance.fhirpath.narrative import narrative_checks
 from nsp_sandbox.conformance.invariants import InvariantEngine
 from nsp_sandbox.conformance.packages import PackageRegistry
 from nsp_sandbox.conformance.validator import Validator
@@ -128,6 +129,17 @@ def test_narrative_checks_split_by_constraint() -> None:
     script = '<div xmlns="http://www.w3.org/1999/xhtml"><p onclick="x()">a</p><script>x()</script></div>'
     problems = narrative_problems(script, "txt-1")
     assert any("onclick" in p for p in problems) and any("<script>" in p for p in problems)
+
+
+def test_narrative_answers_are_kept_by_text_and_belong_to_the_caller() -> None:
+    div = '<div xmlns="http://www.w3.org/1999/xhtml"><p>Puls</p><script>x()</script></div>'
+    markup, content = narrative_checks(div)
+    assert markup == ["element <script> is not allowed in narrative"] and content == []
+    markup.append("changed by the caller")
+    content.append("changed by the caller")
+    again = narrative_checks("".join(list(div)))  # an equal string, another object
+    assert again == (["element <script> is not allowed in narrative"], [])
+    assert narrative_problems(div, "txt-2") == []
     assert narrative_problems("<div>not xhtml", "txt-1")
     image = '<div xmlns="http://www.w3.org/1999/xhtml"><img src="#a" alt=""/></div>'
     assert narrative_problems(image, "txt-2") == []

@@ -218,3 +218,13 @@ def test_malformed_input_never_breaks_the_validator(validator: Validator, packag
                 assert not any(i.rule == "validator-error" for i in issues), (path, parent[path[-1]])
                 checked += 1
     assert checked > 400
+
+
+def test_base_structure_findings_given_are_used_and_not_found_again(validator: Validator) -> None:
+    resource = observation(effectiveDateTime="2020-02-30")  # the R4 regex allows it, the calendar does not
+    found = base_structure_issues(resource)
+    assert [i.expression for i in found if i.rule == "base-structure"] == ["Observation.effective.ofType(dateTime)"]
+    whole = validator.validate(resource)
+    assert validator.validate(resource, structure=found) == whole
+    assert any(i.rule == "base-structure" for i in whole)
+    assert not any(i.rule == "base-structure" for i in validator.validate(resource, structure=[]))

@@ -259,3 +259,22 @@ def test_hash_is_over_the_exact_bytes_received(mhd: Mhd) -> None:
     stored = mhd.read(entry_id)["content"][0]["attachment"]
     assert stored["hash"] == base64.b64encode(hashlib.sha1(spaced).digest()).decode()
     assert mhd.client.get(stored["url"]).content == spaced
+
+
+def test_each_resource_is_structure_checked_once(mhd: Mhd, monkeypatch: Any) -> None:
+    """The structure layer and the profile layer share one base-structure check per resource."""
+    from nsp_sandbox.conformance import base_structure
+    from nsp_sandbox.conformance import validator as validator_module
+
+    real = base_structure.base_structure_issues
+    checked: list[str] = []
+
+    def counting(resource: dict[str, Any]) -> list[Any]:
+        checked.append(str(resource.get("resourceType")))
+        return real(resource)
+
+    monkeypatch.setattr(base_structure, "base_structure_issues", counting)
+    monkeypatch.setattr(validator_module, "base_structure_issues", counting)
+    response = mhd.post(mhd.bundle((mhd.document_reference(), mhd.examples.hco)))
+    assert response.status_code == 200, response.text
+    assert sorted(checked) == ["Bundle", "DocumentReference", "List"]

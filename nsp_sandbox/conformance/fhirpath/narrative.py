@@ -50,11 +50,32 @@ def narrative_problems(div: Any, key: str | None) -> list[str]:
     return markup + content
 
 
+_CACHE_LIMIT = 4096
+_cache: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
 def narrative_checks(div: Any) -> tuple[list[str], list[str]]:
-    """(markup problems, content problems) of a narrative div, from one parse."""
+    """(markup problems, content problems) of a narrative div, from one parse.
+
+    The answer depends on the text alone, so it is kept by the text (up to ``_CACHE_LIMIT``
+    narratives; the oldest half is dropped when full): the same generated narrative in every
+    message of a kind is parsed once. The lists returned are the caller's own.
+    """
     if not isinstance(div, str):
         problem = ["the narrative is not a string of XHTML"]
         return problem, problem
+    found = _cache.get(div)
+    if found is None:
+        markup, content = _narrative_checks(div)
+        found = (tuple(markup), tuple(content))
+        if len(_cache) >= _CACHE_LIMIT:
+            for key in list(_cache)[: _CACHE_LIMIT // 2]:
+                _cache.pop(key, None)
+        _cache[div] = found
+    return list(found[0]), list(found[1])
+
+
+def _narrative_checks(div: str) -> tuple[list[str], list[str]]:
     tools = _tools()
     try:
         root = etree.fromstring(div.encode("utf-8"), tools.parser)

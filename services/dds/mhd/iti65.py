@@ -133,7 +133,8 @@ class ProvideDocumentBundle:
     def _entry(self, parsed: ParsedTransaction, resource: dict[str, Any], origin: str, now: datetime,
                converted: _Converted) -> list[Issue]:
         """Validate, apply the Danish rules to, and convert one new DocumentReference (at ``origin``)."""
-        issues = self.validation.check_structure(resource, origin)
+        structure = self.validation.structure_issues(resource)
+        issues = self.validation.check_structure(resource, origin, found=structure)
         if any(i.is_error for i in issues):
             return issues  # not a readable DocumentReference: the other layers would only echo this
         found = document_of(parsed, resource, origin, converted.used_binaries)
@@ -143,7 +144,7 @@ class ProvideDocumentBundle:
         if document is not None:
             issues += self.validation.check_document(document.content, mime_type, where, entry=resource,
                                                      entry_origin=origin)
-        issues += self.validation.check_resource(resource, origin)
+        issues += self.validation.check_resource(resource, origin, structure=structure)
         issues += self.validation.check_document_reference(resource, origin)  # the Danish metadata rules
         requirements = check_requirements(resource, origin, document, issues)
         issues += requirements.issues
@@ -159,10 +160,11 @@ class ProvideDocumentBundle:
     def _validate_submission_set(self, list_resource: dict[str, Any], origin: str,
                                  issues: list[Issue]) -> list[Issue]:
         """The SubmissionSet's structure (refused at once when unreadable), profile and Danish rules."""
-        structure = self.validation.check_structure(list_resource, origin)
+        found = self.validation.structure_issues(list_resource)
+        structure = self.validation.check_structure(list_resource, origin, found=found)
         if any(i.is_error for i in structure):
             raise refuse(issues + structure)
-        return [*structure, *self.validation.check_resource(list_resource, origin),
+        return [*structure, *self.validation.check_resource(list_resource, origin, structure=found),
                 *self.validation.check_submission_set(list_resource, origin)]
 
     def _register(self, submission: Submission, now: datetime, issues: list[Issue]) -> None:
