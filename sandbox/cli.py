@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -58,78 +58,100 @@ def serve(
 
 def _serve(host: str, port: int, data_dir: Path | None, log_level: str, only: set[str] | None,
            demo: bool = False, world: Path | None = None) -> None:
+    """Listen at once (``GET /health`` answers 503 ``starting``), then build the sandbox in a thread: the
+    settings, the FHIR packages, the actors; then the world file and the demo data; then "ready"."""
     import uvicorn
 
-    from nsp_sandbox.config import Settings
-    from nsp_sandbox.context import SandboxContext
-    from sandbox.actors import ACTORS
-    from sandbox.app import create_sandbox_app
-    from sandbox.package_command import ensure_packages
+    from sandbox.starting import WhileStarting
 
     started = time.perf_counter()
     if data_dir is not None:
         os.environ["NSP_SANDBOX_DATA_DIR"] = str(data_dir)
-    settings = Settings()
-    context = SandboxContext.from_settings(settings)
-    ensure_packages(settings, context)
-    seeding = demo and (only is None or "dds" in only)
-    # "ready" only once the demo data and the world file are in
-    application = create_sandbox_app(context, only=only, seeding=seeding or world is not None)
     base = f"http://{'localhost' if host in ('0.0.0.0', '127.0.0.1', '::') else host}:{port}"
-    mounted = {a.prefix for a in application.state.actors}
-    readiness = application.state.readiness
-    database = settings.database_url or f"SQLite at {settings.data_dir / 'sandbox.db'}"
-
+    shell = WhileStarting()
     # uvicorn's own forwarded-header handling is off: NSP_SANDBOX_TRUSTED_PROXIES decides whom to believe.
-    config = uvicorn.Config(application, host=host, port=port, log_level=log_level, lifespan="on",
-                            proxy_headers=False)
+    config = uvicorn.Config(shell, host=host, port=port, log_level=log_level, lifespan="on", proxy_headers=False)
     server = uvicorn.Server(config)
+    failed: list[int] = []
 
-    def announce() -> None:
-        if readiness.status == "degraded":
-            typer.echo(f"nsp-sandbox {__version__} is up but DEGRADED after {time.perf_counter() - started:.2f} s: "
-                       f"missing {', '.join(readiness.missing)}")
-        else:
-            typer.echo(f"nsp-sandbox {__version__} ready in {time.perf_counter() - started:.2f} s "
-                       f"(database: {_redact(database)})")
-        typer.echo(f"  landing page   {base}/")
-        for actor in ACTORS:
-            if actor.prefix in mounted:
-                typer.echo(f"  {actor.prefix:<14} {base}{actor.prefix}{actor.entry}   {actor.title}")
-        typer.echo(f"  {'/sandbox':<14} {base}/sandbox   control face: clock, world, endpoints, reset, faults "
-                   "(docs/control.md)")
-        typer.echo("Press Ctrl+C to stop.")
-
-    def become_ready() -> None:
-        """Packages loaded, demo data in, then "ready" (GET /health answers 200 from that moment)."""
-        context.packages  # noqa: B018 (waits for the background load)
-        missing: list[str] = []
-        if world is not None:
-            from sandbox.world_command import load_world_file
-
-            problem = load_world_file(world, f"http://127.0.0.1:{port}", settings.admin_token, typer.echo)
-            missing += [problem] if problem else []
-        if seeding:
-            missing += _load_demo(context, f"http://127.0.0.1:{port}")
-        if missing:
-            readiness.degraded(missing)
-        readiness.ready()
-        announce()
+    def build() -> None:
+        try:
+            _build(shell, base, port, only, demo, world, started)
+        except typer.Exit as exc:
+            failed.append(exc.exit_code or 1)
+            server.should_exit = True
+        except Exception as exc:  # a setting or the database refused: say so and stop, never hang at "starting"
+            typer.echo(f"error: the sandbox could not start: {exc}", err=True)
+            failed.append(1)
+            server.should_exit = True
 
     original_startup = server.startup
 
     async def startup(sockets=None) -> None:  # type: ignore[no-untyped-def]
         await original_startup(sockets)
         if server.started:
-            typer.echo(f"nsp-sandbox {__version__} listening on {base}; loading FHIR packages"
-                       f"{' and demo data' if seeding else ''} … (GET {base}/health answers 200 when ready)")
-            threading.Thread(target=become_ready, name="become-ready", daemon=True).start()
-            if "/plsp" in mounted:
-                threading.Thread(target=_plsp_ticks, args=(f"http://127.0.0.1:{port}",), name="plsp-due",
-                                 daemon=True).start()
+            typer.echo(f"nsp-sandbox {__version__} listening on {base}; starting the actors and loading FHIR "
+                       f"packages{' and demo data' if demo else ''} … (GET {base}/health answers 200 when ready)")
+            threading.Thread(target=build, name="build-sandbox", daemon=True).start()
 
     server.startup = startup  # type: ignore[method-assign]
     server.run()
+    if failed:
+        raise typer.Exit(failed[0])
+
+
+def _build(shell: Any, base: str, port: int, only: set[str] | None, demo: bool, world: Path | None,
+           started: float) -> None:
+    """The sandbox behind ``shell``: settings, packages, actors; then world file and demo data; then ready."""
+    from nsp_sandbox.config import Settings
+    from nsp_sandbox.context import SandboxContext
+    from sandbox.app import create_sandbox_app
+    from sandbox.package_command import ensure_packages
+
+    settings = Settings()
+    context = SandboxContext.from_settings(settings)
+    ensure_packages(settings, context)
+    seeding = demo and (only is None or "dds" in only)
+    # "ready" only once the demo data and the world file are in
+    application = create_sandbox_app(context, only=only, seeding=seeding or world is not None)
+    shell.become(application)
+    mounted = {a.prefix for a in application.state.actors}
+    if "/plsp" in mounted:
+        threading.Thread(target=_plsp_ticks, args=(f"http://127.0.0.1:{port}",), name="plsp-due",
+                         daemon=True).start()
+    readiness = application.state.readiness
+    context.packages  # noqa: B018 (waits for the background load)
+    missing: list[str] = []
+    if world is not None:
+        from sandbox.world_command import load_world_file
+
+        problem = load_world_file(world, f"http://127.0.0.1:{port}", settings.admin_token, typer.echo)
+        missing += [problem] if problem else []
+    if seeding:
+        missing += _load_demo(context, f"http://127.0.0.1:{port}")
+    if missing:
+        readiness.degraded(missing)
+    readiness.ready()
+    database = settings.database_url or f"SQLite at {settings.data_dir / 'sandbox.db'}"
+    _announce(readiness, base, mounted, database, started)
+
+
+def _announce(readiness: Any, base: str, mounted: set[str], database: str, started: float) -> None:
+    from sandbox.actors import ACTORS
+
+    if readiness.status == "degraded":
+        typer.echo(f"nsp-sandbox {__version__} is up but DEGRADED after {time.perf_counter() - started:.2f} s: "
+                   f"missing {', '.join(readiness.missing)}")
+    else:
+        typer.echo(f"nsp-sandbox {__version__} ready in {time.perf_counter() - started:.2f} s "
+                   f"(database: {_redact(database)})")
+    typer.echo(f"  landing page   {base}/")
+    for actor in ACTORS:
+        if actor.prefix in mounted:
+            typer.echo(f"  {actor.prefix:<14} {base}{actor.prefix}{actor.entry}   {actor.title}")
+    typer.echo(f"  {'/sandbox':<14} {base}/sandbox   control face: clock, world, endpoints, reset, faults "
+               "(docs/control.md)")
+    typer.echo("Press Ctrl+C to stop.")
 
 
 def _load_demo(context: SandboxContext, origin: str) -> list[str]:
@@ -308,7 +330,15 @@ def _add_subcommands() -> None:
     xds_command.register(app)
 
 
-_add_subcommands()
+def _only_serving() -> bool:
+    """``nsp-sandbox up`` / ``serve``: the other commands (and what they import) are not needed to listen."""
+    import sys
+
+    return sys.argv[0].endswith(("nsp-sandbox", "cli.py", "sandbox.cli")) and sys.argv[1:2] in (["up"], ["serve"])
+
+
+if not _only_serving():
+    _add_subcommands()
 
 
 def main() -> None:

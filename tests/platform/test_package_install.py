@@ -107,4 +107,4 @@ def test_up_without_packages_or_registry_stops_with_one_clear_message(tmp_path: 
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "medcom.fhir.dk.homecareobservation#1.2.1" in done.stderr
-    assert "NSP_SANDBOX_FHIR_PACKAGES" in done.stderr and "listening" not in done.stdout
+    assert "NSP_SANDBOX_FHIR_PACKAGES" in done.stderr and "ready in" not in done.stdout

@@ -40,6 +40,10 @@ def running(tmp_path_factory: pytest.TempPathFactory, fhir_packages_dir: Path) -
     if ready is None:
         proc.kill()
         pytest.fail(f"sandbox did not start: {proc.communicate()[0]}")
+    while time.perf_counter() - started < 120:  # answering at once ("starting"); the actors follow
+        if "actors" in httpx.get(f"{base}/health", timeout=5).json():
+            break
+        time.sleep(0.05)
     yield base, ready, str(data)
     proc.terminate()
     try:
