@@ -294,6 +294,14 @@ class Registry:
         return Page(items, total, has_next, has_prev,
                     rows[0].pk if rows else None, rows[-1].pk if rows else None)
 
+    def all_entries(self, query: EntryQuery) -> list[StoredEntry]:
+        """Every entry matching ``query`` (its paging ignored), newest registration first: one
+        ``SELECT``, no count (a look-up that needs them all, e.g. ITI-18 FindDocuments)."""
+        with self.database.session() as session:
+            rows = session.scalars(select(DocumentEntryRow).where(*storage.entry_conditions(query))
+                                   .order_by(DocumentEntryRow.pk.desc()))
+            return [storage.stored_entry(r) for r in rows]
+
     # ---- status update (ITI-92 RMU) -------------------------------------------------------------
 
     def change_status(self, entry_id: str, new_status: AvailabilityStatus, now: datetime, *,
