@@ -41,7 +41,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from nsp_sandbox.xds import from_mhd  # noqa: E402
-from nsp_sandbox.xds.client import XdsClient  # noqa: E402
+from nsp_sandbox.xds import vocabulary as v  # noqa: E402
+from nsp_sandbox.xds.client import (  # noqa: E402
+    XdsClient,
+    find_request,
+    provide_call,
+    query_call,
+    query_response,
+    read_answer,
+    registry_response,
+)
 from nsp_sandbox.xds.ebrim import Document  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("bench_dds", ROOT / "bench" / "dds.py")
@@ -68,19 +77,24 @@ def _provide_calls(model: dict, document: bytes, count: int) -> list[tuple[bytes
 
 def provides(base: str, model: dict, document: bytes, count: int) -> tuple[float, float]:
     """ITI-65 and ITI-41 provides per second, alternating one of each, so that a change of load on
-    the machine weighs on both doors alike (5 warm-up pairs first)."""
+    the machine weighs on both doors alike (5 warm-up pairs first). Both requests are built before
+    the clock starts and their answers read after it stops: what is timed is the exchange."""
     calls = _provide_calls(model, document, count)
     took = {"ITI-65": 0.0, "ITI-41": 0.0}
     with httpx.Client(base_url=base, headers={"Content-Type": "application/fhir+json"}, timeout=60) as http, \
             XdsClient(f"{base}/dds", nsp_url=f"{base}/nsp", persona=dds.SOURCE_SYSTEM) as xds:
         http.headers.update(dds.bearer(http, dds.SOURCE_SYSTEM))
         for n, (bundle, submission, documents) in enumerate(calls):
+            call = provide_call(xds.endpoints.drs_proxy, submission, documents)
+            headers, data = xds.prepared(call)
             started = time.perf_counter()
             response = http.post("/dds/fhir", content=bundle)
             middle = time.perf_counter()
-            answer = xds.provide(submission, documents)
+            raw = xds.client.post(call.url, content=data, headers=headers)
             ended = time.perf_counter()
             assert response.status_code == 200, response.text[:2000]
+            answer = registry_response(read_answer(raw.status_code, raw.headers.get("content-type", ""),
+                                                   raw.content))
             assert answer.status_word in ("Success", "PartialSuccess"), answer.errors
             if n >= 5:
                 took["ITI-65"] += middle - started
@@ -91,7 +105,8 @@ def provides(base: str, model: dict, document: bytes, count: int) -> tuple[float
 
 
 def finds(base: str, patients: int, count: int) -> dict[str, tuple[float, float]]:
-    """p50 / p95 in ms of ITI-67 and ITI-18 for the same random seeded patients, one of each in turn."""
+    """p50 / p95 in ms of ITI-67 and ITI-18 for the same random seeded patients, one of each in turn;
+    each request built before the clock starts and its answer read (and checked) after it stops."""
     chosen = [dds._cpr(random.randrange(patients)) for _ in range(count)]
     mhd: list[float] = []
     xds: list[float] = []
@@ -100,12 +115,18 @@ def finds(base: str, patients: int, count: int) -> dict[str, tuple[float, float]
         dds.relate(http, chosen)
         headers = dds.bearer(http, dds.READER)
         for n, cpr in enumerate(chosen):
+            call = query_call(client.endpoints.registry, find_request(cpr), client.hsuid(cpr))
+            soap_headers, data = client.prepared(call)
             started = time.perf_counter()
-            http.get("/dds/fhir/DocumentReference", headers=headers, params={
-                "patient.identifier": f"urn:oid:1.2.208.176.1.2|{cpr}", "status": "current"}).raise_for_status()
+            found = http.get("/dds/fhir/DocumentReference", headers=headers, params={
+                "patient.identifier": f"urn:oid:1.2.208.176.1.2|{cpr}", "status": "current"})
             middle = time.perf_counter()
-            client.find_documents(cpr)
+            raw = client.client.post(call.url, content=data, headers=soap_headers)
             ended = time.perf_counter()
+            found.raise_for_status()
+            entries = len(found.json().get("entry", []))
+            answer = query_response(read_answer(raw.status_code, raw.headers.get("content-type", ""), raw.content))
+            assert answer.status == v.RESPONSE_SUCCESS and len(answer.objects) == entries, (cpr, answer.errors)
             mhd.append((middle - started) * 1000)
             xds.append((ended - middle) * 1000)
             print(f"\r  finds {n + 1:>5}/{count}", end="", flush=True)

@@ -14,6 +14,7 @@ Actors differ only in who they speak as and in how they report that NSP could no
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,7 @@ class NspClient:
         self.persona = persona
         self._on_failure = on_failure
         self._sts = SystemTokens(peers, clock)
+        self._personas: tuple[float, list[dict[str, Any]]] | None = None
 
     async def system_token(self, audience: str = "nsp") -> str:
         """The actor's own system token for ``audience``, reused until near its expiry (sandbox clock)."""
@@ -81,6 +83,14 @@ class NspClient:
         """Who one can be in the sandbox (citizens, relatives, professionals, systems), optionally of one kind."""
         found = await self.call("GET", "/personas", params={"kind": kind} if kind else None)
         return [p for p in found if isinstance(p, dict)] if isinstance(found, list) else []
+
+    async def recent_personas(self, max_age: float = 0.5) -> list[dict[str, Any]]:
+        """:meth:`personas`, the list kept for ``max_age`` seconds: a world file loaded into NSP is followed
+        within that, as every NSP process follows one (``services.nsp.world_additions``)."""
+        now = time.monotonic()
+        if self._personas is None or now - self._personas[0] > max_age:
+            self._personas = (now, await self.personas())
+        return self._personas[1]
 
     # -- the STS ---------------------------------------------------------------------------------
     async def jwks(self) -> dict[str, Any]:

@@ -14,8 +14,10 @@ checked with it."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 from signxml import (
@@ -98,15 +100,30 @@ def verify_enveloped(element: etree._Element, trusted: TrustList, now: datetime,
     if not element_id or [r.get("URI") for r in references] != [f"#{element_id}"]:
         raise DgwsFault("invalid_signature", f"The signature must have one reference, to #{element_id}",
                          "ds:Signature/ds:SignedInfo/ds:Reference")
+    signed = _signed_content(etree.tostring(element), certificate.public_bytes(serialization.Encoding.DER))
+    return etree.fromstring(signed, parser=_PARSER), certificate
+
+
+@lru_cache(maxsize=256)
+def _signed_content(serialized: bytes, certificate_der: bytes) -> bytes:
+    """What the enveloped signature of the serialized element signs, verified with the certificate
+    (``invalid_signature`` when it does not verify). Whether a signature verifies depends on these
+    bytes and this key only — the certificate's trust and validity at the instant are checked
+    before, on every call — so a verified ID card, which a client sends unchanged with every
+    request for its lifetime, is not verified again; a card changed in any byte is."""
+    certificate = x509.load_der_x509_certificate(certificate_der)
+    # signxml checks the certificate's validity at verification_time: the caller has checked it at
+    # the sandbox's instant, so any instant inside it gives the same answer here.
     config = SignatureConfiguration(location="./", expect_references=1, signature_methods=ACCEPTED_SIGNATURE_METHODS,
-                                    digest_algorithms=ACCEPTED_DIGESTS, verification_time=now)
-    standalone = etree.fromstring(etree.tostring(element), parser=_PARSER)
+                                    digest_algorithms=ACCEPTED_DIGESTS,
+                                    verification_time=certificate.not_valid_before_utc)
+    standalone = etree.fromstring(serialized, parser=_PARSER)
     try:
-        result = XMLVerifier().verify(standalone, x509_cert=certificate, validate_schema=False, id_attribute="id",
-                                      expect_config=config)
+        result = XMLVerifier().verify(standalone, x509_cert=certificate,
+                                      validate_schema=False, id_attribute="id", expect_config=config)
     except (InvalidSignature, InvalidDigest, InvalidInput, InvalidCertificate) as exc:
         raise DgwsFault("invalid_signature", f"The signature does not verify: {exc}", "ds:Signature") from exc
     signed = result.signed_xml if not isinstance(result, list) else None
     if signed is None:
         raise DgwsFault("invalid_signature", "The signed content is not XML", "ds:Signature")
-    return signed, certificate
+    return bytes(etree.tostring(signed))

@@ -357,9 +357,18 @@ class XdsClient(_Base):
         return parse_idcard(self.card())
 
     def send(self, call: Call) -> Answer:
-        headers, data = self._prepared(call, self.card())
+        headers, data = self.prepared(call)
         response = self.client.post(call.url, content=data, headers=headers)
         return self._finish(call, headers, data, response)
+
+    def prepared(self, call: Call) -> tuple[dict[str, str], bytes]:
+        """``call`` as it goes on the wire: HTTP headers and body (SOAP envelope with the ID card; MTOM for
+        documents), e.g. to time the exchange alone."""
+        return self._prepared(call, self.card())
+
+    def hsuid(self, cpr: str | None, consent_override: bool = False) -> Hsuid:
+        """The HSUID header this client sends for a look-up of ``cpr``."""
+        return self._hsuid(self.card(), cpr, consent_override)
 
     def provide(self, submission: SubmitObjectsRequest, documents: Sequence[Document], *,
                 url: str | None = None) -> RegistryResponse:

@@ -9,6 +9,7 @@ submissions race.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +51,22 @@ from services.dds.queries import (
 from services.dds.storage import Page
 
 DUPLICATE_SOURCE = "IHE ITI TF-3 4.1.4 (uniqueId is unique in the registry)"
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One entry's status change, with the conditions :meth:`Registry.change_status` takes."""
+
+    entry_id: str
+    new_status: AvailabilityStatus
+    reason: str
+    expression: str
+    expected_version: int | None = None
+    submitter: str | None = None
+    institutions: frozenset[str] | None = None
+    expected_status: Collection[AvailabilityStatus] | None = None
+    comment: str | None = None
+    restore: bool = False
 
 
 class Registry:
@@ -294,6 +311,14 @@ class Registry:
         return Page(items, total, has_next, has_prev,
                     rows[0].pk if rows else None, rows[-1].pk if rows else None)
 
+    def all_entries(self, query: EntryQuery) -> list[StoredEntry]:
+        """Every entry matching ``query`` (its paging ignored), newest registration first: one
+        ``SELECT``, no count (a look-up that needs them all, e.g. ITI-18 FindDocuments)."""
+        with self.database.session() as session:
+            rows = session.scalars(select(DocumentEntryRow).where(*storage.entry_conditions(query))
+                                   .order_by(DocumentEntryRow.pk.desc()))
+            return [storage.stored_entry(r) for r in rows]
+
     # ---- status update (ITI-92 RMU) -------------------------------------------------------------
 
     def change_status(self, entry_id: str, new_status: AvailabilityStatus, now: datetime, *,
@@ -313,33 +338,45 @@ class Registry:
         entry as the winner left it, and refused as a request arriving after it would be (an entry
         already deprecated is not deprecated again).
         """
+        return self.change_statuses([StatusChange(
+            entry_id, new_status, reason, expression, expected_version=expected_version, submitter=submitter,
+            institutions=institutions, expected_status=expected_status, comment=comment, restore=restore)], now)[0]
+
+    def change_statuses(self, changes: Sequence[StatusChange], now: datetime) -> list[StoredEntry]:
+        """Several status changes as one (an ITI-57 request): all in one write transaction, each by
+        :meth:`change_status`'s rules and compare-and-set, in the order given; the first refusal
+        (``RegistryError``) rolls every one of them back, so either all are applied or none."""
         now = naive_utc(now)
+        current: StatusChange | None = None
         try:
             with storage.write_transaction(self.database) as session:
-                entry = self._entry_to_change(session, entry_id, new_status, expression, expected_version,
-                                              expected_status, submitter, institutions, restore)
-                if entry.status is new_status:
-                    return entry  # current → current: nothing to change
-                if not storage.set_status(session, entry, new_status, now, comment):
-                    # Lost to a concurrent change (PostgreSQL: the guarded UPDATE waited for it).
-                    self._entry_to_change(session, entry_id, new_status, expression, expected_version,
-                                          expected_status, submitter, institutions, restore)
-                    raise RegistryError([_concurrent_change(f"DocumentReference/{entry_id}", expression)])
-                self._record_status(session, entry, new_status, now, reason)
-                row = session.scalars(select(DocumentEntryRow).where(DocumentEntryRow.pk == entry.pk)
-                                      .execution_options(populate_existing=True)).one()
-                return storage.stored_entry(row)
+                changed: list[StoredEntry] = []
+                for current in changes:
+                    changed.append(self._apply_change(session, current, now))
+                return changed
         except OperationalError as exc:
-            if not _lost_to_concurrency(exc):
+            if not _lost_to_concurrency(exc) or current is None:
                 raise
-            raise RegistryError([_concurrent_change(f"DocumentReference/{entry_id}", expression)]) from exc
+            raise RegistryError([_concurrent_change(f"DocumentReference/{current.entry_id}",
+                                                    current.expression)]) from exc
 
-    def _entry_to_change(self, session: Session, entry_id: str, new_status: AvailabilityStatus, expression: str,
-                         expected_version: int | None, expected_status: Collection[AvailabilityStatus] | None,
-                         submitter: str | None, institutions: frozenset[str] | None,
-                         restore: bool = False) -> StoredEntry:
-        """The entry as it is now, once every rule of a status change to ``new_status`` holds for it
-        (``RegistryError`` naming the first that does not)."""
+    def _apply_change(self, session: Session, change: StatusChange, now: datetime) -> StoredEntry:
+        entry = self._entry_to_change(session, change)
+        if entry.status is change.new_status:
+            return entry  # current → current: nothing to change
+        if not storage.set_status(session, entry, change.new_status, now, change.comment):
+            # Lost to a concurrent change (PostgreSQL: the guarded UPDATE waited for it).
+            self._entry_to_change(session, change)
+            raise RegistryError([_concurrent_change(f"DocumentReference/{change.entry_id}", change.expression)])
+        self._record_status(session, entry, change.new_status, now, change.reason)
+        row = session.scalars(select(DocumentEntryRow).where(DocumentEntryRow.pk == entry.pk)
+                              .execution_options(populate_existing=True)).one()
+        return storage.stored_entry(row)
+
+    def _entry_to_change(self, session: Session, change: StatusChange) -> StoredEntry:
+        """The entry as it is now, once every rule of ``change`` holds for it (``RegistryError``
+        naming the first that does not)."""
+        entry_id, expression = change.entry_id, change.expression
         row = session.scalars(select(DocumentEntryRow).where(DocumentEntryRow.id == entry_id)
                               .execution_options(populate_existing=True)).first()
         if row is None:
@@ -347,17 +384,17 @@ class Registry:
                                        expression=expression, rule="dds-entry-exists",
                                        ihe_code="XDSMissingDocument")])
         entry = storage.stored_entry(row)
-        if expected_version is not None and expected_version != entry.version:
+        if change.expected_version is not None and change.expected_version != entry.version:
             raise RegistryError([Issue(
                 "error", "conflict",
-                f"If-Match names version {expected_version}; DocumentReference/{entry_id} is at "
+                f"If-Match names version {change.expected_version}; DocumentReference/{entry_id} is at "
                 f"version {entry.version}", expression=expression, rule="http-if-match")])
-        owner = lifecycle.check_owner(entry, submitter, institutions if institutions is not None
+        owner = lifecycle.check_owner(entry, change.submitter, change.institutions if change.institutions is not None
                                       else author_institutions(entry.resource), expression)
-        problem = owner or lifecycle.check_expected_status(entry, expected_status, expression)
-        unchanged_current = entry.status is new_status is AvailabilityStatus.CURRENT
+        problem = owner or lifecycle.check_expected_status(entry, change.expected_status, expression)
+        unchanged_current = entry.status is change.new_status is AvailabilityStatus.CURRENT
         if problem is None and not unchanged_current:
-            problem = lifecycle.check_status_change(entry, new_status, expression, restore=restore)
+            problem = lifecycle.check_status_change(entry, change.new_status, expression, restore=change.restore)
         if problem is not None:
             raise RegistryError([problem])
         return entry

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from provide_support import capture_request, fresh, provide, replacing, with_uuid_ids
 from test_iti41_provide import _registry, _strict, xds  # noqa: F401 (the fixture)
 from xds_support import ACTIONS, GP, envelope, idcard, payload, post, registry_errors, status_word
@@ -18,6 +20,10 @@ from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.xds import vocabulary as v
 from nsp_sandbox.xds.ebrim import StatusUpdate, SubmitObjectsRequest, write_submit_objects_request
 from nsp_sandbox.xds.rim import AnyObject, Association, Classification, RegistryPackage, Slot
+from services.dds.domain import AvailabilityStatus
+from services.dds.domain import RegistryError as DomainRegistryError
+from services.dds.registry import StatusChange
+from services.dds.xds import iti57
 
 APPROVED, DEPRECATED = v.STATUS_APPROVED, v.STATUS_DEPRECATED
 
@@ -117,6 +123,52 @@ def test_every_update_is_checked_before_any_is_applied(xds: Any, context: Sandbo
     refused = _send(xds, [package, *updates])
     assert status_word(refused) == "Failure" and _codes(refused) == {"XDSMissingDocument"}
     assert _status(xds, entry_uuid) == "current"
+
+
+def test_a_request_whose_later_update_loses_a_race_changes_nothing(
+        xds: Any, context: SandboxContext, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """Two updates pass every check; between the checks and the apply a concurrent request
+    deprecates the second entry. The second compare-and-set is refused, and the first update,
+    applied before it in the same transaction, is rolled back with it."""
+    first, second = _provided(xds, context), _provided(xds, context)
+    checked = iti57.check_update
+
+    def checked_then_raced(registry: Any, update: StatusUpdate, submitter: str | None) -> Any:
+        verdict = checked(registry, update, submitter)
+        if update.target == second:  # the concurrent request wins the second entry
+            registry.change_status(second.removeprefix("urn:uuid:"), AvailabilityStatus.ENTERED_IN_ERROR,
+                                   datetime.now(UTC), expected_version=None, reason="concurrent",
+                                   expression="concurrent", submitter=submitter)
+        return verdict
+
+    monkeypatch.setattr(iti57, "check_update", checked_then_raced)
+    package = _submission_set()
+    updates = [StatusUpdate(f"urn:uuid:{uuid.uuid4()}", package.id, target, APPROVED, DEPRECATED).association()
+               for target in (first, second)]
+    refused = _send(xds, [package, *updates])
+    assert status_word(refused) == "Failure" and _codes(refused) == {"XDSMetadataUpdateError"}
+    assert [context.split("DocumentReference/")[1].split(" ")[0] for _, _, context in registry_errors(refused)] \
+        == [second.removeprefix("urn:uuid:")]  # the second update is the one refused
+    assert _status(xds, first) == "current"  # the first update did not stay applied
+    assert _status(xds, second) == "entered-in-error"  # the concurrent change's
+
+
+def test_registry_applies_several_changes_all_or_nothing(xds: Any, context: SandboxContext) -> None:  # noqa: F811
+    first, second = (_provided(xds, context).removeprefix("urn:uuid:") for _ in range(2))
+    registry = _registry(xds)
+    submitter = registry.get_entry(first).submitter
+    retract = AvailabilityStatus.ENTERED_IN_ERROR
+    with pytest.raises(DomainRegistryError) as refused:
+        registry.change_statuses([StatusChange(first, retract, "r", "first", submitter=submitter),
+                                  StatusChange(second, retract, "r", "second", submitter="someone-else")],
+                                 datetime.now(UTC))
+    assert [i.expression for i in refused.value.issues] == ["second"]
+    assert registry.get_entry(first).status is AvailabilityStatus.CURRENT
+    done = registry.change_statuses([StatusChange(first, retract, "r", "first", submitter=submitter),
+                                     StatusChange(second, retract, "r", "second", submitter=submitter)],
+                                    datetime.now(UTC))
+    assert [e.status for e in done] == [retract, retract]
+    assert {registry.get_entry(i).status for i in (first, second)} == {retract}
 
 
 def test_unknown_target_is_missing_document(xds: Any, context: SandboxContext) -> None:  # noqa: F811

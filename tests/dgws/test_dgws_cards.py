@@ -19,6 +19,7 @@ from nsp_sandbox.dgws.request_envelope import request_envelope
 from nsp_sandbox.dgws.responses import answer, fault_answer
 from nsp_sandbox.dgws.security import check_security, parse_envelope
 from nsp_sandbox.dgws.settings import dgws_settings
+from nsp_sandbox.dgws.signing import verify_enveloped
 
 HEADER_NS = "http://www.medcom.dk/dgws/2006/04/dgws-1.0.xsd"
 HEADER = MedcomHeader(security_level=3, message_id="m-1", flow_id="f-1", timeout="1440")
@@ -179,3 +180,23 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         dgws_settings({"NSP_SANDBOX_DGWS_TRUSTED_STS_CERTS": str(tmp_path / "missing.pem")})
 
+
+
+def test_a_card_verified_before_is_judged_again_on_every_use() -> None:
+    """A verified card is not verified again byte for byte, but its certificate's trust and
+    validity are checked each time, and a card changed in any byte is verified anew."""
+    sts = pair("sts")
+    element = signed(system_card(), sts)
+    content, _ = verify_enveloped(element, trust(sts), NOW)
+    again, _ = verify_enveloped(element, trust(sts), NOW)
+    assert etree.tostring(again) == etree.tostring(content) and parse_idcard(again).card_id == "c1"
+    with pytest.raises(DgwsFault) as caught:
+        verify_enveloped(element, trust(pair("other-sts")), NOW)
+    assert caught.value.code == "invalid_certificate"
+    with pytest.raises(DgwsFault) as caught:
+        verify_enveloped(element, trust(sts), sts.certificate.not_valid_after_utc + timedelta(days=1))
+    assert caught.value.code == "invalid_certificate"
+    changed = etree.fromstring(etree.tostring(element).replace(b"Cura (EOJ)", b"Cura (EPJ)"))
+    with pytest.raises(DgwsFault) as caught:
+        verify_enveloped(changed, trust(sts), NOW)
+    assert caught.value.code == "invalid_signature"

@@ -100,11 +100,9 @@ class QuerySteps:
         return list(self.cprs) if principal is not None else []
 
     def _look_up(self, grant: ReadGrant) -> Found:
-        registry = self.deps.registry
-        withheld = registry.withheld_entry_ids(grant.withheld)
-        found = self.stored.run(self.stored.world(withheld, grant.fully_blocked))
+        found = self.stored.run(self.stored.world(grant.withheld, grant.fully_blocked))
         if grant.partly_blocked:  # what the data-period blocks hid: the same look-up without them
-            full_only = registry.withheld_entry_ids([w for w in grant.withheld if w.everything])
+            full_only = [w for w in grant.withheld if w.everything]
             unfiltered = self.stored.run(self.stored.world(full_only, grant.fully_blocked))
             self.hidden = len(unfiltered.entries) > len(found.entries) or \
                 len(unfiltered.associations) > len(found.associations)
@@ -123,11 +121,11 @@ class QuerySteps:
 
 def objects(found: Found, request: AdhocQueryRequest, settings: view.ViewSettings) -> list[AnyObject]:
     """The answer's registry objects: SubmissionSets, DocumentEntries, Associations (or their ObjectRefs)."""
-    full: list[AnyObject] = [*(view.registry_package(s, settings) for s in found.sets),
-                             *(view.extrinsic_object(e, settings) for e in found.entries), *found.associations]
-    if request.return_type == v.RETURN_OBJECT_REF:
-        return [ObjectRef(getattr(o, "id", "")) for o in full]
-    return full
+    if request.return_type == v.RETURN_OBJECT_REF:  # the ids only: no view is built
+        return [*(ObjectRef(view.submission_set_ids(s)[0]) for s in found.sets),
+                *(ObjectRef(e.entry_uuid) for e in found.entries), *(ObjectRef(a.id) for a in found.associations)]
+    return [*(view.registry_package(s, settings) for s in found.sets),
+            *(view.extrinsic_object(e, settings) for e in found.entries), *found.associations]
 
 
 async def handle(call: XdsCall) -> XdsAnswer:

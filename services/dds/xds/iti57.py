@@ -27,7 +27,10 @@ Rules (the registry's status change, ``Registry.change_status``, shared with the
   by replacement (ITI-41 RPLC). So are the other ITI-57 operations DDS does not offer: new
   DocumentEntries without a previous version, Folders, and association submissions.
 
-Every update is checked before any is applied; the first refusal stops the whole request.
+Every update is checked before any is applied; the first refusal stops the whole request. The
+updates are then applied together in one registry transaction (``Registry.change_statuses``), each
+by its compare-and-set: if one loses a race to a concurrent change, none of the request's stays
+applied.
 Nothing is ever deleted.
 """
 
@@ -48,7 +51,7 @@ from services.dds.domain import AvailabilityStatus, StoredEntry
 from services.dds.domain import RegistryError as DomainRegistryError
 from services.dds.metadata.author import author_institutions
 from services.dds.mhd.deps import Deps
-from services.dds.registry import Registry
+from services.dds.registry import Registry, StatusChange
 from services.dds.xds import versions
 from services.dds.xds.ebrim_view import STATUS_OF
 from services.dds.xds.face import XdsAnswer, XdsCall, soap_router
@@ -190,14 +193,13 @@ def update_document_set(call: XdsCall) -> XdsAnswer:
     errors += [e for e in (check_update(registry, u, submitter) for u in updates) if e is not None]
     if errors:
         return answer(RegistryResponse(v.RESPONSE_FAILURE, errors))
-    now = call.deps.context.clock.now()
-    for update in updates:
-        try:
-            registry.change_status(_entry_id(update.target), STORED_STATUS[update.new], now, expected_version=None,
-                                   reason=REASONS[update.new], expression=_location(update), submitter=submitter,
-                                   expected_status=XDS_CLASS[update.original], restore=update.new == v.STATUS_APPROVED)
-        except DomainRegistryError as refused:
-            return answer(RegistryResponse(v.RESPONSE_FAILURE, [_from_issue(i) for i in refused.issues]))
+    changes = [StatusChange(_entry_id(u.target), STORED_STATUS[u.new], REASONS[u.new], _location(u),
+                            submitter=submitter, expected_status=XDS_CLASS[u.original],
+                            restore=u.new == v.STATUS_APPROVED) for u in updates]
+    try:  # all or nothing: one transaction, rolled back at the first refusal
+        registry.change_statuses(changes, call.deps.context.clock.now())
+    except DomainRegistryError as refused:
+        return answer(RegistryResponse(v.RESPONSE_FAILURE, [_from_issue(i) for i in refused.issues]))
     return answer(RegistryResponse(v.RESPONSE_SUCCESS))
 
 

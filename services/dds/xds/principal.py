@@ -16,8 +16,9 @@ HSUID 1.1 (dds-nsp.md §1.3) names the user; the card names the system that send
   system card's IT system (by ``ITSystemName``, else by ``CareProviderID`` as SOR code).
 
 A user the sandbox does not know is the DGWS fault ``not_authorized``. NSP is reached over HTTP
-only (``NspClient.personas``). With HSUID the card's type does not make the caller a system: the
-HSUID user acts through the system, so ``id_card_type`` is ``user``.
+only (``NspClient.recent_personas``: the list is kept half a second). With HSUID the card's type
+does not make the caller a system: the HSUID user acts through the system, so ``id_card_type`` is
+``user``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ SOR_FORMATS = frozenset({"nsi:sor", SOR})
 
 async def principal_for(deps: Deps, verified: VerifiedRequest, *, use_hsuid: bool) -> Principal:
     """The acting principal of a verified request (``not_authorized`` for an unknown user)."""
-    personas = await deps.guard.nsp.personas()
+    personas = await deps.guard.nsp.recent_personas()
     card, hsuid = verified.card, verified.hsuid if use_hsuid else None
     if hsuid is not None and hsuid.user_type == CITIZEN:
         return _citizen(card, hsuid, personas)

@@ -21,7 +21,7 @@ DDS keeps no Folders, so the Folder queries answer an empty success.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -35,7 +35,7 @@ from nsp_sandbox.xds.rim import Association
 from services.dds.domain import AvailabilityStatus, StoredEntry, StoredSubmissionSet
 from services.dds.mhd.document_reference import search_codes
 from services.dds.mhd.fhir_dates import parse_instant
-from services.dds.queries import EntryQuery, SubmissionSetQuery, TokenValue
+from services.dds.queries import EntryQuery, SubmissionSetQuery, TokenValue, Withholding
 from services.dds.registry import Registry
 from services.dds.xds import ebrim_view as view
 
@@ -47,6 +47,7 @@ CODED = {f"{_DE}ClassCode": "category", f"{_DE}TypeCode": "type", f"{_DE}Practic
          f"{_DE}HealthcareFacilityTypeCode": "facility", f"{_DE}FormatCode": "format",
          f"{_DE}EventCodeList": "event", f"{_DE}ConfidentialityCode": "security-label"}
 PAGE = 500
+ENTRIES_ONLY = frozenset({"FindDocuments", "FindDocumentsByReferenceId"})  # answer DocumentEntries only
 
 
 @dataclass
@@ -152,28 +153,25 @@ class StoredQuery:
 
     # ---- step 2: the look-up ----------------------------------------------------------------------
 
-    def world(self, withheld_ids: set[str], excluded: Iterable[str]) -> World:
-        """The citizens' entries (less ``withheld_ids``) and submission sets (less ``excluded`` citizens')."""
+    def world(self, withheld: Sequence[Withholding], excluded: Iterable[str]) -> World:
+        """The citizens' entries (less those ``withheld`` withholds) and submission sets (less
+        ``excluded`` citizens'). FindDocuments answers entries only: for it just the entries that
+        can match are loaded (its statuses asked in SQL), no submission sets, no associations."""
         excluded = set(excluded)
-        world = World()
+        entries_only = self.name in ENTRIES_ONLY
+        statuses = _status_values(self.request, f"{_DE}Status") if entries_only else None
+        patients = [[TokenValue(self.patient_system, cpr) for cpr in self.cprs]]
+        world = World(entries=self.registry.all_entries(EntryQuery(
+            patients=patients, withheld=list(withheld),
+            statuses=sorted(s.value for s in statuses) if statuses is not None else None))) if self.cprs else World()
+        if entries_only:
+            return world
         for cpr in self.cprs:
-            patient = [[TokenValue(self.patient_system, cpr)]] if self.patient_system else [[TokenValue(None, cpr)]]
-            world.entries += [e for e in self._all_entries(patient) if e.id not in withheld_ids]
             if cpr not in excluded:
-                world.sets += self.registry.find_submission_sets(SubmissionSetQuery(patients=patient,
-                                                                                    count=PAGE)).items
+                world.sets += self.registry.find_submission_sets(SubmissionSetQuery(
+                    patients=[[TokenValue(self.patient_system, cpr)]], count=PAGE)).items
         world.relations = self.registry.relations_of([e.pk for e in world.entries])
         return world
-
-    def _all_entries(self, patient: list[list[TokenValue]]) -> list[StoredEntry]:
-        entries: list[StoredEntry] = []
-        after: int | None = None
-        while True:
-            page = self.registry.find_entries(EntryQuery(patients=patient, count=PAGE, after_pk=after))
-            entries += page.items
-            if not page.has_next:
-                return entries
-            after = page.last_pk
 
     def run(self, world: World) -> Found:
         """The query over ``world``."""
