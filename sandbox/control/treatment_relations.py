@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import read_json_object
+from services.nsp.bodies import RelationBody, parse
 from services.nsp.brs import TreatmentRelations
 from services.nsp.models import NspBase
 from services.nsp.world import shipped_world
@@ -32,7 +33,7 @@ def router(context: SandboxContext, operator: Callable[[Request], None]) -> APIR
 
     @api.post("/brs/relations", status_code=201)
     async def add_relation(request: Request) -> dict[str, Any]:
-        body = await read_json_object(request, context.settings.max_body_bytes)
+        body = parse(RelationBody, await read_json_object(request, context.settings.max_body_bytes))
         operator_kind = "token" if context.settings.admin_token else "loopback"
         added = await run_in_threadpool(relations.add, body, f"sandbox-operator ({operator_kind})",
                                         context.clock.now())

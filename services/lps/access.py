@@ -5,7 +5,8 @@
 * reading what came in (``GET /inbox``, ``GET /received``) needs a token from NSP's STS (audience
   ``lps``) of a persona working at one of this system's practices (``GET /practices``): a
   professional there, or the practice's own GP system; anyone else — another clinic's GP, a
-  citizen, a municipality — gets 403;
+  citizen, a municipality — gets 403. The caller sees only its own practice's messages: the
+  token's organisation is kept for the request (:func:`caller_practice`);
 * changing how it behaves (``PUT /switches``, ``PUT /return-addresses``, ``POST /outbox/deliver``)
   is the sandbox operator's (:mod:`nsp_sandbox.operator_access`); reading the switches and the
   practices stays open.
@@ -28,6 +29,11 @@ OPEN_TO_SENDERS = frozenset({"/ehmi"})  # the EHMI inbox
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def caller_practice(request: Request) -> str:
+    """The SOR code of the practice whose messages the caller reads (set by :meth:`LpsAccess.clinic`)."""
+    return str(request.state.practice)
+
+
 class LpsAccess:
     def __init__(self, context: SandboxContext, inbox: Inbox) -> None:
         self._context = context
@@ -41,6 +47,7 @@ class LpsAccess:
         who = await self._tokens.principal(request)
         practices = {p["sor"]: p.get("name", p["sor"]) for p in self._inbox.practices()}
         if (who.is_professional or who.is_system) and who.organisation_sor in practices:
+            request.state.practice = who.organisation_sor
             return
         at = f"works at {who.organisation_name} (SOR {who.organisation_sor})" if who.organisation_sor \
             else "works at no practice"

@@ -1,7 +1,11 @@
 """What a GP sees of the received HCO messages for one citizen (``GET /lps/inbox?cpr=``): per message
 chain the newest version only, corrected results marked ``R`` (MedCom's recommendation), cancelled
 messages archived and marked with the reason, refused consent marked, and the full history. A
-modification or retraction held until its original arrives is listed as ``pending``."""
+modification or retraction held until its original arrives is listed as ``pending``.
+
+A GP sees the messages of their own practice only (:func:`addressed_to`): those whose receiver is
+that practice's SOR code; what is addressed to none of the system's practices was answered in the
+name of the sandbox's own practice, and is listed there."""
 
 from __future__ import annotations
 
@@ -9,10 +13,20 @@ import json
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from nsp_sandbox.database import Database
+from services.lps.inbox import SANDBOX_PRACTICE
 from services.lps.models import ReceivedRow
+
+
+def addressed_to(practice: str, practices: set[str]) -> ColumnElement[bool]:
+    """The received rows of ``practice`` (a SOR code), one of this system's ``practices``: those addressed
+    to it, and for the sandbox's own practice, which answers them, those addressed to none of them."""
+    condition = ReceivedRow.receiver_sor == practice
+    if practice == SANDBOX_PRACTICE["sor"]:
+        condition = condition | ReceivedRow.receiver_sor.not_in(practices - {practice})
+    return condition
 
 
 def _results(bundle: dict[str, Any]) -> list[dict[str, Any]]:
@@ -65,11 +79,13 @@ def _pending(row: ReceivedRow) -> dict[str, Any]:
                          "received_at": row.received_at.replace(tzinfo=UTC).isoformat()}]}
 
 
-def inbox(database: Database, cpr: str) -> list[dict[str, Any]]:
+def inbox(database: Database, cpr: str, practice: str, practices: set[str]) -> list[dict[str, Any]]:
+    """What the GP of ``practice`` sees of ``cpr``'s messages."""
+    mine = (ReceivedRow.cpr == cpr) & addressed_to(practice, practices)
     with database.session() as s:
-        rows = list(s.scalars(select(ReceivedRow).where((ReceivedRow.cpr == cpr) & (ReceivedRow.verdict == "accepted"))
+        rows = list(s.scalars(select(ReceivedRow).where(mine & (ReceivedRow.verdict == "accepted"))
                               .order_by(ReceivedRow.pk)))
-        held = list(s.scalars(select(ReceivedRow).where((ReceivedRow.cpr == cpr) & (ReceivedRow.verdict == "held"))
+        held = list(s.scalars(select(ReceivedRow).where(mine & (ReceivedRow.verdict == "held"))
                               .order_by(ReceivedRow.pk)))
     chains: dict[str, list[ReceivedRow]] = {}
     for row in rows:

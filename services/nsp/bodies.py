@@ -63,6 +63,17 @@ class TokenBody(Strict):
     audience: Any = None  # an actor name or a list of them; checked by the STS (400 naming it)
 
 
+class RelationBody(Strict):
+    """``POST /brs/relations`` (and the control face's ``POST /sandbox/nsp/brs/relations``): one treatment
+    relation, the professional named by ``authorisation`` or by ``professional`` (persona id)."""
+
+    authorisation: str | None = None
+    professional: str | None = None
+    cpr: str | None = None
+    valid_from: str | None = None
+    valid_to: str | None = None
+
+
 class MinLogBody(Strict):
     """``POST /minlog/entries``: one statement (ListLogStatementsResponse/LogDataGroup)."""
 

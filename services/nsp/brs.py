@@ -16,6 +16,7 @@ from sqlalchemy import select
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.database import Database
 from nsp_sandbox.outcome import FhirError, Issue
+from services.nsp.bodies import RelationBody
 from services.nsp.models import TreatmentRelationRow
 from services.nsp.periods import iso, parse_instant
 from services.nsp.world import World
@@ -29,12 +30,12 @@ class TreatmentRelations:
         self.database = database
         self.world = world
 
-    def add(self, body: dict[str, Any], created_by: str, now: datetime, within: str | None = None) -> dict[str, Any]:
+    def add(self, body: RelationBody, created_by: str, now: datetime, within: str | None = None) -> dict[str, Any]:
         """Add the relation ``body`` names; with ``within`` (a SOR code), only for a professional of that
         organisation or its sub-units (a system registers for its own staff), 403 otherwise."""
-        authorisation = body.get("authorisation")
-        if authorisation is None and isinstance(body.get("professional"), str):
-            professional = self.world.professionals.get(body["professional"])
+        authorisation = body.authorisation
+        if authorisation is None and body.professional is not None:
+            professional = self.world.professionals.get(body.professional)
             authorisation = professional.authorisation if professional else None
         if not isinstance(authorisation, str) or authorisation not in self.world.by_authorisation:
             raise FhirError(400, Issue("error", "invalid", "Name the professional by 'authorisation' (id) or "
@@ -46,12 +47,12 @@ class TreatmentRelations:
                                        f"the professionals of its own organisation (SOR {within}); {authorisation} "
                                        f"works at SOR {professional.organisation}", expression="authorisation",
                                        rule="brs-register-organisation", source=SOURCE))
-        cpr = body.get("cpr")
+        cpr = body.cpr
         if not (isinstance(cpr, str) and len(cpr) == 10):
             raise FhirError(400, Issue("error", "invalid", "'cpr' is a 10-character CPR number", expression="cpr",
                                        rule="brs-cpr", source=SOURCE))
-        valid_from = parse_instant(body.get("valid_from"), "valid_from") or naive_utc(now)
-        valid_to = parse_instant(body.get("valid_to"), "valid_to", end_of_day=True)
+        valid_from = parse_instant(body.valid_from, "valid_from") or naive_utc(now)
+        valid_to = parse_instant(body.valid_to, "valid_to", end_of_day=True)
         if valid_to is not None and valid_to < valid_from:
             raise FhirError(400, Issue("error", "invalid", "'valid_to' is before 'valid_from'",
                                        expression="valid_to", rule="brs-period", source=SOURCE))

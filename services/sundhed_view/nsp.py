@@ -29,7 +29,7 @@ class Nsp:
         self._personas: tuple[float, list[dict[str, Any]]] | None = None
 
     async def personas(self) -> list[dict[str, Any]]:
-        """Everyone who can sign in (citizens, relatives, professionals), cached for a minute."""
+        """Everyone who can sign in (citizens, relatives, professionals, assistants), cached for a minute."""
         now = time.monotonic()
         if self._personas is None or now - self._personas[0] > 60:
             found = await self.client.personas()

@@ -35,12 +35,13 @@ IDLE = timedelta(minutes=30)
 ABSOLUTE = timedelta(hours=8)
 SIGN_IN_FORM = timedelta(hours=1)
 RETAIN = timedelta(days=1)
+PROFESSIONAL_KINDS = ("professional", "assistant")
 
 
 @dataclass
 class Session:
     persona: str
-    kind: str  # citizen | relative | professional
+    kind: str  # citizen | relative | professional | assistant
     name: str
     token: str
     expires: float  # the STS token's expiry (POSIX seconds)
@@ -55,7 +56,9 @@ class Session:
 
     @property
     def is_professional(self) -> bool:
-        return self.kind == "professional"
+        """Looks citizens up in the professional's way: a professional, or an assistant acting for one
+        (DDS judges the treatment relation and the blocks on the responsible professional)."""
+        return self.kind in PROFESSIONAL_KINDS
 
     @property
     def represented(self) -> list[str]:

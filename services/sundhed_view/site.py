@@ -32,7 +32,8 @@ from services.sundhed_view.views import Views
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_FORM = 16 * 1024
-KIND_LABELS = {"citizen": "Borger", "relative": "Pårørende", "professional": "Sundhedsperson"}
+KIND_LABELS = {"citizen": "Borger", "relative": "Pårørende", "professional": "Sundhedsperson",
+               "assistant": "Sundhedsfaglig medhjælp"}  # an assistant looks up for a professional, as they do
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # Under "no-referrer" a browser sends "Origin: null" even with the viewer's own forms; "same-origin" keeps the
 # URLs (which carry CPR numbers) inside the viewer and lets its forms name their origin.

@@ -2,7 +2,7 @@
 own the rest, gathered over HTTP (``context.peers``) for ``/statistik`` and ``/api/statistik``.
 
 * **Page views** are the viewer's own: one row per page rendered for a signed-in person (table
-  ``view_page_view``: when, the kind of user — citizen, relative, professional — and the page's
+  ``view_page_view``: when, the kind of user — citizen, relative, professional, assistant — and the page's
   template). Neither the person, their CPR number nor the path (which holds the citizen's CPR
   number) is stored.
 * **The actors' counts** come from their open statistics faces: ``GET /eoj/statistics`` (HCO
@@ -27,7 +27,8 @@ from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
 from services.sundhed_view.models import PageViewRow, ViewBase
 
-KINDS = {"citizen": "Borger", "relative": "Pårørende", "professional": "Sundhedsperson"}
+KINDS = {"citizen": "Borger", "relative": "Pårørende", "professional": "Sundhedsperson",
+         "assistant": "Sundhedsfaglig medhjælp"}
 PAGES = {"home.html": "Forside", "overview.html": "Oversigt", "observations.html": "Prøvesvar",
          "history.html": "Prøvesvar, historik", "conditions.html": "Diagnoser", "notes.html": "Journalnotater",
          "minlog.html": "Min Log", "blocks.html": "Min Spærring", "statistik.html": "Statistik",

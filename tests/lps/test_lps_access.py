@@ -8,7 +8,7 @@ import pytest
 from actor_tokens import operator
 from face_access import admin_token, assert_needs_token, assert_refused, bearer, stranger
 from fastapi.testclient import TestClient
-from hco_flow import CPR, send
+from hco_flow import AGERSKOV, CPR, SKODSTRUP, send
 
 from nsp_sandbox.context import SandboxContext
 
@@ -37,13 +37,29 @@ def test_only_the_practices_personas_read_it(client: TestClient, path: str, para
 
 
 @pytest.mark.parametrize("path, params", READS)
-@pytest.mark.parametrize("persona", ["gp-skodstrup", "gp-skodstrup-2", "system-lps-skodstrup", "gp-agerskov"])
+@pytest.mark.parametrize("persona", ["gp-skodstrup", "gp-skodstrup-2", "system-lps-skodstrup"])
 def test_a_persona_of_the_practice_reads_it(client: TestClient, path: str, params: dict[str, str],
                                             persona: str) -> None:
     sent = send(client)
     answer = stranger(client).get(path, params=params, headers=bearer(client, persona, "lps"))
     assert answer.status_code == 200, answer.text
     assert any(sent["id"] in (m.get("message"), m.get("header_id")) for m in answer.json())
+
+
+def test_each_practice_reads_its_own_messages_only(client: TestClient) -> None:
+    """Skødstrup and Agerskov share this GP system but not their inboxes: a GP (or the practice's GP system)
+    sees only what was addressed to their own practice, in the GP's view and in what was received."""
+    to = {SKODSTRUP: send(client, receiver=SKODSTRUP)["id"], AGERSKOV: send(client, receiver=AGERSKOV)["id"]}
+    readers = {"gp-skodstrup": SKODSTRUP, "system-lps-skodstrup": SKODSTRUP, "gp-agerskov": AGERSKOV}
+    for persona, practice in readers.items():
+        headers = bearer(client, persona, "lps")
+        inbox = stranger(client).get("/lps/inbox", params={"cpr": CPR}, headers=headers)
+        received = stranger(client).get("/lps/received", headers=headers)
+        assert inbox.status_code == received.status_code == 200, (inbox.text, received.text)
+        assert [m["message"] for m in inbox.json()] == [to[practice]], persona
+        assert {r["header_id"] for r in received.json()} == {to[practice]}, persona
+        other = to[AGERSKOV if practice == SKODSTRUP else SKODSTRUP]
+        assert stranger(client).get("/lps/received", params={"header_id": other}, headers=headers).json() == []
 
 
 @pytest.mark.parametrize("method, path, body", OPERATOR)

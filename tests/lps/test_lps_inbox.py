@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from actor_tokens import operator
+from face_access import bearer, stranger
 from fastapi.testclient import TestClient
 from hco_flow import CPR, SKODSTRUP, send, status, switches
 
@@ -34,6 +35,10 @@ FAULTS = {
 def _ack_of(client: TestClient, header_id: str) -> dict[str, Any]:
     received = client.get("/lps/received", params={"header_id": header_id}).json()
     return received[0]["ack"]  # type: ignore[no-any-return]
+
+
+def _as(client: TestClient, persona: str) -> dict[str, str]:
+    return bearer(client, persona, "lps")
 
 
 def test_the_corpus_lists_every_fault_with_its_expected_acknowledgement(client: TestClient) -> None:
@@ -76,11 +81,16 @@ def test_the_official_examples_are_accepted_re_stamped(client: TestClient, valid
     results = client.post("/eoj/corpus/run", params={"receiver": SKODSTRUP, "case": "examples"}).json()
     assert len(results) == 9
     assert all(r["ack"] == "ok" and r["result"] == "pass" for r in results), results
+    gps = ("gp-skodstrup", "gp-agerskov")  # the examples keep their receivers, the two practices
+    received = {r["header_id"]: r for gp in gps
+                for r in stranger(client).get("/lps/received", headers=_as(client, gp)).json()}
+    assert set(received) == {r["message"] for r in results}
     for r in results:
-        assert [i.diagnostics for i in validator.validate(_ack_of(client, r["message"]), ACK_BUNDLE)
+        assert [i.diagnostics for i in validator.validate(received[r["message"]]["ack"], ACK_BUNDLE)
                 if i.is_error] == []
     # The modification and the cancellation of 401cbc36 stayed linked after re-stamping.
-    view = client.get("/lps/inbox", params={"cpr": CPR}).json()
+    view = [m for gp in gps for m in stranger(client).get("/lps/inbox", params={"cpr": CPR},
+                                                           headers=_as(client, gp)).json()]
     cancelled = [m for m in view if m["status"] == "cancelled"]
     assert len(cancelled) == 1
     assert cancelled[0]["cancellation_reason"] == "Cancellation due to incorrect CPR-number"

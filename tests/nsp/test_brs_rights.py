@@ -15,6 +15,7 @@ from sandbox.app import create_sandbox_app
 
 CITIZEN = "0602631234"
 LOCAL = ("127.0.0.1", 50000)
+OTHER_LIST = "0201919990"  # not on gp-skodstrup-2's list
 
 
 def add(client: TestClient, persona: str, professional: str, cpr: str = CITIZEN) -> Any:
@@ -73,3 +74,27 @@ def test_the_control_face_registers_for_anyone_but_only_for_the_operator(context
         with_token = remote.post("/sandbox/nsp/brs/relations", json=body,
                                  headers={"Authorization": "Bearer s3cret"})
         assert with_token.status_code == 201
+
+
+def test_an_unknown_field_is_refused_naming_it_and_nothing_is_stored(context: SandboxContext) -> None:
+    """A body with a field BRS does not know (``reason``, ``valid_until``) is 422 naming each, on the NSP
+    face and on the control face alike; no relation is stored."""
+    body = {"professional": "gp-skodstrup-2", "cpr": OTHER_LIST, "valid_until": "2099-12-31", "reason": "x"}
+    with TestClient(create_sandbox_app(context, warm_packages=False), base_url="http://sandbox.test",
+                    client=LOCAL) as client:
+        faces = (("/nsp/brs/relations", auth(client, "system-lps-skodstrup", "nsp")),
+                 ("/sandbox/nsp/brs/relations", {}))
+        for path, headers in faces:
+            response = client.post(path, headers=headers, json=body)
+            assert response.status_code == 422, (path, response.text)
+            issues = response.json()["issue"]
+            assert sorted(i["expression"][0] for i in issues) == ["reason", "valid_until"]
+            assert all(i["details"]["coding"][0]["code"] == "nsp-unknown-field" for i in issues)
+            assert "known: authorisation, professional, cpr, valid_from, valid_to" in issues[0]["diagnostics"]
+        assert OTHER_LIST not in relations(client, "gp-skodstrup-2")
+        known = {"professional": "gp-skodstrup-2", "cpr": OTHER_LIST}
+        typed = client.post("/nsp/brs/relations", headers=faces[0][1], json={**known, "cpr": 602631234})
+        assert typed.status_code == 400 and typed.json()["issue"][0]["expression"] == ["cpr"]
+        assert OTHER_LIST not in relations(client, "gp-skodstrup-2")
+        assert client.post("/nsp/brs/relations", headers=faces[0][1], json=known).status_code == 201
+        assert OTHER_LIST in relations(client, "gp-skodstrup-2")

@@ -3,6 +3,7 @@ the MHD interface; and the ``demo hco`` scenario."""
 
 from __future__ import annotations
 
+from face_access import bearer, stranger
 from fastapi.testclient import TestClient
 from sts_client import auth
 from typer.testing import CliRunner
@@ -45,9 +46,11 @@ def test_examples_are_shared_corrected_and_retracted_as_the_hco_rules_say(client
     assert doc.status_code == 200
     assert doc.json()["id"] == "401cbc36-db1e-4fe0-bf90-6df331dde179"
 
-    # Every example went to the GP emulator, and was acknowledged ok.
-    received = client.get("/lps/received").json()
-    assert len(received) == 9 and {r["ack_code"] for r in received} == {"ok"}
+    # Every example went to the GP emulator, and was acknowledged ok: each practice lists its own.
+    received = {gp: stranger(client).get("/lps/received", headers=bearer(client, gp, "lps")).json()
+                for gp in ("gp-skodstrup", "gp-agerskov")}
+    assert all(received.values()) and sum(len(r) for r in received.values()) == 9
+    assert {r["ack_code"] for rows in received.values() for r in rows} == {"ok"}
 
     # A second run changes nothing.
     assert send_hco_examples(client, "http://sandbox.test/eoj", examples, report=lines.append) == 0

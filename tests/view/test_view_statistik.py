@@ -57,7 +57,7 @@ def test_the_json_gathers_every_actor(seeded: TestClient) -> None:
     assert plsp["totals"]["cards_shared"] == 1 and plsp["totals"]["notes_shared"] == 1
     views = {k["kind"]: k["views"] for k in stats["page_views"]["by_kind"]}
     # one page each (sign-in itself renders nothing): results, home, diagnoses
-    assert views == {"citizen": 1, "relative": 1, "professional": 1}
+    assert views == {"citizen": 1, "relative": 1, "professional": 1, "assistant": 0}
     pages = {(p["kind"], p["page"]): p["views"] for p in stats["page_views"]["by_kind_and_page"]}
     assert pages == {("citizen", "observations.html"): 1, ("relative", "home.html"): 1,
                      ("professional", "conditions.html"): 1}

@@ -8,6 +8,8 @@
                         envelope asking for a receipt gets an SBDH ReceiptAcknowledgement at once
 * ``GET  /inbox?cpr=``  what the GP sees: newest versions, corrections marked R, cancellations
 * ``GET  /received``    every received transmission with its acknowledgement (for testers)
+
+Both read the caller's practice only (``services.lps.gp_view.addressed_to``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from nsp_sandbox.hco_terms import SOR_SYSTEM
 from nsp_sandbox.message_size import head_message, read_limit
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.sbdh_receipt import ReceiptArrived, build_receipt, requested
+from services.lps.access import caller_practice
 from services.lps.business_rules import MEDCOM_MSG
+from services.lps.gp_view import addressed_to
 from services.lps.gp_view import inbox as gp_inbox
 from services.lps.inbox import Inbox
 from services.lps.message_size import refuse_envelope, too_large
@@ -48,11 +52,12 @@ def unreadable(exc: Exception) -> FhirError:
                                 expression="Bundle", rule="ehmi-readable", source="MedCom governance 043"))
 
 
-def received_rows(database: Database, header_id: str | None) -> list[dict[str, Any]]:
-    """Every received transmission (or those of one MessageHeader.id), oldest first, with its
-    acknowledgement, which of the two travelled in an SBDH envelope and in which FHIR format."""
+def received_rows(database: Database, header_id: str | None, practice: str,
+                  practices: set[str]) -> list[dict[str, Any]]:
+    """Every transmission received for ``practice`` (or those of one MessageHeader.id), oldest first, with
+    its acknowledgement, which of the two travelled in an SBDH envelope and in which FHIR format."""
     with database.session() as s:
-        query = select(ReceivedRow).order_by(ReceivedRow.pk)
+        query = select(ReceivedRow).where(addressed_to(practice, practices)).order_by(ReceivedRow.pk)
         if header_id:
             query = query.where(ReceivedRow.header_id == header_id)
         rows = list(s.scalars(query))
@@ -111,6 +116,9 @@ def router(context: SandboxContext, inbox: Inbox) -> APIRouter:
     def own_glns() -> set[str]:
         return {p["gln"] for p in inbox.practices()}
 
+    def own_sors() -> set[str]:
+        return {p["sor"] for p in inbox.practices()}
+
     @faces.post("/ehmi")
     async def ehmi(request: Request) -> JSONResponse:
         try:
@@ -140,11 +148,11 @@ def router(context: SandboxContext, inbox: Inbox) -> APIRouter:
         return JSONResponse({**received.to_json(), **({"receipt": receipt} if receipt else {})}, status_code=202)
 
     @faces.get("/inbox")
-    def gp_view(cpr: str) -> list[dict[str, Any]]:
-        return gp_inbox(context.database, cpr)
+    def gp_view(cpr: str, request: Request) -> list[dict[str, Any]]:
+        return gp_inbox(context.database, cpr, caller_practice(request), own_sors())
 
     @faces.get("/received")
-    def received(header_id: str | None = None) -> list[dict[str, Any]]:
-        return received_rows(context.database, header_id)
+    def received(request: Request, header_id: str | None = None) -> list[dict[str, Any]]:
+        return received_rows(context.database, header_id, caller_practice(request), own_sors())
 
     return faces

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 
 from nsp_sandbox.fhir_http import read_json_object
 from nsp_sandbox.outcome import FhirError, Issue
+from services.nsp.bodies import RelationBody, parse
 from services.nsp.brs import REGISTER, SOURCE
 from services.nsp.routes.platform import MAX_BODY, Platform
 
@@ -31,7 +32,7 @@ def router(nsp: Platform) -> APIRouter:
                                        f"a system with the right '{REGISTER}') or by the sandbox operator "
                                        "(POST /sandbox/nsp/brs/relations); not with the token of "
                                        f"{who.kind} {who.persona}", rule=REGISTER, source=SOURCE))
-        body = await read_json_object(request, MAX_BODY)
+        body = parse(RelationBody, await read_json_object(request, MAX_BODY))
         return relations.add(body, who.persona, clock.now(), within=system.organisation)
 
     @faces.get("/brs/relations")

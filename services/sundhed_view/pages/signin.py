@@ -6,11 +6,13 @@ another site fails; signing in starts a new session (a new id), signing out revo
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.sundhed_view.dds import Refused
-from services.sundhed_view.session import COOKIE, Session
+from services.sundhed_view.session import COOKIE, PROFESSIONAL_KINDS, Session
 from services.sundhed_view.site import FormRefused, Pages, read_form
 
 EXPIRED = "Log ind-siden var udløbet eller kom ikke fra denne side. Vælg igen og log ind."
@@ -48,9 +50,10 @@ def router(pages: Pages) -> APIRouter:
             token, expires = await pages.nsp.token(persona["id"])
         except Refused as refused:
             return await login_page(pages, request, 403, f"Login afvist: {refused.text}")
-        session = Session(persona["id"], persona["kind"], persona["name"], token, expires, cpr=persona.get("cpr"),
-                          acts_for=list(persona.get("acts_for") or []), acting=persona.get("cpr"),
-                          organisation=persona.get("organisation_name"))
+        own = None if persona["kind"] in PROFESSIONAL_KINDS else persona.get("cpr")  # an assistant's CPR is no page
+        session = Session(persona["id"], persona["kind"], persona["name"], token, expires, cpr=own,
+                          acts_for=list(persona.get("acts_for") or []), acting=own,
+                          organisation=_organisation(persona))
         cookie = pages.sessions.start(form_cookie, session)
         return pages.set_cookie(request, pages.redirect(request, "/hjem"), cookie)
 
@@ -63,3 +66,11 @@ def router(pages: Pages) -> APIRouter:
         return pages.clear_cookie(request, pages.redirect(request, "/"))
 
     return web
+
+
+def _organisation(persona: dict[str, Any]) -> str | None:
+    """Where the person works, as the pages name it; for an assistant, also for whom they act."""
+    name = persona.get("organisation_name")
+    if persona["kind"] == "assistant" and persona.get("responsible_name"):
+        return f"{name}, for {persona['responsible_name']}" if name else f"for {persona['responsible_name']}"
+    return str(name) if name else None
