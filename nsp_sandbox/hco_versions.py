@@ -129,7 +129,27 @@ def _bundles(examples: Iterable[tuple[str, dict[str, Any]]]) -> Iterable[tuple[s
     return ((name, r) for name, r in examples if r.get("resourceType") == "Bundle")
 
 
-def validate(validator: Validator, message: dict[str, Any], version: str) -> list[Issue]:
+def validate(validator: Validator, message: dict[str, Any], version: str, profile: str | None = None) -> list[Issue]:
     """The issues of ``message`` judged as HCO ``version`` (its release's packages decide every
-    unversioned profile, value set and code system)."""
-    return validator.validate(message, package=package_for(validator.registry, version, message))
+    unversioned profile, value set and code system); ``profile``: one to check besides ``meta.profile``."""
+    return validator.validate(message, profile, package=package_for(validator.registry, version, message))
+
+
+def version_of_entry(document_reference: dict[str, Any]) -> str | None:
+    """The HCO IG family a stored document's entry names by its formatCode (``content[].format``,
+    ``…hco-v1.1:full`` → ``1.1``); None when no formatCode of the entry is an HCO one."""
+    for content in shape.arr(document_reference.get("content")):
+        version = version_of_format(shape.text(shape.obj(shape.obj(content).get("format")).get("code")))
+        if version is not None:
+            return version
+    return None
+
+
+def judge_stored(validator: Validator, document: dict[str, Any], version: str | None,
+                 profile: str | None = None) -> list[Issue]:
+    """The issues of a document stored as an HCOM under a formatCode naming ``version``
+    (:func:`version_of_entry`): judged as that IG version when its packages are loaded; with the
+    engine's default (the newest loaded release) when the entry names none or no package of it is loaded."""
+    if version is not None and releases(validator.registry, version):
+        return validate(validator, document, version, profile)
+    return validator.validate(document, profile)

@@ -5,9 +5,10 @@
    read any further.
 1. **Profile** (``settings.validation_profile``): each document whose content is FHIR JSON is
    validated by the conformance engine against the profiles in its ``meta.profile`` (the HCO
-   message Bundle, the ConditionList / Notes document Bundles, …); each DocumentReference against
-   the profile it declares. A document declared as FHIR JSON that does not parse is a finding of
-   this layer too.
+   message Bundle, the ConditionList / Notes document Bundles, …); an HCOM as the HCO IG version its
+   entry's formatCode names (``…hco-v1.1:full`` / ``…hco-v1.2:full``, :mod:`nsp_sandbox.hco_versions`);
+   each DocumentReference against the profile it declares. A document declared as FHIR JSON that
+   does not parse is a finding of this layer too.
 2. **Danish XDS metadata rules** (``settings.dds_rules_*``, per rule group): the
    ``metadata_rules`` module of this actor, which applies its own group strictness. One of them
    reads the document as well as its DocumentReference (``dds_rules_document_patient``: the
@@ -25,6 +26,7 @@ import json
 import logging
 from typing import Any
 
+from nsp_sandbox import hco_versions
 from nsp_sandbox.config import Strictness
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.hco_policy import is_hcom
@@ -126,7 +128,9 @@ class ContentValidation:
             return issues
         assert document is not None
         if profile is not Strictness.OFF and (document.get("meta") or {}).get("profile"):
-            issues += self._apply(profile, [i.prefixed(prefix) for i in self.context.validator.validate(document)])
+            version = hco_versions.version_of_entry(entry) if entry is not None else None  # as its formatCode says
+            found = hco_versions.judge_stored(self.context.validator, document, version)
+            issues += self._apply(profile, [i.prefixed(prefix) for i in found])
         if patient_rule:
             assert entry is not None
             issues += metadata_rules.check_document_patient(

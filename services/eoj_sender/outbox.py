@@ -273,11 +273,13 @@ class Outbox:
                     subtype, bundle, observer=f"{OBSERVER} {station}", now=self._context.clock.now(),
                     transport_envelope=envelope, outcome=outcome, source_type=kind))
 
-    async def send_faulty(self, bundle: dict[str, Any], receiver: str) -> dict[str, Any]:
-        """Send a message of the replay corpus exactly as given (it may be wrong on purpose)."""
+    async def send_faulty(self, bundle: dict[str, Any], receiver: str, fhir_format: str = "json") -> dict[str, Any]:
+        """Send a message of the replay corpus exactly as given (it may be wrong on purpose), as FHIR JSON or
+        FHIR XML (converted from the JSON when sent)."""
         _, url = self._receiver(receiver, event=None)
         envelope = self._register.find(receiver)
-        return await self._send(bundle, url, order=None, envelope=envelope["envelope"] if envelope else None)
+        return await self._send(bundle, url, order=None, envelope=envelope["envelope"] if envelope else None,
+                                fhir_format=fhir_format)
 
     async def base_message(self, receiver: str) -> dict[str, Any]:
         """A fresh valid message to ``receiver``: what the corpus's faults are made from."""

@@ -5,7 +5,8 @@ Kinds (by typeCode, else formatCode): ``hco`` (HCOM, HomeCareObservation message
 (LOINC 11450-4, ``urn:ad:dk:medcom:plr-v1.0:full``) and ``notes`` (SNOMED 866144008, the Notes
 composition profile). Stored and on-demand entries are treated alike.
 
-Validation is the conformance engine against the standard's Bundle profile, then the standard's
+Validation is the conformance engine against the standard's Bundle profile (an HCOM as the HCO IG
+version its entry's formatCode names, :func:`nsp_sandbox.hco_versions.judge_stored`), then the standard's
 business rules (``checks``), then the patient rule: the document must be about the citizen the page
 is about (:func:`patient_reasons`: the CPR numbers of the document's patient — a ``document``
 Bundle's Composition subject, a ``message`` Bundle's Patients and its focus' subject — are exactly
@@ -36,6 +37,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from nsp_sandbox import hco_versions
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.document_patients import document_patients as patients_of
 from services.sundhed_view.dds import Dds, Reader, Refused
@@ -77,6 +79,7 @@ class Entry:
     created: str | None
     replaces: list[str] = field(default_factory=list)
     comment: str | None = None  # DocumentEntry.comments (``description``): e.g. why it was deprecated
+    hco_version: str | None = None  # the HCO IG version the entry's formatCode names (an HCOM is judged as it)
 
     @classmethod
     def of(cls, reference: dict[str, Any]) -> Entry:
@@ -86,7 +89,8 @@ class Entry:
         return cls(str(reference.get("id")), kind_of(reference), str(reference.get("status", "current")),
                    str(attachment.get("title") or reference.get("description") or ""), attachment.get("url"),
                    attachment.get("hash"), attachment.get("creation"), replaces,
-                   reference.get("description") if isinstance(reference.get("description"), str) else None)
+                   reference.get("description") if isinstance(reference.get("description"), str) else None,
+                   hco_versions.version_of_entry(reference))
 
 
 @dataclass
@@ -170,10 +174,11 @@ class Documents:
             digest = self._by_entry.get((entry.id, entry.hash)) if entry.hash else None
             return self._by_content.get(digest) if digest else None
 
-    def read(self, kind: str, content: bytes, mime_type: str = "application/fhir+json") -> tuple[str, _Read]:
+    def read(self, kind: str, content: bytes, mime_type: str = "application/fhir+json",
+             hco_version: str | None = None) -> tuple[str, _Read]:
         """What ``content`` yields (the view model or the reasons it is invalid) and its patient,
-        cached by content."""
-        digest = hashlib.sha256(kind.encode() + b"\0" + content).hexdigest()
+        cached by content; an HCOM is judged as the HCO IG version ``hco_version`` (its entry's formatCode)."""
+        digest = hashlib.sha256(f"{kind}\0{hco_version or ''}\0".encode() + content).hexdigest()
         with self._lock:
             if digest in self._by_content:
                 return digest, self._by_content[digest]
@@ -184,7 +189,9 @@ class Documents:
         if document.get("resourceType") != "Bundle":
             return digest, _Read(["Dokumentet er ikke et FHIR Bundle"], None)
         patients = document_patients(document)
-        issues = [i for i in self.context.validator.validate(document, PROFILES[kind]) if i.is_error]
+        found = hco_versions.judge_stored(self.context.validator, document, hco_version, PROFILES[kind]) \
+            if kind == "hco" else self.context.validator.validate(document, PROFILES[kind])
+        issues = [i for i in found if i.is_error]
         reasons = [f"{i.expression or ''}: {i.diagnostics}".strip(": ") for i in issues]
         if not reasons:
             reasons = self.checks[kind](document)
@@ -213,7 +220,8 @@ class Documents:
                         if refused.status in (401, 403):
                             raise
                         return Invalid(entry.id, entry.title, [f"DDS kunne ikke udlevere dokumentet: {refused.text}"])
-                digest, cached = await run_in_threadpool(self.read, entry.kind, content, mime_type)
+                digest, cached = await run_in_threadpool(self.read, entry.kind, content, mime_type,
+                                                         entry.hco_version)
                 self._remember(digest, cached, entry)
             wrong_patient = patient_reasons(cached.patients, cpr)
             if wrong_patient or isinstance(cached.outcome, list):

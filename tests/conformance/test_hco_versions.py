@@ -90,6 +90,20 @@ def test_a_code_only_the_1_2_terminology_has_is_flagged_in_a_1_1_message(validat
     assert _errors(hco_versions.validate(validator, changed, "1.2")) == []  # the same message as 1.2
 
 
+def test_a_stored_hcom_is_judged_as_its_entrys_format_code_says(validator: Validator,
+                                                                packages: PackageRegistry) -> None:
+    changed, _ = _with_code_only_in_1_2(dict(_bundles(packages, "1.1.1-trial-use"))[HCO_BUNDLE])
+    def entry(code: str) -> dict[str, Any]:
+        return {"resourceType": "DocumentReference", "content": [{"format": {"code": code}}]}
+    assert hco_versions.version_of_entry(entry("urn:ad:dk:medcom:msg:hco-v1.1:full")) == "1.1"
+    assert hco_versions.version_of_entry(entry("urn:ad:dk:medcom:plr-v1.0:full")) is None
+    assert hco_versions.version_of_entry({"content": "x"}) is None  # read defensively: stored entries vary
+    as_1_1 = hco_versions.judge_stored(validator, changed, "1.1")
+    assert any(ONLY_IN_1_2 in i.diagnostics for i in as_1_1 if i.is_error)
+    assert _errors(hco_versions.judge_stored(validator, changed, "1.2")) == []
+    assert _errors(hco_versions.judge_stored(validator, changed, None)) == []  # no HCO formatCode: the default
+
+
 def test_versions_are_named_as_families_or_releases(packages: PackageRegistry) -> None:
     assert hco_versions.family("1.1.0-trial-use") == "1.1" and hco_versions.family("1.2") == "1.2"
     assert hco_versions.package_for(packages, "1.2").version == "1.2.1"

@@ -58,6 +58,7 @@ HCOM_TYPE = Coding("urn:oid:1.2.208.184.100.1", "HCOM", "HomeCareObservation mes
 HCOM_CLASS = Coding("http://medcomfhir.dk/ig/document/CodeSystem/MedCom-ihe-classcode-CS-TEMP", "001")
 HCOM_FORMAT = Coding("http://medcomfhir.dk/ig/xdsdocuments/CodeSystem/MedComHCOFormatCodeCS",
                      "urn:ad:dk:medcom:msg:hco-v1.2:full")
+HCOM_FORMAT_1_1 = Coding(HCOM_FORMAT.system, "urn:ad:dk:medcom:msg:hco-v1.1:full")
 HOME_NURSING_UNIT = Coding("http://snomed.info/sct", "550621000005101")
 HOME_NURSING = Coding("http://snomed.info/sct", "658161000005107")
 HCOM_SOURCE_ID = "urn:oid:1.2.208.176.43210.8.10.98"
@@ -341,9 +342,9 @@ def hco_retract(client: httpx.Client, header_id: str, reason: str) -> str:
     return str(response.json()["id"])
 
 
-def provide_hco_message(client: httpx.Client, bundle: dict[str, Any]) -> str:
+def provide_hco_message(client: httpx.Client, bundle: dict[str, Any], format: Coding = HCOM_FORMAT) -> str:
     """An HCO message Bundle provided to DDS as the EOJ describes it (for a sender that shares
-    what the sandbox's EOJ does not, e.g. a retraction); the new entry's id."""
+    what the sandbox's EOJ does not, e.g. a retraction), under formatCode ``format``; the new entry's id."""
     header = resources(bundle, "MessageHeader")[0]
     patient = resources(bundle, "Patient")[0]
     name = (patient.get("name") or [{}])[0]
@@ -355,7 +356,7 @@ def provide_hco_message(client: httpx.Client, bundle: dict[str, Any]) -> str:
                             patient.get("gender"), patient.get("birthDate")),
         author=Organisation(sor, sender["name"]), unique_id=f"urn:uuid:{bundle['id']}",
         title=f"Kommunale prøvesvar (HCOM-{header['id']})", type=HCOM_TYPE, category=HCOM_CLASS,
-        format=HCOM_FORMAT, facility_type=HOME_NURSING_UNIT, practice_setting=HOME_NURSING,
+        format=format, facility_type=HOME_NURSING_UNIT, practice_setting=HOME_NURSING,
         creation=_instant(bundle["timestamp"]))
     content = json.dumps(bundle, ensure_ascii=False).encode("utf-8")
     submission = provide_bundle([(meta, content)], source_id=HCOM_SOURCE_ID, submitted=meta.creation)

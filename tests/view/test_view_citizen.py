@@ -223,6 +223,27 @@ def test_an_invalid_hco_message_is_not_half_shown(client: TestClient, context) -
     assert [r["numeric"] for a in answer["analyses"] for r in a["results"]] == [26]
 
 
+def test_an_hco_message_is_judged_as_the_version_its_format_code_names(client: TestClient, context) -> None:  # type: ignore[no-untyped-def]
+    """A code only the 1.2 terminology has (NPU03963) is wrong in an entry whose formatCode says v1.1."""
+    header = seeding.hco(client, CITIZEN, observations=[{"code": "NPU19748", "value": 26}])
+    template = client.get(f"/eoj/hco/{header}").json()["bundle"]
+    context.settings.validation_profile = Strictness.OFF  # DDS would refuse the v1.1 one (as 1.1)
+    token = seeding.token(client, f"citizen-{CITIZEN}")
+    entries = {}
+    for bundle_id, format_code in (("3c1f6a52-6f0e-4b8e-9d51-1d2c3e4f5a61", seeding.HCOM_FORMAT),
+                                   ("3c1f6a52-6f0e-4b8e-9d51-1d2c3e4f5a62", seeding.HCOM_FORMAT_1_1)):
+        bundle = {**template, "id": bundle_id}
+        for resource in seeding.resources(bundle, "Observation"):
+            resource["code"]["coding"] = [{"system": "urn:oid:1.2.208.176.2.1", "code": "NPU03963",
+                                           "display": "U—Erythrocytter; arb.k.(proc.) = ?"}]
+        entries[format_code.code] = seeding.provide_hco_message(client, bundle, format_code)
+    answer = client.get(f"/view/api/citizens/{CITIZEN}/observations",
+                        headers={"Authorization": f"Bearer {token}"}).json()
+    # only the v1.1 entry is invalid: the same message under the v1.2 formatCode is judged valid
+    assert [i["entry"] for i in answer["invalid"]] == [entries[seeding.HCOM_FORMAT_1_1.code]], answer["invalid"]
+    assert any("NPU03963" in r and "2.0.0-draft" in r for r in answer["invalid"][0]["reasons"])
+
+
 def test_long_series_show_the_newest_rows_and_all_are_one_link_away(client: TestClient) -> None:
     for day in range(1, 15):
         seeding.hco(client, CITIZEN, observations=[{"code": "NPU19748", "value": day,

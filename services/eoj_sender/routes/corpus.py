@@ -3,7 +3,10 @@
 * ``GET  /corpus``              the official examples, MedCom's receive-test material (protocol extras 1–4,
                                 the invalid example 5, the test-script Bundles) and the faults, each with
                                 its expected acknowledgement
-* ``POST /corpus/run?receiver=`` send it to a GP system and compare the acknowledgements
+* ``POST /corpus/run?receiver=`` send it to a GP system and compare the acknowledgements; ``format``
+                                ``json`` (default), ``xml`` or ``both``; a case name may end in ``:xml`` or
+                                ``:json`` (every case exists in both: the XML is the JSON case converted when
+                                it is sent)
 """
 
 from __future__ import annotations
@@ -26,14 +29,20 @@ def router(context: SandboxContext, outbox: Outbox) -> APIRouter:
         return corpus_run.catalogue(context.packages)
 
     @faces.post("/corpus/run")
-    async def run_corpus(receiver: str, case: str | None = None) -> list[dict[str, Any]]:
+    async def run_corpus(receiver: str, case: str | None = None, format: str = "json") -> list[dict[str, Any]]:
         """Send the replay corpus (or ``case``: one case's name, or ``examples``, ``protocol``, ``testscripts``
-        or ``faults``) to ``receiver``."""
+        or ``faults``, optionally ending in ``:xml`` / ``:json``) to ``receiver``, in ``format`` (``json``,
+        ``xml`` or ``both``)."""
+        if format not in corpus_run.RUN_FORMATS:
+            raise FhirError(422, Issue("error", "value", f"No corpus format '{format[:40]}'; one of: "
+                                       + ", ".join(corpus_run.RUN_FORMATS), expression="format",
+                                       rule="eoj-corpus-format", source="sandbox EOJ replay corpus"))
+        name, formats = corpus_run.split_case(case, format)
         known = corpus_run.runnable(context.packages)
-        if case is not None and case not in known:
+        if name is not None and name not in known:
             raise FhirError(422, Issue("error", "value", f"No corpus case or group '{case}'; one of: "
-                                       + ", ".join(known), expression="case", rule="eoj-corpus-case",
-                                       source="sandbox EOJ replay corpus"))
-        return await corpus_run.run(outbox, context.packages, receiver, case)
+                                       + ", ".join(known) + " (each may end in :xml or :json)", expression="case",
+                                       rule="eoj-corpus-case", source="sandbox EOJ replay corpus"))
+        return await corpus_run.run(outbox, context.packages, receiver, name, formats)
 
     return faces

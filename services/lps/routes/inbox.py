@@ -61,7 +61,9 @@ def received_rows(database: Database, header_id: str | None, practice: str,
         if header_id:
             query = query.where(ReceivedRow.header_id == header_id)
         rows = list(s.scalars(query))
-        ids = [r.bundle_id for r in rows] + [str(r.ack.get("id")) for r in rows]
+        # a reused envelope id's receipt is kept as '<id>#reused-<ack id>'; its XML is noted under the id it came as
+        sent = {r.bundle_id: r.bundle_id.partition("#reused-")[0] for r in rows}
+        ids = [*sent, *sent.values()] + [str(r.ack.get("id")) for r in rows]
         wrapped = set(s.scalars(select(EnvelopeRow.bundle_id).where(EnvelopeRow.bundle_id.in_(ids)))) if rows \
             else set()
         xml = set(s.scalars(select(XmlRow.bundle_id).where(XmlRow.bundle_id.in_(ids)))) if rows else set()
@@ -69,7 +71,7 @@ def received_rows(database: Database, header_id: str | None, practice: str,
                  "envelope": "sbdh" if r.bundle_id in wrapped else "none",
                  "verdict": r.verdict, "ack_code": r.ack_code, "issues": r.issues, "ack": r.ack,
                  "ack_envelope": "sbdh" if str(r.ack.get("id")) in wrapped else "none",
-                 "format": "xml" if r.bundle_id in xml else "json",
+                 "format": "xml" if sent[r.bundle_id] in xml else "json",
                  "ack_format": "xml" if str(r.ack.get("id")) in xml else "json"}
                 for r in rows]
 
