@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 REFRESH_SECONDS = 0.5  # how stale a shared clock may be in another process
 
@@ -27,6 +28,10 @@ class ClockSetting:
 
     offset: timedelta = timedelta(0)
     frozen: datetime | None = None
+
+
+#: Danish time: where a rule names a Danish calendar date or week, it is judged in it.
+DANISH_TIME = ZoneInfo("Europe/Copenhagen")
 
 
 class ClockStore(Protocol):

@@ -15,13 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from lxml import etree
 
+from nsp_sandbox.clock import DANISH_TIME
 from nsp_sandbox.hco_terms import CONFIDENTIALITY_SYSTEM
 
-DANISH_TIME = ZoneInfo("Europe/Copenhagen")
 FHIR_NS = "http://hl7.org/fhir"
 HCOM_TYPE_SYSTEM = "urn:oid:1.2.208.184.100.1"
 HCOM_TYPE_CODE = "HCOM"

@@ -116,6 +116,24 @@ def message_parties(bundle: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def sbdh_element(parent: Any, name: str, text: str | None = None, ns: str = SBDH_NS, **attributes: str) -> Any:
+    """A child element ``name`` (in ``ns``, the SBDH namespace by default) with ``text`` and ``attributes``."""
+    element = etree.SubElement(parent, f"{{{ns}}}{name}", attributes)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def new_envelope(sender_gln: str, receiver_gln: str) -> tuple[Any, Any]:
+    """A new SBDH root and its header, started: HeaderVersion, Sender and Receiver (``0088:<GLN>``)."""
+    root = etree.Element(f"{{{SBDH_NS}}}{ROOT}", nsmap={None: SBDH_NS})
+    header = sbdh_element(root, "StandardBusinessDocumentHeader")
+    sbdh_element(header, "HeaderVersion", "1.0")
+    for party, gln in (("Sender", sender_gln), ("Receiver", receiver_gln)):
+        sbdh_element(sbdh_element(header, party), "Identifier", f"0088:{gln}", Authority=AUTHORITY)
+    return root, header
+
+
 def wrap(bundle: dict[str, Any], now: datetime, *, content: bytes | None = None, content_type: str = FHIR_JSON,
          type_version: str | None = None, receipt_ms: int = RECEIPT_MS) -> tuple[bytes, str]:
     """The SBDH envelope of ``bundle`` and its InstanceIdentifier; ``ValueError`` when the message names
@@ -133,17 +151,8 @@ def wrap(bundle: dict[str, Any], now: datetime, *, content: bytes | None = None,
     instance = str(uuid.uuid4())
     stamp = now.isoformat(timespec="seconds")
 
-    def sub(parent: Any, name: str, text: str | None = None, **attributes: str) -> Any:
-        element = etree.SubElement(parent, f"{{{SBDH_NS}}}{name}", attributes)
-        if text is not None:
-            element.text = text
-        return element
-
-    root = etree.Element(f"{{{SBDH_NS}}}{ROOT}", nsmap={None: SBDH_NS})
-    header = sub(root, "StandardBusinessDocumentHeader")
-    sub(header, "HeaderVersion", "1.0")
-    for party, gln in (("Sender", facts["sender_gln"]), ("Receiver", facts["receiver_gln"])):
-        sub(sub(header, party), "Identifier", f"0088:{gln}", Authority=AUTHORITY)
+    sub = sbdh_element
+    root, header = new_envelope(facts["sender_gln"], facts["receiver_gln"])
     identification = sub(header, "DocumentIdentification")
     version = facts["version"] or "1.0"
     for name, text in (("Standard", facts["event"]), ("TypeVersion", version), ("InstanceIdentifier", instance),

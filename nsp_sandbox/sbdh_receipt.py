@@ -21,7 +21,7 @@ from typing import Any
 
 from lxml import etree
 
-from nsp_sandbox.hco_sbdh import AUTHORITY, PROCESS_ID, ROOT, SBDH_NS, SCOPE_ID, Envelope
+from nsp_sandbox.hco_sbdh import PROCESS_ID, ROOT, SBDH_NS, SCOPE_ID, Envelope, new_envelope, sbdh_element
 from nsp_sandbox.outcome import FhirError, Issue
 
 STANDARD = "ehmisbdh-acknowledgement"
@@ -75,17 +75,8 @@ def build_receipt(envelope: Envelope, now: datetime, *, timeout_ms: int, reason:
     instance, stamp = str(uuid.uuid4()), now.isoformat(timespec="seconds")
     kind = KINDS[1] if reason else KINDS[0]
 
-    def sub(parent: Any, name: str, text: str | None = None, ns: str = SBDH_NS, **attributes: str) -> Any:
-        element = etree.SubElement(parent, f"{{{ns}}}{name}", attributes)
-        if text is not None:
-            element.text = text
-        return element
-
-    root = etree.Element(f"{{{SBDH_NS}}}{ROOT}", nsmap={None: SBDH_NS})
-    header = sub(root, "StandardBusinessDocumentHeader")
-    sub(header, "HeaderVersion", "1.0")
-    for party, gln in (("Sender", envelope.receiver_gln), ("Receiver", envelope.sender_gln)):
-        sub(sub(header, party), "Identifier", f"0088:{gln}", Authority=AUTHORITY)
+    sub = sbdh_element
+    root, header = new_envelope(envelope.receiver_gln, envelope.sender_gln)  # the receipt goes back
     identification = sub(header, "DocumentIdentification")
     for name, text in (("Standard", STANDARD), ("TypeVersion", TYPE_VERSION), ("InstanceIdentifier", instance),
                        ("Type", kind), ("MultipleType", "false"), ("CreationDateAndTime", stamp)):

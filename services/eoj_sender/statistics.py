@@ -25,20 +25,19 @@ import json
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx2 as httpx
 from fastapi import APIRouter
 from sqlalchemy import select
 
 from nsp_sandbox import fhir_shape as shape
+from nsp_sandbox.clock import DANISH_TIME as DANISH
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.cpr import is_cpr
 from nsp_sandbox.hco_terms import REPERTOIRE_SYSTEMS, SOR_SYSTEM, repertoire
 from nsp_sandbox.nsp_client import NspClient
 from services.eoj_sender.models import MessageRow
 
-DANISH = ZoneInfo("Europe/Copenhagen")
 ACK_OUTCOMES = {"ok": "ok", "transient-error": "error", "fatal-error": "fatal", "pending": "none"}
 NOT_SHARED = {
     "waiting": "endnu ikke leveret til DDS",

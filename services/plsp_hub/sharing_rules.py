@@ -42,8 +42,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from nsp_sandbox.clock import DANISH_TIME
 from nsp_sandbox.outcome import Issue
 from nsp_sandbox.simplified_html import CleanedNote, clean_note_html
 from services.plsp_hub import conditionlist_document
@@ -51,7 +51,6 @@ from services.plsp_hub.state import ConditionCard, Diagnosis
 
 CL_SOURCE = "Shared Condition Overview (ConditionList) use cases v1.1 and send test protocol v1.0.2"
 NOTES_SOURCE = "Shared Notes (Notes) use cases v1.0, 2026-03-06"
-DANISH_TIME = ZoneInfo("Europe/Copenhagen")
 MAX_PURGE_HOURS = 24
 
 
