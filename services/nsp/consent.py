@@ -80,6 +80,36 @@ class Consent:
         return what.id, what.include_sub_units
 
     def add(self, cpr: str, body: BlockBody, creator: Creator, now: datetime) -> dict[str, Any]:
+        row = self._row(cpr, body, creator, now)
+        with self.database.session() as session:
+            session.add(row)
+        return self.to_json(row, now)
+
+    def add_once(self, cpr: str, body: BlockBody, creator: Creator, now: datetime) -> dict[str, Any]:
+        """As :meth:`add`, but an item ``creator`` already registered with the same content and not revoked
+        is answered instead of a second one: loading one world file twice gives its blocks once. An item
+        without ``valid_from`` starts when it is first registered, so that time is not compared."""
+        row = self._row(cpr, body, creator, now)
+        same = [ConsentBlockRow.cpr == cpr, ConsentBlockRow.kind == row.kind, ConsentBlockRow.who_type == row.who_type,
+                ConsentBlockRow.who_id.is_(None) if row.who_id is None else ConsentBlockRow.who_id == row.who_id,
+                ConsentBlockRow.what_type == row.what_type,
+                ConsentBlockRow.what_id.is_(None) if row.what_id is None else ConsentBlockRow.what_id == row.what_id,
+                ConsentBlockRow.include_sub_units == row.include_sub_units,
+                ConsentBlockRow.created_by == creator.persona, ConsentBlockRow.revoked_at.is_(None)]
+        for column, value in ((ConsentBlockRow.valid_to, row.valid_to), (ConsentBlockRow.data_from, row.data_from),
+                              (ConsentBlockRow.data_to, row.data_to)):
+            same.append(column.is_(None) if value is None else column == value)
+        if body.valid_from is not None:
+            same.append(ConsentBlockRow.valid_from == row.valid_from)
+        with self.database.session() as session:
+            existing = session.scalars(select(ConsentBlockRow).where(*same).order_by(ConsentBlockRow.pk)).first()
+            if existing is not None:
+                return self.to_json(existing, now)
+            session.add(row)
+        return self.to_json(row, now)
+
+    def _row(self, cpr: str, body: BlockBody, creator: Creator, now: datetime) -> ConsentBlockRow:
+        """The item ``body`` describes, checked (who may register it, whom and what it names, its periods)."""
         if creator.professional and body.kind != "negative":
             raise _invalid("A health professional registers only negative items (blocks) for a citizen; a "
                            "positive consent comes from the citizen or their proxy", "kind", 403)
@@ -96,13 +126,10 @@ class Consent:
             raise _invalid("'valid_to' is before 'valid_from'", "valid_to")
         if data_from and data_to and data_to < data_from:
             raise _invalid("'data_to' is before 'data_from'", "data_to")
-        row = ConsentBlockRow(id=str(uuid.uuid4()), cpr=cpr, kind=body.kind, who_type=body.who.type, who_id=who_id,
-                              what_type=body.what.type, what_id=what_id, include_sub_units=sub_units,
-                              valid_from=valid_from, valid_to=valid_to, data_from=data_from, data_to=data_to,
-                              created_at=current, created_by=creator.persona, created_by_system=creator.system)
-        with self.database.session() as session:
-            session.add(row)
-        return self.to_json(row, now)
+        return ConsentBlockRow(id=str(uuid.uuid4()), cpr=cpr, kind=body.kind, who_type=body.who.type, who_id=who_id,
+                               what_type=body.what.type, what_id=what_id, include_sub_units=sub_units,
+                               valid_from=valid_from, valid_to=valid_to, data_from=data_from, data_to=data_to,
+                               created_at=current, created_by=creator.persona, created_by_system=creator.system)
 
     def revoke(self, block_id: str, allowed_cprs: tuple[str, ...], revoked_by: str, now: datetime) -> dict[str, Any]:
         with self.database.session() as session:

@@ -37,6 +37,24 @@ def test_a_vendor_s_world_makes_personas_that_get_tokens(client: TestClient) -> 
         ("negative", "all", "organisation", TEAM, "active")]
 
 
+def test_a_world_file_loaded_again_adds_no_second_copy_of_its_blocks(client: TestClient) -> None:
+    first = load(client, world_file())
+    again = load(client, world_file(), as_yaml=False)
+    assert first.status_code == again.status_code == 200, again.text
+    assert again.json()["blocks"] == first.json()["blocks"]  # the same item answered, not a new one
+    blocks = client.get("/nsp/consent/blocks", params={"cpr": CHILD},
+                        headers=auth(client, f"relative-{PARENT}", ["nsp"])).json()
+    assert len(blocks) == 1 and blocks[0]["status"] == "active"
+    revoked = client.post(f"/nsp/consent/blocks/{blocks[0]['id']}/revoke",
+                          headers=auth(client, f"relative-{PARENT}", ["nsp"]))
+    assert revoked.status_code == 200, revoked.text
+    third = load(client, world_file())  # a revoked block is history: loading the file registers it anew
+    assert third.status_code == 200 and third.json()["blocks"] != first.json()["blocks"]
+    statuses = [b["status"] for b in client.get("/nsp/consent/blocks", params={"cpr": CHILD},
+                                                headers=auth(client, f"relative-{PARENT}", ["nsp"])).json()]
+    assert sorted(statuses) == ["active", "revoked"]
+
+
 def test_a_vendor_s_test_citizen_goes_through_the_hco_flow_dds_and_min_log(client: TestClient) -> None:
     assert load(client, world_file(), as_yaml=False).status_code == 200
     sent = client.post("/eoj/hco", json=order(cpr=ANNA, family="Vendortest", given=["Anna"]))

@@ -4,7 +4,7 @@ operator endpoint; docs/control.md):
 * ``POST /sandbox/world``  load a vendor's world file (``services.nsp.world_file``): its citizens,
                            relatives, organisations, professionals, systems and treatment relations
                            join the world (personas, STS, registers, BRS); its blocks are registered
-                           in Min Spærring
+                           in Min Spærring, once: a file loaded again adds no second copy of a block
 * ``POST /sandbox/reset``  empty NSP's data (blocks, added relations, Min Log, loaded world files);
                            the signing keys stay, so tokens already issued stay verifiable
 """
@@ -38,7 +38,7 @@ def router(context: SandboxContext, live: LiveWorld, consent: Consent) -> APIRou
         now = context.clock.now()
         await run_in_threadpool(live.add, sections, now)
         loader = Creator(persona=LOADED_BY, system=None, professional=False)
-        blocks = [consent.add(b["cpr"], block_body(b), loader, now) for b in sections["blocks"]]
+        blocks = [consent.add_once(b["cpr"], block_body(b), loader, now) for b in sections["blocks"]]
         personas = ([f"citizen-{c['cpr']}" for c in sections["citizens"]]
                     + [f"relative-{r['cpr']}" for r in sections["relatives"]]
                     + [p["id"] for p in sections["professionals"]] + [s["id"] for s in sections["systems"]])
