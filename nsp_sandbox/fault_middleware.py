@@ -1,7 +1,12 @@
 """The fault switches around an actor's app (:mod:`nsp_sandbox.faults`): for each call, the actor's
 switches whose paths the call matches are taken (one of their calls used); ``unavailable`` answers
 at once, ``slow`` waits first, and every switch taken is visible to the actor's own code through
-:func:`nsp_sandbox.faults.current` while the call is answered."""
+:func:`nsp_sandbox.faults.current` while the call is answered.
+
+An ``unavailable`` answer speaks the door's language: a FHIR OperationOutcome to a REST call, a DGWS
+SOAP fault (``processing_problem``, ``text/xml``) to a SOAP call (WS-Trust at the STS, XDS.b at DDS),
+so a SOAP client reads why, with the status the switch gives (503 by default, as a service that is
+down answers; 500 is the plain SOAP fault status)."""
 
 from __future__ import annotations
 
@@ -11,9 +16,12 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from nsp_sandbox.dgws.faults import CONTENT_TYPE as SOAP_FAULT_TYPE
+from nsp_sandbox.dgws.faults import DgwsFault, fault_envelope
 from nsp_sandbox.faults import CATALOGUE, FaultSwitches, Switch, done, taking
 
 FHIR_JSON = "application/fhir+json"
+SOAP_TYPES = (b"text/xml", b"application/soap+xml", b"multipart/related")  # SOAP 1.1, SOAP 1.2, MTOM
 
 
 def matches(switch: Switch, method: str, path: str) -> bool:
@@ -29,10 +37,22 @@ def _relative(scope: Scope) -> str:
     return path[len(root):] or "/" if root and path.startswith(root) else path
 
 
+def _diagnostics(switch: Switch) -> str:
+    return f"Fault injected by the sandbox: {switch.actor}/{switch.name} ({switch.description})"
+
+
 def _outcome(switch: Switch, status: int) -> bytes:
     issue = {"severity": "error", "code": "transient" if status >= 500 else "processing",
-             "diagnostics": f"Fault injected by the sandbox: {switch.actor}/{switch.name} ({switch.description})"}
+             "diagnostics": _diagnostics(switch)}
     return json.dumps({"resourceType": "OperationOutcome", "issue": [issue]}).encode()
+
+
+def _is_soap(scope: Scope) -> bool:
+    """Whether the call is a SOAP request, by its Content-Type."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            return value.lower().lstrip().startswith(SOAP_TYPES)
+    return False
 
 
 class FaultInjection:
@@ -63,7 +83,7 @@ class FaultInjection:
                 if options is None:
                     continue
                 if switch.effect == "unavailable":
-                    await self._answer(send, switch, options)
+                    await self._answer(send, switch, options, soap=_is_soap(scope))
                     return
                 if switch.effect == "slow":
                     await asyncio.sleep(float(options["seconds"]))
@@ -72,12 +92,16 @@ class FaultInjection:
             done(token)
 
     @staticmethod
-    async def _answer(send: Send, switch: Switch, options: dict[str, Any]) -> None:
+    async def _answer(send: Send, switch: Switch, options: dict[str, Any], *, soap: bool) -> None:
         status = int(options["status"])
-        headers = [(b"content-type", FHIR_JSON.encode()), (b"cache-control", b"no-store")]
+        if soap:
+            body = fault_envelope(DgwsFault("processing_problem", _diagnostics(switch)))
+            media_type = SOAP_FAULT_TYPE
+        else:
+            body, media_type = _outcome(switch, status), FHIR_JSON
+        headers = [(b"content-type", media_type.encode()), (b"cache-control", b"no-store")]
         if options.get("retry_after"):
             headers.append((b"retry-after", str(options["retry_after"]).encode()))
-        body = _outcome(switch, status)
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
