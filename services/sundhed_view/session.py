@@ -61,6 +61,12 @@ class Session:
         return self.kind in PROFESSIONAL_KINDS
 
     @property
+    def may_override(self) -> bool:
+        """May use værdispring: an authorised professional only — DDS refuses it to an assistant, whose
+        look-ups are the responsible professional's (docs/dds.md, Værdispring)."""
+        return self.kind == "professional"
+
+    @property
     def represented(self) -> list[str]:
         own = [self.cpr] if self.cpr else []
         return own + [c for c in self.acts_for if c not in own]

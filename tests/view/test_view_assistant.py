@@ -46,3 +46,18 @@ def test_a_block_on_the_responsible_professional_empties_an_assistants_view(clie
     assert "C-reaktivt protein" not in client.get(f"/view/borger/{CITIZEN}/provesvar").text
     assert client.post("/view/logout", data={"csrf": csrf(client, "/view/hjem")},
                        follow_redirects=False).status_code == 303
+
+
+def test_an_assistant_is_not_offered_vaerdispring_and_cannot_set_one(client: TestClient) -> None:
+    seeding.hco(client, CITIZEN)
+    seeding.block(client, CITIZEN, {"type": "all"})
+    sign_in(client, ASSISTANT)
+    empty = client.get(f"/view/borger/{CITIZEN}")
+    assert "Ingen dokumenter fundet" in empty.text
+    assert "vaerdispring" not in empty.text and "kan kun bruges af en autoriseret sundhedsperson" in empty.text
+    tried = client.post(f"/view/borger/{CITIZEN}/vaerdispring", follow_redirects=False,
+                        data={"csrf": csrf(client, f"/view/borger/{CITIZEN}"), "reason": "akut"})
+    assert tried.status_code == 303
+    again = client.get(f"/view/borger/{CITIZEN}").text
+    assert "Værdispring anvendt" not in again and "C-reaktivt protein" not in \
+        client.get(f"/view/borger/{CITIZEN}/provesvar").text

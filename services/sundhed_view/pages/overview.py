@@ -34,7 +34,7 @@ def router(pages: Pages) -> APIRouter:
         form = await read_form(request)
         pages.check_csrf(session, form)
         reason = " ".join(str(form.get("reason", "")).split())[:MAX_REASON]
-        if not session.is_professional:
+        if not session.may_override:  # citizens, relatives and assistants: nothing to lift
             return pages.redirect(request, f"/borger/{cpr}")
         if not reason:
             overview = await pages.views.overview(pages.reader(session, cpr), cpr)
