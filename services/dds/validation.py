@@ -3,16 +3,16 @@
 0. **Structure** (``settings.validation_structure``): each DocumentReference and the SubmissionSet
    must parse as FHIR R4 (the conformance engine's base-structure layer); what does not is not
    read any further.
-1. **Profile** (``settings.validation_profile``): each document whose content is FHIR JSON is
-   validated by the conformance engine against the profiles in its ``meta.profile`` (the HCO
+1. **Profile** (``settings.validation_profile``): each document whose content is FHIR JSON or FHIR
+   XML (``application/fhir+xml``, read by the conformance engine's strict XML reader) is validated by the conformance engine against the profiles in its ``meta.profile`` (the HCO
    message Bundle, the ConditionList / Notes document Bundles, …); an HCOM as the HCO IG version its
    entry's formatCode names (``…hco-v1.1:full`` / ``…hco-v1.2:full``, :mod:`nsp_sandbox.hco_versions`);
-   each DocumentReference against the profile it declares. A document declared as FHIR JSON that
-   does not parse is a finding of this layer too.
+   each DocumentReference against the profile it declares. A document declared as FHIR JSON or XML
+   that does not parse is a finding of this layer too.
 2. **Danish XDS metadata rules** (``settings.dds_rules_*``, per rule group): the
    ``metadata_rules`` module of this actor, which applies its own group strictness. One of them
    reads the document as well as its DocumentReference (``dds_rules_document_patient``: the
-   document is about the entry's patient), so a FHIR JSON document is parsed once, in
+   document is about the entry's patient), so a FHIR document is parsed once, in
    :meth:`ContentValidation.check_document`, for the profile layer and that rule. So is an HCOM
    message (``dds_rules_hco_consent``: refused consent and the policy date, on the sandbox clock).
 
@@ -36,6 +36,7 @@ from services.dds import metadata_rules
 log = logging.getLogger("services.dds.validation")
 
 FHIR_JSON_TYPES = frozenset({"application/fhir+json", "application/json", "application/json+fhir"})
+FHIR_XML_TYPES = frozenset({"application/fhir+xml", "application/xml+fhir"})  # not text/xml: CDA is XML too
 
 
 def _parse_fhir_json(content: bytes, mime_type: str) -> tuple[dict[str, Any] | None, str | None]:
@@ -47,6 +48,18 @@ def _parse_fhir_json(content: bytes, mime_type: str) -> tuple[dict[str, Any] | N
     if not isinstance(document, dict) or not isinstance(document.get("resourceType"), str):
         return None, f"The document is declared '{mime_type}' but is not a FHIR resource (no resourceType)"
     return document, None
+
+
+def _parse_fhir_xml(content: bytes, mime_type: str, context: SandboxContext) -> tuple[dict[str, Any] | None,
+                                                                                     str | None]:
+    """The document as FHIR JSON, read from FHIR XML strictly, or why it is not FHIR XML."""
+    from nsp_sandbox.conformance.xml_json import XmlError, xml_to_json
+
+    try:
+        return xml_to_json(content, context.validator.structures, strict=True), None
+    except XmlError as exc:
+        where = f" at {exc.path}" if exc.path else ""
+        return None, f"The document is declared '{mime_type}' but is not FHIR XML{where}: {exc}"
 
 
 class ContentValidation:
@@ -105,7 +118,7 @@ class ContentValidation:
 
     def check_document(self, content: bytes, mime_type: str, prefix: str, *, entry: dict[str, Any] | None = None,
                        entry_origin: str = "DocumentReference") -> list[Issue]:
-        """The layers that read a document whose content is FHIR JSON, parsed once for all of them.
+        """The layers that read a document whose content is FHIR (JSON or XML), parsed once for all of them.
 
         Profile layer: the document against its ``meta.profile``. Danish rules: with the
         DocumentReference ``entry`` (at ``entry_origin``) given, ``dk-xds-document-patient`` (the
@@ -116,15 +129,18 @@ class ContentValidation:
         profile = settings.validation_profile
         patient_rule = entry is not None and settings.dds_rules_document_patient is not Strictness.OFF
         hco_rule = entry is not None and settings.dds_rules_hco_consent is not Strictness.OFF and is_hcom(entry)
-        is_json = mime_type.split(";")[0].strip().lower() in FHIR_JSON_TYPES
-        if not is_json or (profile is Strictness.OFF and not patient_rule and not hco_rule):
+        media = mime_type.split(";")[0].strip().lower()
+        is_json, is_xml = media in FHIR_JSON_TYPES, media in FHIR_XML_TYPES
+        if not (is_json or is_xml) or (profile is Strictness.OFF and not patient_rule and not hco_rule):
             return self._hco_consent(entry, None, prefix, entry_origin, content) if hco_rule else []
-        document, problem = _parse_fhir_json(content, mime_type)
+        document, problem = (_parse_fhir_json(content, mime_type) if is_json
+                             else _parse_fhir_xml(content, mime_type, self.context))
         issues: list[Issue] = self._hco_consent(entry, document, prefix, entry_origin) if hco_rule else []
         if problem is not None:
             if profile is not Strictness.OFF:
                 issues += self._apply(profile, [Issue("error", "structure", problem, expression=prefix,
-                                                      rule="dds-document-json", ihe_code="XDSRepositoryMetadataError")])
+                                                      rule="dds-document-json" if is_json else "dds-document-xml",
+                                                      ihe_code="XDSRepositoryMetadataError")])
             return issues
         assert document is not None
         if profile is not Strictness.OFF and (document.get("meta") or {}).get("profile"):
