@@ -5,7 +5,8 @@
    read any further.
 1. **Profile** (``settings.validation_profile``): each document whose content is FHIR JSON or FHIR
    XML (``application/fhir+xml``, read by the conformance engine's strict XML reader) is validated
-   by the conformance engine against the profiles in its ``meta.profile`` (the HCO message Bundle, the ConditionList / Notes document Bundles, …); an HCOM as the HCO IG version its
+   by the conformance engine against the profiles in its ``meta.profile`` (the HCO message Bundle,
+   the ConditionList / Notes document Bundles, …); an HCOM as the HCO IG version its
    entry's formatCode names (``…hco-v1.1:full`` / ``…hco-v1.2:full``, :mod:`nsp_sandbox.hco_versions`);
    each DocumentReference against the profile it declares. A document declared as FHIR JSON or XML
    that does not parse is a finding of this layer too.
