@@ -24,6 +24,7 @@ STYLE = ("body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem;colo
          "section.case{border:1px solid #ccc;border-radius:.4rem;padding:.4rem 1rem;margin:1rem 0}"
          "section.case h2{font-size:1.1rem}pre{white-space:pre-wrap;word-break:break-all;background:#f6f6f6;"
          "padding:.5rem;max-height:30rem;overflow:auto}summary{cursor:pointer}"
+         "details.exchange{margin:.3rem 0 .3rem 1.2rem}caption{text-align:left;font-weight:bold}"
          ".instruction{border-left:4px solid #1e3a8a;padding-left:.6rem}"
          "@media print{pre{max-height:none}section.case{break-inside:avoid-page}}")
 REPORT_POLICY = ("default-src 'none'; style-src 'sha256-"
@@ -39,6 +40,17 @@ def _headers(headers: dict[str, str]) -> str:
     return "\n".join(f"{name}: {value}" for name, value in headers.items())
 
 
+def _body(text: str) -> str:
+    """A body for reading: JSON indented (and said so), anything else as it came; escaped either way."""
+    if not text:
+        return "(no body)"
+    try:
+        shown = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return escape(text)
+    return escape(shown) if shown == text else f"{escape(shown)}\n\n(JSON, indented here for reading)"
+
+
 def _exchange(index: int, exchange: dict[str, Any]) -> str:
     answer = exchange.get("response")
     outcome = f"HTTP {answer['status']}" if answer else f"no answer: {exchange.get('error')}"
@@ -46,10 +58,10 @@ def _exchange(index: int, exchange: dict[str, Any]) -> str:
     parts = [f"<details class=\"exchange\"><summary>{index}. {escape(exchange['method'])} "
              f"{escape(exchange['url'])} → {escape(outcome)} ({exchange['duration_ms']} ms)</summary>",
              f"<p>Sent {escape(exchange['at'])}</p><h3>Request</h3><pre>{escape(_headers(request['headers']))}</pre>",
-             f"<pre class=\"body\">{escape(request['body']) or '(no body)'}</pre>"]
+             f"<pre class=\"body\">{_body(request['body'])}</pre>"]
     if answer:
         parts += [f"<h3>Response</h3><pre>HTTP {answer['status']}\n{escape(_headers(answer['headers']))}</pre>",
-                  f"<pre class=\"body\">{escape(answer['body']) or '(no body)'}</pre>"]
+                  f"<pre class=\"body\">{_body(answer['body'])}</pre>"]
     return "".join(parts) + "</details>"
 
 

@@ -10,13 +10,19 @@ sandbox clock and waits for it (the interactive kind).
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx2 as httpx
 import pytest
+import uvicorn
+from servers import free_port
 
+from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.peers import IN_PROCESS_ORIGIN
+from sandbox.app import create_sandbox_app
 from sandbox.runs import suites
 from sandbox.runs.suite import Case, CaseContext, Suite
 
@@ -81,3 +87,20 @@ def finished(get: Any, run_id: str, timeout: float = 60.0) -> dict[str, Any]:
             return answer.json()
         assert time.monotonic() < deadline, f"run still going: {answer.json()}"
         time.sleep(0.05)
+
+
+@pytest.fixture
+def origin(context: SandboxContext) -> Iterator[str]:
+    """A running sandbox server on a free port (its database: the test's)."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_sandbox_app(context, warm_packages=False), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -5,39 +5,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import httpx2 as httpx
 import pytest
-import uvicorn
-from runs_support import NOT_INTERACTIVE, TARGET, self_test_suite
+from runs_support import NOT_INTERACTIVE, TARGET, origin, self_test_suite
 from servers import free_port
 from typer.testing import CliRunner
 
-from nsp_sandbox.context import SandboxContext
-from sandbox.app import create_sandbox_app
 from sandbox.cli import app
 
-__all__ = ["self_test_suite"]
-
-
-@pytest.fixture
-def origin(context: SandboxContext) -> Iterator[str]:
-    """A running sandbox server on a free port (its database: the test's)."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_sandbox_app(context, warm_packages=False), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+__all__ = ["origin", "self_test_suite"]
 
 
 @pytest.fixture
