@@ -39,8 +39,8 @@ async def start(context: SandboxContext, store: RunStore, suite: Suite, target: 
 
 async def execute(context: SandboxContext, store: RunStore, run_id: str, suite: Suite, target: str,
                   options: dict[str, Any], only: set[str] | None) -> None:
-    """Run the suite, writing to ``store`` as it goes; never raises but to be cancelled."""
-    carried_here(run_id, True)
+    """Run the suite, writing to ``store`` as it goes (:func:`start` has said this process carries it); never
+    raises but to be cancelled."""
     beating = asyncio.get_running_loop().create_task(_heartbeat(store, run_id))
     position = 0
 

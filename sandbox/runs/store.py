@@ -108,8 +108,9 @@ def _gone(row: RunRow) -> str | None:
     """Why a run marked ``running`` has no process carrying it any more, or ``None`` if it may still go on."""
     here = row.owner_host == HOST
     if here and row.owner_pid == os.getpid():
-        return None if row.id in _HERE else "the sandbox process that ran it no longer carries it"
-    if here:
+        if row.id not in _HERE:
+            return "the sandbox process that ran it no longer carries it"
+    elif here:
         try:
             os.kill(row.owner_pid, 0)
         except ProcessLookupError:

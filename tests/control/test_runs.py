@@ -3,6 +3,8 @@ the background, is kept in the database as it goes, and reads back as JSON, JUni
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -124,6 +126,14 @@ def test_a_run_nobody_carries_any_more_is_failed_saying_why(client: TestClient, 
     junit = ET.fromstring(client.get(f"/sandbox/runs/{orphan}/junit.xml").content)
     skipped = junit.find("testsuite/testcase/skipped")
     assert skipped is not None and skipped.get("message", "").startswith("not run: The run stopped unfinished")
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    died = store.create(NewRun(SUITE.name, SUITE.title, "dds", TARGET, {}, []))
+    with context.database.session() as session:
+        session.execute(update(RunRow).where(RunRow.id == died).values(owner_pid=int(ended.stdout)))
+    assert client.get(f"/sandbox/runs/{died}").json()["message"] == (
+        f"The run stopped unfinished: the sandbox process that ran it (pid {int(ended.stdout)} on "
+        f"{run_store.HOST}) has stopped.")
 
     elsewhere = store.create(NewRun(SUITE.name, SUITE.title, "dds", TARGET, {}, []))
     with context.database.session() as session:
