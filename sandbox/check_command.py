@@ -92,7 +92,7 @@ async def _follow(client: httpx.AsyncClient, run_id: str, echo: Echo) -> dict[st
     told = shown = misses = 0
     while True:
         try:
-            answer = await client.get(f"/sandbox/runs/{run_id}")
+            answer = await client.get(f"/sandbox/runs/{run_id}", params={"evidence": "false"})
             answer.raise_for_status()
         except httpx.HTTPError as exc:
             misses += 1
@@ -113,7 +113,9 @@ async def _follow(client: httpx.AsyncClient, run_id: str, echo: Echo) -> dict[st
             echo(f"  >> {instruction['case']}: {instruction['text']}")
         told, shown = len(run["instructions"]), len(run["cases"])
         if run["status"] != "running":
-            return dict(run)
+            whole = await client.get(f"/sandbox/runs/{run_id}")  # with the evidence, for the reports
+            whole.raise_for_status()
+            return dict(whole.json())
         await asyncio.sleep(POLL_SECONDS)
 
 

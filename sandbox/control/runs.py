@@ -5,7 +5,7 @@
                                            goes on in the background of this process
 * ``GET /sandbox/runs``                    the runs, newest first (summary and counts)
 * ``GET /sandbox/runs/{id}``               the run: status, finished cases with evidence, pending cases,
-                                           instructions for the participant
+                                           instructions for the participant (``?evidence=false``: no evidence)
 * ``GET /sandbox/runs/{id}/report.html``   the printable report
 * ``GET /sandbox/runs/{id}/junit.xml``     the JUnit XML report
 
@@ -66,8 +66,13 @@ def router(context: SandboxContext, operator: Callable[[Request], None]) -> APIR
         return [summary_json(r) for r in await run_in_threadpool(store.recent)]
 
     @api.get("/runs/{run_id}")
-    async def get_run(run_id: str) -> dict[str, Any]:
-        return await found(run_id)
+    async def get_run(run_id: str, evidence: bool = True) -> dict[str, Any]:
+        """The run; ``?evidence=false`` leaves the cases' evidence out (``evidence_count`` says how much there
+        is), for following a run closely without its bodies."""
+        run = await found(run_id)
+        if not evidence:
+            run["cases"] = [{**c, "evidence": [], "evidence_count": len(c["evidence"])} for c in run["cases"]]
+        return run
 
     @api.get("/runs/{run_id}/report.html", response_class=HTMLResponse)
     async def get_report(run_id: str) -> HTMLResponse:

@@ -112,6 +112,7 @@ def report_html(run: dict[str, Any]) -> str:
         parts.append(f'<section class="pending"><h2>{label}</h2><ul>{items}</ul></section>')
     return (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{escape(run['suite'])} against {escape(run['target'])}: {escape(run['status'])}</title>"
-            f"<style>{STYLE}</style></head><body><main>"
+            + ('<meta http-equiv="refresh" content="5">' if run["status"] == "running" else "")
+            + f"<style>{STYLE}</style></head><body><main>"
             f"<h1>Conformance run: {escape(run['title'])}</h1>" + "\n".join(parts)
             + f"<footer><p>nsp-sandbox {escape(__version__)} · docs/runs.md</p></footer></main></body></html>\n")

@@ -57,6 +57,8 @@ def test_a_run_with_a_failure_reads_back_as_json_junit_and_html(client: TestClie
     assert '"resourceType":"OperationOutcome"' in exchange["response"]["body"].replace(" ", "")
     assert run["cases"][2]["message"] == "no flavour option in this run"
     assert run["cases"][0]["notes"][0].endswith("personas")
+    light = client.get(f"/sandbox/runs/{run_id}", params={"evidence": "false"}).json()
+    assert [(c["evidence"], c["evidence_count"]) for c in light["cases"]] == [([], 1), ([], 1), ([], 0)]
 
     junit = client.get(f"/sandbox/runs/{run_id}/junit.xml")
     assert junit.status_code == 200 and junit.headers["content-type"].startswith("application/xml")
@@ -101,11 +103,13 @@ def test_while_a_case_waits_the_instruction_and_pending_cases_show(client: TestC
     assert run["pending"] == [{"name": "clock-frozen", "title": "The participant freezes the clock"}]
     assert run["next_instruction"]["case"] == "clock-frozen"
     assert run["next_instruction"]["text"].startswith("Freeze the sandbox clock")
-    assert "Now: Freeze the sandbox clock" in client.get(f"/sandbox/runs/{run_id}/report.html").text
+    going = client.get(f"/sandbox/runs/{run_id}/report.html").text
+    assert "Now: Freeze the sandbox clock" in going and '<meta http-equiv="refresh" content="5">' in going
 
     assert client.put("/sandbox/clock", json={"frozen": True}).status_code == 200  # the participant acts
     run = finished(client.get, run_id)
     assert run["status"] == "passed" and run["next_instruction"] is None
+    assert 'http-equiv="refresh"' not in client.get(f"/sandbox/runs/{run_id}/report.html").text
     assert run["cases"][1]["instructions"] == [run["instructions"][0]["text"]]
     client.delete("/sandbox/clock")
 
