@@ -141,8 +141,11 @@ def _list(url: str | None) -> None:
         import httpx2 as httpx
 
         token = os.environ.get("NSP_SANDBOX_ADMIN_TOKEN")
-        answer = httpx.get(f"{url.rstrip('/')}/sandbox/suites", timeout=30,
-                           headers={"Authorization": f"Bearer {token}"} if token else {})
+        try:
+            answer = httpx.get(f"{url.rstrip('/')}/sandbox/suites", timeout=30,
+                               headers={"Authorization": f"Bearer {token}"} if token else {})
+        except httpx.HTTPError as exc:
+            raise CannotRun(f"the sandbox at {url} could not be reached: {type(exc).__name__}") from None
         if answer.status_code != 200:
             raise CannotRun(_refusal(answer))
         listed = answer.json()

@@ -30,8 +30,8 @@ def embedded(monkeypatch: pytest.MonkeyPatch, database_url: str, fhir_packages_d
     return tmp_path
 
 
-def _check(*args: str) -> tuple[int, str]:
-    done = CliRunner().invoke(app, ["check", *args])
+def _check(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    done = CliRunner().invoke(app, ["check", *args], env=env)
     return done.exit_code, done.output
 
 
@@ -100,3 +100,5 @@ def test_what_cannot_be_run_exits_2(origin: str) -> None:
     assert code == 2 and "could not be reached: ConnectError" in output
     code, output = _check("--list", "--sandbox", origin)
     assert code == 0 and output.split() == ["self-test", "dds", "The", "sandbox", "checks", "itself"]
+    code, output = _check("--list", env={"NSP_SANDBOX_URL": f"http://127.0.0.1:{free_port()}"})
+    assert code == 2 and "could not be reached" in output  # NSP_SANDBOX_URL is --sandbox
