@@ -320,13 +320,14 @@ def version() -> None:
 
 
 def _add_subcommands() -> None:
-    from sandbox import clock_command, package_command, wait_command, xds_command
+    from sandbox import check_command, clock_command, package_command, wait_command, xds_command
     from services.conformance import cli as conformance_cli
 
     conformance_cli.register(app)
     package_command.register(conformance_cli.packages_app)
     clock_command.register(app)
     wait_command.register(app)
+    check_command.register(app)
     xds_command.register(app)
 
 

@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI, Request
 from nsp_sandbox import __version__
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
-from sandbox.control import clock, endpoints, faults, remove_metadata, reset, treatment_relations, world
+from sandbox.control import clock, endpoints, faults, remove_metadata, reset, runs, treatment_relations, world
 from sandbox.control.guard import require_operator
 from sandbox.control.operator_endpoints import OPERATOR_ENDPOINTS
 
@@ -27,13 +27,22 @@ FACES = [
      "or until an instant) or off"},
     {"method": "DELETE", "path": "/sandbox/faults", "description": "every fault switch off"},
     {"method": "POST", "path": "/sandbox/dds/remove-metadata", "description": "ITI-62 Remove Metadata"},
+    {"method": "GET", "path": "/sandbox/suites", "description": "the conformance suites (docs/runs.md)"},
+    {"method": "POST", "path": "/sandbox/runs", "description": "run a suite against a vendor's system: suite, "
+     "target, options, cases"},
+    {"method": "GET", "path": "/sandbox/runs", "description": "the conformance runs, newest first"},
+    {"method": "GET", "path": "/sandbox/runs/{id}", "description": "a run: verdict, cases with evidence, "
+     "instructions"},
+    {"method": "GET", "path": "/sandbox/runs/{id}/report.html", "description": "a run's printable report"},
+    {"method": "GET", "path": "/sandbox/runs/{id}/junit.xml", "description": "a run's JUnit XML report"},
 ]
 
 
 def create_app(context: SandboxContext) -> FastAPI:
     app = FastAPI(title="nsp-sandbox control face", version=__version__,
                   description="The sandbox itself: its clock, world, endpoint register, reset, fault switches, "
-                              "ITI-62 metadata removal and BRS treatment relations (docs/control.md). Operator "
+                              "ITI-62 metadata removal, BRS treatment relations (docs/control.md) and conformance "
+                              "runs (docs/runs.md). Operator "
                               "only: NSP_SANDBOX_ADMIN_TOKEN as a bearer token, or a caller on this machine.")
     install_error_handlers(app)
 
@@ -54,4 +63,5 @@ def create_app(context: SandboxContext) -> FastAPI:
     app.include_router(faults.router(context, operator))
     app.include_router(remove_metadata.router(context, operator))
     app.include_router(treatment_relations.router(context, operator))
+    app.include_router(runs.router(context, operator))
     return app
