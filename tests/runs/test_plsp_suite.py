@@ -34,7 +34,8 @@ def quoted(pattern: str, text: str) -> str:
 
 class GpSystem:
     """A GP system at Skødstrup Lægepraksis, doing in PLSP what each instruction asks (``faults`` make it
-    misbehave: ``auto-approve``, ``private-shared``, ``correction-as-new``, ``never-approves``; or keep to what
+    misbehave: ``auto-approve``, ``private-shared``, ``tillaegstekst-in-text``, ``correction-as-new``,
+    ``never-approves``, ``ignores-do-not-share``, ``ignores-cancel``; or keep to what
     is allowed: ``approval-only`` sends the card first when it is approved)."""
 
     def __init__(self, app: Any, context: SandboxContext, faults: frozenset[str] = frozenset()) -> None:
@@ -84,6 +85,9 @@ class GpSystem:
                            "recorded": "2003-02-01", "internal_note": quoted("tillægstekst", text)},
                 "dx-p76": {"key": "dx-p76", "icpc2": "P76", "sks": "DF339", "text": "Depression", "status": "current",
                            "recorded": "2024-05-06", "private": "private-shared" not in self.faults}}
+            if "tillaegstekst-in-text" in self.faults:  # the tillægstekst put in the diagnosis text
+                r95 = self.diagnoses["dx-r95"]
+                r95["text"], r95["internal_note"] = f"{r95['text']}. {r95['internal_note']}", None
             if "approval-only" not in self.faults:
                 await self.put_card(approved="auto-approve" in self.faults)
         elif case == "approved-card-shared" and not {"auto-approve", "never-approves"} & self.faults:
@@ -103,12 +107,12 @@ class GpSystem:
                                 {"key": f"{self.note_a}-2", "created": self.now(), "body": body})
             else:
                 await self.call("PUT", f"/notes/{self.note_a}", {"body": body})
-        elif case == "note-do-not-share":
+        elif case == "note-do-not-share" and "ignores-do-not-share" not in self.faults:
             await self.call("POST", f"/notes/{self.note_a}/do-not-share")
         elif case == "note-cancel-stops-sharing" and text.startswith("Write"):
             await self.call("POST", f"/patients/{CPR}/notes", {"key": self.note_b, "created": self.now(),
                                                                "body": quoted("with the text", text)})
-        elif case == "note-cancel-stops-sharing":
+        elif case == "note-cancel-stops-sharing" and "ignores-cancel" not in self.faults:
             await self.call("POST", f"/notes/{self.note_b}/cancel")
 
 
@@ -146,15 +150,20 @@ def test_a_gp_system_that_follows_the_rules_passes_every_case(client: TestClient
 
 def test_a_misbehaving_gp_system_fails_the_cases_that_name_its_faults(client: TestClient,
                                                                        context: SandboxContext) -> None:
-    gp = GpSystem(client.app, context, frozenset({"auto-approve", "private-shared", "correction-as-new"}))
+    gp = GpSystem(client.app, context, frozenset({"auto-approve", "private-shared", "tillaegstekst-in-text",
+                                                  "correction-as-new"}))
     failed = failures(run(client, context, gp))
-    assert set(failed) == {"unapproved-card-not-shared", "private-diagnosis-not-shared",
+    assert set(failed) == {"unapproved-card-not-shared", "private-diagnosis-not-shared", "internal-note-not-shared",
                            "diagnosis-correction-replaces", "note-correction-replaces"}, failed
     assert "already approved — approval by Lars Lund (SK7T1)" in failed["unapproved-card-not-shared"]
     assert "DDS already lists it: DocumentReference/" in failed["unapproved-card-not-shared"]
     assert re.search(r"marked Privat: Bundle\.entry\[\d+\]\.resource \(ICPC-2 P76, SKS-D DF339, text 'Depression'\)",
                      failed["private-diagnosis-not-shared"]), failed["private-diagnosis-not-shared"]
     assert "\"private\": true" in failed["private-diagnosis-not-shared"]
+    assert re.search(r"The tillægstekst 'Rygning og asbest \(PLSP-[0-9A-F]{6}\)' of ICPC-2 R95 is in the ConditionList "
+                     r"DDS serves for 2509479989, at Bundle\.entry\[0\]\.resource\.section\[0\]\.text\.div, "
+                     r"Bundle\.entry\[(\d+)\]\.resource\.text\.div, Bundle\.entry\[\1\]\.resource\.code\.text: ",
+                     failed["internal-note-not-shared"]), failed["internal-note-not-shared"]
     assert "holds 2 Conditions coded ICPC-2 T90" in failed["diagnosis-correction-replaces"]
     assert "with its earlier key (diagnoses[].key)" in failed["diagnosis-correction-replaces"]
     assert (f"as a new note (key '{gp.note_a}-2', version 1) beside the original note (key '{gp.note_a}', version 1, "
@@ -177,6 +186,22 @@ def test_a_card_sent_on_approval_only_is_allowed_and_one_never_approved_is_named
         f"Waited 1 s for an approved card for {CPR} at PLSP, shared in DDS; it did not come. PLSP has version 2, "
         "approved False, shared False, DDS entry deprecated; why the card is not shared: ['plsp-card-approved: "
         "The card has no approval"), never
+
+
+def test_a_gp_system_that_ignores_do_not_share_and_cancel_is_told_what_it_must_send(
+        client: TestClient, context: SandboxContext) -> None:
+    gp = GpSystem(client.app, context, frozenset({"ignores-do-not-share", "ignores-cancel"}))
+    failed = failures(run(client, context, gp, options=dict(FAST, timeout_seconds=3), only={
+        "note-shared", "note-do-not-share", "note-cancel-stops-sharing", "cancelled-note-purged"}))
+    assert list(failed) == ["note-do-not-share", "note-cancel-stops-sharing", "cancelled-note-purged"], failed
+    assert re.match(rf"Waited 3 s for 'do not share' on note A at PLSP; it did not come\. PLSP has note '{gp.note_a}' "
+                    r"version 1: state active, do_not_share False, .*, DDS entry registered: the GP system must tell "
+                    rf"PLSP at once \(POST /plsp/notes/{gp.note_a}/do-not-share\)$", failed["note-do-not-share"])
+    assert re.match(rf"Waited 3 s for the cancellation of note '{gp.note_b}' at PLSP; it did not come\. PLSP has note "
+                    rf"'{gp.note_b}' version 1: state active, .*: the GP system must send the cancellation "
+                    rf"\(POST /plsp/notes/{gp.note_b}/cancel\) when the note is deleted$",
+                    failed["note-cancel-stops-sharing"])
+    assert failed["cancelled-note-purged"].startswith("No note was cancelled")
 
 
 @pytest.mark.parametrize(("target", "options", "wanted"), [

@@ -28,6 +28,7 @@ from sandbox.runs.suites.plsp_observe import (
 DIAGNOSES = ("(1) 'Type 2-diabetes', ICPC-2 T90, SKS DE119A, status Aktuel; (2) 'Kronisk obstruktiv lungesygdom', "
              "ICPC-2 R95, SKS DJ449, status Relevant, onset 2003-01-01, ended 2023-03-03, with the tillægstekst "
              "'{tillaeg}'; (3) 'Depression', ICPC-2 P76, SKS DF339, status Aktuel, marked Privat")
+SETTLE_SECONDS = 10.0
 SHAREABLE = (("T90", "DE119", "Type 2-diabetes"), ("R95", "DJ449", "Kronisk obstruktiv lungesygdom"))
 
 
@@ -41,8 +42,25 @@ def approver(approval: dict[str, Any]) -> str:
     return f"{' '.join(by.get('given', []))} {by.get('family', '')} ({by.get('identifier', '?')})".strip()
 
 
+async def settled_entries(ctx: CaseContext) -> list[dict[str, Any]]:
+    """The clinic's current ConditionList entries in DDS once PLSP has brought DDS in step with the card it holds
+    (its entry neither pending nor withdrawing; at most ``SETTLE_SECONDS``)."""
+    plsp = Plsp(ctx)
+
+    async def settled() -> bool | None:
+        status = await plsp.card(evidence=False)
+        return True if status is None or status["dds"]["state"] not in ("pending", "withdrawing") else None
+
+    try:
+        await ctx.wait_for(settled, what="PLSP to bring DDS in step", timeout=SETTLE_SECONDS,
+                           interval=poll_seconds(ctx))
+    except CaseFailed:
+        ctx.note(f"PLSP's DDS entry for the card was still changing after {SETTLE_SECONDS} s")
+    return await Dds(ctx).entries(CONDITIONLIST_TYPE)
+
+
 async def unapproved_card_not_shared(ctx: CaseContext) -> None:
-    who, plsp, dds, script = Parties.of(ctx), Plsp(ctx), Dds(ctx), Script.of(ctx)
+    who, plsp, script = Parties.of(ctx), Plsp(ctx), Script.of(ctx)
     start = len(await plsp.events())
     ctx.instruct(f"Open citizen {who.cpr} ({who.citizen}) in the GP system and put these diagnoses on the "
                  f"diagnosis card: {DIAGNOSES.format(tillaeg=script.tillaegstekst)}. Save the card but do NOT "
@@ -60,7 +78,7 @@ async def unapproved_card_not_shared(ctx: CaseContext) -> None:
         ctx.note(f"PLSP received no card within {wait:g} s of saving it unapproved: the GP system sends the card "
                  "on approval only, which is allowed — nothing unapproved reached PLSP")
         return
-    entries = await dds.entries(CONDITIONLIST_TYPE)
+    entries = await settled_entries(ctx)
     listed = ", ".join(f"DocumentReference/{e['id']}" for e in entries)
     approval = (first.get("details") or {}).get("approval")
     if approval:
