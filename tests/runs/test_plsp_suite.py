@@ -38,8 +38,9 @@ class GpSystem:
     ``never-approves``, ``ignores-do-not-share``, ``ignores-cancel``; or keep to what
     is allowed: ``approval-only`` sends the card first when it is approved)."""
 
-    def __init__(self, app: Any, context: SandboxContext, faults: frozenset[str] = frozenset()) -> None:
-        self.app, self.context, self.faults = app, context, faults
+    def __init__(self, app: Any, context: SandboxContext, faults: frozenset[str] = frozenset(), *,
+                 persona: str = PERSONA, cpr: str = CPR) -> None:
+        self.app, self.context, self.faults, self.persona, self.cpr = app, context, faults, persona, cpr
         self.heard: list[tuple[str, str]] = []
         self.tasks: list[asyncio.Task[None]] = []
         self.diagnoses: dict[str, dict[str, Any]] = {}
@@ -59,7 +60,7 @@ class GpSystem:
 
     async def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> None:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://sandbox.test") as h:
-            token = (await h.post("/nsp/sts/token", json={"persona": PERSONA, "audience": "plsp"})).json()
+            token = (await h.post("/nsp/sts/token", json={"persona": self.persona, "audience": "plsp"})).json()
             response = await h.request(method, f"/plsp{path}", json=body,
                                        headers={"Authorization": f"Bearer {token['access_token']}"})
         assert response.status_code in (200, 201), f"{method} {path}: {response.text}"
@@ -68,7 +69,7 @@ class GpSystem:
         body: dict[str, Any] = {"diagnoses": list(self.diagnoses.values())}
         if approved:
             body["approval"] = {"by": APPROVER, "at": self.now()}
-        await self.call("PUT", f"/patients/{CPR}/conditionlist", body)
+        await self.call("PUT", f"/patients/{self.cpr}/conditionlist", body)
 
     async def act(self, case: str, text: str) -> None:
         self.lock = self.lock or asyncio.Lock()
@@ -98,19 +99,19 @@ class GpSystem:
             self.diagnoses[key] = dict(corrected, key=key)
             await self.put_card(approved=True)
         elif case == "note-shared":
-            await self.call("POST", f"/patients/{CPR}/notes", {"key": self.note_a, "created": self.now(),
+            await self.call("POST", f"/patients/{self.cpr}/notes", {"key": self.note_a, "created": self.now(),
                                                                "body": quoted("with the text", text)})
         elif case == "note-correction-replaces":
             body = quoted("change its text to", text)
             if "correction-as-new" in self.faults:
-                await self.call("POST", f"/patients/{CPR}/notes",
+                await self.call("POST", f"/patients/{self.cpr}/notes",
                                 {"key": f"{self.note_a}-2", "created": self.now(), "body": body})
             else:
                 await self.call("PUT", f"/notes/{self.note_a}", {"body": body})
         elif case == "note-do-not-share" and "ignores-do-not-share" not in self.faults:
             await self.call("POST", f"/notes/{self.note_a}/do-not-share")
         elif case == "note-cancel-stops-sharing" and text.startswith("Write"):
-            await self.call("POST", f"/patients/{CPR}/notes", {"key": self.note_b, "created": self.now(),
+            await self.call("POST", f"/patients/{self.cpr}/notes", {"key": self.note_b, "created": self.now(),
                                                                "body": quoted("with the text", text)})
         elif case == "note-cancel-stops-sharing" and "ignores-cancel" not in self.faults:
             await self.call("POST", f"/notes/{self.note_b}/cancel")
@@ -188,11 +189,28 @@ def test_a_card_sent_on_approval_only_is_allowed_and_one_never_approved_is_named
         "The card has no approval"), never
 
 
-def test_a_gp_system_that_ignores_do_not_share_and_cancel_is_told_what_it_must_send(
+VENDOR_WORLD = """organisations:
+  - {sor: "900010000099016", name: Vendor Lægehus, kind: gp-clinic, municipality: Aarhus}
+citizens:
+  - {cpr: "1212821234", name: Anna Vendortest, gp: "900010000099016"}
+systems:
+  - {id: system-lps-vendor, name: Vendor GP system, kind: gp-system, organisation: "900010000099016"}
+"""
+
+
+def test_a_vendors_gp_system_that_ignores_do_not_share_and_cancel_is_told_what_it_must_send(
         client: TestClient, context: SandboxContext) -> None:
-    gp = GpSystem(client.app, context, frozenset({"ignores-do-not-share", "ignores-cancel"}))
-    failed = failures(run(client, context, gp, options=dict(FAST, timeout_seconds=3), only={
-        "note-shared", "note-do-not-share", "note-cancel-stops-sharing", "cancelled-note-purged"}))
+    loaded = client.post("/sandbox/world", content=VENDOR_WORLD.encode(), headers={"Content-Type": "application/yaml"})
+    assert loaded.status_code == 200, loaded.text
+    gp = GpSystem(client.app, context, frozenset({"ignores-do-not-share", "ignores-cancel"}),
+                  persona="system-lps-vendor", cpr="1212821234")
+    options = dict(FAST, citizen="1212821234", timeout_seconds=3)
+    results = run(client, context, gp, "system-lps-vendor", options, only={
+        "note-shared", "note-do-not-share", "note-cancel-stops-sharing", "cancelled-note-purged"})
+    failed = failures(results)
+    assert gp.heard[0][1].startswith("Write a journal note for citizen 1212821234 ")  # the vendor's own citizen
+    assert any("author.identifier=urn%3Aoid%3A1.2.208.176.1.1%7C900010000099016" in e.url
+               for e in results["note-shared"].evidence)  # and DDS is asked for the vendor clinic's entries
     assert list(failed) == ["note-do-not-share", "note-cancel-stops-sharing", "cancelled-note-purged"], failed
     assert re.match(rf"Waited 3 s for 'do not share' on note A at PLSP; it did not come\. PLSP has note '{gp.note_a}' "
                     r"version 1: state active, do_not_share False, .*, DDS entry registered: the GP system must tell "
