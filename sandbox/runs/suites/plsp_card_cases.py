@@ -97,20 +97,19 @@ async def unapproved_card_not_shared(ctx: CaseContext) -> None:
     ctx.note(f"PLSP keeps the unapproved card (version {status['version']}) and shares nothing")
 
 
-async def approved_card_shared(ctx: CaseContext) -> None:
-    who, plsp, dds = Parties.of(ctx), Plsp(ctx), Dds(ctx)
-    ctx.instruct(f"Now approve the diagnosis card of citizen {who.cpr} in the GP system, as the GP does.")
-    since = int(ctx.shared.get("events_at_start", 0))
+async def approved_card_after(ctx: CaseContext, since: int, what: str) -> None:
+    """Wait until PLSP has received an approved card after event ``since`` and shares it (DDS entry registered);
+    on time-out fail saying what PLSP holds and why it does not share it."""
+    plsp = Plsp(ctx)
 
-    async def approved() -> dict[str, Any] | None:
+    async def shared() -> dict[str, Any] | None:
         if not any((e.get("details") or {}).get("approval") for e in card_events(await plsp.events(), since)):
             return None
         status = await plsp.card(evidence=False)
         return status if status and status["approved"] and status["dds"]["state"] == "registered" else None
 
     try:
-        await ctx.wait_for(approved, what=f"an approved card for {who.cpr} at PLSP, shared in DDS",
-                           interval=poll_seconds(ctx))
+        await ctx.wait_for(shared, what=what, interval=poll_seconds(ctx))
     except CaseFailed as exc:
         status = await plsp.card()
         refused = [f"{e['rule']}: {e['text']}" for e in (await plsp.events(evidence=True))[since:]
@@ -118,9 +117,17 @@ async def approved_card_shared(ctx: CaseContext) -> None:
         seen = "no card" if status is None else (
             f"version {status['version']}, approved {status['approved']}, shared {status['shared']}, DDS entry "
             f"{status['dds']['state']}; why the card is not shared: {refused or 'no refusal'}")
-        raise CaseFailed(f"{exc}. PLSP has {seen}: the GP system must send the card with its approval "
+        raise CaseFailed(f"{exc}. PLSP has {seen}: the GP system must send the whole card with its approval "
                          "(approval.by, approval.at at or after the card's last change) when the GP approves it") \
             from None
+
+
+async def approved_card_shared(ctx: CaseContext) -> None:
+    who, plsp, dds = Parties.of(ctx), Plsp(ctx), Dds(ctx)
+    ctx.instruct(f"Now approve the diagnosis card of citizen {who.cpr} in the GP system, as the GP does.")
+    since = int(ctx.shared.get("events_at_start", 0))
+
+    await approved_card_after(ctx, since, f"an approved card for {who.cpr} at PLSP, shared in DDS")
     status = await plsp.card()
     assert status is not None
     entries = await dds.entries(CONDITIONLIST_TYPE)
@@ -201,14 +208,7 @@ async def diagnosis_correction_replaces(ctx: CaseContext) -> None:
                  f"its text to '{script.corrected_diagnosis}' by editing that diagnosis (do not add a new one), "
                  "then approve the card again.")
 
-    async def corrected() -> dict[str, Any] | None:
-        if not any((e.get("details") or {}).get("approval") for e in card_events(await plsp.events(), start)):
-            return None
-        status = await plsp.card(evidence=False)
-        return status if status and status["approved"] and status["dds"]["state"] == "registered" else None
-
-    await ctx.wait_for(corrected, what=f"the corrected, approved card for {who.cpr} at PLSP",
-                       interval=poll_seconds(ctx))
+    await approved_card_after(ctx, start, f"the corrected, approved card for {who.cpr} at PLSP, shared in DDS")
     entries = await dds.entries(CONDITIONLIST_TYPE)
     ctx.check(len(entries) == 1, f"DDS lists {len(entries)} current ConditionList entries from {who.clinic} for "
               f"{who.cpr} ({[e['id'] for e in entries]}); the patient has one ConditionList, the current card")

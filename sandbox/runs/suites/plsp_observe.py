@@ -21,6 +21,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx2 as httpx
 
@@ -122,7 +123,7 @@ class Plsp:
         return dict(response.json())
 
     async def note(self, key: str, *, evidence: bool = True) -> dict[str, Any]:
-        response = await self._get(f"/notes/{key}", evidence=evidence)
+        response = await self._get(f"/notes/{quote(key, safe=':@')}", evidence=evidence)
         if response.status_code != 200:
             raise CaseFailed(f"PLSP's status of note '{key}' could not be read: HTTP {response.status_code} "
                              f"{outcome_text(response)}")
