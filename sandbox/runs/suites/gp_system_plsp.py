@@ -33,7 +33,8 @@ OPTIONS = {
     "timeout_seconds": "how long a case waits for the GP system's step to reach PLSP (default 300)",
     "poll_seconds": "how often a waiting case looks at PLSP and DDS (default 1)",
     "unapproved_wait_seconds": "how long to wait for an unapproved card before taking it that the GP system sends "
-                               "the card on approval only, which is allowed (default 60)",
+                               "the card on approval only, which is allowed (default: timeout_seconds; a GP "
+                               "system that sends cards on approval only may set it low)",
 }
 
 

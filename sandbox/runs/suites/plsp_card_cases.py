@@ -70,7 +70,7 @@ async def unapproved_card_not_shared(ctx: CaseContext) -> None:
         found = card_events(await plsp.events(), start)
         return found[0] if found else None
 
-    wait = float(ctx.options.get("unapproved_wait_seconds", 60))
+    wait = float(ctx.options.get("unapproved_wait_seconds", ctx.options.get("timeout_seconds", 300)))
     try:
         first = await ctx.wait_for(received, what="an unapproved card at PLSP", timeout=wait,
                                    interval=poll_seconds(ctx))
