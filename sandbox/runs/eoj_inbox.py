@@ -13,7 +13,7 @@ from typing import Any
 
 from nsp_sandbox import fhir_shape as shape
 from nsp_sandbox.hco_terms import GLN_SYSTEM, SOR_SYSTEM
-from sandbox.runs.suite import CaseContext
+from sandbox.runs.suite import CaseContext, CaseFailed
 
 DEFAULT_CITIZEN = "2509479989"  # Bruno Elmer, MedCom's test patient, in NSP's world
 DEFAULT_RECEIVER = "52581000016005"  # Skødstrup Lægepraksis, the sandbox GP system's own practice
@@ -145,21 +145,30 @@ async def arrival(ctx: CaseContext, before: set[str], what: str, activity: str,
     """Wait for a message with ``activity`` for the suite's citizen from the EOJ under test that the GP inbox
     received after ``before`` was marked (with ``header_id``: that MessageHeader.id); its row, message included."""
     cpr = citizen(ctx)
+    instead: dict[str, str] = {}  # what else came for the citizen from the target meanwhile, by Bundle.id
 
     async def probe() -> dict[str, Any] | None:
         for row in await received(ctx, header_id):
-            if row["bundle_id"] in before or row.get("cpr") != cpr or row.get("activity") != activity:
+            if row["bundle_id"] in before or row.get("cpr") != cpr or row["bundle_id"] in instead:
                 continue
             if not target_is_gln(ctx) and row.get("sender_sor") != ctx.target:
                 continue
             full = next((r for r in await received(ctx, row["header_id"], message=True)
                          if r["bundle_id"] == row["bundle_id"]), None)
-            if full is not None and _sender_matches(ctx, full):
+            if full is None or not _sender_matches(ctx, full):
+                continue
+            if full.get("activity") == activity:
                 return full
+            instead[row["bundle_id"]] = f"{full.get('activity')} {full['header_id']} ({full.get('verdict')})"
         return None
 
-    row = await ctx.wait_for(probe, what=f"{what} ({activity} for CPR {cpr} from {ctx.target} at "
-                             f"{(await practice(ctx)).name})")
+    try:
+        row = await ctx.wait_for(probe, what=f"{what} ({activity} for CPR {cpr} from {ctx.target} at "
+                                 f"{(await practice(ctx)).name})")
+    except CaseFailed as failed:
+        if not instead:
+            raise
+        raise CaseFailed(f"{failed}; what came instead: {', '.join(instead.values())}") from None
     ctx.note(f"arrived: MessageHeader.id {row['header_id']}, Bundle.id {row['bundle_id']}, "
              f"envelope {row['envelope']}, format {row['format']}, verdict {row['verdict']}, ack {row['ack_code']}")
     return row

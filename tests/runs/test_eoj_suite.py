@@ -17,6 +17,7 @@ from sandbox.runs.suite import CaseResult, run_suite
 from sandbox.runs.suites import suite_named
 
 AARHUS_ACUTE = "900001000099016"  # Akutteam Aarhus: the producer of the sandbox EOJ's messages
+AARHUS_ACUTE_GLN = "5790009900016"
 COPENHAGEN_ACUTE = "900004000099016"
 SKODSTRUP = "52581000016005"
 CPR = "2509479989"
@@ -124,7 +125,8 @@ def test_wrong_values_fail_the_content_case_by_element(context: SandboxContext, 
             {"code": "NPU19748", "value": 62}, {"code": "NPU22089", "value": 6.8},
             {"code": "MCS88122", "value": 25, "comparator": "<"}, {"code": "NPU21578", "value": "Negative"}]}
 
-    results, _ = run(context, SandboxEoj(context, wrong), {}, {"new-message-content", "new-message-accepted"})
+    results, _ = run(context, SandboxEoj(context, wrong), {}, {"new-message-content", "new-message-accepted"},
+                     target=AARHUS_ACUTE_GLN)  # the EOJ named by its GLN this time
     content = results["new-message-content"]
     assert content.status == "failed"
     for said in ("Observation NPU19748.valueQuantity.value is 62; expected 26",
@@ -148,6 +150,20 @@ def test_a_modification_naming_another_message_fails_the_chain(context: SandboxC
     assert "the own Provenance's entity.what.reference is ['MessageHeader/" in chain.message
     assert f"expected MessageHeader/{original} (the MessageHeader.id of the message it changes)" in chain.message
     assert "'held' with acknowledgement 'none yet'; expected accepted and 'ok'" in chain.message
+
+
+def test_a_new_message_instead_of_a_modification_is_named_when_the_wait_ends(context: SandboxContext,
+                                                                             client: TestClient) -> None:
+    class NewInsteadOfModified(SandboxEoj):
+        async def __call__(self, case: str, text: str) -> None:
+            await self.order(case)
+
+    vendor = NewInsteadOfModified(context)
+    results, _ = run(context, vendor, {"timeout_seconds": 2}, {"new-message-content", "modified-message"})
+    assert results["modified-message"].message.startswith("Waited 2 s for the modified-message of case "
+                                                          "modified-message")
+    assert results["modified-message"].message.endswith(
+        f"; what came instead: new-message {vendor.sent['modified-message']} (accepted)")
 
 
 def test_a_resend_with_a_new_message_header_fails(context: SandboxContext, client: TestClient) -> None:

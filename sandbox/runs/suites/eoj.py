@@ -133,11 +133,11 @@ async def initials_unknown(ctx: CaseContext) -> None:
 
 
 async def refused_consent(ctx: CaseContext) -> None:
-    await dds.can_read(ctx)
     await _new_message(ctx, "refused", REFUSED_RESULTS, "The citizen has refused sharing.", refused=True)
     row = ctx.shared["refused"]
     problems = accepted_problems(row)
     ctx.check(not problems, "; ".join(problems))
+    await dds.can_read(ctx)  # the message was right and acknowledged; whether DDS has it needs the citizen's token
     grace = float(ctx.options.get("dds_grace_seconds", 10))
     await asyncio.sleep(grace)
     for status in ("current", "superseded", "entered-in-error"):
