@@ -55,7 +55,7 @@ async def carried_header(ctx: CaseContext, entry: dict[str, Any]) -> str:
         return known[key]
     attachment = shape.obj(shape.obj((shape.arr(entry.get("content")) or [{}])[0]).get("attachment"))
     url = shape.text(attachment.get("url"))
-    path = url.split("/dds", 1)[1] if "/dds/" in url else f"/fhir/{url}"
+    path = "/" + url.rsplit("/dds/", 1)[1] if "/dds/" in url else f"/fhir/{url}"  # DDS's own, or relative
     answer = await call_as(ctx, reader(ctx), "dds", "GET", path)
     header = ""
     if answer is not None and answer.status_code == 200:
@@ -65,7 +65,8 @@ async def carried_header(ctx: CaseContext, entry: dict[str, Any]) -> str:
             header = shape.text((shape.resources(bundle) or [{}])[0].get("id"))
         except (ValueError, KeyError, TypeError):
             header = ""
-    known[key] = header
+    if header:  # an entry that could not be read now is asked again next time
+        known[key] = header
     return header
 
 

@@ -125,7 +125,8 @@ def test_wrong_values_fail_the_content_case_by_element(context: SandboxContext, 
             {"code": "NPU19748", "value": 62}, {"code": "NPU22089", "value": 6.8},
             {"code": "MCS88122", "value": 25, "comparator": "<"}, {"code": "NPU21578", "value": "Negative"}]}
 
-    results, _ = run(context, SandboxEoj(context, wrong), {}, {"new-message-content", "new-message-accepted"},
+    results, _ = run(context, SandboxEoj(context, wrong), {"envelope": "sbdh"},
+                     {"new-message-content", "new-message-accepted", "sbdh-envelope"},
                      target=AARHUS_ACUTE_GLN)  # the EOJ named by its GLN this time
     content = results["new-message-content"]
     assert content.status == "failed"
@@ -136,6 +137,20 @@ def test_wrong_values_fail_the_content_case_by_element(context: SandboxContext, 
         assert said in content.message, content.message
     assert "NPU21578" not in content.message  # what was right is not blamed
     assert results["new-message-accepted"].status == "passed"  # a valid message, only not the one asked for
+    header = results["new-message-content"].notes[0].split("MessageHeader.id ")[1].split(",")[0]
+    assert results["sbdh-envelope"].message == (
+        f"messages arrived with envelope {{'{header}': 'none'}}; expected 'sbdh' for every message")
+
+
+def test_a_message_never_shared_fails_the_dds_case(context: SandboxContext, client: TestClient) -> None:
+    # before the policy date (15 Jan 2026) the EOJ shares nothing without consent: the GP gets it, DDS does not
+    assert client.put("/sandbox/clock", json={"now": "2026-01-10T10:00:00+01:00"}).status_code == 200
+    vendor = SandboxEoj(context)
+    results, _ = run(context, vendor, {"timeout_seconds": 2}, {"new-message-content", "dds-copy-new"})
+    assert results["new-message-content"].status == "passed"
+    assert results["dds-copy-new"].message == (
+        "Waited 2 s for a current HCOM DocumentReference in DDS for CPR 2509479989 holding the message "
+        f"{vendor.sent['new-message-content']}; it did not come")
 
 
 def test_a_modification_naming_another_message_fails_the_chain(context: SandboxContext, client: TestClient) -> None:
