@@ -34,10 +34,12 @@ class Result:
     unit: str | None = None
     comparator: str | None = None
     comment: str | None = None
+    name: str = ""  # what the participant knows it as: "CRP"
 
     def said(self) -> str:
         shown = f"{self.comparator or ''}{self.value}{' ' + self.unit if self.unit else ''}"
-        return f"{self.code} {shown}" + (f" with the analysis comment {self.comment!r}" if self.comment else "")
+        return (f"{self.name} ({self.code}) {shown}" + (f" with the analysis comment {self.comment!r}"
+                                                         if self.comment else ""))
 
 
 @dataclass(frozen=True)

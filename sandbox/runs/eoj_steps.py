@@ -13,7 +13,7 @@ from sandbox.runs.suite import CaseContext
 
 ENVELOPES = ("any", "sbdh", "none")
 ACK_TIMEOUT = timedelta(minutes=31)  # past MedCom's 30-minute acknowledgement timeout
-RESEND_RESULTS = [Result("NPU22089", 7.2, "mmol/L")]
+RESEND_RESULTS = [Result("NPU22089", 7.2, "mmol/L", name="glucose")]
 
 
 def yes(value: Any) -> bool:

@@ -112,8 +112,10 @@ def test_the_sandbox_eoj_passes_every_case(client: TestClient, context: SandboxC
         n: r.message for n, r in results.items() if r.status != "passed"}
     assert len(results) == 12
     first = dict(heard)["new-message-content"]
-    for said in ("SOR 52581000016005", "GLN 5790000127092", "/lps/ehmi", "CPR 2509479989", "NPU19748 26 mg/L",
-                 "NPU22089 6.8 mmol/L with the analysis comment 'Ikke fastende'", "MCS88122 >25", "'SDaA'"):
+    for said in ("SOR 52581000016005", "GLN 5790000127092", "/lps/ehmi", "CPR 2509479989",
+                 "C-reactive protein (NPU19748) 26 mg/L",
+                 "glucose (NPU22089) 6.8 mmol/L with the analysis comment 'Ikke fastende'",
+                 "respiration frequency per minute (MCS88122) >25", "urine nitrite (NPU21578) Negative", "'SDaA'"):
         assert said in first, said
     assert [c for c, _ in heard].count("ack-withheld-resend") == 2  # send, then resend once the clock moved
     assert client.get("/lps/switches").json()["withhold"] is False  # put back

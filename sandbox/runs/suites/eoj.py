@@ -26,13 +26,16 @@ from sandbox.runs.suite import Case, CaseContext, Suite
 
 INITIALS = "SDaA"
 COMMENT = "Borger afkræftet, drikker sparsomt."
-NEW_RESULTS = [Result("NPU19748", 26, "mg/L"), Result("NPU22089", 6.8, "mmol/L", comment="Ikke fastende"),
-               Result("MCS88122", 25, comparator=">"), Result("NPU21578", "Negative")]
+CRP, GLUCOSE = "C-reactive protein", "glucose"
+NEW_RESULTS = [Result("NPU19748", 26, "mg/L", name=CRP),
+               Result("NPU22089", 6.8, "mmol/L", comment="Ikke fastende", name=GLUCOSE),
+               Result("MCS88122", 25, comparator=">", name="respiration frequency per minute"),
+               Result("NPU21578", "Negative", name="urine nitrite")]
 MODIFIED_COMMENT = "Borger afkræftet; CRP målt igen efter en time."
-MODIFIED_RESULTS = [Result("NPU19748", 31, "mg/L"), *NEW_RESULTS[1:]]
+MODIFIED_RESULTS = [Result("NPU19748", 31, "mg/L", name=CRP), *NEW_RESULTS[1:]]
 REASON = "Sendt på forkert CPR-nummer"
-UNKNOWN_RESULTS = [Result("NPU22089", 5.9, "mmol/L")]
-REFUSED_RESULTS = [Result("NPU19748", 12, "mg/L")]
+UNKNOWN_RESULTS = [Result("NPU22089", 5.9, "mmol/L", name=GLUCOSE)]
+REFUSED_RESULTS = [Result("NPU19748", 12, "mg/L", name=CRP)]
 
 
 def _results(results: list[Result]) -> str:
@@ -126,10 +129,10 @@ async def gp_view_chain(ctx: CaseContext) -> None:
 
 
 async def initials_unknown(ctx: CaseContext) -> None:
-    m = await _new_message(ctx, "unknown", UNKNOWN_RESULTS, "The requesting GP's initials are not known.",
-                           initials=None, clinical=None)
+    await _new_message(ctx, "unknown", UNKNOWN_RESULTS, "The requesting GP's initials are not known.",
+                       initials=None, clinical=None)
     problems = accepted_problems(ctx.shared["unknown"])
-    ctx.check(not problems and m is not None, "; ".join(problems))
+    ctx.check(not problems, "; ".join(problems))
 
 
 async def refused_consent(ctx: CaseContext) -> None:
@@ -189,10 +192,6 @@ async def sbdh_envelope(ctx: CaseContext) -> None:
     ctx.note(f"envelopes: {seen}; the GP inbox answered each in kind")
 
 
-def _case(name: str, title: str, run: Any, reference: str) -> Case:
-    return Case(name, title, run, reference)
-
-
 SUITE = Suite(
     name="eoj",
     title="A vendor's EOJ sends HomeCareObservation messages to the sandbox's GP system",
@@ -209,29 +208,29 @@ SUITE = Suite(
         "HCOM, superseded when modified, deprecated when retracted, none for refused consent; optionally a "
         "resend after a withheld acknowledgement."),
     cases=(
-        _case("new-message-content", "A new message carries the results, people and identifiers asked for",
+        Case("new-message-content", "A new message carries the results, people and identifiers asked for",
               new_message_content, "hco.md §1, §7.1; MedCom send test protocol S1, S1.A2, S1.A3"),
-        _case("new-message-accepted", "The GP inbox validated the new message and acknowledged it ok",
+        Case("new-message-accepted", "The GP inbox validated the new message and acknowledged it ok",
               new_message_accepted, "hco.md §4.1, §7.1; MedCom send test protocol (prerequisite: acknowledgement)"),
-        _case("dds-copy-new", "The new message is shared to DDS as a current HCOM entry", dds_copy_new,
+        Case("dds-copy-new", "The new message is shared to DDS as a current HCOM entry", dds_copy_new,
               "hco.md §5; docs/hco.md Sharing to DDS"),
-        _case("modified-message", "A modification names the original, keeps sender and CPR, carries the changes",
+        Case("modified-message", "A modification names the original, keeps sender and CPR, carries the changes",
               modified_message, "hco.md §3 (S.CORR), §7.1 layer 3"),
-        _case("dds-copy-modified", "The modification replaces the DDS entry: new current, original superseded",
+        Case("dds-copy-modified", "The modification replaces the DDS entry: new current, original superseded",
               dds_copy_modified, "hco.md §3 (Sandbox), §5"),
-        _case("retract-message", "A retraction names the message it cancels and gives the reason",
+        Case("retract-message", "A retraction names the message it cancels and gives the reason",
               retract_message, "hco.md §3 (S.CANC), §7.1 layer 3"),
-        _case("dds-copy-retracted", "The retraction deprecates the chain's DDS entry", dds_copy_retracted,
+        Case("dds-copy-retracted", "The retraction deprecates the chain's DDS entry", dds_copy_retracted,
               "hco.md §3 (Sandbox), §5; docs/hco.md Sharing to DDS"),
-        _case("gp-view-chain", "The GP sees one chain, new before modified before retracted, cancelled",
+        Case("gp-view-chain", "The GP sees one chain, new before modified before retracted, cancelled",
               gp_view_chain, "hco.md §3 (R.CORR, R.CANC), §7.2"),
-        _case("initials-unknown", "Without the GP's initials the receiver says data-absent-reason unknown",
+        Case("initials-unknown", "Without the GP's initials the receiver says data-absent-reason unknown",
               initials_unknown, "hco.md §1.7; MedCom receive test protocol Example 2"),
-        _case("refused-consent", "Refused consent is labelled R, acknowledged, and never shared to DDS",
+        Case("refused-consent", "Refused consent is labelled R, acknowledged, and never shared to DDS",
               refused_consent, "hco.md §5 (consent); docs/hco.md DDS guards every HCOM"),
-        _case("sbdh-envelope", "Messages come in the SBDH envelope the option asks for", sbdh_envelope,
+        Case("sbdh-envelope", "Messages come in the SBDH envelope the option asks for", sbdh_envelope,
               "hco.md §4.3, §7.1 layer 1"),
-        _case("ack-withheld-resend", "Without an acknowledgement the EOJ resends: same MessageHeader.id, new Bundle.id",
+        Case("ack-withheld-resend", "Without an acknowledgement the EOJ resends: same MessageHeader.id, new Bundle.id",
               resend_case, "hco.md §4.2 (MedCom governance 043), §7.2"),
     ),
     options={
