@@ -7,13 +7,16 @@
                         EDS hears ``msg-received`` and, once answered, ``msg-received-and-finalized``; an
                         envelope asking for a receipt gets an SBDH ReceiptAcknowledgement at once
 * ``GET  /inbox?cpr=``  what the GP sees: newest versions, corrections marked R, cancellations
-* ``GET  /received``    every received transmission with its acknowledgement (for testers)
+* ``GET  /received``    every received transmission with its acknowledgement (for testers; ``?message=true``
+                        adds each message as received)
 
 Both read the caller's practice only (``services.lps.gp_view.addressed_to``).
 """
 
 from __future__ import annotations
 
+import json
+from datetime import UTC
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -53,9 +56,11 @@ def unreadable(exc: Exception) -> FhirError:
 
 
 def received_rows(database: Database, header_id: str | None, practice: str,
-                  practices: set[str]) -> list[dict[str, Any]]:
+                  practices: set[str], with_message: bool = False) -> list[dict[str, Any]]:
     """Every transmission received for ``practice`` (or those of one MessageHeader.id), oldest first, with
-    its acknowledgement, which of the two travelled in an SBDH envelope and in which FHIR format."""
+    who sent it to whom and when (sandbox clock), its acknowledgement, which of the two travelled in an SBDH
+    envelope and in which FHIR format; with ``with_message`` the message itself too (as FHIR JSON), so a
+    tester can check what a sender put in it."""
     with database.session() as s:
         query = select(ReceivedRow).where(addressed_to(practice, practices)).order_by(ReceivedRow.pk)
         if header_id:
@@ -68,11 +73,14 @@ def received_rows(database: Database, header_id: str | None, practice: str,
             else set()
         xml = set(s.scalars(select(XmlRow.bundle_id).where(XmlRow.bundle_id.in_(ids)))) if rows else set()
         return [{"bundle_id": r.bundle_id, "header_id": r.header_id, "activity": r.activity, "cpr": r.cpr,
+                 "sender_sor": r.sender_sor, "receiver_sor": r.receiver_sor,
+                 "received_at": r.received_at.replace(tzinfo=UTC).isoformat(),
                  "envelope": "sbdh" if r.bundle_id in wrapped else "none",
                  "verdict": r.verdict, "ack_code": r.ack_code, "issues": r.issues, "ack": r.ack,
                  "ack_envelope": "sbdh" if str(r.ack.get("id")) in wrapped else "none",
                  "format": "xml" if sent[r.bundle_id] in xml else "json",
-                 "ack_format": "xml" if str(r.ack.get("id")) in xml else "json"}
+                 "ack_format": "xml" if str(r.ack.get("id")) in xml else "json",
+                 **({"message": json.loads(r.bundle)} if with_message else {})}
                 for r in rows]
 
 
@@ -154,7 +162,7 @@ def router(context: SandboxContext, inbox: Inbox) -> APIRouter:
         return gp_inbox(context.database, cpr, caller_practice(request), own_sors())
 
     @faces.get("/received")
-    def received(request: Request, header_id: str | None = None) -> list[dict[str, Any]]:
-        return received_rows(context.database, header_id, caller_practice(request), own_sors())
+    def received(request: Request, header_id: str | None = None, message: bool = False) -> list[dict[str, Any]]:
+        return received_rows(context.database, header_id, caller_practice(request), own_sors(), message)
 
     return faces
