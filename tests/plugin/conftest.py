@@ -52,6 +52,18 @@ def sandbox(operated: SandboxContext) -> Iterator[Sandbox]:
         yield Sandbox("http://sandbox.test", ADMIN_TOKEN, http=http)
 
 
+@pytest.fixture
+def vendor_pytester(pytester: pytest.Pytester) -> Iterator[pytest.Pytester]:
+    """``pytester`` for runs in a subprocess (``runpytest_subprocess``), keeping the modules this process
+    imported meanwhile. ``pytester`` drops them at its end, as its in-process runs need; but here they are
+    the sandbox's own, imported by the sandbox served in this process, and importing them again in a
+    later test would define their database tables twice."""
+    yield pytester
+    from _pytest.pytester import SysModulesSnapshot
+
+    pytester._sys_modules_snapshot = SysModulesSnapshot()  # restored at pytester's end: nothing is dropped
+
+
 def plugin_args() -> list[str]:
     """``-p`` for the plugin unless pytest loads it by itself from the installed entry point."""
     installed = any(ep.name == "nsp_sandbox" for ep in entry_points(group="pytest11"))
