@@ -112,7 +112,7 @@ def _start(settings: PluginSettings, factory: pytest.TempPathFactory) -> Sandbox
             _baseline(sandbox)
         else:
             sandbox.load_world_files()
-    except (SandboxError, OSError) as exc:
+    except Exception as exc:  # the world file refused, or the sandbox gone: stop it, say why, show its log
         sandbox.close()
         process.stop()
         pytest.fail(f"nsp-sandbox at {process.url}: {exc}\n--- its log ---\n{process.log_since(0)}", pytrace=False)

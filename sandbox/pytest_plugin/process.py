@@ -104,7 +104,7 @@ class SandboxProcess:
                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
             self._wait_ready()
-        except SandboxStartError:
+        except BaseException:  # not ready, or interrupted: never leave it running behind
             self.stop()
             raise
 
