@@ -108,7 +108,7 @@ def _start(settings: PluginSettings, factory: pytest.TempPathFactory) -> Sandbox
         pytest.fail(str(exc), pytrace=False)
     sandbox = Sandbox(process.url, admin_token, process=process, world_files=settings.world_files)
     try:
-        if settings.database_url:  # a database other runs may have used: start from empty
+        if settings.database_url and not settings.demo:  # a database other runs may have used: start empty
             _baseline(sandbox)
         else:
             sandbox.load_world_files()
