@@ -24,6 +24,8 @@ from nsp_sandbox.config import Settings
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.database import Database
 
+pytest_plugins = ["pytester"]  # tests/plugin runs a vendor's test file with the pytest plugin
+
 REPO = Path(__file__).resolve().parent.parent
 FHIR_PACKAGES_DIR = Path(os.environ.get("NSP_SANDBOX_TEST_FHIR_PACKAGES", REPO.parent / "shared" / "fhir-packages"))
 POSTGRES_URL = os.environ.get("NSP_SANDBOX_TEST_POSTGRES_URL", "")
