@@ -40,13 +40,16 @@ def sandbox(gp_context: SandboxContext) -> Iterator[TestClient]:
 
     app = create_sandbox_app(gp_context, warm_packages=False)
     app.mount("/fake-gp", _acknowledging_everything(gp_context))
+    app.mount("/fake-gp-other-id", _acknowledging_everything(gp_context, answering="another-"))
     with TestClient(app, base_url="http://sandbox.test", client=("127.0.0.1", 50000)) as c:
         c.auth = ActorTokens()
         yield c
 
 
-def _acknowledging_everything(context: SandboxContext) -> FastAPI:
-    """A GP system that wrongly acknowledges an acknowledgement too (answering it to its source.endpoint)."""
+def _acknowledging_everything(context: SandboxContext, answering: str = "") -> FastAPI:
+    """A GP system that wrongly acknowledges an acknowledgement too (answering it to its source.endpoint), with
+    a bare acknowledgement (no Provenance, no organisations); ``answering``: put before the MessageHeader.id its
+    acknowledgement names in ``response.identifier``."""
     fake = FastAPI()
 
     @fake.post("/ehmi")
@@ -59,7 +62,7 @@ def _acknowledging_everything(context: SandboxContext) -> FastAPI:
                 "eventCoding": {"system": "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-eventCodes",
                                 "code": "acknowledgement-message"},
                 "source": {"endpoint": "http://fake-gp.test/ehmi"},
-                "response": {"identifier": header["id"], "code": "ok"}}}]}
+                "response": {"identifier": answering + header["id"], "code": "ok"}}}]}
         url = header["source"]["endpoint"]
         if not url.startswith("http://sandbox.internal/"):  # a SOR address: the sender's registered inbox
             url = f"{context.peers.url('eoj')}/ehmi"
@@ -196,3 +199,36 @@ def test_against_its_own_inbox_with_the_sandbox_gp_inbox_holding_corrections(san
     held = _run(sandbox, gp_context, _inbox(gp_context), {"correction-of-unknown-original"})
     assert held["correction-of-unknown-original"].status == "failed"
     assert "0 acknowledgement(s) whose response.identifier" in held["correction-of-unknown-original"].message
+
+
+def test_an_acknowledgement_naming_another_message_is_not_taken_for_its_answer(sandbox: TestClient,
+                                                                               gp_context: SandboxContext) -> None:
+    result = _run(sandbox, gp_context, "http://sandbox.internal/fake-gp-other-id/ehmi", SHOWN_CASE)
+    message = result["receive-test-example-1"].message
+    assert result["receive-test-example-1"].status == "failed"
+    assert "0 acknowledgement(s) whose response.identifier is MessageHeader.id " in message
+    assert "the target took the message with HTTP 202" in message
+    assert "acknowledgements that came meanwhile answer other MessageHeader.ids: another-" in message
+
+
+def test_xml_and_the_sbdh_envelope(sandbox: TestClient, gp_context: SandboxContext) -> None:
+    """Each case in FHIR JSON and FHIR XML, every message (and the acknowledgement sent to the target) in EHMI's
+    SBDH envelope; a message for an unknown GLN cannot travel in one and the case says why it is skipped."""
+    results = _run(sandbox, gp_context, _inbox(gp_context), {
+        "receive-test-example-2", "missing-cpr", "unknown-receiver", "no-ack-of-an-acknowledgement"},
+        format="both", envelope="sbdh")
+    assert {n: r.status for n, r in results.items()} == {
+        "receive-test-example-2": "passed", "missing-cpr": "passed", "unknown-receiver": "skipped",
+        "no-ack-of-an-acknowledgement": "passed"}, {n: r.message for n, r in results.items()}
+    sent = [e for e in results["receive-test-example-2"].evidence if e.url.endswith("/eoj/messages?receiver="
+                                                                                   "73091000016008")]
+    assert [e.request_headers["content-type"] for e in sent] == ["application/fhir+json", "application/fhir+xml"]
+    received = sandbox.get("/lps/received", auth=ActorTokens({"lps": "gp-agerskov"})).json()
+    assert {(r["envelope"], r["format"]) for r in received} >= {("sbdh", "json"), ("sbdh", "xml")}
+    assert "SBDH envelope" in results["unknown-receiver"].message
+
+
+def test_options_are_checked(sandbox: TestClient, gp_context: SandboxContext) -> None:
+    results = _run(sandbox, gp_context, _inbox(gp_context), SHOWN_CASE, format="yaml", colour="red")
+    assert results["receive-test-example-1"].message == (
+        "the suite's setup failed: Unknown option(s) colour; this suite takes " + ", ".join(SUITE.options))
