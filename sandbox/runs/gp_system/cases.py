@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from sandbox.runs.gp_system.acks import Sent, acks_of, verify
+from sandbox.runs.gp_system.acks import acks_of, verify
 from sandbox.runs.gp_system.sending import (
     acknowledgement,
     addressed,
@@ -106,6 +106,3 @@ async def no_ack_of_an_ack(ctx: CaseContext) -> None:
                             f"acknowledgement(s) with response.identifier {header_id} came back (response.code "
                             f"{codes}); an acknowledgement is never acknowledged (MedCom governance 043, hco.md §4.2)")
     _verdict(ctx, problems)
-
-
-__all__ = ["Sent", "chain_case", "corpus_case", "duplicate_case", "example_case", "no_ack_of_an_ack"]
