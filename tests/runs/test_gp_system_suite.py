@@ -107,6 +107,17 @@ def test_the_sandbox_gp_inbox_passes_every_case(sandbox: TestClient, gp_context:
     assert registered["url"] == _inbox(gp_context)
 
 
+def test_the_setup_tells_the_participant_where_acknowledgements_go(sandbox: TestClient,
+                                                                   gp_context: SandboxContext) -> None:
+    heard: list[tuple[str, str]] = []
+    assert SUITE is not None and sandbox.portal is not None
+    sandbox.portal.call(partial(run_suite, gp_context, SUITE, _inbox(gp_context), FAST, only=set(),
+                                on_instruction=lambda case, text: heard.append((case, text))))
+    assert heard == [("setup", "Send each acknowledgement to its message's source.endpoint. Where that is a SOR "
+                      "address (https://sor2.sum.dsdn.dk/#id=<SOR>, as in MedCom's material) it means the sandbox's "
+                      "EOJ: http://sandbox.internal/eoj/ehmi")]
+
+
 def test_an_inbox_answering_wrongly_fails_with_what_it_answered(sandbox: TestClient,
                                                                  gp_context: SandboxContext) -> None:
     inbox = _inbox(gp_context)

@@ -62,6 +62,9 @@ async def setup(ctx: CaseContext) -> None:
                   f"Option '{name}' is a number of at least 0, not {value!r}")
     await _eoj_token(ctx)
     await _register(ctx)
+    ctx.instruct(f"Send each acknowledgement to its message's source.endpoint. Where that is a SOR address "
+                 f"(https://sor2.sum.dsdn.dk/#id=<SOR>, as in MedCom's material) it means the sandbox's EOJ: "
+                 f"{ctx.actor_url('eoj', '/ehmi')}")
 
 
 async def _eoj_token(ctx: CaseContext) -> None:
