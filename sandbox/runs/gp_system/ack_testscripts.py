@@ -19,6 +19,7 @@ to each acknowledgement it sends back for an HCO; the script is chosen by the an
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,8 +58,19 @@ def script_id(code: str, duplicate: bool) -> str:
     return SEND_SCRIPT.format(code=code, duplicate="-duplicate" if duplicate else "")[:64]
 
 
+_READ: weakref.WeakKeyDictionary[Any, dict[str, Script | None]] = weakref.WeakKeyDictionary()
+
+
 def read_script(packages: Any, wanted: str) -> Script | None:
-    """Send script ``wanted`` from the loaded package, its asserts in order (each once); None when absent."""
+    """Send script ``wanted`` from the loaded package, its asserts in order (each once); None when absent.
+    Read once per package registry."""
+    kept = _READ.setdefault(packages, {})
+    if wanted not in kept:
+        kept[wanted] = _read(packages, wanted)
+    return kept[wanted]
+
+
+def _read(packages: Any, wanted: str) -> Script | None:
     package = packages.get(PACKAGE)
     for _, resource in package.examples() if package else []:
         if resource.get("resourceType") != "TestScript" or resource.get("id") != wanted:

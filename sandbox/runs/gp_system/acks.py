@@ -94,7 +94,11 @@ async def problems(ctx: CaseContext, sent: Sent, acks: list[dict[str, Any]]) -> 
                    f"{sent.header_id}; a GP system sends exactly one per transmission (hco.md §4.5)")
     deadline = timedelta(minutes=float(option(ctx, "ack_deadline_minutes")))
     duplicate = sent.transmissions > 1
-    script = ack_testscripts.read_script(ctx.sandbox.packages, ack_testscripts.script_id(sent.expected, duplicate))
+    wanted = ack_testscripts.script_id(sent.expected, duplicate)
+    script = ack_testscripts.read_script(ctx.sandbox.packages, wanted)
+    if script is None:
+        ctx.note(f"MedCom's acknowledgement TestScript {wanted} is not among the loaded packages "
+                 f"({ack_testscripts.PACKAGE}); its asserts were not applied")
     for number, ack in enumerate(acks, 1):
         which = f"acknowledgement {number}" if len(acks) > 1 else "the acknowledgement"
         bundle = ack.get("bundle") or {}
