@@ -11,6 +11,7 @@
 * ``POST /messages``            send a ready-made HCO Bundle as is (``?receiver=`` SOR/GLN to override)
 * ``POST /ehmi``                where MedCom Acknowledgements (FHIR JSON, or in an SBDH envelope) and envelope
                                 receipts arrive
+* ``GET  /acks``                every acknowledgement that arrived, as read (``?message=``, ``?since=``)
 * ``GET|PUT /endpoints``        the endpoint register (EER-like)
 * ``GET  /corpus``              the replay corpus: official examples and faults, each with its expected ack
 * ``POST /corpus/run?receiver=`` send it to a GP system and compare the acknowledgements
@@ -54,7 +55,7 @@ def create_app(context: SandboxContext) -> FastAPI:
         return {"actor": "EOJ", "faces": ["/hco", "/hco/{id}", "/hco/{id}/modify", "/hco/{id}/retract",
                                           "/hco/{id}/resend", "/hco/{id}/share", "/hco/{id}/dds-envelope",
                                           "/hco/resend-due", "/messages", "/ehmi",
-                                          "/endpoints"]}
+                                          "/acks", "/endpoints"]}
 
     access = EojAccess(context)
     staff = [Depends(access.staff)]

@@ -21,6 +21,7 @@ ADDED_COLUMNS = (
     ("eoj_message", "dds_state", "VARCHAR(16)"),
     ("eoj_message", "dds_attempts", "INTEGER DEFAULT 0"),
     ("eoj_message", "dds_metadata", "JSON"),
+    ("eoj_ack_log", "bundle", "JSON"),
 )
 
 
@@ -81,6 +82,7 @@ class AckLogRow(EojBase):
     response_to: Mapped[str | None] = mapped_column(String(64), index=True)
     code: Mapped[str | None] = mapped_column(String(32))
     verdict: Mapped[str] = mapped_column(String(32))  # applied | duplicate | unknown-message | contradicts
+    bundle: Mapped[dict | None] = mapped_column(JSON)  # type: ignore[type-arg]  # the acknowledgement as read
 
 
 class ReceiptRow(EojBase):

@@ -48,6 +48,7 @@ SOURCE = "MedCom governance 043 (reliable messaging)"
 FINAL_ACKS = ("ok", "fatal-error")
 MEDCOM_ERRORS = "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-acknowledgement-error-codes"
 OBSERVER = "nsp-sandbox EOJ (municipal EHR)"
+ACKS_LISTED = 200  # the newest acknowledgements GET /eoj/acks lists
 
 
 
@@ -372,11 +373,25 @@ class Outbox:
                 verdict = "applied"
                 row.ack, row.ack_bundle_id, row.ack_outcome, row.ack_at = code or "unknown", envelope, outcome, now
             s.add(AckLogRow(received_at=now, bundle_id=envelope, response_to=target, code=code,
-                            verdict=verdict))
+                            verdict=verdict, bundle=bundle))
         await report(self._context.peers, delivery_status("msg-received-and-finalized", bundle,
                                                           observer=f"{OBSERVER} EUA-MSH",
                                                           now=self._context.clock.now()))
         return {"verdict": verdict, "message": target, "code": code}
+
+    def acknowledgements(self, message: str | None, since: datetime | None) -> list[dict[str, Any]]:
+        """Every acknowledgement that arrived (oldest first, at most :data:`ACKS_LISTED`): those answering
+        MessageHeader.id ``message`` — whether this EOJ sent it or not — and/or received from ``since`` on
+        (sandbox clock), each as read, with when it came and what it settled."""
+        query = select(AckLogRow).order_by(AckLogRow.pk.desc()).limit(ACKS_LISTED)
+        if message is not None:
+            query = query.where(AckLogRow.response_to == message)
+        if since is not None:
+            query = query.where(AckLogRow.received_at >= naive_utc(since))
+        with self._context.database.session() as s:
+            rows = list(s.scalars(query))
+        return [{"at": _aware(a.received_at).isoformat(), "bundle_id": a.bundle_id, "response_to": a.response_to,
+                 "code": a.code, "verdict": a.verdict, "bundle": a.bundle} for a in reversed(rows)]
 
     # -- reading --------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nsp_sandbox.hco_replay import readdress, restamp
 from nsp_sandbox.hco_terms import (
     DESTINATION_USE_EXT,
     DESTINATION_USE_SYSTEM,
@@ -27,6 +28,8 @@ from nsp_sandbox.hco_terms import (
     gln_check_digit,
 )
 
+__all__ = ["FAULTS", "PROTOCOL", "REUSED_BUNDLE_ID", "Case", "Fixture", "protocol_message", "readdress", "restamp",
+           "testscript_messages"]
 HL7 = "http://terminology.hl7.org/CodeSystem/operation-outcome"
 MEDCOM = "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-acknowledgement-error-codes"
 
@@ -38,21 +41,6 @@ class Case:
     expected_code: str  # ok | fatal-error
     expected_issue: str | None  # the MSG_* code the OperationOutcome must carry
     mutate: Callable[[dict[str, Any]], dict[str, Any]]
-
-
-def restamp(bundle: dict[str, Any], header_ids: dict[str, str] | None = None) -> dict[str, Any]:
-    """A copy with a new Bundle.id and new MessageHeader.id; ``header_ids`` (old → new) is shared
-    across a batch so a modification still points at its (re-stamped) original."""
-    header_ids = header_ids if header_ids is not None else {}
-    old = bundle["entry"][0]["resource"]["id"]
-    header_ids.setdefault(old, str(uuid.uuid4()))
-    text = json.dumps(bundle, ensure_ascii=False)
-    for before, after in header_ids.items():
-        text = text.replace(f"MessageHeader/{before}", f"MessageHeader/{after}")
-    out: dict[str, Any] = json.loads(text)
-    out["id"] = str(uuid.uuid4())
-    out["entry"][0]["resource"]["id"] = header_ids[old]
-    return out
 
 
 def _resources(bundle: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -203,21 +191,3 @@ def testscript_messages(packages: Any) -> list[tuple[Fixture, dict[str, Any]]]:
             out.append((Fixture(f"testscript:{title}", f"{TESTSCRIPTS_PACKAGE} example {title} (legacy definition "
                                 "without '|')", "ok", None, "MSG_VERSION_AWARE_URL"), bundle))
     return sorted(out, key=lambda f: f[0].name)
-
-
-def readdress(bundle: dict[str, Any], to: dict[str, Any]) -> dict[str, Any]:
-    """``bundle`` sent to the requesting GP of message ``to`` instead of its own: the primary destination's
-    endpoint and the receiver organisation's identifiers and name come from ``to``; the GP's initials (or
-    'unknown') stay as the test material has them."""
-    out = copy.deepcopy(bundle)
-    target, receiver = _receiving(to), _receiving(out)
-    receiver["identifier"] = copy.deepcopy(target["identifier"])
-    receiver["name"] = target.get("name")
-    endpoint = to["entry"][0]["resource"]["destination"][0]["endpoint"]
-    out["entry"][0]["resource"]["destination"][0]["endpoint"] = endpoint
-    return out
-
-
-def _receiving(bundle: dict[str, Any]) -> dict[str, Any]:
-    ref = bundle["entry"][0]["resource"]["destination"][0]["receiver"]["reference"]
-    return next(e["resource"] for e in bundle["entry"] if f"Organization/{e['resource'].get('id')}" == ref)

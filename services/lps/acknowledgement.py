@@ -111,5 +111,5 @@ def restamp(ack: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The same acknowledgement content under a new envelope id and time (MedCom: duplicates)."""
     out = copy.deepcopy(ack)
     out["id"] = str(uuid.uuid4())
-    out["timestamp"] = now.isoformat(timespec="seconds")
+    out["timestamp"] = now.isoformat(timespec="milliseconds")  # a new time even within the same second
     return out

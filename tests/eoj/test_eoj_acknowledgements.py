@@ -128,3 +128,28 @@ def test_acknowledgement_face_refuses_what_is_not_an_acknowledgement(client: Tes
     ack["entry"][0]["resource"]["response"]["identifier"] = "never-sent"
     unknown = client.post("/eoj/ehmi", json=ack, headers={"Content-Type": "application/fhir+json"})
     assert unknown.status_code == 202 and unknown.json()["verdict"] == "unknown-message"
+
+
+def test_every_acknowledgement_is_kept_as_read_and_listed(client: TestClient, context: SandboxContext) -> None:
+    before = context.clock.now()
+    switches(client, twice=True)
+    sent = send(client)
+    kept = client.get("/eoj/acks", params={"message": sent["id"]})
+    assert kept.status_code == 200, kept.text
+    assert [a["verdict"] for a in kept.json()] == ["applied", "duplicate"]
+    received = client.get("/lps/received", params={"header_id": sent["id"]}).json()[0]["ack"]
+    assert [a["bundle"] for a in kept.json()] == [received, received]  # each copy as it came, in full
+    # An acknowledgement of a message this EOJ never sent is kept too, under the identifier it answers.
+    stray = copy.deepcopy(received)
+    stray["id"], stray["entry"][0]["resource"]["response"]["identifier"] = "stray-envelope", "never-sent"
+    assert client.post("/eoj/ehmi", json=stray, headers={"Content-Type": "application/fhir+json"}).status_code == 202
+    assert [a["verdict"] for a in client.get("/eoj/acks", params={"message": "never-sent"}).json()] == [
+        "unknown-message"]
+    since = client.get("/eoj/acks", params={"since": before.isoformat()}).json()
+    assert [a["response_to"] for a in since] == [sent["id"], sent["id"], "never-sent"]
+    later = (context.clock.now() + timedelta(minutes=1)).isoformat()
+    assert client.get("/eoj/acks", params={"since": later}).json() == []
+    refused = client.get("/eoj/acks", params={"since": "yesterday"})
+    assert refused.status_code == 400 and refused.json()["issue"][0]["expression"] == ["since"]
+    client.auth = None
+    assert client.get("/eoj/acks").status_code == 401  # the EOJ's own staff read what came back

@@ -8,6 +8,7 @@ from sandbox.runs.suite import Suite
 
 # One module per suite, each with a module-level ``SUITE``; listed in the order GET /sandbox/suites shows them.
 MODULES: tuple[str, ...] = (
+    "gp_system",
     "eoj",
     "gp_system_plsp",
 )

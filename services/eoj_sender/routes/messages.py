@@ -7,10 +7,15 @@
 * ``POST /ehmi``       where MedCom Acknowledgements arrive (FHIR JSON or FHIR XML, or in an SBDH
                        envelope: :func:`nsp_sandbox.ehmi.receive_message`); 202 with what the
                        acknowledgement settled; also where envelope receipts for the EOJ's own envelopes arrive
+* ``GET  /acks``       every acknowledgement that arrived, as read (``?message=`` MessageHeader.id it answers,
+                       known to this EOJ or not; ``?since=`` an instant on the sandbox clock): what a test of a
+                       GP system reads back — its content, how often it came, and whether an acknowledgement
+                       was itself acknowledged
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -21,6 +26,7 @@ from nsp_sandbox import fhir_shape as shape
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_format import read_fhir
 from nsp_sandbox.message_size import read_limit
+from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.sbdh_receipt import ReceiptArrived
 from services.eoj_sender.outbox import Outbox
 from services.eoj_sender.routes.bodies import READ_ERRORS, unreadable
@@ -55,4 +61,21 @@ def router(context: SandboxContext, outbox: Outbox) -> APIRouter:
         receipt = await outbox.receipts.answer(envelope, shape.text(shape.obj(header.get("source")).get("endpoint")))
         return JSONResponse({**answer, **({"receipt": receipt} if receipt else {})}, status_code=202)
 
+    @messages.get("/acks")
+    def acknowledgements(message: str | None = None, since: str | None = None) -> list[dict[str, Any]]:
+        return outbox.acknowledgements(message, _instant(since) if since is not None else None)
+
     return messages
+
+
+def _instant(text: str) -> datetime:
+    """``since``: an ISO 8601 instant with its time zone; 400 naming the parameter otherwise."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise FhirError(400, Issue("error", "value", f"'since' is an instant with its time zone, e.g. "
+                                   f"2026-02-03T10:15:00+01:00, not '{text[:40]}'", expression="since",
+                                   rule="eoj-acks-since"))
+    return moment
