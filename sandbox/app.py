@@ -16,6 +16,7 @@ from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fault_middleware import FaultInjection
 from nsp_sandbox.faults import FaultSwitches
 from nsp_sandbox.security_headers import SecurityHeaders
+from sandbox import openapi_merged
 from sandbox.actors import ACTORS, Actor
 from sandbox.control.app import create_app as control_app
 from sandbox.readiness import Readiness
@@ -56,6 +57,7 @@ def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: 
         mounted.append(actor)
     app.mount("/sandbox", control_app(context))  # the control face, in every process (the clock is shared)
     app.state.actors = mounted
+    openapi_merged.install(app)  # GET /openapi.json: every actor's description under its prefix
     context.peers.attach(app)
 
     readiness = app.state.readiness = Readiness()
