@@ -2,17 +2,17 @@
 
 Starlette answers 405 from the first route whose path matched, so a path served by two routes (``GET`` in
 one module, ``PUT`` in another) would name only the first's methods. Here every route of the app whose path
-matches is asked; a route that exists only to refuse a method (``DELETE``: nothing shared is ever deleted)
+template matches counts; a route that exists only to refuse a method (``DELETE``: nothing shared is ever deleted)
 is marked with :func:`refuses` and left out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from starlette.requests import Request
-from starlette.routing import Match, Route
+from starlette.routing import compile_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -23,13 +23,24 @@ def refuses(endpoint: F) -> F:
     return endpoint
 
 
+def _routes(routes: Iterable[Any]) -> Iterator[Any]:
+    """Every route of an app, the routers it includes opened up (FastAPI keeps them nested)."""
+    for route in routes:
+        if hasattr(route, "effective_candidates"):
+            yield from _routes(route.effective_candidates())
+        else:
+            yield route
+
+
 def allowed_methods(request: Request) -> str:
     """``Allow`` for ``request``'s path: the methods of every matching route of its app, sorted."""
+    path, root = request.scope.get("path", ""), request.scope.get("root_path", "")
+    path = path[len(root):] if root and path.startswith(root) else path
     methods: set[str] = set()
-    for route in getattr(request.app, "routes", ()):
-        if not isinstance(route, Route) or not route.methods or getattr(route.endpoint, "refuses_method", False):
+    for route in _routes(getattr(request.app, "routes", ())):
+        template, served = getattr(route, "path", None), getattr(route, "methods", None)
+        if not template or not served or getattr(getattr(route, "endpoint", None), "refuses_method", False):
             continue
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= route.methods
+        if compile_path(template)[0].match(path):
+            methods |= set(served) | ({"HEAD"} if "GET" in served else set())
     return ", ".join(sorted(methods))
