@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -102,7 +103,7 @@ def router(context: SandboxContext, operator: Callable[[Request], None]) -> APIR
     async def new_entry(key: str, body: dict[str, Any]) -> dict[str, Any]:
         if len(key) == 13 and valid_gln(key):
             return {"gln": key}
-        found = await call(context, "nsp", "GET", f"/organisations/{key}")
+        found = await call(context, "nsp", "GET", f"/organisations/{quote(key, safe='')}")  # any key is a path segment
         if found.status_code != 200:
             if "gln" in body and "name" in body:
                 return {"sor": key}

@@ -92,3 +92,10 @@ def test_clashing_components_are_renamed_per_actor() -> None:
     assert body == {"$ref": "#/components/schemas/two_Thing"}
     first = document["paths"]["/one/take"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert first == {"$ref": "#/components/schemas/Thing"}
+
+
+def test_an_endpoint_key_with_any_character_is_asked_of_nsp_as_one_path_segment(client: TestClient) -> None:
+    """Found by the fuzz pass: a key with a non-printable character made the call to NSP raise (a 500)."""
+    answer = client.put("/sandbox/endpoints/%C2%85x", json={})
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["resourceType"] == "OperationOutcome"
