@@ -17,14 +17,17 @@ fault switches it may have moved are put back, so the next request meets the sam
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import hypothesis
 import schemathesis
 from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure
 from schemathesis.generation.modes import GenerationMode
@@ -34,6 +37,9 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+# Hypothesis keeps caches (unicode data, constants) in a directory of its own: never in the repository.
+set_hypothesis_home_dir(str(Path(tempfile.gettempdir()) / "nsp-sandbox-hypothesis"))
 
 KINDS = ("citizen", "professional", "system", "operator", "none")
 PERSONAS = {"citizen": "citizen-2509479989", "professional": "gp-skodstrup", "system": "system-eoj-aarhus"}
