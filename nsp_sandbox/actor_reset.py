@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy import MetaData, delete
 from starlette.concurrency import run_in_threadpool
 
+from nsp_sandbox import openapi_description
 from nsp_sandbox.config import Settings
 from nsp_sandbox.database import Database
 from nsp_sandbox.operator_access import require_operator
@@ -45,7 +46,8 @@ def operator_only(settings: Settings, what: str) -> Callable[[Request], None]:
 def reset_router(actor: str, database: Database, metadatas: Iterable[MetaData], settings: Settings, *,
                  keep: Iterable[str] = (), after: Callable[[], None] | None = None) -> APIRouter:
     """``POST /sandbox/reset``: the actor's tables emptied (``keep`` kept), then ``after``; operator only."""
-    api = APIRouter(tags=["Sandbox"], dependencies=[Depends(operator_only(settings, f"POST /{actor}{PATH}"))])
+    api = APIRouter(tags=["Sandbox"], dependencies=[Depends(operator_only(settings, f"POST /{actor}{PATH}"))],
+                    responses=openapi_description.operator_errors())
     tables, kept = list(metadatas), tuple(keep)
 
     @api.post(PATH, summary="Empty this actor's data (operator only; POST /sandbox/reset resets every actor)")

@@ -14,7 +14,8 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from nsp_sandbox import strict_json
+from nsp_sandbox import openapi_description, strict_json
+from nsp_sandbox.allowed_methods import allowed_methods
 from nsp_sandbox.outcome import FhirError, Issue, operation_outcome
 
 FHIR_JSON = "application/fhir+json"
@@ -142,6 +143,7 @@ def install_error_handlers(app: FastAPI) -> None:
     """
 
     app.add_middleware(RefuseControlCharacters)
+    openapi_description.install(app)  # its /openapi.json declares these answers
 
     @app.exception_handler(DataError)
     async def _data_error(_request: Request, exc: DataError) -> Response:
@@ -153,11 +155,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return outcome_response(exc.status, exc.issues, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not-found", 405: "not-supported", 401: "login", 403: "forbidden"}.get(
             exc.status_code, "processing")
-        return outcome_response(exc.status_code, [Issue("error", code, str(exc.detail))],
-                                dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Starlette names the first matching route's methods only
+            headers["Allow"] = allowed_methods(request)
+        return outcome_response(exc.status_code, [Issue("error", code, str(exc.detail))], headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:

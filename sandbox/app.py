@@ -15,7 +15,9 @@ from nsp_sandbox.clock_store import DatabaseClockStore
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fault_middleware import FaultInjection
 from nsp_sandbox.faults import FaultSwitches
+from nsp_sandbox.fhir_http import install_error_handlers
 from nsp_sandbox.security_headers import SecurityHeaders
+from sandbox import openapi_merged
 from sandbox.actors import ACTORS, Actor
 from sandbox.control.app import create_app as control_app
 from sandbox.readiness import Readiness
@@ -56,6 +58,8 @@ def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: 
         mounted.append(actor)
     app.mount("/sandbox", control_app(context))  # the control face, in every process (the clock is shared)
     app.state.actors = mounted
+    install_error_handlers(app)  # a path no actor serves: 404 OperationOutcome, as inside every actor
+    openapi_merged.install(app)  # GET /openapi.json: every actor's description under its prefix
     context.peers.attach(app)
 
     readiness = app.state.readiness = Readiness()

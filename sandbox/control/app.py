@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 
-from nsp_sandbox import __version__
+from nsp_sandbox import __version__, openapi_description
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
 from sandbox.control import clock, endpoints, faults, remove_metadata, reset, runs, treatment_relations, world
@@ -43,7 +43,8 @@ def create_app(context: SandboxContext) -> FastAPI:
                   description="The sandbox itself: its clock, world, endpoint register, reset, fault switches, "
                               "ITI-62 metadata removal, BRS treatment relations (docs/control.md) and conformance "
                               "runs (docs/runs.md). Operator "
-                              "only: NSP_SANDBOX_ADMIN_TOKEN as a bearer token, or a caller on this machine.")
+                              "only: NSP_SANDBOX_ADMIN_TOKEN as a bearer token, or a caller on this machine.",
+                  responses=openapi_description.operator_errors())
     install_error_handlers(app)
 
     def operator(request: Request) -> None:

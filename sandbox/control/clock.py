@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.clock import Clock
 from nsp_sandbox.fhir_http import read_json_object
 from nsp_sandbox.outcome import FhirError, Issue
@@ -56,7 +57,10 @@ def router(clock: Clock, operator: Callable[[Request], None]) -> APIRouter:
     def show() -> dict[str, Any]:
         return clock_state(clock)
 
-    @api.put("")
+    @api.put("", responses=oa.errors(413, 422), openapi_extra=oa.json_body({
+        "type": "object",
+        "properties": {"now": {"type": "string", "format": "date-time"}, "frozen": {"type": "boolean"}},
+        "additionalProperties": False}, "Travel to an instant (now), or freeze the clock there (frozen)"))
     async def set_clock(request: Request) -> dict[str, Any]:
         body = await read_json_object(request, 64 * 1024)
         unknown = sorted(set(body) - FIELDS)

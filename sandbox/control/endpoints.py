@@ -18,12 +18,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy import String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.database import Database
 from nsp_sandbox.fhir_http import read_json_object
@@ -101,7 +103,7 @@ def router(context: SandboxContext, operator: Callable[[Request], None]) -> APIR
     async def new_entry(key: str, body: dict[str, Any]) -> dict[str, Any]:
         if len(key) == 13 and valid_gln(key):
             return {"gln": key}
-        found = await call(context, "nsp", "GET", f"/organisations/{key}")
+        found = await call(context, "nsp", "GET", f"/organisations/{quote(key, safe='')}")  # any key is a path segment
         if found.status_code != 200:
             if "gln" in body and "name" in body:
                 return {"sor": key}
@@ -115,7 +117,8 @@ def router(context: SandboxContext, operator: Callable[[Request], None]) -> APIR
     async def list_endpoints() -> list[dict[str, Any]]:
         return await registered()
 
-    @api.put("/{key}", response_model=None)
+    @api.put("/{key}", response_model=None, responses=oa.errors(404, 413, 422, 502), openapi_extra=oa.json_body(
+        {"type": "object"}, "The receiver: url, message_types, hco_version (sor, gln, name, ydernummer if new)"))
     async def put_endpoint(key: str, request: Request) -> Response | dict[str, Any]:
         body = await read_json_object(request, 64 * 1024)
         check(body)

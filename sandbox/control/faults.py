@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.faults import FaultSwitches
 from nsp_sandbox.fhir_http import read_json_object
@@ -58,7 +59,10 @@ def router(context: SandboxContext, operator: Callable[[Request], None]) -> APIR
         lps = await lps_switches()
         return [lps_settings_shown(s, lps) for s in await run_in_threadpool(switches.all)]
 
-    @api.put("/{actor}/{name}")
+    @api.put("/{actor}/{name}", responses=oa.errors(404, 413, 422), openapi_extra=oa.json_body({
+        "type": "object", "properties": {"on": {"type": "boolean"}, "calls": {"type": "integer", "minimum": 1},
+                                         "until": {"type": "string", "format": "date-time"}}},
+        "On (for n calls, or until an instant) or off; some switches take options of their own"))
     async def set_switch(actor: str, name: str, request: Request) -> dict[str, Any]:
         body = await read_json_object(request, 64 * 1024)
         return await run_in_threadpool(switches.set, actor, name, body)

@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import read_json_object
 from nsp_sandbox.outcome import FhirError, Issue
@@ -55,7 +56,10 @@ def router(context: SandboxContext, operator: Callable[[Request], None]) -> APIR
     api = APIRouter(prefix="/dds", tags=["dds"], dependencies=[Depends(operator)])
     removal = MetadataRemoval(Registry(context.database))
 
-    @api.post("/remove-metadata")
+    @api.post("/remove-metadata", responses=oa.errors(404, 413, 422, 502), openapi_extra=oa.json_body({
+        "type": "object", "required": ["entry_uuids", "reason"],
+        "properties": {"entry_uuids": {"type": "array", "items": {"type": "string"}}, "reason": {"type": "string"}}},
+        "ITI-62: the entries to remove, and why"))
     async def remove_metadata(request: Request) -> dict[str, Any]:
         uuids, reason = _read(await read_json_object(request, context.settings.max_body_bytes))
         now = context.clock.now()

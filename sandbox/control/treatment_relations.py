@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import read_json_object
 from services.nsp.bodies import RelationBody, parse
@@ -31,7 +32,8 @@ def router(context: SandboxContext, operator: Callable[[Request], None]) -> APIR
     context.database.create_tables(NspBase.metadata)
     relations = TreatmentRelations(context.database, shipped_world())
 
-    @api.post("/brs/relations", status_code=201)
+    @api.post("/brs/relations", status_code=201, responses=oa.errors(404, 413, 422, 502), openapi_extra=oa.json_body(
+        {"type": "object", "required": ["professional", "cpr"]}, "The treatment relation"))
     async def add_relation(request: Request) -> dict[str, Any]:
         body = parse(RelationBody, await read_json_object(request, context.settings.max_body_bytes))
         operator_kind = "token" if context.settings.admin_token else "loopback"

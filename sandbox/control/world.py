@@ -18,6 +18,7 @@ import yaml
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import read_body, read_json_object
 from nsp_sandbox.outcome import FhirError, Issue
@@ -62,7 +63,9 @@ def read_yaml(raw: bytes) -> dict[str, Any]:
 def router(context: SandboxContext, operator: Callable[[Request], None]) -> APIRouter:
     api = APIRouter(tags=["world"], dependencies=[Depends(operator)])
 
-    @api.post("/world")
+    @api.post("/world", responses=oa.errors(413, 415, 422, 502), openapi_extra=oa.body({
+        "application/json": {"type": "object"}, "application/yaml": {"type": "string"}},
+        description="A world file (docs/control.md)"))
     async def load_world(request: Request) -> Response:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type in YAML_TYPES:

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox import hco_versions
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import (
     ACCEPTED_JSON_TYPES,
@@ -62,7 +63,11 @@ OperationOutcome.</p>
 </tbody></table>
 </body></html>"""
 
-    @app.post("/$validate", response_class=FhirJSONResponse)
+    @app.post("/$validate", response_class=FhirJSONResponse, responses={
+        **oa.answer("What the validator found", {oa.FHIR_JSON: oa.fhir_resource("OperationOutcome")}),
+        **oa.errors(413, 415)}, openapi_extra=oa.body({oa.FHIR_JSON: {"type": "object", "required": ["resourceType"]},
+                                                        oa.FHIR_XML: {"type": "string"}},
+                                                       description="Any FHIR resource, or Parameters with one"))
     async def validate_operation(request: Request,
                                  profile: str | None = Query(default=None, description="profile URL"),
                                  version: str | None = Query(default=None, description="HCO IG version: 1.1 | 1.2"),

@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI, Query, Request
 
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import FhirJSONResponse, install_error_handlers, read_fhir_json
 from nsp_sandbox.hco_policy import DANISH_TIME
@@ -63,14 +64,17 @@ def create_app(context: SandboxContext) -> FastAPI:
     def index() -> dict[str, Any]:
         return {"actor": "EDS", "faces": ["/fhir/AuditEvent"]}
 
-    @app.post("/fhir/AuditEvent")
+    @app.post("/fhir/AuditEvent", response_class=FhirJSONResponse, status_code=201, responses={
+        **oa.answer("The AuditEvent, already reported", {oa.FHIR_JSON: oa.fhir_resource("AuditEvent")}),
+        **oa.errors(413, 415, 422)}, openapi_extra=oa.fhir_body("AuditEvent", xml=False))
     async def report(request: Request) -> FhirJSONResponse:
         event, _ = await read_fhir_json(request, MAX_REPORT)
         stored, new = store.add(checked(event), event)
         return FhirJSONResponse(stored, status_code=201 if new else 200,
                                 headers={"Location": f"AuditEvent/{stored['id']}"})
 
-    @app.get("/fhir/AuditEvent")
+    @app.get("/fhir/AuditEvent", response_class=FhirJSONResponse,
+             responses=oa.answer("searchset Bundle", {oa.FHIR_JSON: oa.fhir_resource("Bundle")}))
     def search(request: Request, entity: str | None = None, patient: str | None = None, agent: str | None = None,
                date: list[str] = Query(default_factory=list)) -> FhirJSONResponse:
         unknown = sorted(set(request.query_params) - {"entity", "patient", "agent", "date", "_format"})

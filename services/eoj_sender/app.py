@@ -25,6 +25,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.actor_reset import reset_router
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
@@ -59,10 +60,11 @@ def create_app(context: SandboxContext) -> FastAPI:
 
     access = EojAccess(context)
     staff = [Depends(access.staff)]
-    app.include_router(orders.router(outbox), dependencies=staff)
+    app.include_router(orders.router(outbox), dependencies=staff, responses=oa.errors(401, 403, 503))
     app.include_router(messages.router(context, outbox), dependencies=staff)
-    app.include_router(corpus.router(context, outbox), dependencies=staff)
-    app.include_router(endpoints.router(register), dependencies=[Depends(access.operator)])
+    app.include_router(corpus.router(context, outbox), dependencies=staff, responses=oa.errors(401, 403, 503))
+    app.include_router(endpoints.router(register), dependencies=[Depends(access.operator)],
+                       responses=oa.operator_errors())
     app.include_router(statistics.router(context))
     # The control face's reset: the endpoint register is seeded again as at the first start.
     app.include_router(reset_router("eoj", context.database, [EojBase.metadata], context.settings,

@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.actor_reset import reset_router
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
@@ -46,7 +47,8 @@ def create_app(context: SandboxContext) -> FastAPI:
 
     access = LpsAccess(context, gp_inbox)
     app.include_router(inbox.router(context, gp_inbox), dependencies=[Depends(access.clinic)])
-    app.include_router(control.router(context.database, switches, gp_inbox), dependencies=[Depends(access.operator)])
+    app.include_router(control.router(context.database, switches, gp_inbox), dependencies=[Depends(access.operator)],
+                       responses=oa.operator_errors())
     app.include_router(statistics.router(context.database))
     app.include_router(reset_router("lps", context.database, [LpsBase.metadata], context.settings))
     return app

@@ -20,6 +20,7 @@ from cryptography import x509
 from fastapi import APIRouter, Request, Response
 from lxml import etree
 
+from nsp_sandbox import openapi_description
 from nsp_sandbox.clock import Clock
 from nsp_sandbox.database import Database
 from nsp_sandbox.dgws.certificates import TrustList, describe, is_self_signed
@@ -88,11 +89,16 @@ def router(deps: DgwsStsDeps) -> APIRouter:
     key = dgws_keys.load_or_create(deps.database, deps.clock.now())
     routes = APIRouter()
 
-    @routes.get("/sts/certificate")
+    @routes.get("/sts/certificate", response_class=Response, responses=openapi_description.answer(
+        "The STS's signing certificate (PEM)", {"application/x-pem-file": {"type": "string"}}))
     def certificate() -> Response:
         return Response(key.certificate_pem(), media_type="application/x-pem-file")
 
-    @routes.post("/sts/idcard")
+    @routes.post("/sts/idcard", response_class=Response, responses={
+        **openapi_description.answer("A signed DGWS ID card (SAML assertion)", {XML: {"type": "string"}}),
+        **openapi_description.errors(403, 404, 413)},
+        openapi_extra=openapi_description.body({"application/json": {
+            "type": "object", "required": ["persona"], "properties": {"persona": {"type": "string"}}}}))
     async def idcard(request: Request) -> Response:
         body = await read_json_object(request, MAX_BODY)
         persona_id = body.get("persona")
@@ -112,7 +118,9 @@ def router(deps: DgwsStsDeps) -> APIRouter:
         return Response(etree.tostring(signed, encoding="utf-8"), media_type=XML,
                         headers={"Cache-Control": "no-store"})
 
-    @routes.post("/sts/services/NewSecurityTokenService")
+    @routes.post("/sts/services/NewSecurityTokenService", response_class=Response,
+                 responses=openapi_description.soap_answers(),
+                 openapi_extra=openapi_description.soap_body("WS-Trust RequestSecurityToken, unsigned ID card"))
     async def new_security_token(request: Request) -> Response:
         try:
             try:

@@ -22,11 +22,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
+from nsp_sandbox import openapi_description
 from nsp_sandbox.actor_reset import reset_router
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers, outcome_response
@@ -103,20 +103,17 @@ def _purge_first(app: FastAPI, purge: Purge) -> None:
 
 
 def _document_security(app: FastAPI) -> None:
-    """The OpenAPI document names the bearer token every face needs (except the sandbox faces)."""
+    """The OpenAPI document names the bearer token every face needs (except the sandbox faces); an invalid
+    body answers 422 here (``_install_interface_errors``)."""
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version="1.0", description=app.description, routes=app.routes)
-            schema.setdefault("components", {})["securitySchemes"] = {"sts": {
-                "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                "description": "A token from NSP's STS: POST /nsp/sts/token {\"persona\": \"system-lps-skodstrup\", "
-                               "\"audience\": \"plsp\"} (a GP system); DDS uses system-dds"}}
-            for path, operations in schema["paths"].items():
-                if path not in UNSECURED:
-                    for operation in operations.values():
-                        operation["security"] = [{"sts": []}]
-            app.openapi_schema = schema
-        return app.openapi_schema
+    def security(schema: dict[str, Any]) -> None:
+        schema.setdefault("components", {})["securitySchemes"] = {"sts": {
+            "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+            "description": "A token from NSP's STS: POST /nsp/sts/token {\"persona\": \"system-lps-skodstrup\", "
+                           "\"audience\": \"plsp\"} (a GP system); DDS uses system-dds"}}
+        for path, operations in schema["paths"].items():
+            if path not in UNSECURED:
+                for operation in operations.values():
+                    operation["security"] = [{"sts": []}]
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    openapi_description.install(app, validation_status=422, refine=security)

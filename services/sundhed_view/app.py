@@ -9,11 +9,13 @@ Min Log and Min Spærring are NSP's. Every document is validated before it is sh
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.actor_reset import reset_router
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
@@ -25,6 +27,15 @@ from services.sundhed_view.site import FormRefused, PageNotFound, Pages, SignedO
 from services.sundhed_view.views import Views
 
 STATIC = Path(__file__).parent / "static"
+# A page answers a refusal as a page; a signed-out visitor, or a form done, is sent on (303).
+PAGE = {"text/html": {"type": "string"}}
+PAGE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    303: {"description": "See Other: signed out, or the form is done"},
+    **{status: oa.answer(phrase, PAGE)[200] for status, phrase in (
+        (403, "Forbidden: another site's form, or not this visitor's"), (404, "Not Found"),
+        (502, "Bad Gateway: NSP or DDS failed"))},
+    400: oa.answer("Bad Request (a page, or an OperationOutcome for a URL with control characters)",
+                   {**PAGE, oa.FHIR_JSON: oa.OUTCOME_REF})[200]}
 
 
 def create_app(context: SandboxContext) -> FastAPI:
@@ -63,7 +74,7 @@ def create_app(context: SandboxContext) -> FastAPI:
         return site.render(request, "refused.html", None, status=status, cpr="", refused=exc, citizen=None)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.include_router(api.router(views, nsp))
-    app.include_router(pages.router(site), dependencies=[Depends(site.check_origin)])
+    app.include_router(api.router(views, nsp), responses=oa.errors(401, 403, 404, 502, 503))
+    app.include_router(pages.router(site), dependencies=[Depends(site.check_origin)], responses=PAGE_ANSWERS)
     app.include_router(reset_router("view", context.database, [ViewBase.metadata], context.settings))
     return app

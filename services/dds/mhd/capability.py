@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from nsp_sandbox import __version__
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.fhir_http import FhirJSONResponse
 from services.dds.mhd import iti66, iti67
 from services.dds.mhd.deps import Deps
@@ -133,7 +134,8 @@ def router(deps: Deps) -> APIRouter:
     """``GET /fhir/metadata``: no token needed."""
     fhir = APIRouter(prefix="/fhir")
 
-    @fhir.get("/metadata")
+    @fhir.get("/metadata", response_class=FhirJSONResponse,
+              responses=oa.answer("CapabilityStatement", {oa.FHIR_JSON: oa.fhir_resource("CapabilityStatement")}))
     def metadata(request: Request) -> Response:
         urls = deps.urls(request)
         return FhirJSONResponse(capability_statement(urls.fhir, deps.started, urls.nsp,

@@ -38,6 +38,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.fhir_http import FhirJSONResponse, read_fhir_json
 from nsp_sandbox.outcome import Issue
 from services.dds.domain import (
@@ -270,10 +271,13 @@ def _check_unique_in_message(entries: list[DocumentEntry]) -> list[Issue]:
 
 def router(deps: Deps) -> APIRouter:
     """``POST /fhir``: a source provides a transaction Bundle."""
-    fhir = APIRouter(prefix="/fhir")
+    fhir = APIRouter(prefix="/fhir", responses=oa.errors(401, 403, 503))
     provider = ProvideDocumentBundle(deps.registry, deps.validation)
 
-    @fhir.post("")
+    @fhir.post("", response_class=FhirJSONResponse,
+               responses={**oa.answer("transaction-response Bundle", {oa.FHIR_JSON: oa.fhir_resource("Bundle")}),
+                          **oa.errors(409, 413, 415, 422)},
+               openapi_extra=oa.fhir_body("Bundle", xml=False, description="ITI-65 transaction Bundle"))
     async def provide(request: Request) -> Response:
         principal = await deps.guard.provider(request)
         body, _ = await read_fhir_json(request, deps.max_body_bytes)

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.fhir_http import FhirJSONResponse
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.tokens import Principal
@@ -26,6 +27,7 @@ from services.dds.access.guard import ReadGrant
 from services.dds.domain import StoredSubmissionSet
 from services.dds.mhd import search, submission_set
 from services.dds.mhd.deps import Deps
+from services.dds.mhd.described import SEARCHSET, search_form, search_parameters
 from services.dds.mhd.http import search_pairs, strict
 from services.dds.mhd.search import SearchParam
 from services.dds.mhd.search_steps import SearchSteps
@@ -163,7 +165,7 @@ class ReadList:
 
 def router(deps: Deps) -> APIRouter:
     """ITI-66 (``GET`` and ``POST _search``) and the read of ``/fhir/List``."""
-    fhir = APIRouter(prefix="/fhir")
+    fhir = APIRouter(prefix="/fhir", responses=oa.errors(401, 403, 503))
 
     async def find_lists(request: Request, pairs: list[tuple[str, str]]) -> Response:
         steps = FindLists(deps.registry, pairs, strict(request))
@@ -173,15 +175,18 @@ def router(deps: Deps) -> APIRouter:
         return FhirJSONResponse(searchset(steps.parsed, answer.found, f"{urls.fhir}/List", urls.resource("List"),
                                           shown_list(steps.withheld), answer.warnings))
 
-    @fhir.get("/List")
+    @fhir.get("/List", response_class=FhirJSONResponse, responses=SEARCHSET,
+              openapi_extra=oa.parameters(*search_parameters(PARAMETERS)))
     async def search_lists(request: Request) -> Response:
         return await find_lists(request, list(request.query_params.multi_items()))
 
-    @fhir.post("/List/_search")
+    @fhir.post("/List/_search", response_class=FhirJSONResponse, responses={**SEARCHSET, **oa.errors(413, 415)},
+               openapi_extra=search_form(PARAMETERS))
     async def search_lists_post(request: Request) -> Response:
         return await find_lists(request, await search_pairs(request, deps.max_body_bytes))
 
-    @fhir.get("/List/{set_id}")
+    @fhir.get("/List/{set_id}", response_class=FhirJSONResponse, responses={
+        **oa.answer("The List", {oa.FHIR_JSON: oa.fhir_resource("List")}), **oa.errors(404)})
     async def read_list(set_id: str, request: Request) -> Response:
         steps = ReadList(deps.registry, set_id)
         answer = await deps.guard.guarded_read(lambda: deps.guard.authenticate(request),

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.fhir_http import FhirJSONResponse
 from nsp_sandbox.outcome import Issue
 from services.dds.access import address_protection, blocking
@@ -24,6 +25,7 @@ from services.dds.access.guard import ReadGrant
 from services.dds.domain import CPR_SYSTEM, AvailabilityStatus
 from services.dds.mhd import document_reference, search
 from services.dds.mhd.deps import Deps
+from services.dds.mhd.described import SEARCHSET, search_form, search_parameters
 from services.dds.mhd.entry_read import readable_entry
 from services.dds.mhd.http import http_date, search_pairs, strict
 from services.dds.mhd.search import SearchParam
@@ -175,7 +177,7 @@ class FindReferences(SearchSteps[EntryQuery]):
 
 def router(deps: Deps) -> APIRouter:
     """ITI-67 (``GET`` and ``POST _search``) and the read of ``/fhir/DocumentReference``."""
-    fhir = APIRouter(prefix="/fhir")
+    fhir = APIRouter(prefix="/fhir", responses=oa.errors(401, 403, 503))
 
     async def find_documents(request: Request, pairs: list[tuple[str, str]]) -> Response:
         steps = FindReferences(deps.registry, pairs, strict(request))
@@ -186,15 +188,19 @@ def router(deps: Deps) -> APIRouter:
                                           urls.resource("DocumentReference"), urls.document, answer.warnings,
                                           shown_reference(answer.grant)))
 
-    @fhir.get("/DocumentReference")
+    @fhir.get("/DocumentReference", response_class=FhirJSONResponse, responses=SEARCHSET,
+              openapi_extra=oa.parameters(*search_parameters(PARAMETERS)))
     async def search_documents(request: Request) -> Response:
         return await find_documents(request, list(request.query_params.multi_items()))
 
-    @fhir.post("/DocumentReference/_search")
+    @fhir.post("/DocumentReference/_search", response_class=FhirJSONResponse,
+               responses={**SEARCHSET, **oa.errors(413, 415)},
+               openapi_extra=search_form(PARAMETERS))
     async def search_documents_post(request: Request) -> Response:
         return await find_documents(request, await search_pairs(request, deps.max_body_bytes))
 
-    @fhir.get("/DocumentReference/{entry_id}")
+    @fhir.get("/DocumentReference/{entry_id}", response_class=FhirJSONResponse, responses={
+        **oa.answer("The DocumentReference", {oa.FHIR_JSON: oa.fhir_resource("DocumentReference")}), **oa.errors(404)})
     async def read_document_reference(entry_id: str, request: Request) -> Response:
         entry, grant = await readable_entry(deps, request, entry_id, "Read DocumentReference", metadata_only=True)
         resource = shown_reference(grant)(document_reference.to_fhir(entry, deps.urls(request).document(entry.id)))

@@ -12,6 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from nsp_sandbox import openapi_description as oa
+from nsp_sandbox.allowed_methods import allowed_methods, refuses
 from nsp_sandbox.outcome import FhirError, Issue
 from services.dds.access import address_protection
 from services.dds.domain import ObjectType, StoredEntry
@@ -25,7 +27,9 @@ def router(deps: Deps) -> APIRouter:
     """``GET`` and ``DELETE /documents/{id}``."""
     documents = APIRouter()
 
-    @documents.get("/documents/{entry_id}")
+    @documents.get("/documents/{entry_id}", response_class=Response, responses={
+        **oa.answer("The document, in its own media type", {"*/*": {}}),
+        304: {"description": "Not Modified (If-None-Match)"}, **oa.errors(401, 403, 404, 406, 502, 503)})
     async def retrieve(entry_id: str, request: Request) -> Response:
         entry, grant = await readable_entry(deps, request, entry_id, "ITI-68 Retrieve Document",
                                             metadata_only=False)
@@ -41,9 +45,10 @@ def router(deps: Deps) -> APIRouter:
             return document_response.respond(entry, generated.content, generated.media_type, if_none_match, shown)
         return await run_in_threadpool(document_response.retrieve, deps.registry, entry_id, if_none_match, shown)
 
-    @documents.delete("/documents/{entry_id}")
-    def delete_document(entry_id: str) -> Response:
+    @documents.delete("/documents/{entry_id}", response_class=Response, responses=oa.errors(405))
+    @refuses
+    def delete_document(entry_id: str, request: Request) -> Response:
         raise FhirError(405, Issue("error", "not-supported", NEVER_DELETED, rule="dds-never-delete"),
-                        headers={"Allow": "GET"})
+                        headers={"Allow": allowed_methods(request)})
 
     return documents

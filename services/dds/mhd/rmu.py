@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.clock import Clock
 from nsp_sandbox.fhir_http import FhirJSONResponse, read_fhir_json
 from nsp_sandbox.outcome import FhirError, Issue
@@ -105,9 +106,12 @@ def update_status(registry: Registry, clock: Clock, entry_id: str, received: dic
 
 def router(deps: Deps) -> APIRouter:
     """``PUT /fhir/DocumentReference/{id}``: a source's status-only update of its own entry."""
-    fhir = APIRouter(prefix="/fhir")
+    fhir = APIRouter(prefix="/fhir", responses=oa.errors(401, 403, 503))
 
-    @fhir.put("/DocumentReference/{entry_id}")
+    @fhir.put("/DocumentReference/{entry_id}", response_class=FhirJSONResponse, responses={
+        **oa.answer("The updated DocumentReference", {oa.FHIR_JSON: oa.fhir_resource("DocumentReference")}),
+        **oa.errors(404, 409, 412, 413, 415, 422)},
+        openapi_extra=oa.fhir_body("DocumentReference", xml=False, description="Status-only update (ITI-92)"))
     async def update_document_reference(entry_id: str, request: Request) -> Response:
         principal = await deps.guard.provider(request)
         body, _ = await read_fhir_json(request, deps.max_body_bytes)

@@ -26,6 +26,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from lxml import etree
 
+from nsp_sandbox import openapi_description
 from nsp_sandbox.dgws import responses as dgws_responses
 from nsp_sandbox.dgws.faults import DgwsFault
 from nsp_sandbox.dgws.medcom_header import (
@@ -101,7 +102,8 @@ def soap_router(deps: Deps, path: str, handlers: Mapping[str, Handler], *, summa
     and WS-Addressing RelatesTo — or a DGWS fault (HTTP 500), or a SOAP fault for a body it cannot read."""
     router = APIRouter()
 
-    @router.post(path, summary=summary, response_class=Response)
+    @router.post(path, summary=summary, response_class=Response, responses=openapi_description.soap_answers(mtom=True),
+                 openapi_extra=openapi_description.soap_body("A SOAP request with a DGWS ID card (and HSUID header)"))
     async def endpoint(request: Request) -> Response:
         return await serve(deps, request, handlers, hsuid)
 

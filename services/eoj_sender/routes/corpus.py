@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.outcome import FhirError, Issue
 from services.eoj_sender import corpus_run
@@ -28,7 +29,7 @@ def router(context: SandboxContext, outbox: Outbox) -> APIRouter:
     def corpus() -> list[dict[str, Any]]:
         return corpus_run.catalogue(context.packages)
 
-    @faces.post("/corpus/run")
+    @faces.post("/corpus/run", responses=oa.errors(422))
     async def run_corpus(receiver: str, case: str | None = None, format: str = "json") -> list[dict[str, Any]]:
         """Send the replay corpus (or ``case``: one case's name, or ``examples``, ``protocol``, ``testscripts``
         or ``faults``, optionally ending in ``:xml`` / ``:json``) to ``receiver``, in ``format`` (``json``,

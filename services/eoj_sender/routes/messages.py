@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 
 from nsp_sandbox import ehmi
 from nsp_sandbox import fhir_shape as shape
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_format import read_fhir
 from nsp_sandbox.message_size import read_limit
@@ -36,7 +37,8 @@ def router(context: SandboxContext, outbox: Outbox) -> APIRouter:
     messages = APIRouter()
     max_bytes = context.settings.max_body_bytes
 
-    @messages.post("/messages", status_code=201)
+    @messages.post("/messages", status_code=201, responses=oa.errors(401, 403, 404, 413, 415, 422, 503),
+                   openapi_extra=oa.fhir_body("Bundle", description="A ready-made HCO message"))
     async def send_ready(request: Request, receiver: str | None = None, version: str | None = None,
                          ) -> dict[str, Any]:
         bundle, fhir_format = await read_fhir(request, read_limit(context.settings.hco_max_message_bytes),
@@ -46,7 +48,8 @@ def router(context: SandboxContext, outbox: Outbox) -> APIRouter:
         except READ_ERRORS as exc:
             raise unreadable(exc, "an HCO message") from None
 
-    @messages.post("/ehmi")
+    @messages.post("/ehmi", status_code=202, response_class=JSONResponse, responses=oa.errors(413, 415, 422),
+                   openapi_extra=oa.message_body("A MedCom Acknowledgement, bare or in an SBDH envelope"))
     async def acknowledgement(request: Request) -> JSONResponse:
         try:
             incoming = await ehmi.receive_message(request, max_bytes, context.validator.structures)

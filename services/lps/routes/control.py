@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.database import Database
 from nsp_sandbox.fhir_http import read_json_object
 from nsp_sandbox.outcome import FhirError, Issue
@@ -47,7 +48,8 @@ def router(database: Database, switches: Switches, inbox: Inbox) -> APIRouter:
     def get_switches() -> dict[str, Any]:
         return switches.get()
 
-    @faces.put("/switches")
+    @faces.put("/switches", responses=oa.errors(413, 422), openapi_extra=oa.json_body(
+        {"type": "object"}, "The switches to set (GET /lps/switches names them)"))
     async def put_switches(request: Request) -> dict[str, Any]:
         return switches.set(await read_json_object(request, MAX_SETTING))
 
@@ -60,7 +62,8 @@ def router(database: Database, switches: Switches, inbox: Inbox) -> APIRouter:
     def practices() -> list[dict[str, str]]:
         return inbox.practices()
 
-    @faces.put("/return-addresses")
+    @faces.put("/return-addresses", responses=oa.errors(413, 422), openapi_extra=oa.json_body(
+        {"type": "object"}, "A practice's return address"))
     async def return_address(request: Request) -> dict[str, Any]:
         return save_return_address(database, await read_json_object(request, MAX_SETTING))
 

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from nsp_sandbox import fhir_shape as shape
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.database import Database
 from nsp_sandbox.delivery_status import delivery_status, report
@@ -129,7 +130,8 @@ def router(context: SandboxContext, inbox: Inbox) -> APIRouter:
     def own_sors() -> set[str]:
         return {p["sor"] for p in inbox.practices()}
 
-    @faces.post("/ehmi")
+    @faces.post("/ehmi", status_code=202, response_class=JSONResponse, responses=oa.errors(413, 415, 422),
+                openapi_extra=oa.message_body("An HCO message, bare or in an SBDH envelope"))
     async def ehmi(request: Request) -> JSONResponse:
         try:
             incoming = await receive_message(request, read_limit(context.settings.hco_max_message_bytes),
@@ -157,11 +159,11 @@ def router(context: SandboxContext, inbox: Inbox) -> APIRouter:
                                        rule=f"ehmi-{received.verdict}", source="MedCom governance 043"))
         return JSONResponse({**received.to_json(), **({"receipt": receipt} if receipt else {})}, status_code=202)
 
-    @faces.get("/inbox")
+    @faces.get("/inbox", responses=oa.errors(401, 403, 503))
     def gp_view(cpr: str, request: Request) -> list[dict[str, Any]]:
         return gp_inbox(context.database, cpr, caller_practice(request), own_sors())
 
-    @faces.get("/received")
+    @faces.get("/received", responses=oa.errors(401, 403, 503))
     def received(request: Request, header_id: str | None = None, message: bool = False) -> list[dict[str, Any]]:
         return received_rows(context.database, header_id, caller_practice(request), own_sors(), message)
 

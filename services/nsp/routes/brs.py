@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.fhir_http import read_json_object
 from nsp_sandbox.outcome import FhirError, Issue
 from services.nsp.bodies import RelationBody, parse
@@ -19,10 +20,11 @@ from services.nsp.routes.platform import MAX_BODY, Platform
 
 
 def router(nsp: Platform) -> APIRouter:
-    faces = APIRouter()
+    faces = APIRouter(responses=oa.errors(401, 403))
     relations, clock = nsp.relations, nsp.clock
 
-    @faces.post("/brs/relations", status_code=201)
+    @faces.post("/brs/relations", status_code=201, responses=oa.errors(404, 413, 422),
+                openapi_extra=oa.json_body(oa.model_schema(RelationBody), "The treatment relation"))
     async def add_relation(request: Request) -> dict[str, Any]:
         who = nsp.caller(request)
         system = nsp.world.systems.get(who.persona) if who.is_system else None

@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.fhir_http import read_json_object
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.tokens import Principal
@@ -37,10 +38,11 @@ def _for_professional(nsp: Platform, who: Principal, body: BlockBody) -> tuple[s
 
 
 def router(nsp: Platform, consent: Consent) -> APIRouter:
-    faces = APIRouter()
+    faces = APIRouter(responses=oa.errors(401, 403))
     clock = nsp.clock
 
-    @faces.post("/consent/blocks", status_code=201)
+    @faces.post("/consent/blocks", status_code=201, responses=oa.errors(404, 413, 422),
+                openapi_extra=oa.json_body(oa.model_schema(BlockBody), "The block (Min Spærring)"))
     async def add_block(request: Request) -> dict[str, Any]:
         who = nsp.caller(request)
         body = parse(BlockBody, await read_json_object(request, MAX_BODY))
@@ -61,7 +63,8 @@ def router(nsp: Platform, consent: Consent) -> APIRouter:
             return consent.blocks([cpr], clock.now())
         return consent.blocks([represented(who, cpr)], clock.now())
 
-    @faces.post("/consent/blocks/{block_id}/revoke")
+    @faces.post("/consent/blocks/{block_id}/revoke", responses=oa.errors(404, 409, 413, 422),
+                openapi_extra=oa.body({"application/json": oa.model_schema(NoBody)}, required=False))
     async def revoke_block(block_id: str, request: Request) -> dict[str, Any]:
         who = nsp.caller(request)
         parse(NoBody, await read_json_object(request, MAX_BODY))

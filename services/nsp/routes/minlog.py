@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.fhir_http import read_json_object
 from nsp_sandbox.outcome import FhirError, Issue
 from services.nsp.bodies import MinLogBody, parse
@@ -18,7 +19,7 @@ from services.nsp.routes.platform import MAX_BODY, Platform, represented
 
 
 def router(nsp: Platform, minlog: MinLog) -> APIRouter:
-    faces = APIRouter()
+    faces = APIRouter(responses=oa.errors(401, 403))
     clock = nsp.clock
 
     @faces.get("/minlog")
@@ -26,7 +27,8 @@ def router(nsp: Platform, minlog: MinLog) -> APIRouter:
         who = nsp.caller(request)
         return minlog.entries([represented(who, cpr)], clock.now(), who.pseudonymised_cvrs)
 
-    @faces.post("/minlog/entries", status_code=201)
+    @faces.post("/minlog/entries", status_code=201, responses=oa.errors(413, 422),
+                openapi_extra=oa.json_body(oa.model_schema(MinLogBody), "The Min Log entry"))
     async def write_minlog(request: Request) -> dict[str, Any]:
         who = nsp.caller(request)
         if not who.is_system:

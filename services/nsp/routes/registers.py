@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.cpr import birth_date, gender
 from nsp_sandbox.outcome import FhirError, Issue
 from services.nsp.personas import citizen_details
@@ -26,7 +27,7 @@ def router(nsp: Platform) -> APIRouter:
     faces = APIRouter()
     world = nsp.world
 
-    @faces.get("/organisations/{sor}")
+    @faces.get("/organisations/{sor}", responses=oa.errors(404))
     def organisation(sor: str) -> dict[str, Any]:
         found = world.organisations.get(sor)
         if found is None:
@@ -37,7 +38,7 @@ def router(nsp: Platform) -> APIRouter:
                 "ydernummer": found.ydernummer,
                 "ancestors": world.ancestors(sor), "sub_units": world.sub_units(sor)[1:]}
 
-    @faces.get("/persons/{cpr}")
+    @faces.get("/persons/{cpr}", responses=oa.errors(401, 403, 404))
     def person(cpr: str, request: Request) -> dict[str, Any]:
         who = nsp.caller(request)
         if not (who.is_system or who.is_professional or cpr in who.citizens_represented()):

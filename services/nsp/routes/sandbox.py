@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from nsp_sandbox import openapi_description
 from nsp_sandbox.actor_reset import operator_only, reset_router
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import read_json_object
@@ -28,7 +29,8 @@ LOADED_BY = "sandbox world file"
 
 
 def router(context: SandboxContext, live: LiveWorld, consent: Consent) -> APIRouter:
-    api = APIRouter(tags=["Sandbox"], dependencies=[Depends(operator_only(context.settings, "NSP's operator face"))])
+    api = APIRouter(tags=["Sandbox"], dependencies=[Depends(operator_only(context.settings, "NSP's operator face"))],
+                    responses=openapi_description.operator_errors())
 
     @api.post("/sandbox/world", summary="Load a world file (operator only; POST /sandbox/world)")
     async def load_world(request: Request) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from nsp_sandbox import faults
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.fhir_http import read_json_object
 from nsp_sandbox.outcome import FhirError, Issue
 from services.nsp import sts
@@ -28,7 +29,8 @@ def router(nsp: Platform) -> APIRouter:
     def list_personas(kind: str | None = None) -> list[dict[str, Any]]:
         return [p.to_json(nsp.world) for p in nsp.personas() if kind in (None, p.kind)]
 
-    @faces.post("/sts/token")
+    @faces.post("/sts/token", response_class=JSONResponse, responses=oa.errors(403, 404, 413, 422),
+                openapi_extra=oa.json_body(oa.model_schema(TokenBody), "Whose token, for which actors"))
     async def token(request: Request) -> JSONResponse:
         raw = await read_json_object(request, MAX_BODY)
         if not isinstance(raw.get("persona"), str):

@@ -16,7 +16,7 @@ def router(retrieval: Retrieval, callers: Callers) -> APIRouter:
 
     @api.get("/ondemand/{key}", tags=["On-demand source (DDS)"], responses={
         200: {"description": "the freshly generated document Bundle", "content": {"application/fhir+json": {}}},
-        403: OUTCOME, 404: OUTCOME, 410: OUTCOME},
+        401: OUTCOME, 403: OUTCOME, 404: OUTCOME, 410: OUTCOME},
         summary="DDS retrieves an on-demand document (ITI-68 behind DDS)")
     async def ondemand(key: str, request: Request) -> Response:
         await callers.platform(request)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.cpr import is_cpr
 from services.sundhed_view.site import Pages, read_form
 
@@ -18,7 +19,7 @@ def router(pages: Pages) -> APIRouter:
         session = await pages.session(request)
         return pages.render(request, "home.html", session, names=await pages.names())
 
-    @web.post("/handler-for")
+    @web.post("/handler-for", response_class=HTMLResponse, openapi_extra=oa.form_body("cpr", "csrf"))
     async def act_for(request: Request) -> Response:
         session = await pages.session(request)
         form = await read_form(request)
@@ -28,7 +29,7 @@ def router(pages: Pages) -> APIRouter:
             session.acting = cpr
         return pages.redirect(request, f"/borger/{cpr}" if cpr in session.represented else "/hjem", session)
 
-    @web.get("/opslag")
+    @web.get("/opslag", response_class=HTMLResponse)
     async def look_up(request: Request, cpr: str = "") -> Response:
         session = await pages.session(request)
         cpr = cpr.replace("-", "").strip()

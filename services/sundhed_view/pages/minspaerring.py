@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from nsp_sandbox import openapi_description as oa
 from services.sundhed_view.dds import Refused
 from services.sundhed_view.session import Session
 from services.sundhed_view.site import Pages, citizen_only, read_form
@@ -52,6 +53,9 @@ def block_request(session: Session, form: dict[str, str]) -> dict[str, Any]:
     return body
 
 
+MINSPAERRING_FORM = oa.form_body("csrf", "kind", "who_type", "professional", "what_type", "organisation",
+                                 "organisation_sor", "include_sub_units")
+
 def router(pages: Pages) -> APIRouter:
     web = APIRouter()
 
@@ -62,7 +66,7 @@ def router(pages: Pages) -> APIRouter:
             return pages.redirect(request, "/hjem")
         return await blocks_page(pages, request, session)
 
-    @web.post("/minspaerring")
+    @web.post("/minspaerring", response_class=HTMLResponse, openapi_extra=MINSPAERRING_FORM)
     async def add_block(request: Request) -> Response:
         session = await pages.session(request)
         citizen_only(session)
@@ -78,7 +82,7 @@ def router(pages: Pages) -> APIRouter:
             return await pages.refused(request, session, str(body["cpr"]), refused)
         return pages.redirect(request, "/minspaerring?oprettet=1")
 
-    @web.post("/minspaerring/{block_id}/tilbagekald")
+    @web.post("/minspaerring/{block_id}/tilbagekald", response_class=HTMLResponse, openapi_extra=oa.form_body("csrf"))
     async def revoke_block(block_id: str, request: Request) -> Response:
         session = await pages.session(request)
         citizen_only(session)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from nsp_sandbox import openapi_description as oa
 from services.sundhed_view.dds import Refused
 from services.sundhed_view.site import Pages, read_form, valid_cpr
 
@@ -27,7 +28,7 @@ def router(pages: Pages) -> APIRouter:
         return pages.render(request, "overview.html", session, cpr=cpr, overview=overview,
                             citizen=(await pages.names()).get(cpr), section="oversigt")
 
-    @web.post("/borger/{cpr}/vaerdispring")
+    @web.post("/borger/{cpr}/vaerdispring", response_class=HTMLResponse, openapi_extra=oa.form_body("reason", "csrf"))
     async def consent_override(cpr: str, request: Request) -> Response:
         session = await pages.session(request)
         valid_cpr(cpr)
@@ -44,7 +45,7 @@ def router(pages: Pages) -> APIRouter:
         session.overrides[cpr] = reason
         return pages.redirect(request, f"/borger/{cpr}", session)
 
-    @web.post("/borger/{cpr}/vaerdispring/afslut")
+    @web.post("/borger/{cpr}/vaerdispring/afslut", response_class=HTMLResponse, openapi_extra=oa.form_body("csrf"))
     async def end_override(cpr: str, request: Request) -> Response:
         session = await pages.session(request)
         form = await read_form(request)

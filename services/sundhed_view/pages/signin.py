@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from nsp_sandbox import openapi_description as oa
 from services.sundhed_view.dds import Refused
 from services.sundhed_view.session import COOKIE, PROFESSIONAL_KINDS, Session
 from services.sundhed_view.site import FormRefused, Pages, read_form
@@ -35,7 +36,7 @@ def router(pages: Pages) -> APIRouter:
             return pages.redirect(request, "/hjem")
         return await login_page(pages, request)
 
-    @web.post("/login")
+    @web.post("/login", response_class=HTMLResponse, openapi_extra=oa.form_body("persona", "csrf"))
     async def login(request: Request) -> Response:
         form = await read_form(request)
         form_cookie = request.cookies.get(COOKIE)
@@ -57,7 +58,7 @@ def router(pages: Pages) -> APIRouter:
         cookie = pages.sessions.start(form_cookie, session)
         return pages.set_cookie(request, pages.redirect(request, "/hjem"), cookie)
 
-    @web.post("/logout")
+    @web.post("/logout", response_class=HTMLResponse, openapi_extra=oa.form_body("csrf"))
     async def logout(request: Request) -> Response:
         session = pages.current(request)
         if session is not None:
