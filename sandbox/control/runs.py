@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import read_json_object
 from nsp_sandbox.outcome import FhirError, Issue
@@ -54,7 +55,11 @@ def router(context: SandboxContext, operator: Callable[[Request], None]) -> APIR
     def list_suites() -> list[dict[str, Any]]:
         return [suite_json(s) for s in suites.all_suites()]
 
-    @api.post("/runs", status_code=201)
+    @api.post("/runs", status_code=201, responses=oa.errors(413, 422), openapi_extra=oa.json_body({
+        "type": "object", "required": ["suite", "target"], "additionalProperties": False,
+        "properties": {"suite": {"type": "string"}, "target": {"type": "string"},
+                       "options": {"type": "object"}, "cases": {"type": "array", "items": {"type": "string"}}}},
+        "the suite, the target (the vendor's URL or identity), its options and, to run only those, case names"))
     async def start_run(request: Request) -> JSONResponse:
         asked = read_request(await read_json_object(request, 256 * 1024))
         run_id = await runner.start(context, store, asked.suite, asked.target, asked.options, asked.cases)
@@ -65,7 +70,7 @@ def router(context: SandboxContext, operator: Callable[[Request], None]) -> APIR
     async def list_runs() -> list[dict[str, Any]]:
         return [summary_json(r) for r in await run_in_threadpool(store.recent)]
 
-    @api.get("/runs/{run_id}")
+    @api.get("/runs/{run_id}", responses=oa.errors(404))
     async def get_run(run_id: str, evidence: bool = True) -> dict[str, Any]:
         """The run; ``?evidence=false`` leaves the cases' evidence out (``evidence_count`` says how much there
         is), for following a run closely without its bodies."""
@@ -74,11 +79,12 @@ def router(context: SandboxContext, operator: Callable[[Request], None]) -> APIR
             run["cases"] = [{**c, "evidence": [], "evidence_count": len(c["evidence"])} for c in run["cases"]]
         return run
 
-    @api.get("/runs/{run_id}/report.html", response_class=HTMLResponse)
+    @api.get("/runs/{run_id}/report.html", response_class=HTMLResponse, responses=oa.errors(404))
     async def get_report(run_id: str) -> HTMLResponse:
         return HTMLResponse(report_html(await found(run_id)), headers={"Content-Security-Policy": REPORT_POLICY})
 
-    @api.get("/runs/{run_id}/junit.xml")
+    @api.get("/runs/{run_id}/junit.xml", responses={
+        **oa.answer("JUnit XML", {"application/xml": {"type": "string"}}), **oa.errors(404)})
     async def get_junit(run_id: str) -> Response:
         return Response(junit_xml(await found(run_id)), media_type="application/xml",
                         headers={"Content-Disposition": f'inline; filename="{run_id}-junit.xml"'})

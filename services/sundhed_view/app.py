@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.actor_reset import reset_router
@@ -32,10 +33,16 @@ PAGE = {"text/html": {"type": "string"}}
 PAGE_ANSWERS: dict[int | str, dict[str, Any]] = {
     303: {"description": "See Other: signed out, or the form is done"},
     **{status: oa.answer(phrase, PAGE)[200] for status, phrase in (
-        (403, "Forbidden: another site's form, or not this visitor's"), (404, "Not Found"),
+        (403, "Forbidden: another site's form, or not this visitor's"),
         (502, "Bad Gateway: NSP or DDS failed"))},
+    404: oa.answer("Not Found (a page, or an OperationOutcome for a URL with a line break, which no route takes)",
+                   {**PAGE, oa.FHIR_JSON: oa.OUTCOME_REF})[200],
     400: oa.answer("Bad Request (a page, or an OperationOutcome for a URL with control characters)",
                    {**PAGE, oa.FHIR_JSON: oa.OUTCOME_REF})[200]}
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(str(request.scope.get("root_path", "")).rstrip("/") + "/api/")
 
 
 def create_app(context: SandboxContext) -> FastAPI:
@@ -65,11 +72,21 @@ def create_app(context: SandboxContext) -> FastAPI:
     async def _not_found(request: Request, _exc: PageNotFound) -> Response:
         return site.render(request, "not_found.html", site.current(request), status=404)
 
+    fhir_http_error = app.exception_handlers[StarletteHTTPException]
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _no_such_path(request: Request, exc: StarletteHTTPException) -> Response:
+        """A path the site does not have is a page saying so, as any other missing page; the JSON API
+        (``/api/…``) answers an OperationOutcome as before."""
+        if exc.status_code == 404 and not _is_api(request):
+            return site.render(request, "not_found.html", site.current(request), status=404)
+        return await fhir_http_error(request, exc)  # type: ignore[no-any-return]
+
     @app.exception_handler(Refused)
     async def _refused(request: Request, exc: Refused) -> Response:
         """NSP or DDS failed outside a page's own handling (e.g. the persona list): say so, never a 500."""
         status = exc.status if 400 <= exc.status < 500 else 502
-        if request.url.path.startswith(str(request.scope.get("root_path", "")).rstrip("/") + "/api/"):
+        if _is_api(request):
             return api.refused_response(exc)
         return site.render(request, "refused.html", None, status=status, cpr="", refused=exc, citizen=None)
 

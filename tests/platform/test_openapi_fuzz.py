@@ -40,7 +40,7 @@ def _assert_clean(app: FastAPI, examples: int) -> None:
           f"kinds {dict(report.kinds)}, statuses {dict(sorted(report.statuses.items()))}")
     assert set(report.kinds) == set(KINDS)
     assert len(report.requests) >= 100  # every face: the merged description lists them all
-    assert report.findings == {}
+    assert report.findings == {}, "\n".join(f"{k}: {v}" for k, v in report.findings.items())
 
 
 def test_every_face_answers_as_described(sandbox: FastAPI) -> None:

@@ -190,7 +190,8 @@ def test_ended_sessions_are_purged_and_no_token_is_kept_after_sign_out(client: T
 
 def test_a_link_to_a_page_that_is_not_there_signs_no_one_out(client: TestClient) -> None:
     sign_in(client, f"citizen-{CITIZEN}")
-    for path in ("/view/borger/not-a-cpr", "/view/borger/12345/provesvar"):
+    for path in ("/view/borger/not-a-cpr", "/view/borger/12345/provesvar", "/view/no-such-page",
+                 f"/view/borger/{CITIZEN}/no/such/page"):
         response = client.get(path, follow_redirects=False)
         assert response.status_code == 404 and "Siden findes ikke" in response.text, path
         assert "set-cookie" not in response.headers

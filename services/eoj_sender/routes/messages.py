@@ -64,7 +64,7 @@ def router(context: SandboxContext, outbox: Outbox) -> APIRouter:
         receipt = await outbox.receipts.answer(envelope, shape.text(shape.obj(header.get("source")).get("endpoint")))
         return JSONResponse({**answer, **({"receipt": receipt} if receipt else {})}, status_code=202)
 
-    @messages.get("/acks")
+    @messages.get("/acks", responses=oa.errors(401, 403, 503))
     def acknowledgements(message: str | None = None, since: str | None = None) -> list[dict[str, Any]]:
         return outbox.acknowledgements(message, _instant(since) if since is not None else None)
 
