@@ -8,6 +8,8 @@ from sandbox.runs.suite import Suite
 
 # One module per suite, each with a module-level ``SUITE``; listed in the order GET /sandbox/suites shows them.
 MODULES: tuple[str, ...] = (
+    "document_source",
+    "document_consumer",
 )
 
 
