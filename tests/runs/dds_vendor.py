@@ -88,3 +88,38 @@ def refused(bundles: Bundles) -> bytes:
     return json.dumps(message).encode()
 
 
+
+
+class ConsumerVendor:
+    """A document consumer acting as ``persona`` (a professional) answering the ``document-consumer`` suite.
+    ``faults``: ``patient-form`` (``patient=Patient/<cpr>``), ``no-status`` (no status parameter),
+    ``no-reason`` (værdispring without its header), ``no-retrieve`` (lists but opens nothing)."""
+
+    def __init__(self, client: TestClient, persona: str, faults: frozenset[str] = frozenset()):
+        self.client, self.faults = client, faults
+        self.headers = auth(client, persona)
+        self.listed: dict[str, list[str]] = {}
+
+    def find(self, cpr: str, **headers: str) -> None:
+        params = {"patient": f"Patient/{cpr}"} if "patient-form" in self.faults else {
+            "patient.identifier": f"urn:oid:1.2.208.176.1.2|{cpr}"}
+        if "no-status" not in self.faults:
+            params["status"] = "current"
+        response = self.client.get("/dds/fhir/DocumentReference", params=params, headers={**self.headers, **headers})
+        if response.status_code == 200:
+            self.listed[cpr] = [e["resource"]["content"][0]["attachment"]["url"] for e in response.json()["entry"]
+                                if e["search"]["mode"] == "match"]
+
+    def __call__(self, case: str, text: str) -> None:
+        cprs = CPRS.findall(text)
+        if case in ("query-patient-identifier", "filtered-with-warning"):
+            self.find(cprs[0])
+        elif case == "retrieve-listed" and "no-retrieve" not in self.faults:
+            for url in self.listed.get(cprs[0], []):
+                assert self.client.get(url, headers=self.headers).status_code == 200
+        elif case == "blocked-citizen-silent":
+            self.find(cprs[0])
+            self.find(cprs[1])
+        elif case == "consent-override-reason":
+            self.find(cprs[0], **({} if "no-reason" in self.faults else {
+                "X-Consent-Override": "Akut%20indl%C3%A6ggelse", "X-Consent-Override-Criticality": "h%C3%B8j"}))

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dds_vendor import SourceVendor, run
+from dds_vendor import ConsumerVendor, SourceVendor, run
 from fastapi.testclient import TestClient
 
 from nsp_sandbox.config import Strictness
 from nsp_sandbox.context import SandboxContext
+from sandbox.runs.suites.document_consumer import SUITE as CONSUMER_SUITE
 from sandbox.runs.suites.document_source import SUITE as SOURCE_SUITE
 from sandbox.runs.suites.source_metadata import check_codes, check_document_and_author, check_identifiers
 
@@ -140,3 +141,50 @@ def test_the_metadata_checks_name_the_element_the_value_and_what_is_wanted(examp
         "DocumentReference/e1.content[0].attachment has size but not hash: a stable document has both, an on-demand "
         "one neither", "DocumentReference/e1.author[0] cannot be resolved in the DocumentReference",
         "DocumentReference/e1.author names no author institution by SOR code (urn:oid:1.2.208.176.1.1)"]
+
+
+CONSUMER = "doctor-auh-acute"  # no treatment relations of its own: the run gives it those it needs
+
+
+def test_a_consumer_that_does_what_it_is_told_passes(context: SandboxContext, client: TestClient) -> None:
+    results = run(context, CONSUMER_SUITE, CONSUMER, FAST, ConsumerVendor(client, CONSUMER))
+    assert {n: (r.status, r.message) for n, r in results.items() if r.status != "passed"} == {}
+    assert results["consent-override-reason"].notes == ["Reason 'Akut indlæggelse', criticality 'høj'"]
+    assert results["blocked-citizen-silent"].notes[0].startswith("Next request after the empty answer: ITI-67")
+    assert "dds-consent-filtered" in results["filtered-with-warning"].notes[0]
+
+
+def test_a_consumer_with_the_wrong_patient_form_and_no_reason_fails_those_cases(context: SandboxContext,
+                                                                                 client: TestClient) -> None:
+    vendor = ConsumerVendor(client, CONSUMER, frozenset({"patient-form", "no-reason"}))
+    results = run(context, CONSUMER_SUITE, CONSUMER, FAST, vendor)
+    form = results["query-patient-identifier"]
+    assert form.status == "failed" and form.message == (
+        "The look-up named the patient as patient=Patient/0108629996; DDS wants "
+        "patient.identifier=urn:oid:1.2.208.176.1.2|0108629996 (the CPR number with its system, docs/dds.md ITI-67)")
+    reason = results["consent-override-reason"]
+    assert reason.status == "failed"
+    assert reason.message.startswith("The look-up of CPR 1207899997 (ITI-67 GET /fhir/DocumentReference?patient=")
+    assert "carried no X-Consent-Override header" in reason.message
+    assert results["query-status-current"].status == "passed"
+    logged = results["min-log-written"]
+    assert logged.status == "passed"  # no værdispring sent: nothing to find on the blocked citizen's log
+
+
+def test_a_consumer_without_status_or_retrieval_fails_those_cases(context: SandboxContext, client: TestClient) -> None:
+    results = run(context, CONSUMER_SUITE, CONSUMER, FAST, ConsumerVendor(client, CONSUMER, frozenset({"no-status"})))
+    status = results["query-status-current"]
+    assert status.status == "failed" and "had no status parameter; ask for status=current" in status.message
+    assert results["query-patient-identifier"].status == "passed"
+    vendor = ConsumerVendor(client, CONSUMER, frozenset({"no-retrieve"}))
+    results = run(context, CONSUMER_SUITE, CONSUMER, FAST, vendor)
+    retrieval = results["retrieve-listed"]
+    assert retrieval.status == "failed" and retrieval.message.startswith("Not retrieved (ITI-68): DocumentReference/")
+    assert "of the 4 document(s) listed for CPR 0108629996" in retrieval.message  # both runs' documents
+    logged = results["min-log-written"]
+    assert logged.status == "failed" and "has no 'ITI-68 Retrieve Document' entry by AU5R1" in logged.message
+
+
+def test_a_consumer_target_must_be_a_professional(context: SandboxContext, client: TestClient) -> None:
+    results = run(context, CONSUMER_SUITE, "system-eoj-aarhus", FAST, lambda case, text: None)
+    assert "The target 'system-eoj-aarhus' is a system" in results["query-patient-identifier"].message
