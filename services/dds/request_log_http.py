@@ -36,6 +36,7 @@ SOAP_PATHS = {"/ddsregistry": "ITI-18", "/ddsregistry/metadataupdate": "ITI-57",
               "/drs/proxy": "ITI-41"}
 DROS_ACTIONS = {"ProvideAndRegisterDocumentSet-b": "ITI-41", "UpdateDocumentSet": "ITI-57",
                 "RegisterOnDemandDocumentEntry": "ITI-61"}
+RULE_IN_CONTEXT = re.compile(r"\[([A-Za-z0-9_.-]+)\]\s*$")
 _SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
@@ -115,7 +116,9 @@ def read_xml_answer(content: bytes, facts: Facts) -> None:
         break
     for error in root.iter("{*}RegistryError"):
         severity = str(error.get("severity", "")).rpartition(":")[2].lower() or "error"
-        facts.issues.append({"severity": severity, "code": None, "rule": None, "ihe_code": error.get("errorCode"),
+        rule = RULE_IN_CONTEXT.search(str(error.get("codeContext") or ""))  # DDS ends its codeContext "[rule]"
+        facts.issues.append({"severity": severity, "code": None, "rule": rule.group(1) if rule else None,
+                             "ihe_code": error.get("errorCode"),
                              "expression": [error.get("location")] if error.get("location") else [],
                              "diagnostics": str(error.get("codeContext") or "")[:2000]})
 
