@@ -135,7 +135,7 @@ class RequestLogMiddleware:
         path = scope.get("path", "")
         root = scope.get("root_path", "")
         local = path[len(root):] if root and path.startswith(root + "/") else path
-        if scope["type"] != "http" or local in NOT_KEPT or not local:
+        if scope["type"] != "http" or local in NOT_KEPT or not local or not self.context.settings.dds_request_log:
             await self.app(scope, receive, send)
             return
         at = self.context.clock.now()
@@ -218,6 +218,9 @@ def router(context: SandboxContext, log: RequestLog) -> APIRouter:
 
     @api.get("/requests", summary="The requests DDS received and what it answered (operator only)")
     async def requests(request: Request) -> dict[str, Any]:
+        if not context.settings.dds_request_log:
+            raise FhirError(409, Issue("error", "not-supported", "DDS keeps no request log in this sandbox "
+                                       "(NSP_SANDBOX_DDS_REQUEST_LOG=false)", rule="dds-request-log-on", source=SOURCE))
         unknown = sorted(set(request.query_params) - KNOWN_PARAMETERS)
         if unknown:
             raise FhirError(400, [Issue("error", "not-supported", f"Unknown parameter {name!r}; the request log "

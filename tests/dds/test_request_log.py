@@ -69,3 +69,14 @@ def test_only_the_operator_reads_it_and_unknown_parameters_are_refused(client: T
     assert unknown.status_code == 400 and unknown.json()["issue"][0]["expression"] == ["colour"]
     assert client.get("/dds/requests", params={"_count": "x"}).status_code == 400
     assert log(client, _count=0)["requests"] == []
+
+
+def test_switched_off_nothing_is_kept_and_the_face_says_why(client: TestClient, context: Any, mhd: Mhd) -> None:
+    mark = log(client, _count=0)["last"]
+    context.settings = context.settings.model_copy(update={"dds_request_log": False})
+    mhd.provide_hco(GRETHE)
+    refused = client.get("/dds/requests")
+    assert refused.status_code == 409
+    assert "NSP_SANDBOX_DDS_REQUEST_LOG=false" in refused.json()["issue"][0]["diagnostics"]
+    context.settings = context.settings.model_copy(update={"dds_request_log": True})
+    assert log(client, after=mark)["requests"] == []
