@@ -80,3 +80,14 @@ def test_switched_off_nothing_is_kept_and_the_face_says_why(client: TestClient, 
     assert "NSP_SANDBOX_DDS_REQUEST_LOG=false" in refused.json()["issue"][0]["diagnostics"]
     context.settings = context.settings.model_copy(update={"dds_request_log": True})
     assert log(client, after=mark)["requests"] == []
+
+
+def test_with_an_operator_token_only_that_token_reads_it(context: Any) -> None:
+    from sandbox.app import create_sandbox_app
+
+    context.settings = context.settings.model_copy(update={"admin_token": "s3cret"})
+    with TestClient(create_sandbox_app(context, warm_packages=False), client=("127.0.0.1", 50000)) as local:
+        persona = local.post("/nsp/sts/token", json={"persona": "gp-skodstrup"}).json()["access_token"]
+        assert local.get("/dds/requests").status_code == 401
+        assert local.get("/dds/requests", headers={"Authorization": f"Bearer {persona}"}).status_code == 401
+        assert local.get("/dds/requests", headers={"Authorization": "Bearer s3cret"}).status_code == 200
