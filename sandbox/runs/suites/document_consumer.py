@@ -10,6 +10,7 @@ See ``docs/runs.md`` ("Suite: document-consumer").
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -65,7 +66,7 @@ async def setup(ctx: CaseContext) -> None:
     ctx.shared["blocked_place"] = blocked_place
 
 
-def _find_for(cpr: str, *, override: bool | None = None):  # type: ignore[no-untyped-def]
+def _find_for(cpr: str, *, override: bool | None = None) -> Callable[[list[w.Record]], w.Record | None]:
     """A probe for the first ITI-67 about ``cpr`` (with or without værdispring when ``override`` says)."""
     def wanted(records: list[w.Record]) -> w.Record | None:
         return next((r for r in records if r["transaction"] == "ITI-67" and cpr in r["patients"]

@@ -11,6 +11,7 @@ instruction; it reads what was registered over DDS's MHD face with a system toke
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from sandbox.runs.suite import Case, CaseContext, Suite
 from sandbox.runs.suites import dds_watch as w
@@ -22,6 +23,7 @@ DOOR_TEXT = {"mhd": "over MHD: ITI-65 Provide Document Bundle to POST /dds/fhir"
              "xds": "over XDS.b: ITI-41 Provide and Register Document Set-b to /dds/drs/proxy",
              "either": "over MHD (ITI-65, POST /dds/fhir) or XDS.b (ITI-41, /dds/drs/proxy)"}
 REFUSED_CONSENT_RULE = "dk-xds-hco-refused-consent"
+Probe = Callable[[list[w.Record]], w.Record | None]
 DANISH_RULES = "dk-xds-"  # the Danish metadata rules' prefix: their warnings are findings (not "binding not checked")
 
 
@@ -39,7 +41,8 @@ def _reader(ctx: CaseContext) -> str:
     return str(ctx.options.get("reader_system", "system-dds"))
 
 
-def _submission_for(ctx: CaseContext, cpr: str, transactions: tuple[str, ...] = SUBMISSIONS["either"]):  # type: ignore[no-untyped-def]
+def _submission_for(cpr: str, transactions: tuple[str, ...] = SUBMISSIONS["either"]) -> Probe:
+    """A probe for the first submission (ITI-65, ITI-41, ITI-61) about ``cpr``."""
     def wanted(records: list[w.Record]) -> w.Record | None:
         return next((r for r in records if r["transaction"] in transactions and cpr in r["patients"]), None)
     return wanted
@@ -62,7 +65,7 @@ async def provide_accepted(ctx: CaseContext) -> None:
     after = await w.mark(ctx)
     ctx.instruct(f"Share one new document about the test citizen CPR {cpr} from your system ({ctx.target}) "
                  f"{DOOR_TEXT[door]}. DDS must accept it.")
-    record = await w.watch(ctx, after, _submission_for(ctx, cpr), what=f"a submission about CPR {cpr}")
+    record = await w.watch(ctx, after, _submission_for(cpr), what=f"a submission about CPR {cpr}")
     ctx.check(record["transaction"] in SUBMISSIONS[door],
               f"The document came as {record['transaction']}, but this run's door is {door} ({DOOR_TEXT[door]})")
     if not w.accepted(record):
@@ -127,7 +130,7 @@ async def replacement_chain(ctx: CaseContext) -> None:
                  f"uniqueId {unique_id}): share "
                  f"its replacement {DOOR_TEXT[_door(ctx)]} — a new document with relatesTo "
                  "{code: replaces, target: the old one} (MHD) or an RPLC association to its entryUUID (XDS.b).")
-    record = await w.watch(ctx, after, _submission_for(ctx, _citizen(ctx)), what="the replacement")
+    record = await w.watch(ctx, after, _submission_for(_citizen(ctx)), what="the replacement")
     if not w.accepted(record):
         ctx.fail(f"DDS refused the replacement ({w.describe(record)}): "
                  + "; ".join(w.issue_text(i) for i in w.errors_of(record)))
@@ -173,7 +176,7 @@ async def wrong_patient_refused(ctx: CaseContext) -> None:
     ctx.instruct(f"Share a document whose metadata names CPR {cpr} but whose content is about CPR {other} "
                  f"{DOOR_TEXT[_door(ctx)]}. DDS must refuse it (XDSPatientIdDoesNotMatch); show the refusal to the "
                  "user and do not resend it unchanged.")
-    record = await w.watch(ctx, after, _submission_for(ctx, cpr), what=f"a submission about CPR {cpr}")
+    record = await w.watch(ctx, after, _submission_for(cpr), what=f"a submission about CPR {cpr}")
     ctx.check(not w.accepted(record), f"DDS accepted the submission ({w.describe(record)}): it was not the document "
               f"asked for (content about CPR {other}), or DDS's document-patient rule is off")
     codes = {i.get("ihe_code") for i in w.errors_of(record)}
