@@ -142,7 +142,9 @@ class RequestLogMiddleware:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         facts = Facts()
         scope.setdefault("state", {})[FACTS_KEY] = facts
-        sent: dict[str, Any] = {"status": 500, "type": "", "body": bytearray(), "whole": True}
+        # A retrieved document (ITI-68, ITI-43) is not read: only its status is kept.
+        reads_answer = transaction_of(scope.get("method", ""), local, headers) not in ("ITI-68", "ITI-43")
+        sent: dict[str, Any] = {"status": 500, "type": "", "body": bytearray(), "whole": reads_answer}
         posted = bytearray()
 
         async def receiving() -> Message:
