@@ -137,10 +137,12 @@ async def replacement_chain(ctx: CaseContext) -> None:
     new_id = record["entries"][0]
     new, old = await w.read_entry(ctx, new_id, _reader(ctx)), await w.read_entry(ctx, old_id, _reader(ctx))
     replaces = [r for r in new.get("relatesTo") or [] if r.get("code") == "replaces"]
-    targets = {str((r.get("target") or {}).get("reference", "")).rpartition("/")[2] for r in replaces}
-    ctx.check(old_id in targets, f"DocumentReference/{new_id}.relatesTo does not replace DocumentReference/{old_id} "
-              f"(relatesTo: {new.get('relatesTo')}): the new document was shared as a document of its own, not as "
-              "the replacement")
+    # the target by reference (DocumentReference/{id}) or by identifier (entryUUID or uniqueId), docs/dds.md
+    targets = {str((r.get("target") or {}).get("reference", "")).rpartition("/")[2] for r in replaces} | {
+        str(((r.get("target") or {}).get("identifier") or {}).get("value", "")) for r in replaces}
+    ctx.check(targets & {old_id, f"urn:uuid:{old_id}", unique_id},
+              f"DocumentReference/{new_id}.relatesTo does not replace DocumentReference/{old_id} (relatesTo: "
+              f"{new.get('relatesTo')}): the new document was shared as a document of its own, not as the replacement")
     ctx.check(old.get("status") == "superseded", f"DocumentReference/{old_id}.status is {old.get('status')!r} "
               "after the replacement; superseded wanted")
     ctx.check(new.get("status") == "current", f"DocumentReference/{new_id}.status is {new.get('status')!r}; current "

@@ -77,7 +77,9 @@ def check_identifiers(dr: dict[str, Any], cpr: str) -> list[str]:
     for path, reference in (("subject", dr.get("subject")), ("context.sourcePatientInfo",
                                                              context.get("sourcePatientInfo"))):
         values = identifier_values(dr, reference, CPR_SYSTEM)
-        if not values:
+        if not reference:
+            problems.append(f"{_where(dr, path)} is missing; the Danish profile requires it")
+        elif not values:
             problems.append(f"{_where(dr, path)} names no patient by CPR ({CPR_SYSTEM})")
         elif any(v != cpr or not CPR.match(v) for v in values):
             problems.append(f"{_where(dr, path)} names CPR {', '.join(values)}; wanted the test citizen {cpr}")
