@@ -115,6 +115,8 @@ class Settings(BaseSettings):
 
     # Access control in DDS (tokens, consent, treatment relations, Min Log); off only for experiments.
     dds_access_control: bool = True
+    # DDS's request log (GET /dds/requests, docs/dds.md): what it received and answered, for conformance runs.
+    dds_request_log: bool = True
     # The system persona DDS uses towards NSP (consent, BRS, persons, Min Log).
     dds_nsp_persona: str = "system-dds"
     # On-demand entries: the audience of DDS's token towards a source outside the sandbox's PLSP URL,

@@ -32,6 +32,8 @@ OPERATOR_ENDPOINTS: tuple[OperatorEndpoint, ...] = (
     OperatorEndpoint("PUT", "/lps/return-addresses", "where the GP inbox sends acknowledgements for a "
                      "SOR-addressed sender"),
     OperatorEndpoint("POST", "/nsp/sandbox/world", "NSP loads a world file (POST /sandbox/world hands it over)"),
+    OperatorEndpoint("GET", "/dds/requests", "what DDS received and answered, request by request (the request log "
+                     "the document suites judge; docs/dds.md)"),
     *(OperatorEndpoint("POST", f"/{actor}/sandbox/reset", f"empties the {actor} actor's data (POST /sandbox/reset "
                        "calls every actor's)") for actor in ("dds", "nsp", "plsp", "eoj", "lps", "view")),
 )

@@ -13,6 +13,8 @@ transaction, each in the module named for it under ``services.dds.mhd``:
 * ``GET  /documents/{id}``                     ITI-68 Retrieve Document (the ``attachment.url``); for an
   on-demand entry DDS asks its source to generate the document (``services.dds.on_demand``) (``iti68``)
 * ``DELETE`` anything                          405: shared documents are never deleted (``never_deleted``)
+* ``GET  /requests``                           the request log: what DDS received and answered, for the
+  operator (``request_log``, ``request_log_http``)
 
 The IHE XDS.b SOAP face (DGWS-secured, ``services.dds.xds``) serves the same store:
 
@@ -38,6 +40,9 @@ from nsp_sandbox.fhir_http import install_error_handlers
 from services.dds.mhd import capability, iti65, iti66, iti67, iti68, never_deleted, rmu
 from services.dds.mhd.deps import Deps
 from services.dds.models import DdsBase
+from services.dds.request_log import RequestLog
+from services.dds.request_log_http import RequestLogMiddleware
+from services.dds.request_log_http import router as request_log_router
 from services.dds.xds import dros, iti18, iti41, iti43, iti57
 
 
@@ -55,5 +60,10 @@ def create_app(context: SandboxContext) -> FastAPI:
     for router in (iti18.router(deps), iti43.router(deps), iti41.router(deps), iti57.router(deps),
                    dros.router(deps)):
         app.include_router(router)
+    # What DDS received and answered, for conformance runs (services.dds.request_log); operator only.
+    log = RequestLog(context.database)
+    log.create_table()
+    app.include_router(request_log_router(context, log))
+    app.add_middleware(RequestLogMiddleware, context=context, log=log)
     app.include_router(reset_router("dds", context.database, [DdsBase.metadata], context.settings))
     return app

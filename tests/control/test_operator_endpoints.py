@@ -15,7 +15,7 @@ from sandbox.app import create_sandbox_app
 GUARDED = [("PUT", "/lps/switches", {"twice": True}), ("POST", "/lps/outbox/deliver", None),
            ("PUT", "/eoj/endpoints", {}), ("PUT", "/lps/return-addresses", {}),
            ("POST", "/nsp/sandbox/world", {}), ("POST", "/dds/sandbox/reset", None),
-           ("POST", "/eoj/sandbox/reset", None)]
+           ("POST", "/eoj/sandbox/reset", None), ("GET", "/dds/requests", None)]
 
 
 def test_the_control_face_lists_its_calls_and_the_actors_operator_endpoints(client: TestClient) -> None:

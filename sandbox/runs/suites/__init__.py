@@ -10,6 +10,8 @@ from sandbox.runs.suite import Suite
 MODULES: tuple[str, ...] = (
     "gp_system",
     "eoj",
+    "document_source",
+    "document_consumer",
     "gp_system_plsp",
 )
 

@@ -26,6 +26,7 @@ from fastapi import Request
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.tokens import Principal
+from services.dds import request_log
 from services.dds.access import address_protection, blocking, fuldmagt, min_log, readers, treatment_relation
 from services.dds.access.consent_override import Override, OverrideRequest
 from services.dds.access.consent_override import grant as grant_override
@@ -117,7 +118,9 @@ class Guard:
     async def authenticate(self, request: Request) -> Principal | None:
         if not self.enabled:
             return None
-        return await self.verifier.principal(request.headers.get("authorization"))
+        principal = await self.verifier.principal(request.headers.get("authorization"))
+        request_log.note(request, caller=principal.persona)
+        return principal
 
     async def provider(self, request: Request) -> Principal | None:
         """The providing (or updating) caller, a source; None with access control off."""

@@ -41,6 +41,7 @@ from starlette.concurrency import run_in_threadpool
 from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.fhir_http import FhirJSONResponse, read_fhir_json
 from nsp_sandbox.outcome import Issue
+from services.dds import request_log
 from services.dds.domain import (
     AvailabilityStatus,
     DocumentEntry,
@@ -281,6 +282,7 @@ def router(deps: Deps) -> APIRouter:
     async def provide(request: Request) -> Response:
         principal = await deps.guard.provider(request)
         body, _ = await read_fhir_json(request, deps.max_body_bytes)
+        request_log.note(request, patients=request_log.cprs_in(body))
         urls = deps.urls(request)
         result = await run_in_threadpool(provider.provide, body, deps.context.clock.now(), urls.document,
                                          principal.persona if principal else None)

@@ -48,6 +48,7 @@ from nsp_sandbox.xds.errors import XdsWireError
 from nsp_sandbox.xds.mtom import SoapMessage, package, parse_message
 from nsp_sandbox.xds.soap import Addressing, Envelope, SoapFault, SoapVersion, build_envelope, new_message_id
 from nsp_sandbox.xds.vocabulary import RESPONSE_ACTIONS
+from services.dds import request_log
 from services.dds.access.consent_override import NOT_GIVEN, OverrideRequest
 from services.dds.mhd.deps import Deps
 from services.dds.xds import principal as principals
@@ -134,6 +135,8 @@ async def serve(deps: Deps, request: Request, handlers: Mapping[str, Handler], h
             return respond(envelope, request, XdsAnswer(busy), medcom)
         principal = await principals.principal_for(deps, verified, use_hsuid=hsuid) \
             if deps.guard.enabled else None
+        request_log.note(request, caller=principal.persona if principal else None,
+                         patients=[verified.hsuid.citizen_cpr] if verified.hsuid and verified.hsuid.citizen_cpr else [])
         call = XdsCall(deps, request, message, verified, principal, envelope.payload)
         answer = await handler(call)
     except DgwsFault as fault:

@@ -40,6 +40,7 @@ from nsp_sandbox.xds import vocabulary as v
 from nsp_sandbox.xds.ebrim import parse_provide_and_register
 from nsp_sandbox.xds.errors import XdsWireError
 from nsp_sandbox.xds.registry_response import RegistryError, RegistryResponse, write_registry_response
+from services.dds import request_log
 from services.dds.access import readers
 from services.dds.mhd.deps import Deps
 from services.dds.mhd.iti65 import ProvideDocumentBundle
@@ -99,6 +100,7 @@ def register(call: XdsCall, convert: Callable[[], Conversion]) -> XdsAnswer:
     provider = ProvideDocumentBundle(deps.registry, deps.validation)
     urls = deps.urls(call.request)
     submitter = call.principal.persona if call.principal else None
+    request_log.note(call.request, patients=request_log.cprs_in(conversion.bundle))
     try:
         result = provider.provide(conversion.bundle, deps.context.clock.now(), urls.document, submitter)
     except FhirError as error:
@@ -106,6 +108,7 @@ def register(call: XdsCall, convert: Callable[[], Conversion]) -> XdsAnswer:
         if not any(i.is_error for i in issues):  # a refusal always names an error; be safe all the same
             issues.append(Issue("error", "processing", str(error) or f"HTTP {error.status}", rule="dds-refused"))
         return answer(response_for(issues, conversion))
+    request_log.note(call.request, entries=request_log.registered_ids(result))
     return answer(response_for([*conversion.issues, *_outcome_issues(result)], conversion))
 
 

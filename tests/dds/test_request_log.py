@@ -1,0 +1,93 @@
+"""DDS's request log (docs/dds.md, "The request log"): every request kept with its caller, patients,
+værdispring header, status, issues and entries; read by the operator only, after a mark."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from access_setup import GRETHE, find
+from fastapi.testclient import TestClient
+from mhd_client import OTHER_CPR, Mhd
+from sts_client import READER, SOURCE_SYSTEM
+
+
+def log(client: TestClient, **params: Any) -> dict[str, Any]:
+    response = client.get("/dds/requests", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_submissions_accepted_and_refused_are_kept_with_their_outcome(client: TestClient, mhd: Mhd) -> None:
+    mark = log(client, _count=0)["last"]
+    entry_id = mhd.provide_hco(GRETHE)
+    wrong = mhd.bundle((mhd.document_reference(cpr=GRETHE), mhd.examples.hco), cpr=GRETHE, consistent=False)
+    wrong_doc = mhd.bundle((mhd.document_reference(cpr=OTHER_CPR), mhd.examples.hco), cpr=OTHER_CPR)
+    wrong["entry"][-1] = wrong_doc["entry"][-1]  # the Binary about another patient
+    wrong["entry"][1]["resource"]["content"][0]["attachment"]["url"] = wrong_doc["entry"][-1]["fullUrl"]
+    assert mhd.post(wrong).status_code == 422
+    kept = log(client, after=mark, transaction="ITI-65")["requests"]
+    assert [(r["caller"], r["status"], r["patients"][0]) for r in kept] == [
+        (SOURCE_SYSTEM, 200, GRETHE), (SOURCE_SYSTEM, 422, GRETHE)]
+    assert kept[0]["entries"] == [entry_id] and not [i for i in kept[0]["issues"] if i["severity"] == "error"]
+    refused = [i for i in kept[1]["issues"] if i["severity"] == "error"]
+    assert {(i["rule"], i["ihe_code"]) for i in refused} == {("dk-xds-document-patient", "XDSPatientIdDoesNotMatch")}
+    assert kept[1]["entries"] == []
+
+
+def test_look_ups_keep_the_query_the_override_and_what_was_answered(client: TestClient, mhd: Mhd) -> None:
+    entry_id = mhd.provide_hco(GRETHE)
+    mark = log(client, _count=0)["last"]
+    assert find(client, READER, GRETHE, override="Akut%20indl%C3%A6ggelse").status_code == 200
+    assert mhd.client.get(f"/dds/documents/{entry_id}").status_code == 200
+    kept = log(client, after=mark, caller=READER)["requests"]
+    assert [r["transaction"] for r in kept] == ["ITI-67", "ITI-68"]
+    search, retrieve = kept
+    assert f"patient.identifier=urn%3Aoid%3A1.2.208.176.1.2%7C{GRETHE}" in search["query"]
+    assert "status=current" in search["query"]
+    assert search["consent_override"] == "Akut indlæggelse" and search["criticality"] is None
+    assert search["total"] == 1 and search["entries"] == [entry_id] and search["patients"] == [GRETHE]
+    assert retrieve["entries"] == [entry_id] and retrieve["patients"] == [GRETHE] and retrieve["status"] == 200
+    assert log(client, after=mark, patient=OTHER_CPR)["requests"] == []
+
+
+def test_a_posted_search_keeps_its_form_body(client: TestClient, mhd: Mhd) -> None:
+    mark = log(client, _count=0)["last"]
+    response = mhd.client.post("/dds/fhir/DocumentReference/_search",
+                               data={"patient.identifier": f"urn:oid:1.2.208.176.1.2|{GRETHE}"})
+    assert response.status_code == 400  # no status: refused, and kept so
+    kept = log(client, after=mark)["requests"]
+    assert kept[0]["transaction"] == "ITI-67" and kept[0]["patients"] == [GRETHE] and kept[0]["status"] == 400
+    assert "status" not in kept[0]["query"] and kept[0]["issues"][0]["severity"] == "error"
+
+
+def test_only_the_operator_reads_it_and_unknown_parameters_are_refused(client: TestClient) -> None:
+    remote = TestClient(client.app, base_url=str(client.base_url), client=("192.0.2.10", 40000))
+    refused = remote.get("/dds/requests")
+    assert refused.status_code == 403
+    assert refused.json()["issue"][0]["details"]["coding"][0]["code"] == "sandbox-operator-loopback"
+    unknown = client.get("/dds/requests", params={"colour": "red"})
+    assert unknown.status_code == 400 and unknown.json()["issue"][0]["expression"] == ["colour"]
+    assert client.get("/dds/requests", params={"_count": "x"}).status_code == 400
+    assert log(client, _count=0)["requests"] == []
+
+
+def test_switched_off_nothing_is_kept_and_the_face_says_why(client: TestClient, context: Any, mhd: Mhd) -> None:
+    mark = log(client, _count=0)["last"]
+    context.settings = context.settings.model_copy(update={"dds_request_log": False})
+    mhd.provide_hco(GRETHE)
+    refused = client.get("/dds/requests")
+    assert refused.status_code == 409
+    assert "NSP_SANDBOX_DDS_REQUEST_LOG=false" in refused.json()["issue"][0]["diagnostics"]
+    context.settings = context.settings.model_copy(update={"dds_request_log": True})
+    assert log(client, after=mark)["requests"] == []
+
+
+def test_with_an_operator_token_only_that_token_reads_it(context: Any) -> None:
+    from sandbox.app import create_sandbox_app
+
+    context.settings = context.settings.model_copy(update={"admin_token": "s3cret"})
+    with TestClient(create_sandbox_app(context, warm_packages=False), client=("127.0.0.1", 50000)) as local:
+        persona = local.post("/nsp/sts/token", json={"persona": "gp-skodstrup"}).json()["access_token"]
+        assert local.get("/dds/requests").status_code == 401
+        assert local.get("/dds/requests", headers={"Authorization": f"Bearer {persona}"}).status_code == 401
+        assert local.get("/dds/requests", headers={"Authorization": "Bearer s3cret"}).status_code == 200
