@@ -19,7 +19,7 @@ from nsp_sandbox.xds import vocabulary as v
 from nsp_sandbox.xds.ebrim import StatusUpdate, SubmitObjectsRequest, write_submit_objects_request
 from nsp_sandbox.xds.rim import Classification, RegistryPackage
 from sandbox.runs.suite import CaseResult, run_suite
-from sandbox.runs.suites.document_source import SUITE
+from sandbox.runs.suites.documents.source import SUITE
 
 SOURCE = "system-eoj-aarhus"
 CASES = {"provide-accepted", "metadata-codes", "metadata-identifiers", "replacement-chain", "retraction"}

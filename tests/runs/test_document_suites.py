@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 
 from nsp_sandbox.config import Strictness
 from nsp_sandbox.context import SandboxContext
-from sandbox.runs.suites.document_consumer import SUITE as CONSUMER_SUITE
-from sandbox.runs.suites.document_source import SUITE as SOURCE_SUITE
-from sandbox.runs.suites.source_metadata import check_codes, check_document_and_author, check_identifiers
+from sandbox.runs.suites.documents.consumer import SUITE as CONSUMER_SUITE
+from sandbox.runs.suites.documents.source import SUITE as SOURCE_SUITE
+from sandbox.runs.suites.documents.source_metadata import check_codes, check_document_and_author, check_identifiers
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dds"))
 from mhd_client import CONDITION_LIST, CPR, DR_EXAMPLE, HCO, NOTES, XDSDOCUMENTS, Bundles, Examples, about

@@ -6,13 +6,14 @@ from importlib import import_module
 
 from sandbox.runs.suite import Suite
 
-# One module per suite, each with a module-level ``SUITE``; listed in the order GET /sandbox/suites shows them.
+# One folder per suite (or kind of suite), one module per suite with a module-level ``SUITE``; listed in the
+# order GET /sandbox/suites shows them.
 MODULES: tuple[str, ...] = (
-    "gp_system",
-    "eoj",
-    "document_source",
-    "document_consumer",
-    "gp_system_plsp",
+    "gp_system.suite",
+    "eoj.suite",
+    "documents.source",
+    "documents.consumer",
+    "plsp.suite",
 )
 
 

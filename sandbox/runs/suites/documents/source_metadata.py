@@ -13,7 +13,7 @@ import binascii
 import re
 from typing import Any
 
-from sandbox.runs.suites.dds_watch import CPR_SYSTEM, SOR_SYSTEM, coding_of, contained, identifier_values
+from sandbox.runs.suites.documents.watch import CPR_SYSTEM, SOR_SYSTEM, coding_of, contained, identifier_values
 
 CLASS_CODES = ("001", "002", "003", "004", "005", "006")  # DK IHE classCodes (1.2.208.184.100.9)
 CONFIDENTIALITY = ("http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "urn:oid:2.16.840.1.113883.5.25")

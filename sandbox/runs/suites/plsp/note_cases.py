@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sandbox.runs.suite import Case, CaseContext, CaseFailed
-from sandbox.runs.suites.plsp_observe import (
+from sandbox.runs.suites.plsp.observe import (
     NOTES_TYPE,
     Dds,
     Parties,

@@ -1,19 +1,19 @@
 """``gp-system``: a vendor's GP system (lægepraksissystem) under test as the receiver of HomeCareObservation
 messages (``hco.md`` §7.3). The target is the GP system's EHMI endpoint URL. The suite registers it for
 a test GP, sends it MedCom's receive-test material, correction chains and every fault of §7.3 through
-the sandbox's EOJ, and checks each acknowledgement that comes back (:mod:`sandbox.runs.gp_system`)."""
+the sandbox's EOJ, and checks each acknowledgement that comes back (:mod:`sandbox.runs.suites.gp_system`)."""
 
 from __future__ import annotations
 
-from sandbox.runs.gp_system import target
-from sandbox.runs.gp_system.cases import (
+from sandbox.runs.suite import Case, Suite
+from sandbox.runs.suites.gp_system import target
+from sandbox.runs.suites.gp_system.cases import (
     chain_case,
     corpus_case,
     duplicate_case,
     example_case,
     no_ack_of_an_ack,
 )
-from sandbox.runs.suite import Case, Suite
 
 OK_SCRIPT = "MedCom TestScript acknowledgement-send-ok-hospitalnotification (adapted to HCO)"
 FATAL_SCRIPT = "MedCom TestScript acknowledgement-send-fatal-error-hospitalnotification (adapted to HCO)"

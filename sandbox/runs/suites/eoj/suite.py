@@ -11,8 +11,8 @@ import asyncio
 from typing import Any
 
 from sandbox.runs.suite import Case, CaseContext, Suite
-from sandbox.runs.suites import eoj_dds as dds
-from sandbox.runs.suites.eoj_content import (
+from sandbox.runs.suites.eoj import dds
+from sandbox.runs.suites.eoj.content import (
     Message,
     Result,
     chain_problems,
@@ -21,8 +21,8 @@ from sandbox.runs.suites.eoj_content import (
     report_problems,
     result_problems,
 )
-from sandbox.runs.suites.eoj_inbox import arrival, call_as, citizen, gp_reader, mark, practice
-from sandbox.runs.suites.eoj_steps import accepted_problems, need, resend_case, setup
+from sandbox.runs.suites.eoj.inbox import arrival, call_as, citizen, gp_reader, mark, practice
+from sandbox.runs.suites.eoj.steps import accepted_problems, need, resend_case, setup
 
 INITIALS = "SDaA"
 COMMENT = "Borger afkræftet, drikker sparsomt."

@@ -12,9 +12,9 @@ from __future__ import annotations
 import secrets
 
 from sandbox.runs.suite import CaseContext, Suite
-from sandbox.runs.suites.plsp_card_cases import CASES as CARD_CASES
-from sandbox.runs.suites.plsp_note_cases import CASES as NOTE_CASES
-from sandbox.runs.suites.plsp_observe import Parties, Plsp, outcome_text
+from sandbox.runs.suites.plsp.card_cases import CASES as CARD_CASES
+from sandbox.runs.suites.plsp.note_cases import CASES as NOTE_CASES
+from sandbox.runs.suites.plsp.observe import Parties, Plsp, outcome_text
 
 DESCRIPTION = (
     "The target is the vendor's GP system as PLSP knows it: the id of its system persona at NSP's STS, of kind "

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.runs.suite import Case, CaseContext, CaseFailed
-from sandbox.runs.suites.plsp_observe import (
+from sandbox.runs.suites.plsp.observe import (
     CONDITIONLIST_TYPE,
     Dds,
     Parties,

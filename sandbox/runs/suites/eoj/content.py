@@ -19,7 +19,7 @@ from nsp_sandbox.hco_terms import (
     SOR_SYSTEM,
     YDERNUMMER_SYSTEM,
 )
-from sandbox.runs.suites.eoj_inbox import Practice
+from sandbox.runs.suites.eoj.inbox import Practice
 
 DEFINITION = "http://medcomfhir.dk/ig/messagedefinitions/MessageDefinition/MedComHomeCareObservationMessageDefinition|1."
 SAMPLED_NOW = timedelta(hours=12)  # "sampled now": within this of the sandbox clock or the wall clock

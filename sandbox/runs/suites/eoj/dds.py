@@ -12,7 +12,7 @@ from nsp_sandbox import fhir_shape as shape
 from nsp_sandbox.cpr import CPR_SYSTEM
 from nsp_sandbox.fhir_format import parse_xml
 from sandbox.runs.suite import CaseContext
-from sandbox.runs.suites.eoj_inbox import call_as, citizen
+from sandbox.runs.suites.eoj.inbox import call_as, citizen
 
 HCOM_TYPE = ("urn:oid:1.2.208.184.100.1", "HCOM")
 FORMAT_SYSTEM = "http://medcomfhir.dk/ig/xdsdocuments/CodeSystem/MedComHCOFormatCodeCS"

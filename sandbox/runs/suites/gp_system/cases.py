@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from sandbox.runs.gp_system.acks import acks_of, verify
-from sandbox.runs.gp_system.sending import (
+from sandbox.runs.suite import CaseContext
+from sandbox.runs.suites.gp_system.acks import acks_of, verify
+from sandbox.runs.suites.gp_system.sending import (
     acknowledgement,
     addressed,
     eoj_fault,
@@ -17,8 +18,7 @@ from sandbox.runs.gp_system.sending import (
     run_corpus,
     send_message,
 )
-from sandbox.runs.gp_system.target import formats, option
-from sandbox.runs.suite import CaseContext
+from sandbox.runs.suites.gp_system.target import formats, option
 
 Run = Callable[[CaseContext], Awaitable[None]]
 

@@ -21,9 +21,9 @@ from nsp_sandbox.hco_replay import address_to, restamp
 from nsp_sandbox.hco_sbdh import CONTENT_TYPE as SBDH_CONTENT_TYPE
 from nsp_sandbox.hco_sbdh import wrap
 from nsp_sandbox.hco_terms import ACK_PACKAGE, GLN_SYSTEM, SOR_SYSTEM
-from sandbox.runs.gp_system.acks import Sent
-from sandbox.runs.gp_system.target import eoj, gp_identifiers, option
 from sandbox.runs.suite import CaseContext
+from sandbox.runs.suites.gp_system.acks import Sent
+from sandbox.runs.suites.gp_system.target import eoj, gp_identifiers, option
 
 MEDIA = {"json": "application/fhir+json", "xml": "application/fhir+xml"}
 

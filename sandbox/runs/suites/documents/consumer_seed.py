@@ -16,7 +16,7 @@ from typing import Any
 
 from nsp_sandbox.mhd_source import Coding, DocumentMetadata, Organisation, PatientInfo, provide_bundle
 from sandbox.runs.suite import CaseContext
-from sandbox.runs.suites import dds_watch as w
+from sandbox.runs.suites.documents import watch as w
 
 CONDITION_LIST = ("medcom.fhir.dk.conditionlist", "1.0.1", "example/Bundle-7ffa0111-1aa2-4d68-99f8-1fbf57448c8c.json")
 TYPE = Coding("http://loinc.org", "11450-4", "Problem list - Reported")

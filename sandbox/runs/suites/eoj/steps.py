@@ -8,8 +8,8 @@ from typing import Any
 
 from nsp_sandbox import fhir_shape as shape
 from sandbox.runs.suite import CaseContext
-from sandbox.runs.suites.eoj_content import Message, Result, result_problems
-from sandbox.runs.suites.eoj_inbox import arrival, citizen, gp_reader, mark, practice, target_is_gln
+from sandbox.runs.suites.eoj.content import Message, Result, result_problems
+from sandbox.runs.suites.eoj.inbox import arrival, citizen, gp_reader, mark, practice, target_is_gln
 
 ENVELOPES = ("any", "sbdh", "none")
 ACK_TIMEOUT = timedelta(minutes=31)  # past MedCom's 30-minute acknowledgement timeout

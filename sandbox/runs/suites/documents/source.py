@@ -14,8 +14,8 @@ import asyncio
 from collections.abc import Callable
 
 from sandbox.runs.suite import Case, CaseContext, Suite
-from sandbox.runs.suites import dds_watch as w
-from sandbox.runs.suites.source_metadata import check_codes, check_document_and_author, check_identifiers
+from sandbox.runs.suites.documents import watch as w
+from sandbox.runs.suites.documents.source_metadata import check_codes, check_document_and_author, check_identifiers
 
 SUBMISSIONS = {"mhd": ("ITI-65",), "xds": ("ITI-41", "ITI-61"), "either": ("ITI-65", "ITI-41", "ITI-61")}
 UPDATES = ("ITI-92", "ITI-57")

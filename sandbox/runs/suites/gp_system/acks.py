@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sandbox.runs.gp_system import ack_testscripts
-from sandbox.runs.gp_system.target import eoj, option
 from sandbox.runs.suite import CaseContext, CaseFailed
+from sandbox.runs.suites.gp_system import ack_testscripts
+from sandbox.runs.suites.gp_system.target import eoj, option
 
 ACK_PROFILE = "http://medcomfhir.dk/ig/acknowledgement/StructureDefinition/medcom-messaging-acknowledgement"
 SHOWN = 5  # findings of one kind named in a failure message

@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from sandbox.runs.suite import Case, CaseContext, CaseFailed, Suite
-from sandbox.runs.suites import consumer_seed as seed
-from sandbox.runs.suites import dds_watch as w
+from sandbox.runs.suites.documents import consumer_seed as seed
+from sandbox.runs.suites.documents import watch as w
 
 PATIENT_PARAMETER = "patient.identifier"
 FILTERED_RULE = "dds-consent-filtered"
