@@ -12,14 +12,17 @@ process does: :class:`sandbox.starting.WhileStarting`) and builds the sandbox in
    demo data once, over HTTP through the shared port, and records the outcome;
 4. every worker's ``GET /health`` follows that outcome: 200 ``ready`` (or 503 ``degraded``).
 
-Every answer of a worker names it: header ``X-Sandbox-Worker`` (its process id), so a caller (and the
-tests) can tell the workers apart. A worker that cannot build stops with uvicorn's start-failure code,
-and the supervisor then stops them all.
+As each request begins, the worker re-reads the clock, the fault switches and NSP's world from the
+database (:class:`WorkerFront`): what a caller changed through one worker is in effect for its next
+request, whichever worker takes it. Every answer names its worker: header ``X-Sandbox-Worker`` (its
+process id), so a caller (and the tests) can tell the workers apart. A worker that cannot build
+stops with uvicorn's start-failure code, and the supervisor then stops them all.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
 import time
@@ -37,17 +40,26 @@ STARTUP_FAILURE = 3  # uvicorn.config.STARTUP_FAILURE: the supervisor stops inst
 POLL_SECONDS = 0.2
 
 
-class NamedWorker:
-    """Pure ASGI: every HTTP answer carries ``X-Sandbox-Worker: <pid>``."""
+class WorkerFront:
+    """Pure ASGI, in front of a worker's sandbox: as each HTTP request begins, the worker re-reads the
+    state shared through the database (the clock, the fault switches, NSP's world:
+    :meth:`~nsp_sandbox.context.SandboxContext.follow_shared_state`), so what a caller changed through
+    another worker is in effect for its next request; every answer carries ``X-Sandbox-Worker: <pid>``."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
+    def __init__(self, shell: WhileStarting) -> None:
+        self.app = shell
         self.pid = str(os.getpid()).encode()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        built = self.app.app
+        if built is not None:
+            try:
+                built.state.context.follow_shared_state()
+            except Exception:  # the database is away for a moment: the last snapshot serves
+                logging.getLogger("nsp_sandbox").warning("shared state could not be re-read", exc_info=True)
 
         async def named(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
@@ -57,11 +69,20 @@ class NamedWorker:
         await self.app(scope, receive, named)
 
 
-def create_worker_app() -> NamedWorker:
+def create_worker_app() -> WorkerFront:
     """The ASGI app of one worker (uvicorn's app factory): answering at once, built in a thread."""
     shell = WhileStarting()
     threading.Thread(target=_build_or_stop, args=(shell,), name="build-worker", daemon=True).start()
-    return NamedWorker(shell)
+    threading.Thread(target=_end_with_supervisor, args=(os.getppid(),), name="supervisor-watch", daemon=True).start()
+    return WorkerFront(shell)
+
+
+def _end_with_supervisor(supervisor: int) -> None:
+    """End this worker when its supervisor is gone (killed with SIGKILL, it cannot stop the workers): no
+    orphan keeps the port or the database."""
+    while os.getppid() == supervisor:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def _build_or_stop(shell: WhileStarting) -> None:
