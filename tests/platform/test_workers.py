@@ -182,7 +182,8 @@ def test_concurrent_provides_are_each_found_once(served: Served, packages: Any) 
     assert len(set(provided)) == len(bodies)
     found: list[str] = []
     url: str | None = "/dds/fhir/DocumentReference"
-    params: dict[str, str] | None = {"patient.identifier": f"{CPR_SYSTEM}|{CPR}", "_count": "10"}
+    params: dict[str, str] | None = {"patient.identifier": f"{CPR_SYSTEM}|{CPR}", "status": "current",
+                                     "_count": "10"}
     while url is not None:  # every page, each from whichever worker takes it
         page = served.call("GET", url.replace(served.base, ""), params=params, headers=reader)
         assert page.status_code == 200, page.text
@@ -196,7 +197,7 @@ def test_a_token_issued_by_one_worker_is_accepted_by_the_other(served: Served) -
     def issue_then_use(_: int) -> tuple[str, str, int]:
         issued = served.call("POST", "/nsp/sts/token", json={"persona": "citizen-2509479989"})
         used = served.call("GET", "/dds/fhir/DocumentReference", params={
-            "patient.identifier": f"{CPR_SYSTEM}|2509479989"}, headers={
+            "patient.identifier": f"{CPR_SYSTEM}|2509479989", "status": "current"}, headers={
             "Authorization": f"Bearer {issued.json()['access_token']}"})
         return issued.headers[HEADER], used.headers[HEADER], used.status_code
 
@@ -243,7 +244,7 @@ def test_a_viewer_session_made_on_one_worker_is_valid_on_the_other(served: Serve
     form = served.call("GET", "/view/")
     token = re.search(r'name="csrf" value="([^"]+)"', form.text)
     assert token, form.text[:500]
-    signed = served.call("POST", "/view/login", data={"persona": "2509479989", "csrf": token.group(1)},
+    signed = served.call("POST", "/view/login", data={"persona": "citizen-2509479989", "csrf": token.group(1)},
                          cookies=dict(form.cookies), follow_redirects=False)
     assert signed.status_code == 303, signed.text
     cookies = dict(signed.cookies)
