@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -238,6 +239,28 @@ def test_a_world_file_loaded_through_one_worker_is_served_by_every_worker_at_onc
     answers = _spread(served, lambda _: served.call("POST", "/nsp/sts/token",
                                                     json={"persona": "citizen-1212821234"}), 12)
     assert {a.status_code for a in answers} == {200}, [a.text[:200] for a in answers]
+
+
+def test_delayed_acknowledgements_delivered_by_both_workers_at_once_are_each_sent_once(served: Served) -> None:
+    """Each delayed acknowledgement is claimed (waiting → sending) by one worker: never sent twice."""
+    from actor_tokens import ActorTokens
+    from hco_flow import order
+
+    delayed = served.call("PUT", "/sandbox/faults/lps/delay", json={"on": True, "calls": 6, "minutes": 5})
+    assert delayed.status_code == 200, delayed.text
+    with httpx.Client(base_url=served.base, auth=ActorTokens(), timeout=60) as http:
+        sent = [http.post("/eoj/hco", json=order()).json() for _ in range(6)]
+        assert {s["ack"] for s in sent} == {"pending"}, sent
+        now = datetime.fromisoformat(served.call("GET", "/sandbox/clock").json()["now"].replace("Z", "+00:00"))
+        served.call("PUT", "/sandbox/clock", json={"now": (now + timedelta(minutes=10)).isoformat()})
+        try:
+            answers = _spread(served, lambda _: served.call("POST", "/lps/outbox/deliver"), 8)
+            delivered = [d for a in answers for d in a.json()["delivered"] if d.startswith("sent to")]
+            assert len(delivered) == 6, [a.json()["delivered"] for a in answers]
+            logs = [http.get(f"/eoj/hco/{s['id']}").json()["ack_log"] for s in sent]
+        finally:
+            served.call("DELETE", "/sandbox/clock")
+    assert [[(a["code"], a["verdict"]) for a in log] for log in logs] == [[("ok", "applied")]] * 6
 
 
 def test_a_viewer_session_made_on_one_worker_is_valid_on_the_other(served: Served) -> None:
