@@ -4,8 +4,10 @@ One sandbox per database is started as a real command and used over real sockets
 names its worker (``X-Sandbox-Worker``), and every request here goes on a connection of its own, so
 the kernel hands requests to both workers; each test checks that both answered. Checked: the demo
 data loaded once; concurrent provides none lost or duplicated; a token issued by one worker accepted
-by the other; one move of the clock seen by every worker; a fault switch for N calls acting exactly N
-times across workers; a viewer session made on one worker valid on the other; Ctrl-C stops all.
+by the other; one move of the clock seen by every worker at once; a fault switch for N calls acting
+exactly N times across workers; a world file loaded through one worker served by both; delayed
+acknowledgements delivered by both workers at once sent once each; a viewer session made on one
+worker valid on the other; Ctrl-C stops all.
 """
 
 from __future__ import annotations
