@@ -59,6 +59,10 @@ class Clock:
             self._set(self._setting)
         self._refresh(force=True)
 
+    def follow(self) -> None:
+        """Read the shared setting now, not waiting for :data:`REFRESH_SECONDS` to pass."""
+        self._refresh(force=True)
+
     def now(self) -> datetime:
         self._refresh()
         setting = self._setting

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -25,11 +26,22 @@ class SandboxContext:
     _packages: PackageRegistry | None = field(default=None, repr=False)
     _validator: Validator | None = field(default=None, repr=False)
     _peers: Peers | None = field(default=None, repr=False)
+    #: What keeps a snapshot of state shared through the database (the clock, the fault switches, NSP's
+    #: world), each re-read at :meth:`follow_shared_state`.
+    followers: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, clock: Clock | None = None) -> SandboxContext:
         settings = settings or Settings()
         return cls(settings, clock or Clock(), Database.from_url(settings.resolved_database_url()))
+
+    def follow_shared_state(self) -> None:
+        """Re-read every snapshot of shared state now. Between them, a process follows what another
+        process changed within half a second; several workers on one port call this as each request
+        begins, so a caller who changed something through one worker finds it in effect on the next
+        request, whichever worker takes it (``sandbox.worker_app``)."""
+        for follow in list(self.followers):
+            follow()
 
     @property
     def peers(self) -> Peers:

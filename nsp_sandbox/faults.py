@@ -277,6 +277,10 @@ class FaultSwitches:
             session.execute(delete(FaultRow).where(where & (FaultRow.calls_left <= 0)))
         return options
 
+    def follow(self) -> None:
+        """Read which switches are on now, not waiting for :data:`REFRESH_SECONDS` to pass."""
+        self._refresh(force=True)
+
     def _refresh(self, force: bool = False) -> None:
         if not force and time.monotonic() - self._checked < REFRESH_SECONDS:
             return

@@ -40,6 +40,8 @@ def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: 
     context = context or SandboxContext.from_settings()
     # One clock for the whole sandbox: every process on this database follows PUT /sandbox/clock.
     context.clock.share(DatabaseClockStore(context.database))
+    switches = FaultSwitches.of(context.database, context.clock)
+    context.followers += [context.clock.follow, switches.follow]
     app = FastAPI(title="nsp-sandbox", version=__version__, docs_url="/docs")
     app.state.context = context
     app.add_middleware(SecurityHeaders)
@@ -52,8 +54,7 @@ def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: 
             continue
         actor_app = factory(context)
         # Every actor's fault switches (GET /sandbox/faults), from the one store in the database.
-        actor_app.add_middleware(FaultInjection, switches=FaultSwitches.of(context.database, context.clock),
-                                 actor=actor.name)
+        actor_app.add_middleware(FaultInjection, switches=switches, actor=actor.name)
         app.mount(actor.prefix, actor_app)
         mounted.append(actor)
     app.mount("/sandbox", control_app(context))  # the control face, in every process (the clock is shared)

@@ -16,8 +16,6 @@ from nsp_sandbox import __version__
 if TYPE_CHECKING:
     import httpx2 as httpx
 
-    from nsp_sandbox.context import SandboxContext
-
 app = typer.Typer(help="A runnable sandbox of the Danish national health-data sharing infrastructure.",
                   no_args_is_help=True, add_completion=False)
 
@@ -32,8 +30,15 @@ def up(
     world: Annotated[Path | None, typer.Option(help="a world file (YAML or JSON) with a vendor's own test "
                                                "persons, loaded at start (docs/control.md)", exists=True,
                                                dir_okay=False, readable=True)] = None,
+    workers: Annotated[int, typer.Option(min=1, envvar="NSP_SANDBOX_WORKERS",
+                                         help="worker processes answering on the one port (docs/usage.md)")] = 1,
 ) -> None:
-    """Serve every actor in one process under one origin, print their URLs, and load demo data."""
+    """Serve every actor under one origin (in one process, or in N workers), print their URLs, and load demo data."""
+    if workers > 1:
+        from sandbox.workers import serve_workers
+
+        serve_workers(host, port, data_dir, log_level, workers, demo, world)
+        return
     _serve(host, port, data_dir, log_level, only=None, demo=demo, world=world)
 
 
@@ -107,6 +112,7 @@ def _build(shell: Any, base: str, port: int, only: set[str] | None, demo: bool, 
     from nsp_sandbox.context import SandboxContext
     from sandbox.app import create_sandbox_app
     from sandbox.package_command import ensure_packages
+    from sandbox.start_steps import announce, load_demo, plsp_ticks
 
     settings = Settings()
     context = SandboxContext.from_settings(settings)
@@ -117,7 +123,7 @@ def _build(shell: Any, base: str, port: int, only: set[str] | None, demo: bool, 
     shell.become(application)
     mounted = {a.prefix for a in application.state.actors}
     if "/plsp" in mounted:
-        threading.Thread(target=_plsp_ticks, args=(f"http://127.0.0.1:{port}",), name="plsp-due",
+        threading.Thread(target=plsp_ticks, args=(f"http://127.0.0.1:{port}",), name="plsp-due",
                          daemon=True).start()
     readiness = application.state.readiness
     context.packages  # noqa: B018 (waits for the background load)
@@ -128,86 +134,13 @@ def _build(shell: Any, base: str, port: int, only: set[str] | None, demo: bool, 
         problem = load_world_file(world, f"http://127.0.0.1:{port}", settings.admin_token, typer.echo)
         missing += [problem] if problem else []
     if seeding:
-        missing += _load_demo(context, f"http://127.0.0.1:{port}")
+        missing += load_demo(context, f"http://127.0.0.1:{port}")
     if missing:
         readiness.degraded(missing)
     readiness.ready()
     database = settings.database_url or f"SQLite at {settings.data_dir / 'sandbox.db'}"
-    _announce(readiness, base, mounted, database, started)
+    announce(readiness, base, mounted, database, started)
 
-
-def _announce(readiness: Any, base: str, mounted: set[str], database: str, started: float) -> None:
-    from sandbox.actors import ACTORS
-
-    if readiness.status == "degraded":
-        typer.echo(f"nsp-sandbox {__version__} is up but DEGRADED after {time.perf_counter() - started:.2f} s: "
-                   f"missing {', '.join(readiness.missing)}")
-    else:
-        typer.echo(f"nsp-sandbox {__version__} ready in {time.perf_counter() - started:.2f} s "
-                   f"(database: {_redact(database)})")
-    typer.echo(f"  landing page   {base}/")
-    for actor in ACTORS:
-        if actor.prefix in mounted:
-            typer.echo(f"  {actor.prefix:<14} {base}{actor.prefix}{actor.entry}   {actor.title}")
-    typer.echo(f"  {'/sandbox':<14} {base}/sandbox   control face: clock, world, endpoints, reset, faults "
-               "(docs/control.md)")
-    typer.echo("Press Ctrl+C to stop.")
-
-
-def _load_demo(context: SandboxContext, origin: str) -> list[str]:
-    """The demo data: HCO example messages through the EOJ, a diagnosis card and notes through PLSP.
-    Returns what was missing to load it all (empty when everything is in)."""
-    missing = _load_hco_demo(context, origin)
-    _load_plsp_demo(origin)
-    return missing
-
-
-def _load_hco_demo(context: SandboxContext, origin: str) -> list[str]:
-    """Send the official HCO example messages through this sandbox's EOJ (which shares them to DDS)."""
-    import httpx2 as httpx
-
-    from sandbox.demo import HCO_PACKAGE, send_hco_examples
-
-    package = context.packages.get(HCO_PACKAGE)
-    if package is None:
-        typer.echo(f"Demo data: package {HCO_PACKAGE} is not loaded (set NSP_SANDBOX_FHIR_PACKAGES); skipped")
-        return [f"FHIR package {HCO_PACKAGE}"]
-    typer.echo(f"Demo data: sending the {package.id} example messages through the EOJ …")
-    try:
-        with httpx.Client(timeout=60) as http:
-            changed = send_hco_examples(http, f"{origin}/eoj", list(package.examples()), report=typer.echo,
-                                        eoj_persona=context.settings.eoj_persona)
-    except httpx.HTTPError as exc:
-        typer.echo(f"Demo data: the EOJ could not be reached ({exc}); skipped")
-        return ["the HCO demo data (the EOJ could not be reached)"]
-    typer.echo(f"Demo data ready ({changed} DDS entries added or changed).")
-    return []
-
-
-def _plsp_ticks(origin: str, every_seconds: float = 60.0) -> None:
-    """The PLSP hub's timed work on the sandbox clock (purges, DDS retries, after-midnight notes), each minute."""
-    import httpx2 as httpx
-
-    while True:
-        time.sleep(every_seconds)
-        try:
-            httpx.post(f"{origin}/plsp/due", timeout=60)
-        except httpx.HTTPError:
-            continue
-
-
-def _load_plsp_demo(origin: str) -> None:
-    """A diagnosis card and notes for a seeded citizen, through the PLSP hub's LPS interface."""
-    import httpx2 as httpx
-
-    from nsp_sandbox.plsp_client import PlspError
-    from sandbox.demo_plsp import load_plsp_demo
-
-    try:
-        with httpx.Client(timeout=60) as http:
-            load_plsp_demo(http, origin, report=typer.echo)
-    except (httpx.HTTPError, PlspError) as exc:
-        typer.echo(f"Demo data: the PLSP hub could not be reached or refused ({exc}); skipped")
 
 
 demo_app = typer.Typer(help="Scenarios that show a flow end to end.", no_args_is_help=True)
@@ -304,13 +237,6 @@ def demo_notes(
     from sandbox.demo_plsp import notes_scenario
 
     _in_process(lambda http, origin: notes_scenario(http, origin, report=typer.echo), url, data_dir)
-
-
-def _redact(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
 
 
 @app.command()

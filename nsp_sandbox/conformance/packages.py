@@ -98,12 +98,15 @@ class FhirPackage:
         return list(self.manifest.get("fhirVersions") or self.manifest.get("fhir-version-list") or [])
 
     def load(self, filename: str) -> dict[str, Any]:
-        """A resource file of the package, parsed once and kept."""
+        """A resource file of the package, parsed once and kept: always the same object, also when threads
+        load it at once (``setdefault`` keeps the first one stored). The library's caches key compiled
+        structures and owners by the object's ``id``, so a second copy, dropped and collected, could leave
+        its ``id`` to another resource and a validation would be judged by the wrong profile."""
         cached = self._cache.get(filename)
         if cached is None:
             with open(self.root / filename, "rb") as fh:
-                cached = json.load(fh)
-            self._cache[filename] = cached
+                parsed = json.load(fh)
+            cached = self._cache.setdefault(filename, parsed)
         return cached
 
     def examples(self) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -14,7 +14,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from nsp_sandbox import fhir_shape as shape
 from nsp_sandbox import hco_versions
@@ -314,9 +314,18 @@ class Outbox:
             bundle = json.loads(row.bundle)
             bundle["id"] = str(uuid.uuid4())  # a new envelope id and send time; the MessageHeader.id stays
             bundle["timestamp"] = now.isoformat(timespec="seconds")
-            row.bundle, row.bundle_id = json.dumps(bundle, ensure_ascii=False), bundle["id"]
-            row.resends = [*row.resends, {"at": naive_utc(now).isoformat(), "bundle_id": bundle["id"]}]
+            # Claimed against the envelope id it was read with: of concurrent resends (two workers, two
+            # callers) exactly one changes the row and sends; the others find it already resent.
+            claimed = s.execute(update(MessageRow).where((MessageRow.pk == row.pk)
+                                                         & (MessageRow.bundle_id == row.bundle_id)).values(
+                bundle=json.dumps(bundle, ensure_ascii=False), bundle_id=bundle["id"],
+                resends=[*row.resends, {"at": naive_utc(now).isoformat(), "bundle_id": bundle["id"]}]))
             url, version, fhir_format = row.endpoint_url, row.hco_version, row.fhir_format
+        if getattr(claimed, "rowcount", 0) != 1:
+            if only_when_due:
+                return self.status(header_id)
+            raise FhirError(409, Issue("error", "business-rule", "Not resent: it was resent at this moment by "
+                                       "another request", rule="msg-resend", source=SOURCE))
         result = await self._post(url, bundle, self._envelope_for(bundle), version, fhir_format, header_id)
         await self._sent(bundle, result, first=False)
         with self._context.database.session() as s:

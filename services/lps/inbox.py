@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from nsp_sandbox import faults, hco_versions
 from nsp_sandbox import fhir_shape as shape
@@ -297,21 +297,25 @@ class Inbox:
                         base=f"{lps}/fhir")
         if held is None:
             self._store(bundle, header, sender_ids, receiver_ids, verdict, code, ack, findings, None, envelope)
-        else:
-            self._decided(held, verdict, code, ack, findings)
+        elif not self._decided(held, verdict, code, ack, findings):
+            return Received("held", code, ack["id"], "decided at this moment by another request")
         delivery = await self._deliver(ack, self.return_address(return_to, sender_ids.get(SOR_SYSTEM, "")), sbdh,
                                        xml)
         return Received(verdict, code, ack["id"], delivery)
 
-    def _decided(self, pk: int, verdict: str, code: str, ack: dict[str, Any], findings: list[Finding]) -> None:
+    def _decided(self, pk: int, verdict: str, code: str, ack: dict[str, Any], findings: list[Finding]) -> bool:
+        """Record the answer to held message ``pk``; False when another request (a second worker) decided it
+        first: the row changes only while it is still ``held``, so it is answered once."""
         with self._context.database.session() as s:
             row = s.get(ReceivedRow, pk)
             assert row is not None
             earlier = s.scalar(select(ReceivedRow).where((ReceivedRow.header_id == row.previous_header)
                                                          & (ReceivedRow.verdict == "accepted")).limit(1))
-            row.original_header = (earlier.original_header or earlier.header_id) if earlier else None
-            row.verdict, row.ack_code, row.ack = verdict, code, ack
-            row.issues = [f.issue.to_fhir() | {"msg_code": f.msg_code} for f in findings]
+            changed = s.execute(update(ReceivedRow).where((ReceivedRow.pk == pk) & (ReceivedRow.verdict == "held"))
+                                .values(original_header=(earlier.original_header or earlier.header_id) if earlier
+                                        else None, verdict=verdict, ack_code=code, ack=ack,
+                                        issues=[f.issue.to_fhir() | {"msg_code": f.msg_code} for f in findings]))
+            return getattr(changed, "rowcount", 0) == 1
 
     def _profile(self, bundle: dict[str, Any], version: str) -> list[Finding]:
         out = []
@@ -414,10 +418,15 @@ class Inbox:
 
     async def _send(self, pk: int) -> str:
         with self._context.database.session() as s:
+            # Claimed (waiting → sending) by one guarded UPDATE: of concurrent deliveries (two workers at
+            # POST /lps/outbox/deliver) exactly one sends each acknowledgement.
+            claimed = s.execute(update(AckOutRow).where((AckOutRow.pk == pk) & (AckOutRow.state == "waiting"))
+                                .values(state="sending"))
+            if getattr(claimed, "rowcount", 0) != 1:
+                return "already sent by another delivery"
             row = s.get(AckOutRow, pk)
             assert row is not None
             url, ack, copies = row.url, row.ack, row.copies
-            row.state = "sending"
             sbdh = s.get(EnvelopeRow, str(ack.get("id"))) is not None
             xml = s.get(XmlRow, str(ack.get("id"))) is not None
         results = []

@@ -40,6 +40,7 @@ def create_app(context: SandboxContext, world: World | None = None) -> FastAPI:
     schema.upgrade(context.database.engine)
     # The shipped world and the world files loaded since (POST /sandbox/world), followed in every process.
     live = LiveWorld(context.database, world or shipped_world())
+    context.followers.append(lambda: live.refresh(force=True))
     world = live.world
     key = keys.load_or_create(context.database, context.clock.now())
     nsp = Platform(world, key, context.clock, TreatmentRelations(context.database, world),

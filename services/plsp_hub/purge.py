@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
@@ -29,15 +29,21 @@ class Purge:
         """Delete the content (body, author, end time) of cancelled notes whose purge time has come; the
         event log keeps that each existed. The number of notes purged."""
         now = naive_utc(self._context.clock.now())
+        done = 0
         with self._context.database.session() as s:
             due = list(s.scalars(select(NoteRow).where(NoteRow.state == "cancelled", NoteRow.purge_due <= now)))
             for row in due:
-                row.body_html, row.author, row.ended = None, None, None
-                row.state, row.purged_at = "purged", now
+                # Each note purged by one guarded UPDATE (still cancelled): when two workers run the timed work
+                # at once, one purges it and logs the event, the other skips it.
+                changed = s.execute(update(NoteRow).where((NoteRow.pk == row.pk) & (NoteRow.state == "cancelled"))
+                                    .values(body_html=None, author=None, ended=None, state="purged", purged_at=now))
+                if getattr(changed, "rowcount", 0) != 1:
+                    continue
+                done += 1
                 purged = rules.note_purged(row.version)
                 self._events.add(s, row.cpr, row.clinic_sor, "purged", f"note:{row.key}", purged.diagnostics,
                                  version=row.version, rule=purged.rule)
-        return len(due)
+        return done
 
     async def run_due(self) -> dict[str, Any]:
         """Purge what is due, then bring every patient's DDS entries in step (retries, after-midnight notes)."""

@@ -28,16 +28,22 @@ class Nsp:
         self.client = NspClient(context.peers, context.clock, persona=None, on_failure=_refused)
         self._personas: tuple[float, list[dict[str, Any]]] | None = None
 
-    async def personas(self) -> list[dict[str, Any]]:
-        """Everyone who can sign in (citizens, relatives, professionals, assistants), cached for a minute."""
+    async def personas(self, fresh: bool = False) -> list[dict[str, Any]]:
+        """Everyone who can sign in (citizens, relatives, professionals, assistants), cached for a minute
+        (``fresh``: asked again now)."""
         now = time.monotonic()
-        if self._personas is None or now - self._personas[0] > 60:
+        if fresh or self._personas is None or now - self._personas[0] > 60:
             found = await self.client.personas()
             self._personas = (now, [p for p in found if p.get("kind") != "system"])
         return self._personas[1]
 
     async def persona(self, persona_id: str) -> dict[str, Any] | None:
-        return next((p for p in await self.personas() if p["id"] == persona_id), None)
+        """The persona ``persona_id``; one not in the cached list is asked for again, so a persona a world file
+        added (in this process or another worker) can sign in at once."""
+        found = next((p for p in await self.personas() if p["id"] == persona_id), None)
+        if found is None:
+            found = next((p for p in await self.personas(fresh=True) if p["id"] == persona_id), None)
+        return found
 
     async def token(self, persona_id: str) -> tuple[str, float]:
         """A token for the persona (audiences DDS, NSP and the viewer) and when it expires (epoch)."""
