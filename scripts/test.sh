@@ -67,9 +67,12 @@ set -e
 if [ $status -ne 0 ] && [ $status -ne 5 ]; then  # 5: the arguments selected no timing test
   exit $status
 fi
-echo "==> pytest: everything else, ${NSP_SANDBOX_TEST_WORKERS:-2} workers"
+# One worker more than the machine's cores: several tests wait on processes of their own (a served sandbox,
+# nsp-sandbox up, kill -9), and work stealing keeps the long tests at the end from leaving a core idle.
+workers=${NSP_SANDBOX_TEST_WORKERS:-$(( $(nproc 2>/dev/null || echo 2) + 1 ))}
+echo "==> pytest: everything else, $workers workers"
 set +e
-.venv/bin/python -m pytest -n "${NSP_SANDBOX_TEST_WORKERS:-2}" -m "not timing" "$@"
+.venv/bin/python -m pytest -n "$workers" --dist worksteal -m "not timing" "$@"
 status=$?
 set -e
 exit $status  # (not exec: the EXIT trap removes a throwaway PostgreSQL cluster)

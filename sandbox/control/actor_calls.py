@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx2 as httpx
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.outcome import FhirError, Issue
@@ -30,9 +30,7 @@ async def call(context: SandboxContext, actor: str, method: str, path: str, *,
 
 
 def passed_on(response: httpx.Response) -> Response:
-    """The actor's answer as the control face's (its status and body)."""
-    try:
-        return JSONResponse(response.json(), status_code=response.status_code)
-    except ValueError:
-        return Response(response.content, status_code=response.status_code,
-                        media_type=response.headers.get("content-type"))
+    """The actor's answer as the control face's: its status, its body and its media type as they came (a
+    refusal stays an OperationOutcome in ``application/fhir+json``)."""
+    return Response(response.content, status_code=response.status_code,
+                    media_type=response.headers.get("content-type"))

@@ -21,6 +21,7 @@ from lxml import etree
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.operator_access import require_operator
 from nsp_sandbox.outcome import FhirError, Issue
@@ -218,7 +219,12 @@ def router(context: SandboxContext, log: RequestLog) -> APIRouter:
 
     api = APIRouter(dependencies=[Depends(operator)])
 
-    @api.get("/requests", summary="The requests DDS received and what it answered (operator only)")
+    @api.get("/requests", summary="The requests DDS received and what it answered (operator only)",
+             responses=oa.errors(400, 401, 403, 409), openapi_extra=oa.parameters(
+                 oa.query("after", "only requests after this sequence number"),
+                 oa.query("caller", "the caller's persona"), oa.query("patient", "a CPR number the request was about"),
+                 oa.query("transaction", "e.g. ITI-67, ITI-65, ITI-18"),
+                 oa.query("_count", "at most this many (1000)")))
     async def requests(request: Request) -> dict[str, Any]:
         if not context.settings.dds_request_log:
             raise FhirError(409, Issue("error", "not-supported", "DDS keeps no request log in this sandbox "

@@ -36,10 +36,9 @@ def load_or_create(database: Database, now: datetime) -> KeyPair:
     """The stored key pair, or a new one stored now (the table is created if missing; concurrent
     first starts all read back the first row)."""
     database.create_tables(DgwsKeyBase.metadata)
-    with database.session() as session:
-        row = session.scalars(select(DgwsStsKeyRow).order_by(DgwsStsKeyRow.pk)).first()
-        if row is not None:
-            return KeyPair.from_pem(row.private_pem, row.certificate_pem)
+    stored = _first(database)
+    if stored is not None:
+        return KeyPair.from_pem(*stored, own=True)
     pair = self_signed(COMMON_NAME, ORGANISATION, now)
     try:
         with database.session() as session:
@@ -47,4 +46,15 @@ def load_or_create(database: Database, now: datetime) -> KeyPair:
                                       created_at=naive_utc(now)))
     except IntegrityError:
         pass
-    return load_or_create(database, now)
+    stored = _first(database)  # a concurrent first start may have stored its pair first: that one is used
+    if stored == (pair.private_pem(), pair.certificate_pem()):
+        return pair
+    assert stored is not None
+    return KeyPair.from_pem(*stored, own=True)
+
+
+def _first(database: Database) -> tuple[str, str] | None:
+    """The key pair in use (the first row), as PEM."""
+    with database.session() as session:
+        row = session.scalars(select(DgwsStsKeyRow).order_by(DgwsStsKeyRow.pk)).first()
+        return None if row is None else (row.private_pem, row.certificate_pem)
