@@ -8,7 +8,10 @@ fhirpathpy ships to name choice elements.
 
 from __future__ import annotations
 
+import datetime
+import math
 import re
+from functools import cache
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -47,6 +50,80 @@ def base_structure_issues(resource: dict[str, Any]) -> list[Issue]:
         return [Issue("error", "structure", f"The resource does not parse ({type(exc).__name__}: {exc})",
                       expression=rtype, rule="base-structure")]
     return []
+
+
+def model_layer_silent(resource: dict[str, Any]) -> bool:
+    """Would :func:`base_structure_issues` surely find nothing in ``resource`` once the profile walk
+    has found no error in it?
+
+    The walk judges every element against its type's definition (cardinality, type, regex, unknown
+    elements); what ``fhir.resources`` can still refuse after a clean walk is a short list, and this
+    pass looks for any trace of it: a ``_element`` companion (the walk reads only the primitives'
+    ones), an ``id`` that is not 1–64 letters, digits, ``-`` or ``.``, an integer beyond 32 bits or
+    a number that is not finite, a date the calendar does not have (the R4 regexes admit
+    ``2021-02-29``), a resource type with no ``fhir.resources`` model — and the FHIR JSON
+    representation rules. A True answer lets the validator leave the model layer out: its findings
+    would be empty, so the merged findings are the same (``bench/conformance_findings.py`` checks
+    it over every official example and its mutations).
+    """
+    return _silent(resource)
+
+
+def _silent(value: Any) -> bool:
+    """One pass for :func:`model_layer_silent`; the FHIR JSON rules are :func:`_representable`'s,
+    read more strictly (any ``null`` answers False: the full layer then judges it)."""
+    if isinstance(value, str):
+        return value != "" and not _has_control(value) and (not value[:1].isdigit() or _calendar_ok(value))
+    if isinstance(value, dict):
+        if not value:
+            return False
+        rtype = value.get("resourceType")
+        if rtype is not None and not (isinstance(rtype, str) and _modelled(rtype)):
+            return False
+        for key, child in value.items():
+            if key[:1] == "_":
+                return False
+            if isinstance(child, str):
+                if child == "" or _has_control(child) or (key == "id" and not _ID(child)) or (
+                        child[:1].isdigit() and not _calendar_ok(child)):
+                    return False
+            elif not _silent(child):
+                return False
+        return True
+    if isinstance(value, list):
+        return bool(value) and all(_silent(child) for child in value)
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return -(2**31) <= value < 2**31
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return False
+
+
+_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}").fullmatch
+_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})").match
+
+
+def _calendar_ok(value: str) -> bool:
+    """False for a date (or the date of a dateTime / instant) that is not in the calendar."""
+    found = _DATE(value)
+    if found is None:
+        return True
+    try:
+        datetime.date(int(found.group(1)), int(found.group(2)), int(found.group(3)))
+    except ValueError:
+        return False
+    return True
+
+
+@cache
+def _modelled(rtype: str) -> bool:
+    try:
+        get_fhir_model_class(rtype)
+    except (KeyError, ValueError, AttributeError):
+        return False
+    return True
 
 
 def json_representation_issues(node: Any, path: str) -> list[Issue]:

@@ -21,7 +21,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from nsp_sandbox.conformance.base_structure import base_structure_issues
+from nsp_sandbox.conformance.base_structure import base_structure_issues, model_layer_silent
 from nsp_sandbox.conformance.bindings import BindingChecker
 from nsp_sandbox.conformance.engines import Engines
 from nsp_sandbox.conformance.frames import Frame
@@ -67,29 +67,52 @@ class Validator:
         :func:`~.base_structure.base_structure_issues` found in this very ``resource``, when the
         caller has already run it (it is then not run twice).
         """
+        return self.validate_layers(resource, profile, package=package, structure=structure)[1]
+
+    def validate_layers(self, resource: dict[str, Any], profile: str | None = None, *,
+                        package: str | FhirPackage | None = None,
+                        structure: list[Issue] | None = None) -> tuple[list[Issue], list[Issue]]:
+        """:meth:`validate`'s findings, with the base-structure layer's own findings apart:
+        ``(base structure, all)`` — for a caller that reports the structure at its own strictness
+        (the first is empty when this validator has no base-structure layer)."""
         if not isinstance(resource, dict):
-            return [Issue("fatal", "structure", "A FHIR resource must be a JSON object", rule="json-syntax")]
+            found = [Issue("fatal", "structure", "A FHIR resource must be a JSON object", rule="json-syntax")]
+            return found, found
         context = self._package(package)
         context_given = context is not None
         if context is None:
             context = self._context_of(resource, profile)
-        issues: list[Issue] = []
+        # The profile walk runs first: when it finds no error, the model layer is run only if it
+        # could still find something (model_layer_silent); its findings come first all the same.
+        walked: list[Issue] = []
+        failure: Issue | None = None
         try:
-            if self.base_structure:
-                issues.extend(base_structure_issues(resource) if structure is None else structure)
             walk = Walk(self.engines, context_given)
             rtype = resource.get("resourceType")
             frame = Frame(resource, resource, None, None, context)
-            issues.extend(walk.resource(resource, [profile] if profile else [], frame,
-                                        rtype if isinstance(rtype, str) else "Resource"))
+            walked = walk.resource(resource, [profile] if profile else [], frame,
+                                   rtype if isinstance(rtype, str) else "Resource")
         except RecursionError:
-            issues.append(Issue("fatal", "too-costly", "The resource is nested too deeply to validate",
-                                rule="validator-limit"))
+            failure = _TOO_DEEP
         except Exception as exc:  # a defect of the validator must not hide what was found, nor crash callers
             log.exception("validator failure")
-            issues.append(Issue("fatal", "exception", f"The validator failed on this input ({type(exc).__name__}); "
-                                "the findings above are incomplete", rule="validator-error"))
-        return _merge(issues)
+            failure = _failed(exc)
+        base: list[Issue] = []
+        if structure is not None:
+            base = structure
+        elif self.base_structure and (failure is not None or any(i.is_error for i in walked)
+                                      or not model_layer_silent(resource)):
+            try:
+                base = base_structure_issues(resource)
+            except RecursionError:
+                return [_TOO_DEEP], [_TOO_DEEP]
+            except Exception as exc:  # as for the walk: a finding, never a crash
+                log.exception("validator failure")
+                return [_failed(exc)], [_failed(exc)]
+        issues = [*base, *walked] if self.base_structure else list(walked)
+        if failure is not None:
+            issues.append(failure)
+        return base, _merge(issues)
 
     def validate_bytes(self, raw: bytes, content_type: str, profile: str | None = None, *,
                        package: str | FhirPackage | None = None) -> list[Issue]:
@@ -160,6 +183,14 @@ class Validator:
             if sd is not None:
                 return self.registry.package_of(sd)
         return None
+
+
+_TOO_DEEP = Issue("fatal", "too-costly", "The resource is nested too deeply to validate", rule="validator-limit")
+
+
+def _failed(exc: Exception) -> Issue:
+    return Issue("fatal", "exception", f"The validator failed on this input ({type(exc).__name__}); "
+                 "the findings above are incomplete", rule="validator-error")
 
 
 def _merge(issues: list[Issue]) -> list[Issue]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from nsp_sandbox import hco_versions
@@ -63,6 +64,15 @@ def _parse_fhir_xml(content: bytes, mime_type: str, context: SandboxContext) -> 
         return None, f"The document is declared '{mime_type}' but is not FHIR XML{where}: {exc}"
 
 
+@dataclass(frozen=True)
+class ResourceFindings:
+    """What the engine found in one DocumentReference or List: its base structure, and — when the
+    profile layer reads it — the whole validation (structure included)."""
+
+    structure: list[Issue]
+    validated: list[Issue] | None
+
+
 class ContentValidation:
     """Runs the profile layer and the Danish metadata rules for one sandbox context."""
 
@@ -71,20 +81,28 @@ class ContentValidation:
 
     # ---- structure layer ------------------------------------------------------------------------
 
-    def structure_issues(self, resource: dict[str, Any]) -> list[Issue] | None:
+    def structure_issues(self, resource: dict[str, Any]) -> ResourceFindings | None:
         """The base-structure findings of a DocumentReference or List (``fhir.resources`` R4B),
         unprefixed, found once for :meth:`check_structure` and :meth:`check_resource`; None when
-        neither layer reads them (structure layer off and no profile to check)."""
+        neither layer reads them (structure layer off and no profile to check).
+
+        When the profile layer reads the resource, it is validated whole here (the engine then runs
+        its model layer only where the profile walk leaves something for it), and
+        :meth:`check_resource` reports those findings."""
         settings = self.context.settings
-        if settings.validation_structure is Strictness.OFF and (
-                settings.validation_profile is Strictness.OFF or not (resource.get("meta") or {}).get("profile")):
+        profiled = (settings.validation_profile is not Strictness.OFF
+                    and bool((resource.get("meta") or {}).get("profile")))
+        if settings.validation_structure is Strictness.OFF and not profiled:
             return None
+        if profiled:
+            structure, validated = self.context.validator.validate_layers(resource)
+            return ResourceFindings(structure, validated)
         from nsp_sandbox.conformance.base_structure import base_structure_issues
 
-        return base_structure_issues(resource)
+        return ResourceFindings(base_structure_issues(resource), None)
 
     def check_structure(self, resource: dict[str, Any], prefix: str, *,
-                        found: list[Issue] | None = None) -> list[Issue]:
+                        found: ResourceFindings | None = None) -> list[Issue]:
         """Base FHIR structure of a DocumentReference or List (``fhir.resources`` R4B); ``found``:
         :meth:`structure_issues` of this resource, when already known."""
         strictness = self.context.settings.validation_structure
@@ -93,8 +111,10 @@ class ContentValidation:
         if found is None:
             from nsp_sandbox.conformance.base_structure import base_structure_issues
 
-            found = base_structure_issues(resource)
-        return self._apply(strictness, [i.prefixed(prefix) for i in found])
+            structure = base_structure_issues(resource)
+        else:
+            structure = found.structure
+        return self._apply(strictness, [i.prefixed(prefix) for i in structure])
 
     # ---- profile layer --------------------------------------------------------------------------
 
@@ -108,13 +128,17 @@ class ContentValidation:
         return [i for i in issues if i.severity != "information"]
 
     def check_resource(self, resource: dict[str, Any], prefix: str, *,
-                       structure: list[Issue] | None = None) -> list[Issue]:
+                       structure: ResourceFindings | None = None) -> list[Issue]:
         """Profile-validate a DocumentReference (or List) that declares a profile; ``structure``:
-        :meth:`structure_issues` of this resource, when already known (not found twice)."""
+        :meth:`structure_issues` of this resource, when already known (not validated twice)."""
         strictness = self.context.settings.validation_profile
         if strictness is Strictness.OFF or not (resource.get("meta") or {}).get("profile"):
             return []
-        found = self.context.validator.validate(resource, structure=structure)
+        if structure is not None and structure.validated is not None:
+            found = structure.validated
+        else:
+            found = self.context.validator.validate(
+                resource, structure=None if structure is None else structure.structure)
         return self._apply(strictness, [i.prefixed(prefix) for i in found])
 
     def check_document(self, content: bytes, mime_type: str, prefix: str, *, entry: dict[str, Any] | None = None,
