@@ -63,8 +63,9 @@ def serve(
 
 def _serve(host: str, port: int, data_dir: Path | None, log_level: str, only: set[str] | None,
            demo: bool = False, world: Path | None = None) -> None:
-    """Listen at once (``GET /health`` answers 503 ``starting``), then build the sandbox in a thread: the
-    settings, the FHIR packages, the actors; then the world file and the demo data; then "ready"."""
+    """Listen at once (``GET /health`` answers 503 ``starting``; other requests are held until the
+    sandbox is in place), then build the sandbox in a thread: the settings, the FHIR packages, the
+    actors; then the world file and the demo data; then "ready"."""
     import uvicorn
 
     from sandbox.starting import WhileStarting
@@ -84,10 +85,12 @@ def _serve(host: str, port: int, data_dir: Path | None, log_level: str, only: se
             _build(shell, base, port, only, demo, world, started)
         except typer.Exit as exc:
             failed.append(exc.exit_code or 1)
+            shell.give_up()
             server.should_exit = True
         except Exception as exc:  # a setting or the database refused: say so and stop, never hang at "starting"
             typer.echo(f"error: the sandbox could not start: {exc}", err=True)
             failed.append(1)
+            shell.give_up()
             server.should_exit = True
 
     original_startup = server.startup
