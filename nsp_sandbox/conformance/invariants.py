@@ -119,12 +119,33 @@ def _compiled_runner(text: str) -> Runner:
 
     if not program.uses_constants:
         focus_only = _NO_RESOURCE
+        if program.pure:
+            # On a primitive its value is a function of the value and its type: kept per value (a GLN's
+            # modulus-10 check, a URI's pattern), as the same identifiers recur message after message.
+            values: dict[tuple[type, Any, str], list[Any]] = {}
+
+            def run_value(focus: Any, focus_type: str, resource: dict[str, Any], root: dict[str, Any]) -> list[Any]:
+                if isinstance(focus, dict | list):
+                    return program(item_of(focus, focus_type), focus_only, focus_only)
+                key = (type(focus), focus, focus_type)
+                found = values.get(key)
+                if found is None:
+                    found = program(item_of(focus, focus_type), focus_only, focus_only)
+                    if len(values) >= _KEPT_VALUES:
+                        values.clear()
+                    values[key] = found
+                return found
+
+            return run_value
 
         def run_focus(focus: Any, focus_type: str, resource: dict[str, Any], root: dict[str, Any]) -> list[Any]:
             return program(item_of(focus, focus_type), focus_only, focus_only)  # %resource is never read
 
         return run_focus
     return run
+
+
+_KEPT_VALUES = 4096  # per expression; emptied when full
 
 
 _NO_RESOURCE = item_of(None, None)

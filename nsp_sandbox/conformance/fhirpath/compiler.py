@@ -45,15 +45,19 @@ class Program:
     ``roots`` is set when the expression reads its focus only by navigating these child names
     (no functions or ``$this`` on the focus itself, no variables, no resolve/terminology/narrative
     functions): its value then depends only on those children, and when the focus has none of them
-    the value is the same for every such focus of one type — the caller may keep it.
+    the value is the same for every such focus of one type — the caller may keep it. ``pure``: the
+    expression calls no such function; with no variables either, its value on a primitive focus
+    depends only on that value and its type.
     """
 
-    __slots__ = ("body", "roots", "uses_constants")
+    __slots__ = ("body", "pure", "roots", "uses_constants")
 
-    def __init__(self, body: Fn, roots: frozenset[str] | None, uses_constants: bool = True) -> None:
+    def __init__(self, body: Fn, roots: frozenset[str] | None, uses_constants: bool = True,
+                 pure: bool = False) -> None:
         self.body = body
         self.roots = roots
         self.uses_constants = uses_constants  # False: never reads %resource / %rootResource / %context
+        self.pure = pure  # calls nothing that reads beyond its input (resolve, terminology, narrative, clock)
 
     def __call__(self, focus: Item, resource: Item, root: Item) -> list[Any]:
         start = [focus]
@@ -65,7 +69,13 @@ class Program:
 def compile_expression(expression: str) -> Program:
     """Compile ``expression`` (raises :class:`Unsupported` for what this compiler does not cover)."""
     tree = parse(expression)["children"][0]
-    return Program(_compile(tree), _root_names(tree), _uses_constant(tree))
+    return Program(_compile(tree), _root_names(tree), _uses_constant(tree), not _calls_impure(tree))
+
+
+def _calls_impure(node: dict[str, Any]) -> bool:
+    if node.get("type") == "Functn" and identifier(child_nodes(node)[0]) in _IMPURE_FUNCTIONS:
+        return True
+    return any(_calls_impure(c) for c in child_nodes(node))
 
 
 _IMPURE_FUNCTIONS = frozenset({"resolve", "conformsTo", "memberOf", "htmlChecks", "children", "descendants",
