@@ -193,12 +193,44 @@ def claims_problem(claims: dict[str, Any]) -> str | None:
 
 
 def verify(token: str, jwks: dict[str, Any], expected_audience: str, now: datetime) -> Principal:
-    """Check signature (against ``jwks``), issuer, audience, and validity at ``now``; 401 otherwise."""
+    """Check signature (against ``jwks``), issuer, audience, and validity at ``now``; 401 otherwise.
+
+    What does not depend on the moment — the signature, issuer, audience and claims of this very token
+    under this very key — is kept (by the token and the key's JWK); the lifetime is checked at every use.
+    A key the STS no longer publishes refuses its tokens at once."""
     kid = key_id(token)
     keys = {k.get("kid"): k for k in jwks.get("keys", [])}
     if kid not in keys:
         raise unauthorised(f"The token is signed with key '{kid}', which the STS does not publish", "token-signature")
-    key = jwt.PyJWK.from_json(json.dumps(keys[kid]))
+    jwk = json.dumps(keys[kid], sort_keys=True)
+    kept_key = (token, expected_audience, jwk)
+    found = _verified.get(kept_key)
+    if found is None:
+        found = _verified_claims(token, jwk, expected_audience)
+        if len(_verified) >= _VERIFIED_LIMIT:
+            _verified.clear()
+        _verified[kept_key] = found
+    claims, principal = found
+    moment = now.timestamp()
+    if float(claims["exp"]) + LEEWAY_SECONDS <= moment:
+        raise unauthorised("The token has expired", "token-expired")
+    if float(claims.get("nbf", claims["iat"])) - LEEWAY_SECONDS > moment:
+        raise unauthorised("The token is not valid yet", "token-not-yet-valid")
+    return principal
+
+
+_VERIFIED_LIMIT = 4096  # tokens whose signature and claims were checked; emptied when full
+_verified: dict[tuple[str, str, str], tuple[dict[str, Any], Principal]] = {}
+_keys: dict[str, Any] = {}
+
+
+def _verified_claims(token: str, jwk: str, expected_audience: str) -> tuple[dict[str, Any], Principal]:
+    """The claims of ``token`` once its signature (by ``jwk``), issuer, audience and claim types check out."""
+    key = _keys.get(jwk)
+    if key is None:
+        if len(_keys) >= 64:
+            _keys.clear()
+        key = _keys[jwk] = jwt.PyJWK.from_json(jwk)
     try:
         claims = jwt.decode(token, key.key, algorithms=[ALGORITHM], audience=expected_audience, issuer=ISSUER,
                             options={"verify_exp": False, "verify_nbf": False, "verify_iat": False,
@@ -213,9 +245,4 @@ def verify(token: str, jwks: dict[str, Any], expected_audience: str, now: dateti
     problem = claims_problem(claims)
     if problem:
         raise unauthorised(f"The token is not valid: {problem}", "token-claims")
-    moment = now.timestamp()
-    if float(claims["exp"]) + LEEWAY_SECONDS <= moment:
-        raise unauthorised("The token has expired", "token-expired")
-    if float(claims.get("nbf", claims["iat"])) - LEEWAY_SECONDS > moment:
-        raise unauthorised("The token is not valid yet", "token-not-yet-valid")
-    return Principal.from_claims(claims)
+    return claims, Principal.from_claims(claims)

@@ -61,3 +61,29 @@ def test_a_token_may_live_at_most_a_day() -> None:
     with pytest.raises(FhirError) as refused:
         verify(signed(claims(exp=now + MAX_LIFETIME_SECONDS + 1)), JWKS, audience("dds"), datetime.now(UTC))
     assert refused.value.issues[0].rule == "token-claims"
+
+
+def test_a_token_verified_before_is_still_judged_at_each_use() -> None:
+    """The signature and claims of a token are checked once; its lifetime, the key being published and
+    the audience are judged at every use."""
+    token = signed(claims())
+    now = datetime.now(UTC)
+    assert verify(token, JWKS, audience("dds"), now).authorisation == "SK7T1"
+    assert verify(token, JWKS, audience("dds"), now).authorisation == "SK7T1"
+    with pytest.raises(FhirError) as expired:
+        verify(token, JWKS, audience("dds"), datetime.fromtimestamp(now.timestamp() + 3600, UTC))
+    assert expired.value.issues[0].rule == "token-expired"
+    with pytest.raises(FhirError) as early:
+        verify(token, JWKS, audience("dds"), datetime.fromtimestamp(now.timestamp() - 3600, UTC))
+    assert early.value.issues[0].rule == "token-not-yet-valid"
+    with pytest.raises(FhirError) as withdrawn:
+        verify(token, {"keys": []}, audience("dds"), now)
+    assert withdrawn.value.issues[0].rule == "token-signature"
+    with pytest.raises(FhirError) as elsewhere:
+        verify(token, JWKS, audience("plsp"), now)
+    assert elsewhere.value.issues[0].rule == "token-audience"
+    other = ec.generate_private_key(ec.SECP256R1())
+    replaced = {"keys": [{**json.loads(jwt.algorithms.ECAlgorithm.to_jwk(other.public_key())), "kid": "k1"}]}
+    with pytest.raises(FhirError) as rekeyed:  # the same key id now names another key: checked again
+        verify(token, replaced, audience("dds"), now)
+    assert rekeyed.value.issues[0].rule == "token-signature"
