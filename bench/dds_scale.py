@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
+from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -64,6 +65,7 @@ from services.dds.mhd.document_reference import to_entry  # noqa: E402
 from services.dds.mhd.submission_set import to_submission_set  # noqa: E402
 from services.dds.models import (  # noqa: E402
     AssociationRow,
+    DdsBase,
     DocumentEntryRow,
     EntryCodeRow,
     StatusChangeRow,
@@ -250,20 +252,19 @@ class Seeder:
         return built
 
     def write(self, built: Built) -> None:
-        """Register ``built`` in one transaction: every row a registration of those entries writes."""
+        """Register ``built`` in one transaction: every row a registration of those entries writes.
+
+        On PostgreSQL the rows go in with ``COPY``, their primary keys drawn beforehand from the
+        tables' own sequences (as the column defaults would draw them); on SQLite by executemany."""
         plan_ = self.plan
         positions = range(built.start, built.stop)
         with self.database.session() as session:
             storage.store_documents(session, [self.document])
-            sset_table, entry_table = SubmissionSetRow.__table__, DocumentEntryRow.__table__
-            sset_pks = session.execute(
-                sset_table.insert().returning(sset_table.c.pk, sort_by_parameter_order=True), built.sets,
-            ).scalars().all()
+            copy = session.get_bind().dialect.name == "postgresql"
+            sset_pks = _insert(session, SubmissionSetRow, built.sets, copy)
             for row, sset_pk in zip(built.entries, sset_pks, strict=True):
                 row["submission_set_pk"] = sset_pk
-            pks = session.execute(
-                entry_table.insert().returning(entry_table.c.pk, sort_by_parameter_order=True), built.entries,
-            ).scalars().all()
+            pks = _insert(session, DocumentEntryRow, built.entries, copy)
             for position, pk in zip(positions, pks, strict=True):
                 self.pks[position] = pk
             codes = []
@@ -271,9 +272,9 @@ class Seeder:
                 for code in entry_codes:
                     code["entry_pk"] = pk
                     codes.append(code)
-            storage.insert_many(session, EntryCodeRow, codes)
-            storage.insert_many(session, SubmissionMemberRow, [
-                {"submission_set_pk": s, "entry_pk": e} for s, e in zip(sset_pks, pks, strict=True)])
+            _insert(session, EntryCodeRow, codes, copy)
+            _insert(session, SubmissionMemberRow, [
+                {"submission_set_pk": s, "entry_pk": e} for s, e in zip(sset_pks, pks, strict=True)], copy)
             associations, changes = [], []
             for row, sset_pk, pk, position in zip(built.entries, sset_pks, pks, positions, strict=True):
                 now = _naive(plan_.registered(position))
@@ -288,8 +289,35 @@ class Seeder:
                     changes.append(storage.status_change_values(
                         pk, AvailabilityStatus.CURRENT, AvailabilityStatus.ENTERED_IN_ERROR, ITI92_REASON,
                         _naive(plan_.status_changed(position))))
-            storage.insert_many(session, AssociationRow, associations)
-            storage.insert_many(session, StatusChangeRow, changes)
+            _insert(session, AssociationRow, associations, copy)
+            _insert(session, StatusChangeRow, changes, copy)
+
+
+def _insert(session: Session, model: type[DdsBase], rows: list[dict[str, Any]], copy: bool) -> list[int]:
+    """Insert ``rows`` into ``model``'s table; answer their generated primary keys in order (none
+    for a table without a generated key)."""
+    table = model.__table__
+    generated = "pk" in table.c and table.c.pk.autoincrement is not False and "pk" not in (rows[0] if rows else {})
+    if not rows:
+        return []
+    if not copy:
+        if not generated:
+            session.execute(table.insert(), rows)
+            return []
+        return list(session.execute(table.insert().returning(table.c.pk, sort_by_parameter_order=True),
+                                    rows).scalars())
+    cursor = session.connection().connection.driver_connection.cursor()
+    pks: list[int] = []
+    if generated:
+        pks = [r[0] for r in cursor.execute(
+            f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'pk')) FROM generate_series(1, %s)",
+            (len(rows),))]
+    columns = list(rows[0])
+    with cursor.copy(f"COPY {table.name} ({', '.join((['pk'] if generated else []) + columns)}) FROM STDIN") as out:
+        for n, row in enumerate(rows):
+            values = [row[c] for c in columns]
+            out.write_row([pks[n], *values] if generated else values)
+    return pks
 
 
 @dataclass
@@ -556,6 +584,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=500, help="requests per query kind")
     parser.add_argument("--workers", type=int, default=2, help="processes building the seed's rows")
     parser.add_argument("--keep", help="keep the seeded database (SQLite: in this folder) and use it again")
+    parser.add_argument("--seed-only", action="store_true", help="seed (with --keep, to use later) and stop")
     parser.add_argument("--postgres-url", default=os.environ.get("NSP_SANDBOX_BENCH_POSTGRES_URL")
                         or os.environ.get("NSP_SANDBOX_TEST_POSTGRES_URL")
                         or "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -572,6 +601,8 @@ def main() -> None:
             the_plan, _, seconds = seed(url, args.entries, args.patients, model, document, workers=args.workers)
             if marker is not None:
                 marker.write_text(json.dumps({"seconds": seconds}))
+        if args.seed_only:
+            return
         with server(url, Path(data)) as (base, pid):
             print(f"  server RSS after start-up: {memory(pid)['VmRSS'] / 1024:.0f} MiB", flush=True)
             timings = measure(base, the_plan, KINDS, args.queries)
