@@ -389,12 +389,11 @@ def seed(url: str, entries: int, patients: int, model: dict[str, Any], document:
             pool.close()
             pool.join()
     took = time.perf_counter() - started
-    with database.engine.connect() as conn:
-        if database.engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("ANALYZE")
+    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if database.engine.dialect.name == "postgresql":  # what autovacuum does in time after a bulk load
+            conn.exec_driver_sql("VACUUM ANALYZE " + ", ".join(t.name for t in DdsBase.metadata.sorted_tables))
         else:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # no ANALYZE: the sandbox runs none
-        conn.commit()
     database.engine.dispose()
     if progress:
         print(f"\r  seeded {entries:,} entries for {patients:,} patients in {took:.0f} s" + " " * 30)
