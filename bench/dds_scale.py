@@ -16,8 +16,9 @@
    patients as a GP with a treatment relation (BRS), with ``status`` alone, with ``type``, with a
    ``date`` range, and the heavy citizen asking for their own entries with their own token. Every
    request goes through DDS's access checks with NSP and its Min Log write.
-4. Reports p50 / p95 / p99, the server's RSS (``VmRSS`` and ``VmHWM``), the database's size and the
-   seeding time.
+4. Reports p50 / p95 / p99, the CPU time the server spent per request (with PostgreSQL's backends
+   for its database: a figure other work on the machine does not inflate as it does the latency),
+   the server's RSS (``VmRSS`` and ``VmHWM``), the database's size and the seeding time.
 
     .venv/bin/python bench/dds_scale.py --entries 1000000 --patients 100000 --database sqlite --keep /tmp/dds-scale
     .venv/bin/python bench/dds_scale.py --entries 1000000 --patients 100000 --database postgres --keep /tmp/dds-scale
@@ -476,10 +477,36 @@ class Timing:
     p99: float
     per_response: float
     total: float  # mean Bundle.total
+    cpu: float  # CPU ms per request of the server process and its database's server processes
 
 
-def measure(base: str, the_plan: Plan, kinds: tuple[QueryKind, ...], count: int, seed: int = 7) -> dict[str, Timing]:
-    """``count`` ITI-67 requests of each kind, 20 warm-up requests first, one at a time."""
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes ``pids`` have used (all their threads)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def database_pids(url: str) -> list[int]:
+    """The PostgreSQL server processes serving ``url``'s database (none for SQLite: in process)."""
+    if url.startswith("sqlite"):
+        return []
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        return [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                           "AND pid <> pg_backend_pid()")]
+
+
+def measure(base: str, the_plan: Plan, kinds: tuple[QueryKind, ...], count: int, seed: int = 7,
+            server_pid: int | None = None, url: str = "") -> dict[str, Timing]:
+    """``count`` ITI-67 requests of each kind, 20 warm-up requests first, one at a time; with
+    ``server_pid`` also the CPU time the server (and a PostgreSQL database's backends) spent."""
     rng = random.Random(seed)
     heavy = min(heavy_count(the_plan.patients), the_plan.patients)
     light = range(heavy, the_plan.patients) if the_plan.patients > heavy else range(heavy)
@@ -495,12 +522,17 @@ def measure(base: str, the_plan: Plan, kinds: tuple[QueryKind, ...], count: int,
             headers = citizen if kind.citizen else gp
             latencies: list[float] = []
             found = totals = 0
+            pids: list[int] = []
+            used = 0.0
             for i, cpr in enumerate(chosen[kind.name]):
                 pairs = kind.params(cpr)
                 started = time.perf_counter()
                 response = client.get("/dds/fhir/DocumentReference", params=pairs, headers=headers)
                 elapsed = (time.perf_counter() - started) * 1000
                 assert response.status_code == 200, response.text[:500]
+                if i == 19 and server_pid is not None:
+                    pids = [server_pid, *database_pids(url)]
+                    used = cpu_seconds(pids)
                 if i >= 20:
                     body = response.json()
                     latencies.append(elapsed)
@@ -508,11 +540,13 @@ def measure(base: str, the_plan: Plan, kinds: tuple[QueryKind, ...], count: int,
                     totals += body.get("total", 0)
                 if (i + 1) % 50 == 0:
                     print(f"\r  {kind.name:<58} {i + 1:>5}/{count + 20}", end="", flush=True)
+            cpu = (cpu_seconds(pids) - used) * 1000 / count if pids else 0.0
             cuts = statistics.quantiles(latencies, n=100)
-            out[kind.name] = Timing(statistics.median(latencies), cuts[94], cuts[98], found / count, totals / count)
+            out[kind.name] = Timing(statistics.median(latencies), cuts[94], cuts[98], found / count, totals / count,
+                                    cpu)
             t = out[kind.name]
             print(f"\r  {kind.name:<58} p50 {t.p50:6.2f}  p95 {t.p95:6.2f}  p99 {t.p99:6.2f} ms  "
-                  f"({t.per_response:.1f} shown, total {t.total:.1f})", flush=True)
+                  f"CPU {t.cpu:5.2f} ms/request ({t.per_response:.1f} shown, total {t.total:.1f})", flush=True)
     return out
 
 
@@ -604,16 +638,17 @@ def main() -> None:
             return
         with server(url, Path(data)) as (base, pid):
             print(f"  server RSS after start-up: {memory(pid)['VmRSS'] / 1024:.0f} MiB", flush=True)
-            timings = measure(base, the_plan, KINDS, args.queries)
+            timings = measure(base, the_plan, KINDS, args.queries, server_pid=pid, url=url)
             rss = memory(pid)
         sizes = database_size(url)
     print(f"  load average at the end {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     print(f"  server RSS {rss['VmRSS'] / 1024:.0f} MiB (peak {rss['VmHWM'] / 1024:.0f} MiB)")
     print("  database size: " + ", ".join(f"{k} {_gb(v)}" for k, v in sizes.items()))
     print(f"  seeding {seconds:.0f} s")
-    print("\n| query | p50 | p95 | p99 | entries shown / total |\n|---|---|---|---|---|")
+    print("\n| query | p50 | p95 | p99 | server CPU per request | entries shown / total |\n|---|---|---|---|---|---|")
     for name, t in timings.items():
-        print(f"| {name} | {t.p50:.1f} ms | {t.p95:.1f} ms | {t.p99:.1f} ms | {t.per_response:.1f} / {t.total:.1f} |")
+        print(f"| {name} | {t.p50:.1f} ms | {t.p95:.1f} ms | {t.p99:.1f} ms | {t.cpu:.1f} ms | "
+              f"{t.per_response:.1f} / {t.total:.1f} |")
 
 
 if __name__ == "__main__":
