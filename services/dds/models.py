@@ -103,7 +103,9 @@ class DocumentEntryRow(DdsBase):
 
     __table_args__ = (
         # ITI-67 always names the patient and (nearly always) the status; results come newest first.
-        Index("ix_dds_entry_patient_status", "patient_value", "status", "pk"),
+        # The patient's system comes last: the order by pk stays, and counting a patient's entries
+        # reads the index alone (no table row per entry).
+        Index("ix_dds_entry_patient_status_pk", "patient_value", "status", "pk", "patient_system"),
     )
 
 
@@ -118,7 +120,8 @@ class EntryCodeRow(DdsBase):
     system: Mapped[str | None] = mapped_column(String(256))
     code: Mapped[str] = mapped_column(String(256))
 
-    __table_args__ = (Index("ix_dds_entry_code_lookup", "entry_pk", "param", "code"),)
+    # The system too: a coded parameter's EXISTS look-up per entry is answered by the index alone.
+    __table_args__ = (Index("ix_dds_entry_code_match", "entry_pk", "param", "code", "system"),)
 
 
 class SubmissionMemberRow(DdsBase):
@@ -166,17 +169,32 @@ ADDED_COLUMNS = (
     ("dds_document_entry", "source_url", "TEXT"),
     ("dds_document_entry", "submitter", "VARCHAR(128)"),
 )
+#: Indexes an earlier version made that later ones replace: (table, index), dropped at start-up.
+REPLACED_INDEXES = (("dds_document_entry", "ix_dds_entry_patient_status"),
+                    ("dds_entry_code", "ix_dds_entry_code_lookup"))
 #: Columns that became nullable (an on-demand entry has no stored document).
 NOW_NULLABLE = (("dds_document_entry", "document_hash"), ("dds_document_entry", "size"))
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring tables created by an earlier version up to this one: add the later columns; on
-    PostgreSQL drop NOT NULL where it went (SQLite cannot: on-demand entries then need a new file)."""
+    """Bring tables created by an earlier version up to this one: add the later columns and
+    indexes, drop the indexes they replace; on PostgreSQL drop NOT NULL where it went (SQLite
+    cannot: on-demand entries then need a new file). An index built on a large registry takes
+    its time once, at that start-up."""
     inspector = inspect(engine)
     tables = {table for table, _, _ in ADDED_COLUMNS} | {table for table, _ in NOW_NULLABLE}
     columns = {t: {c["name"]: c for c in inspector.get_columns(t)} for t in tables if inspector.has_table(t)}
+    indexes = {t.name: {i["name"] for i in inspector.get_indexes(t.name)}
+               for t in DdsBase.metadata.sorted_tables if inspector.has_table(t.name)}
     with engine.begin() as connection:
+        for table_name, names in indexes.items():
+            for index in DdsBase.metadata.tables[table_name].indexes:
+                if index.name not in names:
+                    log.info("creating index %s on %s", index.name, table_name)
+                    index.create(connection)
+        for table_name, name in REPLACED_INDEXES:
+            if name in indexes.get(table_name, set()):
+                connection.exec_driver_sql(f"DROP INDEX {name}")
         for table, column, definition in ADDED_COLUMNS:
             if table in columns and column not in columns[table]:
                 connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")

@@ -185,15 +185,8 @@ class Registry:
         sset = submission.submission_set
         storage.store_documents(session, [e.document for e in submission.entries if e.document is not None])
         sset_table, entry_table = SubmissionSetRow.__table__, DocumentEntryRow.__table__
-        sset_pk = session.execute(insert(sset_table).returning(sset_table.c.pk), [{
-            "id": sset.id, "unique_id": sset.unique_id, "entry_uuid": sset.entry_uuid,
-            "patient_system": sset.patient.system, "patient_value": sset.patient.value, "status": "current",
-            "submission_time": naive_utc(sset.submission_time) if sset.submission_time else None,
-            "source_id": sset.source_id,
-            "designation_system": sset.designation.system if sset.designation else None,
-            "designation_code": sset.designation.code if sset.designation else None,
-            "registered_at": now, "resource": storage.dump(sset.resource),
-        }]).scalar_one()
+        sset_pk = session.execute(insert(sset_table).returning(sset_table.c.pk),
+                                  [storage.submission_set_values(sset, now)]).scalar_one()
         pks = session.execute(
             insert(entry_table).returning(entry_table.c.pk, sort_by_parameter_order=True),
             [storage.entry_values(e, sset_pk, now, submission.submitter) for e in submission.entries],
@@ -209,9 +202,7 @@ class Registry:
                 target = targets[relation.target]
                 assert target is not None  # checked in _check, same transaction
                 session.execute(insert(AssociationRow.__table__).values(
-                    kind=relation.kind.name, source_entry_pk=pk, target_entry_pk=target.pk,
-                    submission_set_pk=sset_pk, created_at=now,
-                ))
+                    storage.association_values(relation.kind.name, pk, target.pk, sset_pk, now)))
                 new_status = lifecycle.status_after(relation.kind)
                 if new_status is None:
                     continue
@@ -223,8 +214,7 @@ class Registry:
     def _record_status(session: Session, target: StoredEntry, new_status: AvailabilityStatus, now: datetime,
                        reason: str) -> None:
         session.execute(insert(StatusChangeRow.__table__).values(
-            entry_pk=target.pk, from_status=target.status.value, to_status=new_status.value, reason=reason,
-            changed_at=now))
+            storage.status_change_values(target.pk, target.status, new_status, reason, now)))
 
     def bulk_register(self, submission_set_row: dict[str, Any], entries: Sequence[DocumentEntry],
                       now: datetime) -> None:

@@ -27,6 +27,7 @@ from services.dds.domain import (
     PatientId,
     StoredEntry,
     StoredSubmissionSet,
+    SubmissionSet,
 )
 from services.dds.models import (
     DdsBase,
@@ -118,6 +119,32 @@ def entry_values(entry: DocumentEntry, sset_pk: int, now: datetime, submitter: s
         "submission_set_pk": sset_pk, "registered_at": now, "updated_at": now,
         "resource": dump(entry.resource),
     }
+
+
+def submission_set_values(sset: SubmissionSet, now: datetime) -> dict[str, Any]:
+    """The ``dds_submission_set`` row of a new submission set."""
+    return {
+        "id": sset.id, "unique_id": sset.unique_id, "entry_uuid": sset.entry_uuid,
+        "patient_system": sset.patient.system, "patient_value": sset.patient.value, "status": "current",
+        "submission_time": naive_utc(sset.submission_time) if sset.submission_time else None,
+        "source_id": sset.source_id,
+        "designation_system": sset.designation.system if sset.designation else None,
+        "designation_code": sset.designation.code if sset.designation else None,
+        "registered_at": now, "resource": dump(sset.resource),
+    }
+
+
+def association_values(kind: str, source_pk: int, target_pk: int, sset_pk: int, now: datetime) -> dict[str, Any]:
+    """The ``dds_association`` row of a relation from entry ``source_pk`` to ``target_pk``."""
+    return {"kind": kind, "source_entry_pk": source_pk, "target_entry_pk": target_pk,
+            "submission_set_pk": sset_pk, "created_at": now}
+
+
+def status_change_values(entry_pk: int, from_status: AvailabilityStatus, to_status: AvailabilityStatus,
+                         reason: str, now: datetime) -> dict[str, Any]:
+    """The ``dds_status_change`` row recording one entry's status change."""
+    return {"entry_pk": entry_pk, "from_status": from_status.value, "to_status": to_status.value,
+            "reason": reason, "changed_at": now}
 
 
 def code_rows(entry: DocumentEntry, entry_pk: int) -> list[dict[str, Any]]:
