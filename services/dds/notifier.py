@@ -100,10 +100,24 @@ class Notifier:
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._stopping = False
+        context.stoppers.append(self.stop)
+
+    def stop(self) -> None:
+        """Stop sending (the sandbox shuts down): what is being sent is finished, the rest waits in the
+        database for the next start."""
+        with self._lock:
+            self._stopping = True
+            self._wake.set()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(TIMEOUT_SECONDS + 5)
 
     def wake(self) -> None:
         """Send what is due now, in the background (after a commit that queued events)."""
         with self._lock:
+            if self._stopping:
+                return
             self._wake.set()
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="dds-dsubm-notifier", daemon=True)
@@ -119,9 +133,11 @@ class Notifier:
             loop.close()
 
     async def _serve(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             await self.deliver_due()
+            if self._stopping:
+                break
             if not self.has_pending():
                 with self._lock:
                     if not self._wake.is_set():
@@ -163,6 +179,8 @@ class Notifier:
             if not due:
                 return delivered
             for pk in due:
+                if self._stopping:
+                    return delivered
                 row = self._claim(pk, now)
                 if row is not None:
                     delivered += await self._deliver(row)

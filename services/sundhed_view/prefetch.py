@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -69,6 +68,15 @@ class Prefetch:
         self.settled = threading.Event()  # subscribed, or given up
         self._jwks: dict[str, Any] | None = None
         self.prefetched = 0
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        context.stoppers.append(self.stop)
+
+    def stop(self) -> None:
+        """Stop trying to subscribe (the sandbox shuts down)."""
+        self._stopping.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(15)
 
     @property
     def persona(self) -> str:
@@ -92,14 +100,16 @@ class Prefetch:
         if not self.context.settings.view_dsubm:
             self.settled.set()
             return
-        threading.Thread(target=self._subscribe_until_done, name="view-dsubm-subscribe", daemon=True).start()
+        self._thread = threading.Thread(target=self._subscribe_until_done, name="view-dsubm-subscribe", daemon=True)
+        self._thread.start()
 
     def _subscribe_until_done(self) -> None:
         try:
             for attempt in range(ATTEMPTS):
-                if asyncio.run(self.subscribe()):
+                if self._stopping.is_set() or asyncio.run(self.subscribe()):
                     return
-                time.sleep(PAUSES[min(attempt, len(PAUSES) - 1)])
+                if self._stopping.wait(PAUSES[min(attempt, len(PAUSES) - 1)]):
+                    return
             log.warning("the viewer could not subscribe at DDS (DSUBm) after %s attempts: documents are read "
                         "when a page needs them", ATTEMPTS)
         finally:
