@@ -67,5 +67,8 @@ def create_app(context: SandboxContext) -> FastAPI:
     log.create_table()
     app.include_router(request_log_router(context, log))
     app.add_middleware(RequestLogMiddleware, context=context, log=log)
-    app.include_router(reset_router("dds", context.database, [DdsBase.metadata], context.settings))
+    # A reset empties the registry but keeps the DSUBm subscriptions: they are the connected systems'
+    # registrations (the viewer subscribes once, at its start), not shared data; their queued events go.
+    app.include_router(reset_router("dds", context.database, [DdsBase.metadata], context.settings,
+                                    keep=("dds_subscription",)))
     return app
