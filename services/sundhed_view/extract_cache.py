@@ -110,7 +110,8 @@ class ExtractCache:
                         select(EntryContentRow.entry_id, EntryContentRow.entry_hash, EntryContentRow.digest)
                         .where(EntryContentRow.entry_id.in_(ids[start:start + 500]))):
                     mapped[(entry_id, entry_hash)] = digest
-            mapped = {e: d for e, d in mapped.items() if e in set(wanted)}
+            asked = set(wanted)
+            mapped = {e: d for e, d in mapped.items() if e in asked}
             digests = sorted(set(mapped.values()))
             extracts: dict[str, Any] = {}
             for start in range(0, len(digests), 500):
