@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from dsubm_recipient import (
     FHIR_JSON,
     PATIENT_DEPENDENT,
@@ -150,14 +149,8 @@ def test_an_unreachable_recipient_does_not_hold_up_providing(client: TestClient,
         mhd.provide_hco()
 
 
-@pytest.fixture
-def viewer_not_subscribing(context: SandboxContext) -> None:
-    """The sandbox's viewer does not subscribe (its subscription would cover every patient)."""
-    context.settings = context.settings.model_copy(update={"view_dsubm": False})
-
-
-def test_the_subscriber_retrieves_what_it_is_notified_of_and_min_log_gets_nothing(
-        viewer_not_subscribing: None, client: TestClient, mhd: Mhd) -> None:
+def test_the_subscriber_retrieves_what_it_is_notified_of_and_min_log_gets_nothing(client: TestClient,
+                                                                                 mhd: Mhd) -> None:
     recipient = Recipient(client)
     subscribe(client, subscription(recipient.endpoint, PATIENT_DEPENDENT,
                                    f"DocumentReference?patient.identifier=urn:oid:1.2.208.176.1.2|{CPR}"))
@@ -167,7 +160,8 @@ def test_the_subscriber_retrieves_what_it_is_notified_of_and_min_log_gets_nothin
     url = recipient.received[0]["entry"][1]["resource"]["content"][0]["attachment"]["url"]
     system = auth(client, SUBSCRIBER, "dds")
     assert client.get(url, headers=system).content == mhd.examples.hco
-    # not a patient its subscription covers: refused as any system's read
+    # not a patient its subscription covers (the tests' viewer does not subscribe for every patient):
+    # refused as any system's read
     refused = client.get(f"/dds/documents/{other}", headers=system)
     assert refused.status_code == 403 and "dds-system-no-read" in _rules(refused)
     # a system without the right reads nothing, subscribed or not

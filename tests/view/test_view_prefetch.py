@@ -27,6 +27,12 @@ from dsubm_recipient import wait_for
 VIEWER = "system-sundhed-dk"
 
 
+@pytest.fixture(autouse=True)
+def viewer_subscribes(context: SandboxContext) -> None:
+    """The viewer subscribes at DDS when its app is built (the tests' settings have it off elsewhere)."""
+    context.settings = context.settings.model_copy(update={"view_dsubm": True})
+
+
 def _viewer(client: TestClient) -> FastAPI:
     app = next(r.app for r in client.app.routes if getattr(r, "path", None) == "/view")
     assert isinstance(app, FastAPI)
