@@ -16,8 +16,10 @@ is never half-shown: it becomes :class:`Invalid` with the reasons.
 
 Reading and validating costs milliseconds per document, so what a document yields is cached by
 the SHA-256 of its kind and bytes (the same bytes always give the same view model, which holds no
-address), together with the document's patient CPR numbers; the patient rule depends on the page,
-so it is applied to every use of a cached document.
+address), together with the document's patient CPR numbers, in the viewer's own tables
+(``extract_cache``: every worker and a restart share it); the patient rule depends on the page,
+so it is applied to every use of a cached document. New documents are read when DDS notifies of
+them, before any page needs them (:meth:`Documents.prefetch`, ``prefetch``).
 For a citizen reading their own data, a DocumentReference whose ``attachment.hash`` names content
 already read is not fetched again: the ITI-67 search DDS just answered with the reader's own token
 decided that they may see that entry, and DDS logs no look-up of one's own data. Everyone else's
