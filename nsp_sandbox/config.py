@@ -113,6 +113,13 @@ class Settings(BaseSettings):
         default_factory=list, description="CVR numbers whose employees Min Log shows pseudonymised, e.g. "
         "[\"99000601\"] (a JSON list)")
 
+    # The viewer as DSUBm Resource Notification Recipient (docs/view.md "Prefetch"): it subscribes at DDS at
+    # start-up and reads each new document before anyone looks; off: it reads documents when a page needs them.
+    view_dsubm: bool = Field(default=True, description="the viewer subscribes to DDS's notifications (DSUBm)")
+    view_system_persona: str = Field(default="system-sundhed-dk", description="the viewer's system persona at "
+                                     "NSP's STS (subscribes and prefetches)")
+    view_dsubm_endpoint: str | None = Field(default=None, description="the URL DDS notifies the viewer at "
+                                            "(default: {public base URL}/view/dsubm/notify, or in process)")
     # Access control in DDS (tokens, consent, treatment relations, Min Log); off only for experiments.
     dds_access_control: bool = True
     # DDS's request log (GET /dds/requests, docs/dds.md): what it received and answered, for conformance runs.
@@ -123,6 +130,8 @@ class Settings(BaseSettings):
     # and how long DDS waits for a source to generate a document.
     dds_on_demand_audience: str = "plsp"
     dds_on_demand_timeout_seconds: float = Field(default=10.0, gt=0)
+    # DSUBm notifications (services/dds/notifier.py): the audience of DDS's token towards a recipient.
+    dds_notification_audience: str = "view"
     # The Notes formatCode (system urn:ietf:rfc:3986): MedCom publishes none, so the sandbox uses the
     # Notes composition profile canonical with its version (services/dds/metadata/document_entry.py).
     dds_notes_format_code: str = "http://medcomfhir.dk/ig/notes/StructureDefinition/medcom-notes-composition|1.0"

@@ -29,6 +29,9 @@ class SandboxContext:
     #: What keeps a snapshot of state shared through the database (the clock, the fault switches, NSP's
     #: world), each re-read at :meth:`follow_shared_state`.
     followers: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    #: What ends an actor's background work (e.g. DDS's notification sender) when the sandbox app shuts
+    #: down: each stops its thread and waits for it (:meth:`stop_background`).
+    stoppers: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, clock: Clock | None = None) -> SandboxContext:
@@ -42,6 +45,11 @@ class SandboxContext:
         request, whichever worker takes it (``sandbox.worker_app``)."""
         for follow in list(self.followers):
             follow()
+
+    def stop_background(self) -> None:
+        """Stop every actor's background work (the sandbox app's shutdown)."""
+        for stop in list(self.stoppers):
+            stop()
 
     @property
     def peers(self) -> Peers:

@@ -17,6 +17,7 @@ A token is a JWT (ES256) that models a DGWS ID card together with the HSUID head
 | ``fuldmagt_scopes`` (CPR → scope: ``sundhedsjournal``, ``prøvesvar``) | the fuldmagt's self-service |
 | ``responsible``, ``responsible_name`` (assistant) | ``nsi:ResponsibleUserAuthorizationCode`` (+ their name) |
 | ``pseudonymised_cvrs`` (a citizen's token) | the IDWS token's list of CVRs whose staff Min Log shows pseudonymised |
+| ``rights`` (a system's token) | the rights NSP grants the IT system (e.g. ``brs-register``, ``dsubm-subscribe``) |
 
 ``aud`` names the services the token is for (``urn:nsp-sandbox:<actor>``); tokens are short-lived.
 Expiry is judged on the sandbox clock, so scenarios that travel in time expire tokens too.
@@ -69,6 +70,7 @@ class Principal:
     acting_as: tuple[tuple[str, str], ...] = ()  # (CPR acted for, parent | fuldmagt | guardian)
     fuldmagt_scopes: tuple[tuple[str, str], ...] = ()  # (grantor CPR, scope)
     pseudonymised_cvrs: tuple[str, ...] = ()
+    rights: tuple[str, ...] = ()  # a system's rights, as NSP granted them (``systems.json``)
 
     @property
     def judged_authorisation(self) -> str | None:
@@ -116,6 +118,7 @@ class Principal:
             acting_as=tuple(sorted((claims.get("acting_as") or {}).items())),
             fuldmagt_scopes=tuple(sorted((claims.get("fuldmagt_scopes") or {}).items())),
             pseudonymised_cvrs=tuple(claims.get("pseudonymised_cvrs") or ()),
+            rights=tuple(claims.get("rights") or ()),
         )
 
 
@@ -173,7 +176,7 @@ def claims_problem(claims: dict[str, Any]) -> str | None:
     if "assurance_level" in claims and (not isinstance(claims["assurance_level"], int)
                                         or isinstance(claims["assurance_level"], bool)):
         return "claim 'assurance_level' must be a whole number"
-    for name in ("acts_for", "pseudonymised_cvrs"):
+    for name in ("acts_for", "pseudonymised_cvrs", "rights"):
         listed = claims.get(name)
         if listed is not None and not (isinstance(listed, list) and all(isinstance(c, str) for c in listed)):
             return f"claim '{name}' must be a list of strings"

@@ -6,6 +6,8 @@ import base64
 import hashlib
 import html
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -42,7 +44,12 @@ def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: 
     context.clock.share(DatabaseClockStore(context.database))
     switches = FaultSwitches.of(context.database, context.clock)
     context.followers += [context.clock.follow, switches.follow]
-    app = FastAPI(title="nsp-sandbox", version=__version__, docs_url="/docs")
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        context.stop_background()  # e.g. DDS's notification sender, the viewer's subscribing
+
+    app = FastAPI(title="nsp-sandbox", version=__version__, docs_url="/docs", lifespan=lifespan)
     app.state.context = context
     app.add_middleware(SecurityHeaders)
     mounted: list[Actor] = []

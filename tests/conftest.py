@@ -55,6 +55,9 @@ def settings_base(fhir_packages_dir: Path, empty_package_cache: Path,
         fhir_packages=str(fhir_packages_dir),
         fhir_package_cache=empty_package_cache,
         data_dir=tmp_path_factory.mktemp("data"),
+        # The viewer's DSUBm subscription and prefetch run in the background; the tests that are about them
+        # switch them on (tests/view/test_view_prefetch.py), the others are not raced by their requests.
+        view_dsubm=False,
     )
 
 

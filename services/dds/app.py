@@ -12,7 +12,9 @@ transaction, each in the module named for it under ``services.dds.mhd``:
 * ``GET  /fhir/List/{id}``                     read (``iti66``)
 * ``GET  /documents/{id}``                     ITI-68 Retrieve Document (the ``attachment.url``); for an
   on-demand entry DDS asks its source to generate the document (``services.dds.on_demand``) (``iti68``)
-* ``DELETE`` anything                          405: shared documents are never deleted (``never_deleted``)
+* ``POST /fhir/Subscription``, ``GET|DELETE /fhir/Subscription/{id}``  IHE DSUBm: DDS as Resource
+  Notification Broker (``subscription``; ``services.dds.subscriptions``, ``services.dds.notifier``)
+* ``DELETE`` anything else                     405: shared documents are never deleted (``never_deleted``)
 * ``GET  /requests``                           the request log: what DDS received and answered, for the
   operator (``request_log``, ``request_log_http``)
 
@@ -37,7 +39,7 @@ from fastapi import FastAPI
 from nsp_sandbox.actor_reset import reset_router
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
-from services.dds.mhd import capability, iti65, iti66, iti67, iti68, never_deleted, rmu
+from services.dds.mhd import capability, iti65, iti66, iti67, iti68, never_deleted, rmu, subscription
 from services.dds.mhd.deps import Deps
 from services.dds.models import DdsBase
 from services.dds.request_log import RequestLog
@@ -54,7 +56,7 @@ def create_app(context: SandboxContext) -> FastAPI:
     app.state.registry = deps.registry
     # The order of the routers is the order routes are matched in (it decides the Allow of a 405).
     for router in (capability.router(deps), iti65.router(deps), iti67.router(deps), rmu.router(deps),
-                   iti66.router(deps), never_deleted.router(), iti68.router(deps)):
+                   iti66.router(deps), subscription.router(deps), never_deleted.router(), iti68.router(deps)):
         app.include_router(router)
     # The XDS.b SOAP face (services.dds.xds): the same store, rules, guard and Min Log.
     for router in (iti18.router(deps), iti43.router(deps), iti41.router(deps), iti57.router(deps),
@@ -65,5 +67,8 @@ def create_app(context: SandboxContext) -> FastAPI:
     log.create_table()
     app.include_router(request_log_router(context, log))
     app.add_middleware(RequestLogMiddleware, context=context, log=log)
-    app.include_router(reset_router("dds", context.database, [DdsBase.metadata], context.settings))
+    # A reset empties the registry but keeps the DSUBm subscriptions: they are the connected systems'
+    # registrations (the viewer subscribes once, at its start), not shared data; their queued events go.
+    app.include_router(reset_router("dds", context.database, [DdsBase.metadata], context.settings,
+                                    keep=("dds_subscription",)))
     return app

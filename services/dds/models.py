@@ -161,6 +161,48 @@ class StatusChangeRow(DdsBase):
     changed_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class SubscriptionRow(DdsBase):
+    """An IHE DSUBm subscription (FHIR R4 ``Subscription``, rest-hook) held by DDS as Resource
+    Notification Broker: whose entries (one patient, or every patient) and where to notify."""
+
+    __tablename__ = "dds_subscription"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)
+    # owner, patient and endpoint: one subscription per owner for the same entries and endpoint.
+    key: Mapped[str] = mapped_column(String(512), unique=True)
+    owner: Mapped[str] = mapped_column(String(128))  # persona of the subscribing system's token
+    topic: Mapped[str] = mapped_column(String(256))
+    patient_value: Mapped[str | None] = mapped_column(String(64), index=True)  # None: every patient
+    endpoint: Mapped[str] = mapped_column(Text)
+    base_url: Mapped[str] = mapped_column(Text)  # DDS as the subscriber reached it (attachment.url)
+    status: Mapped[str] = mapped_column(String(20))  # active | error
+    error: Mapped[str | None] = mapped_column(Text)
+    events: Mapped[int] = mapped_column(Integer, default=0)  # events-since-subscription-start
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    resource: Mapped[str] = mapped_column(Text)  # the Subscription JSON as accepted
+
+
+class NotificationRow(DdsBase):
+    """One event to send to one subscription: the entries a provide or status change touched.
+    Written in the registering transaction; sent after it committed, by the background sender."""
+
+    __tablename__ = "dds_notification"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscription_pk: Mapped[int] = mapped_column(Integer, index=True)
+    event_number: Mapped[int] = mapped_column(Integer)
+    entry_ids: Mapped[str] = mapped_column(Text)  # JSON list of DocumentReference ids
+    state: Mapped[str] = mapped_column(String(16))  # pending | sent | failed (gave up)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_dds_notification_due", "state", "next_attempt_at"),)
+
+
 log = logging.getLogger("services.dds.models")
 
 #: Columns added after the first version of the tables: (table, column, SQL type and default).

@@ -8,7 +8,7 @@ submissions race.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,6 +49,11 @@ from services.dds.queries import (
     withheld_condition,
 )
 from services.dds.storage import Page
+from services.dds.subscriptions import Changed
+
+#: Called in a registering transaction with the entries it creates or changes (True: it queued work
+#: to do after the commit); e.g. the DSUBm notifications (``services.dds.subscriptions``).
+Listener = Callable[[Session, list[Changed], datetime], bool]
 
 DUPLICATE_SOURCE = "IHE ITI TF-3 4.1.4 (uniqueId is unique in the registry)"
 
@@ -74,6 +79,16 @@ class Registry:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        self.listeners: list[Listener] = []
+        self.after_commit: list[Callable[[], None]] = []  # run when a listener queued work, after the commit
+
+    def _tell(self, session: Session, changed: list[Changed], now: datetime) -> bool:
+        return any([listener(session, changed, now) for listener in self.listeners])
+
+    def _committed(self, queued: bool) -> None:
+        if queued:
+            for callback in self.after_commit:
+                callback()
 
     def create_tables(self) -> None:
         self.database.create_tables(DdsBase.metadata)
@@ -96,6 +111,8 @@ class Registry:
             with storage.write_transaction(self.database) as session:
                 targets = self._check(session, submission)
                 self._write(session, submission, targets, now)
+                queued = self._tell(session, [Changed(e.id, e.patient.value) for e in submission.entries] + [
+                    Changed(t.id, t.patient.value) for t in targets.values() if t is not None], now)
         except IntegrityError as exc:
             # Lost a race against a concurrent submission with the same ids.
             raise RegistryError([Issue(
@@ -117,6 +134,7 @@ class Registry:
             if not _lost_to_concurrency(exc):
                 raise
             raise RegistryError([_concurrent_change("this submission's targets", "Bundle")]) from exc
+        self._committed(queued)
 
     def check(self, submission: Submission) -> list[Issue]:
         """What ``register`` would refuse ``submission`` for, without storing anything."""
@@ -343,12 +361,14 @@ class Registry:
                 changed: list[StoredEntry] = []
                 for current in changes:
                     changed.append(self._apply_change(session, current, now))
-                return changed
+                queued = self._tell(session, [Changed(e.id, e.patient.value) for e in changed], now)
         except OperationalError as exc:
             if not _lost_to_concurrency(exc) or current is None:
                 raise
             raise RegistryError([_concurrent_change(f"DocumentReference/{current.entry_id}",
                                                     current.expression)]) from exc
+        self._committed(queued)
+        return changed
 
     def _apply_change(self, session: Session, change: StatusChange, now: datetime) -> StoredEntry:
         entry = self._entry_to_change(session, change)

@@ -34,6 +34,8 @@ def claims_for(persona: Persona, world: World, audiences: list[str], now: dateti
     if persona.kind == "system":
         system = world.systems[persona.id]
         claims.update(id_card_type="system", assurance_level=3, user_type=None, system_name=system.name)
+        if system.rights:
+            claims["rights"] = list(system.rights)
     else:
         claims.update(id_card_type="user", assurance_level=4, system_name="nsp-sandbox persona")
     if persona.kind in ("citizen", "relative"):

@@ -47,7 +47,9 @@ SECTIONS: dict[str, dict[str, tuple[str, bool]]] = {
                "data_to": (INSTANT, False)},
 }
 BASES = ("custody", "power-of-attorney")
-SYSTEM_RIGHTS = ("brs-register",)  # a system may register treatment relations for its own staff (BRS)
+# brs-register: a system may register treatment relations for its own staff (BRS); dsubm-subscribe: it may
+# subscribe to DDS's notifications of new entries (IHE DSUBm) and retrieve what it is notified of.
+SYSTEM_RIGHTS = ("brs-register", "dsubm-subscribe")
 MAX_ENTRIES = 5000
 
 

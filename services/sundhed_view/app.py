@@ -3,7 +3,8 @@
 Server-rendered Danish pages (``pages``) and the same data as JSON (``api``). Documents are read
 only through DDS (ITI-67/68) with the signed-in person's own token, so every DDS access rule
 applies (own data, fuldmagt, custody, treatment relation, Min Spærring, værdispring, Min Log);
-Min Log and Min Spærring are NSP's. Every document is validated before it is shown.
+Min Log and Min Spærring are NSP's. Every document is validated before it is shown. New documents
+are read ahead of any page when DDS notifies of them (IHE DSUBm, ``prefetch``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from services.sundhed_view import api, pages
 from services.sundhed_view.dds import Refused
 from services.sundhed_view.models import ViewBase
 from services.sundhed_view.nsp import Nsp
+from services.sundhed_view.prefetch import Prefetch
+from services.sundhed_view.prefetch import router as dsubm_router
 from services.sundhed_view.site import FormRefused, PageNotFound, Pages, SignedOut
 from services.sundhed_view.views import Views
 
@@ -52,6 +55,9 @@ def create_app(context: SandboxContext) -> FastAPI:
     nsp = Nsp(context)
     site = Pages(context, views, nsp)
     app.state.views = views
+    # DSUBm: DDS notifies the viewer of new documents, which it reads before anyone looks (prefetch).
+    prefetch = app.state.prefetch = Prefetch(context, views.documents)
+    prefetch.start()
 
     @app.exception_handler(SignedOut)
     async def _signed_out(request: Request, _exc: SignedOut) -> Response:
@@ -92,6 +98,7 @@ def create_app(context: SandboxContext) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router(views, nsp), responses=oa.errors(401, 403, 404, 502, 503))
+    app.include_router(dsubm_router(prefetch))
     app.include_router(pages.router(site), dependencies=[Depends(site.check_origin)], responses=PAGE_ANSWERS)
     app.include_router(reset_router("view", context.database, [ViewBase.metadata], context.settings))
     return app

@@ -16,8 +16,10 @@ is never half-shown: it becomes :class:`Invalid` with the reasons.
 
 Reading and validating costs milliseconds per document, so what a document yields is cached by
 the SHA-256 of its kind and bytes (the same bytes always give the same view model, which holds no
-address), together with the document's patient CPR numbers; the patient rule depends on the page,
-so it is applied to every use of a cached document.
+address), together with the document's patient CPR numbers, in the viewer's own tables
+(``extract_cache``: every worker and a restart share it); the patient rule depends on the page,
+so it is applied to every use of a cached document. New documents are read when DDS notifies of
+them, before any page needs them (:meth:`Documents.prefetch`, ``prefetch``).
 For a citizen reading their own data, a DocumentReference whose ``attachment.hash`` names content
 already read is not fetched again: the ITI-67 search DDS just answered with the reader's own token
 decided that they may see that entry, and DDS logs no look-up of one's own data. Everyone else's
@@ -28,9 +30,8 @@ retrieval as it does (Min Log).
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,7 @@ from nsp_sandbox import hco_versions
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.document_patients import document_patients as patients_of
 from services.sundhed_view.dds import Dds, Reader, Refused
+from services.sundhed_view.extract_cache import ExtractCache
 
 HCO_PROFILE = "http://medcomfhir.dk/ig/homecareobservation/StructureDefinition/medcom-homecareobservation-message"
 CONDITIONLIST_PROFILE = "http://medcomfhir.dk/ig/conditionlist/StructureDefinition/medcom-conditionlist-bundle"
@@ -49,7 +51,6 @@ PROFILES = {"hco": HCO_PROFILE, "conditionlist": CONDITIONLIST_PROFILE, "notes":
 KIND_BY_TYPE = {"HCOM": "hco", "11450-4": "conditionlist", "866144008": "notes"}
 KIND_BY_FORMAT = {"urn:ad:dk:medcom:msg:hco-v1.2:full": "hco", "urn:ad:dk:medcom:msg:hco-v1.1:full": "hco",
                   "urn:ad:dk:medcom:plr-v1.0:full": "conditionlist"}
-CACHE_SIZE = 4000
 PARALLEL = 8  # retrievals in flight at once
 
 
@@ -154,34 +155,27 @@ class Documents:
         self.dds = dds
         self.readers = readers
         self.checks = checks
-        self._by_content: OrderedDict[str, Any] = OrderedDict()
-        self._by_entry: dict[tuple[str, str], str] = {}
-        self._lock = threading.Lock()
+        self.cache = ExtractCache(context.database, context.clock)
 
-    def _remember(self, digest: str, value: Any, entry: Entry) -> None:
-        with self._lock:
-            self._by_content[digest] = value
-            self._by_content.move_to_end(digest)
-            while len(self._by_content) > CACHE_SIZE:
-                self._by_content.popitem(last=False)
-            if entry.hash:
-                if len(self._by_entry) > 2 * CACHE_SIZE:
-                    self._by_entry.clear()
-                self._by_entry[(entry.id, entry.hash)] = digest
+    def _remember(self, digest: str, value: Any, entry: Entry, new: bool) -> None:
+        self.cache.put(digest, value, (entry.id, entry.hash) if entry.hash else None, new=new)
 
     def _cached_for(self, entry: Entry) -> Any | None:
-        with self._lock:
-            digest = self._by_entry.get((entry.id, entry.hash)) if entry.hash else None
-            return self._by_content.get(digest) if digest else None
+        return self.cache.for_entry_in_memory((entry.id, entry.hash)) if entry.hash else None
+
+    @staticmethod
+    def digest(kind: str, content: bytes, hco_version: str | None) -> str:
+        """The cache key of ``content`` read as ``kind`` (an HCOM as HCO IG version ``hco_version``)."""
+        return hashlib.sha256(f"{kind}\0{hco_version or ''}\0".encode() + content).hexdigest()
 
     def read(self, kind: str, content: bytes, mime_type: str = "application/fhir+json",
              hco_version: str | None = None) -> tuple[str, _Read]:
         """What ``content`` yields (the view model or the reasons it is invalid) and its patient,
         cached by content; an HCOM is judged as the HCO IG version ``hco_version`` (its entry's formatCode)."""
-        digest = hashlib.sha256(f"{kind}\0{hco_version or ''}\0".encode() + content).hexdigest()
-        with self._lock:
-            if digest in self._by_content:
-                return digest, self._by_content[digest]
+        digest = self.digest(kind, content, hco_version)
+        known = self.cache.get(digest)
+        if known is not None:
+            return digest, known
         document, problems = self.context.validator.parse(content, mime_type or "application/fhir+json")
         if document is None:
             return digest, _Read([f"Dokumentet kan ikke læses som FHIR: {p.diagnostics}" for p in problems][:3] or [
@@ -202,11 +196,40 @@ class Documents:
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             return digest, _Read([f"Dokumentet kunne ikke læses: {type(exc).__name__}"], patients)
 
+    def _read_new(self, kind: str, content: bytes, mime_type: str,
+                  hco_version: str | None) -> tuple[str, _Read, bool]:
+        """:meth:`read`, and whether the extract was computed now (not found in the cache)."""
+        new = self.cache.get(self.digest(kind, content, hco_version)) is None
+        digest, value = self.read(kind, content, mime_type, hco_version)
+        return digest, value, new
+
+    async def prefetch(self, reader: Reader, reference: dict[str, Any]) -> str:
+        """Read the document of a DocumentReference DDS notified of, ahead of any page (see ``prefetch``):
+        retrieved with the viewer's own system token, validated and read as :meth:`load` does, kept by
+        its content and as the entry's. Only a stable document whose bytes have the entry's
+        ``attachment.hash`` (base64 SHA-1) is kept for the entry. Answers what happened, in a word."""
+        entry = Entry.of(reference)
+        if entry.kind is None:
+            return "not-shown"  # a kind the viewer does not show
+        if not entry.url or not entry.hash:
+            return "on-demand"  # generated when retrieved: read when a page needs it
+        if self._cached_for(entry) is not None or await run_in_threadpool(self.cache.has_entry, entry.id, entry.hash):
+            return "known"
+        content, mime_type = await self.dds.retrieve(reader, entry.url)
+        if base64.b64encode(hashlib.sha1(content).digest()).decode() != entry.hash:
+            return "hash-differs"
+        digest, value, new = await run_in_threadpool(self._read_new, entry.kind, content, mime_type,
+                                                     entry.hco_version)
+        await run_in_threadpool(self._remember, digest, value, entry, new)
+        return "read"
+
     async def load(self, reader: Reader, entries: list[Entry], *, use_cache: bool,
                    cpr: str) -> list[Loaded | Invalid]:
         """Every entry's document, in the order given (retrieved ``PARALLEL`` at a time); one that
         is not about the citizen ``cpr`` is :class:`Invalid`."""
         gate = asyncio.Semaphore(PARALLEL)
+        if use_cache:
+            await run_in_threadpool(self.cache.preload, [(e.id, e.hash) for e in entries if e.hash])
 
         async def one(entry: Entry) -> Loaded | Invalid:
             cached = self._cached_for(entry) if use_cache else None
@@ -220,9 +243,9 @@ class Documents:
                         if refused.status in (401, 403):
                             raise
                         return Invalid(entry.id, entry.title, [f"DDS kunne ikke udlevere dokumentet: {refused.text}"])
-                digest, cached = await run_in_threadpool(self.read, entry.kind, content, mime_type,
-                                                         entry.hco_version)
-                self._remember(digest, cached, entry)
+                digest, cached, new = await run_in_threadpool(self._read_new, entry.kind, content, mime_type,
+                                                              entry.hco_version)
+                await run_in_threadpool(self._remember, digest, cached, entry, new)
             wrong_patient = patient_reasons(cached.patients, cpr)
             if wrong_patient or isinstance(cached.outcome, list):
                 return Invalid(entry.id, entry.title,

@@ -1,11 +1,11 @@
-"""The viewer's own tables (prefix ``view_``): page views (``statistics``) and sign-in sessions
-(``session``). Instants are naive UTC on the sandbox clock."""
+"""The viewer's own tables (prefix ``view_``): page views (``statistics``), sign-in sessions
+(``session``) and what documents yielded (``extract_cache``). Instants are naive UTC on the sandbox clock."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -46,3 +46,27 @@ class SessionRow(ViewBase):
     last_used_at: Mapped[datetime] = mapped_column(DateTime)
     expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)  # absolute end
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ExtractRow(ViewBase):
+    """What one document's bytes yield (view model or reasons, and its patient), by content digest."""
+
+    __tablename__ = "view_document_extract"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of kind, HCO version and bytes
+    version: Mapped[int] = mapped_column(Integer)  # extract_cache.MODEL_VERSION it was written by
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class EntryContentRow(ViewBase):
+    """Which content (extract digest) a DocumentReference (id and ``attachment.hash``) has."""
+
+    __tablename__ = "view_entry_content"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entry_id: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (UniqueConstraint("entry_id", "entry_hash"),)

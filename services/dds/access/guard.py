@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.outcome import FhirError, Issue
@@ -33,6 +34,8 @@ from services.dds.access.consent_override import grant as grant_override
 from services.dds.access.nsp import dds_nsp_client
 from services.dds.access.tokens import TokenVerifier
 from services.dds.queries import Withholding
+
+SUBSCRIBE_RIGHT = "dsubm-subscribe"  # NSP's right of a DSUBm Resource Notification Recipient (subscriptions.RIGHT)
 
 
 @dataclass
@@ -106,8 +109,11 @@ class GuardedAnswer(Generic[T]):
 class Guard:
     """The access rules of DDS over one sandbox context."""
 
-    def __init__(self, context: SandboxContext) -> None:
+    def __init__(self, context: SandboxContext,
+                 subscribed: Callable[[str, str], bool] | None = None) -> None:
         self.context = context
+        # Whether a system holds a DSUBm subscription covering a patient (services.dds.subscriptions).
+        self.subscribed = subscribed
         self.verifier = TokenVerifier(context.peers, context.clock)
         self.nsp = dds_nsp_client(context.peers, context.clock, context.settings.dds_nsp_persona)
 
@@ -165,16 +171,28 @@ class Guard:
             for entry in min_log.entries(grant.principal, cpr, name, activity, grant.override, addition):
                 await self.nsp.write_minlog(entry)
 
+    async def notified_reader(self, principal: Principal, cprs: list[str], steps: ReadSteps[Any]) -> bool:
+        """Whether ``principal`` retrieves as a DSUBm Resource Notification Recipient: a system with NSP's
+        right ``dsubm-subscribe``, a transaction that allows it (``subscribers_may_read``: ITI-68 only),
+        and a subscription of its own that covers every patient concerned."""
+        if not (principal.is_system and getattr(steps, "subscribers_may_read", False)
+                and SUBSCRIBE_RIGHT in principal.rights and self.subscribed is not None and cprs):
+            return False
+        return await _covered(self.subscribed, principal.persona, cprs)
+
     async def guarded_read(self, authenticate: Callable[[], Awaitable[Principal | None]],
                            asked: OverrideRequest | None, steps: ReadSteps[T]) -> GuardedAnswer[T]:
         """One guarded read: authenticate → grant → query → warn → log, with the transaction's ``steps``.
 
         A system (a source) reading with ``steps.sources_may_read`` gets what it asks without a
-        grant (it reads the entries it updates); nothing is logged for it.
+        grant (it reads the entries it updates); nothing is logged for it. So does a DSUBm subscriber
+        retrieving a document of a patient its subscription covers (:meth:`notified_reader`): that
+        is no person's look-up, and Min Log gets none.
         """
         principal = await authenticate()
         cprs = await steps.subjects(principal)
-        if principal is not None and principal.is_system and steps.sources_may_read:
+        system_read = principal is not None and principal.is_system and steps.sources_may_read
+        if system_read or (principal is not None and await self.notified_reader(principal, cprs, steps)):
             grant = ReadGrant(None)
         else:
             grant = await self.grant(principal, asked, cprs)
@@ -183,6 +201,10 @@ class Guard:
         shown, addition = steps.logged(found)
         await self.log(grant, shown, steps.activity, addition)
         return GuardedAnswer(found, grant, warnings)
+
+
+async def _covered(subscribed: Callable[[str, str], bool], persona: str, cprs: list[str]) -> bool:
+    return all([await run_in_threadpool(subscribed, persona, cpr) for cpr in cprs])
 
 
 def patients_named(groups: list[list[Any]]) -> list[str]:

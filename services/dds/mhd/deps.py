@@ -10,8 +10,10 @@ from fastapi import Request
 from nsp_sandbox.context import SandboxContext
 from services.dds.access.guard import Guard
 from services.dds.mhd.http import Urls
+from services.dds.notifier import Notifier
 from services.dds.on_demand import OnDemandSources
 from services.dds.registry import Registry
+from services.dds.subscriptions import Subscriptions
 from services.dds.validation import ContentValidation
 
 
@@ -25,14 +27,24 @@ class Deps:
     guard: Guard
     sources: OnDemandSources
     started: datetime
+    subscriptions: Subscriptions
+    notifier: Notifier
 
     @classmethod
     def build(cls, context: SandboxContext) -> Deps:
         """The dependencies over ``context`` (the registry's tables are created here if missing)."""
         registry = Registry(context.database)
         registry.create_tables()
-        return cls(context, registry, ContentValidation(context), Guard(context), OnDemandSources(context),
-                   context.clock.now())
+        # DSUBm: events queued in the registering transaction, sent after its commit (services.dds.notifier).
+        subscriptions = Subscriptions(context.database)
+        notifier = Notifier(context, registry)
+        registry.listeners.append(subscriptions.queue)
+        registry.after_commit.append(notifier.wake)
+        guard = Guard(context, subscribed=subscriptions.covers)
+        if notifier.has_pending():  # queued by a process that stopped before sending them
+            notifier.wake()
+        return cls(context, registry, ContentValidation(context), guard, OnDemandSources(context),
+                   context.clock.now(), subscriptions, notifier)
 
     @property
     def max_body_bytes(self) -> int:

@@ -27,6 +27,8 @@ class EntryRead:
         self.entry_id = entry_id
         self.activity = activity
         self.sources_may_read = metadata_only
+        # ITI-68 only: a DSUBm subscriber retrieves what it is notified of (Guard.notified_reader).
+        self.subscribers_may_read = not metadata_only
         self.unknown = document_response.missing(entry_id) if not metadata_only else FhirError(404, Issue(
             "error", "not-found", f"DocumentReference/{entry_id} is not known", rule="dds-entry-exists"))
         self.entry: StoredEntry | None = None

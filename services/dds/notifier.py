@@ -1,0 +1,249 @@
+"""DSUBm notifications sent after the commit, off the request path, with retry and backoff.
+
+The registry queues one ``dds_notification`` row per matching subscription in the very transaction
+that registers or changes entries (``services.dds.subscriptions``), so an event exists exactly when
+the change was committed, and a worker that stops loses nothing: the rows wait in the database and
+any DDS process sends them (at its start, or when it next queues one). After the commit the registry
+wakes this process's sender: one thread with its own event loop, so a provide's request never waits
+for a recipient, whether it answers slowly, fails or cannot be reached.
+
+The sender takes each due row by compare-and-set (``claimed_until``: two processes never send the
+same row at once), posts the notification and marks it ``sent``. A failure (no answer in
+:data:`TIMEOUT_SECONDS`, a transport error, any status but 2xx) is retried after a backoff on the
+sandbox clock — :data:`FIRST_BACKOFF` doubling up to :data:`MAX_BACKOFF` — at most
+:data:`MAX_ATTEMPTS` times, then the row is ``failed``; meanwhile the subscription's ``status`` is
+``error`` with the reason in ``error`` (``GET /dds/fhir/Subscription/{id}``) and is ``active`` again
+after the next delivery. Events are sent in the order they were queued, each on its own; the
+thread ends when nothing is pending.
+
+The notification is the R4 Subscriptions Backport's ``history`` Bundle: first a ``Parameters``
+(``SubscriptionStatus``: subscription, topic, status, ``type`` ``event-notification``,
+``events-since-subscription-start``, one ``notification-event`` with its number, time and focus),
+then the DocumentReferences as DDS serves them (full-resource payload), their ``attachment.url`` at
+DDS as the subscriber reached it. The request carries DDS's own system token (persona
+``dds_nsp_persona``, audience ``dds_notification_audience``) so the recipient can tell it is DDS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from nsp_sandbox.clock import naive_utc
+from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.system_tokens import StsUnavailable, SystemTokens
+from services.dds.mhd.document_reference import fhir_instant, to_fhir
+from services.dds.models import NotificationRow, SubscriptionRow
+from services.dds.registry import Registry
+from services.dds.subscriptions import BACKPORT, PAYLOAD
+
+log = logging.getLogger("services.dds.notifier")
+
+MAX_ATTEMPTS = 8
+FIRST_BACKOFF = timedelta(seconds=5)
+MAX_BACKOFF = timedelta(minutes=10)
+CLAIM = timedelta(seconds=60)  # how long a taken row is another process's to leave alone
+TIMEOUT_SECONDS = 10.0
+POLL_SECONDS = 0.5  # how often the sender looks again while retries wait (the sandbox clock may move)
+BATCH = 50
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait after the ``attempts``-th failed attempt."""
+    return min(FIRST_BACKOFF * (2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def notification_bundle(subscription: SubscriptionRow, event_number: int, at: datetime,
+                        references: list[dict[str, Any]]) -> dict[str, Any]:
+    """The backport's notification Bundle (R4): SubscriptionStatus first, then the focus resources."""
+    fhir_base = f"{subscription.base_url}/fhir"
+    events = [{"name": "notification-event", "part": [
+        {"name": "event-number", "valueString": str(event_number)},
+        {"name": "timestamp", "valueInstant": fhir_instant(at)},
+        *({"name": "focus", "valueReference": {"reference": f"{fhir_base}/DocumentReference/{r['id']}"}}
+          for r in references)]}]
+    status = {
+        "resourceType": "Parameters", "id": str(uuid.uuid4()),
+        "meta": {"profile": [BACKPORT + "backport-subscription-status-r4"]},
+        "parameter": [
+            {"name": "subscription", "valueReference": {"reference": f"{fhir_base}/Subscription/{subscription.id}"}},
+            {"name": "topic", "valueCanonical": subscription.topic},
+            {"name": "status", "valueCode": "active"},
+            {"name": "type", "valueCode": "event-notification"},
+            {"name": "events-since-subscription-start", "valueString": str(subscription.events)},
+            *events]}
+    return {"resourceType": "Bundle", "id": str(uuid.uuid4()),
+            "meta": {"profile": [BACKPORT + "backport-subscription-notification-r4"]},
+            "type": "history", "timestamp": fhir_instant(at),
+            "entry": [{"fullUrl": f"urn:uuid:{status['id']}", "resource": status,
+                       "request": {"method": "GET", "url": f"{fhir_base}/Subscription/{subscription.id}/$status"},
+                       "response": {"status": "200"}},
+                      *({"fullUrl": f"{fhir_base}/DocumentReference/{r['id']}", "resource": r,
+                         "request": {"method": "PUT", "url": f"DocumentReference/{r['id']}"},
+                         "response": {"status": "200"}} for r in references)]}
+
+
+class Notifier:
+    """This process's sender of queued notifications (see the module's description)."""
+
+    def __init__(self, context: SandboxContext, registry: Registry) -> None:
+        self.context = context
+        self.registry = registry
+        self.tokens = SystemTokens(context.peers, context.clock)
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        context.stoppers.append(self.stop)
+
+    def stop(self) -> None:
+        """Stop sending (the sandbox shuts down): what is being sent is finished, the rest waits in the
+        database for the next start."""
+        with self._lock:
+            self._stopping = True
+            self._wake.set()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(TIMEOUT_SECONDS + 5)
+
+    def wake(self) -> None:
+        """Send what is due now, in the background (after a commit that queued events)."""
+        with self._lock:
+            if self._stopping:
+                return
+            self._wake.set()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="dds-dsubm-notifier", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._serve())
+        except Exception:  # the database went away (a test's sandbox ended): the rows wait for the next start
+            log.warning("the DSUBm sender stopped", exc_info=True)
+        finally:
+            loop.close()
+
+    async def _serve(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            await self.deliver_due()
+            if self._stopping:
+                break
+            if not self.has_pending():
+                with self._lock:
+                    if not self._wake.is_set():
+                        self._thread = None
+                        return
+                continue
+            await asyncio.to_thread(self._wake.wait, POLL_SECONDS)
+
+    def has_pending(self) -> bool:
+        with self.context.database.session() as session:
+            return bool(session.scalar(select(func.count()).select_from(NotificationRow)
+                                       .where(NotificationRow.state == "pending")))
+
+    def _due(self, now: datetime) -> list[int]:
+        with self.context.database.session() as session:
+            return list(session.scalars(select(NotificationRow.pk).where(
+                NotificationRow.state == "pending", NotificationRow.next_attempt_at <= now)
+                .order_by(NotificationRow.pk).limit(BATCH)))
+
+    def _claim(self, pk: int, now: datetime) -> NotificationRow | None:
+        with self.context.database.session() as session:
+            taken = session.execute(update(NotificationRow).where(
+                NotificationRow.pk == pk, NotificationRow.state == "pending", NotificationRow.next_attempt_at <= now,
+                (NotificationRow.claimed_until.is_(None)) | (NotificationRow.claimed_until < now))
+                .values(claimed_until=now + CLAIM, attempts=NotificationRow.attempts + 1)).rowcount
+            if taken != 1:
+                return None
+            row = session.get(NotificationRow, pk)
+            if row is not None:
+                session.expunge(row)
+            return row
+
+    async def deliver_due(self) -> int:
+        """Send every notification due now; how many were delivered."""
+        delivered = 0
+        while True:
+            now = naive_utc(self.context.clock.now())
+            due = self._due(now)
+            if not due:
+                return delivered
+            for pk in due:
+                if self._stopping:
+                    return delivered
+                row = self._claim(pk, now)
+                if row is not None:
+                    delivered += await self._deliver(row)
+            if len(due) < BATCH:
+                return delivered
+
+    async def _deliver(self, row: NotificationRow) -> int:
+        with self.context.database.session() as session:
+            subscription = session.scalars(select(SubscriptionRow)
+                                           .where(SubscriptionRow.pk == row.subscription_pk)).first()
+            if subscription is not None:
+                session.expunge(subscription)
+        if subscription is None:  # ended meanwhile
+            self._finish(row, "failed", "the subscription was deleted", None)
+            return 0
+        references = []
+        for entry_id in json.loads(row.entry_ids):
+            entry = self.registry.get_entry(entry_id)
+            if entry is not None:
+                references.append(to_fhir(entry, f"{subscription.base_url}/documents/{entry.id}"))
+        bundle = notification_bundle(subscription, row.event_number, self.context.clock.now(), references)
+        problem = await self._post(subscription.endpoint, bundle)
+        if problem is None:
+            self._finish(row, "sent", None, subscription)
+            return 1
+        failed = row.attempts >= MAX_ATTEMPTS
+        log.info("DSUBm notification %s to %s failed (attempt %s): %s", row.event_number, subscription.endpoint,
+                 row.attempts, problem)
+        self._finish(row, "failed" if failed else "pending", problem, subscription)
+        return 0
+
+    async def _post(self, endpoint: str, bundle: dict[str, Any]) -> str | None:
+        """Post ``bundle``; None when the recipient took it, else what went wrong."""
+        settings = self.context.settings
+        headers = {"Content-Type": PAYLOAD, "Accept": PAYLOAD}
+        try:
+            token = await self.tokens.token(settings.dds_nsp_persona, settings.dds_notification_audience)
+            headers["Authorization"] = f"Bearer {token}"
+        except StsUnavailable as exc:
+            log.info("DSUBm notification sent without DDS's token: %s", exc)
+        try:
+            response = await asyncio.wait_for(self.context.peers.client_for_url(endpoint).post(
+                endpoint, content=json.dumps(bundle, ensure_ascii=False).encode(), headers=headers,
+                timeout=TIMEOUT_SECONDS), TIMEOUT_SECONDS + 1)
+        except TimeoutError:
+            return f"no answer within {TIMEOUT_SECONDS:.0f} s"
+        except Exception as exc:  # any transport failure: the recipient cannot be reached
+            return f"the endpoint could not be reached ({type(exc).__name__})"
+        if 200 <= response.status_code < 300:
+            return None
+        return f"the endpoint answered HTTP {response.status_code}"
+
+    def _finish(self, row: NotificationRow, state: str, problem: str | None,
+                subscription: SubscriptionRow | None) -> None:
+        now = naive_utc(self.context.clock.now())
+        with self.context.database.session() as session:
+            values: dict[str, Any] = {"state": state, "claimed_until": None, "last_error": problem}
+            if state == "pending":
+                values["next_attempt_at"] = now + backoff(row.attempts)
+            session.execute(update(NotificationRow).where(NotificationRow.pk == row.pk).values(**values))
+            if subscription is not None:
+                error = None if problem is None else (
+                    f"Notification {row.event_number}: {problem} (attempt {row.attempts} of {MAX_ATTEMPTS}"
+                    + (", given up)" if state == "failed" else ")"))
+                session.execute(update(SubscriptionRow).where(SubscriptionRow.pk == subscription.pk).values(
+                    status="active" if problem is None else "error", error=error))

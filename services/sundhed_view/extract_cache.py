@@ -1,0 +1,169 @@
+"""What the viewer extracted from each document, kept by content, shared by every worker and restart.
+
+Two of the viewer's own tables, with a small in-process copy in front of them:
+
+* ``view_document_extract``: by the SHA-256 of a document's kind, HCO version and bytes
+  (:meth:`services.sundhed_view.documents.Documents.read`), what it yields — the view model or the
+  reasons it is invalid — and its patient's CPR numbers, pickled. Only the viewer writes it, from
+  documents it retrieved from DDS and validated itself.
+* ``view_entry_content``: which content a DocumentReference (its id and ``attachment.hash``) has, so
+  a citizen reading their own data needs no retrieval of an entry already read (``documents``).
+
+**Bounded:** at most :data:`MAX_EXTRACTS` extracts and twice as many entry rows; every
+:data:`TRIM_EVERY` additions a process deletes the oldest beyond that (first in, first out: reading
+an extract does not write). An evicted extract is read again from DDS the next time a page needs it.
+A row written by another version of the view models (:data:`MODEL_VERSION`) or that cannot be
+unpickled counts as absent.
+"""
+
+from __future__ import annotations
+
+import pickle
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from nsp_sandbox.clock import Clock, naive_utc
+from nsp_sandbox.database import Database
+from services.sundhed_view.models import EntryContentRow, ExtractRow, ViewBase
+
+MODEL_VERSION = 1  # raise when a view model's fields change: older rows are then ignored
+MAX_EXTRACTS = 50_000
+TRIM_EVERY = 500
+MEMORY = 4000  # extracts kept in process as well
+
+
+class ExtractCache:
+    """The extracts by content digest and the entries' contents, in memory and in the database."""
+
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self.database = database
+        self.clock = clock
+        database.create_tables(ViewBase.metadata)
+        self._memory: OrderedDict[str, Any] = OrderedDict()
+        self._entries: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+        self._added = 0
+
+    # -- memory ----------------------------------------------------------------------------------
+
+    def _keep(self, digest: str, value: Any, entry: tuple[str, str] | None) -> None:
+        with self._lock:
+            self._memory[digest] = value
+            self._memory.move_to_end(digest)
+            while len(self._memory) > MEMORY:
+                self._memory.popitem(last=False)
+            if entry is not None:
+                if len(self._entries) > 2 * MEMORY:
+                    self._entries.clear()
+                self._entries[entry] = digest
+
+    def in_memory(self, digest: str) -> Any | None:
+        with self._lock:
+            return self._memory.get(digest)
+
+    def for_entry_in_memory(self, entry: tuple[str, str]) -> Any | None:
+        with self._lock:
+            digest = self._entries.get(entry)
+            return self._memory.get(digest) if digest else None
+
+    # -- database --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _loaded(blob: bytes, version: int) -> Any | None:
+        if version != MODEL_VERSION:
+            return None
+        try:
+            return pickle.loads(blob)  # the viewer's own rows, written below from its own extracts
+        except Exception:  # written by code whose classes have changed: read the document again
+            return None
+
+    def get(self, digest: str) -> Any | None:
+        """The extract of ``digest`` (memory, else the table), None when there is none."""
+        found = self.in_memory(digest)
+        if found is not None:
+            return found
+        with self.database.session() as session:
+            row = session.execute(select(ExtractRow.content, ExtractRow.version)
+                                  .where(ExtractRow.digest == digest)).first()
+        value = self._loaded(row[0], row[1]) if row is not None else None
+        if value is not None:
+            self._keep(digest, value, None)
+        return value
+
+    def preload(self, entries: Iterable[tuple[str, str]]) -> None:
+        """Bring the extracts of ``entries`` (id, attachment.hash) that are in the tables into memory:
+        two queries for a whole page."""
+        with self._lock:
+            wanted = [e for e in set(entries) if self._entries.get(e) not in self._memory]
+        if not wanted:
+            return
+        ids = sorted({entry_id for entry_id, _ in wanted})
+        with self.database.session() as session:
+            mapped: dict[tuple[str, str], str] = {}
+            for start in range(0, len(ids), 500):
+                for entry_id, entry_hash, digest in session.execute(
+                        select(EntryContentRow.entry_id, EntryContentRow.entry_hash, EntryContentRow.digest)
+                        .where(EntryContentRow.entry_id.in_(ids[start:start + 500]))):
+                    mapped[(entry_id, entry_hash)] = digest
+            asked = set(wanted)
+            mapped = {e: d for e, d in mapped.items() if e in asked}
+            digests = sorted(set(mapped.values()))
+            extracts: dict[str, Any] = {}
+            for start in range(0, len(digests), 500):
+                for digest, blob, version in session.execute(
+                        select(ExtractRow.digest, ExtractRow.content, ExtractRow.version)
+                        .where(ExtractRow.digest.in_(digests[start:start + 500]))):
+                    value = self._loaded(blob, version)
+                    if value is not None:
+                        extracts[digest] = value
+        for entry, digest in mapped.items():
+            if digest in extracts:
+                self._keep(digest, extracts[digest], entry)
+
+    def put(self, digest: str, value: Any, entry: tuple[str, str] | None, *, new: bool) -> None:
+        """Keep ``value`` as the extract of ``digest`` (stored when ``new``: just computed) and, for an
+        entry with a hash, that the entry has this content."""
+        with self._lock:
+            known = entry is not None and self._entries.get(entry) == digest
+        self._keep(digest, value, entry)
+        now = naive_utc(self.clock.now())
+        if new:
+            self._insert(ExtractRow(digest=digest, version=MODEL_VERSION,
+                                    content=pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), created_at=now))
+        if entry is not None and not known:
+            self._insert(EntryContentRow(entry_id=entry[0], entry_hash=entry[1], digest=digest, created_at=now))
+
+    def _insert(self, row: ExtractRow | EntryContentRow) -> None:
+        try:
+            with self.database.session() as session:
+                session.add(row)
+        except IntegrityError:  # already there (another worker, another page)
+            return
+        with self._lock:
+            self._added += 1
+            trim = self._added % TRIM_EVERY == 0
+        if trim:
+            self.trim()
+
+    def trim(self, keep: int = MAX_EXTRACTS) -> None:
+        """Delete the oldest extracts beyond ``keep`` and entry rows beyond twice that."""
+        with self.database.session() as session:
+            for table, bound in ((ExtractRow, keep), (EntryContentRow, 2 * keep)):
+                newest = session.scalar(select(func.max(table.pk)))
+                if newest is not None and newest > bound:
+                    session.execute(delete(table).where(table.pk <= newest - bound))
+
+    def count(self) -> int:
+        with self.database.session() as session:
+            return int(session.scalar(select(func.count()).select_from(ExtractRow)) or 0)
+
+    def has_entry(self, entry_id: str, entry_hash: str) -> bool:
+        """Whether the content of the entry is known (read by a prefetch or a page)."""
+        with self.database.session() as session:
+            return session.scalar(select(EntryContentRow.pk).where(
+                EntryContentRow.entry_id == entry_id, EntryContentRow.entry_hash == entry_hash)) is not None

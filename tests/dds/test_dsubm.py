@@ -1,0 +1,175 @@
+"""DDS as IHE DSUBm Resource Notification Broker: subscriptions (create, read, delete, refusals), a
+notification after every provide, replacement and status change, sent after the commit off the
+request path, retried with backoff when the recipient fails; and the subscriber's retrieval, which
+is no person's look-up (no Min Log entry) and is only for what its subscription covers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from dsubm_recipient import (
+    FHIR_JSON,
+    PATIENT_DEPENDENT,
+    SUBSCRIBER,
+    Recipient,
+    subscribe,
+    subscription,
+    wait_for,
+)
+from fastapi.testclient import TestClient
+from mhd_client import CPR, OTHER_CPR, Mhd
+from sts_client import auth
+
+from nsp_sandbox.context import SandboxContext
+from services.dds.notifier import FIRST_BACKOFF
+
+
+def _rules(response: object) -> set[str]:
+    issues = response.json()["issue"]  # type: ignore[attr-defined]
+    return {c["code"] for i in issues for c in (i.get("details") or {}).get("coding", [])}
+
+
+def test_create_read_and_delete_a_subscription(client: TestClient) -> None:
+    recipient = Recipient(client)
+    created = subscribe(client, subscription(recipient.endpoint, PATIENT_DEPENDENT,
+                                             f"DocumentReference?patient.identifier=urn:oid:1.2.208.176.1.2|{CPR}"))
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["resourceType"] == "Subscription" and body["status"] == "active"
+    assert body["criteria"] == PATIENT_DEPENDENT
+    assert created.headers["location"].endswith(f"/dds/fhir/Subscription/{body['id']}")
+    # the same subscription again is the same one (every worker of a recipient registers at start-up)
+    again = subscribe(client, subscription(recipient.endpoint, PATIENT_DEPENDENT,
+                                           f"DocumentReference?patient.identifier=urn:oid:1.2.208.176.1.2|{CPR}"))
+    assert again.status_code == 200 and again.json()["id"] == body["id"]
+
+    headers = auth(client, SUBSCRIBER, "dds")
+    read = client.get(f"/dds/fhir/Subscription/{body['id']}", headers=headers)
+    assert read.status_code == 200 and read.json()["channel"]["endpoint"] == recipient.endpoint
+    assert client.delete(f"/dds/fhir/Subscription/{body['id']}", headers=headers).status_code == 204
+    gone = client.get(f"/dds/fhir/Subscription/{body['id']}", headers=headers)
+    assert gone.status_code == 404 and gone.headers["content-type"].startswith(FHIR_JSON)
+
+
+def test_only_an_authorised_system_subscribes(client: TestClient) -> None:
+    recipient = Recipient(client)
+    for persona in ("system-eoj-aarhus", "gp-skodstrup", f"citizen-{CPR}"):
+        refused = subscribe(client, subscription(recipient.endpoint), persona)
+        assert refused.status_code == 403, (persona, refused.text)
+        assert refused.json()["resourceType"] == "OperationOutcome"
+        assert "dds-subscriber" in _rules(refused)
+    no_token = client.post("/dds/fhir/Subscription", json=subscription(recipient.endpoint),
+                           headers={"Content-Type": FHIR_JSON})
+    assert no_token.status_code == 401
+    # another system's subscription is not there for it
+    mine = subscribe(client, subscription(recipient.endpoint)).json()["id"]
+    other = client.get(f"/dds/fhir/Subscription/{mine}", headers=auth(client, "system-eoj-aarhus", "dds"))
+    assert other.status_code == 403
+
+
+def test_a_subscription_that_cannot_be_served_is_refused(client: TestClient) -> None:
+    recipient = Recipient(client)
+    bad = {
+        "no patient in a patient topic": subscription(recipient.endpoint, PATIENT_DEPENDENT),
+        "another resource": subscription(recipient.endpoint, "Patient?identifier=x"),
+        "another parameter": subscription(recipient.endpoint, "DocumentReference?type=HCOM"),
+        "a bad CPR": subscription(recipient.endpoint, "DocumentReference?patient.identifier=|12"),
+        "websocket": subscription(recipient.endpoint, channel={"type": "websocket", "endpoint": recipient.endpoint}),
+        "relative endpoint": subscription("/notify"),
+        "xml payload": subscription(recipient.endpoint, channel={"type": "rest-hook", "endpoint": recipient.endpoint,
+                                                                 "payload": "application/fhir+xml"}),
+        "not a Subscription": {"resourceType": "Patient"},
+    }
+    for why, body in bad.items():
+        refused = subscribe(client, body)
+        assert refused.status_code == 400, (why, refused.text)
+        assert refused.json()["resourceType"] == "OperationOutcome", why
+
+
+def test_a_provide_a_replacement_and_a_deprecation_notify_after_the_commit(client: TestClient, mhd: Mhd) -> None:
+    recipient = Recipient(client)
+    patient = subscribe(client, subscription(recipient.endpoint, PATIENT_DEPENDENT,
+                                             f"DocumentReference?patient.identifier=urn:oid:1.2.208.176.1.2|{CPR}"))
+    assert patient.status_code == 201
+    first = mhd.provide_hco()
+    mhd.provide_hco(cpr=OTHER_CPR)  # another patient: not this subscription's
+    wait_for(lambda: recipient.focus_ids() == [first])
+    bundle = recipient.received[0]
+    assert bundle["type"] == "history"
+    status = bundle["entry"][0]["resource"]
+    assert status["resourceType"] == "Parameters"
+    parameters = {p["name"]: p for p in status["parameter"]}
+    assert parameters["type"]["valueCode"] == "event-notification"
+    assert parameters["topic"]["valueCanonical"] == PATIENT_DEPENDENT
+    assert parameters["subscription"]["valueReference"]["reference"].endswith(f"/Subscription/{patient.json()['id']}")
+    event = {p["name"]: p for p in parameters["notification-event"]["part"]}
+    assert event["event-number"]["valueString"] == "1"
+    reference = bundle["entry"][1]["resource"]
+    assert reference["status"] == "current" and reference["content"][0]["attachment"]["url"].endswith(
+        f"/dds/documents/{first}")
+    assert recipient.authorisations[0] and recipient.authorisations[0].startswith("Bearer ")
+
+    replacement = mhd.document_reference()
+    replacement["relatesTo"] = [{"code": "replaces", "target": {"reference": f"DocumentReference/{first}"}}]
+    second = mhd.provide((replacement, mhd.examples.hco))[0]
+    wait_for(lambda: len(recipient.received) == 2)
+    statuses = {e["resource"]["id"]: e["resource"]["status"] for e in recipient.received[1]["entry"][1:]}
+    assert statuses == {second: "current", first: "superseded"}
+
+    current = mhd.read(second)
+    assert mhd.put({**current, "status": "entered-in-error"}).status_code == 200
+    wait_for(lambda: len(recipient.received) == 3)
+    assert [(e["resource"]["id"], e["resource"]["status"]) for e in recipient.received[2]["entry"][1:]] == [
+        (second, "entered-in-error")]
+
+
+def test_a_failing_recipient_never_fails_the_provide_and_is_retried(client: TestClient, mhd: Mhd,
+                                                                    context: SandboxContext) -> None:
+    recipient = Recipient(client)
+    recipient.failing = 1
+    created = subscribe(client, subscription(recipient.endpoint)).json()
+    entry = mhd.provide_hco()  # 200 although the recipient answers 500
+    wait_for(lambda: recipient.attempts == 1)
+    headers = auth(client, SUBSCRIBER, "dds")
+    failed = wait_for(lambda: (r := client.get(f"/dds/fhir/Subscription/{created['id']}", headers=headers).json())
+                      ["status"] == "error" and r)
+    assert "HTTP 500" in failed["error"]
+    assert recipient.focus_ids() == []
+    # the next attempt waits for the backoff on the sandbox clock
+    context.clock.travel_to(context.clock.now() + FIRST_BACKOFF + timedelta(seconds=1))
+    wait_for(lambda: recipient.focus_ids() == [entry])
+    assert recipient.attempts == 2
+    wait_for(lambda: client.get(f"/dds/fhir/Subscription/{created['id']}", headers=headers).json()["status"]
+             == "active")
+
+
+def test_an_unreachable_recipient_does_not_hold_up_providing(client: TestClient, mhd: Mhd) -> None:
+    subscribe(client, subscription("http://127.0.0.1:9/nowhere"))
+    for _ in range(3):
+        mhd.provide_hco()
+
+
+def test_the_subscriber_retrieves_what_it_is_notified_of_and_min_log_gets_nothing(client: TestClient,
+                                                                                 mhd: Mhd) -> None:
+    recipient = Recipient(client)
+    subscribe(client, subscription(recipient.endpoint, PATIENT_DEPENDENT,
+                                   f"DocumentReference?patient.identifier=urn:oid:1.2.208.176.1.2|{CPR}"))
+    mine = mhd.provide_hco()
+    other = mhd.provide_hco(cpr=OTHER_CPR)
+    wait_for(lambda: recipient.focus_ids())
+    url = recipient.received[0]["entry"][1]["resource"]["content"][0]["attachment"]["url"]
+    system = auth(client, SUBSCRIBER, "dds")
+    assert client.get(url, headers=system).content == mhd.examples.hco
+    # not a patient its subscription covers (the tests' viewer does not subscribe for every patient):
+    # refused as any system's read
+    refused = client.get(f"/dds/documents/{other}", headers=system)
+    assert refused.status_code == 403 and "dds-system-no-read" in _rules(refused)
+    # a system without the right reads nothing, subscribed or not
+    assert client.get(f"/dds/documents/{mine}", headers=auth(client, "system-plsp", "dds")).status_code == 403
+    # ITI-67 stays closed to it: the subscription covers only retrieval of what it is notified of
+    search = client.get("/dds/fhir/DocumentReference", params={"patient.identifier": CPR, "status": "current"},
+                        headers=system)
+    assert search.status_code == 403
+    minlog = client.get("/nsp/minlog", headers=auth(client, f"citizen-{CPR}"))
+    assert minlog.status_code == 200, minlog.text
+    assert minlog.json() == []  # the system's retrieval is no look-up of the citizen

@@ -1,0 +1,157 @@
+"""The viewer as DSUBm Resource Notification Recipient: it subscribes at DDS at start-up, reads each
+new document when DDS notifies of it (with its own system identity, no Min Log entry), keeps what it
+read in its own tables, and a citizen's first Prøvesvar page then retrieves nothing; a professional
+still retrieves through DDS, which logs it; a DDS without DSUBm leaves the viewer working as before."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import seeding
+from fastapi import FastAPI
+from fastapi.responses import Response
+from fastapi.testclient import TestClient
+from starlette.routing import Route
+from view_support import CITIZEN, GP, sign_in
+
+from nsp_sandbox.context import SandboxContext
+from services.sundhed_view.prefetch import Prefetch
+from services.sundhed_view.views import Views
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dds"))
+from dsubm_recipient import wait_for
+
+VIEWER = "system-sundhed-dk"
+
+
+@pytest.fixture(autouse=True)
+def viewer_subscribes(context: SandboxContext) -> None:
+    """The viewer subscribes at DDS when its app is built (the tests' settings have it off elsewhere)."""
+    context.settings = context.settings.model_copy(update={"view_dsubm": True})
+
+
+def _viewer(client: TestClient) -> FastAPI:
+    app = next(r.app for r in client.app.routes if getattr(r, "path", None) == "/view")
+    assert isinstance(app, FastAPI)
+    return app
+
+
+def _prefetch(client: TestClient) -> Prefetch:
+    prefetch = _viewer(client).state.prefetch
+    assert isinstance(prefetch, Prefetch)
+    return prefetch
+
+
+def _retrievals(client: TestClient, after: int, caller: str | None = None) -> list[dict[str, Any]]:
+    params: dict[str, Any] = {"after": after, "transaction": "ITI-68", "_count": 1000}
+    if caller:
+        params["caller"] = caller
+    response = client.get("/dds/requests", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()["requests"]  # type: ignore[no-any-return]
+
+
+def _mark(client: TestClient) -> int:
+    return int(client.get("/dds/requests", params={"_count": 0}).json()["last"])
+
+
+def _hco_entries(client: TestClient) -> list[dict[str, Any]]:
+    response = client.get("/dds/fhir/DocumentReference", params={
+        "patient.identifier": CITIZEN, "status": "current", "type": "HCOM"},
+        headers={"Authorization": f"Bearer {seeding.token(client, f'citizen-{CITIZEN}', 'dds')}"})
+    assert response.status_code == 200, response.text
+    return [e["resource"] for e in response.json()["entry"] if e["search"]["mode"] == "match"]
+
+
+def _seed_and_settle(client: TestClient, messages: int) -> list[dict[str, Any]]:
+    """``messages`` HCO messages shared, and every one of them read by the viewer's prefetch."""
+    prefetch = _prefetch(client)
+    assert prefetch.settled.wait(30) and prefetch.subscription_id, "the viewer did not subscribe at DDS"
+    for n in range(messages):
+        seeding.hco(client, CITIZEN, observations=[
+            {"code": "NPU19748", "value": 20 + n, "time": f"2026-11-0{n + 1}T10:15:00+01:00"}])
+    cache = _viewer(client).state.views.documents.cache
+    entries = wait_for(lambda: (found := _hco_entries(client)) and len(found) == messages and found)
+    wait_for(lambda: all(cache.has_entry(e["id"], e["content"][0]["attachment"]["hash"]) for e in entries))
+    return entries
+
+
+def test_new_documents_are_read_ahead_and_the_first_view_retrieves_nothing(client: TestClient) -> None:
+    entries = _seed_and_settle(client, 3)
+    # the viewer's system retrieved each document once, and no citizen's Min Log got an entry for it
+    assert sorted(r["path"] for r in _retrievals(client, 0, VIEWER)) == sorted(
+        f"/documents/{e['id']}" for e in entries)
+    minlog = client.get("/nsp/minlog", headers={
+        "Authorization": f"Bearer {seeding.token(client, f'citizen-{CITIZEN}', 'nsp')}"})
+    assert minlog.status_code == 200 and minlog.json() == []
+    # another worker, or a restart: nothing in process memory, the viewer's tables have it all
+    views: Views = _viewer(client).state.views
+    views.documents.cache._memory.clear()
+    views.documents.cache._entries.clear()
+    mark = _mark(client)
+    sign_in(client, f"citizen-{CITIZEN}")
+    page = client.get(f"/view/borger/{CITIZEN}/provesvar?alle=1")
+    assert page.status_code == 200 and "C-reaktivt protein" in page.text
+    assert _retrievals(client, mark) == []
+
+
+def test_a_professional_still_retrieves_through_dds_and_min_log_shows_it(client: TestClient) -> None:
+    entries = _seed_and_settle(client, 2)
+    mark = _mark(client)
+    sign_in(client, GP)
+    page = client.get(f"/view/borger/{CITIZEN}/provesvar")
+    assert page.status_code == 200 and "C-reaktivt protein" in page.text
+    assert sorted(r["path"] for r in _retrievals(client, mark, GP)) == sorted(
+        f"/documents/{e['id']}" for e in entries)
+    minlog = client.get("/nsp/minlog", headers={
+        "Authorization": f"Bearer {seeding.token(client, f'citizen-{CITIZEN}', 'nsp')}"})
+    activities = {(e["user_name"], e["activity"]) for e in minlog.json()}
+    assert ("Lars Lund", "ITI-68 Retrieve Document") in activities
+    assert not any("Sundhed.dk" in str(e) for e in minlog.json())
+
+
+def test_notifications_come_only_from_dds(client: TestClient) -> None:
+    bundle = {"resourceType": "Bundle", "type": "history", "entry": []}
+    assert client.post("/view/dsubm/notify", json=bundle,
+                       headers={"Content-Type": "application/fhir+json"}).status_code == 401
+    for persona in (VIEWER, "system-eoj-aarhus"):
+        refused = client.post("/view/dsubm/notify", json=bundle, headers={
+            "Content-Type": "application/fhir+json",
+            "Authorization": f"Bearer {seeding.token(client, persona, 'view')}"})
+        assert refused.status_code == 403 and refused.json()["resourceType"] == "OperationOutcome"
+    dds = {"Content-Type": "application/fhir+json",
+           "Authorization": f"Bearer {seeding.token(client, 'system-dds', 'view')}"}
+    assert client.post("/view/dsubm/notify", json=bundle, headers=dds).status_code == 200
+    wrong = client.post("/view/dsubm/notify", json={"resourceType": "Bundle", "type": "batch"}, headers=dds)
+    assert wrong.status_code == 400
+
+
+@pytest.fixture
+def vendor_dds(context: SandboxContext) -> None:
+    """The viewer does not subscribe when its app is built; the test starts it against a DDS without DSUBm."""
+    context.settings = context.settings.model_copy(update={"view_dsubm": False})
+
+
+def test_a_dds_without_dsubm_leaves_the_viewer_working(vendor_dds: None, client: TestClient,
+                                                       context: SandboxContext) -> None:
+    async def no_such_route(_request: Any) -> Response:
+        return Response(status_code=404)
+
+    client.app.router.routes.insert(0, Route("/dds/fhir/Subscription", no_such_route, methods=["POST"]))
+    context.settings = context.settings.model_copy(update={"view_dsubm": True})
+    prefetch = _prefetch(client)
+    prefetch.settled.clear()
+    prefetch.start()
+    assert prefetch.settled.wait(30)
+    assert prefetch.unsupported and prefetch.subscription_id is None
+    seeding.hco(client, CITIZEN)
+    mark = _mark(client)
+    sign_in(client, f"citizen-{CITIZEN}")
+    page = client.get(f"/view/borger/{CITIZEN}/provesvar")
+    assert page.status_code == 200 and "C-reaktivt protein" in page.text
+    # read when the page needed it, with the citizen's own token, as without a subscription
+    assert [r["caller"] for r in _retrievals(client, mark)] == [f"citizen-{CITIZEN}"]
+    assert _retrievals(client, 0, VIEWER) == []
