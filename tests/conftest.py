@@ -9,6 +9,7 @@ skip reason says so.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from urllib.parse import quote
 import pytest
 from actor_tokens import ActorTokens
 from fastapi.testclient import TestClient
+from prebuilt_databases import SchemaPool, build_sandbox, empty_sqlite, schema_of, sqlite_path
 from prerequisites import missing
 
 from nsp_sandbox.clock import Clock
@@ -96,6 +98,23 @@ def postgres_database() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory, settings_base: Settings, packages) -> Path:  # type: ignore[no-untyped-def]
+    """A SQLite file with every table the whole sandbox makes on start, and no rows (see prebuilt_databases)."""
+    path = tmp_path_factory.mktemp("template") / "sandbox.db"
+    build_sandbox(f"sqlite:///{path}", settings_base, packages)
+    empty_sqlite(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_schemas(postgres_database: str, settings_base: Settings, packages) -> SchemaPool:  # type: ignore[no-untyped-def]
+    """This worker's pool of PostgreSQL schemas with the whole sandbox's tables and no rows."""
+    pool = SchemaPool(postgres_database)
+    pool.start(lambda url: build_sandbox(url, settings_base, packages))
+    return pool
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database: a SQLite file, or a fresh schema in the session's PostgreSQL database."""
@@ -105,17 +124,25 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     import psycopg
 
     db = request.getfixturevalue("postgres_database")
+    pool: SchemaPool = request.getfixturevalue("postgres_schemas")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(db, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     url = db.replace("postgresql://", "postgresql+psycopg://", 1)
-    yield f"{url}?options={quote(f'-csearch_path={schema}')}"
-    with psycopg.connect(db, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    # Commits need not wait for the disk: a test never outlives the server, only the sandbox (kill -9).
+    yield f"{url}?options={quote(f'-csearch_path={schema} -csynchronous_commit=off')}"
+    pool.recycle(schema)  # emptied for the next test if its tables are still the template's, else dropped
 
 
 @pytest.fixture
-def context(database_url: str, settings_base: Settings, packages) -> Iterator[SandboxContext]:  # type: ignore[no-untyped-def]
+def context(request: pytest.FixtureRequest, database_url: str, settings_base: Settings,
+            packages) -> Iterator[SandboxContext]:  # type: ignore[no-untyped-def]
+    """The sandbox's context on ``database_url``, which holds the whole sandbox's tables, empty, already."""
+    if database_url.startswith("sqlite"):
+        if not sqlite_path(database_url).exists():
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), sqlite_path(database_url))
+    else:
+        request.getfixturevalue("postgres_schemas").adopt(schema_of(database_url))
     settings = settings_base.model_copy(update={"database_url": database_url})
     database = Database.from_url(database_url)
     ctx = SandboxContext(settings, Clock(), database)

@@ -1,9 +1,12 @@
 """The sandbox STS's ID-card signing key: an RSA key and a self-signed certificate generated at
-first use and kept in ``nsp_dgws_sts_key`` (as ``keys.py`` keeps the JWT key), so cards stay
+first use (the first ID card or certificate asked for, not at start-up: an RSA key takes tens of
+milliseconds to make) and kept in ``nsp_dgws_sts_key`` (as ``keys.py`` keeps the JWT key), so cards stay
 verifiable across restarts. DDS learns the certificate from ``GET /nsp/sts/certificate``."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import DateTime, Integer, Text, select
@@ -30,6 +33,23 @@ class DgwsStsKeyRow(DgwsKeyBase):
     private_pem: Mapped[str] = mapped_column(Text)
     certificate_pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class StsKey:
+    """The key pair in use, read or made at its first use and then kept by this process."""
+
+    def __init__(self, database: Database, now: Callable[[], datetime]) -> None:
+        database.create_tables(DgwsKeyBase.metadata)
+        self._database = database
+        self._now = now
+        self._pair: KeyPair | None = None
+        self._lock = threading.Lock()
+
+    def pair(self) -> KeyPair:
+        with self._lock:
+            if self._pair is None:
+                self._pair = load_or_create(self._database, self._now())
+            return self._pair
 
 
 def load_or_create(database: Database, now: datetime) -> KeyPair:

@@ -19,6 +19,7 @@ from datetime import datetime
 from cryptography import x509
 from fastapi import APIRouter, Request, Response
 from lxml import etree
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox import openapi_description
 from nsp_sandbox.clock import Clock
@@ -85,14 +86,14 @@ def issue_from_request(deps: DgwsStsDeps, key: KeyPair, body: bytes, now: dateti
 
 
 def router(deps: DgwsStsDeps) -> APIRouter:
-    """The ID-card STS faces (the signing key is made here if missing)."""
-    key = dgws_keys.load_or_create(deps.database, deps.clock.now())
+    """The ID-card STS faces (the signing key is made at its first use if missing)."""
+    key = dgws_keys.StsKey(deps.database, deps.clock.now)
     routes = APIRouter()
 
     @routes.get("/sts/certificate", response_class=Response, responses=openapi_description.answer(
         "The STS's signing certificate (PEM)", {"application/x-pem-file": {"type": "string"}}))
     def certificate() -> Response:
-        return Response(key.certificate_pem(), media_type="application/x-pem-file")
+        return Response(key.pair().certificate_pem(), media_type="application/x-pem-file")
 
     @routes.post("/sts/idcard", response_class=Response, responses={
         **openapi_description.answer("A signed DGWS ID card (SAML assertion)", {XML: {"type": "string"}}),
@@ -114,7 +115,7 @@ def router(deps: DgwsStsDeps) -> APIRouter:
         except DgwsFault as fault:
             raise FhirError(403, Issue("error", "forbidden", fault.message, expression="persona",
                                        rule="sts-idcard-persona", source=SOURCE)) from fault
-        signed = sign_card(key, build_idcard(card))
+        signed = sign_card(await run_in_threadpool(key.pair), build_idcard(card))
         return Response(etree.tostring(signed, encoding="utf-8"), media_type=XML,
                         headers={"Cache-Control": "no-store"})
 
@@ -127,7 +128,8 @@ def router(deps: DgwsStsDeps) -> APIRouter:
                 body = await read_body(request, MAX_BODY)
             except FhirError as exc:
                 raise DgwsFault("syntax_error", f"The request body is over {MAX_BODY} bytes") from exc
-            answer = issue_from_request(deps, key, body, deps.clock.now())
+            pair = await run_in_threadpool(key.pair)  # made at the first use: off the event loop
+            answer = issue_from_request(deps, pair, body, deps.clock.now())
         except DgwsFault as fault:
             return fault_response(fault)
         return Response(answer, media_type="text/xml; charset=utf-8")
