@@ -51,12 +51,14 @@ def test_capability_statement_lists_what_is_served(mhd: Mhd) -> None:
     rest = statement["rest"][0]
     assert rest["interaction"] == [{"code": "transaction", "documentation": "ITI-65 Provide Document Bundle"}]
     resources = {r["type"]: r for r in rest["resource"]}
-    assert set(resources) == {"DocumentReference", "List"}
+    assert set(resources) == {"DocumentReference", "List", "Subscription"}
+    assert {i["code"] for i in resources["Subscription"]["interaction"]} == {"create", "read", "delete"}
     dr_params = {p["name"] for p in resources["DocumentReference"]["searchParam"]}
     assert {"patient", "patient.identifier", "status", "date", "period", "type", "category", "format",
             "setting", "facility", "event", "security-label", "author.identifier", "related"} <= dr_params
     assert {i["code"] for i in resources["DocumentReference"]["interaction"]} == {"read", "update", "search-type"}
-    assert all(i["code"] != "delete" for r in rest["resource"] for i in r["interaction"])
+    # no entry is ever deleted; a subscription can be ended
+    assert all(i["code"] != "delete" for r in rest["resource"] if r["type"] != "Subscription" for i in r["interaction"])
     # every parameter listed is accepted by the server (none ignored with a warning)
     entry_id = mhd.provide_hco()
     for name in sorted(dr_params - {"patient", "patient.identifier", "status"}):
