@@ -41,8 +41,10 @@ from starlette.concurrency import run_in_threadpool
 from nsp_sandbox import hco_versions
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.document_patients import document_patients as patients_of
+from services.sundhed_view import conditions, hco, notes
 from services.sundhed_view.dds import Dds, Reader, Refused
 from services.sundhed_view.extract_cache import ExtractCache
+from services.sundhed_view.extract_codec import ExtractCodec
 
 HCO_PROFILE = "http://medcomfhir.dk/ig/homecareobservation/StructureDefinition/medcom-homecareobservation-message"
 CONDITIONLIST_PROFILE = "http://medcomfhir.dk/ig/conditionlist/StructureDefinition/medcom-conditionlist-bundle"
@@ -125,6 +127,10 @@ class _Read:
 
 Reader_ = Callable[[dict[str, Any]], Any]
 
+# What an extract may be made of: the viewer's tables are read back into these classes only.
+EXTRACT_TYPES: tuple[type, ...] = (_Read, Invalid, hco.Result, hco.Message, conditions.Diagnosis,
+                                   conditions.ConditionList, notes.Note)
+
 
 def document_patients(bundle: dict[str, Any]) -> frozenset[str] | None:
     """The CPR numbers a document or message Bundle is about (None: not a Bundle of either kind)."""
@@ -155,7 +161,7 @@ class Documents:
         self.dds = dds
         self.readers = readers
         self.checks = checks
-        self.cache = ExtractCache(context.database, context.clock)
+        self.cache = ExtractCache(context.database, context.clock, ExtractCodec(EXTRACT_TYPES))
 
     def _remember(self, digest: str, value: Any, entry: Entry, new: bool) -> None:
         self.cache.put(digest, value, (entry.id, entry.hash) if entry.hash else None, new=new)

@@ -4,21 +4,21 @@ Two of the viewer's own tables, with a small in-process copy in front of them:
 
 * ``view_document_extract``: by the SHA-256 of a document's kind, HCO version and bytes
   (:meth:`services.sundhed_view.documents.Documents.read`), what it yields — the view model or the
-  reasons it is invalid — and its patient's CPR numbers, pickled. Only the viewer writes it, from
-  documents it retrieved from DDS and validated itself.
+  reasons it is invalid — and its patient's CPR numbers, as JSON (:mod:`.extract_codec`: read back
+  into the view models' classes only). Only the viewer writes it, from documents it retrieved from
+  DDS and validated itself.
 * ``view_entry_content``: which content a DocumentReference (its id and ``attachment.hash``) has, so
   a citizen reading their own data needs no retrieval of an entry already read (``documents``).
 
 **Bounded:** at most :data:`MAX_EXTRACTS` extracts and twice as many entry rows; every
 :data:`TRIM_EVERY` additions a process deletes the oldest beyond that (first in, first out: reading
 an extract does not write). An evicted extract is read again from DDS the next time a page needs it.
-A row written by another version of the view models (:data:`MODEL_VERSION`) or that cannot be
-unpickled counts as absent.
+A row written by another version of the view models (:data:`MODEL_VERSION`) or that the codec
+cannot read counts as absent.
 """
 
 from __future__ import annotations
 
-import pickle
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -29,9 +29,10 @@ from sqlalchemy.exc import IntegrityError
 
 from nsp_sandbox.clock import Clock, naive_utc
 from nsp_sandbox.database import Database
+from services.sundhed_view.extract_codec import ExtractCodec, Unreadable
 from services.sundhed_view.models import EntryContentRow, ExtractRow, ViewBase
 
-MODEL_VERSION = 1  # raise when a view model's fields change: older rows are then ignored
+MODEL_VERSION = 2  # raise when a view model's fields change: older rows are then ignored
 MAX_EXTRACTS = 50_000
 TRIM_EVERY = 500
 MEMORY = 4000  # extracts kept in process as well
@@ -40,9 +41,10 @@ MEMORY = 4000  # extracts kept in process as well
 class ExtractCache:
     """The extracts by content digest and the entries' contents, in memory and in the database."""
 
-    def __init__(self, database: Database, clock: Clock) -> None:
+    def __init__(self, database: Database, clock: Clock, codec: ExtractCodec) -> None:
         self.database = database
         self.clock = clock
+        self.codec = codec
         database.create_tables(ViewBase.metadata)
         self._memory: OrderedDict[str, Any] = OrderedDict()
         self._entries: dict[tuple[str, str], str] = {}
@@ -73,13 +75,12 @@ class ExtractCache:
 
     # -- database --------------------------------------------------------------------------------
 
-    @staticmethod
-    def _loaded(blob: bytes, version: int) -> Any | None:
+    def _loaded(self, blob: bytes, version: int) -> Any | None:
         if version != MODEL_VERSION:
             return None
         try:
-            return pickle.loads(blob)  # the viewer's own rows, written below from its own extracts
-        except Exception:  # written by code whose classes have changed: read the document again
+            return self.codec.loads(blob)
+        except Unreadable:  # written by code whose view models have changed: read the document again
             return None
 
     def get(self, digest: str) -> Any | None:
@@ -134,7 +135,7 @@ class ExtractCache:
         now = naive_utc(self.clock.now())
         if new:
             self._insert(ExtractRow(digest=digest, version=MODEL_VERSION,
-                                    content=pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), created_at=now))
+                                    content=self.codec.dumps(value), created_at=now))
         if entry is not None and not known:
             self._insert(EntryContentRow(entry_id=entry[0], entry_hash=entry[1], digest=digest, created_at=now))
 
