@@ -63,6 +63,23 @@ def security(nsp_base: str, access_control: bool) -> dict[str, Any]:
             "WWW-Authenticate: Bearer; not allowed: 403.")}
 
 
+SUBSCRIPTION: dict[str, Any] = {
+    "type": "Subscription",
+    "profile": "http://hl7.org/fhir/StructureDefinition/Subscription",
+    "documentation": (
+        "IHE DSUBm Resource Notification Broker (docs/dds.md): a system with NSP's right dsubm-subscribe "
+        "subscribes to DocumentReference events (the R4 Subscriptions Backport's topic and filter, or "
+        "DocumentReference?patient.identifier=…), channel rest-hook, payload application/fhir+json; "
+        "notifications are history Bundles. Each system sees and ends only its own subscriptions."),
+    "interaction": [
+        {"code": "create", "documentation": "ITI-110 Resource Subscription"},
+        {"code": "read"},
+        {"code": "delete", "documentation": "ends the subscription"},
+    ],
+    "conditionalDelete": "not-supported",
+}
+
+
 def capability_statement(fhir_base: str, published: datetime, nsp_base: str = "",
                          access_control: bool = True) -> dict[str, Any]:
     return {
@@ -124,22 +141,7 @@ def capability_statement(fhir_base: str, published: datetime, nsp_base: str = ""
                     "conditionalDelete": "not-supported",
                     "searchParam": _params(iti66.PARAMETERS),
                 },
-                {
-                    "type": "Subscription",
-                    "profile": "http://hl7.org/fhir/StructureDefinition/Subscription",
-                    "documentation": (
-                        "IHE DSUBm Resource Notification Broker (docs/dds.md): a system with NSP's right "
-                        "dsubm-subscribe subscribes to DocumentReference events (the R4 Subscriptions Backport's "
-                        "topic and filter, or DocumentReference?patient.identifier=…), channel rest-hook, payload "
-                        "application/fhir+json; notifications are history Bundles. Each system sees and ends only "
-                        "its own subscriptions."),
-                    "interaction": [
-                        {"code": "create", "documentation": "ITI-110 Resource Subscription"},
-                        {"code": "read"},
-                        {"code": "delete", "documentation": "ends the subscription"},
-                    ],
-                    "conditionalDelete": "not-supported",
-                },
+                SUBSCRIPTION,
             ],
             "interaction": [{"code": "transaction", "documentation": "ITI-65 Provide Document Bundle"}],
         }],
