@@ -143,6 +143,14 @@ def _free_port() -> int:
 @contextmanager
 def server(url: str, data_dir: Path, extra_env: dict[str, str]) -> Iterator[str]:
     """The sandbox under uvicorn (one worker) on loopback over ``url``."""
+    with server_process(url, data_dir, extra_env) as (base, _pid):
+        yield base
+
+
+@contextmanager
+def server_process(url: str, data_dir: Path, extra_env: dict[str, str],
+                   seconds: float = 30) -> Iterator[tuple[str, int]]:
+    """:func:`server`, answering (base URL, the server's pid); ``seconds`` to wait for it to answer."""
     port = _free_port()
     env = {**os.environ, "NSP_SANDBOX_DATABASE_URL": url, "NSP_SANDBOX_FHIR_PACKAGES": str(PACKAGES),
            "NSP_SANDBOX_DATA_DIR": str(data_dir), **extra_env}
@@ -153,7 +161,7 @@ def server(url: str, data_dir: Path, extra_env: dict[str, str]) -> Iterator[str]
         cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
+        for _ in range(int(seconds * 10)):
             try:
                 if httpx.get(f"{base}/dds/fhir/metadata", timeout=1).status_code == 200:
                     break
@@ -161,10 +169,10 @@ def server(url: str, data_dir: Path, extra_env: dict[str, str]) -> Iterator[str]
                 time.sleep(0.1)
         else:
             raise RuntimeError("the sandbox did not start")
-        yield base
+        yield base, process.pid
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.wait(timeout=30)
 
 
 EXAMPLE_CPR = "2509479989"  # the patient of the HCO example message

@@ -39,7 +39,6 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -404,33 +403,6 @@ def seed(url: str, entries: int, patients: int, model: dict[str, Any], document:
 # ---- the server and the queries ------------------------------------------------------------------
 
 
-@contextmanager
-def server(url: str, data_dir: Path) -> Iterator[tuple[str, int]]:
-    """The whole sandbox under uvicorn (one worker) on loopback over ``url``: (base URL, its pid)."""
-    port = dds._free_port()
-    env = {**os.environ, "NSP_SANDBOX_DATABASE_URL": url, "NSP_SANDBOX_FHIR_PACKAGES": str(dds.PACKAGES),
-           "NSP_SANDBOX_DATA_DIR": str(data_dir)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "sandbox.app:create_sandbox_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--log-level", "warning",
-         "--no-access-log"],
-        cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/dds/fhir/metadata", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("the sandbox did not start")
-        yield base, process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
 def memory(pid: int) -> dict[str, int]:
     """``VmRSS`` and ``VmHWM`` (peak) of process ``pid``, in KiB."""
     out = {}
@@ -636,7 +608,7 @@ def main() -> None:
                 marker.write_text(json.dumps({"seconds": seconds}))
         if args.seed_only:
             return
-        with server(url, Path(data)) as (base, pid):
+        with dds.server_process(url, Path(data), {}, seconds=60) as (base, pid):
             print(f"  server RSS after start-up: {memory(pid)['VmRSS'] / 1024:.0f} MiB", flush=True)
             timings = measure(base, the_plan, KINDS, args.queries, server_pid=pid, url=url)
             rss = memory(pid)
