@@ -9,6 +9,10 @@ entry in it — in layers:
    references and contained resources; with bindings (:mod:`.bindings`), slicing
    (:mod:`.slicing`) and constraints evaluated with fhirpathpy (:mod:`.invariants`).
 
+The profile walk runs first; the base-structure model layer then runs only where it could add a
+finding (the walk found an error, or :func:`~.base_structure.model_layer_silent` sees something
+only that layer refuses), and its findings come first in the answer as before.
+
 Every finding is an :class:`~nsp_sandbox.outcome.Issue` naming the element (FHIRPath with
 indices), the rule and its source (profile URL + element id, or constraint key). Compiled
 profiles, value set expansions and FHIRPath expressions are built once per validator and shared by
@@ -100,10 +104,10 @@ class Validator:
         base: list[Issue] = []
         if structure is not None:
             base = structure
-        elif self.base_structure and (failure is not None or any(i.is_error for i in walked)
-                                      or not model_layer_silent(resource)):
+        elif self.base_structure:
             try:
-                base = base_structure_issues(resource)
+                if failure is not None or any(i.is_error for i in walked) or not model_layer_silent(resource):
+                    base = base_structure_issues(resource)
             except RecursionError:
                 return [_TOO_DEEP], [_TOO_DEEP]
             except Exception as exc:  # as for the walk: a finding, never a crash
