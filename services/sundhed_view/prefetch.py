@@ -37,12 +37,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from nsp_sandbox import openapi_description as oa
+from nsp_sandbox.bearer import BearerVerifier
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import read_fhir_json
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.peers import IN_PROCESS_ORIGIN
 from nsp_sandbox.system_tokens import StsUnavailable, SystemTokens
-from nsp_sandbox.tokens import audience, bearer_token, key_id, verify
 from services.sundhed_view.dds import Reader, Refused
 from services.sundhed_view.documents import Documents
 
@@ -66,7 +66,7 @@ class Prefetch:
         self.subscription_id: str | None = None
         self.unsupported = False  # DDS answered that it offers no DSUBm
         self.settled = threading.Event()  # subscribed, or given up
-        self._jwks: dict[str, Any] | None = None
+        self._senders = BearerVerifier(context.peers, context.clock, "view", None)
         self.prefetched = 0
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -152,25 +152,9 @@ class Prefetch:
 
     # -- receiving -------------------------------------------------------------------------------
 
-    async def _jwks_for(self, kid: str | None) -> dict[str, Any]:
-        if self._jwks is not None and kid in {k.get("kid") for k in self._jwks.get("keys", [])}:
-            return self._jwks
-        peers = self.context.peers
-        try:
-            response = await peers.client("nsp").get(f"{peers.url('nsp')}/sts/jwks")
-        except Exception as exc:  # any transport failure
-            raise FhirError(503, Issue("error", "transient", f"NSP's STS keys could not be fetched "
-                                       f"({type(exc).__name__})", rule="view-dsubm-sender")) from None
-        if response.status_code != 200:
-            raise FhirError(503, Issue("error", "transient", f"NSP's STS keys answered HTTP {response.status_code}",
-                                       rule="view-dsubm-sender"))
-        self._jwks = response.json()
-        return self._jwks
-
-    async def check_sender(self, authorization: str | None) -> None:
+    async def check_sender(self, request: Request) -> None:
         """401 without a valid token; 403 unless it is DDS's own system token."""
-        token = bearer_token(authorization)
-        principal = verify(token, await self._jwks_for(key_id(token)), audience("view"), self.context.clock.now())
+        principal = await self._senders.principal(request)
         if not principal.is_system or principal.persona != self.context.settings.dds_nsp_persona:
             raise FhirError(403, Issue("error", "forbidden", "Only DDS notifies the viewer (DSUBm)",
                                        rule="view-dsubm-sender", source=SOURCE))
@@ -214,7 +198,7 @@ def router(prefetch: Prefetch) -> APIRouter:
         openapi_extra=oa.fhir_body("Bundle", xml=False, description="A DSUBm notification: the R4 Subscriptions "
                                    "Backport's history Bundle from DDS"))
     async def notify(request: Request) -> Response:
-        await prefetch.check_sender(request.headers.get("authorization"))
+        await prefetch.check_sender(request)
         body, _ = await read_fhir_json(request, prefetch.context.settings.max_body_bytes)
         return JSONResponse({"documents": await prefetch.notified(body)})
 
