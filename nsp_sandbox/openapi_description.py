@@ -12,6 +12,8 @@ operation.
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
@@ -84,7 +86,13 @@ def _inlined(schema: Any, defs: dict[str, Any]) -> Any:
 
 
 def model_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The JSON schema of a pydantic ``model`` a route parses itself, its definitions inlined."""
+    """The JSON schema of a pydantic ``model`` a route parses itself, its definitions inlined (a copy of
+    the one made at the model's first use: every build of a sandbox describes the same models)."""
+    return copy.deepcopy(_model_schema(model))
+
+
+@functools.cache
+def _model_schema(model: type[BaseModel]) -> dict[str, Any]:
     schema = model.model_json_schema()
     return _inlined(schema, schema.get("$defs", {}))  # type: ignore[no-any-return]
 

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import html
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -22,6 +22,7 @@ from nsp_sandbox.security_headers import SecurityHeaders
 from sandbox import openapi_merged
 from sandbox.actors import ACTORS, Actor
 from sandbox.control.app import create_app as control_app
+from sandbox.lazy_actor import LazyActor
 from sandbox.readiness import Readiness
 
 LANDING_STYLE = ("body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}"
@@ -34,11 +35,13 @@ LANDING_POLICY = ("default-src 'none'; style-src 'sha256-"
 
 
 def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: bool = True,
-                       only: set[str] | None = None, seeding: bool = False) -> FastAPI:
+                       only: set[str] | None = None, seeding: bool = False, lazy_actors: bool = False) -> FastAPI:
     """The sandbox as one ASGI app; ``only`` limits it to some actors (by name, e.g. ``{"dds"}``).
 
     It is ready (``GET /health`` 200) once the FHIR packages are loaded and, with ``seeding``, once the
-    caller has put the demo data in and called ``app.state.readiness.ready()``."""
+    caller has put the demo data in and called ``app.state.readiness.ready()``. With ``lazy_actors`` each
+    actor (and the control face) is built at the first request to its prefix (:mod:`sandbox.lazy_actor`:
+    the test suite's sandbox), else all of them now."""
     context = context or SandboxContext.from_settings()
     # One clock for the whole sandbox: every process on this database follows PUT /sandbox/clock.
     context.clock.share(DatabaseClockStore(context.database))
@@ -59,12 +62,17 @@ def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: 
         factory = actor.factory()
         if factory is None:
             continue
-        actor_app = factory(context)
-        # Every actor's fault switches (GET /sandbox/faults), from the one store in the database.
-        actor_app.add_middleware(FaultInjection, switches=switches, actor=actor.name)
-        app.mount(actor.prefix, actor_app)
+
+        def build(factory: Callable[[SandboxContext], FastAPI] = factory, name: str = actor.name) -> FastAPI:
+            actor_app = factory(context)
+            # Every actor's fault switches (GET /sandbox/faults), from the one store in the database.
+            actor_app.add_middleware(FaultInjection, switches=switches, actor=name)
+            return actor_app
+
+        app.mount(actor.prefix, LazyActor(build) if lazy_actors else build())
         mounted.append(actor)
-    app.mount("/sandbox", control_app(context))  # the control face, in every process (the clock is shared)
+    # The control face, in every process (the clock is shared).
+    app.mount("/sandbox", LazyActor(lambda: control_app(context)) if lazy_actors else control_app(context))
     app.state.actors = mounted
     install_error_handlers(app)  # a path no actor serves: 404 OperationOutcome, as inside every actor
     openapi_merged.install(app)  # GET /openapi.json: every actor's description under its prefix

@@ -15,6 +15,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.routing import Mount
 
+from sandbox.lazy_actor import mounted_app
+
 COMPONENT_KINDS = ("schemas", "securitySchemes", "parameters", "responses", "requestBodies")
 
 
@@ -52,10 +54,11 @@ def merged_description(app: FastAPI) -> dict[str, Any]:
     _merge_components(document["components"], "root", root.get("components", {}))
     operation_ids: set[str] = set()
     for route in app.routes:
-        if not (isinstance(route, Mount) and isinstance(route.app, FastAPI)):
+        mounted = mounted_app(route.app) if isinstance(route, Mount) else None
+        if not isinstance(mounted, FastAPI):
             continue
         actor = route.path.strip("/")
-        part = route.app.openapi()
+        part = mounted.openapi()
         renames = _merge_components(document["components"], actor, part.get("components", {}))
         title = str(part["info"]["title"])
         document["tags"].append({"name": title, "description": f"under {route.path}"})

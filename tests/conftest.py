@@ -154,10 +154,11 @@ def context(request: pytest.FixtureRequest, database_url: str, settings_base: Se
 @pytest.fixture
 def client(context: SandboxContext) -> Iterator[TestClient]:
     """The whole sandbox in process, as an HTTP client on this machine sees it (so the operator endpoints,
-    ``PUT /lps/switches`` & co., answer it as they answer a local caller)."""
+    ``PUT /lps/switches`` & co., answer it as they answer a local caller). Each actor is built at the first
+    request to it (``lazy_actors``): a test reaches two or three of them."""
     from sandbox.app import create_sandbox_app
 
-    with TestClient(create_sandbox_app(context, warm_packages=False), base_url="http://sandbox.test",
+    with TestClient(create_sandbox_app(context, warm_packages=False, lazy_actors=True), base_url="http://sandbox.test",
                     client=("127.0.0.1", 50000)) as c:
         c.auth = ActorTokens()  # the EOJ's and the GP system's faces take tokens
         yield c

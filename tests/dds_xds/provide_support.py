@@ -21,6 +21,7 @@ from nsp_sandbox.xds.ebrim import (
 )
 from nsp_sandbox.xds.rim import Association
 from nsp_sandbox.xds.soap import parse_envelope
+from sandbox.lazy_actor import mounted_app
 from services.dds.mhd.deps import Deps
 from services.dds.xds import dros, iti41, iti57
 
@@ -29,7 +30,7 @@ CPR = "2512489996"  # the patient of the capture
 
 def mount_provide_routers(client: Any, context: SandboxContext) -> None:
     """Include the ITI-41/57/61 routers in the sandbox's DDS app (mounted at ``/dds``), once."""
-    dds = next(r.app for r in client.app.routes if getattr(r, "path", None) == "/dds")
+    dds = mounted_app(next(r.app for r in client.app.routes if getattr(r, "path", None) == "/dds"))
     assert isinstance(dds, FastAPI)
     if any(getattr(r, "path", "") == "/dros" for r in dds.routes):
         return

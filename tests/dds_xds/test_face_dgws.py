@@ -31,6 +31,7 @@ from nsp_sandbox.dgws.namespaces import SAML, q
 from nsp_sandbox.xds import namespaces as ns
 from nsp_sandbox.xds import vocabulary as v
 from nsp_sandbox.xds.soap import SoapVersion, build_envelope, parse_envelope, serialize
+from sandbox.lazy_actor import mounted_app
 
 
 def gp_hsuid():  # type: ignore[no-untyped-def]
@@ -141,6 +142,8 @@ def test_a_body_this_endpoint_does_not_take_is_a_soap_fault(client: TestClient) 
 
 def test_an_unreadable_trust_setting_is_a_processing_problem(client: TestClient,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    for route in client.app.routes:  # every actor built, as at a start, before the setting went bad
+        mounted_app(getattr(route, "app", None))
     monkeypatch.setenv("NSP_SANDBOX_DGWS_TRUSTED_STS_CERTS", "/nonexistent/sts.pem")
     fault = dgws_fault(as_gp(client, find_documents(GRETHE)))
     assert fault.code == "processing_problem" and "/nonexistent/sts.pem" in fault.message

@@ -16,6 +16,7 @@ from nsp_sandbox.xds import vocabulary as v
 from nsp_sandbox.xds.ebrim import write_provide_and_register
 from nsp_sandbox.xds.rim import Association, Classification, RegistryPackage, Slot
 from nsp_sandbox.xds.soap import SoapVersion
+from sandbox.lazy_actor import mounted_app
 
 
 @pytest.fixture
@@ -102,7 +103,7 @@ def test_entry_without_its_document_is_missing_document(xds: Any, context: Sandb
 
 
 def _registry(client: Any) -> Any:
-    dds = next(r.app for r in client.app.routes if getattr(r, "path", None) == "/dds")
+    dds = mounted_app(next(r.app for r in client.app.routes if getattr(r, "path", None) == "/dds"))
     return dds.state.registry
 
 

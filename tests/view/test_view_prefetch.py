@@ -24,6 +24,8 @@ from services.sundhed_view.views import Views
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dds"))
 from dsubm_recipient import wait_for
 
+from sandbox.lazy_actor import mounted_app
+
 VIEWER = "system-sundhed-dk"
 
 
@@ -34,7 +36,7 @@ def viewer_subscribes(context: SandboxContext) -> None:
 
 
 def _viewer(client: TestClient) -> FastAPI:
-    app = next(r.app for r in client.app.routes if getattr(r, "path", None) == "/view")
+    app = mounted_app(next(r.app for r in client.app.routes if getattr(r, "path", None) == "/view"))
     assert isinstance(app, FastAPI)
     return app
 
