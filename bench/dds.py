@@ -149,8 +149,9 @@ def server(url: str, data_dir: Path, extra_env: dict[str, str]) -> Iterator[str]
 
 @contextmanager
 def server_process(url: str, data_dir: Path, extra_env: dict[str, str],
-                   seconds: float = 30) -> Iterator[tuple[str, int]]:
-    """:func:`server`, answering (base URL, the server's pid); ``seconds`` to wait for it to answer."""
+                   seconds: float = 30, root: Path = ROOT) -> Iterator[tuple[str, int]]:
+    """:func:`server`, answering (base URL, the server's pid); ``seconds`` to wait for it to answer;
+    ``root``: the source tree the server runs (another checkout, to compare two versions)."""
     port = _free_port()
     env = {**os.environ, "NSP_SANDBOX_DATABASE_URL": url, "NSP_SANDBOX_FHIR_PACKAGES": str(PACKAGES),
            "NSP_SANDBOX_DATA_DIR": str(data_dir), **extra_env}
@@ -158,7 +159,7 @@ def server_process(url: str, data_dir: Path, extra_env: dict[str, str],
         [sys.executable, "-m", "uvicorn", "sandbox.app:create_sandbox_app", "--factory",
          "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--log-level", "warning",
          "--no-access-log"],
-        cwd=ROOT, env=env)
+        cwd=root, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(int(seconds * 10)):

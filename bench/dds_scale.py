@@ -522,6 +522,65 @@ def measure(base: str, the_plan: Plan, kinds: tuple[QueryKind, ...], count: int,
     return out
 
 
+def named_pids(url: str, name: str) -> list[int]:
+    """The PostgreSQL server processes of ``url``'s database whose client gave ``application_name`` ``name``."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        return [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                           "AND application_name = %s", (name,))]
+
+
+def measure_pair(servers: list[tuple[str, str, int]], the_plan: Plan, kinds: tuple[QueryKind, ...], count: int,
+                 url: str, seed: int = 7) -> dict[str, dict[str, Timing]]:
+    """:func:`measure` for two servers (name, base URL, pid) on one database at once: each request is sent to
+    both, in turn (which first alternates), so other work on the machine weighs on both alike. A server's CPU
+    is its process's and, on PostgreSQL, that of the backends its connections name (``application_name``)."""
+    rng = random.Random(seed)
+    heavy = min(heavy_count(the_plan.patients), the_plan.patients)
+    light = range(heavy, the_plan.patients) if the_plan.patients > heavy else range(heavy)
+    chosen = {k.name: [CITIZEN_CPR if k.citizen else cpr_of(rng.randrange(heavy) if k.heavy else rng.choice(light))
+                       for _ in range(count + 20)] for k in kinds}
+    out: dict[str, dict[str, Timing]] = {name: {} for name, _, _ in servers}
+    clients = [httpx.Client(base_url=base, timeout=60) for _, base, _ in servers]
+    try:
+        print("  treatment relations for the GP ...", flush=True)
+        dds.relate(clients[0], [c for k in kinds if not k.citizen for c in chosen[k.name]])
+        tokens = [(dds.bearer(c, dds.READER), dds.bearer(c, f"citizen-{CITIZEN_CPR}")) for c in clients]
+        for kind in kinds:
+            latencies: list[list[float]] = [[], []]
+            found, totals, used = [0, 0], [0, 0], [0.0, 0.0]
+            pids: list[list[int]] = [[], []]
+            for i, cpr in enumerate(chosen[kind.name]):
+                for n in ((0, 1) if i % 2 == 0 else (1, 0)):
+                    gp, citizen = tokens[n]
+                    started = time.perf_counter()
+                    response = clients[n].get("/dds/fhir/DocumentReference", params=kind.params(cpr),
+                                              headers=citizen if kind.citizen else gp)
+                    elapsed = (time.perf_counter() - started) * 1000
+                    assert response.status_code == 200, response.text[:500]
+                    if i >= 20:
+                        body = response.json()
+                        latencies[n].append(elapsed)
+                        found[n] += sum(1 for e in body.get("entry", []) if e["search"]["mode"] == "match")
+                        totals[n] += body.get("total", 0)
+                if i == 19:
+                    for n, (name, _, pid) in enumerate(servers):
+                        pids[n] = [pid, *([] if url.startswith("sqlite") else named_pids(url, name))]
+                        used[n] = cpu_seconds(pids[n])
+            for n, (name, _, _) in enumerate(servers):
+                cuts = statistics.quantiles(latencies[n], n=100)
+                t = out[name][kind.name] = Timing(statistics.median(latencies[n]), cuts[94], cuts[98],
+                                                  found[n] / count, totals[n] / count,
+                                                  (cpu_seconds(pids[n]) - used[n]) * 1000 / count)
+                print(f"  {name:<7} {kind.name:<58} p50 {t.p50:6.2f}  p95 {t.p95:6.2f}  p99 {t.p99:6.2f} ms  "
+                      f"CPU {t.cpu:5.2f} ms/request ({t.per_response:.1f} shown, total {t.total:.1f})", flush=True)
+    finally:
+        for client in clients:
+            client.close()
+    return out
+
+
 # ---- sizes, databases, the run -------------------------------------------------------------------
 
 
@@ -589,6 +648,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=500, help="requests per query kind")
     parser.add_argument("--workers", type=int, default=2, help="processes building the seed's rows")
     parser.add_argument("--keep", help="keep the seeded database (SQLite: in this folder) and use it again")
+    parser.add_argument("--against", help="another source tree (e.g. the version before a change): run it too, on "
+                        "the same database, and send each request to both in turn")
     parser.add_argument("--seed-only", action="store_true", help="seed (with --keep, to use later) and stop")
     parser.add_argument("--postgres-url", default=os.environ.get("NSP_SANDBOX_BENCH_POSTGRES_URL")
                         or os.environ.get("NSP_SANDBOX_TEST_POSTGRES_URL")
@@ -608,6 +669,9 @@ def main() -> None:
                 marker.write_text(json.dumps({"seconds": seconds}))
         if args.seed_only:
             return
+        if args.against:
+            compare(url, Path(data), Path(args.against), the_plan, args.queries)
+            return
         with dds.server_process(url, Path(data), {}, seconds=60) as (base, pid):
             print(f"  server RSS after start-up: {memory(pid)['VmRSS'] / 1024:.0f} MiB", flush=True)
             timings = measure(base, the_plan, KINDS, args.queries, server_pid=pid, url=url)
@@ -621,6 +685,26 @@ def main() -> None:
     for name, t in timings.items():
         print(f"| {name} | {t.p50:.1f} ms | {t.p95:.1f} ms | {t.p99:.1f} ms | {t.cpu:.1f} ms | "
               f"{t.per_response:.1f} / {t.total:.1f} |")
+
+
+def compare(url: str, data: Path, against: Path, the_plan: Plan, queries: int) -> None:
+    """This tree's server and ``against``'s on one database, each request to both in turn; both tables."""
+    def named(name: str) -> str:
+        return url if url.startswith("sqlite") else f"{url}?application_name={name}"
+
+    (data / "this").mkdir()
+    (data / "against").mkdir()
+    with dds.server_process(named("this"), data / "this", {}, seconds=60) as (base, pid), \
+            dds.server_process(named("against"), data / "against", {"PYTHONPATH": str(against)}, seconds=60,
+                               root=against) as (other_base, other_pid):
+        timings = measure_pair([("against", other_base, other_pid), ("this", base, pid)], the_plan, KINDS,
+                               queries, url)
+    print(f"  load average at the end {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+    print(f"\n| query | p50 {against} → this | p95 | server CPU per request |\n|---|---|---|---|")
+    for kind in KINDS:
+        a, t = timings["against"][kind.name], timings["this"][kind.name]
+        print(f"| {kind.name} | {a.p50:.1f} → {t.p50:.1f} ms | {a.p95:.1f} → {t.p95:.1f} ms | "
+              f"{a.cpu:.1f} → {t.cpu:.1f} ms |")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ class DatabaseClockStore:
         database.create_tables(_Base.metadata)
 
     def load(self) -> ClockSetting | None:
-        with self._database.session() as session:
+        with self._database.reading() as session:
             row = session.get(ClockRow, 1)
             if row is None:
                 return None

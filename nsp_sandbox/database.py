@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from nsp_sandbox import connection_check
+
 
 def normalise_url(url: str) -> str:
     """Accept ``postgresql://`` / ``postgres://`` URLs and route them to psycopg 3."""
@@ -36,7 +38,9 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+    connection_check.install(engine)  # a ping only for a connection that may have gone (not at every checkout)
+    return engine
 
 
 class Database:
@@ -45,6 +49,9 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._factory = sessionmaker(engine, expire_on_commit=False)
+        # Reads on PostgreSQL in autocommit: no BEGIN and COMMIT round trips around them (``reading``).
+        reader = engine if engine.dialect.name == "sqlite" else engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._reader = sessionmaker(reader, expire_on_commit=False, autoflush=False)
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -75,6 +82,17 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A unit of work that only reads: on PostgreSQL each statement runs on its own (autocommit), as it
+        would in a transaction at PostgreSQL's READ COMMITTED, where every statement sees the data committed
+        when it starts, but without the ``BEGIN`` and ``COMMIT`` round trips; on SQLite a plain session (whose
+        reads the driver runs without ``BEGIN`` anyway). Nothing may be added, changed or deleted in it."""
+        with self._reader() as session:
+            yield session
+            if session.new or session.dirty or session.deleted:
+                raise RuntimeError("a reading unit of work changed rows; use Database.session()")
 
     @property
     def is_sqlite(self) -> bool:

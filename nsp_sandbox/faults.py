@@ -285,7 +285,7 @@ class FaultSwitches:
         if not force and time.monotonic() - self._checked < REFRESH_SECONDS:
             return
         with self._lock:
-            with self._database.session() as session:
+            with self._database.reading() as session:
                 self._on = frozenset((a, n) for a, n in session.execute(select(FaultRow.actor, FaultRow.name)))
             self._checked = time.monotonic()
 

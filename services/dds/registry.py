@@ -308,7 +308,7 @@ class Registry:
     def find_entries(self, query: EntryQuery) -> Page:
         """A page of entries matching ``query``, newest registration first."""
         conditions = storage.entry_conditions(query)
-        with self.database.session() as session:
+        with self.database.reading() as session:
             total = session.scalar(select(func.count()).select_from(DocumentEntryRow).where(*conditions)) or 0
             if query.count == 0:
                 return Page([], total, total > 0, False, None, None)

@@ -72,7 +72,7 @@ class TreatmentRelations:
                for r in self.world.relations
                if r.active(today) and authorisation in (None, r.authorisation) and cpr in (None, r.cpr)]
         current = naive_utc(now)
-        with self.database.session() as session:
+        with self.database.reading() as session:
             statement = select(TreatmentRelationRow).where(TreatmentRelationRow.valid_from <= current)
             if authorisation is not None:
                 statement = statement.where(TreatmentRelationRow.authorisation == authorisation)

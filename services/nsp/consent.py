@@ -144,7 +144,7 @@ class Consent:
 
     def blocks(self, cprs: list[str], now: datetime) -> list[dict[str, Any]]:
         """Every item of ``cprs``, newest first, revoked and expired ones included (history)."""
-        with self.database.session() as session:
+        with self.database.reading() as session:
             rows = session.scalars(select(ConsentBlockRow).where(ConsentBlockRow.cpr.in_(cprs))
                                    .order_by(ConsentBlockRow.pk.desc())).all()
             return [self.to_json(r, now) for r in rows]

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.database import Database
@@ -54,17 +55,16 @@ class MinLog:
             fields["person_name"] = citizen.name  # PersonName from the CPR register when the writer gives none
         row = MinLogEntryRow(id=str(uuid.uuid4()), cpr=body.cpr, logged_at=logged_at, activity=body.activity,
                              consent_override=body.consent_override, system_name=system_name, **fields)
-        with self.database.session() as session:
+        with self.database.session() as session:  # the entry and the purge: one transaction, one commit
             session.add(row)
-        self.purge(now)
+            session.flush()
+            _purge(session, now)
         return _to_json(row)
 
     def purge(self, now: datetime) -> int:
         """Erase entries older than two years (the one thing NSP erases)."""
         with self.database.session() as session:
-            result = session.execute(delete(MinLogEntryRow).where(
-                MinLogEntryRow.logged_at < naive_utc(now) - RETENTION))
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            return _purge(session, now)
 
     def entries(self, cprs: list[str], now: datetime, pseudonymised_cvrs: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         """The entries on the logs of ``cprs``, newest first (after purging the expired ones), the staff
@@ -82,6 +82,11 @@ class MinLog:
         return {**entry, "user_identifier": None, "user_name": PSEUDONYM, "responsible_user_identifier": None,
                 "responsible_user_name": PSEUDONYM if entry["responsible_user_name"] else None,
                 "pseudonymised": True}
+
+
+def _purge(session: Session, now: datetime) -> int:
+    result = session.execute(delete(MinLogEntryRow).where(MinLogEntryRow.logged_at < naive_utc(now) - RETENTION))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _to_json(row: MinLogEntryRow) -> dict[str, Any]:

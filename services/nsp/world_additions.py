@@ -99,7 +99,7 @@ class LiveWorld:
         if not force and time.monotonic() - self._checked < REFRESH_SECONDS:
             return
         with self._lock:
-            with self._database.session() as session:
+            with self._database.reading() as session:
                 count, last = session.execute(select(func.count(), func.max(WorldAdditionRow.pk))).one()
                 signature = (int(count or 0), int(last or 0))
                 files = ([dict(r.sections) for r in session.scalars(select(WorldAdditionRow)

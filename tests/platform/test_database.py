@@ -1,11 +1,16 @@
-"""The database layer works the same on SQLite and PostgreSQL: a unit of work commits or rolls back whole."""
+"""The database layer works the same on SQLite and PostgreSQL: a unit of work commits or rolls back whole; a
+reading one changes nothing; a pooled PostgreSQL connection the server ended is replaced unseen."""
 
 from __future__ import annotations
 
+import time
+
+import psycopg
 import pytest
-from sqlalchemy import String, select
+from sqlalchemy import String, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from nsp_sandbox import connection_check
 from nsp_sandbox.database import Database, normalise_url
 
 
@@ -38,3 +43,74 @@ def test_postgres_urls_use_psycopg3() -> None:
     assert normalise_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_a_reading_unit_of_work_sees_what_is_committed_and_changes_nothing(database_url: str) -> None:
+    db = Database.from_url(database_url)
+    db.create_tables(Base.metadata)
+    with db.session() as s:
+        s.add(Thing(name="a"))
+    with db.reading() as s:
+        assert [t.name for t in s.scalars(select(Thing))] == ["a"]
+    with pytest.raises(RuntimeError, match="reading unit of work changed rows"), db.reading() as s:
+        s.add(Thing(name="b"))
+    with db.reading() as s:
+        assert [t.name for t in s.scalars(select(Thing))] == ["a"]
+    db.engine.dispose()
+
+
+def _postgres_only(database_url: str) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's connection pool and transactions")
+
+
+def test_reads_on_postgresql_run_without_a_transaction_around_them(database_url: str) -> None:
+    _postgres_only(database_url)
+    db = Database.from_url(database_url)
+    sql = select(func.transaction_timestamp())
+    with db.reading() as s:  # each statement on its own: a transaction of its own
+        first = s.scalar(sql)
+        time.sleep(0.01)
+        assert s.scalar(sql) != first
+    with db.session() as s:  # one unit of work that writes: one transaction
+        first = s.scalar(sql)
+        time.sleep(0.01)
+        assert s.scalar(sql) == first
+    db.engine.dispose()
+
+
+def test_a_connection_the_server_ended_is_replaced_without_an_error(database_url: str) -> None:
+    _postgres_only(database_url)
+    db = Database.from_url(database_url)
+    db.create_tables(Base.metadata)
+    with db.session() as s:
+        s.add(Thing(name="a"))
+        backend = s.scalar(select(func.pg_backend_pid()))
+    with psycopg.connect(database_url.partition("?")[0].replace("+psycopg", ""), autocommit=True) as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s)", (backend,)).fetchone() == (True,)
+        for _ in range(100):  # until the server has ended it
+            if admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (backend,)).fetchone() is None:
+                break
+            time.sleep(0.02)
+    with db.reading() as s:  # the same pooled connection, just returned: its socket says it has ended
+        assert [t.name for t in s.scalars(select(Thing))] == ["a"]
+        assert s.scalar(select(func.pg_backend_pid())) != backend
+    db.engine.dispose()
+
+
+def test_a_connection_in_use_a_moment_ago_is_not_pinged_one_idle_for_long_is(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _postgres_only(database_url)
+    db = Database.from_url(database_url)
+    pings: list[object] = []
+    real_ping = db.engine.dialect.do_ping
+    monkeypatch.setattr(db.engine.dialect, "do_ping", lambda c: pings.append(c) or real_ping(c))
+    for _ in range(5):
+        with db.reading() as s:
+            s.scalar(select(func.now()))
+    assert pings == []
+    monkeypatch.setattr(connection_check, "IDLE_PING", 0.0)
+    with db.reading() as s:
+        s.scalar(select(func.now()))
+    assert len(pings) == 1
+    db.engine.dispose()
