@@ -214,8 +214,12 @@ class Walk:
                 for item in items:
                     self._item(child, item, frame, issues, obj)
         if check_rules:
-            focus_type = node.path if type_code in (None, "BackboneElement", "Element") else type_code
-            self._constraints(node, child_set.constraints, obj, focus_type, path, frame, issues, is_resource)
+            constraints = evaluated_constraints(node, child_set.constraints)
+            if constraints:
+                focus_type = node.path if type_code in (None, "BackboneElement", "Element") else type_code
+                kind = obj.get("resourceType", focus_type) if is_resource else focus_type
+                self.engines.invariants.check_all(constraints, obj, kind, frame.resource, frame.root,
+                                                  self._scope(frame), path, issues)
 
     def _item(self, node: ElementNode, item: Item, frame: Frame, issues: list[Issue],
               parent: dict[str, Any] | None = None) -> None:
@@ -392,6 +396,7 @@ def _groups(node: ElementNode, child_set: ChildSet, obj: dict[str, Any], path: s
     groups: dict[ElementNode, list[Item]] = {}
     keys_get = child_set.keys.get
     get = obj.get
+    companion_keys_get = _COMPANION_KEYS.get
     for key, value in obj.items():
         if key.startswith("_"):
             name = key[1:]
@@ -402,7 +407,7 @@ def _groups(node: ElementNode, child_set: ChildSet, obj: dict[str, Any], path: s
             continue
         else:
             name = key
-            companion = get(_companion_key(key))
+            companion = get(companion_keys_get(key) or _companion_key(key))
         entry = keys_get(name)
         if entry is None:
             if name == "fhir_comments":

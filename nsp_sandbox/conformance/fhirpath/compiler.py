@@ -30,6 +30,8 @@ from nsp_sandbox.conformance.fhirpath.functions import FUNCTIONS
 from nsp_sandbox.conformance.fhirpath.model import navigate
 from nsp_sandbox.conformance.fhirpath.operators import OPERATORS
 from nsp_sandbox.conformance.fhirpath.values import (
+    FALSE,
+    TRUE,
     Env,
     Fn,
     Item,
@@ -173,6 +175,25 @@ def _invocation_term(node: dict[str, Any]) -> Fn:
 def _invocation_expression(node: dict[str, Any]) -> Fn:
     left, right = child_nodes(node)
     source = _compile(left)
+    # The two commonest steps run inline (one call less per step): a member (``.code``) and a
+    # parameterless ``exists()`` / ``empty()``; they mean what :func:`_member` and the functions do.
+    if right.get("type") == "MemberInvocation":
+        name = identifier(child_nodes(right)[0])
+
+        def run_member(focus: list[Item], env: Env) -> list[Item]:
+            out: list[Item] = []
+            for item in source(focus, env):
+                navigate(item, name, out)
+            return out
+
+        return run_member
+    if right.get("type") == "FunctionInvocation":
+        call = child_nodes(right)[0]
+        parts = child_nodes(call)
+        if len(parts) == 1 and identifier(parts[0]) in ("exists", "empty"):
+            if identifier(parts[0]) == "exists":
+                return lambda focus, env: TRUE if source(focus, env) else FALSE
+            return lambda focus, env: FALSE if source(focus, env) else TRUE
     step = _invocation(right, at_root=False)
 
     def run(focus: list[Item], env: Env) -> list[Item]:

@@ -21,6 +21,8 @@ from typing import Any
 
 from nsp_sandbox.conformance.fhirpath.narrative import narrative_checks, narrative_problems
 from nsp_sandbox.conformance.fhirpath.values import (
+    FALSE,
+    TRUE,
     Compile,
     Env,
     Fn,
@@ -205,8 +207,7 @@ _f_member_of: FunctionFactory = _url_function("memberOf", member_of_values)
 
 def _f_html_checks(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
     arity(params, 0)
-    return lambda focus, env: [Item(v, "System.Boolean", None) for v in
-                               html_checks_values([i.data for i in focus])]
+    return lambda focus, env: [TRUE[0] if v else FALSE[0] for v in html_checks_values([i.data for i in focus])]
 
 
 FHIR_FUNCTIONS: dict[str, FunctionFactory] = {

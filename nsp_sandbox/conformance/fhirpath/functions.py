@@ -15,6 +15,8 @@ from nsp_sandbox.conformance.fhirpath.fhir_functions import FHIR_FUNCTIONS
 from nsp_sandbox.conformance.fhirpath.model import children_of, is_type, navigate
 from nsp_sandbox.conformance.fhirpath.strings import STRING_FUNCTIONS
 from nsp_sandbox.conformance.fhirpath.values import (
+    FALSE,
+    TRUE,
     Compile,
     Env,
     FhirPathError,
@@ -42,20 +44,24 @@ def with_this(expr: Fn, item: Item, env: Env) -> list[Item]:
 def _f_exists(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
     arity(params, 0, 1)
     if not params:
-        return lambda focus, env: boolean(bool(focus))
+        return lambda focus, env: TRUE if focus else FALSE
     criteria = compile_node(params[0])
     return lambda focus, env: boolean(any(singleton_bool(with_this(criteria, i, env)) for i in focus))
 
 
 def _f_empty(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
     arity(params, 0)
-    return lambda focus, env: boolean(not focus)
+    return lambda focus, env: FALSE if focus else TRUE
 
 
 def _f_not(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
     arity(params, 0)
 
     def run(focus: list[Item], env: Env) -> list[Item]:
+        if focus is TRUE:
+            return FALSE
+        if focus is FALSE:
+            return TRUE
         value = singleton_bool(focus)
         return [] if value is None else boolean(not value)
 

@@ -52,7 +52,12 @@ def navigate(item: Item, name: str, out: list[Item]) -> None:
     companion = data.get(step[3])
     if value is None and companion is None:
         return
-    _append(out, value, companion, step[1], step[2])
+    if isinstance(value, list) or isinstance(companion, list):
+        _append(out, value, companion, step[1], step[2])
+    elif isinstance(value, dict) and isinstance(value.get("resourceType"), str):
+        out.append(Item(value, value["resourceType"], value["resourceType"]))
+    else:
+        out.append(Item(value, step[1], step[2], companion))
 
 
 _Step = tuple[tuple[tuple[str, str, str], ...] | None, str | None, str | None, str]

@@ -38,20 +38,24 @@ def _logic(node: dict[str, Any], compile_node: Compile) -> Fn:
 
     if op == "and":
         def run_and(focus: list[Item], env: Env) -> list[Item]:
-            a = singleton_bool(left(focus, env))
+            items = left(focus, env)
+            a = True if items is TRUE else False if items is FALSE else singleton_bool(items)
             if a is False:
                 return FALSE
-            b = singleton_bool(right(focus, env))
+            items = right(focus, env)
+            b = True if items is TRUE else False if items is FALSE else singleton_bool(items)
             if b is False:
                 return FALSE
             return TRUE if a is True and b is True else []
         return run_and
     if op == "or":
         def run_or(focus: list[Item], env: Env) -> list[Item]:
-            a = singleton_bool(left(focus, env))
+            items = left(focus, env)
+            a = True if items is TRUE else False if items is FALSE else singleton_bool(items)
             if a is True:
                 return TRUE
-            b = singleton_bool(right(focus, env))
+            items = right(focus, env)
+            b = True if items is TRUE else False if items is FALSE else singleton_bool(items)
             if b is True:
                 return TRUE
             return FALSE if a is False and b is False else []
@@ -64,10 +68,12 @@ def _logic(node: dict[str, Any], compile_node: Compile) -> Fn:
         return run_xor
     if op == "implies":
         def run_implies(focus: list[Item], env: Env) -> list[Item]:
-            a = singleton_bool(left(focus, env))
+            items = left(focus, env)
+            a = True if items is TRUE else False if items is FALSE else singleton_bool(items)
             if a is False:
                 return TRUE
-            b = singleton_bool(right(focus, env))
+            items = right(focus, env)
+            b = True if items is TRUE else False if items is FALSE else singleton_bool(items)
             if b is True:
                 return TRUE
             if a is True:
