@@ -64,7 +64,7 @@ class Program:
     def __call__(self, focus: Item, resource: Item, root: Item) -> list[Any]:
         start = [focus]
         env = Env(start, [resource], [root])
-        return [i.data for i in self.body(start, env)]
+        return [i[0] for i in self.body(start, env)]
 
 
 @lru_cache(maxsize=4096)
@@ -221,7 +221,7 @@ def _member(name: str, at_root: bool) -> Fn:
         if type_name and len(focus) == 1:
             # A leading type name (``Bundle.entry``) selects the focus when it has that type.
             item = focus[0]
-            if isinstance(item.data, dict) and item.data.get("resourceType") == name:
+            if isinstance(item[0], dict) and item[0].get("resourceType") == name:
                 return focus
         out: list[Item] = []
         for item in focus:
@@ -238,12 +238,12 @@ def _literal_term(node: dict[str, Any]) -> Fn:
     value: Any
     if kind == "StringLiteral":
         value = _unescape(text[1:-1])
-        result = [Item(value, "System.String", None)]
+        result = [(value, "System.String", None, None)]
     elif kind == "NumberLiteral":
         value = int(text) if re.fullmatch(r"\d+", text) else Decimal(text)
-        result = [Item(value, "System.Integer" if isinstance(value, int) else "System.Decimal", None)]
+        result = [(value, "System.Integer" if isinstance(value, int) else "System.Decimal", None, None)]
     elif kind == "BooleanLiteral":
-        result = [Item(text == "true", "System.Boolean", None)]
+        result = [(text == "true", "System.Boolean", None, None)]
     elif kind == "NullLiteral":
         result = []
     else:
@@ -272,7 +272,7 @@ def _external_constant_term(node: dict[str, Any]) -> Fn:
     if name == "context":
         return lambda focus, env: env.context
     if name in _CONSTANTS:
-        result = [Item(_CONSTANTS[name], "System.String", None)]
+        result = [(_CONSTANTS[name], "System.String", None, None)]
         return lambda focus, env: result
     raise Unsupported(f"FHIRPath constant %{name}")
 

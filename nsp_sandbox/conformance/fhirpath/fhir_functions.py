@@ -169,7 +169,7 @@ def _f_resolve(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
         scope = current_scope()
         out: list[Item] = []
         for item in focus:
-            reference = item.data.get("reference") if isinstance(item.data, dict) else item.data
+            reference = item[0].get("reference") if isinstance(item[0], dict) else item[0]
             if isinstance(reference, str):
                 target = scope.resolve(reference)
                 if target is not None:
@@ -194,7 +194,7 @@ def _url_function(name: str, values: Callable[[list[Any], Any], list[bool]]) -> 
             url = single(url_fn(env.this, env), f"{name} url")
             if url is None or not focus:
                 return []
-            return [Item(v, "System.Boolean", None) for v in values([i.data for i in focus], url.data)]
+            return [(v, "System.Boolean", None, None) for v in values([i[0] for i in focus], url[0])]
 
         return run
 
@@ -207,7 +207,7 @@ _f_member_of: FunctionFactory = _url_function("memberOf", member_of_values)
 
 def _f_html_checks(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
     arity(params, 0)
-    return lambda focus, env: [TRUE[0] if v else FALSE[0] for v in html_checks_values([i.data for i in focus])]
+    return lambda focus, env: [TRUE[0] if v else FALSE[0] for v in html_checks_values([i[0] for i in focus])]
 
 
 FHIR_FUNCTIONS: dict[str, FunctionFactory] = {

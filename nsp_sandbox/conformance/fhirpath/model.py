@@ -33,16 +33,17 @@ _SYSTEM_OF_FHIR = {
 
 def navigate(item: Item, name: str, out: list[Item]) -> None:
     """Append the items ``name`` finds from ``item`` to ``out`` (choice types, primitive companions)."""
-    data = item.data
+    data = item[0]
     if not isinstance(data, dict):
-        companion = item.companion
+        companion = item[3]
         if isinstance(companion, dict) and name in ("extension", "id"):
             found = companion.get(name)
             for value in found if isinstance(found, list) else ([found] if found is not None else []):
-                out.append(Item(value, "Extension" if name == "extension" else "string",
-                                "Extension" if name == "extension" else None))
+                out.append((value, "Extension" if name == "extension" else "string",
+                            "Extension" if name == "extension" else None, None))
         return
-    step = _step(item.path or item.type, name)
+    base = item[2] or item[1]
+    step = _STEPS.get((base, name)) or _step(base, name)
     if step[0] is not None:
         for key, companion_key, fhir_type in step[0]:
             if key in data or companion_key in data:
@@ -55,9 +56,9 @@ def navigate(item: Item, name: str, out: list[Item]) -> None:
     if isinstance(value, list) or isinstance(companion, list):
         _append(out, value, companion, step[1], step[2])
     elif isinstance(value, dict) and isinstance(value.get("resourceType"), str):
-        out.append(Item(value, value["resourceType"], value["resourceType"]))
+        out.append((value, value["resourceType"], value["resourceType"], None))
     else:
-        out.append(Item(value, step[1], step[2], companion))
+        out.append((value, step[1], step[2], companion))
 
 
 _Step = tuple[tuple[tuple[str, str, str], ...] | None, str | None, str | None, str]
@@ -109,8 +110,8 @@ def _append(out: list[Item], value: Any, companion: Any, type_: str | None, path
 
 def _item(value: Any, companion: Any, type_: str | None, path: str | None) -> Item:
     if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
-        return Item(value, value["resourceType"], value["resourceType"])
-    return Item(value, type_, path, companion)
+        return (value, value["resourceType"], value["resourceType"], None)
+    return (value, type_, path, companion)
 
 
 # ---- types -------------------------------------------------------------------------------------
@@ -118,11 +119,11 @@ def _item(value: Any, companion: Any, type_: str | None, path: str | None) -> It
 
 def item_type(item: Item) -> str | None:
     """The FHIR (or ``System.``) type of an item: its resource type, its model type, or by its JSON value."""
-    if isinstance(item.data, dict) and isinstance(item.data.get("resourceType"), str):
-        return str(item.data["resourceType"])
-    if item.type:
-        return item.type
-    data = item.data
+    if isinstance(item[0], dict) and isinstance(item[0].get("resourceType"), str):
+        return str(item[0]["resourceType"])
+    if item[1]:
+        return item[1]
+    data = item[0]
     if isinstance(data, bool):
         return "System.Boolean"
     if isinstance(data, int):
@@ -147,7 +148,7 @@ def is_type(item: Item, name: str) -> bool:
             _TYPE_MATCHES[key] = found
     if found is not None:
         return found  # type: ignore[return-value]
-    data = item.data
+    data = item[0]
     if isinstance(data, dict) and "resourceType" in data:
         wanted = name.removeprefix("FHIR.")
         return wanted == "Resource" or data["resourceType"] not in ("Bundle", "Parameters", "Binary")
@@ -183,7 +184,7 @@ def _type_match(actual: str, name: str) -> bool | None:
 def children_of(item: Item) -> list[Item]:
     """The child items of ``item`` in the order of its JSON properties (``children()``)."""
     out: list[Item] = []
-    data = item.data
+    data = item[0]
     if not isinstance(data, dict):
         return out
     seen: set[str] = set()
