@@ -29,6 +29,7 @@ from fhirpathpy.engine.nodes import ResourceNode
 from fhirpathpy.models import models
 
 from nsp_sandbox.conformance.fhirpath import (
+    SCOPE,
     USER_FUNCTIONS,
     EvaluationScope,
     FhirPathError,
@@ -239,9 +240,9 @@ class InvariantEngine:
 
         The same evaluation as :meth:`check`, with the scope entered once for the whole list.
         """
-        primitive_focus = not isinstance(focus, dict | list)
+        primitive_focus = not isinstance(focus, (dict, list))  # a tuple is checked faster than a union
         runners = self._runners
-        token = enter_scope(scope)
+        token = SCOPE.set(scope)
         try:
             for constraint, source in constraints:
                 expression = constraint.expression
@@ -263,7 +264,7 @@ class InvariantEngine:
                 if (len(result) == 1 and result[0] is False) if type(result) is list else not _truthy(result):
                     issues.append(_failed(constraint, expression_path, source))
         finally:
-            leave_scope(token)
+            SCOPE.reset(token)
 
 
 def _failed(constraint: Constraint, expression_path: str, source: str) -> Issue:

@@ -50,6 +50,8 @@ class EvaluationScope:
 
 
 _scope: contextvars.ContextVar[EvaluationScope | None] = contextvars.ContextVar("fhirpath_scope", default=None)
+SCOPE = _scope
+"""The evaluation scope's context variable (``SCOPE.set`` / ``SCOPE.reset`` as enter_scope / leave_scope)."""
 
 
 @contextmanager
