@@ -41,7 +41,7 @@ def matches(walk: Resolver, engines: Engines, candidate: ElementNode, item: Item
         if steps is not None:  # a fixed value or pattern at a path of element names: compared directly
             test = fixed_matches if expectation.kind == "fixed" else pattern_matches
             wanted = expectation.value
-            for value in _values_at(item.value, steps):
+            for value in _values_at(item[1], steps):
                 if test(value, wanted):
                     break
             else:
@@ -49,10 +49,10 @@ def matches(walk: Resolver, engines: Engines, candidate: ElementNode, item: Item
             continue
         if resolve is None:
             resolve = lambda ref, f=frame: _resolve_value(walk, ref, f)  # noqa: E731
-        values = instance_values(item.value, item.type_code, disc.path, resolve)
+        values = instance_values(item[1], item[0], disc.path, resolve)
         if not values and "resolve()" in disc.path and expectation.kind in ("types", "profiles"):
             # Not resolvable here (a standalone resource): judge by the type the reference names.
-            if not _literal_type_matches(engines, item.value, expectation.value, candidate):
+            if not _literal_type_matches(engines, item[1], expectation.value, candidate):
                 return False
             continue
         if not _met(walk, engines, expectation, values, frame):
