@@ -63,8 +63,12 @@ class Program:
 
     def __call__(self, focus: Item, resource: Item, root: Item) -> list[Any]:
         start = [focus]
-        env = Env(start, [resource], [root])
-        return [i[0] for i in self.body(start, env)]
+        result = self.body(start, Env(start, [resource], [root]))
+        if result is TRUE:
+            return [True]
+        if result is FALSE:
+            return [False]
+        return [i[0] for i in result]
 
 
 @lru_cache(maxsize=4096)

@@ -53,7 +53,7 @@ def navigate(item: Item, name: str, out: list[Item]) -> None:
     companion = data.get(step[3])
     if value is None and companion is None:
         return
-    if isinstance(value, list) or isinstance(companion, list):
+    if isinstance(value, list) or (companion is not None and isinstance(companion, list)):
         _append(out, value, companion, step[1], step[2])
     elif isinstance(value, dict) and isinstance(value.get("resourceType"), str):
         out.append((value, value["resourceType"], value["resourceType"], None))
