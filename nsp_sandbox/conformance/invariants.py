@@ -103,13 +103,18 @@ def _compiled_runner(text: str) -> Runner:
         companions = frozenset("_" + name for name in roots) | roots
 
         def run_pure(focus: Any, focus_type: str, resource: dict[str, Any], root: dict[str, Any]) -> list[Any]:
-            if isinstance(focus, dict) and companions.isdisjoint(focus):
-                kind = focus.get("resourceType") or focus_type
-                found = bare.get(kind)
-                if found is None:
-                    found = evaluate(item_of(focus, focus_type), _NO_RESOURCE, _NO_RESOURCE)
-                    bare[kind] = found
-                return found
+            if isinstance(focus, dict):
+                rtype = focus.get("resourceType")
+                if companions.isdisjoint(focus):
+                    kind = rtype or focus_type
+                    found = bare.get(kind)
+                    if found is None:
+                        found = evaluate(item_of(focus, focus_type), _NO_RESOURCE, _NO_RESOURCE)
+                        bare[kind] = found
+                    return found
+                # item_of(focus, focus_type), without the call
+                item = (focus, rtype, rtype, None) if isinstance(rtype, str) else (focus, focus_type, focus_type, None)
+                return evaluate(item, _NO_RESOURCE, _NO_RESOURCE)
             return evaluate(item_of(focus, focus_type), _NO_RESOURCE, _NO_RESOURCE)
 
         return run_pure

@@ -52,18 +52,19 @@ class Program:
     depends only on that value and its type.
     """
 
-    __slots__ = ("body", "pure", "roots", "uses_constants")
+    __slots__ = ("body", "pure", "reads_env", "roots", "uses_constants")
 
     def __init__(self, body: Fn, roots: frozenset[str] | None, uses_constants: bool = True,
-                 pure: bool = False) -> None:
+                 pure: bool = False, reads_env: bool = True) -> None:
         self.body = body
         self.roots = roots
         self.uses_constants = uses_constants  # False: never reads %resource / %rootResource / %context
         self.pure = pure  # calls nothing that reads beyond its input (resolve, terminology, narrative, clock)
+        self.reads_env = reads_env  # False: no variable, $this or function argument: the Env is never used
 
     def __call__(self, focus: Item, resource: Item, root: Item) -> list[Any]:
         start = [focus]
-        result = self.body(start, Env(start, [resource], [root]))
+        result = self.body(start, Env(start, [resource], [root]) if self.reads_env else _UNUSED_ENV)
         if result is TRUE:
             return [True]
         if result is FALSE:
@@ -75,7 +76,19 @@ class Program:
 def compile_expression(expression: str) -> Program:
     """Compile ``expression`` (raises :class:`Unsupported` for what this compiler does not cover)."""
     tree = parse(expression)["children"][0]
-    return Program(_compile(tree), _root_names(tree), _uses_constant(tree), not _calls_impure(tree))
+    return Program(_compile(tree), _root_names(tree), _uses_constant(tree), not _calls_impure(tree),
+                   _reads_env(tree))
+
+
+# An expression without these never reads nor sets its Env (variables, $this, the focus a function's
+# arguments are evaluated on, the memo of constant subexpressions): one shared Env serves them all.
+_ENV_NODES = frozenset({"ParamList", "ThisInvocation", "ExternalConstantTerm", "IndexInvocation",
+                        "TotalInvocation"})
+_UNUSED_ENV = Env([], [], [])
+
+
+def _reads_env(node: dict[str, Any]) -> bool:
+    return node.get("type") in _ENV_NODES or any(_reads_env(c) for c in child_nodes(node))
 
 
 def _calls_impure(node: dict[str, Any]) -> bool:

@@ -93,6 +93,15 @@ def _step(base_path: str | None, name: str) -> _Step:
 
 
 def _append(out: list[Item], value: Any, companion: Any, type_: str | None, path: str | None) -> None:
+    if isinstance(value, list) and not isinstance(companion, list):  # an array without companions
+        for v in value:
+            if v is None:
+                continue
+            if isinstance(v, dict) and isinstance(v.get("resourceType"), str):
+                out.append((v, v["resourceType"], v["resourceType"], None))
+            else:
+                out.append((v, type_, path, None))
+        return
     if isinstance(value, list) or isinstance(companion, list):
         values = value if isinstance(value, list) else []
         comps = companion if isinstance(companion, list) else []
