@@ -71,34 +71,68 @@ def model_layer_silent(resource: dict[str, Any]) -> bool:
 
 def _silent(value: Any) -> bool:
     """One pass for :func:`model_layer_silent`; the FHIR JSON rules are :func:`_representable`'s,
-    read more strictly (any ``null`` answers False: the full layer then judges it)."""
-    if isinstance(value, str):
-        return value != "" and not _has_control(value) and (not value[:1].isdigit() or _calendar_ok(value))
-    if isinstance(value, dict):
-        if not value:
-            return False
-        rtype = value.get("resourceType")
-        if rtype is not None and not (isinstance(rtype, str) and _modelled(rtype)):
-            return False
-        for key, child in value.items():
-            if key[:1] == "_":
-                return False
-            if isinstance(child, str):
-                if child == "" or _has_control(child) or (key == "id" and not _ID(child)) or (
-                        child[:1].isdigit() and not _calendar_ok(child)):
-                    return False
-            elif not _silent(child):
-                return False
+    read more strictly (any ``null`` answers False: the full layer then judges it).
+
+    Values are told apart by their exact JSON type (what ``json.loads`` gives); anything else —
+    a ``null``, a subclass — answers False, and the full layer then judges the document.
+    """
+    kind = type(value)
+    if kind is dict:
+        return _silent_object(value)
+    if kind is list:
+        return _silent_array(value)
+    if kind is str:
+        return value != "" and not ((len(value) > 64 or not value.isprintable()) and _has_control(value)) and (
+            not value[:1].isdigit() or _calendar_ok(value))
+    if kind is bool:
         return True
-    if isinstance(value, list):
-        return bool(value) and all(_silent(child) for child in value)
-    if isinstance(value, bool):
-        return True
-    if isinstance(value, int):
+    if kind is int:
         return -(2**31) <= value < 2**31
-    if isinstance(value, float):
+    if kind is float:
         return math.isfinite(value)
     return False
+
+
+def _silent_object(value: dict[str, Any]) -> bool:
+    if not value:
+        return False
+    rtype = value.get("resourceType")
+    if rtype is not None and not (type(rtype) is str and _modelled(rtype)):
+        return False
+    for key, child in value.items():
+        if key[:1] == "_":
+            return False
+        kind = type(child)
+        if kind is str:
+            if child == "" or ((len(child) > 64 or not child.isprintable()) and _has_control(child)) or (
+                    key == "id" and not _ID(child)) or (child[:1].isdigit() and not _calendar_ok(child)):
+                return False
+        elif kind is dict:
+            if not _silent_object(child):
+                return False
+        elif kind is list:
+            if not _silent_array(child):
+                return False
+        elif kind is not bool and not _silent(child):
+            return False
+    return True
+
+
+def _silent_array(value: list[Any]) -> bool:
+    if not value:
+        return False
+    for child in value:
+        kind = type(child)
+        if kind is dict:
+            if not _silent_object(child):
+                return False
+        elif kind is str:
+            if child == "" or ((len(child) > 64 or not child.isprintable()) and _has_control(child)) or (
+                    child[:1].isdigit() and not _calendar_ok(child)):
+                return False
+        elif not _silent(child):
+            return False
+    return True
 
 
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}").fullmatch
@@ -106,7 +140,24 @@ _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})").match
 
 
 def _calendar_ok(value: str) -> bool:
-    """False for a date (or the date of a dateTime / instant) that is not in the calendar."""
+    """False for a date (or the date of a dateTime / instant) that is not in the calendar.
+
+    The answer depends on the first ten characters alone; it is kept by them (a message's dates
+    are mostly a few days)."""
+    day = value[:10]
+    found = _CALENDAR.get(day)
+    if found is None:
+        found = _calendar_day_ok(day)
+        if len(_CALENDAR) >= 4096:
+            _CALENDAR.clear()
+        _CALENDAR[day] = found
+    return found
+
+
+_CALENDAR: dict[str, bool] = {}
+
+
+def _calendar_day_ok(value: str) -> bool:
     found = _DATE(value)
     if found is None:
         return True
@@ -164,10 +215,22 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _CONTROL_SEARCH = _CONTROL.search
 
 
+_CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+
+
 def _has_control(value: str) -> bool:
-    """Does ``value`` hold a control character FHIR strings forbid? (A printable string holds none,
-    and ``str.isprintable`` scans about twice as fast as the regex: only the rest is searched.)"""
-    return not value.isprintable() and _CONTROL_SEARCH(value) is not None
+    """Does ``value`` hold a control character FHIR strings forbid?
+
+    A short string is asked ``str.isprintable`` first (a printable string holds none) and only the
+    rest is searched with the regex. A long one (a narrative, often not "printable" for its line
+    breaks) is scanned as UTF-8 bytes, in which these characters are single bytes of their own:
+    deleting them changes the length only when one is there — about half the instructions of
+    ``isprintable`` followed by the regex.
+    """
+    if len(value) <= 64:
+        return not value.isprintable() and _CONTROL_SEARCH(value) is not None
+    data = value.encode("utf-8", "surrogatepass")
+    return len(data.translate(None, _CONTROL_BYTES)) != len(data)
 
 
 def _representable(value: Any, key: str, nulls_allowed: bool) -> bool:

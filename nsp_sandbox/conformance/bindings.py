@@ -78,6 +78,8 @@ class BindingChecker:
     def _one(self, binding: Binding, system: str | None, code: str, path: str, source: str,
              context: FhirPackage | None) -> list[Issue]:
         assert binding.value_set is not None
+        if self.terminology.in_value_set(binding.value_set, system, code, context):
+            return []
         result = self.terminology.check_code(binding.value_set, system, code, context)
         if result.status == "valid":
             return []
@@ -104,6 +106,8 @@ class BindingChecker:
         unknown: list[str] = []
         invalid: list[str] = []
         for coding in codings:
+            if self.terminology.in_value_set(binding.value_set, coding.get("system"), coding["code"], context):
+                return []
             result = self.terminology.check_code(binding.value_set, coding.get("system"), coding["code"], context)
             if result.status == "valid":
                 return []

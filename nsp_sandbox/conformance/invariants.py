@@ -29,6 +29,7 @@ from fhirpathpy.engine.nodes import ResourceNode
 from fhirpathpy.models import models
 
 from nsp_sandbox.conformance.fhirpath import (
+    SCOPE,
     USER_FUNCTIONS,
     EvaluationScope,
     FhirPathError,
@@ -93,6 +94,7 @@ def evaluated_constraints(node: ElementNode,
 
 def _compiled_runner(text: str) -> Runner:
     program = compile_expression(text)
+    evaluate = program.__call__  # a bound method: called without the type slot's detour
     roots = program.roots
     if roots is not None:
         # The value depends only on these children of the focus: without them it is fixed per type.
@@ -101,20 +103,25 @@ def _compiled_runner(text: str) -> Runner:
         companions = frozenset("_" + name for name in roots) | roots
 
         def run_pure(focus: Any, focus_type: str, resource: dict[str, Any], root: dict[str, Any]) -> list[Any]:
-            if isinstance(focus, dict) and companions.isdisjoint(focus):
-                kind = focus.get("resourceType") or focus_type
-                found = bare.get(kind)
-                if found is None:
-                    found = program(item_of(focus, focus_type), _NO_RESOURCE, _NO_RESOURCE)
-                    bare[kind] = found
-                return found
-            return program(item_of(focus, focus_type), _NO_RESOURCE, _NO_RESOURCE)
+            if isinstance(focus, dict):
+                rtype = focus.get("resourceType")
+                if companions.isdisjoint(focus):
+                    kind = rtype or focus_type
+                    found = bare.get(kind)
+                    if found is None:
+                        found = evaluate(item_of(focus, focus_type), _NO_RESOURCE, _NO_RESOURCE)
+                        bare[kind] = found
+                    return found
+                # item_of(focus, focus_type), without the call
+                item = (focus, rtype, rtype, None) if isinstance(rtype, str) else (focus, focus_type, focus_type, None)
+                return evaluate(item, _NO_RESOURCE, _NO_RESOURCE)
+            return evaluate(item_of(focus, focus_type), _NO_RESOURCE, _NO_RESOURCE)
 
         return run_pure
 
     def run(focus: Any, focus_type: str, resource: dict[str, Any], root: dict[str, Any]) -> list[Any]:
         resource_item = item_of(resource, None)
-        return program(item_of(focus, focus_type), resource_item,
+        return evaluate(item_of(focus, focus_type), resource_item,
                        resource_item if root is resource else item_of(root, None))
 
     if not program.uses_constants:
@@ -126,11 +133,11 @@ def _compiled_runner(text: str) -> Runner:
 
             def run_value(focus: Any, focus_type: str, resource: dict[str, Any], root: dict[str, Any]) -> list[Any]:
                 if isinstance(focus, dict | list):
-                    return program(item_of(focus, focus_type), focus_only, focus_only)
+                    return evaluate(item_of(focus, focus_type), focus_only, focus_only)
                 key = (type(focus), focus, focus_type)
                 found = values.get(key)
                 if found is None:
-                    found = program(item_of(focus, focus_type), focus_only, focus_only)
+                    found = evaluate(item_of(focus, focus_type), focus_only, focus_only)
                     if len(values) >= _KEPT_VALUES:
                         values.clear()
                     values[key] = found
@@ -139,7 +146,7 @@ def _compiled_runner(text: str) -> Runner:
             return run_value
 
         def run_focus(focus: Any, focus_type: str, resource: dict[str, Any], root: dict[str, Any]) -> list[Any]:
-            return program(item_of(focus, focus_type), focus_only, focus_only)  # %resource is never read
+            return evaluate(item_of(focus, focus_type), focus_only, focus_only)  # %resource is never read
 
         return run_focus
     return run
@@ -238,9 +245,9 @@ class InvariantEngine:
 
         The same evaluation as :meth:`check`, with the scope entered once for the whole list.
         """
-        primitive_focus = not isinstance(focus, dict | list)
+        primitive_focus = not isinstance(focus, (dict, list))  # a tuple is checked faster than a union
         runners = self._runners
-        token = enter_scope(scope)
+        token = SCOPE.set(scope)
         try:
             for constraint, source in constraints:
                 expression = constraint.expression
@@ -259,10 +266,10 @@ class InvariantEngine:
                 except Exception as exc:  # FhirPathError, and fhirpathpy's plain Exceptions
                     issues.append(_not_checked(constraint, f"{type(exc).__name__}: {exc}", expression_path, source))
                     continue
-                if not _truthy(result):
+                if (len(result) == 1 and result[0] is False) if type(result) is list else not _truthy(result):
                     issues.append(_failed(constraint, expression_path, source))
         finally:
-            leave_scope(token)
+            SCOPE.reset(token)
 
 
 def _failed(constraint: Constraint, expression_path: str, source: str) -> Issue:

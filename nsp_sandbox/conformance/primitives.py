@@ -22,30 +22,38 @@ JSON_TYPES: dict[str, tuple[type, ...]] = {
 def primitive_value_ok(library: StructureLibrary, node: ElementNode, code: str, value: Any, path: str,
                        issues: list[Issue]) -> bool:
     """Check a primitive's value against its type ``code``; False (with an issue) when it is not one."""
-    expected = JSON_TYPES.get(code, (str,))
-    if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
-        issues.append(Issue("error", "structure",
-                            f"{code} value must be a JSON {json_name(expected)}, found {json_kind(value)}",
+    expected = JSON_TYPES.get(code, _STRING)
+    if expected is not _STRING or type(value) is not str:  # not the common case: a string type's JSON string
+        if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
+            issues.append(Issue("error", "structure",
+                                f"{code} value must be a JSON {json_name(expected)}, found {json_kind(value)}",
+                                expression=path, source=node.source, rule="type"))
+            return False
+        if not isinstance(value, str):
+            if code in ("unsignedInt", "positiveInt") and (value < 0 or (code == "positiveInt" and value < 1)):
+                issues.append(Issue("error", "value", f"{value} is not a valid {code}", expression=path,
+                                    source=node.source, rule="type"))
+                return False
+            return True
+    if (not value or value.isspace()) and code != "xhtml":  # as ``not value.strip()``
+        issues.append(Issue("error", "value", f"A {code} must not be empty or only whitespace",
                             expression=path, source=node.source, rule="type"))
         return False
-    if isinstance(value, str):
-        if (not value or value.isspace()) and code != "xhtml":  # as ``not value.strip()``
-            issues.append(Issue("error", "value", f"A {code} must not be empty or only whitespace",
-                                expression=path, source=node.source, rule="type"))
-            return False
+    regex = library.regexes.get(code, _MISSING)  # kept per type code
+    if regex is _MISSING:
         regex = library.primitive_regex(code, node.structure.package)
-        if regex is not None and not regex.fullmatch(value):
-            issues.append(Issue("error", "value", f"{value!r} is not a valid {code}",
-                                expression=path, source=node.source, rule="type"))
-            return False
-        if node.max_length is not None and len(value) > node.max_length:
-            issues.append(Issue("error", "value", f"Value is longer than maxLength {node.max_length}",
-                                expression=path, source=node.source, rule="max-length"))
-    elif code in ("unsignedInt", "positiveInt") and (value < 0 or (code == "positiveInt" and value < 1)):
-        issues.append(Issue("error", "value", f"{value} is not a valid {code}", expression=path,
-                            source=node.source, rule="type"))
+    if regex is not None and not regex.fullmatch(value):  # type: ignore[union-attr]
+        issues.append(Issue("error", "value", f"{value!r} is not a valid {code}",
+                            expression=path, source=node.source, rule="type"))
         return False
+    if node.max_length is not None and len(value) > node.max_length:
+        issues.append(Issue("error", "value", f"Value is longer than maxLength {node.max_length}",
+                            expression=path, source=node.source, rule="max-length"))
     return True
+
+
+_STRING: tuple[type, ...] = (str,)
+_MISSING = object()
 
 
 def fixed_pattern_issues(node: ElementNode, value: dict[str, Any], path: str, issues: list[Issue]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -268,6 +268,7 @@ class StructureLibrary:
         self._child_sets: dict[tuple[int, str | None], ChildSet] = {}
         self._kinds: dict[str, str | None] = {}
         self._regexes: dict[str, re.Pattern[str] | None] = {}
+        self.regexes: Mapping[str, re.Pattern[str] | None] = self._regexes  # primitive_regex's, by type code
         self._ancestors: dict[int, tuple[CompiledStructure, ...]] = {}
         self._lock = threading.RLock()
 

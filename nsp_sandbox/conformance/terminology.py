@@ -102,6 +102,12 @@ class Terminology:
             self._expansions[key] = expansion
             return expansion
 
+    def in_value_set(self, value_set: str, system: str | None, code: str,
+                     context: FhirPackage | None = None) -> bool:
+        """Is ``system|code`` surely in ``value_set``? (:meth:`check_code`'s "valid", without its message.)"""
+        expansion = self.expand(value_set, context)
+        return expansion is not None and expansion.contains(system, code) is True
+
     def check_code(self, value_set: str, system: str | None, code: str,
                    context: FhirPackage | None = None) -> CodeCheck:
         """Is ``system|code`` in ``value_set``? ``system`` None means a plain ``code`` element."""

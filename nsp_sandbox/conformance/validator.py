@@ -164,6 +164,8 @@ class Validator:
             return False
         unknown = False
         for system, code in codings:
+            if self.terminology.in_value_set(value_set, system, code, context):
+                return True
             result = self.terminology.check_code(value_set, system, code, context)
             if result.status == "valid":
                 return True

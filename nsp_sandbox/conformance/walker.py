@@ -199,12 +199,12 @@ class Walk:
             if check_rules:
                 count = len(items)
                 if child.max is not None and count > child.max:
-                    where = items[0].path.rsplit("[", 1)[0] if items[0].path.endswith("]") else items[0].path
+                    where = items[0][3].rsplit("[", 1)[0] if items[0][3].endswith("]") else items[0][3]
                     issues.append(Issue("error", "structure",
                                         f"{child.path} allows at most {child.max} but has {count}",
                                         expression=where, source=child.source, rule="cardinality"))
                 elif count < child.min:
-                    where = items[0].path.rsplit("[", 1)[0] if items else f"{path}.{child.base_name}"
+                    where = items[0][3].rsplit("[", 1)[0] if items else f"{path}.{child.base_name}"
                     issues.append(Issue("error", "required",
                                         f"{child.path} needs at least {child.min} but has {count}",
                                         expression=where, source=child.source, rule="cardinality"))
@@ -214,12 +214,16 @@ class Walk:
                 for item in items:
                     self._item(child, item, frame, issues, obj)
         if check_rules:
-            focus_type = node.path if type_code in (None, "BackboneElement", "Element") else type_code
-            self._constraints(node, child_set.constraints, obj, focus_type, path, frame, issues, is_resource)
+            constraints = evaluated_constraints(node, child_set.constraints)
+            if constraints:
+                focus_type = node.path if type_code in (None, "BackboneElement", "Element") else type_code
+                kind = obj.get("resourceType", focus_type) if is_resource else focus_type
+                self.engines.invariants.check_all(constraints, obj, kind, frame.resource, frame.root,
+                                                  self._scope(frame), path, issues)
 
     def _item(self, node: ElementNode, item: Item, frame: Frame, issues: list[Issue],
               parent: dict[str, Any] | None = None) -> None:
-        code = item.type_code
+        code = item[0]
         if code is None:
             codes = node.type_codes
             code = codes[0] if len(codes) == 1 else None
@@ -227,9 +231,9 @@ class Walk:
                 code = "BackboneElement"
         if code is None:
             issues.append(Issue("error", "structure", f"Cannot tell the type of {node.path}",
-                                expression=item.path, source=node.source, rule="type"))
+                                expression=item[3], source=node.source, rule="type"))
             return
-        category = item.category if item.type_code == code and item.category else None
+        category = item[4] if item[0] == code and item[4] else None
         if category is None:
             kind = self.library.kind(code, node.structure.package)
             category = "primitive" if kind == "primitive-type" else "resource" if (
@@ -237,30 +241,30 @@ class Walk:
         if category == "primitive":
             self._primitive(node, code, item, frame, issues, parent)
             return
-        value = item.value
+        value = item[1]
         if category == "resource":
             self._nested_resource(node, code, item, frame, issues)
             return
-        self._complex(node, code, value, item.path, frame, issues)
+        self._complex(node, code, value, item[3], frame, issues)
         if not isinstance(value, dict):
             return
         if node.fixed is not None or node.pattern is not None:
-            fixed_pattern_issues(node, value, item.path, issues)
+            fixed_pattern_issues(node, value, item[3], issues)
         source = node.source
         if node.binding is not None:
-            issues.extend(self.engines.bindings.check(node.binding, code, value, item.path, source,
+            issues.extend(self.engines.bindings.check(node.binding, code, value, item[3], source,
                                                 node.structure.package))
         if code == "Coding":
-            issues.extend(self.engines.bindings.check_code_system(value, item.path, source, node.structure.package))
+            issues.extend(self.engines.bindings.check_code_system(value, item[3], source, node.structure.package))
         elif code == "Reference":
-            reference_issues(self, self.library, node, value, item.path, frame, issues)
+            reference_issues(self, self.library, node, value, item[3], frame, issues)
         elif code == "Extension":
-            ext1_issues(node, value, item.path, issues)
+            ext1_issues(node, value, item[3], issues)
 
     def _primitive(self, node: ElementNode, code: str, item: Item, frame: Frame, issues: list[Issue],
                    parent: dict[str, Any] | None) -> None:
-        value, path = item.value, item.path
-        if value is None and item.companion is None:
+        value, path = item[1], item[3]
+        if value is None and item[2] is None:
             issues.append(Issue("error", "structure", "null is not a valid value", expression=path,
                                 source=node.source, rule="type"))
             return
@@ -278,8 +282,8 @@ class Walk:
                                                     node.structure.package, system_hint=hint))
             if node.evaluated is None or node.evaluated:  # not known to have no FHIRPath constraints
                 self._constraints(node, (), value, code, path, frame, issues, False)
-        if item.companion is not None:
-            self._complex(node, code, item.companion, path, frame, issues, check_rules=False)
+        if item[2] is not None:
+            self._complex(node, code, item[2], path, frame, issues, check_rules=False)
 
     # ---- constraints ----------------------------------------------------------------------------
 
@@ -321,7 +325,7 @@ class Walk:
                     if slicing is not None and slicing.ordered and index < last_index:
                         issues.append(Issue("error", "structure",
                                             f"{node.path} is ordered: slice {candidate.slice_name} is out of order",
-                                            expression=item.path, source=candidate.source, rule="slice-order"))
+                                            expression=item[3], source=candidate.source, rule="slice-order"))
                     last_index = max(last_index, index)
                     break
             if chosen is not None:
@@ -332,7 +336,7 @@ class Walk:
                 issues.append(Issue("error", "structure",
                                     f"{node.path} is closed: this item matches none of its slices "
                                     f"({', '.join(s.slice_name or '?' for s in slices)})",
-                                    expression=item.path, source=node.source, rule="slice-closed"))
+                                    expression=item[3], source=node.source, rule="slice-closed"))
             if is_extension:
                 self._unsliced_extension(node, item, frame, issues)
             else:
@@ -341,8 +345,8 @@ class Walk:
             count = counts[id(candidate)]
             if count < candidate.min or (candidate.max is not None and count > candidate.max):
                 bound = f"{candidate.min}..{'*' if candidate.max is None else candidate.max}"
-                where = items[0].path.rsplit("[", 1)[0] if items and items[0].path.endswith("]") else (
-                    items[0].path if items else node.path)
+                where = items[0][3].rsplit("[", 1)[0] if items and items[0][3].endswith("]") else (
+                    items[0][3] if items else node.path)
                 issues.append(Issue("error", "required" if count < candidate.min else "structure",
                                     f"Slice {node.path}:{candidate.slice_name} needs {bound} but has {count}",
                                     expression=where, source=candidate.source, rule="slice-cardinality"))
@@ -350,30 +354,30 @@ class Walk:
     # ---- extensions, references, nested resources -----------------------------------------------
 
     def _unsliced_extension(self, node: ElementNode, item: Item, frame: Frame, issues: list[Issue]) -> None:
-        value = item.value
+        value = item[1]
         url = value.get("url") if isinstance(value, dict) else None
         if not isinstance(url, str):
             self._item(node, item, frame, issues)
             return
         structure = self.library.get(url, node.structure.package)
         if structure is not None and structure.root is not None and structure.type == "Extension":
-            self._item(structure.root, Item("Extension", value, item.companion, item.path), frame, issues)
+            self._item(structure.root, ("Extension", value, item[2], item[3], None), frame, issues)
             return
         self._item(node, item, frame, issues)
-        issues.append(undefined_extension_issue(url, node.name == "modifierExtension", item.path))
+        issues.append(undefined_extension_issue(url, node.name == "modifierExtension", item[3]))
 
     def _nested_resource(self, node: ElementNode, code: str, item: Item, frame: Frame,
                          issues: list[Issue]) -> None:
-        value = item.value
+        value = item[1]
         if not isinstance(value, dict):
             issues.append(Issue("error", "structure", f"Expected a resource, found {json_kind(value)}",
-                                expression=item.path, source=node.source, rule="type"))
+                                expression=item[3], source=node.source, rule="type"))
             return
         rtype = value.get("resourceType")
         ref = node.type_ref(code) or (node.types[0] if node.types else TypeRef(code))
         if isinstance(rtype, str) and code not in ("Resource", "DomainResource") and rtype != code:
             issues.append(Issue("error", "structure", f"{node.path} must be a {code}, found {rtype}",
-                                expression=item.path, source=node.source, rule="type"))
+                                expression=item[3], source=node.source, rule="type"))
             return
         if frame.bundle is not None and frame.resource is frame.bundle.bundle and id(value) in \
                 frame.bundle.entry_index_of:
@@ -381,7 +385,7 @@ class Walk:
         else:
             inner = Frame(value, frame.root if node.name == "contained" else value, frame.bundle, frame.full_url,
                           frame.package)
-        issues.extend(self.resource(value, [], inner, item.path, required=ref.profiles))
+        issues.extend(self.resource(value, [], inner, item[3], required=ref.profiles))
 
 
 def _groups(node: ElementNode, child_set: ChildSet, obj: dict[str, Any], path: str, issues: list[Issue],
@@ -392,6 +396,7 @@ def _groups(node: ElementNode, child_set: ChildSet, obj: dict[str, Any], path: s
     groups: dict[ElementNode, list[Item]] = {}
     keys_get = child_set.keys.get
     get = obj.get
+    companion_keys_get = _COMPANION_KEYS.get
     for key, value in obj.items():
         if key.startswith("_"):
             name = key[1:]
@@ -402,7 +407,7 @@ def _groups(node: ElementNode, child_set: ChildSet, obj: dict[str, Any], path: s
             continue
         else:
             name = key
-            companion = get(_companion_key(key))
+            companion = get(companion_keys_get(key) or _companion_key(key))
         entry = keys_get(name)
         if entry is None:
             if name == "fhir_comments":
@@ -421,15 +426,15 @@ def _groups(node: ElementNode, child_set: ChildSet, obj: dict[str, Any], path: s
             if not values:
                 issues.append(Issue("error", "structure", f"'{name}' is an empty array",
                                     expression=f"{path}.{shown}", source=child.source, rule="type"))
-            items = [Item(code, v, comps[i] if i < len(comps) else None, f"{path}.{shown}[{i}]", category)
+            items = [(code, v, comps[i] if i < len(comps) else None, f"{path}.{shown}[{i}]", category)
                      for i, v in enumerate(values)]
         else:
             if child.base_max != 1:
                 issues.append(Issue("error", "structure", f"'{name}' must be an array",
                                     expression=f"{path}.{shown}", source=child.source, rule="type"))
-                items = [Item(code, value, companion, f"{path}.{shown}[0]", category)]
+                items = [(code, value, companion, f"{path}.{shown}[0]", category)]
             else:
-                items = [Item(code, value, companion, f"{path}.{shown}", category)]
+                items = [(code, value, companion, f"{path}.{shown}", category)]
         group = groups.get(child)
         if group is None:
             groups[child] = items

@@ -100,3 +100,24 @@ def test_which_values_bring_the_model_layer_in(value: Any, silent: bool) -> None
 def test_a_resource_type_without_a_model_brings_the_model_layer_in() -> None:
     assert not model_layer_silent({"resourceType": "Bundle", "type": "collection",
                                    "entry": [{"resource": {"resourceType": "EffectEvidenceSynthesis"}}]})
+
+
+@pytest.mark.parametrize(("control", "silent"), [
+    ("\x0b", False), ("\x00", False), ("\x1f", False), ("\n", True), ("\t", True), ("\r", True),
+])
+@pytest.mark.parametrize("where", ["a short text", "a narrative"])
+def test_control_characters_in_short_and_long_strings(packages: PackageRegistry, control: str, silent: bool,
+                                                      where: str) -> None:
+    """A control character FHIR forbids brings the model layer in wherever it sits in a string —
+    a short one or a narrative (long strings are scanned another way) alike; a line break or a tab
+    does not."""
+    bundle = _hco(packages)
+    observation = _observation(bundle)
+    if where == "a short text":
+        observation["code"]["text"] = f"målt{control}dagligt"
+    else:
+        text = "Ældre borger — målt 3 gange ’dagligt’ " * 10
+        observation["text"]["div"] = observation["text"]["div"].replace("</div>", f"{text}{control}{text}</div>", 1)
+        assert len(observation["text"]["div"]) > 200
+    assert model_layer_silent(bundle) is silent
+    assert (base_structure_issues(bundle) == []) is silent

@@ -11,6 +11,7 @@ model), :mod:`.equality`, :mod:`.narrative` and :mod:`.values` (items, errors, s
 
 from nsp_sandbox.conformance.fhirpath.compiler import Program, compile_expression
 from nsp_sandbox.conformance.fhirpath.fhir_functions import (
+    SCOPE,
     USER_FUNCTIONS,
     EvaluationScope,
     NotChecked,
@@ -22,6 +23,6 @@ from nsp_sandbox.conformance.fhirpath.narrative import narrative_problems
 from nsp_sandbox.conformance.fhirpath.values import FhirPathError, Item, Unsupported, item_of
 
 __all__ = [
-    "USER_FUNCTIONS", "EvaluationScope", "FhirPathError", "Item", "NotChecked", "Program", "Unsupported",
+    "SCOPE", "USER_FUNCTIONS", "EvaluationScope", "FhirPathError", "Item", "NotChecked", "Program", "Unsupported",
     "compile_expression", "enter_scope", "evaluation_scope", "item_of", "leave_scope", "narrative_problems",
 ]

@@ -30,6 +30,8 @@ from nsp_sandbox.conformance.fhirpath.functions import FUNCTIONS
 from nsp_sandbox.conformance.fhirpath.model import navigate
 from nsp_sandbox.conformance.fhirpath.operators import OPERATORS
 from nsp_sandbox.conformance.fhirpath.values import (
+    FALSE,
+    TRUE,
     Env,
     Fn,
     Item,
@@ -50,26 +52,43 @@ class Program:
     depends only on that value and its type.
     """
 
-    __slots__ = ("body", "pure", "roots", "uses_constants")
+    __slots__ = ("body", "pure", "reads_env", "roots", "uses_constants")
 
     def __init__(self, body: Fn, roots: frozenset[str] | None, uses_constants: bool = True,
-                 pure: bool = False) -> None:
+                 pure: bool = False, reads_env: bool = True) -> None:
         self.body = body
         self.roots = roots
         self.uses_constants = uses_constants  # False: never reads %resource / %rootResource / %context
         self.pure = pure  # calls nothing that reads beyond its input (resolve, terminology, narrative, clock)
+        self.reads_env = reads_env  # False: no variable, $this or function argument: the Env is never used
 
     def __call__(self, focus: Item, resource: Item, root: Item) -> list[Any]:
         start = [focus]
-        env = Env(start, [resource], [root])
-        return [i.data for i in self.body(start, env)]
+        result = self.body(start, Env(start, [resource], [root]) if self.reads_env else _UNUSED_ENV)
+        if result is TRUE:
+            return [True]
+        if result is FALSE:
+            return [False]
+        return [i[0] for i in result]
 
 
 @lru_cache(maxsize=4096)
 def compile_expression(expression: str) -> Program:
     """Compile ``expression`` (raises :class:`Unsupported` for what this compiler does not cover)."""
     tree = parse(expression)["children"][0]
-    return Program(_compile(tree), _root_names(tree), _uses_constant(tree), not _calls_impure(tree))
+    return Program(_compile(tree), _root_names(tree), _uses_constant(tree), not _calls_impure(tree),
+                   _reads_env(tree))
+
+
+# An expression without these never reads nor sets its Env (variables, $this, the focus a function's
+# arguments are evaluated on, the memo of constant subexpressions): one shared Env serves them all.
+_ENV_NODES = frozenset({"ParamList", "ThisInvocation", "ExternalConstantTerm", "IndexInvocation",
+                        "TotalInvocation"})
+_UNUSED_ENV = Env([], [], [])
+
+
+def _reads_env(node: dict[str, Any]) -> bool:
+    return node.get("type") in _ENV_NODES or any(_reads_env(c) for c in child_nodes(node))
 
 
 def _calls_impure(node: dict[str, Any]) -> bool:
@@ -173,6 +192,25 @@ def _invocation_term(node: dict[str, Any]) -> Fn:
 def _invocation_expression(node: dict[str, Any]) -> Fn:
     left, right = child_nodes(node)
     source = _compile(left)
+    # The two commonest steps run inline (one call less per step): a member (``.code``) and a
+    # parameterless ``exists()`` / ``empty()``; they mean what :func:`_member` and the functions do.
+    if right.get("type") == "MemberInvocation":
+        name = identifier(child_nodes(right)[0])
+
+        def run_member(focus: list[Item], env: Env) -> list[Item]:
+            out: list[Item] = []
+            for item in source(focus, env):
+                navigate(item, name, out)
+            return out
+
+        return run_member
+    if right.get("type") == "FunctionInvocation":
+        call = child_nodes(right)[0]
+        parts = child_nodes(call)
+        if len(parts) == 1 and identifier(parts[0]) in ("exists", "empty"):
+            if identifier(parts[0]) == "exists":
+                return lambda focus, env: TRUE if source(focus, env) else FALSE
+            return lambda focus, env: FALSE if source(focus, env) else TRUE
     step = _invocation(right, at_root=False)
 
     def run(focus: list[Item], env: Env) -> list[Item]:
@@ -200,7 +238,7 @@ def _member(name: str, at_root: bool) -> Fn:
         if type_name and len(focus) == 1:
             # A leading type name (``Bundle.entry``) selects the focus when it has that type.
             item = focus[0]
-            if isinstance(item.data, dict) and item.data.get("resourceType") == name:
+            if isinstance(item[0], dict) and item[0].get("resourceType") == name:
                 return focus
         out: list[Item] = []
         for item in focus:
@@ -217,12 +255,12 @@ def _literal_term(node: dict[str, Any]) -> Fn:
     value: Any
     if kind == "StringLiteral":
         value = _unescape(text[1:-1])
-        result = [Item(value, "System.String", None)]
+        result = [(value, "System.String", None, None)]
     elif kind == "NumberLiteral":
         value = int(text) if re.fullmatch(r"\d+", text) else Decimal(text)
-        result = [Item(value, "System.Integer" if isinstance(value, int) else "System.Decimal", None)]
+        result = [(value, "System.Integer" if isinstance(value, int) else "System.Decimal", None, None)]
     elif kind == "BooleanLiteral":
-        result = [Item(text == "true", "System.Boolean", None)]
+        result = [(text == "true", "System.Boolean", None, None)]
     elif kind == "NullLiteral":
         result = []
     else:
@@ -251,7 +289,7 @@ def _external_constant_term(node: dict[str, Any]) -> Fn:
     if name == "context":
         return lambda focus, env: env.context
     if name in _CONSTANTS:
-        result = [Item(_CONSTANTS[name], "System.String", None)]
+        result = [(_CONSTANTS[name], "System.String", None, None)]
         return lambda focus, env: result
     raise Unsupported(f"FHIRPath constant %{name}")
 

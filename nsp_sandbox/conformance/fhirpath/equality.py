@@ -14,7 +14,7 @@ from nsp_sandbox.conformance.fhirpath.values import Item
 
 def equal_values(a: Item, b: Item) -> bool | None:
     """FHIRPath ``=`` of two single items: True, False, or None (unknown: dates of different precision)."""
-    x, y = a.data, b.data
+    x, y = a[0], b[0]
     if type(x) is str and type(y) is str and not (is_temporal(a) or is_temporal(b)):
         return x == y
     if isinstance(x, bool) or isinstance(y, bool):
@@ -30,7 +30,7 @@ def equal_values(a: Item, b: Item) -> bool | None:
 
 def is_temporal(item: Item) -> bool:
     """Is the item a date, dateTime, instant or time (compared as moments, not text)?"""
-    return item.type in ("date", "dateTime", "instant", "time", "System.Date", "System.DateTime")
+    return item[1] in ("date", "dateTime", "instant", "time", "System.Date", "System.DateTime")
 
 
 _DT = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$")
@@ -68,10 +68,10 @@ def _temporal_equal(x: str, y: str) -> bool | None:
 
 def distinct(items: list[Item]) -> list[Item]:
     """The items without repeats (by FHIRPath equality), first occurrence kept, order kept."""
-    if all(type(i.data) is str and not is_temporal(i) for i in items):
+    if all(type(i[0]) is str and not is_temporal(i) for i in items):
         seen: dict[str, Item] = {}
         for item in items:
-            seen.setdefault(item.data, item)
+            seen.setdefault(item[0], item)
         return list(seen.values())
     out: list[Item] = []
     for item in items:

@@ -21,6 +21,8 @@ from typing import Any
 
 from nsp_sandbox.conformance.fhirpath.narrative import narrative_checks, narrative_problems
 from nsp_sandbox.conformance.fhirpath.values import (
+    FALSE,
+    TRUE,
     Compile,
     Env,
     Fn,
@@ -48,6 +50,8 @@ class EvaluationScope:
 
 
 _scope: contextvars.ContextVar[EvaluationScope | None] = contextvars.ContextVar("fhirpath_scope", default=None)
+SCOPE = _scope
+"""The evaluation scope's context variable (``SCOPE.set`` / ``SCOPE.reset`` as enter_scope / leave_scope)."""
 
 
 @contextmanager
@@ -167,7 +171,7 @@ def _f_resolve(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
         scope = current_scope()
         out: list[Item] = []
         for item in focus:
-            reference = item.data.get("reference") if isinstance(item.data, dict) else item.data
+            reference = item[0].get("reference") if isinstance(item[0], dict) else item[0]
             if isinstance(reference, str):
                 target = scope.resolve(reference)
                 if target is not None:
@@ -192,7 +196,7 @@ def _url_function(name: str, values: Callable[[list[Any], Any], list[bool]]) -> 
             url = single(url_fn(env.this, env), f"{name} url")
             if url is None or not focus:
                 return []
-            return [Item(v, "System.Boolean", None) for v in values([i.data for i in focus], url.data)]
+            return [(v, "System.Boolean", None, None) for v in values([i[0] for i in focus], url[0])]
 
         return run
 
@@ -205,8 +209,7 @@ _f_member_of: FunctionFactory = _url_function("memberOf", member_of_values)
 
 def _f_html_checks(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
     arity(params, 0)
-    return lambda focus, env: [Item(v, "System.Boolean", None) for v in
-                               html_checks_values([i.data for i in focus])]
+    return lambda focus, env: [TRUE[0] if v else FALSE[0] for v in html_checks_values([i[0] for i in focus])]
 
 
 FHIR_FUNCTIONS: dict[str, FunctionFactory] = {

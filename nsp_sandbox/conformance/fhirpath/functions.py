@@ -15,6 +15,8 @@ from nsp_sandbox.conformance.fhirpath.fhir_functions import FHIR_FUNCTIONS
 from nsp_sandbox.conformance.fhirpath.model import children_of, is_type, navigate
 from nsp_sandbox.conformance.fhirpath.strings import STRING_FUNCTIONS
 from nsp_sandbox.conformance.fhirpath.values import (
+    FALSE,
+    TRUE,
     Compile,
     Env,
     FhirPathError,
@@ -42,20 +44,24 @@ def with_this(expr: Fn, item: Item, env: Env) -> list[Item]:
 def _f_exists(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
     arity(params, 0, 1)
     if not params:
-        return lambda focus, env: boolean(bool(focus))
+        return lambda focus, env: TRUE if focus else FALSE
     criteria = compile_node(params[0])
     return lambda focus, env: boolean(any(singleton_bool(with_this(criteria, i, env)) for i in focus))
 
 
 def _f_empty(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
     arity(params, 0)
-    return lambda focus, env: boolean(not focus)
+    return lambda focus, env: FALSE if focus else TRUE
 
 
 def _f_not(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
     arity(params, 0)
 
     def run(focus: list[Item], env: Env) -> list[Item]:
+        if focus is TRUE:
+            return FALSE
+        if focus is FALSE:
+            return TRUE
         value = singleton_bool(focus)
         return [] if value is None else boolean(not value)
 
@@ -89,7 +95,7 @@ def _f_select(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
 
 def _f_count(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
     arity(params, 0)
-    return lambda focus, env: [Item(len(focus), "System.Integer", None)]
+    return lambda focus, env: [(len(focus), "System.Integer", None, None)]
 
 
 def _f_first(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
@@ -125,9 +131,9 @@ def _f_skip_take(skip: bool) -> FunctionFactory:
 
         def run(focus: list[Item], env: Env) -> list[Item]:
             n = single(count(env.this, env), "skip/take")
-            if n is None or not isinstance(n.data, int):
+            if n is None or not isinstance(n[0], int):
                 return []
-            return focus[n.data:] if skip else focus[:n.data]
+            return focus[n[0]:] if skip else focus[:n[0]]
 
         return run
     return factory
@@ -184,7 +190,7 @@ def _f_bool_aggregate(kind: str) -> FunctionFactory:
         arity(params, 0)
 
         def run(focus: list[Item], env: Env) -> list[Item]:
-            values = [i.data for i in focus]
+            values = [i[0] for i in focus]
             if any(not isinstance(v, bool) for v in values):
                 raise FhirPathError(f"{kind}() on non-booleans")
             if kind == "allTrue":
@@ -285,7 +291,7 @@ def _f_extension(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
         for item in focus:
             found: list[Item] = []
             navigate(item, "extension", found)
-            out.extend(e for e in found if isinstance(e.data, dict) and e.data.get("url") == url.data)
+            out.extend(e for e in found if isinstance(e[0], dict) and e[0].get("url") == url[0])
         return out
 
     return run
@@ -293,8 +299,8 @@ def _f_extension(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
 
 def _f_has_value(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
     arity(params, 0)
-    return lambda focus, env: boolean(len(focus) == 1 and focus[0].data is not None
-                                    and not isinstance(focus[0].data, dict | list))
+    return lambda focus, env: boolean(len(focus) == 1 and focus[0][0] is not None
+                                    and not isinstance(focus[0][0], dict | list))
 
 
 FUNCTIONS: dict[str, FunctionFactory] = {

@@ -33,16 +33,17 @@ _SYSTEM_OF_FHIR = {
 
 def navigate(item: Item, name: str, out: list[Item]) -> None:
     """Append the items ``name`` finds from ``item`` to ``out`` (choice types, primitive companions)."""
-    data = item.data
+    data = item[0]
     if not isinstance(data, dict):
-        companion = item.companion
+        companion = item[3]
         if isinstance(companion, dict) and name in ("extension", "id"):
             found = companion.get(name)
             for value in found if isinstance(found, list) else ([found] if found is not None else []):
-                out.append(Item(value, "Extension" if name == "extension" else "string",
-                                "Extension" if name == "extension" else None))
+                out.append((value, "Extension" if name == "extension" else "string",
+                            "Extension" if name == "extension" else None, None))
         return
-    step = _step(item.path or item.type, name)
+    base = item[2] or item[1]
+    step = _STEPS.get((base, name)) or _step(base, name)
     if step[0] is not None:
         for key, companion_key, fhir_type in step[0]:
             if key in data or companion_key in data:
@@ -52,7 +53,12 @@ def navigate(item: Item, name: str, out: list[Item]) -> None:
     companion = data.get(step[3])
     if value is None and companion is None:
         return
-    _append(out, value, companion, step[1], step[2])
+    if isinstance(value, list) or (companion is not None and isinstance(companion, list)):
+        _append(out, value, companion, step[1], step[2])
+    elif isinstance(value, dict) and isinstance(value.get("resourceType"), str):
+        out.append((value, value["resourceType"], value["resourceType"], None))
+    else:
+        out.append((value, step[1], step[2], companion))
 
 
 _Step = tuple[tuple[tuple[str, str, str], ...] | None, str | None, str | None, str]
@@ -87,6 +93,15 @@ def _step(base_path: str | None, name: str) -> _Step:
 
 
 def _append(out: list[Item], value: Any, companion: Any, type_: str | None, path: str | None) -> None:
+    if isinstance(value, list) and not isinstance(companion, list):  # an array without companions
+        for v in value:
+            if v is None:
+                continue
+            if isinstance(v, dict) and isinstance(v.get("resourceType"), str):
+                out.append((v, v["resourceType"], v["resourceType"], None))
+            else:
+                out.append((v, type_, path, None))
+        return
     if isinstance(value, list) or isinstance(companion, list):
         values = value if isinstance(value, list) else []
         comps = companion if isinstance(companion, list) else []
@@ -104,8 +119,8 @@ def _append(out: list[Item], value: Any, companion: Any, type_: str | None, path
 
 def _item(value: Any, companion: Any, type_: str | None, path: str | None) -> Item:
     if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
-        return Item(value, value["resourceType"], value["resourceType"])
-    return Item(value, type_, path, companion)
+        return (value, value["resourceType"], value["resourceType"], None)
+    return (value, type_, path, companion)
 
 
 # ---- types -------------------------------------------------------------------------------------
@@ -113,11 +128,11 @@ def _item(value: Any, companion: Any, type_: str | None, path: str | None) -> It
 
 def item_type(item: Item) -> str | None:
     """The FHIR (or ``System.``) type of an item: its resource type, its model type, or by its JSON value."""
-    if isinstance(item.data, dict) and isinstance(item.data.get("resourceType"), str):
-        return str(item.data["resourceType"])
-    if item.type:
-        return item.type
-    data = item.data
+    if isinstance(item[0], dict) and isinstance(item[0].get("resourceType"), str):
+        return str(item[0]["resourceType"])
+    if item[1]:
+        return item[1]
+    data = item[0]
     if isinstance(data, bool):
         return "System.Boolean"
     if isinstance(data, int):
@@ -142,7 +157,7 @@ def is_type(item: Item, name: str) -> bool:
             _TYPE_MATCHES[key] = found
     if found is not None:
         return found  # type: ignore[return-value]
-    data = item.data
+    data = item[0]
     if isinstance(data, dict) and "resourceType" in data:
         wanted = name.removeprefix("FHIR.")
         return wanted == "Resource" or data["resourceType"] not in ("Bundle", "Parameters", "Binary")
@@ -178,7 +193,7 @@ def _type_match(actual: str, name: str) -> bool | None:
 def children_of(item: Item) -> list[Item]:
     """The child items of ``item`` in the order of its JSON properties (``children()``)."""
     out: list[Item] = []
-    data = item.data
+    data = item[0]
     if not isinstance(data, dict):
         return out
     seen: set[str] = set()

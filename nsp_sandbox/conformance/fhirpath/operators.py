@@ -38,20 +38,24 @@ def _logic(node: dict[str, Any], compile_node: Compile) -> Fn:
 
     if op == "and":
         def run_and(focus: list[Item], env: Env) -> list[Item]:
-            a = singleton_bool(left(focus, env))
+            items = left(focus, env)
+            a = True if items is TRUE else False if items is FALSE else singleton_bool(items)
             if a is False:
                 return FALSE
-            b = singleton_bool(right(focus, env))
+            items = right(focus, env)
+            b = True if items is TRUE else False if items is FALSE else singleton_bool(items)
             if b is False:
                 return FALSE
             return TRUE if a is True and b is True else []
         return run_and
     if op == "or":
         def run_or(focus: list[Item], env: Env) -> list[Item]:
-            a = singleton_bool(left(focus, env))
+            items = left(focus, env)
+            a = True if items is TRUE else False if items is FALSE else singleton_bool(items)
             if a is True:
                 return TRUE
-            b = singleton_bool(right(focus, env))
+            items = right(focus, env)
+            b = True if items is TRUE else False if items is FALSE else singleton_bool(items)
             if b is True:
                 return TRUE
             return FALSE if a is False and b is False else []
@@ -64,10 +68,12 @@ def _logic(node: dict[str, Any], compile_node: Compile) -> Fn:
         return run_xor
     if op == "implies":
         def run_implies(focus: list[Item], env: Env) -> list[Item]:
-            a = singleton_bool(left(focus, env))
+            items = left(focus, env)
+            a = True if items is TRUE else False if items is FALSE else singleton_bool(items)
             if a is False:
                 return TRUE
-            b = singleton_bool(right(focus, env))
+            items = right(focus, env)
+            b = True if items is TRUE else False if items is FALSE else singleton_bool(items)
             if b is True:
                 return TRUE
             if a is True:
@@ -102,9 +108,9 @@ def _equality(node: dict[str, Any], compile_node: Compile) -> Fn:
             return False
         def norm(v: Any) -> Any:
             return " ".join(v.lower().split()) if isinstance(v, str) else v
-        remaining = [norm(y.data) for y in b]
+        remaining = [norm(y[0]) for y in b]
         for x in a:
-            value = norm(x.data)
+            value = norm(x[0])
             if value in remaining:
                 remaining.remove(value)
             else:
@@ -134,7 +140,7 @@ def _inequality(node: dict[str, Any], compile_node: Compile) -> Fn:
         b = single(right(focus, env), op)
         if a is None or b is None:
             return []
-        x, y = a.data, b.data
+        x, y = a[0], b[0]
         if isinstance(x, str) and isinstance(y, str) and (is_temporal(a) or is_temporal(b) or (
                 temporal_key(x) and temporal_key(y))):
             kx, ky = temporal_key(x), temporal_key(y)
@@ -186,19 +192,19 @@ def _additive(node: dict[str, Any], compile_node: Compile) -> Fn:
         a = single(left(focus, env), op)
         b = single(right(focus, env), op)
         if op == "&":
-            return [Item(("" if a is None else as_text(a.data)) + ("" if b is None else as_text(b.data)),
-                         "System.String", None)]
+            return [(("" if a is None else as_text(a[0])) + ("" if b is None else as_text(b[0])),
+                     "System.String", None, None)]
         if a is None or b is None:
             return []
-        x, y = a.data, b.data
+        x, y = a[0], b[0]
         if isinstance(x, str) and isinstance(y, str) and op == "+":
-            return [Item(x + y, "System.String", None)]
+            return [(x + y, "System.String", None, None)]
         if type(x) is int and type(y) is int:
-            return [Item(x + y if op == "+" else x - y, "System.Integer", None)]
+            return [(x + y if op == "+" else x - y, "System.Integer", None, None)]
         if isinstance(x, int | float | Decimal) and isinstance(y, int | float | Decimal) and not (
                 isinstance(x, bool) or isinstance(y, bool)):
             value = Decimal(str(x)) + Decimal(str(y)) if op == "+" else Decimal(str(x)) - Decimal(str(y))
-            return [Item(value, "System.Decimal", None)]
+            return [(value, "System.Decimal", None, None)]
         raise FhirPathError(f"cannot apply {op} to these values")
 
     return run
@@ -213,16 +219,16 @@ def _multiplicative(node: dict[str, Any], compile_node: Compile) -> Fn:
         b = single(right(focus, env), op)
         if a is None or b is None:
             return []
-        x, y = a.data, b.data
+        x, y = a[0], b[0]
         if type(x) is int and type(y) is int and op != "/":
             if op == "*":
-                return [Item(x * y, "System.Integer", None)]
+                return [(x * y, "System.Integer", None, None)]
             if y == 0:
                 return []
             if op == "div":
-                return [Item(int(x / y), "System.Integer", None)]
+                return [(int(x / y), "System.Integer", None, None)]
             if op == "mod":
-                return [Item(x - y * int(x / y), "System.Integer", None)]
+                return [(x - y * int(x / y), "System.Integer", None, None)]
         if not (isinstance(x, int | float | Decimal) and isinstance(y, int | float | Decimal)):
             raise FhirPathError(f"cannot apply {op} to non-numbers")
         dx, dy = Decimal(str(x)), Decimal(str(y))
@@ -233,7 +239,7 @@ def _multiplicative(node: dict[str, Any], compile_node: Compile) -> Fn:
             elif op == "/":
                 if dy == 0:
                     return []
-                return [Item(dx / dy, "System.Decimal", None)]
+                return [(dx / dy, "System.Decimal", None, None)]
             elif op == "div":
                 if dy == 0:
                     return []
@@ -247,8 +253,8 @@ def _multiplicative(node: dict[str, Any], compile_node: Compile) -> Fn:
         except InvalidOperation as exc:
             raise FhirPathError(str(exc)) from None
         if integers:
-            return [Item(int(value), "System.Integer", None)]
-        return [Item(value, "System.Decimal", None)]
+            return [(int(value), "System.Integer", None, None)]
+        return [(value, "System.Decimal", None, None)]
 
     return run
 
@@ -261,9 +267,9 @@ def _polarity(node: dict[str, Any], compile_node: Compile) -> Fn:
         one = single(inner(focus, env), op)
         if one is None:
             return []
-        if not isinstance(one.data, int | float | Decimal):
+        if not isinstance(one[0], int | float | Decimal):
             raise FhirPathError("polarity of a non-number")
-        return [Item(-one.data if op == "-" else one.data, one.type, None)]
+        return [(-one[0] if op == "-" else one[0], one[1], None, None)]
 
     return run
 
@@ -293,9 +299,9 @@ def _indexer(node: dict[str, Any], compile_node: Compile) -> Fn:
     def run(focus: list[Item], env: Env) -> list[Item]:
         items = source(focus, env)
         which = single(index(focus, env), "[]")
-        if which is None or not isinstance(which.data, int):
+        if which is None or not isinstance(which[0], int):
             return []
-        return [items[which.data]] if 0 <= which.data < len(items) else []
+        return [items[which[0]]] if 0 <= which[0] < len(items) else []
 
     return run
 

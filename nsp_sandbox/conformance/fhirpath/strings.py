@@ -34,15 +34,15 @@ def _string_fn(params: list[dict[str, Any]], compile_node: Compile, expected: in
         one = single(focus, "string function")
         if one is None:
             return []
-        if not isinstance(one.data, str):
+        if not isinstance(one[0], str):
             raise FhirPathError("string function on a non-string")
         values = []
         for arg in args:
             item = single(arg(env.this, env), "argument")
             if item is None:
                 return []
-            values.append(item.data)
-        return apply(one.data, values)
+            values.append(item[0])
+        return apply(one[0], values)
 
     return run
 
@@ -64,7 +64,7 @@ def _f_matches(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
 def _f_replace_matches(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
     def apply(text: str, args: list[Any]) -> list[Item]:
         try:
-            return [Item(_regex(str(args[0])).sub(str(args[1]).replace("$", "\\"), text), "System.String", None)]
+            return [(_regex(str(args[0])).sub(str(args[1]).replace("$", "\\"), text), "System.String", None, None)]
         except re.error as exc:
             raise FhirPathError(f"bad regex: {exc}") from None
     return _string_fn(params, compile_node, 2, apply)
@@ -83,20 +83,20 @@ def _f_contains(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
 
 
 def _f_length(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
-    return _string_fn(params, compile_node, 0, lambda text, args: [Item(len(text), "System.Integer", None)])
+    return _string_fn(params, compile_node, 0, lambda text, args: [(len(text), "System.Integer", None, None)])
 
 
 def _f_upper(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
-    return _string_fn(params, compile_node, 0, lambda text, args: [Item(text.upper(), "System.String", None)])
+    return _string_fn(params, compile_node, 0, lambda text, args: [(text.upper(), "System.String", None, None)])
 
 
 def _f_lower(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
-    return _string_fn(params, compile_node, 0, lambda text, args: [Item(text.lower(), "System.String", None)])
+    return _string_fn(params, compile_node, 0, lambda text, args: [(text.lower(), "System.String", None, None)])
 
 
 def _f_index_of(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
     return _string_fn(params, compile_node, 1,
-                      lambda text, args: [Item(text.find(str(args[0])), "System.Integer", None)])
+                      lambda text, args: [(text.find(str(args[0])), "System.Integer", None, None)])
 
 
 def _f_substring(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
@@ -107,17 +107,17 @@ def _f_substring(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
 
     def run(focus: list[Item], env: Env) -> list[Item]:
         one = single(focus, "substring")
-        if one is None or not isinstance(one.data, str):
+        if one is None or not isinstance(one[0], str):
             return []
         s = single(start(env.this, env), "substring start")
-        if s is None or not isinstance(s.data, int) or s.data < 0 or s.data >= len(one.data):
+        if s is None or not isinstance(s[0], int) or s[0] < 0 or s[0] >= len(one[0]):
             return []
         if length is None:
-            return [Item(one.data[s.data:], "System.String", None)]
+            return [(one[0][s[0]:], "System.String", None, None)]
         n = single(length(env.this, env), "substring length")
-        if n is None or not isinstance(n.data, int):
-            return [Item(one.data[s.data:], "System.String", None)]
-        return [Item(one.data[s.data:s.data + max(n.data, 0)], "System.String", None)]
+        if n is None or not isinstance(n[0], int):
+            return [(one[0][s[0]:], "System.String", None, None)]
+        return [(one[0][s[0]:s[0] + max(n[0], 0)], "System.String", None, None)]
 
     return run
 
@@ -132,13 +132,13 @@ def _f_to_integer(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
         one = single(focus, "toInteger")
         if one is None:
             return []
-        value = one.data
+        value = one[0]
         if isinstance(value, bool):
-            return [Item(int(value), "System.Integer", None)]
+            return [(int(value), "System.Integer", None, None)]
         if isinstance(value, int):
             return [one]
         if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):
-            return [Item(int(value), "System.Integer", None)]
+            return [(int(value), "System.Integer", None, None)]
         return []
 
     return run
@@ -149,9 +149,9 @@ def _f_to_string(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
 
     def run(focus: list[Item], env: Env) -> list[Item]:
         one = single(focus, "toString")
-        if one is None or isinstance(one.data, dict | list):
+        if one is None or isinstance(one[0], dict | list):
             return []
-        return [Item(as_text(one.data), "System.String", None)]
+        return [(as_text(one[0]), "System.String", None, None)]
 
     return run
 
@@ -164,7 +164,7 @@ def _f_to_decimal(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
         if one is None:
             return []
         try:
-            return [Item(Decimal(str(one.data)), "System.Decimal", None)]
+            return [(Decimal(str(one[0])), "System.Decimal", None, None)]
         except InvalidOperation:
             return []
 
