@@ -34,6 +34,31 @@ LANDING_POLICY = ("default-src 'none'; style-src 'sha256-"
                   + "'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 
 
+def _mount_actors(app: FastAPI, context: SandboxContext, switches: FaultSwitches, only: set[str] | None,
+                  lazy: bool) -> list[Actor]:
+    """Mount every built actor (or those in ``only``) and the control face; built now, or at their first
+    request with ``lazy``. Answers the actors mounted."""
+    mounted: list[Actor] = []
+    for actor in ACTORS:
+        if only is not None and actor.name not in only:
+            continue
+        factory = actor.factory()
+        if factory is None:
+            continue
+
+        def build(factory: Callable[[SandboxContext], FastAPI] = factory, name: str = actor.name) -> FastAPI:
+            actor_app = factory(context)
+            # Every actor's fault switches (GET /sandbox/faults), from the one store in the database.
+            actor_app.add_middleware(FaultInjection, switches=switches, actor=name)
+            return actor_app
+
+        app.mount(actor.prefix, LazyActor(build) if lazy else build())
+        mounted.append(actor)
+    # The control face, in every process (the clock is shared).
+    app.mount("/sandbox", LazyActor(lambda: control_app(context)) if lazy else control_app(context))
+    return mounted
+
+
 def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: bool = True,
                        only: set[str] | None = None, seeding: bool = False, lazy_actors: bool = False) -> FastAPI:
     """The sandbox as one ASGI app; ``only`` limits it to some actors (by name, e.g. ``{"dds"}``).
@@ -55,25 +80,7 @@ def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: 
     app = FastAPI(title="nsp-sandbox", version=__version__, docs_url="/docs", lifespan=lifespan)
     app.state.context = context
     app.add_middleware(SecurityHeaders)
-    mounted: list[Actor] = []
-    for actor in ACTORS:
-        if only is not None and actor.name not in only:
-            continue
-        factory = actor.factory()
-        if factory is None:
-            continue
-
-        def build(factory: Callable[[SandboxContext], FastAPI] = factory, name: str = actor.name) -> FastAPI:
-            actor_app = factory(context)
-            # Every actor's fault switches (GET /sandbox/faults), from the one store in the database.
-            actor_app.add_middleware(FaultInjection, switches=switches, actor=name)
-            return actor_app
-
-        app.mount(actor.prefix, LazyActor(build) if lazy_actors else build())
-        mounted.append(actor)
-    # The control face, in every process (the clock is shared).
-    app.mount("/sandbox", LazyActor(lambda: control_app(context)) if lazy_actors else control_app(context))
-    app.state.actors = mounted
+    mounted = app.state.actors = _mount_actors(app, context, switches, only, lazy_actors)
     install_error_handlers(app)  # a path no actor serves: 404 OperationOutcome, as inside every actor
     openapi_merged.install(app)  # GET /openapi.json: every actor's description under its prefix
     context.peers.attach(app)
