@@ -30,13 +30,14 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 _TOTAL = re.compile(rb"^(?:summary|totals):\s*(\d+)", re.MULTILINE)
 
 
-def _inner(tree: Path, packages: Path, label: str, extra: int) -> None:
-    """The measured process: load, validate every document twice, then ``label``'s ``extra`` times."""
+def _warm_validator(tree: Path, packages: Path) -> tuple[Any, dict[str, Any]]:
+    """A validator of ``tree`` on ``packages`` and the benchmark's documents by label, each validated twice."""
     sys.path.insert(0, str(tree))
     sys.path.insert(0, str(ROOT / "bench"))
     from conformance import DOCUMENTS
@@ -55,6 +56,12 @@ def _inner(tree: Path, packages: Path, label: str, extra: int) -> None:
     for resource in documents.values():
         validator.validate(resource)
         validator.validate(resource)
+    return validator, documents
+
+
+def _inner(tree: Path, packages: Path, label: str, extra: int) -> None:
+    """The measured process: load, validate every document twice, then ``label``'s ``extra`` times."""
+    validator, documents = _warm_validator(tree, packages)
     resource = documents[label]
     for _ in range(extra):
         validator.validate(resource)
@@ -70,25 +77,8 @@ def _counted(tree: Path, packages: Path, helper: Path, repeat: int) -> None:
     """The measured process of ``--counters``: every document warmed up, then counted alone."""
     import ctypes
 
-    sys.path.insert(0, str(tree))
-    sys.path.insert(0, str(ROOT / "bench"))
-    from conformance import DOCUMENTS
-
-    from nsp_sandbox.conformance.packages import PackageRegistry
-    from nsp_sandbox.conformance.validator import Validator
-
     count = ctypes.CDLL(str(helper))
-    registry = PackageRegistry.load([packages], None)
-    validator = Validator(registry)
-    documents = {}
-    for doc_label, name, version, filename in DOCUMENTS:
-        package = registry.get(name, version)
-        if package is None:
-            sys.exit(f"{name}#{version} is not loaded from {packages}")
-        documents[doc_label] = dict(package.examples())[filename]
-    for resource in documents.values():
-        validator.validate(resource)
-        validator.validate(resource)
+    validator, documents = _warm_validator(tree, packages)
     for doc_label, resource in documents.items():
         count.count_start()
         for _ in range(repeat):
