@@ -6,10 +6,12 @@ name prefix, and creates them on start; actors never read each other's tables.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event, inspect
+from sqlalchemy.engine.interfaces import ReflectedColumn
 from sqlalchemy.orm import Session, sessionmaker
 
 from nsp_sandbox import connection_check
@@ -63,11 +65,8 @@ class Database:
     def add_columns(self, added: tuple[tuple[str, str, str], ...]) -> None:
         """Add to tables made by an earlier version the columns that came later: ``(table, column, SQL
         type and default)``, each added only where the table exists and lacks it."""
-        from sqlalchemy import inspect
-
-        inspector = inspect(self.engine)
-        present = {table: {c["name"] for c in inspector.get_columns(table)}
-                   for table in {t for t, _, _ in added} if inspector.has_table(table)}
+        present = {table: set(columns) for table, columns in
+                   existing_tables(self.engine, {t for t, _, _ in added}).columns.items()}
         with self.engine.begin() as connection:
             for table, column, definition in added:
                 if table in present and column not in present[table]:
@@ -97,3 +96,29 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+
+@dataclass(frozen=True)
+class ExistingTables:
+    """What :func:`existing_tables` found: each existing table's columns (by name) and, when asked for,
+    the names of its indexes."""
+
+    columns: dict[str, dict[str, ReflectedColumn]]
+    indexes: dict[str, set[str]]
+
+
+def existing_tables(engine: Engine, tables: Iterable[str], *, indexes: bool = False) -> ExistingTables:
+    """Those of ``tables`` that exist (in the connection's search path on PostgreSQL), with their columns
+    and, if ``indexes``, their indexes' names: what a start-up's upgrade compares with the tables it
+    declares. One catalog query for the tables' names and one for each kind of detail, whatever the
+    number of tables (on PostgreSQL; SQLite asks each table, in process)."""
+    inspector = inspect(engine)
+    names = sorted(set(tables) & set(inspector.get_table_names()))
+    if not names:
+        return ExistingTables({}, {})
+    columns = {table: {c["name"]: c for c in found}
+               for (_, table), found in inspector.get_multi_columns(filter_names=names).items()}
+    index_names = ({table: {i["name"] for i in found if i["name"]}
+                    for (_, table), found in inspector.get_multi_indexes(filter_names=names).items()}
+                   if indexes else {})
+    return ExistingTables(columns, index_names)

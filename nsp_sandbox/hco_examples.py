@@ -27,7 +27,16 @@ def example_messages(packages: PackageRegistry) -> list[tuple[str, dict[str, Any
 
 
 def example_organisations(packages: PackageRegistry, profile: str) -> list[dict[str, str]]:
-    """SOR, GLN, ydernummer (if any) and name of every organisation of ``profile`` in the examples."""
+    """SOR, GLN, ydernummer (if any) and name of every organisation of ``profile`` in the examples (read once
+    per loaded package: the LPS asks at every message it receives)."""
+    package = packages.get(HCO_PACKAGE)
+    if package is None:
+        return []
+    kept = package.derived(("example_organisations", profile), lambda: _organisations(packages, profile))
+    return [dict(org) for org in kept]
+
+
+def _organisations(packages: PackageRegistry, profile: str) -> tuple[dict[str, str], ...]:
     found: dict[str, dict[str, str]] = {}
     for _, bundle in example_messages(packages):
         for entry in bundle.get("entry", []):
@@ -39,4 +48,4 @@ def example_organisations(packages: PackageRegistry, profile: str) -> list[dict[
             if sor and gln:
                 found.setdefault(sor, {"sor": sor, "gln": gln, "ydernummer": ids.get(YDERNUMMER_SYSTEM) or "",
                                        "name": org.get("name", sor)})
-    return list(found.values())
+    return tuple(found.values())

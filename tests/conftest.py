@@ -136,8 +136,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def context(request: pytest.FixtureRequest, database_url: str, settings_base: Settings,
-            packages) -> Iterator[SandboxContext]:  # type: ignore[no-untyped-def]
-    """The sandbox's context on ``database_url``, which holds the whole sandbox's tables, empty, already."""
+            packages, validator) -> Iterator[SandboxContext]:  # type: ignore[no-untyped-def]
+    """The sandbox's context on ``database_url``, which holds the whole sandbox's tables, empty, already.
+    The packages and the conformance engine are the session's: a sandbox builds them once and shares them
+    with every actor, so a test gets them as a running sandbox has them after its first validation."""
     if database_url.startswith("sqlite"):
         if not sqlite_path(database_url).exists():
             shutil.copyfile(request.getfixturevalue("sqlite_template"), sqlite_path(database_url))
@@ -147,6 +149,7 @@ def context(request: pytest.FixtureRequest, database_url: str, settings_base: Se
     database = Database.from_url(database_url)
     ctx = SandboxContext(settings, Clock(), database)
     ctx._packages = packages
+    ctx._validator = validator
     yield ctx
     database.engine.dispose()
 

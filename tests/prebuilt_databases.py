@@ -104,6 +104,7 @@ class SchemaPool:
         self._tables: list[str] = []  # children before the tables they refer to
         self._sequences: list[tuple[str, int]] = []
         self._free: list[str] = []
+        self._build: Callable[[str], None] | None = None
 
     @property
     def free(self) -> int:
@@ -112,6 +113,7 @@ class SchemaPool:
 
     def start(self, build: Callable[[str], None]) -> None:
         """Build the sandbox once, by ``build(url)``, on a new schema: it becomes the template and the pool's first."""
+        self._build = build
         schema = f"p_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(self.database, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
@@ -124,9 +126,12 @@ class SchemaPool:
             self._give_back(conn, schema)
 
     def adopt(self, schema: str) -> None:
-        """Put a pooled schema (the template's tables, no rows) in the place of the empty ``schema``."""
+        """Put a pooled schema (the template's tables, no rows) in the place of the empty ``schema``; with
+        none free (tests that changed their tables had theirs dropped), build the sandbox's tables in it."""
         if not self._free:
-            return  # none free: the sandbox makes its tables itself, as on any new database
+            if self._build is not None:
+                self._build(url_for(self.database, schema))
+            return
         pooled = self._free.pop()
         try:
             with psycopg.connect(self.database, autocommit=True) as conn, conn.transaction():

@@ -21,12 +21,13 @@ import shutil
 import tarfile
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 INDEX_FILE = ".nsp-index.json"
 INDEX_VERSION = 1
@@ -80,6 +81,7 @@ class FhirPackage:
     origin: str  # where it came from: a .tgz path, a folder, or the package cache
     entries: list[IndexEntry] = field(default_factory=list)
     _cache: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    _derived: dict[Hashable, Any] = field(default_factory=dict, repr=False)
 
     @property
     def id(self) -> str:
@@ -108,6 +110,14 @@ class FhirPackage:
                 parsed = json.load(fh)
             cached = self._cache.setdefault(filename, parsed)
         return cached
+
+    def derived(self, key: Hashable, make: Callable[[], T]) -> T:
+        """What ``make()`` works out from the package's files, worked out once and kept under ``key``: a
+        package's files never change once loaded. The value is shared: a caller must not change it."""
+        try:
+            return self._derived[key]  # type: ignore[no-any-return]
+        except KeyError:
+            return self._derived.setdefault(key, make())  # type: ignore[no-any-return]
 
     def examples(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every example instance of the package (``package/example/*.json``), sorted by file name."""

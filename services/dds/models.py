@@ -28,11 +28,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    inspect,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from nsp_sandbox.database import existing_tables
 from services.dds.domain import ObjectType
 
 
@@ -223,11 +223,8 @@ def upgrade(engine: Engine) -> None:
     indexes, drop the indexes they replace; on PostgreSQL drop NOT NULL where it went (SQLite
     cannot: on-demand entries then need a new file). An index built on a large registry takes
     its time once, at that start-up."""
-    inspector = inspect(engine)
-    tables = {table for table, _, _ in ADDED_COLUMNS} | {table for table, _ in NOW_NULLABLE}
-    columns = {t: {c["name"]: c for c in inspector.get_columns(t)} for t in tables if inspector.has_table(t)}
-    indexes = {t.name: {i["name"] for i in inspector.get_indexes(t.name)}
-               for t in DdsBase.metadata.sorted_tables if inspector.has_table(t.name)}
+    existing = existing_tables(engine, DdsBase.metadata.tables, indexes=True)
+    columns, indexes = existing.columns, existing.indexes
     with engine.begin() as connection:
         for table_name, names in indexes.items():
             for index in DdsBase.metadata.tables[table_name].indexes:

@@ -11,7 +11,9 @@ Running it again changes nothing.
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, text
+
+from nsp_sandbox.database import existing_tables
 
 #: Columns added after the first version: (table, column, SQL type and default).
 ADDED_COLUMNS = (
@@ -35,9 +37,7 @@ DEFAULTS = (text("UPDATE nsp_consent_block SET kind = 'negative' WHERE kind IS N
 
 def upgrade(engine: Engine) -> int:
     """Add the later columns and migrate the earlier consent rows; answers how many rows moved."""
-    inspector = inspect(engine)
-    tables = {table for table, _, _ in ADDED_COLUMNS}
-    columns = {t: {c["name"] for c in inspector.get_columns(t)} for t in tables if inspector.has_table(t)}
+    columns = existing_tables(engine, {table for table, _, _ in ADDED_COLUMNS}).columns
     with engine.begin() as connection:
         for table, column, definition in ADDED_COLUMNS:
             if table in columns and column not in columns[table]:
