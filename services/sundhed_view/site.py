@@ -11,6 +11,8 @@ origin with standard headers, synchronizer token).
 
 from __future__ import annotations
 
+import functools
+
 import hmac
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,10 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
 
 
+@functools.cache
 def environment() -> Environment:
+    """The pages' templates, compiled at first use and shared by every viewer of the process (an environment
+    renders from many threads at once; its loader still notices a changed template file)."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["tid"] = formatting.date_time
