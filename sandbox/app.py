@@ -124,7 +124,8 @@ def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: 
     @app.get("/health", include_in_schema=False)
     def health() -> JSONResponse:
         """200 ``ready``; 503 ``starting`` / ``seeding`` / ``degraded`` (with what is missing)."""
+        status = readiness.current()
         body = {**readiness.to_json(), "actors": [a.prefix for a in mounted]}
-        return JSONResponse(body, status_code=200 if readiness.status == "ready" else 503)
+        return JSONResponse(body, status_code=200 if status == "ready" else 503)
 
     return app

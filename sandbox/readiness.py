@@ -10,6 +10,7 @@ document at once.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -21,6 +22,15 @@ class Readiness:
     status: Status = "starting"
     missing: list[str] = field(default_factory=list)
     _ready: threading.Event = field(default_factory=threading.Event, repr=False)
+    #: Where an outcome decided elsewhere is read (a worker of ``up --workers N`` reads the start's row), so
+    #: that every process answers it from the moment it is decided, not from its next look.
+    follow: Callable[[], None] | None = field(default=None, repr=False)
+
+    def current(self) -> Status:
+        """The status now, after reading an outcome decided elsewhere (:attr:`follow`) while there is none."""
+        if self.follow is not None and not self._ready.is_set():
+            self.follow()
+        return self.status
 
     def seeding(self) -> None:
         if self.status == "starting":

@@ -18,22 +18,23 @@ def wait(
 
     deadline = time.monotonic() + timeout
     shown = ""
-    while time.monotonic() < deadline:
-        try:
-            answer = httpx.get(f"{url.rstrip('/')}/health", timeout=5)
-            status = str(answer.json().get("status", "")) if answer.content else ""
-        except (httpx.HTTPError, ValueError):
-            answer, status = None, "not answering yet"
-        if answer is not None and answer.status_code == 200:
-            typer.echo(f"{url}: ready")
-            return
-        if status == "degraded":
-            typer.echo(f"{url}: degraded, missing {', '.join(answer.json().get('missing', []))}", err=True)  # type: ignore[union-attr]
-            raise typer.Exit(1)
-        if status != shown:
-            typer.echo(f"{url}: {status} …")
-            shown = status
-        time.sleep(0.2)
+    with httpx.Client(timeout=5) as http:  # one client for every try: a new one loads the CA certificates again
+        while time.monotonic() < deadline:
+            try:
+                answer = http.get(f"{url.rstrip('/')}/health")
+                status = str(answer.json().get("status", "")) if answer.content else ""
+            except (httpx.HTTPError, ValueError):
+                answer, status = None, "not answering yet"
+            if answer is not None and answer.status_code == 200:
+                typer.echo(f"{url}: ready")
+                return
+            if status == "degraded":
+                typer.echo(f"{url}: degraded, missing {', '.join(answer.json().get('missing', []))}", err=True)  # type: ignore[union-attr]
+                raise typer.Exit(1)
+            if status != shown:
+                typer.echo(f"{url}: {status} …")
+                shown = status
+            time.sleep(0.2)
     typer.echo(f"{url}: not ready after {timeout:.0f} s (last: {shown})", err=True)
     raise typer.Exit(2)
 

@@ -111,14 +111,21 @@ def _build(shell: WhileStarting) -> None:
     context.packages  # noqa: B018 (waits for the background load)
     pid = os.getpid()
     record.built(pid, datetime.now(UTC))
+
+    def follow() -> None:
+        """Take the start's outcome once it is written: each ``GET /health`` looks until then, so every worker
+        answers ``ready`` from the moment one does (a caller that waited for one 200 meets no 503 after it)."""
+        found = record.read()
+        if found.status == "ready":
+            readiness.ready()
+        elif found.final:
+            readiness.degraded(found.missing)
+
+    readiness.follow = follow
     if record.claim(pid):
         _seed(record, start, context)
-    while not (start := record.read()).final:
-        time.sleep(POLL_SECONDS)
-    if start.status == "ready":
-        readiness.ready()
-    else:
-        readiness.degraded(start.missing)
+    while not readiness.wait(POLL_SECONDS):
+        follow()
 
 
 @contextmanager

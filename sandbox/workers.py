@@ -114,17 +114,20 @@ def _every_worker_answers(origin: str, workers: int) -> set[str]:
 
     heard: set[str] = set()
     deadline = time.monotonic() + CONFIRM_SECONDS
-    while len(heard) < workers and time.monotonic() < deadline:
-        try:
-            answer = httpx.get(f"{origin}/health", timeout=5, headers={"Connection": "close"})
-        except httpx.HTTPError:
-            time.sleep(0.1)
-            continue
-        status = answer.json().get("status") if answer.content else None
-        if status in ("ready", "degraded") and (pid := answer.headers.get(WORKER_HEADER.decode())):
-            heard.add(pid)
-        else:
-            time.sleep(0.05)
+    # One client for every try (a client made per try would load the machine's CA certificates each time);
+    # "Connection: close" still lets the kernel hand each try to any worker.
+    with httpx.Client(timeout=5, headers={"Connection": "close"}) as http:
+        while len(heard) < workers and time.monotonic() < deadline:
+            try:
+                answer = http.get(f"{origin}/health")
+            except httpx.HTTPError:
+                time.sleep(0.1)
+                continue
+            status = answer.json().get("status") if answer.content else None
+            if status in ("ready", "degraded") and (pid := answer.headers.get(WORKER_HEADER.decode())):
+                heard.add(pid)
+            else:
+                time.sleep(0.05)
     return heard
 
 

@@ -12,7 +12,6 @@ origin with standard headers, synchronizer token).
 from __future__ import annotations
 
 import functools
-
 import hmac
 from pathlib import Path
 from typing import Any

@@ -13,6 +13,7 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 from runs_support import NOT_INTERACTIVE, SUITE, TARGET, finished, origin, self_test_suite
+from servers import TLS
 
 __all__ = ["origin", "self_test_suite"]
 pytestmark = pytest.mark.browser
@@ -43,7 +44,7 @@ def browser() -> Iterator[Any]:
 
 
 def test_the_report_renders_with_its_counts_and_folded_evidence(browser: Any, origin: str) -> None:
-    with httpx.Client(base_url=origin, timeout=30) as client:
+    with httpx.Client(verify=TLS, base_url=origin, timeout=30) as client:
         started = client.post("/sandbox/runs", json={"suite": SUITE.name, "target": TARGET, "cases": NOT_INTERACTIVE})
         assert started.status_code == 201, started.text
         run_id = started.json()["id"]

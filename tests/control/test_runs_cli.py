@@ -8,10 +8,9 @@ import time
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-import httpx2 as httpx
 import pytest
 from runs_support import NOT_INTERACTIVE, TARGET, origin, self_test_suite
-from servers import free_port
+from servers import HTTP, free_port
 from typer.testing import CliRunner
 
 from sandbox.cli import app
@@ -67,9 +66,9 @@ def test_on_a_running_sandbox_instructions_are_printed_as_they_come(origin: str,
         """Wait for the run to ask, then do what it asks."""
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            runs = httpx.get(f"{origin}/sandbox/runs").json()
-            if runs and httpx.get(f"{origin}/sandbox/runs/{runs[0]['id']}").json()["next_instruction"]:
-                httpx.put(f"{origin}/sandbox/clock", json={"frozen": True})
+            runs = HTTP.get(f"{origin}/sandbox/runs").json()
+            if runs and HTTP.get(f"{origin}/sandbox/runs/{runs[0]['id']}").json()["next_instruction"]:
+                HTTP.put(f"{origin}/sandbox/clock", json={"frozen": True})
                 return
             time.sleep(0.05)
 
@@ -86,7 +85,7 @@ def test_on_a_running_sandbox_instructions_are_printed_as_they_come(origin: str,
     assert lines.index("  PASS  personas-listed  NSP lists its personas") < asked
     assert asked < lines.index("  PASS  clock-frozen  The participant freezes the clock")
     assert ET.parse(junit).getroot().find("testsuite").get("tests") == "2"  # type: ignore[union-attr]
-    httpx.delete(f"{origin}/sandbox/clock")
+    HTTP.delete(f"{origin}/sandbox/clock")
 
 
 def test_what_cannot_be_run_exits_2(origin: str) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx2 as httpx
 from fastapi.testclient import TestClient
 from runs_support import SUITE, TARGET, self_test_suite
-from servers import free_port
+from servers import HTTP, free_port
 
 from nsp_sandbox.context import SandboxContext
 from sandbox.runs.store import HOST
@@ -53,16 +53,16 @@ def test_a_run_whose_process_was_killed_reads_back_failed(client: TestClient, co
             assert other.poll() is None, other.stderr.read().decode() if other.stderr else "it stopped"
             assert time.monotonic() < deadline, "the other sandbox process did not answer"
             try:
-                if httpx.get(f"{origin}/health", timeout=2).status_code == 200:
+                if HTTP.get(f"{origin}/health", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        started = httpx.post(f"{origin}/sandbox/runs", json={"suite": SUITE.name, "target": TARGET,
+        started = HTTP.post(f"{origin}/sandbox/runs", json={"suite": SUITE.name, "target": TARGET,
                                                               "cases": ["personas-listed", "clock-frozen"]})
         assert started.status_code == 201, started.text
         run_id = started.json()["id"]
-        while not httpx.get(f"{origin}/sandbox/runs/{run_id}").json()["next_instruction"]:
+        while not HTTP.get(f"{origin}/sandbox/runs/{run_id}").json()["next_instruction"]:
             assert time.monotonic() < deadline, "the run did not come to its instruction"
             time.sleep(0.05)
         seen_here = client.get(f"/sandbox/runs/{run_id}").json()  # this process reads it as it goes

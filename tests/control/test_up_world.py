@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 import yaml
-from servers import free_port
+from servers import HTTP, free_port
 from world_support import ANNA, world_file
 
 from nsp_sandbox.context import SandboxContext
@@ -35,18 +35,17 @@ def origin(context: SandboxContext) -> Iterator[str]:
 
 
 def test_a_yaml_and_a_json_world_file_are_loaded(origin: str, tmp_path: Path) -> None:
-    import httpx2 as httpx
 
     lines: list[str] = []
     as_yaml = tmp_path / "vendor.yaml"
     as_yaml.write_text(yaml.safe_dump(world_file(), allow_unicode=True), encoding="utf-8")
     assert load_world_file(as_yaml, origin, None, lines.append) is None
     assert lines[-1].startswith(f"World file {as_yaml} loaded: 2 organisations, 3 citizens")
-    assert f"citizen-{ANNA}" in {p["id"] for p in httpx.get(f"{origin}/nsp/personas").json()}
+    assert f"citizen-{ANNA}" in {p["id"] for p in HTTP.get(f"{origin}/nsp/personas").json()}
     as_json = tmp_path / "more.json"
     as_json.write_text(json.dumps({"citizens": [{"cpr": "1111111118", "name": "Jens Jsontest"}]}))
     assert load_world_file(as_json, origin, None, lines.append) is None
-    assert "citizen-1111111118" in {p["id"] for p in httpx.get(f"{origin}/nsp/personas").json()}
+    assert "citizen-1111111118" in {p["id"] for p in HTTP.get(f"{origin}/nsp/personas").json()}
 
 
 def test_a_refused_world_file_is_reported_where_it_is_wrong(origin: str, tmp_path: Path) -> None:
@@ -79,14 +78,14 @@ def test_up_loads_the_world_file_before_it_is_ready(tmp_path: Path, fhir_package
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
-                health = httpx.get(f"{base}/health", timeout=1)
+                health = HTTP.get(f"{base}/health", timeout=1)
                 if health.status_code == 200 or health.json().get("status") == "degraded":
                     break
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
         assert health is not None and health.status_code == 200, health.text if health else "no answer"
-        assert f"citizen-{ANNA}" in {p["id"] for p in httpx.get(f"{base}/nsp/personas").json()}
+        assert f"citizen-{ANNA}" in {p["id"] for p in HTTP.get(f"{base}/nsp/personas").json()}
     finally:
         proc.terminate()
         output = proc.communicate(timeout=20)[0]

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import httpx2 as httpx
 import uvicorn
-from servers import free_port
+from servers import TLS, free_port
 
 from nsp_sandbox.context import SandboxContext
 from sandbox.app import create_sandbox_app
@@ -46,7 +46,7 @@ class Racers:
 
     def __init__(self, base_url: str, width: int) -> None:
         self.width = width
-        self.clients = [httpx.Client(base_url=base_url, timeout=60) for _ in range(width)]
+        self.clients = [httpx.Client(verify=TLS, base_url=base_url, timeout=60) for _ in range(width)]
         self.pool = ThreadPoolExecutor(max_workers=width)
 
     def race(self, calls: list[Callable[[httpx.Client], httpx.Response]]) -> list[httpx.Response]:

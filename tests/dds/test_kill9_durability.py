@@ -23,7 +23,7 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 from mhd_client import CPR, FHIR_JSON, Bundles, Examples, about
-from servers import free_port
+from servers import HTTP, TLS, free_port
 from sts_client import READER, SOURCE_SYSTEM, add_relation, auth
 
 from nsp_sandbox.cpr import CPR_SYSTEM
@@ -55,7 +55,7 @@ class Sandbox:
             if self.process.poll() is not None:
                 pytest.fail(f"the sandbox exited: {self.process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
             try:
-                if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
+                if HTTP.get(f"{self.base}/health", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -96,7 +96,7 @@ class Load:
         return about(json.dumps(document, ensure_ascii=False).encode(), CPR)
 
     def _run(self) -> None:
-        with httpx.Client(base_url=self.base, timeout=30) as client:
+        with httpx.Client(verify=TLS, base_url=self.base, timeout=30) as client:
             while not self.stopped.is_set():
                 content = self._document()
                 bundle = self.bundles.bundle((self.bundles.document_reference(), content))
@@ -148,7 +148,7 @@ def test_no_acknowledged_document_is_lost_to_kill_9(database_url: str, tmp_path:
     sandbox = Sandbox(database_url, tmp_path / "data", fhir_packages_dir)
     sandbox.start()
     try:
-        with httpx.Client(base_url=sandbox.base, timeout=30) as http:
+        with httpx.Client(verify=TLS, base_url=sandbox.base, timeout=30) as http:
             add_relation(http, READER, CPR)
             load = Load(sandbox.base, Bundles(examples), auth(http, SOURCE_SYSTEM))
         load.start()
@@ -159,7 +159,7 @@ def test_no_acknowledged_document_is_lost_to_kill_9(database_url: str, tmp_path:
         assert len(load.acknowledged) >= THREADS, f"too little load before the kill: {load.sent} answered"
 
         sandbox.start()
-        with httpx.Client(base_url=sandbox.base, timeout=30) as http:
+        with httpx.Client(verify=TLS, base_url=sandbox.base, timeout=30) as http:
             headers = auth(http, READER)
             found = _found(http, headers)
             missing = sorted(set(load.acknowledged) - set(found))

@@ -13,7 +13,7 @@ import pytest
 import uvicorn
 from actor_tokens import ActorTokens
 from hco_flow import CPR, SKODSTRUP, order
-from servers import free_port
+from servers import TLS, free_port
 
 from nsp_sandbox.clock import Clock
 from nsp_sandbox.config import Settings
@@ -51,7 +51,7 @@ def two_sandboxes(settings_base: Settings, packages, tmp_path: Path) -> Iterator
 
 
 def test_eoj_and_gp_system_over_real_http(two_sandboxes: str) -> None:
-    with httpx.Client(base_url=two_sandboxes, timeout=60, auth=ActorTokens()) as http:
+    with httpx.Client(verify=TLS, base_url=two_sandboxes, timeout=60, auth=ActorTokens()) as http:
         endpoints = {e["sor"]: e for e in http.get("/eoj/endpoints").json()}
         assert endpoints[SKODSTRUP]["url"].endswith("/lps/ehmi") and "127.0.0.1" in endpoints[SKODSTRUP]["url"]
         sent = http.post("/eoj/hco", json=order())
@@ -67,7 +67,7 @@ def test_eoj_and_gp_system_over_real_http(two_sandboxes: str) -> None:
 
 
 def test_sbdh_envelopes_over_real_http(two_sandboxes: str) -> None:
-    with httpx.Client(base_url=two_sandboxes, timeout=60, auth=ActorTokens()) as http:
+    with httpx.Client(verify=TLS, base_url=two_sandboxes, timeout=60, auth=ActorTokens()) as http:
         endpoint = next(e for e in http.get("/eoj/endpoints").json() if e["sor"] == SKODSTRUP)
         assert http.put("/eoj/endpoints", json={**endpoint, "envelope": "sbdh"}).status_code == 200
         sent = http.post("/eoj/hco", json=order())

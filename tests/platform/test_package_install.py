@@ -8,10 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx2 as httpx
 import pytest
 from registry_stub import registry
-from servers import free_port
+from servers import HTTP, free_port
 
 from nsp_sandbox.conformance.packages import PackageRegistry
 from nsp_sandbox.package_install import PackageId, PackagesUnavailable, declared, ensure, present
@@ -88,9 +87,9 @@ def test_up_on_a_clean_machine_installs_the_packages_and_runs_the_demo(fhir_pack
             waited = subprocess.run([sys.executable, "-m", "sandbox.cli", "wait", f"http://127.0.0.1:{port}",
                                      "--timeout", "240"], capture_output=True, text=True, timeout=300)
             assert waited.returncode == 0, waited.stdout + waited.stderr
-            token = httpx.post(f"http://127.0.0.1:{port}/nsp/sts/token",
+            token = HTTP.post(f"http://127.0.0.1:{port}/nsp/sts/token",
                                json={"persona": "citizen-2509479989"}).json()["access_token"]
-            found = httpx.get(f"http://127.0.0.1:{port}/dds/fhir/DocumentReference",
+            found = HTTP.get(f"http://127.0.0.1:{port}/dds/fhir/DocumentReference",
                               headers={"Authorization": f"Bearer {token}"},
                               params={"patient.identifier": "urn:oid:1.2.208.176.1.2|2509479989", "status": "current"})
             assert found.json()["total"] > 0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from servers import free_port
+from servers import HTTP, free_port
 
 from sandbox.actors import ACTORS
 
@@ -32,7 +32,7 @@ def running(tmp_path_factory: pytest.TempPathFactory, fhir_packages_dir: Path) -
     ready = None
     while time.perf_counter() - started < 60:  # a loaded machine: the timing test holds the real limit
         try:
-            if httpx.get(f"{base}/health", timeout=0.5).status_code in (200, 503):
+            if HTTP.get(f"{base}/health", timeout=0.5).status_code in (200, 503):
                 ready = time.perf_counter() - started
                 break
         except httpx.HTTPError:
@@ -41,7 +41,7 @@ def running(tmp_path_factory: pytest.TempPathFactory, fhir_packages_dir: Path) -
         proc.kill()
         pytest.fail(f"sandbox did not start: {proc.communicate()[0]}")
     while time.perf_counter() - started < 120:  # answering at once ("starting"); the actors follow
-        if "actors" in httpx.get(f"{base}/health", timeout=5).json():
+        if "actors" in HTTP.get(f"{base}/health", timeout=5).json():
             break
         time.sleep(0.05)
     yield base, ready, str(data)
@@ -76,7 +76,7 @@ def _time_to_ready(fhir_packages_dir: Path, data: Path) -> float:
     try:
         while time.perf_counter() - started < 15:
             try:
-                if httpx.get(f"http://localhost:{port}/health", timeout=0.5).status_code in (200, 503):
+                if HTTP.get(f"http://localhost:{port}/health", timeout=0.5).status_code in (200, 503):
                     return time.perf_counter() - started
             except httpx.HTTPError:
                 time.sleep(0.02)
@@ -88,7 +88,7 @@ def _time_to_ready(fhir_packages_dir: Path, data: Path) -> float:
 
 def test_landing_page_lists_the_actors(running: tuple[str, float, str]) -> None:
     base, _, _ = running
-    page = httpx.get(base + "/")
+    page = HTTP.get(base + "/")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     for actor in ACTORS:
@@ -98,7 +98,7 @@ def test_landing_page_lists_the_actors(running: tuple[str, float, str]) -> None:
 
 def test_dds_metadata_is_served(running: tuple[str, float, str]) -> None:
     base, _, _ = running
-    response = httpx.get(base + "/dds/fhir/metadata")
+    response = HTTP.get(base + "/dds/fhir/metadata")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/fhir+json")
     assert response.json()["resourceType"] == "CapabilityStatement"
@@ -135,8 +135,8 @@ def test_urls_are_printed(fhir_packages_dir: Path, tmp_path: Path) -> None:
 
 
 def _documents(base: str) -> list[str]:
-    token = httpx.post(f"{base}/nsp/sts/token", json={"persona": "citizen-2509479989"}).json()["access_token"]
-    found = httpx.get(f"{base}/dds/fhir/DocumentReference", headers={"Authorization": f"Bearer {token}"},
+    token = HTTP.post(f"{base}/nsp/sts/token", json={"persona": "citizen-2509479989"}).json()["access_token"]
+    found = HTTP.get(f"{base}/dds/fhir/DocumentReference", headers={"Authorization": f"Bearer {token}"},
                       params={"patient.identifier": "urn:oid:1.2.208.176.1.2|2509479989",
                               "status": "current,superseded,entered-in-error", "_count": "100"})
     assert found.status_code == 200, found.text
@@ -149,7 +149,7 @@ def test_wait_returns_once_every_demo_document_is_in(running: tuple[str, float, 
     waited = subprocess.run([sys.executable, "-m", "sandbox.cli", "wait", base, "--timeout", "120"],
                             capture_output=True, text=True, timeout=180)
     assert waited.returncode == 0, waited.stdout + waited.stderr
-    assert httpx.get(f"{base}/health").json()["status"] == "ready"
+    assert HTTP.get(f"{base}/health").json()["status"] == "ready"
     first = _documents(base)
     time.sleep(1.0)
     assert _documents(base) == first

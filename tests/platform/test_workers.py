@@ -33,7 +33,7 @@ from urllib.parse import quote
 
 import httpx2 as httpx
 import pytest
-from servers import free_port
+from servers import HTTP, TLS, free_port
 from sts_client import READER, SOURCE_SYSTEM, add_relation, auth
 
 from nsp_sandbox.cpr import CPR_SYSTEM
@@ -60,7 +60,7 @@ class Served:
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One request on a connection of its own (so either worker may take it)."""
         headers = {"Connection": "close", **kwargs.pop("headers", {})}
-        response = httpx.request(method, f"{self.base}{path}", headers=headers, timeout=60, **kwargs)
+        response = HTTP.request(method, f"{self.base}{path}", headers=headers, timeout=60, **kwargs)
         self.pids.add(response.headers[HEADER])
         return response
 
@@ -95,7 +95,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     while True:
         assert process.poll() is None, process.communicate(timeout=10)[0]
         try:
-            if httpx.get(f"{sandbox.base}/health", timeout=2).status_code == 200:
+            if HTTP.get(f"{sandbox.base}/health", timeout=2).status_code == 200:
                 break
         except httpx.HTTPError:
             pass
@@ -128,7 +128,7 @@ def _spread(sandbox: Served, send: Any, count: int) -> list[httpx.Response]:
 def test_every_worker_is_ready_and_the_demo_data_was_loaded_once(served: Served) -> None:
     answers = _spread(served, lambda _: served.call("GET", "/health"), 20)
     assert {a.json()["status"] for a in answers} == {"ready"}
-    with httpx.Client(base_url=served.base, timeout=60) as http:
+    with httpx.Client(verify=TLS, base_url=served.base, timeout=60) as http:
         headers = auth(http, "citizen-2509479989")
     found = served.call("GET", "/dds/fhir/DocumentReference", headers=headers, params={
         "patient.identifier": f"{CPR_SYSTEM}|2509479989", "status": "current,superseded,entered-in-error"})
@@ -173,7 +173,7 @@ def _provide_bundle(packages: Any) -> bytes:
 
 
 def test_concurrent_provides_are_each_found_once(served: Served, packages: Any) -> None:
-    with httpx.Client(base_url=served.base, timeout=60) as http:
+    with httpx.Client(verify=TLS, base_url=served.base, timeout=60) as http:
         add_relation(http, READER, CPR)
         source, reader = auth(http, SOURCE_SYSTEM), auth(http, READER)
     bodies = [_provide_bundle(packages) for _ in range(24)]
@@ -250,7 +250,7 @@ def test_delayed_acknowledgements_delivered_by_both_workers_at_once_are_each_sen
 
     delayed = served.call("PUT", "/sandbox/faults/lps/delay", json={"on": True, "calls": 6, "minutes": 5})
     assert delayed.status_code == 200, delayed.text
-    with httpx.Client(base_url=served.base, auth=ActorTokens(), timeout=60) as http:
+    with httpx.Client(verify=TLS, base_url=served.base, auth=ActorTokens(), timeout=60) as http:
         sent = [http.post("/eoj/hco", json=order()).json() for _ in range(6)]
         assert {s["ack"] for s in sent} == {"pending"}, sent
         now = datetime.fromisoformat(served.call("GET", "/sandbox/clock").json()["now"].replace("Z", "+00:00"))

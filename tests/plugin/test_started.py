@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx2 as httpx
 import pytest
 from conftest import PATIENT, SOURCE, plugin_args
+from servers import HTTP
 from sqlalchemy import text
 
 from nsp_sandbox.database import Database
@@ -114,7 +114,7 @@ def test_a_started_sandbox_uses_the_database_url_given_and_is_left_running_when_
     url, pid, data = kept.group(1), int(kept.group(2)), Path(kept.group(3))
     try:
         result.assert_outcomes(passed=1)
-        assert httpx.get(f"{url}/health", timeout=10).status_code == 200
+        assert HTTP.get(f"{url}/health", timeout=10).status_code == 200
         database = Database.from_url(database_url)
         with database.engine.connect() as connection:
             assert connection.execute(text("SELECT count(*) FROM dds_document_entry")).scalar() == 1

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx2 as httpx
 import pytest
 from conftest import ADMIN_TOKEN, PATIENT, SOURCE, matches, plugin_args
+from servers import HTTP
 
 from nsp_sandbox.context import SandboxContext
 
@@ -70,12 +70,12 @@ def test_a_vendors_suite_uses_the_running_sandbox_and_resets_it_between_tests(
         result.assert_outcomes(passed=2)
         operator = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         # The last test's teardown: the clock on real time, every fault switch off; its document stays.
-        clock = httpx.get(f"{url}/sandbox/clock", headers=operator).json()
+        clock = HTTP.get(f"{url}/sandbox/clock", headers=operator).json()
         assert clock["frozen"] is False
         assert abs((datetime.fromisoformat(clock["now"]) - datetime.now(UTC)).total_seconds()) < 120
-        assert [s for s in httpx.get(f"{url}/sandbox/faults", headers=operator).json() if s["state"]["on"]] == []
-        token = httpx.post(f"{url}/nsp/sts/token", json={"persona": "gp-skodstrup"}).json()["access_token"]
-        found = httpx.get(f"{url}/dds/fhir/DocumentReference", headers={"Authorization": f"Bearer {token}"},
+        assert [s for s in HTTP.get(f"{url}/sandbox/faults", headers=operator).json() if s["state"]["on"]] == []
+        token = HTTP.post(f"{url}/nsp/sts/token", json={"persona": "gp-skodstrup"}).json()["access_token"]
+        found = HTTP.get(f"{url}/dds/fhir/DocumentReference", headers={"Authorization": f"Bearer {token}"},
                           params={"patient.identifier": f"urn:oid:1.2.208.176.1.2|{PATIENT}", "status": "current"})
         assert len(matches(found)) == 1
         # Without the operator's token the plugin cannot reset: the fixture's error says why.

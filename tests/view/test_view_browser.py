@@ -24,7 +24,7 @@ import httpx2 as httpx
 import pytest
 import seeding
 from actor_tokens import ActorTokens
-from servers import free_port
+from servers import TLS, free_port
 from view_support import CITIZEN, GP, RELATIVE
 
 from nsp_sandbox.clock import Clock
@@ -101,7 +101,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory, fhir_packages_dir: Path, p
         time.sleep(0.05)
     assert server.started, "the sandbox server did not start"
     url = f"http://127.0.0.1:{port}"
-    with httpx.Client(base_url=url, timeout=60, auth=ActorTokens()) as client:
+    with httpx.Client(verify=TLS, base_url=url, timeout=60, auth=ActorTokens()) as client:
         first = seeding.hco(client, CITIZEN, observations=[
             {"code": "NPU19748", "value": 26, "time": "2026-11-02T10:15:00+01:00"},
             {"code": "NPU22089", "value": 6.8, "comment": "Ikke fastende", "time": "2026-11-02T10:15:00+01:00"}])

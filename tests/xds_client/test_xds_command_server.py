@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from servers import free_port
+from servers import HTTP, TLS, free_port
 from sts_client import auth
 from zeep_consumer import Professional, entries, external_id, find_documents, retrieve, session_for, slot
 
@@ -38,7 +38,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, fhir_packages_dir: Path) ->
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                if HTTP.get(f"{base}/health", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -68,7 +68,7 @@ def _provide(base: str, content: bytes, unique_id: str = "urn:uuid:5b0e6f0a-3c1d
         creation=datetime.now(UTC), content_type="text/xml")
     bundle = provide_bundle([(meta, content)], source_id="urn:oid:1.2.208.176.43210.8.10.99",
                             submitted=datetime.now(UTC))
-    with httpx.Client(base_url=base, timeout=30) as http:
+    with httpx.Client(verify=TLS, base_url=base, timeout=30) as http:
         answer = http.post("/dds/fhir", json=bundle, headers={"Content-Type": "application/fhir+json",
                                                                 **auth(http, "system-eoj-aarhus")})
     assert answer.status_code == 200, answer.text
