@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, MetaData, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect
 from sqlalchemy.engine.interfaces import ReflectedColumn
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -65,12 +65,9 @@ class Database:
     def add_columns(self, added: tuple[tuple[str, str, str], ...]) -> None:
         """Add to tables made by an earlier version the columns that came later: ``(table, column, SQL
         type and default)``, each added only where the table exists and lacks it."""
-        present = {table: set(columns) for table, columns in
-                   existing_tables(self.engine, {t for t, _, _ in added}).columns.items()}
+        existing = existing_tables(self.engine, {t for t, _, _ in added})
         with self.engine.begin() as connection:
-            for table, column, definition in added:
-                if table in present and column not in present[table]:
-                    connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            existing.add_missing_columns(connection, added)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -105,6 +102,13 @@ class ExistingTables:
 
     columns: dict[str, dict[str, ReflectedColumn]]
     indexes: dict[str, set[str]]
+
+    def add_missing_columns(self, connection: Connection, added: Iterable[tuple[str, str, str]]) -> None:
+        """Add each of ``added`` (``(table, column, SQL type and default)``, a column that came after the first
+        version) where its table exists and lacks it."""
+        for table, column, definition in added:
+            if table in self.columns and column not in self.columns[table]:
+                connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
 
 def existing_tables(engine: Engine, tables: Iterable[str], *, indexes: bool = False) -> ExistingTables:

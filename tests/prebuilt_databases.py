@@ -114,24 +114,31 @@ class SchemaPool:
     def start(self, build: Callable[[str], None]) -> None:
         """Build the sandbox once, by ``build(url)``, on a new schema: it becomes the template and the pool's first."""
         self._build = build
+        self._refill(first=True)
+
+    def _refill(self, first: bool = False) -> None:
+        """Build the sandbox on a new schema, empty it and put it in the pool (the first: learn the template)."""
+        assert self._build is not None
         schema = f"p_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(self.database, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        build(url_for(self.database, schema))
+        self._build(url_for(self.database, schema))
         with psycopg.connect(self.database, autocommit=True) as conn:
-            self.template = fingerprint(conn, schema)
-            self._tables = tables_children_first(conn, schema)
-            self._sequences = [(name, int(start)) for name, start in conn.execute(
-                "SELECT sequencename, start_value FROM pg_sequences WHERE schemaname = %s ORDER BY 1", (schema,))]
+            if first:
+                self.template = fingerprint(conn, schema)
+                self._tables = tables_children_first(conn, schema)
+                self._sequences = [(name, int(start)) for name, start in conn.execute(
+                    "SELECT sequencename, start_value FROM pg_sequences WHERE schemaname = %s ORDER BY 1",
+                    (schema,))]
             self._give_back(conn, schema)
 
     def adopt(self, schema: str) -> None:
-        """Put a pooled schema (the template's tables, no rows) in the place of the empty ``schema``; with
-        none free (tests that changed their tables had theirs dropped), build the sandbox's tables in it."""
+        """Put a pooled schema (the template's tables, no rows) in the place of the empty ``schema``; with none
+        free (tests that changed their tables had theirs dropped), one is built first."""
         if not self._free:
-            if self._build is not None:
-                self._build(url_for(self.database, schema))
-            return
+            if self._build is None:
+                return  # never started: the sandbox makes its tables itself, as on any new database
+            self._refill()
         pooled = self._free.pop()
         try:
             with psycopg.connect(self.database, autocommit=True) as conn, conn.transaction():

@@ -234,9 +234,7 @@ def upgrade(engine: Engine) -> None:
         for table_name, name in REPLACED_INDEXES:
             if name in indexes.get(table_name, set()):
                 connection.exec_driver_sql(f"DROP INDEX {name}")
-        for table, column, definition in ADDED_COLUMNS:
-            if table in columns and column not in columns[table]:
-                connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+        existing.add_missing_columns(connection, ADDED_COLUMNS)
         for table, column in NOW_NULLABLE:
             if table not in columns or columns[table][column]["nullable"]:
                 continue

@@ -37,12 +37,10 @@ DEFAULTS = (text("UPDATE nsp_consent_block SET kind = 'negative' WHERE kind IS N
 
 def upgrade(engine: Engine) -> int:
     """Add the later columns and migrate the earlier consent rows; answers how many rows moved."""
-    columns = existing_tables(engine, {table for table, _, _ in ADDED_COLUMNS}).columns
+    existing = existing_tables(engine, {table for table, _, _ in ADDED_COLUMNS})
     with engine.begin() as connection:
-        for table, column, definition in ADDED_COLUMNS:
-            if table in columns and column not in columns[table]:
-                connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
-        if "nsp_consent_block" not in columns:
+        existing.add_missing_columns(connection, ADDED_COLUMNS)
+        if "nsp_consent_block" not in existing.columns:
             return 0
         for statement in DEFAULTS:
             connection.execute(statement)
