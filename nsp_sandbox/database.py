@@ -6,7 +6,7 @@ name prefix, and creates them on start; actors never read each other's tables.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspe
 from sqlalchemy.engine.interfaces import ReflectedColumn
 from sqlalchemy.orm import Session, sessionmaker
 
-from nsp_sandbox import connection_check
+from nsp_sandbox import connection_check, schema_stamp
 
 
 def normalise_url(url: str) -> str:
@@ -59,15 +59,22 @@ class Database:
     def from_url(cls, url: str) -> Database:
         return cls(make_engine(url))
 
-    def create_tables(self, metadata: MetaData) -> None:
-        metadata.create_all(self.engine)
-
-    def add_columns(self, added: tuple[tuple[str, str, str], ...]) -> None:
-        """Add to tables made by an earlier version the columns that came later: ``(table, column, SQL
-        type and default)``, each added only where the table exists and lacks it."""
-        existing = existing_tables(self.engine, {t for t, _, _ in added})
+    def create_tables(self, metadata: MetaData, upgrade: Callable[[Engine], object] | None = None) -> None:
+        """Make those of ``metadata``'s tables (with their indexes) that do not exist yet, then bring tables an
+        earlier version made up to this one with ``upgrade(engine)``, when given. Done once per version of the
+        tables: the result is stamped (:mod:`nsp_sandbox.schema_stamp`), and a start that finds its stamp reads
+        that one row and nothing else of the catalog."""
+        current, scope, fingerprint = schema_stamp.is_current(self.engine, metadata, upgrade)
+        if current:
+            return
         with self.engine.begin() as connection:
-            existing.add_missing_columns(connection, added)
+            existing = set(inspect(connection).get_table_names())
+            missing = [table for table in metadata.sorted_tables if table.name not in existing]
+            if missing:
+                metadata.create_all(connection, tables=missing)
+        if upgrade is not None:
+            upgrade(self.engine)
+        schema_stamp.stamp(self.engine, scope, fingerprint)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -109,6 +116,14 @@ class ExistingTables:
         for table, column, definition in added:
             if table in self.columns and column not in self.columns[table]:
                 connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+
+
+def add_columns(engine: Engine, added: tuple[tuple[str, str, str], ...]) -> None:
+    """Add to tables made by an earlier version the columns that came later: ``(table, column, SQL type and
+    default)``, each added only where the table exists and lacks it."""
+    existing = existing_tables(engine, {t for t, _, _ in added})
+    with engine.begin() as connection:
+        existing.add_missing_columns(connection, added)
 
 
 def existing_tables(engine: Engine, tables: Iterable[str], *, indexes: bool = False) -> ExistingTables:

@@ -38,6 +38,21 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"FHIR packages: {FHIR_PACKAGES_DIR}", f"PostgreSQL: {pg}"]
 
 
+FUZZ = "tests/platform/test_openapi_fuzz.py::"
+
+
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected theirs
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The schemathesis pass at a few examples is left out of a run that selects the slow pass over every face:
+    that sends more requests of the same kinds to the same operations (``test_openapi_fuzz.py``)."""
+    quick = [item for item in items if item.nodeid == FUZZ + "test_every_face_answers_as_described"]
+    slow = [item for item in items if item.nodeid.startswith(FUZZ + "test_every_face_answers_as_described_at_fifty")]
+    shards = {item.callspec.params["shard"] for item in slow if hasattr(item, "callspec")}
+    if quick and shards and shards == set(getattr(quick[0].module, "SHARDS", ())):
+        items.remove(quick[0])
+        config.hook.pytest_deselected(items=quick)
+
+
 @pytest.fixture(scope="session")
 def fhir_packages_dir() -> Path:
     if not FHIR_PACKAGES_DIR.is_dir():

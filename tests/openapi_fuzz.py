@@ -112,16 +112,34 @@ def _finding(report: Report, label: str, response: Any, failure: BaseException) 
         report.findings.setdefault(key, f"{getattr(one, 'message', one)}"[:400])
 
 
-def fuzz(app: Any, examples: int, kinds: tuple[str, ...] = KINDS, only: str | None = None) -> Report:
-    """``examples`` requests to every operation (whose path starts with ``only``, when given), each as one of
-    ``kinds`` of caller, drawn with the request."""
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+def under(path: str, prefix: str) -> bool:
+    """Whether ``path`` lies under the mount ``prefix`` (``/dds`` holds ``/dds/fhir``, not ``/ddsx``)."""
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
+
+
+def shard_of(path: str, prefixes: tuple[str, ...]) -> str:
+    """The one of ``prefixes`` (mount paths) ``path`` lies under, or ``"/"`` for the sandbox's own paths."""
+    return next((prefix for prefix in prefixes if under(path, prefix)), "/")
+
+
+def operations(app: Any) -> list[Any]:
+    """Every operation of ``app``'s merged ``/openapi.json``."""
+    return [result.ok() for result in schemathesis.openapi.from_asgi("/openapi.json", app).get_all_operations()]
+
+
+def fuzz(app: Any, examples: int, kinds: tuple[str, ...] = KINDS, only: str | None = None,
+         shard: tuple[str, tuple[str, ...]] | None = None) -> Report:
+    """``examples`` requests to every operation, each as one of ``kinds`` of caller, drawn with the request.
+    Only those whose path starts with ``only``, when given; only those of ``shard`` — ``(prefix, prefixes)``,
+    the operations :func:`shard_of` puts under ``prefix`` — when given."""
     callers = [caller(app, kind) for kind in kinds]
     report = Report()
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        if not only or operation.path.startswith(only):
-            _run(operation, examples, callers, report)
+    for operation in operations(app):
+        if only and not operation.path.startswith(only):
+            continue
+        if shard and shard_of(operation.path, shard[1]) != shard[0]:
+            continue
+        _run(operation, examples, callers, report)
     return report
 
 

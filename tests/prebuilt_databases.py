@@ -11,7 +11,9 @@ template and then hands every test a database with exactly those tables and no r
   to their start, and renamed, in one transaction. Anything else is dropped, as every schema was before.
 
 The sandbox still makes its tables on start (``CREATE TABLE`` only where one is missing), so a test sees what it
-would see on a fresh database: the same tables, no rows, every sequence at its start.
+would see on a fresh database: the same tables, no rows, every sequence at its start. The schema stamps are kept
+(``nsp_sandbox.schema_stamp``): they describe the tables, which are the template's, so a test's sandbox starts
+as it starts on a database it made before, without reading the catalog.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from nsp_sandbox.config import Settings
 from nsp_sandbox.conformance.packages import PackageRegistry
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.database import Database
+from nsp_sandbox.schema_stamp import TABLE as STAMPS
 
 POOL_SIZE = 4  # schemas kept for reuse per worker; a test needs one at a time
 
@@ -79,13 +82,15 @@ def sqlite_path(url: str) -> Path:
 
 
 def empty_sqlite(path: Path) -> None:
-    """Take every row out of the SQLite database at ``path`` (AUTOINCREMENT counters too) and compact it."""
+    """Take every row out of the SQLite database at ``path`` (AUTOINCREMENT counters too) and compact it. The
+    schema stamps stay: they describe the tables, which stay too (``nsp_sandbox.schema_stamp``)."""
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA foreign_keys=OFF")
         tables = [name for (name,) in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
         for table in tables:
-            conn.execute(f'DELETE FROM "{table}"')
+            if table != STAMPS:
+                conn.execute(f'DELETE FROM "{table}"')
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone():
             conn.execute("DELETE FROM sqlite_sequence")
     conn.close()
@@ -160,11 +165,12 @@ class SchemaPool:
             conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
     def _give_back(self, conn: psycopg.Connection, schema: str) -> None:
-        """Empty ``schema`` (rows, sequences) and rename it into the pool, in one transaction."""
+        """Empty ``schema`` (rows but the schema stamps, sequences) and rename it into the pool, in one transaction."""
         pooled = f"p_{uuid.uuid4().hex[:12]}"
         name = sql.Identifier(schema)
         statements = [sql.SQL("SET LOCAL lock_timeout = '10s'")]
-        statements += [sql.SQL("DELETE FROM {}.{}").format(name, sql.Identifier(t)) for t in self._tables]
+        statements += [sql.SQL("DELETE FROM {}.{}").format(name, sql.Identifier(t)) for t in self._tables
+                       if t != STAMPS]
         if self._sequences:
             statements.append(sql.SQL("SELECT {}").format(sql.SQL(", ").join(
                 sql.SQL("setval({}, {}, false)").format(sql.Literal(f'"{schema}"."{s}"'), sql.Literal(start))

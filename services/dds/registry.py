@@ -91,8 +91,7 @@ class Registry:
                 callback()
 
     def create_tables(self) -> None:
-        self.database.create_tables(DdsBase.metadata)
-        upgrade(self.database.engine)
+        self.database.create_tables(DdsBase.metadata, upgrade=upgrade)
 
     # ---- provide (ITI-65) ----------------------------------------------------------------------
 

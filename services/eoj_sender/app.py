@@ -32,7 +32,7 @@ from nsp_sandbox.fhir_http import install_error_handlers
 from services.eoj_sender import statistics
 from services.eoj_sender.access import EojAccess
 from services.eoj_sender.endpoint_register import EndpointRegister
-from services.eoj_sender.models import ADDED_COLUMNS, EojBase
+from services.eoj_sender.models import EojBase, upgrade
 from services.eoj_sender.nsp_registers import NspRegisters
 from services.eoj_sender.outbox import Outbox
 from services.eoj_sender.routes import corpus, endpoints, messages, orders
@@ -41,8 +41,7 @@ from services.eoj_sender.sharing import Sharing
 
 def create_app(context: SandboxContext) -> FastAPI:
     """The EOJ actor over ``context`` (its tables created here if missing)."""
-    context.database.create_tables(EojBase.metadata)
-    context.database.add_columns(ADDED_COLUMNS)
+    context.database.create_tables(EojBase.metadata, upgrade=upgrade)
     register = EndpointRegister(context)
     nsp = NspRegisters(context)
     outbox = Outbox(context, register, Sharing(context, nsp), nsp)

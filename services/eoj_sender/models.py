@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Engine, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from nsp_sandbox.database import add_columns
 
 
 class EojBase(DeclarativeBase):
     pass
 
 
-#: Columns added after the first version of the tables (``Database.add_columns``).
+#: Columns added after the first version of the tables (:func:`upgrade`).
 ADDED_COLUMNS = (
     ("eoj_endpoint", "hco_version", "VARCHAR(32)"),
     ("eoj_message", "hco_version", "VARCHAR(32) DEFAULT '1.2'"),
@@ -23,6 +25,11 @@ ADDED_COLUMNS = (
     ("eoj_message", "dds_metadata", "JSON"),
     ("eoj_ack_log", "bundle", "JSON"),
 )
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring tables an earlier version made up to this one: add the later columns."""
+    add_columns(engine, ADDED_COLUMNS)
 
 
 class EndpointRow(EojBase):

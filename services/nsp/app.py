@@ -36,8 +36,7 @@ from services.nsp.world_additions import LiveWorld
 
 def create_app(context: SandboxContext, world: World | None = None) -> FastAPI:
     """The NSP actor over ``context`` (tables created and the signing key made here if missing)."""
-    context.database.create_tables(NspBase.metadata)
-    schema.upgrade(context.database.engine)
+    context.database.create_tables(NspBase.metadata, upgrade=schema.upgrade)
     # The shipped world and the world files loaded since (POST /sandbox/world), followed in every process.
     live = LiveWorld(context.database, world or shipped_world())
     context.followers.append(lambda: live.refresh(force=True))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import inspect
 
 from nsp_sandbox.database import Database
+from nsp_sandbox.schema_stamp import TABLE as STAMPS
 from services.dds.models import ADDED_COLUMNS, REPLACED_INDEXES, DocumentEntryRow, EntryCodeRow
 from services.dds.registry import Registry
 
@@ -28,6 +29,7 @@ def test_tables_of_an_earlier_version_are_upgraded(database_url: str) -> None:
                                        "(patient_value, status, pk)")
             connection.exec_driver_sql("CREATE INDEX ix_dds_entry_code_lookup ON dds_entry_code "
                                        "(entry_pk, param, code)")
+            connection.exec_driver_sql(f"DELETE FROM {STAMPS}")  # an earlier version stamped nothing
         before = {c["name"] for c in inspect(database.engine).get_columns("dds_document_entry")}
         assert "object_type" not in before
 

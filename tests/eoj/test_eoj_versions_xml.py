@@ -20,6 +20,7 @@ from nsp_sandbox.conformance.validator import Validator
 from nsp_sandbox.conformance.xml_json import json_to_xml, xml_to_json
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.hco_terms import NPU_SYSTEM
+from nsp_sandbox.schema_stamp import TABLE as STAMPS
 from services.eoj_sender.app import create_app
 from services.eoj_sender.models import ADDED_COLUMNS
 from services.eoj_sender.replay_corpus import restamp
@@ -141,6 +142,7 @@ def test_the_envelope_carries_the_version_to_the_gp(client: TestClient) -> None:
 
 def test_tables_of_an_earlier_version_get_the_new_columns(client: TestClient, context: SandboxContext) -> None:
     with context.database.engine.begin() as connection:
+        connection.exec_driver_sql(f"DELETE FROM {STAMPS}")  # an earlier version stamped nothing
         for table, column, _ in ADDED_COLUMNS:
             connection.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
     create_app(context)  # a start on the earlier tables

@@ -11,6 +11,7 @@ from sqlalchemy import inspect
 from sts_client import auth
 
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.schema_stamp import TABLE as STAMPS
 from services.nsp.schema import ADDED_COLUMNS, upgrade
 
 EARLIER = ("INSERT INTO nsp_consent_block (id, cpr, who_type, who_id, include_sub_units, valid_from, created_at, "
@@ -25,6 +26,7 @@ def test_earlier_consent_rows_are_migrated(context: SandboxContext) -> None:
     engine = context.database.engine
     context.database.create_tables(NspBase.metadata)
     with engine.begin() as connection:  # back to the earlier schema, with earlier rows
+        connection.exec_driver_sql(f"DELETE FROM {STAMPS}")  # an earlier version stamped nothing
         for table, column, _ in ADDED_COLUMNS:
             connection.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
         moment = datetime(2026, 1, 1)
