@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import threading
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,7 +48,10 @@ class SchemaStampRow(StampBase):
     stamped_at: Mapped[datetime] = mapped_column(DateTime)
 
 
-_fingerprints: dict[tuple[int, str, str], tuple[str, str]] = {}
+# Per metadata (held weakly: a metadata made and dropped at run time takes its entry with it), per dialect and
+# upgrade module: the scope and the fingerprint.
+_fingerprints: weakref.WeakKeyDictionary[MetaData, dict[tuple[str, str], tuple[str, str]]] = \
+    weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -56,9 +60,9 @@ def scope_and_fingerprint(metadata: MetaData, connection: Connection, upgrade: U
     ``connection``'s dialect with ``upgrade``; worked out once per process."""
     dialect = connection.dialect
     module = getattr(upgrade, "__module__", "") or ""
-    key = (id(metadata), dialect.name, module)
+    key = (dialect.name, module)
     with _lock:
-        found = _fingerprints.get(key)
+        found = _fingerprints.get(metadata, {}).get(key)
     if found is not None:
         return found
     scope = hashlib.sha256(",".join([*sorted(metadata.tables), module]).encode()).hexdigest()[:32]
@@ -73,7 +77,7 @@ def scope_and_fingerprint(metadata: MetaData, connection: Connection, upgrade: U
         digest.update(Path(source).read_bytes() if source else getattr(upgrade, "__qualname__", "").encode())
     found = (scope, digest.hexdigest())
     with _lock:
-        _fingerprints[key] = found
+        _fingerprints.setdefault(metadata, {})[key] = found
     return found
 
 

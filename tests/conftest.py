@@ -40,11 +40,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 FUZZ = "tests/platform/test_openapi_fuzz.py::"
-FREEZE_EVERY = 25  # tests between two freezes of what a worker keeps alive (see pytest_runtest_logstart)
+FREEZE_EVERY = 25  # tests between two freezes of what a worker keeps alive (see pytest_runtest_setup)
 _started = [0]
 
 
-def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
+@pytest.hookimpl(tryfirst=True)  # before the test's fixtures are set up
+def pytest_runtest_setup(item: pytest.Item) -> None:
     """Every ``FREEZE_EVERY`` tests, what the worker still keeps alive after a full collection is moved out of the
     garbage collector's sight (``gc.freeze``): the session's packages, conformance engine and compiled statements
     are most of a worker's heap and live to its end, yet every full collection walked them all again (11 % of a
