@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,19 +128,15 @@ def operations(app: Any) -> list[Any]:
     return [result.ok() for result in schemathesis.openapi.from_asgi("/openapi.json", app).get_all_operations()]
 
 
-def fuzz(app: Any, examples: int, kinds: tuple[str, ...] = KINDS, only: str | None = None,
-         shard: tuple[str, tuple[str, ...]] | None = None) -> Report:
-    """``examples`` requests to every operation, each as one of ``kinds`` of caller, drawn with the request.
-    Only those whose path starts with ``only``, when given; only those of ``shard`` — ``(prefix, prefixes)``,
-    the operations :func:`shard_of` puts under ``prefix`` — when given."""
+def fuzz(app: Any, examples: int, kinds: tuple[str, ...] = KINDS,
+         select: Callable[[str], bool] | None = None) -> Report:
+    """``examples`` requests to every operation (whose path ``select`` takes, when given), each as one of
+    ``kinds`` of caller, drawn with the request."""
     callers = [caller(app, kind) for kind in kinds]
     report = Report()
     for operation in operations(app):
-        if only and not operation.path.startswith(only):
-            continue
-        if shard and shard_of(operation.path, shard[1]) != shard[0]:
-            continue
-        _run(operation, examples, callers, report)
+        if select is None or select(operation.path):
+            _run(operation, examples, callers, report)
     return report
 
 
