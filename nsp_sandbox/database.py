@@ -6,7 +6,7 @@ name prefix, and creates them on start; actors never read each other's tables.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -59,7 +59,7 @@ class Database:
     def from_url(cls, url: str) -> Database:
         return cls(make_engine(url))
 
-    def create_tables(self, metadata: MetaData, upgrade: Callable[[Engine], object] | None = None) -> None:
+    def create_tables(self, metadata: MetaData, upgrade: schema_stamp.Upgrade | None = None) -> None:
         """Make those of ``metadata``'s tables (with their indexes) that do not exist yet, then bring tables an
         earlier version made up to this one with ``upgrade(engine)``, when given. Done once per version of the
         tables: the result is stamped (:mod:`nsp_sandbox.schema_stamp`), and a start that finds its stamp reads

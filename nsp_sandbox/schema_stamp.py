@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, DateTime, Engine, MetaData, String, delete, select
+from sqlalchemy import DateTime, Dialect, Engine, MetaData, String, delete, select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -32,7 +32,7 @@ from nsp_sandbox.clock import naive_utc
 
 TABLE = "sandbox_schema_stamp"
 
-Upgrade = Callable[..., object]
+Upgrade = Callable[[Engine], object]  # brings tables an earlier version made up to this one
 
 
 class StampBase(DeclarativeBase):
@@ -55,10 +55,9 @@ _fingerprints: weakref.WeakKeyDictionary[MetaData, dict[tuple[str, str], tuple[s
 _lock = threading.Lock()
 
 
-def scope_and_fingerprint(metadata: MetaData, connection: Connection, upgrade: Upgrade | None) -> tuple[str, str]:
+def scope_and_fingerprint(metadata: MetaData, dialect: Dialect, upgrade: Upgrade | None) -> tuple[str, str]:
     """``metadata``'s scope (a digest of its table names and the upgrade's module) and its fingerprint on
-    ``connection``'s dialect with ``upgrade``; worked out once per process."""
-    dialect = connection.dialect
+    ``dialect`` with ``upgrade``; worked out once per process."""
     module = getattr(upgrade, "__module__", "") or ""
     key = (dialect.name, module)
     with _lock:
@@ -84,8 +83,8 @@ def scope_and_fingerprint(metadata: MetaData, connection: Connection, upgrade: U
 def is_current(engine: Engine, metadata: MetaData, upgrade: Upgrade | None) -> tuple[bool, str, str]:
     """Whether ``metadata``'s tables in ``engine``'s database are stamped with their fingerprint (no stamp
     table yet: not current); with the scope and the fingerprint."""
+    scope, fingerprint = scope_and_fingerprint(metadata, engine.dialect, upgrade)
     with engine.connect() as connection:
-        scope, fingerprint = scope_and_fingerprint(metadata, connection, upgrade)
         try:
             stored = connection.execute(select(SchemaStampRow.fingerprint)
                                         .where(SchemaStampRow.scope == scope)).scalar_one_or_none()
