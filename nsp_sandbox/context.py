@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from nsp_sandbox.clock import Clock
 from nsp_sandbox.config import Settings
+from nsp_sandbox.cpu_lane import CpuLane
 from nsp_sandbox.database import Database
 from nsp_sandbox.peers import Peers
 
@@ -26,6 +27,7 @@ class SandboxContext:
     _packages: PackageRegistry | None = field(default=None, repr=False)
     _validator: Validator | None = field(default=None, repr=False)
     _peers: Peers | None = field(default=None, repr=False)
+    _cpu_lane: CpuLane | None = field(default=None, repr=False)
     #: What keeps a snapshot of state shared through the database (the clock, the fault switches, NSP's
     #: world), each re-read at :meth:`follow_shared_state`.
     followers: list[Callable[[], None]] = field(default_factory=list, repr=False)
@@ -58,6 +60,16 @@ class SandboxContext:
             if self._peers is None:
                 self._peers = Peers(self.settings.peer_urls())
             return self._peers
+
+    @property
+    def cpu_lane(self) -> CpuLane:
+        """The thread(s) this process's CPU-bound request work runs on, one job after another
+        (:mod:`nsp_sandbox.cpu_lane`): DDS's provides and updates."""
+        with self._lock:
+            if self._cpu_lane is None:
+                self._cpu_lane = CpuLane(self.settings.cpu_lane_threads)
+                self.stoppers.append(self._cpu_lane.close)
+            return self._cpu_lane
 
     @property
     def packages(self) -> PackageRegistry:

@@ -36,7 +36,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.fhir_http import FhirJSONResponse, read_fhir_json
@@ -284,8 +283,8 @@ def router(deps: Deps) -> APIRouter:
         body, _ = await read_fhir_json(request, deps.max_body_bytes)
         request_log.note(request, patients=request_log.cprs_in(body))
         urls = deps.urls(request)
-        result = await run_in_threadpool(provider.provide, body, deps.context.clock.now(), urls.document,
-                                         principal.persona if principal else None)
+        result = await deps.context.cpu_lane.run(provider.provide, body, deps.context.clock.now(), urls.document,
+                                                 principal.persona if principal else None)
         return FhirJSONResponse(result)
 
     return fhir

@@ -19,7 +19,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.clock import Clock
@@ -115,9 +114,10 @@ def router(deps: Deps) -> APIRouter:
     async def update_document_reference(entry_id: str, request: Request) -> Response:
         principal = await deps.guard.provider(request)
         body, _ = await read_fhir_json(request, deps.max_body_bytes)
-        resource = await run_in_threadpool(update_status, deps.registry, deps.context.clock, entry_id, body,
-                                           request.headers.get("if-match"), deps.urls(request).document(entry_id),
-                                           principal.persona if principal else None)
+        resource = await deps.context.cpu_lane.run(update_status, deps.registry, deps.context.clock, entry_id, body,
+                                                   request.headers.get("if-match"),
+                                                   deps.urls(request).document(entry_id),
+                                                   principal.persona if principal else None)
         return FhirJSONResponse(resource, headers={"ETag": f'W/"{resource["meta"]["versionId"]}"'})
 
     return fhir

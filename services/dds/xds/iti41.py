@@ -32,7 +32,6 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter
-from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.outcome import IHE_XDS_ERROR_SYSTEM, RULE_SYSTEM, FhirError, Issue
 from nsp_sandbox.xds import namespaces as ns
@@ -123,7 +122,7 @@ async def provide_and_register(call: XdsCall) -> XdsAnswer:
         request = parse_provide_and_register(call.body, call.message.attachments)
         return to_transaction(request.submission, {d.id: d.content for d in request.documents})
 
-    return await run_in_threadpool(register, call, convert)
+    return await call.deps.context.cpu_lane.run(register, call, convert)
 
 
 def router(deps: Deps) -> APIRouter:

@@ -37,7 +37,6 @@ Nothing is ever deleted.
 from __future__ import annotations
 
 from fastapi import APIRouter
-from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.outcome import Issue
 from nsp_sandbox.xds import namespaces as ns
@@ -210,7 +209,7 @@ def _from_issue(issue: Issue) -> RegistryError:
 
 async def handle(call: XdsCall) -> XdsAnswer:
     """ITI-57 handler for :func:`soap_router`."""
-    return await run_in_threadpool(update_document_set, call)
+    return await call.deps.context.cpu_lane.run(update_document_set, call)
 
 
 def router(deps: Deps) -> APIRouter:

@@ -16,8 +16,6 @@ and is retrieved through ITI-68 / ITI-43 from its source, with DDS's access cont
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
-
 from nsp_sandbox.outcome import Issue
 from nsp_sandbox.xds import vocabulary as v
 from nsp_sandbox.xds.ebrim import parse_submit_objects_request
@@ -61,4 +59,4 @@ def register_on_demand(call: XdsCall) -> XdsAnswer:
 
 async def handle(call: XdsCall) -> XdsAnswer:
     """ITI-61 handler for :func:`~services.dds.xds.face.soap_router`."""
-    return await run_in_threadpool(register_on_demand, call)
+    return await call.deps.context.cpu_lane.run(register_on_demand, call)

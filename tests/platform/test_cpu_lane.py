@@ -1,0 +1,130 @@
+"""The CPU lane (``nsp_sandbox.cpu_lane``): jobs run one after another in the order they came, on the lane's own
+thread, with the caller's context variables; a started job always finishes, a queued one whose caller went away
+never starts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+
+import pytest
+
+from nsp_sandbox.cpu_lane import CpuLane
+
+WHO: contextvars.ContextVar[str] = contextvars.ContextVar("who", default="nobody")
+
+
+def test_jobs_run_one_at_a_time_in_arrival_order_on_the_lane_thread() -> None:
+    lane = CpuLane(name="test-lane")
+    started: list[int] = []
+    threads: set[str] = set()
+    running = 0
+    most = 0
+    lock = threading.Lock()
+
+    def job(n: int) -> int:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+            started.append(n)
+            threads.add(threading.current_thread().name)
+        total = sum(range(20_000))  # some work, so that overlapping would show
+        with lock:
+            running -= 1
+        return n + total * 0
+
+    async def main() -> list[int]:
+        return await asyncio.gather(*(lane.run(job, n) for n in range(25)))
+
+    try:
+        assert asyncio.run(main()) == list(range(25))
+    finally:
+        lane.close()
+    assert started == list(range(25))
+    assert most == 1
+    assert len(threads) == 1 and next(iter(threads)).startswith("test-lane")
+    assert threading.current_thread().name not in threads
+
+
+def test_an_error_reaches_the_caller_and_the_lane_goes_on() -> None:
+    lane = CpuLane()
+
+    def fail() -> None:
+        raise LookupError("no such entry")
+
+    async def main() -> int:
+        with pytest.raises(LookupError, match="no such entry"):
+            await lane.run(fail)
+        return await lane.run(len, "after")
+
+    try:
+        assert asyncio.run(main()) == 5
+    finally:
+        lane.close()
+
+
+def test_a_job_sees_the_callers_context_variables() -> None:
+    lane = CpuLane()
+
+    async def main() -> str:
+        WHO.set("the provide's request")
+        return await lane.run(WHO.get)
+
+    try:
+        assert asyncio.run(main()) == "the provide's request"
+    finally:
+        lane.close()
+
+
+def test_a_started_job_finishes_and_a_queued_one_never_starts_when_their_callers_are_cancelled() -> None:
+    lane = CpuLane()
+    release = threading.Event()
+    entered = threading.Event()
+    done: list[str] = []
+
+    def first() -> None:
+        entered.set()
+        release.wait(10)
+        done.append("first")
+
+    def second() -> None:
+        done.append("second")
+
+    async def main() -> None:
+        running = asyncio.ensure_future(lane.run(first))
+        await asyncio.get_running_loop().run_in_executor(None, entered.wait, 10)
+        queued = asyncio.ensure_future(lane.run(second))
+        await asyncio.sleep(0)
+        running.cancel()
+        queued.cancel()
+        release.set()
+        for task in (running, queued):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    try:
+        asyncio.run(main())
+    finally:
+        lane.close()  # waits for the started job
+    assert done == ["first"]
+
+
+def test_close_waits_for_the_running_job_and_a_later_job_starts_the_lane_again() -> None:
+    lane = CpuLane(name="restarting")
+    names: list[str] = []
+
+    async def main() -> None:
+        names.append(await lane.run(lambda: threading.current_thread().name))
+
+    asyncio.run(main())
+    lane.close()
+    asyncio.run(main())
+    lane.close()
+    assert len(names) == 2 and all(n.startswith("restarting") for n in names)
+
+
+def test_a_lane_needs_a_thread() -> None:
+    with pytest.raises(ValueError):
+        CpuLane(threads=0)
