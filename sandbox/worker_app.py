@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.start_record import START_ID, Start, StartRecord
+from sandbox.start_steps import freeze_long_lived
 from sandbox.starting import WhileStarting
 
 WORKER_HEADER = b"x-sandbox-worker"
@@ -126,6 +127,7 @@ def _build(shell: WhileStarting) -> None:
         _seed(record, start, context)
     while not readiness.wait(POLL_SECONDS):
         follow()
+    freeze_long_lived()
 
 
 @contextmanager
