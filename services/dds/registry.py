@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import bindparam, func, insert, or_, select
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -56,6 +56,18 @@ from services.dds.subscriptions import Changed
 Listener = Callable[[Session, list[Changed], datetime], bool]
 
 DUPLICATE_SOURCE = "IHE ITI TF-3 4.1.4 (uniqueId is unique in the registry)"
+
+# A provide's statements, built once (building a statement costs more than running it on SQLite).
+_TAKEN_ENTRY_IDS = select(DocumentEntryRow.unique_id, DocumentEntryRow.entry_uuid, DocumentEntryRow.id).where(
+    DocumentEntryRow.unique_id.in_(bindparam("unique_ids", expanding=True))
+    | DocumentEntryRow.entry_uuid.in_(bindparam("entry_uuids", expanding=True))
+    | DocumentEntryRow.id.in_(bindparam("ids", expanding=True)))
+_TAKEN_SUBMISSION_SET = select(SubmissionSetRow.pk).where(
+    (SubmissionSetRow.unique_id == bindparam("unique_id")) | (SubmissionSetRow.entry_uuid == bindparam("entry_uuid"))
+    | (SubmissionSetRow.id == bindparam("id"))).limit(1)
+_INSERT_SUBMISSION_SET = insert(SubmissionSetRow.__table__).returning(SubmissionSetRow.__table__.c.pk)
+_INSERT_ENTRIES = insert(DocumentEntryRow.__table__).returning(DocumentEntryRow.__table__.c.pk,
+                                                              sort_by_parameter_order=True)
 
 
 @dataclass(frozen=True)
@@ -154,11 +166,7 @@ class Registry:
         unique_ids = [e.unique_id for e in entries]
         uuids = [e.entry_uuid for e in entries]
         ids = [e.id for e in entries]
-        taken = session.execute(
-            select(DocumentEntryRow.unique_id, DocumentEntryRow.entry_uuid, DocumentEntryRow.id).where(
-                DocumentEntryRow.unique_id.in_(unique_ids) | DocumentEntryRow.entry_uuid.in_(uuids)
-                | DocumentEntryRow.id.in_(ids))
-        ).all()
+        taken = session.execute(_TAKEN_ENTRY_IDS, {"unique_ids": unique_ids, "entry_uuids": uuids, "ids": ids}).all()
         taken_unique = {row[0] for row in taken}
         taken_uuid = {row[1] for row in taken}
         taken_id = {row[2] for row in taken}
@@ -169,9 +177,8 @@ class Registry:
             if entry.entry_uuid in taken_uuid or entry.id in taken_id:
                 issues.append(_duplicate(f"{entry.origin}.identifier",
                                          f"entryUUID '{entry.entry_uuid}' is already registered"))
-        if session.execute(select(SubmissionSetRow.pk).where(
-                (SubmissionSetRow.unique_id == sset.unique_id) | (SubmissionSetRow.entry_uuid == sset.entry_uuid)
-                | (SubmissionSetRow.id == sset.id))).first() is not None:
+        if session.execute(_TAKEN_SUBMISSION_SET, {"unique_id": sset.unique_id, "entry_uuid": sset.entry_uuid,
+                                                   "id": sset.id}).first() is not None:
             issues.append(_duplicate(f"{sset.origin}.identifier",
                                      f"SubmissionSet uniqueId '{sset.unique_id}' or entryUUID "
                                      f"'{sset.entry_uuid}' is already registered"))
@@ -201,12 +208,9 @@ class Registry:
                now: datetime) -> None:
         sset = submission.submission_set
         storage.store_documents(session, [e.document for e in submission.entries if e.document is not None])
-        sset_table, entry_table = SubmissionSetRow.__table__, DocumentEntryRow.__table__
-        sset_pk = session.execute(insert(sset_table).returning(sset_table.c.pk),
-                                  [storage.submission_set_values(sset, now)]).scalar_one()
+        sset_pk = session.execute(_INSERT_SUBMISSION_SET, [storage.submission_set_values(sset, now)]).scalar_one()
         pks = session.execute(
-            insert(entry_table).returning(entry_table.c.pk, sort_by_parameter_order=True),
-            [storage.entry_values(e, sset_pk, now, submission.submitter) for e in submission.entries],
+            _INSERT_ENTRIES, [storage.entry_values(e, sset_pk, now, submission.submitter) for e in submission.entries],
         ).scalars().all()
         storage.insert_many(session, EntryCodeRow, [
             code for entry, pk in zip(submission.entries, pks, strict=True)

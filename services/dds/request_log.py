@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, Text, delete, func, select
+from sqlalchemy import DateTime, Integer, String, Text, delete, func, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nsp_sandbox.clock import naive_utc
@@ -139,6 +139,9 @@ class Received:
     total: int | None = None
 
 
+_INSERT = insert(RequestLogRow.__table__)  # built once: a row per request
+
+
 class RequestLog:
     """The ``dds_request_log`` table over one database."""
 
@@ -161,12 +164,12 @@ class RequestLog:
                 detail: dict[str, Any] = {"issues": facts.issues, "entries": facts.entries}
                 if received.total is not None:
                     detail["total"] = received.total
-                session.add(RequestLogRow(
+                session.execute(_INSERT, [dict(
                     at=naive_utc(received.at), transaction=received.transaction, method=received.method,
                     path=received.path[:512], query=received.query, caller=facts.caller,
                     patients=",".join(facts.patients)[:512], consent_override=received.consent_override,
                     criticality=received.criticality, status=received.status, result=facts.result,
-                    detail=json.dumps(detail, ensure_ascii=False)))
+                    detail=json.dumps(detail, ensure_ascii=False))])
                 self._writes += 1
                 if self._writes % PRUNE_EVERY == 0:
                     newest = session.scalar(select(func.max(RequestLogRow.pk))) or 0

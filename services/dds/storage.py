@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, insert, not_, or_, select, update
+from sqlalchemy import ColumnElement, Insert, Select, insert, not_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -97,10 +97,16 @@ def dump(resource: dict[str, Any]) -> str:
     return json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
 
 
+_INSERTS: dict[type[DdsBase], Insert] = {}
+
+
 def insert_many(session: Session, model: type[DdsBase], rows: list[dict[str, Any]]) -> None:
     """A Core executemany insert (no ORM bookkeeping), skipped when there is nothing to insert."""
     if rows:
-        session.execute(insert(model.__table__), rows)
+        statement = _INSERTS.get(model)
+        if statement is None:
+            statement = _INSERTS[model] = insert(model.__table__)
+        session.execute(statement, rows)
 
 
 def entry_values(entry: DocumentEntry, sset_pk: int, now: datetime, submitter: str | None = None) -> dict[str, Any]:
@@ -242,13 +248,15 @@ def keyset(session: Session, statement: Select[Any], pk: Any, count: int, after_
     return rows[:count], len(rows) > count, after_pk is not None
 
 
+#: Store a document unless its hash is stored: [SQLite, PostgreSQL].
+_STORE_DOCUMENT = (sqlite_insert(DocumentRow.__table__).on_conflict_do_nothing(index_elements=["hash"]),
+                   pg_insert(DocumentRow.__table__).on_conflict_do_nothing(index_elements=["hash"]))
+
+
 def store_documents(session: Session, documents: Iterable[Document]) -> None:
     """Store each document once by its hash (content-addressed: a document already stored is kept)."""
     unique = {d.hash: d for d in documents}
     if not unique:
         return
-    dialect = session.get_bind().dialect.name
-    make_insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = make_insert(DocumentRow.__table__).on_conflict_do_nothing(index_elements=["hash"])
-    session.execute(statement, [
+    session.execute(_STORE_DOCUMENT[session.get_bind().dialect.name == "postgresql"], [
         {"hash": d.hash, "size": d.size, "content": d.content} for d in unique.values()])

@@ -34,7 +34,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -175,6 +175,13 @@ class Changed:
     patient: str
 
 
+#: The subscriptions a registration concerns: every patient's, and those of the patients in ``patients``.
+_MATCHING = select(SubscriptionRow.pk, SubscriptionRow.patient_value).where(
+    or_(SubscriptionRow.patient_value.is_(None),
+        SubscriptionRow.patient_value.in_(bindparam("patients", expanding=True)))
+).order_by(SubscriptionRow.pk)
+
+
 class Subscriptions:
     """The subscriptions and their queued events, in DDS's database."""
 
@@ -239,9 +246,7 @@ class Subscriptions:
         patients = {c.patient for c in changed}
         if not patients:
             return False
-        rows = session.execute(select(SubscriptionRow.pk, SubscriptionRow.patient_value).where(
-            or_(SubscriptionRow.patient_value.is_(None), SubscriptionRow.patient_value.in_(patients)))
-            .order_by(SubscriptionRow.pk)).all()
+        rows = session.execute(_MATCHING, {"patients": sorted(patients)}).all()
         now = naive_utc(now)
         for pk, patient in rows:
             ids = [c.entry_id for c in changed if patient is None or c.patient == patient]
