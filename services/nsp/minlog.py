@@ -8,7 +8,9 @@ relative's own log — in which capacity they looked (``acting_as``: fuldmagt, p
 
 Read by a citizen, the staff of the CVRs their token lists are shown pseudonymised ("sløring",
 dds-nsp.md §1.3): no identifier, no name, ``pseudonymised: true``. Entries older than two years
-are purged (SDS, 22.03.2017), by the sandbox clock.
+are purged (SDS, 22.03.2017), by the sandbox clock: before every read, so none is ever shown, and by a
+write when the clock has moved on an hour (or back) since this process's last purge, so that they do not
+pile up unread (a write is every look-up DDS answers; a purge at each one cost a statement each).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from nsp_sandbox.clock import naive_utc
@@ -29,6 +31,7 @@ from services.nsp.periods import iso, parse_instant
 from services.nsp.world import World
 
 RETENTION = timedelta(days=2 * 365)
+PURGE_ON_WRITE_EVERY = timedelta(hours=1)  # sandbox time
 SOURCE = "NSP MinLog2 (ListLogStatementsResponse/LogDataGroup)"
 TEXT_FIELDS = ("organisation_id", "organisation_name", "user_identifier", "user_name", "user_role",
                "reason", "addition", "criticality", "person_name", "responsible_user_identifier",
@@ -36,10 +39,14 @@ TEXT_FIELDS = ("organisation_id", "organisation_name", "user_identifier", "user_
 PSEUDONYM = "Medarbejder"
 
 
+_INSERT = insert(MinLogEntryRow.__table__)  # built once: a row per look-up
+
+
 class MinLog:
     def __init__(self, database: Database, world: World) -> None:
         self.database = database
         self.world = world
+        self._purged_at: datetime | None = None  # this process's last purge, on the sandbox clock
 
     def write(self, body: MinLogBody, system_name: str, now: datetime) -> dict[str, Any]:
         if len(body.cpr) != 10 or not body.activity:
@@ -53,18 +60,29 @@ class MinLog:
         citizen = self.world.citizens.get(body.cpr)
         if fields["person_name"] is None and body.acting_as is None and citizen is not None:
             fields["person_name"] = citizen.name  # PersonName from the CPR register when the writer gives none
-        row = MinLogEntryRow(id=str(uuid.uuid4()), cpr=body.cpr, logged_at=logged_at, activity=body.activity,
-                             consent_override=body.consent_override, system_name=system_name, **fields)
-        with self.database.session() as session:  # the entry and the purge: one transaction, one commit
-            session.add(row)
-            session.flush()
-            _purge(session, now)
-        return _to_json(row)
+        values = dict(id=str(uuid.uuid4()), cpr=body.cpr, logged_at=logged_at, activity=body.activity,
+                      consent_override=body.consent_override, system_name=system_name, **fields)
+        with self.database.session() as session:  # the entry and a purge: one transaction, one commit
+            session.execute(_INSERT, [values])
+            if self._purge_due(now):
+                _purge(session, now)
+        return _to_json(MinLogEntryRow(**values))
+
+    def _purge_due(self, now: datetime) -> bool:
+        """Does a write purge? When this process has not purged since the clock passed the hour after its
+        last purge, or went back before it (reads purge anyway: :meth:`entries`)."""
+        now = naive_utc(now)
+        due = self._purged_at is None or not (self._purged_at <= now < self._purged_at + PURGE_ON_WRITE_EVERY)
+        if due:
+            self._purged_at = now
+        return due
 
     def purge(self, now: datetime) -> int:
         """Erase entries older than two years (the one thing NSP erases)."""
         with self.database.session() as session:
-            return _purge(session, now)
+            erased = _purge(session, now)
+        self._purged_at = naive_utc(now)
+        return erased
 
     def entries(self, cprs: list[str], now: datetime, pseudonymised_cvrs: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         """The entries on the logs of ``cprs``, newest first (after purging the expired ones), the staff

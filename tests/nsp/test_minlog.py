@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sts_client import auth
 
 from nsp_sandbox.context import SandboxContext
+from services.nsp.models import MinLogEntryRow
 
 BRUNO = "2509479989"
 
@@ -50,6 +52,21 @@ def test_entries_older_than_two_years_are_purged(client: TestClient, context: Sa
     context.clock.travel_to(now + timedelta(days=40))
     reader = auth(client, f"citizen-{BRUNO}")
     assert client.get("/nsp/minlog", headers=reader).json() == []
+
+
+def test_writes_purge_what_expired_once_the_clock_has_moved_on(client: TestClient, context: SandboxContext) -> None:
+    """Unread entries do not pile up: a write erases the expired ones when the clock moved on since the last purge."""
+    now = context.clock.now()
+    assert write(client, time=(now - timedelta(days=729)).isoformat(), user_name="nearly two years") == 201
+    assert stored_names(context) == ["nearly two years"]
+    context.clock.travel_to(now + timedelta(days=2))
+    assert write(client, user_name="today") == 201
+    assert stored_names(context) == ["today"]
+
+
+def stored_names(context: SandboxContext) -> list[str]:
+    with context.database.session() as session:
+        return list(session.scalars(select(MinLogEntryRow.user_name).order_by(MinLogEntryRow.pk)))
 
 
 def test_the_assistant_and_criticality_fields_are_kept(client: TestClient) -> None:
