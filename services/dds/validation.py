@@ -23,12 +23,11 @@ Strictness: ``off`` skips the layer, ``log`` writes findings to the server log o
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
-from nsp_sandbox import hco_versions
+from nsp_sandbox import hco_versions, strict_json
 from nsp_sandbox.config import Strictness
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.hco_policy import is_hcom
@@ -44,9 +43,9 @@ FHIR_XML_TYPES = frozenset({"application/fhir+xml", "application/xml+fhir"})  # 
 def _parse_fhir_json(content: bytes, mime_type: str) -> tuple[dict[str, Any] | None, str | None]:
     """The document as a FHIR resource (JSON object with a resourceType), or why it is not one."""
     try:
-        document = json.loads(content)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, f"The document is declared '{mime_type}' but is not JSON: {exc}"
+        document = strict_json.loads(content)
+    except strict_json.JsonRefused as exc:
+        return None, f"The document is declared '{mime_type}' but is not acceptable JSON: {exc}"
     if not isinstance(document, dict) or not isinstance(document.get("resourceType"), str):
         return None, f"The document is declared '{mime_type}' but is not a FHIR resource (no resourceType)"
     return document, None

@@ -9,7 +9,7 @@ import random
 from typing import Any
 
 import pytest
-from mhd_client import CPR, Mhd
+from mhd_client import CPR, Mhd, issues_of
 
 from nsp_sandbox.config import Strictness
 from nsp_sandbox.context import SandboxContext
@@ -103,3 +103,19 @@ def test_control_characters_in_a_search_form_are_refused(mhd: Mhd) -> None:
         headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert response.status_code == 400
     assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_a_document_with_a_key_twice_is_refused_naming_it(mhd: Mhd) -> None:
+    """A provided FHIR JSON document is read as strictly as the request around it: one reader would take the
+    first ``value`` of a duplicate, the next the last, so it is refused (as the Bundle itself would be)."""
+    hco = mhd.examples.hco
+    doubled = hco.replace(b'"resourceType"', b'"language":"da","language":"en","resourceType"', 1)
+    assert doubled != hco
+    response = mhd.post(mhd.bundle((mhd.document_reference(), doubled), consistent=False))
+
+    assert response.status_code == 422, response.text
+    [issue] = [i for i in issues_of(response) if "twice" in i["diagnostics"]]
+    assert "'language'" in issue["diagnostics"] and issue["expression"][0].endswith("resource.data")
+    found = mhd.client.get(f"{mhd.base}/DocumentReference",
+                           params={"patient.identifier": f"urn:oid:1.2.208.176.1.2|{CPR}", "status": "current"})
+    assert found.status_code == 200 and found.json()["total"] == 0, found.text

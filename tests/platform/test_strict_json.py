@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import json
+import random
+
 import pytest
 from fastapi.testclient import TestClient
 from sts_client import SOURCE_SYSTEM, auth
@@ -41,6 +44,49 @@ def test_syntax_errors_keep_their_rule() -> None:
     with pytest.raises(strict_json.JsonRefused) as refused:
         strict_json.loads(b'{"resourceType":')
     assert refused.value.rule == "json-syntax"
+
+
+@pytest.mark.parametrize("raw, key", [
+    (b'{"a": 1, "a": 1}', "a"),
+    (b'{"k\\"ey,": 1, "x": [{"b": 1, "c": ",\\"b\\":"}], "k\\"ey,": 2}', 'k"ey,'),
+    (b'[{"x": "a,", "y": 1, "y": 2}]', "y"),
+    (b'{"big": 123456789012345678901234567890, "d": 1, "d": 2}', "d"),
+])
+def test_a_duplicate_is_refused_wherever_it_hides(raw: bytes, key: str) -> None:
+    for body in (raw, raw.decode()):
+        with pytest.raises(strict_json.JsonRefused) as refused:
+            strict_json.loads(body)
+        assert refused.value.rule == "json-duplicate-key" and f"'{key}'" in str(refused.value)
+
+
+def test_random_bodies_read_as_json_reads_them_and_every_duplicate_is_found() -> None:
+    """Random nested objects with strings full of JSON's own punctuation, read as they are and with one key
+    of one object doubled."""
+    rng = random.Random(16)
+    pieces = ['"', "\\", ",", "{", "}", "[", "]", ":", " ", "æ", "\n", "a", "1"]
+
+    def text() -> str:
+        return "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+
+    def value(depth: int) -> object:
+        kind = rng.randint(0, 6 if depth < 5 else 3)
+        if kind == 0:
+            return text()
+        if kind == 1:
+            return rng.choice([0, -1, 2**31, 10**18, 1.5, -0.25, 1e-7, True, False, None])
+        if kind in (2, 3):
+            return text() + text()
+        if kind == 4:
+            return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+        return {text() + str(n): value(depth + 1) for n in range(rng.randint(0, 5))}
+
+    for _ in range(400):
+        document = {"resourceType": text(), "x": value(0), "y": [value(1), value(1)]}
+        raw = json.dumps(document, indent=rng.choice([None, 1]), ensure_ascii=rng.random() < 0.5)
+        assert strict_json.loads(raw.encode()) == document
+        doubled = raw.replace('"resourceType"', '"resourceType": 0, "resourceType"', 1)
+        with pytest.raises(strict_json.JsonRefused):
+            strict_json.loads(doubled.encode())
 
 
 @pytest.mark.parametrize("path", ["/dds/fhir", "/eoj/messages", "/lps/ehmi", "/conformance/$validate"])
