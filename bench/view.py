@@ -44,6 +44,7 @@ from nsp_sandbox.config import Settings  # noqa: E402
 from nsp_sandbox.context import SandboxContext  # noqa: E402
 from nsp_sandbox.database import Database  # noqa: E402
 from sandbox.app import create_sandbox_app  # noqa: E402
+from sandbox.start_steps import freeze_long_lived  # noqa: E402
 
 PACKAGES = Path(os.environ.get("NSP_SANDBOX_TEST_FHIR_PACKAGES", ROOT.parent / "shared" / "fhir-packages"))
 CITIZEN = "2509479989"
@@ -134,6 +135,7 @@ def main() -> None:
             if not args.no_dsubm:
                 prefetch = viewer(client).state.prefetch
                 assert prefetch.settled.wait(60) and prefetch.subscription_id, "the viewer did not subscribe"
+            freeze_long_lived()  # as nsp-sandbox up does once ready, before anyone provides
             seed(client, args.hco, args.notes)
             if not args.no_dsubm:
                 print(f"prefetch settled {settle(client, documents):.1f} s after the last provide", flush=True)
