@@ -24,6 +24,7 @@ from sandbox.actors import ACTORS, Actor
 from sandbox.control.app import create_app as control_app
 from sandbox.lazy_actor import LazyActor
 from sandbox.readiness import Readiness
+from sandbox.start_steps import freeze_long_lived
 
 LANDING_STYLE = ("body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}"
                  "table{border-collapse:collapse}"
@@ -93,6 +94,8 @@ def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: 
             readiness.seeding()
         else:
             readiness.ready()
+            if warm_packages:  # a server (uvicorn --factory, nsp-sandbox serve): built and ready
+                freeze_long_lived()
 
     if warm_packages:
         # Load the FHIR packages in the background: the server answers at once (503 "starting").

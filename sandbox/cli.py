@@ -141,7 +141,8 @@ def _build(shell: Any, base: str, port: int, only: set[str] | None, demo: bool, 
     if missing:
         readiness.degraded(missing)
     readiness.ready()
-    freeze_long_lived()
+    if seeding or world is not None:  # else the app froze its heap once the packages were in
+        freeze_long_lived()
     database = settings.database_url or f"SQLite at {settings.data_dir / 'sandbox.db'}"
     announce(readiness, base, mounted, database, started)
 
