@@ -86,7 +86,8 @@ def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: 
     openapi_merged.install(app)  # GET /openapi.json: every actor's description under its prefix
     context.peers.attach(app)
 
-    readiness = app.state.readiness = Readiness()
+    # A server (up, its workers, uvicorn --factory, serve) freezes its heap once it is ready, demo data in.
+    readiness = app.state.readiness = Readiness(settled=freeze_long_lived if warm_packages else None)
 
     def load_packages() -> None:
         context.packages  # noqa: B018 (loads them)
@@ -94,8 +95,6 @@ def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: 
             readiness.seeding()
         else:
             readiness.ready()
-            if warm_packages:  # a server (uvicorn --factory, nsp-sandbox serve): built and ready
-                freeze_long_lived()
 
     if warm_packages:
         # Load the FHIR packages in the background: the server answers at once (503 "starting").

@@ -115,7 +115,7 @@ def _build(shell: Any, base: str, port: int, only: set[str] | None, demo: bool, 
     from nsp_sandbox.context import SandboxContext
     from sandbox.app import create_sandbox_app
     from sandbox.package_command import ensure_packages
-    from sandbox.start_steps import announce, freeze_long_lived, load_demo, plsp_ticks
+    from sandbox.start_steps import announce, load_demo, plsp_ticks
 
     settings = Settings()
     context = SandboxContext.from_settings(settings)
@@ -141,8 +141,6 @@ def _build(shell: Any, base: str, port: int, only: set[str] | None, demo: bool, 
     if missing:
         readiness.degraded(missing)
     readiness.ready()
-    if seeding or world is not None:  # else the app froze its heap once the packages were in
-        freeze_long_lived()
     database = settings.database_url or f"SQLite at {settings.data_dir / 'sandbox.db'}"
     announce(readiness, base, mounted, database, started)
 

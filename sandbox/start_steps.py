@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
 
 def freeze_long_lived() -> None:
-    """Once a served sandbox is built and ready (``up`` after its demo data, each worker, and a server that
-    ``create_sandbox_app`` builds itself, e.g. ``uvicorn --factory``): collect, then move what is left (the
+    """Once a served sandbox is ready (``Readiness.settled`` of ``create_sandbox_app`` with ``warm_packages``:
+    ``up`` after its demo data, each worker, ``uvicorn --factory``): collect, then move what is left (the
     FHIR packages, the compiled profiles and statements, the actors: most of the heap, alive until the
     process ends) out of the garbage collector's generations (``gc.freeze``). A full collection then walks
     only what requests made since, not the packages again each time (docs/benchmarks.md: the CPU lane)."""

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.start_record import START_ID, Start, StartRecord
-from sandbox.start_steps import freeze_long_lived
 from sandbox.starting import WhileStarting
 
 WORKER_HEADER = b"x-sandbox-worker"
@@ -127,7 +126,6 @@ def _build(shell: WhileStarting) -> None:
         _seed(record, start, context)
     while not readiness.wait(POLL_SECONDS):
         follow()
-    freeze_long_lived()
 
 
 @contextmanager
