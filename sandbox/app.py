@@ -86,11 +86,12 @@ def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: 
     openapi_merged.install(app)  # GET /openapi.json: every actor's description under its prefix
     context.peers.attach(app)
 
-    # A server (up, its workers, uvicorn --factory, serve) freezes its heap once it is ready, demo data in.
-    readiness = app.state.readiness = Readiness(settled=freeze_long_lived if warm_packages else None)
+    readiness = app.state.readiness = Readiness()
 
     def load_packages() -> None:
         context.packages  # noqa: B018 (loads them)
+        if warm_packages:  # a server (up, its workers, uvicorn --factory): built, before it says so
+            freeze_long_lived()
         if seeding:
             readiness.seeding()
         else:

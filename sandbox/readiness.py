@@ -25,8 +25,6 @@ class Readiness:
     #: Where an outcome decided elsewhere is read (a worker of ``up --workers N`` reads the start's row), so
     #: that every process answers it from the moment it is decided, not from its next look.
     follow: Callable[[], None] | None = field(default=None, repr=False)
-    #: Called once, when the sandbox first becomes ready or degraded (a served sandbox freezes its heap then).
-    settled: Callable[[], None] | None = field(default=None, repr=False)
 
     def current(self) -> Status:
         """The status now, after reading an outcome decided elsewhere (:attr:`follow`) while there is none."""
@@ -41,16 +39,11 @@ class Readiness:
     def ready(self) -> None:
         if self.status != "degraded":
             self.status = "ready"
-        self._settle()
+        self._ready.set()
 
     def degraded(self, missing: list[str]) -> None:
         self.status = "degraded"
         self.missing = list(missing)
-        self._settle()
-
-    def _settle(self) -> None:
-        if not self._ready.is_set() and self.settled is not None:
-            self.settled()  # before the waiters are woken: they find it done
         self._ready.set()
 
     def wait(self, timeout: float | None = None) -> bool:

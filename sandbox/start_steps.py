@@ -17,11 +17,12 @@ if TYPE_CHECKING:
 
 
 def freeze_long_lived() -> None:
-    """Once a served sandbox is ready (``Readiness.settled`` of ``create_sandbox_app`` with ``warm_packages``:
-    ``up`` after its demo data, each worker, ``uvicorn --factory``): collect, then move what is left (the
+    """Once a served sandbox is built, its packages in, and before it says it is ready (``create_sandbox_app``
+    with ``warm_packages``: ``up``, each worker, ``uvicorn --factory``): collect, then move what is left (the
     FHIR packages, the compiled profiles and statements, the actors: most of the heap, alive until the
     process ends) out of the garbage collector's generations (``gc.freeze``). A full collection then walks
-    only what requests made since, not the packages again each time (docs/benchmarks.md: the CPU lane)."""
+    only what requests made since, not the packages again each time (docs/benchmarks.md: the CPU lane).
+    Done before "ready", so that no request waits for it."""
     gc.collect()
     gc.freeze()
 

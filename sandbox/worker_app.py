@@ -108,7 +108,9 @@ def _build(shell: WhileStarting) -> None:
         application = create_sandbox_app(context, seeding=True)
     shell.become(application)
     readiness = application.state.readiness
-    context.packages  # noqa: B018 (waits for the background load)
+    context.packages  # noqa: B018 (waits for the background load; raises what stopped it)
+    while readiness.status == "starting":  # then the heap is frozen (create_sandbox_app): before "built"
+        time.sleep(0.01)
     pid = os.getpid()
     record.built(pid, datetime.now(UTC))
 
