@@ -10,7 +10,8 @@ not the sum of everyone's turns.
 
 A job that has started is never abandoned: when the request is cancelled (the client went away), the
 work still finishes (a registration is all or nothing), only its answer is dropped. A job still
-waiting in the queue when its request is cancelled is not started.
+waiting in the queue when its request's cancellation reaches the queue (one turn of the event loop
+after the cancel) is not started.
 
 The lane's thread starts at its first job and stops at :meth:`CpuLane.close` (the sandbox app's
 shutdown, through ``SandboxContext.stoppers``); a job after that starts it again.
