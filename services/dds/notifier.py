@@ -31,10 +31,11 @@ import json
 import logging
 import threading
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
@@ -53,6 +54,39 @@ CLAIM = timedelta(seconds=60)  # how long a taken row is another process's to le
 TIMEOUT_SECONDS = 10.0
 POLL_SECONDS = 0.5  # how often the sender looks again while retries wait (the sandbox clock may move)
 BATCH = 50
+
+
+# Statements built once (building one costs more than running it on SQLite); Core, not ORM, updates.
+_NOTIFICATIONS = NotificationRow.__table__.c
+_PENDING = select(func.count()).select_from(NotificationRow.__table__).where(_NOTIFICATIONS.state == "pending")
+_DUE = (select(_NOTIFICATIONS.pk).where(_NOTIFICATIONS.state == "pending",
+                                        _NOTIFICATIONS.next_attempt_at <= bindparam("now"))
+        .order_by(_NOTIFICATIONS.pk).limit(BATCH))
+# Taken by compare-and-set, and read, in one statement (UPDATE … RETURNING: SQLite 3.35+, PostgreSQL).
+_CLAIM = (update(NotificationRow.__table__)
+          .where(_NOTIFICATIONS.pk == bindparam("row_pk"), _NOTIFICATIONS.state == "pending",
+                 _NOTIFICATIONS.next_attempt_at <= bindparam("now"),
+                 _NOTIFICATIONS.claimed_until.is_(None) | (_NOTIFICATIONS.claimed_until < bindparam("now")))
+          .values(claimed_until=bindparam("until"), attempts=_NOTIFICATIONS.attempts + 1)
+          .returning(_NOTIFICATIONS.pk, _NOTIFICATIONS.subscription_pk, _NOTIFICATIONS.event_number,
+                     _NOTIFICATIONS.entry_ids, _NOTIFICATIONS.attempts))
+_SUBSCRIPTION = select(SubscriptionRow).where(SubscriptionRow.pk == bindparam("subscription_pk"))
+_FINISH = (update(NotificationRow.__table__).where(_NOTIFICATIONS.pk == bindparam("row_pk"))
+           .values(state=bindparam("state"), claimed_until=None, last_error=bindparam("problem")))
+_FINISH_LATER = _FINISH.values(next_attempt_at=bindparam("next_attempt_at"))
+_SUBSCRIPTION_STATUS = (update(SubscriptionRow.__table__).where(SubscriptionRow.__table__.c.pk == bindparam("sub_pk"))
+                        .values(status=bindparam("status"), error=bindparam("error")))
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A notification row this process has taken to send (its columns as the claim left them)."""
+
+    pk: int
+    subscription_pk: int
+    event_number: int
+    entry_ids: str
+    attempts: int
 
 
 def backoff(attempts: int) -> timedelta:
@@ -148,27 +182,16 @@ class Notifier:
 
     def has_pending(self) -> bool:
         with self.context.database.session() as session:
-            return bool(session.scalar(select(func.count()).select_from(NotificationRow)
-                                       .where(NotificationRow.state == "pending")))
+            return bool(session.execute(_PENDING).scalar())
 
     def _due(self, now: datetime) -> list[int]:
         with self.context.database.session() as session:
-            return list(session.scalars(select(NotificationRow.pk).where(
-                NotificationRow.state == "pending", NotificationRow.next_attempt_at <= now)
-                .order_by(NotificationRow.pk).limit(BATCH)))
+            return list(session.execute(_DUE, {"now": now}).scalars())
 
-    def _claim(self, pk: int, now: datetime) -> NotificationRow | None:
+    def _claim(self, pk: int, now: datetime) -> Claimed | None:
         with self.context.database.session() as session:
-            taken = session.execute(update(NotificationRow).where(
-                NotificationRow.pk == pk, NotificationRow.state == "pending", NotificationRow.next_attempt_at <= now,
-                (NotificationRow.claimed_until.is_(None)) | (NotificationRow.claimed_until < now))
-                .values(claimed_until=now + CLAIM, attempts=NotificationRow.attempts + 1)).rowcount
-            if taken != 1:
-                return None
-            row = session.get(NotificationRow, pk)
-            if row is not None:
-                session.expunge(row)
-            return row
+            taken = session.execute(_CLAIM, {"row_pk": pk, "now": now, "until": now + CLAIM}).first()
+            return Claimed(*taken) if taken is not None else None
 
     async def deliver_due(self) -> int:
         """Send every notification due now; how many were delivered."""
@@ -187,10 +210,9 @@ class Notifier:
             if len(due) < BATCH:
                 return delivered
 
-    async def _deliver(self, row: NotificationRow) -> int:
+    async def _deliver(self, row: Claimed) -> int:
         with self.context.database.session() as session:
-            subscription = session.scalars(select(SubscriptionRow)
-                                           .where(SubscriptionRow.pk == row.subscription_pk)).first()
+            subscription = session.scalars(_SUBSCRIPTION, {"subscription_pk": row.subscription_pk}).first()
             if subscription is not None:
                 session.expunge(subscription)
         if subscription is None:  # ended meanwhile
@@ -233,17 +255,18 @@ class Notifier:
             return None
         return f"the endpoint answered HTTP {response.status_code}"
 
-    def _finish(self, row: NotificationRow, state: str, problem: str | None,
+    def _finish(self, row: Claimed, state: str, problem: str | None,
                 subscription: SubscriptionRow | None) -> None:
         now = naive_utc(self.context.clock.now())
         with self.context.database.session() as session:
-            values: dict[str, Any] = {"state": state, "claimed_until": None, "last_error": problem}
+            values: dict[str, Any] = {"row_pk": row.pk, "state": state, "problem": problem}
             if state == "pending":
                 values["next_attempt_at"] = now + backoff(row.attempts)
-            session.execute(update(NotificationRow).where(NotificationRow.pk == row.pk).values(**values))
+            session.execute(_FINISH_LATER if state == "pending" else _FINISH, values)
             if subscription is not None:
                 error = None if problem is None else (
                     f"Notification {row.event_number}: {problem} (attempt {row.attempts} of {MAX_ATTEMPTS}"
                     + (", given up)" if state == "failed" else ")"))
-                session.execute(update(SubscriptionRow).where(SubscriptionRow.pk == subscription.pk).values(
-                    status="active" if problem is None else "error", error=error))
+                session.execute(_SUBSCRIPTION_STATUS, {"sub_pk": subscription.pk,
+                                                       "status": "active" if problem is None else "error",
+                                                       "error": error})

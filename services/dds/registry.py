@@ -65,6 +65,10 @@ _TAKEN_ENTRY_IDS = select(DocumentEntryRow.unique_id, DocumentEntryRow.entry_uui
 _TAKEN_SUBMISSION_SET = select(SubmissionSetRow.pk).where(
     (SubmissionSetRow.unique_id == bindparam("unique_id")) | (SubmissionSetRow.entry_uuid == bindparam("entry_uuid"))
     | (SubmissionSetRow.id == bindparam("id"))).limit(1)
+_ENTRY_BY_ID = select(DocumentEntryRow).where(DocumentEntryRow.id == bindparam("entry_id"))
+_ENTRY_AND_CONTENT_BY_ID = (select(DocumentEntryRow, DocumentRow.content)
+                            .outerjoin(DocumentRow, DocumentRow.hash == DocumentEntryRow.document_hash)
+                            .where(DocumentEntryRow.id == bindparam("entry_id")))
 _INSERT_SUBMISSION_SET = insert(SubmissionSetRow.__table__).returning(SubmissionSetRow.__table__.c.pk)
 _INSERT_ENTRIES = insert(DocumentEntryRow.__table__).returning(DocumentEntryRow.__table__.c.pk,
                                                               sort_by_parameter_order=True)
@@ -266,7 +270,7 @@ class Registry:
 
     def get_entry(self, entry_id: str) -> StoredEntry | None:
         with self.database.session() as session:
-            row = session.scalars(select(DocumentEntryRow).where(DocumentEntryRow.id == entry_id)).first()
+            row = session.scalars(_ENTRY_BY_ID, {"entry_id": entry_id}).first()
             return storage.stored_entry(row) if row is not None else None
 
     def get_document(self, entry_id: str) -> tuple[StoredEntry, bytes | None] | None:
@@ -275,11 +279,7 @@ class Registry:
         The content is None for an on-demand entry: its source generates the document when asked.
         """
         with self.database.session() as session:
-            found = session.execute(
-                select(DocumentEntryRow, DocumentRow.content)
-                .outerjoin(DocumentRow, DocumentRow.hash == DocumentEntryRow.document_hash)
-                .where(DocumentEntryRow.id == entry_id)
-            ).first()
+            found = session.execute(_ENTRY_AND_CONTENT_BY_ID, {"entry_id": entry_id}).first()
             if found is None:
                 return None
             return storage.stored_entry(found[0]), found[1]

@@ -178,16 +178,17 @@ class Documents:
              hco_version: str | None = None) -> tuple[str, _Read]:
         """What ``content`` yields (the view model or the reasons it is invalid) and its patient,
         cached by content; an HCOM is judged as the HCO IG version ``hco_version`` (its entry's formatCode)."""
-        digest = self.digest(kind, content, hco_version)
-        known = self.cache.get(digest)
-        if known is not None:
-            return digest, known
+        digest, value, _new = self._read_new(kind, content, mime_type, hco_version)
+        return digest, value
+
+    def _extract(self, kind: str, content: bytes, mime_type: str, hco_version: str | None) -> _Read:
+        """What ``content`` yields, read and validated now (:meth:`read` without the cache)."""
         document, problems = self.context.validator.parse(content, mime_type or "application/fhir+json")
         if document is None:
-            return digest, _Read([f"Dokumentet kan ikke læses som FHIR: {p.diagnostics}" for p in problems][:3] or [
+            return _Read([f"Dokumentet kan ikke læses som FHIR: {p.diagnostics}" for p in problems][:3] or [
                 "Dokumentet kan ikke læses som FHIR"], None)
         if document.get("resourceType") != "Bundle":
-            return digest, _Read(["Dokumentet er ikke et FHIR Bundle"], None)
+            return _Read(["Dokumentet er ikke et FHIR Bundle"], None)
         patients = document_patients(document)
         found = hco_versions.judge_stored(self.context.validator, document, hco_version, PROFILES[kind]) \
             if kind == "hco" else self.context.validator.validate(document, PROFILES[kind])
@@ -196,18 +197,20 @@ class Documents:
         if not reasons:
             reasons = self.checks[kind](document)
         if reasons:
-            return digest, _Read(reasons, patients)
+            return _Read(reasons, patients)
         try:
-            return digest, _Read(self.readers[kind](document), patients)
+            return _Read(self.readers[kind](document), patients)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-            return digest, _Read([f"Dokumentet kunne ikke læses: {type(exc).__name__}"], patients)
+            return _Read([f"Dokumentet kunne ikke læses: {type(exc).__name__}"], patients)
 
     def _read_new(self, kind: str, content: bytes, mime_type: str,
                   hco_version: str | None) -> tuple[str, _Read, bool]:
         """:meth:`read`, and whether the extract was computed now (not found in the cache)."""
-        new = self.cache.get(self.digest(kind, content, hco_version)) is None
-        digest, value = self.read(kind, content, mime_type, hco_version)
-        return digest, value, new
+        digest = self.digest(kind, content, hco_version)
+        known = self.cache.get(digest)
+        if known is not None:
+            return digest, known, False
+        return digest, self._extract(kind, content, mime_type, hco_version), True
 
     async def prefetch(self, reader: Reader, reference: dict[str, Any]) -> str:
         """Read the document of a DocumentReference DDS notified of, ahead of any page (see ``prefetch``):

@@ -24,8 +24,9 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from nsp_sandbox.clock import Clock, naive_utc
 from nsp_sandbox.database import Database
@@ -36,6 +37,19 @@ MODEL_VERSION = 2  # raise when a view model's fields change: older rows are the
 MAX_EXTRACTS = 50_000
 TRIM_EVERY = 500
 MEMORY = 4000  # extracts kept in process as well
+
+
+# Statements built once (building one costs more than running it on SQLite). An insert of a row already
+# there (another worker, another page) does nothing: [SQLite, PostgreSQL].
+_EXTRACT = select(ExtractRow.content, ExtractRow.version).where(ExtractRow.digest == bindparam("digest"))
+_HAS_ENTRY = select(EntryContentRow.pk).where(EntryContentRow.entry_id == bindparam("entry_id"),
+                                              EntryContentRow.entry_hash == bindparam("entry_hash"))
+# (RETURNING tells a row added from one left alone; rowcount is -1 on PostgreSQL here.)
+_INSERT_EXTRACT = tuple(dialect(ExtractRow.__table__).on_conflict_do_nothing(index_elements=["digest"])
+                        .returning(ExtractRow.__table__.c.pk) for dialect in (sqlite_insert, pg_insert))
+_INSERT_ENTRY = tuple(dialect(EntryContentRow.__table__).on_conflict_do_nothing(
+    index_elements=["entry_id", "entry_hash"]).returning(EntryContentRow.__table__.c.pk)
+    for dialect in (sqlite_insert, pg_insert))
 
 
 class ExtractCache:
@@ -89,8 +103,7 @@ class ExtractCache:
         if found is not None:
             return found
         with self.database.session() as session:
-            row = session.execute(select(ExtractRow.content, ExtractRow.version)
-                                  .where(ExtractRow.digest == digest)).first()
+            row = session.execute(_EXTRACT, {"digest": digest}).first()
         value = self._loaded(row[0], row[1]) if row is not None else None
         if value is not None:
             self._keep(digest, value, None)
@@ -133,23 +146,24 @@ class ExtractCache:
             known = entry is not None and self._entries.get(entry) == digest
         self._keep(digest, value, entry)
         now = naive_utc(self.clock.now())
-        if new:
-            self._insert(ExtractRow(digest=digest, version=MODEL_VERSION,
-                                    content=self.codec.dumps(value), created_at=now))
-        if entry is not None and not known:
-            self._insert(EntryContentRow(entry_id=entry[0], entry_hash=entry[1], digest=digest, created_at=now))
-
-    def _insert(self, row: ExtractRow | EntryContentRow) -> None:
-        try:
+        added = 0
+        if new or (entry is not None and not known):
             with self.database.session() as session:
-                session.add(row)
-        except IntegrityError:  # already there (another worker, another page)
-            return
-        with self._lock:
-            self._added += 1
-            trim = self._added % TRIM_EVERY == 0
-        if trim:
-            self.trim()
+                postgres = session.get_bind().dialect.name == "postgresql"
+                if new:
+                    added += session.execute(_INSERT_EXTRACT[postgres], {
+                        "digest": digest, "version": MODEL_VERSION, "content": self.codec.dumps(value),
+                        "created_at": now}).first() is not None
+                if entry is not None and not known:
+                    added += session.execute(_INSERT_ENTRY[postgres], {
+                        "entry_id": entry[0], "entry_hash": entry[1], "digest": digest,
+                        "created_at": now}).first() is not None
+        if added:
+            with self._lock:
+                trim = self._added // TRIM_EVERY != (self._added + added) // TRIM_EVERY
+                self._added += added
+            if trim:
+                self.trim()
 
     def trim(self, keep: int = MAX_EXTRACTS) -> None:
         """Delete the oldest extracts beyond ``keep`` and entry rows beyond twice that."""
@@ -166,5 +180,4 @@ class ExtractCache:
     def has_entry(self, entry_id: str, entry_hash: str) -> bool:
         """Whether the content of the entry is known (read by a prefetch or a page)."""
         with self.database.session() as session:
-            return session.scalar(select(EntryContentRow.pk).where(
-                EntryContentRow.entry_id == entry_id, EntryContentRow.entry_hash == entry_hash)) is not None
+            return session.execute(_HAS_ENTRY, {"entry_id": entry_id, "entry_hash": entry_hash}).first() is not None

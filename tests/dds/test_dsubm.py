@@ -173,3 +173,47 @@ def test_the_subscriber_retrieves_what_it_is_notified_of_and_min_log_gets_nothin
     minlog = client.get("/nsp/minlog", headers=auth(client, f"citizen-{CPR}"))
     assert minlog.status_code == 200, minlog.text
     assert minlog.json() == []  # the system's retrieval is no look-up of the citizen
+
+
+def test_two_senders_never_take_the_same_notification_and_a_lapsed_claim_is_taken_again(
+        context: SandboxContext) -> None:
+    """Each DDS process has its own sender; a row is taken by compare-and-set, so one process sends it.
+    A claim left by a process that stopped lapses after ``CLAIM``, and the row is taken again."""
+    from sqlalchemy import insert, select
+
+    from nsp_sandbox.clock import naive_utc
+    from services.dds.models import NotificationRow, SubscriptionRow
+    from services.dds.notifier import CLAIM, Notifier
+    from services.dds.registry import Registry
+
+    registry = Registry(context.database)
+    first, second = Notifier(context, registry), Notifier(context, registry)
+    now = naive_utc(context.clock.now())
+    with context.database.session() as session:
+        sub_pk = session.execute(insert(SubscriptionRow.__table__).values(
+            id="s1", key="k1", owner="o", topic="t", endpoint="http://recipient.invalid/", base_url="http://dds",
+            status="active", events=1, created_at=now, resource="{}").returning(SubscriptionRow.__table__.c.pk)
+        ).scalar_one()
+        session.execute(insert(NotificationRow.__table__).values(
+            subscription_pk=sub_pk, event_number=1, entry_ids='["e1"]', state="pending", attempts=0,
+            next_attempt_at=now, created_at=now))
+    assert first._due(now) == second._due(now)
+    (pk,) = first._due(now)
+
+    taken = first._claim(pk, now)
+    assert taken is not None and (taken.subscription_pk, taken.event_number, taken.entry_ids, taken.attempts) == (
+        sub_pk, 1, '["e1"]', 1)
+    assert second._claim(pk, now) is None  # taken: left alone
+    context.clock.travel_to(context.clock.now() + CLAIM + timedelta(seconds=1))
+    later = naive_utc(context.clock.now())
+    again = second._claim(pk, later)  # the first process went away without finishing
+    assert again is not None and again.attempts == 2
+
+    second._finish(again, "pending", "the endpoint answered HTTP 503", None)
+    with context.database.session() as session:
+        row = session.execute(select(NotificationRow.state, NotificationRow.claimed_until,
+                                     NotificationRow.next_attempt_at, NotificationRow.last_error)).one()
+    assert row.state == "pending" and row.claimed_until is None and row.last_error.endswith("503")
+    # after the second attempt, twice the first wait, on the sandbox clock
+    assert timedelta(0) <= row.next_attempt_at - (later + FIRST_BACKOFF * 2) < timedelta(seconds=5)
+    assert first._claim(pk, later) is None  # not due before its backoff
