@@ -3,7 +3,11 @@
 Builds the sandbox in this process (SQLite in a temporary folder, access control on), takes a token
 for the Aarhus EOJ system persona, posts the bundles of ``bench/dds.py`` (the official HCO message
 as the document, a new patient each), and reports ``time.process_time()`` per provide over the timed
-ones (after 10 warm-up provides). ``--tree`` measures another checkout of the project (for a
+ones (after 10 warm-up provides). The process's CPU includes what runs beside the provides: the
+viewer is subscribed (DSUBm, the default), so its notifications, retrievals and validations count as
+far as they got when the last provide is answered (the window ends before they all drain). The figure
+is neither the provide alone nor the whole cost of a notified document: ``bench/dsubm_cpu.py`` times
+the notification's bookkeeping alone. ``--tree`` measures another checkout of the project (for a
 before/after comparison, run both alternately).
 
     .venv/bin/python bench/provide_cpu.py --provides 200 [--profile off] [--tree ../old-checkout]
