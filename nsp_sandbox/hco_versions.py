@@ -129,10 +129,13 @@ def _bundles(examples: Iterable[tuple[str, dict[str, Any]]]) -> Iterable[tuple[s
     return ((name, r) for name, r in examples if r.get("resourceType") == "Bundle")
 
 
-def validate(validator: Validator, message: dict[str, Any], version: str, profile: str | None = None) -> list[Issue]:
+def validate(validator: Validator, message: dict[str, Any], version: str, profile: str | None = None, *,
+             content: bytes | None = None) -> list[Issue]:
     """The issues of ``message`` judged as HCO ``version`` (its release's packages decide every
-    unversioned profile, value set and code system); ``profile``: one to check besides ``meta.profile``."""
-    return validator.validate(message, profile, package=package_for(validator.registry, version, message))
+    unversioned profile, value set and code system); ``profile``: one to check besides ``meta.profile``;
+    ``content``: the bytes ``message`` was parsed from (:meth:`Validator.validate`)."""
+    return validator.validate(message, profile, package=package_for(validator.registry, version, message),
+                              content=content)
 
 
 def version_of_entry(document_reference: dict[str, Any]) -> str | None:
@@ -146,10 +149,12 @@ def version_of_entry(document_reference: dict[str, Any]) -> str | None:
 
 
 def judge_stored(validator: Validator, document: dict[str, Any], version: str | None,
-                 profile: str | None = None) -> list[Issue]:
+                 profile: str | None = None, *, content: bytes | None = None) -> list[Issue]:
     """The issues of a document stored as an HCOM under a formatCode naming ``version``
     (:func:`version_of_entry`): judged as that IG version when its packages are loaded; with the
-    engine's default (the newest loaded release) when the entry names none or no package of it is loaded."""
+    engine's default (the newest loaded release) when the entry names none or no package of it is loaded.
+    ``content``: the bytes ``document`` was parsed from, unchanged (:meth:`Validator.validate` keeps the
+    findings by them)."""
     if version is not None and releases(validator.registry, version):
-        return validate(validator, document, version, profile)
-    return validator.validate(document, profile)
+        return validate(validator, document, version, profile, content=content)
+    return validator.validate(document, profile, content=content)

@@ -21,8 +21,11 @@ all threads; a single validation is not shared between threads.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from nsp_sandbox.conformance.base_structure import base_structure_issues, model_layer_silent
@@ -43,6 +46,7 @@ log = logging.getLogger(__name__)
 
 JSON_TYPES = frozenset({"application/fhir+json", "application/json", "application/json+fhir", "text/json"})
 XML_TYPES = frozenset({"application/fhir+xml", "application/xml", "application/xml+fhir", "text/xml"})
+KEPT_BY_CONTENT = 256  # validations of documents given by their bytes, kept per validator (newest)
 
 
 class Validator:
@@ -58,11 +62,14 @@ class Validator:
         self.engines = Engines(self.structures, self.bindings, self.invariants, self.slice_expectations,
                                self.member_of)
         self.base_structure = base_structure
+        self._by_content: OrderedDict[tuple[bytes, str | None, str | None], tuple[Issue, ...]] = OrderedDict()
+        self._by_content_lock = threading.Lock()
 
     # ---- public API -----------------------------------------------------------------------------
 
     def validate(self, resource: dict[str, Any], profile: str | None = None, *,
-                 package: str | FhirPackage | None = None, structure: list[Issue] | None = None) -> list[Issue]:
+                 package: str | FhirPackage | None = None, structure: list[Issue] | None = None,
+                 content: bytes | None = None) -> list[Issue]:
         """All issues of ``resource`` (and, for a Bundle, of every entry).
 
         ``profile``: a profile to check besides ``meta.profile``. ``package`` (``name#version`` or a
@@ -70,8 +77,29 @@ class Validator:
         package of the resource's own profile, else the newest loaded version. ``structure``: what
         :func:`~.base_structure.base_structure_issues` found in this very ``resource``, when the
         caller has already run it (it is then not run twice).
+
+        ``content``: the bytes ``resource`` was parsed from, unchanged. The findings are then kept by
+        the bytes' SHA-256, the profile and the package (the newest :data:`KEPT_BY_CONTENT`), and the
+        same bytes validated again the same way are answered from memory: in one process, the viewer
+        validates the very document DDS has just validated with this engine. The findings are a
+        function of those three alone (loaded packages are fixed for a validator's life).
         """
-        return self.validate_layers(resource, profile, package=package, structure=structure)[1]
+        if content is None or structure is not None:
+            return self.validate_layers(resource, profile, package=package, structure=structure)[1]
+        context = self._package(package)
+        key = (hashlib.sha256(content).digest(), profile, context.id if context is not None else
+               None if package is None else str(package))
+        with self._by_content_lock:
+            kept = self._by_content.get(key)
+            if kept is not None:
+                self._by_content.move_to_end(key)
+                return list(kept)
+        found = self.validate_layers(resource, profile, package=package)[1]
+        with self._by_content_lock:
+            self._by_content[key] = tuple(found)
+            while len(self._by_content) > KEPT_BY_CONTENT:
+                self._by_content.popitem(last=False)
+        return found
 
     def validate_layers(self, resource: dict[str, Any], profile: str | None = None, *,
                         package: str | FhirPackage | None = None,

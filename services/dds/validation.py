@@ -169,7 +169,7 @@ class ContentValidation:
         assert document is not None
         if profile is not Strictness.OFF and (document.get("meta") or {}).get("profile"):
             version = hco_versions.version_of_entry(entry) if entry is not None else None  # as its formatCode says
-            found = hco_versions.judge_stored(self.context.validator, document, version)
+            found = hco_versions.judge_stored(self.context.validator, document, version, content=content)
             issues += self._apply(profile, [i.prefixed(prefix) for i in found])
         if patient_rule:
             assert entry is not None

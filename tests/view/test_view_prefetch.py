@@ -6,6 +6,7 @@ still retrieves through DDS, which logs it; a DDS without DSUBm leaves the viewe
 from __future__ import annotations
 
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +158,30 @@ def test_a_dds_without_dsubm_leaves_the_viewer_working(vendor_dds: None, client:
     # read when the page needed it, with the citizen's own token, as without a subscription
     assert [r["caller"] for r in _retrievals(client, mark)] == [f"citizen-{CITIZEN}"]
     assert _retrievals(client, 0, VIEWER) == []
+
+
+def test_in_one_process_the_viewer_takes_the_engine_s_findings_for_what_dds_has_just_validated(
+        client: TestClient, context: SandboxContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DDS validates each provided message, and the viewer then validates the very bytes it retrieves;
+    in one process the engine answers the viewer from what it found for DDS (same bytes, same IG
+    version), so the viewer walks nothing again, and still shows each message."""
+    validator = context.validator
+    walked: list[tuple[str, str]] = []
+    real = validator.validate_layers
+
+    def counted(resource: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        if resource.get("resourceType") == "Bundle" and resource.get("type") == "message":
+            callers = {frame.filename for frame in traceback.extract_stack()}
+            actor = "dds" if any(f.endswith("/dds/validation.py") for f in callers) else "viewer" if any(
+                f.endswith("/sundhed_view/documents.py") for f in callers) else "other"
+            walked.append((actor, str(resource.get("id"))))
+        return real(resource, *args, **kwargs)
+
+    monkeypatch.setattr(validator, "validate_layers", counted)
+    _seed_and_settle(client, 2)
+    by_dds = [message for actor, message in walked if actor == "dds"]
+    assert len(by_dds) == len(set(by_dds)) == 2
+    assert [message for actor, message in walked if actor == "viewer"] == []
+    sign_in(client, f"citizen-{CITIZEN}")
+    page = client.get(f"/view/borger/{CITIZEN}/provesvar?alle=1")
+    assert page.status_code == 200 and page.text.count("C-reaktivt protein") >= 2
