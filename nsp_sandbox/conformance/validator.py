@@ -46,7 +46,10 @@ log = logging.getLogger(__name__)
 
 JSON_TYPES = frozenset({"application/fhir+json", "application/json", "application/json+fhir", "text/json"})
 XML_TYPES = frozenset({"application/fhir+xml", "application/xml", "application/xml+fhir", "text/xml"})
-KEPT_BY_CONTENT = 256  # validations of documents given by their bytes, kept per validator (newest)
+# Validations of documents given by their bytes, kept per validator (the newest, within both bounds):
+# enough for a viewer thousands of notifications behind DDS after a burst of provides.
+KEPT_BY_CONTENT = 4096
+KEPT_ISSUES = 20_000  # findings in all of them (a valid document has none)
 
 
 class Validator:
@@ -63,6 +66,7 @@ class Validator:
                                self.member_of)
         self.base_structure = base_structure
         self._by_content: OrderedDict[tuple[bytes, str | None, str | None], tuple[Issue, ...]] = OrderedDict()
+        self._by_content_issues = 0
         self._by_content_lock = threading.Lock()
 
     # ---- public API -----------------------------------------------------------------------------
@@ -79,7 +83,8 @@ class Validator:
         caller has already run it (it is then not run twice).
 
         ``content``: the bytes ``resource`` was parsed from, unchanged. The findings are then kept by
-        the bytes' SHA-256, the profile and the package (the newest :data:`KEPT_BY_CONTENT`), and the
+        the bytes' SHA-256, the profile and the package (the newest, within :data:`KEPT_BY_CONTENT`
+        documents and :data:`KEPT_ISSUES` findings), and the
         same bytes validated again the same way are answered from memory: in one process, the viewer
         validates the very document DDS has just validated with this engine. The findings are a
         function of those three alone (loaded packages are fixed for a validator's life).
@@ -96,9 +101,12 @@ class Validator:
                 return list(kept)
         found = self.validate_layers(resource, profile, package=package)[1]
         with self._by_content_lock:
-            self._by_content[key] = tuple(found)
-            while len(self._by_content) > KEPT_BY_CONTENT:
-                self._by_content.popitem(last=False)
+            if key not in self._by_content:
+                self._by_content[key] = tuple(found)
+                self._by_content_issues += len(found)
+            while self._by_content and (len(self._by_content) > KEPT_BY_CONTENT
+                                        or self._by_content_issues > KEPT_ISSUES):
+                self._by_content_issues -= len(self._by_content.popitem(last=False)[1])
         return found
 
     def validate_layers(self, resource: dict[str, Any], profile: str | None = None, *,

@@ -81,3 +81,16 @@ def test_only_the_newest_are_kept(packages: PackageRegistry, monkeypatch: pytest
     validator.validate(resources[2], content=contents[2])  # kept
     validator.validate(resources[0], content=contents[0])  # the oldest, dropped
     assert len(walks) == 4
+
+
+def test_a_document_with_more_findings_than_may_be_kept_is_not_kept(packages: PackageRegistry,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(validator_module, "KEPT_ISSUES", 1)
+    validator = Validator(packages)
+    walks = _walks(validator, monkeypatch)
+    invalid = {"resourceType": "Basic", "id": "b", "unknown": 1, "other": 2}  # two findings
+    content = json.dumps(invalid).encode()
+    first = validator.validate(invalid, content=content)
+    assert len([i for i in first if i.is_error]) >= 2
+    assert validator.validate(invalid, content=content) == first
+    assert len(walks) == 2 and validator._by_content_issues == 0
