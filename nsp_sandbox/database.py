@@ -10,7 +10,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect
+from sqlalchemy import ColumnElement, Connection, Engine, Insert, MetaData, Table, create_engine, event, inspect
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine.interfaces import ReflectedColumn
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -100,6 +102,24 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+
+class InsertIfAbsent:
+    """``INSERT … ON CONFLICT (keys) DO NOTHING`` into ``table``, built once for each dialect the sandbox
+    runs on (SQLite, PostgreSQL): a row already there (another worker wrote it) is left alone, with no
+    error. With ``returning``, the statement returns that column of a row it added and nothing for one it
+    left alone (``rowcount`` cannot tell: it is -1 on PostgreSQL)."""
+
+    def __init__(self, table: Table, keys: list[str], returning: ColumnElement[object] | None = None) -> None:
+        statements = [dialect(table).on_conflict_do_nothing(index_elements=keys)
+                      for dialect in (sqlite_insert, postgres_insert)]
+        if returning is not None:
+            statements = [statement.returning(returning) for statement in statements]
+        self._sqlite, self._postgres = statements
+
+    def on(self, session: Session) -> Insert:
+        """The statement for ``session``'s database."""
+        return self._postgres if session.get_bind().dialect.name == "postgresql" else self._sqlite
 
 
 @dataclass(frozen=True)

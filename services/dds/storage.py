@@ -13,12 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Insert, Select, insert, not_, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from nsp_sandbox.clock import naive_utc
-from nsp_sandbox.database import Database
+from nsp_sandbox.database import Database, InsertIfAbsent
 from services.dds.domain import (
     AvailabilityStatus,
     Document,
@@ -248,9 +246,8 @@ def keyset(session: Session, statement: Select[Any], pk: Any, count: int, after_
     return rows[:count], len(rows) > count, after_pk is not None
 
 
-#: Store a document unless its hash is stored: [SQLite, PostgreSQL].
-_STORE_DOCUMENT = (sqlite_insert(DocumentRow.__table__).on_conflict_do_nothing(index_elements=["hash"]),
-                   pg_insert(DocumentRow.__table__).on_conflict_do_nothing(index_elements=["hash"]))
+#: Store a document unless its hash is stored.
+_STORE_DOCUMENT = InsertIfAbsent(DocumentRow.__table__, ["hash"])
 
 
 def store_documents(session: Session, documents: Iterable[Document]) -> None:
@@ -258,5 +255,5 @@ def store_documents(session: Session, documents: Iterable[Document]) -> None:
     unique = {d.hash: d for d in documents}
     if not unique:
         return
-    session.execute(_STORE_DOCUMENT[session.get_bind().dialect.name == "postgresql"], [
+    session.execute(_STORE_DOCUMENT.on(session), [
         {"hash": d.hash, "size": d.size, "content": d.content} for d in unique.values()])

@@ -193,9 +193,9 @@ class Documents:
         profile: str | None = PROFILES[kind]
         claimed = document.get("meta", {}).get("profile") if isinstance(document.get("meta"), dict) else None
         if isinstance(claimed, list) and claimed and claimed[0] == profile:
-            # The document's first claim: walked first and the same way without naming it again (the
-            # profile is loaded and for a Bundle), and then asked as DDS asks, so the engine's findings
-            # for these bytes are found kept when DDS has just validated them in this process.
+            # The document's own first claim: the walk is the same without naming it again (that profile
+            # is walked first either way, and it is loaded), and the call is then DDS's, so the findings
+            # the engine kept for these bytes, when DDS has just validated them in this process, answer it.
             profile = None
         found = hco_versions.judge_stored(self.context.validator, document, hco_version, profile,
                                           content=content) \

@@ -25,11 +25,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from nsp_sandbox.clock import Clock, naive_utc
-from nsp_sandbox.database import Database
+from nsp_sandbox.database import Database, InsertIfAbsent
 from services.sundhed_view.extract_codec import ExtractCodec, Unreadable
 from services.sundhed_view.models import EntryContentRow, ExtractRow, ViewBase
 
@@ -40,16 +38,13 @@ MEMORY = 4000  # extracts kept in process as well
 
 
 # Statements built once (building one costs more than running it on SQLite). An insert of a row already
-# there (another worker, another page) does nothing: [SQLite, PostgreSQL].
+# there (another worker, another page) does nothing.
 _EXTRACT = select(ExtractRow.content, ExtractRow.version).where(ExtractRow.digest == bindparam("digest"))
 _HAS_ENTRY = select(EntryContentRow.pk).where(EntryContentRow.entry_id == bindparam("entry_id"),
                                               EntryContentRow.entry_hash == bindparam("entry_hash"))
-# (RETURNING tells a row added from one left alone; rowcount is -1 on PostgreSQL here.)
-_INSERT_EXTRACT = tuple(dialect(ExtractRow.__table__).on_conflict_do_nothing(index_elements=["digest"])
-                        .returning(ExtractRow.__table__.c.pk) for dialect in (sqlite_insert, pg_insert))
-_INSERT_ENTRY = tuple(dialect(EntryContentRow.__table__).on_conflict_do_nothing(
-    index_elements=["entry_id", "entry_hash"]).returning(EntryContentRow.__table__.c.pk)
-    for dialect in (sqlite_insert, pg_insert))
+_INSERT_EXTRACT = InsertIfAbsent(ExtractRow.__table__, ["digest"], returning=ExtractRow.__table__.c.pk)
+_INSERT_ENTRY = InsertIfAbsent(EntryContentRow.__table__, ["entry_id", "entry_hash"],
+                               returning=EntryContentRow.__table__.c.pk)
 
 
 class ExtractCache:
@@ -149,13 +144,12 @@ class ExtractCache:
         added = 0
         if new or (entry is not None and not known):
             with self.database.session() as session:
-                postgres = session.get_bind().dialect.name == "postgresql"
                 if new:
-                    added += session.execute(_INSERT_EXTRACT[postgres], {
+                    added += session.execute(_INSERT_EXTRACT.on(session), {
                         "digest": digest, "version": MODEL_VERSION, "content": self.codec.dumps(value),
                         "created_at": now}).first() is not None
                 if entry is not None and not known:
-                    added += session.execute(_INSERT_ENTRY[postgres], {
+                    added += session.execute(_INSERT_ENTRY.on(session), {
                         "entry_id": entry[0], "entry_hash": entry[1], "digest": digest,
                         "created_at": now}).first() is not None
         if added:
