@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, Text, delete, func, insert, select
+from sqlalchemy import DateTime, Integer, String, Text, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nsp_sandbox.clock import naive_utc
@@ -139,7 +139,10 @@ class Received:
     total: int | None = None
 
 
-_INSERT = insert(RequestLogRow.__table__)  # built once: a row per request
+# Built once: a row per request, and the patients of the entries a request named without them.
+_INSERT = insert(RequestLogRow.__table__)
+_PATIENTS_OF = select(DocumentEntryRow.patient_value).where(
+    DocumentEntryRow.id.in_(bindparam("entry_ids", expanding=True)))
 
 
 class RequestLog:
@@ -158,8 +161,7 @@ class RequestLog:
         try:
             with self.database.session() as session:
                 if facts.entries and len(facts.patients) == 0:
-                    rows = session.scalars(select(DocumentEntryRow.patient_value)
-                                           .where(DocumentEntryRow.id.in_(facts.entries[:50])))
+                    rows = session.scalars(_PATIENTS_OF, {"entry_ids": facts.entries[:50]})
                     facts.add_patients(sorted(set(rows)))
                 detail: dict[str, Any] = {"issues": facts.issues, "entries": facts.entries}
                 if received.total is not None:

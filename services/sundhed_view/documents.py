@@ -220,6 +220,13 @@ class Documents:
             return digest, known, False
         return digest, self._extract(kind, content, mime_type, hco_version), True
 
+    def _read_and_remember(self, entry: Entry, content: bytes, mime_type: str) -> _Read:
+        """:meth:`read` the content of ``entry`` and keep the extract for it: one trip to a worker thread."""
+        assert entry.kind is not None
+        digest, value, new = self._read_new(entry.kind, content, mime_type, entry.hco_version)
+        self._remember(digest, value, entry, new)
+        return value
+
     async def prefetch(self, reader: Reader, reference: dict[str, Any]) -> str:
         """Read the document of a DocumentReference DDS notified of, ahead of any page (see ``prefetch``):
         retrieved with the viewer's own system token, validated and read as :meth:`load` does, kept by
@@ -235,9 +242,7 @@ class Documents:
         content, mime_type = await self.dds.retrieve(reader, entry.url)
         if base64.b64encode(hashlib.sha1(content).digest()).decode() != entry.hash:
             return "hash-differs"
-        digest, value, new = await run_in_threadpool(self._read_new, entry.kind, content, mime_type,
-                                                     entry.hco_version)
-        await run_in_threadpool(self._remember, digest, value, entry, new)
+        await run_in_threadpool(self._read_and_remember, entry, content, mime_type)
         return "read"
 
     async def load(self, reader: Reader, entries: list[Entry], *, use_cache: bool,
@@ -260,9 +265,7 @@ class Documents:
                         if refused.status in (401, 403):
                             raise
                         return Invalid(entry.id, entry.title, [f"DDS kunne ikke udlevere dokumentet: {refused.text}"])
-                digest, cached, new = await run_in_threadpool(self._read_new, entry.kind, content, mime_type,
-                                                              entry.hco_version)
-                await run_in_threadpool(self._remember, digest, cached, entry, new)
+                cached = await run_in_threadpool(self._read_and_remember, entry, content, mime_type)
             wrong_patient = patient_reasons(cached.patients, cpr)
             if wrong_patient or isinstance(cached.outcome, list):
                 return Invalid(entry.id, entry.title,
