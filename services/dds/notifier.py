@@ -181,16 +181,16 @@ class Notifier:
             await asyncio.to_thread(self._wake.wait, POLL_SECONDS)
 
     def has_pending(self) -> bool:
-        with self.context.database.session() as session:
-            return bool(session.execute(_PENDING).scalar())
+        with self.context.database.transaction() as connection:
+            return bool(connection.execute(_PENDING).scalar())
 
     def _due(self, now: datetime) -> list[int]:
-        with self.context.database.session() as session:
-            return list(session.execute(_DUE, {"now": now}).scalars())
+        with self.context.database.transaction() as connection:
+            return list(connection.execute(_DUE, {"now": now}).scalars())
 
     def _claim(self, pk: int, now: datetime) -> Claimed | None:
-        with self.context.database.session() as session:
-            taken = session.execute(_CLAIM, {"row_pk": pk, "now": now, "until": now + CLAIM}).first()
+        with self.context.database.transaction() as connection:
+            taken = connection.execute(_CLAIM, {"row_pk": pk, "now": now, "until": now + CLAIM}).first()
             return Claimed(*taken) if taken is not None else None
 
     async def deliver_due(self) -> int:
@@ -258,15 +258,15 @@ class Notifier:
     def _finish(self, row: Claimed, state: str, problem: str | None,
                 subscription: SubscriptionRow | None) -> None:
         now = naive_utc(self.context.clock.now())
-        with self.context.database.session() as session:
+        with self.context.database.transaction() as connection:
             values: dict[str, Any] = {"row_pk": row.pk, "state": state, "problem": problem}
             if state == "pending":
                 values["next_attempt_at"] = now + backoff(row.attempts)
-            session.execute(_FINISH_LATER if state == "pending" else _FINISH, values)
+            connection.execute(_FINISH_LATER if state == "pending" else _FINISH, values)
             if subscription is not None:
                 error = None if problem is None else (
                     f"Notification {row.event_number}: {problem} (attempt {row.attempts} of {MAX_ATTEMPTS}"
                     + (", given up)" if state == "failed" else ")"))
-                session.execute(_SUBSCRIPTION_STATUS, {"sub_pk": subscription.pk,
+                connection.execute(_SUBSCRIPTION_STATUS, {"sub_pk": subscription.pk,
                                                        "status": "active" if problem is None else "error",
                                                        "error": error})

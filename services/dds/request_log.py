@@ -159,14 +159,14 @@ class RequestLog:
         """Keep ``received``; a failure to keep it is logged, never the request's failure."""
         facts = received.facts
         try:
-            with self.database.session() as session:
+            with self.database.transaction() as connection:
                 if facts.entries and len(facts.patients) == 0:
-                    rows = session.scalars(_PATIENTS_OF, {"entry_ids": facts.entries[:50]})
+                    rows = connection.scalars(_PATIENTS_OF, {"entry_ids": facts.entries[:50]})
                     facts.add_patients(sorted(set(rows)))
                 detail: dict[str, Any] = {"issues": facts.issues, "entries": facts.entries}
                 if received.total is not None:
                     detail["total"] = received.total
-                session.execute(_INSERT, [dict(
+                connection.execute(_INSERT, [dict(
                     at=naive_utc(received.at), transaction=received.transaction, method=received.method,
                     path=received.path[:512], query=received.query, caller=facts.caller,
                     patients=",".join(facts.patients)[:512], consent_override=received.consent_override,
@@ -174,8 +174,8 @@ class RequestLog:
                     detail=json.dumps(detail, ensure_ascii=False))])
                 self._writes += 1
                 if self._writes % PRUNE_EVERY == 0:
-                    newest = session.scalar(select(func.max(RequestLogRow.pk))) or 0
-                    session.execute(delete(RequestLogRow).where(RequestLogRow.pk <= newest - KEPT))
+                    newest = connection.scalar(select(func.max(RequestLogRow.pk))) or 0
+                    connection.execute(delete(RequestLogRow).where(RequestLogRow.pk <= newest - KEPT))
         except Exception:  # the log is an aid to testing: DDS's answer never depends on it
             logger.warning("DDS could not keep %s %s in its request log", received.method, received.path,
                            exc_info=True)

@@ -19,8 +19,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, delete, insert, select
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.database import Database
@@ -62,10 +61,10 @@ class MinLog:
             fields["person_name"] = citizen.name  # PersonName from the CPR register when the writer gives none
         values = dict(id=str(uuid.uuid4()), cpr=body.cpr, logged_at=logged_at, activity=body.activity,
                       consent_override=body.consent_override, system_name=system_name, **fields)
-        with self.database.session() as session:  # the entry and a purge: one transaction, one commit
-            session.execute(_INSERT, [values])
+        with self.database.transaction() as connection:  # the entry and a purge: one transaction, one commit
+            connection.execute(_INSERT, [values])
             if self._purge_due(now):
-                _purge(session, now)
+                _purge(connection, now)
         return _to_json(MinLogEntryRow(**values))
 
     def _purge_due(self, now: datetime) -> bool:
@@ -79,8 +78,8 @@ class MinLog:
 
     def purge(self, now: datetime) -> int:
         """Erase entries older than two years (the one thing NSP erases)."""
-        with self.database.session() as session:
-            erased = _purge(session, now)
+        with self.database.transaction() as connection:
+            erased = _purge(connection, now)
         self._purged_at = naive_utc(now)
         return erased
 
@@ -102,8 +101,8 @@ class MinLog:
                 "pseudonymised": True}
 
 
-def _purge(session: Session, now: datetime) -> int:
-    result = session.execute(delete(MinLogEntryRow).where(MinLogEntryRow.logged_at < naive_utc(now) - RETENTION))
+def _purge(connection: Connection, now: datetime) -> int:
+    result = connection.execute(delete(MinLogEntryRow).where(MinLogEntryRow.logged_at < naive_utc(now) - RETENTION))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 

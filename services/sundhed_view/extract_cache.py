@@ -97,8 +97,8 @@ class ExtractCache:
         found = self.in_memory(digest)
         if found is not None:
             return found
-        with self.database.session() as session:
-            row = session.execute(_EXTRACT, {"digest": digest}).first()
+        with self.database.transaction() as connection:
+            row = connection.execute(_EXTRACT, {"digest": digest}).first()
         value = self._loaded(row[0], row[1]) if row is not None else None
         if value is not None:
             self._keep(digest, value, None)
@@ -143,13 +143,13 @@ class ExtractCache:
         now = naive_utc(self.clock.now())
         added = 0
         if new or (entry is not None and not known):
-            with self.database.session() as session:
+            with self.database.transaction() as connection:
                 if new:
-                    added += session.execute(_INSERT_EXTRACT.on(session), {
+                    added += connection.execute(_INSERT_EXTRACT.on(connection), {
                         "digest": digest, "version": MODEL_VERSION, "content": self.codec.dumps(value),
                         "created_at": now}).first() is not None
                 if entry is not None and not known:
-                    added += session.execute(_INSERT_ENTRY.on(session), {
+                    added += connection.execute(_INSERT_ENTRY.on(connection), {
                         "entry_id": entry[0], "entry_hash": entry[1], "digest": digest,
                         "created_at": now}).first() is not None
         if added:
@@ -173,5 +173,5 @@ class ExtractCache:
 
     def has_entry(self, entry_id: str, entry_hash: str) -> bool:
         """Whether the content of the entry is known (read by a prefetch or a page)."""
-        with self.database.session() as session:
-            return session.execute(_HAS_ENTRY, {"entry_id": entry_id, "entry_hash": entry_hash}).first() is not None
+        with self.database.transaction() as connection:
+            return connection.execute(_HAS_ENTRY, {"entry_id": entry_id, "entry_hash": entry_hash}).first() is not None

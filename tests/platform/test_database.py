@@ -1,5 +1,6 @@
-"""The database layer works the same on SQLite and PostgreSQL: a unit of work commits or rolls back whole; a
-reading one changes nothing; a pooled PostgreSQL connection the server ended is replaced unseen."""
+"""The database layer works the same on SQLite and PostgreSQL: a unit of work (of mapped objects or of Core
+statements alone) commits or rolls back whole; a reading one changes nothing; a pooled PostgreSQL connection
+the server ended is replaced unseen."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import time
 
 import psycopg
 import pytest
-from sqlalchemy import String, func, select
+from sqlalchemy import String, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from nsp_sandbox import connection_check
-from nsp_sandbox.database import Database, normalise_url
+from nsp_sandbox.database import Database, InsertIfAbsent, normalise_url
 
 
 class Base(DeclarativeBase):
@@ -36,6 +38,26 @@ def test_unit_of_work_commits_or_rolls_back(database_url: str) -> None:
     with db.session() as s:
         assert [t.name for t in s.scalars(select(Thing))] == ["a"]
     assert db.is_sqlite == database_url.startswith("sqlite")
+    db.engine.dispose()
+
+
+def test_a_unit_of_core_statements_commits_or_rolls_back_whole(database_url: str) -> None:
+    db = Database.from_url(database_url)
+    db.create_tables(Base.metadata)
+    things = Thing.__table__
+    insert_once = InsertIfAbsent(things, ["name"], returning=things.c.id)
+    with db.transaction() as connection:
+        connection.execute(insert(things), [{"name": "a"}])
+        assert connection.execute(insert_once.on(connection), {"name": "b"}).first() is not None
+        assert connection.execute(insert_once.on(connection), {"name": "b"}).first() is None  # left alone
+    with pytest.raises(RuntimeError), db.transaction() as connection:
+        connection.execute(insert(things), [{"name": "c"}])
+        raise RuntimeError("abort")
+    with pytest.raises(IntegrityError), db.transaction() as connection:
+        connection.execute(insert(things), [{"name": "d"}])
+        connection.execute(insert(things), [{"name": "a"}])  # a name twice: nothing of this unit is kept
+    with db.session() as s:
+        assert sorted(t.name for t in s.scalars(select(Thing))) == ["a", "b"]
     db.engine.dispose()
 
 
