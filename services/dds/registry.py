@@ -65,8 +65,9 @@ _TAKEN_ENTRY_IDS = select(DocumentEntryRow.unique_id, DocumentEntryRow.entry_uui
 _TAKEN_SUBMISSION_SET = select(SubmissionSetRow.pk).where(
     (SubmissionSetRow.unique_id == bindparam("unique_id")) | (SubmissionSetRow.entry_uuid == bindparam("entry_uuid"))
     | (SubmissionSetRow.id == bindparam("id"))).limit(1)
-_ENTRY_BY_ID = select(DocumentEntryRow).where(DocumentEntryRow.id == bindparam("entry_id"))
-_ENTRY_AND_CONTENT_BY_ID = (select(DocumentEntryRow, DocumentRow.content)
+# An entry read by its id as plain rows (run in ``Database.transaction``): its columns, and its content.
+_ENTRY_BY_ID = select(DocumentEntryRow.__table__).where(DocumentEntryRow.id == bindparam("entry_id"))
+_ENTRY_AND_CONTENT_BY_ID = (select(DocumentEntryRow.__table__, DocumentRow.content)
                             .outerjoin(DocumentRow, DocumentRow.hash == DocumentEntryRow.document_hash)
                             .where(DocumentEntryRow.id == bindparam("entry_id")))
 _INSERT_SUBMISSION_SET = insert(SubmissionSetRow.__table__).returning(SubmissionSetRow.__table__.c.pk)
@@ -269,8 +270,8 @@ class Registry:
     # ---- read ----------------------------------------------------------------------------------
 
     def get_entry(self, entry_id: str) -> StoredEntry | None:
-        with self.database.session() as session:
-            row = session.scalars(_ENTRY_BY_ID, {"entry_id": entry_id}).first()
+        with self.database.transaction() as connection:
+            row = connection.execute(_ENTRY_BY_ID, {"entry_id": entry_id}).first()
             return storage.stored_entry(row) if row is not None else None
 
     def get_document(self, entry_id: str) -> tuple[StoredEntry, bytes | None] | None:
@@ -278,11 +279,11 @@ class Registry:
 
         The content is None for an on-demand entry: its source generates the document when asked.
         """
-        with self.database.session() as session:
-            found = session.execute(_ENTRY_AND_CONTENT_BY_ID, {"entry_id": entry_id}).first()
+        with self.database.transaction() as connection:
+            found = connection.execute(_ENTRY_AND_CONTENT_BY_ID, {"entry_id": entry_id}).first()
             if found is None:
                 return None
-            return storage.stored_entry(found[0]), found[1]
+            return storage.stored_entry(found), found.content
 
     def withheld_entry_ids(self, withholdings: Sequence[Withholding]) -> set[str]:
         """The ids of the entries ``withholdings`` withhold."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, Select, insert, not_, or_, select, update
+from sqlalchemy import ColumnElement, Insert, Row, Select, insert, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from nsp_sandbox.clock import naive_utc
@@ -159,8 +159,8 @@ def code_rows(entry: DocumentEntry, entry_pk: int) -> list[dict[str, Any]]:
     ]
 
 
-def stored_entry(row: DocumentEntryRow) -> StoredEntry:
-    """A registered entry as the domain reads it back."""
+def stored_entry(row: DocumentEntryRow | Row[Any]) -> StoredEntry:
+    """A registered entry as the domain reads it back (from the mapped row, or a plain row of its columns)."""
     return StoredEntry(
         pk=row.pk, id=row.id, entry_uuid=row.entry_uuid, unique_id=row.unique_id,
         patient=PatientId(row.patient_system, row.patient_value), status=AvailabilityStatus(row.status),
