@@ -17,7 +17,6 @@ from fastapi.responses import Response
 
 from nsp_sandbox.outcome import FhirError, Issue
 from services.dds.domain import StoredEntry
-from services.dds.registry import Registry
 
 
 def etag_of(document_hash: str) -> str:
@@ -51,13 +50,3 @@ def respond(entry: StoredEntry, content: bytes, media_type: str, if_none_match: 
     if _matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     return Response(content=content, media_type=media_type, headers=headers)
-
-
-def retrieve(registry: Registry, entry_id: str, if_none_match: str | None,
-             shown: Callable[[StoredEntry, bytes], bytes] | None = None) -> Response:
-    """The stored document of stable entry ``entry_id``."""
-    found = registry.get_document(entry_id)
-    if found is None or found[1] is None:
-        raise missing(entry_id)
-    entry, content = found
-    return respond(entry, content, entry.mime_type, if_none_match, shown, entry.document_hash)

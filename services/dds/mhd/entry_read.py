@@ -32,9 +32,14 @@ class EntryRead:
         self.unknown = document_response.missing(entry_id) if not metadata_only else FhirError(404, Issue(
             "error", "not-found", f"DocumentReference/{entry_id} is not known", rule="dds-entry-exists"))
         self.entry: StoredEntry | None = None
+        self.content: bytes | None = None  # ITI-68: the stored document, read with the entry
 
     async def subjects(self, principal: Principal | None) -> list[str]:
-        self.entry = await run_in_threadpool(self.deps.registry.get_entry, self.entry_id)
+        if self.sources_may_read:  # the metadata alone
+            self.entry = await run_in_threadpool(self.deps.registry.get_entry, self.entry_id)
+        else:  # the entry and its stored document in one read (no document for an on-demand entry)
+            found = await run_in_threadpool(self.deps.registry.get_document, self.entry_id)
+            self.entry, self.content = found if found is not None else (None, None)
         if self.entry is None:
             raise self.unknown
         return [self.entry.patient.value] if principal else []
@@ -54,9 +59,19 @@ class EntryRead:
         return [found.patient.value], f"DocumentReference/{found.id}"
 
 
-async def readable_entry(deps: Deps, request: Request, entry_id: str, activity: str,
-                         metadata_only: bool) -> tuple[StoredEntry, ReadGrant]:
+async def readable_entry(deps: Deps, request: Request, entry_id: str,
+                         activity: str) -> tuple[StoredEntry, ReadGrant]:
     """The entry, when the caller may see it (404 when unknown or withheld by the citizen's blocks)."""
+    read = EntryRead(deps, entry_id, activity, metadata_only=True)
     answer = await deps.guard.guarded_read(lambda: deps.guard.authenticate(request), from_headers(request.headers),
-                                           EntryRead(deps, entry_id, activity, metadata_only))
+                                           read)
     return answer.found, answer.grant
+
+
+async def readable_document(deps: Deps, request: Request, entry_id: str,
+                            activity: str) -> tuple[StoredEntry, ReadGrant, bytes | None]:
+    """As :func:`readable_entry`, with the entry's stored document (None for an on-demand entry)."""
+    read = EntryRead(deps, entry_id, activity, metadata_only=False)
+    answer = await deps.guard.guarded_read(lambda: deps.guard.authenticate(request), from_headers(request.headers),
+                                           read)
+    return answer.found, answer.grant, read.content

@@ -202,7 +202,7 @@ def router(deps: Deps) -> APIRouter:
     @fhir.get("/DocumentReference/{entry_id}", response_class=FhirJSONResponse, responses={
         **oa.answer("The DocumentReference", {oa.FHIR_JSON: oa.fhir_resource("DocumentReference")}), **oa.errors(404)})
     async def read_document_reference(entry_id: str, request: Request) -> Response:
-        entry, grant = await readable_entry(deps, request, entry_id, "Read DocumentReference", metadata_only=True)
+        entry, grant = await readable_entry(deps, request, entry_id, "Read DocumentReference")
         resource = shown_reference(grant)(document_reference.to_fhir(entry, deps.urls(request).document(entry.id)))
         return FhirJSONResponse(resource, headers={"ETag": f'W/"{entry.version}"',
                                                    "Last-Modified": http_date(entry.updated_at)})

@@ -20,7 +20,7 @@ from services.dds.domain import ObjectType, StoredEntry
 from services.dds.lifecycle import NEVER_DELETED
 from services.dds.mhd import document_response
 from services.dds.mhd.deps import Deps
-from services.dds.mhd.entry_read import readable_entry
+from services.dds.mhd.entry_read import readable_document
 
 
 def router(deps: Deps) -> APIRouter:
@@ -31,8 +31,7 @@ def router(deps: Deps) -> APIRouter:
         **oa.answer("The document, in its own media type", {"*/*": {}}),
         304: {"description": "Not Modified (If-None-Match)"}, **oa.errors(401, 403, 404, 406, 502, 503)})
     async def retrieve(entry_id: str, request: Request) -> Response:
-        entry, grant = await readable_entry(deps, request, entry_id, "ITI-68 Retrieve Document",
-                                            metadata_only=False)
+        entry, grant, content = await readable_document(deps, request, entry_id, "ITI-68 Retrieve Document")
 
         def shown(entry: StoredEntry, content: bytes) -> bytes:
             if entry.patient.value in grant.hide_address:
@@ -43,7 +42,12 @@ def router(deps: Deps) -> APIRouter:
         if entry.object_type is ObjectType.ON_DEMAND:
             generated = await deps.sources.generate(entry)
             return document_response.respond(entry, generated.content, generated.media_type, if_none_match, shown)
-        return await run_in_threadpool(document_response.retrieve, deps.registry, entry_id, if_none_match, shown)
+        if content is None:
+            raise document_response.missing(entry_id)
+        answer = (entry, content, entry.mime_type, if_none_match, shown, entry.document_hash)
+        if entry.patient.value in grant.hide_address:  # the document parsed and rewritten: off the event loop
+            return await run_in_threadpool(document_response.respond, *answer)
+        return document_response.respond(*answer)
 
     @documents.delete("/documents/{entry_id}", response_class=Response, responses=oa.errors(405))
     @refuses
