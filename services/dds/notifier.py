@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
@@ -70,7 +70,7 @@ _CLAIM = (update(NotificationRow.__table__)
           .values(claimed_until=bindparam("until"), attempts=_NOTIFICATIONS.attempts + 1)
           .returning(_NOTIFICATIONS.pk, _NOTIFICATIONS.subscription_pk, _NOTIFICATIONS.event_number,
                      _NOTIFICATIONS.entry_ids, _NOTIFICATIONS.attempts))
-_SUBSCRIPTION = select(SubscriptionRow).where(SubscriptionRow.pk == bindparam("subscription_pk"))
+_SUBSCRIPTION = select(SubscriptionRow.__table__).where(SubscriptionRow.pk == bindparam("subscription_pk"))
 _FINISH = (update(NotificationRow.__table__).where(_NOTIFICATIONS.pk == bindparam("row_pk"))
            .values(state=bindparam("state"), claimed_until=None, last_error=bindparam("problem")))
 _FINISH_LATER = _FINISH.values(next_attempt_at=bindparam("next_attempt_at"))
@@ -94,7 +94,7 @@ def backoff(attempts: int) -> timedelta:
     return min(FIRST_BACKOFF * (2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
-def notification_bundle(subscription: SubscriptionRow, event_number: int, at: datetime,
+def notification_bundle(subscription: SubscriptionRow | Row[Any], event_number: int, at: datetime,
                         references: list[dict[str, Any]]) -> dict[str, Any]:
     """The backport's notification Bundle (R4): SubscriptionStatus first, then the focus resources."""
     fhir_base = f"{subscription.base_url}/fhir"
@@ -211,10 +211,8 @@ class Notifier:
                 return delivered
 
     async def _deliver(self, row: Claimed) -> int:
-        with self.context.database.session() as session:
-            subscription = session.scalars(_SUBSCRIPTION, {"subscription_pk": row.subscription_pk}).first()
-            if subscription is not None:
-                session.expunge(subscription)
+        with self.context.database.transaction() as connection:
+            subscription = connection.execute(_SUBSCRIPTION, {"subscription_pk": row.subscription_pk}).first()
         if subscription is None:  # ended meanwhile
             self._finish(row, "failed", "the subscription was deleted", None)
             return 0
@@ -256,7 +254,7 @@ class Notifier:
         return f"the endpoint answered HTTP {response.status_code}"
 
     def _finish(self, row: Claimed, state: str, problem: str | None,
-                subscription: SubscriptionRow | None) -> None:
+                subscription: Row[Any] | None) -> None:
         now = naive_utc(self.context.clock.now())
         with self.context.database.transaction() as connection:
             values: dict[str, Any] = {"row_pk": row.pk, "state": state, "problem": problem}
