@@ -26,6 +26,7 @@ class EntryRead:
         self.deps = deps
         self.entry_id = entry_id
         self.activity = activity
+        self.metadata_only = metadata_only
         self.sources_may_read = metadata_only
         # ITI-68 only: a DSUBm subscriber retrieves what it is notified of (Guard.notified_reader).
         self.subscribers_may_read = not metadata_only
@@ -35,7 +36,7 @@ class EntryRead:
         self.content: bytes | None = None  # ITI-68: the stored document, read with the entry
 
     async def subjects(self, principal: Principal | None) -> list[str]:
-        if self.sources_may_read:  # the metadata alone
+        if self.metadata_only:
             self.entry = await run_in_threadpool(self.deps.registry.get_entry, self.entry_id)
         else:  # the entry and its stored document in one read (no document for an on-demand entry)
             found = await run_in_threadpool(self.deps.registry.get_document, self.entry_id)
