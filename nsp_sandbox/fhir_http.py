@@ -23,17 +23,21 @@ FHIR_JSON = "application/fhir+json"
 ACCEPTED_JSON_TYPES = {"application/fhir+json", "application/json", "application/json+fhir"}
 
 
+def json_bytes(content: Any) -> bytes:
+    """Compact UTF-8 JSON, as ``json.dumps(ensure_ascii=False, separators=(",", ":"))`` writes it,
+    several times faster (a searchset page of 20 DocumentReferences: ``docs/benchmarks.md``); what
+    ``orjson`` will not write (an integer beyond 64 bits, a key that is not a string) goes to ``json``."""
+    try:
+        return orjson.dumps(content)
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 class FhirJSONResponse(JSONResponse):
     media_type = FHIR_JSON
 
     def render(self, content: Any) -> bytes:
-        """Compact UTF-8 JSON, as ``json.dumps(ensure_ascii=False, separators=(",", ":"))`` writes it,
-        several times faster (a searchset page of 20 DocumentReferences: ``docs/benchmarks.md``); what
-        ``orjson`` will not write (an integer beyond 64 bits, a key that is not a string) goes to ``json``."""
-        try:
-            return orjson.dumps(content)
-        except TypeError:  # orjson.JSONEncodeError
-            return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return json_bytes(content)
 
 
 def outcome_response(status: int, issues: list[Issue], headers: dict[str, str] | None = None) -> Response:

@@ -39,6 +39,7 @@ from sqlalchemy import Row, bindparam, func, select, update
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.fhir_http import json_bytes
 from nsp_sandbox.system_tokens import StsUnavailable, SystemTokens
 from services.dds.mhd.document_reference import fhir_instant, to_fhir
 from services.dds.models import NotificationRow, SubscriptionRow
@@ -243,7 +244,7 @@ class Notifier:
             log.info("DSUBm notification sent without DDS's token: %s", exc)
         try:
             response = await asyncio.wait_for(self.context.peers.client_for_url(endpoint).post(
-                endpoint, content=json.dumps(bundle, ensure_ascii=False).encode(), headers=headers,
+                endpoint, content=json_bytes(bundle), headers=headers,
                 timeout=TIMEOUT_SECONDS), TIMEOUT_SECONDS + 1)
         except TimeoutError:
             return f"no answer within {TIMEOUT_SECONDS:.0f} s"

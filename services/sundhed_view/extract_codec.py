@@ -16,6 +16,8 @@ from typing import Any
 
 from markupsafe import Markup
 
+from nsp_sandbox.fhir_http import json_bytes
+
 
 class Unreadable(ValueError):
     """A stored extract this codec cannot read back."""
@@ -31,7 +33,7 @@ class ExtractCodec:
                 raise TypeError(f"{name} is not a dataclass")
 
     def dumps(self, value: Any) -> bytes:
-        return json.dumps(self._encode(value), ensure_ascii=False, separators=(",", ":")).encode()
+        return json_bytes(self._encode(value))
 
     def loads(self, blob: bytes) -> Any:
         try:
