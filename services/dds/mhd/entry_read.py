@@ -63,16 +63,18 @@ class EntryRead:
 async def readable_entry(deps: Deps, request: Request, entry_id: str,
                          activity: str) -> tuple[StoredEntry, ReadGrant]:
     """The entry, when the caller may see it (404 when unknown or withheld by the citizen's blocks)."""
-    read = EntryRead(deps, entry_id, activity, metadata_only=True)
-    answer = await deps.guard.guarded_read(lambda: deps.guard.authenticate(request), from_headers(request.headers),
-                                           read)
-    return answer.found, answer.grant
+    return await _guarded(deps, request, EntryRead(deps, entry_id, activity, metadata_only=True))
 
 
 async def readable_document(deps: Deps, request: Request, entry_id: str,
                             activity: str) -> tuple[StoredEntry, ReadGrant, bytes | None]:
     """As :func:`readable_entry`, with the entry's stored document (None for an on-demand entry)."""
     read = EntryRead(deps, entry_id, activity, metadata_only=False)
+    entry, grant = await _guarded(deps, request, read)
+    return entry, grant, read.content
+
+
+async def _guarded(deps: Deps, request: Request, read: EntryRead) -> tuple[StoredEntry, ReadGrant]:
     answer = await deps.guard.guarded_read(lambda: deps.guard.authenticate(request), from_headers(request.headers),
                                            read)
-    return answer.found, answer.grant, read.content
+    return answer.found, answer.grant
