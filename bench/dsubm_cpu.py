@@ -8,7 +8,7 @@ of a provide is too small to tell apart from the noise of a served run on a shar
 
 * ``sender``: ``Notifier._due``, ``_claim`` and ``_finish`` for ``--rows`` queued rows;
 * ``viewer``: for as many new documents, the extract store's lookup (a miss) and ``put`` of an
-  extract and its entry (``Documents._read_new`` and ``_remember`` without the reading itself).
+  extract and its entry (``Documents.read`` and ``_remember`` without the reading itself).
 
 ``time.process_time()`` per row, after 50 warm-up rows. ``--tree`` measures another checkout (run the two
 alternately for a before/after); ``--database-url`` a PostgreSQL database (emptied first).

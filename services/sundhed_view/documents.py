@@ -174,13 +174,6 @@ class Documents:
         """The cache key of ``content`` read as ``kind`` (an HCOM as HCO IG version ``hco_version``)."""
         return hashlib.sha256(f"{kind}\0{hco_version or ''}\0".encode() + content).hexdigest()
 
-    def read(self, kind: str, content: bytes, mime_type: str = "application/fhir+json",
-             hco_version: str | None = None) -> tuple[str, _Read]:
-        """What ``content`` yields (the view model or the reasons it is invalid) and its patient,
-        cached by content; an HCOM is judged as the HCO IG version ``hco_version`` (its entry's formatCode)."""
-        digest, value, _new = self._read_new(kind, content, mime_type, hco_version)
-        return digest, value
-
     def _extract(self, kind: str, content: bytes, mime_type: str, hco_version: str | None) -> _Read:
         """What ``content`` yields, read and validated now (:meth:`read` without the cache)."""
         document, problems = self.context.validator.parse(content, mime_type or "application/fhir+json")
@@ -211,9 +204,11 @@ class Documents:
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             return _Read([f"Dokumentet kunne ikke læses: {type(exc).__name__}"], patients)
 
-    def _read_new(self, kind: str, content: bytes, mime_type: str,
-                  hco_version: str | None) -> tuple[str, _Read, bool]:
-        """:meth:`read`, and whether the extract was computed now (not found in the cache)."""
+    def read(self, kind: str, content: bytes, mime_type: str,
+             hco_version: str | None) -> tuple[str, _Read, bool]:
+        """What ``content`` yields (the view model or the reasons it is invalid) and its patient, cached by
+        content (its digest is answered too); an HCOM is judged as the HCO IG version ``hco_version`` (its
+        entry's formatCode). The flag: the extract was computed now, not found in the cache."""
         digest = self.digest(kind, content, hco_version)
         known = self.cache.get(digest)
         if known is not None:
@@ -223,7 +218,7 @@ class Documents:
     def _read_and_remember(self, entry: Entry, content: bytes, mime_type: str) -> _Read:
         """:meth:`read` the content of ``entry`` and keep the extract for it: one trip to a worker thread."""
         assert entry.kind is not None
-        digest, value, new = self._read_new(entry.kind, content, mime_type, entry.hco_version)
+        digest, value, new = self.read(entry.kind, content, mime_type, entry.hco_version)
         self._remember(digest, value, entry, new)
         return value
 
