@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select
+from sqlalchemy import Connection, bindparam, func, insert, or_, select
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
-from sqlalchemy.orm import Session
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.database import Database
@@ -53,7 +52,7 @@ from services.dds.subscriptions import Changed
 
 #: Called in a registering transaction with the entries it creates or changes (True: it queued work
 #: to do after the commit); e.g. the DSUBm notifications (``services.dds.subscriptions``).
-Listener = Callable[[Session, list[Changed], datetime], bool]
+Listener = Callable[[Connection, list[Changed], datetime], bool]
 
 DUPLICATE_SOURCE = "IHE ITI TF-3 4.1.4 (uniqueId is unique in the registry)"
 
@@ -67,6 +66,9 @@ _TAKEN_SUBMISSION_SET = select(SubmissionSetRow.pk).where(
     | (SubmissionSetRow.id == bindparam("id"))).limit(1)
 # An entry read by its id as plain rows (run in ``Database.transaction``): its columns, and its content.
 _ENTRY_BY_ID = select(DocumentEntryRow.__table__).where(DocumentEntryRow.id == bindparam("entry_id"))
+_ENTRY_BY_PK = select(DocumentEntryRow.__table__).where(DocumentEntryRow.pk == bindparam("entry_pk"))
+_ENTRY_BY_IDENTIFIER = select(DocumentEntryRow.__table__).where(
+    (DocumentEntryRow.unique_id == bindparam("identifier")) | (DocumentEntryRow.entry_uuid == bindparam("identifier")))
 _ENTRY_AND_CONTENT_BY_ID = (select(DocumentEntryRow.__table__, DocumentRow.content)
                             .outerjoin(DocumentRow, DocumentRow.hash == DocumentEntryRow.document_hash)
                             .where(DocumentEntryRow.id == bindparam("entry_id")))
@@ -99,8 +101,8 @@ class Registry:
         self.listeners: list[Listener] = []
         self.after_commit: list[Callable[[], None]] = []  # run when a listener queued work, after the commit
 
-    def _tell(self, session: Session, changed: list[Changed], now: datetime) -> bool:
-        return any([listener(session, changed, now) for listener in self.listeners])
+    def _tell(self, connection: Connection, changed: list[Changed], now: datetime) -> bool:
+        return any([listener(connection, changed, now) for listener in self.listeners])
 
     def _committed(self, queued: bool) -> None:
         if queued:
@@ -124,10 +126,10 @@ class Registry:
         """
         now = naive_utc(now)
         try:
-            with storage.write_transaction(self.database) as session:
-                targets = self._check(session, submission)
-                self._write(session, submission, targets, now)
-                queued = self._tell(session, [Changed(e.id, e.patient.value) for e in submission.entries] + [
+            with storage.write_transaction(self.database) as connection:
+                targets = self._check(connection, submission)
+                self._write(connection, submission, targets, now)
+                queued = self._tell(connection, [Changed(e.id, e.patient.value) for e in submission.entries] + [
                     Changed(t.id, t.patient.value) for t in targets.values() if t is not None], now)
         except IntegrityError as exc:
             # Lost a race against a concurrent submission with the same ids.
@@ -154,14 +156,14 @@ class Registry:
 
     def check(self, submission: Submission) -> list[Issue]:
         """What ``register`` would refuse ``submission`` for, without storing anything."""
-        with self.database.session() as session:
+        with self.database.transaction() as connection:
             try:
-                self._check(session, submission)
+                self._check(connection, submission)
             except RegistryError as exc:
                 return exc.issues
         return []
 
-    def _check(self, session: Session, submission: Submission) -> dict[TargetRef, StoredEntry | None]:
+    def _check(self, connection: Connection, submission: Submission) -> dict[TargetRef, StoredEntry | None]:
         """Raise ``RegistryError`` with every duplicate id and every broken lifecycle rule of
         ``submission``; else answer each relation's target as read for the rules (the snapshot its
         status change compares against)."""
@@ -171,7 +173,7 @@ class Registry:
         unique_ids = [e.unique_id for e in entries]
         uuids = [e.entry_uuid for e in entries]
         ids = [e.id for e in entries]
-        taken = session.execute(_TAKEN_ENTRY_IDS, {"unique_ids": unique_ids, "entry_uuids": uuids, "ids": ids}).all()
+        taken = connection.execute(_TAKEN_ENTRY_IDS, {"unique_ids": unique_ids, "entry_uuids": uuids, "ids": ids}).all()
         taken_unique = {row[0] for row in taken}
         taken_uuid = {row[1] for row in taken}
         taken_id = {row[2] for row in taken}
@@ -182,7 +184,7 @@ class Registry:
             if entry.entry_uuid in taken_uuid or entry.id in taken_id:
                 issues.append(_duplicate(f"{entry.origin}.identifier",
                                          f"entryUUID '{entry.entry_uuid}' is already registered"))
-        if session.execute(_TAKEN_SUBMISSION_SET, {"unique_id": sset.unique_id, "entry_uuid": sset.entry_uuid,
+        if connection.execute(_TAKEN_SUBMISSION_SET, {"unique_id": sset.unique_id, "entry_uuid": sset.entry_uuid,
                                                    "id": sset.id}).first() is not None:
             issues.append(_duplicate(f"{sset.origin}.identifier",
                                      f"SubmissionSet uniqueId '{sset.unique_id}' or entryUUID "
@@ -192,7 +194,7 @@ class Registry:
 
         def resolve(target: TargetRef) -> StoredEntry | None:
             if target not in targets:
-                targets[target] = self._resolve(session, target)
+                targets[target] = self._resolve(connection, target)
             return targets[target]
 
         issues.extend(lifecycle.check_submission(submission, resolve))
@@ -200,46 +202,45 @@ class Registry:
             raise RegistryError(issues)
         return targets
 
-    def _resolve(self, session: Session, target: TargetRef) -> StoredEntry | None:
+    @staticmethod
+    def _resolve(connection: Connection, target: TargetRef) -> StoredEntry | None:
         if target.entry_id is not None:
-            condition = DocumentEntryRow.id == target.entry_id
+            row = connection.execute(_ENTRY_BY_ID, {"entry_id": target.entry_id}).first()
         else:
-            condition = (DocumentEntryRow.unique_id == target.identifier) | (
-                DocumentEntryRow.entry_uuid == target.identifier)
-        row = session.scalars(select(DocumentEntryRow).where(condition)).first()
+            row = connection.execute(_ENTRY_BY_IDENTIFIER, {"identifier": target.identifier}).first()
         return storage.stored_entry(row) if row is not None else None
 
-    def _write(self, session: Session, submission: Submission, targets: dict[TargetRef, StoredEntry | None],
+    def _write(self, connection: Connection, submission: Submission, targets: dict[TargetRef, StoredEntry | None],
                now: datetime) -> None:
         sset = submission.submission_set
-        storage.store_documents(session, [e.document for e in submission.entries if e.document is not None])
-        sset_pk = session.execute(_INSERT_SUBMISSION_SET, [storage.submission_set_values(sset, now)]).scalar_one()
-        pks = session.execute(
+        storage.store_documents(connection, [e.document for e in submission.entries if e.document is not None])
+        sset_pk = connection.execute(_INSERT_SUBMISSION_SET, [storage.submission_set_values(sset, now)]).scalar_one()
+        pks = connection.execute(
             _INSERT_ENTRIES, [storage.entry_values(e, sset_pk, now, submission.submitter) for e in submission.entries],
         ).scalars().all()
-        storage.insert_many(session, EntryCodeRow, [
+        storage.insert_many(connection, EntryCodeRow, [
             code for entry, pk in zip(submission.entries, pks, strict=True)
             for code in storage.code_rows(entry, pk)
         ])
-        storage.insert_many(session, SubmissionMemberRow,
+        storage.insert_many(connection, SubmissionMemberRow,
                             [{"submission_set_pk": sset_pk, "entry_pk": pk} for pk in pks])
         for entry, pk in zip(submission.entries, pks, strict=True):
             for relation in entry.relations:
                 target = targets[relation.target]
                 assert target is not None  # checked in _check, same transaction
-                session.execute(insert(AssociationRow.__table__).values(
+                connection.execute(insert(AssociationRow.__table__).values(
                     storage.association_values(relation.kind.name, pk, target.pk, sset_pk, now)))
                 new_status = lifecycle.status_after(relation.kind)
                 if new_status is None:
                     continue
-                if not storage.set_status(session, target, new_status, now):
+                if not storage.set_status(connection, target, new_status, now):
                     raise RegistryError([_concurrent_change(f"DocumentReference/{target.id}", relation.origin)])
-                self._record_status(session, target, new_status, now, f"replaced by DocumentReference/{entry.id}")
+                self._record_status(connection, target, new_status, now, f"replaced by DocumentReference/{entry.id}")
 
     @staticmethod
-    def _record_status(session: Session, target: StoredEntry, new_status: AvailabilityStatus, now: datetime,
+    def _record_status(connection: Connection, target: StoredEntry, new_status: AvailabilityStatus, now: datetime,
                        reason: str) -> None:
-        session.execute(insert(StatusChangeRow.__table__).values(
+        connection.execute(insert(StatusChangeRow.__table__).values(
             storage.status_change_values(target.pk, target.status, new_status, reason, now)))
 
     def bulk_register(self, submission_set_row: dict[str, Any], entries: Sequence[DocumentEntry],
@@ -250,21 +251,21 @@ class Registry:
         entry relates to another.
         """
         now = naive_utc(now)
-        with self.database.session() as session:
-            storage.store_documents(session, [e.document for e in entries if e.document is not None])
+        with self.database.transaction() as connection:
+            storage.store_documents(connection, [e.document for e in entries if e.document is not None])
             sset_table, entry_table = SubmissionSetRow.__table__, DocumentEntryRow.__table__
-            sset_pk = session.execute(
+            sset_pk = connection.execute(
                 insert(sset_table).returning(sset_table.c.pk),
                 [{**submission_set_row, "registered_at": now}],
             ).scalar_one()
             rows = [storage.entry_values(e, sset_pk, now) for e in entries]
-            pks = session.execute(
+            pks = connection.execute(
                 insert(entry_table).returning(entry_table.c.pk, sort_by_parameter_order=True), rows,
             ).scalars().all()
-            storage.insert_many(session, EntryCodeRow, [
+            storage.insert_many(connection, EntryCodeRow, [
                 code for entry, pk in zip(entries, pks, strict=True) for code in storage.code_rows(entry, pk)
             ])
-            storage.insert_many(session, SubmissionMemberRow, [
+            storage.insert_many(connection, SubmissionMemberRow, [
                 {"submission_set_pk": sset_pk, "entry_pk": pk} for pk in pks])
 
     # ---- read ----------------------------------------------------------------------------------
@@ -361,11 +362,11 @@ class Registry:
         now = naive_utc(now)
         current: StatusChange | None = None
         try:
-            with storage.write_transaction(self.database) as session:
+            with storage.write_transaction(self.database) as connection:
                 changed: list[StoredEntry] = []
                 for current in changes:
-                    changed.append(self._apply_change(session, current, now))
-                queued = self._tell(session, [Changed(e.id, e.patient.value) for e in changed], now)
+                    changed.append(self._apply_change(connection, current, now))
+                queued = self._tell(connection, [Changed(e.id, e.patient.value) for e in changed], now)
         except OperationalError as exc:
             if not _lost_to_concurrency(exc) or current is None:
                 raise
@@ -374,25 +375,22 @@ class Registry:
         self._committed(queued)
         return changed
 
-    def _apply_change(self, session: Session, change: StatusChange, now: datetime) -> StoredEntry:
-        entry = self._entry_to_change(session, change)
+    def _apply_change(self, connection: Connection, change: StatusChange, now: datetime) -> StoredEntry:
+        entry = self._entry_to_change(connection, change)
         if entry.status is change.new_status:
             return entry  # current → current: nothing to change
-        if not storage.set_status(session, entry, change.new_status, now, change.comment):
+        if not storage.set_status(connection, entry, change.new_status, now, change.comment):
             # Lost to a concurrent change (PostgreSQL: the guarded UPDATE waited for it).
-            self._entry_to_change(session, change)
+            self._entry_to_change(connection, change)
             raise RegistryError([_concurrent_change(f"DocumentReference/{change.entry_id}", change.expression)])
-        self._record_status(session, entry, change.new_status, now, change.reason)
-        row = session.scalars(select(DocumentEntryRow).where(DocumentEntryRow.pk == entry.pk)
-                              .execution_options(populate_existing=True)).one()
-        return storage.stored_entry(row)
+        self._record_status(connection, entry, change.new_status, now, change.reason)
+        return storage.stored_entry(connection.execute(_ENTRY_BY_PK, {"entry_pk": entry.pk}).one())
 
-    def _entry_to_change(self, session: Session, change: StatusChange) -> StoredEntry:
+    def _entry_to_change(self, connection: Connection, change: StatusChange) -> StoredEntry:
         """The entry as it is now, once every rule of ``change`` holds for it (``RegistryError``
         naming the first that does not)."""
         entry_id, expression = change.entry_id, change.expression
-        row = session.scalars(select(DocumentEntryRow).where(DocumentEntryRow.id == entry_id)
-                              .execution_options(populate_existing=True)).first()
+        row = connection.execute(_ENTRY_BY_ID, {"entry_id": entry_id}).first()
         if row is None:
             raise RegistryError([Issue("error", "not-found", f"DocumentReference/{entry_id} is not known",
                                        expression=expression, rule="dds-entry-exists",

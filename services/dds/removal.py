@@ -61,23 +61,25 @@ class MetadataRemoval:
     def remove(self, entry_uuids: list[str], now: datetime) -> Removed:
         """Remove the entries with these entryUUIDs (``urn:uuid:…``) in one transaction; raise
         :class:`UnknownEntries` (having removed nothing) when one is not registered."""
-        with storage.write_transaction(self.database) as session:
-            rows = session.scalars(select(DocumentEntryRow).where(DocumentEntryRow.entry_uuid.in_(entry_uuids))).all()
+        with storage.write_transaction(self.database) as connection:
+            rows = connection.execute(select(DocumentEntryRow.__table__).where(
+                DocumentEntryRow.entry_uuid.in_(entry_uuids))).all()
             found = {row.entry_uuid for row in rows}
             unknown = [u for u in entry_uuids if u not in found]
             if unknown:
                 raise UnknownEntries(unknown)
             pks = [row.pk for row in rows]
             hashes = {row.document_hash for row in rows if row.document_hash}
-            associations = session.execute(delete(AssociationRow).where(or_(
+            associations = connection.execute(delete(AssociationRow.__table__).where(or_(
                 AssociationRow.source_entry_pk.in_(pks), AssociationRow.target_entry_pk.in_(pks)))).rowcount
             for table in (EntryCodeRow, StatusChangeRow, SubmissionMemberRow):
-                session.execute(delete(table).where(table.entry_pk.in_(pks)))
-            session.execute(delete(DocumentEntryRow).where(DocumentEntryRow.pk.in_(pks)))
+                connection.execute(delete(table.__table__).where(table.entry_pk.in_(pks)))
+            connection.execute(delete(DocumentEntryRow.__table__).where(DocumentEntryRow.pk.in_(pks)))
             documents = 0
             for document_hash in hashes:
-                still_used = session.scalar(select(func.count()).select_from(DocumentEntryRow).where(
+                still_used = connection.scalar(select(func.count()).select_from(DocumentEntryRow).where(
                     DocumentEntryRow.document_hash == document_hash))
                 if not still_used:
-                    documents += session.execute(delete(DocumentRow).where(DocumentRow.hash == document_hash)).rowcount
+                    documents += connection.execute(
+                        delete(DocumentRow.__table__).where(DocumentRow.hash == document_hash)).rowcount
             return Removed(tuple(entry_uuids), tuple(row.id for row in rows), documents, associations or 0, now)

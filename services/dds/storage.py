@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, Row, Select, insert, not_, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Insert, Row, Select, insert, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.database import Database, InsertIfAbsent
+from nsp_sandbox.fhir_http import json_bytes
 from services.dds.domain import (
     AvailabilityStatus,
     Document,
@@ -58,7 +59,7 @@ class Page:
 
 
 @contextmanager
-def write_transaction(database: Database) -> Iterator[Session]:
+def write_transaction(database: Database) -> Iterator[Connection]:
     """One transaction that reads what it checks and then writes, committed or rolled back whole.
 
     On SQLite the write lock is taken up front (``BEGIN IMMEDIATE``): writers queue for it (the
@@ -66,14 +67,20 @@ def write_transaction(database: Database) -> Iterator[Session]:
     would otherwise begin only at the first write, after the checks, and two writers could both
     read an entry as ``current``. On PostgreSQL (READ COMMITTED) reading locks nothing: every status
     change is a guarded ``UPDATE`` (:func:`set_status`) that re-checks the row it changes.
+
+    Its statements are Core statements on one connection (``Database.transaction``): no ORM session
+    around them, whose bookkeeping cost more than a provide's ten statements on SQLite.
     """
-    with database.session() as session:
+    with database.transaction() as connection:
         if database.is_sqlite:
-            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
-        yield session
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        yield connection
 
 
-def set_status(session: Session, target: StoredEntry, new_status: AvailabilityStatus, now: datetime,
+_ENTRY_TABLE = DocumentEntryRow.__table__
+
+
+def set_status(connection: Connection, target: StoredEntry, new_status: AvailabilityStatus, now: datetime,
                comment: str | None = None) -> bool:
     """Compare and set: move ``target`` to ``new_status`` only if its row still has the status and
     version ``target`` was read with (the snapshot the caller checked); False when it does not. With
@@ -81,10 +88,10 @@ def set_status(session: Session, target: StoredEntry, new_status: AvailabilitySt
     values: dict[str, Any] = {"status": new_status.value, "version": target.version + 1, "updated_at": now}
     if comment is not None:
         values["resource"] = dump({**target.resource, "description": comment})
-    result = session.execute(
-        update(DocumentEntryRow)
-        .where(DocumentEntryRow.pk == target.pk, DocumentEntryRow.status == target.status.value,
-               DocumentEntryRow.version == target.version)
+    result = connection.execute(
+        update(_ENTRY_TABLE)
+        .where(_ENTRY_TABLE.c.pk == target.pk, _ENTRY_TABLE.c.status == target.status.value,
+               _ENTRY_TABLE.c.version == target.version)
         .values(**values)
     )
     return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
@@ -92,19 +99,19 @@ def set_status(session: Session, target: StoredEntry, new_status: AvailabilitySt
 
 def dump(resource: dict[str, Any]) -> str:
     """A resource as stored: compact JSON, non-ASCII kept."""
-    return json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
+    return json_bytes(resource).decode("utf-8")
 
 
 _INSERTS: dict[type[DdsBase], Insert] = {}
 
 
-def insert_many(session: Session, model: type[DdsBase], rows: list[dict[str, Any]]) -> None:
+def insert_many(unit: Session | Connection, model: type[DdsBase], rows: list[dict[str, Any]]) -> None:
     """A Core executemany insert (no ORM bookkeeping), skipped when there is nothing to insert."""
     if rows:
         statement = _INSERTS.get(model)
         if statement is None:
             statement = _INSERTS[model] = insert(model.__table__)
-        session.execute(statement, rows)
+        unit.execute(statement, rows)
 
 
 def entry_values(entry: DocumentEntry, sset_pk: int, now: datetime, submitter: str | None = None) -> dict[str, Any]:
@@ -250,10 +257,10 @@ def keyset(session: Session, statement: Select[Any], pk: Any, count: int, after_
 _STORE_DOCUMENT = InsertIfAbsent(DocumentRow.__table__, ["hash"])
 
 
-def store_documents(session: Session, documents: Iterable[Document]) -> None:
+def store_documents(unit: Session | Connection, documents: Iterable[Document]) -> None:
     """Store each document once by its hash (content-addressed: a document already stored is kept)."""
     unique = {d.hash: d for d in documents}
     if not unique:
         return
-    session.execute(_STORE_DOCUMENT.on(session), [
+    unit.execute(_STORE_DOCUMENT.on(unit), [
         {"hash": d.hash, "size": d.size, "content": d.content} for d in unique.values()])

@@ -34,9 +34,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.database import Database
@@ -180,6 +179,11 @@ _MATCHING = select(SubscriptionRow.pk, SubscriptionRow.patient_value).where(
     or_(SubscriptionRow.patient_value.is_(None),
         SubscriptionRow.patient_value.in_(bindparam("patients", expanding=True)))
 ).order_by(SubscriptionRow.pk)
+_SUBSCRIPTIONS = SubscriptionRow.__table__
+# The subscription's next event number, and the event: Core statements in the registering transaction.
+_NEXT_EVENT = (update(_SUBSCRIPTIONS).where(_SUBSCRIPTIONS.c.pk == bindparam("subscription"))
+               .values(events=_SUBSCRIPTIONS.c.events + 1).returning(_SUBSCRIPTIONS.c.events))
+_INSERT_NOTIFICATION = insert(NotificationRow.__table__)
 
 
 class Subscriptions:
@@ -240,19 +244,18 @@ class Subscriptions:
                 or_(SubscriptionRow.patient_value.is_(None), SubscriptionRow.patient_value == patient))
             ).first() is not None
 
-    def queue(self, session: Session, changed: Sequence[Changed], now: datetime) -> bool:
+    def queue(self, connection: Connection, changed: Sequence[Changed], now: datetime) -> bool:
         """Queue one event per matching subscription for ``changed`` (in the caller's transaction);
         True when anything was queued."""
         patients = {c.patient for c in changed}
         if not patients:
             return False
-        rows = session.execute(_MATCHING, {"patients": sorted(patients)}).all()
+        rows = connection.execute(_MATCHING, {"patients": sorted(patients)}).all()
         now = naive_utc(now)
         for pk, patient in rows:
             ids = [c.entry_id for c in changed if patient is None or c.patient == patient]
-            number = session.execute(update(SubscriptionRow).where(SubscriptionRow.pk == pk)
-                                     .values(events=SubscriptionRow.events + 1)
-                                     .returning(SubscriptionRow.events)).scalar_one()
-            session.add(NotificationRow(subscription_pk=pk, event_number=number, entry_ids=json.dumps(ids),
-                                        state="pending", attempts=0, next_attempt_at=now, created_at=now))
+            number = connection.execute(_NEXT_EVENT, {"subscription": pk}).scalar_one()
+            connection.execute(_INSERT_NOTIFICATION, {
+                "subscription_pk": pk, "event_number": number, "entry_ids": json.dumps(ids), "state": "pending",
+                "attempts": 0, "next_attempt_at": now, "created_at": now})
         return bool(rows)

@@ -217,3 +217,26 @@ def test_two_senders_never_take_the_same_notification_and_a_lapsed_claim_is_take
     # after the second attempt, twice the first wait, on the sandbox clock
     assert timedelta(0) <= row.next_attempt_at - (later + FIRST_BACKOFF * 2) < timedelta(seconds=5)
     assert first._claim(pk, later) is None  # not due before its backoff
+
+
+def test_a_refused_submission_queues_nothing_and_the_event_numbers_run_on(client: TestClient, mhd: Mhd) -> None:
+    """The notification is written in the registering transaction: a submission refused there (a
+    replacement of an entry already replaced) leaves no event behind, and no gap in the numbers."""
+    recipient = Recipient(client)
+    subscribe(client, subscription(recipient.endpoint, PATIENT_DEPENDENT,
+                                   f"DocumentReference?patient.identifier=urn:oid:1.2.208.176.1.2|{CPR}"))
+    first = mhd.provide_hco()
+    replaces_first = [{"code": "replaces", "target": {"reference": f"DocumentReference/{first}"}}]
+    second = mhd.provide((mhd.document_reference() | {"relatesTo": replaces_first}, mhd.examples.hco))[0]
+    refused = mhd.post(mhd.bundle((mhd.document_reference() | {"relatesTo": replaces_first}, mhd.examples.hco)))
+    assert refused.status_code in (400, 409, 422), refused.text
+    third = mhd.provide_hco()
+    wait_for(lambda: len(recipient.received) == 3)
+
+    def event_number(bundle: dict[str, object]) -> str:
+        status = bundle["entry"][0]["resource"]  # type: ignore[index]
+        event = next(p for p in status["parameter"] if p["name"] == "notification-event")
+        return next(p["valueString"] for p in event["part"] if p["name"] == "event-number")  # type: ignore[no-any-return]
+
+    assert [event_number(b) for b in recipient.received] == ["1", "2", "3"]
+    assert recipient.focus_ids() == [first, second, first, third]
