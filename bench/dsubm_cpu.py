@@ -10,8 +10,10 @@ of a provide is too small to tell apart from the noise of a served run on a shar
 * ``viewer``: for as many new documents, the extract store's lookup (a miss) and ``put`` of an
   extract and its entry (``Documents.read`` and ``_remember`` without the reading itself).
 
-``time.process_time()`` per row, after 50 warm-up rows. ``--tree`` measures another checkout (run the two
-alternately for a before/after); ``--database-url`` a PostgreSQL database (emptied first).
+``time.process_time()`` per row, after 50 warm-up rows, each row taken and finished on its own (a subscription
+without ``backport-max-count``). ``--tree`` measures another checkout (run the two alternately for a
+before/after; a checkout whose sender takes and finishes rows in lists, as this one's does);
+``--database-url`` a PostgreSQL database (emptied first).
 
     .venv/bin/python bench/dsubm_cpu.py
     .venv/bin/python bench/dsubm_cpu.py --tree ../before
@@ -77,9 +79,9 @@ def main() -> None:
         session.expunge(subscription)
 
     def sender_row(pk: int) -> None:
-        row = sender._claim(pk, now)
-        assert row is not None
-        sender._finish(row, "sent", None, subscription)
+        rows = sender._claim([pk], now)
+        assert rows
+        sender._finish(rows, "sent", None, subscription)
 
     value = _Read(["Observation.valueQuantity: bench"], frozenset({"0101011234"}))
 
@@ -90,7 +92,7 @@ def main() -> None:
 
     due: list[int] = []
     while len(due) < total:
-        batch = sender._due(now)
+        batch = [pk for pk, _ in sender._due(now)]
         due += batch
         for pk in batch:
             sender_row(pk)

@@ -179,6 +179,8 @@ class SubscriptionRow(DdsBase):
     status: Mapped[str] = mapped_column(String(20))  # active | error
     error: Mapped[str | None] = mapped_column(Text)
     events: Mapped[int] = mapped_column(Integer, default=0)  # events-since-subscription-start
+    # The backport's channel max-count: at most this many events in one notification (1: each on its own).
+    max_count: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     resource: Mapped[str] = mapped_column(Text)  # the Subscription JSON as accepted
 
@@ -210,6 +212,7 @@ ADDED_COLUMNS = (
     ("dds_document_entry", "object_type", f"VARCHAR(64) DEFAULT '{ObjectType.STABLE.value}'"),
     ("dds_document_entry", "source_url", "TEXT"),
     ("dds_document_entry", "submitter", "VARCHAR(128)"),
+    ("dds_subscription", "max_count", "INTEGER DEFAULT 1"),
 )
 #: Indexes an earlier version made that later ones replace: (table, index), dropped at start-up.
 REPLACED_INDEXES = (("dds_document_entry", "ix_dds_entry_patient_status"),

@@ -13,12 +13,15 @@ same row at once), posts the notification and marks it ``sent``. A failure (no a
 sandbox clock — :data:`FIRST_BACKOFF` doubling up to :data:`MAX_BACKOFF` — at most
 :data:`MAX_ATTEMPTS` times, then the row is ``failed``; meanwhile the subscription's ``status`` is
 ``error`` with the reason in ``error`` (``GET /dds/fhir/Subscription/{id}``) and is ``active`` again
-after the next delivery. Events are sent in the order they were queued, each on its own; the
-thread ends when nothing is pending.
+after the next delivery. Events are sent in the order they were queued; the thread ends when
+nothing is pending. A subscription whose channel has the backport's ``backport-max-count`` takes up to
+that many due events (at most :data:`BATCH`) in one notification, as one bundle (one ``notification-event``
+each, each DocumentReference once); without it, each event is a notification of its own. A batch is
+taken, sent and finished together; a failed one is retried row by row, each on its own backoff.
 
 The notification is the R4 Subscriptions Backport's ``history`` Bundle: first a ``Parameters``
 (``SubscriptionStatus``: subscription, topic, status, ``type`` ``event-notification``,
-``events-since-subscription-start``, one ``notification-event`` with its number, time and focus),
+``events-since-subscription-start``, a ``notification-event`` with its number, time and focus per event),
 then the DocumentReferences as DDS serves them (full-resource payload), their ``attachment.url`` at
 DDS as the subscriber reached it. The request carries DDS's own system token (persona
 ``dds_nsp_persona``, audience ``dds_notification_audience``) so the recipient can tell it is DDS.
@@ -60,12 +63,12 @@ BATCH = 50
 # Statements built once (building one costs more than running it on SQLite); Core, not ORM, updates.
 _NOTIFICATIONS = NotificationRow.__table__.c
 _PENDING = select(func.count()).select_from(NotificationRow.__table__).where(_NOTIFICATIONS.state == "pending")
-_DUE = (select(_NOTIFICATIONS.pk).where(_NOTIFICATIONS.state == "pending",
+_DUE = (select(_NOTIFICATIONS.pk, _NOTIFICATIONS.subscription_pk).where(_NOTIFICATIONS.state == "pending",
                                         _NOTIFICATIONS.next_attempt_at <= bindparam("now"))
         .order_by(_NOTIFICATIONS.pk).limit(BATCH))
 # Taken by compare-and-set, and read, in one statement (UPDATE … RETURNING: SQLite 3.35+, PostgreSQL).
 _CLAIM = (update(NotificationRow.__table__)
-          .where(_NOTIFICATIONS.pk == bindparam("row_pk"), _NOTIFICATIONS.state == "pending",
+          .where(_NOTIFICATIONS.pk.in_(bindparam("row_pks", expanding=True)), _NOTIFICATIONS.state == "pending",
                  _NOTIFICATIONS.next_attempt_at <= bindparam("now"),
                  _NOTIFICATIONS.claimed_until.is_(None) | (_NOTIFICATIONS.claimed_until < bindparam("now")))
           .values(claimed_until=bindparam("until"), attempts=_NOTIFICATIONS.attempts + 1)
@@ -95,15 +98,19 @@ def backoff(attempts: int) -> timedelta:
     return min(FIRST_BACKOFF * (2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
-def notification_bundle(subscription: SubscriptionRow | Row[Any], event_number: int, at: datetime,
+def notification_bundle(subscription: SubscriptionRow | Row[Any], events: list[tuple[int, list[str]]], at: datetime,
                         references: list[dict[str, Any]]) -> dict[str, Any]:
-    """The backport's notification Bundle (R4): SubscriptionStatus first, then the focus resources."""
+    """The backport's notification Bundle (R4): SubscriptionStatus first, then the focus resources.
+
+    ``events``: each event's number and the ids of its DocumentReferences, in order; ``references``: each
+    of those DocumentReferences once, as DDS serves it now."""
     fhir_base = f"{subscription.base_url}/fhir"
-    events = [{"name": "notification-event", "part": [
-        {"name": "event-number", "valueString": str(event_number)},
-        {"name": "timestamp", "valueInstant": fhir_instant(at)},
-        *({"name": "focus", "valueReference": {"reference": f"{fhir_base}/DocumentReference/{r['id']}"}}
-          for r in references)]}]
+    timestamp = fhir_instant(at)
+    parts = [{"name": "notification-event", "part": [
+        {"name": "event-number", "valueString": str(number)},
+        {"name": "timestamp", "valueInstant": timestamp},
+        *({"name": "focus", "valueReference": {"reference": f"{fhir_base}/DocumentReference/{entry_id}"}}
+          for entry_id in focus)]} for number, focus in events]
     status = {
         "resourceType": "Parameters", "id": str(uuid.uuid4()),
         "meta": {"profile": [BACKPORT + "backport-subscription-status-r4"]},
@@ -113,10 +120,10 @@ def notification_bundle(subscription: SubscriptionRow | Row[Any], event_number: 
             {"name": "status", "valueCode": "active"},
             {"name": "type", "valueCode": "event-notification"},
             {"name": "events-since-subscription-start", "valueString": str(subscription.events)},
-            *events]}
+            *parts]}
     return {"resourceType": "Bundle", "id": str(uuid.uuid4()),
             "meta": {"profile": [BACKPORT + "backport-subscription-notification-r4"]},
-            "type": "history", "timestamp": fhir_instant(at),
+            "type": "history", "timestamp": timestamp,
             "entry": [{"fullUrl": f"urn:uuid:{status['id']}", "resource": status,
                        "request": {"method": "GET", "url": f"{fhir_base}/Subscription/{subscription.id}/$status"},
                        "response": {"status": "200"}},
@@ -185,52 +192,65 @@ class Notifier:
         with self.context.database.transaction() as connection:
             return bool(connection.execute(_PENDING).scalar())
 
-    def _due(self, now: datetime) -> list[int]:
+    def _due(self, now: datetime) -> list[tuple[int, int]]:
+        """The notifications due now, oldest first: (row, subscription)."""
         with self.context.database.transaction() as connection:
-            return list(connection.execute(_DUE, {"now": now}).scalars())
+            return [(pk, subscription_pk) for pk, subscription_pk in connection.execute(_DUE, {"now": now})]
 
-    def _claim(self, pk: int, now: datetime) -> Claimed | None:
+    def _claim(self, pks: list[int], now: datetime) -> list[Claimed]:
+        """Take the rows ``pks`` that are still due and not taken by another process, in their order."""
         with self.context.database.transaction() as connection:
-            taken = connection.execute(_CLAIM, {"row_pk": pk, "now": now, "until": now + CLAIM}).first()
-            return Claimed(*taken) if taken is not None else None
+            taken = connection.execute(_CLAIM, {"row_pks": pks, "now": now, "until": now + CLAIM}).all()
+        return sorted((Claimed(*row) for row in taken), key=lambda row: row.pk)
 
     async def deliver_due(self) -> int:
-        """Send every notification due now; how many were delivered."""
+        """Send every notification due now; how many events were delivered."""
         delivered = 0
         while True:
             now = naive_utc(self.context.clock.now())
             due = self._due(now)
             if not due:
                 return delivered
-            for pk in due:
-                if self._stopping:
-                    return delivered
-                row = self._claim(pk, now)
-                if row is not None:
-                    delivered += await self._deliver(row)
+            by_subscription: dict[int, list[int]] = {}
+            for pk, subscription_pk in due:
+                by_subscription.setdefault(subscription_pk, []).append(pk)
+            for subscription_pk, pks in by_subscription.items():
+                with self.context.database.transaction() as connection:
+                    subscription = connection.execute(_SUBSCRIPTION, {"subscription_pk": subscription_pk}).first()
+                size = max(1, min(subscription.max_count or 1, BATCH)) if subscription is not None else BATCH
+                for start in range(0, len(pks), size):
+                    if self._stopping:
+                        return delivered
+                    rows = self._claim(pks[start:start + size], now)
+                    if not rows:
+                        continue
+                    if subscription is None:  # ended meanwhile
+                        self._finish(rows, "failed", "the subscription was deleted", None)
+                        continue
+                    delivered += await self._deliver(rows, subscription)
             if len(due) < BATCH:
                 return delivered
 
-    async def _deliver(self, row: Claimed) -> int:
-        with self.context.database.transaction() as connection:
-            subscription = connection.execute(_SUBSCRIPTION, {"subscription_pk": row.subscription_pk}).first()
-        if subscription is None:  # ended meanwhile
-            self._finish(row, "failed", "the subscription was deleted", None)
-            return 0
-        references = []
-        for entry_id in json.loads(row.entry_ids):
-            entry = self.registry.get_entry(entry_id)
-            if entry is not None:
-                references.append(to_fhir(entry, f"{subscription.base_url}/documents/{entry.id}"))
-        bundle = notification_bundle(subscription, row.event_number, self.context.clock.now(), references)
+    async def _deliver(self, rows: list[Claimed], subscription: Row[Any]) -> int:
+        """Send ``rows`` (events of ``subscription``, in order) as one notification; how many were delivered."""
+        references: dict[str, dict[str, Any]] = {}
+        events: list[tuple[int, list[str]]] = []
+        for row in rows:
+            for entry_id in json.loads(row.entry_ids):
+                if entry_id not in references:
+                    entry = self.registry.get_entry(entry_id)
+                    if entry is None:
+                        continue
+                    references[entry_id] = to_fhir(entry, f"{subscription.base_url}/documents/{entry.id}")
+            events.append((row.event_number, [i for i in json.loads(row.entry_ids) if i in references]))
+        bundle = notification_bundle(subscription, events, self.context.clock.now(), list(references.values()))
         problem = await self._post(subscription.endpoint, bundle)
         if problem is None:
-            self._finish(row, "sent", None, subscription)
-            return 1
-        failed = row.attempts >= MAX_ATTEMPTS
-        log.info("DSUBm notification %s to %s failed (attempt %s): %s", row.event_number, subscription.endpoint,
-                 row.attempts, problem)
-        self._finish(row, "failed" if failed else "pending", problem, subscription)
+            self._finish(rows, "sent", None, subscription)
+            return len(rows)
+        numbers = ", ".join(str(row.event_number) for row in rows)
+        log.info("DSUBm notification of event(s) %s to %s failed: %s", numbers, subscription.endpoint, problem)
+        self._finish(rows, "pending", problem, subscription)
         return 0
 
     async def _post(self, endpoint: str, bundle: dict[str, Any]) -> str | None:
@@ -254,18 +274,23 @@ class Notifier:
             return None
         return f"the endpoint answered HTTP {response.status_code}"
 
-    def _finish(self, row: Claimed, state: str, problem: str | None,
+    def _finish(self, rows: list[Claimed], state: str, problem: str | None,
                 subscription: Row[Any] | None) -> None:
+        """Mark ``rows`` ``state`` in one unit of work; a row sent in vain (``pending``) waits for its backoff,
+        and is ``failed`` once it has had :data:`MAX_ATTEMPTS` attempts."""
         now = naive_utc(self.context.clock.now())
         with self.context.database.transaction() as connection:
-            values: dict[str, Any] = {"row_pk": row.pk, "state": state, "problem": problem}
-            if state == "pending":
-                values["next_attempt_at"] = now + backoff(row.attempts)
-            connection.execute(_FINISH_LATER if state == "pending" else _FINISH, values)
-            if subscription is not None:
+            for row in rows:
+                row_state = "failed" if state == "pending" and row.attempts >= MAX_ATTEMPTS else state
+                values: dict[str, Any] = {"row_pk": row.pk, "state": row_state, "problem": problem}
+                if row_state == "pending":
+                    values["next_attempt_at"] = now + backoff(row.attempts)
+                connection.execute(_FINISH_LATER if row_state == "pending" else _FINISH, values)
+            if subscription is not None and rows:
+                last = rows[-1]
                 error = None if problem is None else (
-                    f"Notification {row.event_number}: {problem} (attempt {row.attempts} of {MAX_ATTEMPTS}"
-                    + (", given up)" if state == "failed" else ")"))
+                    f"Notification {last.event_number}: {problem} (attempt {last.attempts} of {MAX_ATTEMPTS}"
+                    + (", given up)" if last.attempts >= MAX_ATTEMPTS else ")"))
                 connection.execute(_SUBSCRIPTION_STATUS, {"sub_pk": subscription.pk,
                                                        "status": "active" if problem is None else "error",
                                                        "error": error})

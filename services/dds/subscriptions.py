@@ -48,6 +48,8 @@ SOURCE = "IHE ITI DSUBm (Resource Notification Broker); HL7 FHIR R4 Subscription
 RIGHT = "dsubm-subscribe"
 BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
 FILTER_CRITERIA = BACKPORT + "backport-filter-criteria"
+#: On ``Subscription.channel``: at most this many events (triggering DocumentReferences) in one notification.
+MAX_COUNT = BACKPORT + "backport-max-count"
 _TOPIC = "https://profiles.ihe.net/ITI/DSUBm/SubscriptionTopic/"
 #: The DSUBm topics on DocumentReference this broker serves: patient-dependent ones need a filter naming
 #: the patient; multi-patient ones notify of every patient's entries.
@@ -72,6 +74,7 @@ class Wanted:
     patient: str | None  # CPR number; None: every patient
     endpoint: str
     resource: dict[str, Any]
+    max_count: int = 1  # events in one notification at most (the channel's backport-max-count)
 
 
 def _refused(message: str, expression: str, status: int = 400, code: str = "invalid",
@@ -149,7 +152,22 @@ def accepted(resource: Any, principal: Principal | None) -> Wanted:
     status = resource.get("status")
     if status not in (None, "requested", "active"):
         raise _refused("A new subscription's status is requested (or active)", "Subscription.status")
-    return Wanted(topic, patient, str(endpoint), resource)
+    return Wanted(topic, patient, str(endpoint), resource, _max_count(channel))
+
+
+def _max_count(channel: dict[str, Any]) -> int:
+    """The channel's ``backport-max-count`` (1 without one: each event in a notification of its own)."""
+    extensions = channel.get("extension") or []
+    counts = [e for e in extensions if isinstance(e, dict) and e.get("url") == MAX_COUNT] \
+        if isinstance(extensions, list) else []
+    if not counts:
+        return 1
+    value = counts[0].get("valuePositiveInt")
+    if len(counts) > 1 or isinstance(value, bool) or not isinstance(value, int) or value < 1 \
+            or set(counts[0]) != {"url", "valuePositiveInt"}:
+        raise _refused("channel takes one backport-max-count extension, with a valuePositiveInt",
+                       "Subscription.channel.extension")
+    return value
 
 
 def to_fhir(row: SubscriptionRow, fhir_base: str) -> dict[str, Any]:
@@ -202,8 +220,8 @@ class Subscriptions:
         resource = {k: v for k, v in wanted.resource.items() if k not in ("id", "meta", "status", "error")}
         row = SubscriptionRow(id=str(uuid.uuid4()), key=key, owner=owner, topic=wanted.topic,
                               patient_value=wanted.patient, endpoint=wanted.endpoint, base_url=base_url,
-                              status="active", error=None, events=0, created_at=naive_utc(now),
-                              resource=json.dumps(resource, ensure_ascii=False))
+                              status="active", error=None, events=0, max_count=wanted.max_count,
+                              created_at=naive_utc(now), resource=json.dumps(resource, ensure_ascii=False))
         try:
             with self.database.session() as session:
                 session.add(row)

@@ -4,11 +4,12 @@
 {dds}/fhir/Subscription``, :meth:`Prefetch.subscribe`) with its own system identity (persona
 ``view_system_persona``, which NSP grants the right ``dsubm-subscribe``): the DSUBm multi-patient
 topic on DocumentReference, channel rest-hook to ``view_dsubm_endpoint`` (by default this viewer's
-``/view/dsubm/notify``), payload ``application/fhir+json``. It runs in a thread of its own, trying
-again with a growing pause while DDS or NSP are not reachable yet. A DDS that answers 404, 405 or
-501 offers no DSUBm (a vendor's DDS): that is logged once and the viewer reads documents when a page
-needs them, as without a subscription. Every worker process registers; DDS answers the same
-subscription to each.
+``/view/dsubm/notify``), payload ``application/fhir+json``, and the backport's ``backport-max-count``
+(:data:`MAX_COUNT`): after a burst of provides, DDS may send up to that many events in one notification.
+It runs in a thread of its own, trying again with a growing pause while DDS or NSP are not reachable
+yet. A DDS that answers 404, 405 or 501 offers no DSUBm (a vendor's DDS): that is logged once and the
+viewer reads documents when a page needs them, as without a subscription. Every worker process
+registers; DDS answers the same subscription to each.
 
 **Receiving.** ``POST /view/dsubm/notify`` takes DDS's notification Bundle (R4 Subscriptions
 Backport, ``history``) only with DDS's own system token (audience ``view``, persona
@@ -54,6 +55,8 @@ NO_DSUBM = (404, 405, 501)  # what a DDS without DSUBm answers POST /fhir/Subscr
 PAUSES = (0.05, 0.2, 0.5, 1, 2, 5, 10, 30, 60)  # between attempts to subscribe (seconds, real time)
 ATTEMPTS = 30
 SOURCE = "IHE ITI DSUBm (Resource Notification Recipient)"
+MAX_COUNT = 20  # events DDS may put in one notification (the backport's channel backport-max-count)
+MAX_COUNT_EXTENSION = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-max-count"
 
 
 class Prefetch:
@@ -129,7 +132,8 @@ class Prefetch:
                 "resourceType": "Subscription", "status": "requested",
                 "reason": "Sundhed.dk: the documents of every citizen, read as they are shared",
                 "criteria": MULTI_PATIENT_TOPIC,
-                "channel": {"type": "rest-hook", "endpoint": endpoint, "payload": "application/fhir+json"}},
+                "channel": {"type": "rest-hook", "endpoint": endpoint, "payload": "application/fhir+json",
+                            "extension": [{"url": MAX_COUNT_EXTENSION, "valuePositiveInt": MAX_COUNT}]}},
                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json",
                          "Accept": "application/fhir+json"})
         except Exception as exc:  # the STS or DDS not reachable (yet), the sandbox not built yet: try again

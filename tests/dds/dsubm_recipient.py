@@ -3,6 +3,7 @@ reaches it over HTTP in process) that records each notification, and can be told
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -25,19 +26,29 @@ FHIR_JSON = "application/fhir+json"
 
 
 class Recipient:
-    """Mounted at ``/{name}``; ``failing`` answers 500 to that many notifications first."""
+    """Mounted at ``/{name}``; ``failing`` answers 500 to that many notifications first; :meth:`hold` keeps
+    the next notifications waiting for an answer until :meth:`release`."""
 
     def __init__(self, client: TestClient, name: str = "recipient") -> None:
         self.received: list[dict[str, Any]] = []
         self.authorisations: list[str | None] = []
         self.failing = 0
         self.attempts = 0
+        self.waiting = 0  # notifications held now
+        self._gate = threading.Event()
+        self._gate.set()
         self._lock = threading.Lock()
         app = FastAPI()
 
         @app.post("/notify")
         async def notify(request: Request) -> Response:
             body = await request.json()
+            if not self._gate.is_set():
+                with self._lock:
+                    self.waiting += 1
+                await asyncio.to_thread(self._gate.wait, 30)
+                with self._lock:
+                    self.waiting -= 1
             with self._lock:
                 self.attempts += 1
                 if self.failing > 0:
@@ -49,6 +60,12 @@ class Recipient:
 
         client.app.mount(f"/{name}", app)
         self.endpoint = f"{IN_PROCESS_ORIGIN}/{name}/notify"
+
+    def hold(self) -> None:
+        self._gate.clear()
+
+    def release(self) -> None:
+        self._gate.set()
 
     def focus_ids(self) -> list[str]:
         """The DocumentReference ids of every notification received, in order."""

@@ -6,6 +6,7 @@ is no person's look-up (no Min Log entry) and is only for what its subscription 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from dsubm_recipient import (
     FHIR_JSON,
@@ -22,6 +23,22 @@ from sts_client import auth
 
 from nsp_sandbox.context import SandboxContext
 from services.dds.notifier import FIRST_BACKOFF
+from services.dds.subscriptions import MAX_COUNT
+
+
+def max_count(value: object) -> dict[str, object]:
+    return {"url": MAX_COUNT, "valuePositiveInt": value}
+
+
+def _events(bundle: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """Each notification-event of a notification: its number and the ids of its focus."""
+    status = bundle["entry"][0]["resource"]
+    found = []
+    for event in (p for p in status["parameter"] if p["name"] == "notification-event"):
+        parts = event["part"]
+        found.append((next(p["valueString"] for p in parts if p["name"] == "event-number"),
+                      [p["valueReference"]["reference"].rsplit("/", 1)[-1] for p in parts if p["name"] == "focus"]))
+    return found
 
 
 def _rules(response: object) -> set[str]:
@@ -79,6 +96,12 @@ def test_a_subscription_that_cannot_be_served_is_refused(client: TestClient) -> 
         "xml payload": subscription(recipient.endpoint, channel={"type": "rest-hook", "endpoint": recipient.endpoint,
                                                                  "payload": "application/fhir+xml"}),
         "not a Subscription": {"resourceType": "Patient"},
+        "max-count 0": subscription(recipient.endpoint, channel={**subscription(recipient.endpoint)["channel"],
+                                                                 "extension": [max_count(0)]}),
+        "max-count not a number": subscription(recipient.endpoint, channel={
+            **subscription(recipient.endpoint)["channel"], "extension": [{"url": MAX_COUNT, "valueString": "5"}]}),
+        "two max-counts": subscription(recipient.endpoint, channel={**subscription(recipient.endpoint)["channel"],
+                                                                    "extension": [max_count(2), max_count(3)]}),
     }
     for why, body in bad.items():
         refused = subscribe(client, body)
@@ -197,26 +220,25 @@ def test_two_senders_never_take_the_same_notification_and_a_lapsed_claim_is_take
         session.execute(insert(NotificationRow.__table__).values(
             subscription_pk=sub_pk, event_number=1, entry_ids='["e1"]', state="pending", attempts=0,
             next_attempt_at=now, created_at=now))
-    assert first._due(now) == second._due(now)
-    (pk,) = first._due(now)
+    assert first._due(now) == second._due(now) == [(first._due(now)[0][0], sub_pk)]
+    ((pk, _),) = first._due(now)
 
-    taken = first._claim(pk, now)
-    assert taken is not None and (taken.subscription_pk, taken.event_number, taken.entry_ids, taken.attempts) == (
-        sub_pk, 1, '["e1"]', 1)
-    assert second._claim(pk, now) is None  # taken: left alone
+    (taken,) = first._claim([pk], now)
+    assert (taken.subscription_pk, taken.event_number, taken.entry_ids, taken.attempts) == (sub_pk, 1, '["e1"]', 1)
+    assert second._claim([pk], now) == []  # taken: left alone
     context.clock.travel_to(context.clock.now() + CLAIM + timedelta(seconds=1))
     later = naive_utc(context.clock.now())
-    again = second._claim(pk, later)  # the first process went away without finishing
-    assert again is not None and again.attempts == 2
+    (again,) = second._claim([pk], later)  # the first process went away without finishing
+    assert again.attempts == 2
 
-    second._finish(again, "pending", "the endpoint answered HTTP 503", None)
+    second._finish([again], "pending", "the endpoint answered HTTP 503", None)
     with context.database.session() as session:
         row = session.execute(select(NotificationRow.state, NotificationRow.claimed_until,
                                      NotificationRow.next_attempt_at, NotificationRow.last_error)).one()
     assert row.state == "pending" and row.claimed_until is None and row.last_error.endswith("503")
     # after the second attempt, twice the first wait, on the sandbox clock
     assert timedelta(0) <= row.next_attempt_at - (later + FIRST_BACKOFF * 2) < timedelta(seconds=5)
-    assert first._claim(pk, later) is None  # not due before its backoff
+    assert first._claim([pk], later) == []  # not due before its backoff
 
 
 def test_a_refused_submission_queues_nothing_and_the_event_numbers_run_on(client: TestClient, mhd: Mhd) -> None:
@@ -233,10 +255,37 @@ def test_a_refused_submission_queues_nothing_and_the_event_numbers_run_on(client
     third = mhd.provide_hco()
     wait_for(lambda: len(recipient.received) == 3)
 
-    def event_number(bundle: dict[str, object]) -> str:
-        status = bundle["entry"][0]["resource"]  # type: ignore[index]
-        event = next(p for p in status["parameter"] if p["name"] == "notification-event")
-        return next(p["valueString"] for p in event["part"] if p["name"] == "event-number")  # type: ignore[no-any-return]
-
-    assert [event_number(b) for b in recipient.received] == ["1", "2", "3"]
+    assert [number for bundle in recipient.received for number, _ in _events(bundle)] == ["1", "2", "3"]
     assert recipient.focus_ids() == [first, second, first, third]
+
+
+def test_a_subscriber_s_max_count_takes_the_events_due_in_one_notification(client: TestClient, mhd: Mhd) -> None:
+    """The backport's ``backport-max-count`` on the channel: the events due when the sender comes to them go
+    in one notification (up to that many), each with its number and focus, each DocumentReference once."""
+    recipient = Recipient(client)
+    body = subscription(recipient.endpoint, PATIENT_DEPENDENT,
+                        f"DocumentReference?patient.identifier=urn:oid:1.2.208.176.1.2|{CPR}")
+    body["channel"]["extension"] = [max_count(3)]
+    created = subscribe(client, body)
+    assert created.status_code == 201, created.text
+    assert created.json()["channel"]["extension"] == [max_count(3)]
+
+    recipient.hold()
+    first = mhd.provide_hco()
+    wait_for(lambda: recipient.waiting == 1)  # the first event is being sent: the next ones wait for the sender
+    second, third = mhd.provide_hco(), mhd.provide_hco()
+    replaces_second = [{"code": "replaces", "target": {"reference": f"DocumentReference/{second}"}}]
+    fourth = mhd.provide((mhd.document_reference() | {"relatesTo": replaces_second}, mhd.examples.hco))[0]
+    fifth = mhd.provide_hco()
+    recipient.release()
+    wait_for(lambda: len(recipient.received) == 3)
+
+    assert [_events(b) for b in recipient.received] == [
+        [("1", [first])],
+        [("2", [second]), ("3", [third]), ("4", [fourth, second])],  # three at most
+        [("5", [fifth])]]
+    batch = recipient.received[1]
+    statuses = [(e["resource"]["id"], e["resource"]["status"]) for e in batch["entry"][1:]]
+    assert statuses == [(second, "superseded"), (third, "current"), (fourth, "current")]  # each once, as it is now
+    status = {p["name"]: p for p in batch["entry"][0]["resource"]["parameter"]}
+    assert status["events-since-subscription-start"]["valueString"] == "5"  # as many as were queued by then

@@ -18,8 +18,8 @@ def test_tables_of_an_earlier_version_are_upgraded(database_url: str) -> None:
         Registry(database).create_tables()
         postgres = database.engine.dialect.name == "postgresql"
         with database.engine.begin() as connection:  # back to the earlier schema
-            for _, column, _ in ADDED_COLUMNS:
-                connection.exec_driver_sql(f"ALTER TABLE dds_document_entry DROP COLUMN {column}")
+            for table, column, _ in ADDED_COLUMNS:
+                connection.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
             if postgres:
                 for column in ("document_hash", "size"):
                     connection.exec_driver_sql(f"ALTER TABLE dds_document_entry ALTER COLUMN {column} SET NOT NULL")
@@ -37,6 +37,7 @@ def test_tables_of_an_earlier_version_are_upgraded(database_url: str) -> None:
         columns = {c["name"]: c for c in inspect(database.engine).get_columns("dds_document_entry")}
         assert {"object_type", "source_url", "submitter"} <= set(columns)
         assert all(columns[c]["nullable"] for c in ("source_url", "submitter"))
+        assert "max_count" in {c["name"] for c in inspect(database.engine).get_columns("dds_subscription")}
         if postgres:
             assert columns["document_hash"]["nullable"] and columns["size"]["nullable"]
         inspector = inspect(database.engine)
