@@ -222,17 +222,19 @@ class Documents:
         self._remember(digest, value, entry, new)
         return value
 
-    async def prefetch(self, reader: Reader, reference: dict[str, Any]) -> str:
-        """Read the document of a DocumentReference DDS notified of, ahead of any page (see ``prefetch``):
+    async def prefetch(self, reader: Reader, entry: Entry, known: bool | None = None) -> str:
+        """Read the document of an entry DDS notified of, ahead of any page (see ``prefetch``):
         retrieved with the viewer's own system token, validated and read as :meth:`load` does, kept by
         its content and as the entry's. Only a stable document whose bytes have the entry's
-        ``attachment.hash`` (base64 SHA-1) is kept for the entry. Answers what happened, in a word."""
-        entry = Entry.of(reference)
+        ``attachment.hash`` (base64 SHA-1) is kept for the entry. ``known``: whether the viewer's tables
+        have its content already (None: look it up now). Answers what happened, in a word."""
         if entry.kind is None:
             return "not-shown"  # a kind the viewer does not show
         if not entry.url or not entry.hash:
             return "on-demand"  # generated when retrieved: read when a page needs it
-        if self._cached_for(entry) is not None or await run_in_threadpool(self.cache.has_entry, entry.id, entry.hash):
+        if known is None and self._cached_for(entry) is None:
+            known = await run_in_threadpool(self.cache.has_entry, entry.id, entry.hash)
+        if known or self._cached_for(entry) is not None:
             return "known"
         content, mime_type = await self.dds.retrieve(reader, entry.url)
         if base64.b64encode(hashlib.sha1(content).digest()).decode() != entry.hash:

@@ -42,6 +42,8 @@ MEMORY = 4000  # extracts kept in process as well
 _EXTRACT = select(ExtractRow.content, ExtractRow.version).where(ExtractRow.digest == bindparam("digest"))
 _HAS_ENTRY = select(EntryContentRow.pk).where(EntryContentRow.entry_id == bindparam("entry_id"),
                                               EntryContentRow.entry_hash == bindparam("entry_hash"))
+_ENTRIES_KNOWN = select(EntryContentRow.entry_id, EntryContentRow.entry_hash).where(
+    EntryContentRow.entry_id.in_(bindparam("entry_ids", expanding=True)))
 _INSERT_EXTRACT = InsertIfAbsent(ExtractRow.__table__, ["digest"], returning=ExtractRow.__table__.c.pk)
 _INSERT_ENTRY = InsertIfAbsent(EntryContentRow.__table__, ["entry_id", "entry_hash"],
                                returning=EntryContentRow.__table__.c.pk)
@@ -175,3 +177,13 @@ class ExtractCache:
         """Whether the content of the entry is known (read by a prefetch or a page)."""
         with self.database.transaction() as connection:
             return connection.execute(_HAS_ENTRY, {"entry_id": entry_id, "entry_hash": entry_hash}).first() is not None
+
+    def known_entries(self, entries: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Those of ``entries`` (id, attachment.hash) whose content is known: :meth:`has_entry` for many, in
+        one query (a notification of several events)."""
+        wanted = set(entries)
+        if not wanted:
+            return set()
+        with self.database.transaction() as connection:
+            found = connection.execute(_ENTRIES_KNOWN, {"entry_ids": sorted({i for i, _ in wanted})}).all()
+        return {(entry_id, entry_hash) for entry_id, entry_hash in found} & wanted

@@ -15,10 +15,13 @@ import seeding
 from fastapi import FastAPI
 from fastapi.responses import Response
 from fastapi.testclient import TestClient
+from sqlalchemy import delete
 from starlette.routing import Route
 from view_support import CITIZEN, GP, sign_in
 
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.peers import IN_PROCESS_ORIGIN
+from services.sundhed_view.models import EntryContentRow
 from services.sundhed_view.prefetch import Prefetch
 from services.sundhed_view.views import Views
 
@@ -130,6 +133,35 @@ def test_notifications_come_only_from_dds(client: TestClient) -> None:
     assert client.post("/view/dsubm/notify", json=bundle, headers=dds).status_code == 200
     wrong = client.post("/view/dsubm/notify", json={"resourceType": "Bundle", "type": "batch"}, headers=dds)
     assert wrong.status_code == 400
+
+
+def test_a_notification_of_several_events_reads_what_is_new_and_leaves_what_is_known(client: TestClient) -> None:
+    """DDS may send several events in one notification (the viewer's subscription asks for up to 20): the
+    viewer looks them all up in its tables at once, and retrieves only the documents it has not read."""
+    assert _prefetch(client).settled.wait(30)
+    subscription = client.get(f"/dds/fhir/Subscription/{_prefetch(client).subscription_id}", headers={
+        "Authorization": f"Bearer {seeding.token(client, VIEWER, 'dds')}"}).json()
+    assert subscription["channel"]["extension"] == [{
+        "url": "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-max-count",
+        "valuePositiveInt": 20}]
+    read = _seed_and_settle(client, 2)
+    cache = _viewer(client).state.views.documents.cache
+    cache._memory.clear()  # as another worker: only the tables know them
+    cache._entries.clear()
+    with cache.database.transaction() as connection:  # and one of them is not known there either
+        connection.execute(delete(EntryContentRow.__table__).where(EntryContentRow.entry_id == read[1]["id"]))
+    mark = _mark(client)
+    dds = {"Content-Type": "application/fhir+json",
+           "Authorization": f"Bearer {seeding.token(client, 'system-dds', 'view')}"}
+    for entry in read:  # at DDS as the viewer reaches it (as DDS notifies it), not as the test's client did
+        attachment = entry["content"][0]["attachment"]
+        attachment["url"] = f"{IN_PROCESS_ORIGIN}/dds/documents/{entry['id']}"
+    bundle = {"resourceType": "Bundle", "type": "history", "entry": [
+        {"resource": {"resourceType": "Parameters"}}, *({"resource": e} for e in read)]}
+    answer = client.post("/view/dsubm/notify", json=bundle, headers=dds)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"documents": {"known": 1, "read": 1}}
+    assert [r["path"] for r in _retrievals(client, mark, VIEWER)] == [f"/documents/{read[1]['id']}"]
 
 
 @pytest.fixture
