@@ -233,16 +233,14 @@ class Notifier:
 
     async def _deliver(self, rows: list[Claimed], subscription: Row[Any]) -> int:
         """Send ``rows`` (events of ``subscription``, in order) as one notification; how many were delivered."""
-        references: dict[str, dict[str, Any]] = {}
-        events: list[tuple[int, list[str]]] = []
-        for row in rows:
-            for entry_id in json.loads(row.entry_ids):
-                if entry_id not in references:
-                    entry = self.registry.get_entry(entry_id)
-                    if entry is None:
-                        continue
-                    references[entry_id] = to_fhir(entry, f"{subscription.base_url}/documents/{entry.id}")
-            events.append((row.event_number, [i for i in json.loads(row.entry_ids) if i in references]))
+        focus = [(row.event_number, json.loads(row.entry_ids)) for row in rows]
+        found = self.registry.get_entries({entry_id for _, ids in focus for entry_id in ids})
+        references: dict[str, dict[str, Any]] = {}  # each entry once, in the order the events name them
+        for _, ids in focus:
+            for entry_id in ids:
+                if entry_id in found and entry_id not in references:
+                    references[entry_id] = to_fhir(found[entry_id], f"{subscription.base_url}/documents/{entry_id}")
+        events = [(number, [i for i in ids if i in references]) for number, ids in focus]
         bundle = notification_bundle(subscription, events, self.context.clock.now(), list(references.values()))
         problem = await self._post(subscription.endpoint, bundle)
         if problem is None:
