@@ -212,11 +212,12 @@ class Subscriptions:
 
     def create(self, wanted: Wanted, owner: str, base_url: str, now: datetime) -> tuple[SubscriptionRow, bool]:
         """The subscription (and whether it is new): the owner's own for the same entries and endpoint
-        if it has one already."""
+        if it has one already, with the channel's max-count asked for now (a subscriber started again with
+        another one, or one registered before DDS read it)."""
         key = f"{owner}|{wanted.topic}|{wanted.patient or '*'}|{wanted.endpoint}"[:512]
         existing = self._by_key(key)
         if existing is not None:
-            return existing, False
+            return self._with_max_count(existing, wanted), False
         resource = {k: v for k, v in wanted.resource.items() if k not in ("id", "meta", "status", "error")}
         row = SubscriptionRow(id=str(uuid.uuid4()), key=key, owner=owner, topic=wanted.topic,
                               patient_value=wanted.patient, endpoint=wanted.endpoint, base_url=base_url,
@@ -231,8 +232,19 @@ class Subscriptions:
             existing = self._by_key(key)
             if existing is None:
                 raise
-            return existing, False
+            return self._with_max_count(existing, wanted), False
         return row, True
+
+    def _with_max_count(self, row: SubscriptionRow, wanted: Wanted) -> SubscriptionRow:
+        """``row`` with ``wanted``'s channel max-count, and its channel as ``wanted`` has it, stored."""
+        if row.max_count == wanted.max_count:
+            return row
+        resource = json.loads(row.resource)
+        resource["channel"] = wanted.resource.get("channel")
+        with self.database.session() as session:
+            session.execute(update(SubscriptionRow).where(SubscriptionRow.pk == row.pk).values(
+                max_count=wanted.max_count, resource=json.dumps(resource, ensure_ascii=False)))
+        return self._by_key(row.key) or row
 
     def _by_key(self, key: str) -> SubscriptionRow | None:
         with self.database.session() as session:

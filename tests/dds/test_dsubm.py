@@ -289,3 +289,18 @@ def test_a_subscriber_s_max_count_takes_the_events_due_in_one_notification(clien
     assert statuses == [(second, "superseded"), (third, "current"), (fourth, "current")]  # each once, as it is now
     status = {p["name"]: p for p in batch["entry"][0]["resource"]["parameter"]}
     assert status["events-since-subscription-start"]["valueString"] == "5"  # as many as were queued by then
+
+
+def test_subscribing_again_with_another_max_count_changes_it(client: TestClient) -> None:
+    """A subscriber started again (or first registered before DDS read the extension) asks for the same
+    entries at the same endpoint with another max-count: its subscription is the same one, with that count."""
+    recipient = Recipient(client)
+    first = subscribe(client, subscription(recipient.endpoint))
+    assert first.status_code == 201
+    again = subscription(recipient.endpoint)
+    again["channel"]["extension"] = [max_count(7)]
+    second = subscribe(client, again)
+    assert second.status_code == 200 and second.json()["id"] == first.json()["id"]
+    assert second.json()["channel"]["extension"] == [max_count(7)]
+    read = client.get(f"/dds/fhir/Subscription/{first.json()['id']}", headers=auth(client, SUBSCRIBER, "dds"))
+    assert read.json()["channel"]["extension"] == [max_count(7)]
