@@ -17,7 +17,8 @@ after the next delivery. Events are sent in the order they were queued; the thre
 nothing is pending. A subscription whose channel has the backport's ``backport-max-count`` takes up to
 that many due events (at most :data:`BATCH`) in one notification, as one bundle (one ``notification-event``
 each, each DocumentReference once); without it, each event is a notification of its own. A batch is
-taken, sent and finished together; a failed one is retried row by row, each on its own backoff.
+taken, sent and finished together; when it fails, each of its events waits for its own backoff (by its
+own attempts) and is sent with whatever else is due for the subscription then.
 
 The notification is the R4 Subscriptions Backport's ``history`` Bundle: first a ``Parameters``
 (``SubscriptionStatus``: subscription, topic, status, ``type`` ``event-notification``,

@@ -232,9 +232,11 @@ class Documents:
             return "not-shown"  # a kind the viewer does not show
         if not entry.url or not entry.hash:
             return "on-demand"  # generated when retrieved: read when a page needs it
-        if known is None and self._cached_for(entry) is None:
+        if self._cached_for(entry) is not None:
+            return "known"
+        if known is None:
             known = await run_in_threadpool(self.cache.has_entry, entry.id, entry.hash)
-        if known or self._cached_for(entry) is not None:
+        if known:
             return "known"
         content, mime_type = await self.dds.retrieve(reader, entry.url)
         if base64.b64encode(hashlib.sha1(content).digest()).decode() != entry.hash:
