@@ -40,8 +40,6 @@ MEMORY = 4000  # extracts kept in process as well
 # Statements built once (building one costs more than running it on SQLite). An insert of a row already
 # there (another worker, another page) does nothing.
 _EXTRACT = select(ExtractRow.content, ExtractRow.version).where(ExtractRow.digest == bindparam("digest"))
-_HAS_ENTRY = select(EntryContentRow.pk).where(EntryContentRow.entry_id == bindparam("entry_id"),
-                                              EntryContentRow.entry_hash == bindparam("entry_hash"))
 _ENTRIES_KNOWN = select(EntryContentRow.entry_id, EntryContentRow.entry_hash).where(
     EntryContentRow.entry_id.in_(bindparam("entry_ids", expanding=True)))
 _INSERT_EXTRACT = InsertIfAbsent(ExtractRow.__table__, ["digest"], returning=ExtractRow.__table__.c.pk)
@@ -175,12 +173,11 @@ class ExtractCache:
 
     def has_entry(self, entry_id: str, entry_hash: str) -> bool:
         """Whether the content of the entry is known (read by a prefetch or a page)."""
-        with self.database.transaction() as connection:
-            return connection.execute(_HAS_ENTRY, {"entry_id": entry_id, "entry_hash": entry_hash}).first() is not None
+        return (entry_id, entry_hash) in self.known_entries([(entry_id, entry_hash)])
 
     def known_entries(self, entries: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Those of ``entries`` (id, attachment.hash) whose content is known: :meth:`has_entry` for many, in
-        one query (a notification of several events)."""
+        """Those of ``entries`` (id, attachment.hash) whose content is known, in one query (a notification
+        of several events)."""
         wanted = set(entries)
         if not wanted:
             return set()
