@@ -158,8 +158,9 @@ def accepted(resource: Any, principal: Principal | None) -> Wanted:
 def _max_count(channel: dict[str, Any]) -> int:
     """The channel's ``backport-max-count`` (1 without one: each event in a notification of its own)."""
     extensions = channel.get("extension") or []
-    counts = [e for e in extensions if isinstance(e, dict) and e.get("url") == MAX_COUNT] \
-        if isinstance(extensions, list) else []
+    if not isinstance(extensions, list):
+        raise _refused("channel.extension is a list of extensions", "Subscription.channel.extension")
+    counts = [e for e in extensions if isinstance(e, dict) and e.get("url") == MAX_COUNT]
     if not counts:
         return 1
     value = counts[0].get("valuePositiveInt")

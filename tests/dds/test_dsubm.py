@@ -100,6 +100,8 @@ def test_a_subscription_that_cannot_be_served_is_refused(client: TestClient) -> 
                                                                  "extension": [max_count(0)]}),
         "max-count not a number": subscription(recipient.endpoint, channel={
             **subscription(recipient.endpoint)["channel"], "extension": [{"url": MAX_COUNT, "valueString": "5"}]}),
+        "extension not a list": subscription(recipient.endpoint, channel={
+            **subscription(recipient.endpoint)["channel"], "extension": max_count(2)}),
         "two max-counts": subscription(recipient.endpoint, channel={**subscription(recipient.endpoint)["channel"],
                                                                     "extension": [max_count(2), max_count(3)]}),
     }
