@@ -64,7 +64,7 @@ class SandboxContext:
     @property
     def cpu_lane(self) -> CpuLane:
         """The thread(s) this process's CPU-bound request work runs on, one job after another
-        (:mod:`nsp_sandbox.cpu_lane`): DDS's provides and updates."""
+        (:mod:`nsp_sandbox.cpu_lane`): DDS's provides and updates, and the viewer's reads of notified documents."""
         with self._lock:
             if self._cpu_lane is None:
                 self._cpu_lane = CpuLane(self.settings.cpu_lane_threads)

@@ -6,6 +6,7 @@ still retrieves through DDS, which logs it; a DDS without DSUBm leaves the viewe
 from __future__ import annotations
 
 import sys
+import threading
 import traceback
 from pathlib import Path
 from typing import Any
@@ -217,3 +218,21 @@ def test_in_one_process_the_viewer_takes_the_engine_s_findings_for_what_dds_has_
     sign_in(client, f"citizen-{CITIZEN}")
     page = client.get(f"/view/borger/{CITIZEN}/provesvar?alle=1")
     assert page.status_code == 200 and page.text.count("C-reaktivt protein") >= 2
+
+
+def test_the_viewer_reads_a_notified_document_in_the_cpu_lane_in_turn_with_the_provides(
+        client: TestClient, context: SandboxContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading and keeping a notified document is CPU work, as a provide is: it runs in the process's CPU
+    lane (nsp_sandbox.cpu_lane), one job after another with DDS's provides, not on a pool thread that
+    would take turns with them on Python's lock."""
+    documents = _prefetch(client).documents
+    threads: list[str] = []
+    real = documents._read_and_remember
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(documents, "_read_and_remember", recorded)
+    _seed_and_settle(client, 2)
+    assert len(threads) == 2 and all(name.startswith(f"{context.cpu_lane.name}_") for name in threads), threads
