@@ -87,3 +87,11 @@ def test_a_token_verified_before_is_still_judged_at_each_use() -> None:
     with pytest.raises(FhirError) as rekeyed:  # the same key id now names another key: checked again
         verify(token, replaced, audience("dds"), now)
     assert rekeyed.value.issues[0].rule == "token-signature"
+
+
+def test_a_token_that_is_no_jwt_is_refused_at_every_use() -> None:
+    """A header's key id is kept only for a token that decoded: a malformed one is refused each time."""
+    for _ in range(2):
+        with pytest.raises(FhirError) as refused:
+            verify("not.a-jwt", JWKS, audience("dds"), datetime.now(UTC))
+        assert refused.value.issues[0].rule == "token-format"
