@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.fhir_http import read_json_object
@@ -38,14 +39,16 @@ def router(nsp: Platform) -> APIRouter:
         return relations.add(body, who.persona, clock.now(), within=system.organisation)
 
     @faces.get("/brs/relations")
-    def find_relations(request: Request, authorisation: str | None = None,
-                       cpr: str | None = None) -> list[dict[str, Any]]:
+    async def find_relations(request: Request, authorisation: str | None = None,
+                             cpr: str | None = None) -> list[dict[str, Any]]:
         who = nsp.caller(request)
         if not who.is_system:
             if not who.is_professional:
                 raise FhirError(403, Issue("error", "forbidden", "BRS answers systems and professionals",
                                            rule="brs-lookup"))
             authorisation = who.authorisation
-        return relations.find(authorisation, cpr, clock.now())
+        # DDS asks at every look-up: one trip to a worker thread for the database, where a plain `def`
+        # endpoint takes two (the call, then the check of its answer).
+        return await run_in_threadpool(relations.find, authorisation, cpr, clock.now())
 
     return faces
