@@ -323,13 +323,19 @@ class Registry:
     def find_entries(self, query: EntryQuery) -> Page:
         """A page of entries matching ``query``, newest registration first."""
         conditions = storage.entry_conditions(query)
+        counted = select(func.count()).select_from(DocumentEntryRow).where(*conditions)
         with self.database.reading() as session:
-            total = session.scalar(select(func.count()).select_from(DocumentEntryRow).where(*conditions)) or 0
             if query.count == 0:
+                total = session.scalar(counted) or 0
                 return Page([], total, total > 0, False, None, None)
+            # The page and the number of all matches in one statement (one round trip, one snapshot), as
+            # plain rows of the entry's columns (no mapped objects to build).
             rows, has_next, has_prev = storage.keyset(
-                session, select(DocumentEntryRow).where(*conditions), DocumentEntryRow.pk,
-                query.count, query.after_pk, query.before_pk)
+                session, select(DocumentEntryRow.__table__, counted.correlate(None).scalar_subquery().label(
+                    "total_matching")).where(*conditions),
+                DocumentEntryRow.pk, query.count, query.after_pk, query.before_pk, plain_rows=True)
+            # A page past the last match has no row to carry the number.
+            total = rows[0].total_matching if rows else session.scalar(counted) or 0
             items = [storage.stored_entry(r) for r in rows]
         return Page(items, total, has_next, has_prev,
                     rows[0].pk if rows else None, rows[-1].pk if rows else None)

@@ -240,16 +240,18 @@ def submission_set_conditions(query: SubmissionSetQuery) -> list[ColumnElement[b
 
 
 def keyset(session: Session, statement: Select[Any], pk: Any, count: int, after_pk: int | None,
-            before_pk: int | None) -> tuple[list[Any], bool, bool]:
-    """Newest-first keyset paging: (rows, has_next, has_prev)."""
+            before_pk: int | None, *, plain_rows: bool = False) -> tuple[list[Any], bool, bool]:
+    """Newest-first keyset paging: (rows, has_next, has_prev); the first column of each row (a mapped
+    object for an ORM select), or with ``plain_rows`` each row whole."""
+    fetch = session.execute if plain_rows else session.scalars
     if before_pk is not None:
-        rows = list(session.scalars(statement.where(pk > before_pk).order_by(pk.asc()).limit(count + 1)))
+        rows = list(fetch(statement.where(pk > before_pk).order_by(pk.asc()).limit(count + 1)))
         has_prev = len(rows) > count
         rows = list(reversed(rows[:count]))
         return rows, True, has_prev
     if after_pk is not None:
         statement = statement.where(pk < after_pk)
-    rows = list(session.scalars(statement.order_by(pk.desc()).limit(count + 1)))
+    rows = list(fetch(statement.order_by(pk.desc()).limit(count + 1)))
     return rows[:count], len(rows) > count, after_pk is not None
 
 
