@@ -171,6 +171,7 @@ def test_paging_is_complete_and_stable(lenient_context: SandboxContext, mhd: Mhd
     pages = 0
     while True:
         pages += 1
+        assert page["total"] == 5  # every page counts all matches, not those after its cursor
         seen += [e["resource"]["id"] for e in page["entry"]]
         assert all(e["fullUrl"].endswith(f"/DocumentReference/{e['resource']['id']}") for e in page["entry"])
         nxt = next((link["url"] for link in page["link"] if link["relation"] == "next"), None)
@@ -187,3 +188,8 @@ def test_paging_is_complete_and_stable(lenient_context: SandboxContext, mhd: Mhd
     only_total = mhd.client.get("/dds/fhir/DocumentReference",
                                 params={"patient.identifier": CPR, "status": "current", "_count": "0"}).json()
     assert only_total["total"] == 5 and only_total["entry"] == []
+
+    # a cursor past the oldest match (as when the entries after it changed meanwhile): no entry, the same total
+    past = mhd.client.get("/dds/fhir/DocumentReference", params={
+        "patient.identifier": CPR, "status": "current", "_count": "2", "_page_after": "1"}).json()
+    assert past["total"] == 5 and past.get("entry", []) == []
