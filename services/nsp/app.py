@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.fhir_http import install_error_handlers
@@ -45,8 +46,15 @@ def create_app(context: SandboxContext, world: World | None = None) -> FastAPI:
     nsp = Platform(world, key, context.clock, TreatmentRelations(context.database, world),
                    tuple(context.settings.nsp_pseudonymised_cvrs))
 
+    async def follow_world() -> None:
+        """Every request sees the world files loaded by any process: the table is read in a worker thread,
+        at most every REFRESH_SECONDS; the requests in between (DDS asks NSP at every look-up) make no trip
+        to a thread at all, as a plain `def` dependency would."""
+        if live.due():
+            await run_in_threadpool(live.refresh)
+
     app = FastAPI(title="NSP platform services", docs_url="/docs", openapi_url="/openapi.json",
-                  dependencies=[Depends(lambda: live.refresh())])
+                  dependencies=[Depends(follow_world)])
     install_error_handlers(app)
 
     @app.get("/")

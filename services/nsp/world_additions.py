@@ -94,9 +94,13 @@ class LiveWorld:
             session.add(WorldAdditionRow(sections=sections, loaded_at=naive_utc(now)))
         self.refresh(force=True)
 
+    def due(self) -> bool:
+        """Whether :meth:`refresh` would read the table now (:data:`REFRESH_SECONDS` have passed)."""
+        return time.monotonic() - self._checked >= REFRESH_SECONDS
+
     def refresh(self, force: bool = False) -> None:
         """Follow the table (at most every :data:`REFRESH_SECONDS` unless ``force``)."""
-        if not force and time.monotonic() - self._checked < REFRESH_SECONDS:
+        if not force and not self.due():
             return
         with self._lock:
             with self._database.reading() as session:
