@@ -27,8 +27,10 @@ def router(nsp: Platform) -> APIRouter:
     faces = APIRouter()
     world = nsp.world
 
+    # Both registers are read from the world in memory: async endpoints, with no trip to a worker thread
+    # (DDS asks for a citizen at every look-up a citizen makes).
     @faces.get("/organisations/{sor}", responses=oa.errors(404))
-    def organisation(sor: str) -> dict[str, Any]:
+    async def organisation(sor: str) -> dict[str, Any]:
         found = world.organisations.get(sor)
         if found is None:
             raise FhirError(404, Issue("error", "not-found", f"No organisation with SOR code {sor}",
@@ -39,7 +41,7 @@ def router(nsp: Platform) -> APIRouter:
                 "ancestors": world.ancestors(sor), "sub_units": world.sub_units(sor)[1:]}
 
     @faces.get("/persons/{cpr}", responses=oa.errors(401, 403, 404))
-    def person(cpr: str, request: Request) -> dict[str, Any]:
+    async def person(cpr: str, request: Request) -> dict[str, Any]:
         who = nsp.caller(request)
         if not (who.is_system or who.is_professional or cpr in who.citizens_represented()):
             raise FhirError(403, Issue("error", "forbidden", "The CPR register answers systems, professionals "
