@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, or_, select
+from sqlalchemy import Connection, bindparam, insert, or_, select
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from nsp_sandbox.clock import naive_utc
@@ -322,23 +322,11 @@ class Registry:
 
     def find_entries(self, query: EntryQuery) -> Page:
         """A page of entries matching ``query``, newest registration first."""
-        conditions = storage.entry_conditions(query)
-        counted = select(func.count()).select_from(DocumentEntryRow).where(*conditions)
         with self.database.reading() as session:
-            if query.count == 0:
-                total = session.scalar(counted) or 0
-                return Page([], total, total > 0, False, None, None)
-            # The page and the number of all matches in one statement (one round trip, one snapshot), as
-            # plain rows of the entry's columns (no mapped objects to build).
-            rows, has_next, has_prev = storage.keyset(
-                session, select(DocumentEntryRow.__table__, counted.correlate(None).scalar_subquery().label(
-                    "total_matching")).where(*conditions),
-                DocumentEntryRow.pk, query.count, query.after_pk, query.before_pk, plain_rows=True)
-            # A page past the last match has no row to carry the number.
-            total = rows[0].total_matching if rows else session.scalar(counted) or 0
-            items = [storage.stored_entry(r) for r in rows]
-        return Page(items, total, has_next, has_prev,
-                    rows[0].pk if rows else None, rows[-1].pk if rows else None)
+            page = storage.counted_page(session, DocumentEntryRow.__table__, storage.entry_conditions(query),
+                                        query.count, query.after_pk, query.before_pk)
+            items = [storage.stored_entry(r) for r in page.rows]
+        return page.page(items)
 
     def all_entries(self, query: EntryQuery) -> list[StoredEntry]:
         """Every entry matching ``query`` (its paging ignored), newest registration first: one
@@ -437,17 +425,11 @@ class Registry:
             return storage.stored_sets(session, [row])[0]
 
     def find_submission_sets(self, query: SubmissionSetQuery) -> Page:
-        conditions = storage.submission_set_conditions(query)
         with self.database.session() as session:
-            total = session.scalar(select(func.count()).select_from(SubmissionSetRow).where(*conditions)) or 0
-            if query.count == 0:
-                return Page([], total, total > 0, False, None, None)
-            rows, has_next, has_prev = storage.keyset(
-                session, select(SubmissionSetRow).where(*conditions), SubmissionSetRow.pk,
-                query.count, query.after_pk, query.before_pk)
-            items = storage.stored_sets(session, rows)
-        return Page(items, total, has_next, has_prev,
-                    rows[0].pk if rows else None, rows[-1].pk if rows else None)
+            page = storage.counted_page(session, SubmissionSetRow.__table__, storage.submission_set_conditions(query),
+                                        query.count, query.after_pk, query.before_pk)
+            items = storage.stored_sets(session, page.rows)
+        return page.page(items)
 
 
 def _concurrent_change(what: str, expression: str) -> Issue:
@@ -465,3 +447,4 @@ def _lost_to_concurrency(exc: OperationalError) -> bool:
 def _duplicate(expression: str, message: str) -> Issue:
     return Issue("error", "duplicate", message, expression=expression, source=DUPLICATE_SOURCE,
                  rule="dds-unique-id", ihe_code="XDSDuplicateUniqueIdInRegistry")
+

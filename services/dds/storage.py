@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Insert, Row, Select, insert, not_, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Insert, Row, Table, func, insert, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from nsp_sandbox.clock import naive_utc
@@ -177,7 +177,7 @@ def stored_entry(row: DocumentEntryRow | Row[Any]) -> StoredEntry:
     )
 
 
-def stored_sets(session: Session, rows: Sequence[SubmissionSetRow]) -> list[StoredSubmissionSet]:
+def stored_sets(session: Session, rows: Sequence[SubmissionSetRow | Row[Any]]) -> list[StoredSubmissionSet]:
     """Registered submission sets as the domain reads them back, with their members' ids."""
     members: dict[int, list[str]] = {}
     if rows:
@@ -239,20 +239,46 @@ def submission_set_conditions(query: SubmissionSetQuery) -> list[ColumnElement[b
     return conditions
 
 
-def keyset(session: Session, statement: Select[Any], pk: Any, count: int, after_pk: int | None,
-            before_pk: int | None, *, plain_rows: bool = False) -> tuple[list[Any], bool, bool]:
-    """Newest-first keyset paging: (rows, has_next, has_prev); the first column of each row (a mapped
-    object for an ORM select), or with ``plain_rows`` each row whole."""
-    fetch = session.execute if plain_rows else session.scalars
+@dataclass(frozen=True)
+class CountedPage:
+    """A newest-first keyset page of plain rows, with the number of all matches."""
+
+    rows: list[Row[Any]]
+    total: int
+    has_next: bool
+    has_prev: bool
+
+    def page(self, items: list[Any]) -> Page:
+        """The search's :class:`Page` of ``items``, read from these rows (its cursors: the first and last pk)."""
+        rows = self.rows
+        return Page(items, self.total, self.has_next, self.has_prev,
+                    rows[0].pk if rows else None, rows[-1].pk if rows else None)
+
+
+def counted_page(session: Session, table: Table, conditions: Sequence[ColumnElement[bool]], count: int,
+                 after_pk: int | None, before_pk: int | None) -> CountedPage:
+    """The rows of ``table`` matching ``conditions`` on one keyset page (``count`` rows after ``after_pk`` or
+    before ``before_pk``, newest first), and how many match in all: one statement (one round trip, one
+    snapshot), the number a scalar subquery beside the rows, which are read plain (no mapped objects). A
+    page past the last match has no row to carry the number: it is counted on its own."""
+    counted = select(func.count()).select_from(table).where(*conditions)
+    if count == 0:
+        total = session.scalar(counted) or 0
+        return CountedPage([], total, total > 0, False)
+    pk = table.c.pk
+    statement = select(table, counted.correlate(None).scalar_subquery().label("total_matching")).where(*conditions)
     if before_pk is not None:
-        rows = list(fetch(statement.where(pk > before_pk).order_by(pk.asc()).limit(count + 1)))
-        has_prev = len(rows) > count
+        rows = list(session.execute(statement.where(pk > before_pk).order_by(pk.asc()).limit(count + 1)))
+        has_next, has_prev = True, len(rows) > count
         rows = list(reversed(rows[:count]))
-        return rows, True, has_prev
-    if after_pk is not None:
-        statement = statement.where(pk < after_pk)
-    rows = list(fetch(statement.order_by(pk.desc()).limit(count + 1)))
-    return rows[:count], len(rows) > count, after_pk is not None
+    else:
+        if after_pk is not None:
+            statement = statement.where(pk < after_pk)
+        rows = list(session.execute(statement.order_by(pk.desc()).limit(count + 1)))
+        has_next, has_prev = len(rows) > count, after_pk is not None
+        rows = rows[:count]
+    total = rows[0].total_matching if rows else session.scalar(counted) or 0
+    return CountedPage(rows, total, has_next, has_prev)
 
 
 #: Store a document unless its hash is stored.
