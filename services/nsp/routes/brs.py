@@ -36,7 +36,7 @@ def router(nsp: Platform) -> APIRouter:
                                        "(POST /sandbox/nsp/brs/relations); not with the token of "
                                        f"{who.kind} {who.persona}", rule=REGISTER, source=SOURCE))
         body = parse(RelationBody, await read_json_object(request, MAX_BODY))
-        return relations.add(body, who.persona, clock.now(), within=system.organisation)
+        return await run_in_threadpool(relations.add, body, who.persona, clock.now(), within=system.organisation)
 
     @faces.get("/brs/relations")
     async def find_relations(request: Request, authorisation: str | None = None,

@@ -47,6 +47,9 @@ def router(nsp: Platform, consent: Consent) -> APIRouter:
     async def add_block(request: Request) -> dict[str, Any]:
         who = nsp.caller(request)
         body = parse(BlockBody, await read_json_object(request, MAX_BODY))
+        return await run_in_threadpool(_add_block, who, body)
+
+    def _add_block(who: Principal, body: BlockBody) -> dict[str, Any]:  # the database work, on a worker thread
         if who.is_professional:
             cpr, creator = _for_professional(nsp, who, body)
         else:
@@ -74,6 +77,7 @@ def router(nsp: Platform, consent: Consent) -> APIRouter:
         who = nsp.caller(request)
         parse(NoBody, await read_json_object(request, MAX_BODY))
         represented(who, None)
-        return consent.revoke(block_id, who.citizens_represented(), who.persona, clock.now())
+        return await run_in_threadpool(consent.revoke, block_id, who.citizens_represented(), who.persona,
+                                       clock.now())
 
     return faces

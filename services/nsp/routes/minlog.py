@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.fhir_http import read_json_object
@@ -35,6 +36,8 @@ def router(nsp: Platform, minlog: MinLog) -> APIRouter:
             raise FhirError(403, Issue("error", "forbidden", "Only systems write to Min Log",
                                        rule="minlog-writer"))
         body = parse(MinLogBody, await read_json_object(request, MAX_BODY))
-        return minlog.write(body, who.system_name or who.name, clock.now())
+        # DDS writes here at every look-up it answers: the insert (and commit) on a worker thread, so that
+        # the event loop goes on with other requests meanwhile.
+        return await run_in_threadpool(minlog.write, body, who.system_name or who.name, clock.now())
 
     return faces
