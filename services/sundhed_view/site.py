@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.cpr import is_cpr
@@ -104,16 +105,18 @@ class Pages:
 
     async def session(self, request: Request) -> Session:
         """The signed-in session, its STS token renewed when about to expire; :class:`SignedOut` without one."""
-        session = self.current(request)
+        # The session's row is read and its last use written at every page: on a worker thread, so that
+        # the event loop goes on with the process's other requests meanwhile.
+        session = await run_in_threadpool(self.current, request)
         if session is None:
             raise SignedOut
         if session.expires - self.context.clock.now().timestamp() < 60:
             try:
                 session.token, session.expires = await self.nsp.token(session.persona)
             except Refused:
-                self.sessions.end(session)
+                await run_in_threadpool(self.sessions.end, session)
                 raise SignedOut from None
-            self.sessions.save(session)
+            await run_in_threadpool(self.sessions.save, session)
         return session
 
     def set_cookie(self, request: Request, response: Response, cookie: str) -> Response:

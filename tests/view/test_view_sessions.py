@@ -4,6 +4,7 @@ check, and the ``Secure`` cookie behind a trusted TLS-terminating proxy only."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ from nsp_sandbox.clock import Clock
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.database import Database
 from sandbox.app import create_sandbox_app
+from services.sundhed_view.session import SessionStore
 
 PROXY = ("10.1.2.3", 40000)  # a TLS-terminating reverse proxy, listed as trusted below
 STRANGER = ("203.0.113.9", 40000)  # any other peer
@@ -24,6 +26,26 @@ def signed_in(client: TestClient) -> bool:
     response = client.get("/view/hjem", follow_redirects=False)
     assert response.status_code in (200, 303), response.text
     return response.status_code == 200
+
+
+def test_a_page_reads_its_session_off_the_event_loop(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each page reads the session's row and writes its last use: on a worker thread, not on the loop."""
+    sign_in(client, f"citizen-{CITIZEN}")
+    calls: list[str] = []
+    load = SessionStore.load
+
+    def noted(self: SessionStore, cookie: str | None) -> object:
+        try:
+            asyncio.get_running_loop()
+            calls.append("loop")
+        except RuntimeError:
+            calls.append("thread")
+        return load(self, cookie)
+
+    monkeypatch.setattr(SessionStore, "load", noted)
+    assert signed_in(client)
+    assert client.get(f"/view/borger/{CITIZEN}/provesvar").status_code == 200
+    assert calls == ["thread", "thread"]
 
 
 def test_a_cookie_replayed_after_sign_out_is_no_session(client: TestClient) -> None:
