@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
@@ -32,7 +33,7 @@ class Cards:
         """The card as the LPS interface sends it; a diagnosis key twice refuses it (422)."""
         errors = rules.card_issues([d.key for d in body.diagnoses])
         if errors:
-            self._events.write_refusals(patient.cpr, clinic.sor, CONDITIONLIST, errors)
+            await run_in_threadpool(self._events.write_refusals, patient.cpr, clinic.sor, CONDITIONLIST, errors)
             raise FhirError(422, errors)
         approval = body.approval.to_state() if body.approval else None
         updated = body.updated or (approval.at if approval else self._context.clock.now())
@@ -40,10 +41,17 @@ class Cards:
         return await self.store_card(card, "LPS interface")
 
     async def store_card(self, card: ConditionCard, origin: str, warnings: list[Issue] | None = None) -> dict[str, Any]:
-        """Keep ``card`` as the clinic's new version, log it and what is withheld, bring DDS in step."""
+        """Keep ``card`` as the clinic's new version, log it and what is withheld, bring DDS in step (the
+        database work on worker threads, so that the event loop goes on with other requests meanwhile)."""
+        cpr, sor = card.patient.cpr, card.clinic.sor
+        issues = rules.card_findings(card)
+        await run_in_threadpool(self._keep, card, origin, issues)
+        await self._shared.sync(cpr)
+        return await run_in_threadpool(self.card_status, cpr, sor, (warnings or []) + issues)
+
+    def _keep(self, card: ConditionCard, origin: str, issues: list[Issue]) -> None:
         cpr, sor = card.patient.cpr, card.clinic.sor
         shareable = rules.shareable_keys(card.diagnoses)
-        issues = rules.card_findings(card)
         with self._context.database.session() as s:
             row = s.scalar(select(CardRow).where(CardRow.cpr == cpr, CardRow.clinic_sor == sor))
             if row is None:
@@ -65,8 +73,6 @@ class Cards:
                                                        "approval": approval_json(card.approval)})
             for issue in issues:  # each diagnosis or note withheld, and why the card is not shared
                 self._events.refused(s, cpr, sor, CONDITIONLIST, issue, version)
-        await self._shared.sync(cpr)
-        return self.card_status(cpr, sor, issues=(warnings or []) + issues)
 
     def card_status(self, cpr: str, sor: str, issues: list[Issue] | None = None) -> dict[str, Any]:
         """The clinic's card for ``cpr`` (404 when it sent none): shared or not, withheld diagnoses, DDS entry."""

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
@@ -106,20 +107,28 @@ class Registrar:
 
     async def push(self, cpr: str, wanted: list[Wanted]) -> None:
         """Register pending entries and deprecate withdrawing ones in DDS (retried later on failure)."""
-        with self._context.database.session() as s:
-            todo = [(r.pk, r.state) for r in s.scalars(select(EntryRow).where(
-                EntryRow.cpr == cpr, EntryRow.state.in_(("pending", "withdrawing"))).order_by(EntryRow.pk))]
-        for pk, state in todo:
-            with self._context.database.session() as s:
-                row = s.get(EntryRow, pk)
-                assert row is not None
-                s.expunge(row)
+        # The database work on a worker thread, so that the event loop goes on with other requests meanwhile.
+        for pk, state in await run_in_threadpool(self._to_push, cpr):
+            row = await run_in_threadpool(self._detached, pk)
             if state == "pending":
                 document = next((w.document for w in wanted if self._matches(row, w)), None)
                 if document is not None:
                     await self._register(row, document)
             else:
                 await self._deprecate(row)
+
+    def _to_push(self, cpr: str) -> list[tuple[int, str]]:
+        """The entries of ``cpr`` DDS has not been told of yet (key and state), in the order they were planned."""
+        with self._context.database.session() as s:
+            return [(r.pk, r.state) for r in s.scalars(select(EntryRow).where(
+                EntryRow.cpr == cpr, EntryRow.state.in_(("pending", "withdrawing"))).order_by(EntryRow.pk))]
+
+    def _detached(self, pk: int) -> EntryRow:
+        with self._context.database.session() as s:
+            row = s.get(EntryRow, pk)
+            assert row is not None
+            s.expunge(row)
+        return row
 
     async def _register(self, row: EntryRow, document: ConditionCard | Note) -> None:
         now = self._context.clock.now()
@@ -133,8 +142,11 @@ class Registrar:
         try:
             dds_id = await self._door().register(entry, cpr=row.cpr, submitted=now)
         except Exception as exc:  # DDS unreachable or refusing: keep it pending, say so, retry later
-            self._failed(row, "registration", exc)
+            await run_in_threadpool(self._failed, row, "registration", exc)
             return
+        await run_in_threadpool(self._registered, row, dds_id, url)
+
+    def _registered(self, row: EntryRow, dds_id: str, url: str) -> None:
         with self._context.database.session() as s:
             stored = s.get(EntryRow, row.pk)
             assert stored is not None
@@ -147,17 +159,23 @@ class Registrar:
 
     async def _deprecate(self, row: EntryRow) -> None:
         if row.dds_id is None:
-            with self._context.database.session() as s:
-                stored = s.get(EntryRow, row.pk)
-                assert stored is not None
-                stored.state = "dropped"
+            await run_in_threadpool(self._dropped, row)
             return
         status = row.withdraw_status or "superseded"
         try:
             await self._door().deprecate(row.dds_id, status, cpr=row.cpr)
         except Exception as exc:
-            self._failed(row, "deprecation", exc)
+            await run_in_threadpool(self._failed, row, "deprecation", exc)
             return
+        await run_in_threadpool(self._deprecated, row, status)
+
+    def _dropped(self, row: EntryRow) -> None:
+        with self._context.database.session() as s:
+            stored = s.get(EntryRow, row.pk)
+            assert stored is not None
+            stored.state = "dropped"
+
+    def _deprecated(self, row: EntryRow, status: str) -> None:
         with self._context.database.session() as s:
             stored = s.get(EntryRow, row.pk)
             assert stored is not None

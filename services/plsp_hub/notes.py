@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
@@ -81,7 +82,7 @@ class Notes:
         return await self.save_note(clinic, patient, version, mode="create", origin="LPS interface")
 
     async def update_note(self, clinic: Clinic, key: str, body: NoteUpdate) -> dict[str, Any]:
-        row = self._note_row(clinic.sor, key)
+        row = await run_in_threadpool(self._note_row, clinic.sor, key)
         patient = await self._nsp.patient(row.cpr)
         version = NoteVersion(key=key, body=body.body, fmt=body.format, created=body.created, updated=body.updated,
                               ended=body.ended, author=body.author.to_state() if body.author else None,
@@ -90,7 +91,14 @@ class Notes:
 
     async def save_note(self, clinic: Clinic, patient: Patient, note: NoteVersion, *, mode: Mode, origin: str,
                         warnings: list[Issue] | None = None) -> dict[str, Any]:
-        """Create (``create``), update (``update``) or either (``upsert``: a ready-made document)."""
+        """Create (``create``), update (``update``) or either (``upsert``: a ready-made document); the database
+        work on worker threads, so that the event loop goes on with other requests meanwhile."""
+        checked = await run_in_threadpool(self._keep, clinic, patient, note, mode, origin)
+        await self._shared.sync(patient.cpr)
+        return await run_in_threadpool(self.note_status, clinic.sor, note.key, (warnings or []) + checked.issues)
+
+    def _keep(self, clinic: Clinic, patient: Patient, note: NoteVersion, mode: Mode, origin: str) -> _Checked:
+        """The version checked (:meth:`_checked`), kept and logged."""
         checked = self._checked(clinic, patient, note, mode)
         now = self._context.clock.now()
         available = rules.available_from(now, self._settings.after_midnight())
@@ -113,8 +121,7 @@ class Notes:
             if checked.version == 1 or row.available_from is None:
                 row.available_from = naive_utc(available)
             self._log_version(s, row, checked, origin, available)
-        await self._shared.sync(patient.cpr)
-        return self.note_status(clinic.sor, note.key, (warnings or []) + checked.issues)
+        return checked
 
     def _checked(self, clinic: Clinic, patient: Patient, note: NoteVersion, mode: Mode) -> _Checked:
         """The version under the note rules: 404/409 for the wrong ``mode`` or a cancelled note, 422 (logged)
@@ -173,6 +180,11 @@ class Notes:
 
     async def set_do_not_share(self, sor: str, key: str, do_not_share: bool) -> dict[str, Any]:
         """Set or remove 'do not share' (``plsp-note-do-not-share``); a cancelled note is not changed (409)."""
+        cpr = await run_in_threadpool(self._mark, sor, key, do_not_share)
+        await self._shared.sync(cpr)
+        return await run_in_threadpool(self.note_status, sor, key)
+
+    def _mark(self, sor: str, key: str, do_not_share: bool) -> str:
         with self._context.database.session() as s:
             row = s.scalar(select(NoteRow).where(NoteRow.clinic_sor == sor, NoteRow.key == key))
             if row is None:
@@ -185,11 +197,15 @@ class Notes:
                 marked = rules.do_not_share_marked(do_not_share)
                 self._events.add(s, cpr, sor, "unshared" if do_not_share else "submitted", f"note:{key}",
                                  marked.diagnostics, version=row.version, rule=marked.rule)
-        await self._shared.sync(cpr)
-        return self.note_status(sor, key)
+        return cpr
 
     async def cancel_note(self, sor: str, key: str) -> dict[str, Any]:
         """Cancel the note (``plsp-note-cancelled``): not served from now on, its content purged later."""
+        cpr = await run_in_threadpool(self._cancel, sor, key)
+        await self._shared.sync(cpr)
+        return await run_in_threadpool(self.note_status, sor, key)
+
+    def _cancel(self, sor: str, key: str) -> str:
         now = self._context.clock.now()
         with self._context.database.session() as s:
             row = s.scalar(select(NoteRow).where(NoteRow.clinic_sor == sor, NoteRow.key == key))
@@ -203,8 +219,7 @@ class Notes:
                 self._events.add(s, cpr, sor, "cancelled", f"note:{key}", cancellation.issue.diagnostics,
                                  version=row.version, rule=cancellation.issue.rule,
                                  details={"purge_due": cancellation.purge_due.isoformat()})
-        await self._shared.sync(cpr)
-        return self.note_status(sor, key)
+        return cpr
 
     def note_status(self, sor: str, key: str, issues: list[Issue] | None = None) -> dict[str, Any]:
         """The note as the hub keeps it (404 when the clinic has none): served now or not, DDS entry."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
@@ -47,12 +48,20 @@ class Purge:
 
     async def run_due(self) -> dict[str, Any]:
         """Purge what is due, then bring every patient's DDS entries in step (retries, after-midnight notes)."""
-        purged = self.run()
-        with self._context.database.session() as s:
-            cprs = sorted(set(s.scalars(select(CardRow.cpr))) | set(s.scalars(select(NoteRow.cpr)))
-                          | set(s.scalars(select(EntryRow.cpr).where(EntryRow.state.in_(WAITING)))))
+        # Every patient in turn: the database work on worker threads, so that the event loop goes on with
+        # other requests between them and meanwhile.
+        purged = await run_in_threadpool(self.run)
+        cprs = await run_in_threadpool(self._patients)
         for cpr in cprs:
             await self._shared.sync(cpr)
-        with self._context.database.session() as s:
-            waiting = len(list(s.scalars(select(EntryRow.pk).where(EntryRow.state.in_(WAITING)))))
+        waiting = await run_in_threadpool(self._waiting)
         return {"purged": purged, "patients_checked": len(cprs), "dds_changes_waiting": waiting}
+
+    def _patients(self) -> list[str]:
+        with self._context.database.session() as s:
+            return sorted(set(s.scalars(select(CardRow.cpr))) | set(s.scalars(select(NoteRow.cpr)))
+                          | set(s.scalars(select(EntryRow.cpr).where(EntryRow.state.in_(WAITING)))))
+
+    def _waiting(self) -> int:
+        with self._context.database.session() as s:
+            return len(list(s.scalars(select(EntryRow.pk).where(EntryRow.state.in_(WAITING)))))

@@ -7,10 +7,12 @@ may be served now; every other entry the hub keeps has its reason (the rule) to 
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.outcome import Issue
@@ -32,6 +34,7 @@ class SharedNow:
     def __init__(self, context: SandboxContext, registrar: Registrar) -> None:
         self._context = context
         self._registrar = registrar
+        self._planning = threading.Lock()  # one plan at a time in this process, as when it ran on the event loop
 
     def wanted(self, cpr: str) -> tuple[list[Wanted], dict[EntryKey, Unwanted]]:
         """The entries that should be in DDS for ``cpr`` now, and why each other one should not."""
@@ -44,10 +47,16 @@ class SharedNow:
         return wanted, why_not
 
     async def sync(self, cpr: str) -> None:
-        """Bring DDS's entries for ``cpr`` in step with what may be shared now."""
-        wanted, why_not = self.wanted(cpr)
-        self._registrar.plan(cpr, wanted, why_not)
+        """Bring DDS's entries for ``cpr`` in step with what may be shared now (the database work on a
+        worker thread, so that the event loop goes on with other requests meanwhile)."""
+        wanted = await run_in_threadpool(self._plan, cpr)
         await self._registrar.push(cpr, wanted)
+
+    def _plan(self, cpr: str) -> list[Wanted]:
+        with self._planning:
+            wanted, why_not = self.wanted(cpr)
+            self._registrar.plan(cpr, wanted, why_not)
+        return wanted
 
 
 def _cards(s: Session, cpr: str, wanted: list[Wanted], why_not: dict[EntryKey, Unwanted]) -> None:

@@ -3,7 +3,9 @@ which makes DDS ask the hub for the current document."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -27,6 +29,11 @@ from sts_client import auth
 from nsp_sandbox.conformance.validator import Validator
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.plsp_client import PlspClient
+from services.plsp_hub.cards import Cards
+from services.plsp_hub.dds_registration import Registrar
+from services.plsp_hub.notes import Notes
+from services.plsp_hub.purge import Purge
+from services.plsp_hub.shared_now import SharedNow
 
 
 def errors(validator: Validator, bundle: dict) -> list[str]:  # type: ignore[type-arg]
@@ -189,3 +196,48 @@ def test_do_not_share_is_honoured_while_dds_cannot_be_told(client: TestClient, g
     assert gp.note("note-1")["dds"]["state"] == "deprecated"
     assert citizen.search(type_code=NOTE_TYPE) == []
     assert [e["kind"] for e in gp.events(CPR)][-2:] == ["dds-retry", "unshared"]
+
+
+def test_the_hub_does_its_database_work_off_the_event_loop(client: TestClient, gp: PlspClient,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A card kept, its entry planned, registered in DDS and recorded; a note kept, marked and cancelled; the
+    timed work's scan of every patient: the database work on worker threads, so that the event loop goes on
+    with other requests meanwhile."""
+    calls: dict[str, list[str]] = {}
+
+    def note_where(cls: type, name: str) -> None:
+        original = getattr(cls, name)
+
+        def noted(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                asyncio.get_running_loop()
+                calls.setdefault(name, []).append("loop")
+            except RuntimeError:
+                calls.setdefault(name, []).append("thread")
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, name, noted)
+
+    for cls, name in ((Cards, "_keep"), (Cards, "card_status"), (Notes, "_keep"), (Notes, "_mark"),
+                      (Notes, "_cancel"), (Notes, "note_status"), (SharedNow, "wanted"), (Registrar, "plan"),
+                      (Registrar, "_registered"), (Registrar, "_deprecated"), (Purge, "_patients")):
+        note_where(cls, name)
+
+    def where() -> dict[str, set[str]]:
+        found = {name: set(places) for name, places in calls.items()}
+        calls.clear()
+        return found
+
+    gp.put_card(CPR, card(diabetes()))
+    assert where() == {"_keep": {"thread"}, "card_status": {"thread"}, "wanted": {"thread"}, "plan": {"thread"},
+                       "_registered": {"thread"}}
+    assert len(Reader(client, GP).search(type_code=CL_TYPE)) == 1
+    gp.create_note(CPR, a_note())
+    gp.do_not_share("note-1")
+    gp.cancel("note-1")
+    found = where()
+    assert found.pop("_registered", {"thread"}) == {"thread"} and found.pop("_deprecated", {"thread"}) == {"thread"}
+    assert found == {"_keep": {"thread"}, "_mark": {"thread"}, "_cancel": {"thread"}, "note_status": {"thread"},
+                     "wanted": {"thread"}, "plan": {"thread"}}
+    assert gp.due()["patients_checked"] == 1
+    assert where() == {"_patients": {"thread"}, "wanted": {"thread"}, "plan": {"thread"}}
