@@ -14,6 +14,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.context import SandboxContext
@@ -69,7 +70,9 @@ def create_app(context: SandboxContext) -> FastAPI:
         **oa.errors(413, 415, 422)}, openapi_extra=oa.fhir_body("AuditEvent", xml=False))
     async def report(request: Request) -> FhirJSONResponse:
         event, _ = await read_fhir_json(request, MAX_REPORT)
-        stored, new = store.add(checked(event), event)
+        # The event checked and stored on a worker thread: each HCO message is reported four or five times,
+        # and the event loop goes on with other requests meanwhile.
+        stored, new = await run_in_threadpool(_check_and_add, store, event)
         return FhirJSONResponse(stored, status_code=201 if new else 200,
                                 headers={"Location": f"AuditEvent/{stored['id']}"})
 
@@ -91,3 +94,7 @@ def create_app(context: SandboxContext) -> FastAPI:
             "entry": [{"fullUrl": f"{base}/{r['id']}", "resource": r, "search": {"mode": "match"}} for r in found]})
 
     return app
+
+
+def _check_and_add(store: Store, event: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    return store.add(checked(event), event)

@@ -5,14 +5,17 @@ EDS being down never breaks delivery."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from hco_flow import CPR, SKODSTRUP, send, status
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.delivery_status import SUBTYPES, delivery_status
+from services.eds.store import Store
 
 PRODUCER_SOR = "900001000099016"  # Akutteam Aarhus: the EOJ's producer organisation
 GP_GLN = "5790000127092"  # Skødstrup Lægepraksis (as the official examples name it)
@@ -58,6 +61,25 @@ def test_every_station_of_a_message_reports_it(client: TestClient) -> None:
     assert sorted(subtype(e) for e in acks) == ["msg-created-and-sent", "msg-received-and-finalized"]
     assert all(not any(x["type"]["code"] == "ehmiPatient" for x in e["entity"]) for e in acks)
     assert {e["id"] for e in search(client, patient=CPR)} == {e["id"] for e in events}
+
+
+def test_reports_are_stored_off_the_event_loop(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each station's report checked and stored on a worker thread: the event loop goes on meanwhile."""
+    calls: list[str] = []
+    add = Store.add
+
+    def noted(self: Store, *args: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+            calls.append("loop")
+        except RuntimeError:
+            calls.append("thread")
+        return add(self, *args)
+
+    monkeypatch.setattr(Store, "add", noted)
+    sent = send(client)
+    assert len(search(client, entity=sent["id"])) == 4
+    assert len(calls) >= 4 and set(calls) == {"thread"}
 
 
 def test_search_by_date_in_danish_time(client: TestClient, context: SandboxContext) -> None:
