@@ -64,7 +64,8 @@ class SandboxContext:
     @property
     def cpu_lane(self) -> CpuLane:
         """The thread(s) this process's CPU-bound request work runs on, one job after another
-        (:mod:`nsp_sandbox.cpu_lane`): DDS's provides and updates, and the viewer's reads of notified documents."""
+        (:mod:`nsp_sandbox.cpu_lane`): DDS's provides and updates, the viewer's reads of notified documents, and the
+        HCO message's validation at the EOJ that sends it and the GP system that receives it."""
         with self._lock:
             if self._cpu_lane is None:
                 self._cpu_lane = CpuLane(self.settings.cpu_lane_threads)

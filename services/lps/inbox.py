@@ -184,8 +184,11 @@ class Inbox:
                                      (HL7_MSG, "MSG_UNKNOWN_TYPE")))
         else:  # over 100 MB: refused on its size alone, the profile is not worth running
             limit = self._context.settings.hco_max_message_bytes
-            findings.extend(size_findings(bundle, limit)
-                            or self._profile(bundle, version_of(envelope, self._context.settings.hco_version)))
+            # The profile and the business rules are Python work from end to end: in the process's CPU lane
+            # (nsp_sandbox.cpu_lane), in turn with DDS's provides, while the event loop goes on meanwhile.
+            lane = self._context.cpu_lane
+            findings.extend(size_findings(bundle, limit) or await lane.run(
+                self._profile, bundle, version_of(envelope, self._context.settings.hco_version)))
             waiting_for = self._missing_original(resources, header_id)
             if not any(f.issue.is_error for f in findings) and waiting_for is not None and self._may_hold():
                 self._store(bundle, header, sender_ids, receiver_ids, "held", "pending", {}, findings, None, envelope)
@@ -193,7 +196,7 @@ class Inbox:
                 return Received("held", None, None, f"none yet: held until MessageHeader {waiting_for} arrives "
                                 f"(at most {minutes} minutes, then refused MSG_NO_EXIST)")
             if not any(f.issue.is_error for f in findings):
-                findings.extend(self._business(bundle))
+                findings.extend(await lane.run(self._business, bundle))
         received = await self._answer(bundle, findings, me, envelope, envelope is not None, None, xml)
         if received.verdict in ("accepted", "rejected"):
             await self._release_waiting_for(header_id)
@@ -245,7 +248,8 @@ class Inbox:
         receiver_ids = shape.identifiers(by_ref.get(shape.reference(destination.get("receiver")), {}))
         me = next((p for p in self.practices() if p["sor"] == receiver_ids.get(SOR_SYSTEM)
                    or p["gln"] == receiver_ids.get(GLN_SYSTEM)), dict(SANDBOX_PRACTICE))
-        received = await self._answer(bundle, self._business(bundle), me, None, sbdh, pk, xml)
+        received = await self._answer(bundle, await self._context.cpu_lane.run(self._business, bundle), me, None,
+                                      sbdh, pk, xml)
         if received.verdict in ("accepted", "rejected"):
             await self._release_waiting_for(str(resources[0].get("id")))
         return received

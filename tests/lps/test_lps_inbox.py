@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from face_access import bearer, stranger
 from fastapi.testclient import TestClient
 from hco_flow import CPR, SKODSTRUP, send, status, switches
 
+from nsp_sandbox import hco_versions
 from nsp_sandbox.context import SandboxContext
 
 ACK_BUNDLE = "http://medcomfhir.dk/ig/acknowledgement/StructureDefinition/medcom-messaging-acknowledgement"
@@ -174,3 +176,20 @@ def test_unreadable_input_is_an_outcome(client: TestClient) -> None:
     empty = client.post("/lps/ehmi", json={"resourceType": "Bundle", "type": "message"}, headers=FHIR)
     assert empty.status_code == 422 and empty.json()["resourceType"] == "OperationOutcome"
     assert {p["sor"] for p in client.get("/lps/practices").json()} >= {SKODSTRUP}
+
+
+def test_the_message_is_validated_in_the_cpu_lane_where_it_is_sent_and_received(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The EOJ that builds an HCO message and the GP system that receives it validate it in the process's CPU
+    lane (as DDS validates what it is given), not on the event loop that serves the other requests."""
+    threads: list[str] = []
+    validate = hco_versions.validate
+
+    def noted(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return validate(*args, **kwargs)
+
+    monkeypatch.setattr(hco_versions, "validate", noted)
+    sent = send(client)
+    assert status(client, sent["id"])["ack"] == "ok"
+    assert len(threads) >= 2 and all(name.startswith("cpu-lane") for name in threads), threads
