@@ -1,6 +1,6 @@
-"""NSP's writes (Min Log entries, blocks, treatment relations) commit on a worker thread: while the
-database writes, the event loop goes on with the process's other requests (DDS writes a Min Log entry
-at every look-up it answers)."""
+"""NSP's writes (Min Log entries, blocks, treatment relations) commit on a worker thread, and tokens are
+issued on one: while the database works and the token is signed, the event loop goes on with the process's
+other requests (DDS writes a Min Log entry at every look-up it answers)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sts_client import auth
 from services.nsp.brs import TreatmentRelations
 from services.nsp.consent import Consent
 from services.nsp.minlog import MinLog
+from services.nsp.routes.platform import Platform
 
 BRUNO = "2509479989"
 CITIZEN = "0602631234"
@@ -66,3 +67,11 @@ def test_a_treatment_relation_is_registered_off_the_event_loop(client: TestClien
                         json={"professional": "doctor-auh-acute", "cpr": CITIZEN, "valid_from": "2020-01-01"})
     assert added.status_code == 201, added.text
     assert calls == ["thread"]
+
+
+def test_a_token_is_issued_off_the_event_loop(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = where_it_runs(monkeypatch, Platform, "personas")
+    issued = client.post("/nsp/sts/token", json={"persona": "gp-skodstrup", "audience": "dds"})
+    assert issued.status_code == 200 and issued.json()["access_token"] and calls == ["thread"]
+    unknown = client.post("/nsp/sts/token", json={"persona": "nobody"})
+    assert unknown.status_code == 404 and unknown.json()["resourceType"] == "OperationOutcome"

@@ -7,11 +7,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox import faults
 from nsp_sandbox import openapi_description as oa
@@ -37,12 +38,12 @@ def router(nsp: Platform) -> APIRouter:
             raise FhirError(400, Issue("error", "required", "Send {\"persona\": \"<id>\"}", expression="persona",
                                        rule="sts-persona", source=sts.SOURCE))
         body = parse(TokenBody, raw)
-        persona_id = body.persona
-        found = next((p for p in nsp.personas() if p.id == persona_id), None)
         now = nsp.clock.now()
         if (expired := faults.current("nsp", "sts-expired-token")) is not None:  # a token issued long ago
             now -= timedelta(minutes=expired["minutes"])
-        answer = sts.issue(nsp.key, nsp.world, found, persona_id, body.audience, now, nsp.pseudonymised_cvrs)
+        # Who may have a token reads the treatment relations professionals registered, and the token is signed:
+        # on a worker thread, so that the event loop goes on with other requests meanwhile.
+        answer = await run_in_threadpool(_issue, nsp, body, now)
         return JSONResponse(answer, headers={"Cache-Control": "no-store"})
 
     @faces.get("/sts/jwks")
@@ -50,3 +51,8 @@ def router(nsp: Platform) -> APIRouter:
         return nsp.key.jwks()
 
     return faces
+
+
+def _issue(nsp: Platform, body: TokenBody, now: datetime) -> dict[str, Any]:
+    found = next((p for p in nsp.personas() if p.id == body.persona), None)
+    return sts.issue(nsp.key, nsp.world, found, body.persona, body.audience, now, nsp.pseudonymised_cvrs)
