@@ -5,11 +5,11 @@ EDS being down never breaks delivery."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from event_loop import where_it_runs
 from fastapi.testclient import TestClient
 from hco_flow import CPR, SKODSTRUP, send, status
 
@@ -65,18 +65,7 @@ def test_every_station_of_a_message_reports_it(client: TestClient) -> None:
 
 def test_reports_are_stored_off_the_event_loop(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each station's report checked and stored on a worker thread: the event loop goes on meanwhile."""
-    calls: list[str] = []
-    add = Store.add
-
-    def noted(self: Store, *args: Any) -> Any:
-        try:
-            asyncio.get_running_loop()
-            calls.append("loop")
-        except RuntimeError:
-            calls.append("thread")
-        return add(self, *args)
-
-    monkeypatch.setattr(Store, "add", noted)
+    calls = where_it_runs(monkeypatch, Store, "add")
     sent = send(client)
     assert len(search(client, entity=sent["id"])) == 4
     assert len(calls) >= 4 and set(calls) == {"thread"}

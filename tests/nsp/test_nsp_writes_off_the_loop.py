@@ -4,10 +4,8 @@ other requests (DDS writes a Min Log entry at every look-up it answers)."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 import pytest
+from event_loop import where_it_runs
 from fastapi.testclient import TestClient
 from sts_client import auth
 
@@ -19,23 +17,6 @@ from services.nsp.routes.platform import Platform
 BRUNO = "2509479989"
 CITIZEN = "0602631234"
 NOT_ON_THE_LIST = "0201919990"  # not on gp-skodstrup-2's list
-
-
-def where_it_runs(monkeypatch: pytest.MonkeyPatch, cls: type, name: str) -> list[str]:
-    """Each later call of ``cls.name``: "loop" when made on a thread running an event loop, else "thread"."""
-    calls: list[str] = []
-    original = getattr(cls, name)
-
-    def noted(self: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            asyncio.get_running_loop()
-            calls.append("loop")
-        except RuntimeError:
-            calls.append("thread")
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(cls, name, noted)
-    return calls
 
 
 def test_a_min_log_entry_is_written_off_the_event_loop(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:

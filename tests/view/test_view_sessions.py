@@ -4,11 +4,11 @@ check, and the ``Secure`` cookie behind a trusted TLS-terminating proxy only."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from event_loop import where_it_runs
 from fastapi.testclient import TestClient
 from view_support import CITIZEN, GP, csrf, login_csrf, sign_in
 
@@ -31,18 +31,7 @@ def signed_in(client: TestClient) -> bool:
 def test_a_page_reads_its_session_off_the_event_loop(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each page reads the session's row and writes its last use: on a worker thread, not on the loop."""
     sign_in(client, f"citizen-{CITIZEN}")
-    calls: list[str] = []
-    load = SessionStore.load
-
-    def noted(self: SessionStore, cookie: str | None) -> object:
-        try:
-            asyncio.get_running_loop()
-            calls.append("loop")
-        except RuntimeError:
-            calls.append("thread")
-        return load(self, cookie)
-
-    monkeypatch.setattr(SessionStore, "load", noted)
+    calls = where_it_runs(monkeypatch, SessionStore, "load")
     assert signed_in(client)
     assert client.get(f"/view/borger/{CITIZEN}/provesvar").status_code == 200
     assert calls == ["thread", "thread"]
