@@ -13,8 +13,9 @@ thread or the CPU lane (``nsp_sandbox/cpu_lane.py``) does not. This benchmark st
 * a probe asks NSP's SOR register for an organisation every ``--probe-ms`` milliseconds: an answer from
   memory, on the loop, so its latency is the time the loop kept it waiting.
 
-It prints the probe's latency (p50, p95, p99, max), messages and finds per second, and the finds'
-p95. ``--against`` runs a second checkout too, alternating, ``--pairs`` times.
+It prints the probe's latency (p50, p95, p99, max), messages and finds per second, the finds' p95, and
+the server's CPU over the run (in cores: near 1.0, the process is busy all the time). ``--against`` runs a
+second checkout too, alternating, ``--pairs`` times.
 
     .venv/bin/python bench/loop_stalls.py
     .venv/bin/python bench/loop_stalls.py --against ../before --pairs 3
@@ -57,6 +58,7 @@ class Run:
     messages_per_s: float
     finds_per_s: float
     find_p95_ms: float
+    cores: float  # the server's CPU over the run, in cores
 
 
 def say(message: str) -> None:
@@ -67,6 +69,15 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -141,7 +152,8 @@ def measure(port: int, args: argparse.Namespace) -> tuple[list[float], int, list
             time.sleep(args.probe_ms / 1000)
 
     threads = [threading.Thread(target=sender) for _ in range(args.senders)]
-    threads += [threading.Thread(target=reader) for _ in range(args.readers)] + [threading.Thread(target=probe)]
+    threads += [threading.Thread(target=reader) for _ in range(args.readers)]
+    threads += [threading.Thread(target=probe)] if args.probe_ms > 0 else []
     for thread in threads:
         thread.start()
     time.sleep(args.seconds)
@@ -176,8 +188,10 @@ def run(tree: Path, args: argparse.Namespace) -> Run:
         say(f"{tree}: serving on port {port}; warming up for {args.warm_up:g} s")
         measure(port, argparse.Namespace(**{**vars(args), "seconds": args.warm_up}))
         say(f"{tree}: {args.seconds:g} s with {args.senders} senders, {args.readers} readers and the probe")
+        cpu, started = cpu_seconds(server.pid), time.monotonic()
         probes, sent, finds = measure(port, args)
-        return Run(str(tree), probes, sent / args.seconds, len(finds) / args.seconds, percentile(finds, 0.95))
+        cores = (cpu_seconds(server.pid) - cpu) / (time.monotonic() - started)
+        return Run(str(tree), probes, sent / args.seconds, len(finds) / args.seconds, percentile(finds, 0.95), cores)
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -193,7 +207,8 @@ def main() -> None:
     parser.add_argument("--warm-up", type=float, default=5.0)
     parser.add_argument("--senders", type=int, default=3)
     parser.add_argument("--readers", type=int, default=1)
-    parser.add_argument("--probe-ms", type=float, default=5.0, help="pause between probes")
+    parser.add_argument("--probe-ms", type=float, default=5.0, help="pause between probes (0: no probe, for the "
+                        "other figures without the probe's own load)")
     parser.add_argument("--packages", type=Path, default=Path(os.environ.get(
         "NSP_SANDBOX_FHIR_PACKAGES", ROOT.parent / "shared" / "fhir-packages")))
     args = parser.parse_args()
@@ -203,16 +218,17 @@ def main() -> None:
         for tree in trees if pair % 2 == 0 else list(reversed(trees)):
             runs.append(run(tree, args))
             r = runs[-1]
-            say(f"{tree}: probe p50 {statistics.median(r.probe_ms):.2f} p95 {percentile(r.probe_ms, 0.95):.2f} "
-                f"max {max(r.probe_ms):.1f} ms; {r.messages_per_s:.1f} messages/s, {r.finds_per_s:.1f} finds/s")
+            say(f"{tree}: probe p50 {median(r.probe_ms):.2f} p95 {percentile(r.probe_ms, 0.95):.2f} ms; "
+                f"{r.messages_per_s:.1f} messages/s, {r.finds_per_s:.1f} finds/s, {r.cores:.2f} cores")
     print(f"\n{args.senders} HCO senders, {args.readers} ITI-67 readers, a probe every {args.probe_ms:g} ms; "
           f"{args.seconds:g} s each run\n")
-    print("| tree | probe p50 | p95 | p99 | max | HCO messages/s | ITI-67 finds/s | find p95 |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| tree | probe p50 | p95 | p99 | max | HCO messages/s | ITI-67 finds/s | find p95 | server CPU |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in runs:
-        print(f"| {r.tree} | {statistics.median(r.probe_ms):.2f} ms | {percentile(r.probe_ms, 0.95):.2f} ms "
-              f"| {percentile(r.probe_ms, 0.99):.2f} ms | {max(r.probe_ms):.1f} ms | {r.messages_per_s:.1f} "
-              f"| {r.finds_per_s:.1f} | {r.find_p95_ms:.1f} ms |")
+        probe = (f"{median(r.probe_ms):.2f} ms | {percentile(r.probe_ms, 0.95):.2f} ms | "
+                 f"{percentile(r.probe_ms, 0.99):.2f} ms | {max(r.probe_ms):.1f} ms") if r.probe_ms else "– | – | – | –"
+        find = f"{r.find_p95_ms:.1f} ms" if r.finds_per_s else "–"
+        print(f"| {r.tree} | {probe} | {r.messages_per_s:.1f} | {r.finds_per_s:.1f} | {find} | {r.cores:.2f} cores |")
 
 
 if __name__ == "__main__":
