@@ -24,7 +24,9 @@ its envelope names, else ``NSP_SANDBOX_HCO_VERSION`` (:mod:`nsp_sandbox.hco_vers
 
 from __future__ import annotations
 
+import asyncio
 import json
+import weakref
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -53,6 +55,21 @@ from services.lps.switches import Switches
 SANDBOX_PRACTICE = {"sor": "52581000016005", "gln": "5790001234560", "name": "Skødstrup Lægepraksis"}
 SOR_ENDPOINT = "https://sor2.sum.dsdn.dk/#id="
 PROFILE_SOURCE = "MedCom HomeCareObservation 1.2.1 profiles (conformance engine)"
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A stored answer whose acknowledgement is still to be sent (``release``: answering it may release the
+    modifications and retractions held for it)."""
+
+    verdict: str
+    code: str | None
+    ack: dict[str, Any]
+    url: str | None
+    sbdh: bool
+    xml: bool
+    header_id: str
+    release: bool = True
 
 
 @dataclass(frozen=True)
@@ -92,6 +109,10 @@ class Inbox:
         self._context = context
         self._switches = switches
         self._repertoire: dict[tuple[str, str], str] | None = None
+        # receive(): from the look-up of earlier copies to the stored answer, one message at a time (a lock per
+        # event loop: an asyncio lock belongs to the loop it first waits on)
+        self._deciding: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = \
+            weakref.WeakKeyDictionary()
 
     @property
     def switches(self) -> Switches:
@@ -126,7 +147,25 @@ class Inbox:
     async def receive(self, bundle: dict[str, Any], envelope: Envelope | None = None,
                       fhir_format: str = "json") -> Received:
         """Check, store and acknowledge one message (``envelope``: the SBDH it came in, if any;
-        ``fhir_format``: the FHIR format it came in, which its acknowledgement is answered in)."""
+        ``fhir_format``: the FHIR format it came in, which its acknowledgement is answered in).
+
+        From the look-up of earlier copies to the stored answer, one message at a time in this process: the
+        checks wait for the CPU lane, and a message that arrives twice at once is a duplicate the second time.
+        The acknowledgement is sent after that, outside the lock (its receiver may send again meanwhile)."""
+        loop = asyncio.get_running_loop()
+        lock = self._deciding.get(loop) or self._deciding.setdefault(loop, asyncio.Lock())
+        async with lock:
+            decided = await self._judge(bundle, envelope, fhir_format)
+        if isinstance(decided, Received):
+            return decided
+        received = await self._send_answer(decided)
+        if decided.release and received.verdict in ("accepted", "rejected"):
+            await self._release_waiting_for(decided.header_id)
+        return received
+
+    async def _judge(self, bundle: dict[str, Any], envelope: Envelope | None,
+                     fhir_format: str) -> Received | _Answer:
+        """:meth:`receive` up to the stored answer: what is not answered at all (or not yet), else the answer."""
         now = self._context.clock.now()
         xml = fhir_format == "xml"
         if xml:
@@ -165,9 +204,8 @@ class Inbox:
             ack = restamp(by_header.ack, now)
             self._store(bundle, header, sender_ids, receiver_ids, "duplicate", by_header.ack_code, ack,
                         [], by_header, envelope)
-            delivery = await self._deliver(ack, self.return_address(return_to, sender_ids.get(SOR_SYSTEM, "")),
-                                           envelope is not None, xml)
-            return Received("duplicate", by_header.ack_code, ack["id"], delivery)
+            return _Answer("duplicate", by_header.ack_code, ack, self.return_address(
+                return_to, sender_ids.get(SOR_SYSTEM, "")), envelope is not None, xml, header_id, release=False)
         if me is None:
             me = {"sor": SANDBOX_PRACTICE["sor"], "gln": SANDBOX_PRACTICE["gln"], "name": SANDBOX_PRACTICE["name"]}
             findings.append(_finding("error", "not-found", f"The receiver (SOR {receiver_ids.get(SOR_SYSTEM)}, GLN "
@@ -197,10 +235,7 @@ class Inbox:
                                 f"(at most {minutes} minutes, then refused MSG_NO_EXIST)")
             if not any(f.issue.is_error for f in findings):
                 findings.extend(await lane.run(self._business, bundle))
-        received = await self._answer(bundle, findings, me, envelope, envelope is not None, None, xml)
-        if received.verdict in ("accepted", "rejected"):
-            await self._release_waiting_for(header_id)
-        return received
+        return self._decide(bundle, findings, me, envelope, envelope is not None, None, xml)
 
     async def refuse_unread(self, bundle: dict[str, Any], finding: Finding) -> Received:
         """Acknowledge negatively a message only the beginning (``bundle``) of which was read."""
@@ -270,6 +305,16 @@ class Inbox:
                       envelope: Envelope | None, sbdh: bool, held: int | None, xml: bool = False) -> Received:
         """Apply the behaviour switches, build, store and send the acknowledgement (``sbdh``: in an envelope;
         ``held``: the row of a held message being decided now; ``xml``: as FHIR XML)."""
+        decided = self._decide(bundle, findings, me, envelope, sbdh, held, xml)
+        return decided if isinstance(decided, Received) else await self._send_answer(decided)
+
+    async def _send_answer(self, answer: _Answer) -> Received:
+        delivery = await self._deliver(answer.ack, answer.url, answer.sbdh, answer.xml)
+        return Received(answer.verdict, answer.code, answer.ack["id"], delivery)
+
+    def _decide(self, bundle: dict[str, Any], findings: list[Finding], me: dict[str, str],
+                envelope: Envelope | None, sbdh: bool, held: int | None, xml: bool) -> Received | _Answer:
+        """:meth:`_answer` up to the stored answer (the acknowledgement not sent yet)."""
         now = self._context.clock.now()
         resources = shape.resources(bundle)
         header = resources[0]
@@ -303,9 +348,8 @@ class Inbox:
             self._store(bundle, header, sender_ids, receiver_ids, verdict, code, ack, findings, None, envelope)
         elif not self._decided(held, verdict, code, ack, findings):
             return Received("held", code, ack["id"], "decided at this moment by another request")
-        delivery = await self._deliver(ack, self.return_address(return_to, sender_ids.get(SOR_SYSTEM, "")), sbdh,
-                                       xml)
-        return Received(verdict, code, ack["id"], delivery)
+        return _Answer(verdict, code, ack, self.return_address(return_to, sender_ids.get(SOR_SYSTEM, "")), sbdh, xml,
+                       header["id"])
 
     def _decided(self, pk: int, verdict: str, code: str, ack: dict[str, Any], findings: list[Finding]) -> bool:
         """Record the answer to held message ``pk``; False when another request (a second worker) decided it

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 import threading
+import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from actor_tokens import operator
 from face_access import bearer, stranger
 from fastapi.testclient import TestClient
-from hco_flow import CPR, SKODSTRUP, send, status, switches
+from hco_flow import CPR, SKODSTRUP, order, send, status, switches
 
 from nsp_sandbox import hco_versions
 from nsp_sandbox.context import SandboxContext
@@ -193,3 +196,27 @@ def test_the_message_is_validated_in_the_cpu_lane_where_it_is_sent_and_received(
     sent = send(client)
     assert status(client, sent["id"])["ack"] == "ok"
     assert len(threads) >= 2 and all(name.startswith("cpu-lane") for name in threads), threads
+
+
+def test_a_message_arriving_several_times_at_once_is_taken_in_once(context: SandboxContext) -> None:
+    """Sent at the same moment by six connections over real HTTP, one message is accepted once and the other
+    five are duplicates with the same answer: the inbox decides one message at a time from its look-up of
+    earlier copies to the stored answer, though the checks wait for the CPU lane in between."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dds"))
+    from served import Racers, serve
+
+    with serve(context) as base_url, Racers(base_url, 6) as racers:
+        import httpx2 as httpx
+
+        with httpx.Client(base_url=base_url, timeout=60) as one:
+            token = one.post("/nsp/sts/token", json={"persona": "system-eoj-aarhus", "audience": "eoj"}).json()
+            sent = one.post("/eoj/hco", json=order(), headers={"Authorization": f"Bearer {token['access_token']}"})
+            assert sent.status_code == 201, sent.text
+            text = json.dumps(sent.json()["bundle"])
+        header_id, bundle_id = sent.json()["id"], sent.json()["bundle"]["id"]
+        fresh = text.replace(header_id, str(uuid.uuid4())).replace(bundle_id, str(uuid.uuid4())).encode()
+        answers = racers.race([lambda c: c.post("/lps/ehmi", content=fresh, headers=FHIR)] * 6)
+    assert all(a.status_code == 202 for a in answers), [a.text for a in answers]
+    verdicts = sorted(a.json()["verdict"] for a in answers)
+    assert verdicts == ["accepted"] + ["duplicate"] * 5
+    assert len({a.json()["ack"] for a in answers}) == 1  # the same answer each time
