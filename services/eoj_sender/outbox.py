@@ -9,8 +9,12 @@ answer (``ok`` / ``fatal-error``) is never overturned.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import uuid
+import weakref
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -70,6 +74,10 @@ class Outbox:
         self._nsp = nsp
         self._repertoire: dict[tuple[str, str], str] | None = None
         self.receipts = Receipts(context)
+        # per event loop (an asyncio lock belongs to the loop it first waits on), per chain: see _changing
+        self._changes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
+                                                 weakref.WeakValueDictionary[str, asyncio.Lock]] = \
+            weakref.WeakKeyDictionary()
 
     # -- building -------------------------------------------------------------------------------
 
@@ -158,6 +166,10 @@ class Outbox:
         return await self._send(bundle, url, order=order)
 
     async def modify(self, header_id: str, change: Modification) -> dict[str, Any]:
+        async with self._changing(header_id):
+            return await self._modify(header_id, change)
+
+    async def _modify(self, header_id: str, change: Modification) -> dict[str, Any]:
         previous = self._newest_of_chain(header_id)
         order = self._order_of(previous)
         data = order.model_dump()
@@ -180,11 +192,28 @@ class Outbox:
         return await self._send(bundle, url, order=new_order, previous=previous)
 
     async def retract(self, header_id: str, retraction: Retraction) -> dict[str, Any]:
-        previous = self._newest_of_chain(header_id)
-        order = self._order_of(previous)
-        bundle, url = await self._build(order, activity="retract-message", previous=previous,
-                                        conclusion=retraction.reason)
-        return await self._send(bundle, url, order=order, previous=previous)
+        async with self._changing(header_id):
+            previous = self._newest_of_chain(header_id)
+            order = self._order_of(previous)
+            bundle, url = await self._build(order, activity="retract-message", previous=previous,
+                                            conclusion=retraction.reason)
+            return await self._send(bundle, url, order=order, previous=previous)
+
+    @contextlib.asynccontextmanager
+    async def _changing(self, header_id: str) -> AsyncIterator[None]:
+        """One change (a modification, a retraction) of a message's chain at a time in this process, from the
+        look-up of the chain's newest message until the change is sent: the validation in between waits for the
+        CPU lane, and two changes at once would otherwise both build on the same message."""
+        with self._context.database.session() as s:
+            row = s.execute(select(MessageRow.header_id, MessageRow.original_header)
+                            .where(MessageRow.header_id == header_id)).first()
+        chain = (row.original_header or row.header_id) if row is not None else header_id
+        locks = self._changes.setdefault(asyncio.get_running_loop(), weakref.WeakValueDictionary())
+        lock = locks.get(chain)
+        if lock is None:
+            lock = locks[chain] = asyncio.Lock()
+        async with lock:
+            yield
 
     async def send_ready(self, bundle: dict[str, Any], receiver: str | None, *, version: str | None = None,
                          fhir_format: str = "json") -> dict[str, Any]:

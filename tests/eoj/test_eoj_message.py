@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
+import httpx2 as httpx
 import pytest
 from actor_tokens import operator
 from fastapi.testclient import TestClient
 from hco_flow import AGERSKOV, CPR, SKODSTRUP, order, profile_errors, send, status
+
+from nsp_sandbox.context import SandboxContext
 
 HCO_MESSAGE = "http://medcomfhir.dk/ig/homecareobservation/StructureDefinition/medcom-homecareobservation-message"
 
@@ -140,3 +145,24 @@ def test_endpoint_register_is_seeded_and_editable(client: TestClient) -> None:
     assert sent["send_result"].startswith("not delivered")
     assert sent["ack"] == "pending"
     assert sent["cpr"] == CPR
+
+
+def test_changes_of_one_message_sent_at_once_follow_one_another(context: SandboxContext) -> None:
+    """Four modifications of one message sent at the same moment over real HTTP: each builds on the one before
+    (the chain stays a line), though each waits for the CPU lane between its look-up and its send."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dds"))
+    from served import Racers, serve
+
+    with serve(context) as base_url, Racers(base_url, 4) as racers, httpx.Client(base_url=base_url, timeout=60) as one:
+        token = one.post("/nsp/sts/token", json={"persona": "system-eoj-aarhus", "audience": "eoj"}).json()
+        auth = {"Authorization": f"Bearer {token['access_token']}"}
+        first = one.post("/eoj/hco", json=order(), headers=auth)
+        assert first.status_code == 201, first.text
+        header_id = first.json()["id"]
+        answers = racers.race([lambda c, n=n: c.post(f"/eoj/hco/{header_id}/modify", headers=auth,
+                                                     json={"clinical_comment": f"Rettelse {n}"})
+                               for n in range(4)])
+        assert [a.status_code for a in answers] == [201] * 4, [a.text for a in answers]
+        chain = one.get(f"/eoj/hco/{header_id}", headers=auth).json()["chain"]
+    assert [m["activity"] for m in chain] == ["new-message"] + ["modified-message"] * 4
+    assert [m["previous"] for m in chain[1:]] == [m["id"] for m in chain[:-1]]  # a line, not a fork
