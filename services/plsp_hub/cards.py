@@ -4,6 +4,7 @@ withheld and why (``sharing_rules``), and the DDS entry."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from sqlalchemy import select
@@ -28,6 +29,9 @@ class Cards:
         self._events = events
         self._registrar = registrar
         self._shared = shared
+        # A card's new version is read, numbered and written on a worker thread: one at a time in this process,
+        # as when it ran on the event loop.
+        self._writing = threading.Lock()
 
     async def put_card(self, clinic: Clinic, patient: Patient, body: CardIn) -> dict[str, Any]:
         """The card as the LPS interface sends it; a diagnosis key twice refuses it (422)."""
@@ -50,6 +54,10 @@ class Cards:
         return await run_in_threadpool(self.card_status, cpr, sor, (warnings or []) + issues)
 
     def _keep(self, card: ConditionCard, origin: str, issues: list[Issue]) -> None:
+        with self._writing:
+            self._write_version(card, origin, issues)
+
+    def _write_version(self, card: ConditionCard, origin: str, issues: list[Issue]) -> None:
         cpr, sor = card.patient.cpr, card.clinic.sor
         shareable = rules.shareable_keys(card.diagnoses)
         with self._context.database.session() as s:

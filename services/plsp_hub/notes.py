@@ -8,6 +8,7 @@ Only the newest version is kept and served; the event log holds each version's S
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -74,6 +75,9 @@ class Notes:
         self._registrar = registrar
         self._shared = shared
         self._settings = settings
+        # A note's new version is checked, numbered and written (marked, cancelled) on a worker thread: one at a
+        # time in this process, as when it ran on the event loop.
+        self._writing = threading.Lock()
 
     async def create_note(self, clinic: Clinic, patient: Patient, body: NoteIn) -> dict[str, Any]:
         version = NoteVersion(key=body.key, body=body.body, fmt=body.format, created=body.created,
@@ -98,6 +102,10 @@ class Notes:
         return await run_in_threadpool(self.note_status, clinic.sor, note.key, (warnings or []) + checked.issues)
 
     def _keep(self, clinic: Clinic, patient: Patient, note: NoteVersion, mode: Mode, origin: str) -> _Checked:
+        with self._writing:
+            return self._write_version(clinic, patient, note, mode, origin)
+
+    def _write_version(self, clinic: Clinic, patient: Patient, note: NoteVersion, mode: Mode, origin: str) -> _Checked:
         """The version checked (:meth:`_checked`), kept and logged."""
         checked = self._checked(clinic, patient, note, mode)
         now = self._context.clock.now()
@@ -185,6 +193,10 @@ class Notes:
         return await run_in_threadpool(self.note_status, sor, key)
 
     def _mark(self, sor: str, key: str, do_not_share: bool) -> str:
+        with self._writing:
+            return self._write_mark(sor, key, do_not_share)
+
+    def _write_mark(self, sor: str, key: str, do_not_share: bool) -> str:
         with self._context.database.session() as s:
             row = s.scalar(select(NoteRow).where(NoteRow.clinic_sor == sor, NoteRow.key == key))
             if row is None:
@@ -206,6 +218,10 @@ class Notes:
         return await run_in_threadpool(self.note_status, sor, key)
 
     def _cancel(self, sor: str, key: str) -> str:
+        with self._writing:
+            return self._write_cancellation(sor, key)
+
+    def _write_cancellation(self, sor: str, key: str) -> str:
         now = self._context.clock.now()
         with self._context.database.session() as s:
             row = s.scalar(select(NoteRow).where(NoteRow.clinic_sor == sor, NoteRow.key == key))

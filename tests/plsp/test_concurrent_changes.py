@@ -1,0 +1,44 @@
+"""A GP system's changes of one note or card sent at the same moment: each is a version of its own. The hub
+reads, numbers and writes a version on a worker thread, one at a time in the process."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import httpx2 as httpx
+from plsp_support import CPR, GP_SYSTEM, a_note, card, copd, diabetes
+
+from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.plsp_client import PlspClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dds"))
+from served import Racers, serve
+
+WIDTH = 5
+
+
+def test_corrections_sent_at_once_each_get_a_version_of_their_own(context: SandboxContext) -> None:
+    with serve(context) as base_url, Racers(base_url, WIDTH) as racers, httpx.Client(base_url=base_url,
+                                                                                     timeout=60) as one:
+        gp = PlspClient.for_persona(one, GP_SYSTEM)
+        gp.create_note(CPR, a_note())
+        token = one.post("/nsp/sts/token", json={"persona": GP_SYSTEM, "audience": "plsp"}).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        answers = racers.race([lambda c, n=n: c.put("/plsp/notes/note-1", headers=auth, json={
+            "body": f"Årskontrol. Rettelse {n}.", "updated": f"2026-05-06T07:3{n}:00+02:00"}) for n in range(WIDTH)])
+        # each answers the note as it is when answered (a later correction may be in by then); a correction
+        # older than one already in is refused (plsp-note-updated-after-created)
+        assert all(a.status_code in (200, 422) for a in answers), [a.text for a in answers]
+        taken = sum(a.status_code == 200 for a in answers)
+        submitted = [e["version"] for e in gp.events(CPR, kind="submitted") if e["subject"] == "note:note-1"]
+        assert taken and submitted == list(range(1, 2 + taken))  # no version number twice
+        assert gp.note("note-1")["version"] == 1 + taken
+
+        gp.put_card(CPR, card(diabetes()))
+        cards = racers.race([lambda c, n=n: c.put(f"/plsp/patients/{CPR}/conditionlist", headers=auth,
+                                                  json=card(diabetes(), copd()) if n % 2 else card(diabetes()))
+                             for n in range(WIDTH)])
+        assert [a.status_code for a in cards] == [200] * WIDTH, [a.text for a in cards]
+        versions = [e["version"] for e in gp.events(CPR, kind="submitted") if e["subject"] == "conditionlist"]
+        assert versions == list(range(1, 2 + WIDTH))
