@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -46,6 +45,7 @@ from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, HCO_EVENT, REPERTOIRE_S
 from nsp_sandbox.outcome import Issue
 from services.lps.ack_faults import different_copy
 from services.lps.acknowledgement import build_ack, restamp
+from services.lps.answers import Answer, Received
 from services.lps.business_rules import DEFINITION_URL, HL7_MSG, MEDCOM_MSG, Earlier, Finding, check
 from services.lps.formats import body_of, remember_xml, version_of
 from services.lps.message_size import size_findings
@@ -55,35 +55,6 @@ from services.lps.switches import Switches
 SANDBOX_PRACTICE = {"sor": "52581000016005", "gln": "5790001234560", "name": "Skødstrup Lægepraksis"}
 SOR_ENDPOINT = "https://sor2.sum.dsdn.dk/#id="
 PROFILE_SOURCE = "MedCom HomeCareObservation 1.2.1 profiles (conformance engine)"
-
-
-@dataclass(frozen=True)
-class _Answer:
-    """A stored answer whose acknowledgement is still to be sent (``release``: answering it may release the
-    modifications and retractions held for it)."""
-
-    verdict: str
-    code: str | None
-    ack: dict[str, Any]
-    url: str | None
-    sbdh: bool
-    xml: bool
-    header_id: str
-    release: bool = True
-
-
-@dataclass(frozen=True)
-class Received:
-    """What the inbox answers over HTTP (the acknowledgement itself travels separately)."""
-
-    verdict: str
-    ack_code: str | None
-    ack_id: str | None
-    delivery: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"verdict": self.verdict, "ack": self.ack_code, "ack_bundle_id": self.ack_id, "delivery": self.delivery}
-
 
 
 def _finding(severity: str, code: str, text: str, expression: str | None, rule: str,
@@ -164,7 +135,7 @@ class Inbox:
         return received
 
     async def _judge(self, bundle: dict[str, Any], envelope: Envelope | None,
-                     fhir_format: str) -> Received | _Answer:
+                     fhir_format: str) -> Received | Answer:
         """:meth:`receive` up to the stored answer: what is not answered at all (or not yet), else the answer."""
         now = self._context.clock.now()
         xml = fhir_format == "xml"
@@ -204,7 +175,7 @@ class Inbox:
             ack = restamp(by_header.ack, now)
             self._store(bundle, header, sender_ids, receiver_ids, "duplicate", by_header.ack_code, ack,
                         [], by_header, envelope)
-            return _Answer("duplicate", by_header.ack_code, ack, self.return_address(
+            return Answer("duplicate", by_header.ack_code, ack, self.return_address(
                 return_to, sender_ids.get(SOR_SYSTEM, "")), envelope is not None, xml, header_id, release=False)
         if me is None:
             me = {"sor": SANDBOX_PRACTICE["sor"], "gln": SANDBOX_PRACTICE["gln"], "name": SANDBOX_PRACTICE["name"]}
@@ -308,12 +279,12 @@ class Inbox:
         decided = self._decide(bundle, findings, me, envelope, sbdh, held, xml)
         return decided if isinstance(decided, Received) else await self._send_answer(decided)
 
-    async def _send_answer(self, answer: _Answer) -> Received:
+    async def _send_answer(self, answer: Answer) -> Received:
         delivery = await self._deliver(answer.ack, answer.url, answer.sbdh, answer.xml)
         return Received(answer.verdict, answer.code, answer.ack["id"], delivery)
 
     def _decide(self, bundle: dict[str, Any], findings: list[Finding], me: dict[str, str],
-                envelope: Envelope | None, sbdh: bool, held: int | None, xml: bool) -> Received | _Answer:
+                envelope: Envelope | None, sbdh: bool, held: int | None, xml: bool) -> Received | Answer:
         """:meth:`_answer` up to the stored answer (the acknowledgement not sent yet)."""
         now = self._context.clock.now()
         resources = shape.resources(bundle)
@@ -348,7 +319,7 @@ class Inbox:
             self._store(bundle, header, sender_ids, receiver_ids, verdict, code, ack, findings, None, envelope)
         elif not self._decided(held, verdict, code, ack, findings):
             return Received("held", code, ack["id"], "decided at this moment by another request")
-        return _Answer(verdict, code, ack, self.return_address(return_to, sender_ids.get(SOR_SYSTEM, "")), sbdh, xml,
+        return Answer(verdict, code, ack, self.return_address(return_to, sender_ids.get(SOR_SYSTEM, "")), sbdh, xml,
                        header["id"])
 
     def _decided(self, pk: int, verdict: str, code: str, ack: dict[str, Any], findings: list[Finding]) -> bool:

@@ -1,0 +1,35 @@
+"""What the GP system's inbox answers: over HTTP, what became of a message (:class:`Received`); and, once its
+answer is stored, the acknowledgement still to be sent (:class:`Answer`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A stored answer whose acknowledgement is still to be sent (``release``: answering it may release the
+    modifications and retractions held for it)."""
+
+    verdict: str
+    code: str | None
+    ack: dict[str, Any]
+    url: str | None
+    sbdh: bool
+    xml: bool
+    header_id: str
+    release: bool = True
+
+
+@dataclass(frozen=True)
+class Received:
+    """What the inbox answers over HTTP (the acknowledgement itself travels separately)."""
+
+    verdict: str
+    ack_code: str | None
+    ack_id: str | None
+    delivery: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"verdict": self.verdict, "ack": self.ack_code, "ack_bundle_id": self.ack_id, "delivery": self.delivery}
