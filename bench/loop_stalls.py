@@ -27,17 +27,15 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from served_tree import cpu_seconds, served
 
 ROOT = Path(__file__).resolve().parent.parent
 CITIZEN = "2509479989"  # Bruno Elmer
@@ -63,17 +61,6 @@ class Run:
 
 def say(message: str) -> None:
     print(f"[loop-stalls {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def median(values: list[float]) -> float:
@@ -166,36 +153,14 @@ def measure(port: int, args: argparse.Namespace) -> tuple[list[float], int, list
 
 
 def run(tree: Path, args: argparse.Namespace) -> Run:
-    data = Path(tempfile.mkdtemp(prefix="nsp-loop-"))
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(tree), "NSP_SANDBOX_FHIR_PACKAGES": str(args.packages)}
-    env.pop("NSP_SANDBOX_DATABASE_URL", None)
-    log = (data / "server.log").open("w")
-    # Started in the tree's own folder: the current folder comes first on sys.path, ahead of PYTHONPATH.
-    server = subprocess.Popen([sys.executable, "-c", "from sandbox.cli import main; main()", "up", "--no-demo",
-                               "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data)],
-                              cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/dds/fhir/metadata", timeout=5):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"{tree}: the sandbox did not start (log: {data / 'server.log'})") from None
-                time.sleep(0.5)
-        say(f"{tree}: serving on port {port}; warming up for {args.warm_up:g} s")
-        measure(port, argparse.Namespace(**{**vars(args), "seconds": args.warm_up}))
+    with served(tree, {"NSP_SANDBOX_FHIR_PACKAGES": str(args.packages)}, prefix="nsp-loop-") as server:
+        say(f"{tree}: serving on port {server.port}; warming up for {args.warm_up:g} s")
+        measure(server.port, argparse.Namespace(**{**vars(args), "seconds": args.warm_up}))
         say(f"{tree}: {args.seconds:g} s with {args.senders} senders, {args.readers} readers and the probe")
         cpu, started = cpu_seconds(server.pid), time.monotonic()
-        probes, sent, finds = measure(port, args)
+        probes, sent, finds = measure(server.port, args)
         cores = (cpu_seconds(server.pid) - cpu) / (time.monotonic() - started)
         return Run(str(tree), probes, sent / args.seconds, len(finds) / args.seconds, percentile(finds, 0.95), cores)
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-        log.close()
 
 
 def main() -> None:

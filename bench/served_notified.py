@@ -20,16 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+
+from served_tree import cpu_seconds, served
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -46,17 +45,6 @@ class Run:
 
 def say(message: str) -> None:
     print(f"[served {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pending(database: Path) -> int:
@@ -92,44 +80,22 @@ def load(args: argparse.Namespace, url: str, count: int, pid: int | None) -> dic
 
 
 def run(tree: Path, args: argparse.Namespace) -> Run:
-    data = Path(tempfile.mkdtemp(prefix="nsp-served-"))
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(tree), "NSP_SANDBOX_FHIR_PACKAGES": str(args.packages),
-           "NSP_SANDBOX_DDS_ACCESS_CONTROL": "false", "NSP_SANDBOX_VIEW_DSUBM": "false" if args.no_dsubm else "true"}
-    env.pop("NSP_SANDBOX_DATABASE_URL", None)  # SQLite in the data folder: its table is polled
-    log = (data / "server.log").open("w")
-    # Started in the tree's own folder: the current folder comes first on sys.path, ahead of PYTHONPATH.
-    server = subprocess.Popen([sys.executable, "-c", "from sandbox.cli import main; main()", "up", "--no-demo",
-                               "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data)],
-                              cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    database = data / "sandbox.db"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/dds/fhir/metadata", timeout=5):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"{tree}: the sandbox did not start (log: {data / 'server.log'})") from None
-                time.sleep(0.5)
-        say(f"{tree}: serving on {url}; {args.warm_up} warm-up provides")
-        load(args, url, args.warm_up, None)
+    env = {"NSP_SANDBOX_FHIR_PACKAGES": str(args.packages), "NSP_SANDBOX_DDS_ACCESS_CONTROL": "false",
+           "NSP_SANDBOX_VIEW_DSUBM": "false" if args.no_dsubm else "true"}
+    with served(tree, env, prefix="nsp-served-") as server:  # SQLite in the data folder: its table is polled
+        database = server.data / "sandbox.db"
+        say(f"{tree}: serving on {server.url}; {args.warm_up} warm-up provides")
+        load(args, server.url, args.warm_up, None)
         drain(database, args.timeout)
         say(f"{tree}: {args.provides} provides from {args.clients} clients")
         cpu = cpu_seconds(server.pid)
-        result = load(args, url, args.provides, server.pid)
+        result = load(args, server.url, args.provides, server.pid)
         ended = time.monotonic()
         drain(database, args.timeout)
         drained = time.monotonic() - ended
         notified = (cpu_seconds(server.pid) - cpu) / args.provides * 1000
         return Run(str(tree), float(result["documents_per_s"]),  # type: ignore[arg-type]
                    float(result["server_cpu_ms_per_document"]), notified, drained)  # type: ignore[arg-type]
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-        log.close()
 
 
 def main() -> None:

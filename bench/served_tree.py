@@ -1,0 +1,69 @@
+"""``nsp-sandbox up`` of a checkout, served from its own folder, for the benchmarks that compare two trees.
+
+``served(tree, env)`` starts it (SQLite in a fresh data folder, no demo data) on a free local port, waits until
+DDS answers, yields where it listens, and stops it afterwards. Started in the tree's own folder: the current
+folder comes first on ``sys.path``, ahead of ``PYTHONPATH``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    port: int
+    pid: int
+    data: Path  # the data folder: its sandbox.db, server.log
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """The process's user and system CPU so far (``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def served(tree: Path, env: dict[str, str], prefix: str = "nsp-bench-") -> Iterator[Served]:
+    """``up`` of ``tree`` with ``env`` added to this process's environment (``NSP_SANDBOX_DATABASE_URL`` left
+    out: SQLite in the data folder)."""
+    data = Path(tempfile.mkdtemp(prefix=prefix))
+    port = free_port()
+    environment = {**os.environ, "PYTHONPATH": str(tree), **env}
+    environment.pop("NSP_SANDBOX_DATABASE_URL", None)
+    with (data / "server.log").open("w") as log:
+        server = subprocess.Popen([sys.executable, "-c", "from sandbox.cli import main; main()", "up", "--no-demo",
+                                   "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data)],
+                                  cwd=tree, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/dds/fhir/metadata", timeout=5):
+                        break
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise SystemExit(f"{tree}: the sandbox did not start (log: {data / 'server.log'})") from None
+                    time.sleep(0.5)
+            yield Served(url, port, server.pid, data)
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
