@@ -51,8 +51,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=20 * 1024 * 1024, description="largest request body accepted")
     cpu_lane_threads: int = Field(
         default=1, ge=1, le=32, description="threads for CPU-bound request work (DDS's provides and updates, "
-        "the viewer's prefetch reads), served first come, first served (nsp_sandbox.cpu_lane); more than one "
-        "only takes turns on Python's lock")
+        "the viewer's prefetch reads, the HCO message's validation at the EOJ and the GP system), served first "
+        "come, first served (nsp_sandbox.cpu_lane); more than one only takes turns on Python's lock")
 
     # Validation strictness per layer / rule group.
     validation_structure: Strictness = Strictness.REJECT

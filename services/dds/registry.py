@@ -447,4 +447,3 @@ def _lost_to_concurrency(exc: OperationalError) -> bool:
 def _duplicate(expression: str, message: str) -> Issue:
     return Issue("error", "duplicate", message, expression=expression, source=DUPLICATE_SOURCE,
                  rule="dds-unique-id", ihe_code="XDSDuplicateUniqueIdInRegistry")
-

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import json
 import sys
-import threading
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 from actor_tokens import operator
+from event_loop import threads_it_runs_on
 from face_access import bearer, stranger
 from fastapi.testclient import TestClient
 from hco_flow import CPR, SKODSTRUP, order, send, status, switches
@@ -182,20 +182,14 @@ def test_unreadable_input_is_an_outcome(client: TestClient) -> None:
 
 
 def test_the_message_is_validated_in_the_cpu_lane_where_it_is_sent_and_received(
-        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+        client: TestClient, context: SandboxContext, monkeypatch: pytest.MonkeyPatch) -> None:
     """The EOJ that builds an HCO message and the GP system that receives it validate it in the process's CPU
     lane (as DDS validates what it is given), not on the event loop that serves the other requests."""
-    threads: list[str] = []
-    validate = hco_versions.validate
-
-    def noted(*args: Any, **kwargs: Any) -> Any:
-        threads.append(threading.current_thread().name)
-        return validate(*args, **kwargs)
-
-    monkeypatch.setattr(hco_versions, "validate", noted)
+    threads = threads_it_runs_on(monkeypatch, hco_versions, "validate")
     sent = send(client)
     assert status(client, sent["id"])["ack"] == "ok"
-    assert len(threads) >= 2 and all(name.startswith("cpu-lane") for name in threads), threads
+    lane = context.cpu_lane.name
+    assert len(threads) >= 2 and all(name.startswith(f"{lane}_") for name in threads), threads
 
 
 def test_a_message_arriving_several_times_at_once_is_taken_in_once(context: SandboxContext) -> None:

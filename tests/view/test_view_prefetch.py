@@ -6,13 +6,13 @@ still retrieves through DDS, which logs it; a DDS without DSUBm leaves the viewe
 from __future__ import annotations
 
 import sys
-import threading
 import traceback
 from pathlib import Path
 from typing import Any
 
 import pytest
 import seeding
+from event_loop import threads_it_runs_on
 from fastapi import FastAPI
 from fastapi.responses import Response
 from fastapi.testclient import TestClient
@@ -225,14 +225,6 @@ def test_the_viewer_reads_a_notified_document_in_the_cpu_lane_in_turn_with_the_p
     """Reading and keeping a notified document is CPU work, as a provide is: it runs in the process's CPU
     lane (nsp_sandbox.cpu_lane), one job after another with DDS's provides, not on a pool thread that
     would take turns with them on Python's lock."""
-    documents = _prefetch(client).documents
-    threads: list[str] = []
-    real = documents._read_and_remember
-
-    def recorded(*args: Any, **kwargs: Any) -> Any:
-        threads.append(threading.current_thread().name)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(documents, "_read_and_remember", recorded)
+    threads = threads_it_runs_on(monkeypatch, _prefetch(client).documents, "_read_and_remember")
     _seed_and_settle(client, 2)
     assert len(threads) == 2 and all(name.startswith(f"{context.cpu_lane.name}_") for name in threads), threads
