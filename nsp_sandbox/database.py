@@ -6,11 +6,12 @@ name prefix, and creates them on start; actors never read each other's tables.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, Engine, Insert, MetaData, Table, create_engine, event, inspect
+from sqlalchemy import ColumnElement, Connection, Engine, Insert, MetaData, Table, create_engine, event, inspect, text
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine.interfaces import ReflectedColumn
@@ -99,6 +100,26 @@ class Database:
             yield connection
 
     @contextmanager
+    def writing(self, *subject: str) -> Iterator[Session]:
+        """A unit of work that reads what it writes from (a version numbered from the stored one, a state checked
+        and changed), one at a time for ``subject`` across every process on the database: a second one for the
+        same subject, in this process or another worker, waits until the first has committed, and then reads
+        what it wrote.
+
+        On PostgreSQL that is a transaction-level advisory lock on the subject (``pg_advisory_xact_lock``, on a
+        64-bit digest of it), which also covers a row not there yet: two first versions of one note do not
+        both insert. On SQLite, whose writers take turns anyway, the write lock is taken at the start
+        (``BEGIN IMMEDIATE``) instead of at the first write, after the reads. Nothing in it may open a second
+        unit of work that writes (on SQLite it would wait for this one)."""
+        with self.session() as session:
+            if self.is_sqlite:
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                digest = hashlib.blake2b("\x1f".join(subject).encode(), digest_size=8).digest()
+                session.execute(_ADVISORY_LOCK, {"key": int.from_bytes(digest, "big", signed=True)})
+            yield session
+
+    @contextmanager
     def reading(self) -> Iterator[Session]:
         """A unit of work that only reads: on PostgreSQL each statement runs on its own (autocommit), as it
         would in a transaction at PostgreSQL's READ COMMITTED, where every statement sees the data committed
@@ -112,6 +133,9 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 class InsertIfAbsent:

@@ -60,7 +60,7 @@ class Cards:
     def _write_version(self, card: ConditionCard, origin: str, issues: list[Issue]) -> None:
         cpr, sor = card.patient.cpr, card.clinic.sor
         shareable = rules.shareable_keys(card.diagnoses)
-        with self._context.database.session() as s:
+        with self._context.database.writing("plsp-card", cpr, sor) as s:  # no other worker's version comes between
             row = s.scalar(select(CardRow).where(CardRow.cpr == cpr, CardRow.clinic_sor == sor))
             if row is None:
                 row = CardRow(cpr=cpr, clinic_sor=sor, version=1)

@@ -55,6 +55,14 @@ class NoteVersion:
     keep_author: bool = False  # an update without an author keeps the stored one
 
 
+class _Refused(Exception):
+    """A version the note rules refuse (422): logged after its unit of work, in one of its own."""
+
+    def __init__(self, errors: list[Issue], version: int) -> None:
+        super().__init__(errors)
+        self.errors, self.version = errors, version
+
+
 @dataclass(frozen=True)
 class _Checked:
     """A version that passed the rules: its times, number, reduced body and the warnings."""
@@ -106,59 +114,61 @@ class Notes:
             return self._write_version(clinic, patient, note, mode, origin)
 
     def _write_version(self, clinic: Clinic, patient: Patient, note: NoteVersion, mode: Mode, origin: str) -> _Checked:
-        """The version checked (:meth:`_checked`), kept and logged."""
-        checked = self._checked(clinic, patient, note, mode)
+        """The version checked against the stored note (:meth:`_checked`), kept and logged, in one unit of work
+        that no other worker's change of the note comes between (``Database.writing``); a refusal (422) is
+        logged after it."""
         now = self._context.clock.now()
         available = rules.available_from(now, self._settings.after_midnight())
-        with self._context.database.session() as s:
-            row = s.scalar(select(NoteRow).where(NoteRow.clinic_sor == clinic.sor, NoteRow.key == note.key))
-            if row is None:
-                row = NoteRow(key=note.key, clinic_sor=clinic.sor, cpr=patient.cpr, created=naive_utc(checked.created),
-                              created_offset=offset_of(checked.created), state="active",
-                              do_not_share=bool(note.do_not_share))
-                s.add(row)
-            elif note.do_not_share is not None:
-                row.do_not_share = note.do_not_share
-            row.clinic, row.patient = clinic_json(clinic), patient_json(patient)
-            row.updated, row.updated_offset = naive_utc(checked.updated), offset_of(checked.updated)
-            row.version = checked.version
-            row.ended = naive_utc(note.ended) if note.ended else None
-            if not note.keep_author:
-                row.author = author_json(note.author)
-            row.body_html = checked.cleaned.html
-            if checked.version == 1 or row.available_from is None:
-                row.available_from = naive_utc(available)
-            self._log_version(s, row, checked, origin, available)
+        try:
+            with self._context.database.writing("plsp-note", clinic.sor, note.key) as s:
+                row = s.scalar(select(NoteRow).where(NoteRow.clinic_sor == clinic.sor, NoteRow.key == note.key))
+                checked = self._checked(note, mode, row, now)
+                if row is None:
+                    row = NoteRow(key=note.key, clinic_sor=clinic.sor, cpr=patient.cpr,
+                                  created=naive_utc(checked.created), created_offset=offset_of(checked.created),
+                                  state="active", do_not_share=bool(note.do_not_share))
+                    s.add(row)
+                elif note.do_not_share is not None:
+                    row.do_not_share = note.do_not_share
+                row.clinic, row.patient = clinic_json(clinic), patient_json(patient)
+                row.updated, row.updated_offset = naive_utc(checked.updated), offset_of(checked.updated)
+                row.version = checked.version
+                row.ended = naive_utc(note.ended) if note.ended else None
+                if not note.keep_author:
+                    row.author = author_json(note.author)
+                row.body_html = checked.cleaned.html
+                if checked.version == 1 or row.available_from is None:
+                    row.available_from = naive_utc(available)
+                self._log_version(s, row, checked, origin, available)
+        except _Refused as refused:
+            self._events.write_refusals(patient.cpr, clinic.sor, f"note:{note.key}", refused.errors, refused.version)
+            raise FhirError(422, refused.errors) from None
         return checked
 
-    def _checked(self, clinic: Clinic, patient: Patient, note: NoteVersion, mode: Mode) -> _Checked:
-        """The version under the note rules: 404/409 for the wrong ``mode`` or a cancelled note, 422 (logged)
-        for a blank body or times that break ``plsp-note-created-immutable`` / ``-updated-after-created``."""
-        with self._context.database.session() as s:
-            row = s.scalar(select(NoteRow).where(NoteRow.clinic_sor == clinic.sor, NoteRow.key == note.key))
-            existing = None if row is None else (row.state, aware(row.created, row.created_offset),
-                                                 aware(row.updated, row.updated_offset), row.version)
-        if existing is None and mode == "update":
+    def _checked(self, note: NoteVersion, mode: Mode, row: NoteRow | None, now: datetime) -> _Checked:
+        """The version under the note rules, given the stored note ``row``: 404/409 for the wrong ``mode`` or a
+        cancelled note, :class:`_Refused` (422) for a blank body or times that break
+        ``plsp-note-created-immutable`` / ``-updated-after-created``."""
+        if row is None and mode == "update":
             raise note_not_found(note.key)
-        if existing is not None and mode == "create":
+        if row is not None and mode == "create":
             raise FhirError(409, rules.note_key_taken(note.key))
-        if existing is not None and (refusal := rules.cancelled_note_unchanged(note.key, existing[0],
-                                                                              new_version=True)) is not None:
+        if row is not None and (refusal := rules.cancelled_note_unchanged(note.key, row.state,
+                                                                         new_version=True)) is not None:
             raise FhirError(409, refusal)
         cleaned, issues = rules.note_body(note.body, note.fmt)
-        if existing is None:
+        if row is None:
             assert note.created is not None
             created, updated, version = note.created, note.updated or note.created, 1
             issues += rules.note_time_issues(created, updated)
         else:
-            _, created, stored_updated, previous = existing
-            updated, version = note.updated or self._context.clock.now(), previous + 1
+            created, stored_updated = aware(row.created, row.created_offset), aware(row.updated, row.updated_offset)
+            updated, version = note.updated or now, row.version + 1
             issues += rules.note_time_issues(created, updated, stored_created=created, given_created=note.created,
                                              previous_updated=stored_updated)
         errors = [i for i in issues if i.is_error]
         if errors:
-            self._events.write_refusals(patient.cpr, clinic.sor, f"note:{note.key}", errors, version)
-            raise FhirError(422, errors)
+            raise _Refused(errors, version)
         return _Checked(created, updated, version, cleaned, issues)
 
     def _log_version(self, s: Session, row: NoteRow, checked: _Checked, origin: str, available: datetime) -> None:
@@ -197,7 +207,7 @@ class Notes:
             return self._write_mark(sor, key, do_not_share)
 
     def _write_mark(self, sor: str, key: str, do_not_share: bool) -> str:
-        with self._context.database.session() as s:
+        with self._context.database.writing("plsp-note", sor, key) as s:
             row = s.scalar(select(NoteRow).where(NoteRow.clinic_sor == sor, NoteRow.key == key))
             if row is None:
                 raise note_not_found(key)
@@ -223,7 +233,7 @@ class Notes:
 
     def _write_cancellation(self, sor: str, key: str) -> str:
         now = self._context.clock.now()
-        with self._context.database.session() as s:
+        with self._context.database.writing("plsp-note", sor, key) as s:
             row = s.scalar(select(NoteRow).where(NoteRow.clinic_sor == sor, NoteRow.key == key))
             if row is None:
                 raise note_not_found(key)

@@ -42,11 +42,13 @@ def serve(context: SandboxContext, only: set[str] | None = None) -> Iterator[str
 
 
 class Racers:
-    """``width`` HTTP clients on their own threads, kept open over many rounds."""
+    """``width`` HTTP clients on their own threads, kept open over many rounds; given several base URLs (one
+    sandbox's workers), the clients take them in turn."""
 
-    def __init__(self, base_url: str, width: int) -> None:
+    def __init__(self, base_url: str | list[str], width: int) -> None:
         self.width = width
-        self.clients = [httpx.Client(verify=TLS, base_url=base_url, timeout=60) for _ in range(width)]
+        bases = [base_url] if isinstance(base_url, str) else base_url
+        self.clients = [httpx.Client(verify=TLS, base_url=bases[n % len(bases)], timeout=60) for n in range(width)]
         self.pool = ThreadPoolExecutor(max_workers=width)
 
     def race(self, calls: list[Callable[[httpx.Client], httpx.Response]]) -> list[httpx.Response]:

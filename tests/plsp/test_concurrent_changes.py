@@ -9,7 +9,9 @@ from pathlib import Path
 import httpx2 as httpx
 from plsp_support import CPR, GP_SYSTEM, a_note, card, copd, diabetes
 
+from nsp_sandbox.clock import Clock
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.database import Database
 from nsp_sandbox.plsp_client import PlspClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dds"))
@@ -42,3 +44,40 @@ def test_corrections_sent_at_once_each_get_a_version_of_their_own(context: Sandb
         assert [a.status_code for a in cards] == [200] * WIDTH, [a.text for a in cards]
         versions = [e["version"] for e in gp.events(CPR, kind="submitted") if e["subject"] == "conditionlist"]
         assert versions == list(range(1, 2 + WIDTH))
+
+
+def test_corrections_sent_at_once_to_two_workers_each_get_a_version_of_their_own(
+        context: SandboxContext, database_url: str) -> None:
+    """Two sandboxes on one database, as ``up --workers 2`` runs: neither's lock holds the other back, so the
+    database decides which correction builds on which."""
+    other = SandboxContext(context.settings, Clock(), Database.from_url(database_url))
+    other._packages, other._validator = context._packages, context._validator
+    try:
+        with serve(context) as first, serve(other) as second, httpx.Client(base_url=first, timeout=60) as one:
+            gp = PlspClient.for_persona(one, GP_SYSTEM)
+            gp.create_note(CPR, a_note())
+            token = one.post("/nsp/sts/token", json={"persona": GP_SYSTEM, "audience": "plsp"}).json()["access_token"]
+            auth = {"Authorization": f"Bearer {token}"}
+            with Racers([first, second], WIDTH + 1) as racers:
+                # a new note created at once through both: one is taken, the others find its key taken
+                created = racers.race([lambda c: c.post(f"/plsp/patients/{CPR}/notes", headers=auth,
+                                                        json=a_note("note-2"))] * (WIDTH + 1))
+                assert sorted(a.status_code for a in created) == [201] + [409] * WIDTH, [a.text for a in created]
+                answers = racers.race([lambda c, n=n: c.put("/plsp/notes/note-1", headers=auth, json={
+                    "body": f"Årskontrol. Rettelse {n}.", "updated": f"2026-05-06T07:3{n}:00+02:00"})
+                    for n in range(WIDTH + 1)])
+                assert all(a.status_code in (200, 422) for a in answers), [a.text for a in answers]
+                taken = sum(a.status_code == 200 for a in answers)
+                submitted = [e["version"] for e in gp.events(CPR, kind="submitted") if e["subject"] == "note:note-1"]
+                assert taken and submitted == list(range(1, 2 + taken))  # no version number twice
+                assert gp.note("note-1")["version"] == 1 + taken
+
+                gp.put_card(CPR, card(diabetes()))
+                cards = racers.race([lambda c, n=n: c.put(f"/plsp/patients/{CPR}/conditionlist", headers=auth,
+                                                          json=card(diabetes(), copd()) if n % 2 else card(diabetes()))
+                                     for n in range(WIDTH + 1)])
+                assert [a.status_code for a in cards] == [200] * (WIDTH + 1), [a.text for a in cards]
+                versions = [e["version"] for e in gp.events(CPR, kind="submitted") if e["subject"] == "conditionlist"]
+                assert versions == list(range(1, 3 + WIDTH))
+    finally:
+        other.database.engine.dispose()
