@@ -9,12 +9,8 @@ answer (``ok`` / ``fatal-error``) is never overturned.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import uuid
-import weakref
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,6 +27,7 @@ from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.sbdh_secondary import secondary_envelope
 from services.eoj_sender import send_faults
 from services.eoj_sender.chain import read_facts
+from services.eoj_sender.chain_changes import ChainChanges
 from services.eoj_sender.endpoint_register import EndpointRegister
 from services.eoj_sender.message import (
     Previous,
@@ -74,10 +71,7 @@ class Outbox:
         self._nsp = nsp
         self._repertoire: dict[tuple[str, str], str] | None = None
         self.receipts = Receipts(context)
-        # per event loop (an asyncio lock belongs to the loop it first waits on), per chain: see _changing
-        self._changes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
-                                                 weakref.WeakValueDictionary[str, asyncio.Lock]] = \
-            weakref.WeakKeyDictionary()
+        self._chains = ChainChanges(context.database, not_found)
 
     # -- building -------------------------------------------------------------------------------
 
@@ -166,11 +160,9 @@ class Outbox:
         return await self._send(bundle, url, order=order)
 
     async def modify(self, header_id: str, change: Modification) -> dict[str, Any]:
-        async with self._changing(header_id):
-            return await self._modify(header_id, change)
+        return await self._chains.change(header_id, lambda previous: self._modify(previous, change))
 
-    async def _modify(self, header_id: str, change: Modification) -> dict[str, Any]:
-        previous = self._newest_of_chain(header_id)
+    async def _modify(self, previous: MessageRow, change: Modification) -> dict[str, Any]:
         order = self._order_of(previous)
         data = order.model_dump()
         changes = change.model_dump(exclude_unset=True)
@@ -189,31 +181,16 @@ class Outbox:
             data["observations"] = list(by_code.values())
         new_order = Order.model_validate(data)
         bundle, url = await self._build(new_order, activity="modified-message", previous=previous)
-        return await self._send(bundle, url, order=new_order, previous=previous)
+        return await self._send(bundle, url, order=new_order, previous=previous, follows=True)
 
     async def retract(self, header_id: str, retraction: Retraction) -> dict[str, Any]:
-        async with self._changing(header_id):
-            previous = self._newest_of_chain(header_id)
-            order = self._order_of(previous)
-            bundle, url = await self._build(order, activity="retract-message", previous=previous,
-                                            conclusion=retraction.reason)
-            return await self._send(bundle, url, order=order, previous=previous)
+        return await self._chains.change(header_id, lambda previous: self._retract(previous, retraction))
 
-    @contextlib.asynccontextmanager
-    async def _changing(self, header_id: str) -> AsyncIterator[None]:
-        """One change (a modification, a retraction) of a message's chain at a time in this process, from the
-        look-up of the chain's newest message until the change is sent: the validation in between waits for the
-        CPU lane, and two changes at once would otherwise both build on the same message."""
-        with self._context.database.session() as s:
-            row = s.execute(select(MessageRow.header_id, MessageRow.original_header)
-                            .where(MessageRow.header_id == header_id)).first()
-        chain = (row.original_header or row.header_id) if row is not None else header_id
-        locks = self._changes.setdefault(asyncio.get_running_loop(), weakref.WeakValueDictionary())
-        lock = locks.get(chain)
-        if lock is None:
-            lock = locks[chain] = asyncio.Lock()
-        async with lock:
-            yield
+    async def _retract(self, previous: MessageRow, retraction: Retraction) -> dict[str, Any]:
+        order = self._order_of(previous)
+        bundle, url = await self._build(order, activity="retract-message", previous=previous,
+                                        conclusion=retraction.reason)
+        return await self._send(bundle, url, order=order, previous=previous, follows=True)
 
     async def send_ready(self, bundle: dict[str, Any], receiver: str | None, *, version: str | None = None,
                          fhir_format: str = "json") -> dict[str, Any]:
@@ -248,24 +225,25 @@ class Outbox:
 
     async def _send(self, bundle: dict[str, Any], url: str, *, order: Order | None,
                     previous: MessageRow | None = None, envelope: str | None = None, version: str | None = None,
-                    fhir_format: str = "json") -> dict[str, Any]:
+                    fhir_format: str = "json", follows: bool = False) -> dict[str, Any]:
+        """Keep and send ``bundle``; ``follows``: a change built on ``previous`` as its chain's newest message
+        (:class:`ChainMoved` when another worker changed the chain meanwhile: nothing is sent)."""
         facts = read_facts(bundle, any_event=True)  # the replay corpus sends faulty messages on purpose
         assert facts is not None
         version = version or (order.version if order else None) or self._version(
             None, facts.receiver_ids.get(SOR_SYSTEM) or facts.receiver_ids.get(GLN_SYSTEM) or "")
         now = naive_utc(self._context.clock.now())
-        with self._context.database.session() as s:
-            s.add(MessageRow(
-                header_id=facts.header_id, bundle_id=facts.bundle_id, activity=facts.activity,
-                original_header=(previous.original_header or previous.header_id) if previous else
-                (facts.previous_header if facts.activity != "new-message" else None),
-                previous_header=facts.previous_header, cpr=facts.cpr,
-                order=order.model_dump(mode="json") if order else None,
-                bundle=json.dumps(bundle, ensure_ascii=False), endpoint_url=url, sent_at=now,
-                send_result="sending", ack="pending", resends=[], refused_consent=facts.refused_consent,
-                consent=bool(order and order.consent) or bool(previous and previous.consent),
-                dds_reason="not yet provided", dds_state="pending", dds_attempts=0, hco_version=version,
-                fhir_format=fhir_format))
+        self._chains.record(MessageRow(
+            header_id=facts.header_id, bundle_id=facts.bundle_id, activity=facts.activity,
+            original_header=(previous.original_header or previous.header_id) if previous else
+            (facts.previous_header if facts.activity != "new-message" else None),
+            previous_header=facts.previous_header, cpr=facts.cpr,
+            order=order.model_dump(mode="json") if order else None,
+            bundle=json.dumps(bundle, ensure_ascii=False), endpoint_url=url, sent_at=now,
+            send_result="sending", ack="pending", resends=[], refused_consent=facts.refused_consent,
+            consent=bool(order and order.consent) or bool(previous and previous.consent),
+            dds_reason="not yet provided", dds_state="pending", dds_attempts=0, hco_version=version,
+            fhir_format=fhir_format), previous, follows=follows)
         result = await self._post(url, bundle, envelope or self._envelope_for(bundle), version, fhir_format,
                                   facts.header_id)
         await self._sent(bundle, result)
@@ -435,22 +413,6 @@ class Outbox:
                  "code": a.code, "verdict": a.verdict, "bundle": a.bundle} for a in reversed(rows)]
 
     # -- reading --------------------------------------------------------------------------------
-
-    def _newest_of_chain(self, header_id: str) -> MessageRow:
-        with self._context.database.session() as s:
-            row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
-            if row is None:
-                raise not_found(header_id)
-            original = row.original_header or row.header_id
-            newest = s.scalar(select(MessageRow).where(
-                (MessageRow.header_id == original) | (MessageRow.original_header == original))
-                .order_by(MessageRow.pk.desc()).limit(1))
-            assert newest is not None
-            if newest.activity == "retract-message":
-                raise FhirError(409, Issue("error", "business-rule", f"The message was retracted by "
-                                           f"{newest.header_id}; a retracted message is not changed again",
-                                           rule="hco-retracted", source="MedCom HomeCareObservation 1.2.1"))
-            return newest
 
     def _order_of(self, row: MessageRow) -> Order:
         if row.order is None:

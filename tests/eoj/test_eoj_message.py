@@ -12,7 +12,9 @@ from actor_tokens import operator
 from fastapi.testclient import TestClient
 from hco_flow import AGERSKOV, CPR, SKODSTRUP, order, profile_errors, send, status
 
+from nsp_sandbox.clock import Clock
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.database import Database
 
 HCO_MESSAGE = "http://medcomfhir.dk/ig/homecareobservation/StructureDefinition/medcom-homecareobservation-message"
 
@@ -165,4 +167,32 @@ def test_changes_of_one_message_sent_at_once_follow_one_another(context: Sandbox
         assert [a.status_code for a in answers] == [201] * 4, [a.text for a in answers]
         chain = one.get(f"/eoj/hco/{header_id}", headers=auth).json()["chain"]
     assert [m["activity"] for m in chain] == ["new-message"] + ["modified-message"] * 4
+    assert [m["previous"] for m in chain[1:]] == [m["id"] for m in chain[:-1]]  # a line, not a fork
+
+
+def test_changes_of_one_message_sent_at_once_to_two_workers_follow_one_another(context: SandboxContext,
+                                                                              database_url: str) -> None:
+    """The same through two sandboxes on one database, as ``up --workers 2`` runs: neither's lock holds the
+    other back, so the database decides which change builds on which, and the chain stays a line."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dds"))
+    from served import Racers, serve
+
+    other = SandboxContext(context.settings, Clock(), Database.from_url(database_url))
+    other._packages, other._validator = context._packages, context._validator
+    try:
+        with serve(context) as first, serve(other) as second, Racers([first, second], 6) as racers, \
+                httpx.Client(base_url=first, timeout=60) as one:
+            token = one.post("/nsp/sts/token", json={"persona": "system-eoj-aarhus", "audience": "eoj"}).json()
+            auth = {"Authorization": f"Bearer {token['access_token']}"}
+            sent = one.post("/eoj/hco", json=order(), headers=auth)
+            assert sent.status_code == 201, sent.text
+            header_id = sent.json()["id"]
+            answers = racers.race([lambda c, n=n: c.post(f"/eoj/hco/{header_id}/modify", headers=auth,
+                                                         json={"clinical_comment": f"Rettelse {n}"})
+                                   for n in range(6)])
+            assert [a.status_code for a in answers] == [201] * 6, [a.text for a in answers]
+            chain = one.get(f"/eoj/hco/{header_id}", headers=auth).json()["chain"]
+    finally:
+        other.database.engine.dispose()
+    assert [m["activity"] for m in chain] == ["new-message"] + ["modified-message"] * 6
     assert [m["previous"] for m in chain[1:]] == [m["id"] for m in chain[:-1]]  # a line, not a fork
