@@ -1,5 +1,6 @@
 """What the GP system's inbox answers: over HTTP, what became of a message (:class:`Received`); and, once its
-answer is stored, the acknowledgement still to be sent (:class:`Answer`)."""
+answer is stored, the acknowledgement still to be sent (:class:`Answer`); or that it is to be judged again
+(:data:`AGAIN`)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,10 @@ class Received:
 
     def to_json(self) -> dict[str, Any]:
         return {"verdict": self.verdict, "ack": self.ack_code, "ack_bundle_id": self.ack_id, "delivery": self.delivery}
+
+
+class Again:
+    """A message to judge again: another worker answered a copy of it after the look-up of earlier copies."""
+
+
+AGAIN = Again()

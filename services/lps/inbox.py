@@ -45,7 +45,7 @@ from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, HCO_EVENT, REPERTOIRE_S
 from nsp_sandbox.outcome import Issue
 from services.lps.ack_faults import different_copy
 from services.lps.acknowledgement import build_ack, restamp
-from services.lps.answers import Answer, Received
+from services.lps.answers import AGAIN, Again, Answer, Received
 from services.lps.business_rules import DEFINITION_URL, HL7_MSG, MEDCOM_MSG, Earlier, Finding, check
 from services.lps.formats import body_of, remember_xml, version_of
 from services.lps.message_size import size_findings
@@ -55,6 +55,10 @@ from services.lps.switches import Switches
 SANDBOX_PRACTICE = {"sor": "52581000016005", "gln": "5790001234560", "name": "Skødstrup Lægepraksis"}
 SOR_ENDPOINT = "https://sor2.sum.dsdn.dk/#id="
 PROFILE_SOURCE = "MedCom HomeCareObservation 1.2.1 profiles (conformance engine)"
+ANY = -1  # an answer kept whatever copies of the message were answered before it (Inbox._store)
+JUDGED_AGAIN = 3
+_NEWEST_ANSWERED = select(ReceivedRow.pk).where(ReceivedRow.verdict != "duplicate").order_by(
+    ReceivedRow.pk.desc()).limit(1)
 
 
 def _finding(severity: str, code: str, text: str, expression: str | None, rule: str,
@@ -127,6 +131,11 @@ class Inbox:
         lock = self._deciding.get(loop) or self._deciding.setdefault(loop, asyncio.Lock())
         async with lock:
             decided = await self._judge(bundle, envelope, fhir_format)
+            for _ in range(JUDGED_AGAIN):
+                if decided is not AGAIN:
+                    break
+                decided = await self._judge(bundle, envelope, fhir_format)  # a worker answered a copy meanwhile
+        assert not isinstance(decided, Again), "answered again and again by other workers meanwhile"
         if isinstance(decided, Received):
             return decided
         received = await self._send_answer(decided)
@@ -135,8 +144,9 @@ class Inbox:
         return received
 
     async def _judge(self, bundle: dict[str, Any], envelope: Envelope | None,
-                     fhir_format: str) -> Received | Answer:
-        """:meth:`receive` up to the stored answer: what is not answered at all (or not yet), else the answer."""
+                     fhir_format: str) -> Received | Answer | Again:
+        """:meth:`receive` up to the stored answer: what is not answered at all (or not yet), else the answer;
+        :data:`AGAIN` when another worker stored an answer to a copy of the message after its look-up here."""
         now = self._context.clock.now()
         xml = fhir_format == "xml"
         if xml:
@@ -164,6 +174,7 @@ class Inbox:
             by_header = s.scalar(select(ReceivedRow).where(
                 (ReceivedRow.header_id == header_id) & (ReceivedRow.verdict != "duplicate"))
                 .order_by(ReceivedRow.pk.desc()).limit(1))
+        seen = by_header.pk if by_header is not None else None
         if by_header is not None and by_header.verdict == "held" and (
                 by_bundle is None or by_bundle.header_id == header_id):
             self._store(bundle, header, sender_ids, receiver_ids, "duplicate", "pending", {}, [], by_header, envelope)
@@ -200,13 +211,15 @@ class Inbox:
                 self._profile, bundle, version_of(envelope, self._context.settings.hco_version)))
             waiting_for = self._missing_original(resources, header_id)
             if not any(f.issue.is_error for f in findings) and waiting_for is not None and self._may_hold():
-                self._store(bundle, header, sender_ids, receiver_ids, "held", "pending", {}, findings, None, envelope)
+                if not self._store(bundle, header, sender_ids, receiver_ids, "held", "pending", {}, findings, None,
+                                   envelope, after=seen):
+                    return AGAIN
                 minutes = self._context.settings.lps_hold_minutes
                 return Received("held", None, None, f"none yet: held until MessageHeader {waiting_for} arrives "
                                 f"(at most {minutes} minutes, then refused MSG_NO_EXIST)")
             if not any(f.issue.is_error for f in findings):
                 findings.extend(await lane.run(self._business, bundle))
-        return self._decide(bundle, findings, me, envelope, envelope is not None, None, xml)
+        return self._decide(bundle, findings, me, envelope, envelope is not None, None, xml, after=seen)
 
     async def refuse_unread(self, bundle: dict[str, Any], finding: Finding) -> Received:
         """Acknowledge negatively a message only the beginning (``bundle``) of which was read."""
@@ -277,6 +290,7 @@ class Inbox:
         """Apply the behaviour switches, build, store and send the acknowledgement (``sbdh``: in an envelope;
         ``held``: the row of a held message being decided now; ``xml``: as FHIR XML)."""
         decided = self._decide(bundle, findings, me, envelope, sbdh, held, xml)
+        assert not isinstance(decided, Again)  # judged on no look-up of earlier copies
         return decided if isinstance(decided, Received) else await self._send_answer(decided)
 
     async def _send_answer(self, answer: Answer) -> Received:
@@ -284,8 +298,9 @@ class Inbox:
         return Received(answer.verdict, answer.code, answer.ack["id"], delivery)
 
     def _decide(self, bundle: dict[str, Any], findings: list[Finding], me: dict[str, str],
-                envelope: Envelope | None, sbdh: bool, held: int | None, xml: bool) -> Received | Answer:
-        """:meth:`_answer` up to the stored answer (the acknowledgement not sent yet)."""
+                envelope: Envelope | None, sbdh: bool, held: int | None, xml: bool,
+                after: int | None = ANY) -> Received | Answer | Again:
+        """:meth:`_answer` up to the stored answer (the acknowledgement not sent yet); ``after``: see :meth:`_store`."""
         now = self._context.clock.now()
         resources = shape.resources(bundle)
         header = resources[0]
@@ -316,7 +331,9 @@ class Inbox:
         ack = build_ack(bundle, code=code, findings=findings, me=me, my_endpoint=f"{lps}/ehmi", now=now,
                         base=f"{lps}/fhir")
         if held is None:
-            self._store(bundle, header, sender_ids, receiver_ids, verdict, code, ack, findings, None, envelope)
+            if not self._store(bundle, header, sender_ids, receiver_ids, verdict, code, ack, findings, None, envelope,
+                               after=after):
+                return AGAIN
         elif not self._decided(held, verdict, code, ack, findings):
             return Received("held", code, ack["id"], "decided at this moment by another request")
         return Answer(verdict, code, ack, self.return_address(return_to, sender_ids.get(SOR_SYSTEM, "")), sbdh, xml,
@@ -365,14 +382,20 @@ class Inbox:
 
     def _store(self, bundle: dict[str, Any], header: dict[str, Any], sender_ids: dict[str, Any],
                receiver_ids: dict[str, Any], verdict: str, code: str, ack: dict[str, Any], findings: list[Finding],
-               duplicate_of: ReceivedRow | None, envelope: Envelope | None = None) -> None:
+               duplicate_of: ReceivedRow | None, envelope: Envelope | None = None, *, after: int | None = ANY) -> bool:
+        """Keep the transmission and its answer. ``after``: the newest answered copy of the message (its row, None
+        for none) the answer was decided on; the row is kept only while that is still so, one answer at a time
+        for the message across workers. False, with nothing kept, when another worker answered a copy meanwhile.
+        """
         resources = shape.resources(bundle)
         patient = next((r for r in resources if r.get("resourceType") == "Patient"), {})
         ids = shape.identifiers(patient)
         cpr = ids.get(CPR_SYSTEM) or ids.get(ECPR_SYSTEM) or ""
         own = shape.own_provenance(resources, header["id"])
         activity, previous = shape.activity_of(own), shape.previous_header(own)
-        with self._context.database.session() as s:
+        with self._context.database.writing("lps-message", header["id"]) as s:
+            if after != ANY and s.scalar(_NEWEST_ANSWERED.where(ReceivedRow.header_id == header["id"])) != after:
+                return False
             original = None
             if previous:
                 earlier = s.scalar(select(ReceivedRow).where(ReceivedRow.header_id == previous)
@@ -390,6 +413,7 @@ class Inbox:
             if envelope is not None:
                 s.add(EnvelopeRow(bundle_id=bundle_id[:200], instance_identifier=envelope.instance_identifier[:200],
                                   sender_gln=envelope.sender_gln, receiver_gln=envelope.receiver_gln))
+        return True
 
     async def _deliver(self, ack: dict[str, Any], url: str | None, sbdh: bool = False, xml: bool = False) -> str:
         switches = self._switches.get()

@@ -19,7 +19,9 @@ from fastapi.testclient import TestClient
 from hco_flow import CPR, SKODSTRUP, order, send, status, switches
 
 from nsp_sandbox import hco_versions
+from nsp_sandbox.clock import Clock
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.database import Database
 
 ACK_BUNDLE = "http://medcomfhir.dk/ig/acknowledgement/StructureDefinition/medcom-messaging-acknowledgement"
 FHIR = {"Content-Type": "application/fhir+json"}
@@ -214,3 +216,32 @@ def test_a_message_arriving_several_times_at_once_is_taken_in_once(context: Sand
     verdicts = sorted(a.json()["verdict"] for a in answers)
     assert verdicts == ["accepted"] + ["duplicate"] * 5
     assert len({a.json()["ack"] for a in answers}) == 1  # the same answer each time
+
+
+def test_a_message_arriving_at_two_workers_at_once_is_taken_in_once(context: SandboxContext,
+                                                                     database_url: str) -> None:
+    """The same through two sandboxes on one database, as ``up --workers 2`` runs: neither's lock holds the
+    other back, so an answer is kept only while no other worker answered a copy since its look-up, and the
+    message is judged again (a duplicate) when one did."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dds"))
+    import httpx2 as httpx
+    from served import Racers, serve
+
+    other = SandboxContext(context.settings, Clock(), Database.from_url(database_url))
+    other._packages, other._validator = context._packages, context._validator
+    try:
+        with serve(context) as first, serve(other) as second, Racers([first, second], 6) as racers:
+            with httpx.Client(base_url=first, timeout=60) as one:
+                token = one.post("/nsp/sts/token", json={"persona": "system-eoj-aarhus", "audience": "eoj"}).json()
+                sent = one.post("/eoj/hco", json=order(), headers={"Authorization": f"Bearer {token['access_token']}"})
+                assert sent.status_code == 201, sent.text
+                text = json.dumps(sent.json()["bundle"])
+            header_id, bundle_id = sent.json()["id"], sent.json()["bundle"]["id"]
+            for _ in range(3):
+                fresh = text.replace(header_id, str(uuid.uuid4())).replace(bundle_id, str(uuid.uuid4())).encode()
+                answers = racers.race([lambda c, body=fresh: c.post("/lps/ehmi", content=body, headers=FHIR)] * 6)
+                assert all(a.status_code == 202 for a in answers), [a.text for a in answers]
+                assert sorted(a.json()["verdict"] for a in answers) == ["accepted"] + ["duplicate"] * 5
+                assert len({a.json()["ack"] for a in answers}) == 1  # the same answer each time
+    finally:
+        other.database.engine.dispose()
