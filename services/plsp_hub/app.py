@@ -34,7 +34,7 @@ from nsp_sandbox.outcome import Issue
 from services.plsp_hub import statistics
 from services.plsp_hub.access import Callers
 from services.plsp_hub.hub import Hub
-from services.plsp_hub.models import PlspBase
+from services.plsp_hub.models import PlspBase, upgrade
 from services.plsp_hub.nsp import HubNsp
 from services.plsp_hub.purge import Purge
 from services.plsp_hub.routes import cards, documents, events, notes, ondemand, sandbox
@@ -44,7 +44,7 @@ UNSECURED = ("/due", "/settings", "/statistics")  # the sandbox faces need no to
 
 
 def create_app(context: SandboxContext) -> FastAPI:
-    context.database.create_tables(PlspBase.metadata)
+    context.database.create_tables(PlspBase.metadata, upgrade=upgrade)
     nsp = HubNsp(context.peers, context.clock, context.settings.plsp_persona)
     callers = Callers(nsp)
     hub = Hub(context, nsp)

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.clock import naive_utc
@@ -36,6 +38,7 @@ from services.plsp_hub.state import ConditionCard, Note
 
 SOURCE_ID = "urn:oid:1.2.208.176.43210.8.10.77"  # the hub's XDS document source id (sandbox OID)
 LIVE = ("pending", "registered", "withdrawing")
+CLAIM_SECONDS = 300  # a push's claim on an entry; longer than any DDS call (the peers' timeouts) takes
 
 
 @dataclass(frozen=True)
@@ -82,38 +85,45 @@ class Registrar:
     def _matches(self, row: EntryRow, wanted: Wanted) -> bool:
         return (row.kind, row.clinic_sor, row.note_key) == (wanted.kind, wanted.clinic_sor, wanted.note_key)
 
-    def plan(self, cpr: str, wanted: list[Wanted], why_not: dict[tuple[str, str, str | None], Unwanted]) -> None:
-        """Record which entries to add and which to withdraw (one transaction, no network)."""
+    def plan(self, s: Session, cpr: str, wanted: list[Wanted],
+             why_not: dict[tuple[str, str, str | None], Unwanted]) -> None:
+        """Record in ``s`` which entries to add and which to withdraw (no network)."""
         now = naive_utc(self._context.clock.now())
-        with self._context.database.session() as s:
-            live = list(s.scalars(select(EntryRow).where(EntryRow.cpr == cpr, EntryRow.state.in_(LIVE))))
-            for row in live:
-                if any(self._matches(row, w) for w in wanted) or row.state == "withdrawing":
-                    continue
-                reason = why_not.get((row.kind, row.clinic_sor, row.note_key)) or Unwanted(
-                    "superseded", "plsp-unshared", "no longer shared")
-                if row.state == "pending":
-                    row.state = "dropped"
-                    continue
-                row.state, row.withdraw_status = "withdrawing", reason.status
-                row.withdraw_rule, row.withdraw_reason = reason.rule, reason.text[:500]
-            for w in wanted:
-                if any(self._matches(row, w) and row.state != "withdrawing" for row in live):
-                    continue
-                unique_id = f"urn:uuid:{uuid.uuid4()}"  # an entry's own; shared again → a new entry, a new id
-                s.add(EntryRow(key=uuid.uuid4().hex, kind=w.kind, cpr=cpr, clinic_sor=w.clinic_sor,
-                               note_key=w.note_key, entry_uuid=str(uuid.uuid4()), unique_id=unique_id,
-                               state="pending", created_at=now))
+        live = list(s.scalars(select(EntryRow).where(EntryRow.cpr == cpr, EntryRow.state.in_(LIVE))))
+        for row in live:
+            if any(self._matches(row, w) for w in wanted) or row.state == "withdrawing":
+                continue
+            reason = why_not.get((row.kind, row.clinic_sor, row.note_key)) or Unwanted(
+                "superseded", "plsp-unshared", "no longer shared")
+            if row.state == "pending":
+                row.state = "dropped"
+                continue
+            row.state, row.withdraw_status = "withdrawing", reason.status
+            row.withdraw_rule, row.withdraw_reason = reason.rule, reason.text[:500]
+        for w in wanted:
+            if any(self._matches(row, w) and row.state != "withdrawing" for row in live):
+                continue
+            unique_id = f"urn:uuid:{uuid.uuid4()}"  # an entry's own; shared again → a new entry, a new id
+            s.add(EntryRow(key=uuid.uuid4().hex, kind=w.kind, cpr=cpr, clinic_sor=w.clinic_sor,
+                           note_key=w.note_key, entry_uuid=str(uuid.uuid4()), unique_id=unique_id,
+                           state="pending", created_at=now))
 
     async def push(self, cpr: str, wanted: list[Wanted]) -> None:
-        """Register pending entries and deprecate withdrawing ones in DDS (retried later on failure)."""
+        """Register pending entries and deprecate withdrawing ones in DDS (retried later on failure).
+
+        Each entry is claimed before DDS is told (:meth:`_claim`): two changes of one patient at once, in one
+        process or two workers, would otherwise both send it."""
         # The database work on a worker thread, so that the event loop goes on with other requests meanwhile.
         for pk, state in await run_in_threadpool(self._to_push, cpr):
-            row = await run_in_threadpool(self._detached, pk)
+            row = await run_in_threadpool(self._claim, pk, state)
+            if row is None:
+                continue  # another push has it, or has brought it in step already
             if state == "pending":
                 document = next((w.document for w in wanted if self._matches(row, w)), None)
                 if document is not None:
                     await self._register(row, document)
+                else:
+                    await run_in_threadpool(self._unclaimed, row)
             else:
                 await self._deprecate(row)
 
@@ -123,12 +133,23 @@ class Registrar:
             return [(r.pk, r.state) for r in s.scalars(select(EntryRow).where(
                 EntryRow.cpr == cpr, EntryRow.state.in_(("pending", "withdrawing"))).order_by(EntryRow.pk))]
 
-    def _detached(self, pk: int) -> EntryRow:
+    def _claim(self, pk: int, state: str) -> EntryRow | None:
+        """Entry ``pk`` taken to tell DDS of it, while it is still in ``state`` and no other push has it (a claim
+        older than :data:`CLAIM_SECONDS` is a push that died: taken over); None when it is not to be had."""
+        now = datetime.now(UTC).replace(tzinfo=None)
         with self._context.database.session() as s:
-            row = s.get(EntryRow, pk)
-            assert row is not None
-            s.expunge(row)
+            taken = s.execute(update(EntryRow).where(
+                (EntryRow.pk == pk) & (EntryRow.state == state)
+                & (EntryRow.claimed_at.is_(None) | (EntryRow.claimed_at < now - timedelta(seconds=CLAIM_SECONDS))))
+                .values(claimed_at=now)).rowcount
+            row = s.get(EntryRow, pk) if taken == 1 else None
+            if row is not None:
+                s.expunge(row)
         return row
+
+    def _unclaimed(self, row: EntryRow) -> None:
+        with self._context.database.session() as s:
+            s.execute(update(EntryRow).where(EntryRow.pk == row.pk).values(claimed_at=None))
 
     async def _register(self, row: EntryRow, document: ConditionCard | Note) -> None:
         now = self._context.clock.now()
@@ -150,7 +171,7 @@ class Registrar:
         with self._context.database.session() as s:
             stored = s.get(EntryRow, row.pk)
             assert stored is not None
-            stored.state, stored.dds_id, stored.last_error = "registered", dds_id, None
+            stored.state, stored.dds_id, stored.last_error, stored.claimed_at = "registered", dds_id, None, None
             stored.attempts += 1
             self._events.add(s, row.cpr, row.clinic_sor, "shared", subject_of(row),
                              f"Registered in DDS as on-demand DocumentReference/{dds_id}; DDS fetches the current "
@@ -173,13 +194,13 @@ class Registrar:
         with self._context.database.session() as s:
             stored = s.get(EntryRow, row.pk)
             assert stored is not None
-            stored.state = "dropped"
+            stored.state, stored.claimed_at = "dropped", None
 
     def _deprecated(self, row: EntryRow, status: str) -> None:
         with self._context.database.session() as s:
             stored = s.get(EntryRow, row.pk)
             assert stored is not None
-            stored.state, stored.last_error = "deprecated", None
+            stored.state, stored.last_error, stored.claimed_at = "deprecated", None, None
             stored.attempts += 1
             self._events.add(s, row.cpr, row.clinic_sor, "unshared", subject_of(row),
                              f"DDS entry DocumentReference/{row.dds_id} deprecated (status {status}): "
@@ -191,6 +212,7 @@ class Registrar:
         with self._context.database.session() as s:
             stored = s.get(EntryRow, row.pk)
             assert stored is not None
+            stored.claimed_at = None
             stored.attempts += 1
             stored.last_error = error
             self._events.add(s, row.cpr, row.clinic_sor, "dds-retry", subject_of(row),

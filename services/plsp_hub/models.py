@@ -9,8 +9,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Engine, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from nsp_sandbox.database import add_columns
+
+# columns added after the tables' first version: (table, column, SQL type and default)
+ADDED_COLUMNS = (
+    ("plsp_entry", "claimed_at", "TIMESTAMP"),
+)
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring tables an earlier version made up to this one: add the later columns."""
+    add_columns(engine, ADDED_COLUMNS)
 
 
 class PlspBase(DeclarativeBase):
@@ -85,6 +97,8 @@ class EntryRow(PlspBase):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
+    # when a push took it to tell DDS (real time, naive UTC); None: no push has it (Registrar._claim)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class EventRow(PlspBase):

@@ -38,12 +38,15 @@ class SharedNow:
 
     def wanted(self, cpr: str) -> tuple[list[Wanted], dict[EntryKey, Unwanted]]:
         """The entries that should be in DDS for ``cpr`` now, and why each other one should not."""
+        with self._context.database.session() as s:
+            return self._wanted(s, cpr)
+
+    def _wanted(self, s: Session, cpr: str) -> tuple[list[Wanted], dict[EntryKey, Unwanted]]:
         now = self._context.clock.now()
         wanted: list[Wanted] = []
         why_not: dict[EntryKey, Unwanted] = {}
-        with self._context.database.session() as s:
-            _cards(s, cpr, wanted, why_not)
-            _notes(s, cpr, now, wanted, why_not)
+        _cards(s, cpr, wanted, why_not)
+        _notes(s, cpr, now, wanted, why_not)
         return wanted, why_not
 
     async def sync(self, cpr: str) -> None:
@@ -53,9 +56,11 @@ class SharedNow:
         await self._registrar.push(cpr, wanted)
 
     def _plan(self, cpr: str) -> list[Wanted]:
-        with self._planning:
-            wanted, why_not = self.wanted(cpr)
-            self._registrar.plan(cpr, wanted, why_not)
+        """What may be shared now, read and planned in one unit of work that no other plan for ``cpr`` comes
+        between, in any worker: two plans at once would both find an entry missing and both add it."""
+        with self._planning, self._context.database.writing("plsp-plan", cpr) as s:
+            wanted, why_not = self._wanted(s, cpr)
+            self._registrar.plan(s, cpr, wanted, why_not)
         return wanted
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import httpx2 as httpx
-from plsp_support import CPR, GP_SYSTEM, a_note, card, copd, diabetes
+from plsp_support import CL_TYPE, CPR, GP, GP_SYSTEM, Reader, a_note, card, copd, diabetes
 
 from nsp_sandbox.clock import Clock
 from nsp_sandbox.context import SandboxContext
@@ -79,5 +79,28 @@ def test_corrections_sent_at_once_to_two_workers_each_get_a_version_of_their_own
                 assert [a.status_code for a in cards] == [200] * (WIDTH + 1), [a.text for a in cards]
                 versions = [e["version"] for e in gp.events(CPR, kind="submitted") if e["subject"] == "conditionlist"]
                 assert versions == list(range(1, 3 + WIDTH))
+    finally:
+        other.database.engine.dispose()
+
+
+def test_a_first_card_sent_at_once_to_two_workers_is_one_entry_in_dds(context: SandboxContext,
+                                                                       database_url: str) -> None:
+    """Each worker plans the patient's DDS entries after its version is kept; two plans at once must not both
+    find no entry and both add one: DDS would then hold two current ConditionLists of one clinic."""
+    other = SandboxContext(context.settings, Clock(), Database.from_url(database_url))
+    other._packages, other._validator = context._packages, context._validator
+    try:
+        with serve(context) as first, serve(other) as second, httpx.Client(base_url=first, timeout=60) as one, \
+                Racers([first, second], WIDTH + 1) as racers:
+            token = one.post("/nsp/sts/token", json={"persona": GP_SYSTEM, "audience": "plsp"}).json()["access_token"]
+            auth = {"Authorization": f"Bearer {token}"}
+            cards = racers.race([lambda c: c.put(f"/plsp/patients/{CPR}/conditionlist", headers=auth,
+                                                 json=card(diabetes()))] * (WIDTH + 1))
+            assert [a.status_code for a in cards] == [200] * (WIDTH + 1), [a.text for a in cards]
+            current = Reader(one, GP).search(type_code=CL_TYPE)  # type: ignore[arg-type]
+            assert len(current) == 1, [r["id"] for r in current]
+            gp = PlspClient.for_persona(one, GP_SYSTEM)
+            assert gp.events(CPR, kind="dds-retry") == []  # registered once, never sent twice
+            assert gp.events(CPR, kind="shared")[0]["details"]["dds_entry"] == current[0]["id"]
     finally:
         other.database.engine.dispose()

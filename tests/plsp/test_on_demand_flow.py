@@ -3,7 +3,7 @@ which makes DDS ask the hub for the current document."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from event_loop import where_it_runs
@@ -23,13 +23,15 @@ from plsp_support import (
     plsp,
     resources,
 )
+from sqlalchemy import update
 from sts_client import auth
 
 from nsp_sandbox.conformance.validator import Validator
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.plsp_client import PlspClient
 from services.plsp_hub.cards import Cards
-from services.plsp_hub.dds_registration import Registrar
+from services.plsp_hub.dds_registration import CLAIM_SECONDS, Registrar
+from services.plsp_hub.models import EntryRow
 from services.plsp_hub.notes import Notes
 from services.plsp_hub.purge import Purge
 from services.plsp_hub.shared_now import SharedNow
@@ -180,6 +182,27 @@ def test_dds_unreachable_loses_nothing(client: TestClient, gp: PlspClient, clock
     assert len(Reader(client, f"citizen-{CPR}").search(type_code=CL_TYPE)) == 1
 
 
+def test_an_entry_claimed_by_a_push_that_died_is_taken_over_later(gp: PlspClient, clock: SandboxContext,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A push claims an entry before it tells DDS, so that no other push (another worker's) sends it too; a
+    claim older than any DDS call takes is a push that died, and the entry is sent by the next one."""
+    monkeypatch.setitem(clock.peers._urls, "dds", "http://127.0.0.1:9/dds")
+    assert gp.put_card(CPR, card(diabetes()))["dds"]["state"] == "pending"
+    monkeypatch.setitem(clock.peers._urls, "dds", None)
+
+    def claimed(seconds_ago: float) -> None:
+        with clock.database.session() as s:
+            s.execute(update(EntryRow).values(claimed_at=datetime.now(UTC).replace(tzinfo=None)
+                                              - timedelta(seconds=seconds_ago)))
+
+    claimed(0)  # a push elsewhere has it now
+    assert gp.due()["dds_changes_waiting"] == 1
+    assert gp.card(CPR)["dds"]["state"] == "pending"
+    claimed(CLAIM_SECONDS + 1)  # that push died
+    assert gp.due()["dds_changes_waiting"] == 0
+    assert gp.card(CPR)["dds"]["state"] == "registered"
+
+
 def test_do_not_share_is_honoured_while_dds_cannot_be_told(client: TestClient, gp: PlspClient,
                                                            clock: SandboxContext,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
@@ -204,7 +227,7 @@ def test_the_hub_does_its_database_work_off_the_event_loop(client: TestClient, g
     with other requests meanwhile."""
     calls = {f"{cls.__name__}.{name}": where_it_runs(monkeypatch, cls, name) for cls, name in (
         (Cards, "_keep"), (Cards, "card_status"), (Notes, "_keep"), (Notes, "_mark"), (Notes, "_cancel"),
-        (Notes, "note_status"), (SharedNow, "wanted"), (Registrar, "plan"), (Registrar, "_registered"),
+        (Notes, "note_status"), (SharedNow, "_wanted"), (Registrar, "plan"), (Registrar, "_registered"),
         (Registrar, "_deprecated"), (Purge, "_patients"))}
 
     def where() -> dict[str, set[str]]:
@@ -214,7 +237,7 @@ def test_the_hub_does_its_database_work_off_the_event_loop(client: TestClient, g
         return found
 
     gp.put_card(CPR, card(diabetes()))
-    assert where() == {"Cards._keep": {"thread"}, "Cards.card_status": {"thread"}, "SharedNow.wanted": {"thread"},
+    assert where() == {"Cards._keep": {"thread"}, "Cards.card_status": {"thread"}, "SharedNow._wanted": {"thread"},
                        "Registrar.plan": {"thread"}, "Registrar._registered": {"thread"}}
     assert len(Reader(client, GP).search(type_code=CL_TYPE)) == 1
     gp.create_note(CPR, a_note())
@@ -224,6 +247,6 @@ def test_the_hub_does_its_database_work_off_the_event_loop(client: TestClient, g
     for maybe in ("Registrar._registered", "Registrar._deprecated"):  # as the note's state asks, if at all
         assert found.pop(maybe, {"thread"}) == {"thread"}
     assert found == {"Notes._keep": {"thread"}, "Notes._mark": {"thread"}, "Notes._cancel": {"thread"},
-                     "Notes.note_status": {"thread"}, "SharedNow.wanted": {"thread"}, "Registrar.plan": {"thread"}}
+                     "Notes.note_status": {"thread"}, "SharedNow._wanted": {"thread"}, "Registrar.plan": {"thread"}}
     assert gp.due()["patients_checked"] == 1
-    assert where() == {"Purge._patients": {"thread"}, "SharedNow.wanted": {"thread"}, "Registrar.plan": {"thread"}}
+    assert where() == {"Purge._patients": {"thread"}, "SharedNow._wanted": {"thread"}, "Registrar.plan": {"thread"}}
