@@ -31,25 +31,25 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from starlette.concurrency import run_in_threadpool
 
-from nsp_sandbox import faults, hco_versions
 from nsp_sandbox import fhir_shape as shape
+from nsp_sandbox import hco_versions
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.config import Strictness
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.cpr import CPR_SYSTEM, ECPR_SYSTEM
-from nsp_sandbox.delivery_status import delivery_status, report
 from nsp_sandbox.hco_examples import REQUESTER_PROFILE, example_organisations
 from nsp_sandbox.hco_sbdh import Envelope
 from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, HCO_EVENT, REPERTOIRE_SYSTEMS, SOR_SYSTEM, repertoire
 from nsp_sandbox.outcome import Issue
-from services.lps.ack_faults import different_copy
+from services.lps.ack_delivery import AckDelivery
 from services.lps.acknowledgement import build_ack, restamp
-from services.lps.answers import AGAIN, Again, Answer, Received
+from services.lps.answers import AGAIN, Again, Answer, Looked, Received
 from services.lps.business_rules import DEFINITION_URL, HL7_MSG, MEDCOM_MSG, Earlier, Finding, check
-from services.lps.formats import body_of, remember_xml, version_of
+from services.lps.formats import remember_xml, version_of
 from services.lps.message_size import size_findings
-from services.lps.models import AckOutRow, EnvelopeRow, ReceivedRow, SettingRow, XmlRow
+from services.lps.models import EnvelopeRow, ReceivedRow, SettingRow, XmlRow
 from services.lps.switches import Switches
 
 SANDBOX_PRACTICE = {"sor": "52581000016005", "gln": "5790001234560", "name": "Skødstrup Lægepraksis"}
@@ -84,6 +84,7 @@ class Inbox:
         self._context = context
         self._switches = switches
         self._repertoire: dict[tuple[str, str], str] | None = None
+        self.delivery = AckDelivery(context, switches)
         # receive(): from the look-up of earlier copies to the stored answer, one message at a time (a lock per
         # event loop: an asyncio lock belongs to the loop it first waits on)
         self._deciding: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = \
@@ -146,9 +147,32 @@ class Inbox:
     async def _judge(self, bundle: dict[str, Any], envelope: Envelope | None,
                      fhir_format: str) -> Received | Answer | Again:
         """:meth:`receive` up to the stored answer: what is not answered at all (or not yet), else the answer;
-        :data:`AGAIN` when another worker stored an answer to a copy of the message after its look-up here."""
-        now = self._context.clock.now()
+        :data:`AGAIN` when another worker stored an answer to a copy of the message after its look-up here. The
+        database work on worker threads, the checks in the CPU lane: the event loop goes on meanwhile."""
         xml = fhir_format == "xml"
+        looked = await run_in_threadpool(self._look, bundle, envelope, xml)
+        if not isinstance(looked, Looked):
+            return looked
+        findings = looked.findings
+        if looked.check:  # over 100 MB: refused on its size alone, the profile is not worth running
+            limit = self._context.settings.hco_max_message_bytes
+            # The profile and the business rules are Python work from end to end: in the process's CPU lane
+            # (nsp_sandbox.cpu_lane), in turn with DDS's provides, while the event loop goes on meanwhile.
+            lane = self._context.cpu_lane
+            findings.extend(size_findings(bundle, limit) or await lane.run(
+                self._profile, bundle, version_of(envelope, self._context.settings.hco_version)))
+            held = await run_in_threadpool(self._held, bundle, looked, envelope)
+            if held is not None:
+                return held
+            if not any(f.issue.is_error for f in findings):
+                findings.extend(await lane.run(self._business, bundle))
+        return await run_in_threadpool(self._decide, bundle, findings, looked.me, envelope, envelope is not None,
+                                       None, xml, looked.seen)
+
+    def _look(self, bundle: dict[str, Any], envelope: Envelope | None, xml: bool) -> Received | Answer | Looked:
+        """The first look at a message: what is not answered at all, a copy of one answered before (its answer
+        again), else what is to be checked."""
+        now = self._context.clock.now()
         if xml:
             remember_xml(self._context.database, shape.text(bundle.get("id")))
         resources = shape.resources(bundle)
@@ -202,24 +226,20 @@ class Inbox:
             findings.append(_finding("error", "not-supported", f"This inbox takes homecareobservation-message, not "
                                      f"'{event}'", "Bundle.entry[0].resource.eventCoding", "ehmi-message-type",
                                      (HL7_MSG, "MSG_UNKNOWN_TYPE")))
-        else:  # over 100 MB: refused on its size alone, the profile is not worth running
-            limit = self._context.settings.hco_max_message_bytes
-            # The profile and the business rules are Python work from end to end: in the process's CPU lane
-            # (nsp_sandbox.cpu_lane), in turn with DDS's provides, while the event loop goes on meanwhile.
-            lane = self._context.cpu_lane
-            findings.extend(size_findings(bundle, limit) or await lane.run(
-                self._profile, bundle, version_of(envelope, self._context.settings.hco_version)))
-            waiting_for = self._missing_original(resources, header_id)
-            if not any(f.issue.is_error for f in findings) and waiting_for is not None and self._may_hold():
-                if not self._store(bundle, header, sender_ids, receiver_ids, "held", "pending", {}, findings, None,
-                                   envelope, after=seen):
-                    return AGAIN
-                minutes = self._context.settings.lps_hold_minutes
-                return Received("held", None, None, f"none yet: held until MessageHeader {waiting_for} arrives "
-                                f"(at most {minutes} minutes, then refused MSG_NO_EXIST)")
-            if not any(f.issue.is_error for f in findings):
-                findings.extend(await lane.run(self._business, bundle))
-        return self._decide(bundle, findings, me, envelope, envelope is not None, None, xml, after=seen)
+        return Looked(header, sender_ids, receiver_ids, me, findings, seen, check=not findings)
+
+    def _held(self, bundle: dict[str, Any], looked: Looked, envelope: Envelope | None) -> Received | Again | None:
+        """A correction whose original has not arrived, held (while holding is on); None for any other message."""
+        header_id = looked.header["id"]
+        waiting_for = self._missing_original(shape.resources(bundle), header_id)
+        if any(f.issue.is_error for f in looked.findings) or waiting_for is None or not self._may_hold():
+            return None
+        if not self._store(bundle, looked.header, looked.sender_ids, looked.receiver_ids, "held", "pending", {},
+                           looked.findings, None, envelope, after=looked.seen):
+            return AGAIN
+        minutes = self._context.settings.lps_hold_minutes
+        return Received("held", None, None, f"none yet: held until MessageHeader {waiting_for} arrives "
+                        f"(at most {minutes} minutes, then refused MSG_NO_EXIST)")
 
     async def refuse_unread(self, bundle: dict[str, Any], finding: Finding) -> Received:
         """Acknowledge negatively a message only the beginning (``bundle``) of which was read."""
@@ -246,21 +266,19 @@ class Inbox:
 
     async def _release_waiting_for(self, header_id: str) -> None:
         """The original ``header_id`` was answered: check and answer what was held for it."""
-        with self._context.database.session() as s:
-            held = list(s.execute(select(ReceivedRow.pk, ReceivedRow.activity).where(
-                (ReceivedRow.previous_header == header_id) & (ReceivedRow.verdict == "held"))
-                .order_by(ReceivedRow.pk)))
+        held = await run_in_threadpool(self._held_for, header_id)
         # modifications first: a retraction ends the chain, whichever of them overtook the other
         for pk, _ in sorted(held, key=lambda h: (h[1] == "retract-message", h[0])):
             await self._decide_held(pk)
 
-    async def _decide_held(self, pk: int) -> Received:
+    def _held_for(self, header_id: str) -> list[tuple[int, str]]:
         with self._context.database.session() as s:
-            row = s.get(ReceivedRow, pk)
-            assert row is not None
-            bundle = json.loads(row.bundle)
-            sbdh = s.get(EnvelopeRow, row.bundle_id) is not None
-            xml = s.get(XmlRow, row.bundle_id) is not None
+            return [(pk, activity) for pk, activity in s.execute(select(ReceivedRow.pk, ReceivedRow.activity).where(
+                (ReceivedRow.previous_header == header_id) & (ReceivedRow.verdict == "held"))
+                .order_by(ReceivedRow.pk))]
+
+    async def _decide_held(self, pk: int) -> Received:
+        bundle, sbdh, xml = await run_in_threadpool(self._held_message, pk)
         resources = shape.resources(bundle)
         by_ref = {f"{r.get('resourceType')}/{r.get('id')}": r for r in resources}
         destination = shape.obj((shape.arr(resources[0].get("destination")) or [{}])[0])
@@ -272,6 +290,14 @@ class Inbox:
         if received.verdict in ("accepted", "rejected"):
             await self._release_waiting_for(str(resources[0].get("id")))
         return received
+
+    def _held_message(self, pk: int) -> tuple[dict[str, Any], bool, bool]:
+        """Held message ``pk``: its Bundle, and whether it came in an envelope and as FHIR XML."""
+        with self._context.database.session() as s:
+            row = s.get(ReceivedRow, pk)
+            assert row is not None
+            return json.loads(row.bundle), s.get(EnvelopeRow, row.bundle_id) is not None, \
+                s.get(XmlRow, row.bundle_id) is not None
 
     async def release_expired(self) -> list[str]:
         """Refuse what was held longer than ``lps_hold_minutes`` (its original never came)."""
@@ -289,12 +315,12 @@ class Inbox:
                       envelope: Envelope | None, sbdh: bool, held: int | None, xml: bool = False) -> Received:
         """Apply the behaviour switches, build, store and send the acknowledgement (``sbdh``: in an envelope;
         ``held``: the row of a held message being decided now; ``xml``: as FHIR XML)."""
-        decided = self._decide(bundle, findings, me, envelope, sbdh, held, xml)
+        decided = await run_in_threadpool(self._decide, bundle, findings, me, envelope, sbdh, held, xml)
         assert not isinstance(decided, Again)  # judged on no look-up of earlier copies
         return decided if isinstance(decided, Received) else await self._send_answer(decided)
 
     async def _send_answer(self, answer: Answer) -> Received:
-        delivery = await self._deliver(answer.ack, answer.url, answer.sbdh, answer.xml)
+        delivery = await self.delivery.deliver(answer.ack, answer.url, answer.sbdh, answer.xml)
         return Received(answer.verdict, answer.code, answer.ack["id"], delivery)
 
     def _decide(self, bundle: dict[str, Any], findings: list[Finding], me: dict[str, str],
@@ -414,85 +440,3 @@ class Inbox:
                 s.add(EnvelopeRow(bundle_id=bundle_id[:200], instance_identifier=envelope.instance_identifier[:200],
                                   sender_gln=envelope.sender_gln, receiver_gln=envelope.receiver_gln))
         return True
-
-    async def _deliver(self, ack: dict[str, Any], url: str | None, sbdh: bool = False, xml: bool = False) -> str:
-        switches = self._switches.get()
-        now = self._context.clock.now()
-        if url is None:
-            return "none: no return address"
-        copies = 2 if switches["twice"] else 1
-        if switches["withhold"]:
-            state, due = "withheld", None
-        elif switches["delay_minutes"] > 0:
-            state, due = "waiting", naive_utc(now + timedelta(minutes=switches["delay_minutes"]))
-        else:
-            state, due = "waiting", naive_utc(now)
-        with self._context.database.session() as s:
-            row = AckOutRow(url=url, ack=ack, copies=copies, due_at=due, state=state)
-            s.add(row)
-            if sbdh:  # acknowledgements go back the way the message came
-                s.add(EnvelopeRow(bundle_id=str(ack["id"]), instance_identifier="", sender_gln="",
-                                  receiver_gln=""))
-            if xml:  # and in the format it came in
-                s.add(XmlRow(bundle_id=str(ack["id"])))
-            s.flush()
-            pk = row.pk
-        if state == "withheld":
-            return "withheld (behaviour switch)"
-        if due is not None and due > naive_utc(now):
-            return f"delayed until {due.isoformat()}Z (POST /lps/outbox/deliver)"
-        result = await self._send(pk)
-        if faults.current("lps", "ack-duplicate-different") is not None:  # a second copy, other content
-            with self._context.database.session() as s:
-                other = AckOutRow(url=url, ack=different_copy(ack), copies=1, due_at=due, state="waiting")
-                s.add(other)
-                s.flush()
-                pk = other.pk
-            result += "; then a different copy: " + await self._send(pk)
-        return result
-
-    async def deliver_due(self) -> list[str]:
-        """Send every delayed acknowledgement whose time has come (sandbox clock)."""
-        now = naive_utc(self._context.clock.now())
-        with self._context.database.session() as s:
-            due = list(s.scalars(select(AckOutRow.pk).where((AckOutRow.state == "waiting")
-                                                            & (AckOutRow.due_at <= now)).order_by(AckOutRow.pk)))
-        return [await self._send(pk) for pk in due]
-
-    async def _send(self, pk: int) -> str:
-        with self._context.database.session() as s:
-            # Claimed (waiting → sending) by one guarded UPDATE: of concurrent deliveries (two workers at
-            # POST /lps/outbox/deliver) exactly one sends each acknowledgement.
-            claimed = s.execute(update(AckOutRow).where((AckOutRow.pk == pk) & (AckOutRow.state == "waiting"))
-                                .values(state="sending"))
-            if getattr(claimed, "rowcount", 0) != 1:
-                return "already sent by another delivery"
-            row = s.get(AckOutRow, pk)
-            assert row is not None
-            url, ack, copies = row.url, row.ack, row.copies
-            sbdh = s.get(EnvelopeRow, str(ack.get("id"))) is not None
-            xml = s.get(XmlRow, str(ack.get("id"))) is not None
-        results = []
-        client = self._context.peers.client_for_url(url)
-        for _ in range(copies):
-            try:  # each copy in an envelope of its own
-                body, content_type = body_of(ack, sbdh=sbdh, xml=xml, library=self._context.validator.structures,
-                                             now=self._context.clock.now())
-            except ValueError as exc:
-                results.append(f"not delivered: {exc}")
-                continue
-            try:
-                response = await client.post(url, content=body, headers={"Content-Type": content_type})
-                results.append(f"HTTP {response.status_code}")
-            except Exception as exc:  # an unreachable sender must not break the inbox
-                results.append(f"not delivered: {type(exc).__name__}")
-            await report(self._context.peers, delivery_status(  # EDS: the acknowledgement went out
-                "msg-created-and-sent", ack, observer="nsp-sandbox LPS (GP system) EUA-MSH",
-                now=self._context.clock.now(), outcome="0" if results[-1].startswith("HTTP 2") else "8"))
-        result = f"sent to {url}: " + ", ".join(results)
-        with self._context.database.session() as s:
-            row = s.get(AckOutRow, pk)
-            assert row is not None
-            row.state = "delivered" if all(r.startswith("HTTP 2") for r in results) else "failed"
-            row.result = result[:500]
-        return result

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from actor_tokens import operator
-from event_loop import threads_it_runs_on
+from event_loop import database_work_on_the_loop, threads_it_runs_on
 from face_access import bearer, stranger
 from fastapi.testclient import TestClient
 from hco_flow import CPR, SKODSTRUP, order, send, status, switches
@@ -192,6 +192,18 @@ def test_the_message_is_validated_in_the_cpu_lane_where_it_is_sent_and_received(
     assert status(client, sent["id"])["ack"] == "ok"
     lane = context.cpu_lane.name
     assert len(threads) >= 2 and all(name.startswith(f"{lane}_") for name in threads), threads
+
+
+def test_the_inbox_does_its_database_work_off_the_event_loop(client: TestClient, context: SandboxContext,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A message received, stored and acknowledged, and sent again (a duplicate): the GP system's database work
+    is on worker threads, so that the event loop goes on with other requests meanwhile."""
+    on_the_loop = database_work_on_the_loop(monkeypatch, "services/lps/")
+    sent = send(client)
+    assert status(client, sent["id"])["ack"] == "ok"
+    again = client.post("/lps/ehmi", json=sent["bundle"], headers=FHIR)
+    assert again.status_code == 202 and again.json()["verdict"] == "duplicate", again.text
+    assert on_the_loop == []
 
 
 def test_a_message_arriving_several_times_at_once_is_taken_in_once(context: SandboxContext) -> None:

@@ -56,7 +56,7 @@ def router(database: Database, switches: Switches, inbox: Inbox) -> APIRouter:
     @faces.post("/outbox/deliver")
     async def deliver() -> dict[str, Any]:
         released = await inbox.release_expired()
-        return {"released": released, "delivered": await inbox.deliver_due()}
+        return {"released": released, "delivered": await inbox.delivery.deliver_due()}
 
     @faces.get("/practices")
     def practices() -> list[dict[str, str]]:
