@@ -285,7 +285,9 @@ class Subscriptions:
         now = naive_utc(now)
         for pk, patient in rows:
             ids = [c.entry_id for c in changed if patient is None or c.patient == patient]
-            number = connection.execute(_NEXT_EVENT, {"subscription": pk}).scalar_one()
+            number = connection.execute(_NEXT_EVENT, {"subscription": pk}).scalar_one_or_none()
+            if number is None:
+                continue  # ended meanwhile (on PostgreSQL, by another worker since the look-up): nothing to tell
             connection.execute(_INSERT_NOTIFICATION, {
                 "subscription_pk": pk, "event_number": number, "entry_ids": json.dumps(ids), "state": "pending",
                 "attempts": 0, "next_attempt_at": now, "created_at": now})

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from dsubm_recipient import (
     FHIR_JSON,
     PATIENT_DEPENDENT,
@@ -22,8 +23,9 @@ from mhd_client import CPR, OTHER_CPR, Mhd
 from sts_client import auth
 
 from nsp_sandbox.context import SandboxContext
+from services.dds import subscriptions
 from services.dds.notifier import FIRST_BACKOFF
-from services.dds.subscriptions import MAX_COUNT
+from services.dds.subscriptions import MAX_COUNT, Subscriptions
 
 
 def max_count(value: object) -> dict[str, object]:
@@ -306,3 +308,34 @@ def test_subscribing_again_with_another_max_count_changes_it(client: TestClient)
     assert second.json()["channel"]["extension"] == [max_count(7)]
     read = client.get(f"/dds/fhir/Subscription/{first.json()['id']}", headers=auth(client, SUBSCRIBER, "dds"))
     assert read.json()["channel"]["extension"] == [max_count(7)]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_subscription_ended_while_a_provide_queues_its_event_leaves_the_provide_alone(
+        client: TestClient, mhd: Mhd, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL another worker can end a subscription between a provide's look-up of the subscriptions it
+    concerns and its event's number: the provide is stored all the same, and the ended subscription told nothing.
+    (On SQLite writers take turns, and a provide's transaction holds the write lock from its start.)"""
+    headers = auth(client, SUBSCRIBER, "dds")
+    ended: list[str] = []
+    original = Subscriptions.queue
+
+    def ended_between(self: Subscriptions, connection: Any, changed: Any, now: Any) -> bool:
+        class Between:
+            def execute(self_, statement: Any, *args: Any) -> Any:
+                if statement is subscriptions._NEXT_EVENT and not ended:  # another worker ends it now
+                    ended.append(created.json()["id"])
+                    assert client.delete(f"/dds/fhir/Subscription/{ended[0]}", headers=headers).status_code == 204
+                return connection.execute(statement, *args)
+
+        return original(self, Between(), changed, now)
+
+    monkeypatch.setattr(Subscriptions, "queue", ended_between)  # before DDS is built: it keeps the bound method
+    recipient = Recipient(client)
+    created = subscribe(client, subscription(recipient.endpoint, PATIENT_DEPENDENT,
+                                             f"DocumentReference?patient.identifier=urn:oid:1.2.208.176.1.2|{CPR}"))
+    assert created.status_code == 201, created.text
+    stored = mhd.provide_hco()
+    assert stored and ended
+    assert mhd.read(stored)["id"] == stored
+    assert [kind for bundle in recipient.received for kind, _ in _events(bundle)] == []
