@@ -24,6 +24,7 @@ ADDED_COLUMNS = (
     ("eoj_message", "dds_attempts", "INTEGER DEFAULT 0"),
     ("eoj_message", "dds_metadata", "JSON"),
     ("eoj_ack_log", "bundle", "JSON"),
+    ("eoj_message", "dds_claimed_at", "TIMESTAMP"),
 )
 
 
@@ -74,7 +75,9 @@ class MessageRow(EojBase):
     dds_reason: Mapped[str | None] = mapped_column(String(500))
     hco_version: Mapped[str] = mapped_column(String(32), default="1.2")  # the HCO IG version it follows
     fhir_format: Mapped[str] = mapped_column(String(8), default="json")  # json | xml: as sent (and shared)
-    dds_state: Mapped[str | None] = mapped_column(String(16))  # shared | not-shared | refused | failed
+    # pending | sharing (a share has it) | shared | not-shared | refused | failed
+    dds_state: Mapped[str | None] = mapped_column(String(16))
+    dds_claimed_at: Mapped[datetime | None] = mapped_column(DateTime)  # when a share took it (real time, UTC)
     dds_attempts: Mapped[int] = mapped_column(Integer, default=0)
     dds_metadata: Mapped[dict | None] = mapped_column(JSON)  # type: ignore[type-arg]  # the DocumentReference
 

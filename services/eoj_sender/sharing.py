@@ -32,13 +32,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx2 as httpx
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.cpr import is_cpr
@@ -72,6 +74,8 @@ HOME_NURSING = Coding("http://snomed.info/sct", "658161000005107", "hjemmesygepl
 NORMAL = Coding(CONFIDENTIALITY, "N", "normal")
 HCOM_PROFILE = "http://medcomfhir.dk/ig/xdsdocuments/StructureDefinition/homecare-observation-documentreference"
 DOCUMENT_IG = "http://medcomfhir.dk/ig/document/StructureDefinition/"
+CLAIM_SECONDS = 300  # a share's claim on a message's copy; longer than any DDS call (the peers' timeouts) takes
+EARLIER_WAIT_SECONDS = 30.0  # how long a change's copy waits for an earlier version's copy another worker shares
 METADATA_VERSION = "2.0"  # the profile's pattern for the DocumentReference.version extension
 SOURCE_ID = "urn:oid:1.2.208.176.43210.8.10.99"  # the EOJ's XDS document source id
 GLN_SYSTEMS = (GLN_SYSTEM, "http://www.gs1.org/gln")
@@ -149,10 +153,40 @@ class Sharing:
         """Keep what became of the DDS copy: ``shared``, ``not-shared`` (the rules say no), ``refused``
         (DDS said no), ``failed`` (DDS or NSP could not be reached: retried)."""
         with self._context.database.session() as s:
-            row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
+            s.execute(update(MessageRow).where(MessageRow.header_id == header_id).values(
+                dds_entry=entry, dds_reason=reason, dds_state=state, dds_claimed_at=None,
+                dds_attempts=func.coalesce(MessageRow.dds_attempts, 0) + 1))
+
+    def _claim(self, header_id: str) -> MessageRow | None:
+        """Message ``header_id`` taken to make its DDS copy, unless it has one or another share has it (a claim
+        older than :data:`CLAIM_SECONDS` is a share that died: taken over): of two shares at once (a retry, a
+        second ``POST /eoj/hco/{id}/share``, another worker) one provides it."""
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with self._context.database.session() as s:
+            taken = s.execute(update(MessageRow).where(
+                (MessageRow.header_id == header_id) & MessageRow.dds_entry.is_(None)
+                & (MessageRow.dds_state.is_(None) | (MessageRow.dds_state != "sharing")
+                   | (MessageRow.dds_claimed_at < now - timedelta(seconds=CLAIM_SECONDS))))
+                .values(dds_state="sharing", dds_claimed_at=now)).rowcount
+            row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id)) if taken == 1 else None
             if row is not None:
-                row.dds_entry, row.dds_reason, row.dds_state = entry, reason, state
-                row.dds_attempts = (row.dds_attempts or 0) + 1
+                s.expunge(row)
+            return row
+
+    async def _after_earlier_copies(self, row: MessageRow) -> None:
+        """A change's copy replaces the chain's newest one, so the earlier versions' copies come first: in one
+        process the chain's changes follow one another (``chain_changes``); another worker's share of an earlier
+        version is waited for here (at most :data:`EARLIER_WAIT_SECONDS`)."""
+        original = row.original_header or row.header_id
+        query = select(MessageRow.pk).where(
+            ((MessageRow.header_id == original) | (MessageRow.original_header == original))
+            & (MessageRow.pk < row.pk) & MessageRow.dds_state.in_(("pending", "sharing"))).limit(1)
+        deadline = time.monotonic() + EARLIER_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            with self._context.database.reading() as s:
+                if s.scalar(query) is None:
+                    return
+            await asyncio.sleep(0.05)
 
     def _current_entry(self, row: MessageRow) -> tuple[str, str] | None:
         """(MessageHeader.id, DDS entry id) of the chain's newest shared version, if any."""
@@ -182,10 +216,11 @@ class Sharing:
 
     async def share(self, header_id: str) -> None:
         """The DDS copy of message ``header_id``, made when it is sent: publish, replace or deprecate."""
-        with self._context.database.session() as s:
-            row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
-            if row is None or row.dds_entry is not None:
-                return
+        row = self._claim(header_id)
+        if row is None:
+            return
+        if row.activity != "new-message":
+            await self._after_earlier_copies(row)
         bundle = json.loads(row.bundle)
         now = self._context.clock.now()
         reason = why_not_shared(bundle, consent=row.consent, now=now,

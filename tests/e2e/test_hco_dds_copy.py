@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
-from hco_flow import CPR, dds_entries, send, status, switches
+from hco_flow import CPR, dds_entries, order, send, status, switches
 from lxml import etree
 from sts_client import auth
 
+from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.hco_sbdh import SBDH_NS
 from nsp_sandbox.sbdh_secondary import DDS_GLN
 from services.eoj_sender import sharing
@@ -54,6 +57,33 @@ def test_a_copy_that_cannot_reach_dds_is_kept_visible_and_retried(client: TestCl
     assert again.status_code == 200, again.text
     assert again.json()["dds"]["state"] == "shared" and again.json()["dds"]["attempts"] == 3
     assert [e["id"] for e in dds_entries(client)] == [again.json()["dds"]["entry"]]
+
+
+def test_a_copy_shared_again_several_times_at_once_is_provided_once(context: SandboxContext,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """``POST /eoj/hco/{id}/share`` sent five times at once (a double click, a script and a retry): one share
+    takes the copy and provides it, the others find it taken, and the copy ends shared, once."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dds"))
+    from served import Racers, serve
+
+    real_door = sharing.door
+
+    async def unreachable(*_: Any, **__: Any) -> Any:
+        raise httpx.ConnectError("DDS is down")
+
+    with serve(context) as base_url, Racers(base_url, 5) as racers, httpx.Client(base_url=base_url,
+                                                                                 timeout=60) as one:
+        token = one.post("/nsp/sts/token", json={"persona": "system-eoj-aarhus", "audience": "eoj"}).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        monkeypatch.setattr(sharing, "door", unreachable)
+        sent = one.post("/eoj/hco", json=order(), headers=headers).json()
+        assert sent["dds"]["state"] == "failed"
+        monkeypatch.setattr(sharing, "door", real_door)
+        answers = racers.race([lambda c: c.post(f"/eoj/hco/{sent['id']}/share", headers=headers)] * 5)
+        assert [a.status_code for a in answers] == [200] * 5, [a.text for a in answers]
+        final = one.get(f"/eoj/hco/{sent['id']}", headers=headers).json()["dds"]
+        assert final["state"] == "shared" and final["attempts"] == 2, final
+        assert [e["id"] for e in dds_entries(one)] == [final["entry"]]  # type: ignore[arg-type]
 
 
 def test_a_retraction_deprecates_the_entry_with_its_reason_for_the_citizen(client: TestClient) -> None:

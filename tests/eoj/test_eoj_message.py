@@ -192,7 +192,14 @@ def test_changes_of_one_message_sent_at_once_to_two_workers_follow_one_another(c
                                    for n in range(6)])
             assert [a.status_code for a in answers] == [201] * 6, [a.text for a in answers]
             chain = one.get(f"/eoj/hco/{header_id}", headers=auth).json()["chain"]
+            # each version's DDS copy replaced the one before, in the chain's order: the newest alone is current
+            assert [one.get(f"/eoj/hco/{m['id']}", headers=auth).json()["dds"]["state"] for m in chain] == \
+                ["shared"] * 7
+            citizen = one.post("/nsp/sts/token", json={"persona": f"citizen-{CPR}", "audience": "dds"}).json()
+            statuses = [one.get(f"/dds/fhir/DocumentReference/{m['dds_entry']}", headers={
+                "Authorization": f"Bearer {citizen['access_token']}"}).json()["status"] for m in chain]
     finally:
         other.database.engine.dispose()
     assert [m["activity"] for m in chain] == ["new-message"] + ["modified-message"] * 6
     assert [m["previous"] for m in chain[1:]] == [m["id"] for m in chain[:-1]]  # a line, not a fork
+    assert statuses == ["superseded"] * 6 + ["current"]
