@@ -327,21 +327,23 @@ class Outbox:
             # Claimed against the envelope id it was read with: of concurrent resends (two workers, two
             # callers) exactly one changes the row and sends; the others find it already resent.
             claimed = s.execute(update(MessageRow).where((MessageRow.pk == row.pk)
-                                                         & (MessageRow.bundle_id == row.bundle_id)).values(
+                                                         & (MessageRow.bundle_id == row.bundle_id)
+                                                         & MessageRow.ack.not_in(FINAL_ACKS)).values(
                 bundle=json.dumps(bundle, ensure_ascii=False), bundle_id=bundle["id"],
                 resends=[*row.resends, {"at": naive_utc(now).isoformat(), "bundle_id": bundle["id"]}]))
             url, version, fhir_format = row.endpoint_url, row.hco_version, row.fhir_format
         if getattr(claimed, "rowcount", 0) != 1:
             if only_when_due:
                 return self.status(header_id)
-            raise FhirError(409, Issue("error", "business-rule", "Not resent: it was resent at this moment by "
-                                       "another request", rule="msg-resend", source=SOURCE))
+            raise FhirError(409, Issue("error", "business-rule", "Not resent: it was resent, or finally "
+                                       "acknowledged, at this moment by another request", rule="msg-resend",
+                                       source=SOURCE))
         result = await self._post(url, bundle, self._envelope_for(bundle), version, fhir_format, header_id)
         await self._sent(bundle, result, first=False)
         with self._context.database.session() as s:
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
             assert row is not None
-            row.resends = [*row.resends[:-1], {**row.resends[-1], "result": result}]
+            row.resends = [{**r, "result": result} if r["bundle_id"] == bundle["id"] else r for r in row.resends]
         return self.status(header_id)
 
     async def resend_due(self) -> list[dict[str, Any]]:
@@ -378,7 +380,9 @@ class Outbox:
         outcome_ref = shape.reference(response.get("details"))
         outcome = next((r for r in resources if f"OperationOutcome/{r.get('id')}" == outcome_ref), None)
         now = naive_utc(self._context.clock.now())
-        with self._context.database.session() as s:
+        # one acknowledgement of a message judged at a time, in every worker: two copies are one applied and a
+        # duplicate, and a final answer is never overturned by one judged beside it
+        with self._context.database.writing("eoj-ack", target) as s:
             envelope = shape.text(bundle.get("id"))[:64]
             seen = s.scalar(select(AckLogRow.pk).where(AckLogRow.bundle_id == envelope)) if envelope else None
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == target))
