@@ -51,7 +51,6 @@ class Session:
     organisation: str | None = None
     overrides: dict[str, str] = field(default_factory=dict)  # CPR → værdispring reason
     csrf: str = ""
-    changed: bool = False  # to be saved at the end of the request
     key: str = ""  # the SHA-256 of the cookie's id
 
     @property
@@ -152,14 +151,39 @@ class SessionStore:
                 "acting": session.acting, "overrides": json.dumps(session.overrides), "token": session.token,
                 "token_expires": naive_utc(datetime.fromtimestamp(session.expires, UTC))}
 
-    def save(self, session: Session) -> None:
-        """Keep what a page changed (whom a citizen acts as, værdispring, a renewed token); not after sign-out."""
-        values = self._values(session)
+    # Each change writes only what it changes, so that requests of one session at once (two tabs, two workers)
+    # never write back what another has just changed: not after sign-out.
+
+    def renew_token(self, session: Session) -> None:
+        """Keep the session's renewed STS token."""
+        self._set(session.key, token=session.token,
+                  token_expires=naive_utc(datetime.fromtimestamp(session.expires, UTC)))
+
+    def act_as(self, session: Session, cpr: str) -> None:
+        """A citizen user looks at ``cpr``'s data (one they represent) from now on."""
+        self._set(session.key, acting=cpr)
+        session.acting = cpr
+
+    def override(self, session: Session, cpr: str, reason: str | None) -> None:
+        """Værdispring for ``cpr`` with ``reason``, or (None) its end; the session's other overrides as stored."""
+        with self.database.writing("view-session", session.key) as s:
+            stored = s.scalar(select(SessionRow.overrides).where(SessionRow.id_hash == session.key,
+                                                                 SessionRow.revoked_at.is_(None)))
+            if stored is None:
+                return
+            overrides = json.loads(stored)
+            if reason is None:
+                overrides.pop(cpr, None)
+            else:
+                overrides[cpr] = reason
+            s.execute(update(SessionRow).where(SessionRow.id_hash == session.key)
+                      .values(overrides=json.dumps(overrides)))
+        session.overrides = overrides
+
+    def _set(self, key: str, **values: Any) -> None:
         with self.database.session() as s:
-            s.execute(update(SessionRow).where(SessionRow.id_hash == session.key, SessionRow.revoked_at.is_(None))
-                      .values(acting=values["acting"], overrides=values["overrides"], token=values["token"],
-                              token_expires=values["token_expires"]))
-        session.changed = False
+            s.execute(update(SessionRow).where(SessionRow.id_hash == key, SessionRow.revoked_at.is_(None))
+                      .values(**values))
 
     def end(self, session: Session) -> None:
         """Sign out: the session is revoked (kept until purged), its STS token dropped."""

@@ -116,7 +116,7 @@ class Pages:
             except Refused:
                 await run_in_threadpool(self.sessions.end, session)
                 raise SignedOut from None
-            await run_in_threadpool(self.sessions.save, session)
+            await run_in_threadpool(self.sessions.renew_token, session)
         return session
 
     def set_cookie(self, request: Request, response: Response, cookie: str) -> Response:
@@ -157,16 +157,11 @@ class Pages:
         response = HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
         if session is not None:
             self.page_views.count(session.kind, template)
-        if session is not None and session.changed:
-            self.sessions.save(session)
         return response
 
-    def redirect(self, request: Request, path: str, session: Session | None = None) -> Response:
+    def redirect(self, request: Request, path: str) -> Response:
         base = str(request.scope.get("root_path", "")).rstrip("/")
-        response = RedirectResponse(f"{base}{path}", status_code=303)
-        if session is not None:
-            self.sessions.save(session)
-        return response
+        return RedirectResponse(f"{base}{path}", status_code=303)
 
     @staticmethod
     def check_csrf(session: Session, form: Any) -> None:

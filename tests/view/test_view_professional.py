@@ -3,9 +3,23 @@ result of a block with the værdispring offer, and the data with a visible værd
 
 from __future__ import annotations
 
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
 import seeding
 from fastapi.testclient import TestClient
+from starlette.concurrency import run_in_threadpool
 from view_support import CITIZEN, GP, STRANGER, csrf, sign_in
+
+from nsp_sandbox.context import SandboxContext
+from services.nsp.sts import TOKEN_LIFETIME_SECONDS
+from services.sundhed_view.nsp import Nsp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dds"))
+from served import serve
 
 
 def minlog(client: TestClient) -> list[dict]:  # type: ignore[type-arg]
@@ -92,3 +106,33 @@ def test_a_block_of_a_data_period_filters_and_says_so(client: TestClient) -> Non
     page = client.get(f"/view/borger/{CITIZEN}/provesvar").text
     assert "Bemærk" in page and "du ser data fra et behandlingssted eller en periode" in page
     assert '<td class="value">12</td>' in page and '<td class="value">26</td>' not in page
+
+
+def test_a_vaerdispring_ended_while_another_page_renews_the_token_stays_ended(
+        client: TestClient, context: SandboxContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two requests of one session at once (two tabs, or two workers): one ends the værdispring while the other
+    renews the session's token. The renewal writes only the token, so the ended værdispring is not brought
+    back, and the block applies again."""
+    seeding.hco(client, CITIZEN)
+    seeding.block(client, CITIZEN, {"type": "professional", "id": "SK7T1"})
+    real, started, ended = Nsp.token, [], []
+    with serve(context) as base, httpx.Client(base_url=base, timeout=60) as tab:
+        sign_in(tab, GP)  # type: ignore[arg-type]
+        token = csrf(tab, f"/view/borger/{CITIZEN}")  # type: ignore[arg-type]
+        shown = tab.post(f"/view/borger/{CITIZEN}/vaerdispring", data={"csrf": token, "reason": "Akut indlæggelse"},
+                         follow_redirects=True)
+        assert "Værdispring anvendt" in shown.text
+        with httpx.Client(base_url=base, timeout=60, cookies=tab.cookies) as other_tab:
+
+            async def renewed_while_ended(self: Nsp, persona_id: str) -> tuple[str, float]:
+                if not started:  # the other tab ends the værdispring meanwhile (its own renewal: the real one)
+                    started.append(persona_id)
+                    ended.append(await run_in_threadpool(lambda: other_tab.post(
+                        f"/view/borger/{CITIZEN}/vaerdispring/afslut", data={"csrf": token})))
+                return await real(self, persona_id)
+
+            monkeypatch.setattr(Nsp, "token", renewed_while_ended)
+            context.clock.travel_to(context.clock.now() + timedelta(seconds=TOKEN_LIFETIME_SECONDS - 30))
+            assert tab.get(f"/view/borger/{CITIZEN}").status_code == 200  # begun before the end
+            assert ended and ended[0].status_code == 303
+            assert "Ingen dokumenter fundet" in tab.get(f"/view/borger/{CITIZEN}").text

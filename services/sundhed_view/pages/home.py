@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.cpr import is_cpr
@@ -26,8 +27,8 @@ def router(pages: Pages) -> APIRouter:
         pages.check_csrf(session, form)
         cpr = str(form.get("cpr", ""))
         if cpr in session.represented:
-            session.acting = cpr
-        return pages.redirect(request, f"/borger/{cpr}" if cpr in session.represented else "/hjem", session)
+            await run_in_threadpool(pages.sessions.act_as, session, cpr)
+        return pages.redirect(request, f"/borger/{cpr}" if cpr in session.represented else "/hjem")
 
     @web.get("/opslag", response_class=HTMLResponse)
     async def look_up(request: Request, cpr: str = "") -> Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox import openapi_description as oa
 from services.sundhed_view.dds import Refused
@@ -42,15 +43,15 @@ def router(pages: Pages) -> APIRouter:
             return pages.render(request, "overview.html", session, status=400, cpr=cpr, overview=overview,
                                 citizen=(await pages.names()).get(cpr), section="oversigt",
                                 error="Skriv en begrundelse for værdispring.")
-        session.overrides[cpr] = reason
-        return pages.redirect(request, f"/borger/{cpr}", session)
+        await run_in_threadpool(pages.sessions.override, session, cpr, reason)
+        return pages.redirect(request, f"/borger/{cpr}")
 
     @web.post("/borger/{cpr}/vaerdispring/afslut", response_class=HTMLResponse, openapi_extra=oa.form_body("csrf"))
     async def end_override(cpr: str, request: Request) -> Response:
         session = await pages.session(request)
         form = await read_form(request)
         pages.check_csrf(session, form)
-        session.overrides.pop(cpr, None)
-        return pages.redirect(request, f"/borger/{cpr}", session)
+        await run_in_threadpool(pages.sessions.override, session, cpr, None)
+        return pages.redirect(request, f"/borger/{cpr}")
 
     return web
