@@ -42,7 +42,7 @@ class Switches:
                                       rule="lps-switch"))
         if problems:
             raise FhirError(422, problems)
-        with self._database.session() as s:
+        with self._database.writing("lps-switches") as s:  # changes at once, in any worker, all kept
             row = s.get(SettingRow, KEY)
             merged = {**DEFAULTS, **(row.value if row else {}), **change}
             if row is None:

@@ -101,7 +101,7 @@ class Consent:
             same.append(column.is_(None) if value is None else column == value)
         if body.valid_from is not None:
             same.append(ConsentBlockRow.valid_from == row.valid_from)
-        with self.database.session() as session:
+        with self.database.writing("nsp-consent", cpr) as session:  # two loads of one world file: one block
             existing = session.scalars(select(ConsentBlockRow).where(*same).order_by(ConsentBlockRow.pk)).first()
             if existing is not None:
                 return self.to_json(existing, now)

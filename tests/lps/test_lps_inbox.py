@@ -234,7 +234,8 @@ def test_a_message_arriving_at_two_workers_at_once_is_taken_in_once(context: San
                                                                      database_url: str) -> None:
     """The same through two sandboxes on one database, as ``up --workers 2`` runs: neither's lock holds the
     other back, so an answer is kept only while no other worker answered a copy since its look-up, and the
-    message is judged again (a duplicate) when one did."""
+    message is judged again (a duplicate) when one did. (The behaviour switches changed through both at once
+    first: no change is lost.)"""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dds"))
     import httpx2 as httpx
     from served import Racers, serve
@@ -249,6 +250,15 @@ def test_a_message_arriving_at_two_workers_at_once_is_taken_in_once(context: San
                 assert sent.status_code == 201, sent.text
                 text = json.dumps(sent.json()["bundle"])
             header_id, bundle_id = sent.json()["id"], sent.json()["bundle"]["id"]
+            # the behaviour switches changed at once through both, each a different one: every change is kept
+            changed = {"withhold": True, "twice": True, "delay_minutes": 5, "receipt": False, "mode": "normal"}
+            answers = racers.race([lambda c, k=k: c.put("/lps/switches", json={k: changed[k]})
+                                   for k in [*changed, "withhold"]])
+            assert [a.status_code for a in answers] == [200] * 6, [a.text for a in answers]
+            with httpx.Client(base_url=second, timeout=60) as two:
+                assert {k: v for k, v in two.get("/lps/switches").json().items() if k in changed} == changed
+                assert two.put("/lps/switches", json={"withhold": False, "twice": False, "delay_minutes": 0,
+                                                      "receipt": True}).status_code == 200
             for _ in range(3):
                 fresh = text.replace(header_id, str(uuid.uuid4())).replace(bundle_id, str(uuid.uuid4())).encode()
                 answers = racers.race([lambda c, body=fresh: c.post("/lps/ehmi", content=body, headers=FHIR)] * 6)

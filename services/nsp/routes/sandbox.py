@@ -40,7 +40,8 @@ def router(context: SandboxContext, live: LiveWorld, consent: Consent) -> APIRou
         now = context.clock.now()
         await run_in_threadpool(live.add, sections, now)
         loader = Creator(persona=LOADED_BY, system=None, professional=False)
-        blocks = [consent.add_once(b["cpr"], block_body(b), loader, now) for b in sections["blocks"]]
+        blocks = await run_in_threadpool(lambda: [consent.add_once(b["cpr"], block_body(b), loader, now)
+                                                  for b in sections["blocks"]])
         personas = ([f"citizen-{c['cpr']}" for c in sections["citizens"]]
                     + [f"relative-{r['cpr']}" for r in sections["relatives"]]
                     + [p["id"] for p in sections["professionals"]] + [s["id"] for s in sections["systems"]])
