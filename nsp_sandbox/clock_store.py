@@ -38,7 +38,7 @@ class DatabaseClockStore:
             return ClockSetting(offset=timedelta(seconds=row.offset_seconds), frozen=frozen)
 
     def save(self, setting: ClockSetting) -> None:
-        with self._database.session() as session:
+        with self._database.writing("clock") as session:  # the first move in two workers at once: one row
             row = session.get(ClockRow, 1) or ClockRow(id=1)
             row.offset_seconds = setting.offset.total_seconds()
             row.frozen_at = naive_utc(setting.frozen) if setting.frozen else None

@@ -213,7 +213,7 @@ class FaultSwitches:
         if calls is not None and until is not None:
             raise _refused("Give 'calls' or 'until', not both", "until")
         moment = _instant(until) if until is not None else None
-        with self._database.session() as session:
+        with self._database.writing("fault", actor, name) as session:  # set at once by two workers: one row
             session.execute(delete(FaultRow).where((FaultRow.actor == actor) & (FaultRow.name == name)))
             if on:
                 session.add(FaultRow(actor=actor, name=name, calls_left=calls, until=naive_utc(moment) if moment
@@ -263,8 +263,8 @@ class FaultSwitches:
         with self._database.session() as session:
             row = session.get(FaultRow, (actor, name))
             if row is None or self._expired(row):
-                if row is not None:
-                    session.delete(row)
+                if row is not None:  # one statement: another request taking it at once is no error
+                    session.execute(delete(FaultRow).where(where & (FaultRow.until == row.until)))
                 return None
             options = dict(row.options)
             if row.calls_left is None:

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import String, select
+from sqlalchemy import String, delete, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from nsp_sandbox import openapi_description as oa
@@ -73,7 +73,7 @@ class Versions:
         database.create_tables(_Base.metadata)
 
     def put(self, sor: str, version: str) -> None:
-        with self._database.session() as session:
+        with self._database.writing("endpoint-version", sor) as session:  # set at once by two: one row
             row = session.get(HcoVersionRow, sor) or HcoVersionRow(sor=sor)
             row.hco_version = version
             session.add(row)
@@ -83,9 +83,8 @@ class Versions:
             return {r.sor: r.hco_version for r in session.scalars(select(HcoVersionRow))}
 
     def clear(self) -> None:
-        with self._database.session() as session:
-            for row in session.scalars(select(HcoVersionRow)):
-                session.delete(row)
+        with self._database.session() as session:  # one statement: another worker clearing too is no error
+            session.execute(delete(HcoVersionRow))
 
 
 def router(context: SandboxContext, operator: Callable[[Request], None]) -> APIRouter:

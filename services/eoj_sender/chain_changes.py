@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from nsp_sandbox.database import Database
 from nsp_sandbox.outcome import FhirError, Issue
@@ -82,8 +83,13 @@ class ChainChanges:
         """Keep ``row``, a message about to be sent; with ``follows`` (a change this EOJ built on ``previous``),
         only while ``previous`` is still its chain's newest message, else :class:`ChainMoved`."""
         if not follows or previous is None:
-            with self._database.session() as s:
-                s.add(row)
+            try:
+                with self._database.session() as s:
+                    s.add(row)
+            except IntegrityError:  # the same MessageHeader.id sent at once by another request (worker)
+                raise FhirError(409, Issue("error", "duplicate", f"MessageHeader.id {row.header_id} was already "
+                                           "sent; resend it with POST /eoj/hco/{id}/resend", rule="msg-new-id",
+                                           source="MedCom governance 043 (reliable messaging)")) from None
             return
         chain = previous.original_header or previous.header_id
         with self._database.writing("eoj-chain", chain) as s:

@@ -119,7 +119,7 @@ class EndpointRegister:
                                   expression="hco_version", rule="eer-endpoint", source=SOURCE))
         if problems:
             raise FhirError(422, problems)
-        with self._context.database.session() as s:
+        with self._context.database.writing("eoj-endpoints") as s:  # one change of the register at a time
             row = s.scalar(select(EndpointRow).where(EndpointRow.sor == body["sor"]))
             clash = s.scalar(select(EndpointRow).where(EndpointRow.gln == body["gln"]))
             if clash is not None and clash is not row:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +200,12 @@ def test_changes_of_one_message_sent_at_once_to_two_workers_follow_one_another(c
             citizen = one.post("/nsp/sts/token", json={"persona": f"citizen-{CPR}", "audience": "dds"}).json()
             statuses = [one.get(f"/dds/fhir/DocumentReference/{m['dds_entry']}", headers={
                 "Authorization": f"Bearer {citizen['access_token']}"}).json()["status"] for m in chain]
+            # a ready-made message sent through both at once: sent once, the other copies refused (409)
+            text = json.dumps(sent.json()["bundle"])
+            ready = json.loads(text.replace(header_id, str(uuid.uuid4())).replace(
+                sent.json()["bundle"]["id"], str(uuid.uuid4())))
+            copies = racers.race([lambda c: c.post("/eoj/messages", json=ready, headers=auth)] * 6)
+            assert sorted(a.status_code for a in copies) == [201] + [409] * 5, [a.text for a in copies]
     finally:
         other.database.engine.dispose()
     assert [m["activity"] for m in chain] == ["new-message"] + ["modified-message"] * 6

@@ -32,7 +32,7 @@ def save_return_address(database: Database, body: dict[str, Any]) -> dict[str, A
             and url.startswith(("http://", "https://"))):
         raise FhirError(422, Issue("error", "value", "Send {\"sor\": \"<SOR code>\", \"url\": \"http(s)://…\"}",
                                    rule="lps-return-address"))
-    with database.session() as s:
+    with database.writing("lps-setting", f"return-address:{sor}") as s:  # set at once by two: one row
         row = s.get(SettingRow, f"return-address:{sor}")
         if row is None:
             s.add(SettingRow(key=f"return-address:{sor}", value={"url": url}))
