@@ -17,7 +17,9 @@ import httpx2 as httpx
 import uvicorn
 from servers import TLS, free_port
 
+from nsp_sandbox.clock import Clock
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.database import Database
 from sandbox.app import create_sandbox_app
 
 
@@ -39,6 +41,19 @@ def serve(context: SandboxContext, only: set[str] | None = None) -> Iterator[str
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def two_workers(context: SandboxContext, database_url: str) -> Iterator[tuple[str, str]]:
+    """Two sandboxes on ``context``'s database, each served, as ``up --workers 2`` runs them: one database, two
+    processes' memory (their own locks and caches); their base URLs."""
+    other = SandboxContext(context.settings, Clock(), Database.from_url(database_url))
+    other._packages, other._validator = context._packages, context._validator
+    try:
+        with serve(context) as first, serve(other) as second:
+            yield first, second
+    finally:
+        other.database.engine.dispose()
 
 
 class Racers:

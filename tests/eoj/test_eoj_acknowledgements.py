@@ -12,10 +12,9 @@ import httpx2 as httpx
 from actor_tokens import GP_PERSONA, operator
 from fastapi.testclient import TestClient
 from hco_flow import order, send, status, switches
+from sts_client import auth
 
-from nsp_sandbox.clock import Clock
 from nsp_sandbox.context import SandboxContext
-from nsp_sandbox.database import Database
 
 FHIR = {"Content-Type": "application/fhir+json"}
 
@@ -167,24 +166,17 @@ def test_one_acknowledgement_arriving_at_two_workers_at_once_is_applied_once(con
     """Two sandboxes on one database, as ``up --workers 2`` runs, each given the same acknowledgement three times
     at once: it is applied once and the other five are duplicates."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dds"))
-    from served import Racers, serve
+    from served import Racers, two_workers
 
-    other = SandboxContext(context.settings, Clock(), Database.from_url(database_url))
-    other._packages, other._validator = context._packages, context._validator
-    try:
-        with serve(context) as first, serve(other) as second, Racers([first, second], 6) as racers, \
-                httpx.Client(base_url=first, timeout=60) as one:
-            token = one.post("/nsp/sts/token", json={"persona": "system-eoj-aarhus", "audience": "eoj"}).json()
-            headers = {"Authorization": f"Bearer {token['access_token']}"}
-            assert one.put("/lps/switches", json={"withhold": True}).status_code == 200
-            sent = one.post("/eoj/hco", json=order(), headers=headers).json()
-            assert sent["ack"] == "pending"
-            gp = one.post("/nsp/sts/token", json={"persona": GP_PERSONA, "audience": "lps"}).json()
-            ack = one.get("/lps/received", params={"header_id": sent["id"]},
-                          headers={"Authorization": f"Bearer {gp['access_token']}"}).json()[0]["ack"]
-            answers = racers.race([lambda c: c.post("/eoj/ehmi", json=ack, headers=FHIR)] * 6)
-            assert [a.status_code for a in answers] == [202] * 6, [a.text for a in answers]
-            assert sorted(a.json()["verdict"] for a in answers) == ["applied"] + ["duplicate"] * 5
-            assert one.get(f"/eoj/hco/{sent['id']}", headers=headers).json()["ack"] == "ok"
-    finally:
-        other.database.engine.dispose()
+    with two_workers(context, database_url) as (first, second), Racers([first, second], 6) as racers, \
+            httpx.Client(base_url=first, timeout=60) as one:
+        headers = auth(one, "system-eoj-aarhus", "eoj")
+        assert one.put("/lps/switches", json={"withhold": True}).status_code == 200
+        sent = one.post("/eoj/hco", json=order(), headers=headers).json()
+        assert sent["ack"] == "pending"
+        ack = one.get("/lps/received", params={"header_id": sent["id"]},
+                      headers=auth(one, GP_PERSONA, "lps")).json()[0]["ack"]
+        answers = racers.race([lambda c: c.post("/eoj/ehmi", json=ack, headers=FHIR)] * 6)
+        assert [a.status_code for a in answers] == [202] * 6, [a.text for a in answers]
+        assert sorted(a.json()["verdict"] for a in answers) == ["applied"] + ["duplicate"] * 5
+        assert one.get(f"/eoj/hco/{sent['id']}", headers=headers).json()["ack"] == "ok"

@@ -13,10 +13,9 @@ import pytest
 from actor_tokens import operator
 from fastapi.testclient import TestClient
 from hco_flow import AGERSKOV, CPR, SKODSTRUP, order, profile_errors, send, status
+from sts_client import auth
 
-from nsp_sandbox.clock import Clock
 from nsp_sandbox.context import SandboxContext
-from nsp_sandbox.database import Database
 
 HCO_MESSAGE = "http://medcomfhir.dk/ig/homecareobservation/StructureDefinition/medcom-homecareobservation-message"
 
@@ -177,37 +176,31 @@ def test_changes_of_one_message_sent_at_once_to_two_workers_follow_one_another(c
     """The same through two sandboxes on one database, as ``up --workers 2`` runs: neither's lock holds the
     other back, so the database decides which change builds on which, and the chain stays a line."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dds"))
-    from served import Racers, serve
+    from served import Racers, two_workers
 
-    other = SandboxContext(context.settings, Clock(), Database.from_url(database_url))
-    other._packages, other._validator = context._packages, context._validator
-    try:
-        with serve(context) as first, serve(other) as second, Racers([first, second], 6) as racers, \
-                httpx.Client(base_url=first, timeout=60) as one:
-            token = one.post("/nsp/sts/token", json={"persona": "system-eoj-aarhus", "audience": "eoj"}).json()
-            auth = {"Authorization": f"Bearer {token['access_token']}"}
-            sent = one.post("/eoj/hco", json=order(), headers=auth)
-            assert sent.status_code == 201, sent.text
-            header_id = sent.json()["id"]
-            answers = racers.race([lambda c, n=n: c.post(f"/eoj/hco/{header_id}/modify", headers=auth,
-                                                         json={"clinical_comment": f"Rettelse {n}"})
-                                   for n in range(6)])
-            assert [a.status_code for a in answers] == [201] * 6, [a.text for a in answers]
-            chain = one.get(f"/eoj/hco/{header_id}", headers=auth).json()["chain"]
-            # each version's DDS copy replaced the one before, in the chain's order: the newest alone is current
-            assert [one.get(f"/eoj/hco/{m['id']}", headers=auth).json()["dds"]["state"] for m in chain] == \
-                ["shared"] * 7
-            citizen = one.post("/nsp/sts/token", json={"persona": f"citizen-{CPR}", "audience": "dds"}).json()
-            statuses = [one.get(f"/dds/fhir/DocumentReference/{m['dds_entry']}", headers={
-                "Authorization": f"Bearer {citizen['access_token']}"}).json()["status"] for m in chain]
-            # a ready-made message sent through both at once: sent once, the other copies refused (409)
-            text = json.dumps(sent.json()["bundle"])
-            ready = json.loads(text.replace(header_id, str(uuid.uuid4())).replace(
-                sent.json()["bundle"]["id"], str(uuid.uuid4())))
-            copies = racers.race([lambda c: c.post("/eoj/messages", json=ready, headers=auth)] * 6)
-            assert sorted(a.status_code for a in copies) == [201] + [409] * 5, [a.text for a in copies]
-    finally:
-        other.database.engine.dispose()
+    with two_workers(context, database_url) as (first, second), Racers([first, second], 6) as racers, \
+            httpx.Client(base_url=first, timeout=60) as one:
+        eoj = auth(one, "system-eoj-aarhus", "eoj")
+        sent = one.post("/eoj/hco", json=order(), headers=eoj)
+        assert sent.status_code == 201, sent.text
+        header_id = sent.json()["id"]
+        answers = racers.race([lambda c, n=n: c.post(f"/eoj/hco/{header_id}/modify", headers=eoj,
+                                                     json={"clinical_comment": f"Rettelse {n}"})
+                               for n in range(6)])
+        assert [a.status_code for a in answers] == [201] * 6, [a.text for a in answers]
+        chain = one.get(f"/eoj/hco/{header_id}", headers=eoj).json()["chain"]
+        # each version's DDS copy replaced the one before, in the chain's order: the newest alone is current
+        assert [one.get(f"/eoj/hco/{m['id']}", headers=eoj).json()["dds"]["state"] for m in chain] == \
+            ["shared"] * 7
+        citizen = auth(one, f"citizen-{CPR}", "dds")
+        statuses = [one.get(f"/dds/fhir/DocumentReference/{m['dds_entry']}", headers=citizen).json()["status"]
+                    for m in chain]
+        # a ready-made message sent through both at once: sent once, the other copies refused (409)
+        text = json.dumps(sent.json()["bundle"])
+        ready = json.loads(text.replace(header_id, str(uuid.uuid4())).replace(
+            sent.json()["bundle"]["id"], str(uuid.uuid4())))
+        copies = racers.race([lambda c: c.post("/eoj/messages", json=ready, headers=eoj)] * 6)
+        assert sorted(a.status_code for a in copies) == [201] + [409] * 5, [a.text for a in copies]
     assert [m["activity"] for m in chain] == ["new-message"] + ["modified-message"] * 6
     assert [m["previous"] for m in chain[1:]] == [m["id"] for m in chain[:-1]]  # a line, not a fork
     assert statuses == ["superseded"] * 6 + ["current"]

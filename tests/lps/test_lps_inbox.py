@@ -19,9 +19,7 @@ from fastapi.testclient import TestClient
 from hco_flow import CPR, SKODSTRUP, order, send, status, switches
 
 from nsp_sandbox import hco_versions
-from nsp_sandbox.clock import Clock
 from nsp_sandbox.context import SandboxContext
-from nsp_sandbox.database import Database
 
 ACK_BUNDLE = "http://medcomfhir.dk/ig/acknowledgement/StructureDefinition/medcom-messaging-acknowledgement"
 FHIR = {"Content-Type": "application/fhir+json"}
@@ -238,32 +236,27 @@ def test_a_message_arriving_at_two_workers_at_once_is_taken_in_once(context: San
     first: no change is lost.)"""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dds"))
     import httpx2 as httpx
-    from served import Racers, serve
+    from served import Racers, two_workers
 
-    other = SandboxContext(context.settings, Clock(), Database.from_url(database_url))
-    other._packages, other._validator = context._packages, context._validator
-    try:
-        with serve(context) as first, serve(other) as second, Racers([first, second], 6) as racers:
-            with httpx.Client(base_url=first, timeout=60) as one:
-                token = one.post("/nsp/sts/token", json={"persona": "system-eoj-aarhus", "audience": "eoj"}).json()
-                sent = one.post("/eoj/hco", json=order(), headers={"Authorization": f"Bearer {token['access_token']}"})
-                assert sent.status_code == 201, sent.text
-                text = json.dumps(sent.json()["bundle"])
-            header_id, bundle_id = sent.json()["id"], sent.json()["bundle"]["id"]
-            # the behaviour switches changed at once through both, each a different one: every change is kept
-            changed = {"withhold": True, "twice": True, "delay_minutes": 5, "receipt": False, "mode": "normal"}
-            answers = racers.race([lambda c, k=k: c.put("/lps/switches", json={k: changed[k]})
-                                   for k in [*changed, "withhold"]])
-            assert [a.status_code for a in answers] == [200] * 6, [a.text for a in answers]
-            with httpx.Client(base_url=second, timeout=60) as two:
-                assert {k: v for k, v in two.get("/lps/switches").json().items() if k in changed} == changed
-                assert two.put("/lps/switches", json={"withhold": False, "twice": False, "delay_minutes": 0,
-                                                      "receipt": True}).status_code == 200
-            for _ in range(3):
-                fresh = text.replace(header_id, str(uuid.uuid4())).replace(bundle_id, str(uuid.uuid4())).encode()
-                answers = racers.race([lambda c, body=fresh: c.post("/lps/ehmi", content=body, headers=FHIR)] * 6)
-                assert all(a.status_code == 202 for a in answers), [a.text for a in answers]
-                assert sorted(a.json()["verdict"] for a in answers) == ["accepted"] + ["duplicate"] * 5
-                assert len({a.json()["ack"] for a in answers}) == 1  # the same answer each time
-    finally:
-        other.database.engine.dispose()
+    with two_workers(context, database_url) as (first, second), Racers([first, second], 6) as racers:
+        with httpx.Client(base_url=first, timeout=60) as one:
+            token = one.post("/nsp/sts/token", json={"persona": "system-eoj-aarhus", "audience": "eoj"}).json()
+            sent = one.post("/eoj/hco", json=order(), headers={"Authorization": f"Bearer {token['access_token']}"})
+            assert sent.status_code == 201, sent.text
+            text = json.dumps(sent.json()["bundle"])
+        header_id, bundle_id = sent.json()["id"], sent.json()["bundle"]["id"]
+        # the behaviour switches changed at once through both, each a different one: every change is kept
+        changed = {"withhold": True, "twice": True, "delay_minutes": 5, "receipt": False, "mode": "normal"}
+        answers = racers.race([lambda c, k=k: c.put("/lps/switches", json={k: changed[k]})
+                               for k in [*changed, "withhold"]])
+        assert [a.status_code for a in answers] == [200] * 6, [a.text for a in answers]
+        with httpx.Client(base_url=second, timeout=60) as two:
+            assert {k: v for k, v in two.get("/lps/switches").json().items() if k in changed} == changed
+            assert two.put("/lps/switches", json={"withhold": False, "twice": False, "delay_minutes": 0,
+                                                  "receipt": True}).status_code == 200
+        for _ in range(3):
+            fresh = text.replace(header_id, str(uuid.uuid4())).replace(bundle_id, str(uuid.uuid4())).encode()
+            answers = racers.race([lambda c, body=fresh: c.post("/lps/ehmi", content=body, headers=FHIR)] * 6)
+            assert all(a.status_code == 202 for a in answers), [a.text for a in answers]
+            assert sorted(a.json()["verdict"] for a in answers) == ["accepted"] + ["duplicate"] * 5
+            assert len({a.json()["ack"] for a in answers}) == 1  # the same answer each time

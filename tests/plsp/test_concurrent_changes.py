@@ -8,14 +8,13 @@ from pathlib import Path
 
 import httpx2 as httpx
 from plsp_support import CL_TYPE, CPR, GP, GP_SYSTEM, Reader, a_note, card, copd, diabetes
+from sts_client import auth
 
-from nsp_sandbox.clock import Clock
 from nsp_sandbox.context import SandboxContext
-from nsp_sandbox.database import Database
 from nsp_sandbox.plsp_client import PlspClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dds"))
-from served import Racers, serve
+from served import Racers, serve, two_workers
 
 WIDTH = 5
 
@@ -25,9 +24,8 @@ def test_corrections_sent_at_once_each_get_a_version_of_their_own(context: Sandb
                                                                                      timeout=60) as one:
         gp = PlspClient.for_persona(one, GP_SYSTEM)
         gp.create_note(CPR, a_note())
-        token = one.post("/nsp/sts/token", json={"persona": GP_SYSTEM, "audience": "plsp"}).json()["access_token"]
-        auth = {"Authorization": f"Bearer {token}"}
-        answers = racers.race([lambda c, n=n: c.put("/plsp/notes/note-1", headers=auth, json={
+        headers = auth(one, GP_SYSTEM, "plsp")
+        answers = racers.race([lambda c, n=n: c.put("/plsp/notes/note-1", headers=headers, json={
             "body": f"Årskontrol. Rettelse {n}.", "updated": f"2026-05-06T07:3{n}:00+02:00"}) for n in range(WIDTH)])
         # each answers the note as it is when answered (a later correction may be in by then); a correction
         # older than one already in is refused (plsp-note-updated-after-created)
@@ -38,7 +36,7 @@ def test_corrections_sent_at_once_each_get_a_version_of_their_own(context: Sandb
         assert gp.note("note-1")["version"] == 1 + taken
 
         gp.put_card(CPR, card(diabetes()))
-        cards = racers.race([lambda c, n=n: c.put(f"/plsp/patients/{CPR}/conditionlist", headers=auth,
+        cards = racers.race([lambda c, n=n: c.put(f"/plsp/patients/{CPR}/conditionlist", headers=headers,
                                                   json=card(diabetes(), copd()) if n % 2 else card(diabetes()))
                              for n in range(WIDTH)])
         assert [a.status_code for a in cards] == [200] * WIDTH, [a.text for a in cards]
@@ -50,57 +48,45 @@ def test_corrections_sent_at_once_to_two_workers_each_get_a_version_of_their_own
         context: SandboxContext, database_url: str) -> None:
     """Two sandboxes on one database, as ``up --workers 2`` runs: neither's lock holds the other back, so the
     database decides which correction builds on which."""
-    other = SandboxContext(context.settings, Clock(), Database.from_url(database_url))
-    other._packages, other._validator = context._packages, context._validator
-    try:
-        with serve(context) as first, serve(other) as second, httpx.Client(base_url=first, timeout=60) as one:
-            gp = PlspClient.for_persona(one, GP_SYSTEM)
-            gp.create_note(CPR, a_note())
-            token = one.post("/nsp/sts/token", json={"persona": GP_SYSTEM, "audience": "plsp"}).json()["access_token"]
-            auth = {"Authorization": f"Bearer {token}"}
-            with Racers([first, second], WIDTH + 1) as racers:
-                # a new note created at once through both: one is taken, the others find its key taken
-                created = racers.race([lambda c: c.post(f"/plsp/patients/{CPR}/notes", headers=auth,
-                                                        json=a_note("note-2"))] * (WIDTH + 1))
-                assert sorted(a.status_code for a in created) == [201] + [409] * WIDTH, [a.text for a in created]
-                answers = racers.race([lambda c, n=n: c.put("/plsp/notes/note-1", headers=auth, json={
-                    "body": f"Årskontrol. Rettelse {n}.", "updated": f"2026-05-06T07:3{n}:00+02:00"})
-                    for n in range(WIDTH + 1)])
-                assert all(a.status_code in (200, 422) for a in answers), [a.text for a in answers]
-                taken = sum(a.status_code == 200 for a in answers)
-                submitted = [e["version"] for e in gp.events(CPR, kind="submitted") if e["subject"] == "note:note-1"]
-                assert taken and submitted == list(range(1, 2 + taken))  # no version number twice
-                assert gp.note("note-1")["version"] == 1 + taken
+    with two_workers(context, database_url) as (first, second), httpx.Client(base_url=first, timeout=60) as one:
+        gp = PlspClient.for_persona(one, GP_SYSTEM)
+        gp.create_note(CPR, a_note())
+        headers = auth(one, GP_SYSTEM, "plsp")
+        with Racers([first, second], WIDTH + 1) as racers:
+            # a new note created at once through both: one is taken, the others find its key taken
+            created = racers.race([lambda c: c.post(f"/plsp/patients/{CPR}/notes", headers=headers,
+                                                    json=a_note("note-2"))] * (WIDTH + 1))
+            assert sorted(a.status_code for a in created) == [201] + [409] * WIDTH, [a.text for a in created]
+            answers = racers.race([lambda c, n=n: c.put("/plsp/notes/note-1", headers=headers, json={
+                "body": f"Årskontrol. Rettelse {n}.", "updated": f"2026-05-06T07:3{n}:00+02:00"})
+                for n in range(WIDTH + 1)])
+            assert all(a.status_code in (200, 422) for a in answers), [a.text for a in answers]
+            taken = sum(a.status_code == 200 for a in answers)
+            submitted = [e["version"] for e in gp.events(CPR, kind="submitted") if e["subject"] == "note:note-1"]
+            assert taken and submitted == list(range(1, 2 + taken))  # no version number twice
+            assert gp.note("note-1")["version"] == 1 + taken
 
-                gp.put_card(CPR, card(diabetes()))
-                cards = racers.race([lambda c, n=n: c.put(f"/plsp/patients/{CPR}/conditionlist", headers=auth,
-                                                          json=card(diabetes(), copd()) if n % 2 else card(diabetes()))
-                                     for n in range(WIDTH + 1)])
-                assert [a.status_code for a in cards] == [200] * (WIDTH + 1), [a.text for a in cards]
-                versions = [e["version"] for e in gp.events(CPR, kind="submitted") if e["subject"] == "conditionlist"]
-                assert versions == list(range(1, 3 + WIDTH))
-    finally:
-        other.database.engine.dispose()
+            gp.put_card(CPR, card(diabetes()))
+            cards = racers.race([lambda c, n=n: c.put(f"/plsp/patients/{CPR}/conditionlist", headers=headers,
+                                                      json=card(diabetes(), copd()) if n % 2 else card(diabetes()))
+                                 for n in range(WIDTH + 1)])
+            assert [a.status_code for a in cards] == [200] * (WIDTH + 1), [a.text for a in cards]
+            versions = [e["version"] for e in gp.events(CPR, kind="submitted") if e["subject"] == "conditionlist"]
+            assert versions == list(range(1, 3 + WIDTH))
 
 
 def test_a_first_card_sent_at_once_to_two_workers_is_one_entry_in_dds(context: SandboxContext,
                                                                        database_url: str) -> None:
     """Each worker plans the patient's DDS entries after its version is kept; two plans at once must not both
     find no entry and both add one: DDS would then hold two current ConditionLists of one clinic."""
-    other = SandboxContext(context.settings, Clock(), Database.from_url(database_url))
-    other._packages, other._validator = context._packages, context._validator
-    try:
-        with serve(context) as first, serve(other) as second, httpx.Client(base_url=first, timeout=60) as one, \
-                Racers([first, second], WIDTH + 1) as racers:
-            token = one.post("/nsp/sts/token", json={"persona": GP_SYSTEM, "audience": "plsp"}).json()["access_token"]
-            auth = {"Authorization": f"Bearer {token}"}
-            cards = racers.race([lambda c: c.put(f"/plsp/patients/{CPR}/conditionlist", headers=auth,
-                                                 json=card(diabetes()))] * (WIDTH + 1))
-            assert [a.status_code for a in cards] == [200] * (WIDTH + 1), [a.text for a in cards]
-            current = Reader(one, GP).search(type_code=CL_TYPE)  # type: ignore[arg-type]
-            assert len(current) == 1, [r["id"] for r in current]
-            gp = PlspClient.for_persona(one, GP_SYSTEM)
-            assert gp.events(CPR, kind="dds-retry") == []  # registered once, never sent twice
-            assert gp.events(CPR, kind="shared")[0]["details"]["dds_entry"] == current[0]["id"]
-    finally:
-        other.database.engine.dispose()
+    with two_workers(context, database_url) as (first, second), httpx.Client(base_url=first, timeout=60) as one, \
+            Racers([first, second], WIDTH + 1) as racers:
+        headers = auth(one, GP_SYSTEM, "plsp")
+        cards = racers.race([lambda c: c.put(f"/plsp/patients/{CPR}/conditionlist", headers=headers,
+                                             json=card(diabetes()))] * (WIDTH + 1))
+        assert [a.status_code for a in cards] == [200] * (WIDTH + 1), [a.text for a in cards]
+        current = Reader(one, GP).search(type_code=CL_TYPE)  # type: ignore[arg-type]
+        assert len(current) == 1, [r["id"] for r in current]
+        gp = PlspClient.for_persona(one, GP_SYSTEM)
+        assert gp.events(CPR, kind="dds-retry") == []  # registered once, never sent twice
+        assert gp.events(CPR, kind="shared")[0]["details"]["dds_entry"] == current[0]["id"]
