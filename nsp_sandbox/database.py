@@ -10,6 +10,8 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, Insert, MetaData, Table, create_engine, event, inspect, text
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
@@ -136,6 +138,22 @@ class Database:
 
 
 _ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+#: A claim on a row while its holder tells another actor of it (a guarded ``UPDATE`` setting the claim's time, so
+#: that of two holders at once one goes on): longer than any call between actors takes (their timeouts are 30 s),
+#: so an older claim is a holder that died, and the row is taken over.
+CLAIM_SECONDS = 300
+
+
+def claim_time() -> datetime:
+    """The time a claim is taken at: real time (naive UTC), not the sandbox clock, which tests move."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def unclaimed(claimed_at: Any, now: datetime) -> Any:
+    """The condition of a row whose claim (``claimed_at``: a column, naive UTC) is free: never taken, let go, or
+    older than :data:`CLAIM_SECONDS`."""
+    return claimed_at.is_(None) | (claimed_at < now - timedelta(seconds=CLAIM_SECONDS))
 
 
 class InsertIfAbsent:

@@ -26,6 +26,13 @@ from services.eoj_sender.models import MessageRow
 TRIES = 5  # builds of one change, each on a newer message another worker recorded meanwhile
 
 
+def already_sent(header_id: str) -> FhirError:
+    """A message whose MessageHeader.id this EOJ has sent before (MedCom: a new message, a new id)."""
+    return FhirError(409, Issue("error", "duplicate", f"MessageHeader.id {header_id} was already sent; resend it "
+                                "with POST /eoj/hco/{id}/resend", rule="msg-new-id",
+                                source="MedCom governance 043 (reliable messaging)"))
+
+
 class ChainMoved(Exception):
     """Another worker recorded a change of the chain after this change looked up its newest message."""
 
@@ -87,9 +94,7 @@ class ChainChanges:
                 with self._database.session() as s:
                     s.add(row)
             except IntegrityError:  # the same MessageHeader.id sent at once by another request (worker)
-                raise FhirError(409, Issue("error", "duplicate", f"MessageHeader.id {row.header_id} was already "
-                                           "sent; resend it with POST /eoj/hco/{id}/resend", rule="msg-new-id",
-                                           source="MedCom governance 043 (reliable messaging)")) from None
+                raise already_sent(row.header_id) from None
             return
         chain = previous.original_header or previous.header_id
         with self._database.writing("eoj-chain", chain) as s:

@@ -27,7 +27,7 @@ from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.sbdh_secondary import secondary_envelope
 from services.eoj_sender import send_faults
 from services.eoj_sender.chain import read_facts
-from services.eoj_sender.chain_changes import ChainChanges
+from services.eoj_sender.chain_changes import ChainChanges, already_sent
 from services.eoj_sender.endpoint_register import EndpointRegister
 from services.eoj_sender.message import (
     Previous,
@@ -207,9 +207,7 @@ class Outbox:
         version = self._version(version, key)
         with self._context.database.session() as s:
             if s.scalar(select(MessageRow.pk).where(MessageRow.header_id == facts.header_id)) is not None:
-                raise FhirError(409, Issue("error", "duplicate", f"MessageHeader.id {facts.header_id} was already "
-                                           "sent; resend it with POST /eoj/hco/{id}/resend", rule="msg-new-id",
-                                           source=SOURCE))
+                raise already_sent(facts.header_id)
             previous = (s.scalar(select(MessageRow).where(MessageRow.header_id == facts.previous_header))
                         if facts.previous_header else None)
         return await self._send(bundle, url, order=None, previous=previous, version=version, fhir_format=fhir_format)

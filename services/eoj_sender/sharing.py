@@ -36,7 +36,7 @@ import asyncio
 import json
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import httpx2 as httpx
@@ -44,6 +44,7 @@ from sqlalchemy import func, select, update
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.cpr import is_cpr
+from nsp_sandbox.database import claim_time, unclaimed
 from nsp_sandbox.fhir_format import FHIR_XML, serialise
 from nsp_sandbox.fhir_http import FHIR_JSON
 from nsp_sandbox.hco_policy import before_policy_date
@@ -74,7 +75,6 @@ HOME_NURSING = Coding("http://snomed.info/sct", "658161000005107", "hjemmesygepl
 NORMAL = Coding(CONFIDENTIALITY, "N", "normal")
 HCOM_PROFILE = "http://medcomfhir.dk/ig/xdsdocuments/StructureDefinition/homecare-observation-documentreference"
 DOCUMENT_IG = "http://medcomfhir.dk/ig/document/StructureDefinition/"
-CLAIM_SECONDS = 300  # a share's claim on a message's copy; longer than any DDS call (the peers' timeouts) takes
 EARLIER_WAIT_SECONDS = 30.0  # how long a change's copy waits for an earlier version's copy another worker shares
 METADATA_VERSION = "2.0"  # the profile's pattern for the DocumentReference.version extension
 SOURCE_ID = "urn:oid:1.2.208.176.43210.8.10.99"  # the EOJ's XDS document source id
@@ -159,14 +159,13 @@ class Sharing:
 
     def _claim(self, header_id: str) -> MessageRow | None:
         """Message ``header_id`` taken to make its DDS copy, unless it has one or another share has it (a claim
-        older than :data:`CLAIM_SECONDS` is a share that died: taken over): of two shares at once (a retry, a
+        older than ``CLAIM_SECONDS`` is a share that died: taken over): of two shares at once (a retry, a
         second ``POST /eoj/hco/{id}/share``, another worker) one provides it."""
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = claim_time()
         with self._context.database.session() as s:
             taken = s.execute(update(MessageRow).where(
                 (MessageRow.header_id == header_id) & MessageRow.dds_entry.is_(None)
-                & (MessageRow.dds_state.is_(None) | (MessageRow.dds_state != "sharing")
-                   | (MessageRow.dds_claimed_at < now - timedelta(seconds=CLAIM_SECONDS))))
+                & unclaimed(MessageRow.dds_claimed_at, now))
                 .values(dds_state="sharing", dds_claimed_at=now)).rowcount
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id)) if taken == 1 else None
             if row is not None:

@@ -42,7 +42,7 @@ from nsp_sandbox.cpr import CPR_SYSTEM, ECPR_SYSTEM
 from nsp_sandbox.hco_examples import REQUESTER_PROFILE, example_organisations
 from nsp_sandbox.hco_sbdh import Envelope
 from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, HCO_EVENT, REPERTOIRE_SYSTEMS, SOR_SYSTEM, repertoire
-from nsp_sandbox.outcome import Issue
+from nsp_sandbox.outcome import FhirError, Issue
 from services.lps.ack_delivery import AckDelivery
 from services.lps.acknowledgement import build_ack, restamp
 from services.lps.answers import AGAIN, Again, Answer, Looked, Received
@@ -56,7 +56,7 @@ SANDBOX_PRACTICE = {"sor": "52581000016005", "gln": "5790001234560", "name": "Sk
 SOR_ENDPOINT = "https://sor2.sum.dsdn.dk/#id="
 PROFILE_SOURCE = "MedCom HomeCareObservation 1.2.1 profiles (conformance engine)"
 ANY = -1  # an answer kept whatever copies of the message were answered before it (Inbox._store)
-JUDGED_AGAIN = 3
+JUDGED_AGAIN = 3  # looks again after another worker answered a copy meanwhile (the next look finds that answer)
 _NEWEST_ANSWERED = select(ReceivedRow.pk).where(ReceivedRow.verdict != "duplicate").order_by(
     ReceivedRow.pk.desc()).limit(1)
 
@@ -136,7 +136,10 @@ class Inbox:
                 if decided is not AGAIN:
                     break
                 decided = await self._judge(bundle, envelope, fhir_format)  # a worker answered a copy meanwhile
-        assert not isinstance(decided, Again), "answered again and again by other workers meanwhile"
+        if isinstance(decided, Again):
+            raise FhirError(409, Issue("error", "conflict", "Copies of this message were answered by other "
+                                       "requests while it was judged, again and again; send it again",
+                                       rule="ehmi-receive-once"))
         if isinstance(decided, Received):
             return decided
         received = await self._send_answer(decided)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -29,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.database import claim_time, unclaimed
 from services.plsp_hub import on_demand_entry
 from services.plsp_hub.dds_door import HubDoor, door
 from services.plsp_hub.events import EventLog
@@ -38,7 +38,6 @@ from services.plsp_hub.state import ConditionCard, Note
 
 SOURCE_ID = "urn:oid:1.2.208.176.43210.8.10.77"  # the hub's XDS document source id (sandbox OID)
 LIVE = ("pending", "registered", "withdrawing")
-CLAIM_SECONDS = 300  # a push's claim on an entry; longer than any DDS call (the peers' timeouts) takes
 
 
 @dataclass(frozen=True)
@@ -135,12 +134,11 @@ class Registrar:
 
     def _claim(self, pk: int, state: str) -> EntryRow | None:
         """Entry ``pk`` taken to tell DDS of it, while it is still in ``state`` and no other push has it (a claim
-        older than :data:`CLAIM_SECONDS` is a push that died: taken over); None when it is not to be had."""
-        now = datetime.now(UTC).replace(tzinfo=None)
+        older than ``CLAIM_SECONDS`` is a push that died: taken over); None when it is not to be had."""
+        now = claim_time()
         with self._context.database.session() as s:
             taken = s.execute(update(EntryRow).where(
-                (EntryRow.pk == pk) & (EntryRow.state == state)
-                & (EntryRow.claimed_at.is_(None) | (EntryRow.claimed_at < now - timedelta(seconds=CLAIM_SECONDS))))
+                (EntryRow.pk == pk) & (EntryRow.state == state) & unclaimed(EntryRow.claimed_at, now))
                 .values(claimed_at=now)).rowcount
             row = s.get(EntryRow, pk) if taken == 1 else None
             if row is not None:

@@ -28,9 +28,10 @@ from sts_client import auth
 
 from nsp_sandbox.conformance.validator import Validator
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.database import CLAIM_SECONDS
 from nsp_sandbox.plsp_client import PlspClient
 from services.plsp_hub.cards import Cards
-from services.plsp_hub.dds_registration import CLAIM_SECONDS, Registrar
+from services.plsp_hub.dds_registration import Registrar
 from services.plsp_hub.models import EntryRow
 from services.plsp_hub.notes import Notes
 from services.plsp_hub.purge import Purge
