@@ -25,23 +25,7 @@ def test_corrections_sent_at_once_each_get_a_version_of_their_own(context: Sandb
         gp = PlspClient.for_persona(one, GP_SYSTEM)
         gp.create_note(CPR, a_note())
         headers = auth(one, GP_SYSTEM, "plsp")
-        answers = racers.race([lambda c, n=n: c.put("/plsp/notes/note-1", headers=headers, json={
-            "body": f"Årskontrol. Rettelse {n}.", "updated": f"2026-05-06T07:3{n}:00+02:00"}) for n in range(WIDTH)])
-        # each answers the note as it is when answered (a later correction may be in by then); a correction
-        # older than one already in is refused (plsp-note-updated-after-created)
-        assert all(a.status_code in (200, 422) for a in answers), [a.text for a in answers]
-        taken = sum(a.status_code == 200 for a in answers)
-        submitted = [e["version"] for e in gp.events(CPR, kind="submitted") if e["subject"] == "note:note-1"]
-        assert taken and submitted == list(range(1, 2 + taken))  # no version number twice
-        assert gp.note("note-1")["version"] == 1 + taken
-
-        gp.put_card(CPR, card(diabetes()))
-        cards = racers.race([lambda c, n=n: c.put(f"/plsp/patients/{CPR}/conditionlist", headers=headers,
-                                                  json=card(diabetes(), copd()) if n % 2 else card(diabetes()))
-                             for n in range(WIDTH)])
-        assert [a.status_code for a in cards] == [200] * WIDTH, [a.text for a in cards]
-        versions = [e["version"] for e in gp.events(CPR, kind="submitted") if e["subject"] == "conditionlist"]
-        assert versions == list(range(1, 2 + WIDTH))
+        corrections_at_once(racers, gp, headers)
 
 
 def test_corrections_sent_at_once_to_two_workers_each_get_a_version_of_their_own(
@@ -57,22 +41,7 @@ def test_corrections_sent_at_once_to_two_workers_each_get_a_version_of_their_own
             created = racers.race([lambda c: c.post(f"/plsp/patients/{CPR}/notes", headers=headers,
                                                     json=a_note("note-2"))] * (WIDTH + 1))
             assert sorted(a.status_code for a in created) == [201] + [409] * WIDTH, [a.text for a in created]
-            answers = racers.race([lambda c, n=n: c.put("/plsp/notes/note-1", headers=headers, json={
-                "body": f"Årskontrol. Rettelse {n}.", "updated": f"2026-05-06T07:3{n}:00+02:00"})
-                for n in range(WIDTH + 1)])
-            assert all(a.status_code in (200, 422) for a in answers), [a.text for a in answers]
-            taken = sum(a.status_code == 200 for a in answers)
-            submitted = [e["version"] for e in gp.events(CPR, kind="submitted") if e["subject"] == "note:note-1"]
-            assert taken and submitted == list(range(1, 2 + taken))  # no version number twice
-            assert gp.note("note-1")["version"] == 1 + taken
-
-            gp.put_card(CPR, card(diabetes()))
-            cards = racers.race([lambda c, n=n: c.put(f"/plsp/patients/{CPR}/conditionlist", headers=headers,
-                                                      json=card(diabetes(), copd()) if n % 2 else card(diabetes()))
-                                 for n in range(WIDTH + 1)])
-            assert [a.status_code for a in cards] == [200] * (WIDTH + 1), [a.text for a in cards]
-            versions = [e["version"] for e in gp.events(CPR, kind="submitted") if e["subject"] == "conditionlist"]
-            assert versions == list(range(1, 3 + WIDTH))
+            corrections_at_once(racers, gp, headers)
 
 
 def test_a_first_card_sent_at_once_to_two_workers_is_one_entry_in_dds(context: SandboxContext,
@@ -90,3 +59,26 @@ def test_a_first_card_sent_at_once_to_two_workers_is_one_entry_in_dds(context: S
         gp = PlspClient.for_persona(one, GP_SYSTEM)
         assert gp.events(CPR, kind="dds-retry") == []  # registered once, never sent twice
         assert gp.events(CPR, kind="shared")[0]["details"]["dds_entry"] == current[0]["id"]
+
+
+def corrections_at_once(racers: Racers, gp: PlspClient, headers: dict[str, str]) -> None:
+    """Corrections of note-1, then new versions of the clinic's card, each sent by every one of ``racers`` at
+    once: each taken one is a version of its own, numbered in turn."""
+    width = racers.width
+    answers = racers.race([lambda c, n=n: c.put("/plsp/notes/note-1", headers=headers, json={
+        "body": f"Årskontrol. Rettelse {n}.", "updated": f"2026-05-06T07:3{n}:00+02:00"}) for n in range(width)])
+    # each answers the note as it is when answered (a later correction may be in by then); a correction
+    # older than one already in is refused (plsp-note-updated-after-created)
+    assert all(a.status_code in (200, 422) for a in answers), [a.text for a in answers]
+    taken = sum(a.status_code == 200 for a in answers)
+    submitted = [e["version"] for e in gp.events(CPR, kind="submitted") if e["subject"] == "note:note-1"]
+    assert taken and submitted == list(range(1, 2 + taken))  # no version number twice
+    assert gp.note("note-1")["version"] == 1 + taken
+
+    gp.put_card(CPR, card(diabetes()))
+    cards = racers.race([lambda c, n=n: c.put(f"/plsp/patients/{CPR}/conditionlist", headers=headers,
+                                              json=card(diabetes(), copd()) if n % 2 else card(diabetes()))
+                         for n in range(width)])
+    assert [a.status_code for a in cards] == [200] * width, [a.text for a in cards]
+    versions = [e["version"] for e in gp.events(CPR, kind="submitted") if e["subject"] == "conditionlist"]
+    assert versions == list(range(1, 2 + width))
