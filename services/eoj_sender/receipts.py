@@ -36,7 +36,8 @@ class Receipts:
     def arrived(self, receipt: Receipt) -> dict[str, Any]:
         """Record ``receipt``; answers what it settled (``unknown-envelope`` when no envelope of ours)."""
         now = naive_utc(self._context.clock.now())
-        with self._context.database.session() as s:
+        # one receipt of an envelope judged at a time, in every worker: of two copies at once one is applied
+        with self._context.database.writing("eoj-receipt", receipt.original_envelope) as s:
             row = s.scalar(select(ReceiptRow).where(ReceiptRow.envelope_id == receipt.original_envelope))
             if row is None:
                 return {"verdict": "unknown-envelope", "receipt": receipt.to_json()}
