@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from served_tree import cpu_seconds, served
+from served_tree import alternating, cpu_seconds, served, tree_arguments
 
 ROOT = Path(__file__).resolve().parent.parent
 CITIZEN = "2509479989"  # Bruno Elmer
@@ -165,9 +165,7 @@ def run(tree: Path, args: argparse.Namespace) -> Run:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tree", type=Path, default=ROOT, help="the checkout to serve (default: this one)")
-    parser.add_argument("--against", type=Path, help="a second checkout, run alternately with --tree")
-    parser.add_argument("--pairs", type=int, default=1, help="runs of each tree (alternating)")
+    tree_arguments(parser, ROOT)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warm-up", type=float, default=5.0)
     parser.add_argument("--senders", type=int, default=3)
@@ -177,14 +175,12 @@ def main() -> None:
     parser.add_argument("--packages", type=Path, default=Path(os.environ.get(
         "NSP_SANDBOX_FHIR_PACKAGES", ROOT.parent / "shared" / "fhir-packages")))
     args = parser.parse_args()
-    trees = [args.tree.resolve()] + ([args.against.resolve()] if args.against else [])
     runs: list[Run] = []
-    for pair in range(args.pairs):
-        for tree in trees if pair % 2 == 0 else list(reversed(trees)):
-            runs.append(run(tree, args))
-            r = runs[-1]
-            say(f"{tree}: probe p50 {median(r.probe_ms):.2f} p95 {percentile(r.probe_ms, 0.95):.2f} ms; "
-                f"{r.messages_per_s:.1f} messages/s, {r.finds_per_s:.1f} finds/s, {r.cores:.2f} cores")
+    for tree in alternating(args):
+        runs.append(run(tree, args))
+        r = runs[-1]
+        say(f"{tree}: probe p50 {median(r.probe_ms):.2f} p95 {percentile(r.probe_ms, 0.95):.2f} ms; "
+            f"{r.messages_per_s:.1f} messages/s, {r.finds_per_s:.1f} finds/s, {r.cores:.2f} cores")
     print(f"\n{args.senders} HCO senders, {args.readers} ITI-67 readers, a probe every {args.probe_ms:g} ms; "
           f"{args.seconds:g} s each run\n")
     print("| tree | probe p50 | p95 | p99 | max | HCO messages/s | ITI-67 finds/s | find p95 | server CPU |")

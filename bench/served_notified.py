@@ -28,7 +28,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from served_tree import cpu_seconds, served
+from served_tree import alternating, cpu_seconds, served, tree_arguments
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -100,9 +100,7 @@ def run(tree: Path, args: argparse.Namespace) -> Run:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tree", type=Path, default=ROOT, help="the checkout to serve (default: this one)")
-    parser.add_argument("--against", type=Path, help="a second checkout, run alternately with --tree")
-    parser.add_argument("--pairs", type=int, default=1, help="runs of each tree (alternating)")
+    tree_arguments(parser, ROOT)
     parser.add_argument("--provides", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--warm-up", type=int, default=300)
@@ -112,8 +110,7 @@ def main() -> None:
     parser.add_argument("--packages", type=Path, default=Path(os.environ.get("NSP_SANDBOX_FHIR_PACKAGES",
                                                                              SHARED / "fhir-packages")))
     args = parser.parse_args()
-    trees = [args.against.resolve(), args.tree.resolve()] if args.against else [args.tree.resolve()]
-    runs = [run(tree, args) for _ in range(args.pairs) for tree in trees]
+    runs = [run(tree, args) for tree in alternating(args)]
     print(f"\n{'viewer not subscribed' if args.no_dsubm else 'viewer subscribed'}; {args.provides} provides from "
           f"{args.clients} clients after {args.warm_up} warm-up ones; SQLite\n")
     print("| tree | documents/s | CPU per document, rounds | CPU per document until all notified | drained after |")

@@ -7,6 +7,7 @@ folder comes first on ``sys.path``, ahead of ``PYTHONPATH``.
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import subprocess
@@ -14,7 +15,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,19 @@ class Served:
     port: int
     pid: int
     data: Path  # the data folder: its sandbox.db, server.log
+
+
+def tree_arguments(parser: argparse.ArgumentParser, root: Path) -> None:
+    """``--tree``, ``--against`` and ``--pairs``: the checkouts to serve, and how many runs of each."""
+    parser.add_argument("--tree", type=Path, default=root, help="the checkout to serve (default: this one)")
+    parser.add_argument("--against", type=Path, help="a second checkout, run alternately with --tree")
+    parser.add_argument("--pairs", type=int, default=1, help="runs of each tree (alternating)")
+
+
+def alternating(args: argparse.Namespace) -> Sequence[Path]:
+    """The trees to run, in turn: A B B A A B … (``--pairs`` runs of each), so that neither always goes first."""
+    trees = [args.tree.resolve()] + ([args.against.resolve()] if args.against else [])
+    return [tree for pair in range(args.pairs) for tree in (trees if pair % 2 == 0 else trees[::-1])]
 
 
 def free_port() -> int:
