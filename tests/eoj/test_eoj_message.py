@@ -157,16 +157,7 @@ def test_changes_of_one_message_sent_at_once_follow_one_another(context: Sandbox
     from served import Racers, serve
 
     with serve(context) as base_url, Racers(base_url, 4) as racers, httpx.Client(base_url=base_url, timeout=60) as one:
-        token = one.post("/nsp/sts/token", json={"persona": "system-eoj-aarhus", "audience": "eoj"}).json()
-        auth = {"Authorization": f"Bearer {token['access_token']}"}
-        first = one.post("/eoj/hco", json=order(), headers=auth)
-        assert first.status_code == 201, first.text
-        header_id = first.json()["id"]
-        answers = racers.race([lambda c, n=n: c.post(f"/eoj/hco/{header_id}/modify", headers=auth,
-                                                     json={"clinical_comment": f"Rettelse {n}"})
-                               for n in range(4)])
-        assert [a.status_code for a in answers] == [201] * 4, [a.text for a in answers]
-        chain = one.get(f"/eoj/hco/{header_id}", headers=auth).json()["chain"]
+        _, chain = modified_at_once(racers, one, auth(one, "system-eoj-aarhus", "eoj"))
     assert [m["activity"] for m in chain] == ["new-message"] + ["modified-message"] * 4
     assert [m["previous"] for m in chain[1:]] == [m["id"] for m in chain[:-1]]  # a line, not a fork
 
@@ -181,14 +172,8 @@ def test_changes_of_one_message_sent_at_once_to_two_workers_follow_one_another(c
     with two_workers(context, database_url) as (first, second), Racers([first, second], 6) as racers, \
             httpx.Client(base_url=first, timeout=60) as one:
         eoj = auth(one, "system-eoj-aarhus", "eoj")
-        sent = one.post("/eoj/hco", json=order(), headers=eoj)
-        assert sent.status_code == 201, sent.text
-        header_id = sent.json()["id"]
-        answers = racers.race([lambda c, n=n: c.post(f"/eoj/hco/{header_id}/modify", headers=eoj,
-                                                     json={"clinical_comment": f"Rettelse {n}"})
-                               for n in range(6)])
-        assert [a.status_code for a in answers] == [201] * 6, [a.text for a in answers]
-        chain = one.get(f"/eoj/hco/{header_id}", headers=eoj).json()["chain"]
+        sent, chain = modified_at_once(racers, one, eoj)
+        header_id = sent["id"]
         # each version's DDS copy replaced the one before, in the chain's order: the newest alone is current
         assert [one.get(f"/eoj/hco/{m['id']}", headers=eoj).json()["dds"]["state"] for m in chain] == \
             ["shared"] * 7
@@ -196,11 +181,23 @@ def test_changes_of_one_message_sent_at_once_to_two_workers_follow_one_another(c
         statuses = [one.get(f"/dds/fhir/DocumentReference/{m['dds_entry']}", headers=citizen).json()["status"]
                     for m in chain]
         # a ready-made message sent through both at once: sent once, the other copies refused (409)
-        text = json.dumps(sent.json()["bundle"])
-        ready = json.loads(text.replace(header_id, str(uuid.uuid4())).replace(
-            sent.json()["bundle"]["id"], str(uuid.uuid4())))
+        text = json.dumps(sent["bundle"])
+        ready = json.loads(text.replace(header_id, str(uuid.uuid4())).replace(sent["bundle"]["id"], str(uuid.uuid4())))
         copies = racers.race([lambda c: c.post("/eoj/messages", json=ready, headers=eoj)] * 6)
         assert sorted(a.status_code for a in copies) == [201] + [409] * 5, [a.text for a in copies]
     assert [m["activity"] for m in chain] == ["new-message"] + ["modified-message"] * 6
     assert [m["previous"] for m in chain[1:]] == [m["id"] for m in chain[:-1]]  # a line, not a fork
     assert statuses == ["superseded"] * 6 + ["current"]
+
+
+def modified_at_once(racers: Any, one: httpx.Client, headers: dict[str, str]) -> tuple[dict[str, Any], list[Any]]:
+    """A message sent, then modified by every one of ``racers`` at once (each modification answered 201): the
+    message as sent and its chain afterwards."""
+    sent = one.post("/eoj/hco", json=order(), headers=headers)
+    assert sent.status_code == 201, sent.text
+    header_id = sent.json()["id"]
+    answers = racers.race([lambda c, n=n: c.post(f"/eoj/hco/{header_id}/modify", headers=headers,
+                                                 json={"clinical_comment": f"Rettelse {n}"})
+                           for n in range(racers.width)])
+    assert [a.status_code for a in answers] == [201] * racers.width, [a.text for a in answers]
+    return sent.json(), one.get(f"/eoj/hco/{header_id}", headers=headers).json()["chain"]

@@ -212,20 +212,7 @@ def test_a_message_arriving_several_times_at_once_is_taken_in_once(context: Sand
     from served import Racers, serve
 
     with serve(context) as base_url, Racers(base_url, 6) as racers:
-        import httpx2 as httpx
-
-        with httpx.Client(base_url=base_url, timeout=60) as one:
-            token = one.post("/nsp/sts/token", json={"persona": "system-eoj-aarhus", "audience": "eoj"}).json()
-            sent = one.post("/eoj/hco", json=order(), headers={"Authorization": f"Bearer {token['access_token']}"})
-            assert sent.status_code == 201, sent.text
-            text = json.dumps(sent.json()["bundle"])
-        header_id, bundle_id = sent.json()["id"], sent.json()["bundle"]["id"]
-        fresh = text.replace(header_id, str(uuid.uuid4())).replace(bundle_id, str(uuid.uuid4())).encode()
-        answers = racers.race([lambda c: c.post("/lps/ehmi", content=fresh, headers=FHIR)] * 6)
-    assert all(a.status_code == 202 for a in answers), [a.text for a in answers]
-    verdicts = sorted(a.json()["verdict"] for a in answers)
-    assert verdicts == ["accepted"] + ["duplicate"] * 5
-    assert len({a.json()["ack"] for a in answers}) == 1  # the same answer each time
+        taken_in_once(racers, a_sent_message(base_url))
 
 
 def test_a_message_arriving_at_two_workers_at_once_is_taken_in_once(context: SandboxContext,
@@ -239,12 +226,7 @@ def test_a_message_arriving_at_two_workers_at_once_is_taken_in_once(context: San
     from served import Racers, two_workers
 
     with two_workers(context, database_url) as (first, second), Racers([first, second], 6) as racers:
-        with httpx.Client(base_url=first, timeout=60) as one:
-            token = one.post("/nsp/sts/token", json={"persona": "system-eoj-aarhus", "audience": "eoj"}).json()
-            sent = one.post("/eoj/hco", json=order(), headers={"Authorization": f"Bearer {token['access_token']}"})
-            assert sent.status_code == 201, sent.text
-            text = json.dumps(sent.json()["bundle"])
-        header_id, bundle_id = sent.json()["id"], sent.json()["bundle"]["id"]
+        message = a_sent_message(first)
         # the behaviour switches changed at once through both, each a different one: every change is kept
         changed = {"withhold": True, "twice": True, "delay_minutes": 5, "receipt": False, "mode": "normal"}
         answers = racers.race([lambda c, k=k: c.put("/lps/switches", json={k: changed[k]})
@@ -255,8 +237,25 @@ def test_a_message_arriving_at_two_workers_at_once_is_taken_in_once(context: San
             assert two.put("/lps/switches", json={"withhold": False, "twice": False, "delay_minutes": 0,
                                                   "receipt": True}).status_code == 200
         for _ in range(3):
-            fresh = text.replace(header_id, str(uuid.uuid4())).replace(bundle_id, str(uuid.uuid4())).encode()
-            answers = racers.race([lambda c, body=fresh: c.post("/lps/ehmi", content=body, headers=FHIR)] * 6)
-            assert all(a.status_code == 202 for a in answers), [a.text for a in answers]
-            assert sorted(a.json()["verdict"] for a in answers) == ["accepted"] + ["duplicate"] * 5
-            assert len({a.json()["ack"] for a in answers}) == 1  # the same answer each time
+            taken_in_once(racers, message)
+
+
+def a_sent_message(base_url: str) -> dict[str, Any]:
+    """An HCO message the sandbox's EOJ sent (and the GP system took) over real HTTP, as it was sent."""
+    import httpx2 as httpx
+
+    with httpx.Client(base_url=base_url, timeout=60) as one:
+        sent = one.post("/eoj/hco", json=order(), headers=bearer(one, "system-eoj-aarhus", "eoj"))  # type: ignore[arg-type]
+    assert sent.status_code == 201, sent.text
+    return sent.json()  # type: ignore[no-any-return]
+
+
+def taken_in_once(racers: Any, sent: dict[str, Any]) -> None:
+    """A new copy of ``sent`` (new MessageHeader.id and Bundle.id) posted to the GP system by every one of
+    ``racers`` at once: accepted once, the other copies duplicates with the same answer."""
+    fresh = json.dumps(sent["bundle"]).replace(sent["id"], str(uuid.uuid4())).replace(
+        sent["bundle"]["id"], str(uuid.uuid4())).encode()
+    answers = racers.race([lambda c: c.post("/lps/ehmi", content=fresh, headers=FHIR)] * racers.width)
+    assert all(a.status_code == 202 for a in answers), [a.text for a in answers]
+    assert sorted(a.json()["verdict"] for a in answers) == ["accepted"] + ["duplicate"] * (racers.width - 1)
+    assert len({a.json()["ack"] for a in answers}) == 1  # the same answer each time
