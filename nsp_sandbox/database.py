@@ -117,8 +117,7 @@ class Database:
             if self.is_sqlite:
                 session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             else:
-                digest = hashlib.blake2b("\x1f".join(subject).encode(), digest_size=8).digest()
-                session.execute(_ADVISORY_LOCK, {"key": int.from_bytes(digest, "big", signed=True)})
+                session.execute(_ADVISORY_LOCK, {"key": lock_key(*subject)})
             yield session
 
     @contextmanager
@@ -138,6 +137,13 @@ class Database:
 
 
 _ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+
+def lock_key(*subject: str) -> int:
+    """The PostgreSQL advisory lock key of ``subject``: a signed 64-bit digest of its parts (:meth:`Database.writing`,
+    and a lock of its own kind where one subject is held shared by some and exclusively by others)."""
+    digest = hashlib.blake2b("\x1f".join(subject).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 #: A claim on a row while its holder tells another actor of it (a guarded ``UPDATE`` setting the claim's time, so
 #: that of two holders at once one goes on): longer than any call between actors takes (their timeouts are 30 s),

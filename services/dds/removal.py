@@ -11,7 +11,8 @@ unknown entryUUID refuses the whole request): the entries, their codes, their me
 submission sets, the associations from or to them and their status history; a stored document no
 remaining entry points at goes with them. Submission sets stay (they may hold other entries).
 It is one write transaction (``storage.write_transaction``): a replacement or status change of an
-entry being removed runs wholly before or after it.
+entry being removed runs wholly before or after it, and so does a provide of a document with the same bytes
+(``storage.hold_documents``): a document another entry has just been given is kept.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class MetadataRemoval:
                 raise UnknownEntries(unknown)
             pks = [row.pk for row in rows]
             hashes = {row.document_hash for row in rows if row.document_hash}
+            storage.hold_documents(connection, hashes, "exclusive")  # provides of the same bytes in flight end first
             associations = connection.execute(delete(AssociationRow.__table__).where(or_(
                 AssociationRow.source_entry_pk.in_(pks), AssociationRow.target_entry_pk.in_(pks)))).rowcount
             for table in (EntryCodeRow, StatusChangeRow, SubmissionMemberRow):

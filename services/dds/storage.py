@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Insert, Row, Table, func, insert, not_, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Insert, Row, Table, func, insert, not_, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from nsp_sandbox.clock import naive_utc
-from nsp_sandbox.database import Database, InsertIfAbsent
+from nsp_sandbox.database import Database, InsertIfAbsent, lock_key
 from nsp_sandbox.fhir_http import json_bytes
 from services.dds.domain import (
     AvailabilityStatus,
@@ -283,12 +283,36 @@ def counted_page(session: Session, table: Table, conditions: Sequence[ColumnElem
 
 #: Store a document unless its hash is stored.
 _STORE_DOCUMENT = InsertIfAbsent(DocumentRow.__table__, ["hash"])
+#: A stored document's lock (PostgreSQL): held shared by every provide of its bytes until it commits, and
+#: exclusively by a removal deciding whether an entry still points at it. Taken in the order of the keys given.
+_HOLD_DOCUMENTS = {
+    "shared": text("SELECT pg_advisory_xact_lock_shared(key) FROM unnest(CAST(:keys AS bigint[])) AS key"),
+    "exclusive": text("SELECT pg_advisory_xact_lock(key) FROM unnest(CAST(:keys AS bigint[])) AS key"),
+}
+
+
+def hold_documents(unit: Session | Connection, hashes: Iterable[str], mode: str) -> None:
+    """Hold the stored documents ``hashes`` until the transaction ends (PostgreSQL; on SQLite a writing
+    transaction holds the whole database already): ``shared`` by a provide that stores or reuses them,
+    ``exclusive`` by a removal (:mod:`services.dds.removal`).
+
+    A document row is shared by every entry of the same bytes. Without the lock, at READ COMMITTED, a removal
+    could count no entry pointing at a document while a provide that found it stored had not committed its
+    entry yet, and delete it under that entry: the provide then failed on its reference to the document."""
+    dialect = unit.dialect if isinstance(unit, Connection) else unit.get_bind().dialect
+    if dialect.name != "postgresql":
+        return
+    keys = sorted({lock_key("dds-document", h) for h in hashes})
+    if keys:
+        unit.execute(_HOLD_DOCUMENTS[mode], {"keys": keys})
 
 
 def store_documents(unit: Session | Connection, documents: Iterable[Document]) -> None:
-    """Store each document once by its hash (content-addressed: a document already stored is kept)."""
+    """Store each document once by its hash (content-addressed: a document already stored is kept), held
+    shared (:func:`hold_documents`) until the transaction ends."""
     unique = {d.hash: d for d in documents}
     if not unique:
         return
+    hold_documents(unit, unique, "shared")
     unit.execute(_STORE_DOCUMENT.on(unit), [
         {"hash": d.hash, "size": d.size, "content": d.content} for d in unique.values()])
