@@ -20,6 +20,7 @@ from nsp_sandbox import fhir_shape as shape
 from nsp_sandbox import hco_versions
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.database import claim_time
 from nsp_sandbox.delivery_status import delivery_status, report
 from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, HCO_EVENT, SOR_SYSTEM, repertoire
 from nsp_sandbox.message_size import message_bytes
@@ -240,7 +241,8 @@ class Outbox:
             bundle=json.dumps(bundle, ensure_ascii=False), endpoint_url=url, sent_at=now,
             send_result="sending", ack="pending", resends=[], refused_consent=facts.refused_consent,
             consent=bool(order and order.consent) or bool(previous and previous.consent),
-            dds_reason="not yet provided", dds_state="pending", dds_attempts=0, hco_version=version,
+            dds_reason="not yet provided", dds_state="pending", dds_claimed_at=claim_time(), dds_attempts=0,
+            hco_version=version,
             fhir_format=fhir_format), previous, follows=follows)
         result = await self._post(url, bundle, envelope or self._envelope_for(bundle), version, fhir_format,
                                   facts.header_id)
@@ -249,8 +251,7 @@ class Outbox:
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == facts.header_id))
             assert row is not None
             row.send_result = result
-        if read_facts(bundle) is not None:  # the DDS copy goes with the message, not after its acknowledgement
-            await self._sharing.share(facts.header_id)
+        await self._sharing.share(facts.header_id, sender=True)  # with the message, not after its acknowledgement
         return self.status(facts.header_id)
 
     def dds_envelope(self, header_id: str) -> bytes:
@@ -346,8 +347,8 @@ class Outbox:
 
     async def resend_due(self) -> list[dict[str, Any]]:
         """Resend every message whose acknowledgement is overdue (and that may still be resent); provide
-        again every DDS copy that could not reach DDS."""
-        await self._sharing.retry_failed()
+        again every DDS copy that could not reach DDS or that a stopped worker left unmade."""
+        await self._sharing.retry_due()
         with self._context.database.session() as s:
             waiting = list(s.scalars(select(MessageRow.header_id).where(
                 MessageRow.ack.in_(("pending", "transient-error"))).order_by(MessageRow.pk)))

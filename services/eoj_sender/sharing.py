@@ -15,7 +15,8 @@
   acknowledgement: in EHMI the DDS copy is a secondary delivery (an SBDH with scope ``XDS_METADATA``
   carrying the DocumentReference), sent by the sender's MSH alongside the primary one (hco.md §4.5, §5).
   A copy DDS could not be reached for (``dds_state`` ``failed``) is kept and retried
-  (:meth:`Sharing.retry_failed`), never lost; one DDS refused (``refused``) shows DDS's findings.
+  (:meth:`Sharing.retry_due`), never lost; one DDS refused (``refused``) shows DDS's findings. So is a copy
+  whose worker stopped before it was made (``pending`` or ``sharing``, its claim older than ``CLAIM_SECONDS``).
 * A message whose DiagnosticReport carries security label ``R`` (refused consent) is never shared.
 * Before the policy date (``hco_policy_date``, 15 January 2026, a Danish date judged in Danish time on
   the sandbox clock: :mod:`nsp_sandbox.hco_policy`, the reading DDS applies too) nothing is shared
@@ -157,15 +158,17 @@ class Sharing:
                 dds_entry=entry, dds_reason=reason, dds_state=state, dds_claimed_at=None,
                 dds_attempts=func.coalesce(MessageRow.dds_attempts, 0) + 1))
 
-    def _claim(self, header_id: str) -> MessageRow | None:
+    def _claim(self, header_id: str, sender: bool) -> MessageRow | None:
         """Message ``header_id`` taken to make its DDS copy, unless it has one or another share has it (a claim
         older than ``CLAIM_SECONDS`` is a share that died: taken over): of two shares at once (a retry, a
-        second ``POST /eoj/hco/{id}/share``, another worker) one provides it."""
+        second ``POST /eoj/hco/{id}/share``, another worker) one provides it. A message is claimed for its copy
+        when it is kept (``pending``), by the worker that sends it: that ``sender`` takes it while it is so."""
         now = claim_time()
+        free = unclaimed(MessageRow.dds_claimed_at, now)
         with self._context.database.session() as s:
             taken = s.execute(update(MessageRow).where(
                 (MessageRow.header_id == header_id) & MessageRow.dds_entry.is_(None)
-                & unclaimed(MessageRow.dds_claimed_at, now))
+                & ((MessageRow.dds_state == "pending") | free if sender else free))
                 .values(dds_state="sharing", dds_claimed_at=now)).rowcount
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id)) if taken == 1 else None
             if row is not None:
@@ -175,11 +178,13 @@ class Sharing:
     async def _after_earlier_copies(self, row: MessageRow) -> None:
         """A change's copy replaces the chain's newest one, so the earlier versions' copies come first: in one
         process the chain's changes follow one another (``chain_changes``); another worker's share of an earlier
-        version is waited for here (at most :data:`EARLIER_WAIT_SECONDS`)."""
+        version is waited for here (at most :data:`EARLIER_WAIT_SECONDS`), unless its worker stopped (its claim
+        is older than ``CLAIM_SECONDS``: that copy is made by the next retry, which finds this later one)."""
         original = row.original_header or row.header_id
         query = select(MessageRow.pk).where(
             ((MessageRow.header_id == original) | (MessageRow.original_header == original))
-            & (MessageRow.pk < row.pk) & MessageRow.dds_state.in_(("pending", "sharing"))).limit(1)
+            & (MessageRow.pk < row.pk) & MessageRow.dds_state.in_(("pending", "sharing"))
+            & ~unclaimed(MessageRow.dds_claimed_at, claim_time())).limit(1)
         deadline = time.monotonic() + EARLIER_WAIT_SECONDS
         while time.monotonic() < deadline:
             with self._context.database.reading() as s:
@@ -187,15 +192,16 @@ class Sharing:
                     return
             await asyncio.sleep(0.05)
 
-    def _current_entry(self, row: MessageRow) -> tuple[str, str] | None:
-        """(MessageHeader.id, DDS entry id) of the chain's newest shared version, if any."""
+    def _current_entry(self, row: MessageRow) -> tuple[str, str, bool] | None:
+        """(MessageHeader.id, DDS entry id, whether it is a later version than ``row``) of the chain's newest
+        shared version, if any."""
         original = row.original_header or row.header_id
-        with self._context.database.session() as s:
-            shared = s.scalar(select(MessageRow).where(
+        with self._context.database.reading() as s:
+            shared = s.execute(select(MessageRow.header_id, MessageRow.dds_entry, MessageRow.pk).where(
                 ((MessageRow.header_id == original) | (MessageRow.original_header == original))
                 & MessageRow.dds_entry.is_not(None) & (MessageRow.header_id != row.header_id))
-                .order_by(MessageRow.pk.desc()).limit(1))
-            return (shared.header_id, shared.dds_entry) if shared and shared.dds_entry else None
+                .order_by(MessageRow.pk.desc()).limit(1)).first()
+            return (shared.header_id, shared.dds_entry, shared.pk > row.pk) if shared else None
 
     def _keep_metadata(self, header_id: str, resource: dict[str, Any]) -> None:
         """The DocumentReference the copy was described by: EHMI's XDS_METADATA for the envelope view."""
@@ -204,23 +210,32 @@ class Sharing:
             if row is not None:
                 row.dds_metadata = resource
 
-    async def retry_failed(self) -> list[str]:
-        """Provide again every copy that could not reach DDS (oldest first); the MessageHeader.ids tried."""
-        with self._context.database.session() as s:
-            failed = list(s.scalars(select(MessageRow.header_id).where(MessageRow.dds_state == "failed")
-                                    .order_by(MessageRow.pk)))
-        for header_id in failed:
+    async def retry_due(self) -> list[str]:
+        """Provide again every copy that could not reach DDS, and make every copy a worker that stopped left
+        unmade (``pending`` or ``sharing`` under a claim older than ``CLAIM_SECONDS``), oldest first; the
+        MessageHeader.ids tried."""
+        with self._context.database.reading() as s:
+            due = list(s.scalars(select(MessageRow.header_id).where(
+                (MessageRow.dds_state == "failed") | (MessageRow.dds_state.in_(("pending", "sharing"))
+                                                      & unclaimed(MessageRow.dds_claimed_at, claim_time())))
+                .order_by(MessageRow.pk)))
+        for header_id in due:
             await self.share(header_id)
-        return failed
+        return due
 
-    async def share(self, header_id: str) -> None:
-        """The DDS copy of message ``header_id``, made when it is sent: publish, replace or deprecate."""
-        row = self._claim(header_id)
+    async def share(self, header_id: str, *, sender: bool = False) -> None:
+        """The DDS copy of message ``header_id``, made when it is sent (by its ``sender``): publish, replace or
+        deprecate."""
+        row = self._claim(header_id, sender)
         if row is None:
+            return
+        bundle = json.loads(row.bundle)
+        if read_facts(bundle) is None:  # a faulty message of the replay corpus, sent as it was given
+            self._record(header_id, None, "not an HCO message (its MessageHeader's event is not "
+                         "homecareobservation-message)", "not-shared")
             return
         if row.activity != "new-message":
             await self._after_earlier_copies(row)
-        bundle = json.loads(row.bundle)
         now = self._context.clock.now()
         reason = why_not_shared(bundle, consent=row.consent, now=now,
                                 policy_date=self._context.settings.hco_policy_date)
@@ -228,6 +243,10 @@ class Sharing:
             self._record(header_id, None, reason, "not-shared")
             return
         current = self._current_entry(row)
+        if current is not None and current[2]:  # a copy retried after a later version's was made
+            self._record(header_id, None, f"a later version of the message (MessageHeader.id {current[0]}) is "
+                         f"shared already, as DocumentReference/{current[1]}", "not-shared")
+            return
         try:
             person = None if row.activity == "retract-message" else await self._nsp.person(row.cpr)
         except NspUnavailable as exc:

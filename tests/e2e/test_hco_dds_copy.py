@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,15 @@ import pytest
 from fastapi.testclient import TestClient
 from hco_flow import CPR, dds_entries, order, send, status, switches
 from lxml import etree
+from sqlalchemy import update
 from sts_client import auth
 
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.database import CLAIM_SECONDS, claim_time
 from nsp_sandbox.hco_sbdh import SBDH_NS
 from nsp_sandbox.sbdh_secondary import DDS_GLN
 from services.eoj_sender import sharing
+from services.eoj_sender.models import MessageRow
 
 
 def test_the_copy_is_in_dds_before_the_gp_acknowledges(client: TestClient) -> None:
@@ -84,6 +88,56 @@ def test_a_copy_shared_again_several_times_at_once_is_provided_once(context: San
         final = one.get(f"/eoj/hco/{sent['id']}", headers=headers).json()["dds"]
         assert final["state"] == "shared" and final["attempts"] == 2, final
         assert [e["id"] for e in dds_entries(one)] == [final["entry"]]  # type: ignore[arg-type]
+
+
+def _stopped_before_sharing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sending worker stops after it kept a message and before it made the DDS copy (killed, a restart)."""
+    real_share = sharing.Sharing.share
+
+    async def stopped(self: sharing.Sharing, header_id: str, *, sender: bool = False) -> None:
+        if not sender:
+            await real_share(self, header_id)
+
+    monkeypatch.setattr(sharing.Sharing, "share", stopped)
+
+
+def _claimed_long_ago(context: SandboxContext, header_id: str) -> None:
+    """Its claim on the copy as old as a claim of a worker that stopped (real time, as claims are)."""
+    with context.database.session() as s:
+        s.execute(update(MessageRow).where(MessageRow.header_id == header_id).values(
+            dds_claimed_at=claim_time() - timedelta(seconds=CLAIM_SECONDS + 1)))
+
+
+def test_a_copy_left_unmade_by_a_worker_that_stopped_is_made_by_a_later_retry(
+        client: TestClient, context: SandboxContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    _stopped_before_sharing(monkeypatch)
+    sent = send(client)
+    assert sent["dds"]["state"] == "pending" and dds_entries(client) == []
+    assert client.post("/eoj/hco/resend-due").status_code == 200
+    assert status(client, sent["id"])["dds"]["state"] == "pending"  # its worker may still be at it
+    _claimed_long_ago(context, sent["id"])
+    assert client.post("/eoj/hco/resend-due").status_code == 200
+    shared = status(client, sent["id"])["dds"]
+    assert shared["state"] == "shared" and [e["id"] for e in dds_entries(client)] == [shared["entry"]]
+
+
+def test_a_version_s_copy_made_late_never_replaces_a_later_version_s(
+        client: TestClient, context: SandboxContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A modification's copy left unmade by a stopped worker; the next modification's copy does not wait for it
+    and replaces the original's; the retry then finds the later version shared and leaves DDS as it is."""
+    first = send(client)
+    with monkeypatch.context() as stopping:
+        _stopped_before_sharing(stopping)
+        second = client.post(f"/eoj/hco/{first['id']}/modify", json={"clinical_comment": "Anden udgave"}).json()
+    assert second["dds"]["state"] == "pending"
+    _claimed_long_ago(context, second["id"])
+    third = client.post(f"/eoj/hco/{second['id']}/modify", json={"clinical_comment": "Tredje udgave"}).json()
+    assert third["dds"]["state"] == "shared", third["dds"]
+    assert client.post("/eoj/hco/resend-due").status_code == 200
+    late = status(client, second["id"])["dds"]
+    assert late["state"] == "not-shared" and third["dds"]["entry"] in late["why_not"], late
+    assert [e["id"] for e in dds_entries(client)] == [third["dds"]["entry"]]
+    assert [e["id"] for e in dds_entries(client, status_="superseded")] == [first["dds"]["entry"]]
 
 
 def test_a_retraction_deprecates_the_entry_with_its_reason_for_the_citizen(client: TestClient) -> None:
