@@ -94,11 +94,9 @@ class Registrar:
                 continue
             reason = why_not.get((row.kind, row.clinic_sor, row.note_key)) or Unwanted(
                 "superseded", "plsp-unshared", "no longer shared")
-            if row.state == "pending":
-                row.state = "dropped"
-                continue
-            row.state, row.withdraw_status = "withdrawing", reason.status
-            row.withdraw_rule, row.withdraw_reason = reason.rule, reason.text[:500]
+            row.withdraw_status, row.withdraw_rule, row.withdraw_reason = reason.status, reason.rule, reason.text[:500]
+            # Not in DDS yet: dropped. A push registering it now finds it so and withdraws it (_registered).
+            row.state = "dropped" if row.state == "pending" else "withdrawing"
         for w in wanted:
             if any(self._matches(row, w) and row.state != "withdrawing" for row in live):
                 continue
@@ -163,18 +161,34 @@ class Registrar:
         except Exception as exc:  # DDS unreachable or refusing: keep it pending, say so, retry later
             await run_in_threadpool(self._failed, row, "registration", exc)
             return
-        await run_in_threadpool(self._registered, row, dds_id, url)
+        unwanted = await run_in_threadpool(self._registered, row, dds_id, url)
+        if unwanted is not None:
+            await self._deprecate(unwanted)
 
-    def _registered(self, row: EntryRow, dds_id: str, url: str) -> None:
+    def _registered(self, row: EntryRow, dds_id: str, url: str) -> EntryRow | None:
+        """Record the entry registered as DDS's ``dds_id``. A plan may have found it no longer wanted while DDS
+        was registering it (``dropped``: the patient's change came meanwhile, in this process or another worker):
+        it is then ``withdrawing`` at once, and answered to be deprecated under this push's claim."""
         with self._context.database.session() as s:
+            kept = s.execute(update(EntryRow).where((EntryRow.pk == row.pk) & (EntryRow.state == "pending")).values(
+                state="registered", dds_id=dds_id, last_error=None, claimed_at=None,
+                attempts=EntryRow.attempts + 1)).rowcount
             stored = s.get(EntryRow, row.pk)
             assert stored is not None
-            stored.state, stored.dds_id, stored.last_error, stored.claimed_at = "registered", dds_id, None, None
-            stored.attempts += 1
+            if kept != 1:
+                stored.dds_id, stored.last_error, stored.attempts = dds_id, None, stored.attempts + 1
+                if stored.state == "dropped":
+                    stored.state = "withdrawing"
+                    stored.withdraw_status = stored.withdraw_status or "superseded"
             self._events.add(s, row.cpr, row.clinic_sor, "shared", subject_of(row),
                              f"Registered in DDS as on-demand DocumentReference/{dds_id}; DDS fetches the current "
                              f"document from {url}", details={"dds_entry": dds_id, "retrieve_url": url,
                                                                "attempt": stored.attempts})
+            if kept == 1:
+                return None
+            s.flush()
+            s.expunge(stored)
+            return stored
 
     async def _deprecate(self, row: EntryRow) -> None:
         if row.dds_id is None:

@@ -3,15 +3,21 @@ reads, numbers and writes a version on a worker thread, one at a time in the pro
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
-from plsp_support import CL_TYPE, CPR, GP, GP_SYSTEM, Reader, a_note, card, copd, diabetes
+import pytest
+from plsp_support import CL_TYPE, CPR, GP, GP_SYSTEM, NOTE_TYPE, Reader, a_note, card, copd, diabetes
 from sts_client import auth
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.plsp_client import PlspClient
+from services.plsp_hub import dds_registration
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dds"))
 from served import Racers, serve, two_workers
@@ -82,3 +88,41 @@ def corrections_at_once(racers: Racers, gp: PlspClient, headers: dict[str, str])
     assert [a.status_code for a in cards] == [200] * width, [a.text for a in cards]
     versions = [e["version"] for e in gp.events(CPR, kind="submitted") if e["subject"] == "conditionlist"]
     assert versions == list(range(1, 2 + width))
+
+
+def test_a_note_marked_not_to_be_shared_while_dds_registers_it_is_withdrawn(
+        context: SandboxContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The GP marks a new note "not to be shared" while DDS is still registering its entry: the mark's plan finds
+    the entry not in DDS yet and drops it, and the registration then lands. The entry is withdrawn at once; DDS
+    never goes on listing a note the practice said not to share."""
+    registering, released = threading.Event(), threading.Event()
+    real_door = dds_registration.door
+
+    def held_door(*args: Any) -> Any:
+        inner = real_door(*args)
+
+        class Held:
+            async def register(self, entry: dict[str, Any], **kwargs: Any) -> str:
+                found = await inner.register(entry, **kwargs)  # DDS has it now; the hub does not know yet
+                registering.set()
+                await asyncio.to_thread(released.wait, 30)
+                return found
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(inner, name)
+
+        return Held()
+
+    monkeypatch.setattr(dds_registration, "door", held_door)
+    with serve(context) as base_url, httpx.Client(base_url=base_url, timeout=60) as one, \
+            httpx.Client(base_url=base_url, timeout=60) as other, ThreadPoolExecutor(1) as pool:
+        created = pool.submit(PlspClient.for_persona(one, GP_SYSTEM).create_note, CPR, a_note())
+        assert registering.wait(30)
+        marked = PlspClient.for_persona(other, GP_SYSTEM).do_not_share("note-1")
+        assert not marked["shared"]
+        released.set()
+        created.result(timeout=30)
+        gp = PlspClient.for_persona(other, GP_SYSTEM)
+        assert gp.note("note-1")["dds"]["state"] == "deprecated"
+        assert Reader(other, GP).search(type_code=NOTE_TYPE) == []  # type: ignore[arg-type]
+        assert [e["kind"] for e in gp.events(CPR)][-2:] == ["shared", "unshared"]
