@@ -13,12 +13,14 @@ same row at once), posts the notification and marks it ``sent``. A failure (no a
 sandbox clock — :data:`FIRST_BACKOFF` doubling up to :data:`MAX_BACKOFF` — at most
 :data:`MAX_ATTEMPTS` times, then the row is ``failed``; meanwhile the subscription's ``status`` is
 ``error`` with the reason in ``error`` (``GET /dds/fhir/Subscription/{id}``) and is ``active`` again
-after the next delivery. Events are sent in the order they were queued; the thread ends when
-nothing is pending. A subscription whose channel has the backport's ``backport-max-count`` takes up to
-that many due events (at most :data:`BATCH`) in one notification, as one bundle (one ``notification-event``
-each, each DocumentReference once); without it, each event is a notification of its own. A batch is
-taken, sent and finished together; when it fails, each of its events waits for its own backoff (by its
-own attempts) and is sent with whatever else is due for the subscription then.
+after the next delivery. Events are sent in the order they were queued, by every process: no process
+takes a subscription's event while another is sending an earlier one (one waiting for its backoff does
+not hold the later ones back); the thread ends when nothing is pending. A subscription whose channel
+has the backport's ``backport-max-count`` takes up to that many due events (at most :data:`BATCH`) in one
+notification, as one bundle (one ``notification-event`` each, each DocumentReference once); without it, each
+event is a notification of its own. A batch is taken, sent and finished together; when it fails, each of its
+events waits for its own backoff (by its own attempts) and is sent with whatever else is due for the
+subscription then.
 
 The notification is the R4 Subscriptions Backport's ``history`` Bundle: first a ``Parameters``
 (``SubscriptionStatus``: subscription, topic, status, ``type`` ``event-notification``,
@@ -39,10 +41,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy import Row, bindparam, exists, func, select, text, update
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.database import lock_key
 from nsp_sandbox.fhir_http import json_bytes
 from nsp_sandbox.system_tokens import StsUnavailable, SystemTokens
 from services.dds.mhd.document_reference import fhir_instant, to_fhir
@@ -67,14 +70,20 @@ _PENDING = select(func.count()).select_from(NotificationRow.__table__).where(_NO
 _DUE = (select(_NOTIFICATIONS.pk, _NOTIFICATIONS.subscription_pk).where(_NOTIFICATIONS.state == "pending",
                                         _NOTIFICATIONS.next_attempt_at <= bindparam("now"))
         .order_by(_NOTIFICATIONS.pk).limit(BATCH))
-# Taken by compare-and-set, and read, in one statement (UPDATE … RETURNING: SQLite 3.35+, PostgreSQL).
+# Taken by compare-and-set, and read, in one statement (UPDATE … RETURNING: SQLite 3.35+, PostgreSQL); never
+# while another sender has an earlier event of the subscription (it would arrive after this one).
+_EARLIER = NotificationRow.__table__.alias("earlier").c
 _CLAIM = (update(NotificationRow.__table__)
           .where(_NOTIFICATIONS.pk.in_(bindparam("row_pks", expanding=True)), _NOTIFICATIONS.state == "pending",
                  _NOTIFICATIONS.next_attempt_at <= bindparam("now"),
-                 _NOTIFICATIONS.claimed_until.is_(None) | (_NOTIFICATIONS.claimed_until < bindparam("now")))
+                 _NOTIFICATIONS.claimed_until.is_(None) | (_NOTIFICATIONS.claimed_until < bindparam("now")),
+                 ~exists().where(_EARLIER.subscription_pk == _NOTIFICATIONS.subscription_pk,
+                                 _EARLIER.pk < _NOTIFICATIONS.pk, _EARLIER.state == "pending",
+                                 _EARLIER.claimed_until >= bindparam("now")))
           .values(claimed_until=bindparam("until"), attempts=_NOTIFICATIONS.attempts + 1)
           .returning(_NOTIFICATIONS.pk, _NOTIFICATIONS.subscription_pk, _NOTIFICATIONS.event_number,
                      _NOTIFICATIONS.entry_ids, _NOTIFICATIONS.attempts))
+_CLAIMS_OF_ONE = text("SELECT pg_advisory_xact_lock(:key)")
 _SUBSCRIPTION = select(SubscriptionRow.__table__).where(SubscriptionRow.pk == bindparam("subscription_pk"))
 _FINISH = (update(NotificationRow.__table__).where(_NOTIFICATIONS.pk == bindparam("row_pk"))
            .values(state=bindparam("state"), claimed_until=None, last_error=bindparam("problem")))
@@ -198,9 +207,14 @@ class Notifier:
         with self.context.database.transaction() as connection:
             return [(pk, subscription_pk) for pk, subscription_pk in connection.execute(_DUE, {"now": now})]
 
-    def _claim(self, pks: list[int], now: datetime) -> list[Claimed]:
-        """Take the rows ``pks`` that are still due and not taken by another process, in their order."""
+    def _claim(self, subscription_pk: int, pks: list[int], now: datetime) -> list[Claimed]:
+        """Take the rows ``pks`` of subscription ``subscription_pk`` that are still due and not taken by another
+        process, in their order, unless another process is sending an earlier event of it (then none: they wait
+        until it has). Claims of one subscription are taken one at a time across processes (PostgreSQL's advisory
+        lock; SQLite's writers take turns), so that each sees the claims before it."""
         with self.context.database.transaction() as connection:
+            if not self.context.database.is_sqlite:
+                connection.execute(_CLAIMS_OF_ONE, {"key": lock_key("dds-notification", str(subscription_pk))})
             taken = connection.execute(_CLAIM, {"row_pks": pks, "now": now, "until": now + CLAIM}).all()
         return sorted((Claimed(*row) for row in taken), key=lambda row: row.pk)
 
@@ -222,7 +236,7 @@ class Notifier:
                 for start in range(0, len(pks), size):
                     if self._stopping:
                         return delivered
-                    rows = self._claim(pks[start:start + size], now)
+                    rows = self._claim(subscription_pk, pks[start:start + size], now)
                     if not rows:
                         continue
                     if subscription is None:  # ended meanwhile

@@ -227,12 +227,12 @@ def test_two_senders_never_take_the_same_notification_and_a_lapsed_claim_is_take
     assert first._due(now) == second._due(now) == [(first._due(now)[0][0], sub_pk)]
     ((pk, _),) = first._due(now)
 
-    (taken,) = first._claim([pk], now)
+    (taken,) = first._claim(sub_pk, [pk], now)
     assert (taken.subscription_pk, taken.event_number, taken.entry_ids, taken.attempts) == (sub_pk, 1, '["e1"]', 1)
-    assert second._claim([pk], now) == []  # taken: left alone
+    assert second._claim(sub_pk, [pk], now) == []  # taken: left alone
     context.clock.travel_to(context.clock.now() + CLAIM + timedelta(seconds=1))
     later = naive_utc(context.clock.now())
-    (again,) = second._claim([pk], later)  # the first process went away without finishing
+    (again,) = second._claim(sub_pk, [pk], later)  # the first process went away without finishing
     assert again.attempts == 2
 
     second._finish([again], "pending", "the endpoint answered HTTP 503", None)
@@ -242,7 +242,37 @@ def test_two_senders_never_take_the_same_notification_and_a_lapsed_claim_is_take
     assert row.state == "pending" and row.claimed_until is None and row.last_error.endswith("503")
     # after the second attempt, twice the first wait, on the sandbox clock
     assert timedelta(0) <= row.next_attempt_at - (later + FIRST_BACKOFF * 2) < timedelta(seconds=5)
-    assert first._claim([pk], later) == []  # not due before its backoff
+    assert first._claim(sub_pk, [pk], later) == []  # not due before its backoff
+
+
+def test_no_sender_takes_an_event_while_another_sends_an_earlier_one(context: SandboxContext) -> None:
+    """Two DDS processes' senders (``up --workers 2``): while one sends a subscription's event 1, the other finds
+    event 2 due and leaves it, so the recipient never gets 2 before 1; an event waiting for its backoff does not
+    hold the later ones back."""
+    from sqlalchemy import insert
+
+    from nsp_sandbox.clock import naive_utc
+    from services.dds.models import NotificationRow, SubscriptionRow
+    from services.dds.notifier import Notifier
+    from services.dds.registry import Registry
+
+    registry = Registry(context.database)
+    first, second = Notifier(context, registry), Notifier(context, registry)
+    now = naive_utc(context.clock.now())
+    with context.database.session() as session:
+        sub_pk = session.execute(insert(SubscriptionRow.__table__).values(
+            id="s1", key="k1", owner="o", topic="t", endpoint="http://recipient.invalid/", base_url="http://dds",
+            status="active", events=2, created_at=now, resource="{}").returning(SubscriptionRow.__table__.c.pk)
+        ).scalar_one()
+        for number in (1, 2):
+            session.execute(insert(NotificationRow.__table__).values(
+                subscription_pk=sub_pk, event_number=number, entry_ids=f'["e{number}"]', state="pending",
+                attempts=0, next_attempt_at=now, created_at=now))
+    (one, _), (two, _) = first._due(now)
+    (taken,) = first._claim(sub_pk, [one], now)
+    assert second._claim(sub_pk, [two], now) == []  # event 1 is being sent: 2 waits
+    first._finish([taken], "pending", "the endpoint answered HTTP 503", None)  # 1 waits for its backoff
+    assert [row.event_number for row in second._claim(sub_pk, [two], now)] == [2]
 
 
 def test_a_refused_submission_queues_nothing_and_the_event_numbers_run_on(client: TestClient, mhd: Mhd) -> None:
