@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Float, Integer, String, Text, select
+from sqlalchemy import Float, Integer, String, Text, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from nsp_sandbox.database import Database
@@ -142,7 +142,7 @@ class RunStore:
         return run_id
 
     def add_instruction(self, run_id: str, case: str, text: str) -> None:
-        with self._database.session() as session:
+        with self._database.writing("run-instructions", run_id) as session:
             row = session.get(RunRow, run_id)
             if row is not None:
                 row.instructions = json.dumps([*json.loads(row.instructions), {"case": case, "text": text,
@@ -162,12 +162,14 @@ class RunStore:
             if row is not None:
                 row.heartbeat = time.time()
 
-    def finish(self, run_id: str, status: str, message: str) -> None:
-        """The run's verdict; a run already settled (e.g. found gone) keeps its first one."""
+    def finish(self, run_id: str, status: str, message: str) -> bool:
+        """The run's verdict; a run already settled (e.g. found gone) keeps its first one: a guarded update, so
+        that of two verdicts at once (the owner's, and another page's or worker's finding it gone) one is kept.
+        Whether this one was."""
         with self._database.session() as session:
-            row = session.get(RunRow, run_id, with_for_update=not self._database.is_sqlite)
-            if row is not None and row.status == "running":
-                row.status, row.message, row.finished = status, message, _now()
+            result = session.execute(update(RunRow).where((RunRow.id == run_id) & (RunRow.status == "running"))
+                                     .values(status=status, message=message, finished=_now()))
+            return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
     def get(self, run_id: str) -> Run | None:
         """The run with every finished case's result (evidence included)."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -183,3 +185,25 @@ def test_only_the_operator_may_run_suites(client: TestClient, context: SandboxCo
     with admin_token(context, client, "operator-secret") as local:
         assert_needs_token(local.get("/sandbox/runs"))
         assert local.get("/sandbox/runs", headers={"Authorization": "Bearer operator-secret"}).status_code == 200
+
+
+def test_of_verdicts_given_at_once_the_first_is_kept(context: SandboxContext) -> None:
+    """The owner's verdict and another page's (or worker's) finding that the run is gone, at the same moment:
+    one is kept, and never overwritten by the other."""
+    store = RunStore(context.database)
+    run_id = store.create(NewRun(SUITE.name, SUITE.title, "dds", TARGET, {}, []))
+    verdicts = [("passed", ""), ("failed", "The run stopped unfinished: gone"), ("failed", "Failed: x")] * 3
+    barrier = threading.Barrier(len(verdicts))
+
+    def give(verdict: tuple[str, str]) -> bool:
+        barrier.wait()
+        return store.finish(run_id, *verdict)
+
+    with ThreadPoolExecutor(len(verdicts)) as pool:
+        taken = list(pool.map(give, verdicts))
+    assert taken.count(True) == 1, taken
+    kept = store.get(run_id)
+    assert kept is not None and (kept.status, kept.message) == verdicts[taken.index(True)]
+    assert not store.finish(run_id, "passed", "later")
+    again = store.get(run_id)
+    assert again is not None and (again.status, again.message) == (kept.status, kept.message)
