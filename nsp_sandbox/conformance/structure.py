@@ -15,6 +15,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from nsp_sandbox.conformance.regex_equivalents import Matcher, matcher
+
 if TYPE_CHECKING:
     from nsp_sandbox.conformance.packages import FhirPackage, PackageRegistry
 
@@ -267,8 +269,8 @@ class StructureLibrary:
         self._compiled: dict[int, CompiledStructure] = {}
         self._child_sets: dict[tuple[int, str | None], ChildSet] = {}
         self._kinds: dict[str, str | None] = {}
-        self._regexes: dict[str, re.Pattern[str] | None] = {}
-        self.regexes: Mapping[str, re.Pattern[str] | None] = self._regexes  # primitive_regex's, by type code
+        self._regexes: dict[str, Matcher | None] = {}
+        self.regexes: Mapping[str, Matcher | None] = self._regexes  # primitive_regex's, by type code
         self._ancestors: dict[int, tuple[CompiledStructure, ...]] = {}
         self._lock = threading.RLock()
 
@@ -342,8 +344,9 @@ class StructureLibrary:
     def is_primitive(self, code: str, context: FhirPackage | None = None) -> bool:
         return self.kind(code, context) == "primitive-type"
 
-    def primitive_regex(self, code: str, context: FhirPackage | None = None) -> re.Pattern[str] | None:
-        """The value regex the primitive type's definition declares (``value`` element)."""
+    def primitive_regex(self, code: str, context: FhirPackage | None = None) -> Matcher | None:
+        """The value regex the primitive type's definition declares (``value`` element), as its fastest matcher
+        (:mod:`.regex_equivalents`)."""
         found = self._regexes.get(code, _MISSING)
         if found is not _MISSING:
             return found  # type: ignore[return-value]
@@ -354,10 +357,10 @@ class StructureLibrary:
             if value is not None:
                 sd = self.registry.structure_definition(structure.canonical, context)
                 pattern = _regex_of(sd, value.id) if sd is not None else None
-        compiled = None
+        compiled: Matcher | None = None
         if pattern:
             try:
-                compiled = re.compile(pattern)
+                compiled = matcher(re.compile(pattern))
             except re.error:
                 compiled = None
         with self._lock:

@@ -1,0 +1,49 @@
+"""Matchers for some primitive types' regexes of the FHIR core package that say the very same as the regex,
+only faster: the regex is kept as the definition, and its matcher is chosen by the regex's exact text.
+
+``base64Binary``'s ``(\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+`` takes Python's ``re`` about 40 ns a character (it records
+a group for every four), 1.3 ms for the 44 KB document an ITI-65 Binary carries. The language is: one or more
+runs of the alphabet ``[0-9a-zA-Z+/=]``, each a multiple of four long, with whitespace (``\\s``, as ``re`` reads
+it in a ``str`` pattern: Unicode whitespace) only before, after and between runs. A run of the alphabet alone is
+checked by one character class (about 1.5 ns a character), and whitespace, which encoders put every 64 or 76
+characters if at all, by splitting there. ``tests/conformance/test_regex_equivalents.py`` holds both to the same
+answers on generated strings.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+BASE64_BINARY = r"(\s*([0-9a-zA-Z\+/=]){4}\s*)+"
+
+
+class Matcher(Protocol):
+    """What the walk asks of a primitive type's regex (:class:`re.Pattern` is one)."""
+
+    @property
+    def pattern(self) -> str: ...
+
+    def fullmatch(self, value: str) -> object: ...
+
+
+class Base64Binary:
+    """``BASE64_BINARY``'s language (module docstring)."""
+
+    pattern = BASE64_BINARY
+    _ALPHABET = re.compile(r"[0-9a-zA-Z+/=]*")
+    _WHITESPACE = re.compile(r"\s+")
+
+    def fullmatch(self, value: str) -> bool:
+        if self._ALPHABET.fullmatch(value):  # no whitespace at all: the common case
+            return bool(value) and len(value) % 4 == 0
+        runs = [run for run in self._WHITESPACE.split(value) if run]
+        return bool(runs) and all(len(run) % 4 == 0 and self._ALPHABET.fullmatch(run) for run in runs)
+
+
+_EQUIVALENTS: dict[str, Matcher] = {BASE64_BINARY: Base64Binary()}
+
+
+def matcher(compiled: re.Pattern[str]) -> Matcher:
+    """The fastest matcher with the language of ``compiled``: an equivalent above, else the regex itself."""
+    return _EQUIVALENTS.get(compiled.pattern, compiled)
