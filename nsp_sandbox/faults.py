@@ -277,6 +277,15 @@ class FaultSwitches:
             session.execute(delete(FaultRow).where(where & (FaultRow.calls_left <= 0)))
         return options
 
+    def stale(self) -> bool:
+        """Whether :meth:`is_on` would read the switches from the database first."""
+        return time.monotonic() - self._checked >= REFRESH_SECONDS
+
+    def refresh(self) -> None:
+        """Read which switches are on, if the snapshot is :meth:`stale` (for a caller on an event loop to run on a
+        worker thread first)."""
+        self._refresh()
+
     def follow(self) -> None:
         """Read which switches are on now, not waiting for :data:`REFRESH_SECONDS` to pass."""
         self._refresh(force=True)

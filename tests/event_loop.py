@@ -25,22 +25,31 @@ def threads_it_runs_on(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -
 
 
 def database_work_on_the_loop(monkeypatch: pytest.MonkeyPatch, code: str) -> list[str]:
-    """Each later unit of work (``Database.session`` / ``writing`` / ``transaction``) begun on a thread running an
-    event loop by an actor's code in a file under ``code`` (``"services/lps/"``; the innermost actor's frame, not
-    an actor it called in process): the function's file, line and name."""
+    """Each later unit of work (``Database.session`` / ``writing`` / ``transaction`` / ``reading``) begun on a thread
+    running an event loop by an actor's code in a file under ``code`` (``"services/lps/"``; the innermost actor's
+    frame, not an actor it called in process): the function's file, line and name.
+
+    Not counted: the shared clock's and the fault switches' snapshots read again when they are half a second old
+    (:data:`SNAPSHOTS`: one small read at most twice a second in a process, whatever called ``now()``)."""
     found: list[str] = []
-    for name in ("session", "writing", "transaction"):
+    for name in ("session", "writing", "transaction", "reading"):
         original = getattr(Database, name)
 
         def noted(self: Database, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
             if _on_a_loop():
-                actors = [f for f in traceback.extract_stack()[:-1] if "/services/" in f.filename]
-                if actors and code in actors[-1].filename:
+                stack = traceback.extract_stack()[:-1]
+                actors = [f for f in stack if "/services/" in f.filename]
+                snapshot = any(f.filename.endswith(path) and f.name == function
+                               for f in stack for path, function in SNAPSHOTS)
+                if actors and code in actors[-1].filename and not snapshot:
                     found.append(f"{actors[-1].filename.split(code)[-1]}:{actors[-1].lineno} {actors[-1].name}")
             return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(Database, name, noted)
     return found
+
+
+SNAPSHOTS = (("nsp_sandbox/clock.py", "_refresh"), ("nsp_sandbox/faults.py", "_refresh"))
 
 
 def _noted(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, note: Callable[[], str]) -> list[str]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.database import Database
 from nsp_sandbox.outcome import FhirError, Issue
@@ -53,7 +54,7 @@ class ChainChanges:
         async with self._changing(header_id):
             for _ in range(TRIES):
                 try:
-                    return await build_and_send(self.newest(header_id))
+                    return await build_and_send(await run_in_threadpool(self.newest, header_id))
                 except ChainMoved:
                     continue
         raise FhirError(409, Issue("error", "conflict", f"The chain of {header_id} was changed {TRIES} times while "
@@ -61,16 +62,20 @@ class ChainChanges:
 
     @contextlib.asynccontextmanager
     async def _changing(self, header_id: str) -> AsyncIterator[None]:
-        with self._database.session() as s:
-            row = s.execute(select(MessageRow.header_id, MessageRow.original_header)
-                            .where(MessageRow.header_id == header_id)).first()
-        chain = (row.original_header or row.header_id) if row is not None else header_id
+        chain = await run_in_threadpool(self._chain_of, header_id)
         locks = self._locks.setdefault(asyncio.get_running_loop(), weakref.WeakValueDictionary())
         lock = locks.get(chain)
         if lock is None:
             lock = locks[chain] = asyncio.Lock()
         async with lock:
             yield
+
+    def _chain_of(self, header_id: str) -> str:
+        """The chain of message ``header_id``: its original's MessageHeader.id."""
+        with self._database.reading() as s:
+            row = s.execute(select(MessageRow.header_id, MessageRow.original_header)
+                            .where(MessageRow.header_id == header_id)).first()
+        return (row.original_header or row.header_id) if row is not None else header_id
 
     def newest(self, header_id: str) -> MessageRow:
         """The newest message of ``header_id``'s chain (404 for an unknown message; 409 once retracted)."""

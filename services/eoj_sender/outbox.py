@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox import fhir_shape as shape
 from nsp_sandbox import hco_versions
@@ -27,7 +28,7 @@ from nsp_sandbox.message_size import message_bytes
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.sbdh_secondary import secondary_envelope
 from services.eoj_sender import send_faults
-from services.eoj_sender.chain import read_facts
+from services.eoj_sender.chain import MessageFacts, read_facts
 from services.eoj_sender.chain_changes import ChainChanges, already_sent
 from services.eoj_sender.endpoint_register import EndpointRegister
 from services.eoj_sender.message import (
@@ -111,9 +112,7 @@ class Outbox:
 
     async def _build(self, order: Order, *, activity: str = "new-message", previous: MessageRow | None = None,
                      conclusion: str | None = None) -> tuple[dict[str, Any], str]:
-        check_order(order, self.repertoire())
-        order.version = self._version(order.version, order.receiver)
-        receiver, url = self._receiver(order.receiver)
+        receiver, url = await run_in_threadpool(self._addressed, order)
         earlier = json.loads(previous.bundle) if previous else None
         # Who this EOJ speaks as, from NSP's SOR register; a later version keeps its chain's sender.
         producer = (producer_of(earlier) if earlier else None) or await self._nsp.producer()
@@ -135,6 +134,13 @@ class Outbox:
         if errors:  # the order produced a message the profile refuses: say where, send nothing
             raise FhirError(422, errors)
         return bundle, url
+
+    def _addressed(self, order: Order) -> tuple[Receiver, str]:
+        """``order`` checked, its HCO IG version chosen, and its receiver and endpoint URL looked up (the endpoint
+        register is in the database: called on a worker thread)."""
+        check_order(order, self.repertoire())
+        order.version = self._version(order.version, order.receiver)
+        return self._receiver(order.receiver)
 
     def _within_size(self, bundle: dict[str, Any]) -> None:
         """MedCom: a message, attachments included, is at most 100 MB (``hco_max_message_bytes``): 422."""
@@ -204,6 +210,13 @@ class Outbox:
                                        rule="hco-message", source="MedCom HomeCareObservation 1.2.1"))
         self._within_size(bundle)
         key = receiver or facts.receiver_ids.get(SOR_SYSTEM) or facts.receiver_ids.get(GLN_SYSTEM) or ""
+        url, version, previous = await run_in_threadpool(self._ready_to_send, facts, key, version)
+        return await self._send(bundle, url, order=None, previous=previous, version=version, fhir_format=fhir_format)
+
+    def _ready_to_send(self, facts: MessageFacts, key: str, version: str | None
+                       ) -> tuple[str, str, MessageRow | None]:
+        """A ready-made message's endpoint URL, HCO IG version and the message it follows (if any), unless its
+        MessageHeader.id was sent before (on a worker thread: the endpoint register and the outbox)."""
         _, url = self._receiver(key)
         version = self._version(version, key)
         with self._context.database.session() as s:
@@ -211,7 +224,9 @@ class Outbox:
                 raise already_sent(facts.header_id)
             previous = (s.scalar(select(MessageRow).where(MessageRow.header_id == facts.previous_header))
                         if facts.previous_header else None)
-        return await self._send(bundle, url, order=None, previous=previous, version=version, fhir_format=fhir_format)
+            if previous is not None:
+                s.expunge(previous)
+        return url, version, previous
 
     async def _post(self, url: str, bundle: dict[str, Any], envelope: str, version: str, fhir_format: str,
                     header_id: str) -> str:
@@ -220,7 +235,8 @@ class Outbox:
         return await send_faults.post(self._context, url, bundle, envelope=envelope, now=self._context.clock.now(),
                                       fhir_format=fhir_format, type_version=hco_versions.family(version),
                                       receipt_ms=self.receipts.timeout_ms,
-                                      enveloped=lambda instance: self.receipts.expect(instance, header_id))
+                                      enveloped=lambda instance: run_in_threadpool(self.receipts.expect, instance,
+                                                                                   header_id))
 
     async def _send(self, bundle: dict[str, Any], url: str, *, order: Order | None,
                     previous: MessageRow | None = None, envelope: str | None = None, version: str | None = None,
@@ -229,10 +245,10 @@ class Outbox:
         (:class:`ChainMoved` when another worker changed the chain meanwhile: nothing is sent)."""
         facts = read_facts(bundle, any_event=True)  # the replay corpus sends faulty messages on purpose
         assert facts is not None
-        version = version or (order.version if order else None) or self._version(
-            None, facts.receiver_ids.get(SOR_SYSTEM) or facts.receiver_ids.get(GLN_SYSTEM) or "")
+        version = version or (order.version if order else None) or await run_in_threadpool(
+            self._version, None, facts.receiver_ids.get(SOR_SYSTEM) or facts.receiver_ids.get(GLN_SYSTEM) or "")
         now = naive_utc(self._context.clock.now())
-        self._chains.record(MessageRow(
+        await run_in_threadpool(self._chains.record, MessageRow(
             header_id=facts.header_id, bundle_id=facts.bundle_id, activity=facts.activity,
             original_header=(previous.original_header or previous.header_id) if previous else
             (facts.previous_header if facts.activity != "new-message" else None),
@@ -244,15 +260,16 @@ class Outbox:
             dds_reason="not yet provided", dds_state="pending", dds_claimed_at=claim_time(), dds_attempts=0,
             hco_version=version,
             fhir_format=fhir_format), previous, follows=follows)
-        result = await self._post(url, bundle, envelope or self._envelope_for(bundle), version, fhir_format,
-                                  facts.header_id)
+        result = await self._post(url, bundle, envelope or await run_in_threadpool(self._envelope_for, bundle),
+                                  version, fhir_format, facts.header_id)
         await self._sent(bundle, result)
-        with self._context.database.session() as s:
-            row = s.scalar(select(MessageRow).where(MessageRow.header_id == facts.header_id))
-            assert row is not None
-            row.send_result = result
+        await run_in_threadpool(self._send_result, facts.header_id, result)
         await self._sharing.share(facts.header_id, sender=True)  # with the message, not after its acknowledgement
-        return self.status(facts.header_id)
+        return await run_in_threadpool(self.status, facts.header_id)
+
+    def _send_result(self, header_id: str, result: str) -> None:
+        with self._context.database.session() as s:
+            s.execute(update(MessageRow).where(MessageRow.header_id == header_id).values(send_result=result))
 
     def dds_envelope(self, header_id: str) -> bytes:
         """The EHMI form of message ``header_id``'s DDS copy: its SBDH with XDS_METADATA; 404 when not shared."""
@@ -268,10 +285,10 @@ class Outbox:
 
     async def share_again(self, header_id: str) -> dict[str, Any]:
         """Provide the DDS copy of ``header_id`` again (after DDS was unreachable or refused it)."""
-        status = self.status(header_id)
+        status = await run_in_threadpool(self.status, header_id)
         if status["dds"]["entry"] is None:
             await self._sharing.share(header_id)
-        return self.status(header_id)
+        return await run_in_threadpool(self.status, header_id)
 
     async def _sent(self, bundle: dict[str, Any], result: str, *, first: bool = True) -> None:
         """EDS hears it: the EOJ (EUA) created and sent the message (the first time), its MSH sent this
@@ -286,8 +303,8 @@ class Outbox:
     async def send_faulty(self, bundle: dict[str, Any], receiver: str, fhir_format: str = "json") -> dict[str, Any]:
         """Send a message of the replay corpus exactly as given (it may be wrong on purpose), as FHIR JSON or
         FHIR XML (converted from the JSON when sent)."""
-        _, url = self._receiver(receiver, event=None)
-        envelope = self._register.find(receiver)
+        _, url = await run_in_threadpool(self._receiver, receiver, None)
+        envelope = await run_in_threadpool(self._register.find, receiver)
         return await self._send(bundle, url, order=None, envelope=envelope["envelope"] if envelope else None,
                                 fhir_format=fhir_format)
 
@@ -300,6 +317,19 @@ class Outbox:
 
     async def resend(self, header_id: str, *, only_when_due: bool = False) -> dict[str, Any]:
         """Resend a message still without a final acknowledgement, after the timeout, at most twice."""
+        claimed = await run_in_threadpool(self._claim_resend, header_id, only_when_due)
+        if claimed is None:
+            return await run_in_threadpool(self.status, header_id)
+        bundle, url, version, fhir_format = claimed
+        result = await self._post(url, bundle, await run_in_threadpool(self._envelope_for, bundle), version,
+                                  fhir_format, header_id)
+        await self._sent(bundle, result, first=False)
+        await run_in_threadpool(self._resent, header_id, bundle["id"], result)
+        return await run_in_threadpool(self.status, header_id)
+
+    def _claim_resend(self, header_id: str, only_when_due: bool) -> tuple[dict[str, Any], str, str, str] | None:
+        """The message ``header_id`` claimed for a resend, with a new envelope id and send time: (bundle, URL,
+        HCO IG version, FHIR format); None (``only_when_due``) or 409 when it may not be resent now."""
         settings = self._context.settings
         now = self._context.clock.now()
         with self._context.database.session() as s:
@@ -317,7 +347,7 @@ class Outbox:
                 problem = f"the acknowledgement is not overdue before {due.isoformat(timespec='seconds')}"
             if problem:
                 if only_when_due:
-                    return self.status(header_id)
+                    return None
                 raise FhirError(409, Issue("error", "business-rule", f"Not resent: {problem}",
                                            rule="msg-resend", source=SOURCE))
             bundle = json.loads(row.bundle)
@@ -333,32 +363,37 @@ class Outbox:
             url, version, fhir_format = row.endpoint_url, row.hco_version, row.fhir_format
         if getattr(claimed, "rowcount", 0) != 1:
             if only_when_due:
-                return self.status(header_id)
+                return None
             raise FhirError(409, Issue("error", "business-rule", "Not resent: it was resent, or finally "
                                        "acknowledged, at this moment by another request", rule="msg-resend",
                                        source=SOURCE))
-        result = await self._post(url, bundle, self._envelope_for(bundle), version, fhir_format, header_id)
-        await self._sent(bundle, result, first=False)
-        with self._context.database.session() as s:
+        return bundle, url, version, fhir_format
+
+    def _resent(self, header_id: str, envelope_id: str, result: str) -> None:
+        """What became of the resend in envelope ``envelope_id``."""
+        with self._context.database.writing("eoj-resend", header_id) as s:
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
             assert row is not None
-            row.resends = [{**r, "result": result} if r["bundle_id"] == bundle["id"] else r for r in row.resends]
-        return self.status(header_id)
+            row.resends = [{**r, "result": result} if r["bundle_id"] == envelope_id else r for r in row.resends]
 
     async def resend_due(self) -> list[dict[str, Any]]:
         """Resend every message whose acknowledgement is overdue (and that may still be resent); provide
         again every DDS copy that could not reach DDS or that a stopped worker left unmade."""
         await self._sharing.retry_due()
-        with self._context.database.session() as s:
-            waiting = list(s.scalars(select(MessageRow.header_id).where(
-                MessageRow.ack.in_(("pending", "transient-error"))).order_by(MessageRow.pk)))
+        waiting = await run_in_threadpool(self._waiting)
         out = []
         for header_id in waiting:
-            before = len(self.status(header_id)["resends"])
+            before = len((await run_in_threadpool(self.status, header_id))["resends"])
             after = await self.resend(header_id, only_when_due=True)
             if len(after["resends"]) > before:
                 out.append(after)
         return out
+
+    def _waiting(self) -> list[str]:
+        """The messages without a final acknowledgement, oldest first."""
+        with self._context.database.reading() as s:
+            return list(s.scalars(select(MessageRow.header_id).where(
+                MessageRow.ack.in_(("pending", "transient-error"))).order_by(MessageRow.pk)))
 
     # -- acknowledgements -----------------------------------------------------------------------
 
@@ -378,6 +413,15 @@ class Outbox:
         code, target = shape.text(response.get("code"))[:32] or None, shape.text(response["identifier"])[:64]
         outcome_ref = shape.reference(response.get("details"))
         outcome = next((r for r in resources if f"OperationOutcome/{r.get('id')}" == outcome_ref), None)
+        verdict = await run_in_threadpool(self._judge_ack, bundle, target, code, outcome)
+        await report(self._context.peers, delivery_status("msg-received-and-finalized", bundle,
+                                                          observer=f"{OBSERVER} EUA-MSH",
+                                                          now=self._context.clock.now()))
+        return {"verdict": verdict, "message": target, "code": code}
+
+    def _judge_ack(self, bundle: dict[str, Any], target: str, code: str | None,
+                   outcome: dict[str, Any] | None) -> str:
+        """The acknowledgement ``bundle`` of message ``target`` judged and kept: its verdict."""
         now = naive_utc(self._context.clock.now())
         # one acknowledgement of a message judged at a time, in every worker: two copies are one applied and a
         # duplicate, and a final answer is never overturned by one judged beside it
@@ -396,10 +440,7 @@ class Outbox:
                 row.ack, row.ack_bundle_id, row.ack_outcome, row.ack_at = code or "unknown", envelope, outcome, now
             s.add(AckLogRow(received_at=now, bundle_id=envelope, response_to=target, code=code,
                             verdict=verdict, bundle=bundle))
-        await report(self._context.peers, delivery_status("msg-received-and-finalized", bundle,
-                                                          observer=f"{OBSERVER} EUA-MSH",
-                                                          now=self._context.clock.now()))
-        return {"verdict": verdict, "message": target, "code": code}
+        return verdict
 
     def acknowledgements(self, message: str | None, since: datetime | None) -> list[dict[str, Any]]:
         """Every acknowledgement that arrived (oldest first, at most :data:`ACKS_LISTED`): those answering

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
+
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox import fhir_shape as shape
 from nsp_sandbox.context import SandboxContext
@@ -38,7 +40,7 @@ def broken_chain(bundle: dict[str, Any]) -> dict[str, Any] | None:
 
 async def post(context: SandboxContext, url: str, bundle: dict[str, Any], *, envelope: str, now: datetime,
                fhir_format: str = "json", type_version: str | None = None, receipt_ms: int = RECEIPT_MS,
-               enveloped: Callable[[str], None] | None = None) -> str:
+               enveloped: Callable[[str], Awaitable[None]] | None = None) -> str:
     """Send ``bundle`` as :func:`post_message` does (as FHIR JSON or FHIR XML, the envelope naming
     ``type_version``), misbehaving as the switches that are on say."""
     async def send(sent: dict[str, Any]) -> str:
@@ -47,13 +49,19 @@ async def post(context: SandboxContext, url: str, bundle: dict[str, Any], *, env
                                   type_version=type_version, receipt_ms=receipt_ms, enveloped=enveloped)
 
     switches = FaultSwitches.of(context.database, context.clock)
+
+    async def take(name: str) -> dict[str, Any] | None:  # the switch's row is read and used on a worker thread
+        return await run_in_threadpool(switches.take, "eoj", name) if switches.is_on("eoj", name) else None
+
+    if switches.stale():
+        await run_in_threadpool(switches.refresh)
     if switches.is_on("eoj", "broken-chain") and (broken := broken_chain(bundle)) is not None \
-            and switches.take("eoj", "broken-chain") is not None:
+            and await take("broken-chain") is not None:
         bundle = broken
     result = await send(bundle)
-    if switches.take("eoj", "duplicate") is not None:
+    if await take("duplicate") is not None:
         result += "; sent again (fault switch eoj/duplicate): " + await send(bundle)
-    if switches.take("eoj", "resend") is not None:
+    if await take("resend") is not None:
         again = {**bundle, "id": str(uuid.uuid4()), "timestamp": now.isoformat(timespec="seconds")}
         result += "; resent at once (fault switch eoj/resend): " + await send(again)
     return result[:500]

@@ -42,6 +42,7 @@ from typing import Any
 
 import httpx2 as httpx
 from sqlalchemy import func, select, update
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.cpr import is_cpr
@@ -158,6 +159,10 @@ class Sharing:
                 dds_entry=entry, dds_reason=reason, dds_state=state, dds_claimed_at=None,
                 dds_attempts=func.coalesce(MessageRow.dds_attempts, 0) + 1))
 
+    async def _recorded(self, header_id: str, entry: str | None, reason: str | None, state: str) -> None:
+        """:meth:`_record` on a worker thread."""
+        await run_in_threadpool(self._record, header_id, entry, reason, state)
+
     def _claim(self, header_id: str, sender: bool) -> MessageRow | None:
         """Message ``header_id`` taken to make its DDS copy, unless it has one or another share has it (a claim
         older than ``CLAIM_SECONDS`` is a share that died: taken over): of two shares at once (a retry, a
@@ -187,10 +192,13 @@ class Sharing:
             & ~unclaimed(MessageRow.dds_claimed_at, claim_time())).limit(1)
         deadline = time.monotonic() + EARLIER_WAIT_SECONDS
         while time.monotonic() < deadline:
-            with self._context.database.reading() as s:
-                if s.scalar(query) is None:
-                    return
+            if await run_in_threadpool(self._none_of, query):
+                return
             await asyncio.sleep(0.05)
+
+    def _none_of(self, query: Any) -> bool:
+        with self._context.database.reading() as s:
+            return s.scalar(query) is None
 
     def _current_entry(self, row: MessageRow) -> tuple[str, str, bool] | None:
         """(MessageHeader.id, DDS entry id, whether it is a later version than ``row``) of the chain's newest
@@ -214,25 +222,28 @@ class Sharing:
         """Provide again every copy that could not reach DDS, and make every copy a worker that stopped left
         unmade (``pending`` or ``sharing`` under a claim older than ``CLAIM_SECONDS``), oldest first; the
         MessageHeader.ids tried."""
-        with self._context.database.reading() as s:
-            due = list(s.scalars(select(MessageRow.header_id).where(
-                (MessageRow.dds_state == "failed") | (MessageRow.dds_state.in_(("pending", "sharing"))
-                                                      & unclaimed(MessageRow.dds_claimed_at, claim_time())))
-                .order_by(MessageRow.pk)))
+        due = await run_in_threadpool(self._due)
         for header_id in due:
             await self.share(header_id)
         return due
 
+    def _due(self) -> list[str]:
+        with self._context.database.reading() as s:
+            return list(s.scalars(select(MessageRow.header_id).where(
+                (MessageRow.dds_state == "failed") | (MessageRow.dds_state.in_(("pending", "sharing"))
+                                                      & unclaimed(MessageRow.dds_claimed_at, claim_time())))
+                .order_by(MessageRow.pk)))
+
     async def share(self, header_id: str, *, sender: bool = False) -> None:
         """The DDS copy of message ``header_id``, made when it is sent (by its ``sender``): publish, replace or
         deprecate."""
-        row = self._claim(header_id, sender)
+        row = await run_in_threadpool(self._claim, header_id, sender)
         if row is None:
             return
         bundle = json.loads(row.bundle)
         if read_facts(bundle) is None:  # a faulty message of the replay corpus, sent as it was given
-            self._record(header_id, None, "not an HCO message (its MessageHeader's event is not "
-                         "homecareobservation-message)", "not-shared")
+            await self._recorded(header_id, None, "not an HCO message (its MessageHeader's event is not "
+                                 "homecareobservation-message)", "not-shared")
             return
         if row.activity != "new-message":
             await self._after_earlier_copies(row)
@@ -240,32 +251,32 @@ class Sharing:
         reason = why_not_shared(bundle, consent=row.consent, now=now,
                                 policy_date=self._context.settings.hco_policy_date)
         if reason is not None:
-            self._record(header_id, None, reason, "not-shared")
+            await self._recorded(header_id, None, reason, "not-shared")
             return
-        current = self._current_entry(row)
+        current = await run_in_threadpool(self._current_entry, row)
         if current is not None and current[2]:  # a copy retried after a later version's was made
-            self._record(header_id, None, f"a later version of the message (MessageHeader.id {current[0]}) is "
-                         f"shared already, as DocumentReference/{current[1]}", "not-shared")
+            await self._recorded(header_id, None, f"a later version of the message (MessageHeader.id {current[0]}) is "
+                                 f"shared already, as DocumentReference/{current[1]}", "not-shared")
             return
         try:
             person = None if row.activity == "retract-message" else await self._nsp.person(row.cpr)
         except NspUnavailable as exc:
-            self._record(header_id, None, f"the patient could not be looked up: {exc}"[:500], "failed")
+            await self._recorded(header_id, None, f"the patient could not be looked up: {exc}"[:500], "failed")
             return
         if person is None and row.activity != "retract-message":
-            self._record(header_id, None, f"NSP's CPR register does not know CPR {row.cpr}; DDS metadata needs "
-                         "the patient's name, gender and birth date from it", "not-shared")
+            await self._recorded(header_id, None, f"NSP's CPR register does not know CPR {row.cpr}; DDS metadata needs "
+                                 "the patient's name, gender and birth date from it", "not-shared")
             return
         try:
             source = await self._source()
             if row.activity == "retract-message":
                 if current is None:
-                    self._record(header_id, None, "a retraction is not shared, and no earlier version was shared",
-                                 "not-shared")
+                    await self._recorded(header_id, None, "a retraction is not shared, and no earlier version was "
+                                         "shared", "not-shared")
                     return
                 await source.deprecate(current[1], row.cpr, reason=retraction_reason(bundle))
-                self._record(header_id, None, f"a retraction is not shared; it deprecated DocumentReference/"
-                             f"{current[1]} (entered-in-error)", "not-shared")
+                await self._recorded(header_id, None, f"a retraction is not shared; it deprecated DocumentReference/"
+                                     f"{current[1]} (entered-in-error)", "not-shared")
                 return
             assert person is not None
             xml = row.fhir_format == "xml"  # shared in the format it was sent in, for the IG version it follows
@@ -275,19 +286,20 @@ class Sharing:
                        else json.dumps(bundle, ensure_ascii=False, indent=2).encode("utf-8"))
             replaces = current[1] if current and row.activity == "modified-message" else None
             entry = await source.provide(meta, content, submitted=now, replaces=replaces)
-            self._keep_metadata(header_id, document_reference(meta, f"HCOM-{header_id}.json", replaces))
+            await run_in_threadpool(self._keep_metadata, header_id,
+                                    document_reference(meta, f"HCOM-{header_id}.json", replaces))
         except RecipientError as exc:
             state = "failed" if exc.status >= 500 else "refused"
-            self._record(header_id, None, f"DDS refused: {exc}"[:500], state)
+            await self._recorded(header_id, None, f"DDS refused: {exc}"[:500], state)
             return
         except XdsClientError as exc:
             state = "failed" if exc.status is None or exc.status >= 500 else "refused"
-            self._record(header_id, None, f"DDS refused or could not be reached: {exc}"[:500], state)
+            await self._recorded(header_id, None, f"DDS refused or could not be reached: {exc}"[:500], state)
             return
         except (NspUnavailable, httpx.HTTPError) as exc:
-            self._record(header_id, None, f"DDS could not be reached: {exc}"[:500], "failed")
+            await self._recorded(header_id, None, f"DDS could not be reached: {exc}"[:500], "failed")
             return
-        self._record(header_id, entry, None, "shared")
+        await self._recorded(header_id, entry, None, "shared")
 
 
 def retraction_reason(bundle: dict[str, Any]) -> str | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +23,8 @@ FHIR_XML = "application/fhir+xml"
 
 async def post_message(peers: Peers, url: str, bundle: dict[str, Any], *, envelope: str = "none",
                        now: datetime | None = None, xml: bytes | None = None, type_version: str | None = None,
-                       receipt_ms: int = RECEIPT_MS, enveloped: Callable[[str], None] | None = None) -> str:
+                       receipt_ms: int = RECEIPT_MS,
+                       enveloped: Callable[[str], Awaitable[None]] | None = None) -> str:
     """POST ``bundle`` to ``url`` (``envelope`` ``sbdh``: in an SBDH envelope whose TypeVersion is
     ``type_version``, asking for its receipt within ``receipt_ms``, whose InstanceIdentifier ``enveloped``
     is told before it is sent; ``xml``: the message as FHIR XML, sent as that); answers a one-line receipt
@@ -39,7 +40,7 @@ async def post_message(peers: Peers, url: str, bundle: dict[str, Any], *, envelo
             return f"not delivered: {exc}"[:500]
         content_type, note = SBDH_CONTENT_TYPE, f" (SBDH envelope {instance})"
         if enveloped is not None:  # before it travels: its receipt may come back before the answer does
-            enveloped(instance)
+            await enveloped(instance)
     try:
         response = await peers.client_for_url(url).post(
             url, content=body, headers={"Content-Type": content_type, "Accept": FHIR_JSON})

@@ -11,6 +11,7 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 from actor_tokens import operator
+from event_loop import database_work_on_the_loop
 from fastapi.testclient import TestClient
 from hco_flow import AGERSKOV, CPR, SKODSTRUP, order, profile_errors, send, status
 from sts_client import auth
@@ -201,3 +202,26 @@ def modified_at_once(racers: Any, one: httpx.Client, headers: dict[str, str]) ->
                            for n in range(racers.width)])
     assert [a.status_code for a in answers] == [201] * racers.width, [a.text for a in answers]
     return sent.json(), one.get(f"/eoj/hco/{header_id}", headers=headers).json()["chain"]
+
+
+def test_the_eoj_does_its_database_work_off_the_event_loop(client: TestClient,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A message sent in an SBDH envelope (its receipt and acknowledgement coming back), shared to DDS, modified,
+    retracted, sent ready-made and resent when due; the endpoint register changed: the EOJ's database work runs
+    on worker threads, so that the event loop goes on with other requests meanwhile."""
+    endpoint = next(e for e in client.get("/eoj/endpoints").json() if e["sor"] == SKODSTRUP)
+    on_the_loop = database_work_on_the_loop(monkeypatch, "services/eoj_sender/")
+    assert operator(client).put("/eoj/endpoints", json={**endpoint, "envelope": "sbdh"}).status_code == 200
+    sent = send(client)
+    assert sent["ack"] == "ok" and sent["dds"]["state"] == "shared"
+    assert [r["state"] for r in sent["receipts"]] == ["received"]
+    modified = client.post(f"/eoj/hco/{sent['id']}/modify", json={"clinical_comment": "Tilføjelse"})
+    assert modified.status_code == 201 and modified.json()["dds"]["state"] == "shared", modified.text
+    retracted = client.post(f"/eoj/hco/{modified.json()['id']}/retract", json={"reason": "Forkert borger"})
+    assert retracted.status_code == 201, retracted.text
+    ready = json.loads(json.dumps(sent["bundle"]))
+    ready["id"] = str(uuid.uuid4())
+    ready["entry"][0]["resource"]["id"] = str(uuid.uuid4())
+    assert client.post("/eoj/messages", json=ready).status_code == 201
+    assert client.post("/eoj/hco/resend-due").status_code == 200
+    assert on_the_loop == []

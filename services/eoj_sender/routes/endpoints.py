@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.fhir_http import read_json_object
@@ -23,6 +24,6 @@ def router(register: EndpointRegister) -> APIRouter:
         {"type": "object"}, "An endpoint register entry: sor, gln, name, ydernummer, url, message_types"))
     async def put_endpoint(request: Request) -> dict[str, Any]:
         body = await read_json_object(request, MAX_ORDER)
-        return register.put(body)
+        return await run_in_threadpool(register.put, body)
 
     return faces

@@ -20,6 +20,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox import ehmi
 from nsp_sandbox import fhir_shape as shape
@@ -54,7 +55,7 @@ def router(context: SandboxContext, outbox: Outbox) -> APIRouter:
         try:
             incoming = await ehmi.receive_message(request, max_bytes, context.validator.structures)
         except ReceiptArrived as arrived:  # the receipt for an envelope this EOJ sent
-            return JSONResponse(outbox.receipts.arrived(arrived.receipt), status_code=202)
+            return JSONResponse(await run_in_threadpool(outbox.receipts.arrived, arrived.receipt), status_code=202)
         bundle, envelope = incoming.bundle, incoming.envelope
         try:
             answer = await outbox.receive_ack(bundle)
