@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nsp_sandbox import openapi_description as oa
@@ -64,19 +65,19 @@ def create_app(context: SandboxContext) -> FastAPI:
         base = str(request.scope.get("root_path", "")).rstrip("/")
         response = RedirectResponse(f"{base}/", status_code=303)
         site.clear_cookie(request, response)
-        ended = site.current(request)
+        ended = await run_in_threadpool(site.current, request)
         if ended is not None:
-            site.sessions.end(ended)
+            await run_in_threadpool(site.sessions.end, ended)
         return response
 
     @app.exception_handler(FormRefused)
     async def _form_refused(request: Request, _exc: FormRefused) -> Response:
         """Another site's form, or one without its CSRF token: refused; whoever is signed in stays so."""
-        return site.render(request, "form_refused.html", None, status=403)
+        return await site.render(request, "form_refused.html", None, status=403)
 
     @app.exception_handler(PageNotFound)
     async def _not_found(request: Request, _exc: PageNotFound) -> Response:
-        return site.render(request, "not_found.html", site.current(request), status=404)
+        return await site.render(request, "not_found.html", await run_in_threadpool(site.current, request), status=404)
 
     fhir_http_error = app.exception_handlers[StarletteHTTPException]
 
@@ -85,7 +86,8 @@ def create_app(context: SandboxContext) -> FastAPI:
         """A path the site does not have is a page saying so, as any other missing page; the JSON API
         (``/api/…``) answers an OperationOutcome as before."""
         if exc.status_code == 404 and not _is_api(request):
-            return site.render(request, "not_found.html", site.current(request), status=404)
+            signed_in = await run_in_threadpool(site.current, request)
+            return await site.render(request, "not_found.html", signed_in, status=404)
         return await fhir_http_error(request, exc)  # type: ignore[no-any-return]
 
     @app.exception_handler(Refused)
@@ -94,7 +96,7 @@ def create_app(context: SandboxContext) -> FastAPI:
         status = exc.status if 400 <= exc.status < 500 else 502
         if _is_api(request):
             return api.refused_response(exc)
-        return site.render(request, "refused.html", None, status=status, cpr="", refused=exc, citizen=None)
+        return await site.render(request, "refused.html", None, status=status, cpr="", refused=exc, citizen=None)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router(views, nsp), responses=oa.errors(401, 403, 404, 502, 503))

@@ -149,15 +149,20 @@ class Pages:
         if origin is not None and normalise_origin(origin) not in self.origins(request):
             raise FormRefused
 
-    def render(self, request: Request, template: str, session: Session | None, status: int = 200,
-               **values: Any) -> Response:
+    async def render(self, request: Request, template: str, session: Session | None, status: int = 200,
+                     **values: Any) -> Response:
+        """The page ``template`` rendered in the process's CPU lane (Python work from end to end, as the reads of
+        the documents it shows are), its view counted on a worker thread: neither on the event loop."""
         base = str(request.scope.get("root_path", "")).rstrip("/")
-        html = self.env.get_template(template).render(base=base, session=session, request=request,
-                                                      kind_labels=KIND_LABELS, **values)
+        html = await self.context.cpu_lane.run(self._html, template, {
+            "base": base, "session": session, "request": request, "kind_labels": KIND_LABELS, **values})
         response = HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
         if session is not None:
-            self.page_views.count(session.kind, template)
+            await run_in_threadpool(self.page_views.count, session.kind, template)
         return response
+
+    def _html(self, template: str, values: dict[str, Any]) -> str:
+        return self.env.get_template(template).render(**values)
 
     def redirect(self, request: Request, path: str) -> Response:
         base = str(request.scope.get("root_path", "")).rstrip("/")
@@ -187,8 +192,9 @@ class Pages:
     async def refused(self, request: Request, session: Session, cpr: str, refused: Refused) -> Response:
         if refused.status == 401:
             raise SignedOut
-        return self.render(request, "refused.html", session, status=refused.status if refused.status < 500 else 502,
-                           cpr=cpr, refused=refused, citizen=(await self.names()).get(cpr))
+        status = refused.status if refused.status < 500 else 502
+        return await self.render(request, "refused.html", session, status=status, cpr=cpr, refused=refused,
+                                 citizen=(await self.names()).get(cpr))
 
 
 def valid_cpr(cpr: str) -> None:

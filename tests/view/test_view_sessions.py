@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from event_loop import where_it_runs
+from event_loop import database_work_on_the_loop, threads_it_runs_on, where_it_runs
 from fastapi.testclient import TestClient
 from view_support import CITIZEN, GP, csrf, login_csrf, sign_in
 
@@ -17,6 +17,7 @@ from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.database import Database
 from sandbox.app import create_sandbox_app
 from services.sundhed_view.session import SessionStore
+from services.sundhed_view.site import Pages
 
 PROXY = ("10.1.2.3", 40000)  # a TLS-terminating reverse proxy, listed as trusted below
 STRANGER = ("203.0.113.9", 40000)  # any other peer
@@ -35,6 +36,19 @@ def test_a_page_reads_its_session_off_the_event_loop(client: TestClient, monkeyp
     assert signed_in(client)
     assert client.get(f"/view/borger/{CITIZEN}/provesvar").status_code == 200
     assert calls == ["thread", "thread"]
+
+
+def test_a_page_is_rendered_in_the_cpu_lane_and_nothing_of_it_touches_the_database_on_the_loop(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Signing in, the citizen's pages, a page that does not exist: each rendered in the CPU lane and counted on a
+    worker thread; no unit of database work of the viewer's on the event loop."""
+    on_the_loop = database_work_on_the_loop(monkeypatch, "services/sundhed_view/")
+    rendered = threads_it_runs_on(monkeypatch, Pages, "_html")
+    sign_in(client, f"citizen-{CITIZEN}")
+    for page in ("hjem", f"borger/{CITIZEN}/provesvar", f"borger/{CITIZEN}/diagnoser", "minlog", "ingen-side"):
+        assert client.get(f"/view/{page}").status_code in (200, 404), page
+    assert rendered and set(rendered) == {"cpu-lane_0"}, rendered
+    assert on_the_loop == []
 
 
 def test_a_cookie_replayed_after_sign_out_is_no_session(client: TestClient) -> None:

@@ -24,8 +24,8 @@ async def citizen_page(pages: Pages, request: Request, cpr: str, load: Any, temp
         view, warnings = await load(pages.reader(session, cpr), cpr)
     except Refused as refused:
         return await pages.refused(request, session, cpr, refused)
-    return pages.render(request, template, session, cpr=cpr, view=view, warnings=warnings,
-                        citizen=(await pages.names()).get(cpr), section=section, **extra)
+    return await pages.render(request, template, session, cpr=cpr, view=view, warnings=warnings,
+                              citizen=(await pages.names()).get(cpr), section=section, **extra)
 
 
 def router(pages: Pages) -> APIRouter:
@@ -46,8 +46,8 @@ def router(pages: Pages) -> APIRouter:
             return await pages.refused(request, session, cpr, refused)
         chain = next((c for c in [*view.chains, *view.cancelled] if c.root == chain_id), None)
         status = 200 if chain else 404
-        return pages.render(request, "history.html", session, status=status, cpr=cpr, chain=chain,
-                            warnings=warnings, citizen=(await pages.names()).get(cpr), section="provesvar")
+        return await pages.render(request, "history.html", session, status=status, cpr=cpr, chain=chain,
+                                  warnings=warnings, citizen=(await pages.names()).get(cpr), section="provesvar")
 
     @web.get("/borger/{cpr}/diagnoser", response_class=HTMLResponse)
     async def condition_lists(cpr: str, request: Request) -> Response:

@@ -18,7 +18,7 @@ def router(pages: Pages) -> APIRouter:
     @web.get("/hjem", response_class=HTMLResponse)
     async def home(request: Request) -> Response:
         session = await pages.session(request)
-        return pages.render(request, "home.html", session, names=await pages.names())
+        return await pages.render(request, "home.html", session, names=await pages.names())
 
     @web.post("/handler-for", response_class=HTMLResponse, openapi_extra=oa.form_body("cpr", "csrf"))
     async def act_for(request: Request) -> Response:
@@ -35,8 +35,8 @@ def router(pages: Pages) -> APIRouter:
         session = await pages.session(request)
         cpr = cpr.replace("-", "").strip()
         if not is_cpr(cpr):
-            return pages.render(request, "home.html", session, status=400, names=await pages.names(),
-                                error="Et CPR-nummer har 10 cifre (DDMMÅÅ-XXXX).", cpr_value=cpr)
+            return await pages.render(request, "home.html", session, status=400, names=await pages.names(),
+                                      error="Et CPR-nummer har 10 cifre (DDMMÅÅ-XXXX).", cpr_value=cpr)
         return pages.redirect(request, f"/borger/{cpr}")
 
     return web

@@ -23,7 +23,7 @@ def router(pages: Pages) -> APIRouter:
             entries = await pages.nsp.minlog(session.token, cpr)
         except Refused as refused:
             return await pages.refused(request, session, cpr, refused)
-        return pages.render(request, "minlog.html", session, cpr=cpr, entries=entries,
-                            citizen=(await pages.names()).get(cpr), section="minlog")
+        return await pages.render(request, "minlog.html", session, cpr=cpr, entries=entries,
+                                  citizen=(await pages.names()).get(cpr), section="minlog")
 
     return web

@@ -31,9 +31,9 @@ async def blocks_page(pages: Pages, request: Request, session: Session, status: 
     professionals = [p for p in personas if p["kind"] == "professional"]
     organisations = sorted({(p["organisation"], p["organisation_name"]) for p in professionals
                             if p.get("organisation")}, key=lambda o: o[1])
-    return pages.render(request, "blocks.html", session, status=status, cpr=cpr, blocks=blocks,
-                        professionals=professionals, organisations=organisations, error=error, form=form or {},
-                        citizen=(await pages.names()).get(cpr), section="minspaerring")
+    return await pages.render(request, "blocks.html", session, status=status, cpr=cpr, blocks=blocks,
+                              professionals=professionals, organisations=organisations, error=error, form=form or {},
+                              citizen=(await pages.names()).get(cpr), section="minspaerring")
 
 
 def block_request(session: Session, form: dict[str, str]) -> dict[str, Any]:

@@ -26,8 +26,8 @@ def router(pages: Pages) -> APIRouter:
             overview = await pages.views.overview(pages.reader(session, cpr), cpr)
         except Refused as refused:
             return await pages.refused(request, session, cpr, refused)
-        return pages.render(request, "overview.html", session, cpr=cpr, overview=overview,
-                            citizen=(await pages.names()).get(cpr), section="oversigt")
+        return await pages.render(request, "overview.html", session, cpr=cpr, overview=overview,
+                                  citizen=(await pages.names()).get(cpr), section="oversigt")
 
     @web.post("/borger/{cpr}/vaerdispring", response_class=HTMLResponse, openapi_extra=oa.form_body("reason", "csrf"))
     async def consent_override(cpr: str, request: Request) -> Response:
@@ -40,9 +40,9 @@ def router(pages: Pages) -> APIRouter:
             return pages.redirect(request, f"/borger/{cpr}")
         if not reason:
             overview = await pages.views.overview(pages.reader(session, cpr), cpr)
-            return pages.render(request, "overview.html", session, status=400, cpr=cpr, overview=overview,
-                                citizen=(await pages.names()).get(cpr), section="oversigt",
-                                error="Skriv en begrundelse for værdispring.")
+            return await pages.render(request, "overview.html", session, status=400, cpr=cpr, overview=overview,
+                                      citizen=(await pages.names()).get(cpr), section="oversigt",
+                                      error="Skriv en begrundelse for værdispring.")
         await run_in_threadpool(pages.sessions.override, session, cpr, reason)
         return pages.redirect(request, f"/borger/{cpr}")
 

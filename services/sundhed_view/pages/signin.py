@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox import openapi_description as oa
 from services.sundhed_view.dds import Refused
@@ -21,9 +22,9 @@ EXPIRED = "Log ind-siden var udløbet eller kom ikke fra denne side. Vælg igen 
 
 async def login_page(pages: Pages, request: Request, status: int = 200, error: str | None = None) -> Response:
     """The persona chooser with the CSRF token of the sign-in form's session (made when there is none)."""
-    cookie, csrf = pages.sessions.sign_in_form(request.cookies.get(COOKIE))
-    response = pages.render(request, "login.html", None, status=status, groups=await pages.login_groups(),
-                            csrf=csrf, error=error)
+    cookie, csrf = await run_in_threadpool(pages.sessions.sign_in_form, request.cookies.get(COOKIE))
+    response = await pages.render(request, "login.html", None, status=status, groups=await pages.login_groups(),
+                                  csrf=csrf, error=error)
     return pages.set_cookie(request, response, cookie) if cookie else response
 
 
@@ -32,7 +33,7 @@ def router(pages: Pages) -> APIRouter:
 
     @web.get("/", response_class=HTMLResponse)
     async def sign_in(request: Request) -> Response:
-        if pages.current(request) is not None:
+        if await run_in_threadpool(pages.current, request) is not None:
             return pages.redirect(request, "/hjem")
         return await login_page(pages, request)
 
@@ -40,8 +41,8 @@ def router(pages: Pages) -> APIRouter:
     async def login(request: Request) -> Response:
         form = await read_form(request)
         form_cookie = request.cookies.get(COOKIE)
-        if not pages.sessions.sign_in_allowed(form_cookie, form.get("csrf", "")):
-            if pages.current(request) is not None:
+        if not await run_in_threadpool(pages.sessions.sign_in_allowed, form_cookie, form.get("csrf", "")):
+            if await run_in_threadpool(pages.current, request) is not None:
                 raise FormRefused  # someone signed in: their session stays
             return await login_page(pages, request, 403, EXPIRED)
         persona = await pages.nsp.persona(str(form.get("persona", "")))
@@ -55,15 +56,15 @@ def router(pages: Pages) -> APIRouter:
         session = Session(persona["id"], persona["kind"], persona["name"], token, expires, cpr=own,
                           acts_for=list(persona.get("acts_for") or []), acting=own,
                           organisation=_organisation(persona))
-        cookie = pages.sessions.start(form_cookie, session)
+        cookie = await run_in_threadpool(pages.sessions.start, form_cookie, session)
         return pages.set_cookie(request, pages.redirect(request, "/hjem"), cookie)
 
     @web.post("/logout", response_class=HTMLResponse, openapi_extra=oa.form_body("csrf"))
     async def logout(request: Request) -> Response:
-        session = pages.current(request)
+        session = await run_in_threadpool(pages.current, request)
         if session is not None:
             pages.check_csrf(session, await read_form(request))
-            pages.sessions.end(session)
+            await run_in_threadpool(pages.sessions.end, session)
         return pages.clear_cookie(request, pages.redirect(request, "/"))
 
     return web

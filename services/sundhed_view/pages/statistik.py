@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 
 from services.sundhed_view.bar_chart import bars
 from services.sundhed_view.site import Pages
@@ -151,10 +152,10 @@ def router(pages: Pages) -> APIRouter:
 
     @web.get("/statistik", response_class=HTMLResponse)
     async def statistik(request: Request) -> Response:
-        session = pages.current(request)
+        session = await run_in_threadpool(pages.current, request)
         gathered = await gather(pages.context, page_views)
-        return pages.render(request, "statistik.html", session, sections=sections(gathered),
-                            generated_at=gathered["generated_at"], section="statistik")
+        return await pages.render(request, "statistik.html", session, sections=sections(gathered),
+                                  generated_at=gathered["generated_at"], section="statistik")
 
     @web.get("/api/statistik")
     async def statistik_json() -> dict[str, Any]:
