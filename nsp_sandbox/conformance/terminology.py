@@ -45,6 +45,8 @@ class Expansion:
     plain_codes: frozenset[str] | None = field(default=None, repr=False, compare=False)
     # The systems of ``codes``, sorted and joined for a finding, set with ``plain_codes``.
     systems_shown: str | None = field(default=None, repr=False, compare=False)
+    # :meth:`systems`, set with ``plain_codes`` (a large value set's codes are not walked at every look-up).
+    system_set: frozenset[str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -69,8 +71,11 @@ class Expansion:
             return None
         return False
 
-    def systems(self) -> set[str]:
-        return {s for (s, _) in self.codes} | set(self.open_systems)
+    def systems(self) -> frozenset[str]:
+        """The systems of ``codes`` and ``open_systems``."""
+        if self.system_set is not None:
+            return self.system_set
+        return frozenset({s for (s, _) in self.codes} | set(self.open_systems))
 
 
 class Terminology:
@@ -99,6 +104,7 @@ class Terminology:
             if expansion is not None:
                 expansion.plain_codes = frozenset(c for (_, c) in expansion.codes)
                 expansion.systems_shown = ", ".join(sorted({s for s, _ in expansion.codes}))
+                expansion.system_set = frozenset({s for s, _ in expansion.codes} | set(expansion.open_systems))
             self._expansions[key] = expansion
             return expansion
 
