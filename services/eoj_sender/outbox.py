@@ -40,7 +40,7 @@ from services.eoj_sender.message import (
     stable_ids_of,
 )
 from services.eoj_sender.models import AckLogRow, MessageRow
-from services.eoj_sender.nsp_registers import NspRegisters
+from services.eoj_sender.nsp_registers import NspRegisters, Producer
 from services.eoj_sender.order import Modification, Order, Retraction
 from services.eoj_sender.order_rules import check_order
 from services.eoj_sender.receipts import Receipts
@@ -116,6 +116,20 @@ class Outbox:
         earlier = json.loads(previous.bundle) if previous else None
         # Who this EOJ speaks as, from NSP's SOR register; a later version keeps its chain's sender.
         producer = (producer_of(earlier) if earlier else None) or await self._nsp.producer()
+        # Building and validating the message is Python work from end to end: one job in the process's CPU lane
+        # (nsp_sandbox.cpu_lane), while the event loop goes on meanwhile.
+        bundle, found = await self._context.cpu_lane.run(self._made, order, producer, receiver, url, activity,
+                                                         previous, earlier, conclusion)
+        errors = [i for i in found if i.is_error]
+        if errors:  # the order produced a message the profile refuses: say where, send nothing
+            raise FhirError(422, errors)
+        return bundle, url
+
+    def _made(self, order: Order, producer: Producer, receiver: Receiver, url: str, activity: str,
+              previous: MessageRow | None, earlier: dict[str, Any] | None, conclusion: str | None,
+              ) -> tuple[dict[str, Any], list[Issue]]:
+        """The message ``order`` makes (a later version of ``previous`` when given), and what its validation
+        found."""
         bundle = build_message(
             order, producer=producer, receiver=receiver, ack_endpoint=f"{self._context.peers.url('eoj')}/ehmi",
             receiver_endpoint=url, now=self._context.clock.now(), repertoire=self.repertoire(),
@@ -127,13 +141,8 @@ class Outbox:
             # Remembered, so a later version keeps each result's id and sampling time.
             item.id, item.time = built["id"], datetime.fromisoformat(built["effectiveDateTime"])
         self._within_size(bundle)
-        # Validation is Python work from end to end: in the process's CPU lane (nsp_sandbox.cpu_lane), while the
-        # event loop goes on meanwhile.
-        found = await self._context.cpu_lane.run(hco_versions.validate, self._context.validator, bundle, order.version)
-        errors = [i for i in found if i.is_error]
-        if errors:  # the order produced a message the profile refuses: say where, send nothing
-            raise FhirError(422, errors)
-        return bundle, url
+        assert order.version is not None  # chosen in _addressed
+        return bundle, hco_versions.validate(self._context.validator, bundle, order.version)
 
     def _addressed(self, order: Order) -> tuple[Receiver, str]:
         """``order`` checked, its HCO IG version chosen, and its receiver and endpoint URL looked up (the endpoint
