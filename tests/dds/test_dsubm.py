@@ -5,7 +5,7 @@ is no person's look-up (no Min Log entry) and is only for what its subscription 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,11 +20,15 @@ from dsubm_recipient import (
 )
 from fastapi.testclient import TestClient
 from mhd_client import CPR, OTHER_CPR, Mhd
+from sqlalchemy import insert, select
 from sts_client import auth
 
+from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
 from services.dds import subscriptions
-from services.dds.notifier import FIRST_BACKOFF
+from services.dds.models import NotificationRow, SubscriptionRow
+from services.dds.notifier import CLAIM, FIRST_BACKOFF, Notifier
+from services.dds.registry import Registry
 from services.dds.subscriptions import MAX_COUNT, Subscriptions
 
 
@@ -202,28 +206,28 @@ def test_the_subscriber_retrieves_what_it_is_notified_of_and_min_log_gets_nothin
     assert minlog.json() == []  # the system's retrieval is no look-up of the citizen
 
 
-def test_two_senders_never_take_the_same_notification_and_a_lapsed_claim_is_taken_again(
-        context: SandboxContext) -> None:
-    """Each DDS process has its own sender; a row is taken by compare-and-set, so one process sends it.
-    A claim left by a process that stopped lapses after ``CLAIM``, and the row is taken again."""
-    from sqlalchemy import insert, select
-
-    from nsp_sandbox.clock import naive_utc
-    from services.dds.models import NotificationRow, SubscriptionRow
-    from services.dds.notifier import CLAIM, Notifier
-    from services.dds.registry import Registry
-
+def _two_senders_and_events(context: SandboxContext, events: int) -> tuple[Notifier, Notifier, int, datetime]:
+    """Two DDS processes' senders over ``context``'s database, and a subscription with ``events`` pending events
+    (numbers 1, 2, …, entries ``e1``, ``e2``, …) due now: (the senders, the subscription's row, now)."""
     registry = Registry(context.database)
-    first, second = Notifier(context, registry), Notifier(context, registry)
     now = naive_utc(context.clock.now())
     with context.database.session() as session:
         sub_pk = session.execute(insert(SubscriptionRow.__table__).values(
             id="s1", key="k1", owner="o", topic="t", endpoint="http://recipient.invalid/", base_url="http://dds",
-            status="active", events=1, created_at=now, resource="{}").returning(SubscriptionRow.__table__.c.pk)
+            status="active", events=events, created_at=now, resource="{}").returning(SubscriptionRow.__table__.c.pk)
         ).scalar_one()
-        session.execute(insert(NotificationRow.__table__).values(
-            subscription_pk=sub_pk, event_number=1, entry_ids='["e1"]', state="pending", attempts=0,
-            next_attempt_at=now, created_at=now))
+        for number in range(1, events + 1):
+            session.execute(insert(NotificationRow.__table__).values(
+                subscription_pk=sub_pk, event_number=number, entry_ids=f'["e{number}"]', state="pending",
+                attempts=0, next_attempt_at=now, created_at=now))
+    return Notifier(context, registry), Notifier(context, registry), sub_pk, now
+
+
+def test_two_senders_never_take_the_same_notification_and_a_lapsed_claim_is_taken_again(
+        context: SandboxContext) -> None:
+    """Each DDS process has its own sender; a row is taken by compare-and-set, so one process sends it.
+    A claim left by a process that stopped lapses after ``CLAIM``, and the row is taken again."""
+    first, second, sub_pk, now = _two_senders_and_events(context, 1)
     assert first._due(now) == second._due(now) == [(first._due(now)[0][0], sub_pk)]
     ((pk, _),) = first._due(now)
 
@@ -249,25 +253,7 @@ def test_no_sender_takes_an_event_while_another_sends_an_earlier_one(context: Sa
     """Two DDS processes' senders (``up --workers 2``): while one sends a subscription's event 1, the other finds
     event 2 due and leaves it, so the recipient never gets 2 before 1; an event waiting for its backoff does not
     hold the later ones back."""
-    from sqlalchemy import insert
-
-    from nsp_sandbox.clock import naive_utc
-    from services.dds.models import NotificationRow, SubscriptionRow
-    from services.dds.notifier import Notifier
-    from services.dds.registry import Registry
-
-    registry = Registry(context.database)
-    first, second = Notifier(context, registry), Notifier(context, registry)
-    now = naive_utc(context.clock.now())
-    with context.database.session() as session:
-        sub_pk = session.execute(insert(SubscriptionRow.__table__).values(
-            id="s1", key="k1", owner="o", topic="t", endpoint="http://recipient.invalid/", base_url="http://dds",
-            status="active", events=2, created_at=now, resource="{}").returning(SubscriptionRow.__table__.c.pk)
-        ).scalar_one()
-        for number in (1, 2):
-            session.execute(insert(NotificationRow.__table__).values(
-                subscription_pk=sub_pk, event_number=number, entry_ids=f'["e{number}"]', state="pending",
-                attempts=0, next_attempt_at=now, created_at=now))
+    first, second, sub_pk, now = _two_senders_and_events(context, 2)
     (one, _), (two, _) = first._due(now)
     (taken,) = first._claim(sub_pk, [one], now)
     assert second._claim(sub_pk, [two], now) == []  # event 1 is being sent: 2 waits
