@@ -117,7 +117,7 @@ class Database:
             if self.is_sqlite:
                 session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             else:
-                session.execute(_ADVISORY_LOCK, {"key": lock_key(*subject)})
+                hold(session, subject)
             yield session
 
     @contextmanager
@@ -136,14 +136,33 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
 
-_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+# PostgreSQL's transaction-level advisory locks, by whether they are shared: on one key, and on several in order.
+_HOLD_ONE = {False: text("SELECT pg_advisory_xact_lock(:key)"), True: text("SELECT pg_advisory_xact_lock_shared(:key)")}
+_HOLD_MANY = {shared: text(f"SELECT {function}(key) FROM unnest(CAST(:keys AS bigint[])) AS key")
+              for shared, function in ((False, "pg_advisory_xact_lock"), (True, "pg_advisory_xact_lock_shared"))}
 
 
 def lock_key(*subject: str) -> int:
-    """The PostgreSQL advisory lock key of ``subject``: a signed 64-bit digest of its parts (:meth:`Database.writing`,
-    and a lock of its own kind where one subject is held shared by some and exclusively by others)."""
+    """The PostgreSQL advisory lock key of ``subject``: a signed 64-bit digest of its parts."""
     digest = hashlib.blake2b("\x1f".join(subject).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+def hold(unit: Session | Connection, *subjects: tuple[str, ...], shared: bool = False) -> None:
+    """Hold ``subjects`` until the unit's transaction ends, on PostgreSQL: transaction-level advisory locks on their
+    :func:`lock_key`, taken in the order of the keys (two holders of the same subjects never wait on each other in
+    a circle); ``shared`` ones do not wait for each other, only for an exclusive one. On SQLite nothing: a unit of
+    work that writes holds the whole database from its start (:meth:`Database.writing`,
+    ``BEGIN IMMEDIATE``). The one mechanism behind :meth:`Database.writing` and the locks an actor holds across
+    several rows (DDS's stored documents, a subscription's notifications)."""
+    dialect = unit.dialect if isinstance(unit, Connection) else unit.get_bind().dialect
+    if dialect.name != "postgresql":
+        return
+    keys = sorted({lock_key(*subject) for subject in subjects})
+    if len(keys) == 1:
+        unit.execute(_HOLD_ONE[shared], {"key": keys[0]})
+    elif keys:
+        unit.execute(_HOLD_MANY[shared], {"keys": keys})
 
 #: A claim on a row while its holder tells another actor of it (a guarded ``UPDATE`` setting the claim's time, so
 #: that of two holders at once one goes on): longer than any call between actors takes (their timeouts are 30 s),

@@ -41,11 +41,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, exists, func, select, text, update
+from sqlalchemy import Row, bindparam, exists, func, select, update
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
-from nsp_sandbox.database import lock_key
+from nsp_sandbox.database import hold
 from nsp_sandbox.fhir_http import json_bytes
 from nsp_sandbox.system_tokens import StsUnavailable, SystemTokens
 from services.dds.mhd.document_reference import fhir_instant, to_fhir
@@ -83,7 +83,6 @@ _CLAIM = (update(NotificationRow.__table__)
           .values(claimed_until=bindparam("until"), attempts=_NOTIFICATIONS.attempts + 1)
           .returning(_NOTIFICATIONS.pk, _NOTIFICATIONS.subscription_pk, _NOTIFICATIONS.event_number,
                      _NOTIFICATIONS.entry_ids, _NOTIFICATIONS.attempts))
-_CLAIMS_OF_ONE = text("SELECT pg_advisory_xact_lock(:key)")
 _SUBSCRIPTION = select(SubscriptionRow.__table__).where(SubscriptionRow.pk == bindparam("subscription_pk"))
 _FINISH = (update(NotificationRow.__table__).where(_NOTIFICATIONS.pk == bindparam("row_pk"))
            .values(state=bindparam("state"), claimed_until=None, last_error=bindparam("problem")))
@@ -213,8 +212,7 @@ class Notifier:
         until it has). Claims of one subscription are taken one at a time across processes (PostgreSQL's advisory
         lock; SQLite's writers take turns), so that each sees the claims before it."""
         with self.context.database.transaction() as connection:
-            if not self.context.database.is_sqlite:
-                connection.execute(_CLAIMS_OF_ONE, {"key": lock_key("dds-notification", str(subscription_pk))})
+            hold(connection, ("dds-notification", str(subscription_pk)))
             taken = connection.execute(_CLAIM, {"row_pks": pks, "now": now, "until": now + CLAIM}).all()
         return sorted((Claimed(*row) for row in taken), key=lambda row: row.pk)
 

@@ -10,13 +10,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, Insert, Row, Table, func, insert, not_, or_, select, text, update
+from sqlalchemy import ColumnElement, Connection, Insert, Row, Table, func, insert, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from nsp_sandbox.clock import naive_utc
-from nsp_sandbox.database import Database, InsertIfAbsent, lock_key
+from nsp_sandbox.database import Database, InsertIfAbsent, hold
 from nsp_sandbox.fhir_http import json_bytes
 from services.dds.domain import (
     AvailabilityStatus,
@@ -283,15 +283,7 @@ def counted_page(session: Session, table: Table, conditions: Sequence[ColumnElem
 
 #: Store a document unless its hash is stored.
 _STORE_DOCUMENT = InsertIfAbsent(DocumentRow.__table__, ["hash"])
-#: A stored document's lock (PostgreSQL): held shared by every provide of its bytes until it commits, and
-#: exclusively by a removal deciding whether an entry still points at it. Taken in the order of the keys given.
-_HOLD_DOCUMENTS = {
-    "shared": text("SELECT pg_advisory_xact_lock_shared(key) FROM unnest(CAST(:keys AS bigint[])) AS key"),
-    "exclusive": text("SELECT pg_advisory_xact_lock(key) FROM unnest(CAST(:keys AS bigint[])) AS key"),
-}
-
-
-def hold_documents(unit: Session | Connection, hashes: Iterable[str], mode: str) -> None:
+def hold_documents(unit: Session | Connection, hashes: Iterable[str], mode: Literal["shared", "exclusive"]) -> None:
     """Hold the stored documents ``hashes`` until the transaction ends (PostgreSQL; on SQLite a writing
     transaction holds the whole database already): ``shared`` by a provide that stores or reuses them,
     ``exclusive`` by a removal (:mod:`services.dds.removal`).
@@ -299,12 +291,7 @@ def hold_documents(unit: Session | Connection, hashes: Iterable[str], mode: str)
     A document row is shared by every entry of the same bytes. Without the lock, at READ COMMITTED, a removal
     could count no entry pointing at a document while a provide that found it stored had not committed its
     entry yet, and delete it under that entry: the provide then failed on its reference to the document."""
-    dialect = unit.dialect if isinstance(unit, Connection) else unit.get_bind().dialect
-    if dialect.name != "postgresql":
-        return
-    keys = sorted({lock_key("dds-document", h) for h in hashes})
-    if keys:
-        unit.execute(_HOLD_DOCUMENTS[mode], {"keys": keys})
+    hold(unit, *(("dds-document", h) for h in hashes), shared=mode == "shared")
 
 
 def store_documents(unit: Session | Connection, documents: Iterable[Document]) -> None:
