@@ -14,7 +14,6 @@ import asyncio
 import json
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from nsp_sandbox.dgws.faults import CONTENT_TYPE as SOAP_FAULT_TYPE
@@ -70,14 +69,9 @@ class FaultInjection:
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], _relative(scope)
-        # The database is read on a worker thread, not on the event loop: the snapshot of the switches that are
-        # on, when it is stale, and a switch taken (only when it is on).
-        if self.switches.stale():
-            await run_in_threadpool(self.switches.refresh)
         taken: dict[tuple[str, str], dict[str, Any]] = {}
-        for switch in self.own:
-            if (matches(switch, method, path) and self.switches.is_on(*switch.key)
-                    and (options := await run_in_threadpool(self.switches.take, *switch.key)) is not None):
+        for switch in self.own:  # the switches read and taken off the event loop (FaultSwitches.taken)
+            if matches(switch, method, path) and (options := await self.switches.taken(*switch.key)) is not None:
                 taken[switch.key] = options
         if not taken:
             await self.app(scope, receive, send)

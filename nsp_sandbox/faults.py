@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, Integer, String, delete, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.clock import Clock, naive_utc
 from nsp_sandbox.database import Database
@@ -277,14 +278,14 @@ class FaultSwitches:
             session.execute(delete(FaultRow).where(where & (FaultRow.calls_left <= 0)))
         return options
 
-    def stale(self) -> bool:
-        """Whether :meth:`is_on` would read the switches from the database first."""
-        return time.monotonic() - self._checked >= REFRESH_SECONDS
-
-    def refresh(self) -> None:
-        """Read which switches are on, if the snapshot is :meth:`stale` (for a caller on an event loop to run on a
-        worker thread first)."""
-        self._refresh()
+    async def taken(self, actor: str, name: str) -> dict[str, Any] | None:
+        """:meth:`take` for a caller on an event loop: the snapshot of the switches that are on read again when it
+        is stale, and the switch's row used only when it is on, both on a worker thread."""
+        if time.monotonic() - self._checked >= REFRESH_SECONDS:
+            await run_in_threadpool(self._refresh)
+        if (actor, name) not in self._on:
+            return None
+        return await run_in_threadpool(self.take, actor, name)
 
     def follow(self) -> None:
         """Read which switches are on now, not waiting for :data:`REFRESH_SECONDS` to pass."""

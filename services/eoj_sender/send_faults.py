@@ -13,8 +13,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
-
 from nsp_sandbox import fhir_shape as shape
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.faults import FaultSwitches
@@ -49,19 +47,13 @@ async def post(context: SandboxContext, url: str, bundle: dict[str, Any], *, env
                                   type_version=type_version, receipt_ms=receipt_ms, enveloped=enveloped)
 
     switches = FaultSwitches.of(context.database, context.clock)
-
-    async def take(name: str) -> dict[str, Any] | None:  # the switch's row is read and used on a worker thread
-        return await run_in_threadpool(switches.take, "eoj", name) if switches.is_on("eoj", name) else None
-
-    if switches.stale():
-        await run_in_threadpool(switches.refresh)
     if switches.is_on("eoj", "broken-chain") and (broken := broken_chain(bundle)) is not None \
-            and await take("broken-chain") is not None:
+            and await switches.taken("eoj", "broken-chain") is not None:
         bundle = broken
     result = await send(bundle)
-    if await take("duplicate") is not None:
+    if await switches.taken("eoj", "duplicate") is not None:
         result += "; sent again (fault switch eoj/duplicate): " + await send(bundle)
-    if await take("resend") is not None:
+    if await switches.taken("eoj", "resend") is not None:
         again = {**bundle, "id": str(uuid.uuid4()), "timestamp": now.isoformat(timespec="seconds")}
         result += "; resent at once (fault switch eoj/resend): " + await send(again)
     return result[:500]
