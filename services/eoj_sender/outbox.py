@@ -11,23 +11,23 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from starlette.concurrency import run_in_threadpool
 
-from nsp_sandbox import fhir_shape as shape
 from nsp_sandbox import hco_versions
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.database import claim_time
 from nsp_sandbox.delivery_status import delivery_status, report
-from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, HCO_EVENT, SOR_SYSTEM, repertoire
+from nsp_sandbox.hco_terms import GLN_SYSTEM, HCO_EVENT, SOR_SYSTEM, repertoire
 from nsp_sandbox.message_size import message_bytes
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.sbdh_secondary import secondary_envelope
 from services.eoj_sender import send_faults
+from services.eoj_sender.acknowledgements import FINAL_ACKS, OBSERVER, Acknowledgements, aware
 from services.eoj_sender.chain import MessageFacts, read_facts
 from services.eoj_sender.chain_changes import ChainChanges, already_sent
 from services.eoj_sender.endpoint_register import EndpointRegister
@@ -48,15 +48,8 @@ from services.eoj_sender.sharing import HCOM_PROFILE, Sharing
 from services.eoj_sender.transport import envelope_of
 
 SOURCE = "MedCom governance 043 (reliable messaging)"
-FINAL_ACKS = ("ok", "fatal-error")
 MEDCOM_ERRORS = "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-acknowledgement-error-codes"
-OBSERVER = "nsp-sandbox EOJ (municipal EHR)"
-ACKS_LISTED = 200  # the newest acknowledgements GET /eoj/acks lists
 
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC)
 
 
 def not_found(header_id: str) -> FhirError:
@@ -73,6 +66,7 @@ class Outbox:
         self._nsp = nsp
         self._repertoire: dict[tuple[str, str], str] | None = None
         self.receipts = Receipts(context)
+        self.acks = Acknowledgements(context)
         self._chains = ChainChanges(context.database, not_found)
 
     # -- building -------------------------------------------------------------------------------
@@ -286,7 +280,7 @@ class Outbox:
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
             if row is None:
                 raise not_found(header_id)
-            bundle, metadata, sent_at = json.loads(row.bundle), row.dds_metadata, _aware(row.sent_at)
+            bundle, metadata, sent_at = json.loads(row.bundle), row.dds_metadata, aware(row.sent_at)
         if metadata is None:
             raise FhirError(404, Issue("error", "not-found", f"MessageHeader.id {header_id} has no DDS copy",
                                        rule="eoj-dds-copy"))
@@ -345,7 +339,7 @@ class Outbox:
             row = s.scalar(select(MessageRow).where(MessageRow.header_id == header_id))
             if row is None:
                 raise not_found(header_id)
-            last = _aware(max([row.sent_at, *(datetime.fromisoformat(r["at"]) for r in row.resends)]))
+            last = aware(max([row.sent_at, *(datetime.fromisoformat(r["at"]) for r in row.resends)]))
             due = last + timedelta(minutes=settings.hco_ack_timeout_minutes)
             problem = None
             if row.ack in FINAL_ACKS:
@@ -404,67 +398,6 @@ class Outbox:
             return list(s.scalars(select(MessageRow.header_id).where(
                 MessageRow.ack.in_(("pending", "transient-error"))).order_by(MessageRow.pk)))
 
-    # -- acknowledgements -----------------------------------------------------------------------
-
-    async def receive_ack(self, bundle: dict[str, Any]) -> dict[str, Any]:
-        resources = shape.resources(bundle)
-        header = resources[0] if resources else {}
-        response = shape.obj(header.get("response"))
-        if (bundle.get("resourceType") != "Bundle" or header.get("resourceType") != "MessageHeader"
-                or shape.text(shape.obj(header.get("eventCoding")).get("code")) != ACK_EVENT
-                or not shape.text(response.get("identifier"))
-                or response.get("code") not in ("ok", "transient-error", "fatal-error")):
-            raise FhirError(422, Issue("error", "structure", "Not a MedCom Acknowledgement: a message Bundle whose "
-                                       "MessageHeader has event acknowledgement-message, a response.identifier and "
-                                       "a response.code (ok | transient-error | fatal-error)",
-                                       expression="Bundle.entry[0].resource", rule="ack-message",
-                                       source="MedCom Acknowledgement 2.0.3"))
-        code, target = shape.text(response.get("code"))[:32] or None, shape.text(response["identifier"])[:64]
-        outcome_ref = shape.reference(response.get("details"))
-        outcome = next((r for r in resources if f"OperationOutcome/{r.get('id')}" == outcome_ref), None)
-        verdict = await run_in_threadpool(self._judge_ack, bundle, target, code, outcome)
-        await report(self._context.peers, delivery_status("msg-received-and-finalized", bundle,
-                                                          observer=f"{OBSERVER} EUA-MSH",
-                                                          now=self._context.clock.now()))
-        return {"verdict": verdict, "message": target, "code": code}
-
-    def _judge_ack(self, bundle: dict[str, Any], target: str, code: str | None,
-                   outcome: dict[str, Any] | None) -> str:
-        """The acknowledgement ``bundle`` of message ``target`` judged and kept: its verdict."""
-        now = naive_utc(self._context.clock.now())
-        # one acknowledgement of a message judged at a time, in every worker: two copies are one applied and a
-        # duplicate, and a final answer is never overturned by one judged beside it
-        with self._context.database.writing("eoj-ack", target) as s:
-            envelope = shape.text(bundle.get("id"))[:64]
-            seen = s.scalar(select(AckLogRow.pk).where(AckLogRow.bundle_id == envelope)) if envelope else None
-            row = s.scalar(select(MessageRow).where(MessageRow.header_id == target))
-            if row is None:
-                verdict = "unknown-message"
-            elif seen is not None or (row.ack == code and row.ack in FINAL_ACKS):
-                verdict = "duplicate"
-            elif row.ack in FINAL_ACKS:
-                verdict = "contradicts"  # a final answer is never overturned
-            else:
-                verdict = "applied"
-                row.ack, row.ack_bundle_id, row.ack_outcome, row.ack_at = code or "unknown", envelope, outcome, now
-            s.add(AckLogRow(received_at=now, bundle_id=envelope, response_to=target, code=code,
-                            verdict=verdict, bundle=bundle))
-        return verdict
-
-    def acknowledgements(self, message: str | None, since: datetime | None) -> list[dict[str, Any]]:
-        """Every acknowledgement that arrived (oldest first, at most :data:`ACKS_LISTED`): those answering
-        MessageHeader.id ``message`` — whether this EOJ sent it or not — and/or received from ``since`` on
-        (sandbox clock), each as read, with when it came and what it settled."""
-        query = select(AckLogRow).order_by(AckLogRow.pk.desc()).limit(ACKS_LISTED)
-        if message is not None:
-            query = query.where(AckLogRow.response_to == message)
-        if since is not None:
-            query = query.where(AckLogRow.received_at >= naive_utc(since))
-        with self._context.database.session() as s:
-            rows = list(s.scalars(query))
-        return [{"at": _aware(a.received_at).isoformat(), "bundle_id": a.bundle_id, "response_to": a.response_to,
-                 "code": a.code, "verdict": a.verdict, "bundle": a.bundle} for a in reversed(rows)]
-
     # -- reading --------------------------------------------------------------------------------
 
     def _order_of(self, row: MessageRow) -> Order:
@@ -486,15 +419,15 @@ class Outbox:
                 .order_by(MessageRow.pk)))
             acks = list(s.scalars(select(AckLogRow).where(AckLogRow.response_to == header_id)
                                   .order_by(AckLogRow.pk)))
-            last = _aware(max([row.sent_at, *(datetime.fromisoformat(r["at"]) for r in row.resends)]))
+            last = aware(max([row.sent_at, *(datetime.fromisoformat(r["at"]) for r in row.resends)]))
             overdue = last + timedelta(minutes=settings.hco_ack_timeout_minutes)
             may_resend = (row.ack not in FINAL_ACKS and len(row.resends) < settings.hco_max_resends)
             return {
                 "id": row.header_id, "bundle_id": row.bundle_id, "activity": row.activity, "cpr": row.cpr,
-                "endpoint": row.endpoint_url, "sent_at": _aware(row.sent_at).isoformat(),
+                "endpoint": row.endpoint_url, "sent_at": aware(row.sent_at).isoformat(),
                 "send_result": row.send_result, "hco_version": row.hco_version, "format": row.fhir_format,
                 "ack": row.ack, "ack_outcome": row.ack_outcome,
-                "ack_log": [{"at": _aware(a.received_at).isoformat(), "bundle_id": a.bundle_id, "code": a.code,
+                "ack_log": [{"at": aware(a.received_at).isoformat(), "bundle_id": a.bundle_id, "code": a.code,
                              "verdict": a.verdict} for a in acks],
                 "resends": row.resends, "receipts": self.receipts.of(row.header_id),
                 "resend_due_at": overdue.isoformat(timespec="seconds") if may_resend else None,
@@ -503,7 +436,7 @@ class Outbox:
                         "profile": HCOM_PROFILE if row.dds_entry else None, "state": row.dds_state,
                         "attempts": row.dds_attempts},
                 "chain": [{"id": m.header_id, "activity": m.activity, "previous": m.previous_header,
-                           "ack": m.ack, "dds_entry": m.dds_entry, "sent_at": _aware(m.sent_at).isoformat()}
+                           "ack": m.ack, "dds_entry": m.dds_entry, "sent_at": aware(m.sent_at).isoformat()}
                           for m in chain],
                 "bundle": json.loads(row.bundle),
             }

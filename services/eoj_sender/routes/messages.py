@@ -58,7 +58,7 @@ def router(context: SandboxContext, outbox: Outbox) -> APIRouter:
             return JSONResponse(await run_in_threadpool(outbox.receipts.arrived, arrived.receipt), status_code=202)
         bundle, envelope = incoming.bundle, incoming.envelope
         try:
-            answer = await outbox.receive_ack(bundle)
+            answer = await outbox.acks.receive(bundle)
         except READ_ERRORS as exc:
             raise unreadable(exc, "a MedCom Acknowledgement") from None
         header = shape.obj((shape.resources(bundle) or [{}])[0])
@@ -67,7 +67,7 @@ def router(context: SandboxContext, outbox: Outbox) -> APIRouter:
 
     @messages.get("/acks", responses=oa.errors(401, 403, 503))
     def acknowledgements(message: str | None = None, since: str | None = None) -> list[dict[str, Any]]:
-        return outbox.acknowledgements(message, _instant(since) if since is not None else None)
+        return outbox.acks.listed(message, _instant(since) if since is not None else None)
 
     return messages
 
