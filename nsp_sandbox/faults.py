@@ -281,7 +281,7 @@ class FaultSwitches:
     async def taken(self, actor: str, name: str) -> dict[str, Any] | None:
         """:meth:`take` for a caller on an event loop: the snapshot of the switches that are on read again when it
         is stale, and the switch's row used only when it is on, both on a worker thread."""
-        if time.monotonic() - self._checked >= REFRESH_SECONDS:
+        if self._stale():
             await run_in_threadpool(self._refresh)
         if (actor, name) not in self._on:
             return None
@@ -291,8 +291,11 @@ class FaultSwitches:
         """Read which switches are on now, not waiting for :data:`REFRESH_SECONDS` to pass."""
         self._refresh(force=True)
 
+    def _stale(self) -> bool:
+        return time.monotonic() - self._checked >= REFRESH_SECONDS
+
     def _refresh(self, force: bool = False) -> None:
-        if not force and time.monotonic() - self._checked < REFRESH_SECONDS:
+        if not force and not self._stale():
             return
         with self._lock:
             with self._database.reading() as session:

@@ -110,5 +110,4 @@ class ChainChanges:
 
 
 def _newest_of(original: str, what: Any = MessageRow) -> Any:
-    return (select(what).where((MessageRow.header_id == original) | (MessageRow.original_header == original))
-            .order_by(MessageRow.pk.desc()).limit(1))
+    return select(what).where(MessageRow.of_chain(original)).order_by(MessageRow.pk.desc()).limit(1)

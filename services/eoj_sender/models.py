@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Engine, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ColumnElement, DateTime, Engine, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from nsp_sandbox.database import add_columns
@@ -80,6 +80,12 @@ class MessageRow(EojBase):
     dds_claimed_at: Mapped[datetime | None] = mapped_column(DateTime)  # when a share took it (real time, UTC)
     dds_attempts: Mapped[int] = mapped_column(Integer, default=0)
     dds_metadata: Mapped[dict | None] = mapped_column(JSON)  # type: ignore[type-arg]  # the DocumentReference
+
+    @staticmethod
+    def of_chain(original: str) -> ColumnElement[bool]:
+        """The messages of the chain whose first message is ``original`` (its MessageHeader.id): it and every
+        later version of it."""
+        return (MessageRow.header_id == original) | (MessageRow.original_header == original)
 
 
 class AckLogRow(EojBase):

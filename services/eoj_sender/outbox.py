@@ -414,9 +414,7 @@ class Outbox:
             if row is None:
                 raise not_found(header_id)
             original = row.original_header or row.header_id
-            chain = list(s.scalars(select(MessageRow).where(
-                (MessageRow.header_id == original) | (MessageRow.original_header == original))
-                .order_by(MessageRow.pk)))
+            chain = list(s.scalars(select(MessageRow).where(MessageRow.of_chain(original)).order_by(MessageRow.pk)))
             acks = list(s.scalars(select(AckLogRow).where(AckLogRow.response_to == header_id)
                                   .order_by(AckLogRow.pk)))
             last = aware(max([row.sent_at, *(datetime.fromisoformat(r["at"]) for r in row.resends)]))

@@ -187,8 +187,7 @@ class Sharing:
         is older than ``CLAIM_SECONDS``: that copy is made by the next retry, which finds this later one)."""
         original = row.original_header or row.header_id
         query = select(MessageRow.pk).where(
-            ((MessageRow.header_id == original) | (MessageRow.original_header == original))
-            & (MessageRow.pk < row.pk) & MessageRow.dds_state.in_(("pending", "sharing"))
+            MessageRow.of_chain(original) & (MessageRow.pk < row.pk) & MessageRow.dds_state.in_(("pending", "sharing"))
             & ~unclaimed(MessageRow.dds_claimed_at, claim_time())).limit(1)
         deadline = time.monotonic() + EARLIER_WAIT_SECONDS
         while time.monotonic() < deadline:
@@ -206,8 +205,8 @@ class Sharing:
         original = row.original_header or row.header_id
         with self._context.database.reading() as s:
             shared = s.execute(select(MessageRow.header_id, MessageRow.dds_entry, MessageRow.pk).where(
-                ((MessageRow.header_id == original) | (MessageRow.original_header == original))
-                & MessageRow.dds_entry.is_not(None) & (MessageRow.header_id != row.header_id))
+                MessageRow.of_chain(original) & MessageRow.dds_entry.is_not(None)
+                & (MessageRow.header_id != row.header_id))
                 .order_by(MessageRow.pk.desc()).limit(1)).first()
             return (shared.header_id, shared.dds_entry, shared.pk > row.pk) if shared else None
 
