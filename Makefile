@@ -6,11 +6,9 @@
 SHARED_PACKAGES := $(abspath ../shared/fhir-packages)
 export NSP_SANDBOX_FHIR_PACKAGES ?= $(if $(wildcard $(SHARED_PACKAGES)),$(SHARED_PACKAGES),)
 
-# Install into .venv (first time) and start the whole sandbox with demo data; URLs are printed.
+# Install into .venv (when its sources changed) and start the whole sandbox with demo data; URLs are printed.
 run:
-	@test -x .venv/bin/python || python3 -m venv .venv
-	@echo "==> installing nsp-sandbox into .venv"
-	@.venv/bin/python -m pip install -qq --disable-pip-version-check -e .
+	@./scripts/install.sh
 	.venv/bin/nsp-sandbox up
 
 # Install with test extras and run the whole suite on SQLite and PostgreSQL.

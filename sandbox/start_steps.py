@@ -35,8 +35,10 @@ def announce(readiness: Any, base: str, mounted: set[str], database: str, starte
         typer.echo(f"nsp-sandbox {__version__} is up but DEGRADED after {time.perf_counter() - started:.2f} s: "
                    f"missing {', '.join(readiness.missing)}")
     else:
+        from nsp_sandbox.conformance import compiled
+
         typer.echo(f"nsp-sandbox {__version__} ready in {time.perf_counter() - started:.2f} s "
-                   f"(database: {redact(database)}{workers})")
+                   f"(database: {redact(database)}{workers}; conformance engine: {compiled.state})")
     typer.echo(f"  landing page   {base}/")
     for actor in ACTORS:
         if actor.prefix in mounted:

@@ -9,14 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  echo "==> creating .venv"
-  "$PY" -m venv .venv
-fi
-echo "==> installing nsp-sandbox with test extras"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install -qq --disable-pip-version-check -e '.[test]'
+./scripts/install.sh test
 
 # The official FHIR packages the tests read: ../shared/fhir-packages when it is there, else the declared
 # packages fetched from the FHIR package registry (NSP_SANDBOX_FHIR_REGISTRY) into .fhir-packages/.

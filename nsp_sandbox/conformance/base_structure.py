@@ -44,8 +44,8 @@ def base_structure_issues(resource: dict[str, Any]) -> list[Issue]:
                       rule="resource-type")]
     try:
         model.model_validate(resource)
-    except ValidationError as exc:
-        return [_issue(resource, err) for err in exc.errors(include_url=False)]
+    except ValidationError as invalid:
+        return [_issue(resource, err) for err in invalid.errors(include_url=False)]
     except Exception as exc:  # fhir.resources raises KeyError & co. on some malformed nesting
         return [Issue("error", "structure", f"The resource does not parse ({type(exc).__name__}: {exc})",
                       expression=rtype, rule="base-structure")]

@@ -56,7 +56,7 @@ class BindingChecker:
         return choice
 
     def check(self, binding: Binding, type_code: str, value: Any, path: str, source: str,
-              context: FhirPackage | None, system_hint: str | None = None) -> list[Issue]:
+              context: FhirPackage | None, system_hint: object = None) -> list[Issue]:
         """Check ``value`` (of FHIR type ``type_code``) against ``binding``."""
         strength = binding.strength
         if strength not in _FAIL_SEVERITY or not binding.value_set or type_code not in CODED_TYPES:
@@ -94,7 +94,7 @@ class BindingChecker:
         if not isinstance(value, dict):
             return []
         assert binding.value_set is not None
-        listed = value.get("coding")
+        listed: Any = value.get("coding")
         codings = [c for c in (listed if isinstance(listed, list) else ()) if isinstance(c, dict)
                    and isinstance(c.get("code"), str) and isinstance(c.get("system"), str | None)]
         if not codings:

@@ -228,8 +228,8 @@ class InvariantEngine:
         token = enter_scope(scope)
         try:
             result = runner(focus, focus_type, resource, root_resource)
-        except NotChecked as exc:
-            return _not_checked(constraint, str(exc), expression_path, source)
+        except NotChecked as unknowable:
+            return _not_checked(constraint, str(unknowable), expression_path, source)
         except Exception as exc:  # FhirPathError, and fhirpathpy's plain Exceptions
             return _not_checked(constraint, f"{type(exc).__name__}: {exc}", expression_path, source)
         finally:
@@ -260,8 +260,8 @@ class InvariantEngine:
                 scope.constraint_key = constraint.key
                 try:
                     result = runner(focus, focus_type, resource, root_resource)
-                except NotChecked as exc:
-                    issues.append(_not_checked(constraint, str(exc), expression_path, source))
+                except NotChecked as unknowable:
+                    issues.append(_not_checked(constraint, str(unknowable), expression_path, source))
                     continue
                 except Exception as exc:  # FhirPathError, and fhirpathpy's plain Exceptions
                     issues.append(_not_checked(constraint, f"{type(exc).__name__}: {exc}", expression_path, source))

@@ -30,7 +30,8 @@ def primitive_value_ok(library: StructureLibrary, node: ElementNode, code: str, 
                                 expression=path, source=node.source, rule="type"))
             return False
         if not isinstance(value, str):
-            if code in ("unsignedInt", "positiveInt") and (value < 0 or (code == "positiveInt" and value < 1)):
+            number: Any = value  # an int: a JSON number of an integer type
+            if code in ("unsignedInt", "positiveInt") and (number < 0 or (code == "positiveInt" and number < 1)):
                 issues.append(Issue("error", "value", f"{value} is not a valid {code}", expression=path,
                                     source=node.source, rule="type"))
                 return False
@@ -39,10 +40,9 @@ def primitive_value_ok(library: StructureLibrary, node: ElementNode, code: str, 
         issues.append(Issue("error", "value", f"A {code} must not be empty or only whitespace",
                             expression=path, source=node.source, rule="type"))
         return False
-    regex = library.regexes.get(code, _MISSING)  # kept per type code
-    if regex is _MISSING:
-        regex = library.primitive_regex(code, node.structure.package)
-    if regex is not None and not regex.fullmatch(value):  # type: ignore[union-attr]
+    regexes = library.regexes  # kept per type code
+    regex = regexes[code] if code in regexes else library.primitive_regex(code, node.structure.package)
+    if regex is not None and not regex.fullmatch(value):
         issues.append(Issue("error", "value", f"{value!r} is not a valid {code}",
                             expression=path, source=node.source, rule="type"))
         return False
@@ -53,7 +53,6 @@ def primitive_value_ok(library: StructureLibrary, node: ElementNode, code: str, 
 
 
 _STRING: tuple[type, ...] = (str,)
-_MISSING = object()
 
 
 def fixed_pattern_issues(node: ElementNode, value: dict[str, Any], path: str, issues: list[Issue]) -> None:

@@ -82,7 +82,7 @@ def profile_type(library: StructureLibrary, profile: str, node: ElementNode) -> 
         "http://hl7.org/fhir/StructureDefinition/") else None
 
 
-def type_allowed(library: StructureLibrary, rtype: str, target_profiles: tuple[str, ...],
+def type_allowed(library: StructureLibrary, rtype: Any, target_profiles: tuple[str, ...],
                  node: ElementNode) -> bool:
     """May a reference point to a ``rtype``? (an unknown target profile allows any type)."""
     for profile in target_profiles:

@@ -394,11 +394,11 @@ class StructureLibrary:
         context = node.structure.package
         target = node
         if node.content_reference and not node.children:
-            ref = node.content_reference
-            ref_id = ref.partition("#")[2]
+            content_ref = node.content_reference
+            ref_id = content_ref.partition("#")[2]
             target = node.structure.by_id.get(ref_id) or node
-            if target is node and ref.partition("#")[0]:
-                other = self.get(ref.partition("#")[0], context)
+            if target is node and content_ref.partition("#")[0]:
+                other = self.get(content_ref.partition("#")[0], context)
                 if other is not None:
                     target = other.by_id.get(ref_id) or node
         type_constraints: tuple[Constraint, ...] = ()
@@ -449,10 +449,10 @@ def _make_child_set(children: dict[str, ElementNode], constraints: tuple[Constra
                 keys[child.base_name + _capitalised(code)] = KeyInfo(
                     child, code, f"{child.base_name}.ofType({code})", category(code))
         else:
-            code = child.types[0].code if len(child.types) == 1 else None
-            if code is None and child.content_reference:
-                code = "BackboneElement"
-            keys[name] = KeyInfo(child, code, name, category(code))
+            single = child.types[0].code if len(child.types) == 1 else None
+            if single is None and child.content_reference:
+                single = "BackboneElement"
+            keys[name] = KeyInfo(child, single, name, category(single))
     required = tuple(c for c in children.values() if c.min > 0)
     return ChildSet(children, keys, required, tuple(c for c in constraints if c.key not in ("ele-1",)))
 

@@ -11,7 +11,7 @@ is answered "not-checked", never silently accepted.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -86,9 +86,21 @@ class Terminology:
         self._expansions: dict[tuple[str, str | None], Expansion | None] = {}
         self._hierarchies: dict[int, _Hierarchy] = {}
         self._code_systems: dict[tuple[str, str | None], Any] = {}
+        self._kept: dict[str, Any] = {}
         self._lock = threading.RLock()
 
     # ---- public API --------------------------------------------------------------------------
+
+    def kept(self, name: str, make: Callable[[Terminology], Any]) -> Any:
+        """``make(self)``, made once and kept with this terminology under ``name``: what a caller
+        derives from the loaded packages (DDS's names of code systems, say) lives as long as they do."""
+        found = self._kept.get(name, _MISSING)  # read without the lock: dict.get is atomic
+        if found is not _MISSING:
+            return found
+        with self._lock:
+            if name not in self._kept:
+                self._kept[name] = make(self)
+            return self._kept[name]
 
     def expand(self, value_set: str, context: FhirPackage | None = None) -> Expansion | None:
         """The expansion of ``value_set`` (``url`` or ``url|version``); None when it is not loaded."""
@@ -291,7 +303,8 @@ class _Hierarchy:
         return out
 
     def filter(self, flt: dict[str, Any]) -> set[str] | None:
-        prop, op, value = flt.get("property"), flt.get("op"), flt.get("value", "")
+        prop: Any = flt.get("property")
+        op, value = flt.get("op"), flt.get("value", "")
         if prop in ("concept", "code") and op == "is-a":
             return ({value} | self.descendants(value)) if value in self.display else set()
         if prop in ("concept", "code") and op == "descendent-of":

@@ -28,7 +28,7 @@ from nsp_sandbox.conformance.references import BundleIndex, resolve_contained
 from nsp_sandbox.conformance.slice_matching import matches
 from nsp_sandbox.conformance.slicing import fixed_matches
 from nsp_sandbox.conformance.structure import TypeRef
-from nsp_sandbox.outcome import Issue
+from nsp_sandbox.outcome import Issue, Severity
 
 if TYPE_CHECKING:
     from nsp_sandbox.conformance.engines import Engines
@@ -112,7 +112,7 @@ class Walk:
                          f"Profile {url}: version {version} is not available (loaded: {', '.join(loaded)})",
                          expression=where, source=plain, rule="profile")
         # A profile the definitions or the caller require must be checkable; a declared one is a claim.
-        severity = "error" if why in ("required", "given") else "warning"
+        severity: Severity = "error" if why in ("required", "given") else "warning"
         return Issue(severity, "not-supported",
                      f"Profile {url} is not available in the loaded packages; not checked",
                      expression=where, source=plain, rule="profile")

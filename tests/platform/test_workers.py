@@ -289,4 +289,5 @@ def test_ctrl_c_stops_every_worker(served: Served) -> None:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert output.count("Demo data: sending") == 1, output  # loaded by one worker, once
-    assert re.search(rf"ready in [\d.]+ s \(database: .*; {WORKERS} workers: \d+, \d+\)", output), output
+    assert re.search(rf"ready in [\d.]+ s \(database: .*; {WORKERS} workers: \d+, \d+; conformance engine: .+\)",
+                     output), output

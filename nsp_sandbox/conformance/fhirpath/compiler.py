@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from decimal import Decimal
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
 
 from fhirpathpy.parser import parse
@@ -32,6 +32,7 @@ from nsp_sandbox.conformance.fhirpath.operators import OPERATORS
 from nsp_sandbox.conformance.fhirpath.values import (
     FALSE,
     TRUE,
+    Compile,
     Env,
     Fn,
     Item,
@@ -253,6 +254,7 @@ def _literal_term(node: dict[str, Any]) -> Fn:
     kind = literal.get("type")
     text = literal.get("text") or "".join(literal.get("terminalNodeText") or [])
     value: Any
+    result: list[Item]
     if kind == "StringLiteral":
         value = _unescape(text[1:-1])
         result = [(value, "System.String", None, None)]
@@ -289,7 +291,7 @@ def _external_constant_term(node: dict[str, Any]) -> Fn:
     if name == "context":
         return lambda focus, env: env.context
     if name in _CONSTANTS:
-        result = [(_CONSTANTS[name], "System.String", None, None)]
+        result: list[Item] = [(_CONSTANTS[name], "System.String", None, None)]
         return lambda focus, env: result
     raise Unsupported(f"FHIRPath constant %{name}")
 
@@ -311,9 +313,13 @@ def _function(node: dict[str, Any]) -> Fn:
     return factory(params, _compile)
 
 
+def _with_operands(operator: Callable[[dict[str, Any], Compile], Fn]) -> Callable[[dict[str, Any]], Fn]:
+    return lambda node: operator(node, _compile)
+
+
 _HANDLERS: dict[str, Callable[[dict[str, Any]], Fn]] = {
     "EntireExpression": _entire, "TermExpression": _term_expression, "InvocationTerm": _invocation_term,
     "InvocationExpression": _invocation_expression, "LiteralTerm": _literal_term,
     "ExternalConstantTerm": _external_constant_term, "ParenthesizedTerm": _parenthesized,
-    **{kind: partial(operator, compile_node=_compile) for kind, operator in OPERATORS.items()},
+    **{kind: _with_operands(operator) for kind, operator in OPERATORS.items()},
 }

@@ -8,7 +8,7 @@ import re
 import threading
 from typing import Any
 
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 

@@ -21,8 +21,6 @@ A value set that is not loaded, or whose code system cannot be enumerated, gives
 
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -131,18 +129,10 @@ def _identifier_uris(identifiers: Any) -> set[str]:
     return out
 
 
-_names_by_terminology: weakref.WeakKeyDictionary[Any, SystemNames] = weakref.WeakKeyDictionary()
-_names_lock = threading.Lock()
-
-
 def system_names(terminology: Terminology) -> SystemNames:
     """The :class:`SystemNames` of ``terminology``'s packages, made once per Terminology."""
-    with _names_lock:
-        names = _names_by_terminology.get(terminology)
-        if names is None:
-            names = SystemNames(terminology)
-            _names_by_terminology[terminology] = names
-        return names
+    names: SystemNames = terminology.kept("dds-system-names", SystemNames)
+    return names
 
 
 # ---- membership ----------------------------------------------------------------------------------

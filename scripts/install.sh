@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install nsp-sandbox into .venv (editable), with the extras given ("test" for the suite), unless the same
+# install is already there: pip builds the package again at every install, and the build compiles the
+# conformance engine (setup.py), which takes a minute or two. .venv/.nsp-sandbox-installed records what
+# the install was built from (pyproject.toml, setup.py, the conformance engine's sources) and its extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=${1:-}
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv"
+  "$PY" -m venv .venv
+fi
+# What the install was built from (the extras apart: an install with the test extras serves a plain one too).
+stamp=$( { cat pyproject.toml setup.py; find nsp_sandbox/conformance -name '*.py' | sort | xargs cat; } \
+        | sha256sum | cut -d' ' -f1)
+built="" built_extras=""
+[ -f .venv/.nsp-sandbox-installed ] && read -r built built_extras < .venv/.nsp-sandbox-installed
+if [ "${built:-}" = "$stamp" ] && { [ -z "$extras" ] || [ "$extras" = "${built_extras:-}" ]; } \
+   && .venv/bin/python -c 'import nsp_sandbox' 2>/dev/null; then
+  echo "==> nsp-sandbox${extras:+[$extras]} is installed in .venv, built from these sources"
+  exit 0
+fi
+echo "==> installing nsp-sandbox${extras:+[$extras]} into .venv; the build compiles the conformance engine (a minute or two)"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+started=$SECONDS
+( while sleep 15; do echo "    ... $(( SECONDS - started )) s"; done ) &
+ticker=$!
+trap 'kill $ticker 2>/dev/null || true' EXIT
+.venv/bin/python -m pip install -qq --disable-pip-version-check -e ".${extras:+[$extras]}"
+kill $ticker 2>/dev/null || true
+echo "$stamp $extras" > .venv/.nsp-sandbox-installed
+echo "==> installed in $(( SECONDS - started )) s; conformance engine: $(.venv/bin/python -c \
+  'import nsp_sandbox.conformance.compiled as c; print(c.state)')"
