@@ -46,8 +46,9 @@ def _sources() -> list[str]:
 
 
 def _compiler_found() -> bool:
+    """A C compiler and this Python's headers (Debian: gcc and python3-dev)."""
     compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    return shutil.which(compiler) is not None
+    return shutil.which(compiler) is not None and (Path(sysconfig.get_paths()["include"]) / "Python.h").exists()
 
 
 def _extensions() -> list[object]:
@@ -55,7 +56,7 @@ def _extensions() -> list[object]:
         print("nsp-sandbox: NSP_SANDBOX_PURE_PYTHON is set; the conformance engine stays Python")
         return []
     if not _compiler_found():
-        print("nsp-sandbox: no C compiler found; the conformance engine stays Python")
+        print("nsp-sandbox: no C compiler or no Python headers; the conformance engine stays Python")
         return []
     from mypyc.build import mypycify
 

@@ -56,13 +56,16 @@ def _walker_file(**env: str) -> str:
 
 
 def _compiler() -> bool:
-    return shutil.which((sysconfig.get_config_var("CC") or "cc").split()[0]) is not None
+    """What setup.py needs to compile: a C compiler and this Python's headers."""
+    return shutil.which((sysconfig.get_config_var("CC") or "cc").split()[0]) is not None and (
+        Path(sysconfig.get_paths()["include"]) / "Python.h").exists()
 
 
 PURE = os.environ.get("NSP_SANDBOX_PURE_PYTHON", "") not in ("", "0")
 
 
-@pytest.mark.skipif(not _compiler() or PURE, reason="no C compiler, or NSP_SANDBOX_PURE_PYTHON: nothing compiled")
+@pytest.mark.skipif(not _compiler() or PURE,
+                    reason="nothing compiled: no C compiler or headers, or NSP_SANDBOX_PURE_PYTHON")
 def test_the_engine_runs_compiled_where_it_can_be_built() -> None:
     assert compiled.state == "compiled", (
         f"the conformance engine runs as {compiled.state}: pip install -e . compiles it (scripts/test.sh does)")
