@@ -1,20 +1,19 @@
 """nsp-sandbox's build: pyproject.toml declares the package; this adds the compiled conformance engine.
 
-The modules below — the profile walk, its rules and the FHIRPath engine, Python that runs for every
-element of every validated resource — are compiled to C extensions with mypyc, which type-checks them
-as it compiles them. The Python sources stay beside the extensions and are what runs when the build
-cannot compile (no C compiler, or ``NSP_SANDBOX_PURE_PYTHON=1``), and when a source has changed since
-its extension was built (``nsp_sandbox.conformance.compiled``).
+The modules ``nsp_sandbox/conformance/compiled.py`` lists (the profile walk, its rules and the FHIRPath
+engine: Python that runs for every element of every validated resource) are compiled to C extensions
+with mypyc, which type-checks them as it compiles them. The Python sources stay beside the extensions
+and are what runs when the build cannot compile (no C compiler or Python headers, or
+``NSP_SANDBOX_PURE_PYTHON=1``), and when a source has changed since its extension was built:
+``compiled.py`` decides which, when the package is imported.
 """
 
 from __future__ import annotations
 
-import ast
 import hashlib
+import importlib.util
 import json
 import os
-import shutil
-import sysconfig
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -26,36 +25,27 @@ HERE = Path(__file__).resolve().parent
 PACKAGE = "nsp_sandbox/conformance"
 
 
-def _listed(name: str) -> object:
-    """A constant of nsp_sandbox/conformance/compiled.py, read without importing the package."""
-    tree = ast.parse((HERE / PACKAGE / "compiled.py").read_text())
-    for node in tree.body:
-        target = node.target if isinstance(node, ast.AnnAssign) else (
-            node.targets[0] if isinstance(node, ast.Assign) else None)
-        if isinstance(target, ast.Name) and target.id == name and node.value is not None:
-            return ast.literal_eval(node.value)
-    raise LookupError(f"{name} is not in compiled.py")
+def _compiled_module() -> Any:
+    """nsp_sandbox/conformance/compiled.py, loaded from its file (it needs only the standard library)."""
+    spec = importlib.util.spec_from_file_location("nsp_sandbox_compiled", HERE / PACKAGE / "compiled.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-COMPILED: tuple[str, ...] = _listed("MODULES")  # type: ignore[assignment]
-MANIFEST: str = _listed("MANIFEST")  # type: ignore[assignment]
+compiled = _compiled_module()
 
 
 def _sources() -> list[str]:
-    return [f"{PACKAGE}/{module.replace('.', '/')}.py" for module in COMPILED]
+    return [f"{PACKAGE}/{module.replace('.', '/')}.py" for module in compiled.MODULES]
 
 
-def _compiler_found() -> bool:
-    """A C compiler and this Python's headers (Debian: gcc and python3-dev)."""
-    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    return shutil.which(compiler) is not None and (Path(sysconfig.get_paths()["include"]) / "Python.h").exists()
-
-
-def _extensions() -> list[object]:
-    if os.environ.get("NSP_SANDBOX_PURE_PYTHON", "") not in ("", "0"):
+def _extensions() -> list[Extension]:
+    if compiled.pure_python_asked():
         print("nsp-sandbox: NSP_SANDBOX_PURE_PYTHON is set; the conformance engine stays Python")
         return []
-    if not _compiler_found():
+    if not compiled.can_compile():
         print("nsp-sandbox: no C compiler or no Python headers; the conformance engine stays Python")
         return []
     from mypyc.build import mypycify
@@ -91,10 +81,10 @@ class BuildWithManifest(build_ext):
         if not self.extensions:
             return
         digests = {name: hashlib.sha256((HERE / source).read_bytes()).hexdigest()
-                   for name, source in zip(COMPILED, _sources(), strict=True)}
+                   for name, source in zip(compiled.MODULES, _sources(), strict=True)}
         target = HERE / PACKAGE if self.inplace else Path(self.build_lib) / PACKAGE
         target.mkdir(parents=True, exist_ok=True)
-        (target / MANIFEST).write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
+        (target / compiled.MANIFEST).write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
 
 
 setup(ext_modules=_extensions(), cmdclass={"build_ext": BuildWithManifest})

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install nsp-sandbox into .venv (editable), with the extras given ("test" for the suite), unless the same
 # install is already there: pip builds the package again at every install, and the build compiles the
-# conformance engine (setup.py), which takes a minute or two. .venv/.nsp-sandbox-installed records what
+# conformance engine (setup.py), which takes half a minute. .venv/.nsp-sandbox-installed records what
 # the install was built from (pyproject.toml, setup.py, the conformance engine's sources) and its extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +22,7 @@ if [ "${built:-}" = "$stamp" ] && { [ -z "$extras" ] || [ "$extras" = "${built_e
   echo "==> nsp-sandbox${extras:+[$extras]} is installed in .venv, built from these sources"
   exit 0
 fi
-echo "==> installing nsp-sandbox${extras:+[$extras]} into .venv; the build compiles the conformance engine (a minute or two)"
+echo "==> installing nsp-sandbox${extras:+[$extras]} into .venv; the build compiles the conformance engine (half a minute)"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 started=$SECONDS
 ( while sleep 15; do echo "    ... $(( SECONDS - started )) s"; done ) &

@@ -12,6 +12,9 @@ modules, and ``pip install -e .`` builds the extensions again.
 
 ``NSP_SANDBOX_PURE_PYTHON=1`` runs the sources too, compiled or not (and keeps ``setup.py`` from
 compiling): to compare the two, or to debug the engine in Python.
+
+This module imports nothing but the standard library: ``setup.py`` loads it from its file, without the
+package, for :data:`MODULES`, :data:`MANIFEST`, :func:`pure_python_asked` and :func:`can_compile`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ import importlib.util
 import json
 import logging
 import os
+import shutil
 import sys
+import sysconfig
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -33,7 +38,7 @@ log = logging.getLogger(__name__)
 PACKAGE = "nsp_sandbox.conformance"
 HERE = Path(__file__).resolve().parent
 MANIFEST = "compiled-sources.json"
-# setup.py compiles these (it reads this list and MANIFEST from this file without importing it).
+# What setup.py compiles.
 MODULES: tuple[str, ...] = (
     "base_structure", "bindings", "extensions", "primitives", "reference_rules", "references",
     "regex_equivalents", "slice_matching", "slicing", "structure", "terminology", "invariants", "walker",
@@ -42,8 +47,18 @@ MODULES: tuple[str, ...] = (
 )
 
 state = "Python"
-"""How the engine runs in this process: ``compiled``, ``Python`` (nothing was compiled) or
-``Python (stale: …)`` (sources changed since the build)."""
+"""How the engine runs in this process: ``compiled``, ``Python`` (nothing was compiled),
+``Python (NSP_SANDBOX_PURE_PYTHON)`` or ``Python (stale: …)`` (sources changed since the build)."""
+
+
+def pure_python_asked() -> bool:
+    return os.environ.get("NSP_SANDBOX_PURE_PYTHON", "") not in ("", "0")
+
+
+def can_compile() -> bool:
+    """What the build needs to compile: a C compiler and this Python's headers (Debian: gcc, python3-dev)."""
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    return shutil.which(compiler) is not None and (Path(sysconfig.get_paths()["include"]) / "Python.h").exists()
 
 
 def source_of(module: str, root: Path = HERE) -> Path:
@@ -62,20 +77,22 @@ def _extension_of(module: str, root: Path) -> Path | None:
 def changed_sources(root: Path = HERE, modules: Sequence[str] = MODULES) -> list[str] | None:
     """The modules whose source differs from the one compiled (all of them when the record is
     missing or unreadable); None when no module has an extension (nothing was compiled)."""
-    if not any(_extension_of(m, root) is not None for m in modules):
+    built = {m for m in modules if _extension_of(m, root) is not None}
+    if not built:
         return None
     try:
         recorded = json.loads((root / MANIFEST).read_text())
     except (OSError, ValueError):
+        recorded = None
+    if not isinstance(recorded, dict):
         return list(modules)
     changed = []
     for module in modules:
-        source = source_of(module, root)
         try:
-            digest = hashlib.sha256(source.read_bytes()).hexdigest()
+            digest: str | None = hashlib.sha256(source_of(module, root).read_bytes()).hexdigest()
         except OSError:
             digest = None
-        if _extension_of(module, root) is None or not isinstance(recorded, dict) or recorded.get(module) != digest:
+        if module not in built or recorded.get(module) != digest:
             changed.append(module)
     return changed
 
@@ -98,15 +115,16 @@ def use_sources_if_stale(root: Path = HERE, package: str = PACKAGE, modules: Seq
     changed = changed_sources(root, modules)
     if changed is None:
         state = "Python"
-    elif os.environ.get("NSP_SANDBOX_PURE_PYTHON", "") not in ("", "0"):
+        return state
+    if pure_python_asked():
         state = "Python (NSP_SANDBOX_PURE_PYTHON)"
-        sys.meta_path.insert(0, SourceFinder({f"{package}.{m}": source_of(m, root) for m in modules}))
     elif not changed:
         state = "compiled"
+        return state
     else:
         shown = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
         state = f"Python (stale: {shown} changed since the build)"
         log.warning("conformance engine: %s changed since it was compiled; running the Python sources "
                     "(pip install -e . compiles them again)", shown)
-        sys.meta_path.insert(0, SourceFinder({f"{package}.{m}": source_of(m, root) for m in modules}))
+    sys.meta_path.insert(0, SourceFinder({f"{package}.{m}": source_of(m, root) for m in modules}))
     return state

@@ -7,10 +7,8 @@ import hashlib
 import importlib.machinery
 import json
 import os
-import shutil
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
@@ -55,16 +53,7 @@ def _walker_file(**env: str) -> str:
     return out.stdout
 
 
-def _compiler() -> bool:
-    """What setup.py needs to compile: a C compiler and this Python's headers."""
-    return shutil.which((sysconfig.get_config_var("CC") or "cc").split()[0]) is not None and (
-        Path(sysconfig.get_paths()["include"]) / "Python.h").exists()
-
-
-PURE = os.environ.get("NSP_SANDBOX_PURE_PYTHON", "") not in ("", "0")
-
-
-@pytest.mark.skipif(not _compiler() or PURE,
+@pytest.mark.skipif(not compiled.can_compile() or compiled.pure_python_asked(),
                     reason="nothing compiled: no C compiler or headers, or NSP_SANDBOX_PURE_PYTHON")
 def test_the_engine_runs_compiled_where_it_can_be_built() -> None:
     assert compiled.state == "compiled", (
