@@ -132,8 +132,8 @@ class Validator:
             frame = Frame(resource, resource, None, None, context)
             walked = walk.resource(resource, [profile] if profile else [], frame,
                                    rtype if isinstance(rtype, str) else "Resource")
-        except RecursionError:
-            failure = _TOO_DEEP
+        except RecursionError:  # nested deeper than a body may be: nothing more is read of it
+            return [_TOO_DEEP], [_TOO_DEEP]
         except Exception as exc:  # a defect of the validator must not hide what was found, nor crash callers
             log.exception("validator failure")
             failure = _failed(exc)

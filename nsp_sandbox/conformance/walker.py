@@ -29,6 +29,7 @@ from nsp_sandbox.conformance.slice_matching import matches
 from nsp_sandbox.conformance.slicing import fixed_matches
 from nsp_sandbox.conformance.structure import TypeRef
 from nsp_sandbox.outcome import Issue, Severity
+from nsp_sandbox.strict_json import MAX_DEPTH
 
 if TYPE_CHECKING:
     from nsp_sandbox.conformance.engines import Engines
@@ -47,6 +48,7 @@ class Walk:
         self._frames: dict[int, Frame] = {}
         self._scopes: dict[int, tuple[Frame, EvaluationScope]] = {}
         self._walked: dict[int, list[CompiledStructure]] = {}
+        self._depth = 0  # objects being walked, one inside the other (_complex)
 
     # ---- resources and profiles -----------------------------------------------------------------
 
@@ -177,6 +179,19 @@ class Walk:
 
     def _complex(self, node: ElementNode, type_code: str | None, obj: Any, path: str, frame: Frame,
                  issues: list[Issue], is_resource: bool = False, check_rules: bool = True) -> None:
+        """Walk one object; deeper than ``MAX_DEPTH`` objects, ``RecursionError`` (the validator's
+        ``validator-limit``). Compiled, the walk's calls are C calls that Python's recursion limit does
+        not count, so the walk bounds itself, at the depth every JSON body is held to."""
+        if self._depth >= MAX_DEPTH:
+            raise RecursionError(f"the walk is {MAX_DEPTH} objects deep")
+        self._depth += 1
+        try:
+            self._object(node, type_code, obj, path, frame, issues, is_resource, check_rules)
+        finally:
+            self._depth -= 1
+
+    def _object(self, node: ElementNode, type_code: str | None, obj: Any, path: str, frame: Frame,
+                issues: list[Issue], is_resource: bool, check_rules: bool) -> None:
         if not isinstance(obj, dict):
             issues.append(Issue("error", "structure",
                                 f"Expected an object for {type_code or node.path}, found {json_kind(obj)}",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
+
 from nsp_sandbox.conformance.base_structure import base_structure_issues, fhirpath_of
 from nsp_sandbox.conformance.packages import PackageRegistry
 from nsp_sandbox.conformance.validator import Validator
@@ -228,3 +230,30 @@ def test_base_structure_findings_given_are_used_and_not_found_again(validator: V
     assert validator.validate(resource, structure=found) == whole
     assert any(i.rule == "base-structure" for i in whole)
     assert not any(i.rule == "base-structure" for i in validator.validate(resource, structure=[]))
+
+
+def _nested(kind: str, depth: int) -> dict[str, Any]:
+    if kind == "extension":
+        extension: dict[str, Any] = {"url": "http://example.org/x", "valueString": "a"}
+        for _ in range(depth):
+            extension = {"url": "http://example.org/x", "extension": [extension]}
+        return {"resourceType": "Patient", "extension": [extension]}
+    resource: dict[str, Any] = {"resourceType": "Patient"}
+    for _ in range(depth):
+        resource = {"resourceType": "Patient", "contained": [resource]}
+    return resource
+
+
+@pytest.mark.parametrize("kind", ["extension", "contained"])
+@pytest.mark.parametrize("depth", [150, 5000])
+def test_a_resource_nested_too_deeply_is_a_finding_never_a_crash(validator: Validator, kind: str, depth: int) -> None:
+    """Deeper than any JSON body may nest (``strict_json.MAX_DEPTH``): the validator's limit, compiled or not
+    (compiled, the walk's calls are not counted by Python's recursion limit)."""
+    issues = validator.validate(_nested(kind, depth))
+    assert [i.rule for i in issues] == ["validator-limit"]
+
+
+def test_a_resource_nested_as_deep_as_a_body_may_be_is_validated(validator: Validator) -> None:
+    issues = validator.validate(_nested("extension", 40))  # 81 JSON levels: objects and arrays
+    assert "validator-limit" not in {i.rule for i in issues}
+    assert any(i.rule == "extension-unknown" for i in issues)
