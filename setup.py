@@ -38,7 +38,7 @@ compiled = _compiled_module()
 
 
 def _sources() -> list[str]:
-    return [f"{PACKAGE}/{module.replace('.', '/')}.py" for module in compiled.MODULES]
+    return [str(compiled.source_of(module, Path(PACKAGE))) for module in compiled.MODULES]
 
 
 def _extensions() -> list[Extension]:

@@ -11,14 +11,15 @@ is answered "not-checked", never silently accepted.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from nsp_sandbox.conformance.packages import FhirPackage, PackageRegistry
 
 CodeStatus = Literal["valid", "invalid", "not-checked"]
 _MISSING = object()
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -86,21 +87,21 @@ class Terminology:
         self._expansions: dict[tuple[str, str | None], Expansion | None] = {}
         self._hierarchies: dict[int, _Hierarchy] = {}
         self._code_systems: dict[tuple[str, str | None], Any] = {}
-        self._kept: dict[str, Any] = {}
+        self._derived: dict[Hashable, Any] = {}
         self._lock = threading.RLock()
 
     # ---- public API --------------------------------------------------------------------------
 
-    def kept(self, name: str, make: Callable[[Terminology], Any]) -> Any:
-        """``make(self)``, made once and kept with this terminology under ``name``: what a caller
-        derives from the loaded packages (DDS's names of code systems, say) lives as long as they do."""
-        found = self._kept.get(name, _MISSING)  # read without the lock: dict.get is atomic
-        if found is not _MISSING:
-            return found
-        with self._lock:
-            if name not in self._kept:
-                self._kept[name] = make(self)
-            return self._kept[name]
+    def derived(self, key: Hashable, make: Callable[[], T]) -> T:
+        """What ``make()`` works out from the loaded packages, worked out once and kept under ``key``
+        (as :meth:`FhirPackage.derived` for one package): DDS's names of code systems, say."""
+        found = self._derived.get(key, _MISSING)  # read without the lock: dict.get is atomic
+        if found is _MISSING:
+            with self._lock:
+                found = self._derived.get(key, _MISSING)
+                if found is _MISSING:
+                    found = self._derived[key] = make()
+        return found  # type: ignore[no-any-return]
 
     def expand(self, value_set: str, context: FhirPackage | None = None) -> Expansion | None:
         """The expansion of ``value_set`` (``url`` or ``url|version``); None when it is not loaded."""

@@ -131,8 +131,7 @@ def _identifier_uris(identifiers: Any) -> set[str]:
 
 def system_names(terminology: Terminology) -> SystemNames:
     """The :class:`SystemNames` of ``terminology``'s packages, made once per Terminology."""
-    names: SystemNames = terminology.kept("dds-system-names", SystemNames)
-    return names
+    return terminology.derived("dds-system-names", lambda: SystemNames(terminology))
 
 
 # ---- membership ----------------------------------------------------------------------------------
