@@ -5,7 +5,6 @@ modules call back (resolve a reference, does a resource meet a profile).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -13,15 +12,23 @@ if TYPE_CHECKING:
     from nsp_sandbox.conformance.references import BundleIndex
 
 
-@dataclass(frozen=True)
 class Frame:
-    """Where the walk is: the resource being checked, its container and Bundle, the package context."""
+    """Where the walk is: the resource being checked, its container and Bundle, the package context.
 
-    resource: dict[str, Any]
-    root: dict[str, Any]
-    bundle: BundleIndex | None
-    full_url: str | None
-    package: FhirPackage | None
+    Never changed once made. A plain class with its own ``__init__`` (compiled with the walk): the walk
+    makes one per resource, and a dataclass's generated ``__init__`` would run as Python."""
+
+    def __init__(self, resource: dict[str, Any], root: dict[str, Any], bundle: BundleIndex | None,
+                 full_url: str | None, package: FhirPackage | None) -> None:
+        self.resource = resource
+        self.root = root
+        self.bundle = bundle
+        self.full_url = full_url
+        self.package = package
+
+    def __repr__(self) -> str:
+        return (f"Frame(resource={self.resource.get('resourceType')!r}, full_url={self.full_url!r}, "
+                f"package={self.package.id if self.package is not None else None!r})")
 
 
 Item = tuple[str | None, Any, Any, str, str | None]

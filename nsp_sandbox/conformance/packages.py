@@ -23,6 +23,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -83,8 +84,9 @@ class FhirPackage:
     _cache: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     _derived: dict[Hashable, Any] = field(default_factory=dict, repr=False)
 
-    @property
+    @cached_property
     def id(self) -> str:
+        """``name#version``: it keys every per-package cache, so it is made once."""
         return f"{self.name}#{self.version}"
 
     @property
@@ -153,6 +155,9 @@ class PackageRegistry:
                     self._by_url.setdefault(entry.url, []).append((pkg, entry))
         self._owner: dict[int, FhirPackage] = {}
         self._closures: dict[str, list[FhirPackage]] = {}
+        # What _find and canonical_versions work out, kept: the packages of a registry do not change.
+        self._found: dict[tuple[str, str | None, str | None], tuple[FhirPackage, IndexEntry]] = {}
+        self._versions: dict[tuple[str, str | None], tuple[str, ...]] = {}
         self._lock = threading.Lock()
         for pkg in self._packages.values():
             self._dependency_warnings(pkg)
@@ -271,6 +276,16 @@ class PackageRegistry:
 
     def _find(self, canonical: str, resource_type: str | None,
               context: FhirPackage | None) -> tuple[FhirPackage, IndexEntry] | None:
+        key = (canonical, resource_type, context.id if context is not None else None)
+        found = self._found.get(key)  # read without the lock: dict.get is atomic
+        if found is None:
+            found = self._choose(canonical, resource_type, context)
+            if found is not None:  # only what is loaded is kept: a document can name any URL
+                self._found[key] = found
+        return found
+
+    def _choose(self, canonical: str, resource_type: str | None,
+                context: FhirPackage | None) -> tuple[FhirPackage, IndexEntry] | None:
         url, _, version = canonical.partition("|")
         candidates = self._by_url.get(url, [])
         if resource_type is not None:
@@ -293,9 +308,15 @@ class PackageRegistry:
 
     def canonical_versions(self, url: str, resource_type: str | None = None) -> list[str]:
         """Every loaded version of the canonical resource ``url``, oldest first."""
-        versions = {e.version for _, e in self._by_url.get(url, [])
-                    if e.version and (resource_type is None or e.resource_type == resource_type)}
-        return sorted(versions, key=version_key)
+        key = (url, resource_type)
+        found = self._versions.get(key)  # read without the lock: dict.get is atomic
+        if found is None:
+            versions = {e.version for _, e in self._by_url.get(url, [])
+                        if e.version and (resource_type is None or e.resource_type == resource_type)}
+            found = tuple(sorted(versions, key=version_key))
+            if found:  # only what is loaded is kept: a document can name any URL
+                self._versions[key] = found
+        return list(found)
 
     def package_of(self, resource: dict[str, Any]) -> FhirPackage | None:
         """The package a resource returned by :meth:`resolve` came from."""

@@ -22,11 +22,16 @@ _MISSING = object()
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
 class CodeCheck:
-    status: CodeStatus
-    message: str
-    display: str | None = None
+    """The answer to "is this code valid here?" (a plain class: see ``EvaluationScope``)."""
+
+    def __init__(self, status: CodeStatus, message: str, display: str | None = None) -> None:
+        self.status = status
+        self.message = message
+        self.display = display
+
+    def __repr__(self) -> str:
+        return f"CodeCheck({self.status!r}, {self.message!r}, {self.display!r})"
 
     @property
     def valid(self) -> bool:

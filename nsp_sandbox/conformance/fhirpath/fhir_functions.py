@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from nsp_sandbox.conformance.fhirpath.narrative import narrative_checks, narrative_problems
@@ -38,15 +37,22 @@ class NotChecked(Exception):
     """A function could not answer (unknown profile, value set, unresolvable input)."""
 
 
-@dataclass
 class EvaluationScope:
-    """What the FHIR functions see during one evaluation."""
+    """What the FHIR functions see during one evaluation.
 
-    resolve: Callable[[str], dict[str, Any] | None]
-    conforms_to: Callable[[dict[str, Any], str], bool | None]
-    member_of: Callable[[Any, str], bool | None]
-    constraint_key: str | None = None
-    narratives: dict[int, tuple[Any, tuple[list[str], list[str]]]] = field(default_factory=dict)
+    A plain class with its own ``__init__``: compiled, a dataclass's generated ``__init__`` would
+    still run as Python, and the walk makes one scope per resource it checks."""
+
+    def __init__(self, resolve: Callable[[str], dict[str, Any] | None],
+                 conforms_to: Callable[[dict[str, Any], str], bool | None],
+                 member_of: Callable[[Any, str], bool | None], constraint_key: str | None = None,
+                 narratives: dict[int, tuple[Any, tuple[list[str], list[str]]]] | None = None) -> None:
+        self.resolve = resolve
+        self.conforms_to = conforms_to
+        self.member_of = member_of
+        self.constraint_key = constraint_key
+        self.narratives: dict[int, tuple[Any, tuple[list[str], list[str]]]] = \
+            {} if narratives is None else narratives
 
 
 _scope: contextvars.ContextVar[EvaluationScope | None] = contextvars.ContextVar("fhirpath_scope", default=None)
