@@ -44,14 +44,18 @@ def operator_only(settings: Settings, what: str) -> Callable[[Request], None]:
 
 
 def reset_router(actor: str, database: Database, metadatas: Iterable[MetaData], settings: Settings, *,
-                 keep: Iterable[str] = (), after: Callable[[], None] | None = None) -> APIRouter:
-    """``POST /sandbox/reset``: the actor's tables emptied (``keep`` kept), then ``after``; operator only."""
+                 keep: Iterable[str] = (), before: Callable[[], None] | None = None,
+                 after: Callable[[], None] | None = None) -> APIRouter:
+    """``POST /sandbox/reset``: ``before``, then the actor's tables emptied (``keep`` kept), then ``after``;
+    operator only."""
     api = APIRouter(tags=["Sandbox"], dependencies=[Depends(operator_only(settings, f"POST /{actor}{PATH}"))],
                     responses=openapi_description.operator_errors())
     tables, kept = list(metadatas), tuple(keep)
 
     @api.post(PATH, summary="Empty this actor's data (operator only; POST /sandbox/reset resets every actor)")
     async def reset() -> dict[str, Any]:
+        if before is not None:
+            await run_in_threadpool(before)
         emptied = await run_in_threadpool(empty_tables, database, tables, kept)
         if after is not None:
             await run_in_threadpool(after)

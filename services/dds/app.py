@@ -65,10 +65,12 @@ def create_app(context: SandboxContext) -> FastAPI:
     # What DDS received and answered, for conformance runs (services.dds.request_log); operator only.
     log = RequestLog(context.database)
     log.create_table()
+    context.stoppers.append(log.close)
     app.include_router(request_log_router(context, log))
     app.add_middleware(RequestLogMiddleware, context=context, log=log)
     # A reset empties the registry but keeps the DSUBm subscriptions: they are the connected systems'
     # registrations (the viewer subscribes once, at its start), not shared data; their queued events go.
+    # The requests the log has queued are written first, so the reset empties them too.
     app.include_router(reset_router("dds", context.database, [DdsBase.metadata], context.settings,
-                                    keep=("dds_subscription",)))
+                                    keep=("dds_subscription",), before=log.write_queued))
     return app

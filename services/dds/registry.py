@@ -61,6 +61,11 @@ _TAKEN_ENTRY_IDS = select(DocumentEntryRow.unique_id, DocumentEntryRow.entry_uui
     DocumentEntryRow.unique_id.in_(bindparam("unique_ids", expanding=True))
     | DocumentEntryRow.entry_uuid.in_(bindparam("entry_uuids", expanding=True))
     | DocumentEntryRow.id.in_(bindparam("ids", expanding=True)))
+# The same for a submission of one entry (nearly all of them): plain parameters, where expanding ones are
+# rendered again at every execution.
+_TAKEN_ENTRY_ID = select(DocumentEntryRow.unique_id, DocumentEntryRow.entry_uuid, DocumentEntryRow.id).where(
+    (DocumentEntryRow.unique_id == bindparam("unique_id")) | (DocumentEntryRow.entry_uuid == bindparam("entry_uuid"))
+    | (DocumentEntryRow.id == bindparam("id")))
 _TAKEN_SUBMISSION_SET = select(SubmissionSetRow.pk).where(
     (SubmissionSetRow.unique_id == bindparam("unique_id")) | (SubmissionSetRow.entry_uuid == bindparam("entry_uuid"))
     | (SubmissionSetRow.id == bindparam("id"))).limit(1)
@@ -172,10 +177,14 @@ class Registry:
         issues: list[Issue] = []
         entries = submission.entries
         sset = submission.submission_set
-        unique_ids = [e.unique_id for e in entries]
-        uuids = [e.entry_uuid for e in entries]
-        ids = [e.id for e in entries]
-        taken = connection.execute(_TAKEN_ENTRY_IDS, {"unique_ids": unique_ids, "entry_uuids": uuids, "ids": ids}).all()
+        if len(entries) == 1:
+            only = entries[0]
+            taken = connection.execute(_TAKEN_ENTRY_ID, {"unique_id": only.unique_id, "entry_uuid": only.entry_uuid,
+                                                         "id": only.id}).all()
+        else:
+            taken = connection.execute(_TAKEN_ENTRY_IDS, {"unique_ids": [e.unique_id for e in entries],
+                                                          "entry_uuids": [e.entry_uuid for e in entries],
+                                                          "ids": [e.id for e in entries]}).all()
         taken_unique = {row[0] for row in taken}
         taken_uuid = {row[1] for row in taken}
         taken_id = {row[2] for row in taken}

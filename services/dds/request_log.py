@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +37,7 @@ from services.dds.models import DdsBase, DocumentEntryRow
 
 KEPT = 10_000  # rows kept; older ones are pruned every PRUNE_EVERY writes
 PRUNE_EVERY = 500
+GATHER_SECONDS = 0.1  # a request is written this long after it was kept, with those that came meanwhile
 logger = logging.getLogger("services.dds.request_log")
 
 
@@ -146,43 +150,89 @@ _PATIENTS_OF = select(DocumentEntryRow.patient_value).where(
 
 
 class RequestLog:
-    """The ``dds_request_log`` table over one database."""
+    """The ``dds_request_log`` table over one database.
+
+    :meth:`keep` only queues a request: the log's own thread writes what is queued, every row that came
+    while it was writing in one transaction, so that a burst of requests costs DDS a few transactions
+    instead of one each (and no request waits for its row). :meth:`read` writes what is queued first, so a
+    reader sees every request kept before it asked; :meth:`close` (at the app's shutdown) writes the rest.
+    """
 
     def __init__(self, database: Database) -> None:
         self.database = database
         self._writes = 0
+        self._queued: list[Received] = []
+        self._queue_lock = threading.Lock()  # guards _queued and _write_asked
+        self._write_asked = False  # a write of the queue is asked of the thread and has not taken it yet
+        self._writing = threading.Lock()  # one writer at a time: rows go in in the order they were kept
+        self._thread: ThreadPoolExecutor | None = None
 
     def create_table(self) -> None:
         RequestLogRow.__table__.create(self.database.engine, checkfirst=True)  # type: ignore[attr-defined]
 
     def keep(self, received: Received) -> None:
-        """Keep ``received``; a failure to keep it is logged, never the request's failure."""
-        facts = received.facts
+        """Queue ``received`` for the log's thread to write (at once when it is idle)."""
+        with self._queue_lock:
+            self._queued.append(received)
+            if self._write_asked:
+                return
+            self._write_asked = True
+            if self._thread is None:
+                self._thread = ThreadPoolExecutor(1, thread_name_prefix="dds-request-log")
+            thread = self._thread
+        thread.submit(self._write_soon)
+
+    def _write_soon(self) -> None:
+        time.sleep(GATHER_SECONDS)  # the log's own thread: what comes meanwhile joins this transaction
+        self.write_queued()
+
+    def write_queued(self) -> None:
+        """Write every queued request, in one transaction; a failure is logged, never a request's failure."""
+        with self._writing:
+            with self._queue_lock:
+                batch, self._queued, self._write_asked = self._queued, [], False
+            if batch:
+                self._write(batch)
+
+    def close(self) -> None:
+        """Write what is queued and stop the log's thread."""
+        with self._queue_lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.shutdown(wait=True)
+        self.write_queued()
+
+    def _write(self, batch: list[Received]) -> None:
         try:
             with self.database.transaction() as connection:
-                if facts.entries and len(facts.patients) == 0:
-                    rows = connection.scalars(_PATIENTS_OF, {"entry_ids": facts.entries[:50]})
-                    facts.add_patients(sorted(set(rows)))
-                detail: dict[str, Any] = {"issues": facts.issues, "entries": facts.entries}
-                if received.total is not None:
-                    detail["total"] = received.total
-                connection.execute(_INSERT, [dict(
-                    at=naive_utc(received.at), transaction=received.transaction, method=received.method,
-                    path=received.path[:512], query=received.query, caller=facts.caller,
-                    patients=",".join(facts.patients)[:512], consent_override=received.consent_override,
-                    criticality=received.criticality, status=received.status, result=facts.result,
-                    detail=json.dumps(detail, ensure_ascii=False))])
-                self._writes += 1
-                if self._writes % PRUNE_EVERY == 0:
+                rows = []
+                for received in batch:
+                    facts = received.facts
+                    if facts.entries and len(facts.patients) == 0:
+                        found = connection.scalars(_PATIENTS_OF, {"entry_ids": facts.entries[:50]})
+                        facts.add_patients(sorted(set(found)))
+                    detail: dict[str, Any] = {"issues": facts.issues, "entries": facts.entries}
+                    if received.total is not None:
+                        detail["total"] = received.total
+                    rows.append(dict(
+                        at=naive_utc(received.at), transaction=received.transaction, method=received.method,
+                        path=received.path[:512], query=received.query, caller=facts.caller,
+                        patients=",".join(facts.patients)[:512], consent_override=received.consent_override,
+                        criticality=received.criticality, status=received.status, result=facts.result,
+                        detail=json.dumps(detail, ensure_ascii=False)))
+                connection.execute(_INSERT, rows)
+                before, self._writes = self._writes, self._writes + len(rows)
+                if self._writes // PRUNE_EVERY != before // PRUNE_EVERY:
                     newest = connection.scalar(select(func.max(RequestLogRow.pk))) or 0
                     connection.execute(delete(RequestLogRow).where(RequestLogRow.pk <= newest - KEPT))
         except Exception:  # the log is an aid to testing: DDS's answer never depends on it
-            logger.warning("DDS could not keep %s %s in its request log", received.method, received.path,
-                           exc_info=True)
+            logger.warning("DDS could not keep %d requests in its request log (the first: %s %s)", len(batch),
+                           batch[0].method, batch[0].path, exc_info=True)
 
     def read(self, *, after: int = 0, caller: str | None = None, patient: str | None = None,
              transaction: str | None = None, count: int = 100) -> tuple[list[dict[str, Any]], int]:
         """The kept requests after ``after`` (oldest first, at most ``count``), and the newest ``pk`` kept."""
+        self.write_queued()
         query = select(RequestLogRow).where(RequestLogRow.pk > after)
         if caller:
             query = query.where(RequestLogRow.caller == caller)

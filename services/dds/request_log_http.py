@@ -195,7 +195,7 @@ class RequestLogMiddleware:
         criticality = headers.get(CRITICALITY_HEADER.lower())
         received = Received(at, transaction, method, local, query, unquote(override) if override else None,
                             unquote(criticality) if criticality else None, int(sent["status"]), facts, total)
-        await run_in_threadpool(self.log.keep, received)
+        self.log.keep(received)
 
 
 def _number(request: Request, name: str, default: int, top: int) -> int:

@@ -3,12 +3,17 @@ værdispring header, status, issues and entries; read by the operator only, afte
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from access_setup import GRETHE, find
 from fastapi.testclient import TestClient
 from mhd_client import OTHER_CPR, Mhd
+from sqlalchemy import event
 from sts_client import READER, SOURCE_SYSTEM
+
+from nsp_sandbox.database import Database
+from services.dds.request_log import Facts, Received, RequestLog
 
 
 def log(client: TestClient, **params: Any) -> dict[str, Any]:
@@ -91,3 +96,34 @@ def test_with_an_operator_token_only_that_token_reads_it(context: Any) -> None:
         assert local.get("/dds/requests").status_code == 401
         assert local.get("/dds/requests", headers={"Authorization": f"Bearer {persona}"}).status_code == 401
         assert local.get("/dds/requests", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+def _received(n: int) -> Received:
+    return Received(datetime(2026, 1, 15, 12, 0, n % 60, tzinfo=UTC), "ITI-67", "GET", "/fhir/DocumentReference",
+                    f"n={n}", None, None, 200, Facts(caller="reader", patients=[GRETHE]))
+
+
+def test_a_burst_is_written_in_a_few_transactions_and_a_reader_sees_all_of_it(database_url: str) -> None:
+    database = Database.from_url(database_url)
+    log_ = RequestLog(database)
+    log_.create_table()
+    commits: list[int] = []
+    event.listen(database.engine, "commit", lambda _connection: commits.append(1))
+    try:
+        for n in range(40):
+            log_.keep(_received(n))
+        kept, last = log_.read(count=100)  # writes what is still queued first
+        assert [r["query"] for r in kept] == [f"n={n}" for n in range(40)] and last == kept[-1]["id"]
+        assert 1 <= len(commits) <= 3, commits  # not one transaction per request
+        log_.keep(_received(40))
+        log_.close()  # the app's shutdown: what is queued is written
+        assert [r["query"] for r in log_.read(after=last)[0]] == ["n=40"]
+    finally:
+        database.engine.dispose()
+
+
+def test_a_reset_empties_the_requests_still_queued_too(client: TestClient, mhd: Mhd) -> None:
+    mhd.provide_hco(GRETHE)
+    assert find(client, READER, GRETHE).status_code == 200
+    assert client.post("/dds/sandbox/reset").status_code == 200
+    assert log(client)["requests"] == []
