@@ -198,6 +198,11 @@ _MATCHING = select(SubscriptionRow.pk, SubscriptionRow.patient_value).where(
     or_(SubscriptionRow.patient_value.is_(None),
         SubscriptionRow.patient_value.in_(bindparam("patients", expanding=True)))
 ).order_by(SubscriptionRow.pk)
+# The same for the changes of one patient (nearly all): a plain parameter, where an expanding one is rendered
+# again at every execution.
+_MATCHING_ONE = select(SubscriptionRow.pk, SubscriptionRow.patient_value).where(
+    or_(SubscriptionRow.patient_value.is_(None), SubscriptionRow.patient_value == bindparam("patient"))
+).order_by(SubscriptionRow.pk)
 _SUBSCRIPTIONS = SubscriptionRow.__table__
 # The subscription's next event number, and the event: Core statements in the registering transaction.
 _NEXT_EVENT = (update(_SUBSCRIPTIONS).where(_SUBSCRIPTIONS.c.pk == bindparam("subscription"))
@@ -281,7 +286,10 @@ class Subscriptions:
         patients = {c.patient for c in changed}
         if not patients:
             return False
-        rows = connection.execute(_MATCHING, {"patients": sorted(patients)}).all()
+        if len(patients) == 1:
+            rows = connection.execute(_MATCHING_ONE, {"patient": next(iter(patients))}).all()
+        else:
+            rows = connection.execute(_MATCHING, {"patients": sorted(patients)}).all()
         now = naive_utc(now)
         for pk, patient in rows:
             ids = [c.entry_id for c in changed if patient is None or c.patient == patient]
