@@ -34,6 +34,7 @@ from typing import Any
 
 from lxml import etree
 
+from nsp_sandbox import base64_data
 from nsp_sandbox import fhir_shape as shape
 from nsp_sandbox.cpr import CPR_SYSTEM, ECPR_SYSTEM
 from nsp_sandbox.hco_terms import SOR_SYSTEM, valid_gln
@@ -286,7 +287,7 @@ def _content(element: Any, issues: list[Issue], read_xml: Callable[[bytes], dict
                              f"{' or '.join(readable)}", f"{where}/@mimeType", "ehmi-sbdh-content-type"))
         return None
     try:
-        decoded = base64.b64decode((element.text or "").strip(), validate=True)
+        decoded = base64_data.decode((element.text or "").strip())
         if mime == FHIR_XML and read_xml is not None:
             try:
                 content: Any = read_xml(decoded)

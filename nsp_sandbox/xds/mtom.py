@@ -13,7 +13,6 @@ preceded by a line break, a missing close delimiter.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import quopri
 import uuid
@@ -23,6 +22,7 @@ from urllib.parse import unquote
 
 from lxml import etree
 
+from nsp_sandbox import base64_data
 from nsp_sandbox.xds import namespaces as ns
 from nsp_sandbox.xds.errors import XdsWireError
 from nsp_sandbox.xds.soap import Envelope, SoapVersion, parse_envelope
@@ -105,7 +105,7 @@ def _decode(content: bytes, encoding: str, location: str) -> bytes:
         return content
     if encoding == "base64":
         try:
-            return base64.b64decode(b"".join(content.split()), validate=True)
+            return base64_data.decode(content, whitespace=True)
         except (binascii.Error, ValueError):
             raise XdsWireError("the part's base64 content is not valid base64", location) from None
     if encoding == "quoted-printable":
@@ -235,7 +235,7 @@ def document_bytes(element: etree._Element, attachments: Mapping[str, bytes], lo
         return attachments[cid]
     text = text_of(element)
     try:
-        return base64.b64decode("".join(text.split()), validate=True)
+        return base64_data.decode(text, whitespace=True)
     except (binascii.Error, ValueError):
         raise XdsWireError("the document content is not valid base64", location) from None
 

@@ -23,7 +23,6 @@ hub's values and is refused; a date-only ``Composition.date`` counts as midnight
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 import uuid
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from nsp_sandbox import base64_data
 from nsp_sandbox.outcome import Issue
 from nsp_sandbox.simplified_html import clean_note_html
 from services.plsp_hub.conditionlist_document import ICPC2_SYSTEM, SKS_D_SYSTEM, STATUS_CODES
@@ -298,7 +298,7 @@ def _note_body(obs: dict[str, Any], opath: str) -> str:
         if not isinstance(data, str):
             raise IntakeError(where, "the note text (base64) is missing", code="required")
         try:
-            raw = base64.b64decode(data, validate=True)
+            raw = base64_data.decode(data)
         except (binascii.Error, ValueError) as exc:
             raise IntakeError(where, f"the note text is not valid base64: {exc}") from exc
         try:

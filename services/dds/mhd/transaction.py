@@ -9,12 +9,12 @@ its absolute http(s) ``attachment.url`` is where its source generates it.
 
 from __future__ import annotations
 
-import base64
 import binascii
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from nsp_sandbox import base64_data
 from nsp_sandbox.outcome import FhirError, Issue
 from services.dds.domain import Document
 from services.dds.mhd import submission_set
@@ -120,7 +120,7 @@ def _decode(data: object, expression: str) -> bytes:
         raise malformed("The document content (base64Binary) is missing", expression, "iti65-document-data",
                         "required")
     try:
-        return base64.b64decode("".join(data.split()), validate=True)
+        return base64_data.decode(data, whitespace=True)
     except (binascii.Error, ValueError):
         raise malformed("The document content is not valid Base64", expression, "iti65-document-data",
                         "invalid") from None
