@@ -4,10 +4,10 @@ the machine's load does not move (the same count run after run), for a before/af
 Each validation is of a document not seen before, as a served provide's is: the official HCO message with a
 fresh Bundle.id, MessageHeader.id and CPR (``../shared/peers/load.py``'s documents), so the narratives are
 parsed each time, and the DocumentReference and SubmissionSet List of the same load. After ``--warm-up``
-validations (profiles compiled, value sets expanded) and ``gc.freeze()`` (as a served process does after its
-warm-up), callgrind counts ``--count`` more; the figure is their instructions divided by their number
-(the same to within 1 % from one run to the next). valgrind runs the process some fifty times slower: a kind
-takes about a minute.
+validations (profiles compiled, value sets expanded) and ``freeze_long_lived()`` (what a served process does
+before it is ready), callgrind counts ``--count`` more; the figure is their instructions divided by their number
+(within 1 % from one run to the next at the same ``--count``; compare trees at one count). valgrind runs
+the process some fifty times slower: a kind takes about a minute.
 
     .venv/bin/python bench/engine_instructions.py
     .venv/bin/python bench/engine_instructions.py --tree ../before      # another checkout (built in place)
@@ -16,7 +16,6 @@ takes about a minute.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import random
@@ -44,6 +43,7 @@ def child(tree: Path, kind: str, count: int, warm_up: int, packages: Path) -> No
     from nsp_sandbox.conformance import compiled
     from nsp_sandbox.conformance.packages import PackageRegistry
     from nsp_sandbox.conformance.validator import Validator
+    from sandbox.start_steps import freeze_long_lived
 
     print(f"engine: {compiled.state}", file=sys.stderr, flush=True)
     validator = Validator(PackageRegistry.load([packages], None))
@@ -59,8 +59,7 @@ def child(tree: Path, kind: str, count: int, warm_up: int, packages: Path) -> No
     validate = validator.validate if kind == "hco" else validator.validate_layers
     for item in items[:warm_up]:
         validate(item)
-    gc.collect()
-    gc.freeze()  # as a served process does after its warm-up: a full collection no longer walks the packages
+    freeze_long_lived()  # what a served process does before it is ready: a full collection skips the packages
     control = ["callgrind_control", "-i"]
     subprocess.run([*control, "on", str(os.getpid())], check=True, capture_output=True)
     for item in items[warm_up:]:
