@@ -23,6 +23,10 @@ class SandboxContext:
     settings: Settings
     clock: Clock
     database: Database
+    #: How many processes serve this sandbox (``up --workers N``). With more than one, what a process would
+    #: keep in its own memory is shared through the database, and what one writes behind the requests is
+    #: written before the request is answered (``services.dds.request_log``).
+    workers: int = 1
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _packages: PackageRegistry | None = field(default=None, repr=False)
     _validator: Validator | None = field(default=None, repr=False)

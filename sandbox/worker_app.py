@@ -104,6 +104,7 @@ def _build(shell: WhileStarting) -> None:
     context = SandboxContext.from_settings(settings)
     record = StartRecord(context.database, os.environ[START_ID])
     start = record.read()
+    context.workers = start.workers
     with _one_at_a_time(settings.data_dir):
         application = create_sandbox_app(context, seeding=True)
     shell.become(application)

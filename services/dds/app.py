@@ -63,7 +63,7 @@ def create_app(context: SandboxContext) -> FastAPI:
                    dros.router(deps)):
         app.include_router(router)
     # What DDS received and answered, for conformance runs (services.dds.request_log); operator only.
-    log = RequestLog(context.database)
+    log = RequestLog(context.database, shared=context.workers > 1)
     log.create_table()
     context.stoppers.append(log.close)
     app.include_router(request_log_router(context, log))

@@ -18,10 +18,13 @@ registry's own tables keep everything for ever).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -156,13 +159,21 @@ class RequestLog:
     while it was writing in one transaction, so that a burst of requests costs DDS a few transactions
     instead of one each (and no request waits for its row). :meth:`read` writes what is queued first, so a
     reader sees every request kept before it asked; :meth:`close` (at the app's shutdown) writes the rest.
+
+    ``shared``: several processes serve this DDS (``up --workers N``), and a reader or a reset in one of
+    them cannot write another's queue. Each request then waits for its row instead (:meth:`kept`): the
+    thread writes as soon as it is asked, and every row that came while it was writing goes in the next
+    transaction, so the requests of a burst still share their transactions.
     """
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, shared: bool = False) -> None:
         self.database = database
+        self.shared = shared
+        self._gather = 0.0 if shared else GATHER_SECONDS
         self._writes = 0
         self._queued: list[Received] = []
-        self._queue_lock = threading.Lock()  # guards _queued and _write_asked
+        self._released: list[Callable[[], None]] = []  # what the requests waiting for the queued rows are told
+        self._queue_lock = threading.Lock()  # guards _queued, _released and _write_asked
         self._write_asked = False  # a write of the queue is asked of the thread and has not taken it yet
         self._writing = threading.Lock()  # one writer at a time: rows go in in the order they were kept
         self._thread: ThreadPoolExecutor | None = None
@@ -172,8 +183,25 @@ class RequestLog:
 
     def keep(self, received: Received) -> None:
         """Queue ``received`` for the log's thread to write (at once when it is idle)."""
+        self._queue(received, None)
+
+    async def kept(self, received: Received) -> None:
+        """Queue ``received`` and return once it is written (or its write has failed, which is logged)."""
+        loop = asyncio.get_running_loop()
+        written: asyncio.Future[None] = loop.create_future()
+
+        def release() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the app has shut down, nobody waits
+                loop.call_soon_threadsafe(_settle, written)
+
+        self._queue(received, release)
+        await written
+
+    def _queue(self, received: Received, release: Callable[[], None] | None) -> None:
         with self._queue_lock:
             self._queued.append(received)
+            if release is not None:
+                self._released.append(release)
             if self._write_asked:
                 return
             self._write_asked = True
@@ -183,7 +211,8 @@ class RequestLog:
         thread.submit(self._write_soon)
 
     def _write_soon(self) -> None:
-        time.sleep(GATHER_SECONDS)  # the log's own thread: what comes meanwhile joins this transaction
+        if self._gather:
+            time.sleep(self._gather)  # the log's own thread: what comes meanwhile joins this transaction
         self.write_queued()
 
     def write_queued(self) -> None:
@@ -191,8 +220,13 @@ class RequestLog:
         with self._writing:
             with self._queue_lock:
                 batch, self._queued, self._write_asked = self._queued, [], False
-            if batch:
-                self._write(batch)
+                released, self._released = self._released, []
+            try:
+                if batch:
+                    self._write(batch)
+            finally:
+                for release in released:
+                    release()
 
     def close(self) -> None:
         """Write what is queued and stop the log's thread."""
@@ -244,6 +278,11 @@ class RequestLog:
             newest = session.scalar(select(func.max(RequestLogRow.pk))) or 0
             rows = list(session.scalars(query.order_by(RequestLogRow.pk).limit(count))) if count else []
         return [_as_json(row) for row in rows if not patient or patient in row.patients.split(",")], newest
+
+
+def _settle(written: asyncio.Future[None]) -> None:
+    if not written.done():  # a request cancelled meanwhile no longer waits
+        written.set_result(None)
 
 
 def _as_json(row: RequestLogRow) -> dict[str, Any]:

@@ -154,23 +154,33 @@ class RequestLogMiddleware:
                 posted.extend(message.get("body", b""))
             return message
 
+        kept = False
+
         async def sending(message: Message) -> None:
+            nonlocal kept
             if message["type"] == "http.response.start":
                 sent["status"] = message["status"]
                 sent["type"] = dict(message.get("headers") or []).get(b"content-type", b"").decode("latin-1")
-            elif message["type"] == "http.response.body" and sent["whole"]:
-                sent["body"].extend(message.get("body", b""))
-                if len(sent["body"]) > KEEP_BODY:
-                    sent["whole"], sent["body"] = False, bytearray()
+            elif message["type"] == "http.response.body":
+                if sent["whole"]:
+                    sent["body"].extend(message.get("body", b""))
+                    if len(sent["body"]) > KEEP_BODY:
+                        sent["whole"], sent["body"] = False, bytearray()
+                if self.log.shared and not message.get("more_body", False) and not kept:
+                    # Several workers: the answer is complete only once its row is written, so a reader
+                    # or a reset that comes after it, through any worker, finds it there.
+                    kept = True
+                    await self._keep(scope, local, headers, at, facts, sent, bytes(posted), wait=True)
             await send(message)
 
         try:
             await self.app(scope, receiving, sending)
         finally:
-            await self._keep(scope, local, headers, at, facts, sent, bytes(posted))
+            if not kept:
+                await self._keep(scope, local, headers, at, facts, sent, bytes(posted))
 
     async def _keep(self, scope: Scope, local: str, headers: dict[str, str], at: Any, facts: Facts,
-                    sent: dict[str, Any], posted: bytes) -> None:
+                    sent: dict[str, Any], posted: bytes, *, wait: bool = False) -> None:
         method = scope.get("method", "")
         query = scope.get("query_string", b"").decode("latin-1")
         if posted:
@@ -195,7 +205,10 @@ class RequestLogMiddleware:
         criticality = headers.get(CRITICALITY_HEADER.lower())
         received = Received(at, transaction, method, local, query, unquote(override) if override else None,
                             unquote(criticality) if criticality else None, int(sent["status"]), facts, total)
-        self.log.keep(received)
+        if wait:
+            await self.log.kept(received)
+        else:
+            self.log.keep(received)
 
 
 def _number(request: Request, name: str, default: int, top: int) -> int:

@@ -3,17 +3,18 @@ værdispring header, status, issues and entries; read by the operator only, afte
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 from access_setup import GRETHE, find
 from fastapi.testclient import TestClient
 from mhd_client import OTHER_CPR, Mhd
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sts_client import READER, SOURCE_SYSTEM
 
 from nsp_sandbox.database import Database
-from services.dds.request_log import Facts, Received, RequestLog
+from services.dds.request_log import Facts, Received, RequestLog, RequestLogRow
 
 
 def log(client: TestClient, **params: Any) -> dict[str, Any]:
@@ -127,3 +128,45 @@ def test_a_reset_empties_the_requests_still_queued_too(client: TestClient, mhd: 
     assert find(client, READER, GRETHE).status_code == 200
     assert client.post("/dds/sandbox/reset").status_code == 200
     assert log(client)["requests"] == []
+
+
+def _written(database: Database) -> list[tuple[str, str]]:
+    """The rows in the table itself (not through ``read``, which writes the queue first)."""
+    with database.session() as session:
+        rows = session.scalars(select(RequestLogRow).order_by(RequestLogRow.pk))
+        return [(row.transaction, row.query) for row in rows]
+
+
+def test_shared_by_several_workers_a_request_returns_once_its_row_is_written(database_url: str) -> None:
+    database = Database.from_url(database_url)
+    log_ = RequestLog(database, shared=True)
+    log_.create_table()
+    inserts: list[str] = []  # the log's own inserts (one per transaction), not the test's reads
+    event.listen(database.engine, "before_cursor_execute", lambda _c, _cur, statement, *_: inserts.append(statement)
+                 if statement.startswith("INSERT INTO dds_request_log") else None)
+
+    async def burst() -> list[int]:
+        async def one(n: int) -> int:
+            await log_.kept(_received(n))
+            return len(_written(database))  # its row, and those before it, are there when it returns
+
+        return list(await asyncio.gather(*(one(n) for n in range(40))))
+
+    try:
+        seen = asyncio.run(burst())
+        assert all(count >= n + 1 for n, count in enumerate(seen)), seen
+        assert [query for _, query in _written(database)] == [f"n={n}" for n in range(40)]
+        assert len(inserts) <= 10, len(inserts)  # those that came while it was writing share a transaction
+    finally:
+        log_.close()
+        database.engine.dispose()
+
+
+def test_served_by_several_workers_an_answer_is_complete_once_its_row_is_written(
+        client: TestClient, context: Any, mhd: Mhd) -> None:
+    """``up --workers N``: a reader or a reset through another worker cannot write this worker's queue."""
+    context.workers = 2  # before DDS is built (at its first request)
+    mhd.provide_hco(GRETHE)
+    assert [transaction for transaction, _ in _written(context.database)] == ["ITI-65"]
+    assert find(client, READER, GRETHE).status_code == 200
+    assert [transaction for transaction, _ in _written(context.database)] == ["ITI-65", "ITI-67"]

@@ -7,7 +7,8 @@ data loaded once; concurrent provides none lost or duplicated; a token issued by
 by the other; one move of the clock seen by every worker at once; a fault switch for N calls acting
 exactly N times across workers; a world file loaded through one worker served by both; delayed
 acknowledgements delivered by both workers at once sent once each; a viewer session made on one
-worker valid on the other; Ctrl-C stops all.
+worker valid on the other; every answered request in the request log, whichever worker reads it;
+Ctrl-C stops all.
 """
 
 from __future__ import annotations
@@ -278,6 +279,24 @@ def test_a_viewer_session_made_on_one_worker_is_valid_on_the_other(served: Serve
     assert {p.status_code for p in pages} == {200}
     assert any(p.headers[HEADER] != made_on for p in pages)
     assert all("Bruno Elmer" in p.text for p in pages)
+
+
+def test_every_answered_request_is_in_the_request_log_whichever_worker_reads_it(served: Served) -> None:
+    """A reader through one worker cannot write another worker's queue: each answer waits for its row."""
+    mark = served.call("GET", "/dds/requests", params={"_count": 0})
+    assert mark.status_code == 200, mark.text
+
+    def ask_then_read(n: int) -> tuple[str, str, list[int]]:
+        cpr = f"{n + 1:02d}0190{n:04d}"
+        asked = served.call("GET", "/dds/fhir/DocumentReference", params={
+            "patient.identifier": f"{CPR_SYSTEM}|{cpr}", "status": "current"})
+        read = served.call("GET", "/dds/requests", params={"after": mark.json()["last"], "patient": cpr})
+        return asked.headers[HEADER], read.headers[HEADER], [r["status"] for r in read.json()["requests"]]
+
+    with ThreadPoolExecutor(4) as pool:
+        pairs = list(pool.map(ask_then_read, range(24)))
+    assert [kept for _, _, kept in pairs] == [[401]] * 24, pairs  # no token: refused, and kept
+    assert any(asker != reader for asker, reader, _ in pairs), pairs
 
 
 def test_ctrl_c_stops_every_worker(served: Served) -> None:
