@@ -23,9 +23,8 @@ class SandboxContext:
     settings: Settings
     clock: Clock
     database: Database
-    #: How many processes serve this sandbox (``up --workers N``). With more than one, what a process would
-    #: keep in its own memory is shared through the database, and what one writes behind the requests is
-    #: written before the request is answered (``services.dds.request_log``).
+    #: How many processes serve this sandbox (``up --workers N``; set by ``sandbox.worker_app``). DDS's request
+    #: log reads it: with more than one, each answer waits for its row (``services.dds.request_log``).
     workers: int = 1
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _packages: PackageRegistry | None = field(default=None, repr=False)

@@ -155,10 +155,10 @@ _PATIENTS_OF = select(DocumentEntryRow.patient_value).where(
 class RequestLog:
     """The ``dds_request_log`` table over one database.
 
-    :meth:`keep` only queues a request: the log's own thread writes what is queued, every row that came
-    while it was writing in one transaction, so that a burst of requests costs DDS a few transactions
-    instead of one each (and no request waits for its row). :meth:`read` writes what is queued first, so a
-    reader sees every request kept before it asked; :meth:`close` (at the app's shutdown) writes the rest.
+    :meth:`keep` only queues a request: the log's own thread writes what is queued 0.1 s later, every row
+    that came meanwhile in one transaction, so that a burst of requests costs DDS a few transactions instead
+    of one each, and in one process no request waits for its row. :meth:`read` writes what is queued first,
+    so a reader sees every request kept before it asked; :meth:`close` (at the app's shutdown) writes the rest.
 
     ``shared``: several processes serve this DDS (``up --workers N``), and a reader or a reset in one of
     them cannot write another's queue. Each request then waits for its row instead (:meth:`kept`): the
@@ -169,7 +169,6 @@ class RequestLog:
     def __init__(self, database: Database, *, shared: bool = False) -> None:
         self.database = database
         self.shared = shared
-        self._gather = 0.0 if shared else GATHER_SECONDS
         self._writes = 0
         self._queued: list[Received] = []
         self._released: list[Callable[[], None]] = []  # what the requests waiting for the queued rows are told
@@ -211,8 +210,8 @@ class RequestLog:
         thread.submit(self._write_soon)
 
     def _write_soon(self) -> None:
-        if self._gather:
-            time.sleep(self._gather)  # the log's own thread: what comes meanwhile joins this transaction
+        if not self.shared:  # nobody waits for it: what comes meanwhile joins this transaction
+            time.sleep(GATHER_SECONDS)
         self.write_queued()
 
     def write_queued(self) -> None:
