@@ -170,3 +170,16 @@ def test_served_by_several_workers_an_answer_is_complete_once_its_row_is_written
     assert [transaction for transaction, _ in _written(context.database)] == ["ITI-65"]
     assert find(client, READER, GRETHE).status_code == 200
     assert [transaction for transaction, _ in _written(context.database)] == ["ITI-65", "ITI-67"]
+
+
+def test_served_by_several_workers_an_answer_is_sent_whole_when_its_row_cannot_be_kept(
+        client: TestClient, context: Any, mhd: Mhd, monkeypatch: Any) -> None:
+    context.workers = 2
+
+    async def refused(self: RequestLog, received: Received) -> None:
+        raise RuntimeError("the log's database is away")
+
+    monkeypatch.setattr(RequestLog, "kept", refused)
+    entry_id = mhd.provide_hco(GRETHE)
+    answer = find(client, READER, GRETHE)
+    assert answer.status_code == 200 and [e["resource"]["id"] for e in answer.json()["entry"]] == [entry_id]
