@@ -11,10 +11,13 @@ DocumentEntries once (``bench/dds.py``'s seeding), then, back to back on that da
 
 Every request goes on a connection of its own, so the kernel spreads them over the workers; the
 answers' ``X-Sandbox-Worker`` headers are counted to show it. The machine's load average is printed
-before each run: the figures are wall-clock and only mean something beside their conditions.
+before each run: the figures are wall-clock and only mean something beside their conditions. The default 120
+provides take about a second, and two such runs can differ by a third: to compare two trees, give each a longer
+run (``--provides 600 --queries 1000``), alternately.
 
     .venv/bin/python bench/workers.py                               # both databases, N = 1 and 2
     .venv/bin/python bench/workers.py --database sqlite --entries 5000 --provides 60 --queries 200
+    .venv/bin/python bench/workers.py --database sqlite --workers 2 --provides 600 --queries 1000   # a comparison
 """
 
 from __future__ import annotations
