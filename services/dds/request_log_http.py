@@ -173,11 +173,7 @@ class RequestLogMiddleware:
                     # Several workers: the answer is complete only once its row is written, so a reader
                     # or a reset that comes after it, through any worker, finds it there.
                     kept = True
-                    try:
-                        await self._keep(scope, local, headers, at, facts, sent, bytes(posted), wait=True)
-                    except Exception:  # the log is an aid to testing: DDS's answer is sent whole all the same
-                        logger.warning("DDS could not keep %s %s in its request log", scope.get("method"), local,
-                                       exc_info=True)
+                    await self._keep(scope, local, headers, at, facts, sent, bytes(posted), wait=True)
             await send(message)
 
         try:
@@ -188,6 +184,14 @@ class RequestLogMiddleware:
 
     async def _keep(self, scope: Scope, local: str, headers: dict[str, str], at: Any, facts: Facts,
                     sent: dict[str, Any], posted: bytes, *, wait: bool = False) -> None:
+        """Keep the request (``wait``: until its row is written); a failure is logged, never the answer's."""
+        try:
+            await self._keep_or_raise(scope, local, headers, at, facts, sent, posted, wait)
+        except Exception:  # the log is an aid to testing: DDS's answer never depends on it
+            logger.warning("DDS could not keep %s %s in its request log", scope.get("method"), local, exc_info=True)
+
+    async def _keep_or_raise(self, scope: Scope, local: str, headers: dict[str, str], at: Any, facts: Facts,
+                             sent: dict[str, Any], posted: bytes, wait: bool) -> None:
         method = scope.get("method", "")
         query = scope.get("query_string", b"").decode("latin-1")
         if posted:
