@@ -20,6 +20,7 @@ from sqlalchemy.engine.interfaces import ReflectedColumn
 from sqlalchemy.orm import Session, sessionmaker
 
 from nsp_sandbox import connection_check, schema_stamp
+from nsp_sandbox.driver_statement import DriverStatement
 
 
 def normalise_url(url: str) -> str:
@@ -193,11 +194,17 @@ class InsertIfAbsent:
         if returning is not None:
             statements = [statement.returning(returning) for statement in statements]
         self._sqlite, self._postgres = statements
+        self._drivers = {"sqlite": DriverStatement(self._sqlite), "postgresql": DriverStatement(self._postgres)}
 
     def on(self, unit: Session | Connection) -> Insert:
         """The statement for the database of ``unit`` (a session, or a connection of :meth:`Database.transaction`)."""
         dialect = unit.dialect if isinstance(unit, Connection) else unit.get_bind().dialect
         return self._postgres if dialect.name == "postgresql" else self._sqlite
+
+    def driver(self, unit: Session | Connection) -> DriverStatement:
+        """The same, run on the driver's cursor (:mod:`nsp_sandbox.driver_statement`)."""
+        dialect = unit.dialect if isinstance(unit, Connection) else unit.get_bind().dialect
+        return self._drivers["postgresql" if dialect.name == "postgresql" else "sqlite"]
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from sqlalchemy import Row, bindparam, exists, func, select, update
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.database import hold
+from nsp_sandbox.driver_statement import DriverStatement
 from nsp_sandbox.fhir_http import json_bytes
 from nsp_sandbox.system_tokens import StsUnavailable, SystemTokens
 from services.dds.mhd.document_reference import fhir_instant, to_fhir
@@ -87,6 +88,8 @@ _SUBSCRIPTION = select(SubscriptionRow.__table__).where(SubscriptionRow.pk == bi
 _FINISH = (update(NotificationRow.__table__).where(_NOTIFICATIONS.pk == bindparam("row_pk"))
            .values(state=bindparam("state"), claimed_until=None, last_error=bindparam("problem")))
 _FINISH_LATER = _FINISH.values(next_attempt_at=bindparam("next_attempt_at"))
+# Each notification sent is marked so (a statement per notification, run on the driver's cursor).
+_FINISHED = {False: DriverStatement(_FINISH), True: DriverStatement(_FINISH_LATER)}
 _SUBSCRIPTION_STATUS = (update(SubscriptionRow.__table__).where(SubscriptionRow.__table__.c.pk == bindparam("sub_pk"))
                         .values(status=bindparam("status"), error=bindparam("error")))
 
@@ -296,7 +299,7 @@ class Notifier:
                 values: dict[str, Any] = {"row_pk": row.pk, "state": row_state, "problem": problem}
                 if row_state == "pending":
                     values["next_attempt_at"] = now + backoff(row.attempts)
-                connection.execute(_FINISH_LATER if row_state == "pending" else _FINISH, values)
+                _FINISHED[row_state == "pending"].run(connection, values)
             if subscription is not None and rows:
                 last = rows[-1]
                 error = None if problem is None else (

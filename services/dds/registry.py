@@ -18,6 +18,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.database import Database
+from nsp_sandbox.driver_statement import DriverStatement
 from nsp_sandbox.outcome import Issue
 from services.dds import lifecycle, storage
 from services.dds.domain import (
@@ -56,19 +57,21 @@ Listener = Callable[[Connection, list[Changed], datetime], bool]
 
 DUPLICATE_SOURCE = "IHE ITI TF-3 4.1.4 (uniqueId is unique in the registry)"
 
-# A provide's statements, built once (building a statement costs more than running it on SQLite).
+# A provide's statements, built once (building a statement costs more than running it on SQLite); those every
+# provide runs are run on the driver's cursor (``DriverStatement``).
 _TAKEN_ENTRY_IDS = select(DocumentEntryRow.unique_id, DocumentEntryRow.entry_uuid, DocumentEntryRow.id).where(
     DocumentEntryRow.unique_id.in_(bindparam("unique_ids", expanding=True))
     | DocumentEntryRow.entry_uuid.in_(bindparam("entry_uuids", expanding=True))
     | DocumentEntryRow.id.in_(bindparam("ids", expanding=True)))
 # The same for a submission of one entry (nearly all of them): plain parameters, where expanding ones are
 # rendered again at every execution.
-_TAKEN_ENTRY_ID = select(DocumentEntryRow.unique_id, DocumentEntryRow.entry_uuid, DocumentEntryRow.id).where(
-    (DocumentEntryRow.unique_id == bindparam("unique_id")) | (DocumentEntryRow.entry_uuid == bindparam("entry_uuid"))
-    | (DocumentEntryRow.id == bindparam("id")))
-_TAKEN_SUBMISSION_SET = select(SubmissionSetRow.pk).where(
+_TAKEN_ENTRY_ID = DriverStatement(
+    select(DocumentEntryRow.unique_id, DocumentEntryRow.entry_uuid, DocumentEntryRow.id).where(
+        (DocumentEntryRow.unique_id == bindparam("unique_id"))
+        | (DocumentEntryRow.entry_uuid == bindparam("entry_uuid")) | (DocumentEntryRow.id == bindparam("id"))))
+_TAKEN_SUBMISSION_SET = DriverStatement(select(SubmissionSetRow.pk).where(
     (SubmissionSetRow.unique_id == bindparam("unique_id")) | (SubmissionSetRow.entry_uuid == bindparam("entry_uuid"))
-    | (SubmissionSetRow.id == bindparam("id"))).limit(1)
+    | (SubmissionSetRow.id == bindparam("id"))).limit(1))
 # An entry read by its id as plain rows (run in ``Database.transaction``): its columns, and its content.
 _ENTRY_BY_ID = select(DocumentEntryRow.__table__).where(DocumentEntryRow.id == bindparam("entry_id"))
 _ENTRIES_BY_ID = select(DocumentEntryRow.__table__).where(
@@ -76,12 +79,13 @@ _ENTRIES_BY_ID = select(DocumentEntryRow.__table__).where(
 _ENTRY_BY_PK = select(DocumentEntryRow.__table__).where(DocumentEntryRow.pk == bindparam("entry_pk"))
 _ENTRY_BY_IDENTIFIER = select(DocumentEntryRow.__table__).where(
     (DocumentEntryRow.unique_id == bindparam("identifier")) | (DocumentEntryRow.entry_uuid == bindparam("identifier")))
-_ENTRY_AND_CONTENT_BY_ID = (select(DocumentEntryRow.__table__, DocumentRow.content)
-                            .outerjoin(DocumentRow, DocumentRow.hash == DocumentEntryRow.document_hash)
-                            .where(DocumentEntryRow.id == bindparam("entry_id")))
-_INSERT_SUBMISSION_SET = insert(SubmissionSetRow.__table__).returning(SubmissionSetRow.__table__.c.pk)
+_ENTRY_AND_CONTENT_BY_ID = DriverStatement(select(DocumentEntryRow.__table__, DocumentRow.content)
+                                           .outerjoin(DocumentRow, DocumentRow.hash == DocumentEntryRow.document_hash)
+                                           .where(DocumentEntryRow.id == bindparam("entry_id")))
+_INSERT_SUBMISSION_SET = DriverStatement(insert(SubmissionSetRow.__table__).returning(SubmissionSetRow.__table__.c.pk))
 _INSERT_ENTRIES = insert(DocumentEntryRow.__table__).returning(DocumentEntryRow.__table__.c.pk,
                                                               sort_by_parameter_order=True)
+_INSERT_ENTRY = DriverStatement(insert(DocumentEntryRow.__table__).returning(DocumentEntryRow.__table__.c.pk))
 
 
 @dataclass(frozen=True)
@@ -179,8 +183,8 @@ class Registry:
         sset = submission.submission_set
         if len(entries) == 1:
             only = entries[0]
-            taken = connection.execute(_TAKEN_ENTRY_ID, {"unique_id": only.unique_id, "entry_uuid": only.entry_uuid,
-                                                         "id": only.id}).all()
+            taken: Sequence[Any] = _TAKEN_ENTRY_ID.rows(connection, {
+                "unique_id": only.unique_id, "entry_uuid": only.entry_uuid, "id": only.id})
         else:
             taken = connection.execute(_TAKEN_ENTRY_IDS, {"unique_ids": [e.unique_id for e in entries],
                                                           "entry_uuids": [e.entry_uuid for e in entries],
@@ -195,8 +199,8 @@ class Registry:
             if entry.entry_uuid in taken_uuid or entry.id in taken_id:
                 issues.append(_duplicate(f"{entry.origin}.identifier",
                                          f"entryUUID '{entry.entry_uuid}' is already registered"))
-        if connection.execute(_TAKEN_SUBMISSION_SET, {"unique_id": sset.unique_id, "entry_uuid": sset.entry_uuid,
-                                                   "id": sset.id}).first() is not None:
+        if _TAKEN_SUBMISSION_SET.rows(connection, {"unique_id": sset.unique_id, "entry_uuid": sset.entry_uuid,
+                                                   "id": sset.id}):
             issues.append(_duplicate(f"{sset.origin}.identifier",
                                      f"SubmissionSet uniqueId '{sset.unique_id}' or entryUUID "
                                      f"'{sset.entry_uuid}' is already registered"))
@@ -225,10 +229,12 @@ class Registry:
                now: datetime) -> None:
         sset = submission.submission_set
         storage.store_documents(connection, [e.document for e in submission.entries if e.document is not None])
-        sset_pk = connection.execute(_INSERT_SUBMISSION_SET, [storage.submission_set_values(sset, now)]).scalar_one()
-        pks = connection.execute(
-            _INSERT_ENTRIES, [storage.entry_values(e, sset_pk, now, submission.submitter) for e in submission.entries],
-        ).scalars().all()
+        sset_pk = _INSERT_SUBMISSION_SET.rows(connection, storage.submission_set_values(sset, now))[0][0]
+        values = [storage.entry_values(e, sset_pk, now, submission.submitter) for e in submission.entries]
+        if len(values) == 1:
+            pks: Sequence[int] = [_INSERT_ENTRY.rows(connection, values[0])[0][0]]
+        else:
+            pks = connection.execute(_INSERT_ENTRIES, values).scalars().all()
         storage.insert_many(connection, EntryCodeRow, [
             code for entry, pk in zip(submission.entries, pks, strict=True)
             for code in storage.code_rows(entry, pk)
@@ -300,9 +306,10 @@ class Registry:
         The content is None for an on-demand entry: its source generates the document when asked.
         """
         with self.database.transaction() as connection:
-            found = connection.execute(_ENTRY_AND_CONTENT_BY_ID, {"entry_id": entry_id}).first()
-            if found is None:
+            rows = _ENTRY_AND_CONTENT_BY_ID.rows(connection, {"entry_id": entry_id})
+            if not rows:
                 return None
+            found = rows[0]
             return storage.stored_entry(found), found.content
 
     def withheld_entry_ids(self, withholdings: Sequence[Withholding]) -> set[str]:

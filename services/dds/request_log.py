@@ -36,6 +36,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.cpr import CPR_SYSTEM
 from nsp_sandbox.database import Database
+from nsp_sandbox.driver_statement import DriverStatement
 from services.dds.models import DdsBase, DocumentEntryRow
 
 KEPT = 10_000  # rows kept; older ones are pruned every PRUNE_EVERY writes
@@ -150,6 +151,9 @@ class Received:
 _INSERT = insert(RequestLogRow.__table__)
 _PATIENTS_OF = select(DocumentEntryRow.patient_value).where(
     DocumentEntryRow.id.in_(bindparam("entry_ids", expanding=True)))
+# The same for one entry (a retrieval, ITI-68), run on the driver's cursor.
+_PATIENT_OF = DriverStatement(
+    select(DocumentEntryRow.patient_value).where(DocumentEntryRow.id == bindparam("entry_id")))
 
 
 class RequestLog:
@@ -242,7 +246,10 @@ class RequestLog:
                 for received in batch:
                     facts = received.facts
                     if facts.entries and len(facts.patients) == 0:
-                        found = connection.scalars(_PATIENTS_OF, {"entry_ids": facts.entries[:50]})
+                        if len(facts.entries) == 1:
+                            found = [row[0] for row in _PATIENT_OF.rows(connection, {"entry_id": facts.entries[0]})]
+                        else:
+                            found = list(connection.scalars(_PATIENTS_OF, {"entry_ids": facts.entries[:50]}))
                         facts.add_patients(sorted(set(found)))
                     detail: dict[str, Any] = {"issues": facts.issues, "entries": facts.entries}
                     if received.total is not None:

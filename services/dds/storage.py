@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, Insert, Row, Table, func, insert, not_, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Table, func, insert, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.database import Database, InsertIfAbsent, hold
+from nsp_sandbox.driver_statement import DriverStatement
 from nsp_sandbox.fhir_http import json_bytes
 from services.dds.domain import (
     AvailabilityStatus,
@@ -102,16 +103,21 @@ def dump(resource: dict[str, Any]) -> str:
     return json_bytes(resource).decode("utf-8")
 
 
-_INSERTS: dict[type[DdsBase], Insert] = {}
+_INSERTS: dict[type[DdsBase], DriverStatement] = {}
 
 
 def insert_many(unit: Session | Connection, model: type[DdsBase], rows: list[dict[str, Any]]) -> None:
-    """A Core executemany insert (no ORM bookkeeping), skipped when there is nothing to insert."""
+    """An executemany insert on the driver's cursor (no ORM bookkeeping), skipped when there is nothing to insert."""
     if rows:
         statement = _INSERTS.get(model)
         if statement is None:
-            statement = _INSERTS[model] = insert(model.__table__)
-        unit.execute(statement, rows)
+            statement = _INSERTS[model] = DriverStatement(insert(model.__table__))
+        statement.run_many(connection_of(unit), rows)
+
+
+def connection_of(unit: Session | Connection) -> Connection:
+    """The connection a unit of work runs on (a session's, in its transaction)."""
+    return unit if isinstance(unit, Connection) else unit.connection()
 
 
 def entry_values(entry: DocumentEntry, sset_pk: int, now: datetime, submitter: str | None = None) -> dict[str, Any]:
@@ -301,5 +307,5 @@ def store_documents(unit: Session | Connection, documents: Iterable[Document]) -
     if not unique:
         return
     hold_documents(unit, unique, "shared")
-    unit.execute(_STORE_DOCUMENT.on(unit), [
+    _STORE_DOCUMENT.driver(unit).run_many(connection_of(unit), [
         {"hash": d.hash, "size": d.size, "content": d.content} for d in unique.values()])

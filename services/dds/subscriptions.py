@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.database import Database
+from nsp_sandbox.driver_statement import DriverStatement
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.tokens import Principal
 from services.dds.domain import CPR_SYSTEM
@@ -200,14 +201,15 @@ _MATCHING = select(SubscriptionRow.pk, SubscriptionRow.patient_value).where(
 ).order_by(SubscriptionRow.pk)
 # The same for the changes of one patient (nearly all): a plain parameter, where an expanding one is rendered
 # again at every execution.
-_MATCHING_ONE = select(SubscriptionRow.pk, SubscriptionRow.patient_value).where(
+_MATCHING_ONE = DriverStatement(select(SubscriptionRow.pk, SubscriptionRow.patient_value).where(
     or_(SubscriptionRow.patient_value.is_(None), SubscriptionRow.patient_value == bindparam("patient"))
-).order_by(SubscriptionRow.pk)
+).order_by(SubscriptionRow.pk))
 _SUBSCRIPTIONS = SubscriptionRow.__table__
-# The subscription's next event number, and the event: Core statements in the registering transaction.
-_NEXT_EVENT = (update(_SUBSCRIPTIONS).where(_SUBSCRIPTIONS.c.pk == bindparam("subscription"))
-               .values(events=_SUBSCRIPTIONS.c.events + 1).returning(_SUBSCRIPTIONS.c.events))
-_INSERT_NOTIFICATION = insert(NotificationRow.__table__)
+# The subscription's next event number, and the event: statements in the registering transaction, run on the
+# driver's cursor (every provide to a subscribed patient runs them).
+_NEXT_EVENT = DriverStatement(update(_SUBSCRIPTIONS).where(_SUBSCRIPTIONS.c.pk == bindparam("subscription"))
+                              .values(events=_SUBSCRIPTIONS.c.events + 1).returning(_SUBSCRIPTIONS.c.events))
+_INSERT_NOTIFICATION = DriverStatement(insert(NotificationRow.__table__))
 
 
 class Subscriptions:
@@ -287,16 +289,17 @@ class Subscriptions:
         if not patients:
             return False
         if len(patients) == 1:
-            rows = connection.execute(_MATCHING_ONE, {"patient": next(iter(patients))}).all()
+            rows: Sequence[Any] = _MATCHING_ONE.rows(connection, {"patient": next(iter(patients))})
         else:
             rows = connection.execute(_MATCHING, {"patients": sorted(patients)}).all()
         now = naive_utc(now)
         for pk, patient in rows:
             ids = [c.entry_id for c in changed if patient is None or c.patient == patient]
-            number = connection.execute(_NEXT_EVENT, {"subscription": pk}).scalar_one_or_none()
-            if number is None:
+            numbered = _NEXT_EVENT.rows(connection, {"subscription": pk})
+            if not numbered:
                 continue  # ended meanwhile (on PostgreSQL, by another worker since the look-up): nothing to tell
-            connection.execute(_INSERT_NOTIFICATION, {
+            number = numbered[0][0]
+            _INSERT_NOTIFICATION.run(connection, {
                 "subscription_pk": pk, "event_number": number, "entry_ids": json.dumps(ids), "state": "pending",
                 "attempts": 0, "next_attempt_at": now, "created_at": now})
         return bool(rows)

@@ -28,6 +28,7 @@ from sqlalchemy import bindparam, delete, func, select
 
 from nsp_sandbox.clock import Clock, naive_utc
 from nsp_sandbox.database import Database, InsertIfAbsent
+from nsp_sandbox.driver_statement import DriverStatement
 from services.sundhed_view.extract_codec import ExtractCodec, Unreadable
 from services.sundhed_view.models import EntryContentRow, ExtractRow, ViewBase
 
@@ -38,8 +39,10 @@ MEMORY = 4000  # extracts kept in process as well
 
 
 # Statements built once (building one costs more than running it on SQLite). An insert of a row already
-# there (another worker, another page) does nothing.
-_EXTRACT = select(ExtractRow.content, ExtractRow.version).where(ExtractRow.digest == bindparam("digest"))
+# there (another worker, another page) does nothing. Those every notified document runs are run on the
+# driver's cursor.
+_EXTRACT = DriverStatement(
+    select(ExtractRow.content, ExtractRow.version).where(ExtractRow.digest == bindparam("digest")))
 _ENTRIES_KNOWN = select(EntryContentRow.entry_id, EntryContentRow.entry_hash).where(
     EntryContentRow.entry_id.in_(bindparam("entry_ids", expanding=True)))
 _INSERT_EXTRACT = InsertIfAbsent(ExtractRow.__table__, ["digest"], returning=ExtractRow.__table__.c.pk)
@@ -98,7 +101,8 @@ class ExtractCache:
         if found is not None:
             return found
         with self.database.transaction() as connection:
-            row = connection.execute(_EXTRACT, {"digest": digest}).first()
+            rows = _EXTRACT.rows(connection, {"digest": digest})
+        row = rows[0] if rows else None
         value = self._loaded(row[0], row[1]) if row is not None else None
         if value is not None:
             self._keep(digest, value, None)
@@ -145,13 +149,12 @@ class ExtractCache:
         if new or (entry is not None and not known):
             with self.database.transaction() as connection:
                 if new:
-                    added += connection.execute(_INSERT_EXTRACT.on(connection), {
+                    added += bool(_INSERT_EXTRACT.driver(connection).rows(connection, {
                         "digest": digest, "version": MODEL_VERSION, "content": self.codec.dumps(value),
-                        "created_at": now}).first() is not None
+                        "created_at": now}))
                 if entry is not None and not known:
-                    added += connection.execute(_INSERT_ENTRY.on(connection), {
-                        "entry_id": entry[0], "entry_hash": entry[1], "digest": digest,
-                        "created_at": now}).first() is not None
+                    added += bool(_INSERT_ENTRY.driver(connection).rows(connection, {
+                        "entry_id": entry[0], "entry_hash": entry[1], "digest": digest, "created_at": now}))
         if added:
             with self._lock:
                 trim = self._added // TRIM_EVERY != (self._added + added) // TRIM_EVERY

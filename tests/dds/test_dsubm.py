@@ -29,7 +29,7 @@ from services.dds import subscriptions
 from services.dds.models import NotificationRow, SubscriptionRow
 from services.dds.notifier import CLAIM, FIRST_BACKOFF, Notifier
 from services.dds.registry import Registry
-from services.dds.subscriptions import MAX_COUNT, Subscriptions
+from services.dds.subscriptions import MAX_COUNT
 
 
 def max_count(value: object) -> dict[str, object]:
@@ -334,19 +334,16 @@ def test_a_subscription_ended_while_a_provide_queues_its_event_leaves_the_provid
     (On SQLite writers take turns, and a provide's transaction holds the write lock from its start.)"""
     headers = auth(client, SUBSCRIBER, "dds")
     ended: list[str] = []
-    original = Subscriptions.queue
+    next_event = subscriptions._NEXT_EVENT
 
-    def ended_between(self: Subscriptions, connection: Any, changed: Any, now: Any) -> bool:
-        class Between:
-            def execute(self_, statement: Any, *args: Any) -> Any:
-                if statement is subscriptions._NEXT_EVENT and not ended:  # another worker ends it now
-                    ended.append(created.json()["id"])
-                    assert client.delete(f"/dds/fhir/Subscription/{ended[0]}", headers=headers).status_code == 204
-                return connection.execute(statement, *args)
+    class EndedBetween:
+        def rows(self, connection: Any, params: Any) -> Any:
+            if not ended:  # another worker ends the subscription now
+                ended.append(created.json()["id"])
+                assert client.delete(f"/dds/fhir/Subscription/{ended[0]}", headers=headers).status_code == 204
+            return next_event.rows(connection, params)
 
-        return original(self, Between(), changed, now)
-
-    monkeypatch.setattr(Subscriptions, "queue", ended_between)  # before DDS is built: it keeps the bound method
+    monkeypatch.setattr(subscriptions, "_NEXT_EVENT", EndedBetween())
     recipient = Recipient(client)
     created = subscribe(client, subscription(recipient.endpoint, PATIENT_DEPENDENT,
                                              f"DocumentReference?patient.identifier=urn:oid:1.2.208.176.1.2|{CPR}"))
