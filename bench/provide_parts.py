@@ -1,0 +1,189 @@
+"""Where a served provide's CPU goes, part by part: each part's thread CPU per document, measured inside
+``nsp-sandbox up`` while ``../shared/peers/load.py`` provides (the viewer subscribed, access control off, as
+``compare.sh`` runs it).
+
+The server is started through this file (``--child``), which wraps the functions named in ``PARTS`` before the
+sandbox is built: each call adds its thread's CPU time (``time.thread_time``) to its part, and the garbage
+collector's collections are timed per thread (``gc.callbacks``). After ``--warm-up`` provides the totals are read
+(``SIGUSR1`` makes the server write them), then again after ``--provides`` more; the table gives the difference
+per document. Parts nest (registering holds its check, its writes and the notification's queueing), so they do
+not add up to the whole. A function a tree does not have is left out of that tree's row. The wrappers cost a
+little CPU themselves (about 1 µs per call), the same for both trees.
+
+    .venv/bin/python bench/provide_parts.py
+    .venv/bin/python bench/provide_parts.py --against ../before --pairs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import gc
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from served_tree import alternating, served, tree_arguments
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+#: (label, module, function or Class.method) in the order of a provide.
+PARTS = [
+    ("the Bundle's JSON (event loop)", "nsp_sandbox.fhir_http", "_parse_json"),
+    ("the lane's provide, in all", "services.dds.mhd.iti65", "ProvideDocumentBundle.provide"),
+    ("  the document's JSON", "services.dds.validation", "_parse_fhir_json"),
+    ("  the HCO message's validation (and the viewer's look-ups of it)", "nsp_sandbox.hco_versions", "judge_stored"),
+    ("  the DocumentReference's and the SubmissionSet's validation", "services.dds.validation",
+     "ContentValidation.structure_issues"),
+    ("  the Danish metadata rules: DocumentReference", "services.dds.metadata_rules", "check_document_reference"),
+    ("  the Danish metadata rules: the document's patient", "services.dds.metadata_rules", "check_document_patient"),
+    ("  the Danish metadata rules: SubmissionSet", "services.dds.metadata_rules", "check_submission_set"),
+    ("  the entry's mapping", "services.dds.mhd.document_reference", "map_entry"),
+    ("  registering, in all", "services.dds.registry", "Registry.register"),
+    ("    the duplicate checks", "services.dds.registry", "Registry._check"),
+    ("    the inserts", "services.dds.registry", "Registry._write"),
+    ("    the notifications queued", "services.dds.registry", "Registry._tell"),
+    ("the viewer's read of a notified document", "services.sundhed_view.documents", "Documents._read_and_remember"),
+    ("DDS's retrieval (ITI-68)", "services.dds.registry", "Registry.get_document"),
+]
+
+
+def child(out: Path) -> None:
+    """In the server: wrap ``PARTS``, time the collector, write the totals to ``out`` on SIGUSR1, run the CLI."""
+    totals: collections.Counter[str] = collections.Counter()
+    calls: collections.Counter[str] = collections.Counter()
+
+    def wrap(label: str, module_name: str, qualified: str) -> None:
+        try:
+            owner: Any = importlib.import_module(module_name)
+            *path, name = qualified.split(".")
+            for step in path:
+                owner = getattr(owner, step)
+            original = getattr(owner, name)
+        except (ImportError, AttributeError):
+            return  # not in this tree
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.thread_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                totals[label] += time.thread_time() - started
+                calls[label] += 1
+
+        setattr(owner, name, timed)
+        if not path:  # a module function: also where it was imported by name
+            for module in list(sys.modules.values()):
+                if getattr(module, name, None) is original:
+                    setattr(module, name, timed)
+
+    for label, module_name, qualified in PARTS:
+        wrap(label, module_name, qualified)
+    started: dict[int, float] = {}
+
+    def collector(phase: str, info: dict[str, Any]) -> None:
+        ident = threading.get_ident()
+        if phase == "start":
+            started[ident] = time.thread_time()
+            return
+        label = f"the garbage collector, generation {info['generation']} ({threading.current_thread().name})"
+        totals[label] += time.thread_time() - started.pop(ident, time.thread_time())
+        calls[label] += 1
+
+    gc.callbacks.append(collector)
+
+    def dump(*_: Any) -> None:
+        out.write_text(json.dumps({"seconds": dict(totals), "calls": dict(calls)}))
+
+    signal.signal(signal.SIGUSR1, dump)
+    from sandbox.cli import main as cli
+
+    sys.argv = ["nsp-sandbox", *sys.argv[sys.argv.index("--child") + 2:]]
+    cli()
+
+
+def totals_of(pid: int, out: Path) -> dict[str, float]:
+    out.unlink(missing_ok=True)
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + 30
+    while not out.exists() or not out.read_text():
+        if time.monotonic() > deadline:
+            raise SystemExit("the server wrote no totals")
+        time.sleep(0.1)
+    time.sleep(0.1)
+    return dict(json.loads(out.read_text())["seconds"])
+
+
+def load(args: argparse.Namespace, url: str, count: int, pid: int | None) -> dict[str, Any]:
+    command = [sys.executable, str(args.load), "--profile", "nsp", "--url", url, "-n", str(count),
+               "-c", str(args.clients), "-m", "0", "--rounds", "1", "--warmup", "0", "--packages", str(args.packages)]
+    if pid is not None:
+        command += ["--server-pid", str(pid)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise SystemExit(f"load.py failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return dict(json.loads(lines[-1]))
+
+
+def run(tree: Path, args: argparse.Namespace) -> tuple[dict[str, float], float]:
+    """Each part's CPU per document (ms), and the whole process's (load.py's figure)."""
+    env = {"NSP_SANDBOX_FHIR_PACKAGES": str(args.packages), "NSP_SANDBOX_DDS_ACCESS_CONTROL": "false"}
+    out = Path(os.environ.get("TMPDIR", "/tmp")) / f"nsp-provide-parts-{os.getpid()}.json"
+    launcher = [str(Path(__file__).resolve()), "--child", str(out)]
+    with served(tree, env, prefix="nsp-parts-", launcher=launcher) as server:
+        print(f"[parts] {tree}: {args.warm_up} warm-up provides", file=sys.stderr, flush=True)
+        load(args, server.url, args.warm_up, None)
+        before = totals_of(server.pid, out)
+        print(f"[parts] {tree}: {args.provides} provides from {args.clients} clients", file=sys.stderr, flush=True)
+        result = load(args, server.url, args.provides, server.pid)
+        after = totals_of(server.pid, out)
+    out.unlink(missing_ok=True)
+    parts = {label: (after[label] - before.get(label, 0.0)) / args.provides * 1000 for label in after}
+    return parts, float(result["server_cpu_ms_per_document"])
+
+
+def main() -> None:
+    if "--child" in sys.argv:
+        child(Path(sys.argv[sys.argv.index("--child") + 1]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    tree_arguments(parser, ROOT)
+    parser.add_argument("--provides", type=int, default=1500)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--warm-up", type=int, default=300)
+    parser.add_argument("--load", type=Path, default=SHARED / "peers" / "load.py")
+    parser.add_argument("--packages", type=Path, default=Path(os.environ.get("NSP_SANDBOX_FHIR_PACKAGES",
+                                                                             SHARED / "fhir-packages")))
+    args = parser.parse_args()
+    runs: dict[Path, list[tuple[dict[str, float], float]]] = collections.defaultdict(list)
+    for tree in alternating(args):
+        runs[tree].append(run(tree, args))
+    trees = list(runs)
+    labels = [label for label, _, _ in PARTS]
+    labels += sorted({label for results in runs.values() for parts, _ in results for label in parts} - set(labels))
+    print(f"\nms of CPU per document, the mean of {args.pairs} run(s) each; {args.provides} provides from "
+          f"{args.clients} clients after {args.warm_up}; SQLite; the viewer subscribed\n")
+    print("| part | " + " | ".join(str(tree) for tree in trees) + " |")
+    print("|---|" + "---|" * len(trees))
+    for label in labels:
+        cells = []
+        for tree in trees:
+            values = [parts[label] for parts, _ in runs[tree] if label in parts]
+            cells.append(f"{sum(values) / len(values):.3f}" if values else "—")
+        if any(cell not in ("—", "0.000") for cell in cells):
+            print(f"| {label} | " + " | ".join(cells) + " |")
+    print("| **the whole process** (load.py) | " + " | ".join(
+        f"**{sum(w for _, w in runs[tree]) / len(runs[tree]):.2f}**" for tree in trees) + " |")
+
+
+if __name__ == "__main__":
+    main()
