@@ -134,8 +134,9 @@ def load(args: argparse.Namespace, url: str, count: int, pid: int | None) -> dic
     return dict(json.loads(lines[-1]))
 
 
-def run(tree: Path, args: argparse.Namespace) -> tuple[dict[str, float], float]:
-    """Each part's CPU per document (ms), and the whole process's (load.py's figure)."""
+def run(tree: Path, args: argparse.Namespace) -> tuple[dict[str, float], float, float]:
+    """Each part's CPU per document (ms), the whole process's (load.py's figure), and the server's resident memory
+    at the end (MiB)."""
     env = {"NSP_SANDBOX_FHIR_PACKAGES": str(args.packages), "NSP_SANDBOX_DDS_ACCESS_CONTROL": "false"}
     out = Path(os.environ.get("TMPDIR", "/tmp")) / f"nsp-provide-parts-{os.getpid()}.json"
     launcher = [str(Path(__file__).resolve()), "--child", str(out)]
@@ -146,9 +147,17 @@ def run(tree: Path, args: argparse.Namespace) -> tuple[dict[str, float], float]:
         print(f"[parts] {tree}: {args.provides} provides from {args.clients} clients", file=sys.stderr, flush=True)
         result = load(args, server.url, args.provides, server.pid)
         after = totals_of(server.pid, out)
+        rss = _rss_mib(server.pid)
     out.unlink(missing_ok=True)
     parts = {label: (after[label] - before.get(label, 0.0)) / args.provides * 1000 for label in after}
-    return parts, float(result["server_cpu_ms_per_document"])
+    return parts, float(result["server_cpu_ms_per_document"]), rss
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def main() -> None:
@@ -164,12 +173,12 @@ def main() -> None:
     parser.add_argument("--packages", type=Path, default=Path(os.environ.get("NSP_SANDBOX_FHIR_PACKAGES",
                                                                              SHARED / "fhir-packages")))
     args = parser.parse_args()
-    runs: dict[Path, list[tuple[dict[str, float], float]]] = collections.defaultdict(list)
+    runs: dict[Path, list[tuple[dict[str, float], float, float]]] = collections.defaultdict(list)
     for tree in alternating(args):
         runs[tree].append(run(tree, args))
     trees = list(runs)
     labels = [label for label, _, _ in PARTS]
-    labels += sorted({label for results in runs.values() for parts, _ in results for label in parts} - set(labels))
+    labels += sorted({label for results in runs.values() for parts, _, _ in results for label in parts} - set(labels))
     print(f"\nms of CPU per document, the mean of {args.pairs} run(s) each; {args.provides} provides from "
           f"{args.clients} clients after {args.warm_up}; SQLite; the viewer subscribed\n")
     print("| part | " + " | ".join(str(tree) for tree in trees) + " |")
@@ -177,12 +186,15 @@ def main() -> None:
     for label in labels:
         cells = []
         for tree in trees:
-            values = [parts[label] for parts, _ in runs[tree] if label in parts]
+            values = [parts[label] for parts, _, _ in runs[tree] if label in parts]
             cells.append(f"{sum(values) / len(values):.3f}" if values else "—")
         if any(cell not in ("—", "0.000") for cell in cells):
             print(f"| {label} | " + " | ".join(cells) + " |")
     print("| **the whole process** (load.py) | " + " | ".join(
-        f"**{sum(w for _, w in runs[tree]) / len(runs[tree]):.2f}**" for tree in trees) + " |")
+        f"**{sum(w for _, w, _ in runs[tree]) / len(runs[tree]):.2f}** ("
+        + ", ".join(f"{w:.2f}" for _, w, _ in runs[tree]) + ")" for tree in trees) + " |")
+    print("| the server's resident memory at the end, MiB | " + " | ".join(
+        ", ".join(f"{r:.0f}" for _, _, r in runs[tree]) for tree in trees) + " |")
 
 
 if __name__ == "__main__":
