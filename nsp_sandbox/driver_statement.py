@@ -140,8 +140,9 @@ class DriverStatement:
         try:
             cursor.execute(form.sql, arguments)
         except connection.dialect.loaded_dbapi.Error as exc:
+            error = self._error(connection, form, arguments, exc, cursor)  # read before the cursor is closed
             cursor.close()
-            raise self._error(connection, form, arguments, exc, cursor) from exc
+            raise error from exc
         return cursor
 
     @staticmethod

@@ -117,3 +117,25 @@ def test_on_a_connection_not_yet_in_a_transaction_the_statement_begins_one_as_ex
         DriverStatement(insert(ITEMS)).run(connection, _row("b"))  # not committed: rolled back at the close
     with db.transaction() as connection:
         assert connection.execute(select(ITEMS.c.name)).scalars().all() == ["a"]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # a server that ends a connection
+def test_a_connection_the_server_ended_during_a_statement_is_given_up_and_the_next_unit_of_work_has_a_new_one(
+        db: Database, database_url: str) -> None:
+    import psycopg
+    from sqlalchemy import func
+    from sqlalchemy.exc import OperationalError
+
+    statement = DriverStatement(select(ITEMS.c.name))
+    with pytest.raises(OperationalError), db.transaction() as connection:
+        backend = connection.execute(select(func.pg_backend_pid())).scalar()
+        with psycopg.connect(database_url.partition("?")[0].replace("+psycopg", ""), autocommit=True) as admin:
+            assert admin.execute("SELECT pg_terminate_backend(%s)", (backend,)).fetchone() == (True,)
+        try:
+            statement.rows(connection, {})
+        finally:
+            invalidated = connection.invalidated
+    assert invalidated
+    with db.transaction() as connection:
+        assert statement.rows(connection, {}) == []
+        assert connection.execute(select(func.pg_backend_pid())).scalar() != backend
