@@ -23,14 +23,13 @@ import importlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from served_tree import alternating, served, tree_arguments
+from served_tree import alternating, provides, served, tree_arguments
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -122,18 +121,6 @@ def totals_of(pid: int, out: Path) -> dict[str, float]:
     return dict(json.loads(out.read_text())["seconds"])
 
 
-def load(args: argparse.Namespace, url: str, count: int, pid: int | None) -> dict[str, Any]:
-    command = [sys.executable, str(args.load), "--profile", "nsp", "--url", url, "-n", str(count),
-               "-c", str(args.clients), "-m", "0", "--rounds", "1", "--warmup", "0", "--packages", str(args.packages)]
-    if pid is not None:
-        command += ["--server-pid", str(pid)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        raise SystemExit(f"load.py failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return dict(json.loads(lines[-1]))
-
-
 def run(tree: Path, args: argparse.Namespace) -> tuple[dict[str, float], float, float]:
     """Each part's CPU per document (ms), the whole process's (load.py's figure), and the server's resident memory
     at the end (MiB)."""
@@ -142,10 +129,10 @@ def run(tree: Path, args: argparse.Namespace) -> tuple[dict[str, float], float, 
     launcher = [str(Path(__file__).resolve()), "--child", str(out)]
     with served(tree, env, prefix="nsp-parts-", launcher=launcher) as server:
         print(f"[parts] {tree}: {args.warm_up} warm-up provides", file=sys.stderr, flush=True)
-        load(args, server.url, args.warm_up, None)
+        provides(args, server.url, args.warm_up, None)
         before = totals_of(server.pid, out)
         print(f"[parts] {tree}: {args.provides} provides from {args.clients} clients", file=sys.stderr, flush=True)
-        result = load(args, server.url, args.provides, server.pid)
+        result = provides(args, server.url, args.provides, server.pid)
         after = totals_of(server.pid, out)
         rss = _rss_mib(server.pid)
     out.unlink(missing_ok=True)

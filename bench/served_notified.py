@@ -18,17 +18,15 @@ two checkouts; with it, the runs alternate, ``--pairs`` times.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sqlite3
-import subprocess
 import sys
 import time
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from served_tree import alternating, cpu_seconds, served, tree_arguments
+from served_tree import alternating, cpu_seconds, provides, served, tree_arguments
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -67,29 +65,17 @@ def drain(database: Path, timeout: float) -> None:
         time.sleep(0.2)
 
 
-def load(args: argparse.Namespace, url: str, count: int, pid: int | None) -> dict[str, object]:
-    command = [sys.executable, str(args.load), "--profile", "nsp", "--url", url, "-n", str(count),
-               "-c", str(args.clients), "-m", "0", "--rounds", "1", "--warmup", "0", "--packages", str(args.packages)]
-    if pid is not None:
-        command += ["--server-pid", str(pid)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        raise SystemExit(f"load.py failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return json.loads(lines[-1])  # type: ignore[no-any-return]
-
-
 def run(tree: Path, args: argparse.Namespace) -> Run:
     env = {"NSP_SANDBOX_FHIR_PACKAGES": str(args.packages), "NSP_SANDBOX_DDS_ACCESS_CONTROL": "false",
            "NSP_SANDBOX_VIEW_DSUBM": "false" if args.no_dsubm else "true"}
     with served(tree, env, prefix="nsp-served-") as server:  # SQLite in the data folder: its table is polled
         database = server.data / "sandbox.db"
         say(f"{tree}: serving on {server.url}; {args.warm_up} warm-up provides")
-        load(args, server.url, args.warm_up, None)
+        provides(args, server.url, args.warm_up, None)
         drain(database, args.timeout)
         say(f"{tree}: {args.provides} provides from {args.clients} clients")
         cpu = cpu_seconds(server.pid)
-        result = load(args, server.url, args.provides, server.pid)
+        result = provides(args, server.url, args.provides, server.pid)
         ended = time.monotonic()
         drain(database, args.timeout)
         drained = time.monotonic() - ended

@@ -8,6 +8,7 @@ folder comes first on ``sys.path``, ahead of ``PYTHONPATH``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -83,3 +85,17 @@ def served(tree: Path, env: dict[str, str], prefix: str = "nsp-bench-",
         finally:
             server.terminate()
             server.wait(timeout=60)
+
+
+def provides(args: argparse.Namespace, url: str, count: int, pid: int | None) -> dict[str, Any]:
+    """``count`` ITI-65 provides from ``args.clients`` clients with ``args.load`` (``../shared/peers/load.py``, no
+    warm-up, no searches): its JSON result line (with the server's CPU per document when ``pid`` is given)."""
+    command = [sys.executable, str(args.load), "--profile", "nsp", "--url", url, "-n", str(count),
+               "-c", str(args.clients), "-m", "0", "--rounds", "1", "--warmup", "0", "--packages", str(args.packages)]
+    if pid is not None:
+        command += ["--server-pid", str(pid)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise SystemExit(f"load.py failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return dict(json.loads(lines[-1]))
