@@ -198,13 +198,15 @@ class InsertIfAbsent:
 
     def on(self, unit: Session | Connection) -> Insert:
         """The statement for the database of ``unit`` (a session, or a connection of :meth:`Database.transaction`)."""
-        dialect = unit.dialect if isinstance(unit, Connection) else unit.get_bind().dialect
-        return self._postgres if dialect.name == "postgresql" else self._sqlite
+        return self._postgres if _dialect_name(unit) == "postgresql" else self._sqlite
 
     def driver(self, unit: Session | Connection) -> DriverStatement:
         """The same, run on the driver's cursor (:mod:`nsp_sandbox.driver_statement`)."""
-        dialect = unit.dialect if isinstance(unit, Connection) else unit.get_bind().dialect
-        return self._drivers["postgresql" if dialect.name == "postgresql" else "sqlite"]
+        return self._drivers["postgresql" if _dialect_name(unit) == "postgresql" else "sqlite"]
+
+
+def _dialect_name(unit: Session | Connection) -> str:
+    return (unit.dialect if isinstance(unit, Connection) else unit.get_bind().dialect).name
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,8 @@ class DriverStatement:
         if not rows:
             return
         form = self._form(connection.dialect, rows[0])
+        if form is not None and len(rows) > 1 and any(r.keys() != rows[0].keys() for r in rows[1:]):
+            form = None  # parameter sets with other names: Connection.execute refuses them as it does
         if form is None or form.result is not None or len(rows) == 1:
             if form is None:
                 connection.execute(self.statement, [dict(r) for r in rows])

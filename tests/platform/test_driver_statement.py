@@ -139,3 +139,13 @@ def test_a_connection_the_server_ended_during_a_statement_is_given_up_and_the_ne
     with db.transaction() as connection:
         assert statement.rows(connection, {}) == []
         assert connection.execute(select(func.pg_backend_pid())).scalar() != backend
+
+
+def test_parameter_sets_with_other_names_are_refused_as_connection_execute_refuses_them(db: Database) -> None:
+    uneven = [_row("a"), {"name": "b"}]
+    with db.transaction() as connection, pytest.raises(Exception) as refused:
+        DriverStatement(insert(ITEMS)).run_many(connection, uneven)
+    with db.transaction() as connection, pytest.raises(Exception) as expected:
+        connection.execute(insert(ITEMS), uneven)
+    assert type(refused.value) is type(expected.value)
+    assert str(refused.value).splitlines()[0] == str(expected.value).splitlines()[0]
