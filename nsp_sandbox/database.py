@@ -7,13 +7,13 @@ name prefix, and creates them on start; actors never read each other's tables.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Insert, MetaData, Table, create_engine, event, inspect, text
+from sqlalchemy import ColumnElement, Connection, Engine, MetaData, Table, create_engine, event, inspect, text
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine.interfaces import ReflectedColumn
@@ -184,29 +184,28 @@ def unclaimed(claimed_at: Any, now: datetime) -> Any:
 
 class InsertIfAbsent:
     """``INSERT … ON CONFLICT (keys) DO NOTHING`` into ``table``, built once for each dialect the sandbox
-    runs on (SQLite, PostgreSQL): a row already there (another worker wrote it) is left alone, with no
-    error. With ``returning``, the statement returns that column of a row it added and nothing for one it
-    left alone (``rowcount`` cannot tell: it is -1 on PostgreSQL)."""
+    runs on (SQLite, PostgreSQL) and run on the driver's cursor (:mod:`nsp_sandbox.driver_statement`): a row
+    already there (another worker wrote it) is left alone, with no error. With ``returning``, the statement
+    returns that column of a row it added and nothing for one it left alone (``rowcount`` cannot tell: it is
+    -1 on PostgreSQL)."""
 
     def __init__(self, table: Table, keys: list[str], returning: ColumnElement[object] | None = None) -> None:
         statements = [dialect(table).on_conflict_do_nothing(index_elements=keys)
                       for dialect in (sqlite_insert, postgres_insert)]
         if returning is not None:
             statements = [statement.returning(returning) for statement in statements]
-        self._sqlite, self._postgres = statements
-        self._drivers = {"sqlite": DriverStatement(self._sqlite), "postgresql": DriverStatement(self._postgres)}
+        self._sqlite, self._postgres = (DriverStatement(statement) for statement in statements)
 
-    def on(self, unit: Session | Connection) -> Insert:
-        """The statement for the database of ``unit`` (a session, or a connection of :meth:`Database.transaction`)."""
-        return self._postgres if _dialect_name(unit) == "postgresql" else self._sqlite
+    def _on(self, connection: Connection) -> DriverStatement:
+        return self._postgres if connection.dialect.name == "postgresql" else self._sqlite
 
-    def driver(self, unit: Session | Connection) -> DriverStatement:
-        """The same, run on the driver's cursor (:mod:`nsp_sandbox.driver_statement`)."""
-        return self._drivers["postgresql" if _dialect_name(unit) == "postgresql" else "sqlite"]
+    def rows(self, connection: Connection, params: Mapping[str, Any]) -> Sequence[Any]:
+        """Insert one row unless it is there: with ``returning``, the added row's value (none when left alone)."""
+        return self._on(connection).rows(connection, params)
 
-
-def _dialect_name(unit: Session | Connection) -> str:
-    return (unit.dialect if isinstance(unit, Connection) else unit.get_bind().dialect).name
+    def run_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert each of ``rows`` that is not there."""
+        self._on(connection).run_many(connection, rows)
 
 
 @dataclass(frozen=True)

@@ -307,5 +307,5 @@ def store_documents(unit: Session | Connection, documents: Iterable[Document]) -
     if not unique:
         return
     hold_documents(unit, unique, "shared")
-    _STORE_DOCUMENT.driver(unit).run_many(connection_of(unit), [
+    _STORE_DOCUMENT.run_many(connection_of(unit), [
         {"hash": d.hash, "size": d.size, "content": d.content} for d in unique.values()])

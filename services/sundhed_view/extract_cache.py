@@ -149,11 +149,11 @@ class ExtractCache:
         if new or (entry is not None and not known):
             with self.database.transaction() as connection:
                 if new:
-                    added += bool(_INSERT_EXTRACT.driver(connection).rows(connection, {
+                    added += bool(_INSERT_EXTRACT.rows(connection, {
                         "digest": digest, "version": MODEL_VERSION, "content": self.codec.dumps(value),
                         "created_at": now}))
                 if entry is not None and not known:
-                    added += bool(_INSERT_ENTRY.driver(connection).rows(connection, {
+                    added += bool(_INSERT_ENTRY.rows(connection, {
                         "entry_id": entry[0], "entry_hash": entry[1], "digest": digest, "created_at": now}))
         if added:
             with self._lock:

@@ -48,8 +48,8 @@ def test_a_unit_of_core_statements_commits_or_rolls_back_whole(database_url: str
     insert_once = InsertIfAbsent(things, ["name"], returning=things.c.id)
     with db.transaction() as connection:
         connection.execute(insert(things), [{"name": "a"}])
-        assert connection.execute(insert_once.on(connection), {"name": "b"}).first() is not None
-        assert connection.execute(insert_once.on(connection), {"name": "b"}).first() is None  # left alone
+        assert insert_once.rows(connection, {"name": "b"})
+        assert not insert_once.rows(connection, {"name": "b"})  # left alone
     with pytest.raises(RuntimeError), db.transaction() as connection:
         connection.execute(insert(things), [{"name": "c"}])
         raise RuntimeError("abort")
