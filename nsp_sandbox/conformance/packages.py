@@ -158,6 +158,7 @@ class PackageRegistry:
         # What _find and canonical_versions work out, kept: the packages of a registry do not change.
         self._found: dict[tuple[str, str | None, str | None], tuple[FhirPackage, IndexEntry]] = {}
         self._versions: dict[tuple[str, str | None], tuple[str, ...]] = {}
+        self._named: dict[str, tuple[FhirPackage, ...]] = {}  # versions(name), oldest first
         self._lock = threading.Lock()
         for pkg in self._packages.values():
             self._dependency_warnings(pkg)
@@ -195,7 +196,13 @@ class PackageRegistry:
         return sorted(self._packages.values(), key=lambda p: (p.name, version_key(p.version)))
 
     def versions(self, name: str) -> list[FhirPackage]:
-        return sorted((p for (n, _), p in self._packages.items() if n == name), key=lambda p: version_key(p.version))
+        """The loaded releases of package ``name``, oldest first (worked out once per name)."""
+        found = self._named.get(name)
+        if found is None:
+            found = tuple(sorted((p for (n, _), p in self._packages.items() if n == name),
+                                 key=lambda p: version_key(p.version)))
+            self._named[name] = found
+        return list(found)
 
     def get(self, name: str, version: str | None = None) -> FhirPackage | None:
         """The package ``name#version``; without a version the newest loaded one."""

@@ -269,14 +269,34 @@ def _f_descendants(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
 
     def run(focus: list[Item], env: Env) -> list[Item]:
         out: list[Item] = []
-        stack = [c for i in focus for c in reversed(children_of(i))]
-        while stack:
-            item = stack.pop()
-            out.append(item)
-            stack.extend(reversed(children_of(item)))
+        for item in reversed(focus):  # the last item's first, as the engine has always given them
+            _descend(item, out, 0)
         return out
 
     return run
+
+
+def _descend(item: Item, out: list[Item], depth: int) -> None:
+    """Append the descendants of ``item`` to ``out``, each followed by its own (depth first, in document order).
+
+    Only an object has children: a primitive's item is not asked for any. Compiled, these calls are C calls
+    that Python's recursion limit does not count, so below ``_DEEP`` levels the rest is walked with a stack.
+    """
+    if type(item[0]) is not dict:
+        return
+    if depth >= _DEEP:
+        stack = list(reversed(children_of(item)))
+        while stack:
+            deeper = stack.pop()
+            out.append(deeper)
+            stack.extend(reversed(children_of(deeper)))
+        return
+    for child in children_of(item):
+        out.append(child)
+        _descend(child, out, depth + 1)
+
+
+_DEEP = 64  # levels walked by recursion; an HCO message's deepest element is about 12 levels down
 
 
 def _f_extension(params: list[dict[str, Any]], compile_node: Compile) -> Fn:

@@ -19,6 +19,9 @@ _PATH_TO_TYPE: dict[str, str] = _MODEL["path2Type"]
 _CHOICES: dict[str, list[str]] = _MODEL["choiceTypePaths"]
 _ELSEWHERE: dict[str, str] = _MODEL["pathsDefinedElsewhere"]
 _TYPE_PARENTS: dict[str, str] = _MODEL["type2Parent"]
+# The names of the model's choice elements (``value`` of ``value[x]``): in JSON such a child is keyed by its
+# type too (``valueQuantity``, ``_valueString``), so a focus without the key ``value`` may still have one.
+CHOICE_NAMES = frozenset(path.rpartition(".")[2] for path in _CHOICES)
 _PRIMITIVE_NAMES = {"String", "Boolean", "Integer", "Decimal", "Uri", "Url", "Canonical", "Code", "Oid", "Id",
                     "Markdown", "Base64Binary", "Instant", "Date", "DateTime", "Time", "UnsignedInt",
                     "PositiveInt", "Uuid"}
@@ -43,7 +46,10 @@ def navigate(item: Item, name: str, out: list[Item]) -> None:
                             "Extension" if name == "extension" else None, None))
         return
     base = item[2] or item[1]
-    step = _STEPS.get((base, name)) or _step(base, name)
+    steps = _STEPS.get(base)
+    step = steps.get(name) if steps is not None else None
+    if step is None:
+        step = _step(base, name)
     if step[0] is not None:
         for key, companion_key, fhir_type in step[0]:
             if key in data or companion_key in data:
@@ -62,13 +68,16 @@ def navigate(item: Item, name: str, out: list[Item]) -> None:
 
 
 _Step = tuple[tuple[tuple[str, str, str], ...] | None, str | None, str | None, str]
-_STEPS: dict[tuple[str | None, str], _Step] = {}
+# By model path, then name: two lookups of strings, whose hashes are kept, and no key tuple to build.
+_STEPS: dict[str | None, dict[str, _Step]] = {}
 
 
 def _step(base_path: str | None, name: str) -> _Step:
     """How to navigate ``name`` from a node at model path ``base_path`` (cached)."""
-    key = (base_path, name)
-    found = _STEPS.get(key)
+    steps = _STEPS.get(base_path)
+    if steps is None:
+        steps = _STEPS.setdefault(base_path, {})
+    found = steps.get(name)
     if found is not None:
         return found
     choices = _CHOICES.get(f"{base_path}.{name}") if base_path else None
@@ -88,7 +97,7 @@ def _step(base_path: str | None, name: str) -> _Step:
         result = (None, child_type, next_path, "_" + name)
     else:
         result = (None, None, None, "_" + name)
-    _STEPS[key] = result
+    steps[name] = result
     return result
 
 
@@ -149,12 +158,14 @@ def is_type(item: Item, name: str) -> bool:
     actual = item_type(item)
     if actual is None:
         return False
-    key = (actual, name)
-    found = _TYPE_MATCHES.get(key, _UNDECIDED)
+    matches = _TYPE_MATCHES.get(name)
+    if matches is None:
+        matches = _TYPE_MATCHES.setdefault(name, {})
+    found = matches.get(actual, _UNDECIDED)
     if found is _UNDECIDED:
         found = _type_match(actual, name)
-        if len(_TYPE_MATCHES) < 100_000:
-            _TYPE_MATCHES[key] = found
+        if len(matches) < 10_000:
+            matches[actual] = found
     if found is not None:
         return found  # type: ignore[return-value]
     data = item[0]
@@ -165,7 +176,8 @@ def is_type(item: Item, name: str) -> bool:
 
 
 _UNDECIDED = object()
-_TYPE_MATCHES: dict[tuple[str, str], bool | None] = {}
+# By the type asked for, then the item's type (``as(canonical)`` asks one name of every item).
+_TYPE_MATCHES: dict[str, dict[str, bool | None]] = {}
 
 
 def _type_match(actual: str, name: str) -> bool | None:
