@@ -29,11 +29,13 @@ from fhirpathpy.engine.nodes import ResourceNode
 from fhirpathpy.models import models
 
 from nsp_sandbox.conformance.fhirpath import (
+    CHOICE_NAMES,
     SCOPE,
     USER_FUNCTIONS,
     EvaluationScope,
     FhirPathError,
     NotChecked,
+    Program,
     Unsupported,
     compile_expression,
     enter_scope,
@@ -94,6 +96,43 @@ def evaluated_constraints(node: ElementNode,
 
 def _compiled_runner(text: str) -> Runner:
     program = compile_expression(text)
+    runner = _program_runner(program)
+    if program.roots is None and program.guards is not None:
+        return _guarded(runner, program.guards)
+    return runner
+
+
+def _guarded(runner: Runner, guards: frozenset[str]) -> Runner:
+    """``runner``, its answer kept per type for a focus without the child the expression starts from (see
+    :class:`~nsp_sandbox.conformance.fhirpath.compiler.Program`: ``dom-3``'s ``contained.where(…)`` on a
+    resource that contains nothing reads neither ``%resource`` nor anything else)."""
+    present = frozenset("_" + name for name in guards) | guards
+    typed = _typed_keys(guards)
+    fixed: dict[Any, list[Any]] = {}
+
+    def run_guarded(focus: Any, focus_type: str, resource: dict[str, Any], root: dict[str, Any]) -> list[Any]:
+        if isinstance(focus, dict) and present.isdisjoint(focus) and not (typed and _keyed_by(focus, typed)):
+            kind = focus.get("resourceType") or focus_type
+            found = fixed.get(kind)
+            if found is None:
+                found = runner(focus, focus_type, resource, root)
+                if len(fixed) >= _KEPT_VALUES:
+                    fixed.clear()
+                fixed[kind] = found
+            return found
+        return runner(focus, focus_type, resource, root)
+
+    return run_guarded
+
+
+def _typed_keys(names: frozenset[str]) -> tuple[str, ...]:
+    """The prefixes of the keys a choice element among ``names`` may have (``value`` → ``valueQuantity``,
+    ``_valueString``): a focus with a key beginning with one is not without that element."""
+    choices = sorted(names & CHOICE_NAMES)
+    return tuple(choices) + tuple("_" + name for name in choices)
+
+
+def _program_runner(program: Program) -> Runner:
     evaluate = program.__call__  # a bound method: called without the type slot's detour
     roots = program.roots
     if roots is not None:
@@ -101,11 +140,12 @@ def _compiled_runner(text: str) -> Runner:
         # (Such an expression reads no variable, so %resource / %rootResource are never built.)
         bare: dict[str, list[Any]] = {}
         companions = frozenset("_" + name for name in roots) | roots
+        typed = _typed_keys(roots)  # a choice element is keyed by its type as well (valueQuantity)
 
         def run_pure(focus: Any, focus_type: str, resource: dict[str, Any], root: dict[str, Any]) -> list[Any]:
             if isinstance(focus, dict):
                 rtype = focus.get("resourceType")
-                if companions.isdisjoint(focus):
+                if companions.isdisjoint(focus) and not (typed and _keyed_by(focus, typed)):
                     kind = rtype or focus_type
                     found = bare.get(kind)
                     if found is None:
@@ -153,6 +193,11 @@ def _compiled_runner(text: str) -> Runner:
 
 
 _KEPT_VALUES = 4096  # per expression; emptied when full
+
+
+def _keyed_by(focus: dict[str, Any], prefixes: tuple[str, ...]) -> bool:
+    """Whether a key of ``focus`` begins with one of ``prefixes``."""
+    return any(key.startswith(prefixes) for key in focus)
 
 
 _NO_RESOURCE = item_of(None, None)

@@ -19,10 +19,12 @@ from nsp_sandbox.conformance.fhirpath.fhir_functions import (
     evaluation_scope,
     leave_scope,
 )
+from nsp_sandbox.conformance.fhirpath.model import CHOICE_NAMES
 from nsp_sandbox.conformance.fhirpath.narrative import narrative_problems
 from nsp_sandbox.conformance.fhirpath.values import FhirPathError, Item, Unsupported, item_of
 
 __all__ = [
-    "SCOPE", "USER_FUNCTIONS", "EvaluationScope", "FhirPathError", "Item", "NotChecked", "Program", "Unsupported",
-    "compile_expression", "enter_scope", "evaluation_scope", "item_of", "leave_scope", "narrative_problems",
+    "CHOICE_NAMES", "SCOPE", "USER_FUNCTIONS", "EvaluationScope", "FhirPathError", "Item", "NotChecked", "Program",
+    "Unsupported", "compile_expression", "enter_scope", "evaluation_scope", "item_of", "leave_scope",
+    "narrative_problems",
 ]

@@ -48,17 +48,22 @@ class Program:
     ``roots`` is set when the expression reads its focus only by navigating these child names
     (no functions or ``$this`` on the focus itself, no variables, no resolve/terminology/narrative
     functions): its value then depends only on those children, and when the focus has none of them
-    the value is the same for every such focus of one type — the caller may keep it. ``pure``: the
+    the value is the same for every such focus of one type — the caller may keep it. ``guards`` is set
+    when the expression is a chain that starts by navigating one of these children
+    (``contained.where(…).empty()``) and goes on only with navigation and functions that answer an empty
+    collection without evaluating their arguments: a focus without that child then gives one value,
+    whatever the rest of the expression reads — the caller may keep that too. ``pure``: the
     expression calls no such function; with no variables either, its value on a primitive focus
     depends only on that value and its type.
     """
 
-    __slots__ = ("body", "pure", "reads_env", "roots", "uses_constants")
+    __slots__ = ("body", "guards", "pure", "reads_env", "roots", "uses_constants")
 
     def __init__(self, body: Fn, roots: frozenset[str] | None, uses_constants: bool = True,
-                 pure: bool = False, reads_env: bool = True) -> None:
+                 pure: bool = False, reads_env: bool = True, guards: frozenset[str] | None = None) -> None:
         self.body = body
         self.roots = roots
+        self.guards = guards
         self.uses_constants = uses_constants  # False: never reads %resource / %rootResource / %context
         self.pure = pure  # calls nothing that reads beyond its input (resolve, terminology, narrative, clock)
         self.reads_env = reads_env  # False: no variable, $this or function argument: the Env is never used
@@ -78,7 +83,7 @@ def compile_expression(expression: str) -> Program:
     """Compile ``expression`` (raises :class:`Unsupported` for what this compiler does not cover)."""
     tree = parse(expression)["children"][0]
     return Program(_compile(tree), _root_names(tree), _uses_constant(tree), not _calls_impure(tree),
-                   _reads_env(tree))
+                   _reads_env(tree), _guard_names(tree))
 
 
 # An expression without these never reads nor sets its Env (variables, $this, the focus a function's
@@ -124,6 +129,34 @@ def _root_names(tree: dict[str, Any]) -> frozenset[str] | None:
         return all(visit(c) for c in child_nodes(node))
 
     return frozenset(names) if visit(tree) else None
+
+
+# Functions that answer an empty collection with a fixed value (empty, true, false, 0) and evaluate their
+# arguments, if any, once per item of their input: on an empty input never.
+_EMPTY_FIXED = frozenset({"where", "select", "trace", "exists", "empty", "all", "not", "count", "first", "last",
+                          "ofType"})
+
+
+def _guard_names(node: dict[str, Any]) -> frozenset[str] | None:
+    """The child a chain expression starts from, when the rest of it is navigation and :data:`_EMPTY_FIXED`
+    functions (see :class:`Program`); None for any other expression."""
+    kind = node.get("type")
+    if kind == "TermExpression":
+        term = child_nodes(node)[0]
+        if term.get("type") != "InvocationTerm":
+            return None
+        member = child_nodes(term)[0]
+        if member.get("type") != "MemberInvocation":
+            return None
+        name = identifier(child_nodes(member)[0])
+        return None if name[:1].isupper() else frozenset({name})  # a type name selects the focus itself
+    if kind == "InvocationExpression":
+        left, right = child_nodes(node)
+        step = right.get("type")
+        if step == "MemberInvocation" or (
+                step == "FunctionInvocation" and identifier(child_nodes(child_nodes(right)[0])[0]) in _EMPTY_FIXED):
+            return _guard_names(left)
+    return None
 
 
 # ---- compilation -------------------------------------------------------------------------------
