@@ -108,11 +108,11 @@ def _guarded(runner: Runner, guards: frozenset[str]) -> Runner:
     resource that contains nothing reads neither ``%resource`` nor anything else)."""
     present = frozenset("_" + name for name in guards) | guards
     typed = _typed_keys(guards)
-    fixed: dict[Any, list[Any]] = {}
+    fixed: dict[str, list[Any]] = {}
 
     def run_guarded(focus: Any, focus_type: str, resource: dict[str, Any], root: dict[str, Any]) -> list[Any]:
-        if isinstance(focus, dict) and present.isdisjoint(focus) and not (typed and _keyed_by(focus, typed)):
-            kind = focus.get("resourceType") or focus_type
+        if isinstance(focus, dict) and _lacks(focus, present, typed):
+            kind = _kind(focus, focus_type)
             found = fixed.get(kind)
             if found is None:
                 found = runner(focus, focus_type, resource, root)
@@ -145,8 +145,8 @@ def _program_runner(program: Program) -> Runner:
         def run_pure(focus: Any, focus_type: str, resource: dict[str, Any], root: dict[str, Any]) -> list[Any]:
             if isinstance(focus, dict):
                 rtype = focus.get("resourceType")
-                if companions.isdisjoint(focus) and not (typed and _keyed_by(focus, typed)):
-                    kind = rtype or focus_type
+                if _lacks(focus, companions, typed):
+                    kind = _kind(focus, focus_type)
                     found = bare.get(kind)
                     if found is None:
                         found = evaluate(item_of(focus, focus_type), _NO_RESOURCE, _NO_RESOURCE)
@@ -195,9 +195,16 @@ def _program_runner(program: Program) -> Runner:
 _KEPT_VALUES = 4096  # per expression; emptied when full
 
 
-def _keyed_by(focus: dict[str, Any], prefixes: tuple[str, ...]) -> bool:
-    """Whether a key of ``focus`` begins with one of ``prefixes``."""
-    return any(key.startswith(prefixes) for key in focus)
+def _lacks(focus: dict[str, Any], keys: frozenset[str], prefixes: tuple[str, ...]) -> bool:
+    """Whether ``focus`` has none of ``keys`` and no key beginning with one of ``prefixes`` (:func:`_typed_keys`)."""
+    return keys.isdisjoint(focus) and not (prefixes and any(key.startswith(prefixes) for key in focus))
+
+
+def _kind(focus: dict[str, Any], focus_type: str) -> str:
+    """What an answer kept for ``focus`` is kept by: its resource type, else the type it is judged as (a
+    ``resourceType`` that is not a string, as malformed JSON may hold, is not a type)."""
+    rtype = focus.get("resourceType")
+    return rtype if isinstance(rtype, str) and rtype else focus_type
 
 
 _NO_RESOURCE = item_of(None, None)

@@ -90,3 +90,13 @@ def test_an_answer_is_kept_only_where_the_child_it_starts_from_decides(expressio
     without_value = {"resourceType": "Observation", "status": "final", "identifier": [{"value": "1"}]}
     without_either = {"resourceType": "Observation", "status": "final"}
     assert _answers(expression, [with_value, without_value, without_either]) == answers
+
+
+def test_a_value_whose_resource_type_is_not_a_string_still_has_its_constraints_checked(validator: Validator) -> None:
+    """Malformed JSON may give any value a ``resourceType`` key: an array there is an error of its own, and the
+    value's constraints (a Quantity's qty-3) are still judged, not reported as not checked."""
+    observation = {"resourceType": "Observation", "id": "o", "status": "final", "code": {"text": "x"},
+                   "valueQuantity": {"value": 1, "resourceType": [2]}}
+    issues = validator.validate(observation)
+    assert any(i.rule == "unknown-element" for i in issues)
+    assert not [i for i in issues if "not checked" in i.diagnostics], [i.diagnostics for i in issues]
