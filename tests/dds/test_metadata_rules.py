@@ -319,6 +319,26 @@ def test_unknown_code_names_code_system_and_value_sets(dr: Doc, terminology: Ter
     assert "HCOM" in issue.diagnostics  # what would have been allowed
 
 
+def test_a_code_is_judged_by_its_attribute_and_system_wherever_it_stands(dr: Doc, terminology: Terminology,
+                                                                          settings_base: Settings) -> None:
+    """The same unknown code, sent again, as a second coding, and as the classCode with the same system: each gets
+    the finding of its own attribute at its own place."""
+    set_path("type.coding.0.code", "XYZ")(dr)
+    [first] = check(dr, terminology, settings_base)
+    dr["type"]["coding"].append(copy.deepcopy(dr["type"]["coding"][0]))
+    dr["category"][0]["coding"][0] = copy.deepcopy(dr["type"]["coding"][0])
+    again = check(dr, terminology, settings_base)
+    assert [(i.rule, i.expression) for i in again] == [
+        ("dk-xds-type-code-valueset", f"{PREFIX}.type.coding[0]"),
+        ("dk-xds-type-code-valueset", f"{PREFIX}.type.coding[1]"),
+        ("dk-xds-class-code-valueset", f"{PREFIX}.category[0].coding[0]"),
+    ]
+    type_findings = [i for i in again if i.rule == "dk-xds-type-code-valueset"]
+    assert {i.diagnostics for i in type_findings} == {first.diagnostics}
+    [class_finding] = [i for i in again if i.rule == "dk-xds-class-code-valueset"]
+    assert class_finding.diagnostics.startswith("classCode urn:oid:1.2.208.184.100.1|XYZ is not in value set")
+
+
 def test_codes_not_checkable_are_information(packages: PackageRegistry, dr: Doc, settings_base: Settings) -> None:
     """Without the xdsdocuments package the HCO type and format codes cannot be decided: not checked."""
     without_hco = PackageRegistry([p for p in packages.all_packages() if p.name != "medcom.fhir.dk.xdsdocuments"])

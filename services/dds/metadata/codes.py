@@ -212,6 +212,23 @@ def _assess(terminology: Terminology, binding: Binding, item: CodeToCheck) -> _A
         source)
 
 
+def _assessed(terminology: Terminology, binding: Binding, item: CodeToCheck) -> _Assessment:
+    """:func:`_assess`, kept per binding, system and code: the answer depends on nothing else, since a
+    terminology's packages never change (most providers send the same few codes every time)."""
+    kept: dict[tuple[Binding, str | None, str], _Assessment] = terminology.derived("dds-code-assessments", dict)
+    key = (binding, item.system, item.code)
+    found = kept.get(key)
+    if found is None:
+        found = _assess(terminology, binding, item)
+        if len(kept) >= _KEPT_ASSESSMENTS:
+            kept.clear()
+        kept[key] = found
+    return found
+
+
+_KEPT_ASSESSMENTS = 4096  # emptied when full: a provider could send any number of codes
+
+
 def check_codes(findings: Findings, terminology: Terminology, binding: Binding,
                 items: list[CodeToCheck]) -> None:
     """Record unless one of ``items`` (the codings of one attribute) is in ``binding``'s value sets.
@@ -221,7 +238,7 @@ def check_codes(findings: Findings, terminology: Terminology, binding: Binding,
     """
     if not items or not findings.active(RuleGroup.CODES):
         return
-    assessments = [(item, _assess(terminology, binding, item)) for item in items]
+    assessments = [(item, _assessed(terminology, binding, item)) for item in items]
     if any(a.status == "valid" for _, a in assessments):
         return
     for item, assessment in assessments:
