@@ -33,6 +33,16 @@ def json_bytes(content: Any) -> bytes:
         return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def json_copy(content: Any) -> Any:
+    """A deep copy of parsed JSON, as ``json.loads(json.dumps(content))`` gives it, several times faster: written
+    and read by ``orjson`` (a float that is not finite becomes null, as :func:`json_bytes` writes it); what
+    ``orjson`` will not write goes to ``json``."""
+    try:
+        return orjson.loads(orjson.dumps(content))
+    except TypeError:  # orjson.JSONEncodeError
+        return json.loads(json.dumps(content))
+
+
 class FhirJSONResponse(JSONResponse):
     media_type = FHIR_JSON
 

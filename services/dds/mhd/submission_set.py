@@ -8,12 +8,12 @@ identifier, its entryUUID the ``official`` one; ``List.date`` is the submissionT
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from datetime import datetime
 from typing import Any
 
+from nsp_sandbox.fhir_http import json_copy
 from nsp_sandbox.outcome import Issue
 from services.dds.domain import Code, PatientId, StoredSubmissionSet, SubmissionSet
 from services.dds.mhd.document_reference import MAPPING_SOURCE, RFC3986, fhir_instant
@@ -55,7 +55,7 @@ def to_submission_set(resource: dict[str, Any], origin: str, patient: PatientId,
     Missing uniqueId / entryUUID are assigned (``urn:uuid:``) and written into the stored List.
     """
     issues: list[Issue] = []
-    stored = json.loads(json.dumps(resource))  # a deep copy, faster than copy.deepcopy
+    stored = json_copy(resource)
     entry_uuid = _identifier(resource, "official")
     unique_id = _identifier(resource, "usual")
     if entry_uuid is None:
