@@ -113,11 +113,14 @@ def _build(shell: Any, base: str, port: int, only: set[str] | None, demo: bool, 
     """The sandbox behind ``shell``: settings, packages, actors; then world file and demo data; then ready."""
     from nsp_sandbox.config import Settings
     from nsp_sandbox.context import SandboxContext
+    from nsp_sandbox.one_core import keep_to_one_core
     from sandbox.app import create_sandbox_app
     from sandbox.package_command import ensure_packages
     from sandbox.start_steps import announce, load_demo, plsp_ticks
 
     settings = Settings()
+    # Every thread there is now (the event loop's, this one) and every one started from them: on one core.
+    core = keep_to_one_core() if settings.one_core else None
     context = SandboxContext.from_settings(settings)
     ensure_packages(settings, context)
     seeding = demo and (only is None or "dds" in only)
@@ -142,7 +145,7 @@ def _build(shell: Any, base: str, port: int, only: set[str] | None, demo: bool, 
         readiness.degraded(missing)
     readiness.ready()
     database = settings.database_url or f"SQLite at {settings.data_dir / 'sandbox.db'}"
-    announce(readiness, base, mounted, database, started)
+    announce(readiness, base, mounted, database, started, core=core)
 
 
 

@@ -27,8 +27,10 @@ def freeze_long_lived() -> None:
     gc.freeze()
 
 
-def announce(readiness: Any, base: str, mounted: set[str], database: str, started: float, workers: str = "") -> None:
-    """ "ready" (or what is missing) with the time it took, then where each actor is."""
+def announce(readiness: Any, base: str, mounted: set[str], database: str, started: float, workers: str = "",
+             core: int | None = None) -> None:
+    """ "ready" (or what is missing) with the time it took, then where each actor is; ``core``: the CPU core
+    the process keeps to (:mod:`nsp_sandbox.one_core`)."""
     from sandbox.actors import ACTORS
 
     if readiness.status == "degraded":
@@ -37,8 +39,9 @@ def announce(readiness: Any, base: str, mounted: set[str], database: str, starte
     else:
         from nsp_sandbox.conformance import compiled
 
+        on_core = f"; on CPU core {core}" if core is not None else ""
         typer.echo(f"nsp-sandbox {__version__} ready in {time.perf_counter() - started:.2f} s "
-                   f"(database: {redact(database)}{workers}; conformance engine: {compiled.state})")
+                   f"(database: {redact(database)}{workers}; conformance engine: {compiled.state}{on_core})")
     typer.echo(f"  landing page   {base}/")
     for actor in ACTORS:
         if actor.prefix in mounted:

@@ -1,0 +1,98 @@
+"""A single-process sandbox keeps its threads on one CPU core (``NSP_SANDBOX_ONE_CORE``, on by default): every
+thread it has, and every thread it starts later, on the core it started on, which "ready" names; with the setting
+off, the operating system places them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from servers import HTTP, free_port
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                                reason="needs Linux and at least two CPU cores allowed to this process")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Run in a process of its own: the affinity is the whole process's.
+SCRIPT = """
+import json, os, threading
+from nsp_sandbox.one_core import keep_to_one_core
+allowed = sorted(os.sched_getaffinity(0))
+stop = threading.Event()
+before = threading.Thread(target=stop.wait, daemon=True)
+before.start()
+core = keep_to_one_core()
+after = threading.Thread(target=lambda: print(json.dumps(sorted(os.sched_getaffinity(0)))), daemon=True)
+after.start()
+after.join()
+threads = {t: sorted(os.sched_getaffinity(int(t))) for t in os.listdir("/proc/self/task")}
+print(json.dumps({"allowed": allowed, "core": core, "threads": threads, "count": len(threads)}))
+stop.set()
+"""
+
+
+def test_every_thread_and_every_later_one_keeps_to_the_core_it_was_on() -> None:
+    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, cwd=ROOT, check=True)
+    started_after, report = (json.loads(line) for line in done.stdout.splitlines())
+    core = report["core"]
+    assert core in report["allowed"] and len(report["allowed"]) > 1
+    assert report["count"] >= 2  # the main thread and the one started before
+    assert all(cores == [core] for cores in report["threads"].values()), report
+    assert started_after == [core]
+
+
+def _affinities(pid: int) -> list[set[int]]:
+    """Each thread's allowed cores, as the kernel lists them (``0-1,3``)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        listed = re.search(r"^Cpus_allowed_list:\s*(\S+)", (task / "status").read_text(), re.MULTILINE)
+        assert listed is not None
+        cores: set[int] = set()
+        for part in listed.group(1).split(","):
+            low, _, high = part.partition("-")
+            cores.update(range(int(low), int(high or low) + 1))
+        found.append(cores)
+    return found
+
+
+@pytest.mark.parametrize("one_core", [True, False])
+def test_up_keeps_to_one_core_unless_told_not_to(one_core: bool, fhir_packages_dir: Path, tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "NSP_SANDBOX_FHIR_PACKAGES": str(fhir_packages_dir),
+           "FHIR_PACKAGE_CACHE": str(tmp_path / "cache"), "NSP_SANDBOX_ONE_CORE": str(one_core).lower()}
+    env.pop("NSP_SANDBOX_DATABASE_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox.cli", "up", "--no-demo", "--port", str(port),
+                             "--data-dir", str(tmp_path)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if HTTP.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        else:
+            pytest.fail("the sandbox did not become ready")
+        affinities = _affinities(proc.pid)
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=30)[0]
+    ready = next(line for line in output.splitlines() if " ready in " in line)
+    named = re.search(r"on CPU core (\d+)", ready)
+    assert len(affinities) > 2  # the event loop and the threads the sandbox starts
+    if one_core:
+        assert named is not None, ready
+        assert all(cores == {int(named.group(1))} for cores in affinities), affinities
+    else:
+        assert named is None, ready
+        assert all(cores == os.sched_getaffinity(0) for cores in affinities), affinities
