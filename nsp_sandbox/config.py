@@ -54,9 +54,9 @@ class Settings(BaseSettings):
         "the viewer's prefetch reads, the HCO message's validation at the EOJ and the GP system), served first "
         "come, first served (nsp_sandbox.cpu_lane); more than one only takes turns on Python's lock")
     one_core: bool = Field(
-        default=True, description="nsp-sandbox up (one process) keeps all its threads on the CPU core it starts "
-        "on: they take turns on Python's lock on warm caches (nsp_sandbox.one_core); false: the operating system "
-        "places each thread")
+        default=True, description="nsp-sandbox up (one process) and serve keep all their threads on the CPU core "
+        "they start on: they take turns on Python's lock on warm caches (nsp_sandbox.one_core); false: the "
+        "operating system places each thread")
 
     # Validation strictness per layer / rule group.
     validation_structure: Strictness = Strictness.REJECT

@@ -1,4 +1,4 @@
-"""A sandbox process on one CPU core (``NSP_SANDBOX_ONE_CORE``, on by default for ``nsp-sandbox up``).
+"""A sandbox process on one CPU core (``NSP_SANDBOX_ONE_CORE``, on by default for ``nsp-sandbox up`` and ``serve``).
 
 Python runs one thread of a process at a time (the interpreter lock), and a served sandbox has several: the
 event loop, the CPU lane, DDS's notifier, the request log's writer. Left to the operating system, they run on
