@@ -53,7 +53,11 @@ def _affinities(pid: int) -> list[set[int]]:
     """Each thread's allowed cores, as the kernel lists them (``0-1,3``)."""
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        listed = re.search(r"^Cpus_allowed_list:\s*(\S+)", (task / "status").read_text(), re.MULTILINE)
+        try:
+            status = (task / "status").read_text()
+        except OSError:  # a thread that has ended since it was listed (the build thread, just after "ready")
+            continue
+        listed = re.search(r"^Cpus_allowed_list:\s*(\S+)", status, re.MULTILINE)
         assert listed is not None
         cores: set[int] = set()
         for part in listed.group(1).split(","):
