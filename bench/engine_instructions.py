@@ -25,21 +25,28 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 KINDS = ("hco", "docref", "list")
 
 
-def child(tree: Path, kind: str, count: int, warm_up: int, packages: Path) -> None:
-    """Run under callgrind: validate ``warm_up`` documents, then ``count`` more with instrumentation on."""
+def peer_load() -> Any:
+    """``../shared/peers/load.py`` as a module: its ``Documents`` make the load's fresh documents."""
     import importlib.util
 
-    sys.path.insert(0, str(tree))
     spec = importlib.util.spec_from_file_location("peers_load", SHARED / "peers" / "load.py")
     assert spec and spec.loader
     load = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(load)
+    return load
+
+
+def child(tree: Path, kind: str, count: int, warm_up: int, packages: Path) -> None:
+    """Run under callgrind: validate ``warm_up`` documents, then ``count`` more with instrumentation on."""
+    sys.path.insert(0, str(tree))
+    load = peer_load()
     from nsp_sandbox.conformance import compiled
     from nsp_sandbox.conformance.packages import PackageRegistry
     from nsp_sandbox.conformance.validator import Validator

@@ -15,7 +15,6 @@ own CPRs.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import random
@@ -24,16 +23,14 @@ import sys
 import time
 from pathlib import Path
 
+from engine_instructions import SHARED, peer_load
+
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
 
 
 def child(tree: Path, seed: int, count: int, warm_up: int, packages: Path) -> None:
     sys.path.insert(0, str(tree))
-    spec = importlib.util.spec_from_file_location("peers_load", SHARED / "peers" / "load.py")
-    assert spec and spec.loader
-    load = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(load)
+    load = peer_load()
     from nsp_sandbox.conformance import compiled
     from nsp_sandbox.conformance.packages import PackageRegistry
     from nsp_sandbox.conformance.validator import Validator
