@@ -150,6 +150,8 @@ def _program_runner(program: Program) -> Runner:
                     found = bare.get(kind)
                     if found is None:
                         found = evaluate(item_of(focus, focus_type), _NO_RESOURCE, _NO_RESOURCE)
+                        if len(bare) >= _KEPT_VALUES:  # a document may name any number of resource types
+                            bare.clear()
                         bare[kind] = found
                     return found
                 # item_of(focus, focus_type), without the call
