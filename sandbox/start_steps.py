@@ -16,15 +16,25 @@ if TYPE_CHECKING:
     from nsp_sandbox.context import SandboxContext
 
 
+#: The collector's thresholds in a served sandbox (``gc.set_threshold``; Python's own are 700, 10, 10). A provide
+#: allocates some tens of thousands of containers, nearly all freed by their reference counts, so a young
+#: collection every 700 of them mostly walks the provide's own live document again and again, and promotes it; a
+#: full collection every hundred young ones walks every object kept since "ready". With 2,000 and a full
+#: collection a tenth as often, the collector's CPU per provide halves, resident memory the same
+#: (docs/benchmarks.md: the collector in a served sandbox).
+SERVED_GC_THRESHOLDS = (2_000, 10, 100)
+
+
 def freeze_long_lived() -> None:
     """Once a served sandbox is built, its packages in, and before it says it is ready (``create_sandbox_app``
     with ``warm_packages``: ``up``, each worker, ``uvicorn --factory``): collect, then move what is left (the
     FHIR packages, the compiled profiles and statements, the actors: most of the heap, alive until the
     process ends) out of the garbage collector's generations (``gc.freeze``). A full collection then walks
-    only what requests made since, not the packages again each time (docs/benchmarks.md: the CPU lane).
-    Done before "ready", so that no request waits for it."""
+    only what requests made since, not the packages again each time (docs/benchmarks.md: the CPU lane). The
+    collector then runs at :data:`SERVED_GC_THRESHOLDS`. Done before "ready", so that no request waits for it."""
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*SERVED_GC_THRESHOLDS)
 
 
 def announce(readiness: Any, base: str, mounted: set[str], database: str, started: float, workers: str = "",
