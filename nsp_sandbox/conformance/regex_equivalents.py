@@ -44,6 +44,40 @@ class Base64Binary:
 _EQUIVALENTS: dict[str, Matcher] = {BASE64_BINARY: Base64Binary()}
 
 
+class Remembered:
+    """A matcher that keeps the values it has accepted (up to :data:`REMEMBERED_VALUES` of at most
+    :data:`REMEMBERED_LENGTH` characters; all are forgotten when it is full) and answers them again from a set.
+
+    A value's validity depends on the value alone, and most of a sender's values recur from message to message
+    (systems, codes, profile URLs, dates): looking one up costs its hash, where the regex reads every character
+    again. A value not accepted is matched every time (a finding is rare, and its text is made anyway)."""
+
+    __slots__ = ("_accepted", "_fullmatch", "inner", "pattern")
+
+    def __init__(self, inner: Matcher) -> None:
+        self.inner = inner
+        self.pattern = inner.pattern
+        self._fullmatch = inner.fullmatch
+        self._accepted: set[str] = set()
+
+    def fullmatch(self, value: str) -> bool:
+        accepted = self._accepted
+        if value in accepted:
+            return True
+        if not self._fullmatch(value):
+            return False
+        if len(value) <= REMEMBERED_LENGTH:
+            if len(accepted) >= REMEMBERED_VALUES:
+                accepted.clear()
+            accepted.add(value)
+        return True
+
+
+REMEMBERED_VALUES = 8192
+REMEMBERED_LENGTH = 512
+
+
 def matcher(compiled: re.Pattern[str]) -> Matcher:
-    """The fastest matcher with the language of ``compiled``: an equivalent above, else the regex itself."""
-    return _EQUIVALENTS.get(compiled.pattern, compiled)
+    """The fastest matcher with the language of ``compiled``: an equivalent above, else the regex itself; either
+    remembering the values it accepted (:class:`Remembered`)."""
+    return Remembered(_EQUIVALENTS.get(compiled.pattern, compiled))

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nsp_sandbox.conformance.regex_equivalents import BASE64_BINARY, Base64Binary
+from nsp_sandbox.conformance.regex_equivalents import BASE64_BINARY, Base64Binary, Remembered
 from nsp_sandbox.conformance.validator import Validator
 
 REGEX = re.compile(BASE64_BINARY)
@@ -36,5 +36,46 @@ def test_base64binary_examples(value: str) -> None:
 def test_the_core_package_s_base64binary_regex_gets_the_faster_matcher(validator: Validator) -> None:
     """The equivalent is chosen by the regex's exact text: the core package's regex must be that text."""
     structures = validator.structures
-    assert isinstance(structures.primitive_regex("base64Binary"), Base64Binary)
-    assert isinstance(structures.primitive_regex("string"), re.Pattern)
+    base64_binary, string = structures.primitive_regex("base64Binary"), structures.primitive_regex("string")
+    assert isinstance(base64_binary, Remembered) and isinstance(base64_binary.inner, Base64Binary)
+    assert isinstance(string, Remembered) and isinstance(string.inner, re.Pattern)
+
+
+DATE_TIME = re.compile(r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"
+                       r"(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])"
+                       r"(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?"
+                       r"(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?")
+
+
+@given(st.lists(st.sampled_from(["2026", "-", "12", "06", "T", "10:00:00", "Z", "+01:00", "x", "", "0"]),
+                max_size=8).map("".join), st.integers(0, 3))
+@settings(max_examples=2000, deadline=None)
+def test_a_remembered_matcher_answers_as_its_regex_the_first_time_and_every_time_after(value: str, asked: int) -> None:
+    remembered = Remembered(DATE_TIME)
+    for _ in range(asked + 1):
+        assert remembered.fullmatch(value) == bool(DATE_TIME.fullmatch(value)), repr(value)
+
+
+def test_a_remembered_matcher_keeps_only_accepted_short_values_and_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    class Counting:
+        pattern = "[a-z]+"
+
+        def fullmatch(self, value: str) -> bool:
+            calls.append(value)
+            return re.fullmatch("[a-z]+", value) is not None
+
+    monkeypatch.setattr("nsp_sandbox.conformance.regex_equivalents.REMEMBERED_VALUES", 3)
+    remembered = Remembered(Counting())
+    long_value = "a" * 513
+    for value in ["abc", "abc", "ABC", "ABC", long_value, long_value]:
+        remembered.fullmatch(value)
+    assert calls == ["abc", "ABC", "ABC", long_value, long_value]  # accepted and short: matched once
+    for value in ["d", "e", "f", "abc"]:  # the fourth value fills it: all are forgotten, then "f" is kept
+        remembered.fullmatch(value)
+    assert calls[-4:] == ["d", "e", "f", "abc"]
+    calls.clear()
+    remembered.fullmatch("f")
+    remembered.fullmatch("d")
+    assert calls == ["d"]
