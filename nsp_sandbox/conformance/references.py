@@ -58,16 +58,16 @@ class BundleIndex:
         found = self.by_full_url.get(reference)
         if found is not None:
             return found
-        relative = _RELATIVE.match(reference)
+        relative = _relative_parts(reference)
         if relative is None:
             return None
         if from_full_url:
-            restful = _RESTFUL.match(from_full_url)
-            if restful is not None:
-                found = self.by_full_url.get(f"{restful.group('base')}/{relative.group('type')}/{relative.group('id')}")
+            base = _restful_base(from_full_url)
+            if base is not None:
+                found = self.by_full_url.get(f"{base}/{relative[0]}/{relative[1]}")
                 if found is not None:
                     return found
-        return self.by_type_id.get((relative.group("type"), relative.group("id")))
+        return self.by_type_id.get(relative)
 
 
 def resolve_contained(reference: str, root: dict[str, Any]) -> dict[str, Any] | None:
@@ -83,5 +83,43 @@ def resolve_contained(reference: str, root: dict[str, Any]) -> dict[str, Any] | 
 
 def reference_type(reference: str) -> str | None:
     """The resource type a literal reference names, when it names one."""
-    match = _RELATIVE.match(reference) or _RESTFUL.match(reference)
-    return match.group("type") if match else None
+    try:
+        return _types[reference]
+    except KeyError:
+        match = _RELATIVE.match(reference) or _RESTFUL.match(reference)
+        return _kept(_types, reference, match.group("type") if match else None)
+
+
+# What the regexes above answer for a string depends on the string alone, and a message names the same
+# references and full URLs again and again (each entry's references are read from its full URL; a Patient is
+# referred to from every Observation): the answers are kept per string, up to ``_KEPT`` of each kind (all are
+# forgotten when that is reached). ``_RESTFUL``'s lazy base tries every "/" of a full URL.
+_KEPT = 4096
+_types: dict[str, str | None] = {}
+_relatives: dict[str, tuple[str, str] | None] = {}
+_bases: dict[str, str | None] = {}
+
+
+def _relative_parts(reference: str) -> tuple[str, str] | None:
+    """(type, id) of a relative ``Type/id`` reference, else None."""
+    try:
+        return _relatives[reference]
+    except KeyError:
+        match = _RELATIVE.match(reference)
+        return _kept(_relatives, reference, (match.group("type"), match.group("id")) if match else None)
+
+
+def _restful_base(full_url: str) -> str | None:
+    """The base of a RESTful full URL (``base/Type/id``), else None."""
+    try:
+        return _bases[full_url]
+    except KeyError:
+        match = _RESTFUL.match(full_url)
+        return _kept(_bases, full_url, match.group("base") if match else None)
+
+
+def _kept(answers: dict[str, Any], key: str, answer: Any) -> Any:
+    if len(answers) >= _KEPT:
+        answers.clear()
+    answers[key] = answer
+    return answer
