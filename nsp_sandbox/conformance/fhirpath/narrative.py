@@ -66,8 +66,13 @@ def narrative_checks(div: Any) -> tuple[list[str], list[str]]:
         return problem, problem
     found = _cache.get(div)
     if found is None:
-        markup, content = _narrative_checks(div)
-        found = (tuple(markup), tuple(content))
+        if _text_edit_of_one_judged(div):
+            found = _NO_PROBLEMS
+        else:
+            markup, content = _narrative_checks(div)
+            found = (tuple(markup), tuple(content))
+        if found is _NO_PROBLEMS or found == _NO_PROBLEMS:
+            _keep_as_judged(div)
         if len(_cache) >= _CACHE_LIMIT:
             for key in list(_cache)[: _CACHE_LIMIT // 2]:
                 _cache.pop(key, None)
@@ -75,10 +80,95 @@ def narrative_checks(div: Any) -> tuple[list[str], list[str]]:
     return list(found[0]), list(found[1])
 
 
+# ---- a narrative that differs from one judged without problems only inside one run of text ----------------------
+#
+# A sender's narratives come from templates: from message to message the markup stays and the text inside it
+# changes (a value, a name, a CPR). Such a narrative is judged by what changed. ``_judged`` keeps, by its first
+# ``_HEAD`` and last ``_TAIL`` characters, the latest narrative that had no problem at all and whose every "<"
+# opens a tag and every ">" closes one (no comment, CDATA section or processing instruction; as many "<" as ">").
+# A new narrative with the same first and last characters whose one differing stretch (after their common
+# beginning and before their common end) lies, in both, inside one run of character data of the root element —
+# the nearest "<" or ">" before it is a ">", a "<" follows it, neither version has "<", ">" or "&" anywhere in that
+# run — and is printable text (every printable character is one XML allows) with something other than whitespace
+# in it, is the same markup around other text: well-formed, the same elements and attributes, and with
+# non-whitespace content. It has
+# no problem either, as a parse would have found.
+
+_NO_PROBLEMS: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+_HEAD = 128
+_TAIL = 48
+_JUDGED_LIMIT = 1024
+_LONGEST = 1_000_000
+_judged: dict[tuple[str, str], str] = {}
+
+
+def _keep_as_judged(div: str) -> None:
+    if (len(div) <= _HEAD + _TAIL or len(div) > _LONGEST or "<!" in div or "<?" in div
+            or div.count("<") != div.count(">")):
+        return
+    if len(_judged) >= _JUDGED_LIMIT:
+        _judged.clear()
+    _judged[(div[:_HEAD], div[-_TAIL:])] = div
+
+
+def _text_edit_of_one_judged(div: str) -> bool:
+    if len(div) <= _HEAD + _TAIL or len(div) > _LONGEST:
+        return False
+    old = _judged.get((div[:_HEAD], div[-_TAIL:]))
+    if old is None:
+        return False
+    start = _common_prefix(old, div)
+    end = _common_suffix(old, div, min(len(old), len(div)) - start)
+    old_end, new_end = len(old) - end, len(div) - end
+    changed = div[start:new_end]
+    if not changed.strip() or not changed.isprintable():
+        return False
+    run_start = old.rfind(">", 0, start) + 1
+    if run_start == 0 or old.rfind("<", 0, start) >= run_start:
+        return False
+    old_run_end = old.find("<", old_end)
+    if old_run_end < 0:
+        return False
+    old_run = old[run_start:old_run_end]
+    new_run = div[run_start:old_run_end - old_end + new_end]
+    return not any(c in old_run or c in new_run for c in "<>&")
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """How many first characters ``a`` and ``b`` share (halving: each step compares a slice)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[low:middle] == b[low:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _common_suffix(a: str, b: str, limit: int) -> int:
+    """How many last characters ``a`` and ``b`` share, at most ``limit``."""
+    low, high = 0, limit
+    la, lb = len(a), len(b)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[la - middle:la - low] == b[lb - middle:lb - low]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
 def _narrative_checks(div: str) -> tuple[list[str], list[str]]:
     tools = _tools()
     try:
-        root = etree.fromstring(div.encode("utf-8"), tools.parser)
+        data = div.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate, read from a JSON escape: no character at all
+        problem = [f"the narrative is not well-formed XHTML: U+{ord(div[exc.start]):04X} at {exc.start} is a lone "
+                   "surrogate, not a character"]
+        return problem, problem
+    try:
+        root = etree.fromstring(data, tools.parser)
     except etree.XMLSyntaxError as exc:
         problem = [f"the narrative is not well-formed XHTML: {exc}"]
         return problem, problem

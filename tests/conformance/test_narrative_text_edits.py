@@ -1,0 +1,87 @@
+"""A narrative that differs from one judged without problems only inside a run of text is judged by that difference
+(``fhirpath.narrative``): it must get exactly the findings a parse gives it, whatever the edit."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nsp_sandbox.conformance.fhirpath import narrative
+from nsp_sandbox.conformance.fhirpath.narrative import _narrative_checks, narrative_checks
+
+TEMPLATE = ('<div xmlns="http://www.w3.org/1999/xhtml"><p class="res-header-id"><b>Generated Narrative: Observation'
+            ' 3fd3835d</b></p><table class="grid"><tr><td>CRP</td><td>{value}</td></tr><tr><td>Patient</td>'
+            '<td><a href="Patient-1.html">CPR {cpr}</a></td></tr></table><p>{note}</p></div>')
+JUDGED = TEMPLATE.format(value="12 mg/L", cpr="2509479989", note="Målt i hjemmet")
+
+# Characters and pieces an edit is made of: markup and references, quotes, whitespace of several kinds,
+# characters XML does not allow, and ordinary text.
+PIECES = st.sampled_from(["<", ">", "&", "&amp;", "&lt;", "&nbsp;", "&#0;", "]]>", "<b>", "</td>", "<!--", "-->",
+                          '"', "'", " ", "\t", "\n", "\r", "\xa0", "\u2003", "\x00", "\x0b", "\ud800", "\ufffe",
+                          "a", "Z", "7", "ø", "≥", "=", "/", "?", "\U0001f600"])
+
+
+def judged_without_problems(div: str) -> None:
+    """Make ``div`` the narrative judged last for its first and last characters, as a parse would."""
+    assert _narrative_checks(div) == ([], [])
+    narrative._cache.clear()
+    narrative._judged.clear()
+    assert narrative_checks(div) == ([], [])
+    narrative._cache.pop(div)
+
+
+def as_a_parse_judges(div: str) -> None:
+    assert narrative_checks(div) == _narrative_checks(div), repr(div)
+
+
+@given(st.integers(0, len(JUDGED)), st.integers(0, 40), st.lists(PIECES, max_size=6).map("".join))
+@settings(max_examples=4000, deadline=None)
+def test_any_edit_of_a_judged_narrative_gets_the_findings_of_a_parse(at: int, removed: int, inserted: str) -> None:
+    judged_without_problems(JUDGED)
+    as_a_parse_judges(JUDGED[:at] + inserted + JUDGED[at + removed:])
+
+
+@given(st.text(st.characters(), max_size=12), st.text(st.characters(), max_size=12), st.text(max_size=12))
+@settings(max_examples=3000, deadline=None)
+def test_any_text_in_the_template_s_runs_gets_the_findings_of_a_parse(value: str, cpr: str, note: str) -> None:
+    judged_without_problems(JUDGED)
+    as_a_parse_judges(TEMPLATE.format(value=value, cpr=cpr, note=note))
+
+
+def test_a_new_cpr_in_the_text_is_judged_by_the_edit_and_other_edits_are_parsed() -> None:
+    judged_without_problems(JUDGED)
+    for cpr in ("0101011234", "1212121212"):  # each then the one judged last
+        assert narrative._text_edit_of_one_judged(TEMPLATE.format(value="12 mg/L", cpr=cpr, note="Målt i hjemmet"))
+        assert narrative_checks(TEMPLATE.format(value="12 mg/L", cpr=cpr, note="Målt i hjemmet")) == ([], [])
+    judged_without_problems(JUDGED)
+    # Not inside one run of text: a changed attribute value, a changed tag, a second changed run, a run emptied, a
+    # run given only whitespace, a reference or a character XML does not have.
+    for div in (JUDGED.replace('class="grid"', 'class="wide"'), JUDGED.replace("<b>", "<i>").replace("</b>", "</i>"),
+                TEMPLATE.format(value="13 mg/L", cpr="0101011234", note="Målt i hjemmet"),
+                TEMPLATE.format(value="", cpr="2509479989", note="Målt i hjemmet"),
+                TEMPLATE.format(value="12 mg/L", cpr="  ", note="Målt i hjemmet"),
+                TEMPLATE.format(value="12 mg/L", cpr="&amp;", note="Målt i hjemmet"),
+                TEMPLATE.format(value="12 mg/L", cpr="\x01", note="Målt i hjemmet")):
+        assert not narrative._text_edit_of_one_judged(div), div
+
+
+def test_a_lone_surrogate_in_a_narrative_is_not_well_formed() -> None:
+    div = '<div xmlns="http://www.w3.org/1999/xhtml">a\ud800b</div>'
+    markup, content = narrative_checks(div)
+    assert markup == content == ["the narrative is not well-formed XHTML: U+D800 at 43 is a lone surrogate, not a "
+                                 "character"]
+
+
+@pytest.mark.parametrize("judged", [
+    JUDGED.replace("<table", "<!-- a comment --><table"),  # a comment: "<" that opens no tag
+    JUDGED.replace('class="grid"', 'class="a>b"'),  # a ">" that closes no tag
+    JUDGED.replace("CRP", "CRP &gt; 10"),
+])
+def test_a_narrative_whose_marks_are_not_all_tags_is_never_the_one_judged_by(judged: str) -> None:
+    narrative._cache.clear()
+    narrative._judged.clear()
+    assert narrative_checks(judged) == ([], [])
+    assert narrative._judged == {} or "&" in judged
+    edited = judged.replace("12 mg/L", "12 mg/L <script>") if "&" not in judged else judged.replace("gt", "xx")
+    as_a_parse_judges(edited)
