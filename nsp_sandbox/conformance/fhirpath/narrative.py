@@ -66,13 +66,15 @@ def narrative_checks(div: Any) -> tuple[list[str], list[str]]:
         return problem, problem
     found = _cache.get(div)
     if found is None:
-        if _text_edit_of_one_judged(div):
+        judged = _judged_key(div)
+        if judged is not None and _text_edit_of(_judged.get(judged), div):
             found = _NO_PROBLEMS
+            _judged[judged] = div  # the same markup, as eligible: kept in place of the one it was judged by
         else:
             markup, content = _narrative_checks(div)
             found = (tuple(markup), tuple(content))
-        if found is _NO_PROBLEMS or found == _NO_PROBLEMS:
-            _keep_as_judged(div)
+            if judged is not None and not markup and not content:
+                _keep_as_judged(judged, div)
         if len(_cache) >= _CACHE_LIMIT:
             for key in list(_cache)[: _CACHE_LIMIT // 2]:
                 _cache.pop(key, None)
@@ -91,8 +93,8 @@ def narrative_checks(div: Any) -> tuple[list[str], list[str]]:
 # the nearest "<" or ">" before it is a ">", a "<" follows it, neither version has "<", ">" or "&" anywhere in that
 # run — and is printable text (every printable character is one XML allows) with something other than whitespace
 # in it, is the same markup around other text: well-formed, the same elements and attributes, and with
-# non-whitespace content. It has
-# no problem either, as a parse would have found.
+# non-whitespace content. It has no problem either, as a parse would have found; it is then kept in place of the
+# one it was judged by, so that the kept one follows the sender's drift.
 
 _NO_PROBLEMS: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 _HEAD = 128
@@ -102,19 +104,28 @@ _LONGEST = 1_000_000
 _judged: dict[tuple[str, str], str] = {}
 
 
-def _keep_as_judged(div: str) -> None:
-    if (len(div) <= _HEAD + _TAIL or len(div) > _LONGEST or "<!" in div or "<?" in div
-            or div.count("<") != div.count(">")):
+def _judged_key(div: str) -> tuple[str, str] | None:
+    """What a narrative is kept and looked up by in ``_judged``; None for one too short or too long for it."""
+    if len(div) <= _HEAD + _TAIL or len(div) > _LONGEST:
+        return None
+    return div[:_HEAD], div[-_TAIL:]
+
+
+def _keep_as_judged(key: tuple[str, str], div: str) -> None:
+    if "<!" in div or "<?" in div or div.count("<") != div.count(">"):
         return
     if len(_judged) >= _JUDGED_LIMIT:
         _judged.clear()
-    _judged[(div[:_HEAD], div[-_TAIL:])] = div
+    _judged[key] = div
 
 
 def _text_edit_of_one_judged(div: str) -> bool:
-    if len(div) <= _HEAD + _TAIL or len(div) > _LONGEST:
-        return False
-    old = _judged.get((div[:_HEAD], div[-_TAIL:]))
+    """Is ``div`` a text edit of the narrative kept for it (see above)?"""
+    key = _judged_key(div)
+    return key is not None and _text_edit_of(_judged.get(key), div)
+
+
+def _text_edit_of(old: str | None, div: str) -> bool:
     if old is None:
         return False
     start = _common_prefix(old, div)
@@ -139,7 +150,7 @@ def _common_prefix(a: str, b: str) -> int:
     low, high = 0, min(len(a), len(b))
     while low < high:
         middle = (low + high + 1) // 2
-        if a[low:middle] == b[low:middle]:
+        if a.startswith(b[low:middle], low):
             low = middle
         else:
             high = middle - 1
@@ -152,7 +163,7 @@ def _common_suffix(a: str, b: str, limit: int) -> int:
     la, lb = len(a), len(b)
     while low < high:
         middle = (low + high + 1) // 2
-        if a[la - middle:la - low] == b[lb - middle:lb - low]:
+        if a.endswith(b[lb - middle:lb - low], 0, la - low):
             low = middle
         else:
             high = middle - 1
