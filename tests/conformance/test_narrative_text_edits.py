@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from nsp_sandbox.conformance.fhirpath import narrative
 from nsp_sandbox.conformance.fhirpath.narrative import _narrative_checks, narrative_checks
+from nsp_sandbox.conformance.validator import Validator
 
 TEMPLATE = ('<div xmlns="http://www.w3.org/1999/xhtml"><p class="res-header-id"><b>Generated Narrative: Observation'
             ' 3fd3835d</b></p><table class="grid"><tr><td>CRP</td><td>{value}</td></tr><tr><td>Patient</td>'
@@ -85,3 +86,26 @@ def test_a_narrative_whose_marks_are_not_all_tags_is_never_the_one_judged_by(jud
     assert narrative._judged == {} or "&" in judged
     edited = judged.replace("12 mg/L", "12 mg/L <script>") if "&" not in judged else judged.replace("gt", "xx")
     as_a_parse_judges(edited)
+
+
+def test_only_a_narrative_judged_without_problems_is_known_well_formed() -> None:
+    narrative._cache.clear()
+    with_control = JUDGED.replace("CRP", "C\x0bRP")
+    with_script = JUDGED.replace("<b>", "<script>").replace("</b>", "</script>")
+    for div in (JUDGED, with_control, with_script):
+        narrative_checks(div)
+    assert narrative.known_well_formed(JUDGED)
+    assert not narrative.known_well_formed(with_control) and not narrative.known_well_formed(with_script)
+    assert not narrative.known_well_formed(JUDGED.replace("CRP", "Hb"))  # not judged
+
+
+def test_a_control_character_in_a_narrative_is_found_after_the_narrative_without_it(validator: Validator) -> None:
+    def basic(div: str) -> dict[str, object]:
+        return {"resourceType": "Basic", "code": {"text": "x"}, "text": {"status": "generated", "div": div}}
+
+    def representation(div: str) -> list[str]:
+        return [i.diagnostics for i in validator.validate(basic(div)) if "control characters" in i.diagnostics]
+
+    assert representation(JUDGED) == []
+    assert representation(JUDGED.replace("CRP", "C\x0bRP")) != []
+    assert representation(TEMPLATE.format(value="12 mg/L", cpr="25\x0109479989", note="Målt i hjemmet")) != []

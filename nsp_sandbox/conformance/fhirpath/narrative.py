@@ -82,6 +82,13 @@ def narrative_checks(div: Any) -> tuple[list[str], list[str]]:
     return list(found[0]), list(found[1])
 
 
+def known_well_formed(text: str) -> bool:
+    """Is ``text`` a narrative judged here without any problem, kept by its text? It is then well-formed XML,
+    and holds only characters XML allows (no control character but tab, line feed and carriage return)."""
+    found = _cache.get(text)
+    return found is not None and not found[0] and not found[1]
+
+
 # ---- a narrative that differs from one judged without problems only inside one run of text ----------------------
 #
 # A sender's narratives come from templates: from message to message the markup stays and the text inside it
