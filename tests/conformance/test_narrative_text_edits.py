@@ -109,3 +109,16 @@ def test_a_control_character_in_a_narrative_is_found_after_the_narrative_without
     assert representation(JUDGED) == []
     assert representation(JUDGED.replace("CRP", "C\x0bRP")) != []
     assert representation(TEMPLATE.format(value="12 mg/L", cpr="25\x0109479989", note="Målt i hjemmet")) != []
+
+
+def test_narratives_that_share_their_beginning_are_each_judged_by_their_own_kind() -> None:
+    narrative._cache.clear()
+    narrative._judged.clear()
+    crp = TEMPLATE.format(value="12 mg/L", cpr="2509479989", note="Målt i hjemmet")
+    hb = crp.replace("<td>CRP</td>", "<td>Hb</td><td>(B)</td>")  # other markup after the same first characters
+    assert narrative_checks(crp) == narrative_checks(hb) == ([], [])
+    for cpr in ("0101011234", "1212121212", "0202021234"):
+        for kind in (crp, hb):
+            assert narrative._text_edit_of_one_judged(kind.replace("2509479989", cpr)), kind
+            narrative_checks(kind.replace("2509479989", cpr))
+    assert len(narrative._judged) == 1 and len(next(iter(narrative._judged.values()))) == 2

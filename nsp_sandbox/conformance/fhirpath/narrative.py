@@ -66,15 +66,14 @@ def narrative_checks(div: Any) -> tuple[list[str], list[str]]:
         return problem, problem
     found = _cache.get(div)
     if found is None:
-        judged = _judged_key(div)
-        if judged is not None and _text_edit_of(_judged.get(judged), div):
+        head = _judged_head(div)
+        if head is not None and _judged_by_edit(head, div):
             found = _NO_PROBLEMS
-            _judged[judged] = div  # the same markup, as eligible: kept in place of the one it was judged by
         else:
             markup, content = _narrative_checks(div)
             found = (tuple(markup), tuple(content))
-            if judged is not None and not markup and not content:
-                _keep_as_judged(judged, div)
+            if head is not None and not markup and not content:
+                _keep_as_judged(head, div)
         if len(_cache) >= _CACHE_LIMIT:
             for key in list(_cache)[: _CACHE_LIMIT // 2]:
                 _cache.pop(key, None)
@@ -92,49 +91,69 @@ def known_well_formed(text: str) -> bool:
 # ---- a narrative that differs from one judged without problems only inside one run of text ----------------------
 #
 # A sender's narratives come from templates: from message to message the markup stays and the text inside it
-# changes (a value, a name, a CPR). Such a narrative is judged by what changed. ``_judged`` keeps, by its first
-# ``_HEAD`` and last ``_TAIL`` characters, the latest narrative that had no problem at all and whose every "<"
-# opens a tag and every ">" closes one (no comment, CDATA section or processing instruction; as many "<" as ">").
-# A new narrative with the same first and last characters whose one differing stretch (after their common
+# changes (a value, a name, a CPR). Such a narrative is judged by what changed. ``_judged`` keeps, by their first
+# ``_HEAD`` characters, the ``_CANDIDATES`` latest narratives that had no problem at all and whose every "<" opens
+# a tag and every ">" closes one (no comment, CDATA section or processing instruction; as many "<" as ">"). A new
+# narrative with the same first characters whose one differing stretch from one of them (after their common
 # beginning and before their common end) lies, in both, inside one run of character data of the root element —
 # the nearest "<" or ">" before it is a ">", a "<" follows it, neither version has "<", ">" or "&" anywhere in that
 # run — and is printable text (every printable character is one XML allows) with something other than whitespace
 # in it, is the same markup around other text: well-formed, the same elements and attributes, and with
-# non-whitespace content. It has no problem either, as a parse would have found; it is then kept in place of the
-# one it was judged by, so that the kept one follows the sender's drift.
+# non-whitespace content. It has no problem either, as a parse would have found; it then takes the place of the
+# one it was judged by, first in line, so that the kept ones follow the sender's drift.
 
 _NO_PROBLEMS: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 _HEAD = 128
-_TAIL = 48
+_CANDIDATES = 4
 _JUDGED_LIMIT = 1024
 _LONGEST = 1_000_000
-_judged: dict[tuple[str, str], str] = {}
+_judged: dict[str, list[str]] = {}
 
 
-def _judged_key(div: str) -> tuple[str, str] | None:
+def _judged_head(div: str) -> str | None:
     """What a narrative is kept and looked up by in ``_judged``; None for one too short or too long for it."""
-    if len(div) <= _HEAD + _TAIL or len(div) > _LONGEST:
+    if len(div) <= _HEAD or len(div) > _LONGEST:
         return None
-    return div[:_HEAD], div[-_TAIL:]
+    return div[:_HEAD]
 
 
-def _keep_as_judged(key: tuple[str, str], div: str) -> None:
+def _keep_as_judged(head: str, div: str) -> None:
     if "<!" in div or "<?" in div or div.count("<") != div.count(">"):
         return
-    if len(_judged) >= _JUDGED_LIMIT:
-        _judged.clear()
-    _judged[key] = div
+    kept = _judged.get(head)
+    if kept is None:
+        if len(_judged) >= _JUDGED_LIMIT:
+            _judged.clear()
+        _judged[head] = [div]
+    else:
+        kept.insert(0, div)
+        del kept[_CANDIDATES:]
+
+
+def _judged_by_edit(head: str, div: str) -> bool:
+    """Is ``div`` a text edit of one of the narratives kept for its ``head`` (see above)? It then takes that one's
+    place, first."""
+    kept = _judged.get(head)
+    if kept is None:
+        return False
+    for old in kept:
+        if _text_edit_of(old, div):
+            if old in kept:  # (another thread may have moved it meanwhile)
+                kept.remove(old)
+            kept.insert(0, div)
+            del kept[_CANDIDATES:]
+            return True
+    return False
 
 
 def _text_edit_of_one_judged(div: str) -> bool:
-    """Is ``div`` a text edit of the narrative kept for it (see above)?"""
-    key = _judged_key(div)
-    return key is not None and _text_edit_of(_judged.get(key), div)
+    """Is ``div`` a text edit of a narrative kept for it (see above)?"""
+    head = _judged_head(div)
+    kept = _judged.get(head) if head is not None else None
+    return kept is not None and any(_text_edit_of(old, div) for old in kept)
 
 
-def _text_edit_of(old: str | None, div: str) -> bool:
-    if old is None:
-        return False
+def _text_edit_of(old: str, div: str) -> bool:
     start = _common_prefix(old, div)
     end = _common_suffix(old, div, min(len(old), len(div)) - start)
     old_end, new_end = len(old) - end, len(div) - end
