@@ -1,5 +1,5 @@
-"""A narrative that differs from one judged without problems only inside a run of text is judged by that difference
-(``fhirpath.narrative``): it must get exactly the findings a parse gives it, whatever the edit."""
+"""A narrative that differs from one judged without problems only in its text and attribute values is judged by that
+difference (``fhirpath.narrative``): it must get exactly the findings a parse gives it, whatever the edit."""
 
 from __future__ import annotations
 
@@ -50,21 +50,30 @@ def test_any_text_in_the_template_s_runs_gets_the_findings_of_a_parse(value: str
     as_a_parse_judges(TEMPLATE.format(value=value, cpr=cpr, note=note))
 
 
-def test_a_new_cpr_in_the_text_is_judged_by_the_edit_and_other_edits_are_parsed() -> None:
+def test_new_text_and_attribute_values_are_judged_by_the_edit_and_other_edits_are_parsed() -> None:
     judged_without_problems(JUDGED)
-    for cpr in ("0101011234", "1212121212"):  # each then the one judged last
-        assert narrative._text_edit_of_one_judged(TEMPLATE.format(value="12 mg/L", cpr=cpr, note="Målt i hjemmet"))
-        assert narrative_checks(TEMPLATE.format(value="12 mg/L", cpr=cpr, note="Målt i hjemmet")) == ([], [])
+    for edited in (TEMPLATE.format(value="12 mg/L", cpr="0101011234", note="Målt i hjemmet"),
+                   TEMPLATE.format(value="13 mg/L &lt; 20", cpr="1212121212", note="Målt &amp; sendt"),
+                   JUDGED.replace('class="grid"', 'class="wide"').replace("3fd3835d", "9ab0c1d2"),
+                   JUDGED.replace('href="Patient-1.html"', "href='Patient-2.html'")):
+        assert narrative._edit_of_one_judged(edited), edited
+        assert narrative_checks(edited) == ([], [])  # each then the one judged last
     judged_without_problems(JUDGED)
-    # Not inside one run of text: a changed attribute value, a changed tag, a second changed run, a run emptied, a
-    # run given only whitespace, a reference or a character XML does not have.
-    for div in (JUDGED.replace('class="grid"', 'class="wide"'), JUDGED.replace("<b>", "<i>").replace("</b>", "</i>"),
-                TEMPLATE.format(value="13 mg/L", cpr="0101011234", note="Målt i hjemmet"),
+    # Not an edit of text and values: a changed tag, an added attribute, a run emptied or left only whitespace, a
+    # reference other than the predefined five, a character XML does not have, a script URL, a changed namespace,
+    # text after the root element.
+    for div in (JUDGED.replace("<b>", "<i>").replace("</b>", "</i>"),
+                JUDGED.replace('class="grid"', 'class="grid" id="x"'),
                 TEMPLATE.format(value="", cpr="2509479989", note="Målt i hjemmet"),
-                TEMPLATE.format(value="12 mg/L", cpr="  ", note="Målt i hjemmet"),
-                TEMPLATE.format(value="12 mg/L", cpr="&amp;", note="Målt i hjemmet"),
-                TEMPLATE.format(value="12 mg/L", cpr="\x01", note="Målt i hjemmet")):
-        assert not narrative._text_edit_of_one_judged(div), div
+                TEMPLATE.format(value="12 mg/L", cpr="2509479989", note="  "),
+                TEMPLATE.format(value="12 mg/L", cpr="&#48;", note="Målt i hjemmet"),
+                TEMPLATE.format(value="12 mg/L", cpr="&nbsp;", note="Målt i hjemmet"),
+                TEMPLATE.format(value="12 mg/L", cpr="\x01", note="Målt i hjemmet"),
+                JUDGED.replace('href="Patient-1.html"', 'href=" javascript:alert(1)"'),
+                JUDGED.replace('href="Patient-1.html"', 'href="Patient&amp;1.html"'),
+                JUDGED.replace("1999/xhtml", "1999/xhtmx"),
+                JUDGED + "x"):
+        assert not narrative._edit_of_one_judged(div), div
 
 
 def test_a_lone_surrogate_in_a_narrative_is_not_well_formed() -> None:
@@ -119,6 +128,6 @@ def test_narratives_that_share_their_beginning_are_each_judged_by_their_own_kind
     assert narrative_checks(crp) == narrative_checks(hb) == ([], [])
     for cpr in ("0101011234", "1212121212", "0202021234"):
         for kind in (crp, hb):
-            assert narrative._text_edit_of_one_judged(kind.replace("2509479989", cpr)), kind
+            assert narrative._edit_of_one_judged(kind.replace("2509479989", cpr)), kind
             narrative_checks(kind.replace("2509479989", cpr))
     assert len(narrative._judged) == 1 and len(next(iter(narrative._judged.values()))) == 2

@@ -66,17 +66,17 @@ def narrative_checks(div: Any) -> tuple[list[str], list[str]]:
         return problem, problem
     found = _cache.get(div)
     if found is None:
-        head = _judged_head(div)
-        if head is not None and _judged_by_edit(head, div):
+        key = _judged_key(div)
+        if key is not None and _judged_by_edit(key, div):
             found = _NO_PROBLEMS
         else:
             markup, content = _narrative_checks(div)
             found = (tuple(markup), tuple(content))
-            if head is not None and not markup and not content:
-                _keep_as_judged(head, div)
+            if key is not None and not markup and not content:
+                _keep_as_judged(key, div)
         if len(_cache) >= _CACHE_LIMIT:
-            for key in list(_cache)[: _CACHE_LIMIT // 2]:
-                _cache.pop(key, None)
+            for text in list(_cache)[: _CACHE_LIMIT // 2]:
+                _cache.pop(text, None)
         _cache[div] = found
     return list(found[0]), list(found[1])
 
@@ -88,69 +88,88 @@ def known_well_formed(text: str) -> bool:
     return found is not None and not found[0] and not found[1]
 
 
-# ---- a narrative that differs from one judged without problems only inside one run of text ----------------------
+# ---- a narrative that differs from one judged without problems only in its text and attribute values ----------
 #
-# A sender's narratives come from templates: from message to message the markup stays and the text inside it
-# changes (a value, a name, a CPR). Such a narrative is judged by what changed. ``_judged`` keeps, by their first
-# ``_HEAD`` characters, the ``_CANDIDATES`` latest narratives that had no problem at all and whose every "<" opens
-# a tag and every ">" closes one (no comment, CDATA section or processing instruction; as many "<" as ">"). A new
-# narrative with the same first characters whose one differing stretch from one of them (after their common
-# beginning and before their common end) lies, in both, inside one run of character data of the root element —
-# the nearest "<" or ">" before it is a ">", a "<" follows it, neither version has "<", ">" or "&" anywhere in that
-# run — and is printable text (every printable character is one XML allows) with something other than whitespace
-# in it, is the same markup around other text: well-formed, the same elements and attributes, and with
-# non-whitespace content. It has no problem either, as a parse would have found; it then takes the place of the
-# one it was judged by, first in line, so that the kept ones follow the sender's drift.
+# A sender's narratives come from templates: from message to message the markup stays and what is inside it
+# changes (a value, a name, a CPR, the resource's id in an anchor). Such a narrative is judged by what changed.
+# ``_judged`` keeps narratives that had no problem at all and whose every "<" opens a tag and every ">" closes one
+# (no comment, CDATA section or processing instruction; as many "<" as ">"): by their first ``_HEAD`` characters
+# without digits, "a"-"f" and "-" (so that a fresh id or number there does not matter), the ``_CANDIDATES``
+# latest. A new narrative is tried against those with its very first characters, then against the others.
+#
+# A new narrative is one of them with other text and attribute values when both split at every "<" into as many
+# pieces (and have as many ">"), the first and last pieces (before the root element, and its end tag with what
+# follows) are the same, and each piece that differs ("tag>text") has exactly one ">" and differs only in
+#   - its text: printable characters (every printable character is one XML allows), "&" only as one of the five
+#     predefined entities, and not only whitespace where the old text had more than whitespace; or
+#   - the values of its attributes: the tag the same once every quoted value is emptied, and each changed value
+#     printable, without "<", with "&" only as a predefined entity, not of an ``xmlns`` declaration, and for
+#     ``href`` and ``src`` without "&" and not a script URL.
+# It is then the same markup around other text and values: well-formed, with the same elements and attributes,
+# no script URL, and non-whitespace content where the old one had it. It has no problem either, as a parse would
+# have found; it takes the place of the one it was judged by, first in line, so that the kept ones follow the
+# sender's drift.
 
 _NO_PROBLEMS: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 _HEAD = 128
-_CANDIDATES = 4
+_CANDIDATES = 8
 _JUDGED_LIMIT = 1024
 _LONGEST = 1_000_000
-_judged: dict[str, list[str]] = {}
+_NOT_IN_KEY = b"0123456789abcdef-"
+_ENTITIES = ("&lt;", "&gt;", "&amp;", "&quot;", "&apos;")
+_ATTRIBUTE = re.compile(r"""([^\s=]+)\s*=\s*("[^"]*"|'[^']*')""")
+_QUOTED = re.compile(r""""[^"]*"|'[^']*'""")
+_judged: dict[bytes, list[str]] = {}
 
 
-def _judged_head(div: str) -> str | None:
+def _judged_key(div: str) -> bytes | None:
     """What a narrative is kept and looked up by in ``_judged``; None for one too short or too long for it."""
     if len(div) <= _HEAD or len(div) > _LONGEST:
         return None
-    return div[:_HEAD]
+    return div[:_HEAD].encode("utf-8", "surrogatepass").translate(None, _NOT_IN_KEY)
 
 
-def _keep_as_judged(head: str, div: str) -> None:
+def _keep_as_judged(key: bytes, div: str) -> None:
     if "<!" in div or "<?" in div or div.count("<") != div.count(">"):
         return
-    kept = _judged.get(head)
+    kept = _judged.get(key)
     if kept is None:
         if len(_judged) >= _JUDGED_LIMIT:
             _judged.clear()
-        _judged[head] = [div]
-    else:
-        kept.insert(0, div)
-        del kept[_CANDIDATES:]
+        kept = _judged[key] = []
+    _keep_first(kept, div)
 
 
-def _judged_by_edit(head: str, div: str) -> bool:
-    """Is ``div`` a text edit of one of the narratives kept for its ``head`` (see above)? It then takes that one's
-    place, first."""
-    kept = _judged.get(head)
+def _keep_first(kept: list[str], div: str, instead_of: str | None = None) -> None:
+    """``div`` first in ``kept`` (in place of ``instead_of``); beyond ``_CANDIDATES``, the oldest let go."""
+    if instead_of is not None and instead_of in kept:  # (another thread may have moved it meanwhile)
+        kept.remove(instead_of)
+    kept.insert(0, div)
+    del kept[_CANDIDATES:]
+
+
+def _judged_by_edit(key: bytes, div: str) -> bool:
+    """Is ``div`` an edit of the text and attribute values of a narrative kept for ``key`` (see above), tried
+    first against those with the same first characters? It is then kept first, in place of the one it was judged by
+    when that one has the same first characters (another, of its own kind, stays)."""
+    kept = _judged.get(key)
     if kept is None:
         return False
-    for old in kept:
-        if _text_edit_of(old, div):
-            if old in kept:  # (another thread may have moved it meanwhile)
-                kept.remove(old)
-            kept.insert(0, div)
-            del kept[_CANDIDATES:]
-            return True
+    head = div[:_HEAD]
+    candidates = list(kept)
+    for same_head in (True, False):
+        for old in candidates:
+            if old.startswith(head) is same_head and _edit_of(old, div):
+                _keep_first(kept, div, old if same_head else None)
+                return True
     return False
 
 
-def _text_edit_of_one_judged(div: str) -> bool:
-    """Is ``div`` a text edit of a narrative kept for it (see above)?"""
-    head = _judged_head(div)
-    kept = _judged.get(head) if head is not None else None
-    return kept is not None and any(_text_edit_of(old, div) for old in kept)
+def _edit_of_one_judged(div: str) -> bool:
+    """Is ``div`` an edit of a narrative kept for it (see above)?"""
+    key = _judged_key(div)
+    kept = _judged.get(key) if key is not None else None
+    return kept is not None and any(_edit_of(old, div) for old in list(kept))
 
 
 def _text_edit_of(old: str, div: str) -> bool:
@@ -194,6 +213,64 @@ def _common_suffix(a: str, b: str, limit: int) -> int:
         else:
             high = middle - 1
     return low
+
+
+def _edit_of(old: str, div: str) -> bool:
+    """Is ``div`` ``old`` with other text and attribute values (see above)? One changed stretch inside a run of
+    text (:func:`_text_edit_of`) is found without splitting either."""
+    if _text_edit_of(old, div):
+        return True
+    if div.count("<") != old.count("<") or div.count(">") != old.count(">"):
+        return False
+    old_pieces = old.split("<")
+    new_pieces = div.split("<")
+    last = len(old_pieces) - 1
+    for index in range(len(old_pieces)):
+        old_piece = old_pieces[index]
+        new_piece = new_pieces[index]
+        if old_piece == new_piece:
+            continue
+        if index == 0 or index == last:
+            return False
+        old_tag, _, old_text = old_piece.partition(">")
+        new_tag, closed, new_text = new_piece.partition(">")
+        if not closed or ">" in new_text:
+            return False
+        if old_text != new_text and not _text_edit(old_text, new_text):
+            return False
+        if old_tag != new_tag and not _values_edit(old_tag, new_tag):
+            return False
+    return True
+
+
+def _text_edit(old: str, new: str) -> bool:
+    if not new.isprintable() or not _references_ok(new):
+        return False
+    return bool(new.strip()) or not old.strip()
+
+
+def _values_edit(old: str, new: str) -> bool:
+    if _QUOTED.sub('""', old) != _QUOTED.sub('""', new):
+        return False
+    old_values = _ATTRIBUTE.findall(old)
+    new_values = _ATTRIBUTE.findall(new)
+    if len(old_values) != len(new_values):
+        return False
+    for (name, old_value), (_, new_value) in zip(old_values, new_values, strict=True):
+        if old_value == new_value:
+            continue
+        value = new_value[1:-1]
+        if name.startswith("xmlns") or "<" in value or not value.isprintable() or not _references_ok(value):
+            return False
+        if (name == "href" or name == "src") and ("&" in value or _SCRIPT_URL.match(value)):
+            return False
+    return True
+
+
+def _references_ok(text: str) -> bool:
+    """Is every "&" in ``text`` one of the five predefined entities?"""
+    ampersands = text.count("&")
+    return ampersands == 0 or ampersands == sum(text.count(entity) for entity in _ENTITIES)
 
 
 def _narrative_checks(div: str) -> tuple[list[str], list[str]]:
