@@ -19,6 +19,7 @@ from fhirpathpy.models import models
 from pydantic import ValidationError
 
 from nsp_sandbox.conformance.fhirpath.narrative import known_well_formed
+from nsp_sandbox.conformance.kept import kept
 from nsp_sandbox.outcome import Issue
 
 _MODEL = models["r4"]
@@ -148,10 +149,7 @@ def _calendar_ok(value: str) -> bool:
     day = value[:10]
     found = _CALENDAR.get(day)
     if found is None:
-        found = _calendar_day_ok(day)
-        if len(_CALENDAR) >= 4096:
-            _CALENDAR.clear()
-        _CALENDAR[day] = found
+        found = kept(_CALENDAR, day, _calendar_day_ok(day), 4096)
     return found
 
 

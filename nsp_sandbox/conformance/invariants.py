@@ -43,6 +43,7 @@ from nsp_sandbox.conformance.fhirpath import (
     item_of,
     leave_scope,
 )
+from nsp_sandbox.conformance.kept import kept
 from nsp_sandbox.conformance.structure import Constraint, ElementNode
 from nsp_sandbox.outcome import Issue, Severity
 
@@ -115,10 +116,7 @@ def _guarded(runner: Runner, guards: frozenset[str]) -> Runner:
             kind = _kind(focus, focus_type)
             found = fixed.get(kind)
             if found is None:
-                found = runner(focus, focus_type, resource, root)
-                if len(fixed) >= _KEPT_VALUES:
-                    fixed.clear()
-                fixed[kind] = found
+                found = kept(fixed, kind, runner(focus, focus_type, resource, root), _KEPT_VALUES)
             return found
         return runner(focus, focus_type, resource, root)
 
@@ -148,11 +146,9 @@ def _program_runner(program: Program) -> Runner:
                 if _lacks(focus, companions, typed):
                     kind = _kind(focus, focus_type)
                     found = bare.get(kind)
-                    if found is None:
-                        found = evaluate(item_of(focus, focus_type), _NO_RESOURCE, _NO_RESOURCE)
-                        if len(bare) >= _KEPT_VALUES:  # a document may name any number of resource types
-                            bare.clear()
-                        bare[kind] = found
+                    if found is None:  # (a document may name any number of resource types)
+                        found = kept(bare, kind, evaluate(item_of(focus, focus_type), _NO_RESOURCE, _NO_RESOURCE),
+                                     _KEPT_VALUES)
                     return found
                 # item_of(focus, focus_type), without the call
                 item = (focus, rtype, rtype, None) if isinstance(rtype, str) else (focus, focus_type, focus_type, None)
@@ -179,10 +175,8 @@ def _program_runner(program: Program) -> Runner:
                 key = (type(focus), focus, focus_type)
                 found = values.get(key)
                 if found is None:
-                    found = evaluate(item_of(focus, focus_type), focus_only, focus_only)
-                    if len(values) >= _KEPT_VALUES:
-                        values.clear()
-                    values[key] = found
+                    found = kept(values, key, evaluate(item_of(focus, focus_type), focus_only, focus_only),
+                                 _KEPT_VALUES)
                 return found
 
             return run_value

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from nsp_sandbox.conformance.kept import kept
+
 _RESTFUL = re.compile(r"^(?P<base>.+?)/(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(/_history/[^/]+)?$")
 _RELATIVE = re.compile(r"^(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(/_history/[^/]+)?$")
 
@@ -87,7 +89,7 @@ def reference_type(reference: str) -> str | None:
         return _types[reference]
     except KeyError:
         match = _RELATIVE.match(reference) or _RESTFUL.match(reference)
-        return _kept(_types, reference, match.group("type") if match else None)
+        return kept(_types, reference, match.group("type") if match else None, _KEPT)
 
 
 # What the regexes above answer for a string depends on the string alone, and a message names the same
@@ -106,7 +108,7 @@ def _relative_parts(reference: str) -> tuple[str, str] | None:
         return _relatives[reference]
     except KeyError:
         match = _RELATIVE.match(reference)
-        return _kept(_relatives, reference, (match.group("type"), match.group("id")) if match else None)
+        return kept(_relatives, reference, (match.group("type"), match.group("id")) if match else None, _KEPT)
 
 
 def _restful_base(full_url: str) -> str | None:
@@ -115,11 +117,4 @@ def _restful_base(full_url: str) -> str | None:
         return _bases[full_url]
     except KeyError:
         match = _RESTFUL.match(full_url)
-        return _kept(_bases, full_url, match.group("base") if match else None)
-
-
-def _kept(answers: dict[str, Any], key: str, answer: Any) -> Any:
-    if len(answers) >= _KEPT:
-        answers.clear()
-    answers[key] = answer
-    return answer
+        return kept(_bases, full_url, match.group("base") if match else None, _KEPT)

@@ -10,6 +10,8 @@ from typing import Any
 
 from lxml import etree  # type: ignore[import-untyped]
 
+from nsp_sandbox.conformance.kept import kept
+
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 
 # Elements and attributes FHIR narrative may use (R4 Narrative: HTML 4.0 chapters 7-11 (not 9.4)
@@ -132,12 +134,10 @@ def _judged_key(div: str) -> bytes | None:
 def _keep_as_judged(key: bytes, div: str) -> None:
     if "<!" in div or "<?" in div or div.count("<") != div.count(">"):
         return
-    kept = _judged.get(key)
-    if kept is None:
-        if len(_judged) >= _JUDGED_LIMIT:
-            _judged.clear()
-        kept = _judged[key] = []
-    _keep_first(kept, div)
+    candidates = _judged.get(key)
+    if candidates is None:
+        candidates = kept(_judged, key, [], _JUDGED_LIMIT)
+    _keep_first(candidates, div)
 
 
 def _keep_first(kept: list[str], div: str, instead_of: str | None = None) -> None:
@@ -173,6 +173,9 @@ def _edit_of_one_judged(div: str) -> bool:
 
 
 def _text_edit_of(old: str, div: str) -> bool:
+    """Is ``div`` ``old`` with one stretch changed inside one run of text, neither version of that run holding "<",
+    ">" or "&", the new stretch printable and not only whitespace? (A narrower case of :func:`_edit_of`'s, found
+    by comparing slices, without splitting either narrative.)"""
     start = _common_prefix(old, div)
     end = _common_suffix(old, div, min(len(old), len(div)) - start)
     old_end, new_end = len(old) - end, len(div) - end
