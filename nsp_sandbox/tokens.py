@@ -32,6 +32,7 @@ from typing import Any
 
 import jwt
 
+from nsp_sandbox.kept import kept
 from nsp_sandbox.outcome import FhirError, Issue
 
 ISSUER = "urn:nsp-sandbox:sts"
@@ -151,10 +152,7 @@ def key_id(token: str) -> str | None:
         raise unauthorised("The token is not a JWT", "token-format") from None
     if kid is not None and not isinstance(kid, str):
         raise unauthorised("The token's key id is not a string", "token-format")
-    if len(_key_ids) >= _VERIFIED_LIMIT:
-        _key_ids.clear()
-    _key_ids[token] = kid
-    return kid
+    return kept(_key_ids, token, kid, _VERIFIED_LIMIT)
 
 
 _key_ids: dict[str, str | None] = {}  # token → its header's kid (only tokens that decoded)
@@ -219,10 +217,7 @@ def verify(token: str, jwks: dict[str, Any], expected_audience: str, now: dateti
     kept_key = (token, expected_audience, jwk)
     found = _verified.get(kept_key)
     if found is None:
-        found = _verified_claims(token, jwk, expected_audience)
-        if len(_verified) >= _VERIFIED_LIMIT:
-            _verified.clear()
-        _verified[kept_key] = found
+        found = kept(_verified, kept_key, _verified_claims(token, jwk, expected_audience), _VERIFIED_LIMIT)
     claims, principal = found
     moment = now.timestamp()
     if float(claims["exp"]) + LEEWAY_SECONDS <= moment:
@@ -241,9 +236,7 @@ def _verified_claims(token: str, jwk: str, expected_audience: str) -> tuple[dict
     """The claims of ``token`` once its signature (by ``jwk``), issuer, audience and claim types check out."""
     key = _keys.get(jwk)
     if key is None:
-        if len(_keys) >= 64:
-            _keys.clear()
-        key = _keys[jwk] = jwt.PyJWK.from_json(jwk)
+        key = kept(_keys, jwk, jwt.PyJWK.from_json(jwk), 64)
     try:
         claims = jwt.decode(token, key.key, algorithms=[ALGORITHM], audience=expected_audience, issuer=ISSUER,
                             options={"verify_exp": False, "verify_nbf": False, "verify_iat": False,

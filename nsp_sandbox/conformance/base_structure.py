@@ -19,7 +19,7 @@ from fhirpathpy.models import models
 from pydantic import ValidationError
 
 from nsp_sandbox.conformance.fhirpath.narrative import known_well_formed
-from nsp_sandbox.conformance.kept import kept
+from nsp_sandbox.kept import kept
 from nsp_sandbox.outcome import Issue
 
 _MODEL = models["r4"]

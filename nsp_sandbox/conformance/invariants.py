@@ -43,8 +43,8 @@ from nsp_sandbox.conformance.fhirpath import (
     item_of,
     leave_scope,
 )
-from nsp_sandbox.conformance.kept import kept
 from nsp_sandbox.conformance.structure import Constraint, ElementNode
+from nsp_sandbox.kept import kept
 from nsp_sandbox.outcome import Issue, Severity
 
 # Expressions the walker checks natively (same meaning, no FHIRPath evaluation per element).

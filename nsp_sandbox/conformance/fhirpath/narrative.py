@@ -10,7 +10,7 @@ from typing import Any
 
 from lxml import etree  # type: ignore[import-untyped]
 
-from nsp_sandbox.conformance.kept import kept
+from nsp_sandbox.kept import kept
 
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from nsp_sandbox.kept import kept
 from services.dds.metadata.findings import Findings, RuleGroup
 
 if TYPE_CHECKING:
@@ -215,14 +216,12 @@ def _assess(terminology: Terminology, binding: Binding, item: CodeToCheck) -> _A
 def _assessed(terminology: Terminology, binding: Binding, item: CodeToCheck) -> _Assessment:
     """:func:`_assess`, kept per binding, system and code: the answer depends on nothing else, since a
     terminology's packages never change (most providers send the same few codes every time)."""
-    kept: dict[tuple[Binding, str | None, str], _Assessment] = terminology.derived("dds-code-assessments", dict)
+    assessments: dict[tuple[Binding, str | None, str], _Assessment] = terminology.derived("dds-code-assessments",
+                                                                                         dict)
     key = (binding, item.system, item.code)
-    found = kept.get(key)
+    found = assessments.get(key)
     if found is None:
-        found = _assess(terminology, binding, item)
-        if len(kept) >= _KEPT_ASSESSMENTS:
-            kept.clear()
-        kept[key] = found
+        found = kept(assessments, key, _assess(terminology, binding, item), _KEPT_ASSESSMENTS)
     return found
 
 
