@@ -1,4 +1,5 @@
-"""For tests that start a real sandbox server: a free local port to run it on, and one HTTP client to call it.
+"""For tests that start a real sandbox server: a free local port to run it on, one HTTP client to call it, and the
+wait until it answers.
 
 ``HTTP`` stands in for ``httpx.get(...)`` & co.: each of those makes a client, and making a client loads the
 machine's CA certificates (tens of milliseconds of CPU), which a health poll every fraction of a second repeats
@@ -10,6 +11,9 @@ from __future__ import annotations
 
 import socket
 import ssl
+import subprocess
+import time
+from typing import Any
 
 import httpx2 as httpx
 
@@ -22,3 +26,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_healthy(base: str, seconds: float, process: subprocess.Popen[Any] | None = None) -> str | None:
+    """Poll ``base``/health every 0.1 s until it answers 200: None then, else why not (``process``, the server's,
+    ended; or ``seconds`` passed)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            return f"the server process ended with exit code {process.returncode}"
+        try:
+            if HTTP.get(f"{base}/health", timeout=2).status_code == 200:
+                return None
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return f"{base}/health did not answer 200 within {seconds:.0f} s"

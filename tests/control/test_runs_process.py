@@ -9,10 +9,9 @@ import textwrap
 import time
 from pathlib import Path
 
-import httpx2 as httpx
 from fastapi.testclient import TestClient
 from runs_support import SUITE, TARGET, self_test_suite
-from servers import HTTP, free_port
+from servers import HTTP, free_port, wait_healthy
 
 from nsp_sandbox.context import SandboxContext
 from sandbox.runs.store import HOST
@@ -49,15 +48,9 @@ def test_a_run_whose_process_was_killed_reads_back_failed(client: TestClient, co
     origin = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
-        while True:
-            assert other.poll() is None, other.stderr.read().decode() if other.stderr else "it stopped"
-            assert time.monotonic() < deadline, "the other sandbox process did not answer"
-            try:
-                if HTTP.get(f"{origin}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        why = wait_healthy(origin, 60, other)
+        assert other.poll() is None, other.stderr.read().decode() if other.stderr else "it stopped"
+        assert why is None, f"the other sandbox process did not answer: {why}"
         started = HTTP.post(f"{origin}/sandbox/runs", json={"suite": SUITE.name, "target": TARGET,
                                                               "cases": ["personas-listed", "clock-frozen"]})
         assert started.status_code == 201, started.text

@@ -23,7 +23,7 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 from mhd_client import CPR, FHIR_JSON, Bundles, Examples, about
-from servers import HTTP, TLS, free_port
+from servers import TLS, free_port, wait_healthy
 from sts_client import READER, SOURCE_SYSTEM, add_relation, auth
 
 from nsp_sandbox.cpr import CPR_SYSTEM
@@ -50,18 +50,13 @@ class Sandbox:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "sandbox.cli", "serve", "nsp", "dds", "--port", str(self.port),
              "--data-dir", str(self.data_dir)], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"the sandbox exited: {self.process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-            try:
-                if HTTP.get(f"{self.base}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        why = wait_healthy(self.base, START_TIMEOUT, self.process)
+        if why is None:
+            return
+        if self.process.poll() is not None:
+            pytest.fail(f"the sandbox exited: {self.process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
         self.kill()
-        pytest.fail("the sandbox was not ready in time")
+        pytest.fail(f"the sandbox was not ready in time: {why}")
 
     def kill(self) -> None:
         """SIGKILL: no shutdown of any kind."""

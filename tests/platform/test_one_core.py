@@ -9,12 +9,10 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx2 as httpx
 import pytest
-from servers import HTTP, free_port
+from servers import free_port, wait_healthy
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
                                 reason="needs Linux and at least two CPU cores allowed to this process")
@@ -77,16 +75,9 @@ def test_up_keeps_to_one_core_unless_told_not_to(one_core: bool, fhir_packages_d
                              "--data-dir", str(tmp_path)], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if HTTP.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        else:
-            pytest.fail("the sandbox did not become ready")
+        why = wait_healthy(f"http://127.0.0.1:{port}", 120, proc)
+        if why is not None:
+            pytest.fail(f"the sandbox did not become ready: {why}")
         affinities = _affinities(proc.pid)
     finally:
         proc.terminate()

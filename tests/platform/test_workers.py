@@ -21,7 +21,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ from urllib.parse import quote
 
 import httpx2 as httpx
 import pytest
-from servers import HTTP, TLS, free_port
+from servers import HTTP, TLS, free_port, wait_healthy
 from sts_client import READER, SOURCE_SYSTEM, add_relation, auth
 
 from nsp_sandbox.cpr import CPR_SYSTEM
@@ -92,18 +91,11 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     process = subprocess.Popen([sys.executable, "-m", "sandbox.cli", "up", "--port", str(port), "--data-dir",
                                 str(data)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sandbox = Served(f"http://127.0.0.1:{port}", process)
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
+    why = wait_healthy(sandbox.base, START_TIMEOUT, process)
+    if why is not None:
         assert process.poll() is None, process.communicate(timeout=10)[0]
-        try:
-            if HTTP.get(f"{sandbox.base}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"not ready in time: {process.communicate()[0]}")
-        time.sleep(0.2)
+        process.kill()
+        pytest.fail(f"not ready in time ({why}): {process.communicate()[0]}")
     yield sandbox
     if process.poll() is None:
         process.send_signal(signal.SIGINT)

@@ -7,14 +7,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from servers import HTTP, TLS, free_port
+from servers import TLS, free_port, wait_healthy
 from sts_client import auth
 from zeep_consumer import Professional, entries, external_id, find_documents, retrieve, session_for, slot
 
@@ -35,16 +34,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, fhir_packages_dir: Path) ->
                              str(data)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if HTTP.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        else:
-            pytest.fail("the sandbox did not get ready")
+        why = wait_healthy(base, 120, proc)
+        if why is not None:
+            pytest.fail(f"the sandbox did not get ready: {why}")
         yield base
     finally:
         proc.terminate()
