@@ -1,6 +1,7 @@
 """A single-process sandbox keeps its threads on one CPU core (``NSP_SANDBOX_ONE_CORE``, on by default): every
-thread it has, and every thread it starts later, on the core it started on, which "ready" names; with the setting
-off, the operating system places them."""
+thread it has, and every thread it starts later, on the core it started on, which "ready" names, as batch threads
+(``SCHED_BATCH``: one that wakes does not preempt the one running); with the setting off, the operating system
+places them, with its default policy."""
 
 from __future__ import annotations
 
@@ -28,23 +29,48 @@ stop = threading.Event()
 before = threading.Thread(target=stop.wait, daemon=True)
 before.start()
 core = keep_to_one_core()
-after = threading.Thread(target=lambda: print(json.dumps(sorted(os.sched_getaffinity(0)))), daemon=True)
+after = threading.Thread(target=lambda: print(json.dumps([sorted(os.sched_getaffinity(0)),
+                                                           os.sched_getscheduler(0) == os.SCHED_BATCH])), daemon=True)
 after.start()
 after.join()
 threads = {t: sorted(os.sched_getaffinity(int(t))) for t in os.listdir("/proc/self/task")}
-print(json.dumps({"allowed": allowed, "core": core, "threads": threads, "count": len(threads)}))
+batch = {t: os.sched_getscheduler(int(t)) == os.SCHED_BATCH for t in os.listdir("/proc/self/task")}
+print(json.dumps({"allowed": allowed, "core": core, "threads": threads, "batch": batch, "count": len(threads)}))
 stop.set()
 """
 
 
 def test_every_thread_and_every_later_one_keeps_to_the_core_it_was_on() -> None:
     done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, cwd=ROOT, check=True)
-    started_after, report = (json.loads(line) for line in done.stdout.splitlines())
+    (started_after, after_batch), report = (json.loads(line) for line in done.stdout.splitlines())
     core = report["core"]
     assert core in report["allowed"] and len(report["allowed"]) > 1
     assert report["count"] >= 2  # the main thread and the one started before
     assert all(cores == [core] for cores in report["threads"].values()), report
-    assert started_after == [core]
+    assert all(report["batch"].values()), report
+    assert started_after == [core] and after_batch
+
+
+def test_a_policy_chosen_for_a_thread_is_kept() -> None:
+    script = """
+import json, os
+os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+from nsp_sandbox.one_core import take_turns
+print(json.dumps([take_turns(0), os.sched_getscheduler(0) == os.SCHED_IDLE]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert json.loads(done.stdout) == [False, True]
+
+
+def _policies(pid: int) -> list[int]:
+    """Each thread's scheduling policy."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found.append(os.sched_getscheduler(int(task.name)))
+        except OSError:  # ended since it was listed
+            continue
+    return found
 
 
 def _affinities(pid: int) -> list[set[int]]:
@@ -79,6 +105,7 @@ def test_up_keeps_to_one_core_unless_told_not_to(one_core: bool, fhir_packages_d
         if why is not None:
             pytest.fail(f"the sandbox did not become ready: {why}")
         affinities = _affinities(proc.pid)
+        policies = _policies(proc.pid)
     finally:
         proc.terminate()
         output = proc.communicate(timeout=30)[0]
@@ -88,6 +115,8 @@ def test_up_keeps_to_one_core_unless_told_not_to(one_core: bool, fhir_packages_d
     if one_core:
         assert named is not None, ready
         assert all(cores == {int(named.group(1))} for cores in affinities), affinities
+        assert set(policies) == {os.SCHED_BATCH}, policies
     else:
         assert named is None, ready
         assert all(cores == os.sched_getaffinity(0) for cores in affinities), affinities
+        assert set(policies) == {os.sched_getscheduler(0)}, policies
