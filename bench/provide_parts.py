@@ -8,7 +8,10 @@ collector's collections are timed per thread (``gc.callbacks``). After ``--warm-
 (``SIGUSR1`` makes the server write them), then again after ``--provides`` more; the table gives the difference
 per document. Parts nest (registering holds its check, its writes and the notification's queueing), so they do
 not add up to the whole. A function a tree does not have is left out of that tree's row. The wrappers cost a
-little CPU themselves (about 1 µs per call), the same for both trees.
+little CPU themselves (about 1 µs per call), the same for both trees. Below the parts, the server's context
+switches per document, all its threads together (``/proc``): voluntary (a thread waited: for the interpreter lock,
+a socket, the database) and involuntary (the kernel stopped it, at the end of its time slice or for a thread that
+woke).
 
     .venv/bin/python bench/provide_parts.py
     .venv/bin/python bench/provide_parts.py --against ../before --pairs 2
@@ -121,9 +124,28 @@ def totals_of(pid: int, out: Path) -> dict[str, float]:
     return dict(json.loads(out.read_text())["seconds"])
 
 
+def _switches(pid: int) -> collections.Counter[str]:
+    """The context switches of every thread of ``pid`` so far, voluntary and involuntary."""
+    found: collections.Counter[str] = collections.Counter()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            status = (task / "status").read_text()
+        except OSError:  # ended since it was listed
+            continue
+        for line in status.splitlines():
+            name, _, value = line.partition(":")
+            if name in ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"):
+                found[SWITCHES[name]] += int(value)
+    return found
+
+
+SWITCHES = {"voluntary_ctxt_switches": "context switches per document, voluntary (all threads)",
+            "nonvoluntary_ctxt_switches": "context switches per document, involuntary (all threads)"}
+
+
 def run(tree: Path, args: argparse.Namespace) -> tuple[dict[str, float], float, float]:
     """Each part's CPU per document (ms), the whole process's (load.py's figure), and the server's resident memory
-    at the end (MiB)."""
+    at the end (MiB); the context switches per document among the parts."""
     env = {"NSP_SANDBOX_FHIR_PACKAGES": str(args.packages), "NSP_SANDBOX_DDS_ACCESS_CONTROL": "false"}
     out = Path(os.environ.get("TMPDIR", "/tmp")) / f"nsp-provide-parts-{os.getpid()}.json"
     launcher = [str(Path(__file__).resolve()), "--child", str(out)]
@@ -131,12 +153,15 @@ def run(tree: Path, args: argparse.Namespace) -> tuple[dict[str, float], float, 
         print(f"[parts] {tree}: {args.warm_up} warm-up provides", file=sys.stderr, flush=True)
         provides(args, server.url, args.warm_up, None)
         before = totals_of(server.pid, out)
+        switched = _switches(server.pid)
         print(f"[parts] {tree}: {args.provides} provides from {args.clients} clients", file=sys.stderr, flush=True)
         result = provides(args, server.url, args.provides, server.pid)
         after = totals_of(server.pid, out)
+        switched = _switches(server.pid) - switched
         rss = _rss_mib(server.pid)
     out.unlink(missing_ok=True)
     parts = {label: (after[label] - before.get(label, 0.0)) / args.provides * 1000 for label in after}
+    parts.update({label: switched[label] / args.provides for label in SWITCHES.values()})
     return parts, float(result["server_cpu_ms_per_document"]), rss
 
 
@@ -165,7 +190,9 @@ def main() -> None:
         runs[tree].append(run(tree, args))
     trees = list(runs)
     labels = [label for label, _, _ in PARTS]
-    labels += sorted({label for results in runs.values() for parts, _, _ in results for label in parts} - set(labels))
+    labels += sorted({label for results in runs.values() for parts, _, _ in results for label in parts}
+                     - set(labels) - set(SWITCHES.values()))
+    labels += list(SWITCHES.values())
     print(f"\nms of CPU per document, the mean of {args.pairs} run(s) each; {args.provides} provides from "
           f"{args.clients} clients after {args.warm_up}; SQLite; the viewer subscribed\n")
     print("| part | " + " | ".join(str(tree) for tree in trees) + " |")
