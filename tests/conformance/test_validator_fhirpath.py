@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
@@ -92,6 +93,51 @@ def test_membership() -> None:
     assert compile_expression("code.coding.code in ('NPU03230' | 'X')")(focus, focus, focus) == [False]
     assert compile_expression("dataAbsentReason in ('X')")(focus, focus, focus) == []
     assert compile_expression("('X' | 'NPU03230') contains code.coding.code.first()")(focus, focus, focus) == [True]
+
+
+DOM_3 = ("contained.where((('#'+id in (%resource.descendants().reference | %resource.descendants().as(canonical) | "
+         "%resource.descendants().as(uri) | %resource.descendants().as(url))) or descendants().where(reference = '#')"
+         ".exists() or descendants().where(as(canonical) = '#').exists() or descendants().where(as(canonical) = '#')"
+         ".exists()).not()).trace('unmatched', id).empty()")
+
+
+def _whole_union(expression: str) -> str:
+    """``expression`` with every union operand of ``in`` read as written (a ``where(true)`` makes each one more
+    than a navigation, so the union is built whole before the membership is decided)."""
+    return re.sub(r"(%resource\.descendants\(\)\.(?:reference|as\(\w+\)))", r"\1.where(true)", expression)
+
+
+def _referring(how: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "DocumentReference", "id": "d", "status": "current",
+            "contained": [{"resourceType": "Patient", "id": "p"}, {"resourceType": "Practitioner", "id": "q"}],
+            "content": [{"attachment": {"url": "http://example.org/x"}}], **how}
+
+
+@pytest.mark.parametrize(("how", "passes"), [
+    ({"subject": {"reference": "#p"}, "author": [{"reference": "#q"}]}, True),  # the first operand
+    ({"subject": {"reference": "#p"}, "extension": [{"url": "http://example.org/e", "valueCanonical": "#q"}]}, True),
+    ({"subject": {"reference": "#p"}, "extension": [{"url": "http://example.org/e", "valueUri": "#q"}]}, True),
+    ({"subject": {"reference": "#p"}, "extension": [{"url": "http://example.org/e", "valueUrl": "#q"}]}, True),
+    ({"subject": {"reference": "#p"}}, False),  # q is referred to from nowhere
+    ({"subject": {"reference": "#q"}, "extension": [{"url": "http://example.org/e", "valueDate": "2020-01-01"}]},
+     False),
+    ({}, False),
+])
+def test_membership_in_a_union_of_navigations_answers_as_the_whole_union(how: dict[str, Any], passes: bool) -> None:
+    """``x in (a | b | …)`` reads the operands one by one until every text on the left is met (dom-3 mostly ends at
+    its first); its answers are those of the union built whole."""
+    resource = _referring(how)
+    engine = InvariantEngine("compiled")
+    assert _fhirpathpy(engine, DOM_3, resource) == [passes]
+    assert _fhirpathpy(engine, _whole_union(DOM_3), resource) == [passes]
+    assert _whole_union(DOM_3).count(".where(true)") == 4
+    focus = item_of(resource, None)
+    by_operand = "(%resource.descendants().reference | %resource.descendants().as({}))"
+    for left, kind in (("('#p' | '#q')", "uri"), ("('#p' | '2020-01-01')", "date"), ("extension.value", "date"),
+                       ("{}", "uri"), ("'#q'", "uri"), ("'#q'", "canonical")):
+        expression = f"{left} in {by_operand.format(kind)}"
+        assert compile_expression(expression)(focus, focus, focus) == compile_expression(_whole_union(expression))(
+            focus, focus, focus), expression
 
 
 def test_three_valued_logic() -> None:

@@ -25,6 +25,7 @@ from nsp_sandbox.conformance.fhirpath.values import (
     as_text,
     boolean,
     child_nodes,
+    identifier,
     operator_text,
     single,
     singleton_bool,
@@ -172,11 +173,79 @@ def _membership(node: dict[str, Any], compile_node: Compile) -> Fn:
             return []
         return boolean(all(any(equal_values(one, other) is True for other in collection) for one in element))
 
+    operands = _union_operands(child_nodes(node)[1]) if op == "in" else None
+    if operands is not None:
+        # ``x in (a | b | …)``, each operand a plain navigation: the operands one by one, until every text on
+        # the left has been met. True then, as over the whole union: a text equal to one of an operand's
+        # texts is equal to what the union keeps of it. Otherwise the union, as written. (dom-3's
+        # ``'#'+id in (%resource.descendants().reference | ….as(canonical) | ….as(uri) | ….as(url))``
+        # mostly ends at the first operand, without three type filters over every descendant.)
+        parts = [compile_node(operand) for operand in operands]
+
+        def run_in(focus: list[Item], env: Env) -> list[Item]:
+            element = left(focus, env)
+            if element and all(type(one[0]) is str and not is_temporal(one) for one in element):
+                wanted = {one[0] for one in element}
+                for part in parts:
+                    for item in part(focus, env):
+                        text = item[0]
+                        if type(text) is str and text in wanted and not is_temporal(item):
+                            wanted.discard(text)
+                    if not wanted:
+                        return TRUE
+            return contained(element, right(focus, env))
+
+        return run_in
     if op == "in":
         return lambda focus, env: contained(left(focus, env), right(focus, env))
     if op == "contains":
         return lambda focus, env: contained(right(focus, env), left(focus, env))
     raise Unsupported(f"FHIRPath operator {op}")
+
+
+# Steps that select and never fail: what a union operand may be made of for ``in`` to read it operand by operand.
+_PLAIN_FUNCTIONS = frozenset({"descendants", "children", "as", "ofType"})
+_PLAIN_CONSTANTS = frozenset({"resource", "rootResource"})
+
+
+def _union_operands(node: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The operands of a union ``(a | b | …)``, in order, when each is a plain navigation (from ``%resource``,
+    ``%rootResource`` or the focus, by members, ``descendants()``, ``children()``, ``as(T)`` and ``ofType(T)``,
+    none of which ends in an error); else None."""
+    while node.get("type") in ("TermExpression", "ParenthesizedTerm") and len(child_nodes(node)) == 1:
+        node = child_nodes(node)[0]
+    if node.get("type") != "UnionExpression":
+        return None
+    operands: list[dict[str, Any]] = []
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        if current.get("type") == "UnionExpression":
+            pending.extend(reversed(child_nodes(current)))
+        else:
+            operands.append(current)
+    return operands if all(_plain_navigation(o) for o in operands) else None
+
+
+def _plain_navigation(node: dict[str, Any]) -> bool:
+    kind = node.get("type")
+    children = child_nodes(node)
+    if kind == "InvocationExpression" and len(children) == 2:
+        step = children[1]
+        if step.get("type") == "MemberInvocation":
+            return _plain_navigation(children[0])
+        if step.get("type") == "FunctionInvocation":
+            name = identifier(child_nodes(child_nodes(step)[0])[0])
+            return name in _PLAIN_FUNCTIONS and _plain_navigation(children[0])
+        return False
+    if kind == "TermExpression" and len(children) == 1:
+        return _plain_navigation(children[0])
+    if kind == "ExternalConstantTerm" and len(children) == 1:
+        constant = child_nodes(children[0])
+        return len(constant) == 1 and identifier(constant[0]) in _PLAIN_CONSTANTS
+    if kind == "InvocationTerm" and len(children) == 1:
+        return children[0].get("type") in ("MemberInvocation", "ThisInvocation")
+    return False
 
 
 def _union(node: dict[str, Any], compile_node: Compile) -> Fn:
