@@ -12,8 +12,8 @@ not preempt the one running. Without it, every time the event loop woke for a ch
 finished provide, the kernel stopped the CPU lane at once to run the loop, which then only waited for the lock the
 lane held: two context switches, and the lane's caches spoiled, for nothing. A batch thread runs when the running
 one waits (for the lock, a socket, the database) or its time slice ends, which is when Python would have handed
-the lock over anyway. The nice value is unchanged, and the rest of the machine is preempted no less often than
-before.
+the lock over anyway. The nice value is unchanged; other programs on the machine are, if anything, preempted by
+the sandbox less often than before.
 
 ``nsp-sandbox up --workers N`` leaves its workers to the operating system: N processes, each on a core it chose
 itself, could land on the same one and stay there.
