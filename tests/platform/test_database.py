@@ -5,10 +5,11 @@ the server ended is replaced unseen."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import String, func, insert, select
+from sqlalchemy import Connection, String, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -58,6 +59,30 @@ def test_a_unit_of_core_statements_commits_or_rolls_back_whole(database_url: str
         connection.execute(insert(things), [{"name": "a"}])  # a name twice: nothing of this unit is kept
     with db.session() as s:
         assert sorted(t.name for t in s.scalars(select(Thing))) == ["a", "b"]
+    db.engine.dispose()
+
+
+def test_sqlite_units_of_work_one_after_another_run_on_the_connection_returned_last(tmp_path: Path) -> None:
+    """A SQLite connection's page cache is dropped whole when another connection has committed since its last
+    transaction: units of work that follow each other take the connection the last one gave back (after a
+    burst that opened several), so its cache still holds what it wrote, and pages are not read again."""
+    db = Database.from_url(f"sqlite:///{tmp_path / 'pool.db'}")
+    db.create_tables(Base.metadata)
+
+    def dbapi_connection(connection: Connection) -> object:
+        return connection.connection.dbapi_connection
+
+    with db.transaction() as first, db.transaction() as second, db.transaction() as third:
+        burst = {id(dbapi_connection(c)) for c in (first, second, third)}
+        last_returned = dbapi_connection(first)  # the outermost is given back last
+    assert len(burst) == 3
+    for n in range(5):
+        with db.transaction() as connection:
+            assert dbapi_connection(connection) is last_returned
+            connection.execute(insert(Thing.__table__), [{"name": f"t{n}"}])
+    with db.reading() as s:
+        assert s.connection().connection.dbapi_connection is last_returned
+        assert sorted(s.scalars(select(Thing.name))) == [f"t{n}" for n in range(5)]
     db.engine.dispose()
 
 
