@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, MetaData, Table, create_engine, event, inspect, text
+from sqlalchemy import ColumnElement, Connection, Engine, MetaData, Table, create_engine, event, inspect, make_url, text
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine.interfaces import ReflectedColumn
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nsp_sandbox import connection_check, schema_stamp
 from nsp_sandbox.driver_statement import DriverStatement
+from nsp_sandbox.wal_checkpoints import WalCheckpoints, database_file
 
 
 def normalise_url(url: str) -> str:
@@ -38,7 +39,10 @@ def make_engine(url: str) -> Engine:
         # another connection has committed since its last transaction; first-in-first-out over the pool's
         # connections made every unit of work start on a cold cache and read its pages again (some fifty reads
         # of the write-ahead log per provide). Units of work that follow each other now share one warm cache.
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_use_lifo=True)
+        on_file = database_file(make_url(url)) is not None  # else one connection per thread, kept (in memory)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               **({"pool_use_lifo": True} if on_file else {}))
+        checkpoints = WalCheckpoints.install(engine)  # the log copied back by a thread of its own
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -47,6 +51,8 @@ def make_engine(url: str) -> Engine:
             # WAL + NORMAL: a commit survives a crash of the process (not a power cut); see docs/benchmarks.md.
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
+            if checkpoints is not None:
+                cur.execute("PRAGMA wal_autocheckpoint=0")  # no commit waits for a checkpoint
             cur.close()
 
         return engine
