@@ -155,6 +155,7 @@ class Notifier:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self.blocked = False  # the last round found events due and could take none of them
         context.stoppers.append(self.stop)
 
     def stop(self) -> None:
@@ -198,7 +199,10 @@ class Notifier:
                         self._thread = None
                         return
                 continue
-            await asyncio.to_thread(self._wake.wait, POLL_SECONDS)
+            if self.blocked:  # what is due waits for another process: not looked at again at every commit
+                await asyncio.sleep(POLL_SECONDS)
+            else:
+                await asyncio.to_thread(self._wake.wait, POLL_SECONDS)
 
     def has_pending(self) -> bool:
         with self.context.database.transaction() as connection:
@@ -220,13 +224,20 @@ class Notifier:
         return sorted((Claimed(*row) for row in taken), key=lambda row: row.pk)
 
     async def deliver_due(self) -> int:
-        """Send every notification due now; how many events were delivered."""
+        """Send every notification due now; how many events were delivered.
+
+        A pass that can take none of the events due (another process is sending earlier events of their
+        subscriptions, or took them and stopped: its claim lapses after :data:`CLAIM`) ends the round, with
+        ``blocked`` set: the sender looks again after :data:`POLL_SECONDS` instead of reading and claiming the
+        same rows over and over, which held SQLite's write lock against every provide."""
         delivered = 0
+        self.blocked = False
         while True:
             now = naive_utc(self.context.clock.now())
             due = self._due(now)
             if not due:
                 return delivered
+            taken = False
             by_subscription: dict[int, list[int]] = {}
             for pk, subscription_pk in due:
                 by_subscription.setdefault(subscription_pk, []).append(pk)
@@ -240,10 +251,14 @@ class Notifier:
                     rows = self._claim(subscription_pk, pks[start:start + size], now)
                     if not rows:
                         continue
+                    taken = True
                     if subscription is None:  # ended meanwhile
                         self._finish(rows, "failed", "the subscription was deleted", None)
                         continue
                     delivered += await self._deliver(rows, subscription)
+            if not taken:
+                self.blocked = True
+                return delivered
             if len(due) < BATCH:
                 return delivered
 

@@ -5,6 +5,8 @@ is no person's look-up (no Min Log entry) and is only for what its subscription 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +29,7 @@ from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.context import SandboxContext
 from services.dds import subscriptions
 from services.dds.models import NotificationRow, SubscriptionRow
-from services.dds.notifier import CLAIM, FIRST_BACKOFF, Notifier
+from services.dds.notifier import BATCH, CLAIM, FIRST_BACKOFF, POLL_SECONDS, Notifier
 from services.dds.registry import Registry
 from services.dds.subscriptions import MAX_COUNT
 
@@ -259,6 +261,40 @@ def test_no_sender_takes_an_event_while_another_sends_an_earlier_one(context: Sa
     assert second._claim(sub_pk, [two], now) == []  # event 1 is being sent: 2 waits
     first._finish([taken], "pending", "the endpoint answered HTTP 503", None)  # 1 waits for its backoff
     assert [row.event_number for row in second._claim(sub_pk, [two], now)] == [2]
+
+
+def test_a_sender_that_can_take_none_of_the_events_due_stops_looking_until_later(
+        context: SandboxContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More events due than one pass reads (``BATCH``), all behind an earlier one another process is sending (or
+    took and stopped: a restarted sandbox finds its claim for ``CLAIM``): the round ends after one pass, marked
+    blocked, instead of reading and claiming the same rows again and again, which held SQLite's write lock against
+    every provide; the sender then looks again after ``POLL_SECONDS``, not at every commit's wake."""
+    first, second, sub_pk, now = _two_senders_and_events(context, BATCH + 10)
+    ((one, _), *_rest) = first._due(now)
+    assert [row.event_number for row in first._claim(sub_pk, [one], now)] == [1]  # "another process" sends 1
+
+    passes: list[int] = []
+    real_due = second._due
+
+    def counted_due(at: datetime) -> list[tuple[int, int]]:
+        passes.append(1)
+        if len(passes) > 5:
+            raise AssertionError("the sender reads the same due events again and again")
+        return real_due(at)
+
+    monkeypatch.setattr(second, "_due", counted_due)
+    assert asyncio.run(second.deliver_due()) == 0
+    assert second.blocked and len(passes) == 1
+
+    # The sender's own thread, woken by every commit as a provide would: it looks at most once per POLL_SECONDS.
+    passes.clear()
+    monkeypatch.setattr(second, "_due", lambda at: passes.append(1) or real_due(at))
+    started = time.monotonic()
+    while time.monotonic() - started < 1.2:
+        second.wake()
+        time.sleep(0.005)
+    second.stop()
+    assert 1 <= len(passes) <= 1.2 / POLL_SECONDS + 2, f"{len(passes)} passes in 1.2 s"
 
 
 def test_a_refused_submission_queues_nothing_and_the_event_numbers_run_on(client: TestClient, mhd: Mhd) -> None:
