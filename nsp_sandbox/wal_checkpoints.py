@@ -15,7 +15,7 @@ the CPU lane that nothing else could use. Here the connections never checkpoint
   left to copy (waiting at most :data:`RESTART_WAIT` for readers), so the log stays bounded under a
   constant load.
 
-The thread starts at the first commit and ends after :data:`IDLE_END` seconds without one (a
+The thread starts at the first unit of work and ends after :data:`IDLE_END` seconds without one (a
 database a test made and forgot keeps no thread). When the last connection closes, SQLite
 checkpoints the rest and removes the log, as before.
 """
@@ -53,8 +53,9 @@ class WalCheckpoints:
     def __init__(self, path: str) -> None:
         self.path = os.path.abspath(path)
         self.done = 0  # checkpoints run (for tests and benchmarks)
-        self._committed_since = False
+        self._used_since = False
         self._running = False
+        self._log_seen: tuple[int, int] | None = None  # the log file's size and time of change at the last checkpoint
         self._lock = threading.Lock()
 
     @classmethod
@@ -64,11 +65,13 @@ class WalCheckpoints:
         if database is None:
             return None
         checkpoints = cls(database)
-        event.listen(engine, "commit", checkpoints._committed)
+        # A connection given back to the pool has ended a unit of work, which may have committed. A pool event:
+        # a listener of the connections' own events ("commit") would make every statement look for listeners.
+        event.listen(engine, "checkin", checkpoints._used)
         return checkpoints
 
-    def _committed(self, _connection: object) -> None:
-        self._committed_since = True
+    def _used(self, *_connection: object) -> None:
+        self._used_since = True
         if not self._running:
             with self._lock:
                 if not self._running:
@@ -79,19 +82,27 @@ class WalCheckpoints:
         quiet_since = time.monotonic()
         while True:
             time.sleep(EVERY)
-            if self._committed_since:
-                self._committed_since = False
+            if self._used_since:
+                self._used_since = False
                 quiet_since = time.monotonic()
                 self.checkpoint()
                 continue
             if time.monotonic() - quiet_since >= IDLE_END:
                 with self._lock:
-                    if not self._committed_since:
+                    if not self._used_since:
                         self._running = False
                         return
 
     def checkpoint(self) -> None:
-        """One ``PASSIVE`` checkpoint, and a ``RESTART`` one when the log has grown past :data:`RESTART_ABOVE`."""
+        """One ``PASSIVE`` checkpoint, and a ``RESTART`` one when the log has grown past :data:`RESTART_ABOVE`;
+        none when the log file has not changed since the last one (units of work that only read)."""
+        try:
+            status = os.stat(f"{self.path}-wal")
+        except OSError:  # no log: nothing was written since the last connection closed
+            return
+        seen = (status.st_size, status.st_mtime_ns)
+        if seen == self._log_seen:
+            return
         try:
             connection = sqlite3.connect(f"file:{quote(self.path)}?mode=rw", uri=True, timeout=RESTART_WAIT,
                                          check_same_thread=False)
@@ -102,6 +113,7 @@ class WalCheckpoints:
             if not busy and pages > RESTART_ABOVE:
                 connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
             self.done += 1
+            self._log_seen = seen
         except sqlite3.Error as exc:  # busy or locked: the next round tries again
             log.debug("checkpoint of %s not done: %s", self.path, exc)
         finally:
