@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 EVERY = 0.25  # seconds between checkpoints while commits come
 RESTART_ABOVE = 4096  # pages in the log (16 MiB of 4 KiB pages) after which a RESTART checkpoint bounds it
 RESTART_WAIT = 0.1  # seconds a RESTART checkpoint waits for readers (writers wait that long at most)
-IDLE_END = 5.0  # seconds without a commit after which the thread ends
+IDLE_END = 5.0  # seconds without a unit of work after which the thread ends
 
 
 def database_file(url: URL) -> str | None:
