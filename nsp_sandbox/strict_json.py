@@ -41,6 +41,26 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
+class _NotANumber(Exception):
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+
+def _constant(token: str) -> float:
+    """``NaN``, ``Infinity`` and ``-Infinity``: Python's reader takes them, JSON (RFC 8259 §6) has no such numbers."""
+    raise _NotANumber(token)
+
+
+def _float(token: str) -> float:
+    value = float(token)
+    if value in (_INFINITY, -_INFINITY):  # beyond a double (1e400): no number this or any reader can hold
+        raise _NotANumber(token)
+    return value
+
+
+_INFINITY = float("inf")
+
+
 def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
     """Whether objects and arrays in ``value`` nest more than ``limit`` levels (level by level, no
     recursion: a cheap pass over the containers only)."""
@@ -62,7 +82,10 @@ def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
 def loads(raw: bytes | str) -> Any:
     """``raw`` as JSON, or :class:`JsonRefused` saying what is wrong with it."""
     try:
-        value = json.loads(raw, object_pairs_hook=_object)
+        value = json.loads(raw, object_pairs_hook=_object, parse_constant=_constant, parse_float=_float)
+    except _NotANumber as exc:
+        raise JsonRefused(f"'{exc.token[:40]}' is not a JSON number (JSON has no NaN or infinity, and a number must "
+                          "fit a double)", "json-syntax") from None
     except _DuplicateKey as exc:
         raise JsonRefused(f"The key '{exc.key[:100]}' appears twice in one JSON object; FHIR JSON forbids "
                           "duplicate keys", "json-duplicate-key") from None

@@ -46,6 +46,22 @@ def test_syntax_errors_keep_their_rule() -> None:
     assert refused.value.rule == "json-syntax"
 
 
+@pytest.mark.parametrize("raw", [b'{"valueDecimal": NaN}', b'[Infinity]', b'{"a": [1, -Infinity]}',
+                                 b'{"valueDecimal": 1e400}', b'[-2.5E+309]'])
+def test_numbers_json_does_not_have_are_refused(raw: bytes) -> None:
+    """Python's reader takes NaN and Infinity, and makes infinity of a number beyond a double; JSON has neither
+    (RFC 8259 §6), and a value read as infinity would be written back as no JSON at all."""
+    for body in (raw, raw.decode()):
+        with pytest.raises(strict_json.JsonRefused) as refused:
+            strict_json.loads(body)
+        assert refused.value.rule == "json-syntax" and "not a JSON number" in str(refused.value)
+
+
+def test_numbers_at_the_edges_of_a_double_are_read() -> None:
+    assert strict_json.loads(b'[1.7976931348623157e308, 5e-324, 1e-400, -0.0, 1E5, 0.1]') == [
+        1.7976931348623157e308, 5e-324, 0.0, -0.0, 100000.0, 0.1]
+
+
 @pytest.mark.parametrize("raw, key", [
     (b'{"a": 1, "a": 1}', "a"),
     (b'{"k\\"ey,": 1, "x": [{"b": 1, "c": ",\\"b\\":"}], "k\\"ey,": 2}', 'k"ey,'),
@@ -90,7 +106,8 @@ def test_random_bodies_read_as_json_reads_them_and_every_duplicate_is_found() ->
 
 
 @pytest.mark.parametrize("path", ["/dds/fhir", "/eoj/messages", "/lps/ehmi", "/conformance/$validate"])
-@pytest.mark.parametrize("body, rule", [(DEEP, "json-depth"), (DUPLICATE, "json-duplicate-key")])
+@pytest.mark.parametrize("body, rule", [(DEEP, "json-depth"), (DUPLICATE, "json-duplicate-key"),
+                                        (b'{"resourceType":"Bundle","total":NaN}', "json-syntax")])
 def test_every_fhir_face_refuses_them_with_400(client: TestClient, path: str, body: bytes, rule: str) -> None:
     response = client.post(path, content=body, headers={**FHIR, **auth(client, SOURCE_SYSTEM, ["dds", "eoj"])})
     assert response.status_code == 400, response.text
