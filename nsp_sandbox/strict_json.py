@@ -51,14 +51,14 @@ def _constant(token: str) -> float:
     raise _NotANumber(token)
 
 
+_INFINITY = float("inf")
+
+
 def _float(token: str) -> float:
     value = float(token)
     if value in (_INFINITY, -_INFINITY):  # beyond a double (1e400): no number this or any reader can hold
         raise _NotANumber(token)
     return value
-
-
-_INFINITY = float("inf")
 
 
 def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:

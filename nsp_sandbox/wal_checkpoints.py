@@ -76,7 +76,7 @@ class WalCheckpoints:
             with self._lock:
                 if not self._running:
                     self._running = True
-                    threading.Thread(target=self._run, name="sqlite-checkpoints", daemon=True).start()
+                    threading.Thread(target=self._run, name=f"sqlite-checkpoints {self.path}", daemon=True).start()
 
     def _run(self) -> None:
         quiet_since = time.monotonic()

@@ -49,8 +49,9 @@ def _log_state(path: Path) -> tuple[int, int]:
     return struct.unpack_from("=I", shm, 16)[0], struct.unpack_from("=I", shm, 96)[0]
 
 
-def _checkpoint_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "sqlite-checkpoints"]
+def _checkpoint_threads(path: Path) -> list[threading.Thread]:
+    """The checkpoint threads of the database file ``path`` (each names its file)."""
+    return [t for t in threading.enumerate() if t.name == f"sqlite-checkpoints {path}"]
 
 
 def test_a_commit_never_checkpoints_and_the_thread_copies_the_log_soon_after(
@@ -65,7 +66,7 @@ def test_a_commit_never_checkpoints_and_the_thread_copies_the_log_soon_after(
     frames, copied = _log_state(path)
     assert frames >= 1500 and copied == 0  # no committing connection checkpointed
     assert Path(f"{path}-wal").stat().st_size >= 1500 * FRAME
-    assert _checkpoint_threads()  # started by the first commit
+    assert _checkpoint_threads(path)  # started by the first commit
 
     monkeypatch.setattr(wal_checkpoints.WalCheckpoints, "checkpoint", real_checkpoint)
     held.set()
@@ -106,23 +107,21 @@ def test_the_thread_ends_when_commits_stop_and_a_database_in_memory_has_none(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(wal_checkpoints, "EVERY", 0.01)
     monkeypatch.setattr(wal_checkpoints, "IDLE_END", 0.05)
-    engine = _engine(tmp_path / "idle.db")
+    path = tmp_path / "idle.db"
+    engine = _engine(path)
     _commit_pages(engine, transactions=2, pages_each=1)
-    assert _checkpoint_threads()
+    assert _checkpoint_threads(path)
     deadline = time.monotonic() + 10
-    while _checkpoint_threads() and time.monotonic() < deadline:
+    while _checkpoint_threads(path) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not _checkpoint_threads()
+    assert not _checkpoint_threads(path)
     _commit_pages(engine, transactions=1, pages_each=1)  # a later commit starts it again
-    assert _checkpoint_threads()
+    assert _checkpoint_threads(path)
     engine.dispose()
 
-    memory = make_engine("sqlite://")
+    memory = make_engine("sqlite://")  # no log, so no checkpoints
     Base.metadata.create_all(memory)
-    assert wal_checkpoints.WalCheckpoints.install(memory) is None
-    deadline = time.monotonic() + 10
-    while _checkpoint_threads() and time.monotonic() < deadline:
-        time.sleep(0.02)
     _commit_pages(memory, transactions=1, pages_each=1)
-    assert not _checkpoint_threads()
+    assert not [t for t in threading.enumerate() if t.name.startswith("sqlite-checkpoints") and "memory" in t.name]
+    assert wal_checkpoints.WalCheckpoints.install(memory) is None
     memory.dispose()
