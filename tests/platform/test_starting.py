@@ -4,6 +4,8 @@ held and then served by the sandbox, so a client that only waits for the port ge
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx2 as httpx
@@ -72,3 +74,46 @@ def test_a_request_is_held_no_longer_than_the_limit(monkeypatch: pytest.MonkeyPa
             assert answer.status_code == 503
 
     asyncio.run(scenario())
+
+
+def _lifespan_of(shell: WhileStarting) -> list[str]:
+    """Drive ``shell``'s lifespan as a server does (startup, then shutdown); the messages it answered."""
+    answered: list[str] = []
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    async def send(message: dict[str, Any]) -> None:
+        answered.append(message["type"])
+
+    asyncio.run(shell({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send))
+    return answered
+
+
+def test_at_shutdown_the_sandbox_in_place_runs_its_own_lifespan_to_its_end() -> None:
+    """The server starts before the sandbox exists, so the shell answers the lifespan; at shutdown the sandbox app's
+    own shutdown (the actors' background work stopped: sender, request log, lane) must still run."""
+    ran: list[str] = []
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        ran.append("startup")
+        yield
+        ran.append("shutdown")
+
+    shell = WhileStarting()
+    shell.become(FastAPI(lifespan=lifespan))
+    assert _lifespan_of(shell) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert ran == ["startup", "shutdown"]
+
+    assert _lifespan_of(WhileStarting()) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]  # none built
+
+    @asynccontextmanager
+    async def failing(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        raise RuntimeError("a background thread would not stop")
+
+    broken = WhileStarting()
+    broken.become(FastAPI(lifespan=failing))
+    assert _lifespan_of(broken) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]  # stops anyway
