@@ -71,7 +71,6 @@ class WhileStarting:
             await asyncio.sleep(_POLL_SECONDS)
         return self.app
 
-
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:
             message = await receive()
