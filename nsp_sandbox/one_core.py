@@ -15,6 +15,10 @@ one waits (for the lock, a socket, the database) or its time slice ends, which i
 the lock over anyway. The nice value is unchanged; other programs on the machine are, if anything, preempted by
 the sandbox less often than before.
 
+A thread whose work is done outside the lock can step aside (:func:`step_aside`) onto the cores the process left:
+the SQLite log's checkpoints (:mod:`nsp_sandbox.wal_checkpoints`) copy pages and wait for the disk in SQLite's C
+code and the kernel, which need no Python lock and took a fifth of a millisecond per provide from the one core.
+
 ``nsp-sandbox up --workers N`` leaves its workers to the operating system: N processes, each on a core it chose
 itself, could land on the same one and stay there.
 """
@@ -23,6 +27,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+
+_left: frozenset[int] = frozenset()  # the cores the process was allowed besides its one (keep_to_one_core)
 
 
 def keep_to_one_core() -> int | None:
@@ -38,6 +44,8 @@ def keep_to_one_core() -> int | None:
     core = current_core()
     if core is None or core not in allowed:
         core = min(allowed)
+    global _left
+    _left = frozenset(allowed - {core})
     for thread in _threads():  # a thread started later inherits the affinity and the policy of its starter
         try:
             os.sched_setaffinity(thread, {core})
@@ -45,6 +53,21 @@ def keep_to_one_core() -> int | None:
             continue
         take_turns(thread)
     return core
+
+
+def step_aside() -> bool:
+    """Move the calling thread off the process's one core, onto the cores it was allowed besides that one, as a
+    thread with the default policy: for a thread that works outside Python's lock (in C code that releases it, in
+    the kernel). Whether it moved (not when the process keeps to no one core)."""
+    if not _left:
+        return False
+    try:
+        os.sched_setaffinity(0, _left)
+        if os.sched_getscheduler(0) == getattr(os, "SCHED_BATCH", None):
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    except OSError:
+        return False
+    return True
 
 
 def take_turns(thread: int) -> bool:

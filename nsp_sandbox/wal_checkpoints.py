@@ -15,6 +15,9 @@ the CPU lane that nothing else could use. Here the connections never checkpoint
   left to copy (waiting at most :data:`RESTART_WAIT` for readers), so the log stays bounded under a
   constant load.
 
+The copy and the syncs run in SQLite's C code and the kernel, without Python's lock: in a process kept to one
+core (:mod:`nsp_sandbox.one_core`) the thread runs on the cores left, beside the threads that take turns on it.
+
 The thread starts at the first unit of work and ends after :data:`IDLE_END` seconds without one (a
 database a test made and forgot keeps no thread). When the last connection closes, SQLite
 checkpoints the rest and removes the log, as before.
@@ -30,6 +33,8 @@ import time
 from urllib.parse import quote
 
 from sqlalchemy import URL, Engine, event
+
+from nsp_sandbox.one_core import step_aside
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +84,7 @@ class WalCheckpoints:
                     threading.Thread(target=self._run, name=f"sqlite-checkpoints {self.path}", daemon=True).start()
 
     def _run(self) -> None:
+        step_aside()
         quiet_since = time.monotonic()
         while True:
             time.sleep(EVERY)

@@ -51,6 +51,47 @@ def test_every_thread_and_every_later_one_keeps_to_the_core_it_was_on() -> None:
     assert started_after == [core] and after_batch
 
 
+ASIDE = """
+import json, os, threading
+from nsp_sandbox import one_core
+allowed = sorted(os.sched_getaffinity(0))
+if {keep}:
+    one_core.keep_to_one_core()
+found = []
+
+def later():
+    found.append([sorted(os.sched_getaffinity(0)), os.sched_getscheduler(0)])
+
+def aside():
+    moved = one_core.step_aside()
+    found.append([moved, sorted(os.sched_getaffinity(0)), os.sched_getscheduler(0)])
+    started = threading.Thread(target=later)
+    started.start()
+    started.join()
+
+thread = threading.Thread(target=aside)
+thread.start()
+thread.join()
+print(json.dumps({{"allowed": allowed, "main": sorted(os.sched_getaffinity(0)), "found": found}}))
+"""
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_a_thread_that_steps_aside_runs_on_the_cores_left_with_the_default_policy(keep: bool) -> None:
+    done = subprocess.run([sys.executable, "-c", ASIDE.format(keep=keep)], capture_output=True, text=True, cwd=ROOT,
+                          check=True)
+    report = json.loads(done.stdout)
+    (moved, cores, policy), (later_cores, later_policy) = report["found"]
+    if keep:
+        core = report["main"]
+        assert len(core) == 1
+        assert moved and cores == later_cores == [c for c in report["allowed"] if c not in core]
+        assert policy == later_policy == os.SCHED_OTHER
+    else:  # a process that keeps to no one core: nothing to step aside from
+        assert not moved and cores == later_cores == report["main"] == report["allowed"]
+        assert policy == later_policy == os.sched_getscheduler(0)
+
+
 def test_a_policy_chosen_for_a_thread_is_kept() -> None:
     script = """
 import json, os
@@ -62,23 +103,13 @@ print(json.dumps([take_turns(0), os.sched_getscheduler(0) == os.SCHED_IDLE]))
     assert json.loads(done.stdout) == [False, True]
 
 
-def _policies(pid: int) -> list[int]:
-    """Each thread's scheduling policy."""
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            found.append(os.sched_getscheduler(int(task.name)))
-        except OSError:  # ended since it was listed
-            continue
-    return found
-
-
-def _affinities(pid: int) -> list[set[int]]:
-    """Each thread's allowed cores, as the kernel lists them (``0-1,3``)."""
+def _placements(pid: int) -> list[tuple[set[int], int]]:
+    """Each thread's allowed cores, as the kernel lists them (``0-1,3``), and its scheduling policy."""
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             status = (task / "status").read_text()
+            policy = os.sched_getscheduler(int(task.name))
         except OSError:  # a thread that has ended since it was listed (the build thread, just after "ready")
             continue
         listed = re.search(r"^Cpus_allowed_list:\s*(\S+)", status, re.MULTILINE)
@@ -87,7 +118,7 @@ def _affinities(pid: int) -> list[set[int]]:
         for part in listed.group(1).split(","):
             low, _, high = part.partition("-")
             cores.update(range(int(low), int(high or low) + 1))
-        found.append(cores)
+        found.append((cores, policy))
     return found
 
 
@@ -104,19 +135,22 @@ def test_up_keeps_to_one_core_unless_told_not_to(one_core: bool, fhir_packages_d
         why = wait_healthy(f"http://127.0.0.1:{port}", 120, proc)
         if why is not None:
             pytest.fail(f"the sandbox did not become ready: {why}")
-        affinities = _affinities(proc.pid)
-        policies = _policies(proc.pid)
+        placements = _placements(proc.pid)
     finally:
         proc.terminate()
         output = proc.communicate(timeout=30)[0]
     ready = next(line for line in output.splitlines() if " ready in " in line)
     named = re.search(r"on CPU core (\d+)", ready)
-    assert len(affinities) > 2  # the event loop and the threads the sandbox starts
+    assert len(placements) > 2  # the event loop and the threads the sandbox starts
     if one_core:
         assert named is not None, ready
-        assert all(cores == {int(named.group(1))} for cores in affinities), affinities
-        assert set(policies) == {os.SCHED_BATCH}, policies
+        core = {int(named.group(1))}
+        # Every thread on the core, as a batch thread, but the SQLite log's checkpoints, if running now: beside it.
+        placed = {(frozenset(cores), policy) for cores, policy in placements}
+        assert (frozenset(core), os.SCHED_BATCH) in placed, placed
+        assert placed <= {(frozenset(core), os.SCHED_BATCH),
+                          (frozenset(os.sched_getaffinity(0) - core), os.SCHED_OTHER)}, placed
     else:
         assert named is None, ready
-        assert all(cores == os.sched_getaffinity(0) for cores in affinities), affinities
-        assert set(policies) == {os.sched_getscheduler(0)}, policies
+        assert all(cores == os.sched_getaffinity(0) for cores, _ in placements), placements
+        assert {policy for _, policy in placements} == {os.sched_getscheduler(0)}, placements

@@ -4,7 +4,11 @@ bounded while commits keep coming."""
 
 from __future__ import annotations
 
+import json
+import os
 import struct
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -125,3 +129,33 @@ def test_the_thread_ends_when_commits_stop_and_a_database_in_memory_has_none(
     assert not [t for t in threading.enumerate() if t.name.startswith("sqlite-checkpoints") and "memory" in t.name]
     assert wal_checkpoints.WalCheckpoints.install(memory) is None
     memory.dispose()
+
+
+# Run in a process of its own: keeping to one core is the whole process's.
+BESIDE = """
+import json, os, sys, threading, time
+from sqlalchemy import text
+from nsp_sandbox.database import make_engine
+from nsp_sandbox.one_core import keep_to_one_core
+core = keep_to_one_core()
+engine = make_engine("sqlite:///" + sys.argv[1])
+with engine.begin() as connection:
+    connection.execute(text("CREATE TABLE t (x INTEGER)"))
+name = "sqlite-checkpoints " + os.path.abspath(sys.argv[1])
+thread = next(t for t in threading.enumerate() if t.name == name)
+deadline = time.monotonic() + 10
+while os.sched_getaffinity(thread.native_id) == {core} and time.monotonic() < deadline:
+    time.sleep(0.01)  # it steps aside as it starts
+print(json.dumps([core, sorted(os.sched_getaffinity(0)), sorted(os.sched_getaffinity(thread.native_id)),
+                  os.sched_getscheduler(thread.native_id) == os.SCHED_OTHER]))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs Linux and at least two CPU cores allowed to this process")
+def test_in_a_process_kept_to_one_core_the_thread_runs_beside_that_core(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", BESIDE, str(tmp_path / "beside.db")], capture_output=True,
+                          text=True, cwd=Path(__file__).resolve().parents[2], check=True)
+    core, main, checkpoints, default_policy = json.loads(done.stdout)
+    assert main == [core]
+    assert checkpoints == sorted(os.sched_getaffinity(0) - {core}) and default_policy
