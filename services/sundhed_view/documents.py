@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,8 @@ KIND_BY_TYPE = {"HCOM": "hco", "11450-4": "conditionlist", "866144008": "notes"}
 KIND_BY_FORMAT = {"urn:ad:dk:medcom:msg:hco-v1.2:full": "hco", "urn:ad:dk:medcom:msg:hco-v1.1:full": "hco",
                   "urn:ad:dk:medcom:plr-v1.0:full": "conditionlist"}
 PARALLEL = 8  # retrievals in flight at once
+
+log = logging.getLogger(__name__)
 
 
 def kind_of(reference: dict[str, Any]) -> str | None:
@@ -217,35 +220,86 @@ class Documents:
 
     def _read_and_remember(self, entry: Entry, content: bytes, mime_type: str) -> _Read:
         """:meth:`read` the content of ``entry`` and keep the extract for it: one trip to a worker thread."""
-        assert entry.kind is not None
-        digest, value, new = self.read(entry.kind, content, mime_type, entry.hco_version)
-        self._remember(digest, value, entry, new)
-        return value
+        return self._read_and_remember_many([(entry, content, mime_type)])[0]
+
+    def _read_and_remember_many(self, documents: list[tuple[Entry, bytes, str]]) -> list[_Read]:
+        """:meth:`_read_and_remember` each (entry, content, mime type): the extracts already made looked up in one
+        query, the new ones and the entries kept in one transaction (the documents of a notification)."""
+        digests = []
+        for entry, content, _ in documents:
+            assert entry.kind is not None
+            digests.append(self.digest(entry.kind, content, entry.hco_version))
+        made = self.cache.get_many(digests)
+        reads: list[_Read] = []
+        rows: list[tuple[str, Any, tuple[str, str] | None, bool]] = []
+        for (entry, content, mime_type), digest in zip(documents, digests, strict=True):
+            value = made.get(digest)
+            new = value is None
+            if value is None:
+                assert entry.kind is not None
+                value = made[digest] = self._extract(entry.kind, content, mime_type, entry.hco_version)
+            rows.append((digest, value, (entry.id, entry.hash) if entry.hash else None, new))
+            reads.append(value)
+        self.cache.put_many(rows)
+        return reads
 
     async def prefetch(self, reader: Reader, entry: Entry, known: bool | None = None) -> str:
         """Read the document of an entry DDS notified of, ahead of any page (see ``prefetch``):
         retrieved with the viewer's own system token, validated and read as :meth:`load` does, kept by
         its content and as the entry's. Only a stable document whose bytes have the entry's
         ``attachment.hash`` (base64 SHA-1) is kept for the entry. ``known``: whether the viewer's tables
-        have its content already (None: look it up now). Answers what happened, in a word."""
-        if entry.kind is None:
-            return "not-shown"  # a kind the viewer does not show
-        if not entry.url or not entry.hash:
-            return "on-demand"  # generated when retrieved: read when a page needs it
-        if self._cached_for(entry) is not None:
-            return "known"
-        if known is None:
-            known = await run_in_threadpool(self.cache.has_entry, entry.id, entry.hash)
-        if known:
-            return "known"
-        content, mime_type = await self.dds.retrieve(reader, entry.url)
-        if base64.b64encode(hashlib.sha1(content).digest()).decode() != entry.hash:
-            return "hash-differs"
-        # In the CPU lane, in turn with the provides, not beside them on a pool thread: two busy threads
-        # take turns on Python's lock and each pays for the other's (nsp_sandbox.cpu_lane). After a burst
-        # of provides the viewer catches up once it is over; a page reads what it needs itself.
-        await self.context.cpu_lane.run(self._read_and_remember, entry, content, mime_type)
-        return "read"
+        have its content already (None: look it up now). Answers what happened, in a word
+        (:meth:`prefetch_many`)."""
+        return (await self.prefetch_many(reader, [entry], None if known is None else (
+            {(entry.id, entry.hash or "")} if known else set())))[0]
+
+    async def prefetch_many(self, reader: Reader, entries: list[Entry],
+                            known: set[tuple[str, str]] | None = None) -> list[str]:
+        """:meth:`prefetch` each of ``entries`` (the events of one notification): retrieved one after another,
+        then read in one turn of the CPU lane and kept in one transaction. ``known``: the entries (id,
+        ``attachment.hash``) whose content the viewer's tables have (None: looked up now, in one query).
+        Answers what happened to each, in a word; one DDS refused is ``refused-<HTTP status>``."""
+        outcomes = [""] * len(entries)
+        wanted: list[int] = []
+        for i, entry in enumerate(entries):
+            if entry.kind is None:
+                outcomes[i] = "not-shown"  # a kind the viewer does not show
+            elif not entry.url or not entry.hash:
+                outcomes[i] = "on-demand"  # generated when retrieved: read when a page needs it
+            elif self._cached_for(entry) is not None:
+                outcomes[i] = "known"
+            else:
+                wanted.append(i)
+        if wanted and known is None:
+            known = await run_in_threadpool(self.cache.known_entries,
+                                            [(entries[i].id, entries[i].hash or "") for i in wanted])
+        retrieved: list[tuple[Entry, bytes, str]] = []
+        read: list[int] = []
+        for i in wanted:
+            entry = entries[i]
+            assert entry.url is not None and entry.hash is not None
+            if known is not None and (entry.id, entry.hash) in known:
+                outcomes[i] = "known"
+                continue
+            try:
+                content, mime_type = await self.dds.retrieve(reader, entry.url)
+            except Refused as refused:
+                outcomes[i] = f"refused-{refused.status}"
+                log.info("prefetch of DocumentReference/%s refused: %s", entry.id, refused.text)
+                continue
+            if base64.b64encode(hashlib.sha1(content).digest()).decode() != entry.hash:
+                outcomes[i] = "hash-differs"
+                continue
+            retrieved.append((entry, content, mime_type))
+            read.append(i)
+        if retrieved:
+            # In the CPU lane, not beside it on a pool thread: two busy threads take turns on Python's lock and
+            # each pays for the other's (nsp_sandbox.cpu_lane). Once the provides queued there are done (or after
+            # a bounded wait): reading ahead does not slow the burst it reads; a page reads what it needs itself.
+            await self.context.cpu_lane.run_when_idle(self._read_and_remember_many, retrieved)
+            for i in read:
+                outcomes[i] = "read"
+        return outcomes
 
     async def load(self, reader: Reader, entries: list[Entry], *, use_cache: bool,
                    cpr: str) -> list[Loaded | Invalid]:

@@ -43,6 +43,8 @@ MEMORY = 4000  # extracts kept in process as well
 # driver's cursor.
 _EXTRACT = DriverStatement(
     select(ExtractRow.content, ExtractRow.version).where(ExtractRow.digest == bindparam("digest")))
+_EXTRACTS = select(ExtractRow.digest, ExtractRow.content, ExtractRow.version).where(
+    ExtractRow.digest.in_(bindparam("digests", expanding=True)))
 _ENTRIES_KNOWN = select(EntryContentRow.entry_id, EntryContentRow.entry_hash).where(
     EntryContentRow.entry_id.in_(bindparam("entry_ids", expanding=True)))
 _INSERT_EXTRACT = InsertIfAbsent(ExtractRow.__table__, ["digest"], returning=ExtractRow.__table__.c.pk)
@@ -97,16 +99,31 @@ class ExtractCache:
 
     def get(self, digest: str) -> Any | None:
         """The extract of ``digest`` (memory, else the table), None when there is none."""
-        found = self.in_memory(digest)
-        if found is not None:
+        return self.get_many([digest]).get(digest)
+
+    def get_many(self, digests: Iterable[str]) -> dict[str, Any]:
+        """The extracts there are of ``digests`` (memory, else the table: one query for those not in memory)."""
+        found: dict[str, Any] = {}
+        wanted: list[str] = []
+        for digest in digests:
+            value = self.in_memory(digest)
+            if value is not None:
+                found[digest] = value
+            elif digest not in wanted:
+                wanted.append(digest)
+        if not wanted:
             return found
         with self.database.transaction() as connection:
-            rows = _EXTRACT.rows(connection, {"digest": digest})
-        row = rows[0] if rows else None
-        value = self._loaded(row[0], row[1]) if row is not None else None
-        if value is not None:
-            self._keep(digest, value, None)
-        return value
+            if len(wanted) == 1:
+                rows = [(wanted[0], *row) for row in _EXTRACT.rows(connection, {"digest": wanted[0]})]
+            else:
+                rows = [tuple(row) for row in connection.execute(_EXTRACTS, {"digests": wanted})]
+        for digest, blob, version in rows:
+            value = self._loaded(blob, version)
+            if value is not None:
+                self._keep(digest, value, None)
+                found[digest] = value
+        return found
 
     def preload(self, entries: Iterable[tuple[str, str]]) -> None:
         """Bring the extracts of ``entries`` (id, attachment.hash) that are in the tables into memory:
@@ -141,18 +158,29 @@ class ExtractCache:
     def put(self, digest: str, value: Any, entry: tuple[str, str] | None, *, new: bool) -> None:
         """Keep ``value`` as the extract of ``digest`` (stored when ``new``: just computed) and, for an
         entry with a hash, that the entry has this content."""
-        with self._lock:
-            known = entry is not None and self._entries.get(entry) == digest
-        self._keep(digest, value, entry)
+        self.put_many([(digest, value, entry, new)])
+
+    def put_many(self, extracts: Iterable[tuple[str, Any, tuple[str, str] | None, bool]]) -> None:
+        """:meth:`put` each (digest, value, entry, new), the rows in one transaction (a notification's
+        documents)."""
+        rows: list[tuple[str, Any, tuple[str, str] | None, bool]] = []
+        for digest, value, entry, new in extracts:
+            with self._lock:
+                known = entry is not None and self._entries.get(entry) == digest
+            self._keep(digest, value, entry)
+            rows.append((digest, value, None if known else entry, new))
+        rows = [row for row in rows if row[3] or row[2] is not None]
+        if not rows:
+            return
         now = naive_utc(self.clock.now())
         added = 0
-        if new or (entry is not None and not known):
-            with self.database.transaction() as connection:
+        with self.database.transaction() as connection:
+            for digest, value, entry, new in rows:
                 if new:
                     added += bool(_INSERT_EXTRACT.rows(connection, {
                         "digest": digest, "version": MODEL_VERSION, "content": self.codec.dumps(value),
                         "created_at": now}))
-                if entry is not None and not known:
+                if entry is not None:
                     added += bool(_INSERT_ENTRY.rows(connection, {
                         "entry_id": entry[0], "entry_hash": entry[1], "digest": digest, "created_at": now}))
         if added:

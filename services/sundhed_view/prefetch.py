@@ -36,7 +36,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.bearer import BearerVerifier
@@ -45,7 +44,7 @@ from nsp_sandbox.fhir_http import read_fhir_json
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.peers import IN_PROCESS_ORIGIN
 from nsp_sandbox.system_tokens import StsUnavailable, SystemTokens
-from services.sundhed_view.dds import Reader, Refused
+from services.sundhed_view.dds import Reader
 from services.sundhed_view.documents import Documents, Entry
 
 log = logging.getLogger("services.sundhed_view.prefetch")
@@ -181,18 +180,9 @@ class Prefetch:
         # A replaced or deprecated entry's content is the same as before. The others are looked up in the
         # viewer's tables at once (a notification may carry several events).
         entries = [Entry.of(r) for r in references if r.get("status") in ("current", None)]
-        known = await run_in_threadpool(self.documents.cache.known_entries,
-                                        [(e.id, e.hash) for e in entries if e.hash]) if len(entries) > 1 else None
-        for entry in entries:
-            try:
-                what = await self.documents.prefetch(reader, entry,
-                                                     None if known is None else (entry.id, entry.hash) in known)
-            except Refused as refused:
-                what = f"refused-{refused.status}"
-                log.info("prefetch of DocumentReference/%s refused: %s", entry.id, refused.text)
+        for what in await self.documents.prefetch_many(reader, entries):
             outcome[what] = outcome.get(what, 0) + 1
-            if what == "read":
-                self.prefetched += 1
+        self.prefetched += outcome.get("read", 0)
         return outcome
 
 

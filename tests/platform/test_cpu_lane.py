@@ -1,12 +1,13 @@
 """The CPU lane (``nsp_sandbox.cpu_lane``): jobs run one after another in the order they came, on the lane's own
 thread, with the caller's context variables; a started job always finishes, a queued one whose caller went away
-never starts."""
+never starts; a job that may wait (run_when_idle) starts once the requests' jobs are done, or after its wait."""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
 import threading
+import time
 
 import pytest
 
@@ -131,3 +132,54 @@ def test_close_waits_for_the_running_job_and_a_later_job_starts_the_lane_again()
 def test_a_lane_needs_a_thread() -> None:
     with pytest.raises(ValueError):
         CpuLane(threads=0)
+
+
+def _busy_job(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def test_a_job_that_may_wait_runs_once_the_requests_jobs_are_done() -> None:
+    lane = CpuLane(name="idle-lane")
+    order: list[str] = []
+
+    async def main() -> None:
+        requests = [asyncio.create_task(lane.run(lambda n=n: (_busy_job(0.01), order.append(f"request {n}"))))
+                    for n in range(10)]
+        await asyncio.sleep(0.005)  # the first is running, nine wait
+        later = asyncio.create_task(lane.run_when_idle(lambda: order.append("read ahead"), within=30, quiet=0.05))
+        await asyncio.sleep(0.005)
+        requests += [asyncio.create_task(lane.run(lambda: order.append("request after")))]  # comes first too
+        await asyncio.gather(*requests)
+        await asyncio.sleep(0.01)  # a pause shorter than the job's quiet: a request then still comes first
+        await lane.run(lambda: order.append("request in the pause"))
+        await later
+        assert await lane.run_when_idle(lambda: "soon", within=30) == "soon"  # an idle lane: after its quiet moment
+
+    asyncio.run(main())
+    lane.close()
+    assert order == [f"request {n}" for n in range(10)] + ["request after", "request in the pause", "read ahead"]
+
+
+def test_a_job_that_may_wait_waits_no_longer_than_it_said_while_requests_keep_coming() -> None:
+    lane = CpuLane(name="busy-lane")
+    ran: list[float] = []
+
+    async def main() -> None:
+        started = time.monotonic()
+        stop = started + 1.5
+
+        async def requests() -> None:  # one after another, for 1.5 s (jobs that let the loop send the next)
+            while time.monotonic() < stop:
+                await lane.run(time.sleep, 0.005)
+
+        async def read_ahead() -> None:
+            await asyncio.sleep(0.1)
+            await lane.run_when_idle(lambda: ran.append(time.monotonic() - started), within=0.2)
+
+        await asyncio.gather(*(requests() for _ in range(4)), read_ahead())  # four such clients: never an idle lane
+
+    asyncio.run(main())
+    lane.close()
+    assert len(ran) == 1 and 0.3 <= ran[0] < 0.8, ran  # after its 0.2 s, in turn, long before the requests end
