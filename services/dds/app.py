@@ -54,9 +54,11 @@ def create_app(context: SandboxContext) -> FastAPI:
     app = FastAPI(title="DDS — DokumentDelingsServicen (IHE MHD)", docs_url="/docs", openapi_url="/openapi.json")
     install_error_handlers(app)
     app.state.registry = deps.registry
-    # The order of the routers is the order routes are matched in (it decides the Allow of a 405).
-    for router in (capability.router(deps), iti65.router(deps), iti67.router(deps), rmu.router(deps),
-                   iti66.router(deps), subscription.router(deps), never_deleted.router(), iti68.router(deps)):
+    # The order of the routers is the order routes are matched in: each router tried costs every request after it
+    # some microseconds, so the busiest come first (ITI-68's paths are its own, ITI-65's and ITI-67's come before
+    # the other methods on them). Of two routers with one path, the first decides the Allow of a 405.
+    for router in (iti68.router(deps), iti65.router(deps), iti67.router(deps), capability.router(deps),
+                   rmu.router(deps), iti66.router(deps), subscription.router(deps), never_deleted.router()):
         app.include_router(router)
     # The XDS.b SOAP face (services.dds.xds): the same store, rules, guard and Min Log.
     for router in (iti18.router(deps), iti43.router(deps), iti41.router(deps), iti57.router(deps),
