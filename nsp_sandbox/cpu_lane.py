@@ -71,7 +71,7 @@ class CpuLane:
         job.add_done_callback(self._one_done)
         return await asyncio.wrap_future(job)
 
-    async def run_when_idle(self, fn: Callable[P, T], /, *args: P.args, within: float = 2.0, quiet: float = 0.05,
+    async def run_when_idle(self, fn: Callable[P, T], /, *args: P.args, within: float = 2.0, quiet: float = 0.01,
                             **kwargs: P.kwargs) -> T:
         """``fn(*args, **kwargs)`` in the lane once no job of :meth:`run` has been queued or running for ``quiet``
         seconds, or after ``within`` seconds of waiting for that, whichever comes first; then in arrival order with
