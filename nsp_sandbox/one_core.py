@@ -17,7 +17,7 @@ the sandbox less often than before.
 
 A thread whose work is done outside the lock can step aside (:func:`step_aside`) onto the cores the process left:
 the SQLite log's checkpoints (:mod:`nsp_sandbox.wal_checkpoints`) copy pages and wait for the disk in SQLite's C
-code and the kernel, which need no Python lock and took a fifth of a millisecond per provide from the one core.
+code and the kernel, which need no Python lock and took 0.13–0.18 ms of the one core per provide.
 
 ``nsp-sandbox up --workers N`` leaves its workers to the operating system: N processes, each on a core it chose
 itself, could land on the same one and stay there.
