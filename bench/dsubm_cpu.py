@@ -8,7 +8,8 @@ of a provide is too small to tell apart from the noise of a served run on a shar
 
 * ``sender``: ``Notifier._due``, ``_claim`` and ``_finish`` for ``--rows`` queued rows;
 * ``viewer``: for as many new documents, the extract store's lookup (a miss) and ``put`` of an
-  extract and its entry (``Documents.read`` and ``_remember`` without the reading itself).
+  extract and its entry (``Documents.read`` and ``_remember`` without the reading itself); the extract is
+  what the viewer makes of the load's HCO message (``../shared/peers/load.py``).
 
 ``time.process_time()`` per row, after 50 warm-up rows, each row taken and finished on its own (a subscription
 without ``backport-max-count``). ``--tree`` measures another checkout (run the two alternately for a
@@ -23,12 +24,16 @@ before/after; a checkout whose sender takes and finishes rows in lists, as this 
 from __future__ import annotations
 
 import argparse
+import inspect
+import json
+import random
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
 WARM = 50
 
 
@@ -78,12 +83,21 @@ def main() -> None:
         subscription = session.scalars(select(SubscriptionRow)).one()
         session.expunge(subscription)
 
+    by_subscription = "subscription_pk" in inspect.signature(sender._claim).parameters  # claims per subscription
+
     def sender_row(pk: int) -> None:
-        rows = sender._claim([pk], now)
+        rows = sender._claim(subscription_pk, [pk], now) if by_subscription else sender._claim([pk], now)
         assert rows
         sender._finish(rows, "sent", None, subscription)
 
-    value = _Read(["Observation.valueQuantity: bench"], frozenset({"0101011234"}))
+    # What the viewer keeps of a load document: the official HCO message as its reader makes it.
+    from engine_instructions import peer_load
+
+    from services.sundhed_view import hco
+    load = peer_load()
+    cpr = load.make_cprs(1, random.Random(1))[0]
+    document = json.loads(load.Documents(str(SHARED / "fhir-packages")).document(cpr)[0])
+    value = _Read(hco.read_message(document, {}), frozenset({cpr}))
 
     def viewer_row(n: int) -> None:
         digest = f"{n:064x}"
