@@ -37,6 +37,7 @@ import json
 import logging
 import threading
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -71,6 +72,8 @@ _PENDING = select(func.count()).select_from(NotificationRow.__table__).where(_NO
 _DUE = (select(_NOTIFICATIONS.pk, _NOTIFICATIONS.subscription_pk).where(_NOTIFICATIONS.state == "pending",
                                         _NOTIFICATIONS.next_attempt_at <= bindparam("now"))
         .order_by(_NOTIFICATIONS.pk).limit(BATCH))
+# The same, but for the subscriptions whose events wait for another process (their earlier events are its to send).
+_DUE_ELSEWHERE = _DUE.where(_NOTIFICATIONS.subscription_pk.not_in(bindparam("held", expanding=True)))
 # Taken by compare-and-set, and read, in one statement (UPDATE … RETURNING: SQLite 3.35+, PostgreSQL); never
 # while another sender has an earlier event of the subscription (it would arrive after this one).
 _EARLIER = NotificationRow.__table__.alias("earlier").c
@@ -208,10 +211,11 @@ class Notifier:
         with self.context.database.transaction() as connection:
             return bool(connection.execute(_PENDING).scalar())
 
-    def _due(self, now: datetime) -> list[tuple[int, int]]:
-        """The notifications due now, oldest first: (row, subscription)."""
+    def _due(self, now: datetime, held: Collection[int] = ()) -> list[tuple[int, int]]:
+        """The notifications due now, oldest first: (row, subscription); none of the subscriptions ``held``."""
+        statement, values = (_DUE_ELSEWHERE, {"now": now, "held": sorted(held)}) if held else (_DUE, {"now": now})
         with self.context.database.transaction() as connection:
-            return [(pk, subscription_pk) for pk, subscription_pk in connection.execute(_DUE, {"now": now})]
+            return [(pk, subscription_pk) for pk, subscription_pk in connection.execute(statement, values)]
 
     def _claim(self, subscription_pk: int, pks: list[int], now: datetime) -> list[Claimed]:
         """Take the rows ``pks`` of subscription ``subscription_pk`` that are still due and not taken by another
@@ -226,18 +230,18 @@ class Notifier:
     async def deliver_due(self) -> int:
         """Send every notification due now; how many events were delivered.
 
-        A pass that can take none of the events due (another process is sending earlier events of their
-        subscriptions, or took them and stopped: its claim lapses after :data:`CLAIM`) ends the round, with
-        ``blocked`` set: the sender looks again after :data:`POLL_SECONDS` instead of reading and claiming the
-        same rows over and over, which held SQLite's write lock against every provide."""
+        A subscription whose events due the sender cannot take (another process is sending earlier events of it, or
+        took them and stopped: its claim lapses after :data:`CLAIM`) is left out of the rest of the round, so the
+        events of every other subscription are still read and sent, however many of its own wait. A round that
+        could send nothing while some events wait so ends with ``blocked`` set: the sender looks again after
+        :data:`POLL_SECONDS` instead of reading and claiming the same rows over and over, which held SQLite's write
+        lock against every provide."""
         delivered = 0
+        held: set[int] = set()
         self.blocked = False
         while True:
             now = naive_utc(self.context.clock.now())
-            due = self._due(now)
-            if not due:
-                return delivered
-            taken = False
+            due = self._due(now, held)
             by_subscription: dict[int, list[int]] = {}
             for pk, subscription_pk in due:
                 by_subscription.setdefault(subscription_pk, []).append(pk)
@@ -249,17 +253,15 @@ class Notifier:
                     if self._stopping:
                         return delivered
                     rows = self._claim(subscription_pk, pks[start:start + size], now)
-                    if not rows:
-                        continue
-                    taken = True
+                    if not rows:  # another process's to send first: the rest of the subscription waits for it
+                        held.add(subscription_pk)
+                        break
                     if subscription is None:  # ended meanwhile
                         self._finish(rows, "failed", "the subscription was deleted", None)
                         continue
                     delivered += await self._deliver(rows, subscription)
-            if not taken:
-                self.blocked = True
-                return delivered
             if len(due) < BATCH:
+                self.blocked = delivered == 0 and bool(held)
                 return delivered
 
     async def _deliver(self, rows: list[Claimed], subscription: Row[Any]) -> int:

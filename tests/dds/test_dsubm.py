@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -276,25 +277,25 @@ def test_a_sender_that_can_take_none_of_the_events_due_stops_looking_until_later
     passes: list[int] = []
     real_due = second._due
 
-    def counted_due(at: datetime) -> list[tuple[int, int]]:
+    def counted_due(at: datetime, held: Collection[int] = ()) -> list[tuple[int, int]]:
         passes.append(1)
         if len(passes) > 5:
             raise AssertionError("the sender reads the same due events again and again")
-        return real_due(at)
+        return real_due(at, held)
 
     monkeypatch.setattr(second, "_due", counted_due)
     assert asyncio.run(second.deliver_due()) == 0
-    assert second.blocked and len(passes) == 1
+    assert second.blocked and len(passes) == 2  # the events due, then those of no subscription held: none
 
     # The sender's own thread, woken by every commit as a provide would: it looks at most once per POLL_SECONDS.
     passes.clear()
-    monkeypatch.setattr(second, "_due", lambda at: passes.append(1) or real_due(at))
+    monkeypatch.setattr(second, "_due", lambda at, held=(): passes.append(1) or real_due(at, held))
     started = time.monotonic()
     while time.monotonic() - started < 1.2:
         second.wake()
         time.sleep(0.005)
     second.stop()
-    assert 1 <= len(passes) <= 1.2 / POLL_SECONDS + 2, f"{len(passes)} passes in 1.2 s"
+    assert 1 <= len(passes) <= 2 * (1.2 / POLL_SECONDS + 2), f"{len(passes)} passes in 1.2 s"
 
 
 def test_a_refused_submission_queues_nothing_and_the_event_numbers_run_on(client: TestClient, mhd: Mhd) -> None:
@@ -388,3 +389,31 @@ def test_a_subscription_ended_while_a_provide_queues_its_event_leaves_the_provid
     assert stored and ended
     assert mhd.read(stored)["id"] == stored
     assert [kind for bundle in recipient.received for kind, _ in _events(bundle)] == []
+
+
+def test_a_subscription_whose_events_wait_for_another_process_holds_no_other_subscription_back(
+        context: SandboxContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More of one subscription's events due than a pass reads, all behind an earlier one another process is sending:
+    a later event of another subscription is still sent in the same round, not after that claim lapses."""
+    first, second, sub_pk, now = _two_senders_and_events(context, BATCH + 10)
+    ((one, _), *_rest) = first._due(now)
+    assert [row.event_number for row in first._claim(sub_pk, [one], now)] == [1]  # "another process" sends 1
+    with context.database.session() as session:
+        other_pk = session.execute(insert(SubscriptionRow.__table__).values(
+            id="s2", key="k2", owner="o", topic="t", endpoint="http://other.invalid/", base_url="http://dds",
+            status="active", events=1, created_at=now, resource="{}").returning(SubscriptionRow.__table__.c.pk)
+        ).scalar_one()
+        session.execute(insert(NotificationRow.__table__).values(
+            subscription_pk=other_pk, event_number=1, entry_ids='["x1"]', state="pending", attempts=0,
+            next_attempt_at=now, created_at=now))
+    sent: list[tuple[int, list[int]]] = []
+
+    async def deliver(rows: list[Any], subscription: Any) -> int:
+        sent.append((subscription.pk, [row.event_number for row in rows]))
+        second._finish(rows, "sent", None, subscription)
+        return len(rows)
+
+    monkeypatch.setattr(second, "_deliver", deliver)
+    assert asyncio.run(second.deliver_due()) == 1
+    assert sent == [(other_pk, [1])] and not second.blocked
+    assert asyncio.run(second.deliver_due()) == 0 and second.blocked  # only the held events are left: it waits
