@@ -8,7 +8,7 @@ of a provide is too small to tell apart from the noise of a served run on a shar
 
 * ``sender``: ``Notifier._due``, ``_claim`` and ``_finish`` for ``--rows`` queued rows;
 * ``viewer``: for as many new documents, the extract store's lookup (a miss) and ``put`` of an
-  extract and its entry (``Documents.read`` and ``_remember`` without the reading itself); the extract is
+  extract and its entry (``ExtractCache.get`` and ``put``, the reading itself left out); the extract is
   what the viewer makes of the load's HCO message (``../shared/peers/load.py``).
 
 ``time.process_time()`` per row, after 50 warm-up rows, each row taken and finished on its own (a subscription

@@ -53,7 +53,10 @@ PARTS = [
     ("    the duplicate checks", "services.dds.registry", "Registry._check"),
     ("    the inserts", "services.dds.registry", "Registry._write"),
     ("    the notifications queued", "services.dds.registry", "Registry._tell"),
-    ("the viewer's read of a notified document", "services.sundhed_view.documents", "Documents._read_and_remember"),
+    ("the viewer's read of a notified document (one at a time: older trees)", "services.sundhed_view.documents",
+     "Documents._read_and_remember"),
+    ("the viewer's reads of a notification's documents", "services.sundhed_view.documents",
+     "Documents._read_and_remember_many"),
     ("DDS's retrieval (ITI-68)", "services.dds.registry", "Registry.get_document"),
 ]
 

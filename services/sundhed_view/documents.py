@@ -19,7 +19,7 @@ the SHA-256 of its kind and bytes (the same bytes always give the same view mode
 address), together with the document's patient CPR numbers, in the viewer's own tables
 (``extract_cache``: every worker and a restart share it); the patient rule depends on the page,
 so it is applied to every use of a cached document. New documents are read when DDS notifies of
-them, before any page needs them (:meth:`Documents.prefetch`, ``prefetch``).
+them, before any page needs them (:meth:`Documents.prefetch_many`, ``prefetch``).
 For a citizen reading their own data, a DocumentReference whose ``attachment.hash`` names content
 already read is not fetched again: the ITI-67 search DDS just answered with the reader's own token
 decided that they may see that entry, and DDS logs no look-up of one's own data. Everyone else's
@@ -166,9 +166,6 @@ class Documents:
         self.checks = checks
         self.cache = ExtractCache(context.database, context.clock, ExtractCodec(EXTRACT_TYPES))
 
-    def _remember(self, digest: str, value: Any, entry: Entry, new: bool) -> None:
-        self.cache.put(digest, value, (entry.id, entry.hash) if entry.hash else None, new=new)
-
     def _cached_for(self, entry: Entry) -> Any | None:
         return self.cache.for_entry_in_memory((entry.id, entry.hash)) if entry.hash else None
 
@@ -178,7 +175,8 @@ class Documents:
         return hashlib.sha256(f"{kind}\0{hco_version or ''}\0".encode() + content).hexdigest()
 
     def _extract(self, kind: str, content: bytes, mime_type: str, hco_version: str | None) -> _Read:
-        """What ``content`` yields, read and validated now (:meth:`read` without the cache)."""
+        """What ``content`` yields (the view model or the reasons it is invalid) and its patient, read and validated
+        now; an HCOM is judged as the HCO IG version ``hco_version`` (its entry's formatCode)."""
         document, problems = self.context.validator.parse(content, mime_type or "application/fhir+json")
         if document is None:
             return _Read([f"Dokumentet kan ikke læses som FHIR: {p.diagnostics}" for p in problems][:3] or [
@@ -207,19 +205,9 @@ class Documents:
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             return _Read([f"Dokumentet kunne ikke læses: {type(exc).__name__}"], patients)
 
-    def read(self, kind: str, content: bytes, mime_type: str,
-             hco_version: str | None) -> tuple[str, _Read, bool]:
-        """What ``content`` yields (the view model or the reasons it is invalid) and its patient, cached by
-        content (its digest is answered too); an HCOM is judged as the HCO IG version ``hco_version`` (its
-        entry's formatCode). The flag: the extract was computed now, not found in the cache."""
-        digest = self.digest(kind, content, hco_version)
-        known = self.cache.get(digest)
-        if known is not None:
-            return digest, known, False
-        return digest, self._extract(kind, content, mime_type, hco_version), True
-
     def _read_and_remember(self, entry: Entry, content: bytes, mime_type: str) -> _Read:
-        """:meth:`read` the content of ``entry`` and keep the extract for it: one trip to a worker thread."""
+        """What the content of ``entry`` yields, from the extracts kept by content (:meth:`digest`) or read now, and
+        kept for it: one trip to a worker thread."""
         return self._read_and_remember_many([(entry, content, mime_type)])[0]
 
     def _read_and_remember_many(self, documents: list[tuple[Entry, bytes, str]]) -> list[_Read]:
@@ -243,22 +231,14 @@ class Documents:
         self.cache.put_many(rows)
         return reads
 
-    async def prefetch(self, reader: Reader, entry: Entry, known: bool | None = None) -> str:
-        """Read the document of an entry DDS notified of, ahead of any page (see ``prefetch``):
-        retrieved with the viewer's own system token, validated and read as :meth:`load` does, kept by
-        its content and as the entry's. Only a stable document whose bytes have the entry's
-        ``attachment.hash`` (base64 SHA-1) is kept for the entry. ``known``: whether the viewer's tables
-        have its content already (None: look it up now). Answers what happened, in a word
-        (:meth:`prefetch_many`)."""
-        return (await self.prefetch_many(reader, [entry], None if known is None else (
-            {(entry.id, entry.hash or "")} if known else set())))[0]
-
     async def prefetch_many(self, reader: Reader, entries: list[Entry],
                             known: set[tuple[str, str]] | None = None) -> list[str]:
-        """:meth:`prefetch` each of ``entries`` (the events of one notification): retrieved one after another,
-        then read in one turn of the CPU lane and kept in one transaction. ``known``: the entries (id,
-        ``attachment.hash``) whose content the viewer's tables have (None: looked up now, in one query).
-        Answers what happened to each, in a word; one DDS refused is ``refused-<HTTP status>``."""
+        """Read the documents of ``entries`` (the events of one notification) ahead of any page (see ``prefetch``):
+        retrieved one after another with the viewer's own system token, then validated and read as :meth:`load`
+        does, in one turn of the CPU lane, and kept by their content and as their entries' in one transaction. Only
+        a stable document whose bytes have its entry's ``attachment.hash`` (base64 SHA-1) is kept for the entry.
+        ``known``: the entries (id, ``attachment.hash``) whose content the viewer's tables have (None: looked up
+        now, in one query). Answers what happened to each, in a word; one DDS refused is ``refused-<HTTP status>``."""
         outcomes = [""] * len(entries)
         wanted: list[int] = []
         for i, entry in enumerate(entries):

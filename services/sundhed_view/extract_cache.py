@@ -3,7 +3,7 @@
 Two of the viewer's own tables, with a small in-process copy in front of them:
 
 * ``view_document_extract``: by the SHA-256 of a document's kind, HCO version and bytes
-  (:meth:`services.sundhed_view.documents.Documents.read`), what it yields — the view model or the
+  (:meth:`services.sundhed_view.documents.Documents.digest`), what it yields — the view model or the
   reasons it is invalid — and its patient's CPR numbers, as JSON (:mod:`.extract_codec`: read back
   into the view models' classes only). Only the viewer writes it, from documents it retrieved from
   DDS and validated itself.

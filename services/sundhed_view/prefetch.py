@@ -14,7 +14,7 @@ registers; DDS answers the same subscription to each.
 **Receiving.** ``POST /view/dsubm/notify`` takes DDS's notification Bundle (R4 Subscriptions
 Backport, ``history``) only with DDS's own system token (audience ``view``, persona
 ``dds_nsp_persona``), and prefetches each DocumentReference in it
-(:meth:`services.sundhed_view.documents.Documents.prefetch`): ITI-68 with the viewer's system token,
+(:meth:`services.sundhed_view.documents.Documents.prefetch_many`): ITI-68 with the viewer's system token,
 validated and read exactly as a page reads it, kept by the SHA-256 of the bytes in the viewer's
 tables (``extract_cache``). It answers 200 once they are read: DDS sends its notifications off
 its own request path, so no provide waits for this.
