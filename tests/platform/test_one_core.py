@@ -1,7 +1,7 @@
 """A single-process sandbox keeps its threads on one CPU core (``NSP_SANDBOX_ONE_CORE``, on by default): every
 thread it has, and every thread it starts later, on the core it started on, which "ready" names, as batch threads
 (``SCHED_BATCH``: one that wakes does not preempt the one running); with the setting off, the operating system
-places them, with its default policy."""
+places them, with its default policy. A thread whose work needs no Python lock steps aside onto the cores left."""
 
 from __future__ import annotations
 
