@@ -158,7 +158,7 @@ class Notifier:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = False
-        self.blocked = False  # the last round found events due and could take none of them
+        self.blocked = False  # the last round sent nothing, and events due wait for another process
         context.stoppers.append(self.stop)
 
     def stop(self) -> None:
