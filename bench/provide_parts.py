@@ -40,7 +40,9 @@ SHARED = ROOT.parent / "shared"
 #: (label, module, function or Class.method) in the order of a provide.
 PARTS = [
     ("the Bundle's JSON (event loop)", "nsp_sandbox.fhir_http", "_parse_json"),
-    ("the lane's provide, in all", "services.dds.mhd.iti65", "ProvideDocumentBundle.provide"),
+    ("the lane's provide, in all (one step: older trees)", "services.dds.mhd.iti65", "ProvideDocumentBundle.provide"),
+    ("the lane's provide: its checks", "services.dds.mhd.iti65", "ProvideDocumentBundle.check"),
+    ("the lane's provide: its registration and answer", "services.dds.mhd.iti65", "ProvideDocumentBundle.register"),
     ("  the document's JSON", "services.dds.validation", "_parse_fhir_json"),
     ("  the HCO message's validation (and the viewer's look-ups of it)", "nsp_sandbox.hco_versions", "judge_stored"),
     ("  the DocumentReference's and the SubmissionSet's validation", "services.dds.validation",

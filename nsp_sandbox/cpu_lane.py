@@ -19,6 +19,14 @@ moment), or after a bounded wait in turn with them, so that a burst of provides 
 of what it provides; that is caught up with when the burst pauses, and the wait never outlasts the notification's
 own time limit.
 
+A job in two steps (:meth:`CpuLane.run_staged`: an ITI-65 provide's checks, then its registration) has its first
+step run ahead of the jobs already waiting, its second in the queue's order as before. Provides that arrive together
+are then validated one after another, then registered one after another. The validator reads a great deal of
+memory (its profiles, value sets and compiled constraints): run between a provide's registration and the next
+request's parsing and answering, it found little of that memory still in the core's caches, and took up to 1.8
+times the CPU it takes when validations follow each other (``docs/benchmarks.md``). A first step jumps at most
+:data:`AHEAD_AT_MOST` jobs that wait, in a row: a second step, or any other job, waits for no more than that.
+
 The lane's thread starts at its first job and stops at :meth:`CpuLane.close` (the sandbox app's
 shutdown, through ``SandboxContext.stoppers``); a job after that starts it again.
 """
@@ -28,13 +36,35 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import heapq
+import itertools
 import threading
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from concurrent.futures import Future
+from typing import Any, ParamSpec, TypeVar
 
 P = ParamSpec("P")
 T = TypeVar("T")
+R = TypeVar("R")
+
+AHEAD_AT_MOST = 8  # first steps of staged jobs run in a row ahead of a job that waits
+
+
+class _Job:
+    """One job of the lane: ``call`` (with the caller's context) ending ``future``; ``then``, a second step."""
+
+    __slots__ = ("call", "future", "order", "then")
+
+    def __init__(self, call: Callable[[], Any], future: Future[Any], order: int, *,
+                 then: Callable[[Any], Any] | None = None) -> None:
+        self.call = call
+        self.future = future
+        self.then = then
+        self.order = order  # its place in arrival order
+
+    def __lt__(self, other: _Job) -> bool:
+        return self.order < other.order
 
 
 class CpuLane:
@@ -46,30 +76,39 @@ class CpuLane:
         self.threads = threads
         self.name = name
         self._lock = threading.Lock()
-        self._executor: ThreadPoolExecutor | None = None
-        self._busy = 0  # jobs of run() queued or running
-        self._submitted = 0  # jobs of run() ever
+        self._ready = threading.Condition(self._lock)
+        self._workers: list[threading.Thread] = []
+        self._closing = False
+        self._ahead: deque[_Job] = deque()  # first steps of staged jobs, in arrival order
+        self._waiting: list[_Job] = []  # every other job and second step, a heap in arrival order
+        self._jumped = 0  # first steps run in a row while a job of ``_waiting`` waited
+        self._orders = itertools.count()
+        self._busy = 0  # jobs of run() and run_staged() queued or running
+        self._submitted = 0  # such jobs ever
         self._idle_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
-
-    def _pool(self) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix=self.name)
-            return self._executor
 
     async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """``fn(*args, **kwargs)`` in the lane, with the caller's context variables."""
         call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+        return await self._submit(call)
+
+    async def run_staged(self, first: Callable[P, R], then: Callable[[R], T], /, *args: P.args,
+                         **kwargs: P.kwargs) -> T:
+        """``then(first(*args, **kwargs))`` in the lane, with the caller's context variables: ``first`` ahead of the
+        jobs that wait (at most :data:`AHEAD_AT_MOST` in a row), ``then`` in arrival order with them. An exception of
+        ``first`` reaches the caller, and ``then`` does not run."""
+        context = contextvars.copy_context()
+        call = functools.partial(context.run, first, *args, **kwargs)
+        return await self._submit(call, then=functools.partial(context.run, then))
+
+    async def _submit(self, call: Callable[[], Any], *, then: Callable[[Any], Any] | None = None) -> Any:
+        future: Future[Any] = Future()
         with self._lock:
             self._busy += 1
             self._submitted += 1
-        try:
-            job = self._pool().submit(call)
-        except BaseException:
-            self._one_done(None)
-            raise
-        job.add_done_callback(self._one_done)
-        return await asyncio.wrap_future(job)
+            self._put(_Job(call, future, next(self._orders), then=then))
+        future.add_done_callback(self._one_done)  # ended, or cancelled while queued
+        return await asyncio.wrap_future(future)
 
     async def run_when_idle(self, fn: Callable[P, T], /, *args: P.args, within: float = 2.0, quiet: float = 0.01,
                             **kwargs: P.kwargs) -> T:
@@ -100,11 +139,63 @@ class CpuLane:
                     if (loop, idle) in self._idle_waiters:
                         self._idle_waiters.remove((loop, idle))
         call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
-        return await loop.run_in_executor(self._pool(), call)
+        future: Future[T] = Future()
+        with self._lock:
+            self._put(_Job(call, future, next(self._orders)))
+        return await asyncio.wrap_future(future)
 
-    def _one_done(self, _job: Future[object] | None) -> None:
-        """A job of :meth:`run` has ended (or was cancelled while queued): when it was the last, wake the waiters
-        of :meth:`run_when_idle`."""
+    def _put(self, job: _Job, *, ahead: bool | None = None) -> None:
+        """Queue ``job`` (the lock held): a staged job's first step ahead, anything else in arrival order; start the
+        lane's threads if they are not running."""
+        if ahead if ahead is not None else job.then is not None:
+            self._ahead.append(job)
+        else:
+            heapq.heappush(self._waiting, job)
+        self._ready.notify()
+        if not self._workers:
+            self._closing = False
+            for number in range(self.threads):
+                worker = threading.Thread(target=self._work, name=f"{self.name}_{number}", daemon=True)
+                self._workers.append(worker)
+                worker.start()
+
+    def _next(self) -> _Job | None:
+        """The job to run next (the lock held), waiting for one; None once the lane closes with nothing queued."""
+        while True:
+            if self._ahead and (not self._waiting or self._jumped < AHEAD_AT_MOST):
+                if self._waiting:
+                    self._jumped += 1
+                return self._ahead.popleft()
+            if self._waiting:
+                self._jumped = 0
+                return heapq.heappop(self._waiting)
+            if self._closing:
+                return None
+            self._ready.wait()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                job = self._next()
+            if job is None:
+                return
+            # A job not yet started (a second step's has) does not start when its caller went away meanwhile.
+            if not job.future.running() and not job.future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = job.call()
+            except BaseException as exc:  # the caller's to see, as from an executor
+                job.future.set_exception(exc)
+                continue
+            if job.then is not None:  # the second step, queued in the job's own place in arrival order
+                with self._lock:
+                    self._put(_Job(functools.partial(job.then, result), job.future, job.order), ahead=False)
+                continue
+            job.future.set_result(result)
+
+    def _one_done(self, _future: Future[Any]) -> None:
+        """A job of :meth:`run` or :meth:`run_staged` has ended (or was cancelled while queued): when it was the
+        last, wake the waiters of :meth:`run_when_idle`."""
         with self._lock:
             self._busy -= 1
             waiters = self._idle_waiters if self._busy == 0 else []
@@ -119,9 +210,12 @@ class CpuLane:
     def close(self) -> None:
         """Finish the jobs already queued, then stop the thread(s)."""
         with self._lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True)
+            workers, self._workers = self._workers, []
+            self._closing = True
+            self._ready.notify_all()
+        for worker in workers:
+            if worker is not threading.current_thread():
+                worker.join()
 
 
 def _wake(idle: asyncio.Future[None]) -> None:

@@ -1,6 +1,7 @@
 """The CPU lane (``nsp_sandbox.cpu_lane``): jobs run one after another in the order they came, on the lane's own
 thread, with the caller's context variables; a started job always finishes, a queued one whose caller went away
-never starts; a job that may wait (run_when_idle) starts once the requests' jobs are done, or after its wait."""
+never starts; a job that may wait (run_when_idle) starts once the requests' jobs are done, or after its wait; a
+staged job's first step runs ahead of the jobs that wait (a bounded number in a row), its second in their order."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import asyncio
 import contextvars
 import threading
 import time
+from collections.abc import Awaitable, Callable
 
 import pytest
 
-from nsp_sandbox.cpu_lane import CpuLane
+from nsp_sandbox.cpu_lane import AHEAD_AT_MOST, CpuLane
 
 WHO: contextvars.ContextVar[str] = contextvars.ContextVar("who", default="nobody")
 
@@ -183,3 +185,127 @@ def test_a_job_that_may_wait_waits_no_longer_than_it_said_while_requests_keep_co
     asyncio.run(main())
     lane.close()
     assert len(ran) == 1 and 0.3 <= ran[0] < 1.2, ran  # after its 0.2 s, in turn, long before the requests end
+
+
+def _queued_behind_a_running_job(lane: CpuLane, queue: Callable[[], list[Awaitable[object]]]) -> list[object]:
+    """Run ``queue()``'s jobs, all queued while the lane is busy with a job that waits for them."""
+    release = threading.Event()
+    entered = threading.Event()
+
+    def blocking() -> str:
+        entered.set()
+        release.wait(10)
+        return "running"
+
+    async def main() -> list[object]:
+        running = asyncio.ensure_future(lane.run(blocking))
+        await asyncio.get_running_loop().run_in_executor(None, entered.wait, 10)
+        waiting = [asyncio.ensure_future(job) for job in queue()]
+        await asyncio.sleep(0.05)  # every job is in the lane's queue
+        release.set()
+        return [await running, *[await job for job in waiting]]
+
+    try:
+        return asyncio.run(main())
+    finally:
+        lane.close()
+
+
+def test_a_staged_jobs_first_step_runs_ahead_of_the_waiting_jobs_and_its_second_in_their_order() -> None:
+    lane = CpuLane(name="staged-lane")
+    order: list[str] = []
+
+    def step(name: str) -> Callable[..., str]:
+        def run(*args: object) -> str:
+            order.append(name)
+            return f"{name}({', '.join(map(str, args))})"
+        return run
+
+    answers = _queued_behind_a_running_job(lane, lambda: [
+        lane.run(step("plain 1")),
+        lane.run_staged(step("check 1"), step("register 1"), "a"),
+        lane.run_staged(step("check 2"), step("register 2"), "b"),
+        lane.run(step("plain 2")),
+    ])
+    assert order == ["check 1", "check 2", "plain 1", "register 1", "register 2", "plain 2"]
+    assert answers == ["running", "plain 1()", "register 1(check 1(a))", "register 2(check 2(b))", "plain 2()"]
+
+
+def test_first_steps_jump_no_more_than_so_many_waiting_jobs_in_a_row() -> None:
+    lane = CpuLane(name="bounded-lane")
+    order: list[str] = []
+    staged = AHEAD_AT_MOST + 2
+
+    answers = _queued_behind_a_running_job(lane, lambda: [
+        lane.run(order.append, "plain"),
+        *(lane.run_staged(order.append, lambda _none, n=n: order.append(f"register {n}"), f"check {n}")
+          for n in range(staged)),
+    ])
+    checks = [f"check {n}" for n in range(staged)]
+    assert order == [*checks[:AHEAD_AT_MOST], "plain", *checks[AHEAD_AT_MOST:],
+                     *(f"register {n}" for n in range(staged))]
+    assert answers == ["running"] + [None] * (staged + 1)
+
+
+def test_an_error_of_the_first_step_reaches_the_caller_and_the_second_never_runs() -> None:
+    lane = CpuLane()
+    ran: list[str] = []
+
+    def check() -> None:
+        raise LookupError("refused")
+
+    async def main() -> None:
+        with pytest.raises(LookupError, match="refused"):
+            await lane.run_staged(check, lambda _none: ran.append("register"))
+        assert await lane.run_staged(str.upper, str.strip, "  after ") == "AFTER"
+
+    try:
+        asyncio.run(main())
+    finally:
+        lane.close()
+    assert ran == []
+
+
+def test_a_queued_staged_job_whose_caller_went_away_runs_neither_step() -> None:
+    lane = CpuLane()
+    release = threading.Event()
+    entered = threading.Event()
+    ran: list[str] = []
+
+    def blocking() -> None:
+        entered.set()
+        release.wait(10)
+
+    async def main() -> None:
+        running = asyncio.ensure_future(lane.run(blocking))
+        await asyncio.get_running_loop().run_in_executor(None, entered.wait, 10)
+        queued = asyncio.ensure_future(lane.run_staged(ran.append, lambda _none: ran.append("register"), "check"))
+        await asyncio.sleep(0)
+        queued.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await queued
+        release.set()
+        await running
+        assert await lane.run(len, "idle") == 4  # the lane goes on
+
+    try:
+        asyncio.run(main())
+    finally:
+        lane.close()
+    assert ran == []
+
+
+def test_a_job_that_may_wait_waits_for_a_staged_jobs_second_step_too() -> None:
+    lane = CpuLane(name="staged-idle")
+    order: list[str] = []
+
+    async def main() -> None:
+        staged = asyncio.create_task(lane.run_staged(lambda: (_busy_job(0.05), order.append("check")),
+                                                     lambda _none: (_busy_job(0.05), order.append("register"))))
+        await asyncio.sleep(0.01)
+        await lane.run_when_idle(lambda: order.append("read ahead"), within=30, quiet=0.02)
+        await staged
+
+    asyncio.run(main())
+    lane.close()
+    assert order == ["check", "register", "read ahead"]

@@ -25,6 +25,10 @@ Processing is one straight pipeline, all or nothing:
 6. **respond** with the transaction-response (``provide_response``).
 
 Warnings come back in the transaction-response, in ``response.outcome`` of the entry they concern.
+
+Steps 1–4 are :meth:`ProvideDocumentBundle.check`, 5 and 6 :meth:`ProvideDocumentBundle.register`. Served, the
+two are one job of the CPU lane in two steps (``CpuLane.run_staged``): the checks of the provides that wait
+together run one after another, then their registrations.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from fastapi.responses import Response
 
 from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.fhir_http import FhirJSONResponse, read_fhir_json
-from nsp_sandbox.outcome import Issue
+from nsp_sandbox.outcome import FhirError, Issue
 from services.dds import request_log
 from services.dds.domain import (
     AvailabilityStatus,
@@ -68,13 +72,19 @@ from services.dds.mhd.transaction import (
 from services.dds.registry import Registry
 from services.dds.validation import ContentValidation
 
-__all__ = ["ProvideDocumentBundle", "is_source_url", "router", "source_url_of"]
+__all__ = ["Checked", "ProvideDocumentBundle", "is_source_url", "router", "source_url_of"]
 
 
 def _unreadable(origin: str, what: str, exc: Exception) -> Issue:
     return Issue("error", "structure", f"{origin} cannot be read as a {what} ({type(exc).__name__}: {exc}); "
                  "check it against the FHIR R4 structure", expression=origin, source=SOURCE,
                  rule="iti65-readable", ihe_code="XDSRegistryMetadataError")
+
+
+def _unreadable_bundle(exc: Exception) -> FhirError:
+    # Only reachable with the structure layer weakened (validation_structure off / log / warning):
+    # whatever the mapping cannot read is refused, never a server error.
+    return refuse([_unreadable("Bundle", "ITI-65 transaction", exc)])
 
 
 @dataclass
@@ -84,6 +94,20 @@ class _Converted:
     entries: list[DocumentEntry] = field(default_factory=list)
     binary_owner: dict[int, str] = field(default_factory=dict)  # Binary entry index -> entry id
     used_binaries: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A transaction checked and converted (:meth:`ProvideDocumentBundle.check`), not yet registered: the
+    submission, and what its answer is made of. ``issues`` may hold errors: registering then refuses it."""
+
+    bundle: dict[str, Any]
+    parsed: ParsedTransaction
+    submission: Submission
+    binary_owner: dict[int, str]  # Binary entry index -> entry id
+    issues: list[Issue]
+    now: datetime
+    document_url: Callable[[str], str]
 
 
 class ProvideDocumentBundle:
@@ -98,17 +122,30 @@ class ProvideDocumentBundle:
         """Register the transaction; answer the transaction-response, or raise ``FhirError``.
 
         ``submitter`` is the persona of the providing token (None with access control off): the
-        source that may later change the status of the entries registered here.
+        source that may later change the status of the entries registered here. The two steps of
+        :meth:`check` and :meth:`register`, one after the other.
         """
-        try:
-            return self._provide(bundle, now, document_url, submitter)
-        except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
-            # Only reachable with the structure layer weakened (validation_structure off / log / warning):
-            # whatever the mapping cannot read is refused, never a server error.
-            raise refuse([_unreadable("Bundle", "ITI-65 transaction", exc)]) from None
+        return self.register(self.check(bundle, now, document_url, submitter))
 
-    def _provide(self, bundle: dict[str, Any], now: datetime, document_url: Callable[[str], str],
-                 submitter: str | None) -> dict[str, Any]:
+    def check(self, bundle: dict[str, Any], now: datetime, document_url: Callable[[str], str],
+              submitter: str | None = None) -> Checked:
+        """Steps 1–4 (parse, validate, the Danish rules, convert): what :meth:`register` then registers and answers.
+        Reads the registry (the entries a transaction sets to ``superseded``), changes nothing."""
+        try:
+            return self._check(bundle, now, document_url, submitter)
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+            raise _unreadable_bundle(exc) from None
+
+    def register(self, checked: Checked) -> dict[str, Any]:
+        """Steps 5 and 6: register what :meth:`check` found (refused whole, with every issue, when it found an
+        error), and answer the transaction-response."""
+        try:
+            return self._register_and_answer(checked)
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+            raise _unreadable_bundle(exc) from None
+
+    def _check(self, bundle: dict[str, Any], now: datetime, document_url: Callable[[str], str],
+               submitter: str | None) -> Checked:
         parsed = parse_transaction(bundle)
         issues: list[Issue] = []
         converted = _Converted()
@@ -127,9 +164,15 @@ class ProvideDocumentBundle:
         sset, problems = submission_set.to_submission_set(
             list_resource, set_origin, patient, [e.id for e in converted.entries], now)
         issues.extend(problems)
-        self._register(Submission(sset, converted.entries, status_updates, submitter), now, issues)
-        return transaction_response(bundle, parsed, sset.id, converted.entries, converted.binary_owner,
-                                    status_updates, issues, now, document_url)
+        return Checked(bundle, parsed, Submission(sset, converted.entries, status_updates, submitter),
+                       converted.binary_owner, issues, now, document_url)
+
+    def _register_and_answer(self, checked: Checked) -> dict[str, Any]:
+        submission = checked.submission
+        self._register(submission, checked.now, checked.issues)
+        return transaction_response(checked.bundle, checked.parsed, submission.submission_set.id, submission.entries,
+                                    checked.binary_owner, submission.status_updates, checked.issues, checked.now,
+                                    checked.document_url)
 
     def _entry(self, parsed: ParsedTransaction, resource: dict[str, Any], origin: str, now: datetime,
                converted: _Converted) -> list[Issue]:
@@ -283,8 +326,11 @@ def router(deps: Deps) -> APIRouter:
         body, _ = await read_fhir_json(request, deps.max_body_bytes)
         request_log.note(request, patients=request_log.cprs_in(body))
         urls = deps.urls(request)
-        result = await deps.context.cpu_lane.run(provider.provide, body, deps.context.clock.now(), urls.document,
-                                                 principal.persona if principal else None)
+        # Checked ahead of the jobs waiting in the lane, registered in turn with them (nsp_sandbox.cpu_lane: the
+        # provides that arrive together are validated one after another, then registered one after another).
+        result = await deps.context.cpu_lane.run_staged(provider.check, provider.register, body,
+                                                        deps.context.clock.now(), urls.document,
+                                                        principal.persona if principal else None)
         return FhirJSONResponse(result)
 
     return fhir
