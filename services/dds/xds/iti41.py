@@ -7,7 +7,7 @@ inline base64 documents or MTOM/XOP, DGWS-secured (a system card is enough: DROS
 
 One store, two doors: the ebRIM metadata is converted to the ITI-65 transaction the MHD face would
 have received (``ebrim_entry``) and that runs the ITI-65 pipeline unchanged
-(``ProvideDocumentBundle.provide``: structure and profile validation, the Danish metadata rules at
+(``ProvideDocumentBundle.check`` then ``register``: structure and profile validation, the Danish metadata rules at
 their strictness, the mapping requirements — declared ``size``/``hash`` against the document —,
 ``map_entry``, the lifecycle rules and ``Registry.register``, all or nothing). The source that
 registers is the card's persona, as the MHD face's token persona (it alone may later deprecate).
@@ -29,6 +29,7 @@ The answer is an ``rs:RegistryResponse`` (ITI TF-3 §4.2.4):
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter
@@ -42,7 +43,7 @@ from nsp_sandbox.xds.registry_response import RegistryError, RegistryResponse, w
 from services.dds import request_log
 from services.dds.access import readers
 from services.dds.mhd.deps import Deps
-from services.dds.mhd.iti65 import ProvideDocumentBundle
+from services.dds.mhd.iti65 import Checked, ProvideDocumentBundle
 from services.dds.xds.ebrim_entry import Conversion, to_transaction
 from services.dds.xds.face import XdsAnswer, XdsCall, soap_router
 
@@ -86,7 +87,22 @@ def _outcome_issues(transaction_response: dict[str, Any]) -> list[Issue]:
 
 def register(call: XdsCall, convert: Callable[[], Conversion]) -> XdsAnswer:
     """Convert (``convert``), run the ITI-65 pipeline, answer the RegistryResponse (blocking: run it
-    in a thread). Shared by ITI-41 and ITI-61."""
+    in a thread). Shared by ITI-41 and ITI-61: :func:`check` and :func:`finish`, one after the other."""
+    return finish(check(call, convert))
+
+
+@dataclass(frozen=True)
+class Checked41:
+    """A request converted and checked by the ITI-65 pipeline (``ProvideDocumentBundle.check``), not registered."""
+
+    call: XdsCall
+    conversion: Conversion
+    provider: ProvideDocumentBundle
+    checked: Checked
+
+
+def check(call: XdsCall, convert: Callable[[], Conversion]) -> XdsAnswer | Checked41:
+    """Convert (``convert``) and check: the answer when that refuses it, else what :func:`finish` registers."""
     if call.principal is not None:
         readers.require_provider(call.principal)  # the MHD face's rule: systems and professionals provide
     try:
@@ -101,14 +117,29 @@ def register(call: XdsCall, convert: Callable[[], Conversion]) -> XdsAnswer:
     submitter = call.principal.persona if call.principal else None
     request_log.note(call.request, patients=request_log.cprs_in(conversion.bundle))
     try:
-        result = provider.provide(conversion.bundle, deps.context.clock.now(), urls.document, submitter)
+        checked = provider.check(conversion.bundle, deps.context.clock.now(), urls.document, submitter)
     except FhirError as error:
-        issues = [*conversion.issues, *error.issues]
-        if not any(i.is_error for i in issues):  # a refusal always names an error; be safe all the same
-            issues.append(Issue("error", "processing", str(error) or f"HTTP {error.status}", rule="dds-refused"))
-        return answer(response_for(issues, conversion))
-    request_log.note(call.request, entries=request_log.registered_ids(result))
-    return answer(response_for([*conversion.issues, *_outcome_issues(result)], conversion))
+        return _refused(conversion, error)
+    return Checked41(call, conversion, provider, checked)
+
+
+def finish(step: XdsAnswer | Checked41) -> XdsAnswer:
+    """Register what :func:`check` let through, and answer the RegistryResponse (or pass its answer on)."""
+    if isinstance(step, XdsAnswer):
+        return step
+    try:
+        result = step.provider.register(step.checked)
+    except FhirError as error:
+        return _refused(step.conversion, error)
+    request_log.note(step.call.request, entries=request_log.registered_ids(result))
+    return answer(response_for([*step.conversion.issues, *_outcome_issues(result)], step.conversion))
+
+
+def _refused(conversion: Conversion, error: FhirError) -> XdsAnswer:
+    issues = [*conversion.issues, *error.issues]
+    if not any(i.is_error for i in issues):  # a refusal always names an error; be safe all the same
+        issues.append(Issue("error", "processing", str(error) or f"HTTP {error.status}", rule="dds-refused"))
+    return answer(response_for(issues, conversion))
 
 
 def answer(response: RegistryResponse) -> XdsAnswer:
@@ -122,7 +153,8 @@ async def provide_and_register(call: XdsCall) -> XdsAnswer:
         request = parse_provide_and_register(call.body, call.message.attachments)
         return to_transaction(request.submission, {d.id: d.content for d in request.documents})
 
-    return await call.deps.context.cpu_lane.run(register, call, convert)
+    # Checked ahead of the jobs waiting in the lane, registered in turn with them, as an ITI-65 provide.
+    return await call.deps.context.cpu_lane.run_staged(check, finish, call, convert)
 
 
 def router(deps: Deps) -> APIRouter:
