@@ -68,6 +68,70 @@ class _Job:
         return self.order < other.order
 
 
+class _Runner:
+    """The lane's queues and thread(s) from a first job until :meth:`CpuLane.close`: they run everything queued to
+    them, second steps included, then end; a job after the close goes to a runner of its own."""
+
+    def __init__(self, threads: int, name: str) -> None:
+        self._ready = threading.Condition()
+        self._ahead: deque[_Job] = deque()  # first steps of staged jobs, in arrival order
+        self._waiting: list[_Job] = []  # every other job and second step, a heap in arrival order
+        self._jumped = 0  # first steps run in a row while a job of ``_waiting`` waited
+        self._closing = False
+        self._workers = [threading.Thread(target=self._work, name=f"{name}_{number}", daemon=True)
+                         for number in range(threads)]
+        for worker in self._workers:
+            worker.start()
+
+    def put(self, job: _Job) -> None:
+        """Queue ``job``: a staged job's first step ahead, anything else in arrival order."""
+        with self._ready:
+            if job.then is not None:
+                self._ahead.append(job)
+            else:
+                heapq.heappush(self._waiting, job)
+            self._ready.notify()
+
+    def _next(self) -> _Job | None:
+        """The job to run next, waiting for one; None once closed with nothing queued."""
+        with self._ready:
+            while True:
+                if self._ahead and (not self._waiting or self._jumped < AHEAD_AT_MOST):
+                    if self._waiting:
+                        self._jumped += 1
+                    return self._ahead.popleft()
+                if self._waiting:
+                    self._jumped = 0
+                    return heapq.heappop(self._waiting)
+                if self._closing:
+                    return None
+                self._ready.wait()
+
+    def _work(self) -> None:
+        while (job := self._next()) is not None:
+            # A job not yet started (a second step's has) does not start when its caller went away meanwhile.
+            if not job.future.running() and not job.future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = job.call()
+            except BaseException as exc:  # the caller's to see, as from an executor
+                job.future.set_exception(exc)
+                continue
+            if job.then is not None:  # the second step, queued in the job's own place in arrival order
+                self.put(_Job(functools.partial(job.then, result), job.future, job.order))
+                continue
+            job.future.set_result(result)
+
+    def close(self) -> None:
+        """Run what is queued, then end the threads (and wait for them, but from one of them)."""
+        with self._ready:
+            self._closing = True
+            self._ready.notify_all()
+        for worker in self._workers:
+            if worker is not threading.current_thread():
+                worker.join()
+
+
 class CpuLane:
     """``await lane.run(fn, *args)``: ``fn(*args)`` on the lane's thread(s), in arrival order."""
 
@@ -77,12 +141,7 @@ class CpuLane:
         self.threads = threads
         self.name = name
         self._lock = threading.Lock()
-        self._ready = threading.Condition(self._lock)
-        self._workers: list[threading.Thread] = []
-        self._closing = False
-        self._ahead: deque[_Job] = deque()  # first steps of staged jobs, in arrival order
-        self._waiting: list[_Job] = []  # every other job and second step, a heap in arrival order
-        self._jumped = 0  # first steps run in a row while a job of ``_waiting`` waited
+        self._runner: _Runner | None = None
         self._orders = itertools.count()
         self._busy = 0  # jobs of run() and run_staged() queued or running
         self._submitted = 0  # such jobs ever
@@ -107,9 +166,15 @@ class CpuLane:
         with self._lock:
             self._busy += 1
             self._submitted += 1
-            self._put(_Job(call, future, next(self._orders), then=then))
+            self._queue(_Job(call, future, next(self._orders), then=then))
         future.add_done_callback(self._one_done)  # ended, or cancelled while queued
         return await asyncio.wrap_future(future)
+
+    def _queue(self, job: _Job) -> None:
+        """Give ``job`` to the running runner, or to a new one (the lock held)."""
+        if self._runner is None:
+            self._runner = _Runner(self.threads, self.name)
+        self._runner.put(job)
 
     async def run_when_idle(self, fn: Callable[P, T], /, *args: P.args, within: float = 2.0, quiet: float = 0.01,
                             **kwargs: P.kwargs) -> T:
@@ -142,57 +207,8 @@ class CpuLane:
         call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
         future: Future[T] = Future()
         with self._lock:
-            self._put(_Job(call, future, next(self._orders)))
+            self._queue(_Job(call, future, next(self._orders)))
         return await asyncio.wrap_future(future)
-
-    def _put(self, job: _Job, *, ahead: bool | None = None) -> None:
-        """Queue ``job`` (the lock held): a staged job's first step ahead, anything else in arrival order; start the
-        lane's threads if they are not running."""
-        if ahead if ahead is not None else job.then is not None:
-            self._ahead.append(job)
-        else:
-            heapq.heappush(self._waiting, job)
-        self._ready.notify()
-        if not self._workers:
-            self._closing = False
-            for number in range(self.threads):
-                worker = threading.Thread(target=self._work, name=f"{self.name}_{number}", daemon=True)
-                self._workers.append(worker)
-                worker.start()
-
-    def _next(self) -> _Job | None:
-        """The job to run next (the lock held), waiting for one; None once the lane closes with nothing queued."""
-        while True:
-            if self._ahead and (not self._waiting or self._jumped < AHEAD_AT_MOST):
-                if self._waiting:
-                    self._jumped += 1
-                return self._ahead.popleft()
-            if self._waiting:
-                self._jumped = 0
-                return heapq.heappop(self._waiting)
-            if self._closing:
-                return None
-            self._ready.wait()
-
-    def _work(self) -> None:
-        while True:
-            with self._lock:
-                job = self._next()
-            if job is None:
-                return
-            # A job not yet started (a second step's has) does not start when its caller went away meanwhile.
-            if not job.future.running() and not job.future.set_running_or_notify_cancel():
-                continue
-            try:
-                result = job.call()
-            except BaseException as exc:  # the caller's to see, as from an executor
-                job.future.set_exception(exc)
-                continue
-            if job.then is not None:  # the second step, queued in the job's own place in arrival order
-                with self._lock:
-                    self._put(_Job(functools.partial(job.then, result), job.future, job.order), ahead=False)
-                continue
-            job.future.set_result(result)
 
     def _one_done(self, _future: Future[Any]) -> None:
         """A job of :meth:`run` or :meth:`run_staged` has ended (or was cancelled while queued): when it was the
@@ -211,12 +227,9 @@ class CpuLane:
     def close(self) -> None:
         """Finish the jobs already queued, then stop the thread(s)."""
         with self._lock:
-            workers, self._workers = self._workers, []
-            self._closing = True
-            self._ready.notify_all()
-        for worker in workers:
-            if worker is not threading.current_thread():
-                worker.join()
+            runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.close()
 
 
 def _wake(idle: asyncio.Future[None]) -> None:

@@ -309,3 +309,31 @@ def test_a_job_that_may_wait_waits_for_a_staged_jobs_second_step_too() -> None:
     asyncio.run(main())
     lane.close()
     assert order == ["check", "register", "read ahead"]
+
+
+def test_a_job_given_while_the_lane_closes_runs_and_close_returns() -> None:
+    lane = CpuLane(name="closing-lane")
+    release = threading.Event()
+    entered = threading.Event()
+
+    def blocking() -> str:
+        entered.set()
+        release.wait(10)
+        return "the running job"
+
+    async def main() -> list[str]:
+        running = asyncio.ensure_future(lane.run(blocking))
+        await asyncio.get_running_loop().run_in_executor(None, entered.wait, 10)
+        closing = threading.Thread(target=lane.close)
+        closing.start()  # waits for the running job
+        await asyncio.sleep(0.05)
+        later = await lane.run(lambda: "a job after the close")  # a lane of its own, not stopped by that close
+        release.set()
+        closing.join(10)
+        assert not closing.is_alive()
+        return [await running, later]
+
+    try:
+        assert asyncio.run(main()) == ["the running job", "a job after the close"]
+    finally:
+        lane.close()
