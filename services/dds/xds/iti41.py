@@ -92,7 +92,7 @@ def register(call: XdsCall, convert: Callable[[], Conversion]) -> XdsAnswer:
 
 
 @dataclass(frozen=True)
-class Checked41:
+class CheckedRequest:
     """A request converted and checked by the ITI-65 pipeline (``ProvideDocumentBundle.check``), not registered."""
 
     call: XdsCall
@@ -101,7 +101,7 @@ class Checked41:
     checked: Checked
 
 
-def check(call: XdsCall, convert: Callable[[], Conversion]) -> XdsAnswer | Checked41:
+def check(call: XdsCall, convert: Callable[[], Conversion]) -> XdsAnswer | CheckedRequest:
     """Convert (``convert``) and check: the answer when that refuses it, else what :func:`finish` registers."""
     if call.principal is not None:
         readers.require_provider(call.principal)  # the MHD face's rule: systems and professionals provide
@@ -120,10 +120,10 @@ def check(call: XdsCall, convert: Callable[[], Conversion]) -> XdsAnswer | Check
         checked = provider.check(conversion.bundle, deps.context.clock.now(), urls.document, submitter)
     except FhirError as error:
         return _refused(conversion, error)
-    return Checked41(call, conversion, provider, checked)
+    return CheckedRequest(call, conversion, provider, checked)
 
 
-def finish(step: XdsAnswer | Checked41) -> XdsAnswer:
+def finish(step: XdsAnswer | CheckedRequest) -> XdsAnswer:
     """Register what :func:`check` let through, and answer the RegistryResponse (or pass its answer on)."""
     if isinstance(step, XdsAnswer):
         return step
