@@ -8,8 +8,8 @@ folder of their own, access control off, the viewer subscribed, as ``compare.sh`
 take turns: ``--provides`` provides from ``--clients`` clients (``../shared/peers/load.py``) to one, then to the
 other, in the order A B B A A B …, ``--bursts`` times each. After each burst the benchmark waits until that
 sandbox has sent every notification, so that its viewer's reading ahead does not run into the other's burst.
-Each pair of neighbouring bursts meets the machine at nearly the same speed; the table gives every burst, and the
-summary the median of the pairs' ratios.
+Each pair of neighbouring bursts meets the machine at nearly the same speed; the table gives every burst (with
+its provides' latency), and the summary the median of the pairs' ratios.
 
     .venv/bin/python bench/served_bursts.py --against ../before
     .venv/bin/python bench/served_bursts.py --against ../before --bursts 12 --provides 400
@@ -51,27 +51,30 @@ def main() -> None:
     args = parser.parse_args()
     trees = [args.tree.resolve(), args.against.resolve()]
     env = {"NSP_SANDBOX_FHIR_PACKAGES": str(args.packages), "NSP_SANDBOX_DDS_ACCESS_CONTROL": "false"}
-    rows: list[tuple[int, Path, float, float]] = []
+    rows: list[tuple[int, Path, float, float, float, float]] = []
     with ExitStack() as stack:
         servers = [stack.enter_context(served(tree, env, prefix="nsp-bursts-")) for tree in trees]
         for tree, server in zip(trees, servers, strict=True):
             say(f"{tree}: serving on {server.url}; {args.warm_up} warm-up provides")
             provides(args, server.url, args.warm_up, None)
             drain(server.data / "sandbox.db", args.timeout)
+        cores = [sorted(os.sched_getaffinity(server.pid)) for server in servers]
+        say(f"cores: {trees[0]} {cores[0]}, {trees[1]} {cores[1]}")
         order = [index for burst in range(args.bursts) for index in ((0, 1) if burst % 2 == 0 else (1, 0))]
         for number, index in enumerate(order, 1):
             tree, server = trees[index], servers[index]
             result = provides(args, server.url, args.provides, server.pid)
             drain(server.data / "sandbox.db", args.timeout)
-            rows.append((number, tree, float(result["documents_per_s"]), float(result["server_cpu_ms_per_document"])))
+            rows.append((number, tree, float(result["documents_per_s"]), float(result["server_cpu_ms_per_document"]),
+                         float(result["provide_p50_ms"]), float(result["provide_p95_ms"])))
             say(f"burst {number}/{len(order)}: {tree}: {rows[-1][2]:.1f} documents/s, {rows[-1][3]:.2f} ms CPU each")
 
     print(f"\n{args.provides} provides from {args.clients} clients per burst, {args.bursts} bursts of each tree, "
           f"alternating (A B B A …); viewer subscribed; SQLite\n")
-    print("| burst | tree | documents/s | CPU per document |")
-    print("|---|---|---|---|")
-    for number, tree, rate, cpu in rows:
-        print(f"| {number} | {tree} | {rate:.1f} | {cpu:.2f} ms |")
+    print("| burst | tree | documents/s | CPU per document | provide p50 / p95 |")
+    print("|---|---|---|---|---|")
+    for number, tree, rate, cpu, p50, p95 in rows:
+        print(f"| {number} | {tree} | {rate:.1f} | {cpu:.2f} ms | {p50:.1f} / {p95:.1f} ms |")
     rate_ratios, cpu_ratios = [], []
     for first, second in zip(rows[::2], rows[1::2], strict=True):
         mine, theirs = (first, second) if first[1] == trees[0] else (second, first)

@@ -24,7 +24,7 @@ step run ahead of the jobs already waiting, its second in the queue's order as b
 are then validated one after another, then registered one after another. The validator reads a great deal of
 memory (its profiles, value sets and compiled constraints): run between a provide's registration and the next
 request's parsing and answering, it took 1.5–1.8 times the CPU it takes when validations follow each other. Served,
-with the steps so grouped, bursts of provides from eight clients went 9–20 % faster (``docs/benchmarks.md``). A
+with the steps so grouped, bursts of provides from eight clients went 6–20 % faster (``docs/benchmarks.md``). A
 first step jumps at most :data:`AHEAD_AT_MOST` jobs that wait, in a row: a second step, or any other job, waits
 for no more than that.
 
