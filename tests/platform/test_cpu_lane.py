@@ -187,22 +187,35 @@ def test_a_job_that_may_wait_waits_no_longer_than_it_said_while_requests_keep_co
     assert len(ran) == 1 and 0.3 <= ran[0] < 1.2, ran  # after its 0.2 s, in turn, long before the requests end
 
 
+class _Holding:
+    """A job that holds the lane until ``release`` is set, then answers ``answer``."""
+
+    def __init__(self, answer: object = "running") -> None:
+        self.answer = answer
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def job(self) -> object:
+        self.entered.set()
+        self.release.wait(10)
+        return self.answer
+
+    async def running(self, lane: CpuLane) -> asyncio.Future[object]:
+        """The job given to ``lane``, once it has started."""
+        running = asyncio.ensure_future(lane.run(self.job))
+        await asyncio.get_running_loop().run_in_executor(None, self.entered.wait, 10)
+        return running
+
+
 def _queued_behind_a_running_job(lane: CpuLane, queue: Callable[[], list[Awaitable[object]]]) -> list[object]:
     """Run ``queue()``'s jobs, all queued while the lane is busy with a job that waits for them."""
-    release = threading.Event()
-    entered = threading.Event()
-
-    def blocking() -> str:
-        entered.set()
-        release.wait(10)
-        return "running"
+    holding = _Holding()
 
     async def main() -> list[object]:
-        running = asyncio.ensure_future(lane.run(blocking))
-        await asyncio.get_running_loop().run_in_executor(None, entered.wait, 10)
+        running = await holding.running(lane)
         waiting = [asyncio.ensure_future(job) for job in queue()]
         await asyncio.sleep(0.05)  # every job is in the lane's queue
-        release.set()
+        holding.release.set()
         return [await running, *[await job for job in waiting]]
 
     try:
@@ -268,23 +281,17 @@ def test_an_error_of_the_first_step_reaches_the_caller_and_the_second_never_runs
 
 def test_a_queued_staged_job_whose_caller_went_away_runs_neither_step() -> None:
     lane = CpuLane()
-    release = threading.Event()
-    entered = threading.Event()
+    holding = _Holding()
     ran: list[str] = []
 
-    def blocking() -> None:
-        entered.set()
-        release.wait(10)
-
     async def main() -> None:
-        running = asyncio.ensure_future(lane.run(blocking))
-        await asyncio.get_running_loop().run_in_executor(None, entered.wait, 10)
+        running = await holding.running(lane)
         queued = asyncio.ensure_future(lane.run_staged(ran.append, lambda _none: ran.append("register"), "check"))
         await asyncio.sleep(0)
         queued.cancel()
         with pytest.raises(asyncio.CancelledError):
             await queued
-        release.set()
+        holding.release.set()
         await running
         assert await lane.run(len, "idle") == 4  # the lane goes on
 
@@ -313,22 +320,15 @@ def test_a_job_that_may_wait_waits_for_a_staged_jobs_second_step_too() -> None:
 
 def test_a_job_given_while_the_lane_closes_runs_and_close_returns() -> None:
     lane = CpuLane(name="closing-lane")
-    release = threading.Event()
-    entered = threading.Event()
+    holding = _Holding("the running job")
 
-    def blocking() -> str:
-        entered.set()
-        release.wait(10)
-        return "the running job"
-
-    async def main() -> list[str]:
-        running = asyncio.ensure_future(lane.run(blocking))
-        await asyncio.get_running_loop().run_in_executor(None, entered.wait, 10)
+    async def main() -> list[object]:
+        running = await holding.running(lane)
         closing = threading.Thread(target=lane.close)
         closing.start()  # waits for the running job
         await asyncio.sleep(0.05)
         later = await lane.run(lambda: "a job after the close")  # a lane of its own, not stopped by that close
-        release.set()
+        holding.release.set()
         closing.join(10)
         assert not closing.is_alive()
         return [await running, later]
