@@ -231,14 +231,13 @@ class Documents:
         self.cache.put_many(rows)
         return reads
 
-    async def prefetch_many(self, reader: Reader, entries: list[Entry],
-                            known: set[tuple[str, str]] | None = None) -> list[str]:
+    async def prefetch_many(self, reader: Reader, entries: list[Entry]) -> list[str]:
         """Read the documents of ``entries`` (the events of one notification) ahead of any page (see ``prefetch``):
         retrieved one after another with the viewer's own system token, then validated and read as :meth:`load`
         does, in one turn of the CPU lane, and kept by their content and as their entries' in one transaction. Only
         a stable document whose bytes have its entry's ``attachment.hash`` (base64 SHA-1) is kept for the entry.
-        ``known``: the entries (id, ``attachment.hash``) whose content the viewer's tables have (None: looked up
-        now, in one query). Answers what happened to each, in a word; one DDS refused is ``refused-<HTTP status>``."""
+        Which entries the viewer's tables have the content of is looked up in one query. Answers what happened to
+        each, in a word; one DDS refused is ``refused-<HTTP status>``."""
         outcomes = [""] * len(entries)
         wanted: list[int] = []
         for i, entry in enumerate(entries):
@@ -250,15 +249,14 @@ class Documents:
                 outcomes[i] = "known"
             else:
                 wanted.append(i)
-        if wanted and known is None:
-            known = await run_in_threadpool(self.cache.known_entries,
-                                            [(entries[i].id, entries[i].hash or "") for i in wanted])
+        known = await run_in_threadpool(self.cache.known_entries,
+                                        [(entries[i].id, entries[i].hash or "") for i in wanted]) if wanted else set()
         retrieved: list[tuple[Entry, bytes, str]] = []
         read: list[int] = []
         for i in wanted:
             entry = entries[i]
             assert entry.url is not None and entry.hash is not None
-            if known is not None and (entry.id, entry.hash) in known:
+            if (entry.id, entry.hash) in known:
                 outcomes[i] = "known"
                 continue
             try:

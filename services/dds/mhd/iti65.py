@@ -117,20 +117,12 @@ class ProvideDocumentBundle:
         self.registry = registry
         self.validation = validation
 
-    def provide(self, bundle: dict[str, Any], now: datetime, document_url: Callable[[str], str],
-                submitter: str | None = None) -> dict[str, Any]:
-        """Register the transaction; answer the transaction-response, or raise ``FhirError``.
-
-        ``submitter`` is the persona of the providing token (None with access control off): the
-        source that may later change the status of the entries registered here. The two steps of
-        :meth:`check` and :meth:`register`, one after the other.
-        """
-        return self.register(self.check(bundle, now, document_url, submitter))
-
     def check(self, bundle: dict[str, Any], now: datetime, document_url: Callable[[str], str],
               submitter: str | None = None) -> Checked:
-        """Steps 1–4 (parse, validate, the Danish rules, convert): what :meth:`register` then registers and answers.
-        Reads the registry (the entries a transaction sets to ``superseded``), changes nothing."""
+        """Steps 1–4 (parse, validate, the Danish rules, convert): what :meth:`register` then registers and answers,
+        or raise ``FhirError``. Reads the registry (the entries a transaction sets to ``superseded``), changes
+        nothing. ``submitter`` is the persona of the providing token (None with access control off): the source that
+        may later change the status of the entries registered here."""
         try:
             return self._check(bundle, now, document_url, submitter)
         except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
