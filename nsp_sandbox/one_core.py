@@ -61,10 +61,10 @@ def step_aside() -> bool:
     the kernel). Whether it moved (not when the process keeps to no one core)."""
     if not _left:
         return False
-    try:
-        os.sched_setaffinity(0, _left)
+    try:  # the policy first: once the thread is seen off the core, it has its policy too
         if os.sched_getscheduler(0) == getattr(os, "SCHED_BATCH", None):
             os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        os.sched_setaffinity(0, _left)
     except OSError:
         return False
     return True
