@@ -45,6 +45,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, ParamSpec, TypeVar
 
+from nsp_sandbox.thread_names import NamedThread
+
 P = ParamSpec("P")
 T = TypeVar("T")
 R = TypeVar("R")
@@ -78,7 +80,7 @@ class _Runner:
         self._waiting: list[_Job] = []  # every other job and second step, a heap in arrival order
         self._jumped = 0  # first steps run in a row while a job of ``_waiting`` waited
         self._closing = False
-        self._workers = [threading.Thread(target=self._work, name=f"{name}_{number}", daemon=True)
+        self._workers = [NamedThread(target=self._work, name=f"{name}_{number}", daemon=True)
                          for number in range(threads)]
         for worker in self._workers:
             worker.start()

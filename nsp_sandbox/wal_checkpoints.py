@@ -35,6 +35,7 @@ from urllib.parse import quote
 from sqlalchemy import URL, Engine, event
 
 from nsp_sandbox.one_core import step_aside
+from nsp_sandbox.thread_names import NamedThread
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class WalCheckpoints:
             with self._lock:
                 if not self._running:
                     self._running = True
-                    threading.Thread(target=self._run, name=f"sqlite-checkpoints {self.path}", daemon=True).start()
+                    NamedThread(target=self._run, name=f"sqlite-checkpoints {self.path}", daemon=True).start()
 
     def _run(self) -> None:
         step_aside()

@@ -114,6 +114,7 @@ def _build(shell: Any, base: str, port: int, only: set[str] | None, demo: bool, 
     from nsp_sandbox.config import Settings
     from nsp_sandbox.context import SandboxContext
     from nsp_sandbox.one_core import keep_to_one_core
+    from nsp_sandbox.thread_names import NamedThread
     from sandbox.app import create_sandbox_app
     from sandbox.package_command import ensure_packages
     from sandbox.start_steps import announce, load_demo, plsp_ticks
@@ -129,7 +130,7 @@ def _build(shell: Any, base: str, port: int, only: set[str] | None, demo: bool, 
     shell.become(application)
     mounted = {a.prefix for a in application.state.actors}
     if "/plsp" in mounted:
-        threading.Thread(target=plsp_ticks, args=(f"http://127.0.0.1:{port}",), name="plsp-due",
+        NamedThread(target=plsp_ticks, args=(f"http://127.0.0.1:{port}",), name="plsp-due",
                          daemon=True).start()
     readiness = application.state.readiness
     context.packages  # noqa: B018 (waits for the background load)

@@ -50,6 +50,7 @@ from nsp_sandbox.database import hold
 from nsp_sandbox.driver_statement import DriverStatement
 from nsp_sandbox.fhir_http import json_bytes
 from nsp_sandbox.system_tokens import StsUnavailable, SystemTokens
+from nsp_sandbox.thread_names import NamedThread
 from services.dds.mhd.document_reference import fhir_instant, to_fhir
 from services.dds.models import NotificationRow, SubscriptionRow
 from services.dds.registry import Registry
@@ -178,7 +179,7 @@ class Notifier:
                 return
             self._wake.set()
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="dds-dsubm-notifier", daemon=True)
+                self._thread = NamedThread(target=self._run, name="dds-dsubm-notifier", daemon=True)
                 self._thread.start()
 
     def _run(self) -> None:

@@ -37,6 +37,7 @@ from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.cpr import CPR_SYSTEM
 from nsp_sandbox.database import Database
 from nsp_sandbox.driver_statement import DriverStatement
+from nsp_sandbox.thread_names import name_os_thread
 from services.dds.models import DdsBase, DocumentEntryRow
 
 KEPT = 10_000  # rows kept; older ones are pruned every PRUNE_EVERY writes
@@ -209,7 +210,8 @@ class RequestLog:
                 return
             self._write_asked = True
             if self._thread is None:
-                self._thread = ThreadPoolExecutor(1, thread_name_prefix="dds-request-log")
+                self._thread = ThreadPoolExecutor(1, thread_name_prefix="dds-request-log",
+                                                  initializer=name_os_thread)
             thread = self._thread
         thread.submit(self._write_soon)
 

@@ -44,6 +44,7 @@ from nsp_sandbox.fhir_http import read_fhir_json
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.peers import IN_PROCESS_ORIGIN
 from nsp_sandbox.system_tokens import StsUnavailable, SystemTokens
+from nsp_sandbox.thread_names import NamedThread
 from services.sundhed_view.dds import Reader
 from services.sundhed_view.documents import Documents, Entry
 
@@ -103,7 +104,7 @@ class Prefetch:
         if not self.context.settings.view_dsubm:
             self.settled.set()
             return
-        self._thread = threading.Thread(target=self._subscribe_until_done, name="view-dsubm-subscribe", daemon=True)
+        self._thread = NamedThread(target=self._subscribe_until_done, name="view-dsubm-subscribe", daemon=True)
         self._thread.start()
 
     def _subscribe_until_done(self) -> None:
