@@ -17,7 +17,7 @@ COMM_BYTES = 15  # the kernel's TASK_COMM_LEN, less its terminating NUL
 def name_os_thread(name: str | None = None) -> bool:
     """Give the calling thread ``name`` (by default its Python name) at the operating system, cut to
     :data:`COMM_BYTES` bytes of UTF-8; whether it took (Linux's ``/proc/thread-self/comm`` is writable)."""
-    wanted = (threading.current_thread().name if name is None else name).encode()[:COMM_BYTES]
+    wanted = (threading.current_thread().name if name is None else name).encode(errors="replace")[:COMM_BYTES]
     try:
         with open("/proc/thread-self/comm", "wb") as comm:
             comm.write(wanted.decode(errors="ignore").encode())

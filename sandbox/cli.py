@@ -130,8 +130,7 @@ def _build(shell: Any, base: str, port: int, only: set[str] | None, demo: bool, 
     shell.become(application)
     mounted = {a.prefix for a in application.state.actors}
     if "/plsp" in mounted:
-        NamedThread(target=plsp_ticks, args=(f"http://127.0.0.1:{port}",), name="plsp-due",
-                         daemon=True).start()
+        NamedThread(target=plsp_ticks, args=(f"http://127.0.0.1:{port}",), name="plsp-due", daemon=True).start()
     readiness = application.state.readiness
     context.packages  # noqa: B018 (waits for the background load)
     missing: list[str] = []

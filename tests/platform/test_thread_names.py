@@ -48,6 +48,10 @@ def test_a_name_is_never_cut_inside_a_character() -> None:
     assert _named_in(NamedThread(target=lambda: None, name=name)) == "prøvesvar-xæ"
 
 
+def test_a_name_that_cannot_be_encoded_still_names_the_thread() -> None:
+    assert _named_in(NamedThread(target=lambda: None, name="lane-\udc80")) == "lane-?"
+
+
 def test_a_plain_thread_keeps_the_process_name_until_it_names_itself() -> None:
     before: list[str] = []
     after: list[str] = []
