@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import seeding
-from event_loop import threads_it_runs_on
+from event_loop import SNAPSHOTS, threads_it_runs_on
 from fastapi import FastAPI
 from fastapi.responses import Response
 from fastapi.testclient import TestClient
@@ -247,7 +247,11 @@ def test_the_documents_of_one_notification_are_read_in_one_lane_job_with_two_uni
     begun: list[str] = []
 
     def begin(connection: Any) -> None:
-        begun.append(threading.current_thread().name)
+        # Not the shared clock's snapshot, read again in whatever job asks the time once it is half a second old
+        # (a loaded machine makes this test's steps slower than that).
+        if not any(frame.filename.endswith(path) and frame.name == function
+                   for frame in traceback.extract_stack() for path, function in SNAPSHOTS):
+            begun.append(threading.current_thread().name)
 
     event.listen(cache.database.engine, "begin", begin)
     try:
