@@ -12,7 +12,7 @@ import datetime
 import math
 import re
 from functools import cache
-from typing import Any
+from typing import Any, Final
 
 from fhir.resources.R4B import get_fhir_model_class
 from fhirpathpy.models import models
@@ -84,8 +84,7 @@ def _silent(value: Any) -> bool:
     if kind is list:
         return _silent_array(value)
     if kind is str:
-        return value != "" and not ((len(value) > 64 or not value.isprintable()) and _has_control(value)) and (
-            not value[:1].isdigit() or _calendar_ok(value))
+        return _silent_text(value)
     if kind is bool:
         return True
     if kind is int:
@@ -106,8 +105,7 @@ def _silent_object(value: dict[str, Any]) -> bool:
             return False
         kind = type(child)
         if kind is str:
-            if child == "" or ((len(child) > 64 or not child.isprintable()) and _has_control(child)) or (
-                    key == "id" and not _ID(child)) or (child[:1].isdigit() and not _calendar_ok(child)):
+            if not _silent_text(child) or (key == "id" and not _ID(child)):
                 return False
         elif kind is dict:
             if not _silent_object(child):
@@ -129,12 +127,26 @@ def _silent_array(value: list[Any]) -> bool:
             if not _silent_object(child):
                 return False
         elif kind is str:
-            if child == "" or ((len(child) > 64 or not child.isprintable()) and _has_control(child)) or (
-                    child[:1].isdigit() and not _calendar_ok(child)):
+            if not _silent_text(child):
                 return False
         elif not _silent(child):
             return False
     return True
+
+
+def _silent_text(text: str) -> bool:
+    """A string the model layer takes: not empty, without a control character FHIR strings forbid, and in the
+    calendar when it starts with a digit (the date of a date, dateTime or instant).
+
+    Typed ``str``, so that the compiled engine asks ``str.isdigit`` directly, not by the method's name."""
+    if not text:
+        return False
+    if (len(text) > 64 or not _isprintable(text)) and _has_control(text):
+        return False
+    return not text[:1].isdigit() or _calendar_ok(text)
+
+
+_isprintable: Final = str.isprintable  # called as a function: no look-up of the method by its name each time
 
 
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}").fullmatch
@@ -227,7 +239,7 @@ def _has_control(value: str) -> bool:
     ``isprintable`` followed by the regex.
     """
     if len(value) <= 64:
-        return not value.isprintable() and _CONTROL_SEARCH(value) is not None
+        return not _isprintable(value) and _CONTROL_SEARCH(value) is not None
     if known_well_formed(value):  # a narrative the walk has just judged: well-formed XML holds none
         return False
     data = value.encode("utf-8", "surrogatepass")

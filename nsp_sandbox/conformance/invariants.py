@@ -107,7 +107,7 @@ def _guarded(runner: Runner, guards: frozenset[str]) -> Runner:
     """``runner``, its answer kept per type for a focus without the child the expression starts from (see
     :class:`~nsp_sandbox.conformance.fhirpath.compiler.Program`: ``dom-3``'s ``contained.where(…)`` on a
     resource that contains nothing reads neither ``%resource`` nor anything else)."""
-    present = frozenset("_" + name for name in guards) | guards
+    present = tuple(frozenset("_" + name for name in guards) | guards)
     typed = _typed_keys(guards)
     fixed: dict[str, list[Any]] = {}
 
@@ -137,7 +137,7 @@ def _program_runner(program: Program) -> Runner:
         # The value depends only on these children of the focus: without them it is fixed per type.
         # (Such an expression reads no variable, so %resource / %rootResource are never built.)
         bare: dict[str, list[Any]] = {}
-        companions = frozenset("_" + name for name in roots) | roots
+        companions = tuple(frozenset("_" + name for name in roots) | roots)
         typed = _typed_keys(roots)  # a choice element is keyed by its type as well (valueQuantity)
 
         def run_pure(focus: Any, focus_type: str, resource: dict[str, Any], root: dict[str, Any]) -> list[Any]:
@@ -191,9 +191,15 @@ def _program_runner(program: Program) -> Runner:
 _KEPT_VALUES = 4096  # per expression; emptied when full
 
 
-def _lacks(focus: dict[str, Any], keys: frozenset[str], prefixes: tuple[str, ...]) -> bool:
-    """Whether ``focus`` has none of ``keys`` and no key beginning with one of ``prefixes`` (:func:`_typed_keys`)."""
-    return keys.isdisjoint(focus) and not (prefixes and any(key.startswith(prefixes) for key in focus))
+def _lacks(focus: dict[str, Any], keys: tuple[str, ...], prefixes: tuple[str, ...]) -> bool:
+    """Whether ``focus`` has none of ``keys`` and no key beginning with one of ``prefixes`` (:func:`_typed_keys`).
+
+    Each of the few ``keys`` is looked up in ``focus``: ``frozenset.isdisjoint`` would go through every key of
+    ``focus`` instead."""
+    for key in keys:
+        if key in focus:
+            return False
+    return not (prefixes and any(key.startswith(prefixes) for key in focus))
 
 
 def _kind(focus: dict[str, Any], focus_type: str) -> str:

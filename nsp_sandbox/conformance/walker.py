@@ -409,9 +409,9 @@ def _groups(node: ElementNode, child_set: ChildSet, obj: dict[str, Any], path: s
     with the JSON shape checked: unknown elements, arrays where single values belong and the reverse,
     empty arrays, a choice element given in more than one type."""
     groups: dict[ElementNode, list[Item]] = {}
-    keys_get = child_set.keys.get
-    get = obj.get
-    companion_keys_get = _COMPANION_KEYS.get
+    keys = child_set.keys
+    # The dictionaries' ``get`` called on them each time, not held as bound methods: compiled, those calls are
+    # direct, and a bound method is an object made (and freed) for each object walked.
     for key, value in obj.items():
         if key.startswith("_"):
             name = key[1:]
@@ -422,8 +422,8 @@ def _groups(node: ElementNode, child_set: ChildSet, obj: dict[str, Any], path: s
             continue
         else:
             name = key
-            companion = get(companion_keys_get(key) or _companion_key(key))
-        entry = keys_get(name)
+            companion = obj.get(_COMPANION_KEYS.get(key) or _companion_key(key))
+        entry = keys.get(name)
         if entry is None:
             if name == "fhir_comments":
                 continue
