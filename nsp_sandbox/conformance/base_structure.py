@@ -134,6 +134,9 @@ def _silent_array(value: list[Any]) -> bool:
     return True
 
 
+_isprintable: Final = str.isprintable  # called as a function: no look-up of the method by its name each time
+
+
 def _silent_text(text: str) -> bool:
     """A string the model layer takes: not empty, without a control character FHIR strings forbid, and in the
     calendar when it starts with a digit (the date of a date, dateTime or instant).
@@ -144,9 +147,6 @@ def _silent_text(text: str) -> bool:
     if (len(text) > 64 or not _isprintable(text)) and _has_control(text):
         return False
     return not text[:1].isdigit() or _calendar_ok(text)
-
-
-_isprintable: Final = str.isprintable  # called as a function: no look-up of the method by its name each time
 
 
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}").fullmatch
