@@ -297,11 +297,12 @@ class InvariantEngine:
                   expression_path: str, issues: list[Issue]) -> None:
         """:meth:`check` each (constraint, issue source) on one focus; issues go to ``issues``.
 
-        The same evaluation as :meth:`check`, with the scope entered once for the whole list.
+        The same evaluation as :meth:`check`, with the scope entered once for the whole list, and not at all when it
+        is in already (the walk enters each resource's scope once for all the resource's elements: ``Walk.against``).
         """
         primitive_focus = not isinstance(focus, (dict, list))  # a tuple is checked faster than a union
         runners = self._runners
-        token = SCOPE.set(scope)
+        token = SCOPE.set(scope) if SCOPE.get() is not scope else None
         try:
             for constraint, source in constraints:
                 expression = constraint.expression
@@ -323,7 +324,8 @@ class InvariantEngine:
                 if (len(result) == 1 and result[0] is False) if type(result) is list else not _truthy(result):
                     issues.append(_failed(constraint, expression_path, source))
         finally:
-            SCOPE.reset(token)
+            if token is not None:
+                SCOPE.reset(token)
 
 
 def _failed(constraint: Constraint, expression_path: str, source: str) -> Issue:

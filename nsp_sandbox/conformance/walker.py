@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from nsp_sandbox.conformance.extensions import ext1_issues, undefined_extension_issue
-from nsp_sandbox.conformance.fhirpath import EvaluationScope, NotChecked
+from nsp_sandbox.conformance.fhirpath import SCOPE, EvaluationScope, NotChecked
 from nsp_sandbox.conformance.frames import Frame, Item
 from nsp_sandbox.conformance.invariants import evaluated_constraints
 from nsp_sandbox.conformance.primitives import fixed_pattern_issues, json_kind, primitive_value_ok
@@ -134,7 +134,13 @@ class Walk:
                 inner = Frame(resource, resource, BundleIndex.of(resource), frame.full_url,
                               structure.package or frame.package)
             issues: list[Issue] = []
-            self._complex(structure.root, structure.type, resource, structure.type, inner, issues, True)
+            # The resource's FHIRPath scope entered once for all its elements' constraints (check_all then leaves
+            # it as it is), and left when the resource is walked.
+            token = SCOPE.set(self._scope(inner))
+            try:
+                self._complex(structure.root, structure.type, resource, structure.type, inner, issues, True)
+            finally:
+                SCOPE.reset(token)
         finally:
             self._in_progress.discard(key)
         self._results[key] = issues
