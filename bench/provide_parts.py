@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from served_tree import alternating, provides, served, tree_arguments
+from served_tree import alternating, provides, served, threads_of, tree_arguments
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -131,21 +131,13 @@ def totals_of(pid: int, out: Path) -> dict[str, float]:
 
 def _switches(pid: int) -> collections.Counter[str]:
     """The context switches of every thread of ``pid`` so far, voluntary and involuntary."""
-    found: collections.Counter[str] = collections.Counter()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            status = (task / "status").read_text()
-        except OSError:  # ended since it was listed
-            continue
-        for line in status.splitlines():
-            name, _, value = line.partition(":")
-            if name in ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"):
-                found[SWITCHES[name]] += int(value)
-    return found
+    threads = threads_of(pid).values()
+    return collections.Counter({SWITCHES[0]: sum(t.voluntary for t in threads),
+                                SWITCHES[1]: sum(t.involuntary for t in threads)})
 
 
-SWITCHES = {"voluntary_ctxt_switches": "context switches per document, voluntary (all threads)",
-            "nonvoluntary_ctxt_switches": "context switches per document, involuntary (all threads)"}
+SWITCHES = ("context switches per document, voluntary (all threads)",
+            "context switches per document, involuntary (all threads)")
 
 
 def run(tree: Path, args: argparse.Namespace) -> tuple[dict[str, float], float, float]:
@@ -166,7 +158,7 @@ def run(tree: Path, args: argparse.Namespace) -> tuple[dict[str, float], float, 
         rss = _rss_mib(server.pid)
     out.unlink(missing_ok=True)
     parts = {label: (after[label] - before.get(label, 0.0)) / args.provides * 1000 for label in after}
-    parts.update({label: switched[label] / args.provides for label in SWITCHES.values()})
+    parts.update({label: switched[label] / args.provides for label in SWITCHES})
     return parts, float(result["server_cpu_ms_per_document"]), rss
 
 
@@ -196,8 +188,8 @@ def main() -> None:
     trees = list(runs)
     labels = [label for label, _, _ in PARTS]
     labels += sorted({label for results in runs.values() for parts, _, _ in results for label in parts}
-                     - set(labels) - set(SWITCHES.values()))
-    labels += list(SWITCHES.values())
+                     - set(labels) - set(SWITCHES))
+    labels += list(SWITCHES)
     print(f"\nms of CPU per document, the mean of {args.pairs} run(s) each; {args.provides} provides from "
           f"{args.clients} clients after {args.warm_up}; SQLite; the viewer subscribed\n")
     print("| part | " + " | ".join(str(tree) for tree in trees) + " |")

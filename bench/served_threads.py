@@ -19,46 +19,17 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from served_notified import drain
-from served_tree import cpu_seconds, provides, served
+from served_tree import ThreadCpu, cpu_seconds, provides, served, threads_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-@dataclass(frozen=True)
-class ThreadCpu:
-    name: str
-    user: float  # seconds
-    system: float
-    voluntary: int
-    involuntary: int
 
 
 def say(message: str) -> None:
     print(f"[threads {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def threads_of(pid: int) -> dict[int, ThreadCpu]:
-    """Every thread of ``pid`` now: its name, CPU and context switches (``/proc/PID/task/TID``)."""
-    found: dict[int, ThreadCpu] = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        folder = Path(f"/proc/{pid}/task/{tid}")
-        try:
-            stat = (folder / "stat").read_text()
-            status = dict(line.split(":\t", 1) for line in (folder / "status").read_text().splitlines()
-                          if ":\t" in line)
-            name = (folder / "comm").read_text().strip()
-        except OSError:  # it ended meanwhile
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        found[int(tid)] = ThreadCpu(name, int(fields[11]) / TICK, int(fields[12]) / TICK,
-                                    int(status["voluntary_ctxt_switches"]), int(status["nonvoluntary_ctxt_switches"]))
-    return found
 
 
 def main() -> None:
@@ -103,7 +74,7 @@ def main() -> None:
     rows = [(user + system, label, user, system, int(voluntary), int(involuntary), int(threads))
             for label, (user, system, voluntary, involuntary, threads) in parts.items() if user + system > 0]
     ended = (process_after - process_before) - sum(row[0] for row in rows)  # the process counts its ended threads
-    if ended > 1 / TICK:
+    if ended > 1 / os.sysconf("SC_CLK_TCK"):
         rows.append((ended, "threads that ended meanwhile", 0.0, 0.0, 0, 0, 0))
     rows.sort(reverse=True)
     total = sum(row[0] for row in rows)

@@ -50,6 +50,36 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class ThreadCpu:
+    """One thread of a process as ``/proc/PID/task/TID`` shows it: its name, CPU so far, context switches."""
+
+    name: str
+    user: float  # seconds
+    system: float
+    voluntary: int
+    involuntary: int
+
+
+def threads_of(pid: int) -> dict[int, ThreadCpu]:
+    """Every thread of ``pid`` now, by its id (``/proc/PID/task/TID``: ``comm``, ``stat``, ``status``)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[int, ThreadCpu] = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        folder = Path(f"/proc/{pid}/task/{tid}")
+        try:
+            stat = (folder / "stat").read_text()
+            status = dict(line.split(":\t", 1) for line in (folder / "status").read_text().splitlines()
+                          if ":\t" in line)
+            name = (folder / "comm").read_text().strip()
+        except OSError:  # it ended meanwhile
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        found[int(tid)] = ThreadCpu(name, int(fields[11]) / tick, int(fields[12]) / tick,
+                                    int(status["voluntary_ctxt_switches"]), int(status["nonvoluntary_ctxt_switches"]))
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
     """The process's user and system CPU so far (``/proc``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
