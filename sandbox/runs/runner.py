@@ -24,11 +24,11 @@ _TASKS: set[asyncio.Task[None]] = set()  # a strong reference to each run's task
 
 async def start(context: SandboxContext, store: RunStore, suite: Suite, target: str, options: dict[str, Any],
                 only: list[str] | None) -> str:
-    """Accept a run (it is in the store when this returns) and start it; its id."""
+    """Accept a run (it is in the store, carried by this process, when this returns) and start it; its id. If
+    this coroutine is cancelled before the task starts, the run is found gone once its heartbeat is stale."""
     chosen = [c for c in suite.cases if only is None or c.name in only]
     new = NewRun(suite.name, suite.title, suite.target_kind, target, options, [(c.name, c.title) for c in chosen])
-    run_id = await run_in_threadpool(store.create, new)
-    carried_here(run_id, True)
+    run_id = await run_in_threadpool(store.create, new, carried=True)
     task = asyncio.get_running_loop().create_task(
         execute(context, store, run_id, suite, target, options, None if only is None else set(only)),
         name=f"conformance-run-{run_id}")

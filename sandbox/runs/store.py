@@ -131,14 +131,23 @@ class RunStore:
         self._database = database
         database.create_tables(_Base.metadata)
 
-    def create(self, new: NewRun) -> str:
+    def create(self, new: NewRun, *, carried: bool = False) -> str:
+        """A new run, ``running`` and owned by this process; its id. ``carried``: a task of this process will
+        carry it, said (:func:`carried_here`) before the row can be read, so that no reader in between finds
+        it running with nobody carrying it."""
         run_id = str(uuid.uuid4())
-        with self._database.session() as session:
-            session.add(RunRow(id=run_id, suite=new.suite, title=new.title, target_kind=new.target_kind,
-                               target=new.target, options=json.dumps(new.options),
-                               planned=json.dumps([list(p) for p in new.planned]), instructions="[]",
-                               status="running", message="", started=_now(), started_epoch=time.time(),
-                               finished=None, owner_host=HOST, owner_pid=os.getpid(), heartbeat=time.time()))
+        if carried:
+            carried_here(run_id, True)
+        try:
+            with self._database.session() as session:
+                session.add(RunRow(id=run_id, suite=new.suite, title=new.title, target_kind=new.target_kind,
+                                   target=new.target, options=json.dumps(new.options),
+                                   planned=json.dumps([list(p) for p in new.planned]), instructions="[]",
+                                   status="running", message="", started=_now(), started_epoch=time.time(),
+                                   finished=None, owner_host=HOST, owner_pid=os.getpid(), heartbeat=time.time()))
+        except BaseException:
+            carried_here(run_id, False)
+            raise
         return run_id
 
     def add_instruction(self, run_id: str, case: str, text: str) -> None:

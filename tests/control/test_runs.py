@@ -14,7 +14,8 @@ from xml.etree import ElementTree as ET
 from face_access import admin_token, assert_needs_token, stranger
 from fastapi.testclient import TestClient
 from runs_support import NOT_INTERACTIVE, SUITE, TARGET, finished, self_test_suite
-from sqlalchemy import update
+from sqlalchemy import event, update
+from sqlalchemy.orm import Session
 
 from nsp_sandbox.context import SandboxContext
 from sandbox.runs import store as run_store
@@ -148,6 +149,33 @@ def test_a_run_nobody_carries_any_more_is_failed_saying_why(client: TestClient, 
     message = client.get(f"/sandbox/runs/{elsewhere}").json()["message"]
     assert message.startswith("The run stopped unfinished: the sandbox process that ran it (pid ")
     assert "on another-host) has given no sign of life for 6" in message
+
+
+def test_a_run_read_the_moment_it_is_written_is_not_taken_for_gone(client: TestClient) -> None:
+    """Another page lists the runs just as a new one's row is committed, before the request that started it
+    has gone on: the run is carried by then, so it is not failed as gone."""
+    readings: list[list[str]] = []
+
+    def read_at_once(session: Session) -> None:
+        if any(isinstance(row, RunRow) for row in session.info.pop("new_runs", ())):
+            other_page = threading.Thread(target=lambda: readings.append(
+                [run["status"] for run in client.get("/sandbox/runs").json()]))
+            other_page.start()
+            other_page.join()
+
+    def note_new(session: Session, _flush: object) -> None:
+        session.info.setdefault("new_runs", []).extend(session.new)
+
+    event.listen(Session, "after_flush", note_new)
+    event.listen(Session, "after_commit", read_at_once)
+    try:
+        run_id = _start(client, cases=["personas-listed"])
+    finally:
+        event.remove(Session, "after_commit", read_at_once)
+        event.remove(Session, "after_flush", note_new)
+    assert readings and readings[0][0] == "running"
+    run = finished(client.get, run_id)
+    assert run["status"] == "passed", run["message"]
 
 
 def test_runs_survive_a_reset(client: TestClient) -> None:
