@@ -62,10 +62,12 @@ def test_in_process_a_passed_run_exits_0(embedded: Path) -> None:
 
 
 def test_on_a_running_sandbox_instructions_are_printed_as_they_come(origin: str, tmp_path: Path) -> None:
+    checked = threading.Event()
+
     def participant() -> None:
-        """Wait for the run to ask, then do what it asks."""
+        """Wait for the run to ask, then do what it asks (or stop, once the check has ended without asking)."""
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not checked.is_set():
             runs = HTTP.get(f"{origin}/sandbox/runs").json()
             if runs and HTTP.get(f"{origin}/sandbox/runs/{runs[0]['id']}").json()["next_instruction"]:
                 HTTP.put(f"{origin}/sandbox/clock", json={"frozen": True})
@@ -77,6 +79,7 @@ def test_on_a_running_sandbox_instructions_are_printed_as_they_come(origin: str,
     junit = tmp_path / "junit.xml"
     code, output = _check("self-test", "--target", TARGET, "--case", "clock-frozen", "--case", "personas-listed",
                           "--sandbox", origin, "--junit", str(junit))
+    checked.set()
     acting.join(timeout=5)
     assert code == 0, output
     lines = output.splitlines()
