@@ -126,8 +126,8 @@ class Validator:
         # could still find something (model_layer_silent); its findings come first all the same.
         walked: list[Issue] = []
         failure: Issue | None = None
+        walk = Walk(self.engines, context_given)
         try:
-            walk = Walk(self.engines, context_given)
             rtype = resource.get("resourceType")
             frame = Frame(resource, resource, None, None, context)
             walked = walk.resource(resource, [profile] if profile else [], frame,
@@ -137,6 +137,8 @@ class Validator:
         except Exception as exc:  # a defect of the validator must not hide what was found, nor crash callers
             log.exception("validator failure")
             failure = _failed(exc)
+        finally:
+            walk.close()
         base: list[Issue] = []
         if structure is not None:
             base = structure

@@ -50,6 +50,12 @@ class Walk:
         self._walked: dict[int, list[CompiledStructure]] = {}
         self._depth = 0  # objects being walked, one inside the other (_complex)
 
+    def close(self) -> None:
+        """Let go of the FHIRPath scopes once the validation is over. Each holds functions that refer back to the
+        walk: a cycle that would leave the walk, and all it kept (frames, results, the Bundle's index), to the
+        garbage collector. Without them, reference counting frees it all as the validation returns."""
+        self._scopes.clear()
+
     # ---- resources and profiles -----------------------------------------------------------------
 
     def resource(self, resource: dict[str, Any], profiles: list[str], frame: Frame,
