@@ -131,3 +131,25 @@ def test_narratives_that_share_their_beginning_are_each_judged_by_their_own_kind
             assert narrative._edit_of_one_judged(kind.replace("2509479989", cpr)), kind
             narrative_checks(kind.replace("2509479989", cpr))
     assert len(narrative._judged) == 1 and len(next(iter(narrative._judged.values()))) == 2
+
+
+EDIT = st.tuples(st.integers(0, len(JUDGED)), st.integers(0, 40), st.lists(PIECES, max_size=4).map("".join))
+VALUED = (JUDGED.replace('class="grid"', 'class="{grid}"').replace('href="Patient-1.html"', 'href="{href}"')
+          .replace("3fd3835d", "{id}"))
+
+
+@given(st.lists(EDIT, min_size=2, max_size=4))
+@settings(max_examples=3000, deadline=None)
+def test_edits_in_several_places_get_the_findings_of_a_parse(edits: list[tuple[int, int, str]]) -> None:
+    judged_without_problems(JUDGED)
+    div = JUDGED
+    for at, removed, inserted in sorted(edits, reverse=True):  # from the end: each place is one of JUDGED
+        div = div[:at] + inserted + div[at + removed:]
+    as_a_parse_judges(div)
+
+
+@given(st.text(st.characters(), max_size=12), st.text(st.characters(), max_size=12), st.text(max_size=12))
+@settings(max_examples=3000, deadline=None)
+def test_any_attribute_values_and_text_at_once_get_the_findings_of_a_parse(grid: str, href: str, id_: str) -> None:
+    judged_without_problems(JUDGED)
+    as_a_parse_judges(VALUED.format(grid=grid, href=href, id=id_))

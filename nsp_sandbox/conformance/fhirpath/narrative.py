@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any
+from typing import Any, Final
 
 from lxml import etree  # type: ignore[import-untyped]
 
@@ -100,8 +100,8 @@ def known_well_formed(text: str) -> bool:
 # latest. A new narrative is tried against those with its very first characters, then against the others.
 #
 # A new narrative is one of them with other text and attribute values when both split at every "<" into as many
-# pieces (and have as many ">"), the first and last pieces (before the root element, and its end tag with what
-# follows) are the same, and each piece that differs ("tag>text") has exactly one ">" and differs only in
+# pieces, the first and last pieces (before the root element, and its end tag with what follows) are the same, and
+# each piece that differs ("tag>text") has exactly one ">" in both (so both have as many ">") and differs only in
 #   - its text: printable characters (every printable character is one XML allows), "&" only as one of the five
 #     predefined entities, and not only whitespace where the old text had more than whitespace; or
 #   - the values of its attributes: the tag the same once every quoted value is emptied, and each changed value
@@ -118,6 +118,7 @@ _CANDIDATES = 8
 _JUDGED_LIMIT = 1024
 _LONGEST = 1_000_000
 _NOT_IN_KEY = b"0123456789abcdef-"
+_FIRST_STRETCH: Final = 64  # characters compared first by _common_prefix
 _ENTITIES = ("&lt;", "&gt;", "&amp;", "&quot;", "&apos;")
 _ATTRIBUTE = re.compile(r"""([^\s=]+)\s*=\s*("[^"]*"|'[^']*')""")
 _QUOTED = re.compile(r""""[^"]*"|'[^']*'""")
@@ -193,13 +194,24 @@ def _text_edit_of(old: str, div: str) -> bool:
     return not any(c in old_run or c in new_run for c in "<>&")
 
 
-def _common_prefix(a: str, b: str) -> int:
-    """How many first characters ``a`` and ``b`` share (halving: each step compares a slice of each; compiled,
-    slices and ``==`` are direct calls, where ``str.startswith`` with a start would be a call by name)."""
-    low, high = 0, min(len(a), len(b))
+def _common_prefix(a: str, b: str, a_at: int = 0, b_at: int = 0) -> int:
+    """How many characters ``a`` from ``a_at`` and ``b`` from ``b_at`` share. Slices of each are compared, each
+    twice as long as the last, until two differ; the first difference is then found by halving within those. The
+    work grows with the prefix found, not with what follows it (:func:`_edit_of` asks once per changed piece).
+    Compiled, slices and ``==`` are direct calls, where ``str.startswith`` with a start would be a call by name."""
+    limit = min(len(a) - a_at, len(b) - b_at)
+    low, step = 0, _FIRST_STRETCH
+    while True:
+        high = min(low + step, limit)
+        if a[a_at + low:a_at + high] != b[b_at + low:b_at + high]:
+            break
+        if high == limit:
+            return limit
+        low, step = high, step * 2
+    high -= 1  # a[low:high] and b[low:high] differ: fewer than high characters are shared
     while low < high:
         middle = (low + high + 1) // 2
-        if a[low:middle] == b[low:middle]:
+        if a[a_at + low:a_at + middle] == b[b_at + low:b_at + middle]:
             low = middle
         else:
             high = middle - 1
@@ -221,30 +233,44 @@ def _common_suffix(a: str, b: str, limit: int) -> int:
 
 def _edit_of(old: str, div: str) -> bool:
     """Is ``div`` ``old`` with other text and attribute values (see above)? One changed stretch inside a run of
-    text (:func:`_text_edit_of`) is found without splitting either."""
+    text (:func:`_text_edit_of`) is found without splitting either. Otherwise the pieces that differ are found one
+    after another, each where what is left of both first differs (every piece before it is alike), and judged
+    alone; the pieces between them are not cut out."""
     if _text_edit_of(old, div):
         return True
-    if div.count("<") != old.count("<") or div.count(">") != old.count(">"):
+    old_at = new_at = 0  # where the pieces not compared yet begin, in each (just after a "<", or at the start)
+    old_length, new_length = len(old), len(div)
+    while True:
+        same = _common_prefix(old, div, old_at, new_at)
+        if old_at + same == old_length and new_at + same == new_length:
+            return True
+        cut = old.rfind("<", old_at, old_at + same)
+        if cut >= 0:
+            old_start = cut + 1
+        elif old_at == 0:
+            return False  # the first piece differs (before the root element)
+        else:
+            old_start = old_at
+        new_start = new_at + (old_start - old_at)
+        old_end = old.find("<", old_at + same)
+        new_end = div.find("<", new_at + same)
+        if old_end < 0 or new_end < 0:
+            return False  # the last piece differs (the root's end tag and what follows), or a "<" more in one
+        if not _piece_edit(old[old_start:old_end], div[new_start:new_end]):
+            return False
+        old_at, new_at = old_end + 1, new_end + 1
+
+
+def _piece_edit(old: str, new: str) -> bool:
+    """Is the piece ``new`` ("tag>text", between two "<") ``old`` with other text or attribute values? Each has
+    exactly one ">" (so that both narratives have as many ">" as they have "<")."""
+    old_tag, old_closed, old_text = old.partition(">")
+    new_tag, closed, new_text = new.partition(">")
+    if not closed or not old_closed or ">" in new_text or ">" in old_text:
         return False
-    old_pieces = old.split("<")
-    new_pieces = div.split("<")
-    last = len(old_pieces) - 1
-    for index in range(len(old_pieces)):
-        old_piece = old_pieces[index]
-        new_piece = new_pieces[index]
-        if old_piece == new_piece:
-            continue
-        if index == 0 or index == last:
-            return False
-        old_tag, _, old_text = old_piece.partition(">")
-        new_tag, closed, new_text = new_piece.partition(">")
-        if not closed or ">" in new_text:
-            return False
-        if old_text != new_text and not _text_edit(old_text, new_text):
-            return False
-        if old_tag != new_tag and not _values_edit(old_tag, new_tag):
-            return False
-    return True
+    if old_text != new_text and not _text_edit(old_text, new_text):
+        return False
+    return old_tag == new_tag or _values_edit(old_tag, new_tag)
 
 
 def _text_edit(old: str, new: str) -> bool:
