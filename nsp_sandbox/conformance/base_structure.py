@@ -208,7 +208,7 @@ def json_representation_issues(node: Any, path: str) -> list[Issue]:
             if not value:
                 issues.append(_representation(where, "an empty array is not allowed in FHIR JSON"))
             # [value, null] pairs with ["_value" extension, null]: nulls keep the arrays aligned.
-            aligned = any(isinstance(v, str | int | float | bool) for v in value) or where.rsplit(".", 1)[-1][:1] == "_"
+            aligned = any(isinstance(v, (str, int, float, bool)) for v in value) or where.rsplit(".", 1)[-1][:1] == "_"
             for index, child in enumerate(value):
                 visit(child, f"{where}[{index}]", aligned)
         elif isinstance(value, str):
@@ -232,14 +232,17 @@ _CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
 def _has_control(value: str) -> bool:
     """Does ``value`` hold a control character FHIR strings forbid?
 
-    A short string is asked ``str.isprintable`` first (a printable string holds none) and only the
-    rest is searched with the regex. A long one (a narrative, often not "printable" for its line
-    breaks) is scanned as UTF-8 bytes, in which these characters are single bytes of their own:
-    deleting them changes the length only when one is there — about half the instructions of
-    ``isprintable`` followed by the regex.
+    A string that is not markup is asked ``str.isprintable`` first: a printable one holds none (a URL,
+    a code, a line of text). A short one that is not printable is searched with the regex. Markup (a
+    narrative, often not "printable" for its line breaks) and long text with line breaks are scanned as
+    UTF-8 bytes, in which these characters are single bytes of their own: deleting them changes the
+    length only when one is there. ``bytes.translate`` builds its table at each call, so a printable
+    string is not scanned that way.
     """
+    if value[:1] != "<" and _isprintable(value):
+        return False
     if len(value) <= 64:
-        return not _isprintable(value) and _CONTROL_SEARCH(value) is not None
+        return _CONTROL_SEARCH(value) is not None
     if known_well_formed(value):  # a narrative the walk has just judged: well-formed XML holds none
         return False
     data = value.encode("utf-8", "surrogatepass")
@@ -262,7 +265,7 @@ def _representable(value: Any, key: str, nulls_allowed: bool) -> bool:
             if isinstance(child, str):
                 if child == "" or _has_control(child):
                     return False
-            elif child is None or isinstance(child, dict | list):
+            elif child is None or isinstance(child, (dict, list)):
                 if not isinstance(child_key, str):
                     return False
                 if not _representable(child, child_key.rsplit(".", 1)[-1] if "." in child_key else child_key,
@@ -272,7 +275,7 @@ def _representable(value: Any, key: str, nulls_allowed: bool) -> bool:
     if isinstance(value, list):
         if not value:
             return False
-        aligned = any(isinstance(v, str | int | float | bool) for v in value) or key[:1] == "_"
+        aligned = any(isinstance(v, (str, int, float, bool)) for v in value) or key[:1] == "_"
         for child in value:
             if isinstance(child, str):
                 if child == "" or _has_control(child):
@@ -280,7 +283,7 @@ def _representable(value: Any, key: str, nulls_allowed: bool) -> bool:
             elif child is None:
                 if not aligned:
                     return False
-            elif isinstance(child, dict | list) and not _representable(child, key, aligned):
+            elif isinstance(child, (dict, list)) and not _representable(child, key, aligned):
                 return False
         return True
     if value is None:

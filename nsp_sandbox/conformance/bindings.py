@@ -67,7 +67,7 @@ class BindingChecker:
             if not isinstance(value, dict):
                 return []
             code, system = value.get("code"), value.get("system")
-            if not isinstance(code, str) or not isinstance(system, str | None):
+            if not isinstance(code, str) or not (system is None or isinstance(system, str)):
                 return []
             return self._one(binding, system, code, f"{path}.code", source, context)
         if isinstance(value, str):

@@ -170,7 +170,7 @@ def _program_runner(program: Program) -> Runner:
             values: dict[tuple[type, Any, str], list[Any]] = {}
 
             def run_value(focus: Any, focus_type: str, resource: dict[str, Any], root: dict[str, Any]) -> list[Any]:
-                if isinstance(focus, dict | list):
+                if isinstance(focus, (dict, list)):
                     return evaluate(item_of(focus, focus_type), focus_only, focus_only)
                 key = (type(focus), focus, focus_type)
                 found = values.get(key)
@@ -263,7 +263,7 @@ class InvariantEngine:
     def evaluate(self, expression: str, focus: Any, focus_type: str, resource: dict[str, Any],
                  root: dict[str, Any], scope: EvaluationScope) -> list[Any]:
         """The raw result of ``expression`` on ``focus`` (raises on errors; for tests and tools)."""
-        runner = self.runner(expression, not isinstance(focus, dict | list))
+        runner = self.runner(expression, not isinstance(focus, (dict, list)))
         if isinstance(runner, str):
             raise FhirPathError(runner)
         with evaluation_scope(scope):
@@ -275,7 +275,7 @@ class InvariantEngine:
         """Evaluate ``constraint`` on ``focus``; an Issue when it fails or cannot be evaluated."""
         if not constraint.expression:
             return None
-        runner = self.runner(constraint.expression, not isinstance(focus, dict | list))
+        runner = self.runner(constraint.expression, not isinstance(focus, (dict, list)))
         if isinstance(runner, str):
             return _not_checked(constraint, runner, expression_path, source)
         scope.constraint_key = constraint.key

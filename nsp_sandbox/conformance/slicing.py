@@ -55,7 +55,7 @@ def fixed_matches(value: Any, fixed: Any) -> bool:
             fixed_matches(v, f) for v, f in zip(value, fixed, strict=True))
     if isinstance(fixed, bool) or isinstance(value, bool):
         return value is fixed
-    if isinstance(fixed, int | float) and isinstance(value, int | float):
+    if isinstance(fixed, (int, float)) and isinstance(value, (int, float)):
         return float(value) == float(fixed)
     return bool(value == fixed)
 

@@ -422,6 +422,12 @@ def _groups(node: ElementNode, child_set: ChildSet, obj: dict[str, Any], path: s
     empty arrays, a choice element given in more than one type."""
     groups: dict[ElementNode, list[Item]] = {}
     keys = child_set.keys
+    # A primitive's companion ("_name": its id and extensions) is rare: looked for only in an object that has one.
+    companions = False
+    for key in obj:
+        if key.startswith("_"):
+            companions = True
+            break
     # The dictionaries' ``get`` called on them each time, not held as bound methods: compiled, those calls are
     # direct, and a bound method is an object made (and freed) for each object walked.
     for key, value in obj.items():
@@ -434,7 +440,7 @@ def _groups(node: ElementNode, child_set: ChildSet, obj: dict[str, Any], path: s
             continue
         else:
             name = key
-            companion = obj.get(_COMPANION_KEYS.get(key) or _companion_key(key))
+            companion = obj.get(_COMPANION_KEYS.get(key) or _companion_key(key)) if companions else None
         entry = keys.get(name)
         if entry is None:
             if name == "fhir_comments":

@@ -19,7 +19,7 @@ def equal_values(a: Item, b: Item) -> bool | None:
         return x == y
     if isinstance(x, bool) or isinstance(y, bool):
         return x is y if isinstance(x, bool) and isinstance(y, bool) else False
-    if isinstance(x, int | float | Decimal) and isinstance(y, int | float | Decimal):
+    if isinstance(x, (int, float, Decimal)) and isinstance(y, (int, float, Decimal)):
         return Decimal(str(x)) == Decimal(str(y))
     if isinstance(x, str) and isinstance(y, str):
         if is_temporal(a) or is_temporal(b):

@@ -97,7 +97,7 @@ def _resolve(inputs: list[Any]) -> list[Any]:
 
 
 def _has_value(inputs: list[Any]) -> list[bool]:
-    return [len(inputs) == 1 and inputs[0] is not None and not isinstance(inputs[0], dict | list)]
+    return [len(inputs) == 1 and inputs[0] is not None and not isinstance(inputs[0], (dict, list))]
 
 
 def conforms_to_values(inputs: list[Any], url: Any) -> list[bool]:

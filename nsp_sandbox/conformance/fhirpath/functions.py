@@ -320,7 +320,7 @@ def _f_extension(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
 def _f_has_value(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
     arity(params, 0)
     return lambda focus, env: boolean(len(focus) == 1 and focus[0][0] is not None
-                                    and not isinstance(focus[0][0], dict | list))
+                                    and not isinstance(focus[0][0], (dict, list)))
 
 
 FUNCTIONS: dict[str, FunctionFactory] = {

@@ -148,7 +148,7 @@ def _inequality(node: dict[str, Any], compile_node: Compile) -> Fn:
             if kx is None or ky is None or kx[0] != ky[0]:
                 return []
             x, y = kx[1], ky[1]
-        elif isinstance(x, int | float | Decimal) and isinstance(y, int | float | Decimal):
+        elif isinstance(x, (int, float, Decimal)) and isinstance(y, (int, float, Decimal)):
             x, y = Decimal(str(x)), Decimal(str(y))
         elif type(x) is not type(y):
             raise FhirPathError(f"cannot compare {type(x).__name__} with {type(y).__name__}")
@@ -270,7 +270,7 @@ def _additive(node: dict[str, Any], compile_node: Compile) -> Fn:
             return [(x + y, "System.String", None, None)]
         if type(x) is int and type(y) is int:
             return [(x + y if op == "+" else x - y, "System.Integer", None, None)]
-        if isinstance(x, int | float | Decimal) and isinstance(y, int | float | Decimal) and not (
+        if isinstance(x, (int, float, Decimal)) and isinstance(y, (int, float, Decimal)) and not (
                 isinstance(x, bool) or isinstance(y, bool)):
             value = Decimal(str(x)) + Decimal(str(y)) if op == "+" else Decimal(str(x)) - Decimal(str(y))
             return [(value, "System.Decimal", None, None)]
@@ -298,7 +298,7 @@ def _multiplicative(node: dict[str, Any], compile_node: Compile) -> Fn:
                 return [(int(x / y), "System.Integer", None, None)]
             if op == "mod":
                 return [(x - y * int(x / y), "System.Integer", None, None)]
-        if not (isinstance(x, int | float | Decimal) and isinstance(y, int | float | Decimal)):
+        if not (isinstance(x, (int, float, Decimal)) and isinstance(y, (int, float, Decimal))):
             raise FhirPathError(f"cannot apply {op} to non-numbers")
         dx, dy = Decimal(str(x)), Decimal(str(y))
         integers = isinstance(x, int) and isinstance(y, int)
@@ -336,7 +336,7 @@ def _polarity(node: dict[str, Any], compile_node: Compile) -> Fn:
         one = single(inner(focus, env), op)
         if one is None:
             return []
-        if not isinstance(one[0], int | float | Decimal):
+        if not isinstance(one[0], (int, float, Decimal)):
             raise FhirPathError("polarity of a non-number")
         return [(-one[0] if op == "-" else one[0], one[1], None, None)]
 

@@ -149,7 +149,7 @@ def _f_to_string(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
 
     def run(focus: list[Item], env: Env) -> list[Item]:
         one = single(focus, "toString")
-        if one is None or isinstance(one[0], dict | list):
+        if one is None or isinstance(one[0], (dict, list)):
             return []
         return [(as_text(one[0]), "System.String", None, None)]
 
