@@ -43,6 +43,9 @@ from nsp_sandbox.conformance.fhirpath import (
     item_of,
     leave_scope,
 )
+from nsp_sandbox.conformance.fhirpath.equality import is_temporal
+from nsp_sandbox.conformance.fhirpath.model import navigate, objects_below
+from nsp_sandbox.conformance.fhirpath.values import Item
 from nsp_sandbox.conformance.structure import Constraint, ElementNode
 from nsp_sandbox.kept import kept
 from nsp_sandbox.outcome import Issue, Severity
@@ -95,9 +98,18 @@ def evaluated_constraints(node: ElementNode,
 
 
 
+# dom-3 (DomainResource): a contained resource is referred to from elsewhere in the resource, or refers to it.
+DOM_3 = ("contained.where((('#'+id in (%resource.descendants().reference | %resource.descendants().as(canonical) | "
+         "%resource.descendants().as(uri) | %resource.descendants().as(url))) or descendants().where(reference = '#')"
+         ".exists() or descendants().where(as(canonical) = '#').exists() or descendants().where(as(canonical) = '#')"
+         ".exists()).not()).trace('unmatched', id).empty()")
+
+
 def _compiled_runner(text: str) -> Runner:
     program = compile_expression(text)
     runner = _program_runner(program)
+    if text == DOM_3:
+        runner = _contained_referenced(runner)
     if program.roots is None and program.guards is not None:
         return _guarded(runner, program.guards)
     return runner
@@ -121,6 +133,48 @@ def _guarded(runner: Runner, guards: frozenset[str]) -> Runner:
         return runner(focus, focus_type, resource, root)
 
     return run_guarded
+
+
+def _contained_referenced(runner: Runner) -> Runner:
+    """dom-3's ``runner``, answering true at once when each contained resource has one text ``id`` that the
+    ``reference`` of an object below the resource names as ``#id``: the first operand of the ``or`` is then true
+    for every one of them, and ``where`` selects none (a DocumentReference's contained Patient, named by its
+    ``context.sourcePatientInfo``). Otherwise the expression is evaluated as written.
+
+    The contained resources, their ids and the references are found by the model's own navigation, as the
+    expression finds them; the objects below the resource are some of its ``descendants()``
+    (:func:`~nsp_sandbox.conformance.fhirpath.model.objects_below`), so a reference found there is one the
+    expression finds too."""
+
+    def run_contained(focus: Any, focus_type: str, resource: dict[str, Any], root: dict[str, Any]) -> list[Any]:
+        if type(focus) is dict and type(resource) is dict:
+            contained: list[Item] = []
+            navigate(item_of(focus, focus_type), "contained", contained)
+            wanted: set[str] = set()
+            for one in contained:
+                ids: list[Item] = []
+                if type(one[0]) is dict:
+                    navigate(one, "id", ids)
+                if len(ids) != 1 or type(ids[0][0]) is not str:
+                    wanted.clear()
+                    break
+                wanted.add("#" + ids[0][0])
+            if wanted and _references_all(item_of(resource, None), wanted):
+                return [True]
+        return runner(focus, focus_type, resource, root)
+
+    return run_contained
+
+
+def _references_all(resource: Item, wanted: set[str]) -> bool:
+    """Is each text of ``wanted`` the ``reference`` of an object below ``resource``, as ``in`` compares texts?"""
+    references: list[Item] = []
+    for found in objects_below(resource):
+        navigate(found, "reference", references)
+    for reference in references:
+        if type(reference[0]) is str and not is_temporal(reference):
+            wanted.discard(reference[0])
+    return not wanted
 
 
 def _typed_keys(names: frozenset[str]) -> tuple[str, ...]:

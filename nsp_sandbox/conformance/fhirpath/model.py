@@ -146,7 +146,7 @@ def item_type(item: Item) -> str | None:
         return "System.Boolean"
     if isinstance(data, int):
         return "System.Integer"
-    if isinstance(data, float | Decimal):
+    if isinstance(data, (float, Decimal)):
         return "System.Decimal"
     if isinstance(data, str):
         return "System.String"
@@ -214,11 +214,45 @@ def children_of(item: Item) -> list[Item]:
         if name in seen or name == "resourceType":
             continue
         seen.add(name)
-        before = len(out)
-        navigate(item, name, out)
-        if len(out) == before:  # a choice element keyed valueX: navigate by its base name
-            for base in (name[:i] for i in range(len(name) - 1, 0, -1) if name[i].isupper()):
-                navigate(item, base, out)
-                if len(out) > before:
-                    break
+        _navigate_child(item, name, out)
     return out
+
+
+def _navigate_child(item: Item, name: str, out: list[Item]) -> None:
+    """Append to ``out`` what :func:`children_of` finds for the property ``name`` of ``item``."""
+    before = len(out)
+    navigate(item, name, out)
+    if len(out) == before:  # a choice element keyed valueX: navigate by its base name
+        for base in (name[:i] for i in range(len(name) - 1, 0, -1) if name[i].isupper()):
+            navigate(item, base, out)
+            if len(out) > before:
+                break
+
+
+def objects_below(item: Item) -> list[Item]:
+    """The items of the objects among the descendants of ``item`` (``descendants()`` of an object, less its
+    primitives), in no particular order: each property holding an object or an array is navigated as
+    :func:`children_of` navigates it, and a property holding a primitive not at all. For a question about the
+    objects alone (dom-3: which ``reference`` texts are there), without an item made for every primitive."""
+    found: list[Item] = []
+    pending = [item]
+    while pending:
+        current = pending.pop()
+        data = current[0]
+        if type(data) is not dict:
+            continue
+        seen: set[str] = set()
+        children: list[Item] = []
+        for key, value in data.items():
+            if type(value) is not dict and type(value) is not list:
+                continue  # a primitive: no object among its items
+            name = key[1:] if key[:1] == "_" else key
+            if name in seen or name == "resourceType":
+                continue
+            seen.add(name)
+            _navigate_child(current, name, children)
+        for child in children:
+            if type(child[0]) is dict:
+                found.append(child)
+                pending.append(child)
+    return found
