@@ -105,11 +105,18 @@ DOM_3 = ("contained.where((('#'+id in (%resource.descendants().reference | %reso
          ".exists()).not()).trace('unmatched', id).empty()")
 
 
+# ref-1 (Reference): a local reference ("#id") names a contained resource.
+REF_1 = ("reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
+         "%rootResource.contained.id.trace('ids'))")
+
+
 def _compiled_runner(text: str) -> Runner:
     program = compile_expression(text)
     runner = _program_runner(program)
     if text == DOM_3:
         runner = _contained_referenced(runner)
+    elif text == REF_1:
+        runner = _not_local(runner)
     if program.roots is None and program.guards is not None:
         return _guarded(runner, program.guards)
     return runner
@@ -164,6 +171,24 @@ def _contained_referenced(runner: Runner) -> Runner:
         return runner(focus, focus_type, resource, root)
 
     return run_contained
+
+
+def _not_local(runner: Runner) -> Runner:
+    """ref-1's ``runner``, answering true at once for a Reference whose one ``reference`` is a text that does not
+    start with "#" (the first operand of the ``or`` is then true: most references, which name no contained
+    resource), found by the model's own navigation. Otherwise the expression is evaluated as written."""
+
+    def run_not_local(focus: Any, focus_type: str, resource: dict[str, Any], root: dict[str, Any]) -> list[Any]:
+        if type(focus) is dict:
+            found: list[Item] = []
+            navigate(item_of(focus, focus_type), "reference", found)
+            if len(found) == 1:
+                text = found[0][0]
+                if type(text) is str and not text.startswith("#"):
+                    return [True]
+        return runner(focus, focus_type, resource, root)
+
+    return run_not_local
 
 
 def _references_all(resource: Item, wanted: set[str]) -> bool:
