@@ -231,28 +231,39 @@ def _navigate_child(item: Item, name: str, out: list[Item]) -> None:
 
 def objects_below(item: Item) -> list[Item]:
     """The items of the objects among the descendants of ``item`` (``descendants()`` of an object, less its
-    primitives), in no particular order: each property holding an object or an array is navigated as
-    :func:`children_of` navigates it, and a property holding a primitive not at all. For a question about the
+    primitives), in no particular order. Only a property holding an object or an array is navigated, as
+    :func:`navigate` navigates it (a primitive, or a primitive's ``_name`` companion, gives no object); the
+    bare name of a choice element is navigated by :func:`children_of`'s own rule. For a question about the
     objects alone (dom-3: which ``reference`` texts are there), without an item made for every primitive."""
     found: list[Item] = []
     pending = [item]
     while pending:
         current = pending.pop()
         data = current[0]
-        if type(data) is not dict:
+        if not isinstance(data, dict):
             continue
-        seen: set[str] = set()
+        base = current[2] or current[1]
+        steps = _STEPS.get(base)
         children: list[Item] = []
         for key, value in data.items():
-            if type(value) is not dict and type(value) is not list:
-                continue  # a primitive: no object among its items
-            name = key[1:] if key[:1] == "_" else key
-            if name in seen or name == "resourceType":
+            if not isinstance(value, (dict, list)) or key[:1] == "_" or key == "resourceType":
                 continue
-            seen.add(name)
-            _navigate_child(current, name, children)
+            step = steps.get(key) if steps is not None else None
+            if step is None:
+                step = _step(base, key)
+                steps = _STEPS.get(base)
+            if step[0] is not None:
+                _navigate_child(current, key, children)
+                continue
+            companion = data.get(step[3])
+            if isinstance(value, list) or isinstance(companion, list):
+                _append(children, value, companion, step[1], step[2])
+            elif isinstance(value.get("resourceType"), str):
+                children.append((value, value["resourceType"], value["resourceType"], None))
+            else:
+                children.append((value, step[1], step[2], companion))
         for child in children:
-            if type(child[0]) is dict:
+            if type(child[0]) is dict:  # as descendants() descends
                 found.append(child)
                 pending.append(child)
     return found

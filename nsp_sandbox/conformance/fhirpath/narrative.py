@@ -173,11 +173,10 @@ def _edit_of_one_judged(div: str) -> bool:
     return kept is not None and any(_edit_of(old, div) for old in list(kept))
 
 
-def _text_edit_of(old: str, div: str) -> bool:
+def _text_edit_of(old: str, div: str, start: int) -> bool:
     """Is ``div`` ``old`` with one stretch changed inside one run of text, neither version of that run holding "<",
     ">" or "&", the new stretch printable and not only whitespace? (A narrower case of :func:`_edit_of`'s, found
-    by comparing slices, without splitting either narrative.)"""
-    start = _common_prefix(old, div)
+    by comparing slices, without splitting either narrative.) ``start``: how many first characters they share."""
     end = _common_suffix(old, div, min(len(old), len(div)) - start)
     old_end, new_end = len(old) - end, len(div) - end
     changed = div[start:new_end]
@@ -236,12 +235,14 @@ def _edit_of(old: str, div: str) -> bool:
     text (:func:`_text_edit_of`) is found without splitting either. Otherwise the pieces that differ are found one
     after another, each where what is left of both first differs (every piece before it is alike), and judged
     alone; the pieces between them are not cut out."""
-    if _text_edit_of(old, div):
+    same = _common_prefix(old, div)
+    if _text_edit_of(old, div, same):
         return True
     old_at = new_at = 0  # where the pieces not compared yet begin, in each (just after a "<", or at the start)
     old_length, new_length = len(old), len(div)
     while True:
-        same = _common_prefix(old, div, old_at, new_at)
+        if old_at or new_at:  # (from the start, the shared characters are known already)
+            same = _common_prefix(old, div, old_at, new_at)
         if old_at + same == old_length and new_at + same == new_length:
             return True
         cut = old.rfind("<", old_at, old_at + same)
