@@ -229,20 +229,15 @@ def test_ref_1_answered_at_once_only_as_the_expression_answers(reference: dict[s
         assert given == [True]
 
 
-def test_ref_1_answered_at_once_is_the_one_r4_defines(packages: PackageRegistry) -> None:
-    definition = packages.structure_definition("http://hl7.org/fhir/StructureDefinition/Reference")
+@pytest.mark.parametrize(("structure", "key", "expression", "recognised"), [
+    ("Reference", "ref-1", REF_1, invariants.REF_1), ("DomainResource", "dom-3", DOM_3, invariants.DOM_3)])
+def test_a_constraint_answered_at_once_is_the_one_r4_defines(packages: PackageRegistry, structure: str, key: str,
+                                                             expression: str, recognised: str) -> None:
+    definition = packages.structure_definition(f"http://hl7.org/fhir/StructureDefinition/{structure}")
     assert definition is not None
     expressions = [c.get("expression") for e in definition["snapshot"]["element"] for c in e.get("constraint", [])
-                   if c.get("key") == "ref-1"]
-    assert expressions == [REF_1] and REF_1 == invariants.REF_1
-
-
-def test_dom_3_answered_at_once_is_the_one_r4_defines(packages: PackageRegistry) -> None:
-    domain_resource = packages.structure_definition("http://hl7.org/fhir/StructureDefinition/DomainResource")
-    assert domain_resource is not None
-    expressions = [c.get("expression") for e in domain_resource["snapshot"]["element"] for c in e.get("constraint", [])
-                   if c.get("key") == "dom-3"]
-    assert expressions == [DOM_3] and DOM_3 == invariants.DOM_3
+                   if c.get("key") == key]
+    assert expressions == [expression] and recognised == expression
 
 
 def test_the_objects_below_a_resource_are_among_its_descendants(packages: PackageRegistry) -> None:
