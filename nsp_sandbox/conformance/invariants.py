@@ -15,6 +15,10 @@ never passed silently.
 Two constraints present on every element are checked structurally by the walker instead of through
 FHIRPath, recognised by their exact expression text: ``ele-1`` (an element has a value or
 children) and ``ext-1`` (an extension has a value or nested extensions, not both).
+
+Two more are answered at once where their first operand decides, recognised the same way, and evaluated as
+written otherwise: ``dom-3`` when every contained resource is named ``#id`` by a reference below the
+resource, ``ref-1`` for a reference that does not start with ``#`` (:func:`_compiled_runner`).
 """
 
 from __future__ import annotations
