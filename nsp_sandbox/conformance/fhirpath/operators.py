@@ -91,11 +91,14 @@ def _equality(node: dict[str, Any], compile_node: Compile) -> Fn:
     def equal(a: list[Item], b: list[Item]) -> bool | None:
         if not a or not b:
             return None
-        if len(a) != len(b):
+        count = len(a)
+        if count != len(b):
             return False
+        if count == 1:  # the common case, without a zip (whose keyword alone costs more than the comparison)
+            return equal_values(a[0], b[0])
         result: bool | None = True
-        for x, y in zip(a, b, strict=True):
-            same = equal_values(x, y)
+        for i in range(count):
+            same = equal_values(a[i], b[i])
             if same is False:
                 return False
             if same is None:
