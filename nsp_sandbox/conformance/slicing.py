@@ -51,12 +51,8 @@ def fixed_matches(value: Any, fixed: Any) -> bool:
         return isinstance(value, dict) and value.keys() == fixed.keys() and all(
             fixed_matches(value[k], fixed[k]) for k in fixed)
     if isinstance(fixed, list):
-        if not isinstance(value, list) or len(value) != len(fixed):
-            return False
-        for i in range(len(fixed)):
-            if not fixed_matches(value[i], fixed[i]):
-                return False
-        return True
+        return isinstance(value, list) and len(value) == len(fixed) and all(
+            fixed_matches(value[i], fixed[i]) for i in range(len(fixed)))
     if isinstance(fixed, bool) or isinstance(value, bool):
         return value is fixed
     if isinstance(fixed, (int, float)) and isinstance(value, (int, float)):

@@ -431,7 +431,7 @@ def _groups(node: ElementNode, child_set: ChildSet, obj: dict[str, Any], path: s
     # The dictionaries' ``get`` called on them each time, not held as bound methods: compiled, those calls are
     # direct, and a bound method is an object made (and freed) for each object walked.
     for key, value in obj.items():
-        if key.startswith("_"):
+        if companions and key.startswith("_"):  # without a companion, no key starts with "_"
             name = key[1:]
             if name in obj:
                 continue
