@@ -52,6 +52,9 @@ EXPRESSIONS = [
     "Observation.status", "status.hasValue()", "code.hasValue()", "note.text.trace('t').count()",
     "(code.coding.count() + note.count()) > 3", "-(1) < 0", "'a' & {} & 'b'", "code is CodeableConcept",
     "value is Quantity", "status.toString()", "effective.toString()", "code.coding.code.distinct().count()",
+    "code.coding.code = ('NPU03230' | '2823-3')", "code.coding.code = ('2823-3' | 'NPU03230')",
+    "code.coding.code != ('NPU03230' | '2823-3')", "code.coding.code = 'NPU03230'", "note.text = note.text",
+    "code.coding.system = code.coding.system", "code.coding = code.coding", "effective = effective",
 ]
 
 
@@ -87,6 +90,25 @@ def test_primitive_with_extension_keeps_its_value() -> None:
     assert compile_expression("status.toString()")(focus, focus, focus) == ["final"]
     assert compile_expression("status.extension('http://example.org/x').value")(focus, focus, focus) == ["y"]
     assert compile_expression("children().count()")(focus, focus, focus) == [8]
+
+
+@pytest.mark.parametrize(("expression", "answer"), [
+    ("code.coding.code = ('NPU03230' | '2823-3')", [True]),
+    ("code.coding.code = ('2823-3' | 'NPU03230')", [False]),  # in order
+    ("code.coding.code = ('NPU03230' | 'X')", [False]),  # every item, not the first alone (fhirpathpy: true)
+    ("code.coding.code = ('X' | '2823-3')", [False]),
+    ("code.coding.code = ('NPU03230' | '2823-3' | 'X')", [False]),  # lengths differ
+    ("code.coding.code != ('NPU03230' | 'X')", [True]),
+    ("note.text = ('a' | 'b')", [True]),
+    ("(effective | status) = (effective | 'final')", [True]),
+    ("(effective | status) = ('2023-09-12' | 'final')", []),  # dates of different precision: unknown
+    ("code.coding.code = {}", []),
+])
+def test_equality_of_collections_is_item_by_item_in_order(expression: str, answer: list[Any]) -> None:
+    """FHIRPath ``=`` (§6.1.1): collections of several items are equal when each item equals the one at its
+    place in the other; of different lengths they are not; an item whose equality is unknown makes it unknown."""
+    focus = item_of(copy.deepcopy(OBSERVATION), None)
+    assert compile_expression(expression)(focus, focus, focus) == answer
 
 
 def test_membership() -> None:
