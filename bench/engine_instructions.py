@@ -43,6 +43,15 @@ def peer_load() -> Any:
     return load
 
 
+def fresh_document(documents: Any, cprs: list[str], kind: str, n: int) -> Any:
+    """The ``n``th fresh document of ``kind``: the HCO message, or its ITI-65 Bundle's DocumentReference or
+    SubmissionSet List (``documents``: the ``Documents`` of :func:`peer_load`)."""
+    if kind == "hco":
+        return json.loads(documents.document(cprs[n])[0])
+    bundle = json.loads(documents.bundle(cprs[n])[0])
+    return bundle["entry"][1 if kind == "docref" else 0]["resource"]
+
+
 def child(tree: Path, kind: str, count: int, warm_up: int, packages: Path) -> None:
     """Run under callgrind: validate ``warm_up`` documents, then ``count`` more with instrumentation on."""
     sys.path.insert(0, str(tree))
@@ -56,13 +65,7 @@ def child(tree: Path, kind: str, count: int, warm_up: int, packages: Path) -> No
     validator = Validator(PackageRegistry.load([packages], None))
     documents = load.Documents(str(packages))
     cprs = load.make_cprs(1000, random.Random(1))
-    items = []
-    for n in range(warm_up + count):
-        if kind == "hco":
-            items.append(json.loads(documents.document(cprs[n])[0]))
-        else:
-            bundle = json.loads(documents.bundle(cprs[n])[0])
-            items.append(bundle["entry"][1 if kind == "docref" else 0]["resource"])
+    items = [fresh_document(documents, cprs, kind, n) for n in range(warm_up + count)]
     validate = validator.validate if kind == "hco" else validator.validate_layers
     for item in items[:warm_up]:
         validate(item)

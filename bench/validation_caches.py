@@ -7,9 +7,9 @@ memory it reaches. Here callgrind simulates a first-level instruction and data c
 process validates the load's fresh documents (``../shared/peers/load.py``, as ``engine_instructions.py`` does).
 Only the validations are counted: a small helper built with ``gcc`` from valgrind's ``callgrind.h`` turns the
 count on around each one. With ``--flush-mb`` N, N MB are copied between two validations, uncounted, so that each
-validation starts with caches holding none of its memory. The figures are per validation and the same run after
-run (the simulation does not depend on the machine's load); valgrind runs the process about a hundred times
-slower, a minute or two per kind.
+validation starts with caches holding none of its memory. The figures are per validation and do not depend on the
+machine's load: the instructions are the same run after run, the misses move by up to a tenth between runs (with
+where the process's memory lands). valgrind runs the process about a hundred times slower, a minute per kind.
 
     .venv/bin/python bench/validation_caches.py
     .venv/bin/python bench/validation_caches.py --flush-mb 16
@@ -19,7 +19,6 @@ slower, a minute or two per kind.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import re
@@ -29,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from engine_instructions import KINDS, SHARED, peer_load
+from engine_instructions import KINDS, SHARED, fresh_document, peer_load
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,23 +59,16 @@ def child(tree: Path, kind: str, count: int, warm_up: int, flush_mb: int, packag
     documents = load.Documents(str(packages))
     cprs = load.make_cprs(1000, random.Random(1))
 
-    def fresh(n: int) -> dict:
-        # Parsed just before its validation, as a served provide's document is.
-        if kind == "hco":
-            return json.loads(documents.document(cprs[n])[0])
-        bundle = json.loads(documents.bundle(cprs[n])[0])
-        return bundle["entry"][1 if kind == "docref" else 0]["resource"]
-
     validate = validator.validate if kind == "hco" else validator.validate_layers
     for n in range(warm_up):
-        validate(fresh(n))
+        validate(fresh_document(documents, cprs, kind, n))
     freeze_long_lived()  # what a served process does before it is ready
     source = bytes(flush_mb << 20)
     target = bytearray(len(source))
     counter.count_start()
     counter.count_toggle()  # collection off: only the validations are counted
     for n in range(warm_up, warm_up + count):
-        item = fresh(n)
+        item = fresh_document(documents, cprs, kind, n)  # parsed just before, as a served provide's is
         if flush_mb:
             target[:] = source  # both buffers pass through the simulated caches
         counter.count_toggle()
