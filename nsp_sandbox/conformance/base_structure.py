@@ -144,7 +144,7 @@ def _silent_text(text: str) -> bool:
     Typed ``str``, so that the compiled engine asks ``str.isdigit`` directly, not by the method's name."""
     if not text:
         return False
-    if (len(text) > 64 or not _isprintable(text)) and _has_control(text):
+    if _has_control(text):
         return False
     return not text[:1].isdigit() or _calendar_ok(text)
 
