@@ -28,6 +28,8 @@ from typing import Any
 
 import httpx2 as httpx
 
+from nsp_sandbox.archive_unpack import unpack_data
+
 DECLARATION = Path(__file__).with_name("fhir-packages.json")
 DEFAULT_REGISTRY = "https://packages.fhir.org"
 _ARCHIVE_NAME = re.compile(r"^(?P<name>[A-Za-z0-9._]+?)[-#](?P<version>\d[^/]*)\.tgz$")
@@ -203,7 +205,7 @@ def _unpack_into(archive: bytes, target: Path, package: PackageId) -> None:
             file.write(archive)
             file.seek(0)
             with tarfile.open(fileobj=file, mode="r:gz") as tar:
-                tar.extractall(staging, filter="data")
+                unpack_data(tar, staging)
         manifest = json.loads((staging / "package" / "package.json").read_text(encoding="utf-8"))
         if (manifest.get("name"), manifest.get("version")) != (package.name, package.version):
             raise InstallError(f"the archive holds {manifest.get('name')}#{manifest.get('version')}, "

@@ -27,6 +27,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
+from nsp_sandbox.archive_unpack import unpack_data
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -387,8 +389,7 @@ def _unpack(archive: Path, derived: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=derived))
     try:
         with tarfile.open(archive, "r:gz") as tar:
-            members = [m for m in tar.getmembers() if _safe_member(m)]
-            tar.extractall(tmp, members=members, filter="data")
+            unpack_data(tar, tmp, [m for m in tar.getmembers() if _safe_member(m)])
         if not (tmp / "package" / "package.json").is_file():
             raise PackageError(f"{archive}: no package/package.json inside")
         (tmp / ".complete").write_text(str(archive))

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from nsp_sandbox.archive_unpack import unpack_data
 from nsp_sandbox.config import Settings
 
 REGISTRY_URL = "https://packages.fhir.org"
@@ -122,7 +123,7 @@ def _download(registry_url: str, name: str, version: str, target: Path, timeout:
     tmp = Path(tempfile.mkdtemp(prefix=".install-", dir=target.parent))
     try:
         with tarfile.open(fileobj=io.BytesIO(response.content), mode="r:gz") as tar:
-            tar.extractall(tmp, filter="data")
+            unpack_data(tar, tmp)
         manifest_path = tmp / "package" / "package.json"
         if not manifest_path.is_file():
             raise InstallError("the download is not a FHIR package (no package/package.json)")
