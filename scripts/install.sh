@@ -7,9 +7,35 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras=${1:-}
-PY=${PYTHON:-python3}
+
+# The Python .venv is made with: PYTHON if set; else the fastest of python3 on PATH and the system's python3
+# that can hold it (scripts/interpreter_speed.py times each on a short run of the sandbox's kind of Python: one
+# CPython release built two ways can differ by a third).
+choose_python() {
+  local candidate line best="" best_ms="" seen=" " report=""
+  for candidate in "$(command -v python3 || true)" /usr/bin/python3 /usr/local/bin/python3; do
+    [ -n "$candidate" ] && [ -x "$candidate" ] || continue
+    line=$("$candidate" scripts/interpreter_speed.py 2>/dev/null) || continue
+    set -- $line
+    if [ "$1" != ok ]; then
+      echo "    $candidate: ${line#no }" >&2
+      continue
+    fi
+    case "$seen" in *" $3 "*) continue ;; esac
+    seen="$seen$3 "
+    report="$report, $3 ($4) $2 ms"
+    if [ -z "$best" ] || awk -v a="$2" -v b="$best_ms" 'BEGIN { exit !(a < b) }'; then
+      best=$3 best_ms=$2
+    fi
+  done
+  [ -n "$report" ] && echo "    timed: ${report#, }; PYTHON=... chooses another" >&2
+  echo "${best:-python3}"
+}
+
 if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
+  PY=${PYTHON:-$(choose_python)}
+  echo "    with $PY"
   "$PY" -m venv .venv
 fi
 # What the install was built from (the extras apart: an install with the test extras serves a plain one too).
