@@ -5,8 +5,8 @@ The documents are ``../shared/peers/load.py``'s (the official HCO message with a
 and CPR; its DocumentReference and List), so the narratives are parsed every time and nothing is answered from the
 findings kept by content. ``--warm-up`` documents first (profiles compiled, value sets expanded), then
 ``freeze_long_lived()`` as a served process does, then ``--count`` more are timed (``time.thread_time``). With
-``--against`` the two trees run alternately, each in a process of its own, ``--pairs`` times; each pair uses its
-own CPRs.
+``--against`` the two trees run alternately, each in a process of its own on its own install's interpreter,
+``--pairs`` times; each pair uses its own CPRs.
 
     .venv/bin/python bench/fresh_validation.py
     .venv/bin/python bench/fresh_validation.py --against ../before --pairs 3
@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from engine_instructions import SHARED, peer_load
+from served_tree import interpreter_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,7 +62,7 @@ def child(tree: Path, seed: int, count: int, warm_up: int, packages: Path) -> No
 
 
 def measure(tree: Path, seed: int, args: argparse.Namespace) -> dict[str, float]:
-    command = [sys.executable, __file__, "--child", str(tree), "--seed", str(seed), "--count", str(args.count),
+    command = [interpreter_of(tree), __file__, "--child", str(tree), "--seed", str(seed), "--count", str(args.count),
                "--warm-up", str(args.warm_up), "--packages", str(args.packages)]
     done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=tree)
     if done.returncode != 0:

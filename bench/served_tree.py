@@ -2,7 +2,8 @@
 
 ``served(tree, env)`` starts it (SQLite in a fresh data folder, no demo data) on a free local port, waits until
 DDS answers, yields where it listens, and stops it afterwards. Started in the tree's own folder: the current
-folder comes first on ``sys.path``, ahead of ``PYTHONPATH``.
+folder comes first on ``sys.path``, ahead of ``PYTHONPATH``. Each tree runs on its own install's interpreter
+(``interpreter_of``), so two checkouts installed on different Pythons are compared as they were installed.
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ class Served:
     port: int
     pid: int
     data: Path  # the data folder: its sandbox.db, server.log
+
+
+def interpreter_of(tree: Path) -> str:
+    """The Python a checkout was installed with (``scripts/install.sh``: its ``.venv``), else this one's."""
+    own = tree / ".venv" / "bin" / "python"
+    return str(own) if own.exists() else sys.executable
 
 
 def tree_arguments(parser: argparse.ArgumentParser, root: Path) -> None:
@@ -97,7 +104,7 @@ def served(tree: Path, env: dict[str, str], prefix: str = "nsp-bench-",
     environment = {**os.environ, "PYTHONPATH": str(tree), **env}
     environment.pop("NSP_SANDBOX_DATABASE_URL", None)
     with (data / "server.log").open("w") as log:
-        server = subprocess.Popen([sys.executable, *launcher, "up", "--no-demo",
+        server = subprocess.Popen([interpreter_of(tree), *launcher, "up", "--no-demo",
                                    "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data)],
                                   cwd=tree, env=environment, stdout=log, stderr=subprocess.STDOUT)
         try:
