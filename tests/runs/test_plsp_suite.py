@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from nsp_sandbox.context import SandboxContext
 from sandbox.runs.suite import CaseResult, run_suite
 from sandbox.runs.suites import suite_named
+from sandbox.runs.suites.plsp.card_cases import in_step
 
 CPR = "2509479989"  # Bruno Elmer
 PERSONA = "system-lps-skodstrup"
@@ -187,6 +188,25 @@ def test_a_card_sent_on_approval_only_is_allowed_and_one_never_approved_is_named
         f"Waited 1 s for an approved card for {CPR} at PLSP, shared in DDS; it did not come. PLSP has version 2, "
         "approved False, shared False, DDS entry deprecated; why the card is not shared: ['plsp-card-approved: "
         "The card has no approval"), never
+
+
+def _card(shared: bool, state: str) -> dict[str, Any]:
+    return {"shared": shared, "dds": {"state": state}}
+
+
+@pytest.mark.parametrize(("status", "settled"), [
+    (None, True),  # no card: nothing to bring in step
+    (_card(True, "registered"), True),
+    (_card(False, "deprecated"), True),
+    (_card(False, "none"), True),
+    (_card(False, "registered"), False),  # a new unapproved version kept, its plan not made yet
+    (_card(True, "deprecated"), False),  # an approved version kept, its entry not planned yet
+    (_card(True, "pending"), False),
+    (_card(False, "withdrawing"), False),
+])
+def test_a_card_is_settled_when_its_dds_entry_is_what_its_status_says(status: dict[str, Any] | None,
+                                                                       settled: bool) -> None:
+    assert in_step(status) is settled
 
 
 VENDOR_WORLD = """organisations:

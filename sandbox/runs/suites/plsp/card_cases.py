@@ -42,14 +42,23 @@ def approver(approval: dict[str, Any]) -> str:
     return f"{' '.join(by.get('given', []))} {by.get('family', '')} ({by.get('identifier', '?')})".strip()
 
 
+def in_step(status: dict[str, Any] | None) -> bool:
+    """Whether PLSP's DDS entry for the card is what its card status says: registered exactly when the card is
+    shared, and neither pending nor withdrawing. Just after PLSP keeps a new version of the card it has not planned
+    the entry yet: an unapproved card then still shows the earlier version's entry as registered."""
+    if status is None:
+        return True
+    state = status["dds"]["state"]
+    return state not in ("pending", "withdrawing") and (state == "registered") == bool(status["shared"])
+
+
 async def settled_entries(ctx: CaseContext) -> list[dict[str, Any]]:
     """The clinic's current ConditionList entries in DDS once PLSP has brought DDS in step with the card it holds
-    (its entry neither pending nor withdrawing; at most ``SETTLE_SECONDS``)."""
+    (:func:`in_step`; at most ``SETTLE_SECONDS``)."""
     plsp = Plsp(ctx)
 
     async def settled() -> bool | None:
-        status = await plsp.card(evidence=False)
-        return True if status is None or status["dds"]["state"] not in ("pending", "withdrawing") else None
+        return True if in_step(await plsp.card(evidence=False)) else None
 
     try:
         await ctx.wait_for(settled, what="PLSP to bring DDS in step", timeout=SETTLE_SECONDS,
