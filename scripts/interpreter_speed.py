@@ -3,8 +3,8 @@
 ``scripts/install.sh`` runs this with each Python it finds when it creates ``.venv`` (``PYTHON`` unset) and
 makes the venv with the fastest that can hold it. The same CPython release runs the sandbox at quite different
 speeds depending on how it was built: on the 2-core machine of ``docs/benchmarks.md``, pyenv's default build of
-3.11 (``libpython`` a shared library, no ``--enable-optimizations``) took about half as long again as Debian's
-``/usr/bin/python3.11`` over this workload, and 10 % more CPU per served provide.
+3.11 (``libpython`` a shared library, no ``--enable-optimizations``) took from a third to twice as long as Debian's
+``/usr/bin/python3.11`` over this workload, and 7–19 % more CPU per served provide.
 
 It prints one line: ``ok <milliseconds> <executable> <version>`` when this Python is 3.11 or newer, can make a
 venv with pip (``venv``, ``ensurepip``) and has the headers the conformance engine is compiled against; else
