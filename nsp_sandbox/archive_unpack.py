@@ -33,7 +33,7 @@ def unpack_checked(tar: tarfile.TarFile, target: Path, members: list[tarfile.Tar
     """What :func:`unpack_data` does on a Python without extraction filters: every member checked first, then
     unpacked with its mode cleaned and without its owner."""
     for member in members:
-        refused = _refusal(member)
+        refused = refusal(member)
         if refused is not None:
             raise tarfile.TarError(f"{member.name!r} {refused}")
     for member in members:
@@ -46,7 +46,9 @@ def unpack_checked(tar: tarfile.TarFile, target: Path, members: list[tarfile.Tar
         tar.extractall(target, members=members)
 
 
-def _refusal(member: tarfile.TarInfo) -> str | None:
+def refusal(member: tarfile.TarInfo) -> str | None:
+    """Why ``member`` is not plain data inside the target folder (None when it is): a link, a device, an absolute
+    name or one with ``..``."""
     if not (member.isfile() or member.isdir()):
         return "is not a regular file or folder"
     if member.name.startswith("/") or ".." in PurePosixPath(member.name).parts:

@@ -27,7 +27,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
-from nsp_sandbox.archive_unpack import unpack_data
+from nsp_sandbox.archive_unpack import refusal, unpack_data
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -389,7 +389,8 @@ def _unpack(archive: Path, derived: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=derived))
     try:
         with tarfile.open(archive, "r:gz") as tar:
-            unpack_data(tar, tmp, [m for m in tar.getmembers() if _safe_member(m)])
+            # Anything but plain data inside the folder is left out.
+            unpack_data(tar, tmp, [m for m in tar.getmembers() if refusal(m) is None])
         if not (tmp / "package" / "package.json").is_file():
             raise PackageError(f"{archive}: no package/package.json inside")
         (tmp / ".complete").write_text(str(archive))
@@ -404,11 +405,6 @@ def _unpack(archive: Path, derived: Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
-
-
-def _safe_member(member: tarfile.TarInfo) -> bool:
-    name = member.name
-    return (member.isfile() or member.isdir()) and not name.startswith("/") and ".." not in Path(name).parts
 
 
 def _load_index(root: Path, derived: Path) -> list[IndexEntry]:
