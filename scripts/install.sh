@@ -10,7 +10,7 @@ extras=${1:-}
 
 # The Python .venv is made with: PYTHON if set; else the fastest of python3 on PATH and the system's python3
 # that can hold it (scripts/interpreter_speed.py times each on a short run of the sandbox's kind of Python: one
-# CPython release built two ways can differ by a third).
+# CPython release built two ways can differ by a third or more).
 choose_python() {
   local candidate line best="" best_ms="" seen=" " report=""
   for candidate in "$(command -v python3 || true)" /usr/bin/python3 /usr/local/bin/python3; do
