@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from nsp_sandbox import openapi_description, strict_json
 from nsp_sandbox.allowed_methods import allowed_methods
+from nsp_sandbox.digits import whole_number
 from nsp_sandbox.outcome import FhirError, Issue, operation_outcome
 
 FHIR_JSON = "application/fhir+json"
@@ -74,7 +75,8 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     (declared or streamed). Memory stays bounded while it streams in: chunks go to a spooled temporary
     file (in memory up to ``SPOOL_IN_MEMORY``, then on disk), and reading stops at the limit."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
+    declared_bytes = whole_number(declared) if declared else None
+    if declared_bytes is not None and declared_bytes > max_bytes:
         head = b""
         async for chunk in request.stream():  # only as much as says whose it is
             head += chunk[:HEAD_BYTES - len(head)]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from nsp_sandbox.digits import all_digits
+
 if TYPE_CHECKING:
     from nsp_sandbox.conformance.packages import PackageRegistry
 
@@ -71,4 +73,4 @@ def gln_check_digit(first12: str) -> str:
 
 
 def valid_gln(gln: str) -> bool:
-    return len(gln) == 13 and gln.isdigit() and gln_check_digit(gln[:12]) == gln[12]
+    return len(gln) == 13 and all_digits(gln) and gln_check_digit(gln[:12]) == gln[12]

@@ -12,6 +12,7 @@ parser can then walk a body without running out of stack.
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 MAX_DEPTH = 100  # objects and arrays nested in each other; an HCO message Bundle is about 12 deep
@@ -93,6 +94,9 @@ def loads(raw: bytes | str) -> Any:
         raise JsonRefused(f"JSON nested deeper than {MAX_DEPTH} levels", "json-depth") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise JsonRefused(f"Not valid JSON: {exc}", "json-syntax") from None
+    except ValueError:  # int() of a token longer than sys.get_int_max_str_digits(), CPython's guard (4,300)
+        raise JsonRefused(f"An integer of more than {sys.get_int_max_str_digits()} digits is not read (RFC 8259 §6 "
+                          "lets a reader limit the range of numbers)", "json-syntax") from None
     if too_deep(value):
         raise JsonRefused(f"JSON nested deeper than {MAX_DEPTH} levels", "json-depth")
     return value

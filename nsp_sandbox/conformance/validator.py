@@ -22,12 +22,12 @@ all threads; a single validation is not shared between threads.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
+from nsp_sandbox import strict_json
 from nsp_sandbox.conformance.base_structure import base_structure_issues, model_layer_silent
 from nsp_sandbox.conformance.bindings import BindingChecker
 from nsp_sandbox.conformance.engines import Engines
@@ -174,10 +174,10 @@ class Validator:
                 return xml_to_json(raw, self.structures), []
             except XmlError as exc:
                 return None, [Issue("fatal", "structure", f"Not valid FHIR XML: {exc}", rule="xml-syntax")]
-        try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return None, [Issue("fatal", "structure", f"Not valid JSON: {exc}", rule="json-syntax")]
+        try:  # as every face reads FHIR JSON: no duplicate keys, nesting bounded, JSON's own numbers
+            data = strict_json.loads(raw)
+        except strict_json.JsonRefused as exc:
+            return None, [Issue("fatal", "structure", str(exc), rule=exc.rule)]
         if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
             return None, [Issue("fatal", "structure", "Not a FHIR resource (no resourceType)",
                                 rule="fhir-resource-type")]

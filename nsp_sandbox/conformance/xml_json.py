@@ -19,6 +19,7 @@ an element outside the FHIR namespace, and nesting deeper than ``MAX_DEPTH``.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from lxml import etree
@@ -29,6 +30,9 @@ from nsp_sandbox.strict_json import MAX_DEPTH, too_deep
 FHIR_NS = "http://hl7.org/fhir"
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 _INTEGERS = frozenset({"integer", "unsignedInt", "positiveInt"})
+_NUMBERS = _INTEGERS | {"decimal"}
+_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")  # JSON's number (RFC 8259 §6)
+_INFINITY = float("inf")
 
 
 class XmlError(ValueError):
@@ -149,7 +153,8 @@ class _Reader:
         if code == "xhtml":
             divs = [c for c in child if _split(c.tag) == (XHTML_NS, "div")]
             value = etree.tostring(divs[0], encoding="unicode", with_tail=False) if divs else value
-        _put_primitive(out, name, None if value is None else _typed(value, code), companion or None, repeat)
+        typed = None if value is None else _typed(value, code, self.library)
+        _put_primitive(out, name, typed, companion or None, repeat)
 
     def complex(self, element: Any, node: ElementNode | None, code: str | None, path: str,
                 depth: int) -> dict[str, Any]:
@@ -178,21 +183,24 @@ def _type_of(node: ElementNode) -> str | None:
     return None
 
 
-def _typed(value: str, code: str) -> Any:
+def _typed(value: str, code: str, library: StructureLibrary) -> Any:
+    """A primitive's ``value`` attribute as its JSON value. A number is read only when the text is one
+    by its type's own regex (FHIR R4 §2.24: no sign but ``-``, no leading zero, no space, ASCII digits)
+    and JSON can hold it (a double for a decimal): Python's ``int`` and ``float`` also take ``+5``,
+    ``1_000``, `` 12``, other scripts' digits, ``NaN`` and ``1e400``. Text that is no value of its type
+    stays a string, as for a boolean, and the validator names it."""
     if code == "boolean":
         return True if value == "true" else False if value == "false" else value
-    if code in _INTEGERS:
-        try:
-            return int(value)
-        except ValueError:
-            return value
-    if code == "decimal":
-        try:
-            number = float(value)
-        except ValueError:
-            return value
-        return int(value) if value.lstrip("-").isdigit() else number
-    return value
+    if code not in _NUMBERS:
+        return value
+    regex = library.primitive_regex(code)
+    if not (regex.fullmatch(value) if regex is not None else _NUMBER.fullmatch(value)):
+        return value
+    try:
+        number = int(value) if code in _INTEGERS or value.lstrip("-").isdigit() else float(value)
+    except ValueError:  # more digits than int() reads (sys.get_int_max_str_digits())
+        return value
+    return value if number in (_INFINITY, -_INFINITY) else number
 
 
 def _put(out: dict[str, Any], name: str, value: Any, repeat: bool) -> None:

@@ -13,6 +13,7 @@ from lxml import etree
 from nsp_sandbox.dgws.faults import DgwsFault
 from nsp_sandbox.dgws.namespaces import DS, SAML, q
 from nsp_sandbox.dgws.xmltime import format_instant, parse_instant
+from nsp_sandbox.digits import whole_number
 
 VERSION = "1.0.1"
 HOLDER_OF_KEY = "urn:oasis:names:tc:SAML:2.0:cm:holder-of-key"
@@ -99,15 +100,16 @@ def parse_idcard(assertion: etree._Element) -> IdCard:
     system = _attributes(assertion, "SystemLog")
     card_type = _required(data, "sosi:IDCardType", "IDCardData")
     level = _required(data, "sosi:AuthenticationLevel", "IDCardData")
-    if card_type not in (SYSTEM, USER) or not level.isdigit():
-        raise DgwsFault("invalid_idcard", f"IDCardType '{card_type}' / AuthenticationLevel '{level}' is not a "
+    number = whole_number(level)
+    if card_type not in (SYSTEM, USER) or number is None:
+        raise DgwsFault("invalid_idcard", f"IDCardType '{card_type}' / AuthenticationLevel '{level[:40]}' is not a "
                         "system or user card with a numeric level", "saml:AttributeStatement[@id='IDCardData']")
     name_id = assertion.find(f"{q(SAML, 'Subject')}/{q(SAML, 'NameID')}")
     conditions = assertion.find(q(SAML, "Conditions"))
     user = _parse_user(assertion) if card_type == USER else None
     return IdCard(
         card_id=_required(data, "sosi:IDCardID", "IDCardData"), card_type=card_type,
-        authentication_level=int(level), issuer=(assertion.findtext(q(SAML, "Issuer")) or "").strip(),
+        authentication_level=number, issuer=(assertion.findtext(q(SAML, "Issuer")) or "").strip(),
         name_id=(name_id.text or "").strip() if name_id is not None else "",
         name_id_format=name_id.get("Format", "") if name_id is not None else "",
         issue_instant=_instant(assertion, "IssueInstant", "saml:Assertion"),

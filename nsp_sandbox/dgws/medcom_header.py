@@ -13,6 +13,7 @@ from lxml import etree
 
 from nsp_sandbox.dgws.faults import DgwsFault
 from nsp_sandbox.dgws.namespaces import MEDCOM, NSI_SERVICE, q, soap_header_path
+from nsp_sandbox.digits import whole_number
 
 FLOW_RUNNING = "flow_running"
 FLOW_FINALIZED = "flow_finalized_succesfully"  # sic, DGWS 1.0.1 FlowStatus enumeration
@@ -44,8 +45,8 @@ def _text(element: etree._Element, path: str) -> str | None:
 def parse_medcom_header(header: etree._Element) -> MedcomHeader:
     """The values in ``header``; ``syntax_error`` when ``SecurityLevel`` is not a number 1–5."""
     level = _text(header, q(MEDCOM, "SecurityLevel"))
-    if level is not None and (not level.isdigit() or not 1 <= int(level) <= 5):
-        raise DgwsFault("syntax_error", f"SecurityLevel '{level}' is not a DGWS security level 1-5",
+    if level is not None and whole_number(level) not in (1, 2, 3, 4, 5):
+        raise DgwsFault("syntax_error", f"SecurityLevel '{level[:40]}' is not a DGWS security level 1-5",
                         "medcom:Header/medcom:SecurityLevel")
     linking = f"{q(MEDCOM, 'Linking')}/"
     return MedcomHeader(

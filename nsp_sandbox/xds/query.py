@@ -16,6 +16,7 @@ from datetime import datetime
 
 from lxml import etree
 
+from nsp_sandbox.digits import whole_number
 from nsp_sandbox.xds import namespaces as ns
 from nsp_sandbox.xds import vocabulary as v
 from nsp_sandbox.xds.ebrim import Code
@@ -179,12 +180,13 @@ def parse_adhoc_query_response(element: etree._Element, path: str = "/Envelope/B
         raise XdsWireError(f"expected query:AdhocQueryResponse, found {local_name(element)}", path)
     path = step(path, "AdhocQueryResponse")
     total = element.get("totalResultCount")
-    if total is not None and not total.strip().isdigit():
-        raise XdsWireError(f"totalResultCount must be a non-negative integer, got {total!r}", path)
+    count = None if total is None else whole_number(total.strip())
+    if total is not None and count is None:
+        raise XdsWireError(f"totalResultCount must be a non-negative integer, got {total[:40]!r}", path)
     object_list = children(element, ns.RIM, "RegistryObjectList")
     objects = parse_object_list(object_list[0], step(path, "RegistryObjectList")) if object_list else []
     return AdhocQueryResponse(parse_status(element, path), objects, parse_error_list(element, path),
-                              int(total) if total is not None else None, path)  # fmt: skip
+                              count, path)
 
 
 def write_adhoc_query_response(response: AdhocQueryResponse) -> etree._Element:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from nsp_sandbox import hco_versions
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.digits import all_digits
 from nsp_sandbox.hco_examples import REQUESTER_PROFILE, example_organisations
 from nsp_sandbox.hco_terms import HCO_EVENT, valid_gln
 from nsp_sandbox.outcome import FhirError, Issue
@@ -95,7 +96,7 @@ class EndpointRegister:
                 problems.append(Issue("error", "required", f"'{field}' is required (a string)", expression=field,
                                       rule="eer-endpoint", source=SOURCE))
         if not problems:
-            if not (body["sor"].isdigit() and len(body["sor"]) >= 11):
+            if not (all_digits(body["sor"]) and len(body["sor"]) >= 11):
                 problems.append(Issue("error", "value", "A SOR code has at least 11 digits", expression="sor",
                                       rule="dk-core-sor", source=SOURCE))
             if not valid_gln(body["gln"]):

@@ -18,6 +18,7 @@ from typing import Any
 from cryptography import x509
 
 from nsp_sandbox.cpr import cpr_problem, is_ecpr
+from nsp_sandbox.digits import all_digits
 from nsp_sandbox.hco_terms import valid_gln
 from nsp_sandbox.outcome import FhirError, Issue
 from services.nsp.bodies import BlockBody, parse
@@ -140,7 +141,7 @@ def _references(reader: _Reader, sections: dict[str, list[dict[str, Any]]]) -> N
     professionals = set(world.professionals) | {p["id"] for p in sections["professionals"]}
     authorisations = set(world.by_authorisation) | {p["authorisation"] for p in sections["professionals"]}
     for i, org in enumerate(sections["organisations"]):
-        if not (org["sor"].isdigit() and len(org["sor"]) >= 11):
+        if not (all_digits(org["sor"]) and len(org["sor"]) >= 11):
             problem(f"organisations[{i}].sor", "A SOR code has at least 11 digits", "dk-core-sor")
         if org.get("parent") and org["parent"] not in orgs:
             problem(f"organisations[{i}].parent", f"No organisation with SOR code {org['parent']}", "sor-known")

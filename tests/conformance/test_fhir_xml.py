@@ -118,3 +118,31 @@ def test_primitives_keep_their_id_and_extensions(validator: Validator) -> None:
     assert b'<birthDate id="b" value="1947-09-25"><extension url="urn:x"><valueString value="y"/>' in xml
     assert b'<multipleBirthBoolean value="false"/>' in xml
     assert xml_to_json(xml, validator.structures, strict=True) == patient
+
+
+@pytest.mark.parametrize("code, element, text, read", [
+    ("decimal", "valueQuantity", "-0.5e3", -500.0), ("decimal", "valueQuantity", "19", 19),
+    ("decimal", "valueQuantity", "0.10", 0.1), ("integer", "valueInteger", "-12", -12),
+    ("decimal", "valueQuantity", "1_000", None), ("decimal", "valueQuantity", " 12", None),
+    ("decimal", "valueQuantity", "+5", None), ("decimal", "valueQuantity", "007", None),
+    ("decimal", "valueQuantity", "NaN", None), ("decimal", "valueQuantity", "1e400", None),
+    ("decimal", "valueQuantity", "\u0663", None), ("decimal", "valueQuantity", "1" * 5000, None),
+    ("integer", "valueInteger", "+5", None), ("integer", "valueInteger", "1_2", None),
+    ("integer", "valueInteger", "\u00b2", None), ("integer", "valueInteger", "9" * 5000, None),
+])
+def test_a_number_is_read_only_from_its_types_own_text(validator: Validator, code: str, element: str, text: str,
+                                                      read: object) -> None:
+    """Python's int() and float() take more than FHIR's regexes (a sign, underscores, spaces, other scripts'
+    digits, NaN, infinity) and int() refuses more than 4,300 digits with a ValueError. Text that is no value
+    of its type stays a string, as a boolean's does, and the validator names it; it never raises."""
+    inner = f'<value value="{text}"/>' if element == "valueQuantity" else ""
+    value = f'<{element}>{inner}</{element}>' if inner else f'<{element} value="{text}"/>'
+    raw = ('<Observation xmlns="http://hl7.org/fhir"><status value="final"/><code><text value="x"/></code>'
+           f'{value}</Observation>').encode()
+    for strict in (False, True):
+        observation = xml_to_json(raw, validator.structures, strict=strict)
+        got = observation["valueQuantity"]["value"] if element == "valueQuantity" else observation[element]
+        assert got == (text if read is None else read) and type(got) is (str if read is None else type(read))
+    if read is None:
+        findings = validator.validate_bytes(raw, "application/fhir+xml")
+        assert any(i.rule == "type" and i.severity == "error" and code in i.diagnostics for i in findings)

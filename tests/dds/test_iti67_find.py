@@ -128,6 +128,9 @@ def test_required_parameters_are_enforced(mhd: Mhd) -> None:
     ("date", "yesterday"), ("date", "2026-13-01"), ("creation", "2026-04-28T10:15"),
     ("type", "a|b|c"), ("status", "approved"), ("status", "http://hl7.org|current"), ("_count", "-1"),
     ("_count", "many"), ("period", "xx2026"),
+    # digits to str.isdigit(), not to int() ('²'), or read by int() as another script's ('١٠'), or more of them
+    # than int() reads: each a precise 400, never a 500
+    ("_count", "\u00b2"), ("_count", "\u0661\u0660"), ("_count", "1" * 5000), ("_page_after", "\u00b2"),
 ])
 def test_malformed_values_are_400(mhd: Mhd, param: str, value: str) -> None:
     response = mhd.search(**{"patient.identifier": CPR, "status": "current", param: value})

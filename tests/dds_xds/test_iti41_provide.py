@@ -12,6 +12,7 @@ from xds_support import ACTIONS, envelope, idcard, payload, post, registry_error
 
 from nsp_sandbox.config import Strictness
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.xds import namespaces as ns
 from nsp_sandbox.xds import vocabulary as v
 from nsp_sandbox.xds.ebrim import write_provide_and_register
 from nsp_sandbox.xds.rim import Association, Classification, RegistryPackage, Slot
@@ -91,6 +92,22 @@ def test_declared_hash_must_be_the_documents(xds: Any, context: SandboxContext) 
     assert status_word(answer) == "Failure"
     assert any(code == "XDSRepositoryMetadataError" and "dds-document-hash" in c
                for code, _, c in registry_errors(answer))
+
+
+@pytest.mark.parametrize("size", ["\u00b2", "\u0661\u0662", "1" * 5000])
+def test_a_size_that_is_no_ascii_number_is_named_not_a_crash(xds: Any, context: SandboxContext, size: str) -> None:
+    """'²' is a digit to str.isdigit() and none to int(); '١٢' is one int() reads; 5,000 digits are more than
+    int() reads. Each is a size the DocumentReference's check names, in a registry error, never a fault."""
+    _strict(context, Strictness.WARNING)
+    request = fresh(capture_request())
+    entry = request.submission.document_entries[0]
+    entry.slots = [slot for slot in entry.slots if slot.name != "size"] + [Slot("size", [size])]
+    response = provide(xds, request)
+    assert response.status_code == 200, response.text
+    answer = payload(response)
+    assert status_word(answer) == "Failure"
+    locations = [e.get("location", "") for e in answer.iter(f"{{{ns.RS}}}RegistryError")]
+    assert any(where.endswith("Slot size") for where in locations), locations
 
 
 def test_entry_without_its_document_is_missing_document(xds: Any, context: SandboxContext) -> None:

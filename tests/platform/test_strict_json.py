@@ -57,6 +57,15 @@ def test_numbers_json_does_not_have_are_refused(raw: bytes) -> None:
         assert refused.value.rule == "json-syntax" and "not a JSON number" in str(refused.value)
 
 
+def test_an_integer_longer_than_int_reads_is_refused_not_raised() -> None:
+    """``int()`` refuses more than ``sys.get_int_max_str_digits()`` digits (4,300) with a bare ValueError."""
+    for raw in (b"[" + b"7" * 5000 + b"]", '{"valueInteger": -' + "7" * 5000 + "}"):
+        with pytest.raises(strict_json.JsonRefused) as refused:
+            strict_json.loads(raw)
+        assert refused.value.rule == "json-syntax" and "digits" in str(refused.value)
+    assert strict_json.loads(b"[" + b"7" * 4000 + b"]") == [int("7" * 4000)]
+
+
 def test_numbers_at_the_edges_of_a_double_are_read() -> None:
     assert strict_json.loads(b'[1.7976931348623157e308, 5e-324, 1e-400, -0.0, 1E5, 0.1]') == [
         1.7976931348623157e308, 5e-324, 0.0, -0.0, 100000.0, 0.1]
@@ -107,7 +116,8 @@ def test_random_bodies_read_as_json_reads_them_and_every_duplicate_is_found() ->
 
 @pytest.mark.parametrize("path", ["/dds/fhir", "/eoj/messages", "/lps/ehmi", "/conformance/$validate"])
 @pytest.mark.parametrize("body, rule", [(DEEP, "json-depth"), (DUPLICATE, "json-duplicate-key"),
-                                        (b'{"resourceType":"Bundle","total":NaN}', "json-syntax")])
+                                        (b'{"resourceType":"Bundle","total":NaN}', "json-syntax"),
+                                        (b'{"resourceType":"Bundle","total":' + b"1" * 5000 + b"}", "json-syntax")])
 def test_every_fhir_face_refuses_them_with_400(client: TestClient, path: str, body: bytes, rule: str) -> None:
     response = client.post(path, content=body, headers={**FHIR, **auth(client, SOURCE_SYSTEM, ["dds", "eoj"])})
     assert response.status_code == 400, response.text
@@ -115,3 +125,11 @@ def test_every_fhir_face_refuses_them_with_400(client: TestClient, path: str, bo
     assert issue["details"]["coding"][0]["code"] == rule
     if rule == "json-duplicate-key":
         assert "'value'" in issue["diagnostics"]
+
+
+@pytest.mark.parametrize("body, rule", [(DEEP, "json-depth"), (DUPLICATE, "json-duplicate-key"),
+                                        (b'{"resourceType":"Patient","x":' + b"1" * 5000 + b"}", "json-syntax")])
+def test_the_validators_own_reader_is_the_same(validator, body: bytes, rule: str) -> None:  # type: ignore[no-untyped-def]
+    """``nsp-sandbox validate`` and the library's ``Validator.validate_bytes`` judge a file as DDS judges a body."""
+    (issue,) = validator.validate_bytes(body, "application/fhir+json")
+    assert issue.severity == "fatal" and issue.rule == rule

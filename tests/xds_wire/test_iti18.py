@@ -63,6 +63,17 @@ def test_the_leaf_class_response_with_a_partial_success() -> None:
     assert all(isinstance(o, ExtrinsicObject) for o in response.objects)
 
 
+@pytest.mark.parametrize("total", ["\u00b2", "\u0668", "8" * 5000, "-1", "8 8"])
+def test_a_total_that_is_no_ascii_count_is_a_wire_error(total: str) -> None:
+    """'²' is a digit to str.isdigit() and none to int(); '٨' is one int() reads as 8; 5,000 digits are more than
+    int() reads."""
+    element = message_of("iti18/20190613103042-iti18-response.xml").envelope().payload
+    element.set("totalResultCount", total)
+    with pytest.raises(XdsWireError) as caught:
+        parse_adhoc_query_response(element)
+    assert "totalResultCount" in str(caught.value)
+
+
 def test_the_second_response_is_a_success() -> None:
     response = parse_adhoc_query_response(message_of("iti18/20190613103042-iti18-response.xml").envelope().payload)
     assert response.status == v.RESPONSE_SUCCESS and response.errors == []

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 from urllib.parse import urlencode
 
+from nsp_sandbox.digits import whole_number
 from nsp_sandbox.outcome import FhirError, Issue, operation_outcome
 from services.dds.domain import CPR_SYSTEM
 from services.dds.mhd.fhir_dates import DateFormatError, parse_range
@@ -85,9 +86,10 @@ def dates(name: str, raw: str) -> list[DateValue]:
 
 
 def integer(name: str, raw: str, low: int, high: int) -> int:
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise bad_value(name, f"'{raw}' is not a whole number from {low} to {high}")
-    return int(raw)
+    number = whole_number(raw)
+    if number is None or not low <= number <= high:
+        raise bad_value(name, f"'{raw[:40]}' is not a whole number from {low} to {high}")
+    return number
 
 
 @dataclass

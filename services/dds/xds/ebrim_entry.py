@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
+from nsp_sandbox.digits import whole_number
 from nsp_sandbox.outcome import Issue
 from nsp_sandbox.xds import vocabulary as v
 from nsp_sandbox.xds.ebrim import Code, SubmitObjectsRequest, authors, codes, identifier, patient_id
@@ -280,7 +281,8 @@ def _attachment(entry: ExtrinsicObject, content: bytes | None, source_url: str |
         attachment["title"] = entry.name[0].value
     size = entry.slot_value("size")
     if size is not None:
-        attachment["size"] = int(size) if size.isdigit() else size
+        number = whole_number(size)  # else kept as written: the DocumentReference's check names it
+        attachment["size"] = size if number is None else number
     declared_hash = entry.slot_value("hash")
     if declared_hash is not None:
         try:

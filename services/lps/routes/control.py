@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 
 from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.database import Database
+from nsp_sandbox.digits import all_digits
 from nsp_sandbox.fhir_http import read_json_object
 from nsp_sandbox.outcome import FhirError, Issue
 from services.lps.inbox import Inbox
@@ -28,7 +29,7 @@ def save_return_address(database: Database, body: dict[str, Any]) -> dict[str, A
     """Store where acknowledgements for the sender with SOR code ``body["sor"]`` go (``body["url"]``);
     422 (rule ``lps-return-address``) unless the SOR code is digits and the URL http(s)."""
     sor, url = body.get("sor"), body.get("url")
-    if not (isinstance(sor, str) and sor.isdigit() and isinstance(url, str)
+    if not (isinstance(sor, str) and all_digits(sor) and isinstance(url, str)
             and url.startswith(("http://", "https://"))):
         raise FhirError(422, Issue("error", "value", "Send {\"sor\": \"<SOR code>\", \"url\": \"http(s)://…\"}",
                                    rule="lps-return-address"))
