@@ -35,7 +35,7 @@ CPR_SYSTEM = "urn:oid:1.2.208.176.1.2"
 ECPR_SYSTEM = "urn:oid:1.2.208.176.1.6.1.1"
 PATIENT_ID_SYSTEMS = (CPR_SYSTEM, ECPR_SYSTEM)
 
-ECPR_PATTERN = re.compile(r"^(0[1-9]|[12]\d|3[01])(0[1-9]|1[0-2])\d{2}[17][A-Z]{2}\d$")
+ECPR_PATTERN = re.compile(r"^(0[1-9]|[12]\d|3[01])(0[1-9]|1[0-2])\d{2}[17][A-Z]{2}\d\Z", re.ASCII)
 
 
 class InvalidCpr(ValueError):

@@ -53,7 +53,7 @@ RECEIPT_MS = 600_000  # EHMI: the envelope receipt is expected within 10 minutes
 SOURCE = "EHMI SBDH profile (dk-ehmi-sbdh)"
 ROOT = "StandardBusinessDocument"
 HEADER = f"{ROOT}/StandardBusinessDocumentHeader"
-_PARTY = re.compile(r"^0088:(\d{13})$")
+_PARTY = re.compile(r"^0088:(\d{13})\Z", re.ASCII)
 
 
 class EnvelopeError(Exception):

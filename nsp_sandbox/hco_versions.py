@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 FAMILIES = ("1.1", "1.2")
 DEFAULT = "1.2"
-_VERSION = re.compile(r"^(1\.[0-9]+)(?:\.([0-9]+))?(?:-[a-z-]+)?$")
+_VERSION = re.compile(r"^(1\.[0-9]+)(?:\.([0-9]+))?(?:-[a-z-]+)?\Z")
 _LEGACY_DEFINITION = "MedComHomeCareObservationMessageDefinition1."
 _LEGACY_RELEASES: dict[str, bool] = {}
 

@@ -32,7 +32,7 @@ from nsp_sandbox.archive_unpack import unpack_data
 
 DECLARATION = Path(__file__).with_name("fhir-packages.json")
 DEFAULT_REGISTRY = "https://packages.fhir.org"
-_ARCHIVE_NAME = re.compile(r"^(?P<name>[A-Za-z0-9._]+?)[-#](?P<version>\d[^/]*)\.tgz$")
+_ARCHIVE_NAME = re.compile(r"^(?P<name>[A-Za-z0-9._]+?)[-#](?P<version>\d[^/]*)\.tgz\Z", re.ASCII)
 
 Report = Callable[[str], None]
 # Download progress: (package, bytes so far, total bytes or 0 when the server does not say).

@@ -39,7 +39,7 @@ _LITERAL_TAB = re.compile(r"\\t")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # Characters XML 1.0 does not allow (C0 controls other than TAB, LF, CR; lone surrogates; U+FFFE/F).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_NAMESPACE_ATTRIBUTE = re.compile(r"^xmlns(:[\w.-]+)?$")
+_NAMESPACE_ATTRIBUTE = re.compile(r"^xmlns(:[\w.-]+)?\Z")
 
 
 @dataclass(frozen=True)

@@ -61,8 +61,8 @@ SOR_OID = "1.2.208.176.1.1"
 _CPR_SYSTEMS = (f"urn:oid:{CPR_OID}",)
 SS_MARKER_NODE = v.SUBMISSION_SET_NODE
 # MedCom's contentTypeCode is not used in DK (dds-nsp.md §1.5), but ebRIM needs the SubmissionSet classified.
-_UNIQUE_ID = re.compile(r"^(urn:(oid|uuid):.+|[0-2](\.\d+)+(\^.+)?)$")  # already an XDS uniqueId (MD096)
-_FHIR_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+_UNIQUE_ID = re.compile(r"^(urn:(oid|uuid):.+|[0-2](\.\d+)+(\^.+)?)\Z", re.ASCII)  # already an XDS uniqueId (MD096)
+_FHIR_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?\Z", re.ASCII)
 GENDERS = {"female": "F", "male": "M", "other": "O", "unknown": "U"}
 # (scheme, where in the DocumentReference) of the coded attributes, in ITI TF-3 Table 4.2.3.2-1 order.
 CODED = ((v.DE_CLASS_CODE, "category"), (v.DE_CONFIDENTIALITY_CODE, "securityLabel"),

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 from nsp_sandbox.xds.errors import XdsWireError
 
-_OID = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+$")
-_DTM = re.compile(r"^\d{4}(\d{2}){0,5}$")
+_OID = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+\Z")
+_DTM = re.compile(r"^\d{4}(\d{2}){0,5}\Z", re.ASCII)
 _METADATA_ERROR = "XDSRegistryMetadataError"
 
 

@@ -35,7 +35,7 @@ from sandbox.control.actor_calls import call, passed_on
 
 SOURCE = "nsp-sandbox control face: the endpoint register (docs/control.md)"
 FIELDS = ("url", "message_types", "hco_version", "sor", "gln", "name", "ydernummer", "envelope")
-VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
+VERSION = re.compile(r"^\d+\.\d+(\.\d+)?\Z", re.ASCII)
 
 
 class _Base(DeclarativeBase):

@@ -29,7 +29,7 @@ from services.dds.registry import Registry
 from services.dds.removal import MetadataRemoval, UnknownEntries
 
 SOURCE = "nsp-sandbox control face: ITI-62 Remove Metadata (IHE RMD; docs/control.md)"
-_UUID_URN = re.compile(r"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_UUID_URN = re.compile(r"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 audit = logging.getLogger("sandbox.control.audit")
 
 

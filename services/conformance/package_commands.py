@@ -19,7 +19,7 @@ from nsp_sandbox.archive_unpack import unpack_data
 from nsp_sandbox.config import Settings
 
 REGISTRY_URL = "https://packages.fhir.org"
-PACKAGE_ID = re.compile(r"^(?P<name>[a-z0-9][a-z0-9._-]*)#(?P<version>[A-Za-z0-9._-]+)$")
+PACKAGE_ID = re.compile(r"^(?P<name>[a-z0-9][a-z0-9._-]*)#(?P<version>[A-Za-z0-9._-]+)\Z")
 
 
 def register(app: typer.Typer) -> None:

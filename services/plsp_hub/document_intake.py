@@ -61,8 +61,8 @@ SNOMED = "http://snomed.info/sct"
 _STATUS_BY_CODE = {code: status for status, code in STATUS_CODES.items()}
 _KINDS = ("problem-list-item", "encounter-diagnosis")
 _GENDERS = ("male", "female", "other", "unknown")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_PARTIAL_DATE = re.compile(r"^\d{4}(-\d{2})?$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z", re.ASCII)
+_PARTIAL_DATE = re.compile(r"^\d{4}(-\d{2})?\Z", re.ASCII)
 
 
 class IntakeError(Exception):

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from nsp_sandbox.cpr import InvalidCpr, birth_year, cpr_problem, is_cpr, parse_cpr
+from nsp_sandbox.cpr import InvalidCpr, birth_year, cpr_problem, is_cpr, is_ecpr, parse_cpr
 
 MOD11_WEIGHTS = (4, 3, 2, 7, 6, 5, 4, 3, 2, 1)
 
@@ -89,3 +89,13 @@ def test_century_rule_rejects_out_of_range_digits() -> None:
         birth_year(100, 0)
     with pytest.raises(ValueError):
         birth_year(10, 10)
+
+
+@pytest.mark.parametrize(("value", "ecpr"), [
+    ("0101701AB1", True), ("0101707XY2", True),
+    ("0101701AB1\n", False),  # '$' alone lets a pattern match before a final newline
+    ("01017\u06611AB1", False),  # an Arabic-Indic '١' is a digit to '\d' without re.ASCII
+    ("0101701AB\u0661", False),
+])
+def test_an_ecpr_is_ascii_and_ends_where_it_ends(value: str, ecpr: bool) -> None:
+    assert is_ecpr(value) is ecpr

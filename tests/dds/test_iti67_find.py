@@ -131,6 +131,7 @@ def test_required_parameters_are_enforced(mhd: Mhd) -> None:
     # digits to str.isdigit(), not to int() ('²'), or read by int() as another script's ('١٠'), or more of them
     # than int() reads: each a precise 400, never a 500
     ("_count", "\u00b2"), ("_count", "\u0661\u0660"), ("_count", "1" * 5000), ("_page_after", "\u00b2"),
+    ("date", "\u0662\u0660\u0662\u0666"),  # an Arabic-Indic 2026: a digit to '\d' without re.ASCII, none to FHIR
 ])
 def test_malformed_values_are_400(mhd: Mhd, param: str, value: str) -> None:
     response = mhd.search(**{"patient.identifier": CPR, "status": "current", param: value})

@@ -21,7 +21,7 @@ from services.dds.metadata.findings import MD096, Findings, RuleGroup
 # SOR's OID as FHIR identifier system (dk-core ``dk-core-sor-identifier``).
 SOR_SYSTEM = "urn:oid:1.2.208.176.1.1"
 # dk-core invariant ``min-digits-sor``: SOR codes are at least 11 digits.
-_SOR_CODE = re.compile(r"^[0-9]{11,}$")
+_SOR_CODE = re.compile(r"^[0-9]{11,}\Z")
 SOURCE_AUTHOR = f"{MD096}: author.authorInstitution (SOR, urn:oid:1.2.208.176.1.1)"
 SOURCE_SOR_FORMAT = "dk-core dk-core-sor-identifier (min-digits-sor)"
 # MHD: the Organization that authored a SubmissionSet.

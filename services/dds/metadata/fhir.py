@@ -52,7 +52,7 @@ def contained_by_id(resource: JsonObject) -> dict[str, JsonObject]:
     return {c["id"]: c for c in objects(resource.get("contained")) if isinstance(c.get("id"), str)}
 
 
-_TYPE_IN_REFERENCE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)(?:/[^/?]+(?:/_history/[^/?]+)?|\?.*)$")
+_TYPE_IN_REFERENCE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)(?:/[^/?]+(?:/_history/[^/?]+)?|\?.*)\Z")
 
 
 def follow(reference: Any, container: JsonObject) -> Target:

@@ -19,9 +19,9 @@ _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F
 _OID_ONLY = re.compile(f"^{_OID}$")
 # urn:oid:<OID> | urn:uuid:<UUID> | <OID> | <OID>^<extension>
 _UNIQUE_ID_VALUE = re.compile(f"^(?:urn:oid:{_OID}|urn:uuid:{_UUID}|{_OID}(?:\\^[^\\s^]+)?)$")
-_EXTENSION = re.compile(r"^[^\s^]+$")
+_EXTENSION = re.compile(r"^[^\s^]+\Z")
 # UUID version 4 or 5 in the RFC 4122 variant (MD096 entryUUID; HCO profile invariant medcom-uuid).
-_ENTRY_UUID = re.compile(r"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[45][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
+_ENTRY_UUID = re.compile(r"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[45][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\Z",
                          re.IGNORECASE)
 
 

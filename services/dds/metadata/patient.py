@@ -34,7 +34,7 @@ SOURCE_SOURCE_PATIENT_INFO = f"{MD096}: sourcePatientInfo (only name, birth date
 _NOT_IN_SOURCE_PATIENT_INFO = ("address", "telecom")
 
 
-_PATIENT_ID = re.compile(r"(?:^|/)Patient/(?P<id>[^/?#]+)$")
+_PATIENT_ID = re.compile(r"(?:^|/)Patient/(?P<id>[^/?#]+)\Z")
 
 
 def _cprs(target: Target) -> tuple[list[str], str]:

@@ -28,7 +28,7 @@ from services.dds.mhd.fhir_dates import parse_instant
 from services.dds.mhd.references import codings, contained, patient_of
 
 RFC3986 = "urn:ietf:rfc:3986"
-_UUID_URN = re.compile(r"^urn:uuid:([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
+_UUID_URN = re.compile(r"^urn:uuid:([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\Z")
 
 
 def fhir_instant(moment: datetime) -> str:

@@ -7,8 +7,8 @@ from typing import Any
 
 from services.dds.domain import CPR_SYSTEM, PatientId
 
-_ENTRY_REFERENCE = re.compile(r"(?:^|/)DocumentReference/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
-_PATIENT_REFERENCE = re.compile(r"(?:^|/)Patient/(?P<id>[A-Za-z0-9\-.]{1,64})$")
+_ENTRY_REFERENCE = re.compile(r"(?:^|/)DocumentReference/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?\Z")
+_PATIENT_REFERENCE = re.compile(r"(?:^|/)Patient/(?P<id>[A-Za-z0-9\-.]{1,64})\Z")
 
 
 def contained(resource: dict[str, Any], reference: object) -> dict[str, Any] | None:

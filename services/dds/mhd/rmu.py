@@ -32,7 +32,7 @@ from services.dds.mhd.errors import refuse
 from services.dds.mhd.status_only import only_status_changes
 from services.dds.registry import Registry
 
-_IF_MATCH = re.compile(r'^\s*(?:W/)?"(?P<version>\d+)"\s*$')
+_IF_MATCH = re.compile(r'^\s*(?:W/)?"(?P<version>\d+)"\s*\Z', re.ASCII)
 
 
 def expected_version(if_match: str | None) -> int | None:

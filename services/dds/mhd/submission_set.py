@@ -23,7 +23,7 @@ from services.dds.mhd.references import codings
 LIST_TYPES = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes"
 SOURCE_ID_EXTENSION = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId"
 DESIGNATION_EXTENSION = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-designationType"
-_UUID_URN = re.compile(r"^urn:uuid:([0-9a-fA-F-]{36})$")
+_UUID_URN = re.compile(r"^urn:uuid:([0-9a-fA-F-]{36})\Z")
 
 
 def list_kind(resource: dict[str, Any]) -> str | None:

@@ -75,9 +75,9 @@ SOURCE = "IHE ITI TF-3 4.2.3 / IHE MHD documentReference.fsh (ebRIM ↔ FHIR)"
 #: Association type → ``relatesTo.code`` (MHD ConceptMap AssociationTypeVsRelatesTo).
 RELATES_TO = {v.ASSOC_RPLC: "replaces", v.ASSOC_APND: "appends", v.ASSOC_XFRM: "transforms",
               v.ASSOC_XFRM_RPLC: "replaces", v.ASSOC_SIGNS: "signs"}
-_UUID_URN = re.compile(r"^urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_BARE_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_OID = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+$")
+_UUID_URN = re.compile(r"^urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+_BARE_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+_OID = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+\Z")
 _ENTRY = re.compile(r"^Bundle\.entry\[(\d+)\](?:\.resource)?\.?(.*)$")
 
 #: The ebRIM element each FHIR element of a DocumentReference comes from (longest prefix wins).

@@ -20,9 +20,9 @@ CONFIDENTIALITY = ("http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "
 LANGUAGES = ("da", "da-DK")
 UNIQUE_ID = re.compile(r"^(urn:uuid:[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}|urn:oid:[0-2](\.\d+)+"
                        r"|[0-2](\.\d+)+(\^[^\s^]{1,64})?)$")
-ENTRY_UUID = re.compile(r"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-ZONED_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
-CPR = re.compile(r"^\d{10}$")
+ENTRY_UUID = re.compile(r"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\Z")
+ZONED_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})\Z", re.ASCII)
+CPR = re.compile(r"^\d{10}\Z", re.ASCII)
 
 
 def _where(dr: dict[str, Any], path: str) -> str:
