@@ -150,7 +150,7 @@ def _silent_text(text: str) -> bool:
 
 
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}").fullmatch
-_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})").match
+_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII).match
 
 
 def _calendar_ok(value: str) -> bool:

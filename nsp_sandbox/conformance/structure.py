@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from nsp_sandbox.conformance.regex_equivalents import Matcher, matcher
+from nsp_sandbox.conformance.regex_equivalents import PROFILE_REGEX_FLAGS, Matcher, matcher
 
 if TYPE_CHECKING:
     from nsp_sandbox.conformance.packages import FhirPackage, PackageRegistry
@@ -360,7 +360,7 @@ class StructureLibrary:
         compiled: Matcher | None = None
         if pattern:
             try:
-                compiled = matcher(re.compile(pattern))
+                compiled = matcher(re.compile(pattern, PROFILE_REGEX_FLAGS))
             except re.error:
                 compiled = None
         with self._lock:

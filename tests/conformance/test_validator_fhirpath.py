@@ -389,3 +389,14 @@ def test_every_constraint_of_the_packages_compiles_natively(packages: PackageReg
         except Unsupported as exc:
             unsupported.append(f"{expression}: {exc}")
     assert unsupported == []
+
+
+@pytest.mark.parametrize("expression, expected", [
+    ("'\u0661\u0662'.matches('^\\\\d+$')", [False]),  # Arabic-Indic digits: the specification's '\d' is ASCII
+    ("'12'.matches('^\\\\d+$')", [True]),
+    ("'a\u00a0b'.matches('^\\\\S+$')", [True]),  # a no-break space is no ASCII whitespace
+    ("'\u0661\u0662'.toInteger()", []), ("'-12'.toInteger()", [-12]),
+])
+def test_fhirpath_regexes_and_integers_read_ascii_classes(expression: str, expected: list[Any]) -> None:
+    focus = item_of(copy.deepcopy(OBSERVATION), None)
+    assert compile_expression(expression)(focus, focus, focus) == expected

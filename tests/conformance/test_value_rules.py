@@ -48,3 +48,24 @@ def test_reference_to_a_type_not_allowed_is_an_error_even_unresolved(validator: 
     assert find(issues, "Observation.subject.reference", "reference-unresolved") is None
     allowed = validator.validate(observation(subject={"reference": "Patient/p1"}))
     assert find(allowed, "Observation.subject.reference", "reference-type") is None
+
+
+def test_the_packages_regexes_read_their_classes_as_java_does(validator: Validator) -> None:
+    """The specification's regexes are Java's: ``\\s`` is ASCII whitespace and ``\\d`` ASCII digits. A no-break
+    space (common in Danish text pasted from a word processor), an ideographic space and NEL are then characters of
+    a ``string`` (``[ \\r\\n\\t\\S]+``) and of a ``code`` (``[^\\s]+(\\s[^\\s]+)*``), as the reference validator
+    reads them."""
+    for text in ("10\u00a0mg", "Hans\u3000Jensen", "a\x85b"):
+        issues = validator.validate(observation(valueString=text))
+        assert find(issues, "Observation.value.ofType(string)", "type") is None, (text, issues)
+    issues = validator.validate(observation(status="final\u00a0\u00a0x"))
+    assert find(issues, "Observation.status", "type") is None  # no longer "not a valid code"; the binding says why
+    assert any(i.is_error and i.rule == "binding" and i.expression == "Observation.status" for i in issues)
+    for text in ("a\tb", "a\nb", "a\rb"):  # the ASCII whitespace the type allows, read alike
+        assert find(validator.validate(observation(valueString=text)), "Observation.value.ofType(string)",
+                    "type") is None
+    # a vertical tab is whitespace outside the type's own four in both readings, and a code with ASCII whitespace
+    # twice between its words is no code in either
+    assert find(validator.validate(observation(valueString="a\x0bb")), "Observation.value.ofType(string)",
+                "type") is not None
+    assert find(validator.validate(observation(status="a  b")), "Observation.status", "type") is not None

@@ -292,7 +292,7 @@ def _literal_term(node: dict[str, Any]) -> Fn:
         value = _unescape(text[1:-1])
         result = [(value, "System.String", None, None)]
     elif kind == "NumberLiteral":
-        value = int(text) if re.fullmatch(r"\d+", text) else Decimal(text)
+        value = int(text) if re.fullmatch(r"[0-9]+", text) else Decimal(text)
         result = [(value, "System.Integer" if isinstance(value, int) else "System.Decimal", None, None)]
     elif kind == "BooleanLiteral":
         result = [(text == "true", "System.Boolean", None, None)]

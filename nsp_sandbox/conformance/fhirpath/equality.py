@@ -33,7 +33,8 @@ def is_temporal(item: Item) -> bool:
     return item[1] in ("date", "dateTime", "instant", "time", "System.Date", "System.DateTime")
 
 
-_DT = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$")
+_DT = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?\Z",
+                 re.ASCII)
 
 
 def temporal_key(text: str) -> tuple[int, Any] | None:

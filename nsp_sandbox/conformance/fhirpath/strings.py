@@ -23,6 +23,7 @@ from nsp_sandbox.conformance.fhirpath.values import (
     boolean,
     single,
 )
+from nsp_sandbox.conformance.regex_equivalents import PROFILE_REGEX_FLAGS
 
 
 def _string_fn(params: list[dict[str, Any]], compile_node: Compile, expected: int,
@@ -49,7 +50,7 @@ def _string_fn(params: list[dict[str, Any]], compile_node: Compile, expected: in
 
 @lru_cache(maxsize=1024)
 def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.DOTALL)
+    return re.compile(pattern, re.DOTALL | PROFILE_REGEX_FLAGS)
 
 
 def _f_matches(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
@@ -122,7 +123,7 @@ def _f_substring(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
     return run
 
 
-_INTEGER_TEXT = re.compile(r"[+-]?\d+")
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
 
 
 def _f_to_integer(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
