@@ -29,6 +29,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from nsp_sandbox.digits import all_digits
+
 # The CPR register's OID, as FHIR identifier system (dk-core ``dk-core-cpr-identifier``).
 CPR_SYSTEM = "urn:oid:1.2.208.176.1.2"
 # The national eCPR register's replacement numbers (dk-core ``x-ecpr`` identifier system).
@@ -75,7 +77,7 @@ def parse_cpr(value: object) -> Cpr:
         raise InvalidCpr(f"'{value}' has a hyphen; a CPR number is sent as 10 digits without one")
     if not value:
         raise InvalidCpr("the CPR number is empty; a CPR number is 10 digits")
-    if not (value.isascii() and value.isdigit()):
+    if not all_digits(value):
         raise InvalidCpr(f"'{value}' is not a CPR number: it contains characters other than digits; "
                          "a CPR number is 10 digits")
     if len(value) != 10:
@@ -125,7 +127,7 @@ def birth_date(value: str) -> date | None:
 
 def gender(value: str) -> str:
     """The gender a CPR number records: an odd last digit is ``male``, an even one ``female``."""
-    return "male" if value[-1:].isdigit() and int(value[-1]) % 2 else "female"
+    return "male" if all_digits(value[-1:]) and int(value[-1]) % 2 else "female"
 
 
 def age_at(value: str, today: date) -> int | None:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from nsp_sandbox.archive_unpack import refusal, unpack_data
+from nsp_sandbox.digits import all_digits
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -62,13 +63,13 @@ class IndexEntry:
 
 def _numbers(version: str) -> tuple[int, ...]:
     main = version.partition("-")[0]
-    return tuple(int(p) if p.isdigit() else 0 for p in main.split("."))
+    return tuple(int(p) if all_digits(p) else 0 for p in main.split("."))
 
 
 def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
     """Sort key for package versions: numeric parts numerically; a pre-release sorts before its release."""
     main, _, pre = version.partition("-")
-    parts: list[tuple[int, int | str]] = [(0, int(p)) if p.isdigit() else (1, p) for p in main.split(".")]
+    parts: list[tuple[int, int | str]] = [(0, int(p)) if all_digits(p) else (1, p) for p in main.split(".")]
     parts.append((1, "~") if not pre else (0, pre))
     return tuple(parts)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from cryptography import x509
 
 from nsp_sandbox.dgws.certificates import TrustList, load_pem_certificates
+from nsp_sandbox.digits import all_digits
 
 DEFAULT_CLOCK_SKEW_SECONDS = 300
 
@@ -42,7 +43,7 @@ def dgws_settings(environ: Mapping[str, str] | None = None) -> DgwsSettings:
     env = os.environ if environ is None else environ
     clients = env.get("NSP_SANDBOX_STS_CLIENT_CERTS", "")
     skew = env.get("NSP_SANDBOX_DGWS_CLOCK_SKEW_SECONDS", "").strip()
-    if skew and not (skew.isdigit()):
+    if skew and not all_digits(skew):
         raise ValueError(f"NSP_SANDBOX_DGWS_CLOCK_SKEW_SECONDS must be a whole number of seconds, not '{skew}'")
     return DgwsSettings(
         trusted_sts_certs=TrustList(_certificates(env.get("NSP_SANDBOX_DGWS_TRUSTED_STS_CERTS", ""))),

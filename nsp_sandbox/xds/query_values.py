@@ -38,7 +38,7 @@ def _item(text: str, start: int, location: str, strict: bool) -> tuple[str, int]
     while end < len(text) and text[end] not in ",)":
         end += 1
     bare = text[start:end].strip()
-    if not bare or (strict and not all(c.isdigit() or c in "-+." for c in bare)):
+    if not bare or (strict and not all(c in "0123456789-+." for c in bare)):
         raise XdsWireError(f"a query value must be quoted unless it is a number or a time, got {bare!r} in {text!r}",
                            location, xds_code=_PARAM_ERROR)  # fmt: skip
     return bare, end

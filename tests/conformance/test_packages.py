@@ -70,6 +70,11 @@ def test_version_ordering() -> None:
     assert version_key("1.0.0-draft") < version_key("1.0.0") < version_key("1.0.1") < version_key("1.10.0")
 
 
+def test_a_version_part_of_other_digits_sorts_as_text_and_raises_nothing() -> None:
+    """'²' is a digit to str.isdigit() and none to int(); a registry's version is text from outside."""
+    assert version_key("1.0.\u00b2") > version_key("1.0.9") and version_key("1.\u0661") > version_key("1.9")
+
+
 def _make_package(folder: Path, name: str, version: str, deps: dict[str, str]) -> Path:
     root = folder / "package"
     root.mkdir(parents=True)
