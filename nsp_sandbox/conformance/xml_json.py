@@ -185,10 +185,10 @@ def _type_of(node: ElementNode) -> str | None:
 
 def _typed(value: str, code: str, library: StructureLibrary) -> Any:
     """A primitive's ``value`` attribute as its JSON value. A number is read only when the text is one
-    by its type's own regex (FHIR R4 §2.24: no sign but ``-``, no leading zero, no space, ASCII digits)
-    and JSON can hold it (a double for a decimal): Python's ``int`` and ``float`` also take ``+5``,
-    ``1_000``, `` 12``, other scripts' digits, ``NaN`` and ``1e400``. Text that is no value of its type
-    stays a string, as for a boolean, and the validator names it."""
+    by its type's own regex (the core package's: ASCII digits, no leading zero, no space, no sign but
+    ``-``) and JSON can hold it (a double for a decimal). Python's ``int``
+    and ``float`` also take ``+5``, ``1_000``, `` 12``, other scripts' digits, ``NaN`` and ``1e400``.
+    Text that is no value of its type stays a string, as for a boolean, and the validator names it."""
     if code == "boolean":
         return True if value == "true" else False if value == "false" else value
     if code not in _NUMBERS:
