@@ -14,7 +14,7 @@ from nsp_sandbox.dgws.faults import DgwsFault, fault_response, read_fault
 from nsp_sandbox.dgws.hsuid import PROFESSIONAL, Hsuid, OrgUsing, build_hsuid, parse_hsuid
 from nsp_sandbox.dgws.idcard import build_idcard, parse_idcard
 from nsp_sandbox.dgws.medcom_header import MedcomHeader, build_medcom_header, parse_medcom_header
-from nsp_sandbox.dgws.namespaces import DS, q
+from nsp_sandbox.dgws.namespaces import DS, SAML, q
 from nsp_sandbox.dgws.request_envelope import request_envelope
 from nsp_sandbox.dgws.responses import answer, fault_answer
 from nsp_sandbox.dgws.security import check_security, parse_envelope
@@ -143,10 +143,10 @@ def test_medcom_header_round_trip() -> None:
 
 
 # '²' is a digit to str.isdigit() and none to int(); '٣' is one int() reads as 3; 5,000 digits are more than int() reads
-NOT_ASCII_NUMBERS = ["\u00b2", "\u0663", "3" * 5000, "+3", "6"]
+NOT_ASCII_NUMBERS = ["\u00b2", "\u0663", "3" * 5000]
 
 
-@pytest.mark.parametrize("level", NOT_ASCII_NUMBERS)
+@pytest.mark.parametrize("level", [*NOT_ASCII_NUMBERS, "+3", "6"])
 def test_a_security_level_that_is_no_dgws_level_is_a_syntax_fault(level: str) -> None:
     header = build_medcom_header(HEADER)
     header.find(f"{{{HEADER_NS}}}SecurityLevel").text = level
@@ -155,10 +155,10 @@ def test_a_security_level_that_is_no_dgws_level_is_a_syntax_fault(level: str) ->
     assert caught.value.code == "syntax_error" and "SecurityLevel" in caught.value.where
 
 
-@pytest.mark.parametrize("level", NOT_ASCII_NUMBERS[:3])
+@pytest.mark.parametrize("level", NOT_ASCII_NUMBERS)
 def test_an_authentication_level_that_is_no_number_is_an_invalid_card(level: str) -> None:
     card = build_idcard(system_card())
-    values = [a.find("{urn:oasis:names:tc:SAML:2.0:assertion}AttributeValue") for a in card.iter()
+    values = [a.find(q(SAML, "AttributeValue")) for a in card.iter()
               if a.get("Name") == "sosi:AuthenticationLevel"]
     assert len(values) == 1
     values[0].text = level
