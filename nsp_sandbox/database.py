@@ -69,8 +69,9 @@ class Database:
         self.engine = engine
         self._factory = sessionmaker(engine, expire_on_commit=False)
         # Reads on PostgreSQL in autocommit: no BEGIN and COMMIT round trips around them (``reading``).
-        reader = engine if engine.dialect.name == "sqlite" else engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._reader = sessionmaker(reader, expire_on_commit=False, autoflush=False)
+        self._reading_engine = (engine if engine.dialect.name == "sqlite"
+                                else engine.execution_options(isolation_level="AUTOCOMMIT"))
+        self._reader = sessionmaker(self._reading_engine, expire_on_commit=False, autoflush=False)
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -141,6 +142,14 @@ class Database:
             yield session
             if session.new or session.dirty or session.deleted:
                 raise RuntimeError("a reading unit of work changed rows; use Database.session()")
+
+    @contextmanager
+    def reading_connection(self) -> Iterator[Connection]:
+        """:meth:`reading` for Core statements alone (a prebuilt ``select`` on the driver's cursor): one connection,
+        on PostgreSQL in autocommit, so a look-up is one round trip instead of three (``BEGIN``, the statement,
+        ``COMMIT``). Nothing may be written through it."""
+        with self._reading_engine.connect() as connection:
+            yield connection
 
     @property
     def is_sqlite(self) -> bool:

@@ -11,10 +11,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.database import Database
+from nsp_sandbox.driver_statement import DriverStatement
 from nsp_sandbox.outcome import FhirError, Issue
 from services.nsp.bodies import RelationBody
 from services.nsp.models import TreatmentRelationRow
@@ -23,6 +24,15 @@ from services.nsp.world import World
 
 SOURCE = "NSP BRS (Behandlingsrelationsservicen), sundhedsloven §42a"
 REGISTER = "brs-register"  # the system right to add relations
+
+_RELATIONS = TreatmentRelationRow.__table__
+# The added relations begun by a moment, of one professional and/or one citizen: built once, run on the driver's
+# cursor (DDS asks about a professional and a citizen at every look-up).
+_ADDED = {(by_professional, of_citizen): DriverStatement(
+    select(_RELATIONS).where(_RELATIONS.c.valid_from <= bindparam("current"),
+                             *([_RELATIONS.c.authorisation == bindparam("authorisation")] if by_professional else []),
+                             *([_RELATIONS.c.cpr == bindparam("cpr")] if of_citizen else [])))
+    for by_professional in (False, True) for of_citizen in (False, True)}
 
 
 class TreatmentRelations:
@@ -72,14 +82,14 @@ class TreatmentRelations:
                for r in self.world.relations
                if r.active(today) and authorisation in (None, r.authorisation) and cpr in (None, r.cpr)]
         current = naive_utc(now)
-        with self.database.reading() as session:
-            statement = select(TreatmentRelationRow).where(TreatmentRelationRow.valid_from <= current)
-            if authorisation is not None:
-                statement = statement.where(TreatmentRelationRow.authorisation == authorisation)
-            if cpr is not None:
-                statement = statement.where(TreatmentRelationRow.cpr == cpr)
-            out += [_added_json(r) for r in session.scalars(statement)
-                    if r.valid_to is None or current <= r.valid_to]
+        params: dict[str, Any] = {"current": current}
+        if authorisation is not None:
+            params["authorisation"] = authorisation
+        if cpr is not None:
+            params["cpr"] = cpr
+        with self.database.reading_connection() as connection:
+            rows = _ADDED[authorisation is not None, cpr is not None].rows(connection, params)
+        out += [_added_json(r) for r in rows if r.valid_to is None or current <= r.valid_to]
         return out
 
     def added_by_professional(self, now: datetime) -> dict[str, set[str]]:
@@ -90,6 +100,7 @@ class TreatmentRelations:
         return out
 
 
-def _added_json(row: TreatmentRelationRow) -> dict[str, Any]:
+def _added_json(row: Any) -> dict[str, Any]:
+    """An added relation (a TreatmentRelationRow, or a row as the driver's cursor reads it) as BRS answers it."""
     return {"id": row.id, "authorisation": row.authorisation, "cpr": row.cpr, "basis": "added (BRS)",
             "valid_from": iso(row.valid_from), "valid_to": iso(row.valid_to)}

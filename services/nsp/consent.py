@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.database import Database
+from nsp_sandbox.driver_statement import DriverStatement
 from nsp_sandbox.outcome import FhirError, Issue
 from services.nsp.bodies import BlockBody
 from services.nsp.models import ConsentBlockRow
@@ -33,6 +34,13 @@ from services.nsp.periods import iso, parse_instant
 from services.nsp.world import World
 
 SOURCE = "NSP Min Spærring (consent data model: consentitem consentType/whoItem/whatItem/validFrom/validTo)"
+
+
+ItemRow = Any  # a row of nsp_consent_block: a ConsentBlockRow, or a row as the driver's cursor reads it
+
+# DDS asks for a citizen's items at every look-up: the statement is built once and run on the driver's cursor.
+_ITEMS_OF = DriverStatement(select(ConsentBlockRow.__table__).where(ConsentBlockRow.cpr == bindparam("cpr"))
+                            .order_by(ConsentBlockRow.pk.desc()))
 
 
 def _invalid(message: str, expression: str, status: int = 400) -> FhirError:
@@ -142,14 +150,13 @@ class Consent:
                 row.revoked_by = revoked_by
             return self.to_json(row, now)
 
-    def blocks(self, cprs: list[str], now: datetime) -> list[dict[str, Any]]:
-        """Every item of ``cprs``, newest first, revoked and expired ones included (history)."""
-        with self.database.reading() as session:
-            rows = session.scalars(select(ConsentBlockRow).where(ConsentBlockRow.cpr.in_(cprs))
-                                   .order_by(ConsentBlockRow.pk.desc())).all()
-            return [self.to_json(r, now) for r in rows]
+    def blocks(self, cpr: str, now: datetime) -> list[dict[str, Any]]:
+        """Every item of ``cpr``, newest first, revoked and expired ones included (history)."""
+        with self.database.reading_connection() as connection:
+            rows = _ITEMS_OF.rows(connection, {"cpr": cpr})
+        return [self.to_json(r, now) for r in rows]
 
-    def status(self, row: ConsentBlockRow, now: datetime) -> str:
+    def status(self, row: ItemRow, now: datetime) -> str:
         current = naive_utc(now)
         if row.revoked_at is not None:
             return "revoked"
@@ -159,7 +166,7 @@ class Consent:
             return "expired"
         return "active"
 
-    def _name(self, row: ConsentBlockRow) -> str | None:
+    def _name(self, row: ItemRow) -> str | None:
         if row.who_type == "professional" and row.who_id in self.world.by_authorisation:
             return self.world.by_authorisation[row.who_id].name
         return None
@@ -173,7 +180,7 @@ class Consent:
         citizen = self.world.citizens.get(cpr)
         return citizen.name if citizen else None
 
-    def to_json(self, row: ConsentBlockRow, now: datetime) -> dict[str, Any]:
+    def to_json(self, row: ItemRow, now: datetime) -> dict[str, Any]:
         covered: list[str] = []
         place = self.world.organisations.get(row.what_id or "")
         if row.what_type == "organisation" and row.what_id:

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, delete, insert, select
 
 from nsp_sandbox.clock import naive_utc
 from nsp_sandbox.database import Database
+from nsp_sandbox.driver_statement import DriverStatement
 from nsp_sandbox.outcome import FhirError, Issue
 from services.nsp.bodies import MinLogBody
 from services.nsp.models import MinLogEntryRow
@@ -38,7 +39,7 @@ TEXT_FIELDS = ("organisation_id", "organisation_name", "user_identifier", "user_
 PSEUDONYM = "Medarbejder"
 
 
-_INSERT = insert(MinLogEntryRow.__table__)  # built once: a row per look-up
+_INSERT = DriverStatement(insert(MinLogEntryRow.__table__))  # built once, run on the driver's cursor: a row per look-up
 
 
 class MinLog:
@@ -62,7 +63,7 @@ class MinLog:
         values = dict(id=str(uuid.uuid4()), cpr=body.cpr, logged_at=logged_at, activity=body.activity,
                       consent_override=body.consent_override, system_name=system_name, **fields)
         with self.database.transaction() as connection:  # the entry and a purge: one transaction, one commit
-            connection.execute(_INSERT, [values])
+            _INSERT.run(connection, values)
             if self._purge_due(now):
                 _purge(connection, now)
         return _to_json(MinLogEntryRow(**values))

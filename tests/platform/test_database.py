@@ -15,6 +15,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from nsp_sandbox import connection_check
 from nsp_sandbox.database import Database, InsertIfAbsent, normalise_url
+from nsp_sandbox.driver_statement import DriverStatement
 
 
 class Base(DeclarativeBase):
@@ -123,6 +124,26 @@ def test_reads_on_postgresql_run_without_a_transaction_around_them(database_url:
         first = s.scalar(sql)
         time.sleep(0.01)
         assert s.scalar(sql) == first
+    db.engine.dispose()
+
+
+def test_prebuilt_reads_see_what_is_committed_and_on_postgresql_run_each_on_its_own(database_url: str) -> None:
+    db = Database.from_url(database_url)
+    db.create_tables(Base.metadata)
+    names = DriverStatement(select(Thing.name).order_by(Thing.name))
+    with db.session() as s:
+        s.add(Thing(name="a"))
+    with db.reading_connection() as connection:
+        assert [row.name for row in names.rows(connection, {})] == ["a"]
+        with db.session() as s:
+            s.add(Thing(name="b"))
+        assert [row.name for row in names.rows(connection, {})] == ["a", "b"]
+    if not database_url.startswith("sqlite"):  # no BEGIN around them: each statement a transaction of its own
+        began = DriverStatement(select(func.transaction_timestamp()))
+        with db.reading_connection() as connection:
+            first = began.rows(connection, {})[0][0]
+            time.sleep(0.01)
+            assert began.rows(connection, {})[0][0] != first
     db.engine.dispose()
 
 

@@ -69,7 +69,7 @@ def router(nsp: Platform, consent: Consent) -> APIRouter:
             citizen = represented(who, cpr)
         # DDS asks at every look-up: one trip to a worker thread for the database, where a plain `def`
         # endpoint takes two (the call, then the check of its answer).
-        return await run_in_threadpool(consent.blocks, [citizen], clock.now())
+        return await run_in_threadpool(consent.blocks, citizen, clock.now())
 
     @faces.post("/consent/blocks/{block_id}/revoke", responses=oa.errors(404, 409, 413, 422),
                 openapi_extra=oa.body({"application/json": oa.model_schema(NoBody)}, required=False))
