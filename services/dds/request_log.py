@@ -23,7 +23,6 @@ import contextlib
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -181,6 +180,7 @@ class RequestLog:
         self._write_asked = False  # a write of the queue is asked of the thread and has not taken it yet
         self._writing = threading.Lock()  # one writer at a time: rows go in in the order they were kept
         self._thread: ThreadPoolExecutor | None = None
+        self._closing = threading.Event()  # set while closing: a write gathering rows writes them at once
 
     def create_table(self) -> None:
         RequestLogRow.__table__.create(self.database.engine, checkfirst=True)  # type: ignore[attr-defined]
@@ -217,7 +217,7 @@ class RequestLog:
 
     def _write_soon(self) -> None:
         if not self.shared:  # nobody waits for it: what comes meanwhile joins this transaction
-            time.sleep(GATHER_SECONDS)
+            self._closing.wait(GATHER_SECONDS)
         self.write_queued()
 
     def write_queued(self) -> None:
@@ -234,11 +234,14 @@ class RequestLog:
                     release()
 
     def close(self) -> None:
-        """Write what is queued and stop the log's thread."""
+        """Write what is queued and stop the log's thread; a write gathering rows does so at once, without
+        waiting out the rest of its ``GATHER_SECONDS``."""
         with self._queue_lock:
             thread, self._thread = self._thread, None
         if thread is not None:
+            self._closing.set()
             thread.shutdown(wait=True)
+            self._closing.clear()
         self.write_queued()
 
     def _write(self, batch: list[Received]) -> None:

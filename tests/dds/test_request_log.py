@@ -4,6 +4,7 @@ værdispring header, status, issues and entries; read by the operator only, afte
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -119,6 +120,22 @@ def test_a_burst_is_written_in_a_few_transactions_and_a_reader_sees_all_of_it(da
         log_.keep(_received(40))
         log_.close()  # the app's shutdown: what is queued is written
         assert [r["query"] for r in log_.read(after=last)[0]] == ["n=40"]
+    finally:
+        database.engine.dispose()
+
+
+def test_closing_writes_a_gathering_write_at_once(database_url: str, monkeypatch: Any) -> None:
+    """The app's shutdown (and every test's end) does not wait out the gathering of a write that has begun."""
+    monkeypatch.setattr("services.dds.request_log.GATHER_SECONDS", 60.0)
+    database = Database.from_url(database_url)
+    log_ = RequestLog(database)
+    log_.create_table()
+    try:
+        log_.keep(_received(1))  # the log's thread now gathers for a minute
+        started = time.monotonic()
+        log_.close()
+        assert time.monotonic() - started < 30, "close waited for the gathering to end"
+        assert _written(database) == [("ITI-67", "n=1")]
     finally:
         database.engine.dispose()
 
