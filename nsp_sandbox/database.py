@@ -68,7 +68,8 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._factory = sessionmaker(engine, expire_on_commit=False)
-        # Reads on PostgreSQL in autocommit: no BEGIN and COMMIT round trips around them (``reading``).
+        # Reads on PostgreSQL in autocommit: no BEGIN and COMMIT round trips around them (``reading``,
+        # ``reading_connection``).
         self._reading_engine = (engine if engine.dialect.name == "sqlite"
                                 else engine.execution_options(isolation_level="AUTOCOMMIT"))
         self._reader = sessionmaker(self._reading_engine, expire_on_commit=False, autoflush=False)

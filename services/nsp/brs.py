@@ -26,13 +26,21 @@ SOURCE = "NSP BRS (Behandlingsrelationsservicen), sundhedsloven §42a"
 REGISTER = "brs-register"  # the system right to add relations
 
 _RELATIONS = TreatmentRelationRow.__table__
-# The added relations begun by a moment, of one professional and/or one citizen: built once, run on the driver's
-# cursor (DDS asks about a professional and a citizen at every look-up).
-_ADDED = {(by_professional, of_citizen): DriverStatement(
-    select(_RELATIONS).where(_RELATIONS.c.valid_from <= bindparam("current"),
-                             *([_RELATIONS.c.authorisation == bindparam("authorisation")] if by_professional else []),
-                             *([_RELATIONS.c.cpr == bindparam("cpr")] if of_citizen else [])))
-    for by_professional in (False, True) for of_citizen in (False, True)}
+
+
+def _added(by_professional: bool, of_citizen: bool) -> DriverStatement:
+    """The added relations begun by ``current``, of one professional and/or one citizen."""
+    conditions = [_RELATIONS.c.valid_from <= bindparam("current")]
+    if by_professional:
+        conditions.append(_RELATIONS.c.authorisation == bindparam("authorisation"))
+    if of_citizen:
+        conditions.append(_RELATIONS.c.cpr == bindparam("cpr"))
+    return DriverStatement(select(_RELATIONS).where(*conditions))
+
+
+# Built once, run on the driver's cursor: DDS asks about a professional and a citizen at every look-up.
+_ADDED = {(professional, citizen): _added(professional, citizen) for professional in (False, True)
+          for citizen in (False, True)}
 
 
 class TreatmentRelations:
