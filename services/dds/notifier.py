@@ -209,13 +209,13 @@ class Notifier:
                 await asyncio.to_thread(self._wake.wait, POLL_SECONDS)
 
     def has_pending(self) -> bool:
-        with self.context.database.transaction() as connection:
+        with self.context.database.reading_connection() as connection:
             return bool(connection.execute(_PENDING).scalar())
 
     def _due(self, now: datetime, held: Collection[int] = ()) -> list[tuple[int, int]]:
         """The notifications due now, oldest first: (row, subscription); none of the subscriptions ``held``."""
         statement, values = (_DUE_ELSEWHERE, {"now": now, "held": sorted(held)}) if held else (_DUE, {"now": now})
-        with self.context.database.transaction() as connection:
+        with self.context.database.reading_connection() as connection:
             return [(pk, subscription_pk) for pk, subscription_pk in connection.execute(statement, values)]
 
     def _claim(self, subscription_pk: int, pks: list[int], now: datetime) -> list[Claimed]:

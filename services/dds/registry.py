@@ -288,7 +288,7 @@ class Registry:
     # ---- read ----------------------------------------------------------------------------------
 
     def get_entry(self, entry_id: str) -> StoredEntry | None:
-        with self.database.transaction() as connection:
+        with self.database.reading_connection() as connection:
             row = connection.execute(_ENTRY_BY_ID, {"entry_id": entry_id}).first()
             return storage.stored_entry(row) if row is not None else None
 
@@ -296,7 +296,7 @@ class Registry:
         """The entries of ``entry_ids`` that exist, by id: :meth:`get_entry` for many, in one query."""
         if not entry_ids:
             return {}
-        with self.database.transaction() as connection:
+        with self.database.reading_connection() as connection:
             rows = connection.execute(_ENTRIES_BY_ID, {"entry_ids": sorted(set(entry_ids))}).all()
         return {row.id: storage.stored_entry(row) for row in rows}
 
@@ -305,7 +305,7 @@ class Registry:
 
         The content is None for an on-demand entry: its source generates the document when asked.
         """
-        with self.database.transaction() as connection:
+        with self.database.reading_connection() as connection:
             rows = _ENTRY_AND_CONTENT_BY_ID.rows(connection, {"entry_id": entry_id})
             if not rows:
                 return None

@@ -113,7 +113,7 @@ class ExtractCache:
                 wanted.append(digest)
         if not wanted:
             return found
-        with self.database.transaction() as connection:
+        with self.database.reading_connection() as connection:
             if len(wanted) == 1:
                 rows = [(wanted[0], *row) for row in _EXTRACT.rows(connection, {"digest": wanted[0]})]
             else:
@@ -212,6 +212,6 @@ class ExtractCache:
         wanted = set(entries)
         if not wanted:
             return set()
-        with self.database.transaction() as connection:
+        with self.database.reading_connection() as connection:
             found = connection.execute(_ENTRIES_KNOWN, {"entry_ids": sorted({i for i, _ in wanted})}).all()
         return {(entry_id, entry_hash) for entry_id, entry_hash in found} & wanted
