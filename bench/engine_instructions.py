@@ -3,7 +3,8 @@ the machine's load does not move (the same count run after run), for a before/af
 
 Each validation is of a document not seen before, as a served provide's is: the official HCO message with a
 fresh Bundle.id, MessageHeader.id and CPR (``../shared/peers/load.py``'s documents), so the narratives are
-parsed each time, and the DocumentReference and SubmissionSet List of the same load. After ``--warm-up``
+parsed each time, and the DocumentReference and SubmissionSet List of the same load. ``hco-varied``: HCO messages
+that differ as a sender's do, in every id, value and time (:func:`varied`). After ``--warm-up``
 validations (profiles compiled, value sets expanded) and ``freeze_long_lived()`` (what a served process does
 before it is ready), callgrind counts ``--count`` more; the figure is their instructions divided by their number
 (within 1 % from one run to the next at the same ``--count``; compare trees at one count). valgrind runs
@@ -16,6 +17,7 @@ the process some fifty times slower: a kind takes about a minute.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import random
@@ -24,12 +26,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
-KINDS = ("hco", "docref", "list")
+KINDS = ("hco", "docref", "list", "hco-varied")
 
 
 def peer_load() -> Any:
@@ -43,11 +46,55 @@ def peer_load() -> Any:
     return load
 
 
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def varied(text: str, rng: random.Random) -> dict[str, Any]:
+    """The HCO message ``text`` as a sender's next message would differ from it (see the module docstring)."""
+    fresh: dict[str, str] = {}
+    text = UUID.sub(lambda m: fresh.setdefault(m.group(0), str(uuid.UUID(int=rng.getrandbits(128), version=4))), text)
+    message: dict[str, Any] = json.loads(text)
+    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone(datetime.timedelta(hours=1)))
+    when = start + datetime.timedelta(seconds=rng.randrange(300 * 86400))
+
+    def stamp(offset: int) -> str:
+        return (when + datetime.timedelta(seconds=offset)).isoformat()
+
+    for entry in message["entry"]:
+        resource = entry["resource"]
+        said: list[tuple[str, str]] = []  # (as the narrative said it, as it says it now)
+        for key in ("effectiveDateTime", "issued", "occurredDateTime", "recorded"):
+            if isinstance(resource.get(key), str):
+                new = stamp(rng.randrange(3600) if key == "effectiveDateTime" else 3600 + rng.randrange(600))
+                said.append((_as_narrated(resource[key]), _as_narrated(new)))
+                resource[key] = new
+        quantity = resource.get("valueQuantity")
+        if isinstance(quantity, dict) and isinstance(quantity.get("value"), int | float):
+            old = quantity["value"]
+            quantity["value"] = round(old * rng.uniform(0.7, 1.3), 1) if isinstance(old, float) else \
+                rng.randrange(max(4, old * 2))
+            said.append((f"<b>value</b>: {old} ", f"<b>value</b>: {quantity['value']} "))
+        div = resource.get("text", {}).get("div")
+        if isinstance(div, str):
+            for before, now in said:
+                div = div.replace(before, now)
+            resource["text"]["div"] = div
+    return message
+
+
+def _as_narrated(instant: str) -> str:
+    """``2023-09-13T09:24:08+02:00`` as the IG's generated narratives write it: ``2023-09-13 09:24:08+0200``."""
+    return instant.replace("T", " ")[:-3] + instant[-2:]
+
+
 def fresh_document(documents: Any, cprs: list[str], kind: str, n: int) -> Any:
-    """The ``n``th fresh document of ``kind``: the HCO message, or its ITI-65 Bundle's DocumentReference or
-    SubmissionSet List (``documents``: the ``Documents`` of :func:`peer_load`)."""
+    """The ``n``th fresh document of ``kind``: the HCO message (``hco-varied``: as :func:`varied` makes it), or its
+    ITI-65 Bundle's DocumentReference or SubmissionSet List (``documents``: the ``Documents`` of :func:`peer_load`)."""
     if kind == "hco":
         return json.loads(documents.document(cprs[n])[0])
+    if kind == "hco-varied":
+        text = documents.document(cprs[n])[0]
+        return varied(text.decode() if isinstance(text, bytes) else text, random.Random(n))
     bundle = json.loads(documents.bundle(cprs[n])[0])
     return bundle["entry"][1 if kind == "docref" else 0]["resource"]
 
@@ -66,7 +113,7 @@ def child(tree: Path, kind: str, count: int, warm_up: int, packages: Path) -> No
     documents = load.Documents(str(packages))
     cprs = load.make_cprs(1000, random.Random(1))
     items = [fresh_document(documents, cprs, kind, n) for n in range(warm_up + count)]
-    validate = validator.validate if kind == "hco" else validator.validate_layers
+    validate = validator.validate if kind.startswith("hco") else validator.validate_layers
     for item in items[:warm_up]:
         validate(item)
     freeze_long_lived()  # what a served process does before it is ready: a full collection skips the packages

@@ -85,6 +85,8 @@ def resolve_contained(reference: str, root: dict[str, Any]) -> dict[str, Any] | 
 
 def reference_type(reference: str) -> str | None:
     """The resource type a literal reference names, when it names one."""
+    if "/" not in reference:  # (a urn:uuid: or #id: nothing to remember)
+        return None
     try:
         return _types[reference]
     except KeyError:
@@ -95,7 +97,9 @@ def reference_type(reference: str) -> str | None:
 # What the regexes above answer for a string depends on the string alone, and a message names the same
 # references and full URLs again and again (each entry's references are read from its full URL; a Patient is
 # referred to from every Observation): the answers are kept per string, up to ``_KEPT`` of each kind (all are
-# forgotten when that is reached). ``_RESTFUL``'s lazy base tries every "/" of a full URL.
+# forgotten when that is reached). ``_RESTFUL``'s lazy base tries every "/" of a full URL. A string without
+# "/" matches neither, and is answered without being kept: a sender's ``urn:uuid:`` full URLs are fresh in every
+# message, and would only push out what recurs.
 _KEPT = 4096
 _types: dict[str, str | None] = {}
 _relatives: dict[str, tuple[str, str] | None] = {}
@@ -104,6 +108,8 @@ _bases: dict[str, str | None] = {}
 
 def _relative_parts(reference: str) -> tuple[str, str] | None:
     """(type, id) of a relative ``Type/id`` reference, else None."""
+    if "/" not in reference:
+        return None
     try:
         return _relatives[reference]
     except KeyError:
@@ -113,6 +119,8 @@ def _relative_parts(reference: str) -> tuple[str, str] | None:
 
 def _restful_base(full_url: str) -> str | None:
     """The base of a RESTful full URL (``base/Type/id``), else None."""
+    if "/" not in full_url:  # a urn:uuid: or urn:oid: full URL, as a message's are
+        return None
     try:
         return _bases[full_url]
     except KeyError:

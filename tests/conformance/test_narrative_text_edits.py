@@ -153,3 +153,42 @@ def test_edits_in_several_places_get_the_findings_of_a_parse(edits: list[tuple[i
 def test_any_attribute_values_and_text_at_once_get_the_findings_of_a_parse(grid: str, href: str, id_: str) -> None:
     judged_without_problems(JUDGED)
     as_a_parse_judges(VALUED.format(grid=grid, href=href, id=id_))
+
+
+GENERATED = ('<div xmlns="http://www.w3.org/1999/xhtml"><a name="Observation_{id}"> </a><p class="res-header-id">'
+             '<b>Generated Narrative: Observation {id}</b></p><a name="{id}"> </a><a name="hc{id}"> </a><p><b>subject'
+             '</b>: <a href="Patient-{patient}.html">Patient/{patient}</a></p><p><b>effective</b>: {when}</p><p><b>'
+             'value</b>: {value} mg/L</p></div>')
+
+
+def test_a_sender_s_next_narrative_with_a_fresh_id_in_its_first_characters_and_anchors_is_judged_by_the_edit() -> None:
+    """A generated narrative names the resource's id at its start and in its anchors: the next one of its kind
+    differs from every kept one in its first characters and in several places, and is still judged by the edit."""
+    narrative._cache.clear()
+    narrative._judged.clear()
+    first = GENERATED.format(id="3fd3835d-1758-4d22-8547-000182752817", patient="bbcd4817-1c4b-4089-a712-346f65ec16f9",
+                             when="2023-09-13 09:24:08+0200", value="19")
+    other_kind = first.replace("<p><b>value</b>", "<p><i>value</i>")  # the same first characters, other markup
+    for div in (first, other_kind):
+        assert narrative_checks(div) == ([], [])
+    assert len(narrative._judged) == 1 and len(next(iter(narrative._judged.values()))) == 2
+    for n in range(3):
+        div = GENERATED.format(id=f"{n}b2d87d5-29c0-4596-b210-9307abd8952c", when=f"2026-05-0{n + 1} 16:45:57+0100",
+                               patient=f"{n}a1c7e9d-0000-4000-8000-123456789abc", value=f"{24 + n}")
+        assert narrative._edit_of_one_judged(div), div
+        assert narrative._edit_of_one_judged(div.replace("<p><b>value</b>", "<p><i>value</i>"))
+        assert not narrative._edit_of_one_judged(div.replace('href="Patient-', 'href="javascript:Patient-'))
+        assert not narrative._edit_of_one_judged(div.replace('class="res-header-id"', "class='res-header-id'")
+                                                 .replace('<p><b>subject', '<p title="&#60;"><b>subject'))
+        as_a_parse_judges(div)
+        assert narrative_checks(div) == ([], [])
+
+
+@given(st.text(st.characters(), max_size=12), st.text(st.characters(), max_size=12), st.text(max_size=12),
+       st.text(st.characters(), max_size=8))
+@settings(max_examples=3000, deadline=None)
+def test_any_ids_values_and_times_in_a_generated_narrative_get_the_findings_of_a_parse(
+        id_: str, patient: str, when: str, value: str) -> None:
+    judged_without_problems(GENERATED.format(id="3fd3835d-1758-4d22-8547-000182752817", patient="bbcd4817",
+                                             when="2023-09-13 09:24:08+0200", value="19"))
+    as_a_parse_judges(GENERATED.format(id=id_, patient=patient, when=when, value=value))

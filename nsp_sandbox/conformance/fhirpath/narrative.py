@@ -110,7 +110,11 @@ def known_well_formed(text: str) -> bool:
 # It is then the same markup around other text and values: well-formed, with the same elements and attributes,
 # no script URL, and non-whitespace content where the old one had it. It has no problem either, as a parse would
 # have found; it takes the place of the one it was judged by, first in line, so that the kept ones follow the
-# sender's drift.
+# sender's drift. One changed stretch inside a run of text is found by halving, without splitting either; for
+# more, the new narrative is split once (a pass in C over its text) and its pieces compared in order with a kept
+# one's, so that one of another kind is passed over at its count of pieces or at its first piece that differs in
+# markup. (A sender's narratives that name the resource's fresh id in their first characters, as generated ones
+# do, differ in several places from every kept one.)
 
 _NO_PROBLEMS: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 _HEAD = 128
@@ -118,11 +122,29 @@ _CANDIDATES = 8
 _JUDGED_LIMIT = 1024
 _LONGEST = 1_000_000
 _NOT_IN_KEY = b"0123456789abcdef-"
-_FIRST_STRETCH: Final = 64  # characters compared first by _common_prefix
 _ENTITIES = ("&lt;", "&gt;", "&amp;", "&quot;", "&apos;")
 _ATTRIBUTE = re.compile(r"""([^\s=]+)\s*=\s*("[^"]*"|'[^']*')""")
 _QUOTED = re.compile(r""""[^"]*"|'[^']*'""")
-_judged: dict[bytes, list[str]] = {}
+_FIRST_STRETCH: Final = 64  # characters compared first by _common_prefix
+_judged: dict[bytes, list[_Kept]] = {}
+
+
+class _Kept:
+    """A narrative judged without problems: its first ``_HEAD`` characters, its text, and its pieces (the text split
+    at every "<"), split when first asked for."""
+
+    __slots__ = ("_pieces", "head", "text")
+
+    def __init__(self, text: str, pieces: list[str] | None = None) -> None:
+        self.head = text[:_HEAD]
+        self.text = text
+        self._pieces = pieces
+
+    def pieces(self) -> list[str]:
+        pieces = self._pieces
+        if pieces is None:  # (two threads may both split it: the same pieces)
+            pieces = self._pieces = self.text.split("<")
+        return pieces
 
 
 def _judged_key(div: str) -> bytes | None:
@@ -138,30 +160,37 @@ def _keep_as_judged(key: bytes, div: str) -> None:
     candidates = _judged.get(key)
     if candidates is None:
         candidates = kept(_judged, key, [], _JUDGED_LIMIT)
-    _keep_first(candidates, div)
+    _keep_first(candidates, _Kept(div))
 
 
-def _keep_first(kept: list[str], div: str, instead_of: str | None = None) -> None:
-    """``div`` first in ``kept`` (in place of ``instead_of``); beyond ``_CANDIDATES``, the oldest let go."""
+def _keep_first(kept: list[_Kept], judged: _Kept, instead_of: _Kept | None = None) -> None:
+    """``judged`` first in ``kept`` (in place of ``instead_of``); beyond ``_CANDIDATES``, the oldest let go."""
     if instead_of is not None and instead_of in kept:  # (another thread may have moved it meanwhile)
         kept.remove(instead_of)
-    kept.insert(0, div)
+    kept.insert(0, judged)
     del kept[_CANDIDATES:]
 
 
 def _judged_by_edit(key: bytes, div: str) -> bool:
-    """Is ``div`` an edit of the text and attribute values of a narrative kept for ``key`` (see above), tried
-    first against those with the same first characters? It is then kept first, in place of the one it was judged by
-    when that one has the same first characters (another, of its own kind, stays)."""
+    """Is ``div`` an edit of the text and attribute values of a narrative kept for ``key`` (see above)? It is then
+    kept first, in place of the one it was judged by when that one has the same first characters (another, of its
+    own kind, stays). Tried first: one changed stretch of text against those with the same first characters (a
+    sender's next narrative of a kind, where its first characters hold no id); then every edit, against those with
+    the same first characters first."""
     kept = _judged.get(key)
     if kept is None:
         return False
     head = div[:_HEAD]
     candidates = list(kept)
+    for old in candidates:
+        if old.head == head and _text_edit_of(old.text, div, _common_prefix(old.text, div)):
+            _keep_first(kept, _Kept(div), old)
+            return True
+    pieces = div.split("<")
     for same_head in (True, False):
         for old in candidates:
-            if old.startswith(head) is same_head and _edit_of(old, div):
-                _keep_first(kept, div, old if same_head else None)
+            if (old.head == head) is same_head and _edit_of(old.pieces(), pieces):
+                _keep_first(kept, _Kept(div, pieces), old if same_head else None)
                 return True
     return False
 
@@ -170,7 +199,8 @@ def _edit_of_one_judged(div: str) -> bool:
     """Is ``div`` an edit of a narrative kept for it (see above)?"""
     key = _judged_key(div)
     kept = _judged.get(key) if key is not None else None
-    return kept is not None and any(_edit_of(old, div) for old in list(kept))
+    pieces = div.split("<")
+    return kept is not None and any(_edit_of(old.pieces(), pieces) for old in list(kept))
 
 
 def _text_edit_of(old: str, div: str, start: int) -> bool:
@@ -230,36 +260,18 @@ def _common_suffix(a: str, b: str, limit: int) -> int:
     return low
 
 
-def _edit_of(old: str, div: str) -> bool:
-    """Is ``div`` ``old`` with other text and attribute values (see above)? One changed stretch inside a run of
-    text (:func:`_text_edit_of`) is found without splitting either. Otherwise the pieces that differ are found one
-    after another, each where what is left of both first differs (every piece before it is alike), and judged
-    alone; the pieces between them are not cut out."""
-    same = _common_prefix(old, div)
-    if _text_edit_of(old, div, same):
-        return True
-    old_at = new_at = 0  # where the pieces not compared yet begin, in each (just after a "<", or at the start)
-    old_length, new_length = len(old), len(div)
-    while True:
-        if old_at or new_at:  # (from the start, the shared characters are known already)
-            same = _common_prefix(old, div, old_at, new_at)
-        if old_at + same == old_length and new_at + same == new_length:
-            return True
-        cut = old.rfind("<", old_at, old_at + same)
-        if cut >= 0:
-            old_start = cut + 1
-        elif old_at == 0:
-            return False  # the first piece differs (before the root element)
-        else:
-            old_start = old_at
-        new_start = new_at + (old_start - old_at)
-        old_end = old.find("<", old_at + same)
-        new_end = div.find("<", new_at + same)
-        if old_end < 0 or new_end < 0:
-            return False  # the last piece differs (the root's end tag and what follows), or a "<" more in one
-        if not _piece_edit(old[old_start:old_end], div[new_start:new_end]):
+def _edit_of(old: list[str], new: list[str]) -> bool:
+    """Are the pieces ``new`` those of ``old`` with other text and attribute values (see above)? The pieces are
+    compared in order, and each that differs is judged alone."""
+    count = len(old)
+    if len(new) != count or old[0] != new[0] or old[count - 1] != new[count - 1]:
+        return False
+    for at in range(1, count - 1):
+        old_piece = old[at]
+        new_piece = new[at]
+        if old_piece != new_piece and not _piece_edit(old_piece, new_piece):
             return False
-        old_at, new_at = old_end + 1, new_end + 1
+    return True
 
 
 def _piece_edit(old: str, new: str) -> bool:
@@ -281,6 +293,26 @@ def _text_edit(old: str, new: str) -> bool:
 
 
 def _values_edit(old: str, new: str) -> bool:
+    """Is the tag ``new`` the tag ``old`` with other attribute values (see above)?"""
+    if "'" not in old and "'" not in new:
+        # Every value in double quotes, as a sender's generator writes them: split at the quotes, the pieces
+        # alternate between markup and values. (``old`` is a well-formed tag: each of its quotes opens or closes a
+        # value, and each value follows a name and "=".)
+        old_parts = old.split('"')
+        new_parts = new.split('"')
+        count = len(old_parts)
+        if count == len(new_parts) and count % 2 == 1:
+            for at in range(0, count, 2):
+                if old_parts[at] != new_parts[at]:
+                    return False
+            for at in range(1, count, 2):
+                value = new_parts[at]
+                if value != old_parts[at]:
+                    before = old_parts[at - 1].rstrip()  # "… name =", as the value's own markup
+                    names = before[:-1].split()
+                    if not before.endswith("=") or not names or not _value_edit(names[-1], value):
+                        return False
+            return True
     if _QUOTED.sub('""', old) != _QUOTED.sub('""', new):
         return False
     old_values = _ATTRIBUTE.findall(old)
@@ -288,14 +320,16 @@ def _values_edit(old: str, new: str) -> bool:
     if len(old_values) != len(new_values):
         return False
     for (name, old_value), (_, new_value) in zip(old_values, new_values, strict=True):
-        if old_value == new_value:
-            continue
-        value = new_value[1:-1]
-        if name.startswith("xmlns") or "<" in value or not value.isprintable() or not _references_ok(value):
-            return False
-        if (name == "href" or name == "src") and ("&" in value or _SCRIPT_URL.match(value)):
+        if old_value != new_value and not _value_edit(name, new_value[1:-1]):
             return False
     return True
+
+
+def _value_edit(name: str, value: str) -> bool:
+    """May the attribute ``name`` (of a tag otherwise the same) take the new ``value``?"""
+    if name.startswith("xmlns") or "<" in value or not value.isprintable() or not _references_ok(value):
+        return False
+    return not ((name == "href" or name == "src") and ("&" in value or _SCRIPT_URL.match(value)))
 
 
 def _references_ok(text: str) -> bool:
