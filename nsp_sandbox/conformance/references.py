@@ -87,10 +87,13 @@ def reference_type(reference: str) -> str | None:
     """The resource type a literal reference names, when it names one."""
     if "/" not in reference:  # (a urn:uuid: or #id: nothing to remember)
         return None
+    relative = _relative_parts(reference)  # (the one reading of a relative reference, kept for both)
+    if relative is not None:
+        return relative[0]
     try:
         return _types[reference]
     except KeyError:
-        match = _RELATIVE.match(reference) or _RESTFUL.match(reference)
+        match = _RESTFUL.match(reference)
         return kept(_types, reference, match.group("type") if match else None, _KEPT)
 
 
@@ -101,7 +104,7 @@ def reference_type(reference: str) -> str | None:
 # "/" matches neither, and is answered without being kept: a sender's ``urn:uuid:`` full URLs are fresh in every
 # message, and would only push out what recurs.
 _KEPT = 4096
-_types: dict[str, str | None] = {}
+_types: dict[str, str | None] = {}  # what is not a relative reference
 _relatives: dict[str, tuple[str, str] | None] = {}
 _bases: dict[str, str | None] = {}
 

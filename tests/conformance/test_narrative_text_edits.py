@@ -26,8 +26,7 @@ PIECES = st.sampled_from(["<", ">", "&", "&amp;", "&lt;", "&nbsp;", "&#0;", "]]>
 def judged_without_problems(div: str) -> None:
     """Make ``div`` the narrative judged last for its first and last characters, as a parse would."""
     assert _narrative_checks(div) == ([], [])
-    narrative._cache.clear()
-    narrative._judged.clear()
+    narrative._forget()
     assert narrative_checks(div) == ([], [])
     narrative._cache.pop(div)
 
@@ -89,8 +88,7 @@ def test_a_lone_surrogate_in_a_narrative_is_not_well_formed() -> None:
     JUDGED.replace("CRP", "CRP &gt; 10"),
 ])
 def test_a_narrative_whose_marks_are_not_all_tags_is_never_the_one_judged_by(judged: str) -> None:
-    narrative._cache.clear()
-    narrative._judged.clear()
+    narrative._forget()
     assert narrative_checks(judged) == ([], [])
     assert narrative._judged == {} or "&" in judged
     edited = judged.replace("12 mg/L", "12 mg/L <script>") if "&" not in judged else judged.replace("gt", "xx")
@@ -98,7 +96,7 @@ def test_a_narrative_whose_marks_are_not_all_tags_is_never_the_one_judged_by(jud
 
 
 def test_only_a_narrative_judged_without_problems_is_known_well_formed() -> None:
-    narrative._cache.clear()
+    narrative._forget()
     with_control = JUDGED.replace("CRP", "C\x0bRP")
     with_script = JUDGED.replace("<b>", "<script>").replace("</b>", "</script>")
     for div in (JUDGED, with_control, with_script):
@@ -121,8 +119,7 @@ def test_a_control_character_in_a_narrative_is_found_after_the_narrative_without
 
 
 def test_narratives_that_share_their_beginning_are_each_judged_by_their_own_kind() -> None:
-    narrative._cache.clear()
-    narrative._judged.clear()
+    narrative._forget()
     crp = TEMPLATE.format(value="12 mg/L", cpr="2509479989", note="Målt i hjemmet")
     hb = crp.replace("<td>CRP</td>", "<td>Hb</td><td>(B)</td>")  # other markup after the same first characters
     assert narrative_checks(crp) == narrative_checks(hb) == ([], [])
@@ -164,8 +161,7 @@ GENERATED = ('<div xmlns="http://www.w3.org/1999/xhtml"><a name="Observation_{id
 def test_a_sender_s_next_narrative_with_a_fresh_id_in_its_first_characters_and_anchors_is_judged_by_the_edit() -> None:
     """A generated narrative names the resource's id at its start and in its anchors: the next one of its kind
     differs from every kept one in its first characters and in several places, and is still judged by the edit."""
-    narrative._cache.clear()
-    narrative._judged.clear()
+    narrative._forget()
     first = GENERATED.format(id="3fd3835d-1758-4d22-8547-000182752817", patient="bbcd4817-1c4b-4089-a712-346f65ec16f9",
                              when="2023-09-13 09:24:08+0200", value="19")
     other_kind = first.replace("<p><b>value</b>", "<p><i>value</i>")  # the same first characters, other markup
@@ -192,3 +188,20 @@ def test_any_ids_values_and_times_in_a_generated_narrative_get_the_findings_of_a
     judged_without_problems(GENERATED.format(id="3fd3835d-1758-4d22-8547-000182752817", patient="bbcd4817",
                                              when="2023-09-13 09:24:08+0200", value="19"))
     as_a_parse_judges(GENERATED.format(id=id_, patient=patient, when=when, value=value))
+
+
+def test_the_narratives_kept_for_their_edits_stay_within_their_memory_budget() -> None:
+    """Long narratives, each under a key of its own and each split into many pieces, are let go past the budget."""
+    narrative._forget()
+    cells = "".join(f"<td>{n}</td>" for n in range(20_000))  # 40,001 pieces once split
+    kinds = [f'<div xmlns="http://www.w3.org/1999/xhtml"><p title="{chr(0x4e00 + n)}{"kind " * 20}">x</p>'
+             f"<table><tr>{cells}</tr></table></div>" for n in range(12)]
+    for div in kinds:
+        assert narrative_checks(div) == ([], [])
+        edited = div.replace("<td>7</td>", "<td>8</td>").replace(">x<", ">y<")  # two changed runs: split and compared
+        assert narrative_checks(edited) == ([], [])
+        held = sum(kept.size for kept_ones in narrative._judged.values() for kept in kept_ones)
+        assert held <= narrative._JUDGED_BUDGET
+        assert len(narrative._judged) <= 6  # a key for each kind (its first characters differ), let go on the way
+    assert narrative_checks(kinds[0].replace(">x<", ">w<")) == ([], [])  # kept again
+    assert narrative._edit_of_one_judged(kinds[0].replace(">x<", ">z<").replace("<td>9</td>", "<td>1</td>"))

@@ -10,8 +10,6 @@ from typing import Any, Final
 
 from lxml import etree  # type: ignore[import-untyped]
 
-from nsp_sandbox.kept import kept
-
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 
 # Elements and attributes FHIR narrative may use (R4 Narrative: HTML 4.0 chapters 7-11 (not 9.4)
@@ -127,24 +125,51 @@ _ATTRIBUTE = re.compile(r"""([^\s=]+)\s*=\s*("[^"]*"|'[^']*')""")
 _QUOTED = re.compile(r""""[^"]*"|'[^']*'""")
 _FIRST_STRETCH: Final = 64  # characters compared first by _common_prefix
 _judged: dict[bytes, list[_Kept]] = {}
+# What the kept narratives hold, counted in characters of their text and _PIECE_COST for each piece they are split
+# into (a string's own overhead); past _JUDGED_BUDGET, or past _JUDGED_LIMIT keys, every one is let go. A sender's
+# templates, a few kilobytes each, take a small part of it; narratives of up to _LONGEST characters, each under a
+# key of its own, would otherwise hold the memory of thousands of them.
+_JUDGED_BUDGET = 16_000_000
+_PIECE_COST = 64
+_judged_size = 0
 
 
 class _Kept:
     """A narrative judged without problems: its first ``_HEAD`` characters, its text, and its pieces (the text split
     at every "<"), split when first asked for."""
 
-    __slots__ = ("_pieces", "head", "text")
+    __slots__ = ("_pieces", "head", "size", "text")
 
     def __init__(self, text: str, pieces: list[str] | None = None) -> None:
         self.head = text[:_HEAD]
         self.text = text
         self._pieces = pieces
+        self.size = len(text) + (0 if pieces is None else _PIECE_COST * len(pieces))
 
     def pieces(self) -> list[str]:
         pieces = self._pieces
         if pieces is None:  # (two threads may both split it: the same pieces)
             pieces = self._pieces = self.text.split("<")
+            self.size += _PIECE_COST * len(pieces)
+            _count(_PIECE_COST * len(pieces))
         return pieces
+
+
+def _forget() -> None:
+    """Every narrative judged, kept or kept for its edits, let go."""
+    global _judged_size
+    _cache.clear()
+    _judged.clear()
+    _judged_size = 0
+
+
+def _count(size: int) -> None:
+    """``size`` more (or less) kept; past the bounds, every kept narrative let go."""
+    global _judged_size
+    _judged_size += size
+    if _judged_size > _JUDGED_BUDGET or len(_judged) > _JUDGED_LIMIT:
+        _judged.clear()
+        _judged_size = 0
 
 
 def _judged_key(div: str) -> bytes | None:
@@ -159,16 +184,21 @@ def _keep_as_judged(key: bytes, div: str) -> None:
         return
     candidates = _judged.get(key)
     if candidates is None:
-        candidates = kept(_judged, key, [], _JUDGED_LIMIT)
+        candidates = _judged[key] = []
     _keep_first(candidates, _Kept(div))
 
 
 def _keep_first(kept: list[_Kept], judged: _Kept, instead_of: _Kept | None = None) -> None:
     """``judged`` first in ``kept`` (in place of ``instead_of``); beyond ``_CANDIDATES``, the oldest let go."""
+    freed = 0
     if instead_of is not None and instead_of in kept:  # (another thread may have moved it meanwhile)
         kept.remove(instead_of)
+        freed += instead_of.size
     kept.insert(0, judged)
+    for dropped in kept[_CANDIDATES:]:
+        freed += dropped.size
     del kept[_CANDIDATES:]
+    _count(judged.size - freed)
 
 
 def _judged_by_edit(key: bytes, div: str) -> bool:
