@@ -205,3 +205,22 @@ def test_the_narratives_kept_for_their_edits_stay_within_their_memory_budget() -
         assert len(narrative._judged) <= 6  # a key for each kind (its first characters differ), let go on the way
     assert narrative_checks(kinds[0].replace(">x<", ">w<")) == ([], [])  # kept again
     assert narrative._edit_of_one_judged(kinds[0].replace(">x<", ">z<").replace("<td>9</td>", "<td>1</td>"))
+
+
+SHORT = '<div xmlns="http://www.w3.org/1999/xhtml">CPR: 2509479989, Name: Grethe KGBTest</div>'
+
+
+def test_a_short_narrative_is_judged_by_its_edit_too() -> None:
+    """A DocumentReference's one line naming its patient: kept by all of its text without digits, "a"-"f" and "-"."""
+    judged_without_problems(SHORT)
+    assert narrative._edit_of_one_judged(SHORT.replace("2509479989", "0101011234"))
+    assert not narrative._edit_of_one_judged(SHORT.replace("2509479989", "&#48;"))
+    assert not narrative._edit_of_one_judged(SHORT.replace("</div>", "</div>x"))
+
+
+@given(st.integers(0, len(SHORT)), st.integers(0, 20), st.lists(PIECES, max_size=6).map("".join))
+@settings(max_examples=3000, deadline=None)
+def test_any_edit_of_a_short_judged_narrative_gets_the_findings_of_a_parse(at: int, removed: int,
+                                                                           inserted: str) -> None:
+    judged_without_problems(SHORT)
+    as_a_parse_judges(SHORT[:at] + inserted + SHORT[at + removed:])

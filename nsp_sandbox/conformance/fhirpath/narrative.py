@@ -173,8 +173,9 @@ def _count(size: int) -> None:
 
 
 def _judged_key(div: str) -> bytes | None:
-    """What a narrative is kept and looked up by in ``_judged``; None for one too short or too long for it."""
-    if len(div) <= _HEAD or len(div) > _LONGEST:
+    """What a narrative is kept and looked up by in ``_judged``; None for one too long for it. (A short one, such as
+    a DocumentReference's one line naming its patient, is kept by all of its text without digits, "a"-"f" and "-".)"""
+    if len(div) > _LONGEST:
         return None
     return div[:_HEAD].encode("utf-8", "surrogatepass").translate(None, _NOT_IN_KEY)
 
