@@ -224,3 +224,20 @@ def test_any_edit_of_a_short_judged_narrative_gets_the_findings_of_a_parse(at: i
                                                                            inserted: str) -> None:
     judged_without_problems(SHORT)
     as_a_parse_judges(SHORT[:at] + inserted + SHORT[at + removed:])
+
+
+def test_the_narratives_kept_by_their_text_stay_within_their_memory_budget() -> None:
+    """Narratives with an inlined image, each new: kept by their text within the budget; one larger than a
+    sixteenth of it is judged each time it comes, with the findings of a parse."""
+    narrative._forget()
+    picture = "iVBORw0KGgo" * 50_000  # 550,000 characters of Base64
+    for n in range(40):
+        div = (f'<div xmlns="http://www.w3.org/1999/xhtml"><p>Sår {n}</p>'
+               f'<img src="data:image/png;base64,{picture}"/></div>')
+        assert narrative_checks(div) == ([], [])
+        assert sum(len(text) for text in narrative._cache) <= narrative._CACHE_BUDGET
+    assert narrative.known_well_formed(div)  # the latest is kept
+    larger = div.replace(picture, picture * 2)
+    assert narrative_checks(larger) == _narrative_checks(larger) == ([], [])
+    assert not narrative.known_well_formed(larger)
+    assert narrative_checks(larger.replace("<p>", "<script>").replace("</p>", "</script>"))[0]

@@ -51,15 +51,20 @@ def narrative_problems(div: Any, key: str | None) -> list[str]:
 
 
 _CACHE_LIMIT = 4096
+# The characters of the narratives kept by their text, at most; a narrative larger than a sixteenth of it (an image
+# inlined, say) is judged each time it comes.
+_CACHE_BUDGET = 16_000_000
 _cache: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+_cache_size = 0
 
 
 def narrative_checks(div: Any) -> tuple[list[str], list[str]]:
     """(markup problems, content problems) of a narrative div, from one parse.
 
     The answer depends on the text alone, so it is kept by the text (up to ``_CACHE_LIMIT``
-    narratives; the oldest half is dropped when full): the same generated narrative in every
-    message of a kind is parsed once. The lists returned are the caller's own.
+    narratives and ``_CACHE_BUDGET`` characters; the oldest half is dropped when full): the same
+    generated narrative in every message of a kind is parsed once. The lists returned are the
+    caller's own.
     """
     if not isinstance(div, str):
         problem = ["the narrative is not a string of XHTML"]
@@ -74,11 +79,23 @@ def narrative_checks(div: Any) -> tuple[list[str], list[str]]:
             found = (tuple(markup), tuple(content))
             if key is not None and not markup and not content:
                 _keep_as_judged(key, div)
-        if len(_cache) >= _CACHE_LIMIT:
-            for text in list(_cache)[: _CACHE_LIMIT // 2]:
-                _cache.pop(text, None)
-        _cache[div] = found
+        _remember(div, found)
     return list(found[0]), list(found[1])
+
+
+def _remember(div: str, found: tuple[tuple[str, ...], tuple[str, ...]]) -> None:
+    """``found`` kept for ``div``, within the cache's bounds (its oldest half let go, as often as needed)."""
+    global _cache_size
+    size = len(div)
+    if size > _CACHE_BUDGET // 16:
+        return
+    while _cache and (len(_cache) >= _CACHE_LIMIT or _cache_size + size > _CACHE_BUDGET):
+        texts = list(_cache)
+        for text in texts[: max(1, len(texts) // 2)]:
+            _cache.pop(text, None)
+        _cache_size = sum(len(text) for text in list(_cache))
+    _cache[div] = found
+    _cache_size += size
 
 
 def known_well_formed(text: str) -> bool:
@@ -157,10 +174,10 @@ class _Kept:
 
 def _forget() -> None:
     """Every narrative judged, kept or kept for its edits, let go."""
-    global _judged_size
+    global _judged_size, _cache_size
     _cache.clear()
     _judged.clear()
-    _judged_size = 0
+    _judged_size = _cache_size = 0
 
 
 def _count(size: int) -> None:
