@@ -241,3 +241,24 @@ def test_the_narratives_kept_by_their_text_stay_within_their_memory_budget() -> 
     assert narrative_checks(larger) == _narrative_checks(larger) == ([], [])
     assert not narrative.known_well_formed(larger)
     assert narrative_checks(larger.replace("<p>", "<script>").replace("</p>", "</script>"))[0]
+
+
+LAID_OUT = ('<div xmlns="http://www.w3.org/1999/xhtml">\n  <h3>\n    Hjemmemonitorering\n  </h3>\n  <p class="intro">\n'
+            '    Prøvesvar målt af kommunens akutteam\n  </p>\n  <p>\n    <b>CRP</b>: {value}\n  </p>\n'
+            '  <p title="{title}">\n    Målt i hjemmet af\n    {nurse}\r\n\t</p>\n</div>')
+
+
+def test_a_narrative_laid_out_on_several_lines_is_judged_by_its_edit() -> None:
+    """Text runs holding line feeds, tabs and carriage returns (a narrative written by hand, as many of MedCom's
+    examples are): a new value in such a run, or in an attribute, is an edit of text and values."""
+    judged_without_problems(LAID_OUT.format(value="12 mg/L", title="målt\tkl. 9", nurse="Anne Hansen"))
+    assert narrative._edit_of_one_judged(LAID_OUT.format(value="13 mg/L\n", title="målt\nkl. 10", nurse="Bo\tJensen"))
+    assert not narrative._edit_of_one_judged(LAID_OUT.format(value="13 \x0b mg/L", title="x", nurse="Bo"))
+
+
+@given(st.text(st.characters(), max_size=12), st.text(st.characters(), max_size=12), st.text(max_size=12))
+@settings(max_examples=2000, deadline=None)
+def test_any_text_in_a_narrative_laid_out_on_several_lines_gets_the_findings_of_a_parse(value: str, title: str,
+                                                                                        nurse: str) -> None:
+    judged_without_problems(LAID_OUT.format(value="12 mg/L", title="målt\tkl. 9", nurse="Anne Hansen"))
+    as_a_parse_judges(LAID_OUT.format(value=value, title=title, nurse=nurse))

@@ -117,10 +117,11 @@ def known_well_formed(text: str) -> bool:
 # A new narrative is one of them with other text and attribute values when both split at every "<" into as many
 # pieces, the first and last pieces (before the root element, and its end tag with what follows) are the same, and
 # each piece that differs ("tag>text") has exactly one ">" in both (so both have as many ">") and differs only in
-#   - its text: printable characters (every printable character is one XML allows), "&" only as one of the five
-#     predefined entities, and not only whitespace where the old text had more than whitespace; or
+#   - its text: printable characters, tabs, line feeds and carriage returns (every one a character XML allows),
+#     "&" only as one of the five predefined entities, and not only whitespace where the old text had more than
+#     whitespace; or
 #   - the values of its attributes: the tag the same once every quoted value is emptied, and each changed value
-#     printable, without "<", with "&" only as a predefined entity, not of an ``xmlns`` declaration, and for
+#     of such characters, without "<", with "&" only as a predefined entity, not of an ``xmlns`` declaration, and for
 #     ``href`` and ``src`` without "&" and not a script URL.
 # It is then the same markup around other text and values: well-formed, with the same elements and attributes,
 # no script URL, and non-whitespace content where the old one had it. It has no problem either, as a parse would
@@ -258,7 +259,7 @@ def _text_edit_of(old: str, div: str, start: int) -> bool:
     end = _common_suffix(old, div, min(len(old), len(div)) - start)
     old_end, new_end = len(old) - end, len(div) - end
     changed = div[start:new_end]
-    if not changed.strip() or not changed.isprintable():
+    if not changed.strip() or not _printable(changed):
         return False
     run_start = old.rfind(">", 0, start) + 1
     if run_start == 0 or old.rfind("<", 0, start) >= run_start:
@@ -335,7 +336,7 @@ def _piece_edit(old: str, new: str) -> bool:
 
 
 def _text_edit(old: str, new: str) -> bool:
-    if not new.isprintable() or not _references_ok(new):
+    if not _printable(new) or not _references_ok(new):
         return False
     return bool(new.strip()) or not old.strip()
 
@@ -375,9 +376,18 @@ def _values_edit(old: str, new: str) -> bool:
 
 def _value_edit(name: str, value: str) -> bool:
     """May the attribute ``name`` (of a tag otherwise the same) take the new ``value``?"""
-    if name.startswith("xmlns") or "<" in value or not value.isprintable() or not _references_ok(value):
+    if name.startswith("xmlns") or "<" in value or not _printable(value) or not _references_ok(value):
         return False
     return not ((name == "href" or name == "src") and ("&" in value or _SCRIPT_URL.match(value)))
+
+
+_LINE_BREAKS = str.maketrans("", "", "\t\n\r")
+
+
+def _printable(text: str) -> bool:
+    """Is every character of ``text`` printable, or a tab, line feed or carriage return (as in a narrative laid out
+    on several lines)? Each is a character XML allows."""
+    return text.isprintable() or text.translate(_LINE_BREAKS).isprintable()
 
 
 def _references_ok(text: str) -> bool:
