@@ -14,7 +14,7 @@ extras=${1:-}
 # and each keeps its best: a machine busy with something else for a moment (a package install beside this one)
 # slows every candidate timed in that moment, not only the one timed first.
 choose_python() {
-  local candidate line round best="" best_ms="" report="" ms
+  local candidate line round i best="" best_ms="" report="" ms
   local -a fit=() fit_ms=() fit_version=()
   for candidate in "$(command -v python3 || true)" /usr/bin/python3 /usr/local/bin/python3; do
     [ -n "$candidate" ] && [ -x "$candidate" ] || continue
