@@ -23,12 +23,12 @@ from nsp_sandbox.kept import kept
 from nsp_sandbox.outcome import Issue
 
 _MODEL = models["r4"]
-_PATH_TO_TYPE: dict[str, str] = _MODEL["path2Type"]
-_CHOICES: dict[str, list[str]] = _MODEL["choiceTypePaths"]
-_ELSEWHERE: dict[str, str] = _MODEL["pathsDefinedElsewhere"]
-_PRIMITIVE_CHOICES = {"String", "Boolean", "Integer", "Decimal", "Uri", "Url", "Canonical", "Code", "Oid", "Id",
-                      "Markdown", "Base64Binary", "Instant", "Date", "DateTime", "Time", "UnsignedInt",
-                      "PositiveInt", "Uuid"}
+_PATH_TO_TYPE: Final[dict[str, str]] = _MODEL["path2Type"]
+_CHOICES: Final[dict[str, list[str]]] = _MODEL["choiceTypePaths"]
+_ELSEWHERE: Final[dict[str, str]] = _MODEL["pathsDefinedElsewhere"]
+_PRIMITIVE_CHOICES: Final = {"String", "Boolean", "Integer", "Decimal", "Uri", "Url", "Canonical", "Code", "Oid", "Id",
+                             "Markdown", "Base64Binary", "Instant", "Date", "DateTime", "Time", "UnsignedInt",
+                             "PositiveInt", "Uuid"}
 
 
 def base_structure_issues(resource: dict[str, Any]) -> list[Issue]:
@@ -141,16 +141,32 @@ def _silent_text(text: str) -> bool:
     """A string the model layer takes: not empty, without a control character FHIR strings forbid, and in the
     calendar when it starts with a digit (the date of a date, dateTime or instant).
 
+    The answer depends on the text alone. A text found silent is kept (up to :data:`_SILENT_LONGEST` characters;
+    :data:`_SILENT_AT_MOST` of them): a sender's next message names most of the last one's systems, codes, units
+    and displays again, and a kept one is then found by its hash (which the walk's own look-ups of the same value
+    have mostly computed already) instead of being read character by character.
+
     Typed ``str``, so that the compiled engine asks ``str.isdigit`` directly, not by the method's name."""
+    if text in _SILENT_TEXTS:
+        return True
     if not text:
         return False
     if _has_control(text):
         return False
-    return not text[:1].isdigit() or _calendar_ok(text)
+    if text[:1].isdigit() and not _calendar_ok(text):
+        return False
+    if len(text) <= _SILENT_LONGEST:
+        kept(_SILENT_TEXTS, text, True, _SILENT_AT_MOST)
+    return True
 
 
-_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}").fullmatch
-_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII).match
+_SILENT_TEXTS: Final[dict[str, bool]] = {}
+_SILENT_LONGEST: Final = 256
+_SILENT_AT_MOST: Final = 16384
+
+
+_ID: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}").fullmatch
+_DATE: Final = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII).match
 
 
 def _calendar_ok(value: str) -> bool:
@@ -165,7 +181,7 @@ def _calendar_ok(value: str) -> bool:
     return found
 
 
-_CALENDAR: dict[str, bool] = {}
+_CALENDAR: Final[dict[str, bool]] = {}
 
 
 def _calendar_day_ok(value: str) -> bool:
@@ -222,11 +238,11 @@ def json_representation_issues(node: Any, path: str) -> list[Issue]:
     return issues
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_CONTROL_SEARCH = _CONTROL.search
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_CONTROL_SEARCH: Final = _CONTROL.search
 
 
-_CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+_CONTROL_BYTES: Final = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
 
 
 def _has_control(value: str) -> bool:

@@ -11,7 +11,7 @@ use a code that system defines (the national NPU repertoire is such a system).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from nsp_sandbox.conformance.structure import Binding
 from nsp_sandbox.outcome import Issue, Severity
@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from nsp_sandbox.conformance.packages import FhirPackage
     from nsp_sandbox.conformance.terminology import Terminology
 
-CODED_TYPES = frozenset({"code", "Coding", "CodeableConcept", "Quantity", "string", "uri"})
-_FAIL_SEVERITY: dict[str, Severity] = {"required": "error", "extensible": "warning", "preferred": "information"}
+CODED_TYPES: Final = frozenset({"code", "Coding", "CodeableConcept", "Quantity", "string", "uri"})
+_FAIL_SEVERITY: Final[dict[str, Severity]] = {"required": "error", "extensible": "warning", "preferred": "information"}
 
 
 class BindingChecker:

@@ -6,7 +6,7 @@ error otherwise, and always for a modifier extension, which must be understood).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from nsp_sandbox.outcome import Issue
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 # Extension URL bases of packages MedCom depends on that are not available here: their extensions
 # are reported as "not checked" (warning), not as unknown.
-UNAVAILABLE_EXTENSION_BASES = (
+UNAVAILABLE_EXTENSION_BASES: Final = (
     ("http://hl7.org/fhir/StructureDefinition/", "hl7.fhir.uv.extensions.r4"),
     ("http://hl7.org/fhir/5.0/StructureDefinition/", "hl7.fhir.uv.xver-r5.r4"),
     ("http://hl7.org/fhir/4.3/StructureDefinition/", "hl7.fhir.uv.xver-r4b.r4"),

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import fhirpathpy
 from fhirpathpy.engine.nodes import ResourceNode
@@ -55,15 +55,15 @@ from nsp_sandbox.kept import kept
 from nsp_sandbox.outcome import Issue, Severity
 
 # Expressions the walker checks natively (same meaning, no FHIRPath evaluation per element).
-STRUCTURAL_EXPRESSIONS = frozenset({
+STRUCTURAL_EXPRESSIONS: Final = frozenset({
     "hasValue() or (children().count() > id.count())",
     "hasValue() or (children().count() > id.count()) or $this is Parameters",
     "extension.exists() != value.exists()",
 })
 
-_LEADING_VALUE = re.compile(r"^value\b(?!\s*\()")
-_OPTIONS = {"userInvocationTable": USER_FUNCTIONS, "traceFn": lambda *_args: None}
-_R4 = models["r4"]
+_LEADING_VALUE: Final = re.compile(r"^value\b(?!\s*\()")
+_OPTIONS: Final = {"userInvocationTable": USER_FUNCTIONS, "traceFn": lambda *_args: None}
+_R4: Final = models["r4"]
 
 Engine = Literal["compiled", "fhirpathpy"]
 Runner = Callable[[Any, str, dict[str, Any], dict[str, Any]], list[Any]]
@@ -103,15 +103,16 @@ def evaluated_constraints(node: ElementNode,
 
 
 # dom-3 (DomainResource): a contained resource is referred to from elsewhere in the resource, or refers to it.
-DOM_3 = ("contained.where((('#'+id in (%resource.descendants().reference | %resource.descendants().as(canonical) | "
-         "%resource.descendants().as(uri) | %resource.descendants().as(url))) or descendants().where(reference = '#')"
-         ".exists() or descendants().where(as(canonical) = '#').exists() or descendants().where(as(canonical) = '#')"
-         ".exists()).not()).trace('unmatched', id).empty()")
+DOM_3: Final = (
+    "contained.where((('#'+id in (%resource.descendants().reference | %resource.descendants().as(canonical) | "
+    "%resource.descendants().as(uri) | %resource.descendants().as(url))) or descendants().where(reference = '#')"
+    ".exists() or descendants().where(as(canonical) = '#').exists() or descendants().where(as(canonical) = '#')"
+    ".exists()).not()).trace('unmatched', id).empty()")
 
 
 # ref-1 (Reference): a local reference ("#id") names a contained resource.
-REF_1 = ("reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-         "%rootResource.contained.id.trace('ids'))")
+REF_1: Final = ("reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
+                "%rootResource.contained.id.trace('ids'))")
 
 
 def _compiled_runner(text: str) -> Runner:
@@ -271,7 +272,7 @@ def _program_runner(program: Program) -> Runner:
     return run
 
 
-_KEPT_VALUES = 4096  # per expression; emptied when full
+_KEPT_VALUES: Final = 4096  # per expression; emptied when full
 
 
 def _lacks(focus: dict[str, Any], keys: tuple[str, ...], prefixes: tuple[str, ...]) -> bool:
@@ -292,7 +293,7 @@ def _kind(focus: dict[str, Any], focus_type: str) -> str:
     return rtype if isinstance(rtype, str) and rtype else focus_type
 
 
-_NO_RESOURCE = item_of(None, None)
+_NO_RESOURCE: Final = item_of(None, None)
 
 
 def _fhirpathpy_runner(text: str) -> Runner:

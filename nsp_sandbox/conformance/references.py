@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from nsp_sandbox.kept import kept
 
-_RESTFUL = re.compile(r"^(?P<base>.+?)/(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(/_history/[^/]+)?\Z")
-_RELATIVE = re.compile(r"^(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(/_history/[^/]+)?\Z")
+_RESTFUL: Final = re.compile(
+    r"^(?P<base>.+?)/(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(/_history/[^/]+)?\Z")
+_RELATIVE: Final = re.compile(r"^(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(/_history/[^/]+)?\Z")
 
 
 @dataclass
@@ -103,10 +104,10 @@ def reference_type(reference: str) -> str | None:
 # forgotten when that is reached). ``_RESTFUL``'s lazy base tries every "/" of a full URL. A string without
 # "/" matches neither, and is answered without being kept: a sender's ``urn:uuid:`` full URLs are fresh in every
 # message, and would only push out what recurs.
-_KEPT = 4096
-_types: dict[str, str | None] = {}  # what is not a relative reference
-_relatives: dict[str, tuple[str, str] | None] = {}
-_bases: dict[str, str | None] = {}
+_KEPT: Final = 4096
+_types: Final[dict[str, str | None]] = {}  # what is not a relative reference
+_relatives: Final[dict[str, tuple[str, str] | None]] = {}
+_bases: Final[dict[str, str | None]] = {}
 
 
 def _relative_parts(reference: str) -> tuple[str, str] | None:

@@ -13,7 +13,7 @@ import re
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from nsp_sandbox.conformance.regex_equivalents import PROFILE_REGEX_FLAGS, Matcher, matcher
 
@@ -160,7 +160,7 @@ class ChildSet:
     constraints: tuple[Constraint, ...]  # the type's own root constraints (e.g. ref-1 on Reference)
 
 
-_MISSING = object()
+_MISSING: Final = object()
 
 
 def _max(value: Any) -> int | None:
@@ -271,6 +271,8 @@ class StructureLibrary:
         self._kinds: dict[str, str | None] = {}
         self._regexes: dict[str, Matcher | None] = {}
         self.regexes: Mapping[str, Matcher | None] = self._regexes  # primitive_regex's, by type code
+        #: String values found to be of a type, by type code (``primitives.primitive_value_ok``'s, bounded there).
+        self.valid_values: dict[str, dict[str, bool]] = {}
         self._ancestors: dict[int, tuple[CompiledStructure, ...]] = {}
         self._lock = threading.RLock()
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 from nsp_sandbox.conformance.packages import FhirPackage, PackageRegistry
 
 CodeStatus = Literal["valid", "invalid", "not-checked"]
-_MISSING = object()
+_MISSING: Final = object()
 T = TypeVar("T")
 
 

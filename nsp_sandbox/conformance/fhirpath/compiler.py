@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 from fhirpathpy.parser import parse
 
@@ -88,9 +88,9 @@ def compile_expression(expression: str) -> Program:
 
 # An expression without these never reads nor sets its Env (variables, $this, the focus a function's
 # arguments are evaluated on, the memo of constant subexpressions): one shared Env serves them all.
-_ENV_NODES = frozenset({"ParamList", "ThisInvocation", "ExternalConstantTerm", "IndexInvocation",
-                        "TotalInvocation"})
-_UNUSED_ENV = Env([], [], [])
+_ENV_NODES: Final = frozenset({"ParamList", "ThisInvocation", "ExternalConstantTerm", "IndexInvocation",
+                               "TotalInvocation"})
+_UNUSED_ENV: Final = Env([], [], [])
 
 
 def _reads_env(node: dict[str, Any]) -> bool:
@@ -103,8 +103,8 @@ def _calls_impure(node: dict[str, Any]) -> bool:
     return any(_calls_impure(c) for c in child_nodes(node))
 
 
-_IMPURE_FUNCTIONS = frozenset({"resolve", "conformsTo", "memberOf", "htmlChecks", "children", "descendants",
-                               "hasValue", "now", "today", "timeOfDay"})
+_IMPURE_FUNCTIONS: Final = frozenset({"resolve", "conformsTo", "memberOf", "htmlChecks", "children", "descendants",
+                                      "hasValue", "now", "today", "timeOfDay"})
 
 
 def _root_names(tree: dict[str, Any]) -> frozenset[str] | None:
@@ -133,8 +133,8 @@ def _root_names(tree: dict[str, Any]) -> frozenset[str] | None:
 
 # Functions that answer an empty collection with a fixed value (empty, true, false, 0) and evaluate their
 # arguments, if any, once per item of their input: on an empty input never.
-_EMPTY_FIXED = frozenset({"where", "select", "trace", "exists", "empty", "all", "not", "count", "first", "last",
-                          "ofType"})
+_EMPTY_FIXED: Final = frozenset({"where", "select", "trace", "exists", "empty", "all", "not", "count", "first", "last",
+                                 "ofType"})
 
 
 def _guard_names(node: dict[str, Any]) -> frozenset[str] | None:
@@ -176,12 +176,12 @@ def _compile(node: dict[str, Any]) -> Fn:
 # Subexpressions that depend only on %resource / %rootResource and literals (``%resource.type =
 # 'batch'`` inside ``entry.all(...)``) are computed once per evaluation; equal subexpressions
 # (dom-3 walks ``%resource.descendants()`` four times) share one result.
-_MEMO_KINDS = frozenset({"EqualityExpression", "InvocationExpression", "OrExpression", "AndExpression",
-                         "MembershipExpression", "UnionExpression", "ParenthesizedTerm"})
+_MEMO_KINDS: Final = frozenset({"EqualityExpression", "InvocationExpression", "OrExpression", "AndExpression",
+                                "MembershipExpression", "UnionExpression", "ParenthesizedTerm"})
 
 
 # Functions whose parameter is a type name, read at compile time and never evaluated on the focus.
-_TYPE_PARAMETER_FUNCTIONS = frozenset({"as", "is", "ofType"})
+_TYPE_PARAMETER_FUNCTIONS: Final = frozenset({"as", "is", "ofType"})
 
 
 def _independent(node: dict[str, Any]) -> bool:
@@ -309,7 +309,7 @@ def _unescape(text: str) -> str:
         {"n": "\n", "r": "\r", "t": "\t", "f": "\f"}.get(m.group(1), m.group(1))), text)
 
 
-_CONSTANTS = {"ucum": "http://unitsofmeasure.org", "sct": "http://snomed.info/sct", "loinc": "http://loinc.org"}
+_CONSTANTS: Final = {"ucum": "http://unitsofmeasure.org", "sct": "http://snomed.info/sct", "loinc": "http://loinc.org"}
 
 
 def _external_constant_term(node: dict[str, Any]) -> Fn:
@@ -350,7 +350,7 @@ def _with_operands(operator: Callable[[dict[str, Any], Compile], Fn]) -> Callabl
     return lambda node: operator(node, _compile)
 
 
-_HANDLERS: dict[str, Callable[[dict[str, Any]], Fn]] = {
+_HANDLERS: Final[dict[str, Callable[[dict[str, Any]], Fn]]] = {
     "EntireExpression": _entire, "TermExpression": _term_expression, "InvocationTerm": _invocation_term,
     "InvocationExpression": _invocation_expression, "LiteralTerm": _literal_term,
     "ExternalConstantTerm": _external_constant_term, "ParenthesizedTerm": _parenthesized,

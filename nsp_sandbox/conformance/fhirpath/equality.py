@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import UTC
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from nsp_sandbox.conformance.fhirpath.values import Item
 
@@ -33,8 +33,9 @@ def is_temporal(item: Item) -> bool:
     return item[1] in ("date", "dateTime", "instant", "time", "System.Date", "System.DateTime")
 
 
-_DT = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?\Z",
-                 re.ASCII)
+_DT: Final = re.compile(
+    r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?\Z",
+    re.ASCII)
 
 
 def temporal_key(text: str) -> tuple[int, Any] | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Final
 
 from nsp_sandbox.conformance.fhirpath.narrative import narrative_checks, narrative_problems
 from nsp_sandbox.conformance.fhirpath.values import (
@@ -55,7 +55,7 @@ class EvaluationScope:
             {} if narratives is None else narratives
 
 
-_scope: contextvars.ContextVar[EvaluationScope | None] = contextvars.ContextVar("fhirpath_scope", default=None)
+_scope: Final[contextvars.ContextVar[EvaluationScope | None]] = contextvars.ContextVar("fhirpath_scope", default=None)
 SCOPE = _scope
 """The evaluation scope's context variable (``SCOPE.set`` / ``SCOPE.reset`` as enter_scope / leave_scope)."""
 

@@ -8,7 +8,7 @@ Each takes its parameters' parse-tree nodes and the compiler for them, and raise
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from nsp_sandbox.conformance.fhirpath.equality import distinct, equal_values
 from nsp_sandbox.conformance.fhirpath.fhir_functions import FHIR_FUNCTIONS
@@ -296,7 +296,7 @@ def _descend(item: Item, out: list[Item], depth: int) -> None:
         _descend(child, out, depth + 1)
 
 
-_DEEP = 64  # levels walked by recursion; an HCO message's deepest element is about 12 levels down
+_DEEP: Final = 64  # levels walked by recursion; an HCO message's deepest element is about 12 levels down
 
 
 def _f_extension(params: list[dict[str, Any]], compile_node: Compile) -> Fn:

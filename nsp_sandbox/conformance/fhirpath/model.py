@@ -8,24 +8,24 @@ Navigating ``name`` from an item finds its JSON value(s) with the primitive's ``
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from fhirpathpy.models import models
 
 from nsp_sandbox.conformance.fhirpath.values import Item
 
 _MODEL = models["r4"]
-_PATH_TO_TYPE: dict[str, str] = _MODEL["path2Type"]
-_CHOICES: dict[str, list[str]] = _MODEL["choiceTypePaths"]
-_ELSEWHERE: dict[str, str] = _MODEL["pathsDefinedElsewhere"]
-_TYPE_PARENTS: dict[str, str] = _MODEL["type2Parent"]
+_PATH_TO_TYPE: Final[dict[str, str]] = _MODEL["path2Type"]
+_CHOICES: Final[dict[str, list[str]]] = _MODEL["choiceTypePaths"]
+_ELSEWHERE: Final[dict[str, str]] = _MODEL["pathsDefinedElsewhere"]
+_TYPE_PARENTS: Final[dict[str, str]] = _MODEL["type2Parent"]
 # The names of the model's choice elements (``value`` of ``value[x]``): in JSON such a child is keyed by its
 # type too (``valueQuantity``, ``_valueString``), so a focus without the key ``value`` may still have one.
 CHOICE_NAMES = frozenset(path.rpartition(".")[2] for path in _CHOICES)
-_PRIMITIVE_NAMES = {"String", "Boolean", "Integer", "Decimal", "Uri", "Url", "Canonical", "Code", "Oid", "Id",
-                    "Markdown", "Base64Binary", "Instant", "Date", "DateTime", "Time", "UnsignedInt",
-                    "PositiveInt", "Uuid"}
-_SYSTEM_OF_FHIR = {
+_PRIMITIVE_NAMES: Final = {"String", "Boolean", "Integer", "Decimal", "Uri", "Url", "Canonical", "Code", "Oid", "Id",
+                           "Markdown", "Base64Binary", "Instant", "Date", "DateTime", "Time", "UnsignedInt",
+                           "PositiveInt", "Uuid"}
+_SYSTEM_OF_FHIR: Final = {
     "boolean": "Boolean", "string": "String", "code": "String", "id": "String", "markdown": "String",
     "uri": "String", "url": "String", "canonical": "String", "oid": "String", "uuid": "String",
     "base64Binary": "String", "xhtml": "String", "integer": "Integer", "unsignedInt": "Integer",
@@ -69,7 +69,7 @@ def navigate(item: Item, name: str, out: list[Item]) -> None:
 
 _Step = tuple[tuple[tuple[str, str, str], ...] | None, str | None, str | None, str]
 # By model path, then name: two lookups of strings, whose hashes are kept, and no key tuple to build.
-_STEPS: dict[str | None, dict[str, _Step]] = {}
+_STEPS: Final[dict[str | None, dict[str, _Step]]] = {}
 
 
 def _step(base_path: str | None, name: str) -> _Step:
@@ -175,9 +175,9 @@ def is_type(item: Item, name: str) -> bool:
     return False
 
 
-_UNDECIDED = object()
+_UNDECIDED: Final = object()
 # By the type asked for, then the item's type (``as(canonical)`` asks one name of every item).
-_TYPE_MATCHES: dict[str, dict[str, bool | None]] = {}
+_TYPE_MATCHES: Final[dict[str, dict[str, bool | None]]] = {}
 
 
 def _type_match(actual: str, name: str) -> bool | None:

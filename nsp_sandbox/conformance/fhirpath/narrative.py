@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from lxml import etree  # type: ignore[import-untyped]
 
-XHTML_NS = "http://www.w3.org/1999/xhtml"
+XHTML_NS: Final = "http://www.w3.org/1999/xhtml"
 
 # Elements and attributes FHIR narrative may use (R4 Narrative: HTML 4.0 chapters 7-11 (not 9.4)
 # and 12, images, <a> with name or href, internal style attributes).
@@ -21,7 +21,7 @@ NARRATIVE_ELEMENTS = frozenset({
     "tbody", "td", "tfoot", "th", "thead", "tr", "tt", "ul", "var", "u", "s", "strike", "center", "font",
     "ins", "del",
 })
-NARRATIVE_ATTRIBUTES = frozenset({
+NARRATIVE_ATTRIBUTES: Final = frozenset({
     "abbr", "accesskey", "align", "alt", "axis", "bgcolor", "border", "cellhalign", "cellpadding",
     "cellspacing", "cellvalign", "char", "charoff", "charset", "cite", "class", "colspan", "compact",
     "coords", "dir", "frame", "headers", "height", "href", "hreflang", "hspace", "id", "lang", "longdesc",
@@ -31,10 +31,10 @@ NARRATIVE_ATTRIBUTES = frozenset({
 })
 
 
-_QUALIFIED_ELEMENTS = frozenset(f"{{{XHTML_NS}}}{name}" for name in NARRATIVE_ELEMENTS)
-_SCRIPT_URL = re.compile(r"^\s*(javascript|vbscript|data:text/html)", re.IGNORECASE)
-_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-_parsers = threading.local()
+_QUALIFIED_ELEMENTS: Final = frozenset(f"{{{XHTML_NS}}}{name}" for name in NARRATIVE_ELEMENTS)
+_SCRIPT_URL: Final = re.compile(r"^\s*(javascript|vbscript|data:text/html)", re.IGNORECASE)
+_XML_LANG: Final = "{http://www.w3.org/XML/1998/namespace}lang"
+_parsers: Final = threading.local()
 
 
 def narrative_problems(div: Any, key: str | None) -> list[str]:
@@ -50,11 +50,11 @@ def narrative_problems(div: Any, key: str | None) -> list[str]:
     return markup + content
 
 
-_CACHE_LIMIT = 4096
+_CACHE_LIMIT: Final = 4096
 # The characters of the narratives kept by their text, at most; a narrative larger than a sixteenth of it (an image
 # inlined, say) is judged each time it comes.
-_CACHE_BUDGET = 16_000_000
-_cache: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+_CACHE_BUDGET: Final = 16_000_000
+_cache: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {}
 _cache_size = 0
 
 
@@ -132,23 +132,23 @@ def known_well_formed(text: str) -> bool:
 # markup. (A sender's narratives that name the resource's fresh id in their first characters, as generated ones
 # do, differ in several places from every kept one.)
 
-_NO_PROBLEMS: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
-_HEAD = 128
-_CANDIDATES = 8
-_JUDGED_LIMIT = 1024
-_LONGEST = 1_000_000
-_NOT_IN_KEY = b"0123456789abcdef-"
-_ENTITIES = ("&lt;", "&gt;", "&amp;", "&quot;", "&apos;")
-_ATTRIBUTE = re.compile(r"""([^\s=]+)\s*=\s*("[^"]*"|'[^']*')""")
-_QUOTED = re.compile(r""""[^"]*"|'[^']*'""")
+_NO_PROBLEMS: Final[tuple[tuple[str, ...], tuple[str, ...]]] = ((), ())
+_HEAD: Final = 128
+_CANDIDATES: Final = 8
+_JUDGED_LIMIT: Final = 1024
+_LONGEST: Final = 1_000_000
+_NOT_IN_KEY: Final = b"0123456789abcdef-"
+_ENTITIES: Final = ("&lt;", "&gt;", "&amp;", "&quot;", "&apos;")
+_ATTRIBUTE: Final = re.compile(r"""([^\s=]+)\s*=\s*("[^"]*"|'[^']*')""")
+_QUOTED: Final = re.compile(r""""[^"]*"|'[^']*'""")
 _FIRST_STRETCH: Final = 64  # characters compared first by _common_prefix
-_judged: dict[bytes, list[_Kept]] = {}
+_judged: Final[dict[bytes, list[_Kept]]] = {}
 # What the kept narratives hold, counted in characters of their text and _PIECE_COST for each piece they are split
 # into (a string's own overhead); past _JUDGED_BUDGET, or past _JUDGED_LIMIT keys, every one is let go. A sender's
 # templates, a few kilobytes each, take a small part of it; narratives of up to _LONGEST characters, each under a
 # key of its own, would otherwise hold the memory of thousands of them.
-_JUDGED_BUDGET = 16_000_000
-_PIECE_COST = 64
+_JUDGED_BUDGET: Final = 16_000_000
+_PIECE_COST: Final = 64
 _judged_size = 0
 
 
@@ -381,7 +381,7 @@ def _value_edit(name: str, value: str) -> bool:
     return not ((name == "href" or name == "src") and ("&" in value or _SCRIPT_URL.match(value)))
 
 
-_LINE_BREAKS = str.maketrans("", "", "\t\n\r")
+_LINE_BREAKS: Final = str.maketrans("", "", "\t\n\r")
 
 
 def _printable(text: str) -> bool:

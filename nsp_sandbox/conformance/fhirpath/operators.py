@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Final
 
 from nsp_sandbox.conformance.fhirpath.equality import distinct, equal_values, is_temporal, temporal_key
 from nsp_sandbox.conformance.fhirpath.model import is_type
@@ -207,8 +207,8 @@ def _membership(node: dict[str, Any], compile_node: Compile) -> Fn:
 
 
 # Steps that select and never fail: what a union operand may be made of for ``in`` to read it operand by operand.
-_PLAIN_FUNCTIONS = frozenset({"descendants", "children", "as", "ofType"})
-_PLAIN_CONSTANTS = frozenset({"resource", "rootResource"})
+_PLAIN_FUNCTIONS: Final = frozenset({"descendants", "children", "as", "ofType"})
+_PLAIN_CONSTANTS: Final = frozenset({"resource", "rootResource"})
 
 
 def _union_operands(node: dict[str, Any]) -> list[dict[str, Any]] | None:

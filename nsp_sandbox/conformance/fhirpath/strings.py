@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 from nsp_sandbox.conformance.fhirpath.values import (
     Compile,
@@ -123,7 +123,7 @@ def _f_substring(params: list[dict[str, Any]], compile_node: Compile) -> Fn:
     return run
 
 
-_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+_INTEGER_TEXT: Final = re.compile(r"[+-]?[0-9]+")
 
 
 def _f_to_integer(params: list[dict[str, Any]], compile_node: Compile) -> Fn:

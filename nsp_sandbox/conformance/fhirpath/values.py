@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 
 class Unsupported(Exception):
@@ -70,8 +70,8 @@ def singleton_bool(items: list[Item]) -> bool | None:
     return True  # a single non-boolean counts as true (FHIRPath singleton evaluation)
 
 
-TRUE: list[Item] = [(True, "System.Boolean", None, None)]
-FALSE: list[Item] = [(False, "System.Boolean", None, None)]
+TRUE: Final[list[Item]] = [(True, "System.Boolean", None, None)]
+FALSE: Final[list[Item]] = [(False, "System.Boolean", None, None)]
 
 
 def boolean(value: bool | None) -> list[Item]:
