@@ -313,7 +313,10 @@ class InvariantEngine:
 
     def __init__(self, engine: Engine = "compiled") -> None:
         self.engine = engine
-        self._runners: dict[tuple[str, bool], Runner | str] = {}
+        # Compiled expressions by their text: on a primitive's value, and on an object (keyed by the text alone, whose
+        # hash the string keeps, rather than by a tuple built and hashed at each look-up).
+        self._runners_on_values: dict[str, Runner | str] = {}
+        self._runners_on_objects: dict[str, Runner | str] = {}
         self._lock = threading.Lock()
 
     def runner(self, expression: str, primitive_focus: bool = False) -> Runner | str:
@@ -322,8 +325,8 @@ class InvariantEngine:
         On a primitive focus, a leading ``value`` step names the primitive's own value (the
         ``value`` child every FHIR primitive type defines), as the FHIR validator reads it.
         """
-        key = (expression, primitive_focus)
-        found = self._runners.get(key)  # read without the lock: dict.get is atomic
+        runners = self._runners_on_values if primitive_focus else self._runners_on_objects
+        found = runners.get(expression)  # read without the lock: dict.get is atomic
         if found is not None:
             return found
         text = expression
@@ -341,7 +344,7 @@ class InvariantEngine:
         except Exception as exc:  # the parser raises plain Exceptions on syntax it does not know
             result = f"{type(exc).__name__}: {exc}"
         with self._lock:
-            self._runners[key] = result
+            runners[expression] = result
         return result
 
     def evaluate(self, expression: str, focus: Any, focus_type: str, resource: dict[str, Any],
@@ -385,14 +388,14 @@ class InvariantEngine:
         is in already (the walk enters each resource's scope once for all the resource's elements: ``Walk.against``).
         """
         primitive_focus = not isinstance(focus, (dict, list))  # a tuple is checked faster than a union
-        runners = self._runners
+        runners = self._runners_on_values if primitive_focus else self._runners_on_objects
         token = SCOPE.set(scope) if SCOPE.get() is not scope else None
         try:
             for constraint, source in constraints:
                 expression = constraint.expression
                 if not expression:
                     continue
-                runner = runners.get((expression, primitive_focus)) or self.runner(expression, primitive_focus)
+                runner = runners.get(expression) or self.runner(expression, primitive_focus)
                 if isinstance(runner, str):
                     issues.append(_not_checked(constraint, runner, expression_path, source))
                     continue
