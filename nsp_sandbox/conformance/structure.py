@@ -265,7 +265,9 @@ class StructureLibrary:
 
     def __init__(self, registry: PackageRegistry) -> None:
         self.registry = registry
-        self._by_canonical: dict[tuple[str, int], CompiledStructure | None] = {}
+        # By the package asked in (by identity: ``id`` of None for none), then by canonical: two look-ups of keys
+        # whose hashes are kept, rather than a tuple built and hashed at each.
+        self._by_canonical: dict[int, dict[str, CompiledStructure | None]] = {}
         self._compiled: dict[int, CompiledStructure] = {}
         self._child_sets: dict[tuple[int, str | None], ChildSet] = {}
         self._kinds: dict[str, str | None] = {}
@@ -280,14 +282,15 @@ class StructureLibrary:
 
     def get(self, canonical: str, context: FhirPackage | None = None) -> CompiledStructure | None:
         """The compiled profile ``canonical`` (``url`` or ``url|version``), or None when not loaded."""
-        key = (canonical, id(context))
-        found = self._by_canonical.get(key, _MISSING)
-        if found is not _MISSING:
-            return found  # type: ignore[return-value]
+        by_package = self._by_canonical.get(id(context))
+        if by_package is not None:
+            found = by_package.get(canonical, _MISSING)
+            if found is not _MISSING:
+                return found  # type: ignore[return-value]
         sd = self.registry.structure_definition(canonical, context)
         compiled = self._compile(sd) if sd is not None else None
         with self._lock:
-            self._by_canonical[key] = compiled
+            self._by_canonical.setdefault(id(context), {})[canonical] = compiled
         return compiled
 
     def base_type(self, code: str, context: FhirPackage | None = None) -> CompiledStructure | None:

@@ -341,14 +341,15 @@ class Walk:
     def _sliced(self, node: ElementNode, items: list[Item], frame: Frame, issues: list[Issue]) -> None:
         slicing = node.slicing
         slices = node.slices
-        counts = {id(s): 0 for s in slices}
+        counts = [0] * len(slices)  # items matched, by the slice's place in ``slices``
         last_index = -1
         is_extension = node.name in ("extension", "modifierExtension")
         for item in items:
             chosen: ElementNode | None = None
+            chosen_index = -1
             for index, candidate in enumerate(slices):
                 if matches(self, self.engines, candidate, item, frame):
-                    chosen = candidate
+                    chosen, chosen_index = candidate, index
                     if slicing is not None and slicing.ordered and index < last_index:
                         issues.append(Issue("error", "structure",
                                             f"{node.path} is ordered: slice {candidate.slice_name} is out of order",
@@ -356,7 +357,7 @@ class Walk:
                     last_index = max(last_index, index)
                     break
             if chosen is not None:
-                counts[id(chosen)] += 1
+                counts[chosen_index] += 1
                 self._item(chosen, item, frame, issues)
                 continue
             if slicing is not None and slicing.rules == "closed" and not is_extension:
@@ -368,8 +369,7 @@ class Walk:
                 self._unsliced_extension(node, item, frame, issues)
             else:
                 self._item(node, item, frame, issues)
-        for candidate in slices:
-            count = counts[id(candidate)]
+        for candidate, count in zip(slices, counts, strict=True):
             if count < candidate.min or (candidate.max is not None and count > candidate.max):
                 bound = f"{candidate.min}..{'*' if candidate.max is None else candidate.max}"
                 where = items[0][3].rsplit("[", 1)[0] if items and items[0][3].endswith("]") else (
