@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from nsp_sandbox.conformance.slicing import fixed_matches, pattern_matches
-from nsp_sandbox.kept import kept
 from nsp_sandbox.outcome import Issue
 
 if TYPE_CHECKING:
@@ -37,22 +36,16 @@ def primitive_value_ok(library: StructureLibrary, node: ElementNode, code: str, 
                                     source=node.source, rule="type"))
                 return False
             return True
-    valid = library.valid_values.get(code)
-    if valid is None or value not in valid:
-        if (not value or value.isspace()) and code != "xhtml":  # as ``not value.strip()``
-            issues.append(Issue("error", "value", f"A {code} must not be empty or only whitespace",
-                                expression=path, source=node.source, rule="type"))
-            return False
-        regexes = library.regexes  # kept per type code
-        regex = regexes[code] if code in regexes else library.primitive_regex(code, node.structure.package)
-        if regex is not None and not regex.fullmatch(value):
-            issues.append(Issue("error", "value", f"{value!r} is not a valid {code}",
-                                expression=path, source=node.source, rule="type"))
-            return False
-        if len(value) <= VALID_LONGEST:
-            if valid is None:
-                valid = library.valid_values.setdefault(code, {})
-            kept(valid, value, True, VALID_AT_MOST)
+    if (not value or value.isspace()) and code != "xhtml":  # as ``not value.strip()``
+        issues.append(Issue("error", "value", f"A {code} must not be empty or only whitespace",
+                            expression=path, source=node.source, rule="type"))
+        return False
+    regexes = library.regexes  # kept per type code
+    regex = regexes[code] if code in regexes else library.primitive_regex(code, node.structure.package)
+    if regex is not None and not regex.fullmatch(value):
+        issues.append(Issue("error", "value", f"{value!r} is not a valid {code}",
+                            expression=path, source=node.source, rule="type"))
+        return False
     if node.max_length is not None and len(value) > node.max_length:
         issues.append(Issue("error", "value", f"Value is longer than maxLength {node.max_length}",
                             expression=path, source=node.source, rule="max-length"))
@@ -60,12 +53,6 @@ def primitive_value_ok(library: StructureLibrary, node: ElementNode, code: str, 
 
 
 _STRING: Final[tuple[type, ...]] = (str,)
-
-#: A string value found to be of its type (not empty, its type's regex matched) is kept in the library's
-#: ``valid_values`` under its type code, up to this many characters and this many values per code: the answer
-#: depends on the two alone, and a sender's next message repeats most of the last one's systems, codes and texts.
-VALID_LONGEST: Final = 256
-VALID_AT_MOST: Final = 16384
 
 
 def fixed_pattern_issues(node: ElementNode, value: dict[str, Any], path: str, issues: list[Issue]) -> None:

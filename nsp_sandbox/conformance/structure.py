@@ -273,8 +273,6 @@ class StructureLibrary:
         self._kinds: dict[str, str | None] = {}
         self._regexes: dict[str, Matcher | None] = {}
         self.regexes: Mapping[str, Matcher | None] = self._regexes  # primitive_regex's, by type code
-        #: String values found to be of a type, by type code (``primitives.primitive_value_ok``'s, bounded there).
-        self.valid_values: dict[str, dict[str, bool]] = {}
         self._ancestors: dict[int, tuple[CompiledStructure, ...]] = {}
         self._lock = threading.RLock()
 
