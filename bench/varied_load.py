@@ -1,7 +1,8 @@
 """``../shared/peers/load.py`` with HCO messages that differ as a sender's do: every id (and so every reference and
 narrative anchor), each Observation's value and time, the report's and the provenance's times
 (``engine_instructions.varied``), where the load's own messages differ only in two ids and the CPR. The rest of
-the load (the DocumentReference, the SubmissionSet, the clients, the figures it prints) is load.py's own.
+the load (the DocumentReference, the SubmissionSet, the clients, the figures it prints) is load.py's own. Each run
+varies from a seed of its own, so no message of one run comes again in the next.
 
 Takes load.py's arguments; ``bench/served_bursts.py --load bench/varied_load.py`` serves two trees such a load::
 
@@ -12,6 +13,7 @@ Takes load.py's arguments; ``bench/served_bursts.py --load bench/varied_load.py`
 from __future__ import annotations
 
 import json
+import os
 import random
 import threading
 from typing import Any
@@ -21,7 +23,10 @@ from engine_instructions import peer_load, varied
 
 def main() -> None:
     load = peer_load()
-    rng = random.Random(7)
+    # A seed of its own for each run: a harness that runs this file burst after burst against one server (served_bursts,
+    # provide_parts) would otherwise send the same messages again, and the findings kept by their content would
+    # answer them without a validation.
+    rng = random.Random(int.from_bytes(os.urandom(8), "big"))
     lock = threading.Lock()
 
     def document(self: Any, cpr: str) -> tuple[bytes, str]:
