@@ -345,30 +345,26 @@ class Walk:
         last_index = -1
         is_extension = node.name in ("extension", "modifierExtension")
         for item in items:
-            chosen: ElementNode | None = None
-            chosen_index = -1
             for index, candidate in enumerate(slices):
                 if matches(self, self.engines, candidate, item, frame):
-                    chosen, chosen_index = candidate, index
                     if slicing is not None and slicing.ordered and index < last_index:
                         issues.append(Issue("error", "structure",
                                             f"{node.path} is ordered: slice {candidate.slice_name} is out of order",
                                             expression=item[3], source=candidate.source, rule="slice-order"))
                     last_index = max(last_index, index)
+                    counts[index] += 1
+                    self._item(candidate, item, frame, issues)
                     break
-            if chosen is not None:
-                counts[chosen_index] += 1
-                self._item(chosen, item, frame, issues)
-                continue
-            if slicing is not None and slicing.rules == "closed" and not is_extension:
-                issues.append(Issue("error", "structure",
-                                    f"{node.path} is closed: this item matches none of its slices "
-                                    f"({', '.join(s.slice_name or '?' for s in slices)})",
-                                    expression=item[3], source=node.source, rule="slice-closed"))
-            if is_extension:
-                self._unsliced_extension(node, item, frame, issues)
-            else:
-                self._item(node, item, frame, issues)
+            else:  # in no slice
+                if slicing is not None and slicing.rules == "closed" and not is_extension:
+                    issues.append(Issue("error", "structure",
+                                        f"{node.path} is closed: this item matches none of its slices "
+                                        f"({', '.join(s.slice_name or '?' for s in slices)})",
+                                        expression=item[3], source=node.source, rule="slice-closed"))
+                if is_extension:
+                    self._unsliced_extension(node, item, frame, issues)
+                else:
+                    self._item(node, item, frame, issues)
         for candidate, count in zip(slices, counts, strict=True):
             if count < candidate.min or (candidate.max is not None and count > candidate.max):
                 bound = f"{candidate.min}..{'*' if candidate.max is None else candidate.max}"
