@@ -58,7 +58,7 @@ def test_what_the_model_layer_refuses_is_never_kept_as_silent(validator: Validat
     assert not model_layer_silent({"resourceType": "Observation", "code": {"text": control}})
 
 
-def test_the_stores_stay_within_their_bounds() -> None:
+def test_the_store_of_silent_texts_stays_within_its_bounds() -> None:
     many = {"resourceType": "Basic", "extension": [{"url": f"http://example.org/{n}", "valueString": f"v{n}"}
                                                    for n in range(base_structure._SILENT_AT_MOST + 10)]}
     assert model_layer_silent(many)
