@@ -16,9 +16,10 @@ Two constraints present on every element are checked structurally by the walker 
 FHIRPath, recognised by their exact expression text: ``ele-1`` (an element has a value or
 children) and ``ext-1`` (an extension has a value or nested extensions, not both).
 
-Two more are answered at once where their first operand decides, recognised the same way, and evaluated as
-written otherwise: ``dom-3`` when every contained resource is named ``#id`` by a reference below the
-resource, ``ref-1`` for a reference that does not start with ``#`` (:func:`_compiled_runner`).
+Two more are answered at once where the shape of the data decides them, recognised the same way, and evaluated
+as written otherwise: ``dom-3`` when every contained resource is named ``#id`` by a reference below the
+resource, ``ref-1`` for a reference that does not start with ``#`` or names a contained resource's id
+(:func:`_compiled_runner`).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from nsp_sandbox.conformance.fhirpath import (
     leave_scope,
 )
 from nsp_sandbox.conformance.fhirpath.equality import is_temporal
-from nsp_sandbox.conformance.fhirpath.model import navigate, objects_below
+from nsp_sandbox.conformance.fhirpath.model import navigate, object_children
 from nsp_sandbox.conformance.fhirpath.values import Item
 from nsp_sandbox.conformance.structure import Constraint, ElementNode
 from nsp_sandbox.kept import kept
@@ -179,9 +180,16 @@ def _contained_referenced(runner: Runner) -> Runner:
 
 
 def _not_local(runner: Runner) -> Runner:
-    """ref-1's ``runner``, answering true at once for a Reference whose one ``reference`` is a text that does not
-    start with "#" (the first operand of the ``or`` is then true: most references, which name no contained
-    resource), found by the model's own navigation. Otherwise the expression is evaluated as written."""
+    """ref-1's ``runner``, answering at once for a Reference whose one ``reference`` is a text, found by the model's
+    own navigation:
+
+    * true for one that does not start with "#" (the first operand of the ``or`` is then true: most references,
+      which name no contained resource);
+    * for ``#id`` (a local reference, ``id`` not empty), whether ``id`` is the text ``id`` of one of the root
+      resource's contained resources, when each of them is an object whose ids are texts (the second operand,
+      ``in`` comparing texts).
+
+    Otherwise the expression is evaluated as written."""
 
     def run_not_local(focus: Any, focus_type: str, resource: dict[str, Any], root: dict[str, Any]) -> list[Any]:
         if type(focus) is dict:
@@ -189,22 +197,56 @@ def _not_local(runner: Runner) -> Runner:
             navigate(item_of(focus, focus_type), "reference", found)
             if len(found) == 1:
                 text = found[0][0]
-                if type(text) is str and not text.startswith("#"):
-                    return [True]
+                if type(text) is str:
+                    if not text.startswith("#"):
+                        return [True]
+                    if len(text) > 1 and type(root) is dict:
+                        ids = _contained_ids(root)
+                        if ids is not None:
+                            return [text[1:] in ids]
         return runner(focus, focus_type, resource, root)
 
     return run_not_local
 
 
+def _contained_ids(root: dict[str, Any]) -> set[str] | None:
+    """The ``id`` texts of ``root``'s contained resources (``%rootResource.contained.id``); None when one of them
+    is not an object or has an id that is not a text, for the expression to read as written."""
+    contained: list[Item] = []
+    navigate(item_of(root, None), "contained", contained)
+    ids: set[str] = set()
+    found: list[Item] = []
+    for one in contained:
+        if type(one[0]) is not dict:
+            return None
+        navigate(one, "id", found)
+        for value in found:
+            if type(value[0]) is not str:
+                return None
+            ids.add(value[0])
+        found.clear()
+    return ids
+
+
 def _references_all(resource: Item, wanted: set[str]) -> bool:
-    """Is each text of ``wanted`` the ``reference`` of an object below ``resource``, as ``in`` compares texts?"""
+    """Is each text of ``wanted`` the ``reference`` of an object below ``resource``, as ``in`` compares texts?
+
+    The objects are visited as :func:`~nsp_sandbox.conformance.fhirpath.model.objects_below` finds them, and the
+    search ends as soon as every text is met (most resources name their contained ones from their last
+    elements: the contained resources themselves are then never entered)."""
     references: list[Item] = []
-    for found in objects_below(resource):
-        navigate(found, "reference", references)
-    for reference in references:
-        if type(reference[0]) is str and not is_temporal(reference):
-            wanted.discard(reference[0])
-    return not wanted
+    pending = [resource]
+    while pending:
+        for found in object_children(pending.pop()):
+            navigate(found, "reference", references)
+            for reference in references:
+                if type(reference[0]) is str and not is_temporal(reference):
+                    wanted.discard(reference[0])
+            if not wanted:
+                return True
+            references.clear()
+            pending.append(found)
+    return False
 
 
 def _typed_keys(names: frozenset[str]) -> tuple[str, ...]:

@@ -238,32 +238,35 @@ def objects_below(item: Item) -> list[Item]:
     found: list[Item] = []
     pending = [item]
     while pending:
-        current = pending.pop()
-        data = current[0]
-        if not isinstance(data, dict):
-            continue
-        base = current[2] or current[1]
-        steps = _STEPS.get(base)
-        children: list[Item] = []
-        for key, value in data.items():
-            if not isinstance(value, (dict, list)) or key[:1] == "_" or key == "resourceType":
-                continue
-            step = steps.get(key) if steps is not None else None
-            if step is None:
-                step = _step(base, key)
-                steps = _STEPS.get(base)
-            if step[0] is not None:
-                _navigate_child(current, key, children)
-                continue
-            companion = data.get(step[3])
-            if isinstance(value, list) or isinstance(companion, list):
-                _append(children, value, companion, step[1], step[2])
-            elif isinstance(value.get("resourceType"), str):
-                children.append((value, value["resourceType"], value["resourceType"], None))
-            else:
-                children.append((value, step[1], step[2], companion))
-        for child in children:
-            if type(child[0]) is dict:  # as descendants() descends
-                found.append(child)
-                pending.append(child)
+        for child in object_children(pending.pop()):
+            found.append(child)
+            pending.append(child)
     return found
+
+
+def object_children(current: Item) -> list[Item]:
+    """The items of the objects among the children of ``current`` (one step of :func:`objects_below`)."""
+    data = current[0]
+    if not isinstance(data, dict):
+        return []
+    base = current[2] or current[1]
+    steps = _STEPS.get(base)
+    children: list[Item] = []
+    for key, value in data.items():
+        if not isinstance(value, (dict, list)) or key[:1] == "_" or key == "resourceType":
+            continue
+        step = steps.get(key) if steps is not None else None
+        if step is None:
+            step = _step(base, key)
+            steps = _STEPS.get(base)
+        if step[0] is not None:
+            _navigate_child(current, key, children)
+            continue
+        companion = data.get(step[3])
+        if isinstance(value, list) or isinstance(companion, list):
+            _append(children, value, companion, step[1], step[2])
+        elif isinstance(value.get("resourceType"), str):
+            children.append((value, value["resourceType"], value["resourceType"], None))
+        else:
+            children.append((value, step[1], step[2], companion))
+    return [child for child in children if type(child[0]) is dict]  # as descendants() descends
