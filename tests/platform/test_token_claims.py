@@ -56,10 +56,11 @@ def test_wrongly_typed_claims_are_refused_with_401(changes: dict[str, Any], name
 
 
 def test_a_token_may_live_at_most_a_day() -> None:
-    now = int(time.time())
-    verify(signed(claims(exp=now + MAX_LIFETIME_SECONDS)), JWKS, audience("dds"), datetime.now(UTC))
+    now = int(time.time())  # issued at this very second, whenever the next one begins: the lifetime is exp - iat
+    verify(signed(claims(iat=now, nbf=now, exp=now + MAX_LIFETIME_SECONDS)), JWKS, audience("dds"), datetime.now(UTC))
     with pytest.raises(FhirError) as refused:
-        verify(signed(claims(exp=now + MAX_LIFETIME_SECONDS + 1)), JWKS, audience("dds"), datetime.now(UTC))
+        verify(signed(claims(iat=now, nbf=now, exp=now + MAX_LIFETIME_SECONDS + 1)), JWKS, audience("dds"),
+               datetime.now(UTC))
     assert refused.value.issues[0].rule == "token-claims"
 
 
