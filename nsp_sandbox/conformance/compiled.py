@@ -41,8 +41,8 @@ MANIFEST = "compiled-sources.json"
 # What setup.py compiles.
 MODULES: tuple[str, ...] = (
     "base_structure", "bindings", "extensions", "frames", "primitives", "reference_rules", "references",
-    "regex_equivalents", "slice_matching", "slicing", "structure", "terminology", "invariants", "walker",
-    "fhirpath.compiler", "fhirpath.equality", "fhirpath.fhir_functions", "fhirpath.functions",
+    "regex_equivalents", "shortcuts", "slice_matching", "slicing", "structure", "terminology", "invariants",
+    "walker", "fhirpath.compiler", "fhirpath.equality", "fhirpath.fhir_functions", "fhirpath.functions",
     "fhirpath.model", "fhirpath.narrative", "fhirpath.operators", "fhirpath.strings", "fhirpath.values",
 )
 

@@ -16,17 +16,14 @@ Two constraints present on every element are checked structurally by the walker 
 FHIRPath, recognised by their exact expression text: ``ele-1`` (an element has a value or
 children) and ``ext-1`` (an extension has a value or nested extensions, not both).
 
-Two more are answered at once where the shape of the data decides them, recognised the same way, and evaluated
-as written otherwise: ``dom-3`` when every contained resource is named ``#id`` by a reference below the
-resource, ``ref-1`` for a reference that does not start with ``#`` or names a contained resource's id
-(:func:`_compiled_runner`).
+A few more are answered at once where the shape of the data decides them, recognised the same way, and evaluated
+as written otherwise (:mod:`.shortcuts`).
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
 from typing import Any, Final, Literal
 
 import fhirpathpy
@@ -48,9 +45,7 @@ from nsp_sandbox.conformance.fhirpath import (
     item_of,
     leave_scope,
 )
-from nsp_sandbox.conformance.fhirpath.equality import is_temporal
-from nsp_sandbox.conformance.fhirpath.model import navigate, object_children
-from nsp_sandbox.conformance.fhirpath.values import Item
+from nsp_sandbox.conformance.shortcuts import Runner, answered_at_once
 from nsp_sandbox.conformance.structure import Constraint, ElementNode
 from nsp_sandbox.kept import kept
 from nsp_sandbox.outcome import Issue, Severity
@@ -67,7 +62,6 @@ _OPTIONS: Final = {"userInvocationTable": USER_FUNCTIONS, "traceFn": lambda *_ar
 _R4: Final = models["r4"]
 
 Engine = Literal["compiled", "fhirpathpy"]
-Runner = Callable[[Any, str, dict[str, Any], dict[str, Any]], list[Any]]
 
 
 def is_structural(constraint: Constraint) -> bool:
@@ -102,27 +96,9 @@ def evaluated_constraints(node: ElementNode,
     return result
 
 
-
-# dom-3 (DomainResource): a contained resource is referred to from elsewhere in the resource, or refers to it.
-DOM_3: Final = (
-    "contained.where((('#'+id in (%resource.descendants().reference | %resource.descendants().as(canonical) | "
-    "%resource.descendants().as(uri) | %resource.descendants().as(url))) or descendants().where(reference = '#')"
-    ".exists() or descendants().where(as(canonical) = '#').exists() or descendants().where(as(canonical) = '#')"
-    ".exists()).not()).trace('unmatched', id).empty()")
-
-
-# ref-1 (Reference): a local reference ("#id") names a contained resource.
-REF_1: Final = ("reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-                "%rootResource.contained.id.trace('ids'))")
-
-
 def _compiled_runner(text: str) -> Runner:
     program = compile_expression(text)
-    runner = _program_runner(program)
-    if text == DOM_3:
-        runner = _contained_referenced(runner)
-    elif text == REF_1:
-        runner = _not_local(runner)
+    runner = answered_at_once(text, _program_runner(program))
     if program.roots is None and program.guards is not None:
         return _guarded(runner, program.guards)
     return runner
@@ -146,107 +122,6 @@ def _guarded(runner: Runner, guards: frozenset[str]) -> Runner:
         return runner(focus, focus_type, resource, root)
 
     return run_guarded
-
-
-def _contained_referenced(runner: Runner) -> Runner:
-    """dom-3's ``runner``, answering true at once when each contained resource has one text ``id`` that the
-    ``reference`` of an object below the resource names as ``#id``: the first operand of the ``or`` is then true
-    for every one of them, and ``where`` selects none (a DocumentReference's contained Patient, named by its
-    ``context.sourcePatientInfo``). Otherwise the expression is evaluated as written.
-
-    The contained resources, their ids and the references are found by the model's own navigation, as the
-    expression finds them; the objects below the resource are some of its ``descendants()``
-    (:func:`~nsp_sandbox.conformance.fhirpath.model.objects_below`), so a reference found there is one the
-    expression finds too."""
-
-    def run_contained(focus: Any, focus_type: str, resource: dict[str, Any], root: dict[str, Any]) -> list[Any]:
-        if type(focus) is dict and type(resource) is dict:
-            contained: list[Item] = []
-            navigate(item_of(focus, focus_type), "contained", contained)
-            wanted: set[str] = set()
-            for one in contained:
-                ids: list[Item] = []
-                if type(one[0]) is dict:
-                    navigate(one, "id", ids)
-                if len(ids) != 1 or type(ids[0][0]) is not str:
-                    wanted.clear()
-                    break
-                wanted.add("#" + ids[0][0])
-            if wanted and _references_all(item_of(resource, None), wanted):
-                return [True]
-        return runner(focus, focus_type, resource, root)
-
-    return run_contained
-
-
-def _not_local(runner: Runner) -> Runner:
-    """ref-1's ``runner``, answering at once for a Reference whose one ``reference`` is a text, found by the model's
-    own navigation:
-
-    * true for one that does not start with "#" (the first operand of the ``or`` is then true: most references,
-      which name no contained resource);
-    * for ``#id`` (a local reference, ``id`` not empty), whether ``id`` is the text ``id`` of one of the root
-      resource's contained resources, when each of them is an object whose ids are texts (the second operand,
-      ``in`` comparing texts).
-
-    Otherwise the expression is evaluated as written."""
-
-    def run_not_local(focus: Any, focus_type: str, resource: dict[str, Any], root: dict[str, Any]) -> list[Any]:
-        if type(focus) is dict:
-            found: list[Item] = []
-            navigate(item_of(focus, focus_type), "reference", found)
-            if len(found) == 1:
-                text = found[0][0]
-                if type(text) is str:
-                    if not text.startswith("#"):
-                        return [True]
-                    if len(text) > 1 and type(root) is dict:
-                        ids = _contained_ids(root)
-                        if ids is not None:
-                            return [text[1:] in ids]
-        return runner(focus, focus_type, resource, root)
-
-    return run_not_local
-
-
-def _contained_ids(root: dict[str, Any]) -> set[str] | None:
-    """The ``id`` texts of ``root``'s contained resources (``%rootResource.contained.id``); None when one of them
-    is not an object or has an id that is not a text, for the expression to read as written."""
-    contained: list[Item] = []
-    navigate(item_of(root, None), "contained", contained)
-    ids: set[str] = set()
-    found: list[Item] = []
-    for one in contained:
-        if type(one[0]) is not dict:
-            return None
-        navigate(one, "id", found)
-        for value in found:
-            if type(value[0]) is not str:
-                return None
-            ids.add(value[0])
-        found.clear()
-    return ids
-
-
-def _references_all(resource: Item, wanted: set[str]) -> bool:
-    """Is each text of ``wanted`` the ``reference`` of an object below ``resource``, as ``in`` compares texts?
-
-    The objects are visited as :func:`~nsp_sandbox.conformance.fhirpath.model.objects_below` finds them, and the
-    search ends as soon as every text is met (most resources name their contained ones from their last
-    elements: the contained resources themselves are then never entered)."""
-    references: list[Item] = []
-    pending = [resource]
-    while pending:
-        for found in object_children(pending.pop()):
-            navigate(found, "reference", references)
-            for reference in references:
-                if type(reference[0]) is str and not is_temporal(reference):
-                    wanted.discard(reference[0])
-            if not wanted:
-                return True
-            references.clear()
-            pending.append(found)
-    return False
 
 
 def _typed_keys(names: frozenset[str]) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from nsp_sandbox.conformance import invariants
+from nsp_sandbox.conformance import shortcuts
 from nsp_sandbox.conformance.fhirpath import (
     EvaluationScope,
     FhirPathError,
@@ -218,6 +218,12 @@ def test_dom_3_answered_at_once_only_as_the_expression_answers(how: dict[str, An
 REF_1 = ("reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
          "%rootResource.contained.id.trace('ids'))")
 
+BDL_3 = ("entry.all(request.exists() = (%resource.type = 'batch' or %resource.type = 'transaction' or "
+         "%resource.type = 'history'))")
+BDL_4 = ("entry.all(response.exists() = (%resource.type = 'batch-response' or %resource.type = "
+         "'transaction-response' or %resource.type = 'history'))")
+BDL_7 = "(type = 'history') or entry.where(fullUrl.exists()).select(fullUrl&resource.meta.versionId).isDistinct()"
+
 
 @pytest.mark.parametrize("reference", [
     {"reference": "Patient/1"},  # answered at once
@@ -252,7 +258,9 @@ def test_ref_1_answered_at_once_only_as_the_expression_answers(reference: dict[s
 
 
 @pytest.mark.parametrize(("structure", "key", "expression", "recognised"), [
-    ("Reference", "ref-1", REF_1, invariants.REF_1), ("DomainResource", "dom-3", DOM_3, invariants.DOM_3)])
+    ("Reference", "ref-1", REF_1, shortcuts.REF_1), ("DomainResource", "dom-3", DOM_3, shortcuts.DOM_3),
+    ("Bundle", "bdl-3", BDL_3, shortcuts.BDL_3), ("Bundle", "bdl-4", BDL_4, shortcuts.BDL_4),
+    ("Bundle", "bdl-7", BDL_7, shortcuts.BDL_7)])
 def test_a_constraint_answered_at_once_is_the_one_r4_defines(packages: PackageRegistry, structure: str, key: str,
                                                              expression: str, recognised: str) -> None:
     definition = packages.structure_definition(f"http://hl7.org/fhir/StructureDefinition/{structure}")
@@ -309,6 +317,97 @@ def test_ref_1_of_a_local_reference_answered_only_as_the_expression_answers(refe
         assert given == [True]
     if reference == "#q" and contained == [{"resourceType": "Patient", "id": "p"}]:
         assert given == [False]
+
+
+_PATIENT = {"resourceType": "Patient", "id": "p"}
+_REQUEST = {"method": "POST", "url": "Patient"}
+_RESPONSE = {"status": "201 Created"}
+
+
+def _versioned(version: Any) -> dict[str, Any]:
+    return {"resourceType": "Patient", "id": "p", "meta": {"versionId": version}}
+
+
+_BUNDLE_SHAPES: list[dict[str, Any]] = [
+    {"type": "message", "entry": [{"fullUrl": "urn:uuid:a", "resource": _PATIENT},
+                                  {"fullUrl": "urn:uuid:b", "resource": _PATIENT}]},
+    {"type": "message", "entry": [{"fullUrl": "urn:uuid:a", "resource": _PATIENT, "request": _REQUEST}]},
+    {"type": "transaction", "entry": [{"fullUrl": "urn:uuid:a", "resource": _PATIENT, "request": _REQUEST},
+                                      {"fullUrl": "urn:uuid:b", "resource": _PATIENT, "request": _REQUEST}]},
+    {"type": "transaction", "entry": [{"fullUrl": "urn:uuid:a", "resource": _PATIENT, "request": _REQUEST},
+                                      {"fullUrl": "urn:uuid:b", "resource": _PATIENT}]},
+    {"type": "batch-response", "entry": [{"response": _RESPONSE}, {"response": _RESPONSE}]},
+    {"type": "transaction-response", "entry": [{"response": _RESPONSE}, {"fullUrl": "urn:uuid:b"}]},
+    {"type": "history", "entry": [{"fullUrl": "urn:uuid:a", "request": _REQUEST, "response": _RESPONSE},
+                                  {"fullUrl": "urn:uuid:a", "request": _REQUEST, "response": _RESPONSE}]},
+    {"type": "history", "entry": [{"fullUrl": "urn:uuid:a", "request": _REQUEST}]},
+    {"type": "collection", "entry": [{"fullUrl": "urn:uuid:a", "resource": _PATIENT},
+                                     {"fullUrl": "urn:uuid:a", "resource": _PATIENT}]},
+    {"type": "collection", "entry": [{"fullUrl": "urn:uuid:a", "resource": _versioned("1")},
+                                     {"fullUrl": "urn:uuid:a", "resource": _versioned("2")}]},
+    {"type": "collection", "entry": [{"fullUrl": "urn:uuid:a", "resource": _versioned("1")},
+                                     {"fullUrl": "urn:uuid:a1", "resource": _PATIENT}]},
+    {"type": "collection", "entry": [{"fullUrl": "urn:uuid:a", "resource": _versioned(1)},
+                                     {"fullUrl": "urn:uuid:b", "resource": _PATIENT}]},
+    {"type": "collection", "entry": [{"fullUrl": "urn:uuid:a", "resource": {
+        "resourceType": "Patient", "meta": {"_versionId": {"extension": [{"url": _EXTENSION, "valueString": "x"}]}}}}]},
+    {"type": "collection", "entry": [{"fullUrl": "urn:uuid:a", "resource": {
+        "resourceType": "Patient", "meta": {"versionId": ["1", "2"]}}}]},
+    {"type": "collection", "entry": [{"fullUrl": "urn:uuid:a", "resource": [_PATIENT, _PATIENT]}]},
+    {"type": "collection", "entry": [{"fullUrl": "urn:uuid:a", "resource": "Patient/p"}]},
+    {"type": "collection", "entry": [{"fullUrl": "urn:uuid:a", "resource": {"resourceType": "Patient", "meta": 5}}]},
+    {"type": "collection", "entry": [{"fullUrl": ["urn:uuid:a", "urn:uuid:b"]}]},
+    {"type": "collection", "entry": [{"_fullUrl": {"extension": [{"url": _EXTENSION, "valueString": "x"}]}}]},
+    {"type": "collection", "entry": [{"fullUrl": 5}]},
+    {"type": "collection", "entry": ["urn:uuid:a", None, {}, {"fullUrl": "urn:uuid:a"}]},
+    {"type": "collection", "entry": []},
+    {"type": "collection"},
+    {"entry": [{"fullUrl": "urn:uuid:a", "request": _REQUEST}, {"fullUrl": "urn:uuid:a"}]},
+    {"type": ["history", "collection"], "entry": [{"fullUrl": "urn:uuid:a"}, {"fullUrl": "urn:uuid:a"}]},
+    {"type": 5, "entry": [{"fullUrl": "urn:uuid:a"}]},
+    {"_type": {"id": "t"}, "entry": [{"request": _REQUEST}]},
+    {"type": "transaction", "entry": [{"_request": {"id": "r"}}]},
+    {"type": "transaction", "entry": [{"request": [_REQUEST, _REQUEST]}]},
+    {"type": "transaction", "entry": {"fullUrl": "urn:uuid:a", "request": _REQUEST}},
+]
+
+
+@pytest.mark.parametrize("expression", [BDL_3, BDL_4, BDL_7])
+@pytest.mark.parametrize("how", _BUNDLE_SHAPES)
+def test_bundle_rules_answered_at_once_only_as_the_expression_answers(expression: str, how: dict[str, Any]) -> None:
+    """bdl-3, bdl-4 and bdl-7 are answered from the Bundle's type and entries where those decide them; every answer,
+    so given or not, is the expression's own (the text evaluated as written, and fhirpathpy's)."""
+    bundle = {"resourceType": "Bundle", "id": "b", **copy.deepcopy(how)}
+    scope = EvaluationScope(resolve=lambda _r: None, conforms_to=lambda _r, _u: None, member_of=lambda _v, _s: None)
+
+    def answer(engine: InvariantEngine, text: str) -> list[Any] | str:
+        try:
+            return engine.evaluate(text, bundle, "Bundle", bundle, bundle, scope)
+        except Exception:  # not evaluable on this shape: "not checked", whichever engine
+            return "error"
+
+    given = answer(InvariantEngine("compiled"), expression)
+    assert given == answer(InvariantEngine("compiled"), f"({expression})")
+    expected = answer(InvariantEngine("fhirpathpy"), expression)
+    if expected != "error":
+        assert given == expected
+
+
+def test_the_bundle_rules_judge_a_message_and_a_transaction() -> None:
+    """The answers at once, on the shapes every provide has: a message with no request, a transaction with one in
+    every entry, entries whose fullUrl differ; and a missing request, a repeated fullUrl, found."""
+    scope = EvaluationScope(resolve=lambda _r: None, conforms_to=lambda _r, _u: None, member_of=lambda _v, _s: None)
+    engine = InvariantEngine("compiled")
+
+    def answer(text: str, how: dict[str, Any]) -> list[Any]:
+        bundle = {"resourceType": "Bundle", **how}
+        return engine.evaluate(text, bundle, "Bundle", bundle, bundle, scope)
+
+    message, transaction, broken, repeated = (_BUNDLE_SHAPES[0], _BUNDLE_SHAPES[2], _BUNDLE_SHAPES[3],
+                                              _BUNDLE_SHAPES[8])
+    assert [answer(BDL_3, how) for how in (message, transaction, broken)] == [[True], [True], [False]]
+    assert [answer(BDL_4, how) for how in (message, transaction)] == [[True], [True]]
+    assert [answer(BDL_7, how) for how in (message, transaction, repeated)] == [[True], [True], [False]]
 
 
 def test_the_objects_below_a_resource_are_among_its_descendants(packages: PackageRegistry) -> None:
