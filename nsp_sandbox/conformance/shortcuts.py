@@ -30,6 +30,7 @@ from nsp_sandbox.conformance.fhirpath.values import Item
 Runner = Callable[[Any, str, dict[str, Any], dict[str, Any]], list[Any]]
 """A compiled constraint: (focus, its type, %resource, %rootResource) → the expression's result."""
 
+
 # dom-3 (DomainResource): a contained resource is referred to from elsewhere in the resource, or refers to it.
 DOM_3: Final = (
     "contained.where((('#'+id in (%resource.descendants().reference | %resource.descendants().as(canonical) | "
@@ -41,7 +42,6 @@ DOM_3: Final = (
 # ref-1 (Reference): a local reference ("#id") names a contained resource.
 REF_1: Final = ("reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
                 "%rootResource.contained.id.trace('ids'))")
-
 
 
 # bdl-3, bdl-4 (Bundle): a request, or a response, in every entry exactly when the Bundle's type says so.
