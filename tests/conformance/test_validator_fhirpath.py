@@ -225,6 +225,26 @@ BDL_4 = ("entry.all(response.exists() = (%resource.type = 'batch-response' or %r
 BDL_7 = "(type = 'history') or entry.where(fullUrl.exists()).select(fullUrl&resource.meta.versionId).isDistinct()"
 
 
+def _answered_as_written(expression: str, focus: Any, focus_type: str, resource: dict[str, Any]) -> list[Any] | str:
+    """The compiled engine's answer to ``expression`` on ``focus`` (``resource`` its resource and root), checked to be
+    the expression's own: the same text in parentheses (which nothing recognises: evaluated as written) and
+    fhirpathpy's, where fhirpathpy can read the shape. ``"error"``: not evaluable, "not checked" whichever engine."""
+    scope = EvaluationScope(resolve=lambda _r: None, conforms_to=lambda _r, _u: None, member_of=lambda _v, _s: None)
+
+    def answer(engine: InvariantEngine, text: str) -> list[Any] | str:
+        try:
+            return engine.evaluate(text, focus, focus_type, resource, resource, scope)
+        except Exception:  # not evaluable on this shape
+            return "error"
+
+    given = answer(InvariantEngine("compiled"), expression)
+    assert given == answer(InvariantEngine("compiled"), f"({expression})")
+    expected = answer(InvariantEngine("fhirpathpy"), expression)
+    if expected != "error":  # fhirpathpy cannot read every malformed shape
+        assert given == expected
+    return given
+
+
 @pytest.mark.parametrize("reference", [
     {"reference": "Patient/1"},  # answered at once
     {"reference": "urn:uuid:5e8d4f04-4f40-4ba0-9c2b-1d5d4a1b1f0e", "_reference": {"extension": [
@@ -240,19 +260,7 @@ def test_ref_1_answered_at_once_only_as_the_expression_answers(reference: dict[s
     "#"; every answer, given that way or not, is the expression's own."""
     resource = {"resourceType": "Observation", "id": "o", "status": "final",
                 "contained": [{"resourceType": "Patient", "id": "p"}], "subject": reference}
-    scope = EvaluationScope(resolve=lambda _r: None, conforms_to=lambda _r, _u: None, member_of=lambda _v, _s: None)
-
-    def answer(engine: InvariantEngine, expression: str) -> list[Any] | str:
-        try:
-            return engine.evaluate(expression, reference, "Reference", resource, resource, scope)
-        except Exception:  # not evaluable on this shape: "not checked", whichever engine
-            return "error"
-
-    given = answer(InvariantEngine("compiled"), REF_1)
-    assert given == answer(InvariantEngine("compiled"), f"({REF_1})")  # another text: evaluated as written
-    expected = answer(InvariantEngine("fhirpathpy"), REF_1)
-    if expected != "error":  # fhirpathpy cannot read every malformed shape
-        assert given == expected
+    given = _answered_as_written(REF_1, reference, "Reference", resource)
     if reference == {"reference": "Patient/1"}:
         assert given == [True]
 
@@ -300,19 +308,7 @@ def test_ref_1_of_a_local_reference_answered_only_as_the_expression_answers(refe
                                 "subject": {"reference": reference}}
     if contained is not None:
         resource["contained"] = contained
-    scope = EvaluationScope(resolve=lambda _r: None, conforms_to=lambda _r, _u: None, member_of=lambda _v, _s: None)
-
-    def answer(engine: InvariantEngine, expression: str) -> list[Any] | str:
-        try:
-            return engine.evaluate(expression, resource["subject"], "Reference", resource, resource, scope)
-        except Exception:  # not evaluable on this shape: "not checked", whichever engine
-            return "error"
-
-    given = answer(InvariantEngine("compiled"), REF_1)
-    assert given == answer(InvariantEngine("compiled"), f"({REF_1})")
-    expected = answer(InvariantEngine("fhirpathpy"), REF_1)
-    if expected != "error":
-        assert given == expected
+    given = _answered_as_written(REF_1, resource["subject"], "Reference", resource)
     if reference == "#p" and contained == [{"resourceType": "Patient", "id": "p"}]:
         assert given == [True]
     if reference == "#q" and contained == [{"resourceType": "Patient", "id": "p"}]:
@@ -378,19 +374,7 @@ def test_bundle_rules_answered_at_once_only_as_the_expression_answers(expression
     """bdl-3, bdl-4 and bdl-7 are answered from the Bundle's type and entries where those decide them; every answer,
     so given or not, is the expression's own (the text evaluated as written, and fhirpathpy's)."""
     bundle = {"resourceType": "Bundle", "id": "b", **copy.deepcopy(how)}
-    scope = EvaluationScope(resolve=lambda _r: None, conforms_to=lambda _r, _u: None, member_of=lambda _v, _s: None)
-
-    def answer(engine: InvariantEngine, text: str) -> list[Any] | str:
-        try:
-            return engine.evaluate(text, bundle, "Bundle", bundle, bundle, scope)
-        except Exception:  # not evaluable on this shape: "not checked", whichever engine
-            return "error"
-
-    given = answer(InvariantEngine("compiled"), expression)
-    assert given == answer(InvariantEngine("compiled"), f"({expression})")
-    expected = answer(InvariantEngine("fhirpathpy"), expression)
-    if expected != "error":
-        assert given == expected
+    _answered_as_written(expression, bundle, "Bundle", bundle)
 
 
 def test_the_bundle_rules_judge_a_message_and_a_transaction() -> None:
