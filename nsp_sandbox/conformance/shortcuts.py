@@ -79,7 +79,7 @@ def _contained_referenced(runner: Runner) -> Runner:
 
     The contained resources, their ids and the references are found by the model's own navigation, as the
     expression finds them; the objects below the resource are some of its ``descendants()``
-    (:func:`~nsp_sandbox.conformance.fhirpath.model.objects_below`), so a reference found there is one the
+    (:func:`~nsp_sandbox.conformance.fhirpath.model.object_children`), so a reference found there is one the
     expression finds too."""
 
     def run_contained(focus: Any, focus_type: str, resource: dict[str, Any], root: dict[str, Any]) -> list[Any]:
@@ -154,7 +154,7 @@ def _contained_ids(root: dict[str, Any]) -> set[str] | None:
 def _references_all(resource: Item, wanted: set[str]) -> bool:
     """Is each text of ``wanted`` the ``reference`` of an object below ``resource``, as ``in`` compares texts?
 
-    The objects are visited as :func:`~nsp_sandbox.conformance.fhirpath.model.objects_below` finds them, and the
+    The objects are visited one by one (:func:`~nsp_sandbox.conformance.fhirpath.model.object_children`), and the
     search ends as soon as every text is met (most resources name their contained ones from their last
     elements: the contained resources themselves are then never entered)."""
     references: list[Item] = []

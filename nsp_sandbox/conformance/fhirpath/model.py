@@ -229,23 +229,13 @@ def _navigate_child(item: Item, name: str, out: list[Item]) -> None:
                 break
 
 
-def objects_below(item: Item) -> list[Item]:
-    """The items of the objects among the descendants of ``item`` (``descendants()`` of an object, less its
-    primitives), in no particular order. Only a property holding an object or an array is navigated, as
-    :func:`navigate` navigates it (a primitive, or a primitive's ``_name`` companion, gives no object); the
-    bare name of a choice element is navigated by :func:`children_of`'s own rule. For a question about the
-    objects alone (dom-3: which ``reference`` texts are there), without an item made for every primitive."""
-    found: list[Item] = []
-    pending = [item]
-    while pending:
-        for child in object_children(pending.pop()):
-            found.append(child)
-            pending.append(child)
-    return found
-
-
 def object_children(current: Item) -> list[Item]:
-    """The items of the objects among the children of ``current`` (one step of :func:`objects_below`)."""
+    """The items of the objects among the children of ``current``: taken again from each, the objects among the
+    descendants of an object (``descendants()``, less its primitives). Only a property holding an object or an
+    array is navigated, as :func:`navigate` navigates it (a primitive, or a primitive's ``_name`` companion, gives
+    no object); the bare name of a choice element is navigated by :func:`children_of`'s own rule. For a question
+    about the objects alone (dom-3: which ``reference`` texts are there), without an item made for every
+    primitive."""
     data = current[0]
     if not isinstance(data, dict):
         return []
