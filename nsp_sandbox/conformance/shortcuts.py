@@ -182,8 +182,9 @@ def _entries_with(runner: Runner, element: str, types: tuple[str, ...]) -> Runne
         if type(focus) is dict and type(resource) is dict:
             kinds: list[Item] = []
             navigate(item_of(resource, None), "type", kinds)
-            if len(kinds) == 1 and type(kinds[0][0]) is str and not is_temporal(kinds[0]):
-                must = kinds[0][0] in types
+            kind = _one_text(kinds)
+            if kind is not None:
+                must = kind in types
                 entries: list[Item] = []
                 navigate(item_of(focus, focus_type), "entry", entries)
                 found: list[Item] = []
@@ -209,10 +210,10 @@ def _distinct_full_urls(runner: Runner) -> Runner:
             bundle = item_of(focus, focus_type)
             kinds: list[Item] = []
             navigate(bundle, "type", kinds)
-            if len(kinds) == 1 and type(kinds[0][0]) is str and not is_temporal(kinds[0]):
-                if kinds[0][0] == "history":
-                    return [True]
-            elif kinds:
+            kind = _one_text(kinds)
+            if kind == "history":
+                return [True]
+            if kinds and kind is None:  # not one text: ``type = 'history'`` is for the expression to read
                 return runner(focus, focus_type, resource, root)
             texts = _entry_texts(bundle)
             if texts is not None and len(set(texts)) == len(texts):
@@ -233,8 +234,8 @@ def _entry_texts(bundle: Item) -> list[str] | None:
         navigate(entry, "fullUrl", urls)
         if not urls:
             continue
-        url = urls[0]
-        if len(urls) != 1 or type(url[0]) is not str or is_temporal(url):
+        url = _one_text(urls)
+        if url is None:
             return None
         version = ""
         current = entry
@@ -249,8 +250,16 @@ def _entry_texts(bundle: Item) -> list[str] | None:
                 break  # no versionId: the fullUrl alone (``&`` reads an empty operand as "")
             current = found[0]
         else:
-            if type(current[0]) is not str or is_temporal(current):
+            found_version = _one_text([current])
+            if found_version is None:
                 return None
-            version = current[0]
-        texts.append(url[0] + version)
+            version = found_version
+        texts.append(url + version)
     return texts
+
+
+def _one_text(items: list[Item]) -> str | None:
+    """The text of ``items`` when they are one item holding a text that compares as text (not a date or time)."""
+    if len(items) == 1 and type(items[0][0]) is str and not is_temporal(items[0]):
+        return str(items[0][0])
+    return None
