@@ -192,7 +192,7 @@ class NotificationRow(DdsBase):
     __tablename__ = "dds_notification"
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    subscription_pk: Mapped[int] = mapped_column(Integer, index=True)
+    subscription_pk: Mapped[int] = mapped_column(Integer)
     event_number: Mapped[int] = mapped_column(Integer)
     entry_ids: Mapped[str] = mapped_column(Text)  # JSON list of DocumentReference ids
     state: Mapped[str] = mapped_column(String(16))  # pending | sent | failed (gave up)
@@ -202,7 +202,12 @@ class NotificationRow(DdsBase):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
-    __table_args__ = (Index("ix_dds_notification_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_dds_notification_due", "state", "next_attempt_at"),
+        # A subscription's events being sent now (``services.dds.notifier``: none is taken while an earlier one is
+        # in flight): found among the few in flight, not by reading every event the subscription ever had.
+        Index("ix_dds_notification_in_flight", "subscription_pk", "state", "claimed_until"),
+    )
 
 
 log = logging.getLogger("services.dds.models")
@@ -216,7 +221,8 @@ ADDED_COLUMNS = (
 )
 #: Indexes an earlier version made that later ones replace: (table, index), dropped at start-up.
 REPLACED_INDEXES = (("dds_document_entry", "ix_dds_entry_patient_status"),
-                    ("dds_entry_code", "ix_dds_entry_code_lookup"))
+                    ("dds_entry_code", "ix_dds_entry_code_lookup"),
+                    ("dds_notification", "ix_dds_notification_subscription_pk"))
 #: Columns that became nullable (an on-demand entry has no stored document).
 NOW_NULLABLE = (("dds_document_entry", "document_hash"), ("dds_document_entry", "size"))
 

@@ -76,10 +76,13 @@ _DUE = (select(_NOTIFICATIONS.pk, _NOTIFICATIONS.subscription_pk).where(_NOTIFIC
 # The same, but for the subscriptions whose events wait for another process (their earlier events are its to send).
 _DUE_ELSEWHERE = _DUE.where(_NOTIFICATIONS.subscription_pk.not_in(bindparam("held", expanding=True)))
 # Taken by compare-and-set, and read, in one statement (UPDATE … RETURNING: SQLite 3.35+, PostgreSQL); never
-# while another sender has an earlier event of the subscription (it would arrive after this one).
+# while another sender has an earlier event of the subscription (it would arrive after this one), which the index
+# of the events in flight finds among those alone. The rows are read by their keys: their state is compared as an
+# expression (``state || ''``), which no index serves, else SQLite walked every pending event through the index of
+# the due ones to find the few named, however long the queue of a recipient that is down.
 _EARLIER = NotificationRow.__table__.alias("earlier").c
 _CLAIM = (update(NotificationRow.__table__)
-          .where(_NOTIFICATIONS.pk.in_(bindparam("row_pks", expanding=True)), _NOTIFICATIONS.state == "pending",
+          .where(_NOTIFICATIONS.pk.in_(bindparam("row_pks", expanding=True)), _NOTIFICATIONS.state + "" == "pending",
                  _NOTIFICATIONS.next_attempt_at <= bindparam("now"),
                  _NOTIFICATIONS.claimed_until.is_(None) | (_NOTIFICATIONS.claimed_until < bindparam("now")),
                  ~exists().where(_EARLIER.subscription_pk == _NOTIFICATIONS.subscription_pk,

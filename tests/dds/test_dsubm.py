@@ -23,6 +23,7 @@ from dsubm_recipient import (
 )
 from fastapi.testclient import TestClient
 from mhd_client import CPR, OTHER_CPR, Mhd
+from sqlalchemy import event as sqlalchemy_events
 from sqlalchemy import insert, select
 from sts_client import auth
 
@@ -262,6 +263,67 @@ def test_no_sender_takes_an_event_while_another_sends_an_earlier_one(context: Sa
     assert second._claim(sub_pk, [two], now) == []  # event 1 is being sent: 2 waits
     first._finish([taken], "pending", "the endpoint answered HTTP 503", None)  # 1 waits for its backoff
     assert [row.event_number for row in second._claim(sub_pk, [two], now)] == [2]
+
+
+def _subscription_with(context: SandboxContext, key: str, *, sent: int = 0, pending: int = 0) -> tuple[int, list[int]]:
+    """A subscription whose first ``sent`` events were sent, and whose ``pending`` events after them are due now:
+    (its row, the pending events' rows)."""
+    now = naive_utc(context.clock.now())
+    table = NotificationRow.__table__
+    with context.database.session() as session:
+        sub_pk = session.execute(insert(SubscriptionRow.__table__).values(
+            id=key, key=key, owner="o", topic="t", endpoint="http://recipient.invalid/", base_url="http://dds",
+            status="active", events=sent + pending, created_at=now, resource="{}").returning(
+                SubscriptionRow.__table__.c.pk)).scalar_one()
+        session.execute(insert(table), [
+            {"subscription_pk": sub_pk, "event_number": number, "entry_ids": f'["e{number}"]',
+             "state": "sent" if number <= sent else "pending", "attempts": 1 if number <= sent else 0,
+             "next_attempt_at": now, "created_at": now} for number in range(1, sent + pending + 1)])
+        pks = session.execute(select(table.c.pk).where(table.c.subscription_pk == sub_pk, table.c.state == "pending")
+                              .order_by(table.c.pk)).scalars().all()
+    return sub_pk, list(pks)
+
+
+def _claim_steps(context: SandboxContext, sub_pk: int, pks: list[int]) -> tuple[int, int]:
+    """Claim ``pks`` of subscription ``sub_pk``: (SQLite's virtual machine steps for it, in hundreds; how many
+    were taken)."""
+    engine, steps = context.database.engine, [0]
+
+    def step() -> int:
+        steps[0] += 1
+        return 0  # go on
+
+    def before(connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("UPDATE dds_notification"):
+            connection.connection.driver_connection.set_progress_handler(step, 100)
+
+    def after(connection: Any, *_: Any) -> None:
+        connection.connection.driver_connection.set_progress_handler(None, 0)
+
+    sqlalchemy_events.listen(engine, "before_cursor_execute", before)
+    sqlalchemy_events.listen(engine, "after_cursor_execute", after)
+    try:
+        taken = Notifier(context, Registry(context.database))._claim(sub_pk, pks, naive_utc(context.clock.now()))
+    finally:
+        sqlalchemy_events.remove(engine, "before_cursor_execute", before)
+        sqlalchemy_events.remove(engine, "after_cursor_execute", after)
+    return steps[0], len(taken)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_claim_reads_the_events_it_takes_not_the_history_nor_another_recipient_s_queue(
+        context: SandboxContext) -> None:
+    """Taking a batch of events reads those events and the subscription's events in flight: not every event the
+    subscription ever had (a sandbox that has run for long, a million documents), nor the events of another
+    recipient that wait (one that is down, its queue growing). SQLite's own count of the steps it took tells."""
+    alone = _claim_steps(context, *_subscription_with(context, "alone", pending=20))
+    after_history = _claim_steps(context, *_subscription_with(context, "history", sent=3000, pending=20))
+    sub_pk, pks = _subscription_with(context, "beside", pending=20)
+    _subscription_with(context, "down", pending=3000)
+    beside_a_queue = _claim_steps(context, sub_pk, pks)
+    assert alone[1] == after_history[1] == beside_a_queue[1] == 20
+    assert after_history[0] < 2 * alone[0] + 10, (alone, after_history)
+    assert beside_a_queue[0] < 2 * alone[0] + 10, (alone, beside_a_queue)
 
 
 def test_a_sender_that_can_take_none_of_the_events_due_stops_looking_until_later(
