@@ -12,12 +12,14 @@ of a provide is too small to tell apart from the noise of a served run on a shar
   what the viewer makes of the load's HCO message (``../shared/peers/load.py``).
 
 ``time.process_time()`` per row, after 50 warm-up rows, each row taken and finished on its own (a subscription
-without ``backport-max-count``). ``--tree`` measures another checkout (run the two alternately for a
-before/after; a checkout whose sender takes and finishes rows in lists, as this one's does);
-``--database-url`` a PostgreSQL database (emptied first).
+without ``backport-max-count``). ``--sent`` N: the subscription has N events sent before these (a sandbox that has
+run for a while; each row taken is checked against its subscription's earlier events in flight). ``--tree``
+measures another checkout (run the two alternately for a before/after; a checkout whose sender takes and finishes
+rows in lists, as this one's does); ``--database-url`` a PostgreSQL database (emptied first).
 
     .venv/bin/python bench/dsubm_cpu.py
     .venv/bin/python bench/dsubm_cpu.py --tree ../before
+    .venv/bin/python bench/dsubm_cpu.py --sent 100000
     .venv/bin/python bench/dsubm_cpu.py --database-url postgresql://postgres@127.0.0.1:5432/bench
 """
 
@@ -40,6 +42,7 @@ WARM = 50
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--sent", type=int, default=0, help="events of the subscription sent before these")
     parser.add_argument("--tree", type=Path, default=ROOT, help="the checkout to measure")
     parser.add_argument("--database-url", help="default: SQLite in a temporary folder")
     args = parser.parse_args()
@@ -75,11 +78,12 @@ def main() -> None:
     with context.database.session() as session:
         subscription_pk = session.execute(insert(SubscriptionRow.__table__).values(
             id="bench", key="bench", owner="system-sundhed-dk", topic="bench", endpoint="http://viewer.invalid/",
-            base_url="http://dds.invalid", status="active", events=total, created_at=now, resource="{}")
+            base_url="http://dds.invalid", status="active", events=args.sent + total, created_at=now, resource="{}")
             .returning(SubscriptionRow.__table__.c.pk)).scalar_one()
         session.execute(insert(NotificationRow.__table__), [
             {"subscription_pk": subscription_pk, "event_number": n, "entry_ids": f'["entry-{n}"]',
-             "state": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now} for n in range(total)])
+             "state": "sent" if n < args.sent else "pending", "attempts": 0, "next_attempt_at": now,
+             "created_at": now} for n in range(args.sent + total)])
         subscription = session.scalars(select(SubscriptionRow)).one()
         session.expunge(subscription)
 
@@ -112,7 +116,8 @@ def main() -> None:
             sender_row(pk)
     # the rows are sent: queue them again for the timed pass, as new notifications would be
     with context.database.session() as session:
-        session.execute(NotificationRow.__table__.update().values(state="pending", attempts=0))
+        session.execute(NotificationRow.__table__.update().where(NotificationRow.__table__.c.event_number >= args.sent)
+                        .values(state="pending", attempts=0))
     results = {}
     for name, step, keys in (("sender", sender_row, due), ("viewer", viewer_row, list(range(total)))):
         for key in keys[:WARM]:
@@ -123,7 +128,7 @@ def main() -> None:
         results[name] = (time.process_time() - started) / args.rows * 1e6
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(f"{tree.name} ({database}): sender {results['sender']:.0f} µs, viewer {results['viewer']:.0f} µs "
-          f"CPU per notification ({args.rows} rows)")
+          f"CPU per notification ({args.rows} rows, {args.sent} sent before them)")
 
 
 if __name__ == "__main__":
