@@ -7,6 +7,7 @@ name prefix, and creates them on start; actors never read each other's tables.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from nsp_sandbox import connection_check, schema_stamp
 from nsp_sandbox.driver_statement import DriverStatement
 from nsp_sandbox.wal_checkpoints import WalCheckpoints, database_file
+
+log = logging.getLogger(__name__)
 
 
 def normalise_url(url: str) -> str:
@@ -243,6 +246,16 @@ class ExistingTables:
             if table in self.columns and column not in self.columns[table]:
                 connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
+    def add_missing_indexes(self, connection: Connection, metadata: MetaData) -> None:
+        """Create each index ``metadata`` declares on an existing table that lacks it (one that came after the
+        table's first version; found with ``indexes``). An index built on a large table takes its time once, at
+        that start-up."""
+        for table_name, names in self.indexes.items():
+            for index in metadata.tables[table_name].indexes:
+                if index.name not in names:
+                    log.info("creating index %s on %s", index.name, table_name)
+                    index.create(connection)
+
 
 def add_columns(engine: Engine, added: tuple[tuple[str, str, str], ...]) -> None:
     """Add to tables made by an earlier version the columns that came later: ``(table, column, SQL type and
@@ -250,6 +263,13 @@ def add_columns(engine: Engine, added: tuple[tuple[str, str, str], ...]) -> None
     existing = existing_tables(engine, {t for t, _, _ in added})
     with engine.begin() as connection:
         existing.add_missing_columns(connection, added)
+
+
+def add_indexes(engine: Engine, metadata: MetaData) -> None:
+    """Create on tables made by an earlier version the indexes ``metadata`` declares that came later."""
+    existing = existing_tables(engine, metadata.tables, indexes=True)
+    with engine.begin() as connection:
+        existing.add_missing_indexes(connection, metadata)
 
 
 def existing_tables(engine: Engine, tables: Iterable[str], *, indexes: bool = False) -> ExistingTables:

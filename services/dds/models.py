@@ -235,11 +235,7 @@ def upgrade(engine: Engine) -> None:
     existing = existing_tables(engine, DdsBase.metadata.tables, indexes=True)
     columns, indexes = existing.columns, existing.indexes
     with engine.begin() as connection:
-        for table_name, names in indexes.items():
-            for index in DdsBase.metadata.tables[table_name].indexes:
-                if index.name not in names:
-                    log.info("creating index %s on %s", index.name, table_name)
-                    index.create(connection)
+        existing.add_missing_indexes(connection, DdsBase.metadata)
         for table_name, name in REPLACED_INDEXES:
             if name in indexes.get(table_name, set()):
                 connection.exec_driver_sql(f"DROP INDEX {name}")

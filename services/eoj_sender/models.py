@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, ColumnElement, DateTime, Engine, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from nsp_sandbox.database import add_columns
+from nsp_sandbox.database import add_columns, add_indexes
 
 
 class EojBase(DeclarativeBase):
@@ -29,8 +29,9 @@ ADDED_COLUMNS = (
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring tables an earlier version made up to this one: add the later columns."""
+    """Bring tables an earlier version made up to this one: add the later columns and indexes."""
     add_columns(engine, ADDED_COLUMNS)
+    add_indexes(engine, EojBase.metadata)
 
 
 class EndpointRow(EojBase):
@@ -94,7 +95,7 @@ class AckLogRow(EojBase):
     __tablename__ = "eoj_ack_log"
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     received_at: Mapped[datetime] = mapped_column(DateTime)
-    bundle_id: Mapped[str] = mapped_column(String(64))
+    bundle_id: Mapped[str] = mapped_column(String(64), index=True)  # a copy of one that came is a duplicate
     response_to: Mapped[str | None] = mapped_column(String(64), index=True)
     code: Mapped[str | None] = mapped_column(String(32))
     verdict: Mapped[str] = mapped_column(String(32))  # applied | duplicate | unknown-message | contradicts

@@ -26,14 +26,14 @@ from nsp_sandbox.fhir_http import install_error_handlers
 from services.lps import statistics
 from services.lps.access import LpsAccess
 from services.lps.inbox import Inbox
-from services.lps.models import LpsBase
+from services.lps.models import LpsBase, upgrade
 from services.lps.routes import control, inbox
 from services.lps.switches import Switches
 
 
 def create_app(context: SandboxContext) -> FastAPI:
     """The GP system actor over ``context`` (its tables created here if missing)."""
-    context.database.create_tables(LpsBase.metadata)
+    context.database.create_tables(LpsBase.metadata, upgrade=upgrade)
     switches = Switches(context.database)
     gp_inbox = Inbox(context, switches)
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Engine, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from nsp_sandbox.database import add_indexes
 
 
 class LpsBase(DeclarativeBase):
@@ -26,7 +28,7 @@ class ReceivedRow(LpsBase):
     receiver_sor: Mapped[str] = mapped_column(String(32))
     cpr: Mapped[str] = mapped_column(String(16), index=True)
     activity: Mapped[str] = mapped_column(String(32))
-    previous_header: Mapped[str | None] = mapped_column(String(200))
+    previous_header: Mapped[str | None] = mapped_column(String(200), index=True)  # what a held one waits for
     original_header: Mapped[str | None] = mapped_column(String(200), index=True)
     received_at: Mapped[datetime] = mapped_column(DateTime)
     bundle: Mapped[str] = mapped_column(Text)
@@ -74,3 +76,8 @@ class SettingRow(LpsBase):
     __tablename__ = "lps_setting"
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[dict] = mapped_column(JSON)  # type: ignore[type-arg]
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring tables an earlier version made up to this one: add the later indexes."""
+    add_indexes(engine, LpsBase.metadata)
