@@ -95,16 +95,18 @@ def cpu_seconds(pid: int) -> float:
 
 @contextmanager
 def served(tree: Path, env: dict[str, str], prefix: str = "nsp-bench-",
-           launcher: Sequence[str] = ("-c", "from sandbox.cli import main; main()")) -> Iterator[Served]:
+           launcher: Sequence[str] = ("-c", "from sandbox.cli import main; main()"),
+           under: Sequence[str] = ()) -> Iterator[Served]:
     """``up`` of ``tree`` with ``env`` added to this process's environment (``NSP_SANDBOX_DATABASE_URL`` left
     out: SQLite in the data folder). ``launcher``: what the Python interpreter runs, given ``up`` and its options
-    (by default the command line's entry point)."""
+    (by default the command line's entry point); ``under``: a command the interpreter runs under (valgrind), in
+    the same process."""
     data = Path(tempfile.mkdtemp(prefix=prefix))
     port = free_port()
     environment = {**os.environ, "PYTHONPATH": str(tree), **env}
     environment.pop("NSP_SANDBOX_DATABASE_URL", None)
     with (data / "server.log").open("w") as log:
-        server = subprocess.Popen([interpreter_of(tree), *launcher, "up", "--no-demo",
+        server = subprocess.Popen([*under, interpreter_of(tree), *launcher, "up", "--no-demo",
                                    "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data)],
                                   cwd=tree, env=environment, stdout=log, stderr=subprocess.STDOUT)
         try:
