@@ -19,6 +19,7 @@ instructions is not its share of the time: memory that is not in the cache costs
     .venv/bin/python bench/served_instructions.py
     .venv/bin/python bench/served_instructions.py --against ../before --pairs 2
     .venv/bin/python bench/served_instructions.py --load bench/varied_load.py
+    .venv/bin/python bench/served_instructions.py --no-dsubm
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def count(dump: Path) -> dict[str, int]:
 
 def run(tree: Path, args: argparse.Namespace) -> dict[str, float]:
     """One tree served under callgrind: instructions per provided document, in all and by part."""
-    env = {"NSP_SANDBOX_FHIR_PACKAGES": str(args.packages), "NSP_SANDBOX_DDS_ACCESS_CONTROL": "false"}
+    env = {"NSP_SANDBOX_FHIR_PACKAGES": str(args.packages), "NSP_SANDBOX_DDS_ACCESS_CONTROL": "false",
+           "NSP_SANDBOX_VIEW_DSUBM": "false" if args.no_dsubm else "true"}
     with tempfile.TemporaryDirectory(prefix="nsp-served-callgrind-") as folder:
         out = Path(folder) / "callgrind.out"
         under = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
@@ -111,6 +113,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the notifications")
     parser.add_argument("--load", type=Path, default=SHARED / "peers" / "load.py")
+    parser.add_argument("--no-dsubm", action="store_true", help="the viewer not subscribed: the provides alone")
     parser.add_argument("--packages", type=Path, default=Path(os.environ.get("NSP_SANDBOX_FHIR_PACKAGES",
                                                                              SHARED / "fhir-packages")))
     args = parser.parse_args()
@@ -121,7 +124,8 @@ def main() -> None:
     labels = ["total", *(label for label, _, _ in PARTS)]
     trees = list(results)
     print(f"\nM instructions per provided document, every thread, until notified ({args.provides} provides from "
-          f"{args.clients} clients after {args.warm_up}; {args.load.name}; the median of "
+          f"{args.clients} clients after {args.warm_up}; {args.load.name}; "
+          f"{'the viewer not subscribed' if args.no_dsubm else 'the viewer subscribed'}; the median of "
           f"{len(results[trees[0]])} run(s), the runs in brackets)\n")
     print("| part | " + " | ".join(str(tree) for tree in trees) + " |")
     print("|---|" + "---|" * len(trees))
