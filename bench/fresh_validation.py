@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from engine_instructions import SHARED, peer_load, varied
-from served_tree import interpreter_of
+from served_tree import interpreter_of, table_head, table_row
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -112,15 +112,14 @@ def main() -> None:
     for pair in range(1, args.pairs + 1):
         for tree, vary in columns:
             results[tree, vary].append(measure(tree, pair, vary, args))
-    print(f"| ms of CPU per document, one thread ({args.count} fresh after {args.warm_up}) | "
-          + " | ".join(f"{tree}{', varied' if vary else ''}" for tree, vary in columns) + " |")
-    print("|---|" + "---|" * len(columns))
+    table_head(f"ms of CPU per document, one thread ({args.count} fresh after {args.warm_up})",
+               [f"{tree}{', varied' if vary else ''}" for tree, vary in columns])
     for key, label in (("hco_ms", "the HCO message"), ("docref_list_ms", "its DocumentReference and List")):
         cells = []
         for column in columns:
             values = [r[key] for r in results[column]]
             cells.append(f"{sum(values) / len(values):.3f} (" + ", ".join(f"{v:.3f}" for v in values) + ")")
-        print(f"| {label} | " + " | ".join(cells) + " |")
+        table_row(label, cells)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from served_tree import alternating, provides, served, threads_of, tree_arguments
+from served_tree import alternating, provides, served, table_head, table_row, threads_of, tree_arguments
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -192,20 +192,19 @@ def main() -> None:
     labels += list(SWITCHES)
     print(f"\nms of CPU per document, the mean of {args.pairs} run(s) each; {args.provides} provides from "
           f"{args.clients} clients after {args.warm_up}; SQLite; the viewer subscribed\n")
-    print("| part | " + " | ".join(str(tree) for tree in trees) + " |")
-    print("|---|" + "---|" * len(trees))
+    table_head("part", trees)
     for label in labels:
         cells = []
         for tree in trees:
             values = [parts[label] for parts, _, _ in runs[tree] if label in parts]
             cells.append(f"{sum(values) / len(values):.3f}" if values else "—")
         if any(cell not in ("—", "0.000") for cell in cells):
-            print(f"| {label} | " + " | ".join(cells) + " |")
-    print("| **the whole process** (load.py) | " + " | ".join(
+            table_row(label, cells)
+    table_row("**the whole process** (load.py)", [
         f"**{sum(w for _, w, _ in runs[tree]) / len(runs[tree]):.2f}** ("
-        + ", ".join(f"{w:.2f}" for _, w, _ in runs[tree]) + ")" for tree in trees) + " |")
-    print("| the server's resident memory at the end, MiB | " + " | ".join(
-        ", ".join(f"{r:.0f}" for _, _, r in runs[tree]) for tree in trees) + " |")
+        + ", ".join(f"{w:.2f}" for _, w, _ in runs[tree]) + ")" for tree in trees])
+    table_row("the server's resident memory at the end, MiB", [
+        ", ".join(f"{r:.0f}" for _, _, r in runs[tree]) for tree in trees])
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 from served_notified import drain
-from served_tree import alternating, provides, served, tree_arguments
+from served_tree import alternating, provides, served, table_head, table_row, tree_arguments
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -127,16 +127,14 @@ def main() -> None:
           f"{args.clients} clients after {args.warm_up}; {args.load.name}; "
           f"{'the viewer not subscribed' if args.no_dsubm else 'the viewer subscribed'}; the median of "
           f"{len(results[trees[0]])} run(s), the runs in brackets)\n")
-    print("| part | " + " | ".join(str(tree) for tree in trees) + " |")
-    print("|---|" + "---|" * len(trees))
+    table_head("part", trees)
     for label in labels:
         cells = []
         for tree in trees:
             values = [r[label] / 1e6 for r in results[tree]]
             runs = f" ({', '.join(f'{v:.2f}' for v in values)})" if len(values) > 1 else ""
             cells.append(f"{statistics.median(values):.2f}{runs}")
-        shown = "**in all**" if label == "total" else label
-        print(f"| {shown} | " + " | ".join(cells) + " |")
+        table_row("**in all**" if label == "total" else label, cells)
 
 
 if __name__ == "__main__":

@@ -87,6 +87,16 @@ def threads_of(pid: int) -> dict[int, ThreadCpu]:
     return found
 
 
+def table_head(first: str, columns: Sequence[object]) -> None:
+    """A Markdown table's first two lines: ``first``, then one column for each of ``columns``."""
+    print(f"| {first} | " + " | ".join(str(column) for column in columns) + " |")
+    print("|---|" + "---|" * len(columns))
+
+
+def table_row(label: str, cells: Sequence[str]) -> None:
+    print(f"| {label} | " + " | ".join(cells) + " |")
+
+
 def cpu_seconds(pid: int) -> float:
     """The process's user and system CPU so far (``/proc``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
