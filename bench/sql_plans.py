@@ -2,11 +2,12 @@
 table, which cost more the longer a sandbox runs.
 
 Run as a script, it runs pytest (with the arguments given after ``--``) with itself as a plugin: the first time a
-statement is run on SQLite, the plugin asks SQLite for its plan (``EXPLAIN QUERY PLAN``, on the same connection,
-with the statement's own parameters) and counts how often the statement runs. Each pytest process writes what it
-saw to a folder; the script then lists the statements whose plan has a ``SCAN`` of a table (SQLite's own
-``sqlite_`` tables left out), the most frequent first, with the plan. A ``SCAN`` is not always wrong: a list of
-every row, a count, a table that holds a few rows, a test's own reset. The list is for a person to read.
+statement is run on SQLite (by SQLAlchemy, or on the driver's cursor by ``nsp_sandbox.driver_statement``), the
+plugin asks SQLite for its plan (``EXPLAIN QUERY PLAN``, on the same connection, with the statement's own
+parameters) and counts how often the statement runs. Each pytest process writes what it saw to a folder; the script
+then lists the statements whose plan has a ``SCAN`` of a table (SQLite's own ``sqlite_`` tables left out), the most
+frequent first, with the plan. A ``SCAN`` is not always wrong: a list of every row, a count, a table that holds a
+few rows, a test's own reset. The list is for a person to read.
 
     .venv/bin/python bench/sql_plans.py -- tests -n 2 -m "not timing"
     .venv/bin/python bench/sql_plans.py --out /tmp/plans -- tests/dds -n 2
@@ -31,10 +32,9 @@ _seen: dict[str, dict[str, Any]] = {}
 _lock = threading.Lock()
 
 
-def _record(connection: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
-            executemany: bool) -> None:
-    if connection.dialect.name != "sqlite" or statement.lstrip()[:6].upper() not in (
-            "SELECT", "UPDATE", "DELETE", "INSERT", "WITH"):
+def _plan(driver_connection: Any, statement: str, values: Any) -> None:
+    """Count ``statement``; the first time, ask SQLite for its plan with ``values`` (on ``driver_connection``)."""
+    if statement.lstrip()[:6].upper() not in ("SELECT", "UPDATE", "DELETE", "INSERT", "WITH"):
         return
     with _lock:
         known = _seen.get(statement)
@@ -42,21 +42,59 @@ def _record(connection: Any, _cursor: Any, statement: str, parameters: Any, _con
             known["runs"] += 1
             return
         _seen[statement] = known = {"runs": 1, "plan": []}
-    values = parameters[0] if executemany and parameters else parameters
     try:
-        plan = [row[3] for row in connection.connection.driver_connection.execute(
-            "EXPLAIN QUERY PLAN " + statement, values)]
-    except Exception as exc:  # a statement SQLite cannot plan alone (its parameters were not kept)
-        plan = [f"no plan: {exc}"]
-    known["plan"] = plan
+        known["plan"] = [row[3] for row in driver_connection.execute("EXPLAIN QUERY PLAN " + statement, values)]
+    except Exception as exc:  # SQLite would not plan it with these values
+        known["plan"] = [f"no plan: {exc}"]
+
+
+def _record(connection: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
+            executemany: bool) -> None:
+    """SQLAlchemy's hook before every statement it executes."""
+    if connection.dialect.name == "sqlite":
+        _plan(connection.connection.driver_connection, statement,
+              parameters[0] if executemany and parameters else parameters)
+
+
+class _RecordingCursor:
+    """A driver cursor whose statements are recorded: the prebuilt statements of
+    ``nsp_sandbox.driver_statement`` run on the cursor, where SQLAlchemy's hooks do not see them."""
+
+    def __init__(self, cursor: Any, connection: Any) -> None:
+        self._cursor = cursor
+        self._connection = connection
+
+    def execute(self, statement: str, values: Any = ()) -> Any:
+        _plan(self._connection, statement, values)
+        return self._cursor.execute(statement, values)
+
+    def executemany(self, statement: str, rows: Any) -> Any:
+        rows = list(rows)
+        if rows:
+            _plan(self._connection, statement, rows[0])
+        return self._cursor.executemany(statement, rows)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
 
 
 def pytest_configure(config: Any) -> None:
-    """As a pytest plugin: record every statement (the hook every engine's statements pass)."""
+    """As a pytest plugin: record every statement, those SQLAlchemy executes and those run on its driver's cursor."""
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
+    from nsp_sandbox import driver_statement
+
     event.listen(Engine, "before_cursor_execute", _record)
+    cursor_of = driver_statement._cursor
+
+    def recording_cursor(connection: Any) -> Any:
+        cursor = cursor_of(connection)
+        if connection.dialect.name != "sqlite":
+            return cursor
+        return _RecordingCursor(cursor, connection.connection.driver_connection)
+
+    driver_statement._cursor = recording_cursor
 
 
 def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
