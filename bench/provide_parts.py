@@ -15,6 +15,14 @@ woke).
 
     .venv/bin/python bench/provide_parts.py
     .venv/bin/python bench/provide_parts.py --against ../before --pairs 2
+    .venv/bin/python bench/provide_parts.py --until-notified
+
+``--until-notified`` reads the totals once DDS has sent every notification the provides caused (and the viewer has
+read what it was notified of), and adds each thread's CPU per document (``/proc``): what a sustained load pays
+per document, where load.py's figure counts its rounds only. A thread the sandbox does not name (the event loop,
+the pool threads) shows under the interpreter's name, ``python``. An async part counts its thread's CPU from its start
+to its end, so what else that thread's event loop ran meanwhile too: DDS's sender runs a loop of its own, on which the
+notification, the viewer's taking it and its retrievals (in process) are all there is.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import argparse
 import collections
 import gc
 import importlib
+import inspect
 import json
 import os
 import signal
@@ -32,7 +41,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from served_tree import alternating, provides, served, table_head, table_row, threads_of, tree_arguments
+from served_notified import drain
+from served_tree import alternating, cpu_seconds, provides, served, table_head, table_row, threads_of, tree_arguments
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -60,6 +70,21 @@ PARTS = [
     ("the viewer's reads of a notification's documents", "services.sundhed_view.documents",
      "Documents._read_and_remember_many"),
     ("DDS's retrieval (ITI-68)", "services.dds.registry", "Registry.get_document"),
+    ("  the viewer's extracts, made now (a document parsed, judged and read)", "services.sundhed_view.documents",
+     "Documents._extract"),
+    ("    the viewer's parse of a document", "nsp_sandbox.conformance.validator", "Validator.parse"),
+    ("  the viewer's extracts, kept (in memory and in its tables)", "services.sundhed_view.extract_cache",
+     "ExtractCache.put_many"),
+    ("    the extracts written as JSON", "services.sundhed_view.extract_codec", "ExtractCodec.dumps"),
+    ("DDS's notifier: a notification posted and answered (the viewer's reading ahead of it included)",
+     "services.dds.notifier", "Notifier._post"),
+    ("  the viewer: a notification taken and its documents retrieved", "services.sundhed_view.prefetch",
+     "Prefetch.notified"),
+    ("    the viewer's retrievals (ITI-68, both sides, in process)", "services.sundhed_view.dds", "Dds.retrieve"),
+    ("      DDS's guarded read of the entry and its document", "services.dds.mhd.entry_read", "readable_document"),
+    ("DDS's notifier: events claimed", "services.dds.notifier", "Notifier._claim"),
+    ("DDS's notifier: the notification Bundle", "services.dds.notifier", "notification_bundle"),
+    ("DDS's notifier: events finished", "services.dds.notifier", "Notifier._finish"),
 ]
 
 
@@ -86,11 +111,21 @@ def child(out: Path) -> None:
                 totals[label] += time.thread_time() - started
                 calls[label] += 1
 
-        setattr(owner, name, timed)
+        async def timed_async(*args: Any, **kwargs: Any) -> Any:
+            # The thread's CPU from start to end: what else its event loop ran meanwhile too (DDS's sender runs
+            # its own loop, with nothing else on it).
+            started = time.thread_time()
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                totals[label] += time.thread_time() - started
+                calls[label] += 1
+
+        setattr(owner, name, timed_async if inspect.iscoroutinefunction(original) else timed)
         if not path:  # a module function: also where it was imported by name
             for module in list(sys.modules.values()):
                 if getattr(module, name, None) is original:
-                    setattr(module, name, timed)
+                    setattr(module, name, getattr(owner, name))
 
     for label, module_name, qualified in PARTS:
         wrap(label, module_name, qualified)
@@ -152,14 +187,58 @@ def run(tree: Path, args: argparse.Namespace) -> tuple[dict[str, float], float, 
         before = totals_of(server.pid, out)
         switched = _switches(server.pid)
         print(f"[parts] {tree}: {args.provides} provides from {args.clients} clients", file=sys.stderr, flush=True)
+        if args.until_notified:
+            drain(server.data / "sandbox.db", 600)
+        watch = ThreadWatch(server.pid)
+        cpu = cpu_seconds(server.pid)
         result = provides(args, server.url, args.provides, server.pid)
+        whole = float(result["server_cpu_ms_per_document"])
+        if args.until_notified:
+            drain(server.data / "sandbox.db", 600)
+            whole = (cpu_seconds(server.pid) - cpu) / args.provides * 1000
         after = totals_of(server.pid, out)
         switched = _switches(server.pid) - switched
+        threads = watch.stop()
         rss = _rss_mib(server.pid)
     out.unlink(missing_ok=True)
     parts = {label: (after[label] - before.get(label, 0.0)) / args.provides * 1000 for label in after}
     parts.update({label: switched[label] / args.provides for label in SWITCHES})
-    return parts, float(result["server_cpu_ms_per_document"]), rss
+    if args.until_notified:
+        parts.update({f"thread {name}": seconds / args.provides * 1000 for name, seconds in threads.items() if seconds})
+    return parts, whole, rss
+
+
+class ThreadWatch:
+    """Each thread's CPU of a process, read from ``/proc`` every 50 ms in a thread of this one, so that a thread that
+    ends (DDS's sender stops when nothing is due, and starts again at the next commit) keeps what it used until its
+    last reading."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.first: dict[int, tuple[str, float]] = {
+            tid: (t.name, t.user + t.system) for tid, t in threads_of(pid).items()}
+        self.last = dict(self.first)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.05):
+            self._read()
+
+    def _read(self) -> None:
+        for tid, thread in threads_of(self.pid).items():
+            self.last[tid] = (thread.name, thread.user + thread.system)
+
+    def stop(self) -> collections.Counter[str]:
+        """The CPU each thread used since the start (seconds), summed by the thread's name."""
+        self._stop.set()
+        self._thread.join()
+        self._read()
+        used: collections.Counter[str] = collections.Counter()
+        for tid, (name, seconds) in self.last.items():
+            used[name] += seconds - self.first.get(tid, (name, 0.0))[1]
+        return used
 
 
 def _rss_mib(pid: int) -> float:
@@ -179,6 +258,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--warm-up", type=int, default=300)
     parser.add_argument("--load", type=Path, default=SHARED / "peers" / "load.py")
+    parser.add_argument("--until-notified", action="store_true",
+                        help="count until every notification is sent and read (and each thread's CPU)")
     parser.add_argument("--packages", type=Path, default=Path(os.environ.get("NSP_SANDBOX_FHIR_PACKAGES",
                                                                              SHARED / "fhir-packages")))
     args = parser.parse_args()
@@ -190,8 +271,9 @@ def main() -> None:
     labels += sorted({label for results in runs.values() for parts, _, _ in results for label in parts}
                      - set(labels) - set(SWITCHES))
     labels += list(SWITCHES)
+    counted = "until every notification was sent and read" if args.until_notified else "over the provides"
     print(f"\nms of CPU per document, the mean of {args.pairs} run(s) each; {args.provides} provides from "
-          f"{args.clients} clients after {args.warm_up}; SQLite; the viewer subscribed\n")
+          f"{args.clients} clients after {args.warm_up}; SQLite; the viewer subscribed; counted {counted}\n")
     table_head("part", trees)
     for label in labels:
         cells = []
@@ -200,7 +282,7 @@ def main() -> None:
             cells.append(f"{sum(values) / len(values):.3f}" if values else "—")
         if any(cell not in ("—", "0.000") for cell in cells):
             table_row(label, cells)
-    table_row("**the whole process** (load.py)", [
+    table_row("**the whole process**" + (" (until notified)" if args.until_notified else " (load.py)"), [
         f"**{sum(w for _, w, _ in runs[tree]) / len(runs[tree]):.2f}** ("
         + ", ".join(f"{w:.2f}" for _, w, _ in runs[tree]) + ")" for tree in trees])
     table_row("the server's resident memory at the end, MiB", [
