@@ -184,11 +184,11 @@ def run(tree: Path, args: argparse.Namespace) -> tuple[dict[str, float], float, 
     with served(tree, env, prefix="nsp-parts-", launcher=launcher) as server:
         print(f"[parts] {tree}: {args.warm_up} warm-up provides", file=sys.stderr, flush=True)
         provides(args, server.url, args.warm_up, None)
+        if args.until_notified:  # the warm-up's notifications sent and read before anything is counted
+            drain(server.data / "sandbox.db", 600)
         before = totals_of(server.pid, out)
         switched = _switches(server.pid)
         print(f"[parts] {tree}: {args.provides} provides from {args.clients} clients", file=sys.stderr, flush=True)
-        if args.until_notified:
-            drain(server.data / "sandbox.db", 600)
         watch = ThreadWatch(server.pid)
         cpu = cpu_seconds(server.pid)
         result = provides(args, server.url, args.provides, server.pid)
