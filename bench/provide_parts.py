@@ -18,11 +18,10 @@ woke).
     .venv/bin/python bench/provide_parts.py --until-notified
 
 ``--until-notified`` reads the totals once DDS has sent every notification the provides caused (and the viewer has
-read what it was notified of), and adds each thread's CPU per document (``/proc``): what a sustained load pays
-per document, where load.py's figure counts its rounds only. A thread the sandbox does not name (the event loop,
-the pool threads) shows under the interpreter's name, ``python``. An async part counts its thread's CPU from its start
-to its end, so what else that thread's event loop ran meanwhile too: DDS's sender runs a loop of its own, on which the
-notification, the viewer's taking it and its retrievals (in process) are all there is.
+read what it was notified of): what a sustained load pays per document, where load.py's figure counts its rounds
+only (``served_threads.py --until-notified`` gives the same thread by thread). An async part counts its thread's CPU
+from its start to its end, so what else that thread's event loop ran meanwhile too: DDS's sender runs a loop of its
+own, on which the notification, the viewer's taking it and its retrievals (in process) are all there is.
 """
 
 from __future__ import annotations
@@ -189,7 +188,6 @@ def run(tree: Path, args: argparse.Namespace) -> tuple[dict[str, float], float, 
         before = totals_of(server.pid, out)
         switched = _switches(server.pid)
         print(f"[parts] {tree}: {args.provides} provides from {args.clients} clients", file=sys.stderr, flush=True)
-        watch = ThreadWatch(server.pid)
         cpu = cpu_seconds(server.pid)
         result = provides(args, server.url, args.provides, server.pid)
         whole = float(result["server_cpu_ms_per_document"])
@@ -198,47 +196,11 @@ def run(tree: Path, args: argparse.Namespace) -> tuple[dict[str, float], float, 
             whole = (cpu_seconds(server.pid) - cpu) / args.provides * 1000
         after = totals_of(server.pid, out)
         switched = _switches(server.pid) - switched
-        threads = watch.stop()
         rss = _rss_mib(server.pid)
     out.unlink(missing_ok=True)
     parts = {label: (after[label] - before.get(label, 0.0)) / args.provides * 1000 for label in after}
     parts.update({label: switched[label] / args.provides for label in SWITCHES})
-    if args.until_notified:
-        parts.update({f"thread {name}": seconds / args.provides * 1000 for name, seconds in threads.items() if seconds})
     return parts, whole, rss
-
-
-class ThreadWatch:
-    """Each thread's CPU of a process, read from ``/proc`` every 50 ms in a thread of this one, so that a thread that
-    ends (DDS's sender stops when nothing is due, and starts again at the next commit) keeps what it used until its
-    last reading."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.first: dict[int, tuple[str, float]] = {
-            tid: (t.name, t.user + t.system) for tid, t in threads_of(pid).items()}
-        self.last = dict(self.first)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-
-    def _watch(self) -> None:
-        while not self._stop.wait(0.05):
-            self._read()
-
-    def _read(self) -> None:
-        for tid, thread in threads_of(self.pid).items():
-            self.last[tid] = (thread.name, thread.user + thread.system)
-
-    def stop(self) -> collections.Counter[str]:
-        """The CPU each thread used since the start (seconds), summed by the thread's name."""
-        self._stop.set()
-        self._thread.join()
-        self._read()
-        used: collections.Counter[str] = collections.Counter()
-        for tid, (name, seconds) in self.last.items():
-            used[name] += seconds - self.first.get(tid, (name, 0.0))[1]
-        return used
 
 
 def _rss_mib(pid: int) -> float:

@@ -5,6 +5,8 @@ log's writer, the SQLite log's checkpoints.
 ``../shared/peers/compare.sh`` runs it) takes ``--warm-up`` provides and sends every notification; then, around
 ``--provides`` provides from ``--clients`` clients (``../shared/peers/load.py``), each thread's user and system
 CPU and its context switches are read from ``/proc/PID/task/*`` (``stat``, ``status``), and given per document.
+The threads are read every 50 ms meanwhile (``served_tree.ThreadWatch``), so one that ended keeps its name and what it
+used until its last reading (DDS's sender stops when nothing is due and starts again at the next commit).
 Threads are named by what the sandbox calls them (``nsp_sandbox.thread_names``); the process's first thread,
 which runs the event loop, keeps the process's name. ``--until-notified`` counts on until every notification
 of those provides has been sent (and the viewer has read them ahead), as ``served_notified.py`` does.
@@ -22,7 +24,7 @@ import time
 from pathlib import Path
 
 from served_notified import drain
-from served_tree import ThreadCpu, cpu_seconds, provides, served, threads_of
+from served_tree import ThreadCpu, ThreadWatch, cpu_seconds, provides, served
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -53,12 +55,12 @@ def main() -> None:
         provides(args, server.url, args.warm_up, None)
         drain(database, args.timeout)
         say(f"{args.provides} provides from {args.clients} clients")
-        before, process_before = threads_of(server.pid), cpu_seconds(server.pid)
+        watch, process_before = ThreadWatch(server.pid), cpu_seconds(server.pid)
         result = provides(args, server.url, args.provides, server.pid)
         if args.until_notified:
             say("waiting until every notification is sent")
             drain(database, args.timeout)
-        after, process_after = threads_of(server.pid), cpu_seconds(server.pid)
+        (before, after), process_after = watch.stop(), cpu_seconds(server.pid)
         pid = server.pid
 
     count = args.provides
@@ -73,7 +75,8 @@ def main() -> None:
             part[index] += change
     rows = [(user + system, label, user, system, int(voluntary), int(involuntary), int(threads))
             for label, (user, system, voluntary, involuntary, threads) in parts.items() if user + system > 0]
-    ended = (process_after - process_before) - sum(row[0] for row in rows)  # the process counts its ended threads
+    # The process counts its ended threads; what they used after their last reading is known only as a whole.
+    ended = (process_after - process_before) - sum(row[0] for row in rows)
     if ended > 1 / os.sysconf("SC_CLK_TCK"):
         rows.append((ended, "threads that ended meanwhile", 0.0, 0.0, 0, 0, 0))
     rows.sort(reverse=True)

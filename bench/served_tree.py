@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -85,6 +86,31 @@ def threads_of(pid: int) -> dict[int, ThreadCpu]:
         found[int(tid)] = ThreadCpu(name, int(fields[11]) / tick, int(fields[12]) / tick,
                                     int(status["voluntary_ctxt_switches"]), int(status["nonvoluntary_ctxt_switches"]))
     return found
+
+
+class ThreadWatch:
+    """Every thread of ``pid``, read again every 50 ms (:func:`threads_of`) in a thread of this process, so that a
+    thread that ends meanwhile keeps what it used until its last reading. DDS's DSUBm sender is such a thread: it
+    stops when nothing is due and starts again at the next commit that queues an event."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.first = threads_of(pid)
+        self.last = dict(self.first)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.05):
+            self.last.update(threads_of(self.pid))
+
+    def stop(self) -> tuple[dict[int, ThreadCpu], dict[int, ThreadCpu]]:
+        """Every thread at the start, and every thread seen since at its last reading (one read now)."""
+        self._stop.set()
+        self._thread.join()
+        self.last.update(threads_of(self.pid))
+        return self.first, self.last
 
 
 def table_head(first: str, columns: Sequence[object]) -> None:
