@@ -221,7 +221,7 @@ def main() -> None:
     parser.add_argument("--warm-up", type=int, default=300)
     parser.add_argument("--load", type=Path, default=SHARED / "peers" / "load.py")
     parser.add_argument("--until-notified", action="store_true",
-                        help="count until every notification is sent and read (and each thread's CPU)")
+                        help="count until every notification is sent and read")
     parser.add_argument("--packages", type=Path, default=Path(os.environ.get("NSP_SANDBOX_FHIR_PACKAGES",
                                                                              SHARED / "fhir-packages")))
     args = parser.parse_args()
