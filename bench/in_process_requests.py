@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -33,6 +34,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+from served_tree import table_head, table_row
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -136,6 +139,8 @@ async def measure(args: argparse.Namespace) -> dict[str, list[float]]:
         print(f"\r[in-process] round {round_ + 1}/{args.rounds}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     context.stop_background()
+    context.database.engine.dispose()
+    shutil.rmtree(folder, ignore_errors=True)
     return figures
 
 
@@ -150,10 +155,9 @@ def main() -> None:
     figures = asyncio.run(measure(args))
     print(f"\nµs of this process's CPU per request, the median of {args.rounds} rounds of {args.documents}; SQLite, "
           "access control off\n")
-    print("| request | CPU per request | rounds |")
-    print("|---|---|---|")
+    table_head("request", ["CPU per request", "rounds"])
     for label, values in figures.items():
-        print(f"| {label} | {statistics.median(values):.0f} | " + ", ".join(f"{v:.0f}" for v in values) + " |")
+        table_row(label, [f"{statistics.median(values):.0f}", ", ".join(f"{v:.0f}" for v in values)])
 
 
 if __name__ == "__main__":
