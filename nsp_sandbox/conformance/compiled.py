@@ -40,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 MANIFEST = "compiled-sources.json"
 # What setup.py compiles.
 MODULES: tuple[str, ...] = (
-    "base_structure", "bindings", "extensions", "frames", "primitives", "reference_rules", "references",
+    "base_structure", "bindings", "extensions", "frames", "json_bounds", "primitives", "reference_rules", "references",
     "regex_equivalents", "shortcuts", "slice_matching", "slicing", "structure", "terminology", "invariants",
     "walker", "fhirpath.compiler", "fhirpath.equality", "fhirpath.fhir_functions", "fhirpath.functions",
     "fhirpath.model", "fhirpath.narrative", "fhirpath.operators", "fhirpath.strings", "fhirpath.values",

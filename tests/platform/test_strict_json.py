@@ -8,6 +8,8 @@ import random
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sts_client import SOURCE_SYSTEM, auth
 
 from nsp_sandbox import strict_json
@@ -112,6 +114,60 @@ def test_random_bodies_read_as_json_reads_them_and_every_duplicate_is_found() ->
         doubled = raw.replace('"resourceType"', '"resourceType": 0, "resourceType"', 1)
         with pytest.raises(strict_json.JsonRefused):
             strict_json.loads(doubled.encode())
+
+
+def _outcome(read: object, raw: bytes) -> tuple[str, str]:
+    """What a reader made of ``raw``: its value written as JSON (telling ints, floats and key order apart), or its
+    refusal's rule and text."""
+    try:
+        value = read(raw)  # type: ignore[operator]
+    except strict_json.JsonRefused as refused:
+        return refused.rule, str(refused)
+    return "read", json.dumps(value)
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20)
+# What breaks JSON, or reads differently from one reader to the next: numbers JSON does not have, numbers beyond a
+# double or beyond int's digits, a lone surrogate's escape (Python's reader takes it), raw control characters,
+# a byte-order mark, a no-break space between tokens, and JSON's own punctuation.
+_TROUBLE = st.sampled_from([
+    b"NaN", b"Infinity", b"-Infinity", b"1e400", b"-2.5E+309", b"1e-400", b"-0", b"-0.0", b"01", b"1.", b".5", b"+1",
+    b"1" * 4301, b"9" * 400, b"9" * 400 + b".5", b'"\\ud800"', b'"\\udc00\\ud800"', b'"\\ud83d\\ude00"',
+    b"\x01", b"\x00", b"\x7f", b"\xef\xbb\xbf", b"\xc2\xa0", b"\xed\xa0\x80", b"\xff", b'"', b"\\", b",", b":",
+    b"{", b"}", b"[", b"]", b" ", b"\t", b"\n", b"true", b"nul", b'"a":1,"a":2', b"[" * 150, b"]" * 150,
+])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(value=_JSON_VALUES, ascii_only=st.booleans(), indent=st.sampled_from([None, 1]),
+       edits=st.lists(st.tuples(st.integers(min_value=0), st.integers(min_value=0, max_value=3), _TROUBLE),
+                      max_size=3),
+       encoding=st.sampled_from(["utf-8", "utf-8", "utf-8", "utf-16", "utf-32-le"]), doubled=st.booleans())
+def test_any_body_is_read_as_python_s_reader_reads_it(value: object, ascii_only: bool, indent: int | None,
+                                                      edits: list[tuple[int, int, bytes]], encoding: str,
+                                                      doubled: bool) -> None:
+    """The fast reader's answer is Python's reader's, for any body: the same value (types and key order too), or the
+    same refusal, in the same words."""
+    text = json.dumps({"resourceType": "Bundle", "entry": value}, ensure_ascii=ascii_only, indent=indent)
+    if doubled:
+        text = '{"x": 0, "x": 0, ' + text[1:]
+    raw = text.encode(encoding, "surrogatepass")
+    for at, removed, inserted in edits:
+        at %= len(raw) + 1
+        raw = raw[:at] + inserted + raw[at + removed:]
+    assert _outcome(strict_json.loads, raw) == _outcome(strict_json.python_loads, raw)
+
+
+def test_a_body_at_the_fast_reader_s_bounds_is_read_again_by_python_s() -> None:
+    """Taken by the fast reader but beyond the bounds (deeper than MAX_DEPTH, a number read as infinity): refused
+    as Python's reader refuses it."""
+    for raw, rule in ((b"[" * 150 + b"]" * 150, "json-depth"), (b'{"a": [1e400]}', "json-syntax"),
+                      (b"-1e999", "json-syntax")):
+        assert _outcome(strict_json.loads, raw)[0] == rule
+        assert _outcome(strict_json.loads, raw) == _outcome(strict_json.python_loads, raw)
 
 
 @pytest.mark.parametrize("path", ["/dds/fhir", "/eoj/messages", "/lps/ehmi", "/conformance/$validate"])
