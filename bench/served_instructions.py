@@ -6,8 +6,8 @@ The count starts after ``--warm-up`` provides have been answered and their notif
 of what it is notified of is counted too). Provides per second move by a tenth and more from minute to minute on a
 shared machine (``served_bursts.py``); instructions do not depend on its speed, so two trees can be compared in
 one sitting whatever else runs. Beside the total, a few parts are read from callgrind's report: the profile walk
-of the conformance engine, the JSON reader and writer (CPython's ``_json``), SQLite, OpenSSL's hashing, and the
-event loop (``uvloop``'s run with everything it calls, which includes the request handling before and after the
+of the conformance engine, the JSON reader and writer (CPython's ``_json``, ``jiter``), SQLite, OpenSSL's hashing,
+and the event loop (``uvloop``'s run with everything it calls, which includes the request handling before and after the
 CPU lane). Parts may overlap (a walk run from the event loop is in both).
 
 What valgrind changes: it runs one thread at a time, about fifty times slower, so the CPU lane's batches and the
@@ -45,7 +45,7 @@ SHARED = ROOT.parent / "shared"
 PARTS = [
     ("the conformance engine's profile walks", "inclusive", r"CPyPy_walker___Walk___resource"),
     ("the event loop (uvloop's run and all it calls)", "inclusive", r"src/unix/core\.c:uv_run"),
-    ("JSON (CPython's _json)", "self", r"_json\.cpython"),
+    ("JSON (CPython's _json, jiter)", "self", r"_json\.cpython|jiter\.cpython"),
     ("SQLite", "self", r"libsqlite3\.so"),
     ("hashing (OpenSSL)", "self", r"libcrypto\.so"),
 ]
