@@ -20,6 +20,7 @@ instructions is not its share of the time: memory that is not in the cache costs
     .venv/bin/python bench/served_instructions.py --against ../before --pairs 2
     .venv/bin/python bench/served_instructions.py --load bench/varied_load.py
     .venv/bin/python bench/served_instructions.py --no-dsubm
+    .venv/bin/python bench/served_instructions.py --keep /tmp/counts   # callgrind's dumps kept, for callgrind_annotate
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -100,6 +102,11 @@ def run(tree: Path, args: argparse.Namespace) -> dict[str, float]:
             if not dumps:
                 raise SystemExit(f"{tree}: callgrind wrote no counts")
             counted = count(dumps[-1])
+            if args.keep is not None:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                kept = args.keep / f"callgrind.{tree.name}.{time.strftime('%H%M%S')}"
+                shutil.copyfile(dumps[-1], kept)
+                say(f"{tree}: callgrind's counts kept in {kept}")
     return {label: n / args.provides for label, n in counted.items()}
 
 
@@ -112,6 +119,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the notifications")
     parser.add_argument("--load", type=Path, default=SHARED / "peers" / "load.py")
     parser.add_argument("--no-dsubm", action="store_true", help="the viewer not subscribed: the provides alone")
+    parser.add_argument("--keep", type=Path, help="a folder to keep each run's callgrind dump in")
     parser.add_argument("--packages", type=Path, default=Path(os.environ.get("NSP_SANDBOX_FHIR_PACKAGES",
                                                                              SHARED / "fhir-packages")))
     args = parser.parse_args()

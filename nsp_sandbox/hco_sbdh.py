@@ -34,7 +34,7 @@ from typing import Any
 
 from lxml import etree
 
-from nsp_sandbox import base64_data
+from nsp_sandbox import base64_data, strict_json
 from nsp_sandbox import fhir_shape as shape
 from nsp_sandbox.cpr import CPR_SYSTEM, ECPR_SYSTEM
 from nsp_sandbox.hco_terms import SOR_SYSTEM, valid_gln
@@ -296,7 +296,10 @@ def _content(element: Any, issues: list[Issue], read_xml: Callable[[bytes], dict
                                      "ehmi-sbdh-content") for i in exc.issues)
                 return None
         else:
-            content = json.loads(decoded)
+            content = strict_json.loads(decoded)
+    except strict_json.JsonRefused as exc:  # as every face reads FHIR JSON: no duplicate keys, JSON's own numbers
+        issues.append(_issue("structure", f"{where} is not acceptable JSON: {exc}", where, exc.rule))
+        return None
     except (binascii.Error, ValueError, RecursionError) as exc:
         issues.append(_issue("structure", f"{where} is not base64 of a JSON document: {type(exc).__name__}", where,
                              "ehmi-sbdh-content"))

@@ -5,6 +5,7 @@ malformed or wrongly addressed envelope with a precise 400 OperationOutcome."""
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -137,6 +138,21 @@ def test_a_wrongly_addressed_envelope_is_refused(client: TestClient) -> None:
     assert issue["details"]["coding"][0]["code"] == "ehmi-sbdh-receiver"
     assert "0088:5790001111113" in issue["diagnostics"]
     assert issue["expression"] == ["StandardBusinessDocument/StandardBusinessDocumentHeader/Receiver/Identifier"]
+
+
+@pytest.mark.parametrize(("json_text", "rule"), [
+    ('"resourceType": "Bundle", ', "json-duplicate-key"), ('"total": NaN, ', "json-syntax")])
+def test_an_envelope_s_json_is_read_as_every_face_reads_json(client: TestClient, json_text: str, rule: str) -> None:
+    """The message inside an envelope is read strictly too: a key twice, or a number JSON does not have, is refused
+    at BinaryContent, never read "last one wins"."""
+    bundle = _fresh_message(client)
+    content = json.dumps(bundle).replace('"resourceType": "Bundle", ', '"resourceType": "Bundle", ' + json_text, 1)
+    response = client.post("/lps/ehmi", content=wrap(bundle, datetime.now(UTC), content=content.encode())[0],
+                           headers=XML)
+    assert response.status_code == 400, response.text
+    (issue,) = [i for i in response.json()["issue"] if i["details"]["coding"][0]["code"] == rule]
+    assert issue["expression"] == ["StandardBusinessDocument/BinaryContent"]
+    assert lps_received(client, bundle["entry"][0]["resource"]["id"]) == []
 
 
 @pytest.mark.parametrize("body", [b"<not-closed", b"<Invoice xmlns='urn:x'/>", base64.b64encode(b"{}")])
