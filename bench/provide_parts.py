@@ -184,7 +184,7 @@ def run(tree: Path, args: argparse.Namespace) -> tuple[dict[str, float], float, 
         print(f"[parts] {tree}: {args.warm_up} warm-up provides", file=sys.stderr, flush=True)
         provides(args, server.url, args.warm_up, None)
         if args.until_notified:  # the warm-up's notifications sent and read before anything is counted
-            drain(server.data / "sandbox.db", 600)
+            drain(server.data / "sandbox.db", 600, server.pid)
         before = totals_of(server.pid, out)
         switched = _switches(server.pid)
         print(f"[parts] {tree}: {args.provides} provides from {args.clients} clients", file=sys.stderr, flush=True)
@@ -192,7 +192,7 @@ def run(tree: Path, args: argparse.Namespace) -> tuple[dict[str, float], float, 
         result = provides(args, server.url, args.provides, server.pid)
         whole = float(result["server_cpu_ms_per_document"])
         if args.until_notified:
-            drain(server.data / "sandbox.db", 600)
+            drain(server.data / "sandbox.db", 600, server.pid)
             whole = (cpu_seconds(server.pid) - cpu) / args.provides * 1000
         after = totals_of(server.pid, out)
         switched = _switches(server.pid) - switched

@@ -1,9 +1,10 @@
 """Instructions per provided document in the whole served process, every thread: ``nsp-sandbox up`` under valgrind's
 callgrind, as ``compare.sh`` runs it (SQLite, access control off, the viewer subscribed).
 
-The count starts after ``--warm-up`` provides have been answered and their notifications sent, and ends when
-``--provides`` more have been answered and every notification they caused has been sent (so the viewer's reading
-of what it is notified of is counted too). Provides per second move by a tenth and more from minute to minute on a
+The count starts after ``--warm-up`` provides have been answered, their notifications sent and the server idle, and
+ends when ``--provides`` more have been answered, every notification they caused has been sent and the server is idle
+again (so the viewer's reading of what it is notified of, which waits for the provides to pause, is counted too, and
+the warm-up's is not). Provides per second move by a tenth and more from minute to minute on a
 shared machine (``served_bursts.py``); instructions do not depend on its speed, so two trees can be compared in
 one sitting whatever else runs. Beside the total, a few parts are read from callgrind's report: the profile walk
 of the conformance engine, the JSON reader and writer (CPython's ``_json``, ``jiter``), SQLite, OpenSSL's hashing,
@@ -89,12 +90,12 @@ def run(tree: Path, args: argparse.Namespace) -> dict[str, float]:
             database = server.data / "sandbox.db"
             say(f"{tree}: serving under callgrind on {server.url}; {args.warm_up} warm-up provides")
             provides(args, server.url, args.warm_up, None)
-            drain(database, args.timeout)
+            drain(database, args.timeout, server.pid)
             control = ["callgrind_control", "-i"]
             subprocess.run([*control, "on", str(server.pid)], check=True, capture_output=True)
             say(f"{tree}: {args.provides} provides from {args.clients} clients, counted until notified")
             provides(args, server.url, args.provides, None)
-            drain(database, args.timeout)
+            drain(database, args.timeout, server.pid)
             subprocess.run([*control, "off", str(server.pid)], check=True, capture_output=True)
             # callgrind_control answers once callgrind has written the dump
             subprocess.run(["callgrind_control", "-d", str(server.pid)], check=True, capture_output=True)

@@ -26,7 +26,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from served_tree import alternating, cpu_seconds, provides, served, tree_arguments
+from served_tree import alternating, cpu_seconds, provides, served, settle, tree_arguments
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -57,12 +57,16 @@ def pending(database: Path) -> int:
         return int(row[0])
 
 
-def drain(database: Path, timeout: float) -> None:
+def drain(database: Path, timeout: float, pid: int | None = None) -> None:
+    """Until no notification is pending; with ``pid``, until that server is idle as well (:func:`settle`), so that the
+    viewer's reading of what it was notified of has ended too."""
     deadline = time.monotonic() + timeout
     while (left := pending(database)) > 0:
         if time.monotonic() > deadline:
             raise SystemExit(f"{left} notifications still pending after {timeout:.0f} s")
         time.sleep(0.2)
+    if pid is not None:
+        settle(pid, timeout=max(1.0, deadline - time.monotonic()))
 
 
 def run(tree: Path, args: argparse.Namespace) -> Run:

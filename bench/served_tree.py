@@ -129,6 +129,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def settle(pid: int, quiet: float = 2.0, busy: float = 0.05, timeout: float = 900) -> None:
+    """Until the server has used less than ``busy`` of a core over ``quiet`` seconds: what it does after the answers
+    and the notifications (the viewer's reading ahead, which waits for the provides to pause) has ended."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        start = cpu_seconds(pid)
+        time.sleep(quiet)
+        if cpu_seconds(pid) - start < busy * quiet:
+            return
+    raise SystemExit(f"the server was still busy after {timeout:.0f} s")
+
+
 @contextmanager
 def served(tree: Path, env: dict[str, str], prefix: str = "nsp-bench-",
            launcher: Sequence[str] = ("-c", "from sandbox.cli import main; main()"),
