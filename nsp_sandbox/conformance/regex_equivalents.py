@@ -47,7 +47,47 @@ class Base64Binary:
         return bool(runs) and all(len(run) % 4 == 0 and self._ALPHABET.fullmatch(run) for run in runs)
 
 
-_EQUIVALENTS: dict[str, Matcher] = {BASE64_BINARY: Base64Binary()}
+URI = r"\S*"
+STRING = r"[ \r\n\t\S]+"
+ID = r"[A-Za-z0-9\-\.]{1,64}"
+
+
+class NoWhitespace:
+    """``URI``'s language (``uri``, ``url``, ``canonical``): no ASCII whitespace (space, tab, line feed, carriage
+    return, vertical tab, form feed), as ``\\s`` is read (:data:`PROFILE_REGEX_FLAGS`). Each is looked for in C."""
+
+    pattern = URI
+
+    def fullmatch(self, value: str) -> bool:
+        return not (" " in value or "\t" in value or "\n" in value or "\r" in value or "\x0b" in value
+                    or "\x0c" in value)
+
+
+class NotEmptyNoOddWhitespace:
+    """``STRING``'s language (``string``, ``markdown``): not empty, and no vertical tab or form feed, the ASCII
+    whitespace its class leaves out (space, carriage return, line feed and tab are in it; every other character is
+    ``\\S``)."""
+
+    pattern = STRING
+
+    def fullmatch(self, value: str) -> bool:
+        return value != "" and "\x0b" not in value and "\x0c" not in value
+
+
+class IdCharacters:
+    """``ID``'s language (``id``): 1 to 64 ASCII letters, digits, "-" and ".". For an ASCII string ``isalnum`` is
+    exactly letters and digits, so "-" and "." are first read as a letter."""
+
+    pattern = ID
+
+    def fullmatch(self, value: str) -> bool:
+        if not 0 < len(value) <= 64 or not value.isascii():
+            return False
+        return value.isalnum() or value.replace("-", "a").replace(".", "a").isalnum()
+
+
+_EQUIVALENTS: dict[str, Matcher] = {BASE64_BINARY: Base64Binary(), URI: NoWhitespace(),
+                                    STRING: NotEmptyNoOddWhitespace(), ID: IdCharacters()}
 
 
 class Remembered:

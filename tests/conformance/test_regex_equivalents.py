@@ -9,7 +9,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nsp_sandbox.conformance.regex_equivalents import BASE64_BINARY, PROFILE_REGEX_FLAGS, Base64Binary, Remembered
+from nsp_sandbox.conformance.regex_equivalents import (
+    BASE64_BINARY,
+    ID,
+    PROFILE_REGEX_FLAGS,
+    STRING,
+    URI,
+    Base64Binary,
+    IdCharacters,
+    NotEmptyNoOddWhitespace,
+    NoWhitespace,
+    Remembered,
+)
 from nsp_sandbox.conformance.validator import Validator
 
 REGEX = re.compile(BASE64_BINARY, PROFILE_REGEX_FLAGS)
@@ -34,12 +45,40 @@ def test_base64binary_examples(value: str) -> None:
     assert FAST.fullmatch(value) == bool(REGEX.fullmatch(value)), repr(value)
 
 
-def test_the_core_package_s_base64binary_regex_gets_the_faster_matcher(validator: Validator) -> None:
+# Every kind of character the three classes tell apart: ASCII whitespace (each of the six), whitespace re reads in a
+# Unicode pattern and Java does not, other controls, the id's own punctuation, letters and digits beyond ASCII
+# (which isalnum takes), a lone surrogate, and long runs for the id's 64.
+TEXT_PIECES = st.sampled_from([" ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\xa0", "\u2003",
+                               "\x00", "\x7f", "-", ".", "_", "a", "Z", "0", "9", "é", "²", "٣", "\ud800", "urn:uuid:",
+                               "a" * 30, "0-" * 16, "%20", "/"])
+
+
+@pytest.mark.parametrize(("regex", "fast"), [(URI, NoWhitespace()), (STRING, NotEmptyNoOddWhitespace()),
+                                             (ID, IdCharacters())], ids=["uri", "string", "id"])
+@given(value=st.one_of(st.lists(TEXT_PIECES, max_size=12).map("".join), st.text(max_size=70)))
+@settings(max_examples=3000, deadline=None)
+def test_uri_string_and_id_match_as_their_regexes(regex: str, fast: object, value: str) -> None:
+    assert fast.fullmatch(value) == bool(re.compile(regex, PROFILE_REGEX_FLAGS).fullmatch(value)), repr(value)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("value", ["", "a" * 64, "a" * 65, "-", ".", "a-b.c", "a_b", "é", "²", "abc ", "\x0b", "x\x0c"])
+def test_uri_string_and_id_examples(value: str) -> None:
+    for regex, fast in ((URI, NoWhitespace()), (STRING, NotEmptyNoOddWhitespace()), (ID, IdCharacters())):
+        assert fast.fullmatch(value) == bool(re.compile(regex, PROFILE_REGEX_FLAGS).fullmatch(value)), (regex, value)
+
+
+@pytest.mark.parametrize(("code", "kind"), [("base64Binary", Base64Binary), ("string", NotEmptyNoOddWhitespace),
+                                            ("markdown", NotEmptyNoOddWhitespace), ("uri", NoWhitespace),
+                                            ("url", NoWhitespace), ("canonical", NoWhitespace), ("id", IdCharacters)])
+def test_the_core_package_s_regexes_get_the_faster_matchers(validator: Validator, code: str, kind: type) -> None:
     """The equivalent is chosen by the regex's exact text: the core package's regex must be that text."""
-    structures = validator.structures
-    base64_binary, string = structures.primitive_regex("base64Binary"), structures.primitive_regex("string")
-    assert isinstance(base64_binary, Remembered) and isinstance(base64_binary.inner, Base64Binary)
-    assert isinstance(string, Remembered) and isinstance(string.inner, re.Pattern)
+    matcher = validator.structures.primitive_regex(code)
+    assert isinstance(matcher, Remembered) and isinstance(matcher.inner, kind)
+
+
+def test_a_regex_without_an_equivalent_keeps_the_regex(validator: Validator) -> None:
+    date_time = validator.structures.primitive_regex("dateTime")
+    assert isinstance(date_time, Remembered) and isinstance(date_time.inner, re.Pattern)
 
 
 DATE_TIME = re.compile(r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"
