@@ -12,8 +12,19 @@ _INFINITY: Final = float("inf")
 
 
 def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
-    """Whether objects and arrays in ``value`` nest more than ``limit`` levels (level by level, no
-    recursion: a cheap pass over the containers only)."""
+    """Whether objects and arrays in ``value`` nest more than ``limit`` levels."""
+    return _beyond(value, limit, False)
+
+
+def within_bounds(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether objects and arrays in ``value`` nest at most ``limit`` levels and no number in it is infinite (as a
+    number beyond a double is read)."""
+    return not _beyond(value, limit, True)
+
+
+def _beyond(value: Any, limit: int, infinity: bool) -> bool:
+    """Deeper than ``limit``, or (``infinity``) holding an infinite number: one pass, level by level (no recursion),
+    over the containers and what they hold."""
     level = [value] if type(value) is dict or type(value) is list else []
     depth = 0
     while level:
@@ -23,28 +34,10 @@ def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
         deeper: list[Any] = []
         for node in level:
             for child in node.values() if type(node) is dict else node:
-                if type(child) is dict or type(child) is list:
-                    deeper.append(child)
-        level = deeper
-    return False
-
-
-def within_bounds(value: Any, limit: int = MAX_DEPTH) -> bool:
-    """Whether objects and arrays in ``value`` nest at most ``limit`` levels and no number in it is infinite (as a
-    number beyond a double is read). One pass, level by level, as :func:`too_deep`."""
-    level = [value] if type(value) is dict or type(value) is list else []
-    depth = 0
-    while level:
-        depth += 1
-        if depth > limit:
-            return False
-        deeper: list[Any] = []
-        for node in level:
-            for child in node.values() if type(node) is dict else node:
                 kind = type(child)
                 if kind is dict or kind is list:
                     deeper.append(child)
-                elif kind is float and (child == _INFINITY or child == -_INFINITY):
-                    return False
+                elif infinity and kind is float and (child == _INFINITY or child == -_INFINITY):
+                    return True
         level = deeper
-    return type(value) is not float or (value != _INFINITY and value != -_INFINITY)
+    return infinity and type(value) is float and (value == _INFINITY or value == -_INFINITY)
