@@ -1,8 +1,8 @@
-"""JSON from outside read by ``nsp_sandbox.strict_json``, one thread: the load's ITI-65 Bundle and the HCO message
-inside it (``../shared/peers/load.py``'s documents), each read as a served provide reads it. For each, the reader as
-served (``jiter``, then the bounds walked), Python's reader with the hooks and bounds alone (``python_loads``, the
-reader before ``jiter``, still the one every refusal comes from), and the parts: ``jiter``'s read alone and the
-bounds' walk alone. Best of ``--repeat`` runs of ``--number`` reads, in µs per read.
+"""JSON from outside read by ``nsp_sandbox.conformance.strict_json``, one thread: the load's ITI-65 Bundle and the HCO
+message inside it (``../shared/peers/load.py``'s documents), each read as a served provide reads it. For each, the
+reader as served (``jiter``, then the bounds walked), Python's reader with the hooks and bounds alone
+(``python_loads``, the reader before ``jiter``, still the one every refusal comes from), and the parts: ``jiter``'s
+read alone and the bounds' walk alone. Best of ``--repeat`` runs of ``--number`` reads, in µs per read.
 
     .venv/bin/python bench/json_reads.py
 """
@@ -37,8 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     import jiter
 
-    from nsp_sandbox import strict_json
-    from nsp_sandbox.conformance import compiled
+    from nsp_sandbox.conformance import compiled, strict_json
 
     load = peer_load()
     documents = load.Documents(str(args.packages))

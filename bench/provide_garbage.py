@@ -44,8 +44,8 @@ def main() -> None:
 
     from nsp_sandbox.config import Settings
     from nsp_sandbox.conformance import compiled
+    from nsp_sandbox.conformance.strict_json import loads
     from nsp_sandbox.context import SandboxContext
-    from nsp_sandbox.strict_json import loads
     from sandbox.start_steps import freeze_long_lived
     from services.dds.mhd.deps import Deps
     from services.dds.mhd.iti65 import ProvideDocumentBundle

@@ -15,8 +15,9 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from nsp_sandbox import openapi_description, strict_json
+from nsp_sandbox import openapi_description
 from nsp_sandbox.allowed_methods import allowed_methods
+from nsp_sandbox.conformance import strict_json
 from nsp_sandbox.digits import whole_number
 from nsp_sandbox.outcome import FhirError, Issue, operation_outcome
 
@@ -96,7 +97,7 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
 
 
 def _parse_json(raw: bytes) -> Any:
-    """The body as JSON (:mod:`nsp_sandbox.strict_json`: no duplicate keys, bounded nesting), else 400."""
+    """The body as JSON (:mod:`~nsp_sandbox.conformance.strict_json`: no duplicate keys, bounded nesting), else 400."""
     try:
         return strict_json.loads(raw)
     except strict_json.JsonRefused as exc:

@@ -34,8 +34,9 @@ from typing import Any
 
 from lxml import etree
 
-from nsp_sandbox import base64_data, strict_json
+from nsp_sandbox import base64_data
 from nsp_sandbox import fhir_shape as shape
+from nsp_sandbox.conformance import strict_json
 from nsp_sandbox.cpr import CPR_SYSTEM, ECPR_SYSTEM
 from nsp_sandbox.hco_terms import SOR_SYSTEM, valid_gln
 from nsp_sandbox.outcome import FhirError, Issue

@@ -1,6 +1,6 @@
-"""The bounds of JSON read from outside (:mod:`nsp_sandbox.strict_json`): how deep objects and arrays nest, and
-whether a number was read as infinity. Walked compiled, as the conformance engine is (``compiled``): every body and
-document read is walked once.
+"""The bounds of JSON read from outside (:mod:`~nsp_sandbox.conformance.strict_json`): how deep objects and arrays
+nest, and whether a number was read as infinity. Walked compiled, as the conformance engine is (``compiled``): every
+body and document read is walked once.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from nsp_sandbox import strict_json
+from nsp_sandbox.conformance import strict_json
 from nsp_sandbox.conformance.base_structure import base_structure_issues, model_layer_silent
 from nsp_sandbox.conformance.bindings import BindingChecker
 from nsp_sandbox.conformance.engines import Engines

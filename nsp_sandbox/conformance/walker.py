@@ -22,6 +22,7 @@ from nsp_sandbox.conformance.extensions import ext1_issues, undefined_extension_
 from nsp_sandbox.conformance.fhirpath import SCOPE, EvaluationScope, NotChecked
 from nsp_sandbox.conformance.frames import Frame, Item
 from nsp_sandbox.conformance.invariants import evaluated_constraints
+from nsp_sandbox.conformance.json_bounds import MAX_DEPTH
 from nsp_sandbox.conformance.primitives import fixed_pattern_issues, json_kind, primitive_value_ok
 from nsp_sandbox.conformance.reference_rules import reference_issues
 from nsp_sandbox.conformance.references import BundleIndex, resolve_contained
@@ -29,7 +30,6 @@ from nsp_sandbox.conformance.slice_matching import matches
 from nsp_sandbox.conformance.slicing import fixed_matches
 from nsp_sandbox.conformance.structure import TypeRef
 from nsp_sandbox.outcome import Issue, Severity
-from nsp_sandbox.strict_json import MAX_DEPTH
 
 if TYPE_CHECKING:
     from nsp_sandbox.conformance.engines import Engines

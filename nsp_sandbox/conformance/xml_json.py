@@ -11,7 +11,7 @@ the definitions.
 
 Reading is lenient by default: elements the definitions do not know are kept, so the validator
 reports them. ``strict=True`` (what arrives over HTTP) refuses them instead, naming the element's
-path, as the strict JSON reader (:mod:`nsp_sandbox.strict_json`) refuses duplicate keys and deep
+path, as the strict JSON reader (:mod:`~nsp_sandbox.conformance.strict_json`) refuses duplicate keys and deep
 nesting: an element that may occur once appearing twice (XML's duplicate key), an unknown element,
 an element outside the FHIR namespace, and nesting deeper than ``MAX_DEPTH``.
 """
@@ -24,8 +24,8 @@ from typing import Any
 
 from lxml import etree
 
+from nsp_sandbox.conformance.json_bounds import MAX_DEPTH, too_deep
 from nsp_sandbox.conformance.structure import ElementNode, StructureLibrary
-from nsp_sandbox.strict_json import MAX_DEPTH, too_deep
 
 FHIR_NS = "http://hl7.org/fhir"
 XHTML_NS = "http://www.w3.org/1999/xhtml"

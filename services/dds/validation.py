@@ -27,8 +27,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from nsp_sandbox import hco_versions, strict_json
+from nsp_sandbox import hco_versions
 from nsp_sandbox.config import Strictness
+from nsp_sandbox.conformance import strict_json
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.hco_policy import is_hcom
 from nsp_sandbox.outcome import Issue

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from nsp_sandbox.conformance.json_bounds import MAX_DEPTH
 from nsp_sandbox.conformance.packages import PackageRegistry
 from nsp_sandbox.conformance.validator import Validator
 from nsp_sandbox.conformance.xml_json import XmlError, json_to_xml, xml_to_json
 from nsp_sandbox.hco_terms import HCO_PACKAGE
-from nsp_sandbox.strict_json import MAX_DEPTH
 
 
 def _normalised(value: Any) -> Any:

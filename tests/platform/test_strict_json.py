@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sts_client import SOURCE_SYSTEM, auth
 
-from nsp_sandbox import strict_json
+from nsp_sandbox.conformance import strict_json
 
 DEEP = b'{"resourceType":"Bundle","x":' + b"[" * 10_000 + b"]" * 10_000 + b"}"
 DUPLICATE = (b'{"resourceType":"Patient","identifier":[{"system":"urn:oid:1.2.208.176.1.2",'

@@ -11,7 +11,7 @@ parser can then walk a body without running out of stack.
 Two readers give one answer. ``jiter`` (the JSON reader pydantic's core is built on) reads bytes in Rust and refuses
 a duplicate key itself, several times faster than Python's reader with a hook on every object. What it accepts is
 taken when it is also within these bounds (no deeper than :data:`MAX_DEPTH`, no number read as infinity:
-:mod:`nsp_sandbox.conformance.json_bounds`, compiled). Anything else, whether it refused it or read it beyond them,
+:mod:`~nsp_sandbox.conformance.json_bounds`, compiled). Anything else, whether it refused it or read it beyond them,
 is read again by Python's reader, as before: its answer or its precise refusal is the one given. So a body is
 accepted, read and refused exactly as by Python's reader alone; ``tests/platform/test_strict_json.py`` holds the
 two to that over generated bodies.
