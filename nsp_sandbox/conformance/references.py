@@ -9,15 +9,16 @@ is a contained resource of the root resource (``#`` alone the root itself).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from nsp_sandbox.conformance.regex_equivalents import IdCharacters
 from nsp_sandbox.kept import kept
 
-_RESTFUL: Final = re.compile(
-    r"^(?P<base>.+?)/(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(/_history/[^/]+)?\Z")
-_RELATIVE: Final = re.compile(r"^(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(/_history/[^/]+)?\Z")
+RELATIVE: Final = r"^(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(/_history/[^/]+)?\Z"
+"""A relative reference ``Type/id``, with a version or not: what :func:`relative_parts` reads."""
+RESTFUL: Final = r"^(?P<base>.+?)/(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(/_history/[^/]+)?\Z"
+"""A RESTful URL ``base/Type/id``, with a version or not: what :func:`restful_parts` reads."""
 
 
 @dataclass
@@ -94,20 +95,20 @@ def reference_type(reference: str) -> str | None:
     try:
         return _types[reference]
     except KeyError:
-        match = _RESTFUL.match(reference)
-        return kept(_types, reference, match.group("type") if match else None, _KEPT)
+        parts = restful_parts(reference)
+        return kept(_types, reference, parts[1] if parts else None, _KEPT)
 
 
-# What the regexes above answer for a string depends on the string alone, and a message names the same
-# references and full URLs again and again (each entry's references are read from its full URL; a Patient is
-# referred to from every Observation): the answers are kept per string, up to ``_KEPT`` of each kind (all are
-# forgotten when that is reached). ``_RESTFUL``'s lazy base tries every "/" of a full URL. A string without
-# "/" matches neither, and is answered without being kept: a sender's ``urn:uuid:`` full URLs are fresh in every
-# message, and would only push out what recurs.
+# What a reference or full URL is read as depends on the string alone, and a message names the same references and
+# full URLs again and again (each entry's references are read from its full URL; a Patient is referred to from
+# every Observation): the answers are kept per string, up to ``_KEPT`` of each kind (all are forgotten when that is
+# reached). A string without "/" is neither, and is answered without being kept: a sender's ``urn:uuid:`` full
+# URLs are fresh in every message, and would only push out what recurs.
 _KEPT: Final = 4096
 _types: Final[dict[str, str | None]] = {}  # what is not a relative reference
 _relatives: Final[dict[str, tuple[str, str] | None]] = {}
 _bases: Final[dict[str, str | None]] = {}
+_ID: Final = IdCharacters()  # a relative reference's id is an ``id``
 
 
 def _relative_parts(reference: str) -> tuple[str, str] | None:
@@ -117,8 +118,7 @@ def _relative_parts(reference: str) -> tuple[str, str] | None:
     try:
         return _relatives[reference]
     except KeyError:
-        match = _RELATIVE.match(reference)
-        return kept(_relatives, reference, (match.group("type"), match.group("id")) if match else None, _KEPT)
+        return kept(_relatives, reference, relative_parts(reference), _KEPT)
 
 
 def _restful_base(full_url: str) -> str | None:
@@ -128,5 +128,53 @@ def _restful_base(full_url: str) -> str | None:
     try:
         return _bases[full_url]
     except KeyError:
-        match = _RESTFUL.match(full_url)
-        return kept(_bases, full_url, match.group("base") if match else None, _KEPT)
+        parts = restful_parts(full_url)
+        return kept(_bases, full_url, parts[0] if parts else None, _KEPT)
+
+
+# ---- the two patterns, read without ``re`` ------------------------------------------------------------------------
+#
+# A sender's ids are fresh in every message, so most of its references and full URLs are read once: through ``re``
+# that cost 5,000-7,000 instructions each (``RESTFUL``'s lazy base tries every character of the URL). Both
+# languages are a few splits and containment checks. ``tests/conformance/test_reference_patterns.py`` holds each
+# reading to its pattern on generated strings.
+
+
+def relative_parts(reference: str) -> tuple[str, str] | None:
+    """(type, id) when ``reference`` matches :data:`RELATIVE`, else None."""
+    parts = reference.split("/")
+    count = len(parts)
+    if count == 4:
+        if parts[2] != "_history" or not parts[3]:
+            return None
+    elif count != 2:
+        return None
+    rtype, rid = parts[0], parts[1]
+    if not _is_type(rtype) or not _ID.fullmatch(rid):
+        return None
+    return rtype, rid
+
+
+def restful_parts(full_url: str) -> tuple[str, str] | None:
+    """(base, type) when ``full_url`` matches :data:`RESTFUL`, else None. The pattern's lazy base ends at the first
+    "/" after which the rest is a relative reference, and a relative reference holds one "/", or three with a
+    version: the base ends at the fourth "/" from the end, else at the second."""
+    last = full_url.rfind("/")
+    second = full_url.rfind("/", 0, last) if last > 0 else -1
+    if second <= 0:
+        return None
+    third = full_url.rfind("/", 0, second)
+    fourth = full_url.rfind("/", 0, third) if third > 0 else -1
+    for end in (fourth, second):
+        if end > 0:
+            relative = relative_parts(full_url[end + 1:])
+            if relative is not None:
+                base = full_url[:end]
+                return (base, relative[0]) if "\n" not in base else None
+    return None
+
+
+def _is_type(text: str) -> bool:
+    """``[A-Z][A-Za-z]+``: for an ASCII string ``isalpha`` is exactly its letters."""
+    return len(text) > 1 and text.isascii() and text.isalpha() and "A" <= text[0] <= "Z"
+
