@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from nsp_sandbox import __version__
 from nsp_sandbox.clock_store import DatabaseClockStore
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.fastapi_telemetry import telemetry_options
 from nsp_sandbox.fault_middleware import FaultInjection
 from nsp_sandbox.faults import FaultSwitches
 from nsp_sandbox.fhir_http import install_error_handlers
@@ -78,7 +79,7 @@ def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: 
         yield
         context.stop_background()  # e.g. DDS's notification sender, the viewer's subscribing
 
-    app = FastAPI(title="nsp-sandbox", version=__version__, docs_url="/docs", lifespan=lifespan)
+    app = FastAPI(title="nsp-sandbox", version=__version__, docs_url="/docs", lifespan=lifespan, **telemetry_options())
     app.state.context = context
     app.add_middleware(SecurityHeaders)
     mounted = app.state.actors = _mount_actors(app, context, switches, only, lazy_actors)

@@ -8,6 +8,7 @@ from fastapi import Depends, FastAPI, Request
 
 from nsp_sandbox import __version__, openapi_description
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.fastapi_telemetry import telemetry_options
 from nsp_sandbox.fhir_http import install_error_handlers
 from sandbox.control import clock, endpoints, faults, remove_metadata, reset, runs, treatment_relations, world
 from sandbox.control.guard import require_operator
@@ -44,7 +45,7 @@ def create_app(context: SandboxContext) -> FastAPI:
                               "ITI-62 metadata removal, BRS treatment relations (docs/control.md) and conformance "
                               "runs (docs/runs.md). Operator "
                               "only: NSP_SANDBOX_ADMIN_TOKEN as a bearer token, or a caller on this machine.",
-                  responses=openapi_description.operator_errors())
+                  responses=openapi_description.operator_errors(), **telemetry_options())
     install_error_handlers(app)
 
     def operator(request: Request) -> None:

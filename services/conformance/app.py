@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from nsp_sandbox import hco_versions
 from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.fastapi_telemetry import telemetry_options
 from nsp_sandbox.fhir_http import (
     ACCEPTED_JSON_TYPES,
     FhirJSONResponse,
@@ -35,7 +36,7 @@ XML_TYPES = frozenset({"application/fhir+xml", "application/xml", "application/x
 
 
 def create_app(context: SandboxContext) -> FastAPI:
-    app = FastAPI(title="nsp-sandbox conformance engine", docs_url="/docs")
+    app = FastAPI(title="nsp-sandbox conformance engine", docs_url="/docs", **telemetry_options())
     install_error_handlers(app)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -38,6 +38,7 @@ from fastapi import FastAPI
 
 from nsp_sandbox.actor_reset import reset_router
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.fastapi_telemetry import telemetry_options
 from nsp_sandbox.fhir_http import install_error_handlers
 from services.dds.mhd import capability, iti65, iti66, iti67, iti68, never_deleted, rmu, subscription
 from services.dds.mhd.deps import Deps
@@ -51,7 +52,8 @@ from services.dds.xds import dros, iti18, iti41, iti43, iti57
 def create_app(context: SandboxContext) -> FastAPI:
     """The DDS actor over ``context`` (its tables are created here if missing)."""
     deps = Deps.build(context)
-    app = FastAPI(title="DDS — DokumentDelingsServicen (IHE MHD)", docs_url="/docs", openapi_url="/openapi.json")
+    app = FastAPI(title="DDS — DokumentDelingsServicen (IHE MHD)", docs_url="/docs", openapi_url="/openapi.json",
+                  **telemetry_options())
     install_error_handlers(app)
     app.state.registry = deps.registry
     # The order of the routers is the order routes are matched in: each router tried costs every request after it

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.fastapi_telemetry import telemetry_options
 from nsp_sandbox.fhir_http import FhirJSONResponse, install_error_handlers, read_fhir_json
 from nsp_sandbox.hco_policy import DANISH_TIME
 from nsp_sandbox.outcome import FhirError, Issue
@@ -58,7 +59,8 @@ def create_app(context: SandboxContext) -> FastAPI:
     """The EDS actor over ``context`` (its table created here if missing)."""
     context.database.create_tables(EdsBase.metadata)
     store = Store(context.database)
-    app = FastAPI(title="EDS — EHMI Delivery Status", docs_url="/docs", openapi_url="/openapi.json")
+    app = FastAPI(title="EDS — EHMI Delivery Status", docs_url="/docs", openapi_url="/openapi.json",
+                  **telemetry_options())
     install_error_handlers(app)
 
     @app.get("/")

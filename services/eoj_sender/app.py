@@ -28,6 +28,7 @@ from fastapi import Depends, FastAPI
 from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.actor_reset import reset_router
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.fastapi_telemetry import telemetry_options
 from nsp_sandbox.fhir_http import install_error_handlers
 from services.eoj_sender import statistics
 from services.eoj_sender.access import EojAccess
@@ -47,7 +48,7 @@ def create_app(context: SandboxContext) -> FastAPI:
     outbox = Outbox(context, register, Sharing(context, nsp), nsp)
 
     app = FastAPI(title="EOJ — municipal EHR (HomeCareObservation sender)", docs_url="/docs",
-                  openapi_url="/openapi.json")
+                  openapi_url="/openapi.json", **telemetry_options())
     install_error_handlers(app)
 
     @app.get("/")

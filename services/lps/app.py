@@ -22,6 +22,7 @@ from fastapi import Depends, FastAPI
 from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.actor_reset import reset_router
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.fastapi_telemetry import telemetry_options
 from nsp_sandbox.fhir_http import install_error_handlers
 from services.lps import statistics
 from services.lps.access import LpsAccess
@@ -37,7 +38,8 @@ def create_app(context: SandboxContext) -> FastAPI:
     switches = Switches(context.database)
     gp_inbox = Inbox(context, switches)
 
-    app = FastAPI(title="LPS — GP system (HomeCareObservation inbox)", docs_url="/docs", openapi_url="/openapi.json")
+    app = FastAPI(title="LPS — GP system (HomeCareObservation inbox)", docs_url="/docs", openapi_url="/openapi.json",
+                  **telemetry_options())
     install_error_handlers(app)
 
     @app.get("/")

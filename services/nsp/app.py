@@ -23,6 +23,7 @@ from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.fastapi_telemetry import telemetry_options
 from nsp_sandbox.fhir_http import install_error_handlers
 from services.nsp import dgws_sts, keys, schema
 from services.nsp.brs import TreatmentRelations
@@ -54,7 +55,7 @@ def create_app(context: SandboxContext, world: World | None = None) -> FastAPI:
             await run_in_threadpool(live.refresh)
 
     app = FastAPI(title="NSP platform services", docs_url="/docs", openapi_url="/openapi.json",
-                  dependencies=[Depends(follow_world)])
+                  dependencies=[Depends(follow_world)], **telemetry_options())
     install_error_handlers(app)
 
     @app.get("/")

@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from nsp_sandbox import openapi_description
 from nsp_sandbox.actor_reset import reset_router
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.fastapi_telemetry import telemetry_options
 from nsp_sandbox.fhir_http import install_error_handlers, outcome_response
 from nsp_sandbox.outcome import Issue
 from services.plsp_hub import statistics
@@ -51,7 +52,7 @@ def create_app(context: SandboxContext) -> FastAPI:
     clinic_of = ClinicOf(callers, nsp)
 
     app = FastAPI(title="PLSP Health Hub — LPS interface and on-demand document source", docs_url="/docs",
-                  openapi_url="/openapi.json", description=__doc__)
+                  openapi_url="/openapi.json", description=__doc__, **telemetry_options())
     install_error_handlers(app)
     _install_interface_errors(app)
     _purge_first(app, hub.purge)

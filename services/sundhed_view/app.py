@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.actor_reset import reset_router
 from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.fastapi_telemetry import telemetry_options
 from nsp_sandbox.fhir_http import install_error_handlers
 from services.sundhed_view import api, pages
 from services.sundhed_view.dds import Refused
@@ -50,7 +51,8 @@ def _is_api(request: Request) -> bool:
 
 
 def create_app(context: SandboxContext) -> FastAPI:
-    app = FastAPI(title="Sundhed.dk (sandbox viewer)", docs_url="/docs", openapi_url="/openapi.json")
+    app = FastAPI(title="Sundhed.dk (sandbox viewer)", docs_url="/docs", openapi_url="/openapi.json",
+                  **telemetry_options())
     install_error_handlers(app)
     views = Views(context)
     nsp = Nsp(context)
