@@ -54,7 +54,7 @@ class BundleIndex:
         key = (reference, from_full_url)
         resolved = self._resolved
         found = resolved.get(key)
-        if found is None and key not in resolved:  # (as the stores below are read)
+        if found is None and key not in resolved:  # (read as the stores below are)
             found = resolved[key] = self._resolve(reference, from_full_url)
         return found
 
@@ -103,13 +103,13 @@ def reference_type(reference: str) -> str | None:
 # full URLs again and again (each entry's references are read from its full URL; a Patient is referred to from
 # every Observation): the answers are kept per string, up to ``_KEPT`` of each kind (all are forgotten when that is
 # reached). A string without "/" is neither, and is answered without being kept: a sender's ``urn:uuid:`` full
-# URLs are fresh in every message, and would only push out what recurs.
+# URLs are fresh in every message, and would only push out what recurs. A store is read with ``get``, a None kept
+# told from a string not kept by a second look-up: compiled, a ``KeyError`` caught costs some 3,000 instructions (its
+# traceback is built), a look-up about 100, and most strings a sender's message names are not kept yet.
 _KEPT: Final = 4096
 _types: Final[dict[str, str | None]] = {}  # what is not a relative reference
 _relatives: Final[dict[str, tuple[str, str] | None]] = {}
 _bases: Final[dict[str, str | None]] = {}
-# A store is read with ``get``, and a None it answers told from a string not kept by a second look-up: compiled, a
-# ``KeyError`` caught costs some 3,000 instructions (its traceback is built), a look-up about 100.
 _ID: Final = IdCharacters()  # a relative reference's id is an ``id``
 
 
@@ -137,9 +137,9 @@ def _restful_base(full_url: str) -> str | None:
 # ---- the two patterns, read without ``re`` ------------------------------------------------------------------------
 #
 # A sender's ids are fresh in every message, so most of its references and full URLs are read once: through ``re``
-# that cost 5,000-7,000 instructions each (``RESTFUL``'s lazy base tries every character of the URL). Both
-# languages are a few splits and containment checks. ``tests/conformance/test_reference_patterns.py`` holds each
-# reading to its pattern on generated strings.
+# each reading cost a match object and the engine's state (some 2,300 instructions), and ``RESTFUL``'s lazy base
+# tried every character of the URL. Both languages are a few splits and containment checks.
+# ``tests/conformance/test_reference_patterns.py`` holds each reading to its pattern on generated strings.
 
 
 def relative_parts(reference: str) -> tuple[str, str] | None:
