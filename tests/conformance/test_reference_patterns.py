@@ -40,8 +40,9 @@ def test_a_reference_is_read_as_its_pattern_reads_it(text: str) -> None:
 
 
 def test_a_message_s_references_resolve_by_their_full_urls() -> None:
-    """A fresh relative reference is taken against the RESTful base of the entry that makes it; a versioned one
-    and one of another base find their entry by type and id; one that names no type finds nothing."""
+    """A relative reference is taken against the RESTful base of the entry that makes it (a versioned full URL's
+    too); a versioned one from an entry without such a base finds its entry by type and id; one that names no type
+    finds nothing."""
     patient = {"resourceType": "Patient", "id": "p-1"}
     other = {"resourceType": "Patient", "id": "p-1", "name": [{"text": "another server's"}]}
     index = BundleIndex.of({"resourceType": "Bundle", "entry": [
