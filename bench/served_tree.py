@@ -124,9 +124,29 @@ def table_row(label: str, cells: Sequence[str]) -> None:
 
 
 def cpu_seconds(pid: int) -> float:
-    """The process's user and system CPU so far (``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """The server's user and system CPU so far (``/proc``): the process's, and its running child processes' (the
+    validation process of ``nsp-sandbox up``, :mod:`nsp_sandbox.validation_process`)."""
+    return own_cpu_seconds(pid) + sum(own_cpu_seconds(child) for child in children_of(pid))
+
+
+def own_cpu_seconds(pid: int) -> float:
+    """One process's user and system CPU so far, its ended children's included (0 once it has ended)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(field) for field in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def children_of(pid: int) -> list[int]:
+    """The running child processes of ``pid`` (those of each of its threads)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
 
 
 def settle(pid: int, quiet: float = 2.0, busy: float = 0.05, timeout: float = 900) -> None:

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
         default=True, description="nsp-sandbox up (one process) and serve keep all their threads on the CPU core "
         "they start on: they take turns on Python's lock on warm caches (nsp_sandbox.one_core); false: the "
         "operating system places each thread")
+    validation_process: bool = Field(
+        default=True, description="nsp-sandbox up (one process) starts a second process on the cores it leaves, "
+        "which makes DDS's ITI-65 validations while the request waits for the CPU lane "
+        "(nsp_sandbox.validation_process); it needs a second core; false: every validation in the one process")
 
     # Validation strictness per layer / rule group.
     validation_structure: Strictness = Strictness.REJECT

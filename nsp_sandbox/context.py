@@ -16,6 +16,7 @@ from nsp_sandbox.peers import Peers
 if TYPE_CHECKING:
     from nsp_sandbox.conformance.packages import PackageRegistry
     from nsp_sandbox.conformance.validator import Validator
+    from nsp_sandbox.validation_process import ValidationProcess
 
 
 @dataclass
@@ -31,6 +32,9 @@ class SandboxContext:
     _validator: Validator | None = field(default=None, repr=False)
     _peers: Peers | None = field(default=None, repr=False)
     _cpu_lane: CpuLane | None = field(default=None, repr=False)
+    #: A second process validating beside this one (:meth:`start_validation_process`: ``nsp-sandbox up``); None:
+    #: every validation is this process's own.
+    validation_process: ValidationProcess | None = field(default=None, repr=False)
     #: What keeps a snapshot of state shared through the database (the clock, the fault switches, NSP's
     #: world), each re-read at :meth:`follow_shared_state`.
     followers: list[Callable[[], None]] = field(default_factory=list, repr=False)
@@ -88,10 +92,26 @@ class SandboxContext:
             return self._packages
 
     def forget_packages(self) -> None:
-        """Load the packages afresh at the next use (after new ones were installed)."""
+        """Load the packages afresh at the next use (after new ones were installed). A validation process
+        loaded the packages there were; its answers are not used until it has been started again."""
         with self._lock:
             self._packages = None
             self._validator = None
+            process = self.validation_process
+        if process is not None:
+            process.restart()
+
+    def start_validation_process(self, cores: frozenset[int] = frozenset()) -> ValidationProcess:
+        """Start a second process validating beside this one, on ``cores`` (:mod:`nsp_sandbox.validation_process`);
+        it ends with the sandbox app (:meth:`stop_background`)."""
+        from nsp_sandbox.validation_process import ValidationProcess
+
+        process = ValidationProcess(self.settings.package_sources(), self.settings.fhir_package_cache, cores=cores,
+                                    fingerprint=lambda: self.packages.fingerprint)
+        process.start()
+        self.validation_process = process
+        self.stoppers.append(process.close)
+        return process
 
     @property
     def validator(self) -> Validator:

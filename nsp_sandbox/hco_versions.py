@@ -155,6 +155,13 @@ def judge_stored(validator: Validator, document: dict[str, Any], version: str | 
     engine's default (the newest loaded release) when the entry names none or no package of it is loaded.
     ``content``: the bytes ``document`` was parsed from, unchanged (:meth:`Validator.validate` keeps the
     findings by them)."""
+    return validator.validate(document, profile, package=stored_package(validator, document, version),
+                              content=content)
+
+
+def stored_package(validator: Validator, document: dict[str, Any], version: str | None) -> FhirPackage | None:
+    """The package :func:`judge_stored` judges ``document`` with: the release of ``version`` it belongs to
+    (:func:`package_for`) when that version's packages are loaded; else None (the engine's default)."""
     if version is not None and releases(validator.registry, version):
-        return validate(validator, document, version, profile, content=content)
-    return validator.validate(document, profile, content=content)
+        return package_for(validator.registry, version, document)
+    return None

@@ -55,6 +55,11 @@ def keep_to_one_core() -> int | None:
     return core
 
 
+def cores_left() -> frozenset[int]:
+    """The cores the process was allowed besides its one (:func:`keep_to_one_core`); none before that."""
+    return _left
+
+
 def step_aside() -> bool:
     """Move the calling thread off the process's one core, onto the cores it was allowed besides that one, as a
     thread with the default policy: for a thread that works outside Python's lock (in C code that releases it, in

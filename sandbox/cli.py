@@ -124,7 +124,12 @@ def _build(shell: Any, base: str, port: int, only: set[str] | None, demo: bool, 
     core = keep_to_one_core() if settings.one_core else None
     context = SandboxContext.from_settings(settings)
     ensure_packages(settings, context)
-    seeding = demo and (only is None or "dds" in only)
+    # DDS's provides are what the validation process validates
+    serves_dds = only is None or "dds" in only
+    validation_cores = _validation_cores(core) if settings.validation_process and serves_dds else None
+    if validation_cores is not None:
+        context.start_validation_process(validation_cores)
+    seeding = demo and serves_dds
     # "ready" only once the demo data and the world file are in
     application = create_sandbox_app(context, only=only, seeding=seeding or world is not None)
     shell.become(application)
@@ -145,7 +150,18 @@ def _build(shell: Any, base: str, port: int, only: set[str] | None, demo: bool, 
         readiness.degraded(missing)
     readiness.ready()
     database = settings.database_url or f"SQLite at {settings.data_dir / 'sandbox.db'}"
-    announce(readiness, base, mounted, database, started, core=core)
+    announce(readiness, base, mounted, database, started, core=core, validation_cores=validation_cores)
+
+
+def _validation_cores(core: int | None) -> frozenset[int] | None:
+    """The cores a validation process runs on: those the sandbox left when it keeps to ``core``, else any (the
+    empty set); None on a machine that gives the process one core only (the two would take turns on it)."""
+    from nsp_sandbox.one_core import cores_left
+
+    if core is not None:
+        return cores_left() or None
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    return frozenset() if len(allowed) > 1 else None
 
 
 

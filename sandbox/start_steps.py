@@ -38,9 +38,10 @@ def freeze_long_lived() -> None:
 
 
 def announce(readiness: Any, base: str, mounted: set[str], database: str, started: float, workers: str = "",
-             core: int | None = None) -> None:
+             core: int | None = None, validation_cores: frozenset[int] | None = None) -> None:
     """ "ready" (or what is missing) with the time it took, then where each actor is; ``core``: the CPU core
-    the process keeps to (:mod:`nsp_sandbox.one_core`)."""
+    the process keeps to (:mod:`nsp_sandbox.one_core`); ``validation_cores``: those of the validation process
+    (:mod:`nsp_sandbox.validation_process`), the empty set for any, None where none runs."""
     from sandbox.actors import ACTORS
 
     if readiness.status == "degraded":
@@ -50,6 +51,9 @@ def announce(readiness: Any, base: str, mounted: set[str], database: str, starte
         from nsp_sandbox.conformance import compiled
 
         on_core = f"; on CPU core {core}" if core is not None else ""
+        if validation_cores is not None:
+            on_core += ("; validations beside it on core " + ",".join(str(c) for c in sorted(validation_cores))
+                        if validation_cores else "; validations in a second process")
         typer.echo(f"nsp-sandbox {__version__} ready in {time.perf_counter() - started:.2f} s "
                    f"(database: {redact(database)}{workers}; conformance engine: {compiled.state}{on_core})")
     typer.echo(f"  landing page   {base}/")

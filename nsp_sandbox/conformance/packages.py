@@ -162,6 +162,7 @@ class PackageRegistry:
         self._found: dict[tuple[str, str | None, str | None], tuple[FhirPackage, IndexEntry]] = {}
         self._versions: dict[tuple[str, str | None], tuple[str, ...]] = {}
         self._named: dict[str, tuple[FhirPackage, ...]] = {}  # versions(name), oldest first
+        self._fingerprint: tuple[str, ...] | None = None
         self._lock = threading.Lock()
         for pkg in self._packages.values():
             self._dependency_warnings(pkg)
@@ -197,6 +198,14 @@ class PackageRegistry:
 
     def all_packages(self) -> list[FhirPackage]:
         return sorted(self._packages.values(), key=lambda p: (p.name, version_key(p.version)))
+
+    @property
+    def fingerprint(self) -> tuple[str, ...]:
+        """Which packages are loaded (``name#version`` of each, sorted): two registries with the same
+        fingerprint validate alike (a package's files do not change under one name and version)."""
+        if self._fingerprint is None:
+            self._fingerprint = tuple(sorted(p.id for p in self._packages.values()))
+        return self._fingerprint
 
     def versions(self, name: str) -> list[FhirPackage]:
         """The loaded releases of package ``name``, oldest first (worked out once per name)."""

@@ -50,6 +50,8 @@ XML_TYPES = frozenset({"application/fhir+xml", "application/xml", "application/x
 # enough for a viewer thousands of notifications behind DDS after a burst of provides.
 KEPT_BY_CONTENT = 4096
 KEPT_ISSUES = 20_000  # findings in all of them (a valid document has none)
+# The bytes' SHA-256, the profile asked for besides meta.profile, and the package (name#version) validated with.
+ContentKey = tuple[bytes, str | None, str | None]
 
 
 class Validator:
@@ -65,7 +67,7 @@ class Validator:
         self.engines = Engines(self.structures, self.bindings, self.invariants, self.slice_expectations,
                                self.member_of)
         self.base_structure = base_structure
-        self._by_content: OrderedDict[tuple[bytes, str | None, str | None], tuple[Issue, ...]] = OrderedDict()
+        self._by_content: OrderedDict[ContentKey, tuple[Issue, ...]] = OrderedDict()
         self._by_content_issues = 0
         self._by_content_lock = threading.Lock()
 
@@ -91,15 +93,28 @@ class Validator:
         """
         if content is None or structure is not None:
             return self.validate_layers(resource, profile, package=package, structure=structure)[1]
-        context = self._package(package)
-        key = (hashlib.sha256(content).digest(), profile, context.id if context is not None else
-               None if package is None else str(package))
+        key = self.content_key(content, profile, package)
         with self._by_content_lock:
             kept = self._by_content.get(key)
             if kept is not None:
                 self._by_content.move_to_end(key)
                 return list(kept)
         found = self.validate_layers(resource, profile, package=package)[1]
+        self.keep(key, found)
+        return found
+
+    def content_key(self, content: bytes, profile: str | None = None,
+                    package: str | FhirPackage | None = None) -> ContentKey:
+        """What :meth:`validate` keeps the findings of the bytes ``content`` by, validated with ``profile`` and
+        ``package``: the same in every validator over the same packages (:attr:`PackageRegistry.fingerprint`)."""
+        context = self._package(package)
+        return (hashlib.sha256(content).digest(), profile, context.id if context is not None else
+                None if package is None else str(package))
+
+    def keep(self, key: ContentKey, found: list[Issue] | tuple[Issue, ...]) -> None:
+        """Keep ``found`` as the findings of the content :meth:`content_key` gave ``key`` for: :meth:`validate`
+        answers that content from them. Findings made by another validator over the same packages may be kept so
+        (:mod:`nsp_sandbox.validation_process`); an answer already kept is not replaced."""
         with self._by_content_lock:
             if key not in self._by_content:
                 self._by_content[key] = tuple(found)
@@ -107,7 +122,6 @@ class Validator:
             while self._by_content and (len(self._by_content) > KEPT_BY_CONTENT
                                         or self._by_content_issues > KEPT_ISSUES):
                 self._by_content_issues -= len(self._by_content.popitem(last=False)[1])
-        return found
 
     def validate_layers(self, resource: dict[str, Any], profile: str | None = None, *,
                         package: str | FhirPackage | None = None,

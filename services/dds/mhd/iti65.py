@@ -44,7 +44,7 @@ from fastapi.responses import Response
 from nsp_sandbox import openapi_description as oa
 from nsp_sandbox.fhir_http import FhirJSONResponse, read_fhir_json
 from nsp_sandbox.outcome import FhirError, Issue
-from services.dds import request_log
+from services.dds import request_log, validation_ahead
 from services.dds.domain import (
     AvailabilityStatus,
     DocumentEntry,
@@ -71,6 +71,7 @@ from services.dds.mhd.transaction import (
 )
 from services.dds.registry import Registry
 from services.dds.validation import ContentValidation
+from services.dds.validation_ahead import Layers, ProvideFindings
 
 __all__ = ["Checked", "ProvideDocumentBundle", "is_source_url", "router", "source_url_of"]
 
@@ -118,13 +119,15 @@ class ProvideDocumentBundle:
         self.validation = validation
 
     def check(self, bundle: dict[str, Any], now: datetime, document_url: Callable[[str], str],
-              submitter: str | None = None) -> Checked:
+              submitter: str | None = None, *, ahead: ProvideFindings | None = None) -> Checked:
         """Steps 1–4 (parse, validate, the Danish rules, convert): what :meth:`register` then registers and answers,
         or raise ``FhirError``. Reads the registry (the entries a transaction sets to ``superseded``), changes
         nothing. ``submitter`` is the persona of the providing token (None with access control off): the source that
-        may later change the status of the entries registered here."""
+        may later change the status of the entries registered here. ``ahead``: the engine's findings in this very
+        Bundle, made by the validation process (:mod:`services.dds.validation_ahead`)."""
         try:
-            return self._check(bundle, now, document_url, submitter)
+            layers = validation_ahead.take(ahead, self.validation.context.validator)
+            return self._check(bundle, now, document_url, submitter, layers)
         except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
             raise _unreadable_bundle(exc) from None
 
@@ -137,16 +140,17 @@ class ProvideDocumentBundle:
             raise _unreadable_bundle(exc) from None
 
     def _check(self, bundle: dict[str, Any], now: datetime, document_url: Callable[[str], str],
-               submitter: str | None) -> Checked:
+               submitter: str | None, layers: dict[int, Layers]) -> Checked:
         parsed = parse_transaction(bundle)
         issues: list[Issue] = []
         converted = _Converted()
         for index, resource in parsed.new_references:
-            issues.extend(self._entry(parsed, resource, f"Bundle.entry[{index}].resource", now, converted))
+            issues.extend(self._entry(parsed, resource, f"Bundle.entry[{index}].resource", now, converted,
+                                      layers.get(index)))
         issues.extend(_unreferenced_binaries(parsed, converted.used_binaries))
         set_index, list_resource = parsed.submission_set  # type: ignore[misc]
         set_origin = f"Bundle.entry[{set_index}].resource"
-        issues.extend(self._validate_submission_set(list_resource, set_origin, issues))
+        issues.extend(self._validate_submission_set(list_resource, set_origin, issues, layers.get(set_index)))
         issues.extend(_check_members(parsed, list_resource, set_origin))
         patient = _submission_patient(list_resource, set_origin, converted.entries, issues)
         issues.extend(_check_unique_in_message(converted.entries))
@@ -167,9 +171,9 @@ class ProvideDocumentBundle:
                                     checked.document_url)
 
     def _entry(self, parsed: ParsedTransaction, resource: dict[str, Any], origin: str, now: datetime,
-               converted: _Converted) -> list[Issue]:
+               converted: _Converted, ahead: Layers | None) -> list[Issue]:
         """Validate, apply the Danish rules to, and convert one new DocumentReference (at ``origin``)."""
-        structure = self.validation.structure_issues(resource)
+        structure = self.validation.structure_issues(resource, ahead=ahead)
         issues = self.validation.check_structure(resource, origin, found=structure)
         if any(i.is_error for i in issues):
             return issues  # not a readable DocumentReference: the other layers would only echo this
@@ -194,9 +198,9 @@ class ProvideDocumentBundle:
         return issues
 
     def _validate_submission_set(self, list_resource: dict[str, Any], origin: str,
-                                 issues: list[Issue]) -> list[Issue]:
+                                 issues: list[Issue], ahead: Layers | None) -> list[Issue]:
         """The SubmissionSet's structure (refused at once when unreadable), profile and Danish rules."""
-        found = self.validation.structure_issues(list_resource)
+        found = self.validation.structure_issues(list_resource, ahead=ahead)
         structure = self.validation.check_structure(list_resource, origin, found=found)
         if any(i.is_error for i in structure):
             raise refuse(issues + structure)
@@ -315,14 +319,17 @@ def router(deps: Deps) -> APIRouter:
                openapi_extra=oa.fhir_body("Bundle", xml=False, description="ITI-65 transaction Bundle"))
     async def provide(request: Request) -> Response:
         principal = await deps.guard.provider(request)
-        body, _ = await read_fhir_json(request, deps.max_body_bytes)
+        body, raw = await read_fhir_json(request, deps.max_body_bytes)
         request_log.note(request, patients=request_log.cprs_in(body))
+        # The validation process, where one runs, validates before the request goes to the lane, so that the lane
+        # goes on with the other requests meanwhile.
+        findings = await validation_ahead.ahead(deps.context.validation_process, raw)
         urls = deps.urls(request)
         # Checked ahead of the jobs waiting in the lane, registered in turn with them (nsp_sandbox.cpu_lane: the
         # provides that arrive together are validated one after another, then registered one after another).
         result = await deps.context.cpu_lane.run_staged(provider.check, provider.register, body,
                                                         deps.context.clock.now(), urls.document,
-                                                        principal.persona if principal else None)
+                                                        principal.persona if principal else None, ahead=findings)
         return FhirJSONResponse(result)
 
     return fhir

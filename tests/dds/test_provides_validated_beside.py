@@ -1,0 +1,147 @@
+"""DDS's provides validated in a second process (``nsp_sandbox.validation_process``, as ``nsp-sandbox up`` runs
+one): the lane then makes none of the engine's validations a provide asks for, and every answer is the one the
+lane alone gives; a process that is not there, or dies, changes nothing but where the work is done."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from mhd_client import Mhd, about, entry_cpr
+
+from nsp_sandbox.context import SandboxContext
+from nsp_sandbox.validation_process import ValidationProcess
+
+
+def ready(process: ValidationProcess, timeout: float = 60.0) -> ValidationProcess:
+    deadline = time.monotonic() + timeout
+    while not process.ready:
+        assert time.monotonic() < deadline, "the validation process did not load its packages"
+        time.sleep(0.02)
+    return process
+
+
+@pytest.fixture
+def beside(context: SandboxContext) -> Iterator[ValidationProcess]:
+    process = ready(context.start_validation_process())
+    yield process
+    process.close()
+    context.validation_process = None
+
+
+@pytest.fixture
+def lane_validations(context: SandboxContext, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The resource types the lane's thread has the engine validate (``validate_layers``), in order."""
+    validator = context.validator
+    real = validator.validate_layers
+    seen: list[str] = []
+
+    def counted(resource: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name.startswith("cpu-lane"):
+            seen.append(str(resource.get("resourceType")))
+        return real(resource, *args, **kwargs)
+
+    monkeypatch.setattr(validator, "validate_layers", counted)
+    return seen
+
+
+def _fresh(mhd: Mhd, content: bytes) -> bytes:
+    """``content`` (the HCO example) with a fresh Bundle.id: bytes the engine has not judged before."""
+    message = json.loads(content)
+    message["id"] = str(time.monotonic_ns())
+    return json.dumps(message).encode()
+
+
+def test_the_lane_validates_nothing_the_process_has_validated(
+        mhd: Mhd, beside: ValidationProcess, lane_validations: list[str]) -> None:
+    response = mhd.post(mhd.bundle((mhd.document_reference(), _fresh(mhd, mhd.examples.hco))))
+    assert response.status_code == 200, response.text
+    # The DocumentReference and the HCO message (a Bundle) are profiled: the process judged both. The SubmissionSet
+    # declares no profile: its base structure is the lane's, outside validate_layers.
+    assert lane_validations == []
+
+
+def test_without_the_process_the_lane_validates(mhd: Mhd, lane_validations: list[str]) -> None:
+    response = mhd.post(mhd.bundle((mhd.document_reference(), _fresh(mhd, mhd.examples.hco))))
+    assert response.status_code == 200, response.text
+    assert lane_validations == ["DocumentReference", "Bundle"]
+
+
+def _refused_bundles(mhd: Mhd) -> list[dict[str, Any]]:
+    """Provides the profile layer refuses, each for a finding of the engine in another place."""
+    broken = json.loads(mhd.examples.hco)
+    broken["type"] = "not-a-bundle-type"
+    wrong_date = mhd.document_reference()
+    wrong_date["date"] = "2021-02-29T10:00:00+01:00"  # the base structure's finding
+    no_status = mhd.document_reference()
+    del no_status["status"]
+    coded = mhd.document_reference()
+    coded["type"]["coding"][0]["code"] = "no-such-code"
+    return [mhd.bundle((mhd.document_reference(), json.dumps(broken).encode())),
+            mhd.bundle((wrong_date, mhd.examples.hco)),
+            mhd.bundle((no_status, mhd.examples.hco)),
+            mhd.bundle((coded, _fresh(mhd, mhd.examples.hco)), (mhd.document_reference(), json.dumps(broken).encode()))]
+
+
+def test_every_refusal_is_the_one_the_lane_alone_gives(mhd: Mhd, context: SandboxContext) -> None:
+    bundles = _refused_bundles(mhd)
+    alone = [mhd.post(copy.deepcopy(bundle)) for bundle in bundles]
+    process = ready(context.start_validation_process())
+    try:
+        served = [mhd.post(copy.deepcopy(bundle)) for bundle in bundles]
+    finally:
+        process.close()
+        context.validation_process = None
+    assert [r.status_code for r in alone] == [422] * len(bundles), [r.text[:300] for r in alone]
+    for lane, beside in zip(alone, served, strict=True):
+        assert beside.status_code == lane.status_code
+        assert beside.json() == lane.json()
+
+
+def test_a_process_that_dies_changes_nothing_but_where_the_work_is_done(
+        mhd: Mhd, beside: ValidationProcess, lane_validations: list[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from nsp_sandbox import validation_process
+
+    pid = beside.pid
+    assert pid is not None
+    beside.abandon("the test stops it")
+    deadline = time.monotonic() + 10
+    while beside.ready:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    response = mhd.post(mhd.bundle((mhd.document_reference(), _fresh(mhd, mhd.examples.hco))))
+    assert response.status_code == 200, response.text
+    assert lane_validations == ["DocumentReference", "Bundle"]  # the lane did the work
+
+    monkeypatch.setattr(validation_process, "RESTART_AFTER", 0.0)
+    response = mhd.post(mhd.bundle((mhd.document_reference(), _fresh(mhd, mhd.examples.hco))))
+    assert response.status_code == 200, response.text  # this one started it again, and was validated by the lane
+    assert ready(beside).pid != pid and beside.starts == 2
+    del lane_validations[:]
+    response = mhd.post(mhd.bundle((mhd.document_reference(), _fresh(mhd, mhd.examples.hco))))
+    assert response.status_code == 200, response.text
+    assert lane_validations == []
+
+
+def test_the_viewer_finds_the_document_judged_where_the_process_judged_it(
+        mhd: Mhd, context: SandboxContext, beside: ValidationProcess, lane_validations: list[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process's findings of a document are kept in the sandbox's engine, by the document's bytes: the same
+    bytes judged again later (as the viewer judges what it is notified of) are answered from them."""
+    from nsp_sandbox import hco_versions
+
+    reference = mhd.document_reference()
+    content = about(_fresh(mhd, mhd.examples.hco), str(entry_cpr(reference)))  # as bundle() puts it
+    response = mhd.post(mhd.bundle((reference, content)))
+    assert response.status_code == 200, response.text
+    monkeypatch.setattr(threading.current_thread(), "name", "cpu-lane_test")  # counted as the lane's
+    found = hco_versions.judge_stored(context.validator, json.loads(content),
+                                      hco_versions.version_of_entry(reference), content=content)
+    assert found == []
+    assert lane_validations == []
