@@ -25,15 +25,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from nsp_sandbox import hco_versions
-from nsp_sandbox.config import Strictness
+from nsp_sandbox.config import Settings, Strictness
 from nsp_sandbox.conformance import strict_json
-from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.hco_policy import is_hcom
 from nsp_sandbox.outcome import Issue
 from services.dds import metadata_rules
+
+if TYPE_CHECKING:
+    from nsp_sandbox.conformance.validator import ContentKey, Validator
 
 log = logging.getLogger("services.dds.validation")
 
@@ -52,8 +55,18 @@ def _parse_fhir_json(content: bytes, mime_type: str) -> tuple[dict[str, Any] | N
     return document, None
 
 
-def _parse_fhir_xml(content: bytes, mime_type: str, context: SandboxContext) -> tuple[dict[str, Any] | None,
-                                                                                     str | None]:
+class Judging(Protocol):
+    """What :class:`ContentValidation` reads of a sandbox context (``SandboxContext``): the settings and the
+    conformance engine. The validation process judges with its own (:mod:`services.dds.validation_ahead`)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def validator(self) -> Validator: ...
+
+
+def _parse_fhir_xml(content: bytes, mime_type: str, context: Judging) -> tuple[dict[str, Any] | None, str | None]:
     """The document as FHIR JSON, read from FHIR XML strictly, or why it is not FHIR XML."""
     from nsp_sandbox.conformance.xml_json import XmlError, xml_to_json
 
@@ -76,8 +89,11 @@ class ResourceFindings:
 class ContentValidation:
     """Runs the profile layer and the Danish metadata rules for one sandbox context."""
 
-    def __init__(self, context: SandboxContext) -> None:
+    def __init__(self, context: Judging, *, judged: list[tuple[ContentKey, list[Issue]]] | None = None) -> None:
+        """``judged``: where :meth:`check_document` adds each document's profile findings, by what the engine
+        keeps them by (``Validator.content_key``), for a sandbox to keep that did not judge it itself."""
         self.context = context
+        self.judged = judged
 
     # ---- structure layer ------------------------------------------------------------------------
 
@@ -143,14 +159,15 @@ class ContentValidation:
                 resource, structure=None if structure is None else structure.structure)
         return self._apply(strictness, [i.prefixed(prefix) for i in found])
 
-    def check_document(self, content: bytes, mime_type: str, prefix: str, *, entry: dict[str, Any] | None = None,
-                       entry_origin: str = "DocumentReference") -> list[Issue]:
+    def check_document(self, content: bytes, mime_type: str, prefix: str, *, now: datetime,
+                       entry: dict[str, Any] | None = None, entry_origin: str = "DocumentReference") -> list[Issue]:
         """The layers that read a document whose content is FHIR (JSON or XML), parsed once for all of them.
 
         Profile layer: the document against its ``meta.profile``. Danish rules: with the
         DocumentReference ``entry`` (at ``entry_origin``) given, ``dk-xds-document-patient`` (the
         document is about the entry's patient). ``prefix`` names where the document sits in the
-        request (e.g. ``Bundle.entry[3].resource.data``).
+        request (e.g. ``Bundle.entry[3].resource.data``). ``now``: the provide's time on the sandbox clock (the HCOM
+        rules read it).
         """
         settings = self.context.settings
         profile = settings.validation_profile
@@ -159,10 +176,10 @@ class ContentValidation:
         media = mime_type.split(";")[0].strip().lower()
         is_json, is_xml = media in FHIR_JSON_TYPES, media in FHIR_XML_TYPES
         if not (is_json or is_xml) or (profile is Strictness.OFF and not patient_rule and not hco_rule):
-            return self._hco_consent(entry, None, prefix, entry_origin, content) if hco_rule else []
+            return self._hco_consent(entry, None, prefix, entry_origin, now, content) if hco_rule else []
         document, problem = (_parse_fhir_json(content, mime_type) if is_json
                              else _parse_fhir_xml(content, mime_type, self.context))
-        issues: list[Issue] = self._hco_consent(entry, document, prefix, entry_origin) if hco_rule else []
+        issues: list[Issue] = self._hco_consent(entry, document, prefix, entry_origin, now) if hco_rule else []
         if problem is not None:
             if profile is not Strictness.OFF:
                 issues += self._apply(profile, [Issue("error", "structure", problem, expression=prefix,
@@ -172,7 +189,11 @@ class ContentValidation:
         assert document is not None
         if profile is not Strictness.OFF and (document.get("meta") or {}).get("profile"):
             version = hco_versions.version_of_entry(entry) if entry is not None else None  # as its formatCode says
-            found = hco_versions.judge_stored(self.context.validator, document, version, content=content)
+            validator = self.context.validator
+            found = hco_versions.judge_stored(validator, document, version, content=content)
+            if self.judged is not None:
+                package = hco_versions.stored_package(validator, document, version)
+                self.judged.append((validator.content_key(content, None, package), found))
             issues += self._apply(profile, [i.prefixed(prefix) for i in found])
         if patient_rule:
             assert entry is not None
@@ -181,12 +202,12 @@ class ContentValidation:
         return issues
 
     def _hco_consent(self, entry: dict[str, Any] | None, document: dict[str, Any] | None, prefix: str,
-                     entry_origin: str, xml: bytes | None = None) -> list[Issue]:
-        """The HCOM rules (refused consent, the policy date) on the sandbox clock; ``xml``: content that is
-        not FHIR JSON, read for the refused-consent label as FHIR XML."""
+                     entry_origin: str, now: datetime, xml: bytes | None = None) -> list[Issue]:
+        """The HCOM rules (refused consent, the policy date) at ``now`` on the sandbox clock; ``xml``: content
+        that is not FHIR JSON, read for the refused-consent label as FHIR XML."""
         assert entry is not None
         return metadata_rules.check_hco_consent(entry, document, settings=self.context.settings,
-                                                now=self.context.clock.now(), document_path=prefix,
+                                                now=now, document_path=prefix,
                                                 expression_prefix=entry_origin, xml=xml)
 
     # ---- Danish metadata rules ------------------------------------------------------------------

@@ -1,32 +1,35 @@
 """An ITI-65 provide's validations, made in the validation process before the request goes to the CPU lane.
 
 ``up`` runs a second process for validation on the cores the sandbox leaves (:mod:`nsp_sandbox.validation_process`).
-When a provide's body has been read, :func:`ahead` gives it to that process, which parses it as the lane will and
-makes the findings the lane's checks would make with the engine (:func:`provide_findings`):
+When a provide's body has been read, :func:`ahead` gives it to that process, with the sandbox's settings and the
+provide's time, and the process makes what the lane's check (``ProvideDocumentBundle._entry``) would make with the
+engine and the Danish rules, on the same conditions and in the same order (:func:`provide_findings`):
 
-- each new DocumentReference's and the SubmissionSet List's whole validation (``Validator.validate_layers``), by
-  their index in the Bundle, when they declare a profile (``ContentValidation.structure_issues`` validates only
-  those);
-- each FHIR JSON document's judgement as the HCO version its entry names (``hco_versions.judge_stored``), by what
-  the engine keeps such findings by (``Validator.content_key``: the bytes' SHA-256, the profile and the package).
+- each profiled DocumentReference's and SubmissionSet List's whole validation (``Validator.validate_layers``);
+- each document's layers (``ContentValidation.check_document``: its profile, the document's patient, the HCOM
+  rules), with the document's profile findings by what the engine keeps them by (``Validator.content_key``);
+- the Danish metadata rules of each DocumentReference and of the List.
 
-The request awaits them on the event loop, then goes to the lane, which meanwhile goes on with the other requests
-(had the lane waited, its thread would have stood still). The lane's check (``ProvideDocumentBundle.check``) takes
-them (:func:`take`): the documents' findings go to its engine's memory, where ``judge_stored`` and the viewer's later
-reading find them, and the resources' are handed to ``ContentValidation``. Whatever is not there (the process was
-not ready, a job failed, an entry it could not read, an XML document) the lane validates itself, as it always did.
-The findings are the engine's either way; everything else a provide is judged by (its structure where no profile
-is declared, the Danish rules, the registry's checks) is the lane's alone.
+All are by Bundle entry index. The request awaits them on the event loop, then goes to the lane, which meanwhile
+goes on with the other requests (had the lane waited, its thread would have stood still). The lane's check takes
+them (:func:`take`): the documents' profile findings go to its engine's memory, where the viewer's later reading
+finds them, and the check uses the rest in place of making them. Whatever is not there (the process was not ready,
+a job failed, an entry it could not read) the lane makes itself, as it always did: the code is the same, and so are
+the packages (compared before any answer is used) and the settings and time (sent with each job). The base
+structure of a resource that declares no profile, the mapping, the checks within the message and the registry's
+are the lane's alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import pickle
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from nsp_sandbox import hco_versions
+from nsp_sandbox.config import Settings
 from nsp_sandbox.conformance import strict_json
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.validation_process import JobFailed, ProcessGone
@@ -40,17 +43,25 @@ log = logging.getLogger(__name__)
 JOB = "services.dds.validation_ahead:provide_findings"
 WAIT_AT_MOST = 20.0  # seconds a provide waits for the process's answer before it stops the process
 
-FHIR_JSON_TYPES = frozenset({"application/fhir+json", "application/json", "application/json+fhir"})
-
 Layers = tuple[list[Issue], list[Issue]]  # Validator.validate_layers: (base structure, all)
 
 
 @dataclass
 class ProvideFindings:
-    """What :func:`provide_findings` found in one ITI-65 Bundle."""
+    """What :func:`provide_findings` found in one ITI-65 Bundle, by Bundle entry index."""
 
-    layers: dict[int, Layers] = field(default_factory=dict)  # Bundle entry index -> validate_layers
-    documents: list[tuple[ContentKey, list[Issue]]] = field(default_factory=list)
+    layers: dict[int, Layers] = field(default_factory=dict)  # a profiled resource's Validator.validate_layers
+    documents: dict[int, list[Issue]] = field(default_factory=dict)  # a DocumentReference's check_document
+    rules: dict[int, list[Issue]] = field(default_factory=dict)  # the Danish rules of a DocumentReference or List
+    judged: list[tuple[ContentKey, list[Issue]]] = field(default_factory=list)  # for the engine's memory
+
+
+@dataclass(frozen=True)
+class _Judging:
+    """What ``ContentValidation`` reads of a sandbox context, in the validation process."""
+
+    settings: Settings
+    validator: Validator
 
 
 def _profiled(resource: Any) -> bool:
@@ -58,11 +69,19 @@ def _profiled(resource: Any) -> bool:
     return isinstance(meta, dict) and bool(meta.get("profile"))
 
 
-def provide_findings(validator: Validator, body: bytes) -> ProvideFindings:
-    """The engine's findings in the ITI-65 Bundle ``body`` (see the module docstring); what cannot be read is left
-    out, for the lane to find."""
-    from services.dds.mhd.transaction import document_of, parse_transaction
+def job(settings: Settings, now: datetime, body: bytes) -> bytes:
+    """The payload of :func:`provide_findings` for the Bundle ``body`` provided at ``now`` under ``settings``."""
+    return pickle.dumps((settings, now, body), pickle.HIGHEST_PROTOCOL)
 
+
+def provide_findings(validator: Validator, payload: bytes) -> ProvideFindings:
+    """The findings a provide's check makes with the engine and the Danish rules (``ProvideDocumentBundle._entry``
+    and ``_validate_submission_set``, in their order and on their conditions), of the Bundle in ``payload``
+    (:func:`job`); what cannot be read is left out, for the lane to find."""
+    from services.dds.mhd.transaction import document_of, parse_transaction
+    from services.dds.validation import ContentValidation
+
+    settings, now, body = pickle.loads(payload)
     found = ProvideFindings()
     bundle = strict_json.loads(body)
     if not isinstance(bundle, dict):
@@ -71,51 +90,56 @@ def provide_findings(validator: Validator, body: bytes) -> ProvideFindings:
         parsed = parse_transaction(bundle)
     except FhirError:  # not an ITI-65 transaction: the lane refuses it
         return found
+    validation = ContentValidation(_Judging(settings, validator), judged=found.judged)
     for index, resource in parsed.new_references:
-        if not _profiled(resource):
-            continue
-        found.layers[index] = validator.validate_layers(resource)
-        try:
-            document = document_of(parsed, resource, f"Bundle.entry[{index}].resource", set())
-        except Exception:  # not Base64, and the like: the lane says so
-            continue
-        if isinstance(document, Issue) or document[0] is None:
-            continue
-        content, mime_type = document[0].content, document[1]
-        if not isinstance(mime_type, str) or mime_type.split(";")[0].strip().lower() not in FHIR_JSON_TYPES:
+        origin = f"Bundle.entry[{index}].resource"
+        layers = validator.validate_layers(resource) if _profiled(resource) else None
+        if layers is not None:
+            found.layers[index] = layers
+        structure = validation.structure_issues(resource, ahead=layers)
+        if any(i.is_error for i in validation.check_structure(resource, origin, found=structure)):
             continue
         try:
-            parsed_document = strict_json.loads(content)
-        except strict_json.JsonRefused:
+            document = document_of(parsed, resource, origin, set())
+        except FhirError:  # not Base64: the lane says so
             continue
-        if not _profiled(parsed_document) or not isinstance(parsed_document.get("resourceType"), str):
+        if isinstance(document, Issue):
             continue
-        package = hco_versions.stored_package(validator, parsed_document, hco_versions.version_of_entry(resource))
-        issues = validator.validate(parsed_document, package=package, content=content)
-        found.documents.append((validator.content_key(content, None, package), issues))
+        content, mime_type, where, _ = document
+        if content is not None:
+            found.documents[index] = validation.check_document(content.content, mime_type, where, now=now,
+                                                               entry=resource, entry_origin=origin)
+        found.rules[index] = validation.check_document_reference(resource, origin)
     if parsed.submission_set is not None:
         set_index, list_resource = parsed.submission_set
-        if _profiled(list_resource):
-            found.layers[set_index] = validator.validate_layers(list_resource)
+        origin = f"Bundle.entry[{set_index}].resource"
+        layers = validator.validate_layers(list_resource) if _profiled(list_resource) else None
+        if layers is not None:
+            found.layers[set_index] = layers
+        structure = validation.structure_issues(list_resource, ahead=layers)
+        if not any(i.is_error for i in validation.check_structure(list_resource, origin, found=structure)):
+            found.rules[set_index] = validation.check_submission_set(list_resource, origin)
     return found
 
 
-def take(found: ProvideFindings | None, validator: Validator) -> dict[int, Layers]:
-    """Keep the documents' findings of ``found`` in ``validator``'s memory, and give the resources' by their index
-    in the Bundle (nothing for None)."""
+def take(found: ProvideFindings | None, validator: Validator) -> ProvideFindings:
+    """Keep the documents' profile findings of ``found`` in ``validator``'s memory (where the viewer's later reading
+    finds them), and give the rest (empty for None)."""
     if found is None:
-        return {}
-    for key, issues in found.documents:
+        return ProvideFindings()
+    for key, issues in found.judged:
         validator.keep(key, issues)
-    return found.layers
+    return found
 
 
-async def ahead(process: ValidationProcess | None, body: bytes) -> ProvideFindings | None:
-    """The validation process's findings in the ITI-65 Bundle ``body`` (read as JSON), awaited; None where no
-    process is ready, or it failed, or did not answer within :data:`WAIT_AT_MOST` seconds (it is then stopped)."""
+async def ahead(process: ValidationProcess | None, settings: Settings, now: datetime,
+                body: bytes) -> ProvideFindings | None:
+    """The validation process's findings in the ITI-65 Bundle ``body`` (read as JSON) provided at ``now`` under
+    ``settings``, awaited; None where no process is ready, or it failed, or did not answer within
+    :data:`WAIT_AT_MOST` seconds (it is then stopped)."""
     if process is None:
         return None
-    future = process.submit(JOB, body)
+    future = process.submit(JOB, job(settings, now, body))
     if future is None:
         return None
     try:

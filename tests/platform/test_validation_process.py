@@ -6,12 +6,14 @@ from __future__ import annotations
 import io
 import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from nsp_sandbox.config import Settings
 from nsp_sandbox.validation_process import JobFailed, ValidationProcess, read_frame, write_frame
+from services.dds.validation_ahead import job
 
 JOB = "services.dds.validation_ahead:provide_findings"
 
@@ -47,10 +49,11 @@ def test_answers_come_in_order_and_a_failed_job_says_why(settings_base: Settings
     process = _ready(_process(settings_base, packages.fingerprint))
     try:
         empty = b'{"resourceType": "Bundle", "type": "transaction", "entry": []}'
-        futures = [process.submit(JOB, body) for body in (empty, b"{not json", empty)]
+        now = datetime.now(UTC)
+        futures = [process.submit(JOB, job(settings_base, now, body)) for body in (empty, b"{not json", empty)]
         assert all(f is not None for f in futures)
         first, failed, last = (f.result(timeout=30) if i != 1 else f for i, f in enumerate(futures))  # type: ignore[union-attr]
-        assert first.layers == {} and first.documents == [] and last.layers == {}
+        assert first.layers == {} and first.documents == {} and first.rules == {} and last.layers == {}
         with pytest.raises(JobFailed, match="JsonRefused"):
             failed.result(timeout=30)  # type: ignore[union-attr]
     finally:

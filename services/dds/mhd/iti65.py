@@ -71,7 +71,7 @@ from services.dds.mhd.transaction import (
 )
 from services.dds.registry import Registry
 from services.dds.validation import ContentValidation
-from services.dds.validation_ahead import Layers, ProvideFindings
+from services.dds.validation_ahead import ProvideFindings
 
 __all__ = ["Checked", "ProvideDocumentBundle", "is_source_url", "router", "source_url_of"]
 
@@ -126,8 +126,8 @@ class ProvideDocumentBundle:
         may later change the status of the entries registered here. ``ahead``: the engine's findings in this very
         Bundle, made by the validation process (:mod:`services.dds.validation_ahead`)."""
         try:
-            layers = validation_ahead.take(ahead, self.validation.context.validator)
-            return self._check(bundle, now, document_url, submitter, layers)
+            found = validation_ahead.take(ahead, self.validation.context.validator)
+            return self._check(bundle, now, document_url, submitter, found)
         except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
             raise _unreadable_bundle(exc) from None
 
@@ -140,17 +140,16 @@ class ProvideDocumentBundle:
             raise _unreadable_bundle(exc) from None
 
     def _check(self, bundle: dict[str, Any], now: datetime, document_url: Callable[[str], str],
-               submitter: str | None, layers: dict[int, Layers]) -> Checked:
+               submitter: str | None, ahead: ProvideFindings) -> Checked:
         parsed = parse_transaction(bundle)
         issues: list[Issue] = []
         converted = _Converted()
         for index, resource in parsed.new_references:
-            issues.extend(self._entry(parsed, resource, f"Bundle.entry[{index}].resource", now, converted,
-                                      layers.get(index)))
+            issues.extend(self._entry(parsed, index, resource, now, converted, ahead))
         issues.extend(_unreferenced_binaries(parsed, converted.used_binaries))
         set_index, list_resource = parsed.submission_set  # type: ignore[misc]
         set_origin = f"Bundle.entry[{set_index}].resource"
-        issues.extend(self._validate_submission_set(list_resource, set_origin, issues, layers.get(set_index)))
+        issues.extend(self._validate_submission_set(list_resource, set_origin, issues, set_index, ahead))
         issues.extend(_check_members(parsed, list_resource, set_origin))
         patient = _submission_patient(list_resource, set_origin, converted.entries, issues)
         issues.extend(_check_unique_in_message(converted.entries))
@@ -170,10 +169,13 @@ class ProvideDocumentBundle:
                                     checked.binary_owner, submission.status_updates, checked.issues, checked.now,
                                     checked.document_url)
 
-    def _entry(self, parsed: ParsedTransaction, resource: dict[str, Any], origin: str, now: datetime,
-               converted: _Converted, ahead: Layers | None) -> list[Issue]:
-        """Validate, apply the Danish rules to, and convert one new DocumentReference (at ``origin``)."""
-        structure = self.validation.structure_issues(resource, ahead=ahead)
+    def _entry(self, parsed: ParsedTransaction, index: int, resource: dict[str, Any], now: datetime,
+               converted: _Converted, ahead: ProvideFindings) -> list[Issue]:
+        """Validate, apply the Danish rules to, and convert one new DocumentReference (Bundle entry ``index``);
+        ``ahead``: what the validation process found of it (:func:`services.dds.validation_ahead.provide_findings`
+        makes those findings on the same conditions, in the same order)."""
+        origin = f"Bundle.entry[{index}].resource"
+        structure = self.validation.structure_issues(resource, ahead=ahead.layers.get(index))
         issues = self.validation.check_structure(resource, origin, found=structure)
         if any(i.is_error for i in issues):
             return issues  # not a readable DocumentReference: the other layers would only echo this
@@ -182,10 +184,12 @@ class ProvideDocumentBundle:
             return [*issues, found]
         document, mime_type, where, binary_index = found
         if document is not None:
-            issues += self.validation.check_document(document.content, mime_type, where, entry=resource,
-                                                     entry_origin=origin)
+            checked = ahead.documents.get(index)
+            issues += checked if checked is not None else self.validation.check_document(
+                document.content, mime_type, where, now=now, entry=resource, entry_origin=origin)
         issues += self.validation.check_resource(resource, origin, structure=structure)
-        issues += self.validation.check_document_reference(resource, origin)  # the Danish metadata rules
+        rules = ahead.rules.get(index)  # the Danish metadata rules
+        issues += rules if rules is not None else self.validation.check_document_reference(resource, origin)
         requirements = check_requirements(resource, origin, document, issues)
         issues += requirements.issues
         if requirements.mappable:
@@ -197,15 +201,16 @@ class ProvideDocumentBundle:
                 converted.binary_owner[binary_index] = entry.id
         return issues
 
-    def _validate_submission_set(self, list_resource: dict[str, Any], origin: str,
-                                 issues: list[Issue], ahead: Layers | None) -> list[Issue]:
+    def _validate_submission_set(self, list_resource: dict[str, Any], origin: str, issues: list[Issue],
+                                 index: int, ahead: ProvideFindings) -> list[Issue]:
         """The SubmissionSet's structure (refused at once when unreadable), profile and Danish rules."""
-        found = self.validation.structure_issues(list_resource, ahead=ahead)
+        found = self.validation.structure_issues(list_resource, ahead=ahead.layers.get(index))
         structure = self.validation.check_structure(list_resource, origin, found=found)
         if any(i.is_error for i in structure):
             raise refuse(issues + structure)
+        rules = ahead.rules.get(index)
         return [*structure, *self.validation.check_resource(list_resource, origin, structure=found),
-                *self.validation.check_submission_set(list_resource, origin)]
+                *(rules if rules is not None else self.validation.check_submission_set(list_resource, origin))]
 
     def _register(self, submission: Submission, now: datetime, issues: list[Issue]) -> None:
         """Register ``submission``, or refuse with every issue found (the registry's too)."""
@@ -323,12 +328,12 @@ def router(deps: Deps) -> APIRouter:
         request_log.note(request, patients=request_log.cprs_in(body))
         # The validation process, where one runs, validates before the request goes to the lane, so that the lane
         # goes on with the other requests meanwhile.
-        findings = await validation_ahead.ahead(deps.context.validation_process, raw)
+        now = deps.context.clock.now()
+        findings = await validation_ahead.ahead(deps.context.validation_process, deps.context.settings, now, raw)
         urls = deps.urls(request)
         # Checked ahead of the jobs waiting in the lane, registered in turn with them (nsp_sandbox.cpu_lane: the
         # provides that arrive together are validated one after another, then registered one after another).
-        result = await deps.context.cpu_lane.run_staged(provider.check, provider.register, body,
-                                                        deps.context.clock.now(), urls.document,
+        result = await deps.context.cpu_lane.run_staged(provider.check, provider.register, body, now, urls.document,
                                                         principal.persona if principal else None, ahead=findings)
         return FhirJSONResponse(result)
 
