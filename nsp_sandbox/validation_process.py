@@ -19,8 +19,13 @@ answers None and the caller validates in its own process, as it does where no su
 The wire, over the child's standard input and output: each frame is its length (4 bytes, big-endian) and its
 bytes. A job is its name, a NUL and its payload; an answer is a pickle of ``(True, value)`` or ``(False, why)``;
 the first frame the child sends is a pickle of the fingerprint of the packages it loaded. The child answers
-jobs in the order they came. A reader thread on each side takes frames off the pipe as they arrive, so the
-sandbox's writes never wait for a job to finish.
+jobs in the order they came; a thread of the sandbox's reads the answers as they come.
+
+The sandbox writes a job from its event loop, which must never wait. Both pipes are made as large as the system
+allows (1 MiB on Linux), and a job is given to the child only while the frames it has not answered yet, this one
+included, fit in its pipe: the write then never waits. A job that does not fit (a backlog, or a body of more than
+the pipe holds) is not given: :meth:`ValidationProcess.submit` answers None, and the caller does it itself. The
+same bound shares the work out when the child falls behind.
 
 ``multiprocessing`` and ``concurrent.futures.ProcessPoolExecutor`` were measured for this: the executor cost the
 sandbox's process 94 µs of CPU per job of 50 KB (its queue feeder and management threads, a pickle of the call),
@@ -34,7 +39,6 @@ import importlib
 import logging
 import os
 import pickle
-import queue
 import subprocess
 import sys
 import threading
@@ -54,6 +58,8 @@ log = logging.getLogger(__name__)
 
 RESTART_AFTER = 10.0  # seconds between starts of a process that died
 HEADER = 4
+PIPE_BYTES = 1024 * 1024  # asked for each pipe: jobs of 50 KB queue in it twenty deep
+SMALLEST_PIPE = 4096  # what POSIX promises where a pipe's size cannot be read
 # The collector's thresholds in the child: a validation allocates tens of thousands of containers, nearly all freed
 # by their reference counts, as a served provide does (``sandbox.start_steps.SERVED_GC_THRESHOLDS``).
 GC_THRESHOLDS = (2_000, 10, 100)
@@ -73,6 +79,22 @@ def write_frame(stream: IO[bytes], data: bytes) -> None:
     stream.flush()
 
 
+def widen(fd: int) -> int:
+    """Make the pipe ``fd`` as large as the system lets a process make one (Linux: ``/proc/sys/fs/pipe-max-size``,
+    1 MiB by default); its capacity in bytes."""
+    import fcntl
+
+    for size in (PIPE_BYTES, 256 * 1024):
+        try:
+            return int(fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), size))
+        except OSError:
+            continue
+    try:
+        return int(fcntl.fcntl(fd, getattr(fcntl, "F_GETPIPE_SZ", 1032)))
+    except OSError:
+        return SMALLEST_PIPE
+
+
 def read_frame(stream: IO[bytes]) -> bytes | None:
     """The next frame, None at the end of the stream (a frame cut short ends it too)."""
     header = stream.read(HEADER)
@@ -88,8 +110,12 @@ class _Child:
 
     def __init__(self, popen: subprocess.Popen[bytes]) -> None:
         self.popen = popen
-        self.pending: deque[Future[Any]] = deque()
+        self.pending: deque[tuple[Future[Any], int]] = deque()  # each job's future and its frame's size
+        self.pending_bytes = 0  # at most what the pipe holds unread: a write never waits for the child
         self.loaded: tuple[str, ...] | None = None  # its fingerprint, once it has loaded its packages
+        assert popen.stdin is not None
+        self.jobs_fd = popen.stdin.fileno()
+        self.capacity = widen(self.jobs_fd)
 
 
 class ValidationProcess:
@@ -122,7 +148,8 @@ class ValidationProcess:
         self._started_at = time.monotonic()
         command = [sys.executable, "-m", "nsp_sandbox.validation_process", "--cache", self.cache or "",
                    "--cores", ",".join(str(c) for c in sorted(self.cores)), *self.sources]
-        child = _Child(subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True))
+        child = _Child(subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+                                        bufsize=0))
         self._child = child
         self.starts += 1
         NamedThread(target=self._read, args=(child,), name="validation-answers", daemon=True).start()
@@ -138,10 +165,11 @@ class ValidationProcess:
         child = self._child
         return child is not None and child.loaded is not None and child.loaded == self._fingerprint()
 
-    def submit(self, job: str, payload: bytes) -> Future[Any] | None:
-        """Run ``job`` (``module:function``, called with the child's validator and ``payload``) in the child;
-        its answer is the future's result (:class:`JobFailed` or :class:`ProcessGone` its exception). None when
-        the child is not ready: the caller does the work itself."""
+    def submit(self, job: str, *payload: bytes) -> Future[Any] | None:
+        """Run ``job`` (``module:function``, called with the child's validator and ``payload``, its parts
+        joined) in the child; its answer is the future's result (:class:`JobFailed` or :class:`ProcessGone` its
+        exception). None when the child is not ready, or the job does not fit in its pipe beside those it has not
+        answered yet: the caller does the work itself."""
         fingerprint = self._fingerprint()
         with self._lock:
             child = self._child
@@ -153,14 +181,21 @@ class ValidationProcess:
                 return None
             if child.loaded is None or child.loaded != fingerprint:
                 return None
-            future: Future[Any] = Future()
-            child.pending.append(future)
-            try:
-                assert child.popen.stdin is not None
-                write_frame(child.popen.stdin, job.encode() + b"\0" + payload)
-            except (OSError, ValueError):  # its end of the pipe is closed: it died
-                child.pending.pop()
+            name = job.encode() + b"\0"
+            length = len(name) + sum(len(part) for part in payload)
+            size = HEADER + length
+            if child.pending_bytes + size > child.capacity:  # the write could wait for the child: do it yourself
                 return None
+            future: Future[Any] = Future()
+            try:  # the parts as they are, in one call: nothing copied on this side
+                written = os.writev(child.jobs_fd, [length.to_bytes(HEADER, "big"), name, *payload])
+            except OSError:  # its end of the pipe is closed: it died
+                return None
+            if written != size:  # cut short (a signal): the stream cannot be read any more
+                child.popen.kill()
+                return None
+            child.pending.append((future, size))
+            child.pending_bytes += size
             return future
 
     def restart(self) -> None:
@@ -207,7 +242,8 @@ class ValidationProcess:
             child.loaded = tuple(pickle.loads(first))
             while (frame := read_frame(stream)) is not None:
                 with self._lock:
-                    future = child.pending.popleft() if child.pending else None
+                    future, size = child.pending.popleft() if child.pending else (None, 0)
+                    child.pending_bytes -= size
                 if future is None or not future.set_running_or_notify_cancel():  # its caller went away
                     continue
                 done, value = pickle.loads(frame)
@@ -219,7 +255,7 @@ class ValidationProcess:
         child.popen.wait()
         with self._lock:
             child.loaded = None
-            failed, child.pending = list(child.pending), deque()
+            failed, child.pending, child.pending_bytes = [future for future, _ in child.pending], deque(), 0
         for future in failed:
             if future.set_running_or_notify_cancel():
                 future.set_exception(ProcessGone("the validation process ended"))
@@ -239,18 +275,10 @@ def _keep_to(cores: frozenset[int]) -> None:
         return
 
 
-def _jobs_in(stream: IO[bytes], jobs: queue.SimpleQueue[bytes | None]) -> None:
-    while (frame := read_frame(stream)) is not None:
-        jobs.put(frame)
-    jobs.put(None)
-
-
 def serve(validator: Validator, source: IO[bytes], answers: IO[bytes]) -> None:
     """Answer the jobs read from ``source`` on ``answers``, in order, until ``source`` ends."""
-    jobs: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-    NamedThread(target=_jobs_in, args=(source, jobs), name="validation-jobs", daemon=True).start()
     functions: dict[bytes, Callable[[Validator, bytes], Any]] = {}
-    while (frame := jobs.get()) is not None:
+    while (frame := read_frame(source)) is not None:
         name, _, payload = frame.partition(b"\0")
         try:
             function = functions.get(name)
@@ -274,6 +302,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything printed goes to the log, never into the answers
+    widen(answers.fileno())
     logging.basicConfig(level=logging.WARNING, format="validation process: %(levelname)s %(name)s: %(message)s")
     _keep_to(frozenset(int(c) for c in args.cores.split(",") if c))
 

@@ -69,19 +69,23 @@ def _profiled(resource: Any) -> bool:
     return isinstance(meta, dict) and bool(meta.get("profile"))
 
 
-def job(settings: Settings, now: datetime, body: bytes) -> bytes:
-    """The payload of :func:`provide_findings` for the Bundle ``body`` provided at ``now`` under ``settings``."""
-    return pickle.dumps((settings, now, body), pickle.HIGHEST_PROTOCOL)
+def job(settings: Settings, now: datetime, body: bytes) -> tuple[bytes, bytes, bytes]:
+    """The payload of :func:`provide_findings`, in parts, for the Bundle ``body`` provided at ``now`` under
+    ``settings``: the length of the pickle of the two, that pickle, the body (not copied)."""
+    pickled = pickle.dumps((settings, now), pickle.HIGHEST_PROTOCOL)
+    return len(pickled).to_bytes(4, "big"), pickled, body
 
 
 def provide_findings(validator: Validator, payload: bytes) -> ProvideFindings:
     """The findings a provide's check makes with the engine and the Danish rules (``ProvideDocumentBundle._entry``
     and ``_validate_submission_set``, in their order and on their conditions), of the Bundle in ``payload``
-    (:func:`job`); what cannot be read is left out, for the lane to find."""
+    (:func:`job`'s parts, joined); what cannot be read is left out, for the lane to find."""
     from services.dds.mhd.transaction import document_of, parse_transaction
     from services.dds.validation import ContentValidation
 
-    settings, now, body = pickle.loads(payload)
+    length = int.from_bytes(payload[:4], "big")
+    settings, now = pickle.loads(payload[4:4 + length])
+    body = payload[4 + length:]
     found = ProvideFindings()
     bundle = strict_json.loads(body)
     if not isinstance(bundle, dict):
@@ -139,7 +143,7 @@ async def ahead(process: ValidationProcess | None, settings: Settings, now: date
     :data:`WAIT_AT_MOST` seconds (it is then stopped)."""
     if process is None:
         return None
-    future = process.submit(JOB, job(settings, now, body))
+    future = process.submit(JOB, *job(settings, now, body))
     if future is None:
         return None
     try:

@@ -50,7 +50,7 @@ def test_answers_come_in_order_and_a_failed_job_says_why(settings_base: Settings
     try:
         empty = b'{"resourceType": "Bundle", "type": "transaction", "entry": []}'
         now = datetime.now(UTC)
-        futures = [process.submit(JOB, job(settings_base, now, body)) for body in (empty, b"{not json", empty)]
+        futures = [process.submit(JOB, *job(settings_base, now, body)) for body in (empty, b"{not json", empty)]
         assert all(f is not None for f in futures)
         first, failed, last = (f.result(timeout=30) if i != 1 else f for i, f in enumerate(futures))  # type: ignore[union-attr]
         assert first.layers == {} and first.documents == {} and first.rules == {} and last.layers == {}
@@ -59,6 +59,24 @@ def test_answers_come_in_order_and_a_failed_job_says_why(settings_base: Settings
     finally:
         process.close()
     assert process.submit(JOB, b"{}") is None  # closed
+
+
+def test_a_job_is_given_only_while_it_fits_in_the_pipe_beside_those_not_answered(
+        settings_base: Settings, packages) -> None:  # type: ignore[no-untyped-def]
+    """The sandbox writes from its event loop: a write that could wait for the child is not made."""
+    process = _ready(_process(settings_base, packages.fingerprint))
+    try:
+        now = datetime.now(UTC)
+        huge = b" " * (2 * 1024 * 1024)  # more than any pipe holds
+        assert process.submit(JOB, *job(settings_base, now, huge)) is None
+        body = b'{"resourceType": "Bundle", "type": "transaction", "entry": []}' + b" " * 200_000
+        given = [process.submit(JOB, *job(settings_base, now, body)) for _ in range(20)]
+        assert given[0] is not None and None in given  # 1 MiB holds five such jobs, not twenty
+        for future in (f for f in given if f is not None):
+            assert future.result(timeout=30).layers == {}
+        assert process.submit(JOB, *job(settings_base, now, body)) is not None  # answered: room again
+    finally:
+        process.close()
 
 
 def test_no_job_goes_to_a_process_with_other_packages(settings_base: Settings) -> None:
