@@ -19,6 +19,9 @@ A thread whose work is done outside the lock can step aside (:func:`step_aside`)
 the SQLite log's checkpoints (:mod:`nsp_sandbox.wal_checkpoints`) copy pages and wait for the disk in SQLite's C
 code and the kernel, which need no Python lock and took 0.13–0.18 ms of the one core per provide.
 
+The cores left are also where ``up`` runs its validation process (:mod:`nsp_sandbox.validation_process`): the
+validations of DDS's provides, made there while the one core goes on with the rest.
+
 ``nsp-sandbox up --workers N`` leaves its workers to the operating system: N processes, each on a core it chose
 itself, could land on the same one and stay there.
 """
