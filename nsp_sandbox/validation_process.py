@@ -27,9 +27,9 @@ included, fit in its pipe: the write then never waits. A job that does not fit (
 the pipe holds) is not given: :meth:`ValidationProcess.submit` answers None, and the caller does it itself. The
 same bound shares the work out when the child falls behind.
 
-``multiprocessing`` and ``concurrent.futures.ProcessPoolExecutor`` were measured for this: the executor cost the
-sandbox's process 94 µs of CPU per job of 50 KB (its queue feeder and management threads, a pickle of the call),
-this wire 18 (``docs/benchmarks.md``).
+The standard library's ``concurrent.futures.ProcessPoolExecutor`` was measured for this: it cost the sandbox's
+process 66 µs of CPU per job of 50 KB (its queue feeder and management threads, a pickle of the call), this wire
+21.5 (``bench/validation_process_wire.py``, ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
