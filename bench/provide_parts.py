@@ -222,10 +222,13 @@ def _children_cpu(pid: int) -> float:
 
 
 def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """The resident memory of the process and its running child processes (the validation process), MiB."""
+    total = 0.0
+    for process in [pid, *children_of(pid)]:
+        for line in Path(f"/proc/{process}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    return total
 
 
 def main() -> None:
@@ -266,7 +269,7 @@ def main() -> None:
                                                                      else " (over load.py's provides)"), [
         f"**{sum(w for _, w, _ in runs[tree]) / len(runs[tree]):.2f}** ("
         + ", ".join(f"{w:.2f}" for _, w, _ in runs[tree]) + ")" for tree in trees])
-    table_row("the server's resident memory at the end, MiB", [
+    table_row("the server's resident memory at the end, its validation process too, MiB", [
         ", ".join(f"{r:.0f}" for _, _, r in runs[tree]) for tree in trees])
 
 

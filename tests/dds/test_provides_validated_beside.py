@@ -169,3 +169,25 @@ def test_the_viewer_finds_the_document_judged_where_the_process_judged_it(
                                       hco_versions.version_of_entry(reference), content=content)
     assert found == []
     assert lane_validations == []
+
+
+def test_packages_loaded_afresh_start_the_process_again(
+        mhd: Mhd, context: SandboxContext, beside: ValidationProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Packages installed while the sandbox runs are loaded afresh (``forget_packages``): the process loaded the
+    ones there were, so it is started again, and answers again once it has loaded them."""
+    pid = beside.pid
+    real = beside.submit
+    given: list[bool] = []
+
+    def counted(job: str, *payload: bytes) -> Any:
+        future = real(job, *payload)
+        given.append(future is not None)
+        return future
+
+    monkeypatch.setattr(beside, "submit", counted)
+    context.forget_packages()
+    assert beside.starts == 2 and beside.pid != pid
+    ready(beside)
+    response = mhd.post(mhd.bundle((mhd.document_reference(), _fresh(mhd, mhd.examples.hco))))
+    assert response.status_code == 200, response.text
+    assert given == [True]
