@@ -39,6 +39,7 @@ import importlib
 import logging
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import threading
@@ -237,20 +238,24 @@ class ValidationProcess:
         """The answers of ``child``, in the order its jobs were sent; at its end every pending job fails."""
         stream = child.popen.stdout
         assert stream is not None
-        first = read_frame(stream)
-        if first is not None:
-            child.loaded = tuple(pickle.loads(first))
-            while (frame := read_frame(stream)) is not None:
-                with self._lock:
-                    future, size = child.pending.popleft() if child.pending else (None, 0)
-                    child.pending_bytes -= size
-                if future is None or not future.set_running_or_notify_cancel():  # its caller went away
-                    continue
-                done, value = pickle.loads(frame)
-                if done:
-                    future.set_result(value)
-                else:
-                    future.set_exception(JobFailed(value))
+        try:
+            first = read_frame(stream)
+            if first is not None:
+                child.loaded = tuple(pickle.loads(first))
+                while (frame := read_frame(stream)) is not None:
+                    with self._lock:
+                        future, size = child.pending.popleft() if child.pending else (None, 0)
+                        child.pending_bytes -= size
+                    if future is None or not future.set_running_or_notify_cancel():  # its caller went away
+                        continue
+                    done, value = pickle.loads(frame)
+                    if done:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(JobFailed(value))
+        except Exception:  # an answer that cannot be read: nothing after it can be either
+            log.exception("validation process %s: its answers cannot be read", child.popen.pid)
+            child.popen.kill()
         stream.close()
         child.popen.wait()
         with self._lock:
@@ -300,6 +305,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--cores", default="")
     parser.add_argument("sources", nargs="*")
     args = parser.parse_args(argv)
+    # Ctrl+C at the terminal reaches the whole process group: the sandbox stops, and this process with it when its
+    # input ends, the jobs it has answered.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything printed goes to the log, never into the answers
     widen(answers.fileno())
