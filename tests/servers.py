@@ -42,3 +42,13 @@ def wait_healthy(base: str, seconds: float, process: subprocess.Popen[Any] | Non
             pass
         time.sleep(0.1)
     return f"{base}/health did not answer 200 within {seconds:.0f} s"
+
+
+def validation_process_ready(process: Any, timeout: float = 60.0) -> Any:
+    """``process`` (a ``nsp_sandbox.validation_process.ValidationProcess``) once its child has loaded the
+    sandbox's packages."""
+    deadline = time.monotonic() + timeout
+    while not process.ready:
+        assert time.monotonic() < deadline, "the validation process did not load its packages"
+        time.sleep(0.02)
+    return process

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from mhd_client import CPR, OTHER_CPR, Mhd, about, entry_cpr
+from servers import validation_process_ready
 from test_hco_consent_rule import refused_consent
 
 from nsp_sandbox.config import Strictness
@@ -20,17 +21,9 @@ from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.validation_process import ValidationProcess
 
 
-def ready(process: ValidationProcess, timeout: float = 60.0) -> ValidationProcess:
-    deadline = time.monotonic() + timeout
-    while not process.ready:
-        assert time.monotonic() < deadline, "the validation process did not load its packages"
-        time.sleep(0.02)
-    return process
-
-
 @pytest.fixture
 def beside(context: SandboxContext) -> Iterator[ValidationProcess]:
-    process = ready(context.start_validation_process())
+    process = validation_process_ready(context.start_validation_process())
     yield process
     process.close()
     context.validation_process = None
@@ -102,7 +95,7 @@ def test_every_answer_is_the_one_the_lane_alone_gives(mhd: Mhd, context: Sandbox
     context.settings = context.settings.model_copy(update=settings)
     bundles = _judged_bundles(mhd)
     alone = [mhd.post(bundle) for bundle in bundles]
-    process = ready(context.start_validation_process())
+    process = validation_process_ready(context.start_validation_process())
     try:  # the same again, but for new ids (an entry taken with warnings is registered)
         served = [mhd.post(bundle) for bundle in _judged_bundles(mhd)]
     finally:
@@ -146,7 +139,7 @@ def test_a_process_that_dies_changes_nothing_but_where_the_work_is_done(
     monkeypatch.setattr(validation_process, "RESTART_AFTER", 0.0)
     response = mhd.post(mhd.bundle((mhd.document_reference(), _fresh(mhd, mhd.examples.hco))))
     assert response.status_code == 200, response.text  # this one started it again, and was validated by the lane
-    assert ready(beside).pid != pid and beside.starts == 2
+    assert validation_process_ready(beside).pid != pid and beside.starts == 2
     del lane_validations[:]
     response = mhd.post(mhd.bundle((mhd.document_reference(), _fresh(mhd, mhd.examples.hco))))
     assert response.status_code == 200, response.text
@@ -187,7 +180,7 @@ def test_packages_loaded_afresh_start_the_process_again(
     monkeypatch.setattr(beside, "submit", counted)
     context.forget_packages()
     assert beside.starts == 2 and beside.pid != pid
-    ready(beside)
+    validation_process_ready(beside)
     response = mhd.post(mhd.bundle((mhd.document_reference(), _fresh(mhd, mhd.examples.hco))))
     assert response.status_code == 200, response.text
     assert given == [True]

@@ -10,20 +10,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from servers import validation_process_ready
 
 from nsp_sandbox.config import Settings
 from nsp_sandbox.validation_process import JobFailed, ValidationProcess, read_frame, write_frame
 from services.dds.validation_ahead import job
 
 JOB = "services.dds.validation_ahead:provide_findings"
-
-
-def _ready(process: ValidationProcess, timeout: float = 60.0) -> ValidationProcess:
-    deadline = time.monotonic() + timeout
-    while not process.ready:
-        assert time.monotonic() < deadline, "the validation process did not load its packages"
-        time.sleep(0.02)
-    return process
 
 
 def _process(settings: Settings, fingerprint: tuple[str, ...], cores: frozenset[int] = frozenset()
@@ -46,7 +39,7 @@ def test_frames_round_trip_and_a_cut_frame_ends_the_stream() -> None:
 
 
 def test_answers_come_in_order_and_a_failed_job_says_why(settings_base: Settings, packages) -> None:  # type: ignore[no-untyped-def]
-    process = _ready(_process(settings_base, packages.fingerprint))
+    process = validation_process_ready(_process(settings_base, packages.fingerprint))
     try:
         empty = b'{"resourceType": "Bundle", "type": "transaction", "entry": []}'
         now = datetime.now(UTC)
@@ -64,7 +57,7 @@ def test_answers_come_in_order_and_a_failed_job_says_why(settings_base: Settings
 def test_a_job_is_given_only_while_it_fits_in_the_pipe_beside_those_not_answered(
         settings_base: Settings, packages) -> None:  # type: ignore[no-untyped-def]
     """The sandbox writes from its event loop: a write that could wait for the child is not made."""
-    process = _ready(_process(settings_base, packages.fingerprint))
+    process = validation_process_ready(_process(settings_base, packages.fingerprint))
     try:
         now = datetime.now(UTC)
         huge = b" " * (2 * 1024 * 1024)  # more than any pipe holds
@@ -96,7 +89,7 @@ def test_no_job_goes_to_a_process_with_other_packages(settings_base: Settings) -
                     reason="needs two cores")
 def test_the_process_keeps_to_the_cores_it_is_given(settings_base: Settings, packages) -> None:  # type: ignore[no-untyped-def]
     core = max(os.sched_getaffinity(0))
-    process = _ready(_process(settings_base, packages.fingerprint, frozenset({core})))
+    process = validation_process_ready(_process(settings_base, packages.fingerprint, frozenset({core})))
     try:
         assert process.pid is not None
         assert os.sched_getaffinity(process.pid) == {core}
