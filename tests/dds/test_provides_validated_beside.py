@@ -184,3 +184,25 @@ def test_packages_loaded_afresh_start_the_process_again(
     response = mhd.post(mhd.bundle((mhd.document_reference(), _fresh(mhd, mhd.examples.hco))))
     assert response.status_code == 200, response.text
     assert given == [True]
+
+
+def test_a_process_that_hangs_is_stopped_and_the_lane_answers(
+        mhd: Mhd, beside: ValidationProcess, lane_validations: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+
+    from services.dds import validation_ahead
+
+    monkeypatch.setattr(validation_ahead, "WAIT_AT_MOST", 0.5)
+    pid = beside.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)  # it takes the job, and never answers
+    started = time.monotonic()
+    response = mhd.post(mhd.bundle((mhd.document_reference(), _fresh(mhd, mhd.examples.hco))))
+    assert response.status_code == 200, response.text
+    assert time.monotonic() - started < 10
+    assert lane_validations == ["DocumentReference", "Bundle"]
+    deadline = time.monotonic() + 10
+    while beside.ready:  # stopped: killed, its reader has seen it end
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
