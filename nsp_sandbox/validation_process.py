@@ -50,6 +50,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from nsp_sandbox.served_gc import SERVED_GC_THRESHOLDS
 from nsp_sandbox.thread_names import NamedThread
 
 if TYPE_CHECKING:
@@ -61,9 +62,6 @@ RESTART_AFTER = 10.0  # seconds between starts of a process that died
 HEADER = 4
 PIPE_BYTES = 1024 * 1024  # asked for each pipe: jobs of 50 KB queue in it twenty deep
 SMALLEST_PIPE = 4096  # what POSIX promises where a pipe's size cannot be read
-# The collector's thresholds in the child: a validation allocates tens of thousands of containers, nearly all freed
-# by their reference counts, as a served provide does (``sandbox.start_steps.SERVED_GC_THRESHOLDS``).
-GC_THRESHOLDS = (2_000, 10, 100)
 
 
 class ProcessGone(RuntimeError):
@@ -320,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     registry = PackageRegistry.load([Path(s) for s in args.sources], Path(args.cache) if args.cache else None)
     validator = Validator(registry)
     write_frame(answers, pickle.dumps(list(registry.fingerprint)))
-    gc.set_threshold(*GC_THRESHOLDS)
+    gc.set_threshold(*SERVED_GC_THRESHOLDS)
     serve(validator, sys.stdin.buffer, answers)
 
 

@@ -11,18 +11,10 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from nsp_sandbox import __version__
+from nsp_sandbox.served_gc import SERVED_GC_THRESHOLDS
 
 if TYPE_CHECKING:
     from nsp_sandbox.context import SandboxContext
-
-
-#: The collector's thresholds in a served sandbox (``gc.set_threshold``; Python's own are 700, 10, 10). A provide
-#: allocates some tens of thousands of containers, nearly all freed by their reference counts, so a young
-#: collection every 700 of them mostly walks the provide's own live document again and again, and promotes it; a
-#: full collection every hundred young ones walks every object kept since "ready". With 2,000 and a full
-#: collection a tenth as often, the collector's CPU per provide halves, resident memory the same
-#: (docs/benchmarks.md: the collector in a served sandbox).
-SERVED_GC_THRESHOLDS = (2_000, 10, 100)
 
 
 def freeze_long_lived() -> None:

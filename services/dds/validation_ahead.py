@@ -33,6 +33,8 @@ from nsp_sandbox.config import Settings
 from nsp_sandbox.conformance import strict_json
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.validation_process import JobFailed, ProcessGone
+from services.dds.mhd.transaction import document_of, parse_transaction
+from services.dds.validation import ContentValidation, ResourceFindings
 
 if TYPE_CHECKING:
     from nsp_sandbox.conformance.validator import ContentKey, Validator
@@ -64,11 +66,6 @@ class _Judging:
     validator: Validator
 
 
-def _profiled(resource: Any) -> bool:
-    meta = resource.get("meta") if isinstance(resource, dict) else None
-    return isinstance(meta, dict) and bool(meta.get("profile"))
-
-
 def job(settings: Settings, now: datetime, body: bytes) -> tuple[bytes, bytes, bytes]:
     """The payload of :func:`provide_findings`, in parts, for the Bundle ``body`` provided at ``now`` under
     ``settings``: the length of the pickle of the two, that pickle, the body (not copied)."""
@@ -80,9 +77,6 @@ def provide_findings(validator: Validator, payload: bytes) -> ProvideFindings:
     """The findings a provide's check makes with the engine and the Danish rules (``ProvideDocumentBundle._entry``
     and ``_validate_submission_set``, in their order and on their conditions), of the Bundle in ``payload``
     (:func:`job`'s parts, joined); what cannot be read is left out, for the lane to find."""
-    from services.dds.mhd.transaction import document_of, parse_transaction
-    from services.dds.validation import ContentValidation
-
     length = int.from_bytes(payload[:4], "big")
     settings, now = pickle.loads(payload[4:4 + length])
     body = payload[4 + length:]
@@ -97,10 +91,7 @@ def provide_findings(validator: Validator, payload: bytes) -> ProvideFindings:
     validation = ContentValidation(_Judging(settings, validator), judged=found.judged)
     for index, resource in parsed.new_references:
         origin = f"Bundle.entry[{index}].resource"
-        layers = validator.validate_layers(resource) if _profiled(resource) else None
-        if layers is not None:
-            found.layers[index] = layers
-        structure = validation.structure_issues(resource, ahead=layers)
+        structure = _structure(validation, resource, index, found)
         if any(i.is_error for i in validation.check_structure(resource, origin, found=structure)):
             continue
         try:
@@ -117,13 +108,20 @@ def provide_findings(validator: Validator, payload: bytes) -> ProvideFindings:
     if parsed.submission_set is not None:
         set_index, list_resource = parsed.submission_set
         origin = f"Bundle.entry[{set_index}].resource"
-        layers = validator.validate_layers(list_resource) if _profiled(list_resource) else None
-        if layers is not None:
-            found.layers[set_index] = layers
-        structure = validation.structure_issues(list_resource, ahead=layers)
+        structure = _structure(validation, list_resource, set_index, found)
         if not any(i.is_error for i in validation.check_structure(list_resource, origin, found=structure)):
             found.rules[set_index] = validation.check_submission_set(list_resource, origin)
     return found
+
+
+def _structure(validation: ContentValidation, resource: dict[str, Any], index: int,
+               found: ProvideFindings) -> ResourceFindings | None:
+    """``ContentValidation.structure_issues`` of the resource at Bundle entry ``index``, its whole validation kept in
+    ``found`` where it made one (the resource declares a profile and the profile layer is on)."""
+    structure = validation.structure_issues(resource)
+    if structure is not None and structure.validated is not None:
+        found.layers[index] = (structure.structure, structure.validated)
+    return structure
 
 
 def take(found: ProvideFindings | None, validator: Validator) -> ProvideFindings:

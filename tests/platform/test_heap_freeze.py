@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sandbox.start_steps import SERVED_GC_THRESHOLDS
+from nsp_sandbox.served_gc import SERVED_GC_THRESHOLDS
 
 SCRIPT = """
 import gc, json, sys
