@@ -26,7 +26,7 @@ import asyncio
 import logging
 import pickle
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from nsp_sandbox.config import Settings
@@ -66,20 +66,51 @@ class _Judging:
     validator: Validator
 
 
+class _SettingsPickles:
+    """The pickle of the settings a job carries, made again only when a setting changed (pickling the settings took
+    longer than the rest of handing a provide over); and, in the validation process, the settings read from the
+    last such pickle, read again only when it differs."""
+
+    def __init__(self) -> None:
+        self._values: tuple[Any, ...] | None = None
+        self._pickled = b""
+        self._read: tuple[bytes, Settings] | None = None
+
+    def pickled(self, settings: Settings) -> bytes:
+        # Compared with the values as they were pickled, a list as a copy of it: one changed in place is a change.
+        if tuple(settings.__dict__.values()) != self._values:
+            self._pickled = pickle.dumps(settings, pickle.HIGHEST_PROTOCOL)
+            self._values = tuple(list(v) if isinstance(v, list) else v for v in settings.__dict__.values())
+        return self._pickled
+
+    def read(self, pickled: bytes) -> Settings:
+        if self._read is None or self._read[0] != pickled:
+            self._read = (pickled, pickle.loads(pickled))
+        return self._read[1]
+
+
+_settings = _SettingsPickles()
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def job(settings: Settings, now: datetime, body: bytes) -> tuple[bytes, bytes, bytes]:
-    """The payload of :func:`provide_findings`, in parts, for the Bundle ``body`` provided at ``now`` under
-    ``settings``: the length of the pickle of the two, that pickle, the body (not copied)."""
-    pickled = pickle.dumps((settings, now), pickle.HIGHEST_PROTOCOL)
-    return len(pickled).to_bytes(4, "big"), pickled, body
+    """The payload of :func:`provide_findings`, in parts, for the Bundle ``body`` provided at ``now`` (an aware
+    instant) under ``settings``: the time in microseconds since 1970 and the length of the settings' pickle, that
+    pickle, the body (not copied)."""
+    pickled = _settings.pickled(settings)
+    header = ((now - _EPOCH) // _MICROSECOND).to_bytes(8, "big", signed=True) + len(pickled).to_bytes(4, "big")
+    return header, pickled, body
 
 
 def provide_findings(validator: Validator, payload: bytes) -> ProvideFindings:
     """The findings a provide's check makes with the engine and the Danish rules (``ProvideDocumentBundle._entry``
     and ``_validate_submission_set``, in their order and on their conditions), of the Bundle in ``payload``
     (:func:`job`'s parts, joined); what cannot be read is left out, for the lane to find."""
-    length = int.from_bytes(payload[:4], "big")
-    settings, now = pickle.loads(payload[4:4 + length])
-    body = payload[4 + length:]
+    now = _EPOCH + int.from_bytes(payload[:8], "big", signed=True) * _MICROSECOND
+    length = int.from_bytes(payload[8:12], "big")
+    settings = _settings.read(payload[12:12 + length])
+    body = payload[12 + length:]
     found = ProvideFindings()
     bundle = strict_json.loads(body)
     if not isinstance(bundle, dict):

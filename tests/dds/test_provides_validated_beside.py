@@ -110,6 +110,27 @@ def test_every_answer_is_the_one_the_lane_alone_gives(mhd: Mhd, context: Sandbox
         assert _without_ids(beside.json()) == _without_ids(lane.json())
 
 
+def test_a_setting_changed_while_the_process_runs_reaches_it(mhd: Mhd, context: SandboxContext,
+                                                             beside: ValidationProcess) -> None:
+    """The settings a job carries are pickled again only when one changed: a change made in place, the way
+    ``context.settings.x = y`` makes it, is one."""
+    coded = mhd.document_reference()
+    coded["type"]["coding"][0]["code"] = "no-such-code"
+
+    def provided() -> Any:
+        document = mhd.document_reference()
+        document["type"] = coded["type"]
+        return mhd.post(mhd.bundle((document, _fresh(mhd, mhd.examples.hco))))
+
+    assert provided().status_code == 422
+    context.settings.validation_profile = Strictness.WARNING
+    context.settings.dds_rules_codes = Strictness.WARNING
+    warned = provided()
+    assert warned.status_code == 200, warned.text
+    context.settings.dds_rules_codes = Strictness.REJECT
+    assert provided().status_code == 422
+
+
 INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")  # the registry's, in an answer
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
