@@ -98,23 +98,24 @@ class ContentValidation:
     # ---- structure layer ------------------------------------------------------------------------
 
     def structure_issues(self, resource: dict[str, Any], *,
-                         ahead: tuple[list[Issue], list[Issue]] | None = None) -> ResourceFindings | None:
+                         ahead: ResourceFindings | None = None) -> ResourceFindings | None:
         """The base-structure findings of a DocumentReference or List (``fhir.resources`` R4B),
         unprefixed, found once for :meth:`check_structure` and :meth:`check_resource`; None when
         neither layer reads them (structure layer off and no profile to check).
 
         When the profile layer reads the resource, it is validated whole here (the engine then runs
         its model layer only where the profile walk leaves something for it), and
-        :meth:`check_resource` reports those findings. ``ahead``: that whole validation, when the
-        validation process has made it already (:mod:`services.dds.validation_ahead`)."""
+        :meth:`check_resource` reports those findings. ``ahead``: what this gives, when the validation process
+        has made it already (:mod:`services.dds.validation_ahead`)."""
+        if ahead is not None:
+            return ahead
         settings = self.context.settings
         profiled = (settings.validation_profile is not Strictness.OFF
                     and bool((resource.get("meta") or {}).get("profile")))
         if settings.validation_structure is Strictness.OFF and not profiled:
             return None
         if profiled:
-            structure, validated = ahead if ahead is not None else self.context.validator.validate_layers(resource)
-            return ResourceFindings(structure, validated)
+            return ResourceFindings(*self.context.validator.validate_layers(resource))
         from nsp_sandbox.conformance.base_structure import base_structure_issues
 
         return ResourceFindings(base_structure_issues(resource), None)

@@ -5,7 +5,8 @@ When a provide's body has been read, :func:`ahead` gives it to that process, wit
 provide's time, and the process makes what the lane's check (``ProvideDocumentBundle._entry``) would make with the
 engine and the Danish rules, on the same conditions and in the same order (:func:`provide_findings`):
 
-- each profiled DocumentReference's and SubmissionSet List's whole validation (``Validator.validate_layers``);
+- each DocumentReference's and SubmissionSet List's structure (``ContentValidation.structure_issues``): a
+  profiled one's whole validation (``Validator.validate_layers``), else its base structure;
 - each document's layers (``ContentValidation.check_document``: its profile, the document's patient, the HCOM
   rules), with the document's profile findings by what the engine keeps them by (``Validator.content_key``);
 - the Danish metadata rules of each DocumentReference and of the List.
@@ -15,9 +16,11 @@ goes on with the other requests (had the lane waited, its thread would have stoo
 them (:func:`take`): the documents' profile findings go to its engine's memory, where the viewer's later reading
 finds them, and the check uses the rest in place of making them. Whatever is not there (the process was not ready,
 a job failed, an entry it could not read) the lane makes itself, as it always did: the code is the same, and so are
-the packages (compared before any answer is used) and the settings and time (sent with each job). The base
-structure of a resource that declares no profile, the mapping, the checks within the message and the registry's
-are the lane's alone.
+the packages (compared before any answer is used) and the settings and time (sent with each job). The mapping,
+the checks within the message and the registry's are the lane's alone.
+
+ITI-41 (:mod:`services.dds.xds.iti41`) converts its request to the ITI-65 transaction in the lane and gives the
+process that Bundle, written as JSON, the same way.
 """
 
 from __future__ import annotations
@@ -45,14 +48,13 @@ log = logging.getLogger(__name__)
 JOB = "services.dds.validation_ahead:provide_findings"
 WAIT_AT_MOST = 20.0  # seconds a provide waits for the process's answer before it stops the process
 
-Layers = tuple[list[Issue], list[Issue]]  # Validator.validate_layers: (base structure, all)
-
-
 @dataclass
 class ProvideFindings:
     """What :func:`provide_findings` found in one ITI-65 Bundle, by Bundle entry index."""
 
-    layers: dict[int, Layers] = field(default_factory=dict)  # a profiled resource's Validator.validate_layers
+    # ContentValidation.structure_issues of a DocumentReference or List: a profiled one's whole validation
+    # (Validator.validate_layers), else its base structure (ITI-41's converted entries declare no profile)
+    structures: dict[int, ResourceFindings] = field(default_factory=dict)
     documents: dict[int, list[Issue]] = field(default_factory=dict)  # a DocumentReference's check_document
     rules: dict[int, list[Issue]] = field(default_factory=dict)  # the Danish rules of a DocumentReference or List
     judged: list[tuple[ContentKey, list[Issue]]] = field(default_factory=list)  # for the engine's memory
@@ -147,11 +149,10 @@ def provide_findings(validator: Validator, payload: bytes) -> ProvideFindings:
 
 def _structure(validation: ContentValidation, resource: dict[str, Any], index: int,
                found: ProvideFindings) -> ResourceFindings | None:
-    """``ContentValidation.structure_issues`` of the resource at Bundle entry ``index``, its whole validation kept in
-    ``found`` where it made one (the resource declares a profile and the profile layer is on)."""
+    """``ContentValidation.structure_issues`` of the resource at Bundle entry ``index``, kept in ``found``."""
     structure = validation.structure_issues(resource)
-    if structure is not None and structure.validated is not None:
-        found.layers[index] = (structure.structure, structure.validated)
+    if structure is not None:
+        found.structures[index] = structure
     return structure
 
 

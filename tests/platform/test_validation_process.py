@@ -46,7 +46,7 @@ def test_answers_come_in_order_and_a_failed_job_says_why(settings_base: Settings
         futures = [process.submit(JOB, *job(settings_base, now, body)) for body in (empty, b"{not json", empty)]
         assert all(f is not None for f in futures)
         first, failed, last = (f.result(timeout=30) if i != 1 else f for i, f in enumerate(futures))  # type: ignore[union-attr]
-        assert first.layers == {} and first.documents == {} and first.rules == {} and last.layers == {}
+        assert first.structures == {} and first.documents == {} and first.rules == {} and last.structures == {}
         with pytest.raises(JobFailed, match="JsonRefused"):
             failed.result(timeout=30)  # type: ignore[union-attr]
     finally:
@@ -66,7 +66,7 @@ def test_a_job_is_given_only_while_it_fits_in_the_pipe_beside_those_not_answered
         given = [process.submit(JOB, *job(settings_base, now, body)) for _ in range(20)]
         assert given[0] is not None and None in given  # 1 MiB holds five such jobs, not twenty
         for future in (f for f in given if f is not None):
-            assert future.result(timeout=30).layers == {}
+            assert future.result(timeout=30).structures == {}
         assert process.submit(JOB, *job(settings_base, now, body)) is not None  # answered: room again
     finally:
         process.close()

@@ -175,7 +175,7 @@ class ProvideDocumentBundle:
         ``ahead``: what the validation process found of it (:func:`services.dds.validation_ahead.provide_findings`
         makes those findings on the same conditions, in the same order)."""
         origin = f"Bundle.entry[{index}].resource"
-        structure = self.validation.structure_issues(resource, ahead=ahead.layers.get(index))
+        structure = self.validation.structure_issues(resource, ahead=ahead.structures.get(index))
         issues = self.validation.check_structure(resource, origin, found=structure)
         if any(i.is_error for i in issues):
             return issues  # not a readable DocumentReference: the other layers would only echo this
@@ -204,7 +204,7 @@ class ProvideDocumentBundle:
     def _validate_submission_set(self, list_resource: dict[str, Any], origin: str, issues: list[Issue],
                                  index: int, ahead: ProvideFindings) -> list[Issue]:
         """The SubmissionSet's structure (refused at once when unreadable), profile and Danish rules."""
-        found = self.validation.structure_issues(list_resource, ahead=ahead.layers.get(index))
+        found = self.validation.structure_issues(list_resource, ahead=ahead.structures.get(index))
         structure = self.validation.check_structure(list_resource, origin, found=found)
         if any(i.is_error for i in structure):
             raise refuse(issues + structure)

@@ -30,20 +30,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
 
+from nsp_sandbox.fhir_http import json_bytes
 from nsp_sandbox.outcome import IHE_XDS_ERROR_SYSTEM, RULE_SYSTEM, FhirError, Issue
 from nsp_sandbox.xds import namespaces as ns
 from nsp_sandbox.xds import vocabulary as v
 from nsp_sandbox.xds.ebrim import parse_provide_and_register
 from nsp_sandbox.xds.errors import XdsWireError
 from nsp_sandbox.xds.registry_response import RegistryError, RegistryResponse, write_registry_response
-from services.dds import request_log
+from services.dds import request_log, validation_ahead
 from services.dds.access import readers
 from services.dds.mhd.deps import Deps
 from services.dds.mhd.iti65 import Checked, ProvideDocumentBundle
+from services.dds.validation_ahead import ProvideFindings
 from services.dds.xds.ebrim_entry import Conversion, to_transaction
 from services.dds.xds.face import XdsAnswer, XdsCall, soap_router
 
@@ -87,8 +90,12 @@ def _outcome_issues(transaction_response: dict[str, Any]) -> list[Issue]:
 
 def register(call: XdsCall, convert: Callable[[], Conversion]) -> XdsAnswer:
     """Convert (``convert``), run the ITI-65 pipeline, answer the RegistryResponse (blocking: run it
-    in a thread). Shared by ITI-41 and ITI-61: :func:`check` and :func:`finish`, one after the other."""
-    return finish(check(call, convert))
+    in a thread). Shared by ITI-41 and ITI-61: :func:`converted`, :func:`check` and :func:`finish`, one after the
+    other."""
+    step = converted(call, convert)
+    if isinstance(step, XdsAnswer):
+        return step
+    return finish(check(call, step, call.deps.context.clock.now()))
 
 
 @dataclass(frozen=True)
@@ -101,8 +108,8 @@ class CheckedRequest:
     checked: Checked
 
 
-def check(call: XdsCall, convert: Callable[[], Conversion]) -> XdsAnswer | CheckedRequest:
-    """Convert (``convert``) and check: the answer when that refuses it, else what :func:`finish` registers."""
+def converted(call: XdsCall, convert: Callable[[], Conversion]) -> XdsAnswer | Conversion:
+    """Convert (``convert``): the ITI-65 transaction, or the answer when the conversion refuses it."""
     if call.principal is not None:
         readers.require_provider(call.principal)  # the MHD face's rule: systems and professionals provide
     try:
@@ -111,13 +118,22 @@ def check(call: XdsCall, convert: Callable[[], Conversion]) -> XdsAnswer | Check
         return answer(RegistryResponse(v.RESPONSE_FAILURE, [RegistryError.from_wire_error(error)]))
     if any(i.is_error for i in conversion.issues):
         return answer(response_for(conversion.issues, conversion))
+    return conversion
+
+
+def check(call: XdsCall, conversion: Conversion | XdsAnswer, now: datetime, *,
+          ahead: ProvideFindings | None = None) -> XdsAnswer | CheckedRequest:
+    """Check the converted request provided at ``now`` (``ahead``: the validation process's findings in its
+    Bundle): the answer when that refuses it, else what :func:`finish` registers."""
+    if isinstance(conversion, XdsAnswer):
+        return conversion
     deps = call.deps
     provider = ProvideDocumentBundle(deps.registry, deps.validation)
     urls = deps.urls(call.request)
     submitter = call.principal.persona if call.principal else None
     request_log.note(call.request, patients=request_log.cprs_in(conversion.bundle))
     try:
-        checked = provider.check(conversion.bundle, deps.context.clock.now(), urls.document, submitter)
+        checked = provider.check(conversion.bundle, now, urls.document, submitter, ahead=ahead)
     except FhirError as error:
         return _refused(conversion, error)
     return CheckedRequest(call, conversion, provider, checked)
@@ -153,8 +169,29 @@ async def provide_and_register(call: XdsCall) -> XdsAnswer:
         request = parse_provide_and_register(call.body, call.message.attachments)
         return to_transaction(request.submission, {d.id: d.content for d in request.documents})
 
-    # Checked ahead of the jobs waiting in the lane, registered in turn with them, as an ITI-65 provide.
-    return await call.deps.context.cpu_lane.run_staged(check, finish, call, convert)
+    lane, context = call.deps.context.cpu_lane, call.deps.context
+    if context.validation_process is None:
+        # Checked ahead of the jobs waiting in the lane, registered in turn with them, as an ITI-65 provide.
+        return await lane.run_staged(lambda: check(call, converted(call, convert), context.clock.now()), finish)
+    # Converted in the lane; the converted Bundle validated by the validation process while the lane goes on with
+    # the other requests (services.dds.validation_ahead, as an ITI-65 provide's); then checked and registered.
+    step = await lane.run_staged(_converted_and_written, _as_is, call, convert)
+    if isinstance(step, XdsAnswer):
+        return step
+    conversion, raw = step
+    now = context.clock.now()
+    findings = await validation_ahead.ahead(context.validation_process, context.settings, now, raw)
+    return await lane.run_staged(check, finish, call, conversion, now, ahead=findings)
+
+
+def _converted_and_written(call: XdsCall, convert: Callable[[], Conversion]) -> XdsAnswer | tuple[Conversion, bytes]:
+    """:func:`converted`, and the converted Bundle as JSON for the validation process."""
+    step = converted(call, convert)
+    return step if isinstance(step, XdsAnswer) else (step, json_bytes(step.bundle))
+
+
+def _as_is(step: XdsAnswer | tuple[Conversion, bytes]) -> XdsAnswer | tuple[Conversion, bytes]:
+    return step
 
 
 def router(deps: Deps) -> APIRouter:
