@@ -9,7 +9,8 @@ sandbox's EOJ makes it (``services.eoj_sender.sharing.document_metadata``), a DG
 persona from the sandbox's STS. The requests are built before the clock starts, by this checkout's XDS.b client.
 Every answer must be ``Success`` or ``PartialSuccess``. The table gives documents per second and the server's CPU
 per document (both processes, ``/proc``), over the provides and until the server is idle again (what it does after
-the answers: DDS's notifications, the viewer's reading ahead of what it is notified of); ``--against`` runs a second checkout alternately, ``--pairs`` times.
+the answers: DDS's notifications, the viewer's reading ahead of what it is notified of). ``--against`` runs a
+second checkout alternately, ``--pairs`` times.
 
     .venv/bin/python bench/xds_load.py
     .venv/bin/python bench/xds_load.py --against ../before --pairs 2

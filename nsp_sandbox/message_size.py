@@ -4,8 +4,10 @@ attachments included (Sundhedsfaglig dokumentation 1.0.1; the send test protocol
 * :func:`read_limit`: how much an EHMI face reads before it stops — the largest message, base64-encoded
   in an SBDH envelope (4/3), plus room for the envelope. A message between the message limit and this
   is read and answered with a negative acknowledgement by its receiver's rules.
-* :func:`message_bytes`: a message's size, as compact FHIR JSON (the same yardstick whichever format
-  it came in).
+* :func:`compact_message`: a message as compact FHIR JSON, and :func:`message_bytes` its size (the same
+  yardstick whichever format it came in). The same bytes are what the engine keeps a message's findings by
+  (``Validator.validate``'s ``content``): the GP system that receives a message the sandbox's EOJ built and
+  validated is answered the EOJ's findings from memory.
 * :func:`head_message` and :func:`head_envelope`: what the beginning of a body refused as too large
   (:class:`nsp_sandbox.fhir_http.BodyTooLarge`) says about whose message it was, so that it is still
   answered in the messaging protocol (a negative acknowledgement, or an SBDH ReceiptException), not
@@ -20,6 +22,7 @@ from typing import Any
 
 from lxml import etree
 
+from nsp_sandbox.fhir_http import json_bytes
 from nsp_sandbox.hco_sbdh import ROOT, SBDH_NS, Envelope
 
 ENVELOPE_ROOM = 1024 * 1024
@@ -31,9 +34,15 @@ def read_limit(max_message_bytes: int) -> int:
     return max_message_bytes * 4 // 3 + ENVELOPE_ROOM
 
 
+def compact_message(bundle: dict[str, Any]) -> bytes:
+    """``bundle`` as compact FHIR JSON (UTF-8), as ``json.dumps(ensure_ascii=False, separators=(",", ":"))`` writes
+    it (:func:`nsp_sandbox.fhir_http.json_bytes`)."""
+    return json_bytes(bundle)
+
+
 def message_bytes(bundle: dict[str, Any]) -> int:
     """The size of ``bundle`` as compact FHIR JSON (UTF-8)."""
-    return len(json.dumps(bundle, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    return len(compact_message(bundle))
 
 
 def head_message(head: bytes) -> dict[str, Any] | None:

@@ -84,12 +84,13 @@ class Validator:
         :func:`~.base_structure.base_structure_issues` found in this very ``resource``, when the
         caller has already run it (it is then not run twice).
 
-        ``content``: the bytes ``resource`` was parsed from, unchanged. The findings are then kept by
-        the bytes' SHA-256, the profile and the package (the newest, within :data:`KEPT_BY_CONTENT`
-        documents and :data:`KEPT_ISSUES` findings), and the
-        same bytes validated again the same way are answered from memory: in one process, the viewer
-        validates the very document DDS has just validated with this engine. The findings are a
-        function of those three alone (loaded packages are fixed for a validator's life).
+        ``content``: bytes that read as exactly ``resource``: those it was parsed from, unchanged, or its compact
+        JSON (:func:`nsp_sandbox.message_size.compact_message`, which the EOJ and the GP system use). The findings
+        are then kept by the bytes' SHA-256, the profile and the package (the newest, within
+        :data:`KEPT_BY_CONTENT` documents and :data:`KEPT_ISSUES` findings), and the same bytes validated again the
+        same way are answered from memory: in one process, the viewer validates the very document DDS has just
+        validated with this engine, and the GP system the message the EOJ has. The findings are a function of those
+        three alone (loaded packages are fixed for a validator's life).
         """
         if content is None or structure is not None:
             return self.validate_layers(resource, profile, package=package, structure=structure)[1]

@@ -23,7 +23,7 @@ from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.database import claim_time
 from nsp_sandbox.delivery_status import delivery_status, report
 from nsp_sandbox.hco_terms import GLN_SYSTEM, HCO_EVENT, SOR_SYSTEM, repertoire
-from nsp_sandbox.message_size import message_bytes
+from nsp_sandbox.message_size import compact_message, message_bytes
 from nsp_sandbox.outcome import FhirError, Issue
 from nsp_sandbox.sbdh_secondary import secondary_envelope
 from services.eoj_sender import send_faults
@@ -134,9 +134,10 @@ class Outbox:
         for item, built in zip(order.observations, observations, strict=True):
             # Remembered, so a later version keeps each result's id and sampling time.
             item.id, item.time = built["id"], datetime.fromisoformat(built["effectiveDateTime"])
-        self._within_size(bundle)
+        written = compact_message(bundle)  # its size, and what the engine keeps its findings by
+        self._within_size(len(written))
         assert order.version is not None  # chosen in _addressed
-        return bundle, hco_versions.validate(self._context.validator, bundle, order.version)
+        return bundle, hco_versions.validate(self._context.validator, bundle, order.version, content=written)
 
     def _addressed(self, order: Order) -> tuple[Receiver, str]:
         """``order`` checked, its HCO IG version chosen, and its receiver and endpoint URL looked up (the endpoint
@@ -145,9 +146,10 @@ class Outbox:
         order.version = self._version(order.version, order.receiver)
         return self._receiver(order.receiver)
 
-    def _within_size(self, bundle: dict[str, Any]) -> None:
-        """MedCom: a message, attachments included, is at most 100 MB (``hco_max_message_bytes``): 422."""
-        limit, size = self._context.settings.hco_max_message_bytes, message_bytes(bundle)
+    def _within_size(self, size: int) -> None:
+        """MedCom: a message, attachments included, is at most 100 MB (``hco_max_message_bytes``): 422 for one of
+        ``size`` bytes (:func:`~nsp_sandbox.message_size.message_bytes`) over that."""
+        limit = self._context.settings.hco_max_message_bytes
         if size > limit:
             raise FhirError(422, Issue("error", "too-long", f"The message is {size} bytes; a HomeCareObservation "
                                        f"message, attachments included, is at most {limit} bytes", expression="Bundle",
@@ -211,7 +213,7 @@ class Outbox:
             raise FhirError(422, Issue("error", "structure", "Not an HCO message: a Bundle whose first entry is a "
                                        "MessageHeader with event homecareobservation-message", expression="Bundle",
                                        rule="hco-message", source="MedCom HomeCareObservation 1.2.1"))
-        self._within_size(bundle)
+        self._within_size(message_bytes(bundle))
         key = receiver or facts.receiver_ids.get(SOR_SYSTEM) or facts.receiver_ids.get(GLN_SYSTEM) or ""
         url, version, previous = await run_in_threadpool(self._ready_to_send, facts, key, version)
         return await self._send(bundle, url, order=None, previous=previous, version=version, fhir_format=fhir_format)

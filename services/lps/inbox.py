@@ -42,6 +42,7 @@ from nsp_sandbox.cpr import CPR_SYSTEM, ECPR_SYSTEM
 from nsp_sandbox.hco_examples import REQUESTER_PROFILE, example_organisations
 from nsp_sandbox.hco_sbdh import Envelope
 from nsp_sandbox.hco_terms import ACK_EVENT, GLN_SYSTEM, HCO_EVENT, REPERTOIRE_SYSTEMS, SOR_SYSTEM, repertoire
+from nsp_sandbox.message_size import compact_message
 from nsp_sandbox.outcome import FhirError, Issue
 from services.lps.ack_delivery import AckDelivery
 from services.lps.acknowledgement import build_ack, restamp
@@ -162,8 +163,8 @@ class Inbox:
             # The profile and the business rules are Python work from end to end: in the process's CPU lane
             # (nsp_sandbox.cpu_lane), in turn with DDS's provides, while the event loop goes on meanwhile.
             lane = self._context.cpu_lane
-            findings.extend(size_findings(bundle, limit) or await lane.run(
-                self._profile, bundle, version_of(envelope, self._context.settings.hco_version)))
+            findings.extend(await lane.run(self._size_and_profile, bundle, limit,
+                                           version_of(envelope, self._context.settings.hco_version)))
             held = await run_in_threadpool(self._held, bundle, looked, envelope)
             if held is not None:
                 return held
@@ -382,9 +383,15 @@ class Inbox:
                                         issues=[f.issue.to_fhir() | {"msg_code": f.msg_code} for f in findings]))
             return getattr(changed, "rowcount", 0) == 1
 
-    def _profile(self, bundle: dict[str, Any], version: str) -> list[Finding]:
+    def _size_and_profile(self, bundle: dict[str, Any], limit: int, version: str) -> list[Finding]:
+        """A message over ``limit`` bytes is refused on its size alone (the profile is not worth running); else the
+        profile's errors of it, as HCO ``version``, kept by the message's compact JSON (a message the sandbox's EOJ
+        validated is answered from the engine's memory: ``nsp_sandbox.message_size``)."""
+        written = compact_message(bundle)
+        if too_large := size_findings(len(written), limit):
+            return too_large
         out = []
-        for issue in hco_versions.validate(self._context.validator, bundle, version):
+        for issue in hco_versions.validate(self._context.validator, bundle, version, content=written):
             if issue.severity not in ("error", "fatal"):
                 continue
             out.append(Finding(issue, *msg_code_of(issue)))

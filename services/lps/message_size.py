@@ -16,7 +16,7 @@ from typing import Any
 
 from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.hco_sbdh import CONTENT_TYPE as SBDH_CONTENT_TYPE
-from nsp_sandbox.message_size import head_envelope, message_bytes
+from nsp_sandbox.message_size import head_envelope
 from nsp_sandbox.outcome import Issue
 from nsp_sandbox.sbdh_receipt import build_receipt
 from services.lps.business_rules import MEDCOM_MSG, Finding
@@ -31,9 +31,9 @@ def too_large(size: str, limit: int) -> Finding:
                    MEDCOM_MSG, "MSG_Element_To_Long")
 
 
-def size_findings(bundle: dict[str, Any], limit: int) -> list[Finding]:
-    """``hco-message-size`` for a message read whole (empty: it is within the limit)."""
-    size = message_bytes(bundle)
+def size_findings(size: int, limit: int) -> list[Finding]:
+    """``hco-message-size`` for a message read whole, of ``size`` bytes as compact FHIR JSON
+    (:func:`~nsp_sandbox.message_size.message_bytes`); empty: it is within the limit."""
     return [too_large(f"{size} bytes", limit)] if size > limit else []
 
 
