@@ -20,7 +20,9 @@ of what it provides; that is caught up with when the burst pauses, and the wait 
 own time limit.
 
 A job in two steps (:meth:`CpuLane.run_staged`: an ITI-65 provide's checks, then its registration) has its first
-step run ahead of the jobs already waiting, its second in the queue's order as before. Provides that arrive together
+step run ahead of the jobs already waiting, its second in the queue's order as before. A job of one such step
+(:meth:`CpuLane.run_ahead`: an ITI-41 provide's conversion, which the validation process then takes) is answered
+as soon as it has run. Provides that arrive together
 are then validated one after another, then registered one after another. The validator reads a great deal of
 memory (its profiles, value sets and compiled constraints): run between a provide's registration and the next
 request's parsing and answering, it took 1.5–1.8 times the CPU it takes when validations follow each other. Served,
@@ -57,13 +59,14 @@ AHEAD_AT_MOST = 8  # first steps of staged jobs run in a row ahead of a job that
 class _Job:
     """One job of the lane: ``call`` (with the caller's context) ending ``future``; ``then``, a second step."""
 
-    __slots__ = ("call", "future", "order", "then")
+    __slots__ = ("ahead", "call", "future", "order", "then")
 
     def __init__(self, call: Callable[[], Any], future: Future[Any], order: int, *,
-                 then: Callable[[Any], Any] | None = None) -> None:
+                 then: Callable[[Any], Any] | None = None, ahead: bool = False) -> None:
         self.call = call
         self.future = future
         self.then = then
+        self.ahead = ahead or then is not None  # a first step: run ahead of the jobs that wait
         self.order = order  # its place in arrival order
 
     def __lt__(self, other: _Job) -> bool:
@@ -76,7 +79,7 @@ class _Runner:
 
     def __init__(self, threads: int, name: str) -> None:
         self._ready = threading.Condition()
-        self._ahead: deque[_Job] = deque()  # first steps of staged jobs, in arrival order
+        self._ahead: deque[_Job] = deque()  # first steps (of staged jobs, and jobs run ahead), in arrival order
         self._waiting: list[_Job] = []  # every other job and second step, a heap in arrival order
         self._jumped = 0  # first steps run in a row while a job of ``_waiting`` waited
         self._closing = False
@@ -86,9 +89,9 @@ class _Runner:
             worker.start()
 
     def put(self, job: _Job) -> None:
-        """Queue ``job``: a staged job's first step ahead, anything else in arrival order."""
+        """Queue ``job``: a first step ahead, anything else in arrival order."""
         with self._ready:
-            if job.then is not None:
+            if job.ahead:
                 self._ahead.append(job)
             else:
                 heapq.heappush(self._waiting, job)
@@ -163,12 +166,20 @@ class CpuLane:
         call = functools.partial(context.run, first, *args, **kwargs)
         return await self._submit(call, then=functools.partial(context.run, then))
 
-    async def _submit(self, call: Callable[[], Any], *, then: Callable[[Any], Any] | None = None) -> Any:
+    async def run_ahead(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """``fn(*args, **kwargs)`` in the lane, with the caller's context variables, ahead of the jobs that wait, as a
+        staged job's first step (at most :data:`AHEAD_AT_MOST` in a row): a short step after which the request's work
+        goes on elsewhere."""
+        call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+        return await self._submit(call, ahead=True)
+
+    async def _submit(self, call: Callable[[], Any], *, then: Callable[[Any], Any] | None = None,
+                      ahead: bool = False) -> Any:
         future: Future[Any] = Future()
         with self._lock:
             self._busy += 1
             self._submitted += 1
-            self._queue(_Job(call, future, next(self._orders), then=then))
+            self._queue(_Job(call, future, next(self._orders), then=then, ahead=ahead))
         future.add_done_callback(self._one_done)  # ended, or cancelled while queued
         return await asyncio.wrap_future(future)
 

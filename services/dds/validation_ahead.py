@@ -71,24 +71,27 @@ class _Judging:
 class _SettingsPickles:
     """The pickle of the settings a job carries, made again only when a setting changed (pickling the settings took
     longer than the rest of handing a provide over); and, in the validation process, the settings read from the
-    last such pickle, read again only when it differs."""
+    last such pickle, read again only when it differs. Each is one tuple, replaced whole: a reader in another
+    thread sees an old pair or a new one, never half of each."""
 
     def __init__(self) -> None:
-        self._values: tuple[Any, ...] | None = None
-        self._pickled = b""
+        self._pickled: tuple[tuple[Any, ...], bytes] | None = None  # the values pickled, and their pickle
         self._read: tuple[bytes, Settings] | None = None
 
     def pickled(self, settings: Settings) -> bytes:
-        # Compared with the values as they were pickled, a list as a copy of it: one changed in place is a change.
-        if tuple(settings.__dict__.values()) != self._values:
-            self._pickled = pickle.dumps(settings, pickle.HIGHEST_PROTOCOL)
-            self._values = tuple(list(v) if isinstance(v, list) else v for v in settings.__dict__.values())
-        return self._pickled
+        last = self._pickled
+        # Compared with the values as they were pickled, a list, dict or set as a copy of it: one changed in place
+        # is a change.
+        if last is None or tuple(settings.__dict__.values()) != last[0]:
+            values = tuple(v.copy() if isinstance(v, list | dict | set) else v for v in settings.__dict__.values())
+            last = self._pickled = (values, pickle.dumps(settings, pickle.HIGHEST_PROTOCOL))
+        return last[1]
 
     def read(self, pickled: bytes) -> Settings:
-        if self._read is None or self._read[0] != pickled:
-            self._read = (pickled, pickle.loads(pickled))
-        return self._read[1]
+        last = self._read
+        if last is None or last[0] != pickled:
+            last = self._read = (pickled, pickle.loads(pickled))
+        return last[1]
 
 
 _settings = _SettingsPickles()

@@ -244,6 +244,33 @@ def test_a_staged_jobs_first_step_runs_ahead_of_the_waiting_jobs_and_its_second_
     assert answers == ["running", "plain 1()", "register 1(check 1(a))", "register 2(check 2(b))", "plain 2()"]
 
 
+def test_a_job_run_ahead_is_answered_as_soon_as_it_has_run() -> None:
+    lane = CpuLane(name="ahead-lane")
+    order: list[str] = []
+    answered: list[str] = []
+
+    def step(name: str) -> Callable[..., str]:
+        def run(*_: object) -> str:
+            order.append(name)
+            return name
+        return run
+
+    async def noted(job: Awaitable[str]) -> str:
+        answer = await job
+        answered.append(answer)
+        return answer
+
+    answers = _queued_behind_a_running_job(lane, lambda: [
+        noted(lane.run(step("plain 1"))),
+        noted(lane.run_staged(step("check"), step("register"))),
+        noted(lane.run_ahead(step("converted"))),
+        noted(lane.run(step("plain 2"))),
+    ])
+    assert order == ["check", "converted", "plain 1", "register", "plain 2"]
+    assert answers == ["running", "plain 1", "register", "converted", "plain 2"]
+    assert answered.index("converted") < answered.index("plain 1")  # not held back until its turn in arrival order
+
+
 def test_first_steps_jump_no_more_than_so_many_waiting_jobs_in_a_row() -> None:
     lane = CpuLane(name="bounded-lane")
     order: list[str] = []

@@ -175,7 +175,7 @@ async def provide_and_register(call: XdsCall) -> XdsAnswer:
         return await lane.run_staged(lambda: check(call, converted(call, convert), context.clock.now()), finish)
     # Converted in the lane; the converted Bundle validated by the validation process while the lane goes on with
     # the other requests (services.dds.validation_ahead, as an ITI-65 provide's); then checked and registered.
-    step = await lane.run_staged(_converted_and_written, _as_is, call, convert)
+    step = await lane.run_ahead(_converted_and_written, call, convert)
     if isinstance(step, XdsAnswer):
         return step
     conversion, raw = step
@@ -188,10 +188,6 @@ def _converted_and_written(call: XdsCall, convert: Callable[[], Conversion]) -> 
     """:func:`converted`, and the converted Bundle as JSON for the validation process."""
     step = converted(call, convert)
     return step if isinstance(step, XdsAnswer) else (step, json_bytes(step.bundle))
-
-
-def _as_is(step: XdsAnswer | tuple[Conversion, bytes]) -> XdsAnswer | tuple[Conversion, bytes]:
-    return step
 
 
 def router(deps: Deps) -> APIRouter:
