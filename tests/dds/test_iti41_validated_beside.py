@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +15,7 @@ from fastapi.testclient import TestClient
 from hco_flow import CPR, send, status
 from servers import validation_process_ready
 from test_hco_consent_rule import refused_consent
-from test_provides_validated_beside import beside, lane_validations  # noqa: F401 (the fixtures)
+from test_provides_validated_beside import beside, counted_in_lane, lane_validations  # noqa: F401 (fixtures)
 
 from nsp_sandbox.config import Strictness
 from nsp_sandbox.context import SandboxContext
@@ -41,16 +40,7 @@ def lane_structures(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     converted DocumentReference and List declare no profile, so that is their structure layer."""
     from nsp_sandbox.conformance import base_structure
 
-    real = base_structure.base_structure_issues
-    seen: list[str] = []
-
-    def counted(resource: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-        if threading.current_thread().name.startswith("cpu-lane"):
-            seen.append(str(resource.get("resourceType")))
-        return real(resource, *args, **kwargs)
-
-    monkeypatch.setattr(base_structure, "base_structure_issues", counted)
-    return seen
+    return counted_in_lane(monkeypatch, base_structure, "base_structure_issues")
 
 
 def _message(client: TestClient) -> dict[str, Any]:

@@ -29,11 +29,10 @@ def beside(context: SandboxContext) -> Iterator[ValidationProcess]:
     context.validation_process = None
 
 
-@pytest.fixture
-def lane_validations(context: SandboxContext, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The resource types the lane's thread has the engine validate (``validate_layers``), in order."""
-    validator = context.validator
-    real = validator.validate_layers
+def counted_in_lane(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[str]:
+    """The resource types ``owner.name`` (a function of a resource) is called with on the lane's thread, in order:
+    the attribute replaced by one that counts, then calls it."""
+    real = getattr(owner, name)
     seen: list[str] = []
 
     def counted(resource: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
@@ -41,8 +40,14 @@ def lane_validations(context: SandboxContext, monkeypatch: pytest.MonkeyPatch) -
             seen.append(str(resource.get("resourceType")))
         return real(resource, *args, **kwargs)
 
-    monkeypatch.setattr(validator, "validate_layers", counted)
+    monkeypatch.setattr(owner, name, counted)
     return seen
+
+
+@pytest.fixture
+def lane_validations(context: SandboxContext, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The resource types the lane's thread has the engine validate (``validate_layers``), in order."""
+    return counted_in_lane(monkeypatch, context.validator, "validate_layers")
 
 
 def _fresh(mhd: Mhd, content: bytes) -> bytes:
