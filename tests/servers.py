@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 import ssl
 import subprocess
+import threading
 import time
 from typing import Any
 
@@ -42,6 +43,25 @@ def wait_healthy(base: str, seconds: float, process: subprocess.Popen[Any] | Non
             pass
         time.sleep(0.1)
     return f"{base}/health did not answer 200 within {seconds:.0f} s"
+
+
+def ready_line(process: subprocess.Popen[str], seconds: float = 60.0) -> str:
+    """The line ``nsp-sandbox up`` prints once it is ready (``… ready in …``), read from ``process``'s standard output
+    (a text pipe): its health check may answer before the line is written. "" when it did not come within
+    ``seconds``, or the process ended first. The lines before it are read and dropped."""
+    found: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if " ready in " in line:
+                found.append(line)
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(seconds)
+    return found[0] if found else ""
 
 
 def validation_process_ready(process: Any, timeout: float = 60.0) -> Any:

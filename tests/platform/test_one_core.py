@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from servers import free_port, wait_healthy
+from servers import free_port, ready_line, wait_healthy
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
                                 reason="needs Linux and at least two CPU cores allowed to this process")
@@ -135,11 +135,11 @@ def test_up_keeps_to_one_core_unless_told_not_to(one_core: bool, fhir_packages_d
         why = wait_healthy(f"http://127.0.0.1:{port}", 120, proc)
         if why is not None:
             pytest.fail(f"the sandbox did not become ready: {why}")
+        ready = ready_line(proc)
         placements = _placements(proc.pid)
     finally:
         proc.terminate()
-        output = proc.communicate(timeout=30)[0]
-    ready = next(line for line in output.splitlines() if " ready in " in line)
+        proc.communicate(timeout=30)
     named = re.search(r"on CPU core (\d+)", ready)
     assert len(placements) > 2  # the event loop and the threads the sandbox starts
     if one_core:

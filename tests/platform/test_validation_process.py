@@ -116,7 +116,7 @@ def test_up_validates_beside_its_core_and_the_process_ends_with_it(
     import subprocess
     import sys
 
-    from servers import free_port, wait_healthy
+    from servers import free_port, ready_line, wait_healthy
 
     port = free_port()
     env = {**os.environ, "NSP_SANDBOX_FHIR_PACKAGES": str(fhir_packages_dir),
@@ -129,12 +129,12 @@ def test_up_validates_beside_its_core_and_the_process_ends_with_it(
         why = wait_healthy(f"http://127.0.0.1:{port}", 120, proc)
         if why is not None:
             pytest.fail(f"the sandbox did not become ready: {why}")
+        ready = ready_line(proc)
         children = _children(proc.pid)
         placed = {child: (os.sched_getaffinity(child), os.sched_getscheduler(child)) for child in children}
     finally:
         proc.kill()  # no shutdown: the process must see its input end and go
-        output = proc.communicate(timeout=30)[0]
-    ready = next(line for line in output.splitlines() if " ready in " in line)
+        proc.communicate(timeout=30)
     core = re.search(r"on CPU core (\d+)", ready)
     assert core is not None, ready
     if not wanted:
