@@ -90,12 +90,9 @@ def _outcome_issues(transaction_response: dict[str, Any]) -> list[Issue]:
 
 def register(call: XdsCall, convert: Callable[[], Conversion]) -> XdsAnswer:
     """Convert (``convert``), run the ITI-65 pipeline, answer the RegistryResponse (blocking: run it
-    in a thread). Shared by ITI-41 and ITI-61: :func:`converted`, :func:`check` and :func:`finish`, one after the
+    in a thread). Shared by ITI-41 and ITI-61: :func:`converted_and_checked` and :func:`finish`, one after the
     other."""
-    step = converted(call, convert)
-    if isinstance(step, XdsAnswer):
-        return step
-    return finish(check(call, step, call.deps.context.clock.now()))
+    return finish(converted_and_checked(call, convert))
 
 
 @dataclass(frozen=True)
@@ -121,12 +118,17 @@ def converted(call: XdsCall, convert: Callable[[], Conversion]) -> XdsAnswer | C
     return conversion
 
 
-def check(call: XdsCall, conversion: Conversion | XdsAnswer, now: datetime, *,
+def converted_and_checked(call: XdsCall, convert: Callable[[], Conversion]) -> XdsAnswer | CheckedRequest:
+    """:func:`converted`, then :func:`check` now: the answer when either refuses the request, else what
+    :func:`finish` registers."""
+    step = converted(call, convert)
+    return step if isinstance(step, XdsAnswer) else check(call, step, call.deps.context.clock.now())
+
+
+def check(call: XdsCall, conversion: Conversion, now: datetime, *,
           ahead: ProvideFindings | None = None) -> XdsAnswer | CheckedRequest:
     """Check the converted request provided at ``now`` (``ahead``: the validation process's findings in its
     Bundle): the answer when that refuses it, else what :func:`finish` registers."""
-    if isinstance(conversion, XdsAnswer):
-        return conversion
     deps = call.deps
     provider = ProvideDocumentBundle(deps.registry, deps.validation)
     urls = deps.urls(call.request)
@@ -169,10 +171,11 @@ async def provide_and_register(call: XdsCall) -> XdsAnswer:
         request = parse_provide_and_register(call.body, call.message.attachments)
         return to_transaction(request.submission, {d.id: d.content for d in request.documents})
 
-    lane, context = call.deps.context.cpu_lane, call.deps.context
+    context = call.deps.context
+    lane = context.cpu_lane
     if context.validation_process is None:
         # Checked ahead of the jobs waiting in the lane, registered in turn with them, as an ITI-65 provide.
-        return await lane.run_staged(lambda: check(call, converted(call, convert), context.clock.now()), finish)
+        return await lane.run_staged(converted_and_checked, finish, call, convert)
     # Converted in the lane; the converted Bundle validated by the validation process while the lane goes on with
     # the other requests (services.dds.validation_ahead, as an ITI-65 provide's); then checked and registered.
     step = await lane.run_ahead(_converted_and_written, call, convert)
