@@ -9,11 +9,14 @@ context for the tests' own clients (``httpx.Client(verify=TLS, ...)``)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
@@ -62,6 +65,26 @@ def ready_line(process: subprocess.Popen[str], seconds: float = 60.0) -> str:
     reader.start()
     reader.join(seconds)
     return found[0] if found else ""
+
+
+def up_ready(fhir_packages_dir: Path, data_dir: Path, **settings: str) -> tuple[subprocess.Popen[str], str]:
+    """``nsp-sandbox up`` started with ``settings`` added to the environment (SQLite in ``data_dir``), once it is
+    healthy and has said it is ready: the process (the caller stops it) and its "ready" line. Raises when it did
+    not get there, the process stopped."""
+    env = {**os.environ, "NSP_SANDBOX_FHIR_PACKAGES": str(fhir_packages_dir),
+           "FHIR_PACKAGE_CACHE": str(data_dir / "cache"), **settings}
+    env.pop("NSP_SANDBOX_DATABASE_URL", None)
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "sandbox.cli", "up", "--no-demo", "--port", str(port),
+                                "--data-dir", str(data_dir)], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    why = wait_healthy(f"http://127.0.0.1:{port}", 120, process)
+    ready = ready_line(process) if why is None else ""
+    if not ready:
+        process.kill()
+        output = process.communicate(timeout=30)[0]
+        raise AssertionError(f"the sandbox did not become ready: {why or 'no ready line'}\n{output[-2000:]}")
+    return process, ready
 
 
 def validation_process_ready(process: Any, timeout: float = 60.0) -> Any:

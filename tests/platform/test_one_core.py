@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from servers import free_port, ready_line, wait_healthy
+from servers import up_ready
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
                                 reason="needs Linux and at least two CPU cores allowed to this process")
@@ -124,18 +124,8 @@ def _placements(pid: int) -> list[tuple[set[int], int]]:
 
 @pytest.mark.parametrize("one_core", [True, False])
 def test_up_keeps_to_one_core_unless_told_not_to(one_core: bool, fhir_packages_dir: Path, tmp_path: Path) -> None:
-    port = free_port()
-    env = {**os.environ, "NSP_SANDBOX_FHIR_PACKAGES": str(fhir_packages_dir),
-           "FHIR_PACKAGE_CACHE": str(tmp_path / "cache"), "NSP_SANDBOX_ONE_CORE": str(one_core).lower()}
-    env.pop("NSP_SANDBOX_DATABASE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "sandbox.cli", "up", "--no-demo", "--port", str(port),
-                             "--data-dir", str(tmp_path)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc, ready = up_ready(fhir_packages_dir, tmp_path, NSP_SANDBOX_ONE_CORE=str(one_core).lower())
     try:
-        why = wait_healthy(f"http://127.0.0.1:{port}", 120, proc)
-        if why is not None:
-            pytest.fail(f"the sandbox did not become ready: {why}")
-        ready = ready_line(proc)
         placements = _placements(proc.pid)
     finally:
         proc.terminate()

@@ -113,23 +113,11 @@ def _children(pid: int) -> list[int]:
 def test_up_validates_beside_its_core_and_the_process_ends_with_it(
         wanted: bool, fhir_packages_dir: Path, tmp_path: Path) -> None:
     import re
-    import subprocess
-    import sys
 
-    from servers import free_port, ready_line, wait_healthy
+    from servers import up_ready
 
-    port = free_port()
-    env = {**os.environ, "NSP_SANDBOX_FHIR_PACKAGES": str(fhir_packages_dir),
-           "FHIR_PACKAGE_CACHE": str(tmp_path / "cache"), "NSP_SANDBOX_VALIDATION_PROCESS": str(wanted).lower()}
-    env.pop("NSP_SANDBOX_DATABASE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "sandbox.cli", "up", "--no-demo", "--port", str(port),
-                             "--data-dir", str(tmp_path)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc, ready = up_ready(fhir_packages_dir, tmp_path, NSP_SANDBOX_VALIDATION_PROCESS=str(wanted).lower())
     try:
-        why = wait_healthy(f"http://127.0.0.1:{port}", 120, proc)
-        if why is not None:
-            pytest.fail(f"the sandbox did not become ready: {why}")
-        ready = ready_line(proc)
         children = _children(proc.pid)
         placed = {child: (os.sched_getaffinity(child), os.sched_getscheduler(child)) for child in children}
     finally:
