@@ -1,4 +1,5 @@
-"""One process, one origin: every built actor mounted under its prefix, and a landing page."""
+"""One process, one origin: every built actor mounted under its prefix (:mod:`sandbox.root_app`), and a landing
+page."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from nsp_sandbox import __version__
+from nsp_sandbox import fastapi_telemetry as telemetry
 from nsp_sandbox.clock_store import DatabaseClockStore
 from nsp_sandbox.context import SandboxContext
-from nsp_sandbox.fastapi_telemetry import telemetry_options
 from nsp_sandbox.fault_middleware import FaultInjection
 from nsp_sandbox.faults import FaultSwitches
 from nsp_sandbox.fhir_http import install_error_handlers
@@ -25,6 +26,7 @@ from sandbox.actors import ACTORS, Actor
 from sandbox.control.app import create_app as control_app
 from sandbox.lazy_actor import LazyActor
 from sandbox.readiness import Readiness
+from sandbox.root_app import SandboxApp
 from sandbox.start_steps import freeze_long_lived
 
 LANDING_STYLE = ("body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}"
@@ -79,7 +81,8 @@ def create_sandbox_app(context: SandboxContext | None = None, *, warm_packages: 
         yield
         context.stop_background()  # e.g. DDS's notification sender, the viewer's subscribing
 
-    app = FastAPI(title="nsp-sandbox", version=__version__, docs_url="/docs", lifespan=lifespan, **telemetry_options())
+    app = SandboxApp(title="nsp-sandbox", version=__version__, docs_url="/docs", lifespan=lifespan,
+                     traced=telemetry.configured(), **telemetry.telemetry_options())
     app.state.context = context
     app.add_middleware(SecurityHeaders)
     mounted = app.state.actors = _mount_actors(app, context, switches, only, lazy_actors)

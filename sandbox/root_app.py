@@ -1,0 +1,66 @@
+"""The sandbox's root app: a request for an actor goes straight to the actor's mount.
+
+The root app is a FastAPI app with every actor mounted under its prefix (``/dds``, ``/view``…), and a few
+routes of its own (the landing page, ``/health``, ``/openapi.json``, ``/docs``). Passed through FastAPI as it
+comes, every request to an actor first went through the root app's whole stack: its error and exception
+middleware, the security headers, its router trying each route in turn until the actor's mount matched. Then the
+actor's own app did all of that again. The first pass only found the mount: the actor answers every request under
+its prefix itself, errors included, and the root app's own routes never see it.
+
+:class:`SandboxApp` finds the mount by the path's first segment and hands the request to it as Starlette's ``Mount``
+does (its own ``matches``: the same ``root_path``, ``app_root_path`` and ``path_params``), inside the root app's own
+middleware as before (the security headers, the refusal of control characters in the URL). Everything else goes
+through FastAPI as before: the root app's routes, a path no actor serves (404 OperationOutcome), a prefix without
+its slash (redirected), WebSockets, the lifespan. It does so only where the root app's place in the stack is empty:
+no ``root_path`` of its own or of the server's (the first segment is then the mount's), and FastAPI's OpenTelemetry
+instrumentation off (:mod:`nsp_sandbox.fastapi_telemetry`: on, the root app traces each request).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.routing import Match, Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+class SandboxApp(FastAPI):
+    """The root app (see the module's description)."""
+
+    def __init__(self, *, traced: bool, **options: Any) -> None:
+        super().__init__(**options)
+        self.direct = not traced  # whether a request for an actor goes straight to its mount
+        self._mounts: dict[str, tuple[Mount, ASGIApp]] = {}
+        self._table_of: tuple[int, int] = (-1, -1)  # the routes and middleware the table was made of
+
+    def _mount_for(self, path: str) -> tuple[Mount, ASGIApp] | None:
+        """The actor mount whose prefix is ``path``'s first segment, with the app that serves it."""
+        routes = self.router.routes
+        if (len(routes), len(self.user_middleware)) != self._table_of:  # a mount added since: the table again
+            self._mounts = {route.path: (route, self._within_own_middleware(route.app)) for route in routes
+                            if isinstance(route, Mount) and route.path.count("/") == 1}
+            self._table_of = (len(routes), len(self.user_middleware))
+        end = path.find("/", 1)
+        return self._mounts.get(path[:end]) if end > 0 else None
+
+    def _within_own_middleware(self, app: ASGIApp) -> ASGIApp:
+        """``app`` inside the root app's own middleware, in its order (the security headers, the refusal of control
+        characters in the URL…): what wrapped every request before its router."""
+        for middleware in reversed(self.user_middleware):
+            app = middleware.cls(app, *middleware.args, **middleware.kwargs)
+        return app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.direct and scope["type"] == "http" and not scope.get("root_path") and not self.root_path:
+            found = self._mount_for(scope["path"])
+            if found is not None:
+                mount, app = found
+                match, child_scope = mount.matches(scope)
+                if match is Match.FULL:
+                    scope["app"] = self  # as Starlette and its router set them, for what reads them below
+                    scope.setdefault("router", self.router)
+                    scope.update(child_scope)
+                    await app(scope, receive, send)
+                    return
+        await super().__call__(scope, receive, send)
