@@ -11,9 +11,11 @@ its prefix itself, errors included, and the root app's own routes never see it.
 does (its own ``matches``: the same ``root_path``, ``app_root_path`` and ``path_params``), inside the root app's own
 middleware as before (the security headers, the refusal of control characters in the URL). Everything else goes
 through FastAPI as before: the root app's routes, a path no actor serves (404 OperationOutcome), a prefix without
-its slash (redirected), WebSockets, the lifespan. It does so only where the root app's place in the stack is empty:
-no ``root_path`` of its own or of the server's (the first segment is then the mount's), and FastAPI's OpenTelemetry
-instrumentation off (:mod:`nsp_sandbox.fastapi_telemetry`: on, the root app traces each request).
+its slash (redirected), WebSockets, the lifespan, and every path under a mount that a route before it in the root
+app's router could take (a test's stand-in for one of an actor's routes, a catch-all). It does so only where the
+root app's place in the stack is empty: no ``root_path`` of its own or of the server's (the first segment is then
+the mount's), and FastAPI's OpenTelemetry instrumentation off (:mod:`nsp_sandbox.fastapi_telemetry`: on, the root
+app traces each request).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.routing import Match, Mount
+from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 
@@ -32,15 +34,16 @@ class SandboxApp(FastAPI):
         super().__init__(**options)
         self.direct = not traced  # whether a request for an actor goes straight to its mount
         self._mounts: dict[str, tuple[Mount, ASGIApp]] = {}
-        self._table_of: tuple[int, int] = (-1, -1)  # the routes and middleware the table was made of
+        self._table_of: tuple[tuple[int, ...], int] = ((), -1)  # the routes and middleware the table was made of
 
     def _mount_for(self, path: str) -> tuple[Mount, ASGIApp] | None:
-        """The actor mount whose prefix is ``path``'s first segment, with the app that serves it."""
+        """The actor mount whose prefix is ``path``'s first segment, with the app that serves it; None where the
+        root app's router would try another route first (see :func:`_mounts`)."""
         routes = self.router.routes
-        if (len(routes), len(self.user_middleware)) != self._table_of:  # a mount added since: the table again
-            self._mounts = {route.path: (route, self._within_own_middleware(route.app)) for route in routes
-                            if isinstance(route, Mount) and route.path.count("/") == 1}
-            self._table_of = (len(routes), len(self.user_middleware))
+        made_of = (tuple(map(id, routes)), len(self.user_middleware))
+        if made_of != self._table_of:  # a route or mount added, removed or replaced since: the table again
+            self._mounts = {mount.path: (mount, self._within_own_middleware(mount.app)) for mount in _mounts(routes)}
+            self._table_of = made_of
         end = path.find("/", 1)
         return self._mounts.get(path[:end]) if end > 0 else None
 
@@ -64,3 +67,18 @@ class SandboxApp(FastAPI):
                     await app(scope, receive, send)
                     return
         await super().__call__(scope, receive, send)
+
+
+def _mounts(routes: list[BaseRoute]) -> list[Mount]:
+    """The mounts of ``routes`` under a prefix of one segment that no route before them could take a request for:
+    one whose path is a literal outside that prefix (the landing page, ``/health``…). A route with a parameter in
+    its first segment, or of another kind, may match anything, and the mounts after it are left to the router."""
+    found: list[Mount] = []
+    before: list[str | None] = []
+    for route in routes:
+        if isinstance(route, Mount) and route.path.count("/") == 1 and all(
+                path is not None and "{" not in path.split("/")[1] and path != route.path
+                and not path.startswith(route.path + "/") for path in before):
+            found.append(route)
+        before.append(route.path if isinstance(route, Route | Mount) else None)
+    return found

@@ -77,3 +77,21 @@ def test_an_actor_mounted_after_the_first_request_is_reached_too(sandbox_app: An
     answer = client.get("/extra/ping")
     assert answer.json() == {"pong": "yes"}
     assert answer.headers["x-content-type-options"] == "nosniff"  # inside the root app's security headers
+
+
+def test_a_route_before_an_actors_mount_takes_what_it_matches(sandbox_app: Any) -> None:
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    app, client = sandbox_app
+    assert client.get("/dds/fhir/metadata").status_code == 200
+
+    def stand_in(_request: Request) -> PlainTextResponse:
+        return PlainTextResponse("stand-in", status_code=418)
+
+    app.router.routes.insert(0, Route("/dds/fhir/metadata", stand_in))
+    assert client.get("/dds/fhir/metadata").status_code == 418
+    assert client.get("/nsp/").status_code == 200  # the other actors are still reached straight
+    app.router.routes[0] = Route("/{anything:path}", stand_in)
+    assert client.get("/nsp/").status_code == 418
