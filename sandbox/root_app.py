@@ -14,8 +14,8 @@ through FastAPI as before: the root app's routes, a path no actor serves (404 Op
 its slash (redirected), WebSockets, the lifespan, and every path under a mount that a route before it in the root
 app's router could take (a test's stand-in for one of an actor's routes, a catch-all). It does so only where the
 root app's place in the stack is empty: no ``root_path`` of its own or of the server's (the first segment is then
-the mount's), and FastAPI's OpenTelemetry instrumentation off (:mod:`nsp_sandbox.fastapi_telemetry`: on, the root
-app traces each request).
+the mount's), no limit of its own on the size of a body, and FastAPI's OpenTelemetry instrumentation off
+(:mod:`nsp_sandbox.fastapi_telemetry`: on, the root app traces each request).
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ class SandboxApp(FastAPI):
 
     def __init__(self, *, traced: bool, **options: Any) -> None:
         super().__init__(**options)
-        self.direct = not traced  # whether a request for an actor goes straight to its mount
+        # Whether a request for an actor goes straight to its mount: not when the root app traces requests, nor when
+        # it limits the size of their bodies itself (FastAPI's max_body_size; each actor limits what it reads).
+        self.direct = not traced and getattr(self, "max_body_size", None) is None
         self._mounts: dict[str, tuple[Mount, ASGIApp]] = {}
         self._table_of: tuple[tuple[int, ...], int] = ((), -1)  # the routes and middleware the table was made of
 

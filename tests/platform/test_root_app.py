@@ -95,3 +95,9 @@ def test_a_route_before_an_actors_mount_takes_what_it_matches(sandbox_app: Any) 
     assert client.get("/nsp/").status_code == 200  # the other actors are still reached straight
     app.router.routes[0] = Route("/{anything:path}", stand_in)
     assert client.get("/nsp/").status_code == 418
+
+
+def test_a_root_app_that_traces_or_limits_bodies_passes_every_request_through_its_router() -> None:
+    assert SandboxApp(traced=False).direct
+    assert not SandboxApp(traced=True).direct
+    assert not SandboxApp(traced=False, max_body_size=1000).direct
