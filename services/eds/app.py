@@ -74,7 +74,7 @@ def create_app(context: SandboxContext) -> FastAPI:
         event, _ = await read_fhir_json(request, MAX_REPORT)
         # The event checked and stored on a worker thread: each HCO message is reported four or five times,
         # and the event loop goes on with other requests meanwhile.
-        stored, new = await run_in_threadpool(_check_and_add, store, event)
+        stored, new = await run_in_threadpool(_check_and_add, store, event, context)
         return FhirJSONResponse(stored, status_code=201 if new else 200,
                                 headers={"Location": f"AuditEvent/{stored['id']}"})
 
@@ -98,5 +98,5 @@ def create_app(context: SandboxContext) -> FastAPI:
     return app
 
 
-def _check_and_add(store: Store, event: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    return store.add(checked(event), event)
+def _check_and_add(store: Store, event: dict[str, Any], context: SandboxContext) -> tuple[dict[str, Any], bool]:
+    return store.add(checked(event, context.validator), event)  # the engine, loaded here if not yet: off the loop

@@ -7,12 +7,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nsp_sandbox.conformance.base_structure import base_structure_issues
 from nsp_sandbox.delivery_status import ENTITY_TYPES, ROLES, SUBTYPE_CODES, SUBTYPES, TYPES
 from nsp_sandbox.outcome import FhirError, Issue
 from services.eds.store import Report
+
+if TYPE_CHECKING:
+    from nsp_sandbox.conformance.validator import Validator
 
 SOURCE = "EHMI Delivery Status (dk-ehmi-eds)"
 
@@ -47,11 +50,22 @@ def _entity(event: dict[str, Any], kind: str) -> str:
     return ""
 
 
-def checked(event: Any) -> Report:
-    """The facts of ``event`` EDS files it under; ``FhirError`` (400 / 422) when it is not a delivery status."""
+def structure_issues(event: dict[str, Any], validator: Validator | None) -> list[Issue]:
+    """What the base structure (``fhir.resources``) finds in ``event``. With ``validator``, the engine reads them: its
+    walk first, the model only where the walk leaves something for it (``Validator.validate_layers``, whose first
+    layer is these findings, the same, as the findings check holds the engine to); for the sandbox's own reports,
+    which the walk finds clean, about a fifth of the model's CPU."""
+    if validator is None or not validator.base_structure:
+        return base_structure_issues(event)
+    return validator.validate_layers(event)[0]
+
+
+def checked(event: Any, validator: Validator | None = None) -> Report:
+    """The facts of ``event`` EDS files it under; ``FhirError`` (400 / 422) when it is not a delivery status.
+    ``validator``: the engine, which reads the base structure (:func:`structure_issues`)."""
     if not isinstance(event, dict) or event.get("resourceType") != "AuditEvent":
         raise FhirError(400, _issue("The body is not an AuditEvent", "AuditEvent", "eds-resource-type", "invalid"))
-    structure = [i for i in base_structure_issues(event) if i.is_error]
+    structure = [i for i in structure_issues(event, validator) if i.is_error]
     if structure:
         raise FhirError(422, structure)
     issues: list[Issue] = []

@@ -123,3 +123,47 @@ def test_a_resend_is_reported_by_the_msh_only(client: TestClient, context: Sandb
     assert client.post(f"/eoj/hco/{sent['id']}/resend").status_code == 200
     eoj = [subtype(e) for e in search(client, entity=sent["id"]) if " EOJ " in observer(e)]
     assert eoj == ["msg-created-and-sent", "msg-sent", "msg-sent"]  # one creation, two transmissions
+
+
+def _outcome(event: dict[str, Any], validator: Any) -> Any:
+    from nsp_sandbox.outcome import FhirError
+    from services.eds.checks import checked
+
+    try:
+        return checked(event, validator)
+    except FhirError as refused:
+        return refused.status, [i.to_fhir() for i in refused.issues]
+
+
+def test_the_engine_reads_a_report_s_structure_as_fhir_resources_does(client: TestClient, context: SandboxContext,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """EDS asks the engine for the base structure's findings: they are ``fhir.resources``' own, and for the
+    sandbox's own reports, which the engine's walk finds clean, the model is not built at all."""
+    from nsp_sandbox.conformance import validator as engine
+
+    bundle = status(client, send(client)["id"])["bundle"]
+    event = delivery_status("msg-sent", bundle, observer="a vendor's MSH", now=context.clock.now())
+    agent = event["agent"][0]
+    variants = [
+        event,
+        {**event, "colour": "red"},
+        {**event, "id": "not an id"},
+        {**event, "subtype": "msg-sent"},
+        {**event, "recorded": 20260101},
+        {**event, "_recorded": {"extension": [{"valueString": "no url"}]}},
+        {**event, "agent": [{**agent, "requestor": "yes"}, *event["agent"][1:]]},
+        {**event, "agent": [{**agent, "who": {"identifier": {"value": ""}}}, *event["agent"][1:]]},
+        {**event, "entity": [{**event["entity"][0], "what": None}, *event["entity"][1:]]},
+        {**event, "outcome": "0", "outcomeDesc": ["not a string"]},
+        {**event, "extension": [{"url": "http://example.org/x", "valueInteger": 2**40}]},
+    ]
+    validator = context.validator
+    for variant in variants:
+        assert _outcome(variant, validator) == _outcome(variant, None), variant
+    models: list[str] = []
+    real = engine.base_structure_issues
+    monkeypatch.setattr(engine, "base_structure_issues", lambda r: models.append(r["resourceType"]) or real(r))
+    assert _outcome(event, validator) == _outcome(event, None)
+    assert models == []
+    _outcome({**event, "colour": "red"}, validator)
+    assert models == ["AuditEvent"]
