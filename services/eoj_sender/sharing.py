@@ -48,7 +48,7 @@ from nsp_sandbox.context import SandboxContext
 from nsp_sandbox.cpr import is_cpr
 from nsp_sandbox.database import claim_time, unclaimed
 from nsp_sandbox.fhir_format import FHIR_XML, serialise
-from nsp_sandbox.fhir_http import FHIR_JSON
+from nsp_sandbox.fhir_http import FHIR_JSON, pretty_json_bytes
 from nsp_sandbox.hco_policy import before_policy_date
 from nsp_sandbox.hco_terms import GLN_SYSTEM, SOR_SYSTEM
 from nsp_sandbox.hco_versions import format_code
@@ -282,7 +282,7 @@ class Sharing:
             meta = document_metadata(bundle, person, version=row.hco_version,
                                      content_type=FHIR_XML if xml else FHIR_JSON)
             content = (serialise(bundle, "xml", self._context.validator.structures) if xml
-                       else json.dumps(bundle, ensure_ascii=False, indent=2).encode("utf-8"))
+                       else pretty_json_bytes(bundle))
             replaces = current[1] if current and row.activity == "modified-message" else None
             entry = await source.provide(meta, content, submitted=now, replaces=replaces)
             await run_in_threadpool(self._keep_metadata, header_id,

@@ -43,3 +43,18 @@ def test_a_copy_equals_what_json_gives_back_and_shares_no_container() -> None:
         assert copied == expected
         assert [type(c) for c in _containers(copied)] == [type(c) for c in _containers(expected)]
         assert not {id(c) for c in _containers(copied)} & {id(c) for c in _containers(original)}
+
+
+def test_pretty_json_reads_back_as_json_s_and_is_its_bytes_for_fhir_messages(packages) -> None:  # type: ignore[no-untyped-def]
+    from nsp_sandbox.fhir_http import pretty_json_bytes
+    from nsp_sandbox.hco_examples import example_messages
+
+    rng = random.Random(17)
+    for _ in range(300):
+        value = {"resourceType": "Bundle", "x": _value(rng, 0), "y": [_value(rng, 1)], "z": {}, "w": []}
+        written = pretty_json_bytes(value)
+        assert json.loads(written) == json.loads(json.dumps(value, ensure_ascii=False, indent=2))
+    messages = example_messages(packages)
+    assert messages
+    for name, message in messages:
+        assert pretty_json_bytes(message) == json.dumps(message, ensure_ascii=False, indent=2).encode(), name
