@@ -8,13 +8,13 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, or_, select
 
 from nsp_sandbox.clock import naive_utc
-from nsp_sandbox.database import Database
+from nsp_sandbox.database import Database, InsertIfAbsent
+from nsp_sandbox.driver_statement import DriverStatement
 from services.eds.models import DeliveryStatusRow
 
 
@@ -37,31 +37,32 @@ class Report:
         return json.dumps([self.subtype, self.message_id, self.envelope_id, self.transport_envelope, self.observer])
 
 
+_TABLE = cast(Table, DeliveryStatusRow.__table__)
+# Statements built once, run on the driver's cursor (nsp_sandbox.driver_statement).
+_ADD = InsertIfAbsent(_TABLE, ["report_key"], returning=_TABLE.c.pk)
+_KEPT = DriverStatement(select(_TABLE.c.resource).where(_TABLE.c.report_key == bindparam("report_key")))
+
+
 class Store:
     def __init__(self, database: Database) -> None:
         self._database = database
 
     def add(self, report: Report, resource: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        """Keep ``resource`` (a new id is given); answers the stored AuditEvent and whether it is new."""
-        with self._database.session() as s:
-            known = s.scalar(select(DeliveryStatusRow).where(DeliveryStatusRow.report_key == report.key[:500]))
-            if known is not None:
-                return dict(known.resource), False
+        """Keep ``resource`` (a new id is given); answers the stored AuditEvent and whether it is new. One unit of work:
+        the row added unless its report is kept already (a report raced in from another worker included), else
+        the kept one read."""
         stored = {**resource, "id": str(uuid.uuid4())}
-        try:
-            with self._database.session() as s:
-                s.add(DeliveryStatusRow(
-                    id=stored["id"], report_key=report.key[:500], subtype=report.subtype,
-                    message_id=report.message_id[:200], patient=report.patient,
-                    sender_sor=report.sender[0][:32], sender_gln=report.sender[1][:16],
-                    receiver_sor=report.receiver[0][:32], receiver_gln=report.receiver[1][:16],
-                    recorded=naive_utc(report.recorded), resource=stored))
-        except IntegrityError:  # the same report raced in: answer the one kept
-            with self._database.session() as s:
-                row = s.scalar(select(DeliveryStatusRow).where(DeliveryStatusRow.report_key == report.key[:500]))
-                assert row is not None
-                return dict(row.resource), False
-        return stored, True
+        key = report.key[:500]
+        with self._database.transaction() as connection:
+            if _ADD.rows(connection, {
+                    "id": stored["id"], "report_key": key, "subtype": report.subtype,
+                    "message_id": report.message_id[:200], "patient": report.patient,
+                    "sender_sor": report.sender[0][:32], "sender_gln": report.sender[1][:16],
+                    "receiver_sor": report.receiver[0][:32], "receiver_gln": report.receiver[1][:16],
+                    "recorded": naive_utc(report.recorded), "resource": stored}):
+                return stored, True
+            kept = _KEPT.rows(connection, {"report_key": key})
+        return dict(kept[0][0]), False
 
     def search(self, *, entity: str | None, patient: str | None, agent: str | None,
                after: list[tuple[str, datetime]]) -> list[dict[str, Any]]:

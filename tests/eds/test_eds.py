@@ -167,3 +167,19 @@ def test_the_engine_reads_a_report_s_structure_as_fhir_resources_does(client: Te
     assert models == []
     _outcome({**event, "colour": "red"}, validator)
     assert models == ["AuditEvent"]
+
+
+def test_one_report_sent_at_once_by_several_stations_is_kept_once(client: TestClient, context: SandboxContext) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from services.eds.checks import checked
+
+    bundle = status(client, send(client)["id"])["bundle"]
+    event = delivery_status("msg-sent", bundle, observer="a vendor's MSH", now=context.clock.now())
+    store = Store(context.database)
+    report = checked(event)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda n: store.add(report, {**event, "id": f"sent-{n}"}), range(8)))
+    assert sorted(new for _, new in answers) == [False] * 7 + [True]
+    assert len({stored["id"] for stored, _ in answers}) == 1
+    assert len([e for e in search(client, entity=report.message_id) if observer(e) == "a vendor's MSH"]) == 1
